@@ -1,0 +1,55 @@
+"""disttorch: PyTorch's API on numpy and CuPy, built for data-parallel training.
+
+``import disttorch as torch`` gives tensors, autograd, ``nn``, ``optim``,
+``utils.data`` and ``distributed``. MPI and CuPy are imported only when used.
+"""
+__version__ = "0.1.0"
+
+from ._dtype import (dtype, float16, half, float32, float64, double, bfloat16, int8, int16, short,
+                     int32, int64, long, uint8, bool, complex64, cfloat, complex128, cdouble,
+                     get_default_dtype, set_default_dtype, promote_types, result_type, can_cast,
+                     finfo, iinfo)
+from ._device import device
+from .tensor import Tensor, Size, is_tensor, is_storage, numel
+from .autograd.grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode,
+                                 is_grad_enabled, is_inference_mode_enabled)
+from . import autograd
+from .ops import *  # noqa: F401,F403  (the op library; also attaches Tensor methods)
+from .ops import __all__ as _ops_all
+from . import cuda
+
+float = float32  # noqa: A001 - PyTorch exposes torch.float
+int = int32  # noqa: A001
+
+
+def is_floating_point(input):
+    return input.is_floating_point()
+
+
+def is_complex(input):
+    return input.is_complex()
+
+
+def is_nonzero(input):
+    if input.numel() != 1:
+        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+    return builtins_bool(input.item())
+
+
+import builtins as _builtins  # noqa: E402
+
+builtins_bool = _builtins.bool
+
+_LAZY = {"nn", "optim", "utils", "distributed", "linalg", "amp", "testing", "backends", "fft",
+         "special", "profiler", "vision", "multiprocessing", "jit", "hub", "onnx"}
+
+
+def __getattr__(name):
+    # Subpackages load on first use: ``import disttorch`` stays fast.
+    if name in _LAZY:
+        import importlib
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in ("save", "load"):
+        from . import serialization
+        return getattr(serialization, name)
+    raise AttributeError(f"module 'disttorch' has no attribute '{name}'")

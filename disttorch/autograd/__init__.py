@@ -1,0 +1,132 @@
+"""Define-by-run automatic differentiation: ``backward``, ``grad``, ``Function``, grad modes."""
+from .grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled,
+                        is_inference_mode_enabled)
+from .anomaly import detect_anomaly, set_detect_anomaly, is_anomaly_enabled
+from .function import Function, FunctionCtx, once_differentiable, Node
+
+__all__ = ["backward", "grad", "Function", "FunctionCtx", "once_differentiable", "no_grad",
+           "enable_grad", "set_grad_enabled", "inference_mode", "gradcheck", "gradgradcheck",
+           "detect_anomaly", "set_detect_anomaly", "Node"]
+
+
+def _tensors(x):
+    from ..tensor import Tensor
+    if isinstance(x, Tensor):
+        return [x]
+    return list(x)
+
+
+def _make_grads(outputs, grad_outputs, create_graph):
+    from ..tensor import Tensor, _new
+    grads = []
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        if g is None:
+            if not out._requires_grad:
+                raise RuntimeError(f"element {i} of tensors does not require grad and does not have "
+                                   f"a grad_fn")
+            if out._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if out._data.dtype.kind not in "fcV":
+                raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but "
+                                   f"got {out.dtype}")
+            from .._backend import get_array_module
+            data = get_array_module(out._data).ones(out._data.shape, out._data.dtype)
+            grads.append(_new(data) if create_graph else data)
+        else:
+            if not out._requires_grad:
+                raise RuntimeError(f"element {i} of tensors does not require grad and does not have "
+                                   f"a grad_fn")
+            if not isinstance(g, Tensor):
+                raise TypeError(f"gradient must be a Tensor, got {type(g).__name__}")
+            if g._data.shape != out._data.shape:
+                raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
+                                   f"{g.shape} and output[{i}] has a shape of {out.shape}.")
+            if type(g._data) is not type(out._data):
+                raise RuntimeError(f"invalid gradient at index {i} - expected device {out.device} but "
+                                   f"got {g.device}")
+            data = g._data if g._data.dtype == out._data.dtype else g._data.astype(out._data.dtype)
+            grads.append(g if create_graph else data)
+    return grads
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate into ``.grad`` of graph leaves the gradient of ``tensors``.
+
+    Args:
+        tensors: tensor(s) to differentiate.
+        grad_tensors: the gradient w.r.t. each tensor (None for scalar tensors).
+        retain_graph: keep the graph for another backward (defaults to ``create_graph``).
+        create_graph: record the backward pass so higher-order gradients can be taken.
+        inputs: accumulate only into these tensors' ``.grad``.
+    """
+    from .engine import run_backward
+    outputs = _tensors(tensors)
+    if grad_tensors is None:
+        grad_tensors = [None] * len(outputs)
+    else:
+        grad_tensors = _tensors(grad_tensors) if not isinstance(grad_tensors, (list, tuple)) \
+            else list(grad_tensors)
+    if len(grad_tensors) != len(outputs):
+        raise RuntimeError(f"got {len(grad_tensors)} tensors and {len(outputs)} gradients")
+    if retain_graph is None:
+        retain_graph = create_graph
+    grads = _make_grads(outputs, grad_tensors, create_graph)
+    if inputs is not None:
+        inputs = _tensors(inputs)
+        if not inputs:
+            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    run_backward(outputs, grads, retain_graph, create_graph, inputs=inputs, accumulate=True)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """Compute and return the gradients of ``outputs`` w.r.t. ``inputs`` (without touching ``.grad``).
+
+    Returns a tuple with one gradient per input (None for unused inputs when ``allow_unused``).
+    """
+    from .engine import run_backward
+    from ..tensor import Tensor, _new
+    single = isinstance(inputs, Tensor)
+    outputs = _tensors(outputs)
+    inputs = _tensors(inputs)
+    for i, t in enumerate(inputs):
+        if not t._requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    else:
+        grad_outputs = _tensors(grad_outputs) if not isinstance(grad_outputs, (list, tuple)) \
+            else list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise RuntimeError(f"grad requires one grad_output per output: got {len(grad_outputs)} "
+                           f"grad_outputs and {len(outputs)} outputs")
+    if retain_graph is None:
+        retain_graph = create_graph
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    grads = _make_grads(outputs, grad_outputs, create_graph)
+    result = run_backward(outputs, grads, retain_graph, create_graph, inputs=inputs,
+                          accumulate=False)
+    out = []
+    for i, (t, g) in enumerate(zip(inputs, result)):
+        if g is None:
+            if materialize_grads:
+                from .._backend import get_array_module
+                g = _new(get_array_module(t._data).zeros_like(t._data))
+            elif not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been used "
+                                   "in the graph. Set allow_unused=True if this is the desired "
+                                   "behavior.")
+        out.append(g)
+    return tuple(out)
+
+
+def __getattr__(name):
+    # gradcheck pulls in the op library; import it on first use.
+    if name in ("gradcheck", "gradgradcheck"):
+        from . import _gradcheck as module
+        return getattr(module, name)
+    if name == "functional":
+        from . import functional
+        return functional
+    raise AttributeError(f"module 'disttorch.autograd' has no attribute '{name}'")

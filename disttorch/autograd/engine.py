@@ -1,0 +1,289 @@
+"""The backward engine: dependency counting over the graph, then an iterative sweep.
+
+No recursion (a 10,000-op chain is fine), gradients summed out of place (so no
+array handed to one consumer is ever mutated under another), saved arrays freed
+as soon as a node has run unless ``retain_graph``.
+"""
+from .._backend import get_array_module
+from ..tensor import Tensor, _new
+from . import anomaly, grad_mode
+
+
+def _build_graph(root_nodes, targets):
+    """Count, for each node, the edges that reach it from nodes that must run.
+
+    ``targets`` (a set of nodes) prunes the graph to the nodes that lead to one of
+    them (``autograd.grad``); None keeps every node.
+    """
+    if targets is None:
+        deps = {}
+        seen = set(root_nodes)
+        stack = list(root_nodes)
+        while stack:
+            node = stack.pop()
+            for edge in node.next_edges:
+                if edge is not None and edge[1] >= 0:
+                    child = edge[0]
+                    if child in deps:
+                        deps[child] += 1
+                    else:
+                        deps[child] = 1
+                    if child not in seen:
+                        seen.add(child)
+                        stack.append(child)
+        return deps, None
+    # Post-order walk: a node is needed if it is a target or leads to a needed node.
+    needed = set()
+    visited = set()
+    for root in root_nodes:
+        if root in visited:
+            continue
+        visited.add(root)
+        stack = [(root, iter(root.next_edges))]
+        while stack:
+            node, it = stack[-1]
+            advanced = False
+            for edge in it:
+                if edge is None:
+                    continue
+                child = edge[0]
+                if edge[1] < 0:
+                    if child in targets:
+                        needed.add(node)
+                    continue
+                if child not in visited:
+                    visited.add(child)
+                    stack.append((child, iter(child.next_edges)))
+                    advanced = True
+                    break
+                if child in needed:
+                    needed.add(node)
+            if not advanced:
+                stack.pop()
+                if node in targets:
+                    needed.add(node)
+                if stack and node in needed:
+                    needed.add(stack[-1][0])
+    deps = {}
+    for node in needed:
+        for edge in node.next_edges:
+            if edge is not None and edge[1] >= 0 and edge[0] in needed:
+                deps[edge[0]] = deps.get(edge[0], 0) + 1
+    return deps, needed
+
+
+def _add(a, b):
+    return a + b
+
+
+def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None, accumulate=True,
+                 allow_unused=True):
+    """Backpropagate ``grad_tensors`` from ``tensors``.
+
+    With ``accumulate`` the gradients of leaves land in ``.grad`` (``Tensor.backward``);
+    otherwise the gradients of ``inputs`` are returned (``autograd.grad``).
+    """
+    prev_enabled = grad_mode.state.enabled
+    grad_mode.state.enabled = create_graph
+    try:
+        return _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate)
+    finally:
+        grad_mode.state.enabled = prev_enabled
+
+
+def _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate):
+    captured = None
+    leaf_targets = None
+    node_targets = None
+    if inputs is not None:
+        captured = [None] * len(inputs)
+        leaf_targets = {}
+        node_targets = {}
+        for i, t in enumerate(inputs):
+            if t.grad_fn is None:
+                leaf_targets.setdefault(t, []).append(i)
+            else:
+                node_targets.setdefault(t.grad_fn, []).append((t._output_nr, i))
+    # Arrays seen by this pass: a leaf adopting one of them as its .grad must copy it.
+    handed_out = set()
+    adopted = set()
+    buffers = {}
+    root_nodes = []
+    for t, g in zip(tensors, grad_tensors):
+        handed_out.add(id(g._data if isinstance(g, Tensor) else g))
+        if t.grad_fn is None:
+            _deliver_leaf(t, g, create_graph, accumulate, leaf_targets, captured, handed_out,
+                          adopted)
+            continue
+        node = t.grad_fn
+        buf = buffers.get(node)
+        if buf is None:
+            buf = buffers[node] = [None] * node._nout
+            root_nodes.append(node)
+        nr = t._output_nr
+        buf[nr] = g if buf[nr] is None else buf[nr] + g
+    targets = None
+    if inputs is not None:
+        targets = set(node_targets) | set(leaf_targets)
+    deps, needed = _build_graph(root_nodes, targets)
+    ready = [n for n in root_nodes if n not in deps and (needed is None or n in needed)]
+    check_nan = anomaly.state.enabled and anomaly.state.check_nan
+    while ready:
+        node = ready.pop()
+        grads = buffers.pop(node, None)
+        if grads is not None and (node._pre_hooks or node._retained):
+            grads = _run_pre_hooks(node, grads, create_graph)
+        if node_targets is not None and node in node_targets and grads is not None:
+            for nr, i in node_targets[node]:
+                g = grads[nr]
+                if g is not None:
+                    captured[i] = g if create_graph else _new(g)
+        if grads is None or all(g is None for g in grads) or not node.next_edges:
+            in_grads = ()
+        else:
+            if node._nout > 1:
+                grads = _materialize(node, grads, create_graph)
+            if create_graph:
+                node._create_graph = True
+                try:
+                    in_grads = node.backward(*grads)
+                finally:
+                    node._create_graph = False
+            else:
+                in_grads = node.backward(*grads)
+            if type(in_grads) is not tuple:
+                in_grads = (in_grads,)
+            if check_nan:
+                _check_nan(node, in_grads)
+            if node._post_hooks:
+                for hook in list(node._post_hooks.values()):
+                    hook(tuple(_wrap(g) for g in in_grads), tuple(_wrap(g) for g in grads))
+        if not retain_graph:
+            node._release()
+        edges = node.next_edges
+        for k in range(len(edges)):
+            edge = edges[k]
+            if edge is None:
+                continue
+            target, nr = edge
+            g = in_grads[k] if k < len(in_grads) else None
+            if nr < 0:
+                if g is not None:
+                    _deliver_leaf(target, g, create_graph, accumulate, leaf_targets, captured,
+                                  handed_out, adopted)
+                continue
+            if needed is not None and target not in needed:
+                continue
+            if g is not None:
+                handed_out.add(id(g))
+                buf = buffers.get(target)
+                if buf is None:
+                    buf = buffers[target] = [None] * target._nout
+                buf[nr] = g if buf[nr] is None else buf[nr] + g
+            remaining = deps[target] - 1
+            deps[target] = remaining
+            if remaining == 0:
+                ready.append(target)
+    return captured
+
+
+def _wrap(g):
+    if g is None or isinstance(g, Tensor):
+        return g
+    return _new(g)
+
+
+def _materialize(node, grads, create_graph):
+    out = list(grads)
+    for k, g in enumerate(out):
+        if g is None and node._out_meta[k][1] is not None:
+            shape, dtype = node._out_meta[k]
+            like = next(x for x in grads if x is not None)
+            data = like._data if isinstance(like, Tensor) else like
+            z = get_array_module(data).zeros(shape, dtype)
+            out[k] = _new(z) if create_graph else z
+    return out
+
+
+def _run_pre_hooks(node, grads, create_graph):
+    grads = list(grads)
+    if node._pre_hooks:
+        for output_nr, hook in list(node._pre_hooks.values()):
+            if output_nr is None:
+                result = hook(tuple(_wrap(g) for g in grads))
+                if result is not None:
+                    grads = [r if create_graph or r is None else r._data for r in result]
+                continue
+            g = grads[output_nr]
+            if g is None:
+                continue
+            result = hook(_wrap(g))
+            if result is not None:
+                grads[output_nr] = result if create_graph else result._data
+    if node._retained:
+        for output_nr, ref in node._retained.items():
+            t = ref()
+            g = grads[output_nr]
+            if t is None or g is None:
+                continue
+            value = g if isinstance(g, Tensor) else _new(g.copy())
+            if t._grad is None:
+                t._grad = value if not create_graph else _new(value._data.copy())
+            else:
+                t._grad = _new(t._grad._data + value._data)
+    return grads
+
+
+def _deliver_leaf(leaf, g, create_graph, accumulate, leaf_targets, captured, handed_out, adopted):
+    if leaf._hooks:
+        for hook in list(leaf._hooks.values()):
+            result = hook(_wrap(g))
+            if result is not None:
+                g = result if create_graph else result._data
+    if leaf_targets is not None:
+        slots = leaf_targets.get(leaf)
+        if slots is not None:
+            for i in slots:
+                captured[i] = g if create_graph else _new(g)
+        if not accumulate or slots is None:
+            return
+    if not accumulate:
+        return
+    if create_graph:
+        g_t = g if isinstance(g, Tensor) else _new(g)
+        leaf._grad = g_t if leaf._grad is None else leaf._grad + g_t
+    else:
+        data = g._data if isinstance(g, Tensor) else g
+        if leaf._grad is None:
+            # Adopt the array as .grad only if nothing else can see it; an adopted array may
+            # still sit in a pending buffer, so it is never accumulated into in place.
+            if id(data) in handed_out or data.base is not None or not data.flags.writeable:
+                data = data.copy()
+            else:
+                adopted.add(id(data))
+            if data.dtype != leaf._data.dtype:
+                data = data.astype(leaf._data.dtype)
+            handed_out.add(id(data))
+            leaf._grad = _new(data)
+        else:
+            current = leaf._grad._data
+            if id(current) not in adopted and current.flags.writeable and current.shape == data.shape:
+                current += data
+                leaf._grad._vc[0] += 1
+            else:
+                leaf._grad = _new(current + data)
+    if leaf._post_hooks:
+        for hook in list(leaf._post_hooks.values()):
+            hook(leaf)
+
+
+def _check_nan(node, in_grads):
+    for i, g in enumerate(in_grads):
+        if g is None:
+            continue
+        data = g._data if isinstance(g, Tensor) else g
+        if data.dtype.kind in "fc" and bool(get_array_module(data).isnan(data).any()):
+            trace = node._trace or "(no forward trace recorded: was the forward run outside "
+            "detect_anomaly?)\n"
+            raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.\n"
+                               f"Forward call that created it:\n{trace}")

@@ -1,0 +1,17 @@
+"""The op library, one module per family; importing it attaches the Tensor methods."""
+import importlib
+
+_FAMILIES = ["creation", "random", "arithmetic", "pointwise", "conversion", "reduction", "linalg",
+             "shape", "indexing"]
+
+__all__ = []
+for _name in _FAMILIES:
+    try:
+        _module = importlib.import_module(f"{__name__}.{_name}")
+    except ModuleNotFoundError as _exc:
+        if _exc.name != f"{__name__}.{_name}":
+            raise
+        continue
+    for _sym in getattr(_module, "__all__", ()):
+        globals()[_sym] = getattr(_module, _sym)
+        __all__.append(_sym)

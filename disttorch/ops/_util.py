@@ -1,0 +1,157 @@
+"""Helpers shared by the op families: argument unwrapping, dims, broadcasting, promotion."""
+import numpy as np
+
+from .. import _dtype
+from .._backend import get_array_module
+from ..tensor import Tensor, _new
+
+_PY_SCALARS = (int, float, bool, complex)
+
+
+def register_methods(methods):
+    """Attach functions to Tensor as methods (``{"name": function}``)."""
+    for name, fn in methods.items():
+        setattr(Tensor, name, fn)
+
+
+def wrap_dim(dim, ndim):
+    n = ndim if ndim > 0 else 1
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but "
+                         f"got {dim})")
+    return dim % n if ndim else 0
+
+
+def wrap_dims(dim, ndim):
+    """Normalise ``dim`` (None, int or sequence) to a sorted tuple of axes (None -> all)."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (int, np.integer)):
+        return (wrap_dim(int(dim), ndim),)
+    dims = tuple(wrap_dim(int(d), ndim) for d in dim)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError(f"dim {dims} appears multiple times in the list of dims")
+    return tuple(sorted(dims)) if dims else tuple(range(ndim))
+
+
+def is_tensor_like(x):
+    return isinstance(x, Tensor)
+
+
+def sum_to(g, shape):
+    """Sum a broadcast gradient back to ``shape``; works on arrays and on Tensors."""
+    gshape = g.shape
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape)
+                                      if s == 1 and gshape[i + lead] != 1)
+    if isinstance(g, Tensor):
+        out = g.sum(dim=axes, keepdim=True) if axes else g
+        return out.reshape(shape)
+    out = g.sum(axis=axes, keepdims=True) if axes else g
+    return out.reshape(shape)
+
+
+def device_mismatch(a, b):
+    return RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
+                        f"devices, {a.device} and {b.device}!")
+
+
+def as_scalar(x):
+    """Return a Python number for numpy scalars; Python numbers pass through."""
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def cast(t, np_dtype):
+    """Differentiable dtype cast (used by promotion); returns ``t`` when already ``np_dtype``."""
+    if t._data.dtype == np_dtype:
+        return t
+    from .conversion import ToDtype
+    return ToDtype.apply(t, np_dtype)
+
+
+def promote(a, b):
+    """Bring two operands (Tensor or Python number) to PyTorch's common dtype and one device.
+
+    Returns ``(a, b)`` where tensors have been cast and numpy scalars made Python numbers.
+    """
+    a_t = isinstance(a, Tensor)
+    b_t = isinstance(b, Tensor)
+    if a_t and b_t:
+        da, db = a._data, b._data
+        if type(da) is not type(db):
+            # A zero-dim CPU tensor may take part in a CUDA op, like a Python number.
+            if db.ndim == 0 and type(db) is np.ndarray:
+                return promote(a, db.item() if b.dtype.category < 3 else complex(db))
+            if da.ndim == 0 and type(da) is np.ndarray:
+                return promote(da.item(), b)
+            raise device_mismatch(a, b)
+        if da.dtype == db.dtype:
+            return a, b
+        rt = _dtype.result_type_from([t.dtype for t in (a, b) if t._data.ndim],
+                                     [t.dtype for t in (a, b) if not t._data.ndim], ()).np_dtype
+        return cast(a, rt), cast(b, rt)
+    if a_t:
+        return a, _promote_scalar(b, a)
+    if b_t:
+        s = _promote_scalar(a, b)
+        return s, b
+    raise TypeError("expected at least one Tensor operand")
+
+
+def _promote_scalar(s, t):
+    """Cast tensor ``t`` when a Python number of a higher category meets it; return the number."""
+    if type(s) not in _PY_SCALARS:
+        s = as_scalar(s)
+        if type(s) not in _PY_SCALARS:
+            raise TypeError(f"unsupported operand type: {type(s).__name__}")
+    return s
+
+
+def scalar_result_dtype(t, s):
+    """numpy dtype of ``t op s`` for a Python number ``s`` under PyTorch's rules."""
+    kind = t._data.dtype.kind
+    if type(s) is float and kind in "biu":
+        return _dtype.get_default_dtype().np_dtype
+    if type(s) is int and kind == "b":
+        return np.dtype(np.int64)
+    if type(s) is complex and kind != "c":
+        return _dtype.get_default_dtype().to_complex().np_dtype
+    return t._data.dtype
+
+
+def promote_scalar_tensor(t, s):
+    """Cast ``t`` so that numpy's weak-scalar rule gives PyTorch's result dtype for ``t op s``."""
+    rt = scalar_result_dtype(t, s)
+    return cast(t, rt) if rt != t._data.dtype else t
+
+
+def to_array(x, like=None):
+    if isinstance(x, Tensor):
+        return x._data
+    xp = np if like is None else get_array_module(like)
+    return xp.asarray(x)
+
+
+def new_tensor(data, requires_grad=False):
+    return _new(data, requires_grad)
+
+
+def default_float():
+    return _dtype.get_default_dtype().np_dtype
+
+
+def make_view(out, base, view_fn):
+    """Mark ``out`` as a view of ``base``: shared version counter, and ``view_fn`` (root array ->
+    view array) so in-place ops on the view can rewrite the base's autograd history."""
+    if base._base is not None:
+        root, parent_fn = base._base
+        fn = (lambda arr, _p=parent_fn, _f=view_fn: _f(_p(arr)))
+    else:
+        root, fn = base, view_fn
+    out._base = (root, fn)
+    out._vc = root._vc
+    return out

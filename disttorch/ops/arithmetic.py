@@ -1,0 +1,704 @@
+"""Binary arithmetic with broadcasting and PyTorch's promotion, Python operators, in-place forms."""
+import numpy as np
+
+from .. import _dtype
+from .._backend import get_array_module
+from ..autograd import grad_mode
+from ..autograd.function import Node
+from ..tensor import Tensor, _new
+from ._util import (promote, promote_scalar_tensor, register_methods, sum_to, default_float,
+                    cast, device_mismatch, as_scalar, _PY_SCALARS)
+
+__all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
+           "floor_divide", "remainder", "fmod", "pow", "float_power", "neg", "negative",
+           "maximum", "minimum", "fmax", "fmin", "atan2", "arctan2", "rsub", "square",
+           "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
+           "not_equal", "equal", "allclose", "isclose",
+           "logical_and", "logical_or", "logical_xor", "logical_not",
+           "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not"]
+
+_state = grad_mode.state
+
+
+def _shape(x):
+    return x.shape if hasattr(x, "shape") else ()
+
+
+def _prep(a, b):
+    """Promote a binary op's operands; fast when both are tensors of one dtype and device."""
+    if type(a) is Tensor and type(b) is Tensor:
+        da, db = a._data, b._data
+        if da.dtype is db.dtype and type(da) is type(db):
+            return a, b
+        return promote(a, b)
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            return promote(a, b)
+        b = b if type(b) in _PY_SCALARS else as_scalar(b)
+        if type(b) not in _PY_SCALARS:
+            raise TypeError(f"unsupported operand type(s): 'Tensor' and '{type(b).__name__}'")
+        return promote_scalar_tensor(a, b), b
+    a = a if type(a) in _PY_SCALARS else as_scalar(a)
+    if type(a) not in _PY_SCALARS:
+        raise TypeError(f"unsupported operand type(s): '{type(a).__name__}' and 'Tensor'")
+    return a, promote_scalar_tensor(b, a)
+
+
+class Add(Node):
+    def forward(self, a, b):
+        self.shapes = (_shape(a), _shape(b))
+        return a + b
+
+    def backward(self, g):
+        e = self.next_edges
+        sa, sb = self.shapes
+        return (sum_to(g, sa) if e[0] is not None else None,
+                sum_to(g, sb) if e[1] is not None else None)
+
+
+class Sub(Node):
+    def forward(self, a, b):
+        self.shapes = (_shape(a), _shape(b))
+        return a - b
+
+    def backward(self, g):
+        e = self.next_edges
+        sa, sb = self.shapes
+        return (sum_to(g, sa) if e[0] is not None else None,
+                sum_to(-g, sb) if e[1] is not None else None)
+
+
+class Mul(Node):
+    def forward(self, a, b):
+        self.shapes = (_shape(a), _shape(b))
+        self.save_for_backward(a, b)
+        return a * b
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        e = self.next_edges
+        sa, sb = self.shapes
+        return (sum_to(g * b, sa) if e[0] is not None else None,
+                sum_to(g * a, sb) if e[1] is not None else None)
+
+
+class Div(Node):
+    def forward(self, a, b):
+        self.shapes = (_shape(a), _shape(b))
+        self.save_for_backward(a, b)
+        return a / b
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        e = self.next_edges
+        sa, sb = self.shapes
+        ga = gb = None
+        if e[0] is not None:
+            ga = sum_to(g / b, sa)
+        if e[1] is not None:
+            gb = sum_to(-g * a / (b * b), sb)
+        return ga, gb
+
+
+class RoundedDiv(Node):
+    """``div(rounding_mode='trunc'|'floor')``, ``floor_divide``: piecewise constant, zero grads."""
+
+    def forward(self, a, b, mode):
+        self.shapes = (_shape(a), _shape(b))
+        xp = get_array_module(a if hasattr(a, "dtype") else b)
+        if mode == "floor":
+            return xp.floor_divide(a, b)
+        q = xp.true_divide(a, b)
+        out = xp.trunc(q)
+        dt = getattr(a, "dtype", None) or b.dtype
+        return out.astype(xp.result_type(a, b)) if dt.kind in "iub" else out
+
+    def backward(self, g):
+        e = self.next_edges
+        sa, sb = self.shapes
+        return (sum_to(g * 0, sa) if e[0] is not None else None,
+                sum_to(g * 0, sb) if e[1] is not None else None, None)
+
+
+class Remainder(Node):
+    def forward(self, a, b, python_style):
+        self.shapes = (_shape(a), _shape(b))
+        self.save_for_backward(a, b)
+        self.python_style = python_style
+        xp = get_array_module(a if hasattr(a, "dtype") else b)
+        return xp.remainder(a, b) if python_style else xp.fmod(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        e = self.next_edges
+        sa, sb = self.shapes
+        gb = None
+        if e[1] is not None:
+            q = _dual_floor(a / b) if self.python_style else _dual_trunc(a / b)
+            gb = sum_to(-g * q, sb)
+        return (sum_to(g, sa) if e[0] is not None else None), gb, None
+
+
+def _dual_floor(x):
+    if isinstance(x, Tensor):
+        return _new(get_array_module(x._data).floor(x._data))
+    return get_array_module(x).floor(x)
+
+
+def _dual_trunc(x):
+    if isinstance(x, Tensor):
+        return _new(get_array_module(x._data).trunc(x._data))
+    return get_array_module(x).trunc(x)
+
+
+def _dual_log(x):
+    if isinstance(x, Tensor):
+        from .pointwise import log
+        return log(x)
+    return get_array_module(x).log(x)
+
+
+def _dual_where(cond, x, y):
+    if isinstance(x, Tensor) or isinstance(y, Tensor) or isinstance(cond, Tensor):
+        from .pointwise import where
+        return where(cond, x, y)
+    return get_array_module(cond).where(cond, x, y)
+
+
+class Pow(Node):
+    def forward(self, a, b):
+        self.shapes = (_shape(a), _shape(b))
+        xp = get_array_module(a if hasattr(a, "dtype") else b)
+        if hasattr(a, "dtype") and a.dtype.kind in "iu" and (
+                (hasattr(b, "dtype") and b.dtype.kind in "iu" and (b < 0).any()) or
+                (type(b) is int and b < 0)):
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        out = xp.power(a, b)
+        self.save_for_backward(a, b, out)
+        return out
+
+    def backward(self, g):
+        a, b, out = self.saved_tensors
+        e = self.next_edges
+        sa, sb = self.shapes
+        ga = gb = None
+        if e[0] is not None:
+            if type(b) in _PY_SCALARS:
+                ga = g * b * a ** (b - 1) if b != 0 else g * 0
+            else:
+                # b * a**(b-1), with 0 where b == 0 (PyTorch's convention at a == 0)
+                ga = sum_to(_dual_where(_is_zero(b), g * 0, g * b * a ** (b - 1)), sa)
+        if e[1] is not None:
+            if type(a) in _PY_SCALARS:
+                gb = sum_to(g * out * float(np.log(a)) if a > 0 else g * out * float("nan"), sb)
+            else:
+                # d/db a**b = a**b log(a), defined as 0 where a == 0 and b >= 0
+                safe = _dual_where(_is_zero(a), g * 0, g * out * _dual_log(_abs_or_self(a)))
+                gb = sum_to(safe, sb)
+        return ga, gb
+
+
+def _is_zero(x):
+    data = x._data if isinstance(x, Tensor) else x
+    return data == 0
+
+
+def _abs_or_self(x):
+    # log of negative bases is nan, as in PyTorch; only zero is special-cased above
+    return x
+
+
+class Maximum(Node):
+    def forward(self, a, b, is_max):
+        xp = get_array_module(a)
+        self.shapes = (a.shape, b.shape)
+        self.save_for_backward(a, b)
+        self.is_max = is_max
+        return xp.maximum(a, b) if is_max else xp.minimum(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        ad = a._data if isinstance(a, Tensor) else a
+        bd = b._data if isinstance(b, Tensor) else b
+        xp = get_array_module(ad)
+        a_wins = ad > bd if self.is_max else ad < bd
+        tie = ad == bd
+        wa = xp.where(tie, 0.5, a_wins.astype(ad.dtype)).astype(ad.dtype)
+        wb = xp.where(tie, 0.5, (~a_wins & ~tie).astype(ad.dtype)).astype(ad.dtype)
+        if isinstance(g, Tensor):
+            wa, wb = _new(wa), _new(wb)
+        e = self.next_edges
+        sa, sb = self.shapes
+        return (sum_to(g * wa, sa) if e[0] is not None else None,
+                sum_to(g * wb, sb) if e[1] is not None else None, None)
+
+
+class Atan2(Node):
+    def forward(self, a, b):
+        self.shapes = (a.shape, b.shape)
+        self.save_for_backward(a, b)
+        return get_array_module(a).arctan2(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        denom = a * a + b * b
+        e = self.next_edges
+        sa, sb = self.shapes
+        return (sum_to(g * b / denom, sa) if e[0] is not None else None,
+                sum_to(-g * a / denom, sb) if e[1] is not None else None)
+
+
+class Compare(Node):
+    differentiable = False
+
+    def forward(self, a, b, ufunc):
+        return ufunc(a, b)
+
+
+# ------------------------------------------------------------------ functions
+def add(input, other, *, alpha=1, out=None):
+    """``input + alpha * other`` with broadcasting and type promotion."""
+    if alpha != 1:
+        other = mul(other, alpha)
+    a, b = _prep(input, other)
+    return _out(Add.apply(a, b), out)
+
+
+def sub(input, other, *, alpha=1, out=None):
+    """``input - alpha * other``."""
+    if isinstance(input, Tensor) and input._data.dtype.kind == "b" and (
+            isinstance(other, Tensor) and other._data.dtype.kind == "b" or type(other) is bool):
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                           "Use the `^` or `logical_xor()` operator instead.")
+    if alpha != 1:
+        other = mul(other, alpha)
+    a, b = _prep(input, other)
+    return _out(Sub.apply(a, b), out)
+
+
+subtract = sub
+
+
+def rsub(input, other, alpha=1):
+    return sub(other, input, alpha=alpha)
+
+
+def mul(input, other, *, out=None):
+    """Elementwise product with broadcasting."""
+    a, b = _prep(input, other)
+    return _out(Mul.apply(a, b), out)
+
+
+multiply = mul
+
+
+def _to_float(x):
+    if isinstance(x, Tensor):
+        if x._data.dtype.kind in "biu":
+            return cast(x, default_float())
+        return x
+    if type(x) is int or type(x) is bool:
+        return float(x)
+    return x
+
+
+def div(input, other, *, rounding_mode=None, out=None):
+    """Elementwise division; integer inputs give a float result unless ``rounding_mode`` is set."""
+    if rounding_mode is None:
+        a, b = _prep(input, other)
+        a, b = _to_float(a), _to_float(b)
+        return _out(Div.apply(a, b), out)
+    if rounding_mode not in ("trunc", "floor"):
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
+                           f"found '{rounding_mode}'")
+    a, b = _prep(input, other)
+    _check_int_zero_div(a, b)
+    return _out(RoundedDiv.apply(a, b, rounding_mode), out)
+
+
+divide = true_divide = div
+
+
+def _check_int_zero_div(a, b):
+    bd = b._data if isinstance(b, Tensor) else b
+    ad = a._data if isinstance(a, Tensor) else a
+    if getattr(ad, "dtype", None) is not None and ad.dtype.kind in "iub" and \
+            (not hasattr(bd, "dtype") or bd.dtype.kind in "iub") and not isinstance(bd, float):
+        if (bd == 0) is True or (hasattr(bd, "any") and (bd == 0).any()):
+            raise RuntimeError("ZeroDivisionError")
+
+
+def floor_divide(input, other, *, out=None):
+    return div(input, other, rounding_mode="floor", out=out)
+
+
+def remainder(input, other, *, out=None):
+    """Python-style modulus (the result has the sign of the divisor)."""
+    a, b = _prep(input, other)
+    _check_int_zero_div(a, b)
+    return _out(Remainder.apply(a, b, True), out)
+
+
+def fmod(input, other, *, out=None):
+    """C-style modulus (the result has the sign of the dividend)."""
+    a, b = _prep(input, other)
+    _check_int_zero_div(a, b)
+    return _out(Remainder.apply(a, b, False), out)
+
+
+def pow(input, exponent, *, out=None):
+    """``input ** exponent`` elementwise (either may be a number)."""
+    if isinstance(input, Tensor) and type(exponent) in (int, float) and not isinstance(exponent, bool):
+        if exponent == 2 and input._data.dtype.kind == "f":
+            return _out(Mul.apply(input, input), out)
+        if exponent == 1:
+            return input.clone() if out is None else _out(input.clone(), out)
+    a, b = _prep(input, exponent)
+    return _out(Pow.apply(a, b), out)
+
+
+def float_power(input, exponent, *, out=None):
+    a = cast(input, np.dtype(np.float64)) if isinstance(input, Tensor) else float(input)
+    b = cast(exponent, np.dtype(np.float64)) if isinstance(exponent, Tensor) else float(exponent)
+    return _out(Pow.apply(a, b), out)
+
+
+def square(input, *, out=None):
+    if input._data.dtype.kind == "b":
+        input = cast(input, np.dtype(np.int64))
+    return _out(Mul.apply(input, input), out)
+
+
+def neg(input, *, out=None):
+    if input._data.dtype.kind == "b":
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are "
+                           "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+    return _out(Sub.apply(0, input) if input._data.dtype.kind != "u" else
+                _new(-input._data), out)
+
+
+negative = neg
+
+
+def _maxmin(input, other, is_max):
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{'maximum' if is_max else 'minimum'}(): argument 'other' must be Tensor, "
+                        f"not {type(other).__name__}")
+    a, b = _prep(input, other)
+    return Maximum.apply(a, b, is_max)
+
+
+def maximum(input, other, *, out=None):
+    """Elementwise maximum (NaN propagates); ties share the gradient equally."""
+    return _out(_maxmin(input, other, True), out)
+
+
+def minimum(input, other, *, out=None):
+    """Elementwise minimum (NaN propagates); ties share the gradient equally."""
+    return _out(_maxmin(input, other, False), out)
+
+
+def fmax(input, other, *, out=None):
+    a, b = _prep(input, other)
+    return _new(get_array_module(a._data).fmax(a._data, b._data))
+
+
+def fmin(input, other, *, out=None):
+    a, b = _prep(input, other)
+    return _new(get_array_module(a._data).fmin(a._data, b._data))
+
+
+def atan2(input, other, *, out=None):
+    a, b = _prep(input, other)
+    return _out(Atan2.apply(_to_float(a), _to_float(b)), out)
+
+
+arctan2 = atan2
+
+
+def _compare(ufunc_name):
+    def op(input, other, *, out=None):
+        if isinstance(input, Tensor) and isinstance(other, Tensor):
+            if type(input._data) is not type(other._data):
+                if other._data.ndim and input._data.ndim:
+                    raise device_mismatch(input, other)
+        a = input._data if isinstance(input, Tensor) else as_scalar(input)
+        b = other._data if isinstance(other, Tensor) else as_scalar(other)
+        if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+            raise TypeError("expected a Tensor operand")
+        xp = get_array_module(a if hasattr(a, "dtype") else b)
+        return _out(_new(getattr(xp, ufunc_name)(a, b)), out)
+    op.__name__ = ufunc_name
+    op.__doc__ = f"Elementwise ``{ufunc_name}`` comparison; returns a bool tensor."
+    return op
+
+
+eq = _compare("equal")
+ne = not_equal = _compare("not_equal")
+lt = less = _compare("less")
+le = less_equal = _compare("less_equal")
+gt = greater = _compare("greater")
+ge = greater_equal = _compare("greater_equal")
+eq.__name__, ne.__name__, lt.__name__, le.__name__, gt.__name__, ge.__name__ = \
+    "eq", "ne", "lt", "le", "gt", "ge"
+
+
+def _logical(ufunc_name):
+    def op(input, other, *, out=None):
+        a = input._data if isinstance(input, Tensor) else input
+        b = other._data if isinstance(other, Tensor) else other
+        xp = get_array_module(a if hasattr(a, "dtype") else b)
+        return _out(_new(getattr(xp, ufunc_name)(a, b)), out)
+    op.__name__ = ufunc_name
+    return op
+
+
+logical_and = _logical("logical_and")
+logical_or = _logical("logical_or")
+logical_xor = _logical("logical_xor")
+
+
+def logical_not(input, *, out=None):
+    return _out(_new(get_array_module(input._data).logical_not(input._data)), out)
+
+
+def _bitwise(ufunc_name, symbol):
+    def op(input, other, *, out=None):
+        for x in (input, other):
+            if isinstance(x, Tensor) and x._data.dtype.kind not in "biu":
+                raise RuntimeError(f"\"{ufunc_name}_cpu\" not implemented for "
+                                   f"'{x.dtype.name.capitalize()}'")
+            if isinstance(x, float):
+                raise TypeError(f"unsupported operand type(s) for {symbol}: 'Tensor' and 'float'")
+        a, b = _prep(input, other)
+        ad = a._data if isinstance(a, Tensor) else a
+        bd = b._data if isinstance(b, Tensor) else b
+        xp = get_array_module(ad if hasattr(ad, "dtype") else bd)
+        return _out(_new(getattr(xp, ufunc_name)(ad, bd)), out)
+    op.__name__ = ufunc_name
+    return op
+
+
+bitwise_and = _bitwise("bitwise_and", "&")
+bitwise_or = _bitwise("bitwise_or", "|")
+bitwise_xor = _bitwise("bitwise_xor", "^")
+
+
+def bitwise_not(input, *, out=None):
+    if input._data.dtype.kind not in "biu":
+        raise RuntimeError(f"\"bitwise_not_cpu\" not implemented for '{input.dtype.name.capitalize()}'")
+    return _out(_new(get_array_module(input._data).invert(input._data)), out)
+
+
+def equal(input, other):
+    """True if both tensors have the same shape and elements."""
+    return input.shape == other.shape and bool((input._data == other._data).all())
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    xp = get_array_module(input._data)
+    return _new(xp.isclose(input._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
+
+
+def _out(result, out):
+    if out is None:
+        return result
+    if not isinstance(out, Tensor):
+        raise TypeError(f"argument 'out' must be Tensor, not {type(out).__name__}")
+    if out._requires_grad and _state.enabled:
+        raise RuntimeError("functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad.")
+    data = result._data
+    if out._data.shape != data.shape:
+        out._data = get_array_module(data).empty(data.shape, out._data.dtype)
+    out._data[...] = data
+    out._vc[0] += 1
+    return out
+
+
+# ------------------------------------------------------------------ in-place
+def check_inplace(self):
+    """Raise PyTorch's errors for in-place ops that autograd cannot allow; return True when the
+    in-place op must be recorded in the graph."""
+    if not _state.enabled:
+        return False
+    if self._requires_grad and self.grad_fn is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation.")
+    if self._base is not None and self._base[0]._requires_grad and self._base[0].grad_fn is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+    return True
+
+
+def apply_inplace(self, result):
+    """Write an out-of-place ``result`` into ``self`` and give ``self`` its history."""
+    rd = result._data
+    sd = self._data
+    if rd.dtype != sd.dtype:
+        rk, sk = _dtype.from_numpy_dtype(rd.dtype), _dtype.from_numpy_dtype(sd.dtype)
+        if rk.category > sk.category:
+            raise RuntimeError(f"result type {rk.name.capitalize()} can't be cast to the desired "
+                               f"output type {sk.name.capitalize()}")
+    if rd.shape != sd.shape:
+        try:
+            np.broadcast_shapes(rd.shape, sd.shape) == sd.shape or (_ for _ in ()).throw(ValueError)
+        except ValueError:
+            raise RuntimeError(f"output with shape {list(sd.shape)} doesn't match the broadcast "
+                               f"shape {list(rd.shape)}") from None
+    if self._requires_grad and not result._requires_grad and _state.enabled:
+        # The new values do not depend on the old ones: keep a graph whose gradient to the old
+        # history is zero (PyTorch's ZeroBackward/FillBackward).
+        with grad_mode.enable_grad():
+            result = add(mul(self, 0), result)
+    if result._requires_grad and _state.enabled:
+        from .views import rebase_history
+        rebase_history(self, result)
+    else:
+        sd[...] = rd
+        self._vc[0] += 1
+    return self
+
+
+def _inplace_op(fn, ufunc_name=None):
+    def method(self, other, *args, **kwargs):
+        record = check_inplace(self)
+        if not record or not (self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)):
+            if ufunc_name is not None and not args and not kwargs.get("alpha", 1) != 1:
+                od = other._data if isinstance(other, Tensor) else as_scalar(other)
+                if isinstance(other, Tensor) and type(od) is not type(self._data):
+                    if od.ndim:
+                        raise device_mismatch(self, other)
+                    od = od.item()
+                sd = self._data
+                xp = get_array_module(sd)
+                res_dt = (od.dtype if hasattr(od, "dtype") else None)
+                if res_dt is not None and res_dt != sd.dtype and \
+                        _dtype.from_numpy_dtype(res_dt).category > _dtype.from_numpy_dtype(sd.dtype).category:
+                    raise RuntimeError(f"result type {_dtype.from_numpy_dtype(res_dt).name.capitalize()} "
+                                       f"can't be cast to the desired output type "
+                                       f"{_dtype.from_numpy_dtype(sd.dtype).name.capitalize()}")
+                if type(od) is float and sd.dtype.kind in "biu":
+                    raise RuntimeError(f"result type Float can't be cast to the desired output type "
+                                       f"{_dtype.from_numpy_dtype(sd.dtype).name.capitalize()}")
+                getattr(xp, ufunc_name)(sd, od, out=sd, casting="unsafe")
+                self._vc[0] += 1
+                return self
+            with grad_mode.no_grad():
+                return apply_inplace(self, fn(self, other, *args, **kwargs))
+        return apply_inplace(self, fn(self, other, *args, **kwargs))
+    method.__name__ = fn.__name__ + "_"
+    return method
+
+
+add_ = _inplace_op(add, "add")
+sub_ = _inplace_op(sub, "subtract")
+mul_ = _inplace_op(mul, "multiply")
+div_ = _inplace_op(div)
+pow_ = _inplace_op(pow)
+remainder_ = _inplace_op(remainder)
+fmod_ = _inplace_op(fmod)
+floor_divide_ = _inplace_op(floor_divide)
+maximum_ = _inplace_op(maximum)
+minimum_ = _inplace_op(minimum)
+atan2_ = _inplace_op(atan2)
+
+
+def _true_div_inplace(self, other, *, rounding_mode=None):
+    if rounding_mode is None and self._data.dtype.kind in "biu":
+        raise RuntimeError(f"result type Float can't be cast to the desired output type "
+                           f"{self.dtype.name.capitalize()}")
+    if rounding_mode is None and not (check_inplace(self) and (
+            self._requires_grad or (isinstance(other, Tensor) and other._requires_grad))):
+        od = other._data if isinstance(other, Tensor) else as_scalar(other)
+        get_array_module(self._data).true_divide(self._data, od, out=self._data, casting="unsafe")
+        self._vc[0] += 1
+        return self
+    return div_(self, other, rounding_mode=rounding_mode)
+
+
+def _neg_(self):
+    return apply_inplace(self, neg(self)) if check_inplace(self) else _nograd_inplace(self, neg)
+
+
+def _nograd_inplace(self, fn, *args, **kwargs):
+    with grad_mode.no_grad():
+        return apply_inplace(self, fn(self, *args, **kwargs))
+
+
+def _reflected(fn):
+    def method(self, other):
+        return fn(other, self)
+    return method
+
+
+def _binary_method(fn):
+    def method(self, other, *args, **kwargs):
+        return fn(self, other, *args, **kwargs)
+    method.__name__ = fn.__name__
+    return method
+
+
+def _operator(fn):
+    def method(self, other):
+        if not isinstance(other, (Tensor, int, float, bool, complex, np.generic)):
+            return NotImplemented
+        return fn(self, other)
+    return method
+
+
+def _roperator(fn):
+    def method(self, other):
+        if not isinstance(other, (int, float, bool, complex, np.generic)):
+            return NotImplemented
+        return fn(other, self)
+    return method
+
+
+register_methods({
+    "add": _binary_method(add), "sub": _binary_method(sub), "subtract": _binary_method(sub),
+    "mul": _binary_method(mul), "multiply": _binary_method(mul),
+    "div": _binary_method(div), "divide": _binary_method(div), "true_divide": _binary_method(div),
+    "floor_divide": _binary_method(floor_divide), "remainder": _binary_method(remainder),
+    "fmod": _binary_method(fmod), "pow": _binary_method(pow),
+    "float_power": _binary_method(float_power),
+    "maximum": _binary_method(maximum), "minimum": _binary_method(minimum),
+    "fmax": _binary_method(fmax), "fmin": _binary_method(fmin),
+    "atan2": _binary_method(atan2), "arctan2": _binary_method(atan2),
+    "neg": neg, "negative": neg, "square": square,
+    "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge, "not_equal": ne,
+    "greater": gt, "greater_equal": ge, "less": lt, "less_equal": le,
+    "equal": equal, "isclose": isclose, "allclose": allclose,
+    "logical_and": logical_and, "logical_or": logical_or, "logical_xor": logical_xor,
+    "logical_not": logical_not, "bitwise_and": bitwise_and, "bitwise_or": bitwise_or,
+    "bitwise_xor": bitwise_xor, "bitwise_not": bitwise_not,
+    "add_": add_, "sub_": sub_, "subtract_": sub_, "mul_": mul_, "multiply_": mul_,
+    "div_": _true_div_inplace, "divide_": _true_div_inplace, "true_divide_": _true_div_inplace,
+    "pow_": pow_, "remainder_": remainder_, "fmod_": fmod_, "floor_divide_": floor_divide_,
+    "neg_": _neg_, "negative_": _neg_,
+    "square_": lambda self: _inplace_op(lambda s, o: square(s))(self, None),
+    "__add__": _operator(add), "__radd__": _roperator(add), "__iadd__": add_,
+    "__sub__": _operator(sub), "__rsub__": _roperator(sub), "__isub__": sub_,
+    "__mul__": _operator(mul), "__rmul__": _roperator(mul), "__imul__": mul_,
+    "__truediv__": _operator(div), "__rtruediv__": _roperator(div),
+    "__itruediv__": _true_div_inplace,
+    "__floordiv__": _operator(floor_divide), "__rfloordiv__": _roperator(floor_divide),
+    "__ifloordiv__": floor_divide_,
+    "__mod__": _operator(remainder), "__rmod__": _roperator(remainder), "__imod__": remainder_,
+    "__pow__": _operator(pow), "__rpow__": _roperator(pow), "__ipow__": pow_,
+    "__neg__": neg, "__pos__": lambda self: self,
+    "__eq__": _operator(eq), "__ne__": _operator(ne), "__lt__": _operator(lt),
+    "__le__": _operator(le), "__gt__": _operator(gt), "__ge__": _operator(ge),
+    "__and__": _operator(bitwise_and), "__rand__": _roperator(bitwise_and),
+    "__or__": _operator(bitwise_or), "__ror__": _roperator(bitwise_or),
+    "__xor__": _operator(bitwise_xor), "__rxor__": _roperator(bitwise_xor),
+    "__invert__": bitwise_not,
+    "__iand__": _inplace_op(bitwise_and, "bitwise_and"),
+    "__ior__": _inplace_op(bitwise_or, "bitwise_or"),
+    "__ixor__": _inplace_op(bitwise_xor, "bitwise_xor"),
+    "logical_and_": _inplace_op(logical_and), "logical_or_": _inplace_op(logical_or),
+})

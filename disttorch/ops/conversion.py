@@ -1,0 +1,105 @@
+"""dtype casts and device copies (differentiable), and ``Tensor.to``."""
+import numpy as np
+
+from .. import _dtype
+from .._backend import get_array_module, cupy_module, is_cuda_array, to_numpy
+from .._device import device as _device
+from ..autograd.function import Node
+from ..tensor import Tensor, _new
+
+__all__ = []
+
+
+class ToDtype(Node):
+    def forward(self, x, np_dtype):
+        self.src = x.dtype
+        return x.astype(np_dtype)
+
+    def backward(self, g):
+        if self.src.kind not in "fcV":
+            return None, None
+        if isinstance(g, Tensor):
+            return ToDtype.apply(g, self.src), None
+        return g.astype(self.src), None
+
+
+def _cuda_array(array, index):
+    cp = cupy_module()
+    if cp is None:
+        raise RuntimeError("CUDA is not available: CuPy is not installed. Install the GPU extra "
+                           "(pip install 'disttorch[cuda]') on a machine with an NVIDIA GPU.")
+    from .. import cuda
+    if not cuda.is_available():
+        raise RuntimeError("CUDA is not available: no NVIDIA GPU or driver was found on this machine.")
+    with cp.cuda.Device(0 if index is None else index):
+        return cp.asarray(array)
+
+
+def _move(array, dev):
+    if dev.type == "cpu":
+        return to_numpy(array)
+    if dev.type == "cuda":
+        if is_cuda_array(array) and (dev.index is None or array.device.id == dev.index):
+            return array
+        return _cuda_array(to_numpy(array) if is_cuda_array(array) else array, dev.index)
+    raise RuntimeError(f"unsupported device {dev}")
+
+
+class ToDevice(Node):
+    def forward(self, x, dev):
+        self.src = "cpu" if type(x) is np.ndarray else f"cuda:{x.device.id}"
+        return _move(x, dev)
+
+    def backward(self, g):
+        src = _device(self.src)
+        if isinstance(g, Tensor):
+            return ToDevice.apply(g, src), None
+        return _move(g, src), None
+
+
+def _current_device(t):
+    return "cpu" if type(t._data) is np.ndarray else f"cuda:{t._data.device.id}"
+
+
+def _parse_to(args, kwargs):
+    dev = kwargs.pop("device", None)
+    dt = kwargs.pop("dtype", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            dev, dt = a.device, a.dtype
+        elif isinstance(a, _dtype.dtype):
+            dt = a
+        elif isinstance(a, (str, _device, int)) and not isinstance(a, bool):
+            dev = a
+        elif a is None:
+            continue
+        elif isinstance(a, bool):
+            continue
+        else:
+            dt = _dtype.as_dtype(a)
+    return (None if dev is None else _device(dev)), dt, copy
+
+
+def to(self, *args, **kwargs):
+    """Return ``self`` on the given device and/or dtype (``self`` itself when nothing changes)."""
+    dev, dt, copy = _parse_to(args, dict(kwargs))
+    out = self
+    if dev is not None:
+        here = _device(_current_device(self))
+        same = here.type == dev.type and (dev.index is None or here.index == dev.index or
+                                          dev.type == "cpu")
+        if not same:
+            out = ToDevice.apply(out, dev)
+    if dt is not None:
+        dt = _dtype.as_dtype(dt)
+        if out._data.dtype != dt.np_dtype:
+            out = ToDtype.apply(out, dt.np_dtype)
+    if copy and out is self:
+        from .shape import clone
+        out = clone(self)
+    return out

@@ -1,0 +1,367 @@
+"""Tensor creation: ``tensor``, ``zeros``, ``arange``, ``eye``, the ``*_like`` and ``new_*`` forms."""
+import numbers
+
+import numpy as np
+
+from .. import _dtype
+from .._backend import get_array_module, is_cuda_array
+from .._device import device as _device
+from ..tensor import Tensor, _new, Size
+from ._util import register_methods
+
+__all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "full", "empty",
+           "zeros_like", "ones_like", "full_like", "empty_like", "arange", "range", "linspace",
+           "logspace", "eye", "scalar_tensor", "empty_strided", "complex", "polar"]
+
+
+def shape_from_args(args, name="size"):
+    """Accept ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` or ``f(Size)``; return a tuple of ints."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = args[0]
+    shape = []
+    for s in args:
+        if isinstance(s, Tensor):
+            s = int(s.item())
+        if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
+            raise TypeError(f"{name}(): argument 'size' must be tuple of ints, but found element of "
+                            f"type {type(s).__name__}")
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(args)}")
+        shape.append(int(s))
+    return tuple(shape)
+
+
+def place(array, device):
+    """Move a freshly made numpy array to ``device`` (None or cpu: stays)."""
+    if device is None:
+        return array
+    dev = _device(device)
+    if dev.type == "cpu":
+        return array
+    from .conversion import _move
+    return _move(array, dev)
+
+
+def _finish(array, device, requires_grad):
+    t = _new(place(array, device))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _np_dtype(dtype, default=None):
+    if dtype is None:
+        return default if default is not None else _dtype.get_default_dtype().np_dtype
+    return _dtype.to_numpy_dtype(dtype)
+
+
+def _contains_float(data):
+    if isinstance(data, float):
+        return True
+    if isinstance(data, (list, tuple)):
+        return any(_contains_float(d) for d in data)
+    return False
+
+
+def _infer_array(data):
+    """numpy array for ``data`` with PyTorch's inferred dtype."""
+    if isinstance(data, Tensor):
+        return np.array(data._data) if not is_cuda_array(data._data) else data._data.get()
+    if isinstance(data, np.ndarray):
+        array = np.array(data)
+        if array.dtype.kind in "US" or array.dtype == object:
+            raise TypeError(f"can't convert np.ndarray of type {array.dtype}")
+        return array
+    if isinstance(data, np.generic):
+        return np.array(data)
+    if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flatten(data)):
+        data = _tensors_to_lists(data)
+    array = np.array(data)
+    if array.dtype == object or array.dtype.kind in "US":
+        raise TypeError(f"Could not infer dtype of {type(data).__name__}" if array.dtype == object
+                        else "new(): invalid data type 'str'")
+    if array.dtype.kind == "f" and array.dtype == np.float64 and not _is_numpy_float(data):
+        array = array.astype(_dtype.get_default_dtype().np_dtype)
+    elif array.dtype.kind == "c" and not _is_numpy_float(data):
+        array = array.astype(_dtype.get_default_dtype().to_complex().np_dtype)
+    elif array.dtype.kind in "iu" and array.dtype != np.int64 and not _is_numpy_float(data):
+        array = array.astype(np.int64)
+    return array
+
+
+def _flatten(data):
+    for d in data:
+        if isinstance(d, (list, tuple)):
+            yield from _flatten(d)
+        else:
+            yield d
+
+
+def _tensors_to_lists(data):
+    if isinstance(data, Tensor):
+        return data.tolist()
+    if isinstance(data, (list, tuple)):
+        return [_tensors_to_lists(d) for d in data]
+    return data
+
+
+def _is_numpy_float(data):
+    # numpy scalars keep their own width (np.float64 stays float64), like PyTorch.
+    if isinstance(data, np.generic):
+        return True
+    if isinstance(data, (list, tuple)) and data:
+        return all(_is_numpy_float(d) for d in data)
+    return False
+
+
+def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    """Build a tensor by copying ``data`` (nested lists, numbers, numpy arrays, tensors).
+
+    Python floats become the default dtype (float32), ints int64, bools bool.
+    """
+    if isinstance(data, Tensor) and is_cuda_array(data._data) and device is None:
+        array = data._data.copy()
+        if dtype is not None:
+            array = array.astype(_dtype.to_numpy_dtype(dtype))
+        return _finish(array, None, requires_grad)
+    array = _infer_array(data)
+    if dtype is not None:
+        array = array.astype(_dtype.to_numpy_dtype(dtype), copy=False)
+    return _finish(array, device, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like ``tensor`` but shares memory with a numpy array or tensor when no conversion is needed."""
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype) if (dtype or device) else data
+    if isinstance(data, np.ndarray):
+        t = from_numpy(data)
+        if dtype is not None or device is not None:
+            return t.to(device=device, dtype=dtype)
+        return t
+    if is_cuda_array(data):
+        t = _new(data)
+        return t.to(device=device, dtype=dtype) if (dtype or device) else t
+    return tensor(data, dtype=dtype, device=device)
+
+
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
+    t = tensor(obj, dtype=dtype, device=device) if copy else as_tensor(obj, dtype=dtype, device=device)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def from_numpy(ndarray):
+    """A tensor sharing memory with the numpy array ``ndarray``."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    _dtype.from_numpy_dtype(ndarray.dtype)
+    if not ndarray.dtype.isnative:
+        raise ValueError("given numpy array has byte order different from the native byte order. "
+                         "Conversion between byte orders is currently not supported.")
+    return _new(ndarray)
+
+
+def _filled(args, size, fill, dtype, device, requires_grad, name, default=None):
+    shape = shape_from_args(size if size is not None else args, name)
+    dt = _np_dtype(dtype, default)
+    if fill is None:
+        array = np.empty(shape, dt)
+    elif fill == 0:
+        array = np.zeros(shape, dt)
+    else:
+        array = np.full(shape, fill, dt)
+    if device is not None and _device(device).type == "cuda":
+        from .conversion import _cuda_array
+        array = _cuda_array(array, _device(device).index)
+    t = _new(array)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    """A tensor of zeros of the given shape."""
+    return _filled(size, None, 0, dtype, device, requires_grad, "zeros")
+
+
+def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    """A tensor of ones of the given shape."""
+    return _filled(size, None, 1, dtype, device, requires_grad, "ones")
+
+
+def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False,
+          pin_memory=False, memory_format=None):
+    """An uninitialised tensor of the given shape."""
+    return _filled(size, None, None, dtype, device, requires_grad, "empty")
+
+
+def empty_strided(size, stride, *, dtype=None, device=None, requires_grad=False):
+    return empty(size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _fill_dtype(value):
+    if isinstance(value, bool):
+        return np.dtype(np.bool_)
+    if isinstance(value, numbers.Integral):
+        return np.dtype(np.int64)
+    if isinstance(value, numbers.Complex) and not isinstance(value, numbers.Real):
+        return _dtype.get_default_dtype().to_complex().np_dtype
+    return None
+
+
+def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    """A tensor of ``size`` filled with ``fill_value`` (int fill -> int64, bool -> bool)."""
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    return _filled((size,), None, fill_value, dtype, device, requires_grad, "full",
+                   _fill_dtype(fill_value))
+
+
+def _like(input, dtype, device):
+    return (dtype if dtype is not None else input.dtype,
+            device if device is not None else input.device)
+
+
+def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad=False,
+               memory_format=None):
+    dt, dev = _like(input, dtype, device)
+    return zeros(input.shape, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad=False,
+              memory_format=None):
+    dt, dev = _like(input, dtype, device)
+    return ones(input.shape, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad=False,
+               memory_format=None):
+    dt, dev = _like(input, dtype, device)
+    return empty(input.shape, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False,
+              memory_format=None):
+    dt, dev = _like(input, dtype, device)
+    return full(input.shape, fill_value, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+def _num(x):
+    return x.item() if isinstance(x, Tensor) else x
+
+
+def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
+           requires_grad=False):
+    """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 unless a bound is a float."""
+    start, end, step = _num(start), _num(end), _num(step)
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+    if dtype is None:
+        is_float = any(isinstance(v, float) for v in (start, end, step))
+        dt = _dtype.get_default_dtype().np_dtype if is_float else np.dtype(np.int64)
+    else:
+        dt = _dtype.to_numpy_dtype(dtype)
+    n = int(np.ceil((end - start) / step))
+    array = (start + step * np.arange(n, dtype=np.float64)).astype(dt) if dt.kind == "f" else \
+        np.arange(start, start + n * step, step)[:n].astype(dt)
+    return _finish(array, device, requires_grad)
+
+
+def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
+    """Deprecated in PyTorch: values from ``start`` to ``end`` inclusive."""
+    if end is None:
+        start, end = 0, start
+    n = int(np.floor((end - start) / step)) + 1
+    dt = _np_dtype(dtype)
+    return _finish((start + step * np.arange(n, dtype=np.float64)).astype(dt), device, requires_grad)
+
+
+def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None,
+             requires_grad=False):
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    array = np.linspace(_num(start), _num(end), steps, dtype=np.float64).astype(_np_dtype(dtype))
+    return _finish(array, device, requires_grad)
+
+
+def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, layout=None, device=None,
+             requires_grad=False):
+    array = np.logspace(_num(start), _num(end), steps, base=base).astype(_np_dtype(dtype))
+    return _finish(array, device, requires_grad)
+
+
+def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    """A 2-D tensor with ones on the diagonal."""
+    return _finish(np.eye(n, n if m is None else m, dtype=_np_dtype(dtype)), device, requires_grad)
+
+
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
+    return _finish(np.array(s, dtype=_np_dtype(dtype)), device, requires_grad)
+
+
+def complex(real, imag):
+    """A complex tensor from real and imaginary parts."""
+    return _new(real._data + 1j * imag._data)
+
+
+def polar(abs, angle):
+    return _new(abs._data * np.exp(1j * angle._data))
+
+
+# ---------------------------------------------------------------- new_* methods
+def _new_factory(fn):
+    def method(self, *args, dtype=None, device=None, requires_grad=False, **kwargs):
+        return fn(*args, dtype=dtype if dtype is not None else self.dtype,
+                  device=device if device is not None else self.device,
+                  requires_grad=requires_grad, **kwargs)
+    return method
+
+
+def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    return full(size, fill_value, dtype=dtype if dtype is not None else self.dtype,
+                device=device if device is not None else self.device, requires_grad=requires_grad)
+
+
+def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+    return tensor(data, dtype=dtype if dtype is not None else self.dtype,
+                  device=device if device is not None else self.device, requires_grad=requires_grad)
+
+
+def _zero_(self):
+    from .arithmetic import check_inplace, apply_inplace
+    if check_inplace(self) and self._requires_grad:
+        return apply_inplace(self, zeros_like(self))
+    self._data[...] = 0
+    self._vc[0] += 1
+    return self
+
+
+def _fill_(self, value):
+    from .arithmetic import check_inplace, apply_inplace
+    if isinstance(value, Tensor):
+        if value._data.ndim != 0:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                               f"{value._data.ndim} dimensions.")
+        if check_inplace(self) and value._requires_grad:
+            from .shape import expand
+            return apply_inplace(self, expand(value.to(self.dtype), self.shape))
+        value = value.item()
+    if check_inplace(self) and self._requires_grad:
+        return apply_inplace(self, full_like(self, value))
+    self._data[...] = value
+    self._vc[0] += 1
+    return self
+
+
+register_methods({
+    "new_zeros": _new_factory(zeros), "new_ones": _new_factory(ones),
+    "new_empty": _new_factory(empty), "new_full": _new_full, "new_tensor": _new_tensor,
+    "zero_": _zero_, "fill_": _fill_,
+})

@@ -1,0 +1,466 @@
+"""Unary math, activations on tensors, clamp, where, lerp, addcmul/addcdiv, nan checks."""
+import math
+
+import numpy as np
+
+from .._backend import get_array_module
+from ..autograd.function import Node
+from ..tensor import Tensor, _new
+from ._util import register_methods, sum_to, default_float, cast, promote, _PY_SCALARS, as_scalar
+from .arithmetic import (add, mul, sub, div, check_inplace, apply_inplace, _out, _prep,
+                         _nograd_inplace)
+
+__all__ = ["abs", "absolute", "reciprocal", "exp", "exp2", "log", "log2", "log10", "log1p", "expm1",
+           "sqrt", "rsqrt", "sin", "cos", "tan", "asin", "acos", "atan", "arcsin", "arccos",
+           "arctan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "sigmoid", "erf", "erfc",
+           "sign", "sgn", "signbit", "floor", "ceil", "round", "trunc", "fix", "frac", "relu",
+           "clamp", "clip", "clamp_min", "clamp_max", "where", "lerp", "addcmul", "addcdiv",
+           "isnan", "isinf", "isfinite", "isposinf", "isneginf", "isreal", "nan_to_num", "logit",
+           "xlogy", "hypot", "deg2rad", "rad2deg", "positive", "heaviside", "copysign"]
+
+
+def _xp(x):
+    return get_array_module(x)
+
+
+def _dual(tensor_fn, name):
+    """A function of arrays or Tensors: the op itself on Tensors, the xp ufunc on arrays."""
+    def fn(x):
+        if isinstance(x, Tensor):
+            return tensor_fn(x)
+        return getattr(get_array_module(x), name)(x)
+    return fn
+
+
+_SQRT_PI_2 = 2.0 / math.sqrt(math.pi)
+
+_erf_vec = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf_array(x):
+    xp = get_array_module(x)
+    if xp is not np:
+        from cupyx.scipy.special import erf as cupy_erf
+        return cupy_erf(x)
+    if x.dtype == np.float64:
+        return _erf_vec(x).astype(np.float64)
+    # float32/16: a rational approximation with relative error below 1.2e-7 (Numerical
+    # Recipes' erfc), far faster than a per-element Python call.
+    z = np.abs(x.astype(np.float64))
+    t = 1.0 / (1.0 + 0.5 * z)
+    poly = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
+            -0.82215223 + t * 0.17087277))))))))
+    erfc = t * np.exp(poly)
+    return np.copysign(1.0 - erfc, x).astype(x.dtype)
+
+
+class Unary(Node):
+    """A float pointwise op ``y = f(x)`` with ``dx = g * f'(...)``.
+
+    Subclasses set ``fn(xp, x)`` and ``grad(g, x, y)``; ``saves`` says what backward needs.
+    """
+
+    saves = "x"
+
+    def forward(self, x):
+        y = self.fn(_xp(x), x)
+        s = self.saves
+        if s == "x":
+            self.save_for_backward(x)
+        elif s == "y":
+            self.save_for_backward(y)
+        elif s == "xy":
+            self.save_for_backward(x, y)
+        return y
+
+    def backward(self, g):
+        s = self.saves
+        if s == "x":
+            x, = self.saved_tensors
+            return self.grad(g, x, None)
+        if s == "y":
+            y, = self.saved_tensors
+            return self.grad(g, None, y)
+        if s == "xy":
+            x, y = self.saved_tensors
+            return self.grad(g, x, y)
+        return self.grad(g, None, None)
+
+
+def _unary_op(name, fn, grad, saves="x", int_to_float=True, doc=None):
+    node = type(name.capitalize(), (Unary,), {"fn": staticmethod(fn), "grad": staticmethod(grad),
+                                               "saves": saves})
+
+    def op(input, *, out=None):
+        if int_to_float and input._data.dtype.kind in "biu":
+            input = cast(input, default_float())
+        return _out(node.apply(input), out)
+
+    op.__name__ = name
+    op.__doc__ = doc or f"Elementwise ``{name}``."
+    op.node = node
+    return op
+
+
+exp = _unary_op("exp", lambda xp, x: xp.exp(x), lambda g, x, y: g * y, "y")
+_exp = _dual(exp, "exp")
+exp2 = _unary_op("exp2", lambda xp, x: xp.exp2(x), lambda g, x, y: g * y * math.log(2.0), "y")
+log = _unary_op("log", lambda xp, x: xp.log(x), lambda g, x, y: g / x)
+log2 = _unary_op("log2", lambda xp, x: xp.log2(x), lambda g, x, y: g / (x * math.log(2.0)))
+log10 = _unary_op("log10", lambda xp, x: xp.log10(x), lambda g, x, y: g / (x * math.log(10.0)))
+log1p = _unary_op("log1p", lambda xp, x: xp.log1p(x), lambda g, x, y: g / (x + 1))
+expm1 = _unary_op("expm1", lambda xp, x: xp.expm1(x), lambda g, x, y: g * (y + 1), "y")
+sqrt = _unary_op("sqrt", lambda xp, x: xp.sqrt(x), lambda g, x, y: g / (2 * y), "y")
+rsqrt = _unary_op("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda g, x, y: -0.5 * g * y * y * y, "y")
+sin = _unary_op("sin", lambda xp, x: xp.sin(x), lambda g, x, y: g * _cos(x))
+cos = _unary_op("cos", lambda xp, x: xp.cos(x), lambda g, x, y: -g * _sin(x))
+_sin = _dual(sin, "sin")
+_cos = _dual(cos, "cos")
+tan = _unary_op("tan", lambda xp, x: xp.tan(x), lambda g, x, y: g * (1 + y * y), "y")
+asin = arcsin = _unary_op("asin", lambda xp, x: xp.arcsin(x), lambda g, x, y: g * (1 - x * x) ** -0.5)
+acos = arccos = _unary_op("acos", lambda xp, x: xp.arccos(x), lambda g, x, y: -g * (1 - x * x) ** -0.5)
+atan = arctan = _unary_op("atan", lambda xp, x: xp.arctan(x), lambda g, x, y: g / (1 + x * x))
+sinh = _unary_op("sinh", lambda xp, x: xp.sinh(x), lambda g, x, y: g * _cosh(x))
+cosh = _unary_op("cosh", lambda xp, x: xp.cosh(x), lambda g, x, y: g * _sinh(x))
+_sinh = _dual(sinh, "sinh")
+_cosh = _dual(cosh, "cosh")
+asinh = _unary_op("asinh", lambda xp, x: xp.arcsinh(x), lambda g, x, y: g * (x * x + 1) ** -0.5)
+acosh = _unary_op("acosh", lambda xp, x: xp.arccosh(x), lambda g, x, y: g * (x * x - 1) ** -0.5)
+atanh = _unary_op("atanh", lambda xp, x: xp.arctanh(x), lambda g, x, y: g / (1 - x * x))
+tanh = _unary_op("tanh", lambda xp, x: xp.tanh(x), lambda g, x, y: g * (1 - y * y), "y")
+
+
+def _sigmoid_fn(xp, x):
+    # exp(-|x|) never overflows; pick the stable branch per sign.
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+sigmoid = _unary_op("sigmoid", _sigmoid_fn, lambda g, x, y: g * y * (1 - y), "y")
+erf = _unary_op("erf", lambda xp, x: _erf_array(x), lambda g, x, y: g * _SQRT_PI_2 * _exp(-(x * x)))
+erfc = _unary_op("erfc", lambda xp, x: 1 - _erf_array(x),
+                 lambda g, x, y: -g * _SQRT_PI_2 * _exp(-(x * x)))
+reciprocal = _unary_op("reciprocal", lambda xp, x: 1 / x, lambda g, x, y: -g * y * y, "y")
+logit_node = None
+deg2rad = _unary_op("deg2rad", lambda xp, x: x * (math.pi / 180), lambda g, x, y: g * (math.pi / 180),
+                    None)
+rad2deg = _unary_op("rad2deg", lambda xp, x: x * (180 / math.pi), lambda g, x, y: g * (180 / math.pi),
+                    None)
+
+
+class Abs(Node):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return _xp(x).abs(x)
+
+    def backward(self, g):
+        x, = self.saved_tensors
+        return g * _sign(x)
+
+
+def abs(input, *, out=None):
+    """Elementwise absolute value."""
+    return _out(Abs.apply(input), out)
+
+
+absolute = abs
+
+
+class Relu(Node):
+    def forward(self, x):
+        y = _xp(x).maximum(x, 0).astype(x.dtype, copy=False)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, g):
+        y, = self.saved_tensors
+        return g * (y > 0)
+
+
+def relu(input):
+    """``max(input, 0)`` elementwise."""
+    return Relu.apply(input)
+
+
+class ZeroGrad(Node):
+    """Piecewise-constant ops (sign, floor, round, ...): the gradient is zero."""
+
+    def forward(self, x, fn):
+        return fn(x)
+
+    def backward(self, g):
+        return g * 0, None
+
+
+def _piecewise(name, fn_name, int_passthrough=True):
+    def op(input, *, out=None):
+        if int_passthrough and input._data.dtype.kind in "biu":
+            return _out(input.clone(), out) if out is not None else input.clone()
+        return _out(ZeroGrad.apply(input, getattr(_xp(input._data), fn_name)), out)
+    op.__name__ = name
+    op.__doc__ = f"Elementwise ``{name}``; its gradient is zero."
+    return op
+
+
+floor = _piecewise("floor", "floor")
+ceil = _piecewise("ceil", "ceil")
+trunc = fix = _piecewise("trunc", "trunc")
+
+
+def sign(input, *, out=None):
+    """-1, 0 or 1 by the sign of each element (bool stays bool)."""
+    if input._data.dtype.kind == "b":
+        return input.clone()
+    return _out(ZeroGrad.apply(input, _xp(input._data).sign), out)
+
+
+sgn = sign
+
+
+def _sign(x):
+    if isinstance(x, Tensor):
+        return _new(_xp(x._data).sign(x._data))
+    return _xp(x).sign(x)
+
+
+def signbit(input):
+    return _new(_xp(input._data).signbit(input._data))
+
+
+def round(input, *, decimals=0, out=None):
+    """Round half to even (like PyTorch), optionally to ``decimals`` places."""
+    if input._data.dtype.kind in "biu" and decimals == 0:
+        return input.clone()
+    fn = (lambda x: _xp(x).round(x, decimals)) if decimals else _xp(input._data).rint
+    return _out(ZeroGrad.apply(input, fn), out)
+
+
+def frac(input, *, out=None):
+    return _out(sub(input, trunc(input).detach()), out)
+
+
+def positive(input):
+    return input
+
+
+class Clamp(Node):
+    def forward(self, x, lo, hi):
+        xp = _xp(x)
+        y = xp.clip(x, lo, hi)
+        if y.dtype != x.dtype:
+            y = y.astype(x.dtype)
+        mask = xp.ones(x.shape, dtype=bool)
+        if lo is not None:
+            mask &= x >= lo
+        if hi is not None:
+            mask &= x <= hi
+        self.save_for_backward(mask)
+        return y
+
+    def backward(self, g):
+        mask, = self.saved_tensors
+        return g * mask, None, None
+
+
+def clamp(input, min=None, max=None, *, out=None):
+    """Clamp every element into ``[min, max]``; bounds may be numbers or tensors."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        result = input
+        if min is not None:
+            result = where(result < min, min, result) if isinstance(min, Tensor) else clamp(result, min)
+        if max is not None:
+            result = where(result > max, max, result) if isinstance(max, Tensor) else \
+                clamp(result, None, max)
+        return _out(result, out)
+    if input._data.dtype.kind in "biu" and (isinstance(min, float) or isinstance(max, float)):
+        input = cast(input, default_float())
+    return _out(Clamp.apply(input, as_scalar(min), as_scalar(max)), out)
+
+
+clip = clamp
+
+
+def clamp_min(input, min):
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):
+    return clamp(input, max=max)
+
+
+class Where(Node):
+    def forward(self, cond, a, b):
+        xp = _xp(cond)
+        self.save_for_backward(cond)
+        self.shapes = (getattr(a, "shape", ()), getattr(b, "shape", ()))
+        return xp.where(cond, a, b)
+
+    def backward(self, g):
+        cond, = self.saved_tensors
+        e = self.next_edges
+        sa, sb = self.shapes
+        zero = g * 0
+        ga = sum_to(_where_dual(cond, g, zero), sa) if e[1] is not None else None
+        gb = sum_to(_where_dual(cond, zero, g), sb) if e[2] is not None else None
+        return None, ga, gb
+
+
+def _where_dual(cond, x, y):
+    if isinstance(x, Tensor):
+        return where(cond, x, y)
+    return _xp(x).where(cond, x, y)
+
+
+def where(condition, input=None, other=None, *, out=None):
+    """Pick from ``input`` where ``condition`` else from ``other`` (broadcasting)."""
+    if input is None and other is None:
+        from .indexing import nonzero
+        return nonzero(condition, as_tuple=True)
+    if not isinstance(condition, Tensor):
+        raise TypeError("where(): argument 'condition' must be Tensor")
+    if condition._data.dtype.kind != "b":
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with "
+                           f"dtype {condition.dtype.name.capitalize()}")
+    if isinstance(input, Tensor) and isinstance(other, Tensor):
+        a, b = _prep(input, other)
+    elif isinstance(input, Tensor):
+        a, b = input, as_scalar(other)
+        if isinstance(b, float) and a._data.dtype.kind in "biu":
+            a = cast(a, default_float())
+    elif isinstance(other, Tensor):
+        a, b = as_scalar(input), other
+        if isinstance(a, float) and b._data.dtype.kind in "biu":
+            b = cast(b, default_float())
+    else:
+        a, b = as_scalar(input), as_scalar(other)
+        dt = default_float() if isinstance(a, float) or isinstance(b, float) else np.int64
+        return _out(_new(_xp(condition._data).where(condition._data, a, b).astype(dt)), out)
+    res = Where.apply(condition, a, b)
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        t = a if isinstance(a, Tensor) else b
+        if res._data.dtype != t._data.dtype:
+            res = cast(res, t._data.dtype)
+    return _out(res, out)
+
+
+def lerp(input, end, weight, *, out=None):
+    """``input + weight * (end - input)``."""
+    return _out(add(input, mul(weight, sub(end, input))), out)
+
+
+def addcmul(input, tensor1, tensor2, *, value=1, out=None):
+    """``input + value * tensor1 * tensor2``."""
+    prod = mul(tensor1, tensor2)
+    return _out(add(input, prod if value == 1 else mul(prod, value)), out)
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
+    """``input + value * tensor1 / tensor2``."""
+    if tensor1._data.dtype.kind in "biu" and tensor2._data.dtype.kind in "biu":
+        raise RuntimeError("Integer division with addcdiv is no longer supported, and in a future "
+                           "release addcdiv will perform a true division of tensor1 and tensor2.")
+    q = div(tensor1, tensor2)
+    return _out(add(input, q if value == 1 else mul(q, value)), out)
+
+
+def _predicate(name, fn):
+    def op(input):
+        return _new(fn(_xp(input._data), input._data))
+    op.__name__ = name
+    op.__doc__ = f"Elementwise ``{name}``; returns a bool tensor."
+    return op
+
+
+isnan = _predicate("isnan", lambda xp, x: xp.isnan(x))
+isinf = _predicate("isinf", lambda xp, x: xp.isinf(x))
+isfinite = _predicate("isfinite", lambda xp, x: xp.isfinite(x))
+isposinf = _predicate("isposinf", lambda xp, x: xp.isposinf(x))
+isneginf = _predicate("isneginf", lambda xp, x: xp.isneginf(x))
+isreal = _predicate("isreal", lambda xp, x: xp.isreal(x))
+
+
+class NanToNum(Node):
+    def forward(self, x, nan, posinf, neginf):
+        xp = _xp(x)
+        self.save_for_backward(xp.isfinite(x))
+        return xp.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+    def backward(self, g):
+        finite, = self.saved_tensors
+        return g * finite, None, None, None
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
+    """Replace NaN and infinities with finite numbers (the dtype's extremes by default)."""
+    if input._data.dtype.kind not in "fc":
+        return input.clone()
+    return _out(NanToNum.apply(input, nan, posinf, neginf), out)
+
+
+def logit(input, eps=None):
+    x = input if eps is None else clamp(input, eps, 1 - eps)
+    return log(div(x, sub(1, x)))
+
+
+def xlogy(input, other):
+    a, b = _prep(input, other)
+    a_t = a if isinstance(a, Tensor) else None
+    res = mul(a, log(b if isinstance(b, Tensor) else _new(np.asarray(b, default_float()))))
+    zero_mask = (a._data == 0) if a_t is not None else None
+    if zero_mask is not None and zero_mask.any():
+        res = where(_new(zero_mask & ~_xp(res._data).isnan(b._data if isinstance(b, Tensor)
+                                                                 else np.asarray(b))), 0.0, res)
+    return res
+
+
+def hypot(input, other):
+    return sqrt(add(mul(input, input), mul(other, other)))
+
+
+def heaviside(input, values):
+    x = input._data
+    xp = _xp(x)
+    return _new(xp.where(x == 0, values._data, (x > 0).astype(x.dtype)).astype(x.dtype))
+
+
+def copysign(input, other):
+    a, b = _prep(input, other)
+    a = cast(a, default_float()) if a._data.dtype.kind in "biu" else a
+    bd = b._data if isinstance(b, Tensor) else b
+    flip = _new(_xp(a._data).where(_xp(a._data).signbit(a._data) != _xp(a._data).signbit(bd),
+                                    -1.0, 1.0).astype(a._data.dtype))
+    return mul(a, flip)
+
+
+def _inplace_unary(fn):
+    def method(self, *args, **kwargs):
+        if check_inplace(self):
+            return apply_inplace(self, fn(self, *args, **kwargs))
+        return _nograd_inplace(self, fn, *args, **kwargs)
+    method.__name__ = fn.__name__ + "_"
+    return method
+
+
+def _method(fn):
+    def method(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+    method.__name__ = fn.__name__
+    method.__doc__ = fn.__doc__
+    return method
+
+
+_UNARY_INPLACE = ["abs", "reciprocal", "exp", "exp2", "log", "log2", "log10", "log1p", "expm1",
+                  "sqrt", "rsqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh",
+                  "tanh", "sigmoid", "erf", "erfc", "sign", "floor", "ceil", "round", "trunc",
+                  "frac", "relu", "clamp", "clip", "clamp_min", "clamp_max", "lerp", "addcmul",
+                  "addcdiv", "nan_to_num", "logit", "arcsin", "arccos", "arctan", "asinh", "acosh",
+                  "atanh", "absolute", "fix", "deg2rad", "rad2deg", "xlogy", "hypot", "copysign",
+                  "sgn"]
+_methods = {name: _method(globals()[name]) for name in __all__ if name != "where"}
+_methods.update({name + "_": _inplace_unary(globals()[name]) for name in _UNARY_INPLACE})
+_methods["where"] = lambda self, condition, other: where(condition, self, other)
+_methods["__abs__"] = abs
+register_methods(_methods)

@@ -1,0 +1,327 @@
+"""Random numbers: ``Generator``, the global seed functions, ``rand``/``randn``/``randint``/... .
+
+The bits come from numpy's PCG64. A generator's state is a uint8 tensor (as in
+PyTorch) so it can be checkpointed and restored exactly; it does not reproduce
+PyTorch's own random streams.
+"""
+import json
+import os
+
+import numpy as np
+
+from .. import _dtype
+from ..tensor import Tensor, _new
+from ._util import register_methods
+from .creation import shape_from_args, _finish, _np_dtype
+
+__all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
+           "get_rng_state", "set_rng_state", "rand", "randn", "randint", "randperm", "normal",
+           "rand_like", "randn_like", "randint_like", "bernoulli", "multinomial", "poisson",
+           "fork_rng"]
+
+_DEFAULT_SEED = 67280421310721  # PyTorch's default initial seed
+
+
+class Generator:
+    """A source of random numbers with its own state (``manual_seed``, ``get_state``...)."""
+
+    def __init__(self, device="cpu"):
+        self.device = device
+        self._initial_seed = _DEFAULT_SEED
+        self._rng = np.random.Generator(np.random.PCG64(_DEFAULT_SEED))
+
+    def manual_seed(self, seed):
+        """Reseed; returns this generator."""
+        seed = int(seed)
+        if seed < 0:
+            seed = seed & 0xFFFFFFFFFFFFFFFF
+        self._initial_seed = seed
+        self._rng = np.random.Generator(np.random.PCG64(seed))
+        return self
+
+    def seed(self):
+        """Reseed from a non-deterministic source; returns the new seed."""
+        s = int.from_bytes(os.urandom(8), "little") & 0x7FFFFFFFFFFFFFFF
+        self.manual_seed(s)
+        return s
+
+    def initial_seed(self):
+        return self._initial_seed
+
+    def get_state(self):
+        """The full state as a uint8 tensor (restore it with ``set_state``)."""
+        state = self._rng.bit_generator.state
+        blob = json.dumps({"initial_seed": self._initial_seed, "state": state}).encode()
+        return _new(np.frombuffer(blob, dtype=np.uint8).copy())
+
+    def set_state(self, new_state):
+        if not isinstance(new_state, Tensor) or new_state._data.dtype != np.uint8:
+            raise TypeError("expected a torch.ByteTensor, but got "
+                            f"{type(new_state).__name__}")
+        try:
+            payload = json.loads(bytes(np.asarray(new_state._data)).decode())
+            bit_gen = np.random.PCG64()
+            bit_gen.state = payload["state"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RuntimeError("Invalid generator state: it was not produced by "
+                               "disttorch.Generator.get_state()") from exc
+        self._rng = np.random.Generator(bit_gen)
+        self._initial_seed = payload["initial_seed"]
+        return self
+
+    def clone_state(self):
+        return self.get_state()
+
+    @property
+    def numpy(self):
+        """The numpy Generator drawing the bits."""
+        return self._rng
+
+
+default_generator = Generator()
+
+
+def _gen(generator):
+    return (generator or default_generator)._rng
+
+
+def manual_seed(seed):
+    """Seed the default generator (and CUDA's when present); returns the generator."""
+    default_generator.manual_seed(seed)
+    from .. import cuda
+    if cuda._is_initialized():
+        cuda.manual_seed_all(seed)
+    return default_generator
+
+
+def seed():
+    return default_generator.seed()
+
+
+def initial_seed():
+    return default_generator.initial_seed()
+
+
+def get_rng_state():
+    return default_generator.get_state()
+
+
+def set_rng_state(new_state):
+    default_generator.set_state(new_state)
+
+
+class fork_rng:
+    """Context manager that restores the default generator's state on exit."""
+
+    def __init__(self, devices=None, enabled=True):
+        self.enabled = enabled
+
+    def __enter__(self):
+        if self.enabled:
+            self.state = get_rng_state()
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            set_rng_state(self.state)
+
+
+def _float_dtype(dtype):
+    dt = _np_dtype(dtype)
+    if dt.kind not in "fc":
+        raise RuntimeError(f"\"check_uniform_bounds\" not implemented for "
+                           f"'{_dtype.from_numpy_dtype(dt).name.capitalize()}'")
+    return dt
+
+
+def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
+         requires_grad=False, pin_memory=False):
+    """Uniform samples on ``[0, 1)``."""
+    shape = shape_from_args(size, "rand")
+    dt = _float_dtype(dtype)
+    array = _gen(generator).random(shape, dtype=np.float64 if dt.itemsize != 4 else np.float32)
+    return _finish(array.astype(dt, copy=False), device, requires_grad)
+
+
+def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
+          requires_grad=False, pin_memory=False):
+    """Standard normal samples."""
+    shape = shape_from_args(size, "randn")
+    dt = _float_dtype(dtype)
+    array = _gen(generator).standard_normal(shape, dtype=np.float64 if dt.itemsize != 4 else
+                                            np.float32)
+    return _finish(array.astype(dt, copy=False), device, requires_grad)
+
+
+def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None, layout=None,
+            device=None, requires_grad=False):
+    """Integers uniformly drawn from ``[low, high)`` (int64 by default)."""
+    if size is None:
+        if high is None:
+            raise TypeError("randint() missing required argument 'size'")
+        low, high, size = 0, low, high
+    elif high is None:
+        low, high = 0, low
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
+                           f"to={high}")
+    shape = shape_from_args((size,), "randint")
+    dt = _dtype.to_numpy_dtype(dtype) if dtype is not None else np.dtype(np.int64)
+    array = _gen(generator).integers(low, high, shape, dtype=np.int64).astype(dt)
+    return _finish(array, device, requires_grad)
+
+
+def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=None,
+             requires_grad=False, pin_memory=False):
+    """A random permutation of ``0 .. n-1``."""
+    dt = _dtype.to_numpy_dtype(dtype) if dtype is not None else np.dtype(np.int64)
+    return _finish(_gen(generator).permutation(n).astype(dt), device, requires_grad)
+
+
+def rand_like(input, *, dtype=None, layout=None, device=None, requires_grad=False,
+              memory_format=None):
+    return rand(input.shape, dtype=dtype or input.dtype, device=device or input.device,
+                requires_grad=requires_grad)
+
+
+def randn_like(input, *, dtype=None, layout=None, device=None, requires_grad=False,
+               memory_format=None):
+    return randn(input.shape, dtype=dtype or input.dtype, device=device or input.device,
+                 requires_grad=requires_grad)
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, layout=None, device=None,
+                 requires_grad=False, memory_format=None):
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, input.shape, dtype=dtype or input.dtype,
+                   device=device or input.device)
+
+
+def _data_of(x):
+    from .._backend import to_numpy
+    return to_numpy(x._data) if isinstance(x, Tensor) else x
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None,
+           device=None, requires_grad=False):
+    """Normal samples; ``mean``/``std`` may be numbers or tensors (broadcast)."""
+    if isinstance(std, (int, float)) and std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    like = mean if isinstance(mean, Tensor) else std if isinstance(std, Tensor) else None
+    if like is not None:
+        m, s = _data_of(mean), _data_of(std)
+        shape = np.broadcast_shapes(np.shape(m), np.shape(s))
+        dt = like._data.dtype
+        z = _gen(generator).standard_normal(shape)
+        return _finish((m + s * z).astype(dt), like.device if device is None else device,
+                       requires_grad)
+    if size is None:
+        raise TypeError("normal() missing required argument 'size'")
+    shape = shape_from_args((size,), "normal")
+    dt = _float_dtype(dtype)
+    z = _gen(generator).standard_normal(shape)
+    return _finish((mean + std * z).astype(dt), device, requires_grad)
+
+
+def bernoulli(input, p=None, *, generator=None, out=None):
+    """Draw 0/1 with probability ``input`` (or ``p``) per element."""
+    probs = _data_of(input) if p is None else np.full(input.shape, p)
+    if (probs < 0).any() or (probs > 1).any():
+        raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
+    draws = (_gen(generator).random(np.shape(probs)) < probs).astype(input._data.dtype)
+    return _finish(draws, input.device, False)
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
+    """Sample indices from the rows of ``input`` (non-negative weights)."""
+    probs = np.asarray(_data_of(input), dtype=np.float64)
+    if probs.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if (probs < 0).any() or not np.isfinite(probs).all():
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    rows = probs.reshape(-1, probs.shape[-1])
+    rng = _gen(generator)
+    result = np.empty((rows.shape[0], num_samples), dtype=np.int64)
+    for i, row in enumerate(rows):
+        total = row.sum()
+        if total <= 0:
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+        if not replacement and num_samples > np.count_nonzero(row):
+            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
+                               "replacement")
+        result[i] = rng.choice(row.shape[0], size=num_samples, replace=replacement, p=row / total)
+    if probs.ndim == 1:
+        result = result[0]
+    return _finish(result, input.device, False)
+
+
+def poisson(input, generator=None):
+    return _finish(_gen(generator).poisson(_data_of(input)).astype(input._data.dtype),
+                   input.device, False)
+
+
+# ------------------------------------------------------------ in-place sampling
+def _fill_random(self, array):
+    from .arithmetic import check_inplace
+    check_inplace(self)
+    if type(self._data) is np.ndarray:
+        self._data[...] = array
+    else:
+        self._data[...] = _to_backend(array, self._data)
+    self._vc[0] += 1
+    return self
+
+
+def _to_backend(array, like):
+    from .._backend import get_array_module
+    return get_array_module(like).asarray(array)
+
+
+def uniform_(self, a=0.0, b=1.0, *, generator=None):
+    """Fill with samples from U(a, b)."""
+    return _fill_random(self, _gen(generator).uniform(a, b, self.shape))
+
+
+def normal_(self, mean=0.0, std=1.0, *, generator=None):
+    """Fill with samples from N(mean, std^2)."""
+    return _fill_random(self, mean + std * _gen(generator).standard_normal(self.shape))
+
+
+def random_(self, from_=0, to=None, *, generator=None):
+    if to is None:
+        if self._data.dtype.kind == "f":
+            to = 2 ** np.finfo(self._data.dtype).nmant + 1
+        else:
+            to = np.iinfo(self._data.dtype).max
+    return _fill_random(self, _gen(generator).integers(from_, to, self.shape))
+
+
+def bernoulli_(self, p=0.5, *, generator=None):
+    probs = _data_of(p) if isinstance(p, Tensor) else p
+    return _fill_random(self, _gen(generator).random(self.shape) < probs)
+
+
+def exponential_(self, lambd=1.0, *, generator=None):
+    return _fill_random(self, _gen(generator).exponential(1.0 / lambd, self.shape))
+
+
+def geometric_(self, p, *, generator=None):
+    return _fill_random(self, _gen(generator).geometric(p, self.shape))
+
+
+def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+    return _fill_random(self, _gen(generator).lognormal(mean, std, self.shape))
+
+
+def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+    return _fill_random(self, median + sigma * _gen(generator).standard_cauchy(self.shape))
+
+
+register_methods({
+    "uniform_": uniform_, "normal_": normal_, "random_": random_, "bernoulli_": bernoulli_,
+    "exponential_": exponential_, "geometric_": geometric_, "log_normal_": log_normal_,
+    "cauchy_": cauchy_,
+    "bernoulli": lambda self, p=None, *, generator=None: bernoulli(self, p, generator=generator),
+    "multinomial": lambda self, num_samples, replacement=False, *, generator=None:
+        multinomial(self, num_samples, replacement, generator=generator),
+})

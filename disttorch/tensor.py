@@ -1,0 +1,469 @@
+"""The Tensor class: an n-dimensional array (numpy or cupy) plus autograd metadata.
+
+Operations are defined in ``disttorch.ops`` and attached to Tensor as methods by
+``ops._methods``; this module holds only the storage, autograd attributes and the
+conversions that every op relies on.
+"""
+import numpy as np
+
+from . import _dtype
+from ._backend import get_array_module, is_cuda_array, to_numpy
+from ._device import CPU, device as _device_cls
+
+__all__ = ["Tensor", "Size", "is_tensor", "is_storage", "numel"]
+
+
+
+class Size(tuple):
+    """The shape of a tensor: a tuple of ints with ``numel()``."""
+
+    def __repr__(self):
+        return f"disttorch.Size({list(self)})"
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __getitem__(self, item):
+        out = tuple.__getitem__(self, item)
+        return Size(out) if isinstance(item, slice) else out
+
+    def __add__(self, other):
+        return Size(tuple(self) + tuple(other))
+
+
+def _new(data, requires_grad=False, grad_fn=None, output_nr=0, vc=None):
+    """Build a Tensor around an existing array without any checks (the op hot path)."""
+    t = Tensor.__new__(Tensor)
+    t._data = data
+    t._requires_grad = requires_grad
+    t.grad_fn = grad_fn
+    t._output_nr = output_nr
+    t._vc = [0] if vc is None else vc
+    t._grad = None
+    t._base = None
+    t._hooks = None
+    t._post_hooks = None
+    t._retains_grad = False
+    return t
+
+
+class Tensor:
+    """A multi-dimensional array with autograd support, like ``torch.Tensor``.
+
+    ``Tensor(data)`` builds a float tensor from data (the legacy constructor);
+    prefer :func:`disttorch.tensor`.
+    """
+
+    __slots__ = ("_data", "_requires_grad", "grad_fn", "_output_nr", "_vc", "_grad", "_base",
+                 "_hooks", "_post_hooks", "_retains_grad", "__weakref__", "__dict__")
+
+    # numpy defers binary operators to us when the left operand is an ndarray.
+    __array_priority__ = 1000
+
+    def __new__(cls, *args, **kwargs):
+        return object.__new__(cls)
+
+    def __init__(self, *args, dtype=None, device=None, requires_grad=False):
+        if len(args) == 1 and not isinstance(args[0], int):
+            data = args[0]
+            data = data._data if isinstance(data, Tensor) else data
+            array = np.array(data, dtype=_dtype.to_numpy_dtype(dtype))
+        else:
+            shape = args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+            array = np.empty(tuple(shape), dtype=_dtype.to_numpy_dtype(dtype))
+        if device is not None and _device_cls(device).type == "cuda":
+            from ._backend import cupy_module
+            array = cupy_module().asarray(array)
+        self._data = array
+        self._requires_grad = bool(requires_grad)
+        self.grad_fn = None
+        self._output_nr = 0
+        self._vc = [0]
+        self._grad = None
+        self._base = None
+        self._hooks = None
+        self._post_hooks = None
+        self._retains_grad = False
+
+    # ----------------------------------------------------------- basic properties
+    @property
+    def shape(self):
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        """Return the shape, or the size of dimension ``dim``."""
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_wrap_dim(dim, self._data.ndim)]
+
+    @property
+    def dtype(self):
+        return _dtype.from_numpy_dtype(self._data.dtype)
+
+    @property
+    def device(self):
+        if type(self._data) is np.ndarray:
+            return CPU
+        return _device_cls("cuda", int(self._data.device.id))
+
+    @property
+    def is_cuda(self):
+        return type(self._data) is not np.ndarray and is_cuda_array(self._data)
+
+    @property
+    def is_cpu(self):
+        return not self.is_cuda
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    def dim(self):
+        return self._data.ndim
+
+    ndimension = dim
+
+    def numel(self):
+        return int(self._data.size)
+
+    nelement = numel
+
+    def element_size(self):
+        return self._data.itemsize
+
+    @property
+    def itemsize(self):
+        return self._data.itemsize
+
+    @property
+    def nbytes(self):
+        return int(self._data.nbytes)
+
+    def stride(self, dim=None):
+        strides = tuple(s // self._data.itemsize for s in self._data.strides)
+        return strides if dim is None else strides[_wrap_dim(dim, self._data.ndim)]
+
+    def is_contiguous(self, memory_format=None):
+        return bool(self._data.flags.c_contiguous)
+
+    def data_ptr(self):
+        if type(self._data) is np.ndarray:
+            return self._data.__array_interface__["data"][0]
+        return self._data.data.ptr
+
+    def is_floating_point(self):
+        return self._data.dtype.kind == "f" or self._data.dtype.name == "bfloat16"
+
+    def is_complex(self):
+        return self._data.dtype.kind == "c"
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        self.requires_grad_(value)
+
+    def requires_grad_(self, requires_grad=True):
+        """Set whether autograd records operations on this (leaf) tensor; returns self."""
+        if self.grad_fn is not None:
+            if not requires_grad:
+                raise RuntimeError(
+                    "you can only change requires_grad flags of leaf variables. If you want to use a "
+                    "computed variable in a subgraph that doesn't require differentiation use "
+                    "var_no_grad = var.detach().")
+            return self
+        if requires_grad and not (self.is_floating_point() or self.is_complex()):
+            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                                f"{type(value).__name__}")
+            if value._data.shape != self._data.shape:
+                raise RuntimeError("assigned grad has data of a different size")
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError("assigned grad has data of a different type")
+            if type(value._data) is not type(self._data):
+                raise RuntimeError("assigned grad has data located on a different device")
+        self._grad = value
+
+    @grad.deleter
+    def grad(self):
+        self._grad = None
+
+    @property
+    def data(self):
+        """A tensor sharing this tensor's storage, detached from autograd."""
+        t = _new(self._data, vc=self._vc)
+        return t
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
+        self._data = value._data
+
+    @property
+    def _version(self):
+        return self._vc[0]
+
+    @property
+    def output_nr(self):
+        return self._output_nr
+
+    @property
+    def retains_grad(self):
+        return self._retains_grad
+
+    @property
+    def is_view(self):
+        return self._base is not None
+
+    # -------------------------------------------------------------- conversions
+    def numpy(self, *, force=False):
+        """Return the data as a numpy array sharing memory (CPU tensors only)."""
+        if self._requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
+        if type(self._data) is not np.ndarray:
+            if force:
+                return to_numpy(self._data)
+            raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use "
+                            "Tensor.cpu() to copy the tensor to host memory first.")
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        array = to_numpy(self._data)
+        return array if dtype is None else array.astype(dtype, copy=False)
+
+    def item(self):
+        """Return the value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        return self._data.reshape(()).item() if type(self._data) is np.ndarray else \
+            to_numpy(self._data).reshape(()).item()
+
+    def tolist(self):
+        return to_numpy(self._data).tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __complex__(self):
+        return complex(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.item())
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __hash__(self):
+        return id(self)
+
+    def __reduce_ex__(self, protocol):
+        # Pickling (used by multiprocessing) carries data and requires_grad only.
+        return (_rebuild, (to_numpy(self._data), self._requires_grad, str(self.device)))
+
+    def __repr__(self, *, tensor_contents=None):
+        from ._formatting import tensor_repr
+        return tensor_repr(self)
+
+    __str__ = __repr__
+
+    def __format__(self, spec):
+        if self._data.ndim == 0:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec)
+
+    # ------------------------------------------------------------------ autograd
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Compute the gradient of this tensor w.r.t. graph leaves (see ``autograd.backward``)."""
+        from .autograd import backward
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    def register_hook(self, hook):
+        """Register ``hook(grad) -> Tensor or None`` called with this tensor's gradient.
+
+        Returns a handle with ``remove()``.
+        """
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        from .autograd.hooks import RemovableHandle
+        if self.grad_fn is None:
+            if self._hooks is None:
+                self._hooks = {}
+            return RemovableHandle(self._hooks, hook)
+        return self.grad_fn._register_tensor_pre_hook(self._output_nr, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Register ``hook(tensor)`` run after a gradient has been accumulated into ``.grad``."""
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        from .autograd.hooks import RemovableHandle
+        if self._post_hooks is None:
+            self._post_hooks = {}
+        return RemovableHandle(self._post_hooks, hook)
+
+    def retain_grad(self):
+        """Keep ``.grad`` populated for this non-leaf tensor during backward."""
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is None or self._retains_grad:
+            return
+        self._retains_grad = True
+        self.grad_fn._retain_grad_of(self)
+
+    def detach(self):
+        """Return a new tensor sharing storage, detached from the graph."""
+        t = _new(self._data, vc=self._vc)
+        return t
+
+    def detach_(self):
+        if self._base is not None and self._base._requires_grad:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    # ------------------------------------------------------------- device / dtype
+    def to(self, *args, **kwargs):
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``; copies only if needed."""
+        from .ops.conversion import to
+        return to(self, *args, **kwargs)
+
+    def cpu(self, memory_format=None):
+        return self.to("cpu")
+
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        if device is None:
+            dev = "cuda"
+        elif isinstance(device, int):
+            dev = f"cuda:{device}"
+        else:
+            dev = device
+        return self.to(dev, non_blocking=non_blocking)
+
+    def type(self, dtype=None, non_blocking=False):
+        if dtype is None:
+            names = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+                     "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+                     "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+            prefix = "torch.cuda." if self.is_cuda else "torch."
+            return prefix + names.get(self.dtype.name, self.dtype.name)
+        return self.to(dtype)
+
+    def float(self):
+        return self.to(_dtype.float32)
+
+    def double(self):
+        return self.to(_dtype.float64)
+
+    def half(self):
+        return self.to(_dtype.float16)
+
+    def bfloat16(self):
+        if _dtype.bfloat16 is None:
+            raise RuntimeError("bfloat16 needs the ml_dtypes package: pip install ml_dtypes")
+        return self.to(_dtype.bfloat16)
+
+    def long(self):
+        return self.to(_dtype.int64)
+
+    def int(self):
+        return self.to(_dtype.int32)
+
+    def short(self):
+        return self.to(_dtype.int16)
+
+    def char(self):
+        return self.to(_dtype.int8)
+
+    def byte(self):
+        return self.to(_dtype.uint8)
+
+    def bool(self):
+        return self.to(_dtype.bool)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def get_device(self):
+        return -1 if type(self._data) is np.ndarray else int(self._data.device.id)
+
+    def pin_memory(self):
+        return self
+
+    def is_pinned(self):
+        return False
+
+    def share_memory_(self):
+        return self
+
+    def is_shared(self):
+        return False
+
+
+def _rebuild(array, requires_grad, device):
+    t = _new(np.array(array))
+    if device != "cpu":
+        t = t.to(device)
+    t._requires_grad = requires_grad
+    return t
+
+
+def _wrap_dim(dim, ndim):
+    n = ndim if ndim > 0 else 1
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                         f"but got {dim})")
+    return dim % n if ndim else 0
+
+
+def is_tensor(obj):
+    """True if ``obj`` is a disttorch Tensor."""
+    return isinstance(obj, Tensor)
+
+
+def is_storage(obj):
+    return False
+
+
+def numel(input):
+    return input.numel()
