@@ -22,7 +22,7 @@ class Console:
         self._live = sys.stderr.isatty()
         self._lock = threading.Lock()
         self._status = ""
-        self._status_printed_at = 0.0
+        self._status_printed_at = time.monotonic()
         self._last_printed = ""
         self.launcher_tail = collections.deque(maxlen=20)
 

@@ -36,7 +36,8 @@ class Failure:
         """The multi-line report printed by the launcher."""
         lines = [self.summary, *self.details]
         if self.tail:
-            lines.append(f"last {len(self.tail)} lines of rank {self.rank}:")
+            source = f"rank {self.rank}" if self.rank is not None else "the MPI process manager"
+            lines.append(f"last {len(self.tail)} lines of {source}:")
             lines.extend(f"    {line}" for line in self.tail)
         return "\n".join(lines)
 

@@ -149,6 +149,10 @@ def main(argv=None):
     supervisor = Supervisor(argv, os.environ)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: supervisor._request_stop(supervisor.grace))
+    # hydra (with -disable-auto-cleanup) signals SIGUSR1 to the processes it
+    # started when another one ends; this supervisor learns of failures from
+    # the launcher instead, and SIGUSR1 would otherwise kill it.
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     try:
         sys.exit(supervisor.run())
     except ControlPlaneError as exc:

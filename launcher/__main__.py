@@ -1,0 +1,5 @@
+"""``python -m launcher``: the same as ``disttorch-run``."""
+
+from launcher.cli import main
+
+main()

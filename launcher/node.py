@@ -1,0 +1,2 @@
+"""Placeholder"""
+class NodeAgent: pass
