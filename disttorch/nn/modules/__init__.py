@@ -1,0 +1,7 @@
+"""All layer classes of ``disttorch.nn``, one file per family (as in PyTorch)."""
+from .._aggregate import collect
+
+__all__ = collect(__name__, ["module", "container", "linear", "activation", "loss", "dropout",
+                             "sparse", "flatten", "conv", "pooling", "upsampling", "batchnorm",
+                             "normalization", "padding", "distance", "pixelshuffle", "rnn",
+                             "attention", "transformer"], globals())
