@@ -36,18 +36,17 @@ class Size(tuple):
 
 def _new(data, requires_grad=False, grad_fn=None, output_nr=0, vc=None):
     """Build a Tensor around an existing array without any checks (the op hot path)."""
-    t = Tensor.__new__(Tensor)
+    t = _object_new(Tensor)
     t._data = data
     t._requires_grad = requires_grad
     t.grad_fn = grad_fn
-    t._output_nr = output_nr
     t._vc = [0] if vc is None else vc
-    t._grad = None
-    t._base = None
-    t._hooks = None
-    t._post_hooks = None
-    t._retains_grad = False
+    if output_nr:
+        t._output_nr = output_nr
     return t
+
+
+_object_new = object.__new__
 
 
 class Tensor:
@@ -57,14 +56,19 @@ class Tensor:
     prefer :func:`disttorch.tensor`.
     """
 
-    __slots__ = ("_data", "_requires_grad", "grad_fn", "_output_nr", "_vc", "_grad", "_base",
-                 "_hooks", "_post_hooks", "_retains_grad", "__weakref__", "__dict__")
+    __slots__ = ("_data", "_requires_grad", "grad_fn", "_vc", "__weakref__", "__dict__")
+
+    # Rarely set attributes live in the instance __dict__ only once set; these class-level
+    # defaults keep the constructor of op results to four stores.
+    _output_nr = 0
+    _grad = None
+    _base = None
+    _hooks = None
+    _post_hooks = None
+    _retains_grad = False
 
     # numpy defers binary operators to us when the left operand is an ndarray.
     __array_priority__ = 1000
-
-    def __new__(cls, *args, **kwargs):
-        return object.__new__(cls)
 
     def __init__(self, *args, dtype=None, device=None, requires_grad=False):
         if len(args) == 1 and not isinstance(args[0], int):
@@ -80,13 +84,7 @@ class Tensor:
         self._data = array
         self._requires_grad = bool(requires_grad)
         self.grad_fn = None
-        self._output_nr = 0
         self._vc = [0]
-        self._grad = None
-        self._base = None
-        self._hooks = None
-        self._post_hooks = None
-        self._retains_grad = False
 
     # ----------------------------------------------------------- basic properties
     @property

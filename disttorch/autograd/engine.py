@@ -7,6 +7,7 @@ as soon as a node has run unless ``retain_graph``.
 from .._backend import get_array_module
 from ..tensor import Tensor, _new
 from . import anomaly, grad_mode
+from .function import _FREED, _ARRAY_TYPES, _as_array
 
 
 def _build_graph(root_nodes, targets):
@@ -128,17 +129,22 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate):
     deps, needed = _build_graph(root_nodes, targets)
     ready = [n for n in root_nodes if n not in deps and (needed is None or n in needed)]
     check_nan = anomaly.state.enabled and anomaly.state.check_nan
+    special = node_targets is not None or check_nan
+    array_types = _ARRAY_TYPES
+    freed = _FREED
     while ready:
         node = ready.pop()
         grads = buffers.pop(node, None)
         if grads is not None and (node._pre_hooks or node._retained):
             grads = _run_pre_hooks(node, grads, create_graph)
-        if node_targets is not None and node in node_targets and grads is not None:
+        if special and node_targets is not None and node in node_targets and grads is not None:
             for nr, i in node_targets[node]:
                 g = grads[nr]
                 if g is not None:
                     captured[i] = g if create_graph else _new(g)
-        if grads is None or all(g is None for g in grads) or not node.next_edges:
+        edges = node.next_edges
+        if grads is None or not edges or (grads[0] is None if node._nout == 1 else
+                                          all(g is None for g in grads)):
             in_grads = ()
         else:
             if node._nout > 1:
@@ -158,15 +164,16 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate):
             if node._post_hooks:
                 for hook in list(node._post_hooks.values()):
                     hook(tuple(_wrap(g) for g in in_grads), tuple(_wrap(g) for g in grads))
-        if not retain_graph:
-            node._release()
-        edges = node.next_edges
-        for k in range(len(edges)):
-            edge = edges[k]
+        if not retain_graph and node._saved:
+            node._saved = freed
+        n_grads = len(in_grads)
+        for k, edge in enumerate(edges):
             if edge is None:
                 continue
             target, nr = edge
-            g = in_grads[k] if k < len(in_grads) else None
+            g = in_grads[k] if k < n_grads else None
+            if g is not None and type(g) not in array_types and type(g) is not Tensor:
+                g = _as_array(g, None)  # numpy returns scalars for 0-d results
             if nr < 0:
                 if g is not None:
                     _deliver_leaf(target, g, create_graph, accumulate, leaf_targets, captured,
@@ -178,11 +185,19 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate):
                 handed_out.add(id(g))
                 buf = buffers.get(target)
                 if buf is None:
-                    buf = buffers[target] = [None] * target._nout
-                buf[nr] = g if buf[nr] is None else buf[nr] + g
+                    if target._nout == 1:
+                        buffers[target] = [g]
+                    else:
+                        buf = buffers[target] = [None] * target._nout
+                        buf[nr] = g
+                elif buf[nr] is None:
+                    buf[nr] = g
+                else:
+                    buf[nr] = buf[nr] + g
             remaining = deps[target] - 1
-            deps[target] = remaining
-            if remaining == 0:
+            if remaining:
+                deps[target] = remaining
+            else:
                 ready.append(target)
     return captured
 

@@ -19,6 +19,7 @@ from .hooks import RemovableHandle
 __all__ = ["Node", "Function", "FunctionCtx", "once_differentiable", "BackwardCFunction"]
 
 _grad_state = grad_mode.state
+_object_new = object.__new__
 _FREED = object()
 _ARRAY_TYPES = {np.ndarray}
 
@@ -61,37 +62,24 @@ class Node:
     # ---------------------------------------------------------------- building
     @classmethod
     def apply(cls, *args):
-        node = cls.__new__(cls)
-        requires_grad = False
-        arrays = []
-        for a in args:
-            if isinstance(a, Tensor):
-                arrays.append(a._data)
-                if a._requires_grad:
-                    requires_grad = True
-            else:
-                arrays.append(a)
-        if requires_grad and cls.differentiable and _grad_state.enabled:
-            out = node.forward(*arrays)
-            return node._link(args, arrays, out)
+        node = _object_new(cls)
+        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+        if _grad_state.enabled and cls.differentiable:
+            for a in args:
+                if isinstance(a, Tensor) and a._requires_grad:
+                    return node._link(args, arrays, node.forward(*arrays))
         out = node.forward(*arrays)
         if type(out) is tuple:
             return tuple(_new(_as_array(o, None)) for o in out)
         return _new(out if type(out) in _ARRAY_TYPES else _as_array(out, None))
 
     def _link(self, args, arrays, out):
-        edges = []
-        for a in args:
-            if isinstance(a, Tensor) and a._requires_grad:
-                fn = a.grad_fn
-                edges.append((fn, a._output_nr) if fn is not None else (a, -1))
-            else:
-                edges.append(None)
-        self.next_edges = edges
+        self.next_edges = [((a.grad_fn, a._output_nr) if a.grad_fn is not None else (a, -1))
+                           if isinstance(a, Tensor) and a._requires_grad else None for a in args]
         if anomaly.state.enabled:
             self._trace = "".join(traceback.format_stack()[:-3])
-        non_diff = self._non_diff
         if type(out) is tuple:
+            non_diff = self._non_diff
             self._nout = len(out)
             outs = []
             for k, o in enumerate(out):
@@ -102,11 +90,8 @@ class Node:
             result = tuple(outs)
         else:
             o = out if type(out) in _ARRAY_TYPES else _as_array(out, None)
-            if o.dtype.kind in "fcV":
-                outs = (_new(o, True, self, 0),)
-            else:
-                outs = (_new(o),)
-            result = outs[0]
+            result = _new(o, True, self) if o.dtype.kind in "fcV" else _new(o)
+            outs = (result,)
         if self._to_save is not None:
             self._register_saved(args, arrays, outs)
         return result

@@ -21,16 +21,23 @@ _state = grad_mode.state
 
 
 def _shape(x):
-    return x.shape if hasattr(x, "shape") else ()
+    return getattr(x, "shape", ())
 
 
 def _prep(a, b):
     """Promote a binary op's operands; fast when both are tensors of one dtype and device."""
-    if type(a) is Tensor and type(b) is Tensor:
-        da, db = a._data, b._data
-        if da.dtype is db.dtype and type(da) is type(db):
+    if type(a) is Tensor:
+        tb = type(b)
+        if tb is Tensor:
+            da, db = a._data, b._data
+            if da.dtype is db.dtype and type(da) is type(db):
+                return a, b
+            return promote(a, b)
+        # Python numbers that cannot change the tensor's dtype under PyTorch's rules
+        if tb is float and a._data.dtype.kind in "fc":
             return a, b
-        return promote(a, b)
+        if tb is int and a._data.dtype.kind in "fciu":
+            return a, b
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
             return promote(a, b)
@@ -266,10 +273,15 @@ def add(input, other, *, alpha=1, out=None):
 
 def sub(input, other, *, alpha=1, out=None):
     """``input - alpha * other``."""
-    if isinstance(input, Tensor) and input._data.dtype.kind == "b" and (
-            isinstance(other, Tensor) and other._data.dtype.kind == "b" or type(other) is bool):
+    a_bool = type(input) is bool or isinstance(input, Tensor) and input._data.dtype.kind == "b"
+    b_bool = type(other) is bool or isinstance(other, Tensor) and other._data.dtype.kind == "b"
+    if a_bool and b_bool:
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
                            "Use the `^` or `logical_xor()` operator instead.")
+    if a_bool or b_bool:
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If "
+                           "you are trying to invert a mask, use the `~` or `logical_not()` operator "
+                           "instead.")
     if alpha != 1:
         other = mul(other, alpha)
     a, b = _prep(input, other)

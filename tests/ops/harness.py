@@ -254,8 +254,8 @@ def S(*args, grad=None, **kwargs):
 
 
 def randn(rng, *shape):
-    return rng.standard_normal(shape)
+    return np.asarray(rng.standard_normal(shape))
 
 
 def positive(rng, *shape, low=0.5, high=2.0):
-    return rng.uniform(low, high, shape)
+    return np.asarray(rng.uniform(low, high, shape))

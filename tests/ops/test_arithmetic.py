@@ -1,0 +1,189 @@
+"""Binary arithmetic, broadcasting, PyTorch's type promotion, comparisons and in-place forms."""
+import itertools
+import operator
+
+import numpy as np
+import pytest
+
+import disttorch
+from .harness import OpInfo, S, op_tests, randn, positive, requires_torch, torch
+
+
+def _pairs(rng, gen_b=randn):
+    return [S(randn(rng, 3, 4), gen_b(rng, 3, 4)), S(randn(rng, 3, 4), gen_b(rng, 4)),
+            S(randn(rng, 2, 1, 3), gen_b(rng, 4, 1)), S(randn(rng, 5), gen_b(rng))]
+
+
+def _binary(name, gen_b=randn, **kw):
+    return OpInfo(name, lambda lib, a, b, _n=name: getattr(lib, _n)(a, b),
+                  lambda rng: _pairs(rng, gen_b), **kw)
+
+
+def _separated(rng, *shape):
+    # maximum/minimum: operands far apart except where they tie exactly
+    return np.asarray(rng.standard_normal(shape) + 3.0)
+
+
+OPS = [
+    _binary("add"), _binary("sub"), _binary("mul"), _binary("div", positive),
+    _binary("atan2", positive), _binary("maximum", _separated), _binary("minimum", _separated),
+    _binary("remainder", lambda rng, *s: np.asarray(rng.uniform(1.5, 2.5, s))),
+    _binary("fmod", lambda rng, *s: np.asarray(rng.uniform(1.5, 2.5, s))),
+    OpInfo("pow", lambda lib, a, b: lib.pow(a, b),
+           lambda rng: [S(positive(rng, 3, 4), randn(rng, 4)), S(positive(rng, 3), randn(rng))]),
+    OpInfo("pow_scalar", lambda lib, a: a ** 3, lambda rng: [S(randn(rng, 3, 4))]),
+    OpInfo("pow_fractional", lambda lib, a: a ** 0.5, lambda rng: [S(positive(rng, 3, 4))]),
+    OpInfo("rpow", lambda lib, a: 2.0 ** a, lambda rng: [S(randn(rng, 3, 4))]),
+    OpInfo("add_alpha", lambda lib, a, b: lib.add(a, b, alpha=-2.5), lambda rng: _pairs(rng)),
+    OpInfo("sub_alpha", lambda lib, a, b: lib.sub(a, b, alpha=3), lambda rng: _pairs(rng)),
+    OpInfo("rsub_scalar", lambda lib, a: 1.5 - a, lambda rng: [S(randn(rng, 3))]),
+    OpInfo("rdiv_scalar", lambda lib, a: 2 / a, lambda rng: [S(positive(rng, 3))]),
+    OpInfo("div_floor", lambda lib, a, b: lib.div(a, b, rounding_mode="floor"),
+           lambda rng: [S(randn(rng, 3, 4) * 5, positive(rng, 4))], gradcheck=False),
+    OpInfo("div_trunc", lambda lib, a, b: lib.div(a, b, rounding_mode="trunc"),
+           lambda rng: [S(randn(rng, 3, 4) * 5, positive(rng, 4))], gradcheck=False),
+    OpInfo("floor_divide", lambda lib, a, b: a // b,
+           lambda rng: [S(randn(rng, 6) * 5, positive(rng, 6))], grad=False),
+    OpInfo("operators_mixed", lambda lib, a, b: (a + 1) * (2 - b) / (b * b + 1) - a % 1.5,
+           lambda rng: _pairs(rng)),
+    OpInfo("maximum_ties", lambda lib, a, b: lib.maximum(a, b),
+           lambda rng: [S(np.array([1.0, 2.0, 3.0]), np.array([1.0, 5.0, 3.0]))], gradcheck=False),
+    OpInfo("zero_dim_operand", lambda lib, a, b: a * b, lambda rng: [S(randn(rng, 3), randn(rng))]),
+]
+
+test_matches_torch, test_finite_differences = op_tests(OPS)
+
+_DTYPES = ["bool", "uint8", "int8", "int32", "int64", "float16", "float32", "float64"]
+
+
+def _make(lib, dtype, ndim):
+    data = np.array([1, 0, 1], dtype=np.dtype(dtype)) if ndim else np.array(1, dtype=np.dtype(dtype))
+    return lib.from_numpy(data)
+
+
+@requires_torch
+@pytest.mark.parametrize("da,db", list(itertools.product(_DTYPES, repeat=2)))
+@pytest.mark.parametrize("ndims", [(1, 1), (1, 0), (0, 1)])
+def test_tensor_tensor_promotion(da, db, ndims):
+    for op in (operator.add, operator.mul):
+        if da == db == "bool" and op is operator.add:
+            continue
+        expected = op(_make(torch, da, ndims[0]), _make(torch, db, ndims[1])).dtype
+        actual = op(_make(disttorch, da, ndims[0]), _make(disttorch, db, ndims[1])).dtype
+        assert str(actual).split(".")[-1] == str(expected).split(".")[-1], (da, db, ndims)
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", _DTYPES)
+@pytest.mark.parametrize("scalar", [2, 2.5, True])
+@pytest.mark.parametrize("op", [operator.add, operator.mul, operator.truediv, operator.sub])
+def test_tensor_scalar_promotion(dtype, scalar, op):
+    if dtype == "bool" and op is operator.sub:
+        return
+    t = _make(torch, dtype, 1)
+    d = _make(disttorch, dtype, 1)
+    try:
+        expected = op(t, scalar)
+    except RuntimeError:
+        with pytest.raises(RuntimeError):
+            op(d, scalar)
+        return
+    actual = op(d, scalar)
+    assert str(actual.dtype).split(".")[-1] == str(expected.dtype).split(".")[-1]
+    np.testing.assert_allclose(actual.numpy().astype(float), expected.numpy().astype(float), rtol=1e-3)
+
+
+@requires_torch
+def test_int_division_is_true_division():
+    a, b = disttorch.tensor([7, -7]), disttorch.tensor([2, 2])
+    assert (a / b).dtype == disttorch.float32
+    np.testing.assert_array_equal((a / b).numpy(), [3.5, -3.5])
+    np.testing.assert_array_equal((a // b).numpy(), torch.tensor([7, -7]).div(2, rounding_mode="floor"))
+    np.testing.assert_array_equal(disttorch.div(a, b, rounding_mode="trunc").numpy(), [3, -3])
+    np.testing.assert_array_equal((a % b).numpy(), (torch.tensor([7, -7]) % 2).numpy())
+
+
+def test_broadcast_error_message():
+    with pytest.raises(ValueError, match="broadcast"):
+        disttorch.ones(3) + disttorch.ones(4)
+
+
+def test_bool_subtraction_and_negation_raise_pytorchs_errors():
+    b = disttorch.tensor([True, False])
+    with pytest.raises(RuntimeError, match="Subtraction, the `-` operator, with two bool tensors"):
+        b - b
+    with pytest.raises(RuntimeError, match="Negation, the `-` operator, on a bool tensor"):
+        -b
+
+
+def test_integer_negative_power_raises():
+    with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed"):
+        disttorch.tensor([2, 3]) ** -1
+
+
+@requires_torch
+@pytest.mark.parametrize("op", ["eq", "ne", "lt", "le", "gt", "ge"])
+def test_comparisons(op):
+    a = np.array([1.0, 2.0, 3.0], np.float32)
+    b = np.array([2.0, 2.0, 2.0], np.float32)
+    ours = getattr(disttorch, op)(disttorch.from_numpy(a), disttorch.from_numpy(b))
+    theirs = getattr(torch, op)(torch.from_numpy(a), torch.from_numpy(b))
+    assert ours.dtype == disttorch.bool
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    scalar = getattr(disttorch.from_numpy(a), f"__{op}__")(2)
+    np.testing.assert_array_equal(scalar.numpy(), getattr(torch.from_numpy(a), f"__{op}__")(2).numpy())
+
+
+def test_logical_and_bitwise():
+    a = disttorch.tensor([True, False, True])
+    b = disttorch.tensor([True, True, False])
+    assert (a & b).tolist() == [True, False, False]
+    assert (a | b).tolist() == [True, True, True]
+    assert (a ^ b).tolist() == [False, True, True]
+    assert (~a).tolist() == [False, True, False]
+    assert disttorch.logical_not(a).tolist() == [False, True, False]
+    assert (disttorch.tensor([6]) & 3).tolist() == [2]
+    with pytest.raises(RuntimeError, match="bitwise_and_cpu\" not implemented for 'Float32'|not implemented"):
+        disttorch.ones(2) & disttorch.ones(2)
+
+
+def test_scalar_on_the_left_and_numpy_scalars():
+    x = disttorch.tensor([1.0, 2.0])
+    assert (2 * x).tolist() == [2.0, 4.0]
+    assert (np.float64(2.0) * x).dtype == disttorch.float32
+    assert (x * np.float64(2.0)).dtype == disttorch.float32
+    assert (1 - x).tolist() == [0.0, -1.0]
+
+
+@pytest.mark.parametrize("name,args", [("add_", (1.5,)), ("sub_", (0.5,)), ("mul_", (3,)),
+                                       ("div_", (2,)), ("pow_", (2,))])
+def test_inplace_matches_out_of_place(name, args):
+    x = disttorch.tensor([1.0, 2.0, 4.0])
+    expected = getattr(x, name[:-1])(*args)
+    y = getattr(x, name)(*args)
+    assert y is x
+    np.testing.assert_allclose(x.numpy(), expected.numpy())
+
+
+def test_inplace_cannot_widen_dtype():
+    x = disttorch.tensor([1, 2])
+    with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired output type Long|Int64"):
+        x.add_(1.5)
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        x /= 2
+
+
+def test_inplace_on_leaf_requiring_grad_raises():
+    w = disttorch.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an "
+                                           "in-place operation."):
+        w.add_(1)
+    with disttorch.no_grad():
+        w.add_(1)
+    assert w.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_out_argument():
+    out = disttorch.empty(3)
+    res = disttorch.add(disttorch.ones(3), 2, out=out)
+    assert res is out and out.tolist() == [3.0, 3.0, 3.0]
