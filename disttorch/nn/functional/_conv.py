@@ -1,0 +1,526 @@
+"""Convolutions (1d/2d/3d, transposed) and im2col ``unfold``/``fold``.
+
+A convolution is one strided im2col view of the padded input, copied once into GEMM layout,
+and one batched GEMM (``groups`` is a batch axis of the GEMM). The weight gradient is one GEMM
+against the same columns; the input gradient is the transposed convolution (GEMM then col2im).
+Three nodes close the algebra under differentiation (``Convolution``, ``ConvTranspose`` and
+``ConvWeightGrad`` are each other's backward), so double backward works.
+"""
+import collections
+import math
+
+from ..._backend import get_array_module
+from ...autograd.function import Node
+from ...tensor import Tensor
+from ._windows import (ntuple, shape_str, pad_zeros, crop, sliding_windows, fold_windows,
+                       out_size, dual_sum)
+
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d", "unfold", "fold"]
+
+# padding: one (low, high) pair per spatial dim
+Geometry = collections.namedtuple("Geometry", "stride padding dilation groups")
+
+
+def _columns(x, kernel, geom):
+    """im2col: ``(N, g, Cg*prod(K), L)`` columns of the zero-padded input, and the output size."""
+    n, c = x.shape[:2]
+    g = geom.groups
+    windows = sliding_windows(pad_zeros(x, geom.padding), kernel, geom.stride, geom.dilation)
+    d = len(kernel)
+    out_sp = windows.shape[2:2 + d]
+    windows = windows.reshape((n, g, c // g) + out_sp + tuple(kernel))
+    order = (0, 1, 2) + tuple(range(3 + d, 3 + 2 * d)) + tuple(range(3, 3 + d))
+    cols = windows.transpose(order).reshape(n, g, (c // g) * math.prod(kernel), math.prod(out_sp))
+    return cols, out_sp
+
+
+def conv_forward(x, w, geom):
+    """Convolution of arrays; returns ``(out, cols)`` so backward can reuse the columns."""
+    xp = get_array_module(x)
+    g = geom.groups
+    o = w.shape[0]
+    cols, out_sp = _columns(x, w.shape[2:], geom)
+    out = xp.matmul(w.reshape(g, o // g, -1), cols)
+    return out.reshape((x.shape[0], o) + out_sp), cols
+
+
+def conv_input_grad(gout, w, spatial, geom):
+    """Adjoint of the convolution in its input (the transposed convolution) on arrays.
+
+    ``gout``: ``(N, O, *out)``; ``w``: ``(O, C/g, *K)``; returns ``(N, C, *spatial)``.
+    """
+    xp = get_array_module(gout)
+    n, o = gout.shape[:2]
+    g = geom.groups
+    kernel = w.shape[2:]
+    d = len(kernel)
+    out_sp = gout.shape[2:]
+    wm = w.reshape(g, o // g, -1)
+    gcols = xp.matmul(wm.transpose(0, 2, 1), gout.reshape(n, g, o // g, -1))
+    c = w.shape[1] * g
+    gcols = gcols.reshape((n, c) + tuple(kernel) + tuple(out_sp))
+    order = (0, 1) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(2, 2 + d))
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(spatial, geom.padding))
+    gx = fold_windows(gcols.transpose(order), padded, kernel, geom.stride, geom.dilation)
+    return crop(gx, geom.padding)
+
+
+def conv_weight_grad(x, gout, w_shape, geom, cols=None):
+    """Gradient of the convolution in its weight: one GEMM of ``gout`` against the columns."""
+    xp = get_array_module(gout)
+    if cols is None:
+        cols, _ = _columns(x, w_shape[2:], geom)
+    n, o = gout.shape[:2]
+    g = geom.groups
+    gm = gout.reshape(n, g, o // g, -1)
+    gw = xp.einsum("ngol,ngkl->gok", gm, cols, optimize=True)
+    return gw.reshape(w_shape)
+
+
+def _bias_axes(ndim):
+    return (0,) + tuple(range(2, ndim))
+
+
+def _add_bias(out, b):
+    if b is not None:
+        out += b.reshape((1, -1) + (1,) * (out.ndim - 2))
+    return out
+
+
+class Convolution(Node):
+    def forward(self, x, w, b, geom):
+        out, cols = conv_forward(x, w, geom)
+        self.geom = geom
+        self.save_for_backward(x, w, cols)
+        return _add_bias(out, b)
+
+    def backward(self, g):
+        x, w, cols = self.saved_tensors
+        geom = self.geom
+        e = self.next_edges
+        gx = gw = gb = None
+        if isinstance(g, Tensor):
+            if e[0] is not None:
+                gx = ConvTranspose.apply(g, w, None, geom, tuple(x.shape[2:]))
+            if e[1] is not None:
+                gw = ConvWeightGrad.apply(x, g, geom, tuple(w.shape))
+        else:
+            if e[0] is not None:
+                gx = conv_input_grad(g, w, x.shape[2:], geom)
+            if e[1] is not None:
+                gw = conv_weight_grad(x, g, w.shape, geom, cols)
+        if e[2] is not None:
+            gb = dual_sum(g, _bias_axes(g.ndim))
+        return gx, gw, gb, None
+
+
+class ConvTranspose(Node):
+    """``conv_transpose(y, w) + b``: the input-adjoint of ``Convolution`` with weight ``w``."""
+
+    def forward(self, y, w, b, geom, spatial):
+        self.geom = geom
+        self.save_for_backward(y, w)
+        return _add_bias(conv_input_grad(y, w, spatial, geom), b)
+
+    def backward(self, g):
+        y, w = self.saved_tensors
+        geom = self.geom
+        e = self.next_edges
+        gy = gw = gb = None
+        if isinstance(g, Tensor):
+            if e[0] is not None:
+                gy = Convolution.apply(g, w, None, geom)
+            if e[1] is not None:
+                gw = ConvWeightGrad.apply(g, y, geom, tuple(w.shape))
+        else:
+            if e[0] is not None:
+                gy = conv_forward(g, w, geom)[0]
+            if e[1] is not None:
+                gw = conv_weight_grad(g, y, w.shape, geom)
+        if e[2] is not None:
+            gb = dual_sum(g, _bias_axes(g.ndim))
+        return gy, gw, gb, None, None
+
+
+class ConvWeightGrad(Node):
+    """The weight gradient ``(x, gout) -> gw`` as a node, so convolutions twice-differentiate."""
+
+    def forward(self, x, gout, geom, w_shape):
+        self.geom = geom
+        self.save_for_backward(x, gout)
+        return conv_weight_grad(x, gout, w_shape, geom)
+
+    def backward(self, ggw):
+        x, gout = self.saved_tensors
+        geom = self.geom
+        e = self.next_edges
+        gx = ggout = None
+        if isinstance(ggw, Tensor):
+            if e[0] is not None:
+                gx = ConvTranspose.apply(gout, ggw, None, geom, tuple(x.shape[2:]))
+            if e[1] is not None:
+                ggout = Convolution.apply(x, ggw, None, geom)
+        else:
+            if e[0] is not None:
+                gx = conv_input_grad(gout, ggw, x.shape[2:], geom)
+            if e[1] is not None:
+                ggout = conv_forward(x, ggw, geom)[0]
+        return gx, ggout, None, None
+
+
+# ---------------------------------------------------------------------------- validation
+def _check_input_rank(input, d, name):
+    if input.ndim not in (d + 1, d + 2):
+        raise RuntimeError(f"Expected {d + 1}D (unbatched) or {d + 2}D (batched) input to {name}, "
+                           f"but got input of size: {shape_str(input.shape)}")
+    return input.ndim == d + 1
+
+
+def _check_params(stride, dilation, pads):
+    if any(s <= 0 for s in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(dl <= 0 for dl in dilation):
+        raise RuntimeError("dilation should be greater than zero")
+    if any(lo < 0 or hi < 0 for lo, hi in pads):
+        raise RuntimeError("negative padding is not supported")
+
+
+def _check_same_kind(input, weight, bias):
+    for other in (weight, bias):
+        if other is None:
+            continue
+        if type(other._data) is not type(input._data):
+            raise RuntimeError(f"Input type ({input.device}) and weight type ({other.device}) "
+                               f"should be the same")
+        if other.dtype != input.dtype:
+            raise RuntimeError(f"expected scalar type {_dtype_name(input)} but found "
+                               f"{_dtype_name(other)}")
+
+
+def _dtype_name(t):
+    name = str(t.dtype).split(".")[-1]
+    return {"float32": "Float", "float64": "Double", "float16": "Half",
+            "bfloat16": "BFloat16"}.get(name, name.capitalize())
+
+
+def _padding_pairs(padding, d, kernel, dilation, stride):
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * d
+        if padding != "same":
+            raise RuntimeError(f"Invalid padding string: '{padding}'")
+        if any(s != 1 for s in stride):
+            raise RuntimeError("padding='same' is not supported for strided convolutions")
+        # an odd total puts the extra element on the high side, as PyTorch does
+        totals = [dl * (k - 1) for k, dl in zip(kernel, dilation)]
+        return tuple((t // 2, t - t // 2) for t in totals)
+    return tuple((p, p) for p in ntuple(padding, d, "padding"))
+
+
+def _conv(input, weight, bias, stride, padding, dilation, groups, d, name):
+    unbatched = _check_input_rank(input, d, name)
+    if unbatched:
+        input = input.unsqueeze(0)
+    _check_same_kind(input, weight, bias)
+    kernel = tuple(weight.shape[2:])
+    stride = ntuple(stride, d, "stride")
+    dilation = ntuple(dilation, d, "dilation")
+    pads = _padding_pairs(padding, d, kernel, dilation, stride)
+    _check_params(stride, dilation, pads)
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+    if weight.ndim != d + 2:
+        raise RuntimeError(f"Expected {d + 2}-dimensional weight for {d + 2}-dimensional input "
+                           f"{shape_str(input.shape)}, but got {weight.ndim}-dimensional weight of "
+                           f"size {shape_str(weight.shape)} instead")
+    if weight.shape[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at "
+                           f"dimension 0, but got weight of size [{shape_str(weight.shape)}] instead")
+    if input.shape[1] != weight.shape[1] * groups:
+        raise RuntimeError(f"Given groups={groups}, weight of size {shape_str(weight.shape)}, "
+                           f"expected input{shape_str(input.shape)} to have "
+                           f"{weight.shape[1] * groups} channels, but got {input.shape[1]} channels "
+                           f"instead")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise RuntimeError(f"Given weight of size {shape_str(weight.shape)}, expected bias to be "
+                           f"1-dimensional with {weight.shape[0]} elements, but got bias of size "
+                           f"{shape_str(bias.shape)} instead")
+    padded = [s + lo + hi for s, (lo, hi) in zip(input.shape[2:], pads)]
+    effective = [dl * (k - 1) + 1 for k, dl in zip(kernel, dilation)]
+    if any(p < k for p, k in zip(padded, effective)):
+        raise RuntimeError(f"Calculated padded input size per channel: "
+                           f"({' x '.join(map(str, padded))}). Kernel size: "
+                           f"({' x '.join(map(str, effective))}). Kernel size can't be greater "
+                           f"than actual input size")
+    out = Convolution.apply(input, weight, bias, Geometry(stride, pads, dilation, groups))
+    return out.squeeze(0) if unbatched else out
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Applies a 1D convolution over an input signal composed of several input planes.
+
+    Args:
+        input: input tensor of shape :math:`(N, C_{in}, L)` or :math:`(C_{in}, L)`
+        weight: filters of shape :math:`(C_{out}, C_{in} / groups, kW)`
+        bias: optional bias of shape :math:`(C_{out})`. Default: ``None``
+        stride: the stride of the convolving kernel. Default: 1
+        padding: implicit zero padding on both sides, an int, a tuple, ``'valid'`` or
+            ``'same'`` (stride 1 only). Default: 0
+        dilation: the spacing between kernel elements. Default: 1
+        groups: split input into groups; :math:`C_{in}` must be divisible by it. Default: 1
+
+    Shape:
+        - Output: :math:`(N, C_{out}, L_{out})`,
+          :math:`L_{out} = \\lfloor (L + 2 p - d (k - 1) - 1) / s + 1 \\rfloor`
+    """
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Applies a 2D convolution over an input image composed of several input planes.
+
+    Args:
+        input: input tensor of shape :math:`(N, C_{in}, H, W)` or :math:`(C_{in}, H, W)`
+        weight: filters of shape :math:`(C_{out}, C_{in} / groups, kH, kW)`
+        bias: optional bias of shape :math:`(C_{out})`. Default: ``None``
+        stride: the stride of the convolving kernel, an int or ``(sH, sW)``. Default: 1
+        padding: implicit zero padding, an int, ``(padH, padW)``, ``'valid'`` or ``'same'``.
+            Default: 0
+        dilation: the spacing between kernel elements. Default: 1
+        groups: split input into groups; :math:`C_{in}` must be divisible by it. Default: 1
+
+    Shape:
+        - Output: :math:`(N, C_{out}, H_{out}, W_{out})`, each spatial size
+          :math:`\\lfloor (S + 2 p - d (k - 1) - 1) / s + 1 \\rfloor`
+    """
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Applies a 3D convolution over an input image composed of several input planes.
+
+    Args:
+        input: input tensor of shape :math:`(N, C_{in}, D, H, W)` or :math:`(C_{in}, D, H, W)`
+        weight: filters of shape :math:`(C_{out}, C_{in} / groups, kD, kH, kW)`
+        bias, stride, padding, dilation, groups: as in :func:`conv2d`
+
+    Shape:
+        - Output: :math:`(N, C_{out}, D_{out}, H_{out}, W_{out})`
+    """
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 3, "conv3d")
+
+
+def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, d,
+                    name):
+    unbatched = _check_input_rank(input, d, name)
+    if unbatched:
+        input = input.unsqueeze(0)
+    _check_same_kind(input, weight, bias)
+    if isinstance(padding, str):
+        raise RuntimeError(f"{name}: padding must be an int or a tuple of ints, got '{padding}'")
+    kernel = tuple(weight.shape[2:])
+    stride = ntuple(stride, d, "stride")
+    dilation = ntuple(dilation, d, "dilation")
+    pads = tuple((p, p) for p in ntuple(padding, d, "padding"))
+    out_pad = ntuple(output_padding, d, "output_padding")
+    _check_params(stride, dilation, pads)
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+    if weight.ndim != d + 2:
+        raise RuntimeError(f"Expected {d + 2}-dimensional weight for {d + 2}-dimensional input "
+                           f"{shape_str(input.shape)}, but got {weight.ndim}-dimensional weight of "
+                           f"size {shape_str(weight.shape)} instead")
+    if input.shape[1] != weight.shape[0] or weight.shape[0] % groups:
+        raise RuntimeError(f"Given transposed=1, weight of size {shape_str(weight.shape)}, expected "
+                           f"input{shape_str(input.shape)} to have {weight.shape[0]} channels, but "
+                           f"got {input.shape[1]} channels instead")
+    out_channels = weight.shape[1] * groups
+    if bias is not None and tuple(bias.shape) != (out_channels,):
+        raise RuntimeError(f"Given transposed=1, weight of size {shape_str(weight.shape)}, expected "
+                           f"bias to be 1-dimensional with {out_channels} elements, but got bias of "
+                           f"size {shape_str(bias.shape)} instead")
+    for op, st, dl in zip(out_pad, stride, dilation):
+        if op >= st and op >= dl:
+            raise RuntimeError("output padding must be smaller than either stride or dilation, but "
+                               f"got output_padding={out_pad}, stride={stride}, dilation={dilation}")
+    spatial = tuple((s - 1) * st - lo - hi + dl * (k - 1) + op + 1
+                    for s, st, (lo, hi), dl, k, op in zip(input.shape[2:], stride, pads, dilation,
+                                                          kernel, out_pad))
+    if any(s <= 0 for s in spatial):
+        raise RuntimeError(f"Given input size per channel: {shape_str(input.shape[2:])}. Calculated "
+                           f"output size per channel: {shape_str(spatial)}. Output size is too small")
+    geom = Geometry(stride, pads, dilation, groups)
+    out = ConvTranspose.apply(input, weight, bias, geom, spatial)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """Applies a 1D transposed convolution ("deconvolution") over an input signal.
+
+    Args:
+        input: input tensor of shape :math:`(N, C_{in}, L)` or :math:`(C_{in}, L)`
+        weight: filters of shape :math:`(C_{in}, C_{out} / groups, kW)`
+        bias: optional bias of shape :math:`(C_{out})`. Default: ``None``
+        stride: the stride of the convolving kernel. Default: 1
+        padding: ``dilation * (kernel_size - 1) - padding`` zero-padding is added to both
+            sides of the input. Default: 0
+        output_padding: additional size added to one side of the output. Default: 0
+        groups: split input into groups. Default: 1
+        dilation: the spacing between kernel elements. Default: 1
+
+    Shape:
+        - Output: :math:`(N, C_{out}, L_{out})`,
+          :math:`L_{out} = (L - 1) s - 2 p + d (k - 1) + output\\_padding + 1`
+    """
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation,
+                           1, "conv_transpose1d")
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """Applies a 2D transposed convolution ("deconvolution") over an input image.
+
+    Args:
+        input: input tensor of shape :math:`(N, C_{in}, H, W)` or :math:`(C_{in}, H, W)`
+        weight: filters of shape :math:`(C_{in}, C_{out} / groups, kH, kW)`
+        bias, stride, padding, output_padding, groups, dilation: as in
+            :func:`conv_transpose1d`, each an int or a pair
+
+    Shape:
+        - Output: :math:`(N, C_{out}, H_{out}, W_{out})`, each spatial size
+          :math:`(S - 1) s - 2 p + d (k - 1) + output\\_padding + 1`
+    """
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation,
+                           2, "conv_transpose2d")
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """Applies a 3D transposed convolution over an input volume; arguments as in
+    :func:`conv_transpose2d` with triples.
+
+    Shape:
+        - Input: :math:`(N, C_{in}, D, H, W)`; Output: :math:`(N, C_{out}, D_{out}, H_{out}, W_{out})`
+    """
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation,
+                           3, "conv_transpose3d")
+
+
+# ---------------------------------------------------------------------------- unfold / fold
+class Unfold(Node):
+    def forward(self, x, kernel, geom):
+        self.meta = (x.shape[2:], kernel, geom)
+        cols, _ = _columns(x, kernel, geom)
+        return cols.reshape(x.shape[0], -1, cols.shape[-1])
+
+    def backward(self, g):
+        spatial, kernel, geom = self.meta
+        if isinstance(g, Tensor):
+            return Fold.apply(g, spatial, kernel, geom), None, None
+        return _fold(g, spatial, kernel, geom), None, None
+
+
+class Fold(Node):
+    def forward(self, cols, spatial, kernel, geom):
+        self.meta = (kernel, geom)
+        return _fold(cols, spatial, kernel, geom)
+
+    def backward(self, g):
+        kernel, geom = self.meta
+        if isinstance(g, Tensor):
+            return Unfold.apply(g, kernel, geom), None, None, None
+        cols, _ = _columns(g, kernel, geom)
+        return cols.reshape(g.shape[0], -1, cols.shape[-1]), None, None, None
+
+
+def _fold(cols, spatial, kernel, geom):
+    n = cols.shape[0]
+    d = len(kernel)
+    c = cols.shape[1] // math.prod(kernel)
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(spatial, geom.padding))
+    outs = tuple(out_size(s, k, st, dl) for s, k, st, dl in
+                 zip(padded, kernel, geom.stride, geom.dilation))
+    windows = cols.reshape((n, c) + tuple(kernel) + outs)
+    order = (0, 1) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(2, 2 + d))
+    out = fold_windows(windows.transpose(order), padded, kernel, geom.stride, geom.dilation)
+    return crop(out, geom.padding)
+
+
+def _unfold_geometry(kernel_size, dilation, padding, stride):
+    kernel = ntuple(kernel_size, 2, "kernel_size")
+    stride = ntuple(stride, 2, "stride")
+    dilation = ntuple(dilation, 2, "dilation")
+    pads = tuple((p, p) for p in ntuple(padding, 2, "padding"))
+    _check_params(stride, dilation, pads)
+    return kernel, Geometry(stride, pads, dilation, 1)
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Extracts sliding local blocks from a batched input tensor (im2col).
+
+    Args:
+        input: tensor of shape :math:`(N, C, H, W)` or :math:`(C, H, W)`
+        kernel_size: the size of the sliding blocks
+        dilation: the stride of elements within a block. Default: 1
+        padding: implicit zero padding on both sides. Default: 0
+        stride: the stride of the blocks. Default: 1
+
+    Shape:
+        - Output: :math:`(N, C \\times \\prod(kernel\\_size), L)` with :math:`L` the number of
+          blocks
+    """
+    if input.ndim not in (3, 4):
+        raise RuntimeError(f"Input Error: Only 3D or 4D input Tensors are supported (got "
+                           f"{input.ndim}D)")
+    kernel, geom = _unfold_geometry(kernel_size, dilation, padding, stride)
+    unbatched = input.ndim == 3
+    if unbatched:
+        input = input.unsqueeze(0)
+    padded = [s + 2 * p for s, (p, _) in zip(input.shape[2:], geom.padding)]
+    if any(p < dl * (k - 1) + 1 for p, k, dl in zip(padded, kernel, geom.dilation)):
+        raise RuntimeError(f"Given input with spatial size {shape_str(input.shape[2:])}, "
+                           f"kernel_size={kernel}, dilation={geom.dilation}, padding="
+                           f"{tuple(p for p, _ in geom.padding)}, calculated shape of the array of "
+                           f"sliding blocks is non-positive")
+    out = Unfold.apply(input, kernel, geom)
+    return out.squeeze(0) if unbatched else out
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Combines an array of sliding local blocks into a large containing tensor (col2im).
+
+    Overlapping values are summed. The inverse of :func:`unfold` up to that summation.
+
+    Args:
+        input: tensor of shape :math:`(N, C \\times \\prod(kernel\\_size), L)` or unbatched
+        output_size: the spatial shape ``(H, W)`` of the output
+        kernel_size, dilation, padding, stride: as in :func:`unfold`
+
+    Shape:
+        - Output: :math:`(N, C, H, W)`
+    """
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"Expected 2D or 3D (batch mode) tensor for input with possible 0 batch "
+                           f"size and non-zero dimensions, but got: {shape_str(input.shape)}")
+    kernel, geom = _unfold_geometry(kernel_size, dilation, padding, stride)
+    spatial = ntuple(output_size, 2, "output_size")
+    unbatched = input.ndim == 2
+    if unbatched:
+        input = input.unsqueeze(0)
+    blocks = math.prod(kernel)
+    if input.shape[1] % blocks:
+        raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product of "
+                           f"kernel_size, but got input.size(1)={input.shape[1]} and "
+                           f"kernel_size={kernel}")
+    outs = [out_size(s + 2 * p, k, st, dl) for s, (p, _), k, st, dl in
+            zip(spatial, geom.padding, kernel, geom.stride, geom.dilation)]
+    if math.prod(outs) != input.shape[2]:
+        raise RuntimeError(f"Given output_size={spatial}, kernel_size={kernel}, dilation="
+                           f"{geom.dilation}, padding={tuple(p for p, _ in geom.padding)}, stride="
+                           f"{geom.stride}, expected size of input's dimension 2 to match the "
+                           f"calculated number of sliding blocks {outs[0]} * {outs[1]} = "
+                           f"{math.prod(outs)}, but got input.size(2)={input.shape[2]}.")
+    out = Fold.apply(input, spatial, kernel, geom)
+    return out.squeeze(0) if unbatched else out
