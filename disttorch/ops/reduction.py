@@ -1,0 +1,701 @@
+"""Reductions over dims: sum, mean, prod, max/min, var/std, norm, logsumexp, all/any, median.
+
+Backward formulas are "dual" (they run on arrays, and on Tensors under ``create_graph``) so
+every differentiable reduction supports double backward. Broadcasting a gradient back over the
+reduced dims is the ``_Expand`` node, whose own backward is ``Sum``: the pair differentiates
+to any order without depending on the shape ops.
+"""
+import builtins
+import warnings
+
+import numpy as np
+
+from .. import _dtype, return_types
+from .._backend import get_array_module
+from ..autograd.function import Node
+from ..tensor import Tensor, _new
+from ._util import register_methods, wrap_dim, wrap_dims, cast, default_float
+from .arithmetic import _dual_where, maximum, minimum
+from .pointwise import _exp, _sign, abs as _abs_op
+
+__all__ = ["sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "aminmax",
+           "var", "std", "var_mean", "std_mean", "norm", "logsumexp", "all", "any",
+           "count_nonzero", "nansum", "nanmean", "median", "nanmedian"]
+
+_INT64 = np.dtype(np.int64)
+
+
+# ------------------------------------------------------------------ dual helpers
+def _data(x):
+    return x._data if isinstance(x, Tensor) else x
+
+
+def _like(ref, array):
+    """A constant in the same world as ``ref``: a graph-less Tensor if ``ref`` is a Tensor."""
+    return _new(array) if isinstance(ref, Tensor) else array
+
+
+def _keep_shape(shape, axes):
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _numel(shape, axes):
+    n = 1
+    for a in axes:
+        n *= shape[a]
+    return n
+
+
+class _Expand(Node):
+    """Broadcast a reduced gradient back to the input's shape (the adjoint of ``Sum``)."""
+
+    def forward(self, g, in_shape, axes, keepdim):
+        self.axes, self.keepdim = axes, keepdim
+        if not keepdim:
+            g = g.reshape(_keep_shape(in_shape, axes))
+        return get_array_module(g).broadcast_to(g, in_shape)
+
+    def backward(self, gg):
+        return _sum(gg, self.axes, self.keepdim), None, None, None
+
+
+def _expand(g, in_shape, axes, keepdim):
+    if isinstance(g, Tensor):
+        return _Expand.apply(g, in_shape, axes, keepdim)
+    if not keepdim:
+        g = g.reshape(_keep_shape(in_shape, axes))
+    return get_array_module(g).broadcast_to(g, in_shape)
+
+
+def _sum(x, axes, keepdim):
+    if isinstance(x, Tensor):
+        return Sum.apply(x, axes, keepdim, None)
+    return x.sum(axis=axes, keepdims=keepdim)
+
+
+def _mean_keep(x, axes):
+    if isinstance(x, Tensor):
+        return Mean.apply(x, axes, True)
+    return x.mean(axis=axes, keepdims=True)
+
+
+# ------------------------------------------------------------------ nodes
+class Sum(Node):
+    def forward(self, x, axes, keepdim, acc_dtype):
+        self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
+        return x.sum(axis=axes, keepdims=keepdim, dtype=acc_dtype)
+
+    def backward(self, g):
+        return _expand(g, self.in_shape, self.axes, self.keepdim), None, None, None
+
+
+class Mean(Node):
+    def forward(self, x, axes, keepdim):
+        self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
+        return x.mean(axis=axes, keepdims=keepdim)
+
+    def backward(self, g):
+        n = _numel(self.in_shape, self.axes)
+        return _expand(g * (1.0 / n) if n else g, self.in_shape, self.axes, self.keepdim), None, None
+
+
+class NanSum(Node):
+    def forward(self, x, axes, keepdim, mean):
+        xp = get_array_module(x)
+        self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
+        keep = ~xp.isnan(x)
+        weight = keep.astype(x.dtype)
+        if mean:
+            weight = weight / keep.sum(axis=axes, keepdims=True)
+        self.save_for_backward(weight)
+        fn = xp.nanmean if mean else xp.nansum
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return fn(x, axis=axes, keepdims=keepdim)
+
+    def backward(self, g):
+        weight, = self.saved_tensors
+        return _expand(g, self.in_shape, self.axes, self.keepdim) * weight, None, None, None
+
+
+class Var(Node):
+    """Variance with ``correction``; ``sqrt=True`` gives the standard deviation."""
+
+    def forward(self, x, axes, keepdim, correction, sqrt):
+        xp = get_array_module(x)
+        self.in_shape, self.axes, self.keepdim, self.sqrt = x.shape, axes, keepdim, sqrt
+        self.dof = _numel(x.shape, axes) - correction
+        centered = x - x.mean(axis=axes, keepdims=True)
+        sq = xp.square(centered) if x.dtype.kind != "c" else (centered * centered.conj()).real
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = sq.sum(axis=axes, keepdims=keepdim) / builtins.max(self.dof, 0)
+            if sqrt:
+                out = xp.sqrt(out)
+        self.save_for_backward(x, out if sqrt else None)
+        return out
+
+    def backward(self, g):
+        x, y = self.saved_tensors
+        centered = x - _mean_keep(x, self.axes)
+        if self.sqrt:
+            # d std = d var / (2 std), defined as 0 where std == 0 (PyTorch's convention)
+            zero = _data(y) == 0
+            g = _dual_where(zero, g * 0, g / _dual_where(zero, y * 0 + 1, y))
+            scale = 1.0 / self.dof if self.dof > 0 else float("inf")
+        else:
+            scale = 2.0 / self.dof if self.dof > 0 else float("inf")
+        return _expand(g, self.in_shape, self.axes, self.keepdim) * centered * scale, \
+            None, None, None, None
+
+
+class ExtremeAll(Node):
+    """``amax``/``amin`` (and full ``max``/``min``): ties share the gradient evenly."""
+
+    def forward(self, x, axes, keepdim, is_max):
+        xp = get_array_module(x)
+        self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
+        out = xp.amax(x, axis=axes, keepdims=keepdim) if is_max else xp.amin(x, axis=axes,
+                                                                               keepdims=keepdim)
+        self.save_for_backward(x, out)
+        return out
+
+    def backward(self, g):
+        x, y = self.saved_tensors
+        weights = _tie_weights(_data(x), _data(y), self.axes, self.keepdim)
+        return _expand(g, self.in_shape, self.axes, self.keepdim) * _like(g, weights), \
+            None, None, None
+
+
+def _tie_weights(x, y, axes, keepdim):
+    """1/k at each of the k elements equal to their slice's extreme ``y``, 0 elsewhere."""
+    if not keepdim:
+        y = y.reshape(_keep_shape(x.shape, axes))
+    hit = (x == y) | (get_array_module(x).isnan(x) & (y != y))
+    return (hit / hit.sum(axis=axes, keepdims=True)).astype(x.dtype)
+
+
+def _index_tuple(xp, idx, axis, shape):
+    """Full index arrays addressing ``idx`` (positions along ``axis``, or flat positions)."""
+    if axis is None:
+        return xp.unravel_index(idx, shape)
+    grids = xp.ogrid[tuple(slice(0, s) for s in idx.shape)]
+    return tuple(idx if d == axis else grids[d] for d in range(len(shape)))
+
+
+class Gather(Node):
+    """Pick ``x`` at ``idx`` along ``axis`` (``axis=None``: ``idx`` holds flat positions);
+    ``squeeze`` drops ``axis`` from the result. Used for max/min/median with a dim."""
+
+    def forward(self, x, idx, axis, squeeze):
+        self.in_shape, self.idx, self.axis, self.squeeze = x.shape, idx, axis, squeeze
+        out = x[_index_tuple(get_array_module(x), idx, axis, x.shape)]
+        return out.squeeze(axis) if squeeze else out
+
+    def backward(self, g):
+        return _scatter_add(g, self.idx, self.axis, self.squeeze, self.in_shape), None, None, None
+
+
+class ScatterAdd(Node):
+    """The adjoint of ``Gather``: add ``g`` into zeros of ``in_shape`` at ``idx``."""
+
+    def forward(self, g, idx, axis, squeeze, in_shape):
+        self.idx, self.axis, self.squeeze = idx, axis, squeeze
+        xp = get_array_module(g)
+        if squeeze:
+            g = xp.expand_dims(g, axis)
+        out = xp.zeros(in_shape, g.dtype)
+        xp.add.at(out, _index_tuple(xp, idx, axis, in_shape), g)
+        return out
+
+    def backward(self, gg):
+        if isinstance(gg, Tensor):
+            return Gather.apply(gg, self.idx, self.axis, self.squeeze), None, None, None, None
+        out = gg[_index_tuple(get_array_module(gg), self.idx, self.axis, gg.shape)]
+        return (out.squeeze(self.axis) if self.squeeze else out), None, None, None, None
+
+
+def _scatter_add(g, idx, axis, squeeze, in_shape):
+    if isinstance(g, Tensor):
+        return ScatterAdd.apply(g, idx, axis, squeeze, in_shape)
+    return ScatterAdd.forward(ScatterAdd.__new__(ScatterAdd), g, idx, axis, squeeze, in_shape)
+
+
+class LogSumExp(Node):
+    def forward(self, x, axes, keepdim):
+        xp = get_array_module(x)
+        self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
+        if x.size == 0:
+            out = xp.full(_reduced_shape(x.shape, axes, keepdim), -np.inf, x.dtype)
+        else:
+            shift = xp.amax(x, axis=axes, keepdims=True)
+            shift = xp.where(xp.isfinite(shift), shift, 0)
+            with np.errstate(divide="ignore"):
+                out = xp.log(xp.exp(x - shift).sum(axis=axes, keepdims=True)) + shift
+            if not keepdim:
+                out = out.reshape(_reduced_shape(x.shape, axes, False))
+        self.save_for_backward(x, out)
+        return out
+
+    def backward(self, g):
+        x, y = self.saved_tensors
+        y_full = _expand(y, self.in_shape, self.axes, self.keepdim)
+        return _expand(g, self.in_shape, self.axes, self.keepdim) * _exp(x - y_full), None, None
+
+
+class VectorNorm(Node):
+    """``(sum |x|^p)^(1/p)`` over ``axes`` for any real ``p`` (0, 1, 2, inf, -inf, ...)."""
+
+    def forward(self, x, p, axes, keepdim):
+        xp = get_array_module(x)
+        self.in_shape, self.p, self.axes, self.keepdim = x.shape, p, axes, keepdim
+        a = xp.abs(x)
+        if p == 2:
+            out = xp.sqrt((a * a).sum(axis=axes, keepdims=keepdim))
+        elif p == 1:
+            out = a.sum(axis=axes, keepdims=keepdim)
+        elif p == np.inf:
+            out = xp.amax(a, axis=axes, keepdims=keepdim)
+        elif p == -np.inf:
+            out = xp.amin(a, axis=axes, keepdims=keepdim)
+        elif p == 0:
+            out = (a != 0).sum(axis=axes, keepdims=keepdim).astype(a.dtype)
+        else:
+            with np.errstate(divide="ignore"):
+                out = ((a ** p).sum(axis=axes, keepdims=keepdim)) ** (1.0 / p)
+        self.save_for_backward(x, out)
+        return out
+
+    def backward(self, g):
+        x, y = self.saved_tensors
+        p, axes, keepdim, shape = self.p, self.axes, self.keepdim, self.in_shape
+        if p == 0:
+            return x * 0, None, None, None
+        if p == 1:
+            return _expand(g, shape, axes, keepdim) * _sign(x), None, None, None
+        if p in (np.inf, -np.inf):
+            xd = _data(x)
+            weights = _tie_weights(get_array_module(xd).abs(xd), _data(y), axes, keepdim)
+            return _expand(g, shape, axes, keepdim) * _sign(x) * _like(g, weights), None, None, None
+        zero = _data(y) == 0
+        safe_y = _dual_where(zero, y * 0 + 1, y)
+        g = _dual_where(zero, g * 0, g)
+        if p == 2:
+            return _expand(g / safe_y, shape, axes, keepdim) * x, None, None, None
+        scale = _expand(g / safe_y ** (p - 1), shape, axes, keepdim)
+        return scale * x * _abs(x) ** (p - 2), None, None, None
+
+
+def _abs(x):
+    return _abs_op(x) if isinstance(x, Tensor) else get_array_module(x).abs(x)
+
+
+def _reduced_shape(shape, axes, keepdim):
+    if keepdim:
+        return _keep_shape(shape, axes)
+    return tuple(s for i, s in enumerate(shape) if i not in axes)
+
+
+# ------------------------------------------------------------------ argument handling
+def _axes(input, dim):
+    """Reduction axes for ``dim`` (None or () -> all dims; a 0-d tensor has none)."""
+    ndim = input._data.ndim
+    axes = wrap_dims(dim, ndim)
+    return axes if ndim else ()
+
+
+def _dim_arg(dim, axis):
+    if axis is not None:
+        if dim is not None:
+            raise TypeError("got both 'dim' and its alias 'axis'")
+        return axis
+    return dim
+
+
+def _type_name(t):
+    return t.dtype.name.capitalize() if t.dtype.name != "bool" else "Bool"
+
+
+def _require_float(input, message):
+    if input._data.dtype.kind not in "fc":
+        raise RuntimeError(message.format(_type_name(input)))
+
+
+def _check_nonempty(input, axes, name):
+    shape = input._data.shape
+    if input._data.size == 0:
+        for a in axes:
+            if shape[a] == 0:
+                raise IndexError(f"{name}(): Expected reduction dim {a} to have non-zero size.")
+
+
+def _accumulate_dtype(input, dtype):
+    """Cast for ``dtype=``; integer and bool inputs accumulate in int64 (PyTorch's rule)."""
+    if dtype is not None:
+        return cast(input, _dtype.to_numpy_dtype(dtype)), None
+    if input._data.dtype.kind in "biu":
+        return input, _INT64
+    return input, None
+
+
+# ------------------------------------------------------------------ public ops
+def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None):
+    """Sum of the elements of ``input`` over ``dim`` (an int, a tuple, or all dims when None).
+
+    Bool and integer inputs give an int64 result unless ``dtype`` is given.
+    """
+    dim = _dim_arg(dim, axis)
+    if isinstance(dim, _dtype.dtype):
+        dim, dtype = None, dim
+    input, acc = _accumulate_dtype(input, dtype)
+    return Sum.apply(input, _axes(input, dim), keepdim, acc)
+
+
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    """Sum over ``dim`` treating NaN as zero."""
+    if input._data.dtype.kind not in "fc":
+        return sum(input, dim, keepdim, dtype=dtype)
+    if dtype is not None:
+        input = cast(input, _dtype.to_numpy_dtype(dtype))
+    return NanSum.apply(input, _axes(input, dim), keepdim, False)
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None):
+    """Mean over ``dim``; the input (or ``dtype``) must be floating point or complex."""
+    dim = _dim_arg(dim, axis)
+    if dtype is not None:
+        input = cast(input, _dtype.to_numpy_dtype(dtype))
+    _require_float(input, "mean(): could not infer output dtype. Input dtype must be either a "
+                          "floating point or complex dtype. Got: {}")
+    return Mean.apply(input, _axes(input, dim), keepdim)
+
+
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    """Mean over ``dim`` of the non-NaN elements."""
+    if dtype is not None:
+        input = cast(input, _dtype.to_numpy_dtype(dtype))
+    _require_float(input, "nanmean(): expected input to have floating point or complex dtype but "
+                          "got {}")
+    return NanSum.apply(input, _axes(input, dim), keepdim, True)
+
+
+class _ExclusiveProd(Node):
+    """For each element, the product of the other elements along ``axis`` (``None``: all).
+
+    The gradient of ``prod``; computed with cumulative products so zeros are handled exactly.
+    """
+
+    def forward(self, x, axis):
+        xp = get_array_module(x)
+        self.axis, self.shape = axis, x.shape
+        xm = x.reshape(-1) if axis is None else xp.moveaxis(x, axis, -1)
+        out = _exclusive_prod_last(xp, xm)
+        out = out.reshape(x.shape) if axis is None else xp.moveaxis(out, -1, axis)
+        self.save_for_backward(x, out)
+        return out
+
+    def backward(self, g):
+        x, e = self.saved_tensors
+        axis = tuple(range(len(self.shape))) if self.axis is None else (self.axis,)
+        if not (_data(x) == 0).any():
+            # d e_i / d x_j = e_i / x_j for i != j
+            return (_sum(g * e, axis, True) - g * e) / x, None
+        if isinstance(g, Tensor):
+            raise RuntimeError("prod: differentiating the gradient of prod more than twice is not "
+                               "supported when the input contains zeros")
+        xp = get_array_module(x)
+        xm = x.reshape(-1) if self.axis is None else xp.moveaxis(x, self.axis, -1)
+        gm = g.reshape(-1) if self.axis is None else xp.moveaxis(g, self.axis, -1)
+        n = xm.shape[-1]
+        # pair[..., i, j] = product over k not in {i, j}; O(n^2) only on this zero path
+        pair = _exclusive_prod_last(xp, _others_matrix(xp, xm))
+        pair = pair * (1 - xp.eye(n, dtype=x.dtype))
+        out = xp.einsum("...i,...ij->...j", gm, pair)
+        out = out.reshape(self.shape) if self.axis is None else xp.moveaxis(out, -1, self.axis)
+        return out, None
+
+
+def _exclusive_prod_last(xp, xm):
+    """Product of all other entries along the last axis."""
+    ones = xp.ones(xm.shape[:-1] + (1,), xm.dtype)
+    left = xp.concatenate([ones, xp.cumprod(xm[..., :-1], axis=-1)], axis=-1)
+    right = xp.concatenate([xp.cumprod(xm[..., :0:-1], axis=-1)[..., ::-1], ones], axis=-1)
+    return left * right
+
+
+def _others_matrix(xp, xm):
+    """``m[..., i, k] = xm[..., k]`` with the diagonal set to 1."""
+    n = xm.shape[-1]
+    eye = xp.eye(n, dtype=bool)
+    return xp.where(eye, xp.ones((), xm.dtype), xm[..., None, :])
+
+
+class Prod(Node):
+    def forward(self, x, axis, keepdim, acc_dtype):
+        self.in_shape, self.axis, self.keepdim = x.shape, axis, keepdim
+        self.save_for_backward(x)
+        return x.prod(axis=axis, keepdims=keepdim, dtype=acc_dtype)
+
+    def backward(self, g):
+        x, = self.saved_tensors
+        axes = tuple(range(len(self.in_shape))) if self.axis is None else (self.axis,)
+        others = _ExclusiveProd.apply(x, self.axis) if isinstance(x, Tensor) else \
+            _ExclusiveProd.forward(_ExclusiveProd.__new__(_ExclusiveProd), x, self.axis)
+        return _expand(g, self.in_shape, axes, self.keepdim) * others, None, None, None
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    """Product of the elements over ``dim`` (one dim, or all when None); exact gradients
+    even when the input contains zeros."""
+    input, acc = _accumulate_dtype(input, dtype)
+    axis = None if dim is None or input._data.ndim == 0 else wrap_dim(dim, input._data.ndim)
+    return Prod.apply(input, axis, keepdim, acc)
+
+
+def _extreme(input, dim, keepdim, is_max, name):
+    axes = _axes(input, dim)
+    if input._data.size == 0 and dim is None:
+        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() "
+                           f"== 0. Specify the reduction dim with the 'dim' argument.")
+    _check_nonempty(input, axes, name)
+    return ExtremeAll.apply(input, axes, keepdim, is_max)
+
+
+def amax(input, dim=(), keepdim=False):
+    """Maximum over ``dim`` (all dims when empty); ties share the gradient evenly."""
+    return _extreme(input, dim, keepdim, True, "amax")
+
+
+def amin(input, dim=(), keepdim=False):
+    """Minimum over ``dim`` (all dims when empty); ties share the gradient evenly."""
+    return _extreme(input, dim, keepdim, False, "amin")
+
+
+def _arg_extreme(xp, data, axis, is_max):
+    """Index of the max/min along ``axis`` (first occurrence; NaN counts as the extreme)."""
+    fn = xp.argmax if is_max else xp.argmin
+    return fn(data, axis=axis, keepdims=True).astype(_INT64)
+
+
+def _max_min(input, dim, keepdim, other, is_max):
+    name = "max" if is_max else "min"
+    if isinstance(dim, Tensor):
+        dim, other = None, dim
+    if other is not None:
+        return maximum(input, other) if is_max else minimum(input, other)
+    if dim is None:
+        return _extreme(input, None, False, is_max, name)
+    data = input._data
+    axis = wrap_dim(dim, data.ndim)
+    if data.ndim == 0:
+        zero = get_array_module(data).zeros((), _INT64)
+        return getattr(return_types, name)(Gather.apply(input, zero, None, False), _new(zero))
+    _check_nonempty(input, (axis,), name)
+    idx = _arg_extreme(get_array_module(data), data, axis, is_max)
+    values = Gather.apply(input, idx, axis, not keepdim)
+    return getattr(return_types, name)(values, _new(idx if keepdim else idx.squeeze(axis)))
+
+
+def max(input, dim=None, keepdim=False, *, other=None):
+    """``max(input)``: the largest element; ``max(input, dim, keepdim=False)``: a named tuple
+    ``(values, indices)``; ``max(input, other)``: :func:`maximum`."""
+    return _max_min(input, dim, keepdim, other, True)
+
+
+def min(input, dim=None, keepdim=False, *, other=None):
+    """``min(input)``, ``min(input, dim, keepdim=False) -> (values, indices)``, or
+    ``min(input, other)`` (:func:`minimum`)."""
+    return _max_min(input, dim, keepdim, other, False)
+
+
+def _argmaxmin(input, dim, keepdim, is_max):
+    data = input._data
+    xp = get_array_module(data)
+    name = "argmax" if is_max else "argmin"
+    if dim is None:
+        if data.size == 0:
+            raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() "
+                             f"== 0.")
+        idx = _arg_extreme(xp, data.reshape(-1), 0, is_max).reshape(())
+        return _new(idx.reshape((1,) * data.ndim) if keepdim else idx)
+    axis = wrap_dim(dim, data.ndim)
+    if data.ndim == 0:
+        return _new(xp.zeros((), _INT64))
+    _check_nonempty(input, (axis,), name)
+    idx = _arg_extreme(xp, data, axis, is_max)
+    return _new(idx if keepdim else idx.squeeze(axis))
+
+
+def argmax(input, dim=None, keepdim=False):
+    """Index of the largest element (of the flattened input when ``dim`` is None)."""
+    return _argmaxmin(input, dim, keepdim, True)
+
+
+def argmin(input, dim=None, keepdim=False):
+    """Index of the smallest element (of the flattened input when ``dim`` is None)."""
+    return _argmaxmin(input, dim, keepdim, False)
+
+
+def aminmax(input, *, dim=None, keepdim=False):
+    """``(min, max)`` over ``dim`` (all dims when None) as a named tuple."""
+    if dim is None:
+        return return_types.aminmax(_extreme(input, None, keepdim, False, "aminmax"),
+                                    _extreme(input, None, keepdim, True, "aminmax"))
+    return return_types.aminmax(amin(input, dim, keepdim), amax(input, dim, keepdim))
+
+
+def _correction(name, dim, unbiased, correction):
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{name}() received an invalid combination of arguments: use either "
+                        f"'unbiased' or 'correction', not both")
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    return dim, correction
+
+
+def _var_std(input, dim, unbiased, keepdim, correction, sqrt, name):
+    dim, correction = _correction(name, dim, unbiased, correction)
+    _require_float(input, "std and var only support floating point and complex dtypes")
+    axes = _axes(input, dim)
+    if _numel(input._data.shape, axes) - correction <= 0:
+        warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly less "
+                      f"than the reduction factor (input numel divided by output numel).",
+                      stacklevel=3)
+    return Var.apply(input, axes, keepdim, correction, sqrt)
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Variance over ``dim`` with Bessel's ``correction`` (default 1; legacy ``unbiased``)."""
+    return _var_std(input, dim, unbiased, keepdim, correction, False, "var")
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Standard deviation over ``dim`` with ``correction`` (default 1; legacy ``unbiased``)."""
+    return _var_std(input, dim, unbiased, keepdim, correction, True, "std")
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(var, mean)`` over ``dim``."""
+    dim, correction = _correction("var_mean", dim, unbiased, correction)
+    return (var(input, dim, keepdim=keepdim, correction=correction),
+            mean(input, dim, keepdim))
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(std, mean)`` over ``dim``."""
+    dim, correction = _correction("std_mean", dim, unbiased, correction)
+    return (std(input, dim, keepdim=keepdim, correction=correction),
+            mean(input, dim, keepdim))
+
+
+def vector_norm_impl(input, ord, dim, keepdim, dtype, name):
+    """Shared by :func:`norm` and ``linalg.vector_norm``."""
+    if dtype is not None:
+        input = cast(input, _dtype.to_numpy_dtype(dtype))
+    _require_float(input, name + ": Expected a floating point or complex tensor as input. Got {}")
+    axes = _axes(input, dim)
+    if ord in (np.inf, -np.inf) or ord < 0:
+        _check_nonempty(input, axes, name)
+    return VectorNorm.apply(input, float(ord), axes, keepdim)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """Vector p-norm over ``dim`` (``'fro'``: the 2-norm; ``'nuc'``: the nuclear matrix norm).
+
+    Prefer :func:`disttorch.linalg.vector_norm` and :func:`disttorch.linalg.matrix_norm`.
+    """
+    if p == "nuc":
+        from ..linalg import matrix_norm
+        return matrix_norm(input, "nuc", (-2, -1) if dim is None else dim, keepdim, dtype=dtype)
+    if p == "fro" or p is None:
+        p = 2
+    return vector_norm_impl(input, p, dim, keepdim, dtype, "linalg.vector_norm")
+
+
+def logsumexp(input, dim, keepdim=False):
+    """``log(sum(exp(input)))`` over ``dim``, computed stably (integers give a float result)."""
+    if input._data.dtype.kind in "biu":
+        input = cast(input, default_float())
+    return LogSumExp.apply(input, _axes(input, dim), keepdim)
+
+
+def _logical_reduce(input, dim, keepdim, fn_name):
+    data = input._data
+    xp = get_array_module(data)
+    axes = _axes(input, dim)
+    out = getattr(xp, fn_name)(data, axis=axes, keepdims=keepdim)
+    return _new(xp.asarray(out).astype(xp.uint8 if data.dtype == np.uint8 else bool, copy=False))
+
+
+def all(input, dim=None, keepdim=False):
+    """True if every element over ``dim`` is nonzero (uint8 input gives uint8)."""
+    return _logical_reduce(input, dim, keepdim, "all")
+
+
+def any(input, dim=None, keepdim=False):
+    """True if some element over ``dim`` is nonzero (uint8 input gives uint8)."""
+    return _logical_reduce(input, dim, keepdim, "any")
+
+
+def count_nonzero(input, dim=None):
+    """Number of nonzero elements over ``dim`` (int64)."""
+    data = input._data
+    xp = get_array_module(data)
+    return _new(xp.asarray((data != 0).sum(axis=_axes(input, dim)), dtype=_INT64))
+
+
+def _median(input, dim, keepdim, ignore_nan):
+    data = input._data
+    xp = get_array_module(data)
+    name = "nanmedian" if ignore_nan else "median"
+    if dim is None:
+        if data.size == 0:
+            return _new(xp.full((), np.nan, data.dtype))
+        flat = data.reshape(-1)
+        idx = _median_index(xp, flat[None, :], 1, ignore_nan).reshape(())
+        return Gather.apply(input, idx, None, False)
+    axis = wrap_dim(dim, data.ndim)
+    if data.ndim == 0:
+        return getattr(return_types, name)(Gather.apply(input, xp.zeros((), _INT64), None, False),
+                                           _new(xp.zeros((), _INT64)))
+    _check_nonempty(input, (axis,), name)
+    idx = _median_index(xp, data, axis, ignore_nan)
+    values = Gather.apply(input, idx, axis, not keepdim)
+    return getattr(return_types, name)(values, _new(idx if keepdim else idx.squeeze(axis)))
+
+
+def _median_index(xp, data, axis, ignore_nan):
+    """Position of the lower median along ``axis`` (keepdims); NaN wins unless ignored."""
+    nan = xp.isnan(data) if data.dtype.kind == "f" else xp.zeros(data.shape, bool)
+    order = xp.argsort(data, axis=axis, kind="stable")
+    n_valid = data.shape[axis] - nan.sum(axis=axis, keepdims=True) if ignore_nan else \
+        data.shape[axis]
+    k = xp.maximum((xp.asarray(n_valid) - 1) // 2, 0)
+    k = xp.broadcast_to(k, nan.sum(axis=axis, keepdims=True).shape)
+    idx = xp.take_along_axis(order, k, axis=axis)
+    if not ignore_nan:
+        # argsort puts NaN last; PyTorch's median of a slice with NaN is that NaN
+        idx = xp.where(nan.any(axis=axis, keepdims=True),
+                       xp.argmax(nan, axis=axis, keepdims=True), idx)
+    return idx.astype(_INT64)
+
+
+def median(input, dim=None, keepdim=False):
+    """The lower median of all elements, or ``(values, indices)`` along ``dim``."""
+    return _median(input, dim, keepdim, False)
+
+
+def nanmedian(input, dim=None, keepdim=False):
+    """:func:`median` ignoring NaN values."""
+    return _median(input, dim, keepdim, True)
+
+
+def _method(fn):
+    def method(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+    method.__name__ = fn.__name__
+    method.__doc__ = fn.__doc__
+    return method
+
+
+register_methods({name: _method(globals()[name]) for name in __all__})
