@@ -137,6 +137,9 @@ class MasterAgent:
             for pump in pumps:
                 pump.join(timeout=2)
             procs.remove_leaked_shm(shm_before, started_at)
+        if failure is not None and not failure.tail and failure.rank is not None:
+            # A hung rank's output arrives with its exit, after the stop.
+            failure.tail = self.job.tail_of(failure.rank)
         return failure
 
     def _watch(self):

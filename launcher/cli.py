@@ -168,10 +168,8 @@ def build_config(argv=None):
         raise ValueError(f"--node-rank must be in 0..{nnodes - 1}, got {node_rank}")
     if args.no_python:
         command = [args.script]
-    elif args.module:
-        command = [sys.executable, "-u", "-m", args.script]
     else:
-        command = [sys.executable, "-u", args.script]
+        command = [sys.executable, "-u", "-m", "launcher.runner", "module" if args.module else "script", args.script]
     return LaunchConfig(
         command=command + args.script_args,
         nproc_per_node=resolve_nproc(args.nproc_per_node),

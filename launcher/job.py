@@ -69,7 +69,9 @@ class RankState:
         self.samples_per_s = None
         self.collective = None
         self.collective_since = None
+        self.worker_done = False
         self.exit = None
+        self.tail = []
 
     def where(self):
         """Human-readable position: step, epoch and collective."""
@@ -197,6 +199,7 @@ class JobState:
         if state is None:
             return
         state.exit = (body["returncode"], body["signal"])
+        state.tail = list(body["tail"])
         failed = body["signal"] is not None or body["returncode"] != 0
         if failed and self._failure is None and not self._stopping:
             how = describe_exit(body["returncode"], body["signal"])
@@ -219,6 +222,10 @@ class JobState:
             self._server.push(identity, "exec_done", {"returncode": body["returncode"]})
 
     def _on_bye(self, peer, body):
+        state = self._rank_state(peer)
+        if state is not None and peer.role == "worker":
+            # It is exiting: MPI_Finalize may now wait on slower ranks in silence.
+            state.worker_done = True
         if peer.role == "agent" and self._agents.get(peer.node_rank) is peer:
             del self._agents[peer.node_rank]
 
@@ -263,10 +270,11 @@ class JobState:
                 self._failure = failure
             return self._failure
 
-    def all_succeeded(self):
-        """True when every rank's supervisor reported exit code 0."""
+    def tail_of(self, rank):
+        """The last output lines rank ``rank`` reported when it ended."""
         with self._lock:
-            return all(s.exit == (0, None) for s in self._ranks.values())
+            state = self._ranks.get(rank)
+            return list(state.tail) if state else []
 
     def check_liveness(self, hang_timeout, heartbeat_timeout):
         """Look for hung ranks and silent supervisors or agents.
@@ -283,7 +291,7 @@ class JobState:
                 return self._failure
             stuck = []
             for state in self._ranks.values():
-                if state.exit is not None or state.worker_seen is None:
+                if state.exit is not None or state.worker_seen is None or state.worker_done:
                     continue
                 idle = now - state.activity_at
                 silent = now - state.worker_seen
