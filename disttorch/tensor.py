@@ -66,6 +66,7 @@ class Tensor:
     _hooks = None
     _post_hooks = None
     _retains_grad = False
+    _shared = False  # memory also reachable through another tensor or a numpy array
 
     # numpy defers binary operators to us when the left operand is an ndarray.
     __array_priority__ = 1000
@@ -209,7 +210,9 @@ class Tensor:
     @property
     def data(self):
         """A tensor sharing this tensor's storage, detached from autograd."""
+        self._shared = True
         t = _new(self._data, vc=self._vc)
+        t._shared = True
         return t
 
     @data.setter
@@ -217,6 +220,7 @@ class Tensor:
         if not isinstance(value, Tensor):
             raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
         self._data = value._data
+        self._shared = value._shared = True
 
     @property
     def _version(self):
@@ -350,7 +354,9 @@ class Tensor:
 
     def detach(self):
         """Return a new tensor sharing storage, detached from the graph."""
+        self._shared = True
         t = _new(self._data, vc=self._vc)
+        t._shared = True
         return t
 
     def detach_(self):

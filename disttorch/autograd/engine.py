@@ -259,7 +259,11 @@ def _deliver_leaf(leaf, g, create_graph, accumulate, leaf_targets, captured, han
         slots = leaf_targets.get(leaf)
         if slots is not None:
             for i in slots:
-                captured[i] = g if create_graph else _new(g)
+                prev = captured[i]
+                if prev is None:
+                    captured[i] = g if create_graph else _new(g)
+                else:
+                    captured[i] = prev + g if create_graph else _new(prev._data + g)
         if not accumulate or slots is None:
             return
     if not accumulate:

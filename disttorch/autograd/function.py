@@ -143,7 +143,7 @@ class Node:
         out = []
         for s, m in zip(saved, meta):
             if m is None:
-                out.append(None if s is None else _new(s))
+                out.append(_new(s) if type(s) in _ARRAY_TYPES else s)
             elif m[3] < 0:
                 out.append(m[0])
             else:
@@ -253,7 +253,7 @@ class FunctionCtx:
         self.materialize_grads = value
 
 
-class BackwardCFunction(Node, FunctionCtx):
+class BackwardCFunction(FunctionCtx, Node):
     """The graph node of a custom Function; it is also the ``ctx`` passed to forward/backward."""
 
     materialize_grads = True

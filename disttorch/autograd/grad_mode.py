@@ -36,9 +36,13 @@ class _DecoratorContextManager:
             @functools.wraps(func)
             def generator_wrapper(*args, **kwargs):
                 gen = func(*args, **kwargs)
-                with self.clone():
-                    response = gen.send(None)
+                request = None
                 while True:
+                    try:
+                        with self.clone():
+                            response = gen.send(request)
+                    except StopIteration as stop:
+                        return stop.value
                     try:
                         request = yield response
                     except GeneratorExit:
@@ -47,10 +51,11 @@ class _DecoratorContextManager:
                         raise
                     except BaseException as exc:
                         with self.clone():
-                            response = gen.throw(exc)
-                    else:
-                        with self.clone():
-                            response = gen.send(request)
+                            try:
+                                response = gen.throw(exc)
+                            except StopIteration as stop:
+                                return stop.value
+                        request = yield response
             return generator_wrapper
 
         @functools.wraps(func)
@@ -107,6 +112,11 @@ class set_grad_enabled(_DecoratorContextManager):
         self.prev = state.enabled
         self.mode = bool(mode)
         state.enabled = self.mode
+
+    def __call__(self, func):
+        # Used as a decorator: the constructor must not leave the mode switched.
+        state.enabled = self.prev
+        return super().__call__(func)
 
     def __enter__(self):
         pass

@@ -154,4 +154,5 @@ def make_view(out, base, view_fn):
         root, fn = base, view_fn
     out._base = (root, fn)
     out._vc = root._vc
+    root._shared = True
     return out

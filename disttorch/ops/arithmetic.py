@@ -168,7 +168,7 @@ def _dual_log(x):
 def _dual_where(cond, x, y):
     if isinstance(x, Tensor) or isinstance(y, Tensor) or isinstance(cond, Tensor):
         from .pointwise import where
-        return where(cond, x, y)
+        return where(cond if isinstance(cond, Tensor) else _new(cond), x, y)
     return get_array_module(cond).where(cond, x, y)
 
 
@@ -563,10 +563,10 @@ def apply_inplace(self, result):
             raise RuntimeError(f"output with shape {list(sd.shape)} doesn't match the broadcast "
                                f"shape {list(rd.shape)}") from None
     if self._requires_grad and not result._requires_grad and _state.enabled:
-        # The new values do not depend on the old ones: keep a graph whose gradient to the old
-        # history is zero (PyTorch's ZeroBackward/FillBackward).
-        with grad_mode.enable_grad():
-            result = add(mul(self, 0), result)
+        # The new values do not depend on the old ones: the old history gets a zero gradient
+        # (PyTorch's ZeroBackward/FillBackward).
+        from .views import Overwrite
+        result = Overwrite.apply(self, result)
     if result._requires_grad and _state.enabled:
         from .views import rebase_history
         rebase_history(self, result)

@@ -160,7 +160,9 @@ def from_numpy(ndarray):
     if not ndarray.dtype.isnative:
         raise ValueError("given numpy array has byte order different from the native byte order. "
                          "Conversion between byte orders is currently not supported.")
-    return _new(ndarray)
+    t = _new(ndarray)
+    t._shared = True
+    return t
 
 
 def _filled(args, size, fill, dtype, device, requires_grad, name, default=None):

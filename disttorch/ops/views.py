@@ -49,17 +49,63 @@ def _edge(t):
     return (t.grad_fn, t._output_nr) if t.grad_fn is not None else (t, -1)
 
 
+def _keep_original_self(self, node, copy):
+    """The in-place op's own node may have saved ``self``'s old values (e.g. ``mul_`` needs them
+    for the other operand's gradient): point those entries at a tensor standing for the old
+    ``self``, with a private version counter, so later in-place ops on ``self`` leave them valid."""
+    meta = node._saved_meta
+    if not meta or not any(m is not None and m[0] is self for m in meta):
+        return
+    saved = list(node._saved)
+    old = None
+    for i, m in enumerate(meta):
+        if m is not None and m[0] is self:
+            if old is None:
+                data = saved[i].copy() if copy else saved[i]
+                old = _new(data, self._requires_grad, self.grad_fn, self._output_nr, [m[2]])
+            saved[i] = old._data
+            meta[i] = (old, old._vc, m[2], -1)
+    node._saved = tuple(saved)
+
+
 def rebase_history(self, result):
     """Make ``self`` (modified in place to ``result``'s values) take ``result``'s history."""
-    self._data[...] = result._data
+    node = result.grad_fn
+    if self._base is None and not self._shared and result._data.shape == self._data.shape and \
+            result._data.dtype == self._data.dtype:
+        # Nothing else can observe self's memory: adopt the result's array instead of copying.
+        _keep_original_self(self, node, copy=False)
+        self._data = result._data
+    else:
+        _keep_original_self(self, node, copy=True)
+        self._data[...] = result._data
     self._vc[0] += 1
     if self._base is None:
-        self.grad_fn, self._output_nr, self._requires_grad = result.grad_fn, result._output_nr, True
+        self.grad_fn, self._output_nr, self._requires_grad = node, result._output_nr, True
         return
     root, view_fn = self._base
     copy = CopySlices(view_fn)
-    copy.next_edges = [_edge(root), (result.grad_fn, result._output_nr)]
+    copy.next_edges = [_edge(root), (node, result._output_nr)]
     root.grad_fn, root._output_nr, root._requires_grad = copy, 0, True
     view = ViewOf(view_fn, root._data.shape, root._data.dtype)
     view.next_edges = [(copy, 0)]
     self.grad_fn, self._output_nr, self._requires_grad = view, 0, True
+
+
+class Overwrite(Node):
+    """``self`` replaced by values that do not depend on it (``zero_``, ``fill_``, ``copy_``):
+    zero gradient to the old history, the gradient itself to the new values."""
+
+    def forward(self, old, new):
+        self.shape = old.shape
+        return get_array_module(old).broadcast_to(new, old.shape).astype(old.dtype, copy=True)
+
+    def backward(self, g):
+        e = self.next_edges
+        from ._util import sum_to
+        return (g * 0 if e[0] is not None else None,
+                sum_to(g, self.new_shape) if e[1] is not None else None)
+
+    def _link(self, args, arrays, out):
+        self.new_shape = getattr(arrays[1], "shape", ())
+        return Node._link(self, args, arrays, out)
