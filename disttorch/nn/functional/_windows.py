@@ -146,6 +146,74 @@ class AxisScatter(Node):
         return gather_axis(gg, axis, taps), None, None, None
 
 
+class FlatScatter(Node):
+    """``out[n, c, idx[n, c, j]] += values[n, c, j]`` over planes of ``size`` elements."""
+
+    def forward(self, values, index, size):
+        self.save_for_backward(index)
+        return scatter_add_flat(values, index, size)
+
+    def backward(self, g):
+        index, = self.saved_tensors
+        if isinstance(g, Tensor):
+            return FlatGather.apply(g, index._data), None, None
+        return get_array_module(g).take_along_axis(g, index, axis=-1), None, None
+
+
+class FlatGather(Node):
+    def forward(self, x, index):
+        self.size = x.shape[-1]
+        self.save_for_backward(index)
+        return get_array_module(x).take_along_axis(x, index, axis=-1)
+
+    def backward(self, g):
+        index, = self.saved_tensors
+        if isinstance(g, Tensor):
+            return FlatScatter.apply(g, index._data, self.size), None
+        return scatter_add_flat(g, index, self.size), None
+
+
+class FlatPut(Node):
+    """``out[n, c, idx[n, c, j]] = values[n, c, j]`` into zeros (max unpooling: repeated
+    indices carry one value, written once)."""
+
+    def forward(self, values, index, size):
+        xp = get_array_module(values)
+        self.save_for_backward(index)
+        rows = values.size // values.shape[-1] if values.shape[-1] else 0
+        out = xp.zeros(values.shape[:-1] + (size,), dtype=values.dtype)
+        base = xp.arange(rows, dtype=xp.int64).reshape(values.shape[:-1] + (1,)) * size
+        out.reshape(-1)[(base + index).ravel()] = values.ravel()
+        return out
+
+    def backward(self, g):
+        index, = self.saved_tensors
+        if isinstance(g, Tensor):
+            return FlatGather.apply(g, index._data), None, None
+        return get_array_module(g).take_along_axis(g, index, axis=-1), None, None
+
+
+class AxisLinear(Node):
+    """Apply one matrix ``(out_i, in_i)`` along each trailing axis; linear, so self-adjoint
+    up to transposing the matrices."""
+
+    def forward(self, x, mats):
+        self.mats = mats
+        d = len(mats)
+        for i, m in enumerate(mats):
+            axis = x.ndim - d + i
+            x = get_array_module(x).moveaxis(
+                get_array_module(x).tensordot(x, m.astype(x.dtype, copy=False), axes=([axis], [1])),
+                -1, axis)
+        return x
+
+    def backward(self, g):
+        transposed = [m.T for m in self.mats]
+        if isinstance(g, Tensor):
+            return AxisLinear.apply(g, transposed), None
+        return self.forward(g, transposed), None
+
+
 def dual_sum(x, axes, keepdim=False):
     """Sum over ``axes`` of an array or (for double backward) a Tensor."""
     if isinstance(x, Tensor):

@@ -1,0 +1,546 @@
+"""Pooling: max/avg over strided windows, adaptive pools, power-average pools, max unpooling.
+
+Windows are strided views of the padded input (``_windows.sliding_windows``). Max pooling
+records the argmax as a flat index into each input plane (PyTorch's ``return_indices``), so
+its backward is one vectorised scatter-add; adaptive pools gather variable-size windows
+through index tables padded to the largest window (repeating an element leaves a max alone).
+"""
+import math
+
+from ..._backend import get_array_module
+from ...autograd.function import Node
+from ...tensor import Tensor
+from ._windows import (ntuple, shape_str, pad_zeros, crop, sliding_windows, fold_windows,
+                       scatter_add_flat, FlatScatter, FlatPut, AxisLinear)
+
+__all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
+           "max_pool2d_with_indices", "max_pool3d_with_indices", "avg_pool1d", "avg_pool2d",
+           "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+           "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
+           "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
+           "adaptive_max_pool3d_with_indices", "lp_pool1d", "lp_pool2d", "max_unpool1d",
+           "max_unpool2d", "max_unpool3d"]
+
+
+# ---------------------------------------------------------------------------- max pooling
+def _argmax_positions(windows, tables, spatial):
+    """Max over the last axis of ``windows`` (``(N, C, *out, prod(K))``) and the flat input
+    index of each maximum; ``tables[i][o, k]`` is the input position of kernel tap ``k`` of
+    output ``o`` along spatial dim ``i``."""
+    xp = get_array_module(windows)
+    arg = windows.argmax(axis=-1)
+    values = xp.take_along_axis(windows, arg[..., None], axis=-1)[..., 0]
+    d = len(tables)
+    flat = xp.zeros(arg.shape, dtype=xp.int64)
+    rest = arg
+    mult = 1
+    for i in reversed(range(d)):
+        k = tables[i].shape[1]
+        tap = rest % k
+        rest = rest // k
+        shape = [1] * arg.ndim
+        shape[arg.ndim - d + i] = tables[i].shape[0]
+        out_pos = xp.arange(tables[i].shape[0]).reshape(shape)
+        flat += tables[i][out_pos, tap] * mult
+        mult *= spatial[i]
+    return values, flat
+
+
+class MaxPool(Node):
+    """Max over windows; ``gather`` builds ``(N, C, *out, prod(K))`` windows and index tables."""
+
+    def forward(self, x, gather):
+        windows, tables = gather(x)
+        values, index = _argmax_positions(windows, tables, x.shape[2:])
+        self.meta = (x.shape, index)
+        self.mark_non_differentiable(1)
+        return values, index
+
+    def backward(self, g, _):
+        shape, index = self.meta
+        n, c = shape[:2]
+        flat_index = index.reshape(n, c, -1)
+        if isinstance(g, Tensor):
+            gx = FlatScatter.apply(g.reshape(n, c, -1), flat_index, math.prod(shape[2:]))
+            return gx.reshape(shape), None
+        return scatter_add_flat(g.reshape(n, c, -1), flat_index, math.prod(shape[2:])).reshape(
+            shape), None
+
+
+def _pool_out(size, k, s, p, dl, ceil_mode):
+    span = size + 2 * p - dl * (k - 1) - 1
+    out = (span + (s - 1 if ceil_mode else 0)) // s + 1
+    # in ceil mode the last window must still start inside the input or its left padding
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def _pool_setup(input, d, kernel_size, stride, padding, dilation, ceil_mode, name):
+    if input.ndim not in (d + 1, d + 2) or any(s == 0 for s in input.shape[1:]):
+        raise RuntimeError(f"{name}: non-empty {d + 1}D or {d + 2}D (batch mode) tensor expected "
+                           f"for input, but got input of size: {shape_str(input.shape)}")
+    unbatched = input.ndim == d + 1
+    if unbatched:
+        input = input.unsqueeze(0)
+    kernel = ntuple(kernel_size, d, "kernel_size")
+    stride = kernel if stride is None or stride == [] or stride == () else ntuple(stride, d,
+                                                                                   "stride")
+    pads = ntuple(padding, d, "padding")
+    dilation = ntuple(dilation, d, "dilation")
+    if any(k <= 0 for k in kernel):
+        raise RuntimeError(f"kernel size should be greater than zero, but got kernel={kernel}")
+    if any(s <= 0 for s in stride):
+        raise RuntimeError(f"stride should be greater than zero, but got stride={stride}")
+    if any(dl <= 0 for dl in dilation):
+        raise RuntimeError(f"dilation should be greater than zero, but got dilation={dilation}")
+    for k, p, dl in zip(kernel, pads, dilation):
+        if p < 0 or 2 * p > dl * (k - 1) + 1:
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
+                               f"pad={p}, kernel_size={k} and dilation={dl}")
+    spatial = input.shape[2:]
+    outs = tuple(_pool_out(s, k, st, p, dl, ceil_mode)
+                 for s, k, st, p, dl in zip(spatial, kernel, stride, pads, dilation))
+    if any(o < 1 for o in outs):
+        raise RuntimeError(f"Given input size: ({'x'.join(map(str, input.shape[1:]))}). "
+                           f"Calculated output size: ({input.shape[1]}x{'x'.join(map(str, outs))})"
+                           f". Output size is too small")
+    # padding on the high side also covers windows that ceil_mode lets run past the input
+    pairs = tuple((p, max(p, (o - 1) * st + dl * (k - 1) + 1 - s - p))
+                  for s, k, st, p, dl, o in zip(spatial, kernel, stride, pads, dilation, outs))
+    return input, unbatched, kernel, stride, pairs, dilation, outs
+
+
+def _max_pool(input, d, kernel_size, stride, padding, dilation, ceil_mode, return_indices, name):
+    input, unbatched, kernel, stride, pairs, dilation, outs = _pool_setup(
+        input, d, kernel_size, stride, padding, dilation, ceil_mode, name)
+
+    def gather(x):
+        xp = get_array_module(x)
+        low = float("-inf") if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
+        windows = sliding_windows(pad_zeros(x, pairs, low), kernel, stride, dilation)
+        windows = windows.reshape(windows.shape[:2 + d] + (-1,))
+        tables = [xp.arange(o)[:, None] * st - lo + xp.arange(k)[None, :] * dl
+                  for o, st, (lo, _), k, dl in zip(outs, stride, pairs, kernel, dilation)]
+        return windows, tables
+
+    out, index = MaxPool.apply(input, gather)
+    if unbatched:
+        out, index = out.squeeze(0), index.squeeze(0)
+    return (out, index) if return_indices else out
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """Applies a 1D max pooling over an input signal composed of several input planes.
+
+    Args:
+        input: tensor of shape :math:`(N, C, L)` or :math:`(C, L)`
+        kernel_size: the size of the window
+        stride: the stride of the window. Default: ``kernel_size``
+        padding: implicit negative-infinity padding on both sides, at most half the kernel
+        dilation: the spacing between window elements. Default: 1
+        ceil_mode: use ``ceil`` instead of ``floor`` to compute the output length
+        return_indices: also return the flat indices of the maxima (for :func:`max_unpool1d`)
+
+    Shape:
+        - Output: :math:`(N, C, L_{out})`,
+          :math:`L_{out} = \\lfloor (L + 2p - d (k - 1) - 1) / s + 1 \\rfloor` (or ceil)
+    """
+    return _max_pool(input, 1, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                     "max_pool1d")
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """Applies a 2D max pooling over an input signal composed of several input planes.
+
+    Args:
+        input: tensor of shape :math:`(N, C, H, W)` or :math:`(C, H, W)`
+        kernel_size, stride, padding, dilation: ints or pairs, as in :func:`max_pool1d`
+        ceil_mode: use ``ceil`` instead of ``floor`` to compute the output shape
+        return_indices: also return the indices of the maxima, flat in each ``H x W`` plane
+
+    Shape:
+        - Output: :math:`(N, C, H_{out}, W_{out})`
+    """
+    return _max_pool(input, 2, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                     "max_pool2d")
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """Applies a 3D max pooling over an input signal; arguments as in :func:`max_pool2d` with
+    triples.
+
+    Shape:
+        - Input: :math:`(N, C, D, H, W)`; Output: :math:`(N, C, D_{out}, H_{out}, W_{out})`
+    """
+    return _max_pool(input, 3, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                     "max_pool3d")
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=True):
+    """:func:`max_pool1d` returning ``(output, indices)``."""
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=True):
+    """:func:`max_pool2d` returning ``(output, indices)``."""
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=True):
+    """:func:`max_pool3d` returning ``(output, indices)``."""
+    return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+# ---------------------------------------------------------------------------- avg pooling
+def _window_sum(x, kernel, stride, pairs, divisor):
+    d = len(kernel)
+    windows = sliding_windows(pad_zeros(x, pairs), kernel, stride, (1,) * d)
+    return windows.sum(axis=tuple(range(-d, 0))) / divisor
+
+
+def _window_fold(g, spatial, kernel, stride, pairs, divisor):
+    xp = get_array_module(g)
+    d = len(kernel)
+    scaled = g / divisor
+    cols = xp.broadcast_to(scaled.reshape(scaled.shape + (1,) * d), scaled.shape + tuple(kernel))
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(spatial, pairs))
+    return crop(fold_windows(cols, padded, kernel, stride, (1,) * d), pairs)
+
+
+class AvgPool(Node):
+    def forward(self, x, kernel, stride, pairs, divisor):
+        self.meta = (x.shape[2:], kernel, stride, pairs, divisor)
+        return _window_sum(x, kernel, stride, pairs, divisor.astype(x.dtype, copy=False))
+
+    def backward(self, g):
+        spatial, kernel, stride, pairs, divisor = self.meta
+        if isinstance(g, Tensor):
+            return AvgPoolAdjoint.apply(g, spatial, kernel, stride, pairs, divisor), *(None,) * 4
+        return _window_fold(g, spatial, kernel, stride, pairs, divisor.astype(g.dtype, copy=False)), \
+            *(None,) * 4
+
+
+class AvgPoolAdjoint(Node):
+    def forward(self, g, spatial, kernel, stride, pairs, divisor):
+        self.meta = (kernel, stride, pairs, divisor)
+        return _window_fold(g, spatial, kernel, stride, pairs, divisor.astype(g.dtype, copy=False))
+
+    def backward(self, gg):
+        kernel, stride, pairs, divisor = self.meta
+        if isinstance(gg, Tensor):
+            return AvgPool.apply(gg, kernel, stride, pairs, divisor), *(None,) * 5
+        return _window_sum(gg, kernel, stride, pairs, divisor.astype(gg.dtype, copy=False)), \
+            *(None,) * 5
+
+
+def _avg_divisor(xp, spatial, kernel, stride, padding, outs, count_include_pad, divisor_override):
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise RuntimeError("divisor must be not zero")
+        return xp.asarray(float(divisor_override))
+    divisor = xp.ones((), dtype=xp.float64)
+    for i, (s, k, st, p, o) in enumerate(zip(spatial, kernel, stride, padding, outs)):
+        start = xp.arange(o) * st - p
+        end = xp.minimum(start + k, s + p)
+        if count_include_pad:
+            counts = end - start
+        else:
+            counts = xp.minimum(end, s) - xp.maximum(start, 0)
+        divisor = divisor[..., None] * counts.astype(xp.float64) if i else counts.astype(
+            xp.float64)
+    return divisor
+
+
+def _avg_pool(input, d, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override, name):
+    input, unbatched, kernel, stride, pairs, _, outs = _pool_setup(
+        input, d, kernel_size, stride, padding, 1, ceil_mode, name)
+    xp = get_array_module(input._data)
+    divisor = _avg_divisor(xp, input.shape[2:], kernel, stride, [lo for lo, _ in pairs], outs,
+                           count_include_pad, divisor_override)
+    out = AvgPool.apply(input, kernel, stride, pairs, divisor)
+    return out.squeeze(0) if unbatched else out
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    """Applies a 1D average pooling over an input signal composed of several input planes.
+
+    Args:
+        input: tensor of shape :math:`(N, C, L)` or :math:`(C, L)`
+        kernel_size: the size of the window
+        stride: the stride of the window. Default: ``kernel_size``
+        padding: implicit zero padding on both sides, at most half the kernel. Default: 0
+        ceil_mode: use ``ceil`` instead of ``floor`` to compute the output length
+        count_include_pad: include the zero-padding in the averaging count. Default: ``True``
+
+    Shape:
+        - Output: :math:`(N, C, L_{out})`
+    """
+    return _avg_pool(input, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None,
+                     "avg_pool1d")
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """Applies 2D average-pooling in :math:`kH \\times kW` regions by step :math:`sH \\times sW`.
+
+    Args:
+        input: tensor of shape :math:`(N, C, H, W)` or :math:`(C, H, W)`
+        kernel_size, stride, padding: ints or pairs, as in :func:`avg_pool1d`
+        ceil_mode: use ``ceil`` instead of ``floor`` to compute the output shape
+        count_include_pad: include the zero-padding in the averaging count. Default: ``True``
+        divisor_override: if given, the divisor of every window. Default: ``None``
+
+    Shape:
+        - Output: :math:`(N, C, H_{out}, W_{out})`
+    """
+    return _avg_pool(input, 2, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override, "avg_pool2d")
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """Applies 3D average-pooling; arguments as in :func:`avg_pool2d` with triples.
+
+    Shape:
+        - Input: :math:`(N, C, D, H, W)`; Output: :math:`(N, C, D_{out}, H_{out}, W_{out})`
+    """
+    return _avg_pool(input, 3, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override, "avg_pool3d")
+
+
+# ---------------------------------------------------------------------------- adaptive pools
+def _adaptive_bounds(size, out):
+    starts = [(i * size) // out for i in range(out)]
+    ends = [-((-(i + 1) * size) // out) for i in range(out)]
+    return starts, ends
+
+
+def _adaptive_setup(input, d, output_size, name):
+    if input.ndim not in (d + 1, d + 2) or any(s == 0 for s in input.shape[-d:]):
+        raise RuntimeError(f"{name}(): Expected {d + 1}D or {d + 2}D tensor, but got "
+                           f"{shape_str(input.shape)}")
+    sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * d
+    if len(sizes) != d:
+        raise ValueError(f"{name}: output_size must be an int or a tuple of {d} ints, got "
+                         f"{tuple(sizes)}")
+    outs = tuple(int(s) if s is not None else int(n) for s, n in zip(sizes, input.shape[-d:]))
+    if any(o < 0 for o in outs):
+        raise RuntimeError(f"{name}: elements of output_size must be greater than or equal to 0 "
+                           f"but received {outs}")
+    unbatched = input.ndim == d + 1
+    return (input.unsqueeze(0) if unbatched else input), unbatched, outs
+
+
+def _adaptive_avg(input, d, output_size, name):
+    input, unbatched, outs = _adaptive_setup(input, d, output_size, name)
+    xp = get_array_module(input._data)
+    mats = []
+    for size, o in zip(input.shape[2:], outs):
+        m = xp.zeros((o, size), dtype=xp.float64)
+        for i, (a, b) in enumerate(zip(*_adaptive_bounds(size, o))):
+            m[i, a:b] = 1.0 / (b - a)
+        mats.append(m)
+    out = AxisLinear.apply(input, mats)
+    return out.squeeze(0) if unbatched else out
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Applies a 1D adaptive average pooling: output length ``output_size`` for any input.
+
+    Shape:
+        - Input: :math:`(N, C, L)` or :math:`(C, L)`; Output: :math:`(N, C, output\\_size)`
+    """
+    return _adaptive_avg(input, 1, output_size, "adaptive_avg_pool1d")
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Applies a 2D adaptive average pooling.
+
+    Args:
+        input: tensor of shape :math:`(N, C, H, W)` or :math:`(C, H, W)`
+        output_size: the target ``(H_out, W_out)``, an int for a square, ``None`` keeps a size
+
+    Shape:
+        - Output: :math:`(N, C, H_{out}, W_{out})`
+    """
+    return _adaptive_avg(input, 2, output_size, "adaptive_avg_pool2d")
+
+
+def adaptive_avg_pool3d(input, output_size):
+    """Applies a 3D adaptive average pooling; ``output_size`` a triple or an int."""
+    return _adaptive_avg(input, 3, output_size, "adaptive_avg_pool3d")
+
+
+def _adaptive_max(input, d, output_size, return_indices, name):
+    input, unbatched, outs = _adaptive_setup(input, d, output_size, name)
+    spatial = input.shape[2:]
+
+    def gather(x):
+        xp = get_array_module(x)
+        tables = []
+        for size, o in zip(spatial, outs):
+            starts, ends = _adaptive_bounds(size, o)
+            k = max(b - a for a, b in zip(starts, ends))
+            tables.append(xp.asarray([[min(a + j, b - 1) for j in range(k)]
+                                      for a, b in zip(starts, ends)], dtype=xp.int64))
+        windows = x
+        for i, t in enumerate(tables):
+            windows = xp.take(windows, t.ravel(), axis=2 + 2 * i)
+            windows = windows.reshape(windows.shape[:2 + 2 * i] + t.shape + windows.shape[3 + 2 * i:])
+        order = ((0, 1) + tuple(2 + 2 * i for i in range(d)) + tuple(3 + 2 * i for i in range(d)))
+        windows = windows.transpose(order)
+        return windows.reshape(windows.shape[:2 + d] + (-1,)), tables
+
+    out, index = MaxPool.apply(input, gather)
+    if unbatched:
+        out, index = out.squeeze(0), index.squeeze(0)
+    return (out, index) if return_indices else out
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Applies a 1D adaptive max pooling; ``return_indices`` also returns argmax indices.
+
+    Shape:
+        - Input: :math:`(N, C, L)` or :math:`(C, L)`; Output: :math:`(N, C, output\\_size)`
+    """
+    return _adaptive_max(input, 1, output_size, return_indices, "adaptive_max_pool1d")
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Applies a 2D adaptive max pooling.
+
+    Args:
+        input: tensor of shape :math:`(N, C, H, W)` or :math:`(C, H, W)`
+        output_size: the target ``(H_out, W_out)``, an int for a square, ``None`` keeps a size
+        return_indices: also return the flat indices of the maxima
+
+    Shape:
+        - Output: :math:`(N, C, H_{out}, W_{out})`
+    """
+    return _adaptive_max(input, 2, output_size, return_indices, "adaptive_max_pool2d")
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    """Applies a 3D adaptive max pooling; ``output_size`` a triple or an int."""
+    return _adaptive_max(input, 3, output_size, return_indices, "adaptive_max_pool3d")
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=True):
+    """:func:`adaptive_max_pool1d` returning ``(output, indices)``."""
+    return adaptive_max_pool1d(input, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=True):
+    """:func:`adaptive_max_pool2d` returning ``(output, indices)``."""
+    return adaptive_max_pool2d(input, output_size, True)
+
+
+def adaptive_max_pool3d_with_indices(input, output_size, return_indices=True):
+    """:func:`adaptive_max_pool3d` returning ``(output, indices)``."""
+    return adaptive_max_pool3d(input, output_size, True)
+
+
+# ---------------------------------------------------------------------------- power average
+def _lp_pool(input, d, norm_type, kernel_size, stride, ceil_mode):
+    from ...ops.pointwise import sign, relu, abs as abs_
+    kernel = ntuple(kernel_size, d, "kernel_size")
+    avg = (avg_pool1d if d == 1 else avg_pool2d)(input ** norm_type, kernel, stride, 0, ceil_mode)
+    return (sign(avg) * relu(abs_(avg)) * math.prod(kernel)) ** (1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Applies a 1D power-average pooling :math:`(\\sum_{x \\in X} x^p)^{1/p}` over windows.
+
+    Args:
+        input: tensor of shape :math:`(N, C, L)` or :math:`(C, L)`
+        norm_type: the power :math:`p`
+        kernel_size: the size of the window
+        stride: the stride of the window. Default: ``kernel_size``
+        ceil_mode: use ``ceil`` instead of ``floor`` to compute the output length
+    """
+    return _lp_pool(input, 1, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Applies a 2D power-average pooling; arguments as in :func:`lp_pool1d` with pairs.
+
+    Shape:
+        - Input: :math:`(N, C, H, W)` or :math:`(C, H, W)`; Output: :math:`(N, C, H_{out}, W_{out})`
+    """
+    return _lp_pool(input, 2, norm_type, kernel_size, stride, ceil_mode)
+
+
+# ---------------------------------------------------------------------------- unpooling
+def _max_unpool(input, indices, d, kernel_size, stride, padding, output_size, name):
+    if input.ndim not in (d + 1, d + 2):
+        raise RuntimeError(f"{name}: Expected {d + 1}D or {d + 2}D input, but got input of size: "
+                           f"{shape_str(input.shape)}")
+    if tuple(indices.shape) != tuple(input.shape):
+        raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor "
+                           f"({shape_str(input.shape)}) but got indices tensor with shape: "
+                           f"{shape_str(indices.shape)}")
+    kernel = ntuple(kernel_size, d, "kernel_size")
+    stride = kernel if stride is None else ntuple(stride, d, "stride")
+    pads = ntuple(padding, d, "padding")
+    default = tuple((s - 1) * st - 2 * p + k
+                    for s, st, p, k in zip(input.shape[-d:], stride, pads, kernel))
+    if output_size is None:
+        spatial = default
+    else:
+        spatial = tuple(int(s) for s in tuple(output_size)[-d:])
+        for s, dflt, st in zip(spatial, default, stride):
+            if not dflt - st < s < dflt + st:
+                raise ValueError(f"invalid output_size {tuple(output_size)} (dim 0 must be between "
+                                 f"{dflt - st} and {dflt + st})")
+    lead = tuple(input.shape[:-d])
+    flat_in = input.reshape(*(lead if len(lead) > 1 else (1,) + lead), -1)
+    flat_idx = indices._data.reshape(flat_in.shape)
+    size = math.prod(spatial)
+    if flat_idx.size and (int(flat_idx.min()) < 0 or int(flat_idx.max()) >= size):
+        raise RuntimeError(f"Found an invalid max index: {int(flat_idx.max())} (output volumes are "
+                           f"of size {'x'.join(map(str, spatial))}")
+    out = FlatPut.apply(flat_in, flat_idx, size)
+    return out.reshape(*lead, *spatial)
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Computes a partial inverse of :func:`max_pool1d`: maxima placed back at ``indices``,
+    zeros elsewhere.
+
+    Shape:
+        - Input: :math:`(N, C, L)` or :math:`(C, L)`;
+          Output: :math:`L_{out} = (L - 1) s - 2 p + k` or ``output_size``
+    """
+    return _max_unpool(input, indices, 1, kernel_size, stride, padding, output_size,
+                       "max_unpool1d")
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Computes a partial inverse of :func:`max_pool2d`.
+
+    Args:
+        input: the pooled tensor :math:`(N, C, H, W)` or :math:`(C, H, W)`
+        indices: the indices returned by ``max_pool2d(..., return_indices=True)``
+        kernel_size, stride, padding: those of the pooling. ``stride`` defaults to the kernel
+        output_size: the target spatial size (to resolve the ambiguity of the inverse)
+
+    Shape:
+        - Output: :math:`(N, C, H_{out}, W_{out})`, :math:`S_{out} = (S - 1) s - 2 p + k`
+    """
+    return _max_unpool(input, indices, 2, kernel_size, stride, padding, output_size,
+                       "max_unpool2d")
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Computes a partial inverse of :func:`max_pool3d`; arguments as in :func:`max_unpool2d`."""
+    return _max_unpool(input, indices, 3, kernel_size, stride, padding, output_size,
+                       "max_unpool3d")
