@@ -1,0 +1,130 @@
+"""Scans along one dim: cumsum, cumprod, cummax, cummin."""
+import numpy as np
+
+from .. import _dtype, return_types
+from .._backend import get_array_module
+from ..autograd.function import Node
+from ..tensor import Tensor, _new
+from ._util import register_methods, wrap_dim, cast
+from .reduction import Gather, _data, _method, _others_matrix, _INT64
+
+__all__ = ["cumsum", "cumprod", "cummax", "cummin"]
+
+
+def _reverse_cumsum(xp, x, axis):
+    flip = (slice(None),) * axis + (slice(None, None, -1),)
+    return xp.cumsum(x[flip], axis=axis)[flip]
+
+
+class Cumsum(Node):
+    """Cumulative sum along ``axis``; ``reverse`` sums from the end (its own adjoint)."""
+
+    def forward(self, x, axis, reverse, acc_dtype):
+        self.axis, self.reverse = axis, reverse
+        xp = get_array_module(x)
+        if reverse:
+            return _reverse_cumsum(xp, x if acc_dtype is None else x.astype(acc_dtype), axis)
+        return xp.cumsum(x, axis=axis, dtype=acc_dtype)
+
+    def backward(self, g):
+        return _cumsum(g, self.axis, not self.reverse), None, None, None
+
+
+def _cumsum(x, axis, reverse):
+    if isinstance(x, Tensor):
+        return Cumsum.apply(x, axis, reverse, None)
+    xp = get_array_module(x)
+    return _reverse_cumsum(xp, x, axis) if reverse else xp.cumsum(x, axis=axis)
+
+
+class Cumprod(Node):
+    def forward(self, x, axis, acc_dtype):
+        self.axis = axis
+        out = get_array_module(x).cumprod(x, axis=axis, dtype=acc_dtype)
+        self.save_for_backward(x, out)
+        return out
+
+    def backward(self, g):
+        x, y = self.saved_tensors
+        axis = self.axis
+        if not (_data(x) == 0).any():
+            # dy_i/dx_j = y_i / x_j for i >= j
+            return _cumsum(g * y, axis, True) / x, None, None
+        if isinstance(g, Tensor):
+            raise RuntimeError("cumprod: double backward is not supported when the input contains "
+                               "zeros")
+        xp = get_array_module(x)
+        xm, gm = xp.moveaxis(x, axis, -1), xp.moveaxis(g, axis, -1)
+        n = xm.shape[-1]
+        # prods[..., j, i] = product of x_k for k <= i, k != j; O(n^2) only on this zero path
+        prods = xp.cumprod(_others_matrix(xp, xm), axis=-1)
+        upper = xp.triu(xp.ones((n, n), dtype=x.dtype))
+        out = xp.einsum("...i,...ji->...j", gm, prods * upper)
+        return xp.moveaxis(out, -1, axis), None, None
+
+
+def _scan_dtype(input, dtype):
+    if dtype is not None:
+        return cast(input, _dtype.to_numpy_dtype(dtype)), None
+    if input._data.dtype.kind in "biu":
+        return input, _INT64
+    return input, None
+
+
+def _scan_axis(input, dim):
+    ndim = input._data.ndim
+    return wrap_dim(dim, ndim) if ndim else None
+
+
+def cumsum(input, dim, *, dtype=None):
+    """Cumulative sum along ``dim``; bool and integer inputs give int64."""
+    input, acc = _scan_dtype(input, dtype)
+    axis = _scan_axis(input, dim)
+    if axis is None:
+        return Gather.apply(input, np.zeros((), _INT64), None, False) if acc is None else \
+            _new(input._data.astype(acc))
+    return Cumsum.apply(input, axis, False, acc)
+
+
+def cumprod(input, dim, *, dtype=None):
+    """Cumulative product along ``dim``; its gradient is exact when the input has zeros."""
+    input, acc = _scan_dtype(input, dtype)
+    axis = _scan_axis(input, dim)
+    if axis is None:
+        return Gather.apply(input, np.zeros((), _INT64), None, False) if acc is None else \
+            _new(input._data.astype(acc))
+    return Cumprod.apply(input, axis, acc)
+
+
+def _cum_extreme(input, dim, is_max):
+    data = input._data
+    xp = get_array_module(data)
+    name = "cummax" if is_max else "cummin"
+    axis = _scan_axis(input, dim)
+    if axis is None:
+        zero = xp.zeros((), _INT64)
+        return getattr(return_types, name)(Gather.apply(input, zero, None, False), _new(zero))
+    ufunc = xp.maximum if is_max else xp.minimum
+    running = ufunc.accumulate(data, axis=axis)
+    # the latest position whose value equals the running extreme (PyTorch's tie rule)
+    hit = data == running
+    if data.dtype.kind in "fc":
+        hit |= xp.isnan(data)
+    shape = [1] * data.ndim
+    shape[axis] = data.shape[axis]
+    positions = xp.arange(data.shape[axis], dtype=_INT64).reshape(shape)
+    idx = xp.maximum.accumulate(xp.where(hit, positions, 0), axis=axis)
+    return getattr(return_types, name)(Gather.apply(input, idx, axis, False), _new(idx))
+
+
+def cummax(input, dim):
+    """Running maximum along ``dim`` and the index where each value occurred."""
+    return _cum_extreme(input, dim, True)
+
+
+def cummin(input, dim):
+    """Running minimum along ``dim`` and the index where each value occurred."""
+    return _cum_extreme(input, dim, False)
+
+
+register_methods({name: _method(globals()[name]) for name in __all__})

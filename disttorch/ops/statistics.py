@@ -1,0 +1,199 @@
+"""Reductions with a formula: variance and standard deviation, vector norms, logsumexp.
+
+Backward formulas are dual (arrays, or Tensors under ``create_graph``), like ``reduction``'s.
+"""
+import builtins
+import warnings
+
+import numpy as np
+
+from .. import _dtype
+from .._backend import get_array_module
+from ..autograd.function import Node
+from ..tensor import Tensor
+from ._util import register_methods, cast, default_float
+from .arithmetic import _dual_where
+from .pointwise import _exp, _sign, abs as _abs_op
+from .reduction import (_axes, _data, _expand, _like, _mean_keep, _method, _numel,
+                        _reduced_shape, _require_float, _check_nonempty, _tie_weights, mean)
+
+__all__ = ["var", "std", "var_mean", "std_mean", "norm", "logsumexp"]
+
+
+class Var(Node):
+    """Variance with ``correction``; ``sqrt=True`` gives the standard deviation."""
+
+    def forward(self, x, axes, keepdim, correction, sqrt):
+        xp = get_array_module(x)
+        self.in_shape, self.axes, self.keepdim, self.sqrt = x.shape, axes, keepdim, sqrt
+        self.dof = _numel(x.shape, axes) - correction
+        centered = x - x.mean(axis=axes, keepdims=True)
+        sq = xp.square(centered) if x.dtype.kind != "c" else (centered * centered.conj()).real
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = sq.sum(axis=axes, keepdims=keepdim) / builtins.max(self.dof, 0)
+            if sqrt:
+                out = xp.sqrt(out)
+        self.save_for_backward(x, out if sqrt else None)
+        return out
+
+    def backward(self, g):
+        x, y = self.saved_tensors
+        centered = x - _mean_keep(x, self.axes)
+        if self.sqrt:
+            # d std = d var / (2 std), defined as 0 where std == 0 (PyTorch's convention)
+            zero = _data(y) == 0
+            g = _dual_where(zero, g * 0, g / _dual_where(zero, y * 0 + 1, y))
+            scale = 1.0 / self.dof if self.dof > 0 else float("inf")
+        else:
+            scale = 2.0 / self.dof if self.dof > 0 else float("inf")
+        return _expand(g, self.in_shape, self.axes, self.keepdim) * centered * scale, \
+            None, None, None, None
+
+
+class LogSumExp(Node):
+    def forward(self, x, axes, keepdim):
+        xp = get_array_module(x)
+        self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
+        if x.size == 0:
+            out = xp.full(_reduced_shape(x.shape, axes, keepdim), -np.inf, x.dtype)
+        else:
+            shift = xp.amax(x, axis=axes, keepdims=True)
+            shift = xp.where(xp.isfinite(shift), shift, 0)
+            with np.errstate(divide="ignore"):
+                out = xp.log(xp.exp(x - shift).sum(axis=axes, keepdims=True)) + shift
+            if not keepdim:
+                out = out.reshape(_reduced_shape(x.shape, axes, False))
+        self.save_for_backward(x, out)
+        return out
+
+    def backward(self, g):
+        x, y = self.saved_tensors
+        y_full = _expand(y, self.in_shape, self.axes, self.keepdim)
+        return _expand(g, self.in_shape, self.axes, self.keepdim) * _exp(x - y_full), None, None
+
+
+class VectorNorm(Node):
+    """``(sum |x|^p)^(1/p)`` over ``axes`` for any real ``p`` (0, 1, 2, inf, -inf, ...)."""
+
+    def forward(self, x, p, axes, keepdim):
+        xp = get_array_module(x)
+        self.in_shape, self.p, self.axes, self.keepdim = x.shape, p, axes, keepdim
+        a = xp.abs(x)
+        if p == 2:
+            out = xp.sqrt((a * a).sum(axis=axes, keepdims=keepdim))
+        elif p == 1:
+            out = a.sum(axis=axes, keepdims=keepdim)
+        elif p == np.inf:
+            out = xp.amax(a, axis=axes, keepdims=keepdim)
+        elif p == -np.inf:
+            out = xp.amin(a, axis=axes, keepdims=keepdim)
+        elif p == 0:
+            out = (a != 0).sum(axis=axes, keepdims=keepdim).astype(a.dtype)
+        else:
+            with np.errstate(divide="ignore"):
+                out = ((a ** p).sum(axis=axes, keepdims=keepdim)) ** (1.0 / p)
+        self.save_for_backward(x, out)
+        return out
+
+    def backward(self, g):
+        x, y = self.saved_tensors
+        p, axes, keepdim, shape = self.p, self.axes, self.keepdim, self.in_shape
+        if p == 0:
+            return x * 0, None, None, None
+        if p == 1:
+            return _expand(g, shape, axes, keepdim) * _sign(x), None, None, None
+        if p in (np.inf, -np.inf):
+            xd = _data(x)
+            weights = _tie_weights(get_array_module(xd).abs(xd), _data(y), axes, keepdim)
+            return _expand(g, shape, axes, keepdim) * _sign(x) * _like(g, weights), None, None, None
+        zero = _data(y) == 0
+        safe_y = _dual_where(zero, y * 0 + 1, y)
+        g = _dual_where(zero, g * 0, g)
+        if p == 2:
+            return _expand(g / safe_y, shape, axes, keepdim) * x, None, None, None
+        scale = _expand(g / safe_y ** (p - 1), shape, axes, keepdim)
+        return scale * x * _abs(x) ** (p - 2), None, None, None
+
+
+def _abs(x):
+    return _abs_op(x) if isinstance(x, Tensor) else get_array_module(x).abs(x)
+
+
+def _correction(name, dim, unbiased, correction):
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{name}() received an invalid combination of arguments: use either "
+                        f"'unbiased' or 'correction', not both")
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    return dim, correction
+
+
+def _var_std(input, dim, unbiased, keepdim, correction, sqrt, name):
+    dim, correction = _correction(name, dim, unbiased, correction)
+    _require_float(input, "std and var only support floating point and complex dtypes")
+    axes = _axes(input, dim)
+    if _numel(input._data.shape, axes) - correction <= 0:
+        warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly less "
+                      f"than the reduction factor (input numel divided by output numel).",
+                      stacklevel=3)
+    return Var.apply(input, axes, keepdim, correction, sqrt)
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Variance over ``dim`` with Bessel's ``correction`` (default 1; legacy ``unbiased``)."""
+    return _var_std(input, dim, unbiased, keepdim, correction, False, "var")
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Standard deviation over ``dim`` with ``correction`` (default 1; legacy ``unbiased``)."""
+    return _var_std(input, dim, unbiased, keepdim, correction, True, "std")
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(var, mean)`` over ``dim``."""
+    dim, correction = _correction("var_mean", dim, unbiased, correction)
+    return (var(input, dim, keepdim=keepdim, correction=correction),
+            mean(input, dim, keepdim))
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(std, mean)`` over ``dim``."""
+    dim, correction = _correction("std_mean", dim, unbiased, correction)
+    return (std(input, dim, keepdim=keepdim, correction=correction),
+            mean(input, dim, keepdim))
+
+
+def vector_norm_impl(input, ord, dim, keepdim, dtype, name):
+    """Shared by :func:`norm` and ``linalg.vector_norm``."""
+    if dtype is not None:
+        input = cast(input, _dtype.to_numpy_dtype(dtype))
+    _require_float(input, name + ": Expected a floating point or complex tensor as input. Got {}")
+    axes = _axes(input, dim)
+    if ord in (np.inf, -np.inf) or ord < 0:
+        _check_nonempty(input, axes, name)
+    return VectorNorm.apply(input, float(ord), axes, keepdim)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """Vector p-norm over ``dim`` (``'fro'``: the 2-norm; ``'nuc'``: the nuclear matrix norm).
+
+    Prefer :func:`disttorch.linalg.vector_norm` and :func:`disttorch.linalg.matrix_norm`.
+    """
+    if p == "nuc":
+        from ..linalg import matrix_norm
+        return matrix_norm(input, "nuc", (-2, -1) if dim is None else dim, keepdim, dtype=dtype)
+    if p == "fro" or p is None:
+        p = 2
+    return vector_norm_impl(input, p, dim, keepdim, dtype, "linalg.vector_norm")
+
+
+def logsumexp(input, dim, keepdim=False):
+    """``log(sum(exp(input)))`` over ``dim``, computed stably (integers give a float result)."""
+    if input._data.dtype.kind in "biu":
+        input = cast(input, default_float())
+    return LogSumExp.apply(input, _axes(input, dim), keepdim)
+
+
+register_methods({name: _method(globals()[name]) for name in __all__})
