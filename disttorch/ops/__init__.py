@@ -1,8 +1,8 @@
 """The op library, one module per family; importing it attaches the Tensor methods."""
 import importlib
 
-_FAMILIES = ["creation", "random", "arithmetic", "pointwise", "conversion", "reduction", "linalg",
-             "shape", "indexing"]
+_FAMILIES = ["creation", "random", "arithmetic", "pointwise", "conversion", "reduction",
+             "statistics", "cumulative", "linalg", "shape", "joining", "indexing", "scatter", "sorting"]
 
 __all__ = []
 for _name in _FAMILIES:
