@@ -42,11 +42,15 @@ def tensor_repr(t):
               "threshold": _THRESHOLD if summarize else np.inf, "edgeitems": _EDGEITEMS}
     if data.dtype.kind == "f" or dt.name == "bfloat16":
         sample = data.astype(np.float64)
-        fmt = _float_formatter(sample.ravel() if not summarize else _edges(sample))
-        body = np.array2string(sample, formatter={"float_kind": fmt}, **kwargs)
-    elif data.dtype.kind == "b":
-        body = np.array2string(data, formatter={"bool": lambda v: "True" if v else "False"},
+        shown = sample.ravel() if not summarize else _edges(sample)
+        fmt = _float_formatter(shown)
+        width = max((len(fmt(v)) for v in shown), default=0)
+        body = np.array2string(sample, formatter={"float_kind": lambda v: fmt(v).rjust(width)},
                                **kwargs)
+    elif data.dtype.kind == "b":
+        width = 5 if (~data).any() else 4
+        body = np.array2string(data, formatter={"bool": lambda v: ("True" if v else "False")
+                                                .rjust(width)}, **kwargs)
     else:
         body = np.array2string(data, **kwargs)
     if data.size == 0 and data.ndim == 1:

@@ -1,0 +1,237 @@
+"""Tensor creation, dtypes, devices, conversions, repr and random number generation."""
+import pickle
+
+import numpy as np
+import pytest
+
+import disttorch
+from tests.ops.harness import requires_torch, torch
+
+
+def _name(dtype):
+    return str(dtype).split(".")[-1]
+
+
+@requires_torch
+@pytest.mark.parametrize("data", [[1, 2, 3], [1.0, 2], [True, False], 3.5, 7, [[1, 2], [3, 4]],
+                                  [], np.float64(2.0), np.array([1, 2], np.int32),
+                                  np.array([1.5], np.float64), [np.float32(1.0)], 1 + 2j])
+def test_tensor_infers_pytorchs_dtype(data):
+    ours, theirs = disttorch.tensor(data), torch.tensor(data)
+    assert _name(ours.dtype) == _name(theirs.dtype)
+    assert tuple(ours.shape) == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_tensor_copies_and_from_numpy_shares():
+    array = np.zeros(3, np.float32)
+    copied, shared, as_t = disttorch.tensor(array), disttorch.from_numpy(array), disttorch.as_tensor(array)
+    array[0] = 5
+    assert copied[0].item() == 0 if hasattr(disttorch.Tensor, "__getitem__") else copied.tolist()[0] == 0
+    assert shared.tolist()[0] == 5 and as_t.tolist()[0] == 5
+    shared.numpy()[1] = 7
+    assert array[1] == 7
+
+
+@requires_torch
+@pytest.mark.parametrize("fn,args,kwargs", [
+    ("zeros", (2, 3), {}), ("ones", ((2, 3),), {}), ("empty", ([4],), {}),
+    ("full", ((2,), 7), {}), ("full", ((2,), 7.5), {}), ("full", ((2,), True), {}),
+    ("arange", (5,), {}), ("arange", (1, 4, 0.5), {}), ("arange", (0, 10, 3), {}),
+    ("arange", (10, 0, -3), {}), ("linspace", (0, 1, 5), {}), ("logspace", (0, 2, 3), {}),
+    ("eye", (3,), {}), ("eye", (2, 4), {}), ("zeros", (2,), {"dtype": "int32"}),
+    ("ones", (2,), {"dtype": "float64"}),
+])
+def test_factories_match_torch(fn, args, kwargs):
+    kw = {k: (getattr(disttorch, v) if k == "dtype" else v) for k, v in kwargs.items()}
+    kt = {k: (getattr(torch, v) if k == "dtype" else v) for k, v in kwargs.items()}
+    ours, theirs = getattr(disttorch, fn)(*args, **kw), getattr(torch, fn)(*args, **kt)
+    assert _name(ours.dtype) == _name(theirs.dtype) and tuple(ours.shape) == tuple(theirs.shape)
+    if fn != "empty":
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+def test_like_and_new_factories():
+    x = disttorch.ones(2, 3, dtype=disttorch.float64)
+    for y in (disttorch.zeros_like(x), disttorch.ones_like(x), disttorch.empty_like(x),
+              disttorch.full_like(x, 4), disttorch.rand_like(x), disttorch.randn_like(x),
+              x.new_zeros(2, 3), x.new_ones((2, 3)), x.new_full((2, 3), 1.5), x.new_empty(2, 3)):
+        assert y.shape == (2, 3) and y.dtype == disttorch.float64
+    assert x.new_tensor([1, 2]).dtype == disttorch.float64
+    assert disttorch.zeros_like(x, dtype=disttorch.int64).dtype == disttorch.int64
+
+
+def test_negative_size_error():
+    with pytest.raises(RuntimeError, match="Trying to create tensor with negative dimension -1"):
+        disttorch.zeros(2, -1)
+
+
+def test_default_dtype():
+    assert disttorch.get_default_dtype() == disttorch.float32
+    disttorch.set_default_dtype(disttorch.float64)
+    try:
+        assert disttorch.tensor([1.0]).dtype == disttorch.float64
+        assert disttorch.zeros(1).dtype == disttorch.float64
+        assert (disttorch.tensor([1, 2]) / 2).dtype == disttorch.float64
+    finally:
+        disttorch.set_default_dtype(disttorch.float32)
+    with pytest.raises(TypeError, match="only floating-point types are supported"):
+        disttorch.set_default_dtype(disttorch.int64)
+
+
+@requires_torch
+def test_promote_types_table():
+    names = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"]
+    for a in names:
+        for b in names:
+            ours = disttorch.promote_types(getattr(disttorch, a), getattr(disttorch, b))
+            assert _name(ours) == _name(torch.promote_types(getattr(torch, a), getattr(torch, b)))
+
+
+@requires_torch
+def test_result_type():
+    assert disttorch.result_type(disttorch.tensor([1]), 1.0) == disttorch.float32
+    assert disttorch.result_type(disttorch.tensor([1.0]), disttorch.tensor(1.0, dtype=disttorch.float64)) \
+        == disttorch.float32
+    assert disttorch.result_type(disttorch.tensor([1], dtype=disttorch.int32),
+                                 disttorch.tensor(1.0, dtype=disttorch.float64)) == disttorch.float64
+
+
+def test_dtype_conversions_and_properties():
+    x = disttorch.tensor([1.7, -2.2])
+    assert x.long().tolist() == [1, -2] and x.long().dtype == disttorch.int64
+    assert x.int().dtype == disttorch.int32 and x.double().dtype == disttorch.float64
+    assert x.half().dtype == disttorch.float16 and x.bool().tolist() == [True, True]
+    assert x.to(disttorch.float64).dtype == disttorch.float64
+    assert x.to(disttorch.float32) is x
+    assert x.to(x) is x and x.to("cpu") is x
+    assert x.is_floating_point() and not x.long().is_floating_point()
+    assert x.float().type() == "torch.FloatTensor"
+    assert disttorch.float32.is_floating_point and not disttorch.int64.is_floating_point
+    assert disttorch.finfo(disttorch.float32).eps == np.finfo(np.float32).eps
+    assert disttorch.iinfo(disttorch.int8).max == 127
+
+
+def test_cast_is_differentiable():
+    x = disttorch.tensor([1.0, 2.0], requires_grad=True)
+    y = x.double() * 3
+    y.backward(disttorch.ones(2, dtype=disttorch.float64))
+    assert x.grad.dtype == disttorch.float32 and x.grad.tolist() == [3.0, 3.0]
+
+
+def test_devices():
+    assert disttorch.device("cpu") == disttorch.device("cpu") == "cpu"
+    d = disttorch.device("cuda:1")
+    assert d.type == "cuda" and d.index == 1 and str(d) == "cuda:1"
+    assert repr(disttorch.device("cuda", 0)) == "device(type='cuda', index=0)"
+    assert disttorch.ones(1).device == disttorch.device("cpu")
+    assert not disttorch.ones(1).is_cuda
+    with pytest.raises(RuntimeError, match="Expected one of cpu, cuda"):
+        disttorch.device("tpu")
+    with pytest.raises(RuntimeError, match="Invalid device string"):
+        disttorch.device("cuda:x")
+
+
+@pytest.mark.skipif(disttorch.cuda.is_available(), reason="checks the error without a GPU")
+def test_cuda_without_gpu_is_a_clear_error():
+    assert disttorch.cuda.device_count() == 0
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        disttorch.ones(2).cuda()
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        disttorch.zeros(2, device="cuda")
+
+
+def test_python_conversions():
+    x = disttorch.tensor([[1.5, 2.0], [3.0, 4.0]])
+    assert x.tolist() == [[1.5, 2.0], [3.0, 4.0]]
+    assert disttorch.tensor(2.5).item() == 2.5 and float(disttorch.tensor([2.5])) == 2.5
+    assert int(disttorch.tensor(3)) == 3
+    assert len(x) == 2 and x.size() == (2, 2) and x.size(-1) == 2 and x.dim() == 2
+    assert x.numel() == 4 and x.ndim == 2 and x.shape == disttorch.Size([2, 2])
+    assert repr(x.shape) == "disttorch.Size([2, 2])"
+    assert np.asarray(x).shape == (2, 2)
+    with pytest.raises(RuntimeError, match="a Tensor with 4 elements cannot be converted to Scalar"):
+        x.item()
+    with pytest.raises(RuntimeError, match="Boolean value of Tensor with more than one value is "
+                                           "ambiguous"):
+        bool(x)
+    with pytest.raises(TypeError, match="len\\(\\) of a 0-d tensor"):
+        len(disttorch.tensor(1.0))
+    with pytest.raises(RuntimeError, match="Can't call numpy\\(\\) on Tensor that requires grad"):
+        disttorch.ones(1, requires_grad=True).numpy()
+    assert [float(v) for v in disttorch.tensor([1.0, 2.0])] == [1.0, 2.0]
+    assert f"{disttorch.tensor(0.5):.2f}" == "0.50"
+
+
+def test_pickle_round_trip():
+    x = disttorch.tensor([1.0, 2.0], requires_grad=True)
+    y = pickle.loads(pickle.dumps(x))
+    assert y.tolist() == [1.0, 2.0] and y.requires_grad
+
+
+@requires_torch
+@pytest.mark.parametrize("data", [[1.0, 2.0, 3.0], [[0.1, -2.5], [3.25, 4.0]], [1e-5, 1.0],
+                                  [1e9, 1.0], [True, False], [1, -20, 300], [0.5], 2.0,
+                                  [[[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]],
+                                  [float("nan"), float("inf"), 1.5]])
+def test_repr_matches_torch(data):
+    ours = repr(disttorch.tensor(data))
+    theirs = repr(torch.tensor(data)).replace("torch.", "disttorch.")
+    assert ours == theirs
+    assert repr(disttorch.tensor(data, dtype=disttorch.float64)) == \
+        repr(torch.tensor(data, dtype=torch.float64)).replace("torch.", "disttorch.")
+
+
+def test_repr_autograd_suffixes():
+    x = disttorch.tensor([1.0], requires_grad=True)
+    assert repr(x) == "tensor([1.], requires_grad=True)"
+    assert repr(x * 2) == "tensor([2.], grad_fn=<MulBackward0>)"
+
+
+def test_manual_seed_reproduces_and_state_restores():
+    disttorch.manual_seed(123)
+    a = disttorch.rand(5)
+    disttorch.manual_seed(123)
+    assert disttorch.rand(5).tolist() == a.tolist()
+    state = disttorch.get_rng_state()
+    b = disttorch.randn(4)
+    disttorch.set_rng_state(state)
+    assert disttorch.randn(4).tolist() == b.tolist()
+    assert disttorch.initial_seed() == 123
+
+
+def test_generator_objects_are_independent():
+    g1 = disttorch.Generator().manual_seed(7)
+    g2 = disttorch.Generator().manual_seed(7)
+    assert disttorch.randn(3, generator=g1).tolist() == disttorch.randn(3, generator=g2).tolist()
+    state = g1.get_state()
+    x = disttorch.randperm(10, generator=g1)
+    g1.set_state(state)
+    assert disttorch.randperm(10, generator=g1).tolist() == x.tolist()
+    assert sorted(x.tolist()) == list(range(10))
+    with pytest.raises(RuntimeError, match="Invalid generator state"):
+        g1.set_state(disttorch.tensor([1, 2, 3], dtype=disttorch.uint8))
+
+
+def test_random_distributions():
+    disttorch.manual_seed(0)
+    u = disttorch.rand(20000)
+    assert 0 <= u.numpy().min() and u.numpy().max() < 1 and abs(u.numpy().mean() - 0.5) < 0.01
+    n = disttorch.randn(20000, dtype=disttorch.float64)
+    assert n.dtype == disttorch.float64 and abs(n.numpy().std() - 1) < 0.03
+    r = disttorch.randint(3, 7, (1000,))
+    assert r.dtype == disttorch.int64 and set(r.tolist()) == {3, 4, 5, 6}
+    assert disttorch.randint(5, (3,)).shape == (3,)
+    m = disttorch.normal(2.0, 3.0, size=(20000,))
+    assert abs(m.numpy().mean() - 2) < 0.1 and abs(m.numpy().std() - 3) < 0.1
+    t = disttorch.normal(disttorch.zeros(3), disttorch.ones(3))
+    assert t.shape == (3,)
+    b = disttorch.bernoulli(disttorch.full((10000,), 0.3))
+    assert abs(b.numpy().mean() - 0.3) < 0.02
+    idx = disttorch.multinomial(disttorch.tensor([0.0, 1.0, 3.0]), 1000, replacement=True)
+    assert set(idx.tolist()) == {1, 2}
+    x = disttorch.empty(1000).uniform_(-2, 2)
+    assert x.numpy().min() >= -2 and x.numpy().max() <= 2
+    assert abs(disttorch.empty(5000).normal_(1.0, 0.5).numpy().mean() - 1.0) < 0.05
+    with pytest.raises(RuntimeError, match="random_ expects 'from' to be less than 'to'"):
+        disttorch.randint(5, 5, (2,))
