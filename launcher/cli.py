@@ -133,7 +133,10 @@ def _slurm_defaults(args):
 def _secret(args, nnodes):
     if args.secret_file:
         with open(args.secret_file) as handle:
-            return handle.read().strip()
+            secret = handle.read().strip()
+        if not secret:
+            raise ValueError(f"the secret file {args.secret_file} is empty")
+        return secret
     if os.environ.get("DISTTORCH_SECRET"):
         return os.environ["DISTTORCH_SECRET"]
     if nnodes > 1:
