@@ -25,7 +25,7 @@ def test_module_and_endpoint(tmp_path):
     secret_file = tmp_path / "secret"
     secret_file.write_text("abc\n")
     config = cli.build_config(["--rdzv-endpoint", "10.0.0.1:1234", "--nnodes", "2", "--node-rank", "1",
-                               "--secret-file", secret_file, "-m", "pkg.train"])
+                               "--secret-file", str(secret_file), "-m", "pkg.train"])
     assert config.command[-2:] == ["module", "pkg.train"]
     assert (config.master_addr, config.master_port, config.node_rank) == ("10.0.0.1", 1234, 1)
     assert config.secret == "abc"
