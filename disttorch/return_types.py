@@ -5,7 +5,7 @@
 import collections
 
 __all__ = ["max", "min", "median", "nanmedian", "aminmax", "cummax", "cummin", "slogdet", "qr",
-           "eigh", "svd"]
+           "eigh", "svd", "sort", "topk", "kthvalue"]
 
 
 def _structseq(name, fields):
@@ -32,3 +32,6 @@ slogdet = _structseq("slogdet", ["sign", "logabsdet"])
 qr = _structseq("qr", ["Q", "R"])
 eigh = _structseq("eigh", ["eigenvalues", "eigenvectors"])
 svd = _structseq("svd", ["U", "S", "Vh"])
+sort = _structseq("sort", ["values", "indices"])
+topk = _structseq("topk", ["values", "indices"])
+kthvalue = _structseq("kthvalue", ["values", "indices"])

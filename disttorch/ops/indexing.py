@@ -1,0 +1,542 @@
+"""Indexing: ``__getitem__``/``__setitem__``, index_select/add/copy/fill/put, masked ops, take,
+put, nonzero and ``copy_``.
+
+Reads are ``Index`` (a numpy advanced index; backward scatter-adds, so duplicate indices
+accumulate) or the ``Slice`` view of ``ops.shape``; writes are ``IndexPut`` (the overwritten
+region gets a zero gradient, the values get the gradient read back at the index) and
+``IndexPutAccumulate`` (``+=`` at the index). All backwards are linear and dual.
+"""
+import numpy as np
+
+from .. import _dtype
+from .._backend import get_array_module
+from ..autograd.function import Node
+from ..tensor import Tensor, _new
+from ._util import register_methods, wrap_dim, sum_to, cast, device_mismatch, make_view, as_scalar
+from .arithmetic import check_inplace, apply_inplace, _nograd_inplace, mul
+from .shape import Slice, scatter_add_flat, reshape, expand, slice_view
+
+__all__ = ["index_select", "index_add", "index_copy", "index_fill", "index_put", "masked_fill",
+           "masked_select", "masked_scatter", "take", "take_along_dim", "put", "nonzero",
+           "argwhere"]
+
+
+def _has_int_array(index):
+    return any(hasattr(i, "dtype") and i.dtype.kind in "iu" and i.ndim for i in index)
+
+
+def index_dual(g, index):
+    """``g[index]`` for an array, or the differentiable advanced index for a Tensor."""
+    if isinstance(g, Tensor):
+        return Index.apply(g, index)
+    return g[index]
+
+
+def index_grad(g, shape, index):
+    """The adjoint of ``x[index]``: zeros of ``shape`` with ``g`` added at ``index``."""
+    if isinstance(g, Tensor):
+        return IndexGrad.apply(g, shape, index)
+    xp = get_array_module(g)
+    if len(index) == 1 and index[0].ndim == 1 and len(shape) == 1 and index[0].dtype.kind in "iu":
+        n = shape[0]
+        pos = index[0]
+        return scatter_add_flat(g, n, xp.where(pos < 0, pos + n, pos))
+    out = xp.zeros(shape, g.dtype)
+    if _has_int_array(index):
+        xp.add.at(out, index, g)
+    else:
+        out[index] = g
+    return out
+
+
+class Index(Node):
+    """Advanced indexing ``x[index]`` (integer arrays and boolean masks): a copy."""
+
+    def forward(self, x, index):
+        self.in_shape = x.shape
+        self.index = index
+        return x[index]
+
+    def backward(self, g):
+        return index_grad(g, self.in_shape, self.index), None
+
+
+class IndexGrad(Node):
+    def forward(self, g, shape, index):
+        self.index = index
+        return index_grad(g, shape, index)
+
+    def backward(self, gg):
+        return index_dual(gg, self.index), None, None
+
+
+def _zero_at(g, index):
+    if isinstance(g, Tensor):
+        return IndexPut.apply(g, 0, index)
+    out = g.copy()
+    out[index] = 0
+    return out
+
+
+class IndexPut(Node):
+    """``x`` with ``value`` written at ``index`` (out of place)."""
+
+    def forward(self, x, value, index):
+        self.index = index
+        self.value_shape = getattr(value, "shape", None)
+        out = x.copy()
+        out[index] = value
+        return out
+
+    def backward(self, g):
+        e = self.next_edges
+        gv = None
+        if len(e) > 1 and e[1] is not None:
+            gv = sum_to(index_dual(g, self.index), self.value_shape)
+        return (_zero_at(g, self.index) if e[0] is not None else None), gv, None
+
+
+class IndexPutAccumulate(Node):
+    """``x`` with ``value`` added at ``index``; duplicate indices add up."""
+
+    def forward(self, x, value, index):
+        self.index = index
+        self.value_shape = value.shape
+        out = x.copy()
+        get_array_module(x).add.at(out, index, value)
+        return out
+
+    def backward(self, g):
+        e = self.next_edges
+        gv = sum_to(index_dual(g, self.index), self.value_shape) if e[1] is not None else None
+        return (g if e[0] is not None else None), gv, None
+
+
+# ------------------------------------------------------------------ index parsing
+def _out_of_bounds(exc):
+    msg = str(exc).replace("for axis", "for dimension")
+    if msg.startswith("too many indices"):
+        return IndexError(msg.split(":")[0].replace("array", "tensor") + msg[msg.find(":"):])
+    return IndexError(msg)
+
+
+def _index_array(item, xp):
+    if isinstance(item, Tensor):
+        data = item._data
+    else:
+        data = np.asarray(item)
+        if data.dtype == object or (data.size == 0 and data.dtype.kind == "f"):
+            data = data.astype(np.int64)
+    kind = data.dtype.kind
+    if kind not in "biu":
+        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    if xp is not np and type(data) is np.ndarray:
+        data = xp.asarray(data)
+    elif xp is np and type(data) is not np.ndarray:
+        raise RuntimeError("indices should be either on cpu or on the same device as the indexed "
+                           "tensor (cpu)")
+    return data
+
+
+def parse_index(x, index):
+    """Normalise a Python index into a numpy index tuple; also says whether it is advanced."""
+    if type(index) is not tuple:
+        index = (index,)
+    xp = get_array_module(x._data)
+    out = []
+    advanced = False
+    has_ellipsis = False
+    for item in index:
+        if item is None or type(item) is int:
+            out.append(item)
+        elif type(item) is slice:
+            if item.step is not None and item.step <= 0:
+                raise ValueError("step must be greater than zero")
+            out.append(item)
+        elif item is Ellipsis:
+            has_ellipsis = True
+            out.append(item)
+        elif isinstance(item, Tensor) and item._data.ndim == 0 and item._data.dtype.kind in "iu":
+            out.append(int(item.item()))
+        elif isinstance(item, (np.integer, bool)) and not isinstance(item, np.bool_):
+            out.append(int(item) if not isinstance(item, bool) else item)
+        elif isinstance(item, (Tensor, list, tuple, np.ndarray, np.bool_)):
+            out.append(_index_array(item, xp))
+            advanced = True
+        elif hasattr(item, "__index__"):
+            out.append(item.__index__())
+        else:
+            raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte "
+                             "Variables are valid indices (got " f"{type(item).__name__})")
+    if not advanced and not has_ellipsis:
+        # a trailing Ellipsis keeps an all-integer index a 0-d view instead of a numpy scalar
+        out.append(Ellipsis)
+    return tuple(out), advanced
+
+
+def getitem(self, index):
+    """``self[index]``: basic indices give a view, tensors/lists/masks an advanced copy."""
+    idx, advanced = parse_index(self, index)
+    try:
+        if advanced:
+            return Index.apply(self, idx)
+        return make_view(Slice.apply(self, idx), self, lambda a: a[idx])
+    except IndexError as exc:
+        raise _out_of_bounds(exc) from None
+
+
+def _value_for(self, value):
+    """A value tensor cast to ``self``'s dtype and checked for device, or a Python scalar."""
+    if isinstance(value, Tensor):
+        if type(value._data) is not type(self._data):
+            if value._data.ndim:
+                raise device_mismatch(self, value)
+            return value.item()
+        return cast(value, self._data.dtype)
+    value = as_scalar(value)
+    if not isinstance(value, (int, float, bool, complex)):
+        raise TypeError(f"can't assign a {type(value).__name__} to a {self.type()}")
+    return value
+
+
+def _drop_leading_ones(value, target_ndim):
+    shape = value._data.shape
+    extra = len(shape) - target_ndim
+    if extra > 0 and all(s == 1 for s in shape[:extra]):
+        return reshape(value, shape[extra:])
+    return value
+
+
+def _put(self, idx, value, accumulate=False):
+    """Out-of-place write (or add) of ``value`` at the numpy index ``idx``."""
+    if isinstance(value, Tensor):
+        target = self._data[idx]
+        value = _drop_leading_ones(value, target.ndim)
+        try:
+            np.broadcast_shapes(value._data.shape, target.shape)
+        except ValueError:
+            raise RuntimeError(f"shape mismatch: value tensor of shape {list(value._data.shape)} "
+                               f"cannot be broadcast to indexing result of shape "
+                               f"{list(target.shape)}") from None
+    if accumulate:
+        if not isinstance(value, Tensor):
+            value = _new(get_array_module(self._data).asarray(value, self._data.dtype))
+        return IndexPutAccumulate.apply(self, value, idx)
+    return IndexPut.apply(self, value, idx)
+
+
+def setitem(self, index, value):
+    """``self[index] = value`` (a tensor, broadcast, or a number), recorded by autograd."""
+    idx, _ = parse_index(self, index)
+    value = _value_for(self, value)
+    try:
+        if check_inplace(self) and (self._requires_grad or (isinstance(value, Tensor) and
+                                                            value._requires_grad)):
+            apply_inplace(self, _put(self, idx, value))
+            return
+        self._data[idx] = value._data if isinstance(value, Tensor) else value
+    except IndexError as exc:
+        raise _out_of_bounds(exc) from None
+    self._vc[0] += 1
+
+
+def _inplace(fn):
+    def method(self, *args, **kwargs):
+        if check_inplace(self):
+            return apply_inplace(self, fn(self, *args, **kwargs))
+        return _nograd_inplace(self, fn, *args, **kwargs)
+    method.__name__ = fn.__name__ + "_"
+    method.__doc__ = f"In-place :func:`{fn.__name__}`."
+    return method
+
+
+# ------------------------------------------------------------------ index_* ops
+def _dim_index(input, dim, index, name):
+    """The numpy index tuple selecting ``index`` (a 0-D/1-D integer tensor) along ``dim``."""
+    if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
+    if index._data.ndim > 1:
+        raise IndexError(f"{name}(): Index is supposed to be a vector")
+    ndim = input._data.ndim
+    d = wrap_dim(dim, ndim)
+    size = input._data.shape[d] if ndim else 1
+    idx = index._data.reshape(-1)
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= size):
+        raise IndexError("index out of range in self")
+    if not ndim:
+        return d, None
+    return d, (slice(None),) * d + (idx,)
+
+
+def index_select(input, dim, index, *, out=None):
+    """The entries of ``input`` at ``index`` (a 1-D integer tensor) along ``dim``."""
+    d, idx = _dim_index(input, dim, index, "index_select")
+    if idx is None:
+        return Index.apply(reshape(input, (1,)), (index._data.reshape(-1),))
+    result = Index.apply(input, idx)
+    if out is not None:
+        from .arithmetic import _out
+        return _out(result, out)
+    return result
+
+
+def _source_for(input, source, name):
+    if not isinstance(source, Tensor):
+        raise TypeError(f"{name}(): argument 'source' must be Tensor, not {type(source).__name__}")
+    if type(source._data) is not type(input._data):
+        raise device_mismatch(input, source)
+    if source._data.dtype != input._data.dtype:
+        raise RuntimeError(f"{name}(): self ({input.dtype.name.capitalize()}) and source "
+                           f"({source.dtype.name.capitalize()}) must have the same scalar type")
+    return source
+
+
+def _check_source_shape(input, d, index, source, name):
+    want = list(input._data.shape)
+    if want:
+        want[d] = index._data.size
+    if list(source._data.shape) != want and source._data.size != int(np.prod(want)):
+        raise RuntimeError(f"{name}(): Source/destination tensor must have same slice shapes. "
+                           f"Destination slice shape: {want} and source slice shape: "
+                           f"{list(source._data.shape)}")
+    return reshape(source, tuple(want)) if list(source._data.shape) != want else source
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    """``input`` with ``alpha * source`` added at ``index`` along ``dim`` (duplicates add up)."""
+    source = _source_for(input, source, "index_add")
+    d, idx = _dim_index(input, dim, index, "index_add")
+    source = _check_source_shape(input, d, index, source, "index_add")
+    if alpha != 1:
+        source = mul(source, alpha)
+    if idx is None:
+        return reshape(_put(reshape(input, (1,)), (index._data.reshape(-1),),
+                            reshape(source, (-1,)), True), ())
+    return _put(input, idx, source, accumulate=True)
+
+
+def index_copy(input, dim, index, source):
+    """``input`` with the slices at ``index`` along ``dim`` replaced by ``source``."""
+    source = _source_for(input, source, "index_copy")
+    d, idx = _dim_index(input, dim, index, "index_copy")
+    source = _check_source_shape(input, d, index, source, "index_copy")
+    if idx is None:
+        return reshape(_put(reshape(input, (1,)), (index._data.reshape(-1),),
+                            reshape(source, (-1,))), ())
+    return _put(input, idx, source)
+
+
+def index_fill(input, dim, index, value):
+    """``input`` with the slices at ``index`` along ``dim`` set to ``value`` (a number or a 0-D
+    tensor)."""
+    if isinstance(value, Tensor) and value._data.ndim:
+        raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got "
+                           f"tensor with {value._data.ndim} dimension(s).")
+    d, idx = _dim_index(input, dim, index, "index_fill")
+    value = _value_for(input, value)
+    if idx is None:
+        return reshape(_put(reshape(input, (1,)), (index._data.reshape(-1),), value), ())
+    return _put(input, idx, value)
+
+
+def index_put(input, indices, values, accumulate=False):
+    """``input`` with ``values`` written (or added, with ``accumulate``) at the advanced index
+    ``indices`` (a tuple of index tensors)."""
+    if not isinstance(values, Tensor):
+        raise TypeError("index_put(): argument 'values' must be Tensor")
+    if values._data.dtype != input._data.dtype:
+        raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                           f"{input.dtype.name.capitalize()} for the destination and "
+                           f"{values.dtype.name.capitalize()} for the source.")
+    idx, _ = parse_index(input, tuple(indices))
+    try:
+        return _put(input, idx, values, accumulate)
+    except IndexError as exc:
+        raise _out_of_bounds(exc) from None
+
+
+# ------------------------------------------------------------------ masked ops
+def _bool_mask(mask, name):
+    if not isinstance(mask, Tensor) or mask._data.dtype.kind != "b":
+        dt = mask.dtype.name.capitalize() if isinstance(mask, Tensor) else type(mask).__name__
+        raise RuntimeError(f"{name} only supports boolean masks, but got mask with dtype {dt}")
+    return mask
+
+
+def masked_fill(input, mask, value):
+    """``input`` with ``value`` (a number or a 0-D tensor) where ``mask`` is True."""
+    from .pointwise import where
+    _bool_mask(mask, "masked_fill_")
+    if isinstance(value, Tensor):
+        if value._data.ndim:
+            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got "
+                               f"tensor with {value._data.ndim} dimension(s).")
+        value = cast(value, input._data.dtype)
+    else:
+        value = _new(get_array_module(input._data).asarray(as_scalar(value), input._data.dtype))
+    return where(mask, value, input)
+
+
+def _masked_fill_(self, mask, value):
+    shape = self._data.shape
+    if not _broadcastable(mask, self) or np.broadcast_shapes(mask._data.shape, shape) != shape:
+        raise RuntimeError(f"The expanded size of the tensor ({shape[-1] if shape else 1}) must "
+                           f"match the existing size at non-singleton dimension. Target sizes: "
+                           f"{list(shape)}.  Tensor sizes: {list(mask._data.shape)}")
+    return _masked_fill_inplace(self, mask, value)
+
+
+def _broadcast_mask(input, mask):
+    shape = np.broadcast_shapes(input._data.shape, mask._data.shape)
+    return expand(input, shape), get_array_module(mask._data).broadcast_to(mask._data, shape)
+
+
+def masked_select(input, mask):
+    """The 1-D tensor of the entries of ``input`` where ``mask`` (broadcast) is True."""
+    if not isinstance(mask, Tensor) or mask._data.dtype.kind != "b":
+        raise RuntimeError("masked_select: expected BoolTensor for mask")
+    x, m = _broadcast_mask(input, mask)
+    return Index.apply(x, (m,))
+
+
+def masked_scatter(input, mask, source):
+    """``input`` with the entries where ``mask`` is True taken from ``source`` in order."""
+    _bool_mask(mask, "masked_scatter_")
+    x, m = _broadcast_mask(input, mask)
+    n = int(m.sum())
+    if source._data.size < n:
+        raise RuntimeError("masked_scatter: expected source to have at least as many elements as "
+                           "ones in mask")
+    values = slice_view(reshape(cast(source, input._data.dtype), (-1,)), (slice(0, n),))
+    return IndexPut.apply(x, values, (m,))
+
+
+# ------------------------------------------------------------------ take / put
+def _flat_index(input, index, name):
+    if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
+        raise RuntimeError(f"{name}(): Expected a long tensor for index, but got "
+                           f"{getattr(index, 'dtype', type(index).__name__)}")
+    n = input._data.size
+    idx = index._data
+    if idx.size:
+        lo, hi = int(idx.min()), int(idx.max())
+        bad = lo if lo < -n else hi if hi >= n else None
+        if bad is not None:
+            raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} "
+                             f"elements.")
+    return idx
+
+
+def take(input, index):
+    """The entries of the flattened ``input`` at ``index``; the result has ``index``'s shape."""
+    idx = _flat_index(input, index, "take")
+    return Index.apply(reshape(input, (-1,)), (idx,))
+
+
+def take_along_dim(input, indices, dim=None):
+    """Pick values along ``dim`` at ``indices`` (broadcast against ``input`` elsewhere)."""
+    if dim is None:
+        return take(input, reshape(indices, (-1,)))
+    from .scatter import gather
+    ndim = input._data.ndim
+    d = wrap_dim(dim, ndim)
+    if indices._data.ndim != ndim:
+        raise RuntimeError("torch.take_along_dim(): input and indices should have the same number "
+                           "of dimensions, but got " f"{ndim} dimensions for input, and "
+                           f"{indices._data.ndim} dimensions for indices")
+    xs, ix = list(input._data.shape), list(indices._data.shape)
+    xs[d] = ix[d] = 1
+    common = np.broadcast_shapes(tuple(xs), tuple(ix))
+    x_shape = list(common)
+    x_shape[d] = input._data.shape[d]
+    i_shape = list(common)
+    i_shape[d] = indices._data.shape[d]
+    return gather(expand(input, tuple(x_shape)), d, expand(indices, tuple(i_shape)))
+
+
+def put(input, index, source, accumulate=False):
+    """``input`` with the flattened entries at ``index`` set to (or, with ``accumulate``,
+    increased by) ``source``."""
+    idx = _flat_index(input, index, "put")
+    source = _source_for(input, source, "put")
+    if source._data.size != idx.size:
+        raise RuntimeError(f"put_(): Expected source and index to have the same number of "
+                           f"elements, but got source.numel() = {source._data.size}, "
+                           f"index.numel() = {idx.size}")
+    flat = _put(reshape(input, (-1,)), (idx.reshape(-1),), reshape(source, (-1,)), accumulate)
+    return reshape(flat, input._data.shape)
+
+
+# ------------------------------------------------------------------ nonzero / copy_
+def nonzero(input, *, out=None, as_tuple=False):
+    """Indices of the non-zero entries: an ``(n, ndim)`` int64 tensor, or one 1-D tensor per
+    dim with ``as_tuple=True``."""
+    data = input._data
+    xp = get_array_module(data)
+    if as_tuple:
+        return tuple(_new(i.astype(np.int64, copy=False)) for i in
+                     xp.nonzero(data if data.ndim else data.reshape(1)))
+    if not data.ndim:
+        return _new(xp.zeros((int(bool(data)), 0), np.int64))
+    result = _new(xp.stack(xp.nonzero(data), axis=1).astype(np.int64, copy=False))
+    if out is not None:
+        from .arithmetic import _out
+        return _out(result, out)
+    return result
+
+
+def argwhere(input):
+    """Indices of the non-zero entries as an ``(n, ndim)`` tensor."""
+    return nonzero(input)
+
+
+def copy_(self, src, non_blocking=False):
+    """Copy ``src`` (broadcast, converted to ``self``'s dtype and device) into ``self``."""
+    if not isinstance(src, Tensor):
+        raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
+    shape = self._data.shape
+    if not _broadcastable(src, self) or np.broadcast_shapes(src._data.shape, shape) != shape:
+        raise RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape "
+                           f"{list(src._data.shape)}")
+    if type(src._data) is not type(self._data):
+        src = src.to(self.device)
+    if check_inplace(self) and (self._requires_grad or src._requires_grad):
+        from .views import Overwrite
+        return apply_inplace(self, Overwrite.apply(self, cast(src, self._data.dtype)))
+    self._data[...] = src._data
+    self._vc[0] += 1
+    return self
+
+
+def _broadcastable(a, b):
+    try:
+        np.broadcast_shapes(a._data.shape, b._data.shape)
+        return True
+    except ValueError:
+        return False
+
+
+_masked_fill_inplace = _inplace(masked_fill)
+
+
+def _method(fn):
+    def method(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+    method.__name__ = fn.__name__
+    method.__doc__ = fn.__doc__
+    return method
+
+
+register_methods({
+    "__getitem__": getitem, "__setitem__": setitem,
+    "index_select": _method(index_select), "index_add": _method(index_add),
+    "index_copy": _method(index_copy), "index_fill": _method(index_fill),
+    "index_put": _method(index_put), "masked_fill": _method(masked_fill),
+    "masked_select": _method(masked_select), "masked_scatter": _method(masked_scatter),
+    "take": _method(take), "take_along_dim": _method(take_along_dim), "put": _method(put),
+    "nonzero": _method(nonzero), "argwhere": argwhere, "copy_": copy_,
+    "index_add_": _inplace(index_add), "index_copy_": _inplace(index_copy),
+    "index_fill_": _inplace(index_fill), "index_put_": _inplace(index_put),
+    "masked_fill_": _masked_fill_, "masked_scatter_": _inplace(masked_scatter),
+    "put_": _inplace(put),
+})

@@ -1,0 +1,218 @@
+"""gather, scatter, scatter_add and scatter_reduce (and their in-place forms).
+
+An ``index`` tensor along ``dim`` is turned into a full numpy advanced index (broadcast
+``arange`` for the other dims), so these ops reuse ``Index``/``IndexPut``/``IndexPutAccumulate``
+of ``ops.indexing`` and share their gradients.
+"""
+import numpy as np
+
+from .._backend import get_array_module
+from ..autograd.function import Node
+from ..tensor import Tensor, _new
+from ._util import register_methods, wrap_dim, device_mismatch
+from .indexing import (Index, IndexPut, IndexPutAccumulate, index_dual, _inplace, _value_for,
+                       _zero_at)
+from .shape import slice_view
+
+__all__ = ["gather", "scatter", "scatter_add", "scatter_reduce"]
+
+
+def _full_index(input, dim, index, name):
+    """Validate ``index`` for ``input`` and return (dim, numpy advanced index tuple)."""
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{name}(): argument 'index' must be Tensor, not {type(index).__name__}")
+    if index._data.dtype != np.int64:
+        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+    if type(index._data) is not type(input._data):
+        raise device_mismatch(input, index)
+    x_shape, i_shape = input._data.shape, index._data.shape
+    ndim = max(len(x_shape), 1)
+    d = wrap_dim(dim, len(x_shape))
+    if len(i_shape) != len(x_shape) and index._data.size:
+        raise RuntimeError("Index tensor must have the same number of dimensions as "
+                           f"{'input' if name == 'gather' else 'self'} tensor")
+    for k, (a, b) in enumerate(zip(i_shape, x_shape)):
+        if k != d and a > b:
+            raise RuntimeError(f"Size does not match at dimension {k} expected index "
+                               f"{list(i_shape)} to be no larger than self {list(x_shape)} apart "
+                               f"from dimension {d}")
+    idx = index._data
+    size = x_shape[d] if x_shape else 1
+    if idx.size:
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < -size or hi >= size:
+            raise RuntimeError(f"index {hi if hi >= size else lo} is out of bounds for dimension "
+                               f"{d} with size {size}")
+    xp = get_array_module(idx)
+    if not x_shape:
+        return d, (idx.reshape(-1)[:1].reshape(()) if idx.size else idx.reshape(0),)
+    full = []
+    for k, n in enumerate(i_shape):
+        if k == d:
+            full.append(idx)
+        else:
+            full.append(xp.arange(n).reshape((1,) * k + (n,) + (1,) * (ndim - k - 1)))
+    return d, tuple(full)
+
+
+def gather(input, dim, index, *, sparse_grad=False, out=None):
+    """``out[i][j][k] = input[index[i][j][k]][j][k]`` (for ``dim=0``); the gradient
+    scatter-adds back."""
+    _, idx = _full_index(input, dim, index, "gather")
+    result = Index.apply(input, idx)
+    if out is not None:
+        from .arithmetic import _out
+        return _out(result, out)
+    return result
+
+
+def _src_region(src, index):
+    """``src`` cut to ``index``'s shape (scatter reads only that corner of ``src``)."""
+    if src._data.shape == index._data.shape:
+        return src
+    if src._data.ndim != index._data.ndim or any(
+            a > b for a, b in zip(index._data.shape, src._data.shape)):
+        raise RuntimeError(f"Expected index {list(index._data.shape)} to be no larger than src "
+                           f"{list(src._data.shape)} in any dimension")
+    return slice_view(src, tuple(slice(0, n) for n in index._data.shape))
+
+
+def _src_for(input, src, name):
+    if type(src._data) is not type(input._data):
+        raise device_mismatch(input, src)
+    if src._data.dtype != input._data.dtype:
+        raise RuntimeError(f"{name}(): Expected self.dtype to be equal to src.dtype")
+    return src
+
+
+def scatter(input, dim, index, src=None, *, value=None, reduce=None):
+    """``input`` with ``src`` (or the number ``value``) written at ``index`` along ``dim``;
+    ``reduce='add'|'multiply'`` combines instead of overwriting."""
+    if src is None:
+        src = value
+    _, idx = _full_index(input, dim, index, "scatter")
+    if reduce is not None:
+        if reduce not in ("add", "multiply"):
+            raise RuntimeError("reduce argument must be either add or multiply.")
+        if not isinstance(src, Tensor):
+            src = _new(get_array_module(input._data).full(index._data.shape, src,
+                                                          input._data.dtype))
+        return scatter_reduce(input, dim, index, src, "sum" if reduce == "add" else "prod")
+    if isinstance(src, Tensor):
+        src = _src_region(_src_for(input, src, "scatter"), index)
+        return IndexPut.apply(input, src, idx)
+    return IndexPut.apply(input, _value_for(input, src), idx)
+
+
+def scatter_add(input, dim, index, src):
+    """``input`` with ``src`` added at ``index`` along ``dim``; duplicate indices add up."""
+    _, idx = _full_index(input, dim, index, "scatter_add")
+    src = _src_region(_src_for(input, src, "scatter_add"), index)
+    return IndexPutAccumulate.apply(input, src, idx)
+
+
+_IDENTITY = {"sum": 0, "mean": 0, "prod": 1}
+_UFUNC = {"sum": "add", "mean": "add", "prod": "multiply", "amax": "maximum", "amin": "minimum"}
+
+
+def _extreme(dtype, reduce):
+    info = np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype)
+    if reduce == "amax":
+        return -np.inf if dtype.kind == "f" else info.min
+    return np.inf if dtype.kind == "f" else info.max
+
+
+class ScatterReduce(Node):
+    def forward(self, x, src, index, reduce, include_self):
+        xp = get_array_module(x)
+        self.index, self.reduce, self.include_self = index, reduce, include_self
+        out = x.copy()
+        touched = xp.zeros(x.shape, bool)
+        touched[index] = True
+        if not include_self:
+            out[index] = _IDENTITY[reduce] if reduce in _IDENTITY else _extreme(x.dtype, reduce)
+        getattr(xp, _UFUNC[reduce]).at(out, index, src)
+        counts = None
+        if reduce == "mean":
+            counts = xp.full(x.shape, 1 if include_self else 0, x.dtype)
+            xp.add.at(counts, index, 1)
+            counts = xp.maximum(counts, 1)
+            out = out // counts if x.dtype.kind in "iu" else out / counts
+        self.save_for_backward(x, src, out, touched, counts)
+        return out
+
+    def backward(self, g):
+        x, src, out, touched, counts = self.saved_tensors
+        e = self.next_edges
+        index, reduce = self.index, self.reduce
+        wrap = isinstance(g, Tensor)
+        arrays = [a._data if isinstance(a, Tensor) else a for a in (x, src, out, touched, counts)]
+        x, src, out, touched, counts = arrays
+        xp = get_array_module(x)
+        if reduce in ("sum", "mean"):
+            w_self = 1 / counts if reduce == "mean" else None
+            w_src = index_dual(1 / counts, index) if reduce == "mean" else None
+        elif reduce == "prod":
+            w_self, w_src = _prod_weights(xp, x, src, index, self.include_self)
+        else:
+            self_hit = (x == out) & (~touched if not self.include_self else True)
+            src_hit = src == out[index]
+            count = self_hit.astype(x.dtype)
+            xp.add.at(count, index, src_hit.astype(x.dtype))
+            w_self = self_hit / xp.maximum(count, 1)
+            w_src = src_hit / xp.maximum(count, 1)[index]
+        gx = gs = None
+        if e[0] is not None:
+            gx = g if w_self is None else g * (_new(w_self) if wrap else w_self)
+            if not self.include_self:
+                gx = _zero_at(gx, index)
+        if e[1] is not None:
+            gs = index_dual(g, index)
+            if w_src is not None:
+                gs = gs * (_new(w_src) if wrap else w_src)
+        return gx, gs, None, None, None
+
+
+def _prod_weights(xp, x, src, index, include_self):
+    """d(out)/d(x) and d(out)/d(src) of a scatter product: the product of the other factors,
+    computed without dividing by zero factors."""
+    zeros = xp.zeros(x.shape, np.int64)
+    nonzero = xp.where(x == 0, 1, x) if include_self else xp.ones_like(x)
+    if include_self:
+        zeros += x == 0
+    xp.add.at(zeros, index, (src == 0).astype(np.int64))
+    xp.multiply.at(nonzero, index, xp.where(src == 0, 1, src))
+
+    def others(values, zeros_here, nonzero_here):
+        others_zero = zeros_here - (values == 0)
+        return xp.where(others_zero > 0, 0,
+                        nonzero_here / xp.where(values == 0, 1, values)).astype(x.dtype)
+
+    return others(x, zeros, nonzero), others(src, zeros[index], nonzero[index])
+
+
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    """Reduce ``src`` into ``input`` at ``index`` along ``dim`` with ``reduce`` in
+    ``'sum' | 'prod' | 'mean' | 'amax' | 'amin'`` (``include_self``: whether ``input``'s own
+    values take part)."""
+    if reduce not in _UFUNC:
+        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got "
+                           f"{reduce}")
+    _, idx = _full_index(input, dim, index, "scatter_reduce")
+    src = _src_region(_src_for(input, src, "scatter_reduce"), index)
+    return ScatterReduce.apply(input, src, idx, reduce, include_self)
+
+
+def _method(fn):
+    def method(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+    method.__name__ = fn.__name__
+    method.__doc__ = fn.__doc__
+    return method
+
+
+register_methods({
+    "gather": _method(gather), "scatter": _method(scatter), "scatter_add": _method(scatter_add),
+    "scatter_reduce": _method(scatter_reduce), "scatter_": _inplace(scatter),
+    "scatter_add_": _inplace(scatter_add), "scatter_reduce_": _inplace(scatter_reduce),
+})

@@ -1,0 +1,716 @@
+"""View ops: reshape/view, squeeze, permute/transpose, expand, slicing views, split, unfold.
+
+Every op here returns a numpy/cupy view of its input wrapped in one Tensor and marked with
+``make_view`` (shared version counter, in-place ops rewrite the base's history). The backward
+of each is linear in ``g`` and written with dual helpers, so double backward records a graph.
+"""
+import numpy as np
+
+from .._backend import get_array_module
+from ..autograd.function import Node
+from ..tensor import Tensor, _new
+from ._util import register_methods, sum_to, wrap_dim, make_view
+
+__all__ = ["reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "permute", "transpose",
+           "swapaxes", "swapdims", "t", "adjoint", "expand_copy", "broadcast_to",
+           "broadcast_tensors", "broadcast_shapes", "narrow", "select", "split", "tensor_split",
+           "chunk", "unbind", "movedim", "moveaxis", "clone", "as_strided", "ravel",
+           "hsplit", "vsplit", "dsplit"]
+
+
+def _ints(args, name):
+    """``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` or ``f(Size)`` -> tuple of ints (negatives kept)."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = args[0]
+    out = []
+    for s in args:
+        if isinstance(s, Tensor):
+            s = s.item()
+        if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
+            raise TypeError(f"{name}(): argument 'size' must be tuple of ints, but found element of "
+                            f"type {type(s).__name__}")
+        out.append(int(s))
+    return tuple(out)
+
+
+def infer_shape(shape, numel):
+    """Resolve one ``-1`` in ``shape`` for ``numel`` elements, with PyTorch's errors."""
+    infer = None
+    known = 1
+    for i, s in enumerate(shape):
+        if s == -1:
+            if infer is not None:
+                raise RuntimeError("only one dimension can be inferred")
+            infer = i
+        elif s < 0:
+            raise RuntimeError(f"invalid shape dimension {s}")
+        else:
+            known *= s
+    if infer is None:
+        if known != numel:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+        return shape
+    if known == 0 or numel % known:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+    return shape[:infer] + (numel // known,) + shape[infer + 1:]
+
+
+def view_strides(shape, strides, new_shape):
+    """Strides of ``new_shape`` viewing memory laid out as (shape, strides), or None when the
+    reshape needs a copy (PyTorch's computeStride)."""
+    if not shape:
+        return tuple(1 for _ in new_shape)
+    new_strides = [0] * len(new_shape)
+    view_d = len(new_shape) - 1
+    chunk_base = strides[-1]
+    tensor_numel = view_numel = 1
+    for d in range(len(shape) - 1, -1, -1):
+        tensor_numel *= shape[d]
+        if d == 0 or (shape[d - 1] != 1 and strides[d - 1] != tensor_numel * chunk_base):
+            while view_d >= 0 and (view_numel < tensor_numel or new_shape[view_d] == 1):
+                new_strides[view_d] = view_numel * chunk_base
+                view_numel *= new_shape[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if d > 0:
+                chunk_base = strides[d - 1]
+                tensor_numel = view_numel = 1
+    return tuple(new_strides) if view_d == -1 else None
+
+
+def _is_viewable(x, shape):
+    if x.flags.c_contiguous or x.size <= 1:
+        return True
+    return view_strides(x.shape, x.strides, shape) is not None
+
+
+# ------------------------------------------------------------------ nodes
+class Reshape(Node):
+    def forward(self, x, shape):
+        self.in_shape = x.shape
+        return x.reshape(shape)
+
+    def backward(self, g):
+        return g.reshape(self.in_shape), None
+
+
+class Squeeze(Reshape):
+    pass
+
+
+class Unsqueeze(Reshape):
+    pass
+
+
+def _permute_dual(g, dims):
+    if isinstance(g, Tensor):
+        return Permute.apply(g, dims)
+    return g.transpose(dims)
+
+
+class Permute(Node):
+    def forward(self, x, dims):
+        self.dims = dims
+        return x.transpose(dims)
+
+    def backward(self, g):
+        return _permute_dual(g, tuple(np.argsort(self.dims).tolist())), None
+
+
+class Expand(Node):
+    def forward(self, x, shape):
+        self.in_shape = x.shape
+        return get_array_module(x).broadcast_to(x, shape)
+
+    def backward(self, g):
+        return sum_to(g, self.in_shape), None
+
+
+def slice_dual(g, index):
+    """``g[index]`` on an array, or the differentiable op on a Tensor."""
+    if isinstance(g, Tensor):
+        return Slice.apply(g, index)
+    return g[index]
+
+
+def slice_grad(g, shape, index):
+    """Zeros of ``shape`` with ``g`` written at ``index`` (the adjoint of basic slicing)."""
+    if isinstance(g, Tensor):
+        return SliceGrad.apply(g, shape, index)
+    out = get_array_module(g).zeros(shape, g.dtype)
+    out[index] = g
+    return out
+
+
+class Slice(Node):
+    """Basic indexing ``x[index]`` (ints, slices, None, Ellipsis): a view."""
+
+    def forward(self, x, index):
+        self.in_shape = x.shape
+        self.index = index
+        return x[index]
+
+    def backward(self, g):
+        return slice_grad(g, self.in_shape, self.index), None
+
+
+class SliceGrad(Node):
+    def forward(self, g, shape, index):
+        self.index = index
+        out = get_array_module(g).zeros(shape, g.dtype)
+        out[index] = g
+        return out
+
+    def backward(self, gg):
+        return slice_dual(gg, self.index), None, None
+
+
+def _concat_dual(grads, dim):
+    if any(isinstance(g, Tensor) for g in grads):
+        from .joining import cat
+        return cat([g if isinstance(g, Tensor) else _new(g) for g in grads], dim)
+    return get_array_module(grads[0]).concatenate(grads, axis=dim)
+
+
+class Split(Node):
+    """Consecutive pieces of ``x`` along ``dim`` (views); backward concatenates their grads."""
+
+    def forward(self, x, bounds, dim):
+        self.dim = dim
+        lead = (slice(None),) * dim
+        return tuple(x[lead + (slice(a, b),)] for a, b in bounds)
+
+    def backward(self, *grads):
+        return _concat_dual(list(grads), self.dim), None, None
+
+
+class AsStrided(Node):
+    """``as_strided`` on the row-major elements of ``x``; backward scatter-adds into ``x``."""
+
+    def forward(self, x, size, stride, offset):
+        xp = get_array_module(x)
+        self.in_shape = x.shape
+        self.positions = _strided_positions(xp, size, stride, offset)
+        return _strided(x, size, stride, offset)
+
+    def backward(self, g):
+        return _strided_grad(g, self.in_shape, self.positions), None, None, None
+
+
+def _strided(x, size, stride, offset):
+    flat = x.reshape(-1)[offset:]
+    return get_array_module(x).lib.stride_tricks.as_strided(
+        flat, size, tuple(s * x.itemsize for s in stride))
+
+
+def _strided_positions(xp, size, stride, offset):
+    pos = xp.asarray(offset, dtype=xp.int64)
+    for d, (n, s) in enumerate(zip(size, stride)):
+        axis = xp.arange(n, dtype=xp.int64) * s
+        pos = pos + axis.reshape((n,) + (1,) * (len(size) - d - 1))
+    return xp.broadcast_to(pos, tuple(size))
+
+
+def _strided_grad(g, shape, positions):
+    if isinstance(g, Tensor):
+        return AsStridedGrad.apply(g, shape, positions)
+    return scatter_add_flat(g, int(np.prod(shape)), positions).reshape(shape)
+
+
+def scatter_add_flat(values, n, positions):
+    """A length-``n`` array with ``values`` summed at flat ``positions`` (duplicates add up)."""
+    xp = get_array_module(values)
+    pos = positions.reshape(-1)
+    vals = values.reshape(-1)
+    if vals.dtype.kind == "f":
+        return xp.bincount(pos, weights=vals, minlength=n).astype(vals.dtype, copy=False)
+    out = xp.zeros(n, vals.dtype)
+    xp.add.at(out, pos, vals)
+    return out
+
+
+class AsStridedGrad(Node):
+    def forward(self, g, shape, positions):
+        self.positions = positions
+        return scatter_add_flat(g, int(np.prod(shape)), positions).reshape(shape)
+
+    def backward(self, gg):
+        pos = self.positions
+        if isinstance(gg, Tensor):
+            from .indexing import take
+            return take(gg, _new(pos)), None, None
+        return gg.reshape(-1)[pos], None, None
+
+
+# ------------------------------------------------------------------ functions
+def reshape(input, *shape):
+    """Return a tensor with ``input``'s data and the given shape (one dim may be ``-1``).
+
+    A view when the memory layout allows it, a copy otherwise.
+    """
+    shape = infer_shape(_ints(shape, "reshape"), input._data.size)
+    if shape == input._data.shape:
+        return make_view(Reshape.apply(input, shape), input, lambda a: a)
+    if _is_viewable(input._data, shape):
+        return make_view(Reshape.apply(input, shape), input, lambda a: a.reshape(shape))
+    return Reshape.apply(input, shape)
+
+
+def view(self, *shape):
+    """A view of ``self`` with a new shape (or, given a dtype, its bytes reinterpreted)."""
+    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, np.integer, Tensor)):
+        return _view_dtype(self, shape[0])
+    shape = infer_shape(_ints(shape, "view"), self._data.size)
+    if not _is_viewable(self._data, shape):
+        raise RuntimeError("view size is not compatible with input tensor's size and stride (at "
+                           "least one dimension spans across two contiguous subspaces). Use "
+                           ".reshape(...) instead.")
+    return make_view(Reshape.apply(self, shape), self, lambda a: a.reshape(shape))
+
+
+def _view_dtype(self, dtype):
+    from .. import _dtype
+    np_dtype = _dtype.to_numpy_dtype(dtype)
+    data = self._data
+    if np_dtype == data.dtype:
+        return make_view(Reshape.apply(self, data.shape), self, lambda a: a)
+    if self._requires_grad:
+        raise RuntimeError("Tensor.view(dtype) is not differentiable when the dtype changes")
+    if np_dtype.itemsize != data.dtype.itemsize and (data.ndim == 0 or data.strides[-1] !=
+                                                      data.itemsize):
+        raise RuntimeError("self.stride(-1) must be 1 to view " f"{self.dtype} as {dtype} "
+                           "(different element sizes), but got " f"{self.stride(-1) if data.ndim else 0}")
+    return make_view(_new(data.view(np_dtype)), self, lambda a: a.view(np_dtype))
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    """Flatten dims ``start_dim`` .. ``end_dim`` into one."""
+    shape = input._data.shape
+    if not shape:
+        return reshape(input, (1,))
+    start, end = wrap_dim(start_dim, len(shape)), wrap_dim(end_dim, len(shape))
+    if start > end:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if start == end:
+        return input
+    return reshape(input, shape[:start] + (-1,) + shape[end + 1:])
+
+
+def unflatten(input, dim, sizes):
+    """Expand dim ``dim`` into ``sizes`` (one of which may be ``-1``)."""
+    shape = input._data.shape
+    d = wrap_dim(dim, len(shape))
+    sizes = _ints(sizes, "unflatten")
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    sizes = infer_shape(sizes, shape[d]) if -1 in sizes or int(np.prod(sizes)) == shape[d] else None
+    if sizes is None:
+        raise RuntimeError(f"unflatten: Provided sizes {list(_ints((), ''))} don't multiply up to "
+                           f"the size of dim {dim} ({shape[d]}) in the input tensor")
+    return reshape(input, shape[:d] + sizes + shape[d + 1:])
+
+
+def squeeze(input, dim=None):
+    """Remove dims of size 1 (all of them, or those in ``dim``: an int or a tuple)."""
+    shape = input._data.shape
+    if dim is None:
+        dims = range(len(shape))
+    elif isinstance(dim, (tuple, list)):
+        dims = [wrap_dim(d, len(shape)) for d in dim]
+    else:
+        dims = [wrap_dim(dim, len(shape))]
+    new = tuple(s for i, s in enumerate(shape) if not (s == 1 and i in dims))
+    return make_view(Squeeze.apply(input, new), input, lambda a: a.reshape(new))
+
+
+def unsqueeze(input, dim):
+    """Insert a dim of size 1 at ``dim``."""
+    shape = input._data.shape
+    d = wrap_dim(dim, len(shape) + 1)
+    new = shape[:d] + (1,) + shape[d:]
+    return make_view(Unsqueeze.apply(input, new), input, lambda a: a.reshape(new))
+
+
+def permute(input, *dims):
+    """Reorder the dims of ``input`` (a view)."""
+    ndim = input._data.ndim
+    dims = _ints(dims, "permute")
+    if len(dims) != ndim:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
+                           f"not match the length of the desired ordering of dimensions i.e. input."
+                           f"dim() = {ndim} is not equal to len(dims) = {len(dims)}")
+    dims = tuple(wrap_dim(d, ndim) for d in dims)
+    if len(set(dims)) != ndim:
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    return make_view(Permute.apply(input, dims), input, lambda a: a.transpose(dims))
+
+
+def transpose(input, dim0, dim1):
+    """Swap dims ``dim0`` and ``dim1`` (a view)."""
+    ndim = input._data.ndim
+    d0, d1 = wrap_dim(dim0, ndim), wrap_dim(dim1, ndim)
+    dims = list(range(ndim))
+    dims[d0], dims[d1] = d1, d0
+    dims = tuple(dims)
+    return make_view(Permute.apply(input, dims), input, lambda a: a.transpose(dims))
+
+
+swapaxes = swapdims = transpose
+
+
+def t(input):
+    """Transpose a tensor of at most 2 dims."""
+    ndim = input._data.ndim
+    if ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {ndim}D")
+    return transpose(input, 0, 1) if ndim == 2 else make_view(
+        Reshape.apply(input, input._data.shape), input, lambda a: a)
+
+
+def _T(self):
+    ndim = self._data.ndim
+    return permute(self, tuple(range(ndim - 1, -1, -1)))
+
+
+def _mT(self):
+    if self._data.ndim < 2:
+        raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got "
+                           f"{self._data.ndim}-D tensor.")
+    return transpose(self, -2, -1)
+
+
+def _H(self):
+    if self._data.ndim != 2:
+        raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got "
+                           f"{self._data.ndim}-D tensor.")
+    return _conj(transpose(self, 0, 1))
+
+
+def adjoint(input):
+    """The conjugate transpose of the last two dims."""
+    if input._data.ndim < 2:
+        raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches of matrices. "
+                           f"Got {input._data.ndim}-D tensor.")
+    return _conj(transpose(input, -2, -1))
+
+
+def _conj(x):
+    if x._data.dtype.kind != "c":
+        return x
+    from .pointwise import conj
+    return conj(x)
+
+
+def _expand_shape(shape, sizes):
+    if len(sizes) < len(shape):
+        raise RuntimeError(f"expand(torch.FloatTensor{{{list(shape)}}}, size={list(sizes)}): the "
+                           f"number of sizes provided ({len(sizes)}) must be greater or equal to "
+                           f"the number of dimensions in the tensor ({len(shape)})")
+    lead = len(sizes) - len(shape)
+    out = list(sizes[:lead])
+    if any(s < 0 for s in out):
+        raise RuntimeError(f"The expanded size of the tensor (-1) isn't allowed in a leading, "
+                           f"non-existing dimension {out.index(-1) if -1 in out else 0}")
+    for i, (have, want) in enumerate(zip(shape, sizes[lead:])):
+        if want == -1:
+            out.append(have)
+        elif have == want or have == 1:
+            out.append(want)
+        else:
+            raise RuntimeError(f"The expanded size of the tensor ({want}) must match the existing "
+                               f"size ({have}) at non-singleton dimension {i + lead}.  Target sizes: "
+                               f"{list(sizes)}.  Tensor sizes: {list(shape)}")
+    return tuple(out)
+
+
+def expand(self, *sizes):
+    """A view with size-1 dims repeated to ``sizes`` (``-1`` keeps a dim); no copy."""
+    shape = _expand_shape(self._data.shape, _ints(sizes, "expand"))
+    return make_view(Expand.apply(self, shape), self,
+                        lambda a: get_array_module(a).broadcast_to(a, shape))
+
+
+def expand_copy(input, size):
+    """:func:`expand` followed by a copy."""
+    return clone(expand(input, size))
+
+
+def broadcast_to(input, size):
+    """Broadcast ``input`` to ``size`` (like :meth:`Tensor.expand`)."""
+    return expand(input, size)
+
+
+def broadcast_shapes(*shapes):
+    """The shape that all ``shapes`` broadcast to."""
+    try:
+        return _size(np.broadcast_shapes(*[(s,) if isinstance(s, int) else tuple(s)
+                                           for s in shapes]))
+    except ValueError:
+        raise RuntimeError(f"Shape mismatch: objects cannot be broadcast to a single shape") from None
+
+
+def _size(shape):
+    from ..tensor import Size
+    return Size(shape)
+
+
+def broadcast_tensors(*tensors):
+    """Broadcast tensors against each other; returns views."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tensors[0]
+    try:
+        shape = np.broadcast_shapes(*[t._data.shape for t in tensors])
+    except ValueError:
+        shapes = [list(t._data.shape) for t in tensors]
+        raise RuntimeError(f"The size of tensor a ({shapes[0]}) must match the size of tensor b "
+                           f"({shapes[-1]}) at non-singleton dimension") from None
+    return tuple(expand(t, shape) for t in tensors)
+
+
+def narrow(input, dim, start, length):
+    """The slice ``start:start+length`` of dim ``dim`` (a view)."""
+    d = wrap_dim(dim, input._data.ndim)
+    size = input._data.shape[d]
+    start = int(start)
+    if not -size <= start <= size:
+        raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], but "
+                         f"got {start})")
+    start %= size if size else 1
+    if start + length > size:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
+    return slice_view(input, (slice(None),) * d + (slice(start, start + length),))
+
+
+def select(input, dim, index):
+    """The slice at ``index`` of dim ``dim``, with that dim removed (a view)."""
+    ndim = input._data.ndim
+    if ndim == 0:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    d = wrap_dim(dim, ndim)
+    size = input._data.shape[d]
+    if not -size <= index < size:
+        raise IndexError(f"select(): index {index} out of range for tensor of size "
+                         f"{list(input._data.shape)} at dimension {d}")
+    return slice_view(input, (slice(None),) * d + (int(index) % size,))
+
+
+def slice_view(input, index):
+    """``input[index]`` for a basic index tuple: a view marked for in-place autograd."""
+    return make_view(Slice.apply(input, index), input, lambda a: a[index])
+
+
+def _split_at(input, bounds, d):
+    pieces = Split.apply(input, bounds, d)
+    lead = (slice(None),) * d
+    return tuple(make_view(p, input, (lambda a, _s=lead + (slice(lo, hi),): a[_s]))
+                 for p, (lo, hi) in zip(pieces, bounds))
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    """Split into chunks of ``split_size_or_sections`` (an int, or a list of sizes) along ``dim``."""
+    d = wrap_dim(dim, tensor._data.ndim)
+    size = tensor._data.shape[d]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        step = int(split_size_or_sections)
+        if step < 0:
+            raise RuntimeError(f"split expects split_size be non-negative, but got split_size={step}")
+        if step == 0:
+            if size:
+                raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
+                                   f"dimension size of {size}")
+            return _split_at(tensor, [(0, 0)], d)
+        bounds = [(a, min(a + step, size)) for a in range(0, size, step)] or [(0, 0)]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != size:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} (input "
+                               f"tensor's size at dimension {d}), but got split_sizes={sizes}")
+        ends = np.cumsum(sizes).tolist()
+        bounds = [(e - s, e) for s, e in zip(sizes, ends)]
+    return _split_at(tensor, bounds, d)
+
+
+def tensor_split(input, indices_or_sections, dim=0):
+    """Split into ``n`` nearly equal parts, or at the given indices, along ``dim``."""
+    d = wrap_dim(dim, input._data.ndim)
+    size = input._data.shape[d]
+    if isinstance(indices_or_sections, Tensor):
+        indices_or_sections = (indices_or_sections.item() if indices_or_sections.ndim == 0
+                               else indices_or_sections.tolist())
+    if isinstance(indices_or_sections, (int, np.integer)):
+        n = int(indices_or_sections)
+        if n <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {n}")
+        q, r = divmod(size, n)
+        ends = np.cumsum([q + 1] * r + [q] * (n - r)).tolist()
+        starts = [0] + ends[:-1]
+    else:
+        cuts = [min(max(int(i) + size if i < 0 else int(i), 0), size) for i in indices_or_sections]
+        starts = [0] + cuts
+        ends = cuts + [size]
+    return _split_at(input, [(a, max(a, b)) for a, b in zip(starts, ends)], d)
+
+
+def _dim_split(input, indices_or_sections, dim, name, min_dim):
+    if input._data.ndim < min_dim:
+        raise RuntimeError(f"torch.{name} requires a tensor with at least {min_dim} dimension, but "
+                           f"got a tensor with {input._data.ndim} dimensions!")
+    if isinstance(indices_or_sections, int) and input._data.shape[dim] % indices_or_sections:
+        raise RuntimeError(f"torch.{name} attempted to split along dimension {dim}, but the size "
+                           f"of the dimension {input._data.shape[dim]} is not divisible by the "
+                           f"split_size {indices_or_sections}!")
+    return tensor_split(input, indices_or_sections, dim)
+
+
+def hsplit(input, indices_or_sections):
+    """Split along dim 1 (dim 0 for 1-D tensors)."""
+    return _dim_split(input, indices_or_sections, 1 if input._data.ndim > 1 else 0, "hsplit", 1)
+
+
+def vsplit(input, indices_or_sections):
+    """Split along dim 0."""
+    return _dim_split(input, indices_or_sections, 0, "vsplit", 2)
+
+
+def dsplit(input, indices_or_sections):
+    """Split along dim 2."""
+    return _dim_split(input, indices_or_sections, 2, "dsplit", 3)
+
+
+def chunk(input, chunks, dim=0):
+    """Split into at most ``chunks`` pieces of size ``ceil(size / chunks)`` along ``dim``."""
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    d = wrap_dim(dim, input._data.ndim)
+    return split(input, -(-input._data.shape[d] // chunks), d)
+
+
+def unbind(input, dim=0):
+    """All slices along ``dim``, each with that dim removed (views)."""
+    d = wrap_dim(dim, input._data.ndim)
+    if not input._data.shape[d]:
+        return ()
+    return tuple(squeeze(p, d) for p in split(input, 1, d))
+
+
+def movedim(input, source, destination):
+    """Move dims ``source`` to positions ``destination`` (ints or sequences), keeping the rest
+    in order."""
+    ndim = input._data.ndim
+    src = [source] if isinstance(source, int) else list(source)
+    dst = [destination] if isinstance(destination, int) else list(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} dims) "
+                           f"should contain the same number of dims as destination ({dst} dims)")
+    src = [wrap_dim(s, ndim) for s in src]
+    dst = [wrap_dim(s, ndim) for s in dst]
+    order = [None] * ndim
+    for s, t_ in zip(src, dst):
+        order[t_] = s
+    rest = iter(i for i in range(ndim) if i not in src)
+    return permute(input, tuple(o if o is not None else next(rest) for o in order))
+
+
+moveaxis = movedim
+
+
+class Clone(Node):
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, g):
+        return g
+
+
+def clone(input, *, memory_format=None):
+    """A copy of ``input`` that is part of the autograd graph."""
+    return Clone.apply(input)
+
+
+def contiguous(self, memory_format=None):
+    """``self`` if it is C-contiguous, else a contiguous copy."""
+    if self._data.flags.c_contiguous:
+        return self
+    return Clone.apply(self)
+
+
+def ravel(input):
+    """A flattened 1-D tensor (a view when possible)."""
+    return reshape(input, (-1,))
+
+
+def _row_major_strides(shape):
+    return tuple(int(np.prod(shape[i + 1:])) for i in range(len(shape)))
+
+
+def unfold(self, dimension, size, step):
+    """All windows of ``size`` elements with stride ``step`` along ``dimension``, as a new last
+    dim (a view)."""
+    shape = list(self._data.shape)
+    d = wrap_dim(dimension, len(shape)) if shape else 0
+    n = shape[d] if shape else 1
+    if size > n:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    strides = list(_row_major_strides(shape))
+    inner = strides[d] if shape else 1
+    if shape:
+        shape[d] = (n - size) // step + 1
+        strides[d] *= step
+    new_shape, new_strides = tuple(shape) + (size,), tuple(strides) + (inner,)
+    out = AsStrided.apply(self, new_shape, new_strides, 0)
+    if not self._data.flags.c_contiguous:
+        return out
+    return make_view(out, self, lambda a: _strided(a, new_shape, new_strides, 0))
+
+
+def as_strided(input, size, stride, storage_offset=0):
+    """A view with the given sizes and element strides into ``input``'s elements (row-major
+    order, starting at ``storage_offset``); its gradient scatter-adds into ``input``."""
+    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    if len(size) != len(stride):
+        raise RuntimeError(f"mismatch in length of strides and shape")
+    numel = input._data.size
+    needed = storage_offset + 1 + sum((n - 1) * s for n, s in zip(size, stride)) if all(size) else 0
+    if needed > numel:
+        raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset "
+                           f"{storage_offset}, and itemsize {input._data.itemsize} requiring a "
+                           f"storage size of {needed * input._data.itemsize} are out of bounds for "
+                           f"storage of size {numel * input._data.itemsize}")
+    out = AsStrided.apply(input, size, stride, int(storage_offset))
+    if not input._data.flags.c_contiguous:
+        return out
+    return make_view(out, input, lambda a: _strided(a, size, stride, int(storage_offset)))
+
+
+def _method(fn, varargs=False):
+    if varargs:
+        def method(self, *args):
+            return fn(self, args)
+    else:
+        def method(self, *args, **kwargs):
+            return fn(self, *args, **kwargs)
+    method.__name__ = fn.__name__
+    method.__doc__ = fn.__doc__
+    return method
+
+
+register_methods({
+    "reshape": lambda self, *shape: reshape(self, shape), "view": view,
+    "view_as": lambda self, other: view(self, other._data.shape),
+    "reshape_as": lambda self, other: reshape(self, other._data.shape),
+    "flatten": _method(flatten), "unflatten": _method(unflatten), "squeeze": _method(squeeze),
+    "unsqueeze": _method(unsqueeze), "permute": lambda self, *dims: permute(self, dims),
+    "transpose": _method(transpose), "swapaxes": _method(transpose),
+    "swapdims": _method(transpose), "t": t, "adjoint": adjoint,
+    "T": property(_T), "mT": property(_mT), "H": property(_H), "mH": property(adjoint),
+    "expand": expand, "expand_as": lambda self, other: expand(self, other._data.shape),
+    "broadcast_to": _method(broadcast_to), "narrow": _method(narrow), "select": _method(select),
+    "split": _method(split), "tensor_split": _method(tensor_split), "chunk": _method(chunk),
+    "hsplit": _method(hsplit), "vsplit": _method(vsplit), "dsplit": _method(dsplit),
+    "unbind": _method(unbind), "movedim": _method(movedim), "moveaxis": _method(movedim),
+    "clone": _method(clone), "contiguous": contiguous, "ravel": ravel, "unfold": unfold,
+    "as_strided": _method(as_strided),
+})

@@ -1,0 +1,225 @@
+"""Sorting and searching: sort/argsort/msort, topk, kthvalue, unique, unique_consecutive,
+searchsorted, bucketize, repeat_interleave.
+
+Values are read with ``gather``/``index_select`` at the computed (non-differentiable) indices,
+so their gradients are the indexing ops' scatter-adds.
+"""
+import numpy as np
+
+from .. import return_types
+from .._backend import get_array_module
+from ..tensor import Tensor, _new
+from ._util import register_methods, wrap_dim
+from .indexing import Index
+from .scatter import gather
+from .shape import squeeze, reshape
+
+__all__ = ["sort", "argsort", "msort", "topk", "kthvalue", "unique", "unique_consecutive",
+           "searchsorted", "bucketize", "repeat_interleave"]
+
+
+def _sort_indices(data, axis, descending):
+    """Stable argsort along ``axis``; NaN sorts as the largest value, as in PyTorch."""
+    xp = get_array_module(data)
+    if not descending:
+        return xp.argsort(data, axis=axis, kind="stable")
+    # Reversing a stable ascending sort of the reversed data keeps ties in their original order.
+    n = data.shape[axis]
+    rev = xp.argsort(xp.flip(data, axis), axis=axis, kind="stable")
+    return xp.flip(n - 1 - rev, axis)
+
+
+def _take_sorted(input, d, order):
+    index = _new(order.astype(np.int64, copy=False))
+    if not input._data.ndim:
+        return input.clone(), _new(get_array_module(order).zeros((), np.int64))
+    return gather(input, d, index), index
+
+
+def sort(input, dim=-1, descending=False, stable=False, *, out=None):
+    """Sort along ``dim``; returns ``(values, indices)``. The sort is always stable."""
+    d = wrap_dim(dim, input._data.ndim)
+    data = input._data if input._data.ndim else input._data.reshape(1)
+    values, indices = _take_sorted(input, d, _sort_indices(data, d, descending))
+    return return_types.sort(values, indices)
+
+
+def argsort(input, dim=-1, descending=False, stable=False):
+    """The indices that sort ``input`` along ``dim``."""
+    return sort(input, dim, descending, stable).indices
+
+
+def msort(input):
+    """``input`` sorted along dim 0."""
+    return sort(input, 0).values
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
+    """The ``k`` largest (or smallest) entries along ``dim``: ``(values, indices)``."""
+    ndim = input._data.ndim
+    d = wrap_dim(dim, ndim)
+    size = input._data.shape[d] if ndim else 1
+    if not 0 <= k <= size:
+        raise RuntimeError("selected index k out of range")
+    data = input._data if ndim else input._data.reshape(1)
+    order = _sort_indices(data, d, largest)
+    order = order[(slice(None),) * d + (slice(0, k),)]
+    if not ndim:
+        order = order.reshape(())
+    values, indices = _take_sorted(input, d, order)
+    return return_types.topk(values, indices)
+
+
+def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
+    """The ``k``-th smallest entry along ``dim``: ``(values, indices)``."""
+    ndim = input._data.ndim
+    d = wrap_dim(dim, ndim)
+    size = input._data.shape[d] if ndim else 1
+    if not 1 <= k <= size:
+        raise IndexError(f"kthvalue(): selected number k out of range for dimension {d}")
+    if not ndim:
+        return return_types.kthvalue(input.clone(), _new(np.zeros((), np.int64)))
+    order = _sort_indices(input._data, d, False)
+    order = order[(slice(None),) * d + (slice(k - 1, k),)]
+    values, indices = _take_sorted(input, d, order)
+    if not keepdim:
+        values, indices = squeeze(values, d), _new(indices._data.squeeze(d))
+    return return_types.kthvalue(values, indices)
+
+
+def _maybe_tuple(output, inverse, counts, return_inverse, return_counts):
+    result = [output]
+    if return_inverse:
+        result.append(inverse)
+    if return_counts:
+        result.append(counts)
+    return result[0] if len(result) == 1 else tuple(result)
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The unique elements (sorted), optionally with each input element's position in them
+    (``return_inverse``) and each unique element's count; with ``dim``, unique slices."""
+    data = input._data
+    xp = get_array_module(data)
+    if dim is None:
+        values, inverse, counts = xp.unique(data.reshape(-1), return_inverse=True,
+                                            return_counts=True)
+        inverse = inverse.reshape(data.shape)
+    else:
+        d = wrap_dim(dim, data.ndim)
+        values, inverse, counts = xp.unique(data, return_inverse=True, return_counts=True, axis=d)
+        inverse = inverse.reshape(-1)
+    return _maybe_tuple(_new(values), _new(inverse.astype(np.int64)),
+                        _new(counts.astype(np.int64)), return_inverse, return_counts)
+
+
+def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
+    """Collapse each run of equal consecutive elements (or slices along ``dim``) into one."""
+    data = input._data
+    xp = get_array_module(data)
+    if dim is None:
+        rows = data.reshape(-1, 1)
+        d = None
+    else:
+        d = wrap_dim(dim, data.ndim)
+        rows = xp.moveaxis(data, d, 0).reshape(data.shape[d], -1)
+    n = rows.shape[0]
+    starts = xp.ones(n, bool)
+    if n > 1:
+        starts[1:] = (rows[1:] != rows[:-1]).any(axis=1)
+    first = xp.nonzero(starts)[0]
+    inverse = (xp.cumsum(starts) - 1).astype(np.int64)
+    counts = xp.diff(xp.append(first, n)).astype(np.int64)
+    if d is None:
+        values = data.reshape(-1)[first]
+        inverse = inverse.reshape(data.shape)
+    else:
+        values = xp.take(data, first, axis=d)
+    return _maybe_tuple(_new(values), _new(inverse), _new(counts), return_inverse, return_counts)
+
+
+def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None,
+                 sorter=None, out=None):
+    """Indices where ``input`` would be inserted into ``sorted_sequence`` (along its last dim)
+    to keep it sorted; ``right``/``side='right'`` picks the upper position for ties."""
+    if side is not None:
+        if side not in ("left", "right"):
+            raise RuntimeError(f"torch.searchsorted(): side can only be 'left' or 'right' but got "
+                               f"{side}")
+        if right and side == "left":
+            raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, got "
+                               "side of left while right was True")
+        right = side == "right"
+    seq = sorted_sequence._data
+    xp = get_array_module(seq)
+    if sorter is not None:
+        seq = xp.take_along_axis(seq, sorter._data, axis=-1)
+    scalar = not isinstance(input, Tensor)
+    values = xp.asarray(input, dtype=seq.dtype) if scalar else input._data
+    how = "right" if right else "left"
+    dtype = np.int32 if out_int32 else np.int64
+    if seq.ndim <= 1:
+        return _new(xp.searchsorted(seq, values, side=how).astype(dtype))
+    if values.shape[:-1] != seq.shape[:-1]:
+        raise RuntimeError(f"torch.searchsorted(): boundaries tensor should be 1 dimension or the "
+                           f"first N-1 dimensions of boundaries tensor and input value tensor must "
+                           f"match, but we got boundaries tensor {list(seq.shape)} and input value "
+                           f"tensor {list(values.shape)}")
+    rows = seq.reshape(-1, seq.shape[-1])
+    vals = values.reshape(rows.shape[0], -1)
+    result = xp.stack([xp.searchsorted(r, v, side=how) for r, v in zip(rows, vals)])
+    return _new(result.reshape(values.shape).astype(dtype))
+
+
+def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
+    """The bucket of each element of ``input`` given 1-D sorted ``boundaries``
+    (``right=False``: ``boundaries[i-1] < x <= boundaries[i]``)."""
+    if boundaries._data.ndim != 1:
+        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({boundaries.dim()})")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Repeat each element (or slice along ``dim``) ``repeats`` times (an int or a tensor with
+    one count per element); ``repeat_interleave(counts)`` gives ``0..n-1`` repeated by
+    ``counts``."""
+    if repeats is None:
+        counts = input._data
+        xp = get_array_module(counts)
+        return _new(xp.repeat(xp.arange(counts.shape[0], dtype=np.int64), counts))
+    if dim is None:
+        input = reshape(input, (-1,))
+        d = 0
+    else:
+        d = wrap_dim(dim, input._data.ndim)
+    xp = get_array_module(input._data)
+    n = input._data.shape[d]
+    if isinstance(repeats, Tensor):
+        reps = repeats._data.reshape(-1)
+        if reps.size not in (1, n):
+            raise RuntimeError("repeats must have the same size as input along dim, but got "
+                               f"repeats.size(0) = {reps.size} and input.size({d}) = {n}")
+        if reps.size and int(reps.min()) < 0:
+            raise RuntimeError("repeats can not be negative")
+    else:
+        if repeats < 0:
+            raise RuntimeError("repeats can not be negative")
+        reps = repeats
+    positions = xp.repeat(xp.arange(n, dtype=np.int64), reps)
+    return Index.apply(input, (slice(None),) * d + (positions,))
+
+
+def _method(fn):
+    def method(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+    method.__name__ = fn.__name__
+    method.__doc__ = fn.__doc__
+    return method
+
+
+register_methods({
+    "sort": _method(sort), "argsort": _method(argsort), "msort": msort, "topk": _method(topk),
+    "kthvalue": _method(kthvalue), "unique": _method(unique),
+    "unique_consecutive": _method(unique_consecutive), "bucketize": _method(bucketize),
+    "repeat_interleave": _method(repeat_interleave),
+})
