@@ -1,0 +1,135 @@
+"""``F.linear`` and ``F.bilinear``: fused nodes whose backward is a few GEMMs."""
+from ..._backend import get_array_module
+from ...autograd.function import Node
+from ...tensor import Tensor
+from ...ops._util import device_mismatch
+
+__all__ = ["linear", "bilinear"]
+
+_DTYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16"}
+
+
+def _dtype_name(t):
+    name = t.dtype.name
+    return _DTYPE_NAMES.get(name, name.capitalize())
+
+
+class Linear(Node):
+    """``y = x @ W.T + b`` for any number of leading dims of ``x``."""
+
+    def forward(self, x, w, b):
+        out_features, in_features = w.shape
+        lead = x.shape[:-1]
+        x2d = x.reshape(-1, in_features)
+        y = x2d @ w.T
+        if b is not None:
+            y += b
+        self.save_for_backward(x, w)
+        self.has_bias = b is not None
+        return y.reshape(lead + (out_features,))
+
+    def backward(self, g):
+        x, w = self.saved_tensors
+        e = self.next_edges
+        out_features, in_features = w.shape
+        g2d = g.reshape(-1, out_features)
+        gx = gw = gb = None
+        if e[0] is not None:
+            gx = (g2d @ w).reshape(x.shape)
+        if e[1] is not None:
+            gw = g2d.transpose(1, 0) @ x.reshape(-1, in_features)
+        if self.has_bias and e[2] is not None:
+            gb = g2d.sum(0)
+        return gx, gw, gb
+
+
+def linear(input, weight, bias=None):
+    r"""Apply the affine map :math:`y = xA^T + b`.
+
+    Args:
+        input: :math:`(*, in\_features)`.
+        weight: :math:`(out\_features, in\_features)`.
+        bias: :math:`(out\_features)` or None.
+
+    Shape:
+        Output: :math:`(*, out\_features)`.
+    """
+    if weight.ndim != 2 or input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        if weight.ndim == 1 and input.ndim >= 1 and input.shape[-1] == weight.shape[0]:
+            out = input @ weight
+            return out if bias is None else out + bias
+        rows = 1
+        for s in input.shape[:-1]:
+            rows *= s
+        a = f"{rows}x{input.shape[-1]}" if input.ndim else "1x1"
+        wt = "x".join(str(s) for s in reversed(weight.shape))
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({a} and {wt})")
+    if input.dtype != weight.dtype:
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_dtype_name(input)} "
+                           f"and {_dtype_name(weight)}")
+    if type(input._data) is not type(weight._data):
+        raise device_mismatch(input, weight)
+    if bias is not None:
+        if not isinstance(bias, Tensor):
+            raise TypeError(f"linear(): argument 'bias' must be Tensor, not {type(bias).__name__}")
+        if bias.dtype != weight.dtype:
+            raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                               f"{input.dtype} != {bias.dtype}")
+    return Linear.apply(input, weight, bias)
+
+
+class Bilinear(Node):
+    """``y_k = x1 @ W_k @ x2 + b_k`` over a flattened batch."""
+
+    def forward(self, x1, x2, w, b):
+        xp = get_array_module(x1)
+        lead = x1.shape[:-1]
+        a = x1.reshape(-1, x1.shape[-1])
+        c = x2.reshape(-1, x2.shape[-1])
+        # (N, i) x (k, i, j) -> (N, k, j), then contract j with x2
+        t = xp.einsum("ni,kij->nkj", a, w)
+        y = xp.einsum("nkj,nj->nk", t, c)
+        if b is not None:
+            y += b
+        self.save_for_backward(a, c, w, t)
+        self.shapes = (x1.shape, x2.shape)
+        self.has_bias = b is not None
+        return y.reshape(lead + (w.shape[0],))
+
+    def backward(self, g):
+        if isinstance(g, Tensor):
+            raise RuntimeError("bilinear: double backward (create_graph=True) is not supported")
+        a, c, w, t = self.saved_tensors
+        xp = get_array_module(a)
+        e = self.next_edges
+        g2d = g.reshape(-1, w.shape[0])
+        g1 = g2 = gw = gb = None
+        if e[0] is not None:
+            g1 = xp.einsum("nk,kij,nj->ni", g2d, w, c).reshape(self.shapes[0])
+        if e[1] is not None:
+            g2 = xp.einsum("nk,nkj->nj", g2d, t).reshape(self.shapes[1])
+        if e[2] is not None:
+            gw = xp.einsum("nk,ni,nj->kij", g2d, a, c)
+        if self.has_bias and e[3] is not None:
+            gb = g2d.sum(0)
+        return g1, g2, gw, gb
+
+
+def bilinear(input1, input2, weight, bias=None):
+    r"""Apply the bilinear map :math:`y = x_1^T A x_2 + b`.
+
+    Shape:
+        - input1: :math:`(*, in1\_features)`, input2: :math:`(*, in2\_features)`
+        - weight: :math:`(out\_features, in1\_features, in2\_features)`, bias: :math:`(out\_features)`
+        - output: :math:`(*, out\_features)`
+    """
+    if input1.shape[:-1] != input2.shape[:-1]:
+        raise RuntimeError(f"bilinear(): input batch dimensions do not match: got "
+                           f"{list(input1.shape[:-1])} and {list(input2.shape[:-1])}")
+    if input1.shape[-1] != weight.shape[1]:
+        raise RuntimeError(f"bilinear(): input1 size does not match weight size: got "
+                           f"{input1.shape[-1]} but expected {weight.shape[1]}")
+    if input2.shape[-1] != weight.shape[2]:
+        raise RuntimeError(f"bilinear(): input2 size does not match weight size: got "
+                           f"{input2.shape[-1]} but expected {weight.shape[2]}")
+    return Bilinear.apply(input1, input2, weight, bias)
