@@ -35,6 +35,8 @@ def processes_with_mark(mark):
 class Launcher:
     """Starts ``python -m launcher`` with a unique environment mark, and cleans up."""
 
+    python = sys.executable
+
     def __init__(self, tmp_path):
         self.mark = uuid.uuid4().hex
         self.tmp_path = tmp_path

@@ -1,0 +1,84 @@
+"""A 2-node job across two network namespaces joined by a veth pair (cluster/local)."""
+
+import os
+import random
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from tests.launcher.conftest import REPO, script
+from tests.launcher.test_launch import expected_weights, final_weights
+
+RIG = os.path.join(REPO, "cluster", "local")
+
+
+def _why_no_namespaces():
+    if os.geteuid() != 0:
+        return "needs root to create network namespaces"
+    if shutil.which("ip") is None:
+        return "needs iproute2 (`ip`)"
+    probe = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"`ip netns` does not work here: {probe.stderr.strip()}"
+    return None
+
+
+@pytest.fixture
+def nodes():
+    reason = _why_no_namespaces()
+    if reason:
+        pytest.skip(reason)
+    prefix, net = f"dt{os.getpid() % 100000}n", f"10.77.{random.randrange(100, 200)}"
+    if net in subprocess.run(["ip", "route"], capture_output=True, text=True).stdout:
+        pytest.skip(f"subnet {net}.0/24 is already routed on this machine")
+    up = subprocess.run([os.path.join(RIG, "netns-up.sh"), prefix, net], capture_output=True, text=True)
+    try:
+        if up.returncode != 0:
+            pytest.skip(f"cannot build the namespaces: {up.stderr.strip()}")
+        yield prefix, net
+    finally:
+        subprocess.run([os.path.join(RIG, "netns-down.sh"), prefix, net], capture_output=True)
+
+
+def veth_rx_bytes(prefix):
+    stats = subprocess.run(["ip", "-n", f"{prefix}2", "-s", "link", "show", f"{prefix}2v"],
+                           capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"RX:.*\n\s*(\d+)", stats).group(1))
+
+
+def run_two_nodes(launcher, nodes, *args, env=None):
+    prefix, net = nodes
+    environ = launcher.env(PREFIX=prefix, NET=net, PORT=29400 + os.getpid() % 500,
+                           DISTTORCH_RUN=f"{launcher.python} -m launcher", **(env or {}))
+    proc = subprocess.Popen([os.path.join(RIG, "run-2node.sh"), *map(str, args)], cwd=REPO, env=environ,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    launcher.procs.append(proc)
+    out, err = proc.communicate(timeout=90)
+    return proc.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.timeout(120)
+def test_two_node_world_crosses_the_veth(launcher, nodes):
+    before = veth_rx_bytes(nodes[0])
+    code, out, err = run_two_nodes(launcher, nodes, "--nproc-per-node", 2, script("allreduce_bytes.py"), 4)
+    assert code == 0, err
+    assert "rendezvous complete: node 0=" in err
+    assert out.count("allreduce ok=True size=4 mib=4") == 4
+    # 4 allreduces of 4 MiB between the nodes: most of it must have crossed the veth.
+    assert veth_rx_bytes(nodes[0]) - before > 8 * 2 ** 20
+    assert launcher.leftovers() == []
+
+
+@pytest.mark.timeout(120)
+def test_two_node_crash_on_the_remote_node_restarts(launcher, nodes, tmp_path):
+    code, out, err = run_two_nodes(launcher, nodes, "--nproc-per-node", 1, "--max-restarts", 1,
+                                   script("train_linear.py"), tmp_path, 12,
+                                   env={"FAULT": "kill", "FAULT_RANK": 1, "FAULT_STEP": 4})
+    assert code == 0, err
+    assert "failed first: signal 9 (SIGKILL)" in err and "rank 1" in err
+    assert "[rank1]: resuming from step 4" in out
+    np.testing.assert_allclose(final_weights(out), expected_weights(12), rtol=1e-9, atol=1e-9)
+    assert launcher.leftovers() == []
