@@ -49,8 +49,9 @@ def _common(tensors, name):
     if not isinstance(tensors, (list, tuple)) or not all(isinstance(t, Tensor) for t in tensors):
         raise TypeError(f"{name}(): argument 'tensors' must be tuple of Tensors")
     if not tensors:
-        raise RuntimeError(f"{name}(): expected a non-empty list of Tensors" if name != "stack"
-                           else "stack expects a non-empty TensorList")
+        if name == "stack":
+            raise RuntimeError("stack expects a non-empty TensorList")
+        raise ValueError(f"torch.{name}(): expected a non-empty list of Tensors")
     kind = type(tensors[0]._data)
     for t in tensors[1:]:
         if type(t._data) is not kind:

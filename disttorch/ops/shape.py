@@ -698,7 +698,7 @@ def _method(fn, varargs=False):
 
 
 register_methods({
-    "reshape": lambda self, *shape: reshape(self, shape), "view": view,
+    "reshape": lambda self, *shape: reshape(self, *shape), "view": view,
     "view_as": lambda self, other: view(self, other._data.shape),
     "reshape_as": lambda self, other: reshape(self, other._data.shape),
     "flatten": _method(flatten), "unflatten": _method(unflatten), "squeeze": _method(squeeze),
