@@ -1,0 +1,605 @@
+"""Products (matmul, mm, bmm, mv, dot, outer, addmm, ...), einsum, tensordot, triangles and
+diagonals, trace, cross, and the ``@`` operator.
+
+``matmul`` is the GEMM hot path: one ``xp.matmul`` forward, ``g @ b.T`` / ``a.T @ g`` backward on
+transposed views (no copies). Under ``create_graph`` the backward formulas run on Tensors through
+``matmul`` and ``einsum`` themselves, so products differentiate to any order.
+"""
+import string
+
+import numpy as np
+
+from .._backend import get_array_module
+from ..autograd.function import Node
+from ..tensor import Tensor, _new
+from ._util import register_methods, wrap_dim, make_view
+from .arithmetic import add, mul
+from .reduction import _sum, _method
+
+__all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm", "addmv",
+           "addr", "baddbmm", "addbmm", "einsum", "tensordot", "kron", "tril", "triu", "diag",
+           "diagonal", "diag_embed", "trace", "cross", "chain_matmul"]
+
+
+# ------------------------------------------------------------------ dual helpers
+def _mT(x):
+    """Swap the last two dims (a view for arrays; an ``einsum`` for Tensors)."""
+    if isinstance(x, Tensor):
+        return einsum("...ij->...ji", x)
+    return x.swapaxes(-1, -2)
+
+
+def _einsum(equation, *operands):
+    if any(isinstance(o, Tensor) for o in operands):
+        return einsum(equation, *operands)
+    return get_array_module(operands[0]).einsum(equation, *operands,
+                                                optimize=len(operands) > 1)
+
+
+def _sum_to(g, shape):
+    """Sum a broadcast gradient down to ``shape`` without reshaping (works on Tensors)."""
+    if tuple(g.shape) == tuple(shape):
+        return g
+    lead = len(g.shape) - len(shape)
+    if lead:
+        g = _sum(g, tuple(range(lead)), False)
+    ones = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
+    return _sum(g, ones, True) if ones else g
+
+
+# ------------------------------------------------------------------ matmul
+class MatMul(Node):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a @ b
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        need_a, need_b = self.next_edges[0] is not None, self.next_edges[1] is not None
+        na, nb = len(a.shape), len(b.shape)
+        ga = gb = None
+        if na >= 2 and nb >= 2:
+            if need_a:
+                ga = _sum_to(g @ _mT(b), a.shape)
+            if need_b:
+                gb = _sum_to(_mT(a) @ g, b.shape)
+        elif na == 1 and nb == 1:
+            ga = g * b if need_a else None
+            gb = g * a if need_b else None
+        elif na == 1:
+            ga = _einsum("...kn,...n->k", b, g) if need_a else None
+            gb = _einsum("k,...n->...kn", a, g) if need_b else None
+        else:
+            ga = _sum_to(_einsum("...m,k->...mk", g, b), a.shape) if need_a else None
+            gb = _einsum("...mk,...m->k", a, g) if need_b else None
+        return ga, gb
+
+
+def _shape_str(shape):
+    return "x".join(str(s) for s in shape)
+
+
+def _check_same_dtype(a, b):
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                           f"{_c_type(a)} != {_c_type(b)}")
+
+
+def _c_type(t):
+    names = {"float32": "float", "float64": "double", "float16": "c10::Half",
+             "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int",
+             "int16": "short int", "int8": "signed char", "uint8": "unsigned char", "bool": "bool",
+             "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
+    return names.get(t.dtype.name, t.dtype.name)
+
+
+def _check_device(a, b):
+    if type(a._data) is not type(b._data):
+        from ._util import device_mismatch
+        raise device_mismatch(a, b)
+
+
+def matmul(input, other, *, out=None):
+    """Matrix product with PyTorch's rules: 1-D operands are vectors (a dot product for two),
+    a 1-D operand is promoted to a matrix and the added dim removed, and leading (batch) dims
+    broadcast."""
+    a, b = input._data, other._data
+    na, nb = a.ndim, b.ndim
+    if na == 0 or nb == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {na}D "
+                           f"and {nb}D")
+    _check_device(input, other)
+    _check_same_dtype(input, other)
+    k_a = a.shape[-1]
+    k_b = b.shape[-2] if nb >= 2 else b.shape[0]
+    if k_a != k_b:
+        if na == 1 and nb == 1:
+            raise RuntimeError(f"inconsistent tensor size, expected tensor [{k_a}] and src [{k_b}] "
+                               f"to have the same number of elements, but got {k_a} and {k_b} "
+                               f"elements respectively")
+        if nb == 1:
+            raise RuntimeError(f"size mismatch, got input ({a.shape[-2]}), mat "
+                               f"({_shape_str(a.shape[-2:])}), vec ({k_b})")
+        if na <= 2 and nb <= 2:
+            rows = (1, k_a) if na == 1 else a.shape
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({_shape_str(rows)} and "
+                               f"{_shape_str(b.shape)})")
+        batch = list(np.broadcast_shapes(a.shape[:-2], b.shape[:-2])) if na >= 2 else \
+            list(b.shape[:-2])
+        prod = int(np.prod(batch)) if batch else 1
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{prod}, {k_a}] but got: [{prod}, {k_b}].")
+    if na > 2 or nb > 2:
+        _broadcast_batch(a.shape[:-2] if na >= 2 else (), b.shape[:-2] if nb >= 2 else ())
+    return _out(MatMul.apply(input, other), out)
+
+
+def _broadcast_batch(sa, sb):
+    for i in range(1, min(len(sa), len(sb)) + 1):
+        x, y = sa[-i], sb[-i]
+        if x != y and x != 1 and y != 1:
+            dim = max(len(sa), len(sb)) - i
+            raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b ({y}) "
+                               f"at non-singleton dimension {dim}")
+
+
+def _out(result, out):
+    if out is None:
+        return result
+    from .arithmetic import _out as write_out
+    return write_out(result, out)
+
+
+def mm(input, mat2, *, out=None):
+    """Matrix product of two 2-D tensors (no broadcasting)."""
+    if input._data.ndim != 2:
+        raise RuntimeError("self must be a matrix")
+    if mat2._data.ndim != 2:
+        raise RuntimeError("mat2 must be a matrix")
+    return matmul(input, mat2, out=out)
+
+
+def bmm(input, mat2, *, out=None):
+    """Batched matrix product of two 3-D tensors with the same batch size."""
+    a, b = input._data, mat2._data
+    if a.ndim != 3:
+        raise RuntimeError("batch1 must be a 3D tensor")
+    if b.ndim != 3:
+        raise RuntimeError("batch2 must be a 3D tensor")
+    if b.shape[:2] != (a.shape[0], a.shape[2]):
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, {b.shape[1]}].")
+    _check_device(input, mat2)
+    _check_same_dtype(input, mat2)
+    return _out(MatMul.apply(input, mat2), out)
+
+
+def mv(input, vec, *, out=None):
+    """Matrix-vector product of a 2-D and a 1-D tensor."""
+    if input._data.ndim != 2 or vec._data.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input._data.ndim}, "
+                           f"{vec._data.ndim}")
+    return matmul(input, vec, out=out)
+
+
+def dot(input, tensor, *, out=None):
+    """Dot product of two 1-D tensors of equal size and dtype."""
+    if input._data.ndim != 1 or tensor._data.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input._data.ndim}D and "
+                           f"{tensor._data.ndim}D tensors")
+    if input._data.dtype != tensor._data.dtype:
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                           f"{input.dtype.name.capitalize()} and {tensor.dtype.name.capitalize()}")
+    return matmul(input, tensor, out=out)
+
+
+def vdot(input, other, *, out=None):
+    """Dot product of two 1-D tensors, conjugating the first."""
+    if input._data.dtype.kind == "c":
+        input = _Conj.apply(input)
+    return dot(input, other, out=out)
+
+
+class _Conj(Node):
+    def forward(self, x):
+        return get_array_module(x).conj(x)
+
+    def backward(self, g):
+        return _Conj.apply(g) if isinstance(g, Tensor) else get_array_module(g).conj(g)
+
+
+def inner(input, other, *, out=None):
+    """Sum of products over the last dims (a scalar multiple for 0-d operands)."""
+    if input._data.ndim == 0 or other._data.ndim == 0:
+        return _out(mul(input, other), out)
+    return _out(einsum("...i,...i->...", input, other) if input._data.ndim == 1 == other._data.ndim
+                else tensordot(input, other, ([-1], [-1])), out)
+
+
+def outer(input, vec2, *, out=None):
+    """Outer product of two 1-D tensors."""
+    for t, name in ((input, "self"), (vec2, "vec2")):
+        if t._data.ndim != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t._data.ndim}-D")
+    return _out(einsum("i,j->ij", input, vec2), out)
+
+
+ger = outer
+
+
+def _scaled_add(input, product, beta, alpha):
+    if alpha != 1:
+        product = mul(product, alpha)
+    if beta == 0:
+        # PyTorch ignores the values of ``input`` (NaN included) when beta is 0
+        return add(_ZeroLike.apply(input), product)
+    return add(mul(input, beta) if beta != 1 else input, product)
+
+
+class _ZeroLike(Node):
+    """Zeros shaped like ``x`` whose gradient to ``x`` is zero (``beta=0`` in ``addmm``)."""
+
+    def forward(self, x):
+        return get_array_module(x).zeros_like(x)
+
+    def backward(self, g):
+        return g * 0
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
+    """``beta * input + alpha * (mat1 @ mat2)``."""
+    return _out(_scaled_add(input, mm(mat1, mat2), beta, alpha), out)
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
+    """``beta * input + alpha * (mat @ vec)``."""
+    return _out(_scaled_add(input, mv(mat, vec), beta, alpha), out)
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
+    """``beta * input + alpha * outer(vec1, vec2)``."""
+    return _out(_scaled_add(input, outer(vec1, vec2), beta, alpha), out)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    """``beta * input + alpha * bmm(batch1, batch2)``."""
+    return _out(_scaled_add(input, bmm(batch1, batch2), beta, alpha), out)
+
+
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    """``beta * input + alpha * sum_b(batch1[b] @ batch2[b])``."""
+    return _out(_scaled_add(input, _sum(bmm(batch1, batch2), (0,), False), beta, alpha), out)
+
+
+def chain_matmul(*matrices, out=None):
+    """Product of a chain of 2-D tensors, left to right."""
+    result = matrices[0]
+    for m in matrices[1:]:
+        result = mm(result, m)
+    return _out(result, out)
+
+
+# ------------------------------------------------------------------ einsum
+def _parse_einsum(equation, shapes):
+    """Subscripts per operand and for the output, with ``...`` spelled out as letters."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        more = "more" if len(shapes) > len(terms) else "fewer"
+        raise RuntimeError(f"einsum(): {more} operands were provided than specified in the "
+                           f"equation")
+    used = set(c for c in eq if c.isalpha())
+    free = [c for c in string.ascii_letters if c not in used]
+    ell_ndim = max((len(s) - len(t) + 3 for t, s in zip(terms, shapes) if "..." in t), default=0)
+    ell = "".join(free[:ell_ndim])
+    subs = []
+    for i, (t, shape) in enumerate(zip(terms, shapes)):
+        if "..." in t:
+            t = t.replace("...", ell[ell_ndim - (len(shape) - len(t) + 3):])
+        elif len(t) != len(shape):
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(t)}) "
+                               f"does not match the number of dimensions ({len(shape)}) for "
+                               f"operand {i} and no ellipsis was given")
+        subs.append(t)
+    if arrow:
+        out = rhs.replace("...", ell)
+    else:
+        joined = "".join(subs)
+        out = ell + "".join(sorted(c for c in set(joined) if joined.count(c) == 1 and c not in ell))
+    return subs, out, free[ell_ndim:]
+
+
+class Einsum(Node):
+    def forward(self, subs, out, spare, *operands):
+        self.subs, self.out, self.spare = subs, out, spare
+        self.shapes = [o.shape for o in operands]
+        self.save_for_backward(*operands)
+        xp = get_array_module(operands[0])
+        result = xp.einsum(",".join(subs) + "->" + out, *operands, optimize=len(operands) > 1)
+        if len(operands) == 1 and result.base is not None:
+            result = result.copy()  # a result that is a view would escape version tracking
+        return result
+
+    def backward(self, g):
+        operands = self.saved_tensors
+        grads = [None if self.next_edges[k + 3] is None else self._grad(k, g, operands)
+                 for k in range(len(operands))]
+        return (None, None, None, *grads)
+
+    def _grad(self, k, g, operands):
+        xp = get_array_module(g._data if isinstance(g, Tensor) else g)
+        dtype = (g._data if isinstance(g, Tensor) else g).dtype
+        in_subs = [self.out] + [s for j, s in enumerate(self.subs) if j != k]
+        in_ops = [g] + [o for j, o in enumerate(operands) if j != k]
+        available = set("".join(in_subs))
+        spare = iter(self.spare)
+        target, seen = [], set()
+        for c, size in zip(self.subs[k], self.shapes[k]):
+            if c in seen:
+                # a repeated subscript reads a diagonal: its gradient lands on that diagonal
+                d = next(spare)
+                target.append(d)
+                in_subs.append(c + d)
+                in_ops.append(_const(g, xp.eye(size, dtype=dtype)))
+                continue
+            seen.add(c)
+            target.append(c)
+            if c not in available:
+                # summed within this operand only: the gradient is constant along it
+                in_subs.append(c)
+                in_ops.append(_const(g, xp.ones(size, dtype=dtype)))
+                available.add(c)
+        grad = _einsum(",".join(in_subs) + "->" + "".join(target), *in_ops)
+        return _sum_to(grad, self.shapes[k])
+
+
+def _const(ref, array):
+    return _new(array) if isinstance(ref, Tensor) else array
+
+
+def einsum(equation, *operands):
+    """Sum of products over the indices of ``equation`` (NumPy's notation, ``...`` included),
+    e.g. ``einsum("bij,bjk->bik", a, b)``; the operands may also be passed as one list."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    subs, out, spare = _parse_einsum(equation, [o._data.shape for o in operands])
+    return Einsum.apply(subs, out, spare, *operands)
+
+
+def tensordot(a, b, dims=2, out=None):
+    """Contract ``dims`` dims of ``a`` with ``dims`` dims of ``b``: an int (the last of ``a``
+    with the first of ``b``) or a pair of lists of dims."""
+    na, nb = a._data.ndim, b._data.ndim
+    if isinstance(dims, Tensor):
+        dims = dims.tolist()
+    if isinstance(dims, int):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        dims_a, dims_b = list(range(na - dims, na)), list(range(dims))
+    else:
+        dims_a, dims_b = dims
+        dims_a = [dims_a] if isinstance(dims_a, int) else list(dims_a)
+        dims_b = [dims_b] if isinstance(dims_b, int) else list(dims_b)
+    if len(dims_a) != len(dims_b):
+        raise RuntimeError("both dimension lists should have same length")
+    dims_a = [wrap_dim(d, na) for d in dims_a]
+    dims_b = [wrap_dim(d, nb) for d in dims_b]
+    letters = iter(string.ascii_letters)
+    sub_a = [next(letters) for _ in range(na)]
+    sub_b = [next(letters) for _ in range(nb)]
+    for da, db in zip(dims_a, dims_b):
+        if a._data.shape[da] != b._data.shape[db]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size "
+                               f"{a._data.shape[da]} in dim {da} and second has size "
+                               f"{b._data.shape[db]} in dim {db}")
+        sub_b[db] = sub_a[da]
+    out_sub = [c for i, c in enumerate(sub_a) if i not in dims_a] + \
+        [c for i, c in enumerate(sub_b) if i not in dims_b]
+    eq = "".join(sub_a) + "," + "".join(sub_b) + "->" + "".join(out_sub)
+    return _out(einsum(eq, a, b), out)
+
+
+class Kron(Node):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return get_array_module(a).kron(a, b)
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        if isinstance(g, Tensor):
+            raise RuntimeError("kron: double backward is not supported")
+        n = max(a.ndim, b.ndim)
+        sa = (1,) * (n - a.ndim) + a.shape
+        sb = (1,) * (n - b.ndim) + b.shape
+        blocks = g.reshape(tuple(s for pair in zip(sa, sb) for s in pair))
+        xp = get_array_module(g)
+        axes_b = tuple(range(1, 2 * n, 2))
+        axes_a = tuple(range(0, 2 * n, 2))
+        ga = gb = None
+        if self.next_edges[0] is not None:
+            ga = xp.tensordot(blocks, b.reshape(sb), (axes_b, tuple(range(n)))).reshape(a.shape)
+        if self.next_edges[1] is not None:
+            gb = xp.tensordot(blocks, a.reshape(sa), (axes_a, tuple(range(n)))).reshape(b.shape)
+        return ga, gb
+
+
+def kron(input, other, *, out=None):
+    """Kronecker product: blocks ``input[i, j] * other``."""
+    _check_device(input, other)
+    return _out(Kron.apply(input, other), out)
+
+
+# ------------------------------------------------------------------ triangles and diagonals
+class Triangle(Node):
+    def forward(self, x, k, upper):
+        self.k, self.upper = k, upper
+        xp = get_array_module(x)
+        return xp.triu(x, k) if upper else xp.tril(x, k)
+
+    def backward(self, g):
+        if isinstance(g, Tensor):
+            return Triangle.apply(g, self.k, self.upper), None, None
+        xp = get_array_module(g)
+        return (xp.triu(g, self.k) if self.upper else xp.tril(g, self.k)), None, None
+
+
+def tril(input, diagonal=0, *, out=None):
+    """The lower triangle (on and below ``diagonal``) of the last two dims; the rest zero."""
+    if input._data.ndim < 2:
+        raise RuntimeError("tril: input tensor must have at least 2 dimensions")
+    return _out(Triangle.apply(input, diagonal, False), out)
+
+
+def triu(input, diagonal=0, *, out=None):
+    """The upper triangle (on and above ``diagonal``) of the last two dims; the rest zero."""
+    if input._data.ndim < 2:
+        raise RuntimeError("triu: input tensor must have at least 2 dimensions")
+    return _out(Triangle.apply(input, diagonal, True), out)
+
+
+def _diag_view(a, offset, d1, d2):
+    view = get_array_module(a).diagonal(a, offset, d1, d2)
+    if isinstance(view, np.ndarray) and a.flags.writeable:
+        view.flags.writeable = True  # numpy marks diagonal views read-only by default
+    return view
+
+
+class Diagonal(Node):
+    def forward(self, x, offset, d1, d2):
+        self.in_shape, self.offset, self.d1, self.d2 = x.shape, offset, d1, d2
+        return _diag_view(x, offset, d1, d2)
+
+    def backward(self, g):
+        return _diagonal_scatter(g, self.in_shape, self.offset, self.d1, self.d2), None, None, None
+
+
+class DiagonalScatter(Node):
+    """Zeros of ``shape`` with ``g`` on a diagonal: the adjoint of ``Diagonal``."""
+
+    def forward(self, g, shape, offset, d1, d2):
+        self.offset, self.d1, self.d2 = offset, d1, d2
+        out = get_array_module(g).zeros(shape, g.dtype)
+        _diag_view(out, offset, d1, d2)[...] = g
+        return out
+
+    def backward(self, gg):
+        if isinstance(gg, Tensor):
+            return Diagonal.apply(gg, self.offset, self.d1, self.d2), None, None, None, None
+        return get_array_module(gg).diagonal(gg, self.offset, self.d1, self.d2), None, None, None, \
+            None
+
+
+def _diagonal_scatter(g, shape, offset, d1, d2):
+    if isinstance(g, Tensor):
+        return DiagonalScatter.apply(g, shape, offset, d1, d2)
+    return DiagonalScatter.forward(DiagonalScatter.__new__(DiagonalScatter), g, shape, offset,
+                                   d1, d2)
+
+
+def _diag_dims(ndim, dim1, dim2):
+    d1, d2 = wrap_dim(dim1, ndim), wrap_dim(dim2, ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return d1, d2
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    """A view of the diagonal ``offset`` of the 2-D slices over ``dim1`` and ``dim2``, placed
+    as the last dim."""
+    d1, d2 = _diag_dims(input._data.ndim, dim1, dim2)
+    out = Diagonal.apply(input, offset, d1, d2)
+    return make_view(out, input, lambda a: _diag_view(a, offset, d1, d2))
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    """Put the last dim of ``input`` on the diagonal ``offset`` of new 2-D slices over
+    ``dim1`` and ``dim2`` of the result (which has one more dim)."""
+    shape = input._data.shape
+    d1, d2 = _diag_dims(len(shape) + 1, dim1, dim2)
+    size = (shape[-1] if shape else 1) + abs(offset)
+    rest = iter(shape[:-1])
+    out_shape = tuple(size if i in (d1, d2) else next(rest) for i in range(len(shape) + 1))
+    return DiagonalScatter.apply(input, out_shape, offset, d1, d2)
+
+
+def diag(input, diagonal=0, *, out=None):
+    """A 1-D input becomes a 2-D matrix with it on the diagonal ``diagonal``; a 2-D input
+    gives its diagonal ``diagonal`` as a new 1-D tensor."""
+    ndim = input._data.ndim
+    if ndim == 1:
+        return _out(diag_embed(input, diagonal, 0, 1), out)
+    if ndim != 2:
+        raise RuntimeError("diag(): Supports 1D or 2D tensors. Got " + f"{ndim}D")
+    result = Diagonal.apply(input, diagonal, 0, 1)
+    result._data = result._data.copy()
+    return _out(result, out)
+
+
+def trace(input):
+    """Sum of the main diagonal of a 2-D tensor."""
+    if input._data.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input._data.ndim}")
+    from .reduction import sum as reduce_sum
+    return reduce_sum(Diagonal.apply(input, 0, 0, 1))
+
+
+# ------------------------------------------------------------------ cross
+class Cross(Node):
+    def forward(self, a, b, axis):
+        self.shapes, self.axis = (a.shape, b.shape), axis
+        self.save_for_backward(a, b)
+        return get_array_module(a).cross(a, b, axis=axis)
+
+    def backward(self, g):
+        a, b = self.saved_tensors
+        sa, sb = self.shapes
+        e = self.next_edges
+        return (_sum_to(_cross(b, g, self.axis), sa) if e[0] is not None else None,
+                _sum_to(_cross(g, a, self.axis), sb) if e[1] is not None else None, None)
+
+
+def _cross(a, b, axis):
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return Cross.apply(a, b, axis)
+    return get_array_module(a).cross(a, b, axis=axis)
+
+
+def cross(input, other, dim=None, *, out=None):
+    """Cross product of 3-vectors along ``dim`` (default: the first dim of size 3)."""
+    from .arithmetic import _prep
+    a, b = _prep(input, other)
+    shape = np.broadcast_shapes(a._data.shape, b._data.shape)
+    if dim is None:
+        dim = next((i for i, s in enumerate(shape) if s == 3), None)
+        if dim is None:
+            raise RuntimeError("no dimension of size 3 in input")
+    axis = wrap_dim(dim, len(shape))
+    if a._data.shape[axis - len(shape) + a._data.ndim] != 3 or \
+            b._data.shape[axis - len(shape) + b._data.ndim] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got "
+                           f"{a._data.shape[axis - len(shape) + a._data.ndim]} and "
+                           f"{b._data.shape[axis - len(shape) + b._data.ndim]}")
+    return _out(Cross.apply(a, b, axis - len(shape)), out)
+
+
+def _rmatmul(self, other):
+    return matmul(other, self)
+
+
+def _inplace_triangle(fn):
+    def method(self, diagonal=0):
+        from .arithmetic import check_inplace, apply_inplace, _nograd_inplace
+        if check_inplace(self):
+            return apply_inplace(self, fn(self, diagonal))
+        return _nograd_inplace(self, fn, diagonal)
+    method.__name__ = fn.__name__ + "_"
+    return method
+
+
+_METHODS = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm", "addmv",
+            "addr", "baddbmm", "addbmm", "kron", "tril", "triu", "diag", "diagonal",
+            "diag_embed", "trace", "cross"]
+_methods = {name: _method(globals()[name]) for name in _METHODS}
+_methods.update({"__matmul__": _method(matmul), "__rmatmul__": _rmatmul,
+                 "tril_": _inplace_triangle(tril), "triu_": _inplace_triangle(triu)})
+register_methods(_methods)
