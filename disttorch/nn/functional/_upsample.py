@@ -1,0 +1,363 @@
+"""Vision functions: ``interpolate`` (and the ``upsample*`` aliases), ``pixel_shuffle``,
+``pixel_unshuffle`` and ``pad``.
+
+Every interpolation mode is separable: each spatial axis is resampled in turn through a
+table of taps ``(index, weight)`` (one tap for nearest, two for linear, four for cubic), a
+gather whose adjoint is a scatter-add (``_windows.AxisGather``). Reflect, replicate and
+circular padding are gathers through index tables too; constant padding is its own node,
+whose adjoint is the padding by the negated amounts.
+"""
+import math
+
+import numpy as np
+
+from ..._backend import get_array_module
+from ...autograd.function import Node
+from ...tensor import Tensor
+from ._windows import AxisGather, shape_str
+from ._pool import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
+
+__all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
+           "pixel_unshuffle", "pad"]
+
+_MODE_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
+_CUBIC_A = -0.75
+
+
+def _nearest_taps(xp, in_size, out_size, scale, exact):
+    # PyTorch computes nearest source indices in single precision; so do we, to pick the same
+    # pixels at exact boundaries.
+    if scale is not None and scale > 0:
+        ratio = np.float32(1.0 / scale)
+    else:
+        ratio = np.float32(in_size) / np.float32(out_size)
+    dst = np.arange(out_size, dtype=np.float32)
+    if exact:
+        dst = dst + np.float32(0.5)
+    src = np.minimum(np.floor(dst * ratio).astype(np.int64), in_size - 1)
+    return [(xp.asarray(src), None)]
+
+
+def _source_coords(in_size, out_size, scale, align_corners, cubic, dtype):
+    if align_corners:
+        ratio = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+    elif scale is not None and scale > 0:
+        ratio = 1.0 / scale
+    else:
+        ratio = in_size / out_size
+    ratio = dtype.type(ratio)
+    dst = np.arange(out_size, dtype=dtype)
+    if align_corners:
+        return dst * ratio
+    src = (dst + dtype.type(0.5)) * ratio - dtype.type(0.5)
+    return src if cubic else np.maximum(src, 0)
+
+
+def _linear_taps(xp, in_size, out_size, scale, align_corners, dtype):
+    src = _source_coords(in_size, out_size, scale, align_corners, False, dtype)
+    i0 = np.floor(src).astype(np.int64)
+    i1 = np.minimum(i0 + 1, in_size - 1)
+    lam1 = src - i0
+    return [(xp.asarray(i0), xp.asarray(1 - lam1)), (xp.asarray(i1), xp.asarray(lam1))]
+
+
+def _cubic_taps(xp, in_size, out_size, scale, align_corners, dtype):
+    src = _source_coords(in_size, out_size, scale, align_corners, True, dtype)
+    base = np.floor(src)
+    t = src - base
+    a = _CUBIC_A
+
+    def near(x):
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    weights = [far(t + 1), near(t), near(1 - t), far(2 - t)]
+    base = base.astype(np.int64)
+    return [(xp.asarray(np.clip(base - 1 + k, 0, in_size - 1)), xp.asarray(w))
+            for k, w in enumerate(weights)]
+
+
+def _output_sizes(input, d, size, scale_factor):
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    if size is not None:
+        sizes = list(size) if isinstance(size, (tuple, list)) else [size] * d
+        if len(sizes) != d:
+            raise ValueError(f"Input and output must have the same number of spatial dimensions, "
+                             f"but got input with spatial dimensions of {list(input.shape[2:])} and "
+                             f"output size of {sizes}. Please provide input tensor in (N, C, d1, "
+                             f"d2, ...,dK) format and output size in (o1, o2, ...,oK) format.")
+        return [int(s) for s in sizes], None
+    if scale_factor is None:
+        raise ValueError("either size or scale_factor should be defined")
+    scales = list(scale_factor) if isinstance(scale_factor, (tuple, list)) else [scale_factor] * d
+    if len(scales) != d:
+        raise ValueError(f"Input and scale_factor must have the same number of spatial dimensions,"
+                         f" but got input with spatial dimensions of {list(input.shape[2:])} and "
+                         f"scale_factor of shape {scales}. Please provide input tensor in (N, C, "
+                         f"d1, d2, ...,dK) format and scale_factor in (s1, s2, ...,sK) format.")
+    scales = [float(s) for s in scales]
+    return [int(math.floor(float(n) * s)) for n, s in zip(input.shape[2:], scales)], scales
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Down/up samples the input to the given ``size`` or by the given ``scale_factor``.
+
+    Args:
+        input: tensor of shape :math:`(N, C, *spatial)` with 1 to 3 spatial dimensions
+        size: the output spatial size (an int or a tuple)
+        scale_factor: multiplier for the spatial size (a float or a tuple)
+        mode: ``'nearest'`` | ``'nearest-exact'`` | ``'linear'`` (3D) | ``'bilinear'`` (4D) |
+            ``'bicubic'`` (4D) | ``'trilinear'`` (5D) | ``'area'``. Default: ``'nearest'``
+        align_corners: for the interpolating modes, align the centres of the corner pixels
+            of input and output (``True``) or their outer edges (``False``). Default: ``False``
+        recompute_scale_factor: compute the sampling ratio from the output size instead of
+            using ``scale_factor`` directly
+        antialias: unsupported; must be ``False``
+
+    Shape:
+        - Output: :math:`(N, C, *size)` or :math:`(N, C, \\lfloor S \\times scale \\rfloor)`
+    """
+    d = input.ndim - 2
+    if mode in ("nearest", "area", "nearest-exact"):
+        if align_corners is not None:
+            raise ValueError("align_corners option can only be set with the interpolating modes: "
+                             "linear | bilinear | bicubic | trilinear")
+    elif mode in _MODE_DIMS:
+        align_corners = bool(align_corners)
+    else:
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got "
+                                  f"{input.ndim}D) for the modes: nearest | linear | bilinear | "
+                                  f"bicubic | trilinear | area | nearest-exact (got {mode})")
+    if d < 1 or d > 3:
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got "
+                                  f"{input.ndim}D) for the modes: nearest | linear | bilinear | "
+                                  f"bicubic | trilinear | area | nearest-exact (got {mode})")
+    if mode in _MODE_DIMS and _MODE_DIMS[mode] != d:
+        raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs "
+                                  f"{_MODE_DIMS[mode] + 2}D input")
+    if antialias:
+        raise RuntimeError("interpolate: antialias=True is not supported by disttorch")
+    sizes, scales = _output_sizes(input, d, size, scale_factor)
+    if any(s <= 0 for s in sizes):
+        raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
+                           f"({', '.join(map(str, input.shape[2:]))}) and output "
+                           f"({', '.join(map(str, sizes))})")
+    if mode == "area":
+        return (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[d - 1](input, sizes)
+    if recompute_scale_factor or scales is None:
+        scales = [None] * d
+    xp = get_array_module(input._data)
+    dtype = input._data.dtype if input._data.dtype.kind == "f" else np.dtype(np.float32)
+    out = input
+    for i, (n, o, s) in enumerate(zip(input.shape[2:], sizes, scales)):
+        if mode in ("nearest", "nearest-exact"):
+            if n == o and s in (None, 1.0):
+                continue
+            taps = _nearest_taps(xp, n, o, s, mode == "nearest-exact")
+        elif mode == "bicubic":
+            taps = _cubic_taps(xp, n, o, s, align_corners, dtype)
+        else:
+            taps = _linear_taps(xp, n, o, s, align_corners, dtype)
+        out = AxisGather.apply(out, 2 + i, taps)
+    return out
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Upsamples the input; an alias of :func:`interpolate` (deprecated in PyTorch)."""
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    """Upsamples the input with nearest neighbours' pixel values (``mode='nearest'``)."""
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """Upsamples a 4D input with bilinear interpolation and ``align_corners=True``."""
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+# ---------------------------------------------------------------------------- pixel shuffle
+def _shuffle(x, r):
+    lead = x.shape[:-3]
+    c, h, w = x.shape[-3:]
+    k = len(lead)
+    y = x.reshape(lead + (c // (r * r), r, r, h, w))
+    y = y.transpose(tuple(range(k)) + (k, k + 3, k + 1, k + 4, k + 2))
+    return y.reshape(lead + (c // (r * r), h * r, w * r))
+
+
+def _unshuffle(x, r):
+    lead = x.shape[:-3]
+    c, h, w = x.shape[-3:]
+    k = len(lead)
+    y = x.reshape(lead + (c, h // r, r, w // r, r))
+    y = y.transpose(tuple(range(k)) + (k, k + 2, k + 4, k + 1, k + 3))
+    return y.reshape(lead + (c * r * r, h // r, w // r))
+
+
+class PixelShuffle(Node):
+    def forward(self, x, r):
+        self.r = r
+        return _shuffle(x, r)
+
+    def backward(self, g):
+        if isinstance(g, Tensor):
+            return PixelUnshuffle.apply(g, self.r), None
+        return _unshuffle(g, self.r), None
+
+
+class PixelUnshuffle(Node):
+    def forward(self, x, r):
+        self.r = r
+        return _unshuffle(x, r)
+
+    def backward(self, g):
+        if isinstance(g, Tensor):
+            return PixelShuffle.apply(g, self.r), None
+        return _shuffle(g, self.r), None
+
+
+def pixel_shuffle(input, upscale_factor):
+    """Rearranges :math:`(*, C r^2, H, W)` into :math:`(*, C, H r, W r)`.
+
+    Args:
+        input: the input tensor, at least 3D
+        upscale_factor: the factor :math:`r` to increase the spatial resolution by
+    """
+    r = int(upscale_factor)
+    if input.ndim < 3:
+        raise RuntimeError(f"pixel_shuffle expects input to have at least 3 dimensions, but got "
+                           f"input with {input.ndim} dimension(s)")
+    if r <= 0:
+        raise RuntimeError(f"pixel_shuffle expects a positive upscale_factor, but got {r}")
+    if input.shape[-3] % (r * r):
+        raise RuntimeError(f"pixel_shuffle expects its input's 'channel' dimension to be divisible "
+                           f"by the square of upscale_factor, but input.size(-3)="
+                           f"{input.shape[-3]} is not divisible by {r * r}")
+    return PixelShuffle.apply(input, r)
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """Rearranges :math:`(*, C, H r, W r)` into :math:`(*, C r^2, H, W)`, the inverse of
+    :func:`pixel_shuffle`.
+
+    Args:
+        input: the input tensor, at least 3D
+        downscale_factor: the factor :math:`r` to decrease the spatial resolution by
+    """
+    r = int(downscale_factor)
+    if input.ndim < 3:
+        raise RuntimeError(f"pixel_unshuffle expects input to have at least 3 dimensions, but got "
+                           f"input with {input.ndim} dimension(s)")
+    if r <= 0:
+        raise RuntimeError(f"pixel_unshuffle expects a positive downscale_factor, but got {r}")
+    for axis, name in ((-2, "height"), (-1, "width")):
+        if input.shape[axis] % r:
+            raise RuntimeError(f"pixel_unshuffle expects {name} to be divisible by "
+                               f"downscale_factor, but input.size({axis})={input.shape[axis]} is "
+                               f"not divisible by {r}")
+    return PixelUnshuffle.apply(input, r)
+
+
+# ---------------------------------------------------------------------------- padding
+def _pad_slices(shape, pairs):
+    """Where the kept part of the input goes in the padded output (negative pads crop)."""
+    src, dst = [], []
+    for s, (lo, hi) in zip(shape, pairs):
+        src.append(slice(max(-lo, 0), s - max(-hi, 0)))
+        dst.append(slice(max(lo, 0), max(lo, 0) + s - max(-lo, 0) - max(-hi, 0)))
+    return (Ellipsis,) + tuple(src), (Ellipsis,) + tuple(dst)
+
+
+class ConstantPad(Node):
+    def forward(self, x, pairs, value):
+        xp = get_array_module(x)
+        lead = x.ndim - len(pairs)
+        shape = x.shape[:lead] + tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[lead:], pairs))
+        out = xp.full(shape, value, dtype=x.dtype)
+        src, dst = _pad_slices(x.shape[lead:], pairs)
+        out[dst] = x[src]
+        self.pairs = pairs
+        return out
+
+    def backward(self, g):
+        back = tuple((-lo, -hi) for lo, hi in self.pairs)
+        if isinstance(g, Tensor):
+            return ConstantPad.apply(g, back, 0), None, None
+        return self.forward(g, back, 0), None, None
+
+
+def _index_table(size, lo, hi, mode):
+    positions = np.arange(-lo, size + hi)
+    if mode == "reflect":
+        period = 2 * (size - 1) if size > 1 else 1
+        positions = np.abs(positions) % period
+        return np.where(positions >= size, period - positions, positions)
+    if mode == "replicate":
+        return np.clip(positions, 0, size - 1)
+    return positions % size
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Pads a tensor.
+
+    ``pad`` lists ``(low, high)`` amounts starting from the last dimension:
+    ``(left, right)`` pads the last one, ``(left, right, top, bottom)`` the last two, and so on.
+
+    Args:
+        input: N-dimensional tensor
+        pad: tuple of even length; negative amounts crop (``'constant'`` mode)
+        mode: ``'constant'``, ``'reflect'``, ``'replicate'`` or ``'circular'``.
+            Default: ``'constant'``
+        value: fill value for ``'constant'`` padding. Default: 0
+
+    Shape:
+        - Output: the input shape with each padded dimension grown by ``low + high``
+    """
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    k = len(pad) // 2
+    if k > input.ndim:
+        raise RuntimeError(f"Padding length should be less than or equal to two times the input "
+                           f"dimension but got padding length {len(pad)} and input of dimension "
+                           f"{input.ndim}")
+    pairs = tuple((pad[2 * (k - 1 - i)], pad[2 * (k - 1 - i) + 1]) for i in range(k))
+    if mode == "constant":
+        lead = input.ndim - k
+        for i, ((lo, hi), s) in enumerate(zip(pairs, input.shape[lead:])):
+            if s + lo + hi < 0:
+                raise RuntimeError(f"The input size {s}, plus negative padding {lo} and {hi} "
+                                   f"resulted in a negative output size, which is invalid. Check "
+                                   f"dimension {lead + i} of your input.")
+        return ConstantPad.apply(input, pairs, 0 if value is None else value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if value is not None and value != 0:
+        raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument")
+    if k > 3 or input.ndim not in (k + 1, k + 2):
+        raise NotImplementedError(f"Only 2D, 3D, 4D, 5D padding with non-constant padding are "
+                                  f"supported for now (got a {input.ndim}D input and a padding of "
+                                  f"length {len(pad)})")
+    xp = get_array_module(input._data)
+    out = input
+    lead = input.ndim - k
+    for i, ((lo, hi), s) in enumerate(zip(pairs, input.shape[lead:])):
+        if mode == "reflect" and (lo >= s or hi >= s):
+            raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding "
+                               f"input dimension, but got: padding ({lo}, {hi}) at dimension "
+                               f"{lead + i} of input {shape_str(input.shape)}")
+        if mode == "circular" and (lo > s or hi > s):
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        if s + lo + hi <= 0:
+            raise RuntimeError(f"input tensor with shape {shape_str(input.shape)} is too small "
+                               f"for padding {pad}")
+        if lo or hi:
+            table = xp.asarray(_index_table(s, lo, hi, mode))
+            out = AxisGather.apply(out, lead + i, [(table, None)])
+    return out
