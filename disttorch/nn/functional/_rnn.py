@@ -469,13 +469,20 @@ class FusedRNN(Node):
 
 class FusedCell(Node):
     """One step of an RNN/LSTM/GRU cell: ``forward(input, hx, cx, mode, w_ih, w_hh, b_ih, b_hh)``
-    returns ``h'`` (and ``c'`` for an LSTM); ``input`` may be unbatched (1-D)."""
+    returns ``h'`` (and ``c'`` for an LSTM); ``input`` may be unbatched (1-D), ``hx``/``cx``
+    None (zeros)."""
 
     def forward(self, x, hx, cx, mode, w_ih, w_hh, b_ih, b_hh):
         self.unbatched = x.ndim == 1
         if self.unbatched:
-            x, hx = x[None], hx[None]
+            x = x[None]
+            hx = None if hx is None else hx[None]
             cx = None if cx is None else cx[None]
+        xp = get_array_module(x)
+        if hx is None:
+            hx = xp.zeros((x.shape[0], w_hh.shape[1]), x.dtype)
+        if cx is None and mode == "LSTM":
+            cx = xp.zeros_like(hx)
         self.mode = mode
         self.has_bias = b_ih is not None
         steps = [(0, x.shape[0])]
@@ -498,6 +505,8 @@ class FusedCell(Node):
             dx = None if dx is None else dx[0]
             dh = dh[0]
             dc = None if dc is None else dc[0]
+        dh = dh if self.next_edges[1] is not None else None
+        dc = dc if self.next_edges[2] is not None else None
         if not self.has_bias:
             dw += [None, None]
         return (dx, dh, dc, None) + tuple(dw)

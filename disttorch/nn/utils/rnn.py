@@ -217,6 +217,10 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
         tensor([1., 4., 2., 5., 3.])
     """
     lengths = _host_lengths(lengths)
+    batch, steps = (input.shape[0], input.shape[1]) if batch_first else input.shape[1::-1]
+    if lengths.shape[0] != batch:
+        raise RuntimeError(f"Expected `len(lengths)` to be equal to batch_size, but got "
+                           f"{lengths.shape[0]} (batch_size={batch})")
     order = None
     if enforce_sorted:
         if (np.diff(lengths) > 0).any():
@@ -227,10 +231,6 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
     else:
         order = np.argsort(-lengths, kind="stable")
         lengths = lengths[order]
-    batch, steps = (input.shape[0], input.shape[1]) if batch_first else input.shape[1::-1]
-    if lengths.shape[0] != batch:
-        raise RuntimeError(f"Expected `len(lengths)` to be equal to batch_size, but got "
-                           f"{lengths.shape[0]} (batch_size={batch})")
     if lengths[-1] <= 0:
         raise RuntimeError("Length of all samples has to be greater than 0, but found an element "
                            "in 'lengths' that is <= 0")

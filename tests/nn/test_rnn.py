@@ -1,0 +1,379 @@
+"""RNN/LSTM/GRU layers, cells and sequence packing against torch, plus finite differences."""
+import numpy as np
+import pytest
+
+import disttorch
+import disttorch.nn as nn
+from disttorch.nn.functional._rnn import FusedCell, FusedRNN, RNNConfig
+from disttorch.nn.utils import rnn as rnn_utils
+from tests.ops.harness import OpInfo, S, check_against_torch, check_gradient
+
+torch = pytest.importorskip("torch")
+from torch.nn.utils import rnn as torch_rnn_utils  # noqa: E402
+
+ATOL = 1e-9
+
+
+def _to_d(t):
+    return disttorch.tensor(t.detach().numpy())
+
+
+def _pair(cls_name, *args, **kwargs):
+    """The same layer in both libraries with torch's weights copied into ours."""
+    torch.manual_seed(0)
+    tm = getattr(torch.nn, cls_name)(*args, **kwargs).double()
+    dm = getattr(nn, cls_name)(*args, **kwargs).double()
+    assert list(dm.state_dict()) == list(tm.state_dict())
+    dm.load_state_dict({k: _to_d(v) for k, v in tm.state_dict().items()})
+    return tm, dm
+
+
+def _leaf(lib, array):
+    t = lib.tensor(array)
+    t.requires_grad_(True)
+    return t
+
+
+def _flatten(out):
+    if isinstance(out, (tuple, list)):
+        return [t for o in out for t in _flatten(o)]
+    if isinstance(out, torch_rnn_utils.PackedSequence) or isinstance(out, rnn_utils.PackedSequence):
+        return [out.data]
+    return [out]
+
+
+def _compare_run(tm, dm, run, arrays, rng):
+    """``run(lib, module, *leaves)`` in both libraries: outputs, then the gradients of a random
+    projection of every output w.r.t. the inputs and the parameters."""
+    t_in = [_leaf(torch, a) for a in arrays]
+    d_in = [_leaf(disttorch, a) for a in arrays]
+    t_out, d_out = _flatten(run(torch, tm, *t_in)), _flatten(run(disttorch, dm, *d_in))
+    assert len(t_out) == len(d_out)
+    for t, d in zip(t_out, d_out):
+        assert tuple(d.shape) == tuple(t.shape)
+        np.testing.assert_allclose(d.detach().numpy(), t.detach().numpy(), atol=ATOL)
+    weights = [rng.standard_normal(tuple(t.shape)) for t in t_out]
+    torch.autograd.backward(t_out, [torch.tensor(w) for w in weights])
+    disttorch.autograd.backward(d_out, [disttorch.tensor(w) for w in weights])
+    for t, d in zip(t_in, d_in):
+        np.testing.assert_allclose(d.grad.numpy(), t.grad.numpy(), atol=ATOL)
+    for (name, tp), (_, dp) in zip(tm.named_parameters(), dm.named_parameters()):
+        np.testing.assert_allclose(dp.grad.numpy(), tp.grad.numpy(), atol=ATOL, err_msg=name)
+
+
+LAYER_CASES = [
+    ("LSTM", dict(num_layers=1)),
+    ("LSTM", dict(num_layers=2, bidirectional=True, batch_first=True)),
+    ("LSTM", dict(num_layers=2, bidirectional=True, proj_size=3)),
+    ("LSTM", dict(num_layers=1, bias=False)),
+    ("GRU", dict(num_layers=1)),
+    ("GRU", dict(num_layers=2, bidirectional=True, batch_first=True)),
+    ("GRU", dict(num_layers=1, bias=False, bidirectional=True)),
+    ("RNN", dict(num_layers=2, bidirectional=True)),
+    ("RNN", dict(num_layers=2, nonlinearity="relu", batch_first=True)),
+]
+
+
+def _state_arrays(rng, cls_name, kwargs, batch):
+    layers = kwargs.get("num_layers", 1) * (2 if kwargs.get("bidirectional") else 1)
+    out = kwargs.get("proj_size") or 5
+    lead = (layers,) if batch is None else (layers, batch)
+    states = [rng.standard_normal(lead + (out,))]
+    if cls_name == "LSTM":
+        states.append(rng.standard_normal(lead + (5,)))
+    return states
+
+
+def _call(cls_name, module, x, states):
+    if not states:
+        return module(x)
+    return module(x, tuple(states) if cls_name == "LSTM" else states[0])
+
+
+@pytest.mark.parametrize("with_states", [False, True], ids=["zeros", "h0"])
+@pytest.mark.parametrize("cls_name,kwargs", LAYER_CASES,
+                         ids=[f"{c}-{'-'.join(f'{k}={v}' for k, v in kw.items())}"
+                              for c, kw in LAYER_CASES])
+def test_layer_matches_torch(cls_name, kwargs, with_states):
+    rng = np.random.default_rng(0)
+    tm, dm = _pair(cls_name, 4, 5, **kwargs)
+    x = rng.standard_normal((3, 6, 4) if kwargs.get("batch_first") else (6, 3, 4))
+    states = _state_arrays(rng, cls_name, kwargs, 3) if with_states else []
+    _compare_run(tm, dm, lambda lib, m, x, *s: _call(cls_name, m, x, s), [x] + states, rng)
+
+
+@pytest.mark.parametrize("cls_name", ["LSTM", "GRU", "RNN"])
+def test_unbatched_input(cls_name):
+    rng = np.random.default_rng(1)
+    kwargs = dict(num_layers=2, bidirectional=True)
+    tm, dm = _pair(cls_name, 4, 5, **kwargs)
+    arrays = [rng.standard_normal((6, 4))] + _state_arrays(rng, cls_name, kwargs, None)
+    _compare_run(tm, dm, lambda lib, m, x, *s: _call(cls_name, m, x, s), arrays, rng)
+
+
+def _packed_run(cls_name, batch_first, lengths):
+    def run(lib, module, x, *states):
+        utils = torch_rnn_utils if lib is torch else rnn_utils
+        packed = utils.pack_padded_sequence(x, lengths, batch_first=batch_first,
+                                            enforce_sorted=False)
+        out, hidden = _call(cls_name, module, packed, states)
+        padded, out_lengths = utils.pad_packed_sequence(out, batch_first=batch_first)
+        assert out_lengths.tolist() == list(lengths)
+        return padded, hidden
+    return run
+
+
+@pytest.mark.parametrize("cls_name", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_packed_unsorted_matches_torch(cls_name, batch_first):
+    rng = np.random.default_rng(2)
+    kwargs = dict(num_layers=2, bidirectional=True, batch_first=batch_first)
+    tm, dm = _pair(cls_name, 4, 5, **kwargs)
+    lengths = [3, 6, 1, 4]
+    x = rng.standard_normal((4, 6, 4) if batch_first else (6, 4, 4))
+    arrays = [x] + _state_arrays(rng, cls_name, kwargs, 4)
+    _compare_run(tm, dm, _packed_run(cls_name, batch_first, lengths), arrays, rng)
+
+
+def test_packed_equals_each_sequence_alone():
+    rng = np.random.default_rng(3)
+    _, lstm = _pair("LSTM", 4, 5, num_layers=2, bidirectional=True)
+    seqs = [disttorch.tensor(rng.standard_normal((n, 4))) for n in (2, 5, 3)]
+    out, (h, c) = lstm(rnn_utils.pack_sequence(seqs, enforce_sorted=False))
+    outs = rnn_utils.unpack_sequence(out)
+    for k, seq in enumerate(seqs):
+        alone, (h1, c1) = lstm(seq)
+        np.testing.assert_allclose(outs[k].detach().numpy(), alone.detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(h.detach().numpy()[:, k], h1.detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(c.detach().numpy()[:, k], c1.detach().numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("cls_name", ["LSTMCell", "GRUCell", "RNNCell"])
+@pytest.mark.parametrize("variant", ["batched", "unbatched", "no-state", "no-bias", "relu"])
+def test_cell_matches_torch(cls_name, variant):
+    if variant == "relu" and cls_name != "RNNCell":
+        pytest.skip("nonlinearity is an RNNCell option")
+    rng = np.random.default_rng(4)
+    kwargs = {"no-bias": dict(bias=False), "relu": dict(nonlinearity="relu")}.get(variant, {})
+    tm, dm = _pair(cls_name, 4, 5, **kwargs)
+    lead = () if variant == "unbatched" else (3,)
+    arrays = [rng.standard_normal(lead + (4,))]
+    if variant != "no-state":
+        arrays += [rng.standard_normal(lead + (5,))] * (2 if cls_name == "LSTMCell" else 1)
+
+    def run(lib, module, x, *states):
+        if not states:
+            return module(x)
+        return module(x, tuple(states) if cls_name == "LSTMCell" else states[0])
+    _compare_run(tm, dm, run, arrays, rng)
+
+
+def test_lstm_cell_loop_equals_layer():
+    rng = np.random.default_rng(5)
+    _, layer = _pair("LSTM", 4, 5)
+    cell = nn.LSTMCell(4, 5).double()
+    cell.load_state_dict({k[:-3]: v for k, v in layer.state_dict().items()})
+    x = disttorch.tensor(rng.standard_normal((6, 2, 4)))
+    out, (h, c) = layer(x)
+    hc = None
+    for t in range(6):
+        hc = cell(x[t], hc)
+        np.testing.assert_allclose(hc[0].detach().numpy(), out.detach().numpy()[t], atol=1e-12)
+    np.testing.assert_allclose(hc[1].detach().numpy(), c.detach().numpy()[0], atol=1e-12)
+
+
+def test_dropout_between_layers():
+    rng = np.random.default_rng(6)
+    lstm = nn.LSTM(4, 5, num_layers=2, dropout=0.5).double()
+    x = disttorch.tensor(rng.standard_normal((6, 3, 4)))
+    lstm.eval()
+    reference = lstm(x)[0].detach().numpy()
+    np.testing.assert_array_equal(lstm(x)[0].detach().numpy(), reference)
+    lstm.train()
+    disttorch.manual_seed(0)
+    first = lstm(x)[0]
+    disttorch.manual_seed(0)
+    second = lstm(x)[0]
+    np.testing.assert_array_equal(first.detach().numpy(), second.detach().numpy())
+    assert not np.allclose(first.detach().numpy(), reference)
+    first.backward(disttorch.ones(6, 3, 5, dtype=disttorch.float64))
+    assert all(np.isfinite(p.grad.numpy()).all() for p in lstm.parameters())
+
+
+def test_float32_and_default_init():
+    lstm = nn.LSTM(4, 8, num_layers=2, bidirectional=True)
+    bound = 1 / np.sqrt(8)
+    for p in lstm.parameters():
+        assert p.dtype == disttorch.float32
+        assert np.abs(p.detach().numpy()).max() <= bound
+        assert np.abs(p.detach().numpy()).max() > bound / 2
+    out, (h, c) = lstm(disttorch.randn(3, 2, 4))
+    assert out.dtype == disttorch.float32 and tuple(out.shape) == (3, 2, 16)
+    assert tuple(h.shape) == (4, 2, 8) and tuple(c.shape) == (4, 2, 8)
+
+
+def test_errors_match_torch():
+    lstm = nn.LSTM(3, 4)
+    with pytest.raises(RuntimeError, match=r"input.size\(-1\) must be equal to input_size. "
+                                           r"Expected 3, got 5"):
+        lstm(disttorch.randn(2, 1, 5))
+    with pytest.raises(RuntimeError, match=r"Expected hidden\[0\] size \(1, 1, 4\), got "
+                                           r"\[1, 2, 4\]"):
+        lstm(disttorch.randn(2, 1, 3), (disttorch.zeros(1, 2, 4), disttorch.zeros(1, 1, 4)))
+    with pytest.raises(RuntimeError, match="For batched 3-D input, hx and cx should also be 3-D"):
+        lstm(disttorch.randn(2, 1, 3), (disttorch.zeros(1, 4), disttorch.zeros(1, 4)))
+    with pytest.raises(ValueError, match="LSTM: Expected input to be 2D or 3D, got 4D instead"):
+        lstm(disttorch.randn(1, 2, 1, 3))
+    with pytest.raises(ValueError, match="does not match weight dtype"):
+        lstm(disttorch.randn(2, 1, 3, dtype=disttorch.float64))
+    with pytest.raises(RuntimeError, match="Input batch size 2 doesn't match hidden0 batch size 3"):
+        nn.GRUCell(3, 4)(disttorch.randn(2, 3), disttorch.zeros(3, 4))
+    with pytest.raises(ValueError, match="proj_size has to be smaller than hidden_size"):
+        nn.LSTM(3, 4, proj_size=4)
+    with pytest.raises(ValueError, match="Unknown nonlinearity 'gelu'"):
+        nn.RNN(3, 4, nonlinearity="gelu")
+    with pytest.warns(UserWarning, match="non-zero dropout expects num_layers greater than 1"):
+        nn.GRU(3, 4, dropout=0.2)
+
+
+def test_repr_matches_torch():
+    for cls_name, kwargs in [("LSTM", dict(num_layers=2, proj_size=2, bidirectional=True,
+                                           batch_first=True, dropout=0.1, bias=False)),
+                             ("RNN", dict(nonlinearity="relu")), ("GRUCell", dict(bias=False)),
+                             ("RNNCell", dict(nonlinearity="relu"))]:
+        assert repr(getattr(nn, cls_name)(3, 4, **kwargs)) == \
+            repr(getattr(torch.nn, cls_name)(3, 4, **kwargs))
+
+
+# ------------------------------------------------------------------ sequence utilities
+def _sequences(rng):
+    return [rng.standard_normal((n, 3)) for n in (2, 5, 3, 5)]
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("padding_side", ["right", "left"])
+def test_pad_and_unpad_sequence(batch_first, padding_side):
+    op = OpInfo("pad_sequence", lambda lib, *seqs: _utils(lib).pad_sequence(
+        list(seqs), batch_first=batch_first, padding_value=-1.5, padding_side=padding_side),
+        lambda rng: [S(*_sequences(rng))])
+    check_against_torch(op, op.samples(np.random.default_rng(7))[0], "float64")
+    check_gradient(op, op.samples(np.random.default_rng(7))[0])
+    if padding_side == "right":
+        # torch's unpad_sequence transposes its input in place: hand it a non-leaf
+        unpad = OpInfo("unpad_sequence", lambda lib, x: _utils(lib).unpad_sequence(
+            x * 1, lib.tensor([2, 5, 3, 1]), batch_first=batch_first), lambda rng: [S(rng.standard_normal(
+                (4, 6, 3) if batch_first else (6, 4, 3)))])
+        sample = unpad.samples(np.random.default_rng(8))[0]
+        check_against_torch(unpad, sample, "float32")
+        check_gradient(unpad, sample)
+
+
+def _utils(lib):
+    return torch_rnn_utils if lib is torch else rnn_utils
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("enforce_sorted", [False, True])
+def test_pack_and_pad_packed(batch_first, enforce_sorted):
+    lengths = [6, 4, 4, 1] if enforce_sorted else [4, 6, 1, 4]
+
+    def fn(lib, x):
+        packed = _utils(lib).pack_padded_sequence(x, lengths, batch_first=batch_first,
+                                                  enforce_sorted=enforce_sorted)
+        padded, out_lengths = _utils(lib).pad_packed_sequence(packed, batch_first=batch_first,
+                                                              padding_value=2.0, total_length=7)
+        return packed.data, packed.batch_sizes, padded, out_lengths
+
+    op = OpInfo("pack", fn, lambda rng: [S(rng.standard_normal(
+        (4, 6, 3) if batch_first else (6, 4, 3)))], noncontig=False)
+    sample = op.samples(np.random.default_rng(9))[0]
+    check_against_torch(op, sample, "float64")
+    check_gradient(op, sample)
+
+
+def test_pack_sequence_and_unpack():
+    rng = np.random.default_rng(10)
+    seqs = [disttorch.tensor(s) for s in _sequences(rng)]
+    packed = rnn_utils.pack_sequence(seqs, enforce_sorted=False)
+    expected = torch_rnn_utils.pack_sequence([torch.tensor(s.numpy()) for s in seqs],
+                                             enforce_sorted=False)
+    np.testing.assert_array_equal(packed.data.numpy(), expected.data.numpy())
+    assert packed.sorted_indices.tolist() == expected.sorted_indices.tolist()
+    assert packed.unsorted_indices.tolist() == expected.unsorted_indices.tolist()
+    for a, b in zip(rnn_utils.unpack_sequence(packed), seqs):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert packed.double().data.dtype == disttorch.float64
+    data, batch_sizes, sorted_indices, unsorted_indices = packed
+    assert batch_sizes.tolist() == [4, 4, 3, 2, 2]
+
+
+def test_packing_errors_match_torch():
+    x = disttorch.ones(3, 2)
+    with pytest.raises(RuntimeError, match="must be sorted in decreasing order"):
+        rnn_utils.pack_padded_sequence(x, [1, 3])
+    with pytest.raises(RuntimeError, match=r"Expected `len\(lengths\)` to be equal to batch_size"):
+        rnn_utils.pack_padded_sequence(x, [1, 3, 3])
+    with pytest.raises(RuntimeError, match="Length of all samples has to be greater than 0"):
+        rnn_utils.pack_padded_sequence(x, [3, 0], enforce_sorted=False)
+    with pytest.raises(ValueError, match="Expected total_length to be at least"):
+        rnn_utils.pad_packed_sequence(rnn_utils.pack_padded_sequence(x, [3, 2]), total_length=2)
+    with pytest.raises(RuntimeError, match="Expected padding_side to be one of left or right"):
+        rnn_utils.pad_sequence([x], padding_side="middle")
+
+
+# ------------------------------------------------------------------- finite differences
+def _cell_fn(mode, torch_fn):
+    def fn(lib, x, h, c, w_ih, w_hh, b_ih, b_hh):
+        if lib is torch:
+            return torch_fn(x, (h, c) if mode == "LSTM" else h, w_ih, w_hh, b_ih, b_hh)
+        return FusedCell.apply(x, h, c if mode == "LSTM" else None, mode, w_ih, w_hh, b_ih, b_hh)
+    return fn
+
+
+def _cell_samples(gates):
+    def samples(rng):
+        return [S(rng.standard_normal((3, 4)), rng.standard_normal((3, 5)),
+                  rng.standard_normal((3, 5)), rng.standard_normal((gates * 5, 4)),
+                  rng.standard_normal((gates * 5, 5)), rng.standard_normal(gates * 5),
+                  rng.standard_normal(gates * 5))]
+    return samples
+
+
+CELL_OPS = [OpInfo("lstm_cell", _cell_fn("LSTM", torch.lstm_cell), _cell_samples(4)),
+            OpInfo("gru_cell", _cell_fn("GRU", torch.gru_cell), _cell_samples(3)),
+            OpInfo("rnn_tanh_cell", _cell_fn("RNN_TANH", torch.rnn_tanh_cell), _cell_samples(1)),
+            OpInfo("rnn_relu_cell", _cell_fn("RNN_RELU", torch.rnn_relu_cell), _cell_samples(1))]
+
+
+@pytest.mark.parametrize("op", CELL_OPS, ids=lambda o: o.name)
+def test_cell_kernels(op):
+    sample = op.samples(np.random.default_rng(11))[0]
+    flags = [True, True, op.name == "lstm_cell", True, True, True, True]
+    sample.grad = flags
+    for dtype in ("float32", "float64"):
+        check_against_torch(op, sample, dtype)
+    check_gradient(op, sample)
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN_TANH"])
+def test_layer_finite_differences(mode):
+    """The whole fused kernel: 2 layers, both directions, packed, projections for LSTM."""
+    rng = np.random.default_rng(12)
+    lstm = mode == "LSTM"
+    cls_name = {"LSTM": "LSTM", "GRU": "GRU", "RNN_TANH": "RNN"}[mode]
+    module = getattr(nn, cls_name)(4, 5, num_layers=2, bidirectional=True,
+                                   **({"proj_size": 3} if lstm else {}))
+    shapes = [tuple(p.shape) for p in module.parameters()]
+    lengths = [2, 4, 3]
+
+    def fn(lib, x, h, c, *weights):
+        packed = rnn_utils.pack_padded_sequence(x, lengths, enforce_sorted=False)
+        config = RNNConfig(mode, 2, True, packed.batch_sizes._data, False, False, 0.0, False,
+                           packed.sorted_indices._data, packed.unsorted_indices._data)
+        return FusedRNN.apply(packed.data, h, c if lstm else None, config, *weights)
+
+    out = 3 if lstm else 5
+    sample = S(rng.standard_normal((4, 3, 4)), rng.standard_normal((4, 3, out)),
+               rng.standard_normal((4, 3, 5)), *[rng.standard_normal(s) * 0.5 for s in shapes],
+               grad=[True, True, lstm] + [True] * len(shapes))
+    check_gradient(OpInfo(mode, fn, None), sample)
