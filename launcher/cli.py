@@ -123,11 +123,21 @@ def _slurm_defaults(args):
     if args.node_rank is None:
         args.node_rank = int(environ["SLURM_NODEID"])
     if args.master_addr is None and args.rdzv_endpoint is None and nodes > 1:
-        names = subprocess.run(["scontrol", "show", "hostnames", environ["SLURM_STEP_NODELIST"]],
-                               capture_output=True, text=True, check=True).stdout.split()
-        args.master_addr = names[0]
+        args.master_addr = _slurm_first_node_address(environ["SLURM_STEP_NODELIST"])
     if args.rdzv_id is None:
         args.rdzv_id = environ.get("SLURM_JOB_ID")
+
+
+def _slurm_first_node_address(nodelist):
+    """NodeAddr of the first node of a SLURM node list (node names need not resolve)."""
+    def scontrol(*args):
+        return subprocess.run(["scontrol", *args], capture_output=True, text=True, check=True).stdout
+
+    first = scontrol("show", "hostnames", nodelist).split()[0]
+    for field in scontrol("show", "node", "-o", first).split():
+        if field.startswith("NodeAddr="):
+            return field[len("NodeAddr="):]
+    return first
 
 
 def _secret(args, nnodes):

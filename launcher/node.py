@@ -19,9 +19,12 @@ from launcher.client import ControlClient, ControlPlaneError
 
 def local_address_towards(host, port):
     """The address of this machine on the route to ``host`` (no packet is sent)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, proto=socket.IPPROTO_UDP)[0]
+    except socket.gaierror as exc:
+        raise RuntimeError(f"cannot resolve the master address {host!r}: {exc}") from None
     with socket.socket(family, socket.SOCK_DGRAM) as probe:
-        probe.connect((host, port))
+        probe.connect(address)
         return probe.getsockname()[0]
 
 

@@ -10,6 +10,7 @@ down.
 import logging
 import os
 import queue
+import socket
 import threading
 import time
 
@@ -63,13 +64,15 @@ class ControlServer:
         # libzmq drops a peer announcing a larger frame before allocating it.
         self._socket.setsockopt(zmq.MAXMSGSIZE, protocol.MAX_MESSAGE_BYTES)
         self._socket.setsockopt(zmq.ROUTER_MANDATORY, 0)
-        bind_host = f"[{host}]" if ":" in host else host
         try:
+            # zmq binds to addresses or interface names, not host names.
+            address = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)[0][4][0]
+            bind_host = f"[{address}]" if ":" in address else address
             if port:
                 self._socket.bind(f"tcp://{bind_host}:{port}")
             else:
                 port = self._socket.bind_to_random_port(f"tcp://{bind_host}")
-        except zmq.ZMQError as exc:
+        except (zmq.ZMQError, socket.gaierror) as exc:
             self._socket.close(linger=0)
             raise RuntimeError(
                 f"cannot bind the control plane to {host}:{port} ({exc}); pick another "

@@ -1,0 +1,72 @@
+"""Runs under a two-node SLURM cluster on this machine (cluster/local/slurm-up.sh)."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from tests.launcher.conftest import REPO, script
+
+RIG = os.path.join(REPO, "cluster", "local")
+
+
+def _install_slurm():
+    """Install Debian's slurm-wlm when missing; returns why SLURM cannot run, or None."""
+    if os.geteuid() != 0:
+        return "needs root to run slurmctld/slurmd"
+    if shutil.which("slurmctld") and shutil.which("slurmd") and shutil.which("srun"):
+        return None
+    if shutil.which("apt-get") is None:
+        return "slurm-wlm is not installed and there is no apt-get to install it"
+    environ = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    install = ["apt-get", "install", "-y", "-q", "slurm-wlm"]
+    if subprocess.run(install, env=environ, capture_output=True).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], env=environ, capture_output=True)
+        result = subprocess.run(install, env=environ, capture_output=True, text=True)
+        if result.returncode != 0:
+            return f"cannot install slurm-wlm: {result.stderr.strip()[-300:]}"
+    return None
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    reason = _install_slurm()
+    if reason:
+        pytest.skip(reason)
+    state = tmp_path_factory.mktemp("slurm")
+    base = 17000 + os.getpid() % 2000 * 3
+    up = subprocess.run([os.path.join(RIG, "slurm-up.sh"), str(state), str(base)],
+                        capture_output=True, text=True, timeout=60)
+    try:
+        if up.returncode != 0:
+            logs = "".join(path.read_text()[-500:] for path in state.glob("*.log"))
+            pytest.skip(f"the local SLURM cluster did not start: {up.stderr.strip()} {logs}")
+        yield str(state / "slurm.conf")
+    finally:
+        subprocess.run([os.path.join(RIG, "slurm-down.sh"), str(state)], capture_output=True)
+
+
+def srun(launcher, slurm_conf, *args):
+    environ = launcher.env(SLURM_CONF=slurm_conf, DISTTORCH_SECRET="slurm-test-secret")
+    result = subprocess.run(["srun", *map(str, args)], cwd=REPO, env=environ, capture_output=True,
+                            text=True, timeout=90)
+    return result.returncode, result.stdout, result.stderr
+
+
+@pytest.mark.timeout(180)
+def test_srun_pmi2_forms_one_mpi_world(launcher, slurm):
+    code, out, err = srun(launcher, slurm, "-N2", "-n2", "--mpi=pmi2", launcher.python, script("world.py"))
+    assert code == 0, err
+    assert "mpi rank=0 size=2 sum=3" in out and "mpi rank=1 size=2 sum=3" in out
+
+
+@pytest.mark.timeout(180)
+def test_disttorch_run_per_node_under_srun(launcher, slurm):
+    code, out, err = srun(launcher, slurm, "-N2", "--ntasks-per-node=1", launcher.python, "-m", "launcher",
+                          "--nproc-per-node", 1, "--master-port", 29300 + os.getpid() % 500, script("world.py"))
+    assert code == 0, err
+    assert "rendezvous complete" in err
+    assert "[rank1]: env RANK=1 LOCAL_RANK=0 WORLD_SIZE=2" in out and "GROUP_RANK=1" in out
+    assert "[rank0]: mpi rank=0 size=2 sum=3" in out
+    assert launcher.leftovers() == []
