@@ -21,6 +21,18 @@ __all__ = ["index_select", "index_add", "index_copy", "index_fill", "index_put",
            "argwhere"]
 
 
+_SCALAR_TYPE = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
+                "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+_C_TYPE = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
+           "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char"}
+
+
+def scalar_type_name(t):
+    """PyTorch's ScalarType name of a tensor's dtype (``Float``, ``Long``...), used in errors."""
+    return _SCALAR_TYPE.get(t.dtype.name, t.dtype.name)
+
+
 def _has_int_array(index):
     return any(hasattr(i, "dtype") and i.dtype.kind in "iu" and i.ndim for i in index)
 
@@ -113,11 +125,11 @@ class IndexPutAccumulate(Node):
 
 
 # ------------------------------------------------------------------ index parsing
-def _out_of_bounds(exc):
-    msg = str(exc).replace("for axis", "for dimension")
+def _out_of_bounds(exc, ndim):
+    msg = str(exc)
     if msg.startswith("too many indices"):
-        return IndexError(msg.split(":")[0].replace("array", "tensor") + msg[msg.find(":"):])
-    return IndexError(msg)
+        return IndexError(f"too many indices for tensor of dimension {ndim}")
+    return IndexError(msg.replace("for axis", "for dimension"))
 
 
 def _index_array(item, xp):
@@ -182,7 +194,7 @@ def getitem(self, index):
             return Index.apply(self, idx)
         return make_view(Slice.apply(self, idx), self, lambda a: a[idx])
     except IndexError as exc:
-        raise _out_of_bounds(exc) from None
+        raise _out_of_bounds(exc, self._data.ndim) from None
 
 
 def _value_for(self, value):
@@ -236,7 +248,7 @@ def setitem(self, index, value):
             return
         self._data[idx] = value._data if isinstance(value, Tensor) else value
     except IndexError as exc:
-        raise _out_of_bounds(exc) from None
+        raise _out_of_bounds(exc, self._data.ndim) from None
     self._vc[0] += 1
 
 
@@ -286,8 +298,8 @@ def _source_for(input, source, name):
     if type(source._data) is not type(input._data):
         raise device_mismatch(input, source)
     if source._data.dtype != input._data.dtype:
-        raise RuntimeError(f"{name}(): self ({input.dtype.name.capitalize()}) and source "
-                           f"({source.dtype.name.capitalize()}) must have the same scalar type")
+        raise RuntimeError(f"{name}(): self ({scalar_type_name(input)}) and source "
+                           f"({scalar_type_name(source)}) must have the same scalar type")
     return source
 
 
@@ -346,19 +358,20 @@ def index_put(input, indices, values, accumulate=False):
         raise TypeError("index_put(): argument 'values' must be Tensor")
     if values._data.dtype != input._data.dtype:
         raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
-                           f"{input.dtype.name.capitalize()} for the destination and "
-                           f"{values.dtype.name.capitalize()} for the source.")
+                           f"{scalar_type_name(input)} for the destination and "
+                           f"{scalar_type_name(values)} for the source.")
     idx, _ = parse_index(input, tuple(indices))
     try:
         return _put(input, idx, values, accumulate)
     except IndexError as exc:
-        raise _out_of_bounds(exc) from None
+        raise _out_of_bounds(exc, input._data.ndim) from None
 
 
 # ------------------------------------------------------------------ masked ops
 def _bool_mask(mask, name):
     if not isinstance(mask, Tensor) or mask._data.dtype.kind != "b":
-        dt = mask.dtype.name.capitalize() if isinstance(mask, Tensor) else type(mask).__name__
+        dt = _C_TYPE.get(mask.dtype.name, mask.dtype.name) if isinstance(mask, Tensor) else \
+            type(mask).__name__
         raise RuntimeError(f"{name} only supports boolean masks, but got mask with dtype {dt}")
     return mask
 

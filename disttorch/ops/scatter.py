@@ -21,8 +21,8 @@ def _full_index(input, dim, index, name):
     """Validate ``index`` for ``input`` and return (dim, numpy advanced index tuple)."""
     if not isinstance(index, Tensor):
         raise TypeError(f"{name}(): argument 'index' must be Tensor, not {type(index).__name__}")
-    if index._data.dtype != np.int64:
-        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+    if index._data.dtype.kind not in "iu":
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
     if type(index._data) is not type(input._data):
         raise device_mismatch(input, index)
     x_shape, i_shape = input._data.shape, index._data.shape
@@ -154,6 +154,8 @@ class ScatterReduce(Node):
             w_src = index_dual(1 / counts, index) if reduce == "mean" else None
         elif reduce == "prod":
             w_self, w_src = _prod_weights(xp, x, src, index, self.include_self)
+            if not self.include_self:
+                w_self = None
         else:
             self_hit = (x == out) & (~touched if not self.include_self else True)
             src_hit = src == out[index]
