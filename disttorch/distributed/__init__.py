@@ -1,0 +1,400 @@
+"""``disttorch.distributed``: process groups and collectives (PyTorch's API) over MPI.
+
+Under ``mpiexec``/``srun``/``disttorch-run`` the MPI world is the default group; a lone
+process is a world of size 1. ``import disttorch.distributed`` does not start MPI:
+``init_process_group`` does.
+"""
+import datetime
+import importlib.util
+import os
+
+import numpy as np
+
+from .process_group import (ReduceOp, ProcessGroup, Backend, register_backend, DistBackendError,
+                            DistTimeoutError, default_pg_timeout)
+from ._work import Work, CompletedWork
+from . import _objects
+
+__all__ = ["is_available", "is_mpi_available", "is_nccl_available", "is_gloo_available",
+           "init_process_group", "destroy_process_group", "is_initialized", "get_rank",
+           "get_world_size", "get_backend", "new_group", "get_global_rank", "get_group_rank",
+           "get_process_group_ranks", "ReduceOp", "Backend", "ProcessGroup", "Work", "GroupMember",
+           "group", "all_reduce", "broadcast", "reduce", "all_gather", "all_gather_into_tensor",
+           "gather", "scatter", "reduce_scatter", "reduce_scatter_tensor", "all_to_all",
+           "all_to_all_single", "send", "recv", "isend", "irecv", "barrier", "monitored_barrier",
+           "broadcast_object_list", "all_gather_object", "gather_object", "scatter_object_list",
+           "DistBackendError", "DistTimeoutError", "register_backend", "get_default_group"]
+
+
+class GroupMember:
+    """``GroupMember.WORLD`` is the default group; ``NON_GROUP_MEMBER`` is what ranks outside a
+    ``new_group`` receive."""
+
+    WORLD = None
+    NON_GROUP_MEMBER = object()
+
+
+class group:
+    WORLD = None
+
+
+class _State:
+    default = None
+    backend = None
+    groups = {}
+
+
+def is_available():
+    """True: the MPI backend ships with disttorch (mpi4py and the mpich wheel)."""
+    return importlib.util.find_spec("mpi4py") is not None
+
+
+def is_mpi_available():
+    return is_available()
+
+
+def is_gloo_available():
+    # "gloo" names the CPU backend, served by MPI, so PyTorch scripts run unchanged
+    return is_available()
+
+
+def is_nccl_available():
+    from .. import cuda
+    return cuda.is_available() and importlib.util.find_spec("cupy") is not None
+
+
+def is_initialized():
+    """True once ``init_process_group`` has run (and ``destroy_process_group`` has not)."""
+    return _State.default is not None
+
+
+def is_torchelastic_launched():
+    return "TORCHELASTIC_RUN_ID" in os.environ or "DISTTORCH_RUN_ID" in os.environ
+
+
+def _require_init():
+    if _State.default is None:
+        raise ValueError("Default process group has not been initialized, please make sure to call "
+                         "init_process_group.")
+    return _State.default
+
+
+def get_default_group():
+    return _require_init()
+
+
+def _group(g):
+    if g is None or g is GroupMember.WORLD:
+        return _require_init()
+    if g is GroupMember.NON_GROUP_MEMBER:
+        raise ValueError("the calling rank is not part of this group")
+    return g
+
+
+def init_process_group(backend=None, init_method=None, timeout=None, world_size=-1, rank=-1,
+                       store=None, group_name="", pg_options=None, device_id=None):
+    """Initialise the default process group.
+
+    Args:
+        backend: ``"mpi"``, ``"gloo"`` (served by MPI) or ``"nccl"`` (CUDA); default: MPI.
+        init_method: ``"env://"`` or None. The world comes from MPI (``mpiexec``, ``srun``,
+            ``disttorch-run``); ``RANK``/``WORLD_SIZE`` in the environment are checked against it.
+        timeout: how long a collective may take before it raises ``DistTimeoutError``
+            (default 30 minutes).
+        world_size, rank: optional; must agree with MPI's view when given.
+    """
+    if _State.default is not None:
+        raise ValueError("trying to initialize the default process group twice!")
+    if init_method not in (None, "env://"):
+        raise ValueError(f"init_method {init_method!r} is not supported: disttorch takes the world "
+                         "from MPI; launch the workers with disttorch-run, mpiexec or srun and use "
+                         "init_method='env://' (the default)")
+    if timeout is None:
+        timeout = default_pg_timeout
+    elif not isinstance(timeout, datetime.timedelta):
+        raise TypeError(f"Expected timeout argument to be of type datetime.timedelta, got "
+                        f"{type(timeout).__name__}")
+    name = Backend(backend) if backend is not None else Backend.MPI
+    from mpi4py import MPI
+    world = MPI.COMM_WORLD
+    size, me = world.Get_size(), world.Get_rank()
+    expected_size = world_size if world_size != -1 else int(os.environ.get("WORLD_SIZE", size))
+    expected_rank = rank if rank != -1 else int(os.environ.get("RANK", me))
+    if expected_size != size or expected_rank != me:
+        raise RuntimeError(
+            f"the environment says rank {expected_rank} of {expected_size}, but MPI sees rank {me} "
+            f"of {size}. disttorch forms the world through MPI: start the workers with "
+            f"`disttorch-run --nproc-per-node N script.py`, `mpiexec -n N python script.py` or "
+            f"`srun python script.py`.")
+    if name == Backend.NCCL:
+        if not is_nccl_available():
+            raise RuntimeError("backend 'nccl' needs CuPy and a CUDA GPU, and none was found on "
+                               "this machine; use backend='gloo' (or 'mpi') for CPU tensors")
+        from .backend_nccl import ProcessGroupNCCL
+        pg = ProcessGroupNCCL(world.Dup(), timeout)
+    elif name in (Backend.MPI, Backend.GLOO):
+        from .backend_mpi import ProcessGroupMPI
+        pg = ProcessGroupMPI(world.Dup(), timeout, list(range(size)))
+    else:
+        pg = Backend._registry[name](world.Dup(), timeout)
+    _State.default = pg
+    _State.backend = name
+    GroupMember.WORLD = group.WORLD = pg
+
+
+def destroy_process_group(group=None):
+    """Tear down ``group`` (the default group and every subgroup when None)."""
+    if group is None or group is _State.default:
+        for g in list(_State.groups.values()):
+            g.shutdown()
+        _State.groups.clear()
+        if _State.default is not None:
+            _State.default.shutdown()
+        _State.default = None
+        _State.backend = None
+        GroupMember.WORLD = globals()["group"].WORLD = None
+    else:
+        group.shutdown()
+        _State.groups.pop(id(group), None)
+
+
+def get_rank(group=None):
+    """This process's rank in ``group`` (the default group when None); -1 if not a member."""
+    if group is GroupMember.NON_GROUP_MEMBER:
+        return -1
+    return _group(group).rank()
+
+
+def get_world_size(group=None):
+    """Number of ranks in ``group`` (the default group when None)."""
+    if group is GroupMember.NON_GROUP_MEMBER:
+        return -1
+    return _group(group).size()
+
+
+def get_backend(group=None):
+    _group(group)
+    return str(_State.backend)
+
+
+def get_process_group_ranks(group):
+    return list(_group(group).global_ranks)
+
+
+def get_global_rank(group, group_rank):
+    return _group(group).global_ranks[group_rank]
+
+
+def get_group_rank(group, global_rank):
+    ranks = _group(group).global_ranks
+    if global_rank not in ranks:
+        raise ValueError(f"Global rank {global_rank} is not part of group {group}")
+    return ranks.index(global_rank)
+
+
+def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local_synchronization=False,
+              group_desc=None):
+    """A subgroup of the default group with the given global ``ranks`` (all ranks when None).
+
+    Every rank of the default group calls it; ranks outside ``ranks`` get
+    ``GroupMember.NON_GROUP_MEMBER``.
+    """
+    world = _require_init()
+    ranks = sorted(range(world.size())) if ranks is None else sorted(int(r) for r in ranks)
+    for r in ranks:
+        if not 0 <= r < world.size():
+            raise ValueError(f"The new group's rank should be within the world_size set by "
+                             f"init_process_group, got rank {r}")
+    pg = world.split(ranks, timeout or world.timeout, f"group{len(_State.groups) + 1}")
+    if pg is None:
+        return GroupMember.NON_GROUP_MEMBER
+    _State.groups[id(pg)] = pg
+    return pg
+
+
+def _rank_in(pg, global_rank, what):
+    ranks = pg.global_ranks
+    if global_rank not in ranks:
+        raise ValueError(f"{what} rank {global_rank} is not part of the group (ranks {ranks})")
+    return ranks.index(global_rank)
+
+
+def _check_tensor(t, name="tensor"):
+    from ..tensor import Tensor
+    if not isinstance(t, Tensor):
+        raise TypeError(f"Invalid function argument. Expected parameter `{name}` of type "
+                        f"torch.Tensor but got {type(t).__name__} instead.")
+
+
+def _done(result, async_op):
+    return result if async_op else None
+
+
+def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
+    """Reduce ``tensor`` across all ranks, in place (every rank gets the result)."""
+    _check_tensor(tensor)
+    return _done(_group(group).allreduce(tensor, op, async_op), async_op)
+
+
+def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):
+    """Copy ``tensor`` from global rank ``src`` to every rank, in place."""
+    _check_tensor(tensor)
+    pg = _group(group)
+    root = group_src if group_src is not None else _rank_in(pg, src, "src")
+    return _done(pg.broadcast(tensor, root, async_op), async_op)
+
+
+def reduce(tensor, dst=None, op=ReduceOp.SUM, group=None, async_op=False, group_dst=None):
+    """Reduce ``tensor`` across ranks into global rank ``dst``."""
+    _check_tensor(tensor)
+    pg = _group(group)
+    root = group_dst if group_dst is not None else _rank_in(pg, dst, "dst")
+    return _done(pg.reduce(tensor, root, op, async_op), async_op)
+
+
+def all_gather(tensor_list, tensor, group=None, async_op=False):
+    """Gather ``tensor`` from every rank into ``tensor_list`` (one tensor per rank)."""
+    _check_tensor(tensor)
+    pg = _group(group)
+    if len(tensor_list) != pg.size():
+        raise ValueError(f"all_gather expects a list of {pg.size()} tensors, got {len(tensor_list)}")
+    return _done(pg.allgather(tensor_list, tensor, async_op), async_op)
+
+
+def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
+    """Gather every rank's ``input_tensor`` into ``output_tensor`` (concatenated or stacked)."""
+    pg = _group(group)
+    if output_tensor.numel() != input_tensor.numel() * pg.size():
+        raise ValueError(f"output tensor must have {pg.size()} times the input's elements "
+                         f"({input_tensor.numel() * pg.size()}), got {output_tensor.numel()}")
+    return _done(pg.allgather_into_tensor(output_tensor, input_tensor, async_op), async_op)
+
+
+def gather(tensor, gather_list=None, dst=0, group=None, async_op=False):
+    """Gather ``tensor`` from every rank into ``gather_list`` on global rank ``dst``."""
+    pg = _group(group)
+    root = _rank_in(pg, dst, "dst")
+    if pg.rank() == root and (gather_list is None or len(gather_list) != pg.size()):
+        raise ValueError(f"gather_list on the destination must hold {pg.size()} tensors")
+    return _done(pg.gather(tensor, gather_list, root, async_op), async_op)
+
+
+def scatter(tensor, scatter_list=None, src=0, group=None, async_op=False):
+    """Send ``scatter_list[i]`` from global rank ``src`` to rank ``i``'s ``tensor``."""
+    pg = _group(group)
+    root = _rank_in(pg, src, "src")
+    if pg.rank() == root and (scatter_list is None or len(scatter_list) != pg.size()):
+        raise ValueError(f"scatter_list on the source must hold {pg.size()} tensors")
+    return _done(pg.scatter(tensor, scatter_list, root, async_op), async_op)
+
+
+def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=False):
+    """Reduce ``input_list[i]`` across ranks into rank ``i``'s ``output``."""
+    pg = _group(group)
+    if len(input_list) != pg.size():
+        raise ValueError(f"reduce_scatter expects {pg.size()} input tensors, got {len(input_list)}")
+    return _done(pg.reduce_scatter(output, input_list, op, async_op), async_op)
+
+
+def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=False):
+    """Reduce ``input`` across ranks and give rank ``i`` the ``i``-th chunk in ``output``."""
+    pg = _group(group)
+    if input.numel() != output.numel() * pg.size():
+        raise ValueError(f"input tensor must have {pg.size()} times the output's elements")
+    return _done(pg.reduce_scatter_tensor(output, input, op, async_op), async_op)
+
+
+def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False):
+    """Rank ``i`` sends ``input_tensor_list[j]`` to rank ``j``'s ``output_tensor_list[i]``."""
+    return _done(_group(group).alltoall(output_tensor_list, input_tensor_list, async_op), async_op)
+
+
+def all_to_all_single(output, input, output_split_sizes=None, input_split_sizes=None, group=None,
+                      async_op=False):
+    """``all_to_all`` on single tensors split along dim 0 (evenly, or by the split sizes)."""
+    return _done(_group(group).alltoall_single(output, input, output_split_sizes,
+                                               input_split_sizes, async_op), async_op)
+
+
+def send(tensor, dst, group=None, tag=0):
+    """Send ``tensor`` to global rank ``dst`` (blocking)."""
+    pg = _group(group)
+    pg.send(tensor, _rank_in(pg, dst, "dst"), tag, False)
+
+
+def recv(tensor, src=None, group=None, tag=0):
+    """Receive into ``tensor`` from global rank ``src`` (any rank when None); returns the sender."""
+    pg = _group(group)
+    return pg.recv(tensor, None if src is None else _rank_in(pg, src, "src"), tag, False)
+
+
+def isend(tensor, dst, group=None, tag=0):
+    pg = _group(group)
+    return pg.send(tensor, _rank_in(pg, dst, "dst"), tag, True)
+
+
+def irecv(tensor, src=None, group=None, tag=0):
+    pg = _group(group)
+    return pg.recv(tensor, None if src is None else _rank_in(pg, src, "src"), tag, True)
+
+
+def barrier(group=None, async_op=False, device_ids=None):
+    """Block until every rank of the group has reached the barrier."""
+    return _done(_group(group).barrier(async_op), async_op)
+
+
+def monitored_barrier(group=None, timeout=None, wait_all_ranks=False):
+    """A barrier that fails with the ranks that did not arrive within ``timeout``."""
+    pg = _group(group)
+    if timeout is None:
+        pg.barrier(False)
+        return
+    saved = pg.timeout
+    pg.timeout = timeout
+    try:
+        pg.barrier(False)
+    finally:
+        pg.timeout = saved
+
+
+def broadcast_object_list(object_list, src=None, group=None, device=None, group_src=None):
+    """Broadcast picklable-free objects (plain data and tensors) from ``src``, in place."""
+    pg = _group(group)
+    root = group_src if group_src is not None else _rank_in(pg, src if src is not None else 0,
+                                                            "src")
+    payload = _objects.dumps(list(object_list)) if pg.rank() == root else b""
+    received = _objects.loads(pg.broadcast_bytes(payload, root))
+    if pg.rank() != root:
+        object_list[:] = received
+
+
+def all_gather_object(object_list, obj, group=None):
+    """Gather one object from every rank into ``object_list``."""
+    pg = _group(group)
+    if len(object_list) != pg.size():
+        raise ValueError(f"object_list must have {pg.size()} entries, got {len(object_list)}")
+    for i, payload in enumerate(pg.allgather_bytes(_objects.dumps(obj))):
+        object_list[i] = _objects.loads(payload)
+
+
+def gather_object(obj, object_gather_list=None, dst=0, group=None):
+    """Gather one object from every rank into ``object_gather_list`` on ``dst``."""
+    pg = _group(group)
+    root = _rank_in(pg, dst, "dst")
+    everything = pg.allgather_bytes(_objects.dumps(obj))
+    if pg.rank() == root:
+        if object_gather_list is None or len(object_gather_list) != pg.size():
+            raise ValueError(f"object_gather_list on the destination must have {pg.size()} entries")
+        for i, payload in enumerate(everything):
+            object_gather_list[i] = _objects.loads(payload)
+
+
+def scatter_object_list(scatter_object_output_list, scatter_object_input_list=None, src=0,
+                        group=None):
+    """Rank ``i`` receives ``scatter_object_input_list[i]`` from ``src`` into
+    ``scatter_object_output_list[0]``."""
+    pg = _group(group)
+    root = _rank_in(pg, src, "src")
+    payload = _objects.dumps(list(scatter_object_input_list)) if pg.rank() == root else b""
+    everything = _objects.loads(pg.broadcast_bytes(payload, root))
+    scatter_object_output_list[0] = everything[pg.rank()]

@@ -1,0 +1,142 @@
+"""The ``ProcessGroup`` interface that every backend implements, and ``ReduceOp``."""
+import abc
+import datetime
+
+__all__ = ["ReduceOp", "ProcessGroup", "Backend", "register_backend", "DistBackendError",
+           "DistTimeoutError"]
+
+default_pg_timeout = datetime.timedelta(minutes=30)
+
+
+class DistBackendError(RuntimeError):
+    """A backend failed to complete a collective."""
+
+
+class DistTimeoutError(DistBackendError):
+    """A collective did not complete within the group's timeout."""
+
+
+class ReduceOp:
+    """Reduction operations for ``all_reduce``, ``reduce``, ``reduce_scatter``."""
+
+    class RedOpType(str):
+        def __repr__(self):
+            return f"<RedOpType.{self}: {_ORDER.index(self)}>"
+
+    SUM = RedOpType("SUM")
+    AVG = RedOpType("AVG")
+    PRODUCT = RedOpType("PRODUCT")
+    MIN = RedOpType("MIN")
+    MAX = RedOpType("MAX")
+    BAND = RedOpType("BAND")
+    BOR = RedOpType("BOR")
+    BXOR = RedOpType("BXOR")
+
+
+_ORDER = ["SUM", "PRODUCT", "MIN", "MAX", "BAND", "BOR", "BXOR", "AVG"]
+
+
+class ProcessGroup(abc.ABC):
+    """A set of ranks that run collectives together.
+
+    Backends implement the methods below on tensors; each takes ``async_op`` and returns a
+    :class:`~disttorch.distributed._work.Work` when it is True (None otherwise).
+    """
+
+    backend_name = "undefined"
+
+    @abc.abstractmethod
+    def rank(self):
+        """See the module-level function of the same name."""
+
+    @abc.abstractmethod
+    def size(self):
+        """See the module-level function of the same name."""
+
+    @abc.abstractmethod
+    def allreduce(self, tensor, op, async_op):
+        """See the module-level function of the same name."""
+
+    @abc.abstractmethod
+    def broadcast(self, tensor, src, async_op):
+        """See the module-level function of the same name."""
+
+    @abc.abstractmethod
+    def reduce(self, tensor, dst, op, async_op):
+        """See the module-level function of the same name."""
+
+    @abc.abstractmethod
+    def allgather(self, output_tensors, tensor, async_op):
+        """See the module-level function of the same name."""
+
+    @abc.abstractmethod
+    def allgather_into_tensor(self, output, tensor, async_op):
+        """See the module-level function of the same name."""
+
+    @abc.abstractmethod
+    def gather(self, tensor, gather_list, dst, async_op):
+        """See the module-level function of the same name."""
+
+    @abc.abstractmethod
+    def scatter(self, tensor, scatter_list, src, async_op):
+        """See the module-level function of the same name."""
+
+    @abc.abstractmethod
+    def reduce_scatter(self, output, input_list, op, async_op):
+        """See the module-level function of the same name."""
+
+    @abc.abstractmethod
+    def reduce_scatter_tensor(self, output, input, op, async_op):
+        """See the module-level function of the same name."""
+
+    @abc.abstractmethod
+    def alltoall(self, output_list, input_list, async_op):
+        """See the module-level function of the same name."""
+
+    @abc.abstractmethod
+    def alltoall_single(self, output, input, output_split_sizes, input_split_sizes, async_op):
+        """See the module-level function of the same name."""
+
+    @abc.abstractmethod
+    def send(self, tensor, dst, tag, async_op):
+        """See the module-level function of the same name."""
+
+    @abc.abstractmethod
+    def recv(self, tensor, src, tag, async_op):
+        """See the module-level function of the same name."""
+
+    @abc.abstractmethod
+    def barrier(self, async_op):
+        """See the module-level function of the same name."""
+
+    @abc.abstractmethod
+    def broadcast_bytes(self, payload, src):
+        """Broadcast a bytes payload from group rank ``src``; every rank returns it."""
+
+    @abc.abstractmethod
+    def allgather_bytes(self, payload):
+        """Every rank contributes bytes; returns the list of all ranks' payloads."""
+
+    def shutdown(self):
+        pass
+
+
+class Backend(str):
+    """Backend names: ``Backend.MPI``, ``Backend.GLOO`` (an alias of MPI here), ``Backend.NCCL``."""
+
+    MPI = "mpi"
+    GLOO = "gloo"
+    NCCL = "nccl"
+    UNDEFINED = "undefined"
+    _registry = {}
+
+    def __new__(cls, name):
+        value = str(name).lower()
+        if value not in (cls.MPI, cls.GLOO, cls.NCCL) and value not in cls._registry:
+            raise ValueError(f"Invalid backend: '{name}'")
+        return str.__new__(cls, value)
+
+
+def register_backend(name, factory):
+    """Register ``factory(comm_world, timeout) -> ProcessGroup`` under ``name``."""
+    Backend._registry[name.lower()] = factory
