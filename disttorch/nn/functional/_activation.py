@@ -1,0 +1,455 @@
+"""Activation functions: one fused node each, double-backward capable (backward formulas use
+operators and dual helpers that accept arrays or Tensors)."""
+import math
+import warnings
+
+from ... import _dtype
+from ..._backend import get_array_module
+from ...autograd import grad_mode
+from ...autograd.function import Node
+from ...tensor import Tensor, _new
+from ...ops import pointwise as P
+from ...ops._util import cast, wrap_dim, sum_to
+from ...ops.arithmetic import check_inplace, apply_inplace, sub, mul, neg
+from ...ops.random import _gen
+
+__all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "selu_",
+           "celu", "celu_", "gelu", "silu", "mish", "sigmoid", "tanh", "softplus", "softsign",
+           "hardtanh", "hardtanh_", "hardsigmoid", "hardswish", "logsigmoid", "prelu", "rrelu",
+           "rrelu_", "threshold", "threshold_", "softmax", "log_softmax", "softmin", "glu",
+           "tanhshrink", "softshrink", "hardshrink"]
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_2_PI = math.sqrt(2.0 / math.pi)
+
+
+# --------------------------------------------------------------- dual helpers
+def _dual(tensor_fn, array_fn):
+    def fn(x):
+        return tensor_fn(x) if isinstance(x, Tensor) else array_fn(x)
+    return fn
+
+
+def _sigmoid_array(x):
+    xp = get_array_module(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+_exp = _dual(P.exp, lambda x: get_array_module(x).exp(x))
+_tanh = _dual(P.tanh, lambda x: get_array_module(x).tanh(x))
+_erf = _dual(P.erf, P._erf_array)
+_abs = _dual(P.abs, lambda x: get_array_module(x).abs(x))
+_sigmoid = _dual(P.sigmoid, _sigmoid_array)
+
+
+def _where(cond, a, b):
+    if isinstance(cond, Tensor) or isinstance(a, Tensor) or isinstance(b, Tensor):
+        return P.where(cond if isinstance(cond, Tensor) else _new(cond), a, b)
+    return get_array_module(cond).where(cond, a, b)
+
+
+def _softplus_array(x):
+    # log(1 + e^x) without overflow
+    xp = get_array_module(x)
+    return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+def _sum_keep(x, dim):
+    if isinstance(x, Tensor):
+        return x.sum(dim, keepdim=True)
+    return x.sum(axis=dim, keepdims=True)
+
+
+# -------------------------------------------------------------- the one node
+class Activation(Node):
+    """``y = fn(xp, x, *params)`` elementwise; backward ``grad(g, x, *params)`` from the saved
+    input. One subclass per activation (see :func:`_activation`)."""
+
+    def forward(self, x, *params):
+        self.params = params
+        self.save_for_backward(x)
+        return self.fn(get_array_module(x), x, *params).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        x, = self.saved_tensors
+        return (self.grad(g, x, *self.params),) + (None,) * len(self.params)
+
+
+def _float_input(input, name):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    if input._data.dtype.kind not in "fc":
+        raise RuntimeError(f"\"{name}\" not implemented for '{input.dtype.name.capitalize()}'")
+    return input
+
+
+def _activation(name, fn, grad):
+    node = type("".join(part.capitalize() for part in name.split("_")), (Activation,),
+                {"fn": staticmethod(fn), "grad": staticmethod(grad)})
+
+    def op(input, *params):
+        return node.apply(_float_input(input, name), *params)
+    return op
+
+
+def _inplace(input, op, *params):
+    """``op`` applied in place: the graph records ``op`` on a copy of the old values."""
+    if check_inplace(input) and (input._requires_grad or input._base is not None):
+        return apply_inplace(input, op(input.clone(), *params))
+    with grad_mode.no_grad():
+        result = op(input, *params)
+    input._data[...] = result._data
+    input._vc[0] += 1
+    return input
+
+
+_hardtanh = _activation(
+    "hardtanh", lambda xp, x, lo, hi: xp.clip(x, lo, hi),
+    lambda g, x, lo, hi: g * ((x > lo) & (x < hi)))
+_leaky = _activation(
+    "leaky_relu", lambda xp, x, s: xp.where(x > 0, x, x * s),
+    lambda g, x, s: _where(x > 0, g, g * s))
+_elu = _activation(
+    "elu", lambda xp, x, a, scale, in_scale: scale * xp.where(x > 0, x, a * xp.expm1(x * in_scale)),
+    lambda g, x, a, scale, in_scale: _where(x > 0, g * scale, g * (scale * a * in_scale) *
+                                            _exp(x * in_scale)))
+_gelu = _activation(
+    "gelu", lambda xp, x: 0.5 * x * (1 + P._erf_array(x * _INV_SQRT2)),
+    lambda g, x: g * (0.5 * (1 + _erf(x * _INV_SQRT2)) + x * _exp(x * x * -0.5) * _INV_SQRT_2PI))
+
+
+def _gelu_tanh_grad(g, x):
+    t = _tanh((x + x * x * x * 0.044715) * _SQRT_2_PI)
+    return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _SQRT_2_PI * (1 + x * x * (3 * 0.044715)))
+
+
+_gelu_tanh = _activation(
+    "gelu", lambda xp, x: 0.5 * x * (1 + xp.tanh(_SQRT_2_PI * (x + 0.044715 * x * x * x))),
+    _gelu_tanh_grad)
+
+
+def _silu_grad(g, x):
+    s = _sigmoid(x)
+    return g * s * (1 + x * (1 - s))
+
+
+_silu = _activation("silu", lambda xp, x: x * _sigmoid_array(x), _silu_grad)
+
+
+def _mish_grad(g, x):
+    t = _tanh(_dual(softplus, _softplus_array)(x))
+    return g * (t + x * _sigmoid(x) * (1 - t * t))
+
+
+_mish = _activation("mish", lambda xp, x: x * xp.tanh(_softplus_array(x)), _mish_grad)
+_softplus = _activation(
+    "softplus",
+    lambda xp, x, beta, th: xp.where(x * beta > th, x, _softplus_array(x * beta) / beta),
+    lambda g, x, beta, th: _where(x * beta > th, g, g * _sigmoid(x * beta)))
+_softsign = _activation("softsign", lambda xp, x: x / (1 + xp.abs(x)),
+                        lambda g, x: g / ((1 + _abs(x)) * (1 + _abs(x))))
+_hardsigmoid = _activation("hardsigmoid", lambda xp, x: xp.clip(x / 6 + 0.5, 0, 1),
+                           lambda g, x: g * ((x > -3) & (x < 3)) / 6)
+_hardswish = _activation(
+    "hardswish", lambda xp, x: x * xp.clip(x + 3, 0, 6) / 6,
+    lambda g, x: _where(x < -3, g * 0, _where(x <= 3, g * (x / 3 + 0.5), g)))
+_logsigmoid = _activation("log_sigmoid", lambda xp, x: -_softplus_array(-x),
+                          lambda g, x: g * _sigmoid(-x))
+_threshold = _activation("threshold", lambda xp, x, th, v: xp.where(x > th, x, v),
+                         lambda g, x, th, v: g * (x > th))
+_softshrink = _activation(
+    "softshrink", lambda xp, x, l: xp.where(x > l, x - l, xp.where(x < -l, x + l, 0)),
+    lambda g, x, l: g * ((x > l) | (x < -l)))
+_hardshrink = _activation("hardshrink", lambda xp, x, l: xp.where((x > l) | (x < -l), x, 0),
+                          lambda g, x, l: g * ((x > l) | (x < -l)))
+
+
+# ----------------------------------------------------------------- public API
+def relu(input, inplace=False):
+    r"""Apply the rectified linear unit :math:`\max(0, x)` elementwise."""
+    return input.relu_() if inplace else P.relu(input)
+
+
+def relu_(input):
+    return input.relu_()
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """Clamp elementwise into ``[min_val, max_val]``."""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return _inplace(input, _hardtanh, min_val, max_val) if inplace else \
+        _hardtanh(input, min_val, max_val)
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def relu6(input, inplace=False):
+    r""":math:`\min(\max(0, x), 6)` elementwise."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    r""":math:`\max(0, x) + \text{negative\_slope} \min(0, x)` elementwise."""
+    return _inplace(input, _leaky, negative_slope) if inplace else _leaky(input, negative_slope)
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    r""":math:`x` if :math:`x > 0` else :math:`\alpha (e^x - 1)`, elementwise."""
+    return _inplace(input, _elu, alpha, 1.0, 1.0) if inplace else _elu(input, alpha, 1.0, 1.0)
+
+
+def elu_(input, alpha=1.0):
+    return elu(input, alpha, inplace=True)
+
+
+def selu(input, inplace=False):
+    r"""Scaled ELU: :math:`\text{scale} \cdot \text{elu}(x, \alpha)` with the self-normalising
+    constants."""
+    args = (_SELU_ALPHA, _SELU_SCALE, 1.0)
+    return _inplace(input, _elu, *args) if inplace else _elu(input, *args)
+
+
+def selu_(input):
+    return selu(input, inplace=True)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    r""":math:`\max(0, x) + \min(0, \alpha (e^{x/\alpha} - 1))` elementwise."""
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError")
+    args = (alpha, 1.0, 1.0 / alpha)
+    return _inplace(input, _elu, *args) if inplace else _elu(input, *args)
+
+
+def celu_(input, alpha=1.0):
+    return celu(input, alpha, inplace=True)
+
+
+def gelu(input, approximate="none"):
+    """Gaussian error linear unit: ``x * Phi(x)`` (``approximate='tanh'``: the tanh form)."""
+    if approximate == "none":
+        return _gelu(input)
+    if approximate == "tanh":
+        return _gelu_tanh(input)
+    raise RuntimeError("approximate argument must be either none or tanh.")
+
+
+def silu(input, inplace=False):
+    r""":math:`x \sigma(x)` elementwise (the swish function)."""
+    return _inplace(input, _silu) if inplace else _silu(input)
+
+
+def mish(input, inplace=False):
+    r""":math:`x \tanh(\text{softplus}(x))` elementwise."""
+    return _inplace(input, _mish) if inplace else _mish(input)
+
+
+def sigmoid(input):
+    return P.sigmoid(input)
+
+
+def tanh(input):
+    return P.tanh(input)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    r""":math:`\frac{1}{\beta} \log(1 + e^{\beta x})`; linear where :math:`\beta x > \text{threshold}`."""
+    return _softplus(input, beta, threshold)
+
+
+def softsign(input):
+    r""":math:`x / (1 + |x|)` elementwise."""
+    return _softsign(input)
+
+
+def hardsigmoid(input, inplace=False):
+    """Piecewise-linear sigmoid: ``relu6(x + 3) / 6``."""
+    return _inplace(input, _hardsigmoid) if inplace else _hardsigmoid(input)
+
+
+def hardswish(input, inplace=False):
+    """``x * relu6(x + 3) / 6``."""
+    return _inplace(input, _hardswish) if inplace else _hardswish(input)
+
+
+def logsigmoid(input):
+    r""":math:`\log(\sigma(x))`, computed stably."""
+    return _logsigmoid(input)
+
+
+def threshold(input, threshold, value, inplace=False):
+    """``x`` where ``x > threshold``, else ``value``."""
+    return _inplace(input, _threshold, threshold, value) if inplace else \
+        _threshold(input, threshold, value)
+
+
+def threshold_(input, threshold, value):
+    return _inplace(input, _threshold, threshold, value)
+
+
+def softshrink(input, lambd=0.5):
+    """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, else 0."""
+    if lambd < 0:
+        raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
+    return _softshrink(input, lambd)
+
+
+def hardshrink(input, lambd=0.5):
+    """``x`` where ``|x| > lambd``, else 0."""
+    return _hardshrink(input, lambd)
+
+
+def tanhshrink(input):
+    r""":math:`x - \tanh(x)`."""
+    return sub(input, P.tanh(input))
+
+
+class PReLU(Node):
+    """``max(0, x) + w * min(0, x)`` with one learnable slope per channel (dim 1) or one
+    shared slope."""
+
+    def forward(self, x, w):
+        shape = [1] * x.ndim
+        if w.size > 1:
+            shape[1 if x.ndim > 1 else 0] = w.size
+        wb = w.reshape(shape) if x.ndim else w.reshape(())
+        self.save_for_backward(x, wb)
+        self.w_shape = w.shape
+        return get_array_module(x).where(x > 0, x, wb * x)
+
+    def backward(self, g):
+        x, wb = self.saved_tensors
+        gx = gw = None
+        pos = x > 0
+        if self.next_edges[0] is not None:
+            gx = _where(pos, g, g * wb)
+        if self.next_edges[1] is not None:
+            gw = sum_to(_where(pos, g * 0, g * x), wb.shape).reshape(self.w_shape)
+        return gx, gw
+
+
+def prelu(input, weight):
+    r""":math:`\max(0, x) + \text{weight} \min(0, x)`; ``weight`` has one entry or one per
+    channel (dim 1 of the input)."""
+    channels = input.shape[1] if input.ndim > 1 else (input.shape[0] if input.ndim else 1)
+    if weight.numel() != 1 and weight.numel() != channels:
+        raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter "
+                           f"numbers = {weight.numel()} and channel size = {channels}.")
+    return PReLU.apply(input, weight)
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Randomised leaky ReLU: in training each negative element gets a slope drawn from
+    U(lower, upper); in eval the slope is ``(lower + upper) / 2``."""
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    xp = get_array_module(input._data)
+    slopes = xp.asarray(_gen(None).uniform(lower, upper, input.shape)).astype(input._data.dtype)
+    slopes = _new(xp.where(input._data >= 0, 1, slopes).astype(input._data.dtype))
+    if inplace:
+        return _inplace(input, lambda x: mul(x, slopes))
+    return mul(input, slopes)
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+# ------------------------------------------------------------------ softmax
+class Softmax(Node):
+    def forward(self, x, dim, log):
+        xp = get_array_module(x)
+        self.dim, self.log = dim, log
+        if x.size == 0:
+            y = x.copy()
+        else:
+            z = x - x.max(axis=dim, keepdims=True)
+            e = xp.exp(z)
+            if log:
+                y = z - xp.log(e.sum(axis=dim, keepdims=True))
+            else:
+                e /= e.sum(axis=dim, keepdims=True)
+                y = e
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, g):
+        y, = self.saved_tensors
+        if self.log:
+            return g - _exp(y) * _sum_keep(g, self.dim), None, None
+        gy = g * y
+        return gy - y * _sum_keep(gy, self.dim), None, None
+
+    def name(self):
+        return "LogSoftmaxBackward0" if self.log else "SoftmaxBackward0"
+
+
+def _softmax_dim(name, ndim, stacklevel=3):
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to "
+                  f"include dim=X as an argument.", stacklevel=stacklevel)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def _softmax(input, dim, dtype, log, name):
+    if dim is None:
+        dim = _softmax_dim(name, input.ndim, 4)
+    if dtype is not None:
+        input = cast(input, _dtype.as_dtype(dtype).np_dtype)
+    elif input._data.dtype.kind not in "fc":
+        raise RuntimeError(f"\"{name}_lastdim_kernel_impl\" not implemented for "
+                           f"'{input.dtype.name.capitalize()}'")
+    if input.ndim == 0:
+        wrap_dim(dim, 0)
+        out = Softmax.apply(input.reshape(1), 0, log)
+        return out.reshape(())
+    return Softmax.apply(input, wrap_dim(dim, input.ndim), log)
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    r""":math:`\exp(x_i) / \sum_j \exp(x_j)` along ``dim``, computed stably.
+
+    Args:
+        input (Tensor): input.
+        dim (int): the dim along which softmax is computed.
+        dtype (:class:`disttorch.dtype`, optional): cast the input to this dtype first.
+    """
+    return _softmax(input, dim, dtype, False, "softmax")
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    r""":math:`x_i - \log \sum_j \exp(x_j)` along ``dim``, computed stably."""
+    return _softmax(input, dim, dtype, True, "log_softmax")
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    r"""Softmax of ``-input`` along ``dim``."""
+    if dim is None:
+        dim = _softmax_dim("softmin", input.ndim, 3)
+    if dtype is not None:
+        input = cast(input, _dtype.as_dtype(dtype).np_dtype)
+    return _softmax(neg(input), dim, None, False, "softmax")
+
+
+def glu(input, dim=-1):
+    r"""Gated linear unit: :math:`a \otimes \sigma(b)` where ``input`` is split in halves
+    :math:`a, b` along ``dim``."""
+    if input.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    d = wrap_dim(dim, input.ndim)
+    if input.shape[d] % 2:
+        raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size "
+                           f"{input.shape[d]}")
+    a, b = input.chunk(2, d)
+    return mul(a, P.sigmoid(b))
