@@ -36,7 +36,7 @@ def _take_sorted(input, d, order):
     return gather(input, d, index), index
 
 
-def sort(input, dim=-1, descending=False, stable=False, *, out=None):
+def sort(input, dim=-1, descending=False, *, stable=False, out=None):
     """Sort along ``dim``; returns ``(values, indices)``. The sort is always stable."""
     d = wrap_dim(dim, input._data.ndim)
     data = input._data if input._data.ndim else input._data.reshape(1)
@@ -44,9 +44,9 @@ def sort(input, dim=-1, descending=False, stable=False, *, out=None):
     return return_types.sort(values, indices)
 
 
-def argsort(input, dim=-1, descending=False, stable=False):
+def argsort(input, dim=-1, descending=False, *, stable=False):
     """The indices that sort ``input`` along ``dim``."""
-    return sort(input, dim, descending, stable).indices
+    return sort(input, dim, descending).indices
 
 
 def msort(input):
@@ -76,7 +76,7 @@ def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
     d = wrap_dim(dim, ndim)
     size = input._data.shape[d] if ndim else 1
     if not 1 <= k <= size:
-        raise IndexError(f"kthvalue(): selected number k out of range for dimension {d}")
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
     if not ndim:
         return return_types.kthvalue(input.clone(), _new(np.zeros((), np.int64)))
     order = _sort_indices(input._data, d, False)
@@ -159,7 +159,7 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     how = "right" if right else "left"
     dtype = np.int32 if out_int32 else np.int64
     if seq.ndim <= 1:
-        return _new(xp.searchsorted(seq, values, side=how).astype(dtype))
+        return _new(xp.asarray(xp.searchsorted(seq, values, side=how), dtype=dtype))
     if values.shape[:-1] != seq.shape[:-1]:
         raise RuntimeError(f"torch.searchsorted(): boundaries tensor should be 1 dimension or the "
                            f"first N-1 dimensions of boundaries tensor and input value tensor must "
@@ -220,6 +220,6 @@ def _method(fn):
 register_methods({
     "sort": _method(sort), "argsort": _method(argsort), "msort": msort, "topk": _method(topk),
     "kthvalue": _method(kthvalue), "unique": _method(unique),
-    "unique_consecutive": _method(unique_consecutive), "bucketize": _method(bucketize),
+    "unique_consecutive": _method(unique_consecutive),
     "repeat_interleave": _method(repeat_interleave),
 })

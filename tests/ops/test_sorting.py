@@ -1,0 +1,100 @@
+"""Sorting and searching ops against torch: values, indices, gradients of the values."""
+import numpy as np
+import pytest
+
+import disttorch
+from .harness import OpInfo, S, op_tests, randn, requires_torch, torch
+
+
+def _op(name, fn, samples, **kw):
+    return OpInfo(name, fn, lambda rng: samples(rng), **kw)
+
+
+def _ties(rng, *shape):
+    return rng.integers(0, 3, shape).astype(np.float64)
+
+
+OPS = [
+    _op("sort", lambda lib, x: lib.sort(x), lambda r: [S(randn(r, 3, 5)), S(randn(r, 4))]),
+    _op("sort_desc_dim0", lambda lib, x: x.sort(0, descending=True),
+        lambda r: [S(randn(r, 4, 3))]),
+    _op("sort_stable_ties", lambda lib, x: lib.sort(x, dim=-1, stable=True),
+        lambda r: [S(_ties(r, 3, 6))], gradcheck=False),
+    _op("sort_stable_ties_desc", lambda lib, x: lib.sort(x, stable=True, descending=True),
+        lambda r: [S(_ties(r, 3, 6))], gradcheck=False),
+    _op("sort_scalar", lambda lib, x: lib.sort(x), lambda r: [S(randn(r))]),
+    _op("argsort", lambda lib, x: lib.argsort(x, 1, descending=True),
+        lambda r: [S(randn(r, 3, 5))], grad=False),
+    _op("msort", lambda lib, x: lib.msort(x), lambda r: [S(randn(r, 4, 3))]),
+    _op("topk", lambda lib, x: lib.topk(x, 2), lambda r: [S(randn(r, 3, 5)), S(randn(r, 6))]),
+    _op("topk_smallest_dim0", lambda lib, x: x.topk(3, dim=0, largest=False),
+        lambda r: [S(randn(r, 4, 3))]),
+    _op("kthvalue", lambda lib, x: lib.kthvalue(x, 2), lambda r: [S(randn(r, 3, 5))]),
+    _op("kthvalue_keepdim", lambda lib, x: x.kthvalue(3, 0, keepdim=True),
+        lambda r: [S(randn(r, 4, 3))]),
+    _op("unique", lambda lib, x: lib.unique(x, return_inverse=True, return_counts=True),
+        lambda r: [S(_ties(r, 3, 4))], grad=False),
+    _op("unique_plain", lambda lib, x: x.unique(), lambda r: [S(_ties(r, 7))], grad=False),
+    _op("unique_dim", lambda lib, x: lib.unique(x, dim=0, return_inverse=True,
+                                                return_counts=True),
+        lambda r: [S(np.array([[1.0, 2.0], [0.0, 1.0], [1.0, 2.0]]))], grad=False),
+    _op("unique_consecutive", lambda lib, x: lib.unique_consecutive(
+        x, return_inverse=True, return_counts=True), lambda r: [S(_ties(r, 10)),
+                                                                S(_ties(r, 2, 5))], grad=False),
+    _op("unique_consecutive_dim", lambda lib, x: x.unique_consecutive(return_counts=True, dim=1),
+        lambda r: [S(np.array([[1.0, 1.0, 2.0, 2.0], [0.0, 0.0, 3.0, 1.0]]))], grad=False),
+    _op("searchsorted", lambda lib, s, v: lib.searchsorted(s, v),
+        lambda r: [S(np.sort(randn(r, 6)), randn(r, 4)), S(np.sort(randn(r, 2, 5), -1),
+                                                          randn(r, 2, 3))], grad=False),
+    _op("searchsorted_right", lambda lib, s, v: lib.searchsorted(s, v, right=True),
+        lambda r: [S(np.array([1.0, 2.0, 2.0, 3.0]), np.array([2.0, 0.0, 3.0, 5.0]))],
+        grad=False),
+    _op("searchsorted_side_int32", lambda lib, s, v: lib.searchsorted(s, v, side="right",
+                                                                       out_int32=True),
+        lambda r: [S(np.array([1.0, 2.0, 2.0, 3.0]), np.array([2.0]))], grad=False),
+    _op("searchsorted_scalar", lambda lib, s: lib.searchsorted(s, 2.0),
+        lambda r: [S(np.array([1.0, 2.0, 2.0, 3.0]))], grad=False),
+    _op("bucketize", lambda lib, x, b: lib.bucketize(x, b), lambda r: [
+        S(np.array([[1.0, 2.5], [3.0, 9.0]]), np.array([1.0, 3.0, 5.0]))], grad=False),
+    _op("bucketize_right", lambda lib, x, b: lib.bucketize(x, b, right=True), lambda r: [
+        S(np.array([1.0, 2.5, 3.0, 9.0]), np.array([1.0, 3.0, 5.0]))], grad=False),
+    _op("repeat_interleave", lambda lib, x: lib.repeat_interleave(x, 2),
+        lambda r: [S(randn(r, 2, 3))]),
+    _op("repeat_interleave_dim", lambda lib, x, n: x.repeat_interleave(n, dim=1),
+        lambda r: [S(randn(r, 2, 3), np.array([1, 0, 3]))]),
+    _op("repeat_interleave_counts", lambda lib, n: lib.repeat_interleave(n),
+        lambda r: [S(np.array([2, 0, 1]))], grad=False),
+]
+
+test_matches_torch, test_finite_differences = op_tests(OPS)
+
+
+def test_sort_returns_named_tuple():
+    result = disttorch.sort(disttorch.tensor([3.0, 1.0, 2.0]))
+    assert result.values.tolist() == [1.0, 2.0, 3.0]
+    assert result.indices.tolist() == [1, 2, 0]
+    assert type(result).__name__ == "sort"
+    values, indices = disttorch.topk(disttorch.tensor([3.0, 1.0, 2.0]), 1)
+    assert values.tolist() == [3.0] and indices.dtype == disttorch.int64
+    assert not disttorch.sort(disttorch.randn(3, requires_grad=True)).indices.requires_grad
+
+
+def test_sort_puts_nan_last():
+    data = np.array([1.0, np.nan, -1.0, 2.0])
+    out = disttorch.sort(disttorch.tensor(data), descending=True)
+    assert np.isnan(out.values.numpy()[0]) and out.indices.tolist()[0] == 1
+
+
+@requires_torch
+@pytest.mark.parametrize("call, exc, message", [
+    (lambda lib: lib.topk(lib.zeros(3), 4), RuntimeError, "selected index k out of range"),
+    (lambda lib: lib.kthvalue(lib.zeros(3), 4), RuntimeError,
+     "kthvalue\\(\\): selected number k out of range for dimension 0"),
+    (lambda lib: lib.repeat_interleave(lib.zeros(3), lib.tensor([1, 2])), RuntimeError,
+     "repeats must have the same size as input along dim"),
+])
+def test_errors_match_torch(call, exc, message):
+    with pytest.raises(exc, match=message):
+        call(torch)
+    with pytest.raises(exc, match=message):
+        call(disttorch)
