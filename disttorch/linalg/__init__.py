@@ -1,0 +1,451 @@
+"""``disttorch.linalg``: norms, inverses, determinants, solves and decompositions.
+
+Differentiable: norms, ``inv``, ``det``, ``slogdet``, ``solve``, ``cholesky``, ``eigh``, ``svdvals``
+(and ``svd`` through its singular values). ``qr``, ``pinv`` and the singular vectors of
+``svd`` are forward-only: backward through them raises a RuntimeError rather than returning a
+wrong gradient.
+"""
+import numpy as np
+
+from .. import _dtype, return_types
+from .._backend import get_array_module
+from ..autograd.function import Node
+from ..tensor import Tensor, _new
+from ..ops._util import wrap_dim, cast
+from ..ops import reduction as _red
+from ..ops.linalg import (_mT, _einsum, _sum_to, _const, einsum, matmul, cross as _cross,
+                          diagonal as _diagonal, Triangle)
+from ..ops.statistics import vector_norm_impl
+from ..ops.pointwise import abs as _abs
+
+__all__ = ["LinAlgError", "norm", "vector_norm", "matrix_norm", "inv", "det", "slogdet", "solve",
+           "cholesky", "qr", "eigh", "eigvalsh", "svd", "svdvals", "pinv", "matrix_rank", "cross",
+           "matmul", "diagonal", "vecdot"]
+
+
+class LinAlgError(RuntimeError):
+    """A linear-algebra routine failed on its input (singular or not positive-definite)."""
+
+
+# ------------------------------------------------------------------ checks and dual helpers
+def _check_float(A, name):
+    if A._data.dtype.kind not in "fc":
+        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
+                           f"{A.dtype.name.capitalize()}")
+
+
+def _check_square(A, name):
+    shape = A._data.shape
+    if len(shape) < 2:
+        raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")
+    if shape[-1] != shape[-2]:
+        raise RuntimeError(f"{name}: A must be batches of square matrices, but they are "
+                           f"{shape[-2]} by {shape[-1]} matrices")
+
+
+def _matrix_op(A, name):
+    _check_float(A, name)
+    _check_square(A, name)
+
+
+def _inv(A):
+    return inv(A) if isinstance(A, Tensor) else get_array_module(A).linalg.inv(A)
+
+
+def _solve(A, B):
+    return solve(A, B) if isinstance(A, Tensor) or isinstance(B, Tensor) else \
+        get_array_module(A).linalg.solve(A, B)
+
+
+def _unsqueeze2(x, shape):
+    """Broadcast a batch of scalars (shape[:-2]) over the last two dims of ``shape``."""
+    n = len(shape)
+    return _red._expand(x, shape, (n - 2, n - 1), False)
+
+
+def _forward_only(name):
+    raise RuntimeError(f"{name}: backward is not supported in disttorch; compute the forward "
+                       f"under no_grad() or detach() the input")
+
+
+# ------------------------------------------------------------------ inverse, determinants
+class Inv(Node):
+    def forward(self, A):
+        xp = get_array_module(A)
+        try:
+            out = xp.linalg.inv(A)
+        except np.linalg.LinAlgError:
+            raise LinAlgError("linalg.inv: The inversion could not be completed because the input "
+                              "matrix is singular.") from None
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        Y, = self.saved_tensors
+        Yt = _mT(Y)
+        return -(Yt @ g @ Yt)
+
+
+def inv(A, *, out=None):
+    """The inverse of each square matrix in ``A`` (``...`` x n x n)."""
+    _matrix_op(A, "linalg.inv")
+    return _write(Inv.apply(A), out)
+
+
+def _write(result, out):
+    if out is None:
+        return result
+    from ..ops.arithmetic import _out
+    return _out(result, out)
+
+
+class Det(Node):
+    def forward(self, A):
+        out = get_array_module(A).linalg.det(A)
+        self.save_for_backward(A, out)
+        return out
+
+    def backward(self, g):
+        A, d = self.saved_tensors
+        if isinstance(g, Tensor):
+            return _unsqueeze2(g * d, A.shape) * _mT(_inv(A))
+        return _unsqueeze2(g, A.shape) * _mT(_adjugate(A))
+
+
+def _adjugate(A):
+    """adj(A) = det(A) inv(A), from the SVD so that singular matrices work too."""
+    xp = get_array_module(A)
+    U, S, Vh = xp.linalg.svd(A)
+    ones = xp.ones(S.shape[:-1] + (1,), S.dtype)
+    left = xp.concatenate([ones, xp.cumprod(S[..., :-1], axis=-1)], axis=-1)
+    right = xp.concatenate([xp.cumprod(S[..., :0:-1], axis=-1)[..., ::-1], ones], axis=-1)
+    sign = xp.linalg.det(U) * xp.linalg.det(Vh)
+    return (_mT(Vh) * (left * right * sign[..., None])[..., None, :]) @ _mT(U)
+
+
+def det(A, *, out=None):
+    """The determinant of each square matrix in ``A``; its gradient is defined for singular
+    matrices too."""
+    _matrix_op(A, "linalg.det")
+    return _write(Det.apply(A), out)
+
+
+class SlogDet(Node):
+    def forward(self, A):
+        sign, logabs = get_array_module(A).linalg.slogdet(A)
+        self.mark_non_differentiable(0)
+        self.save_for_backward(A)
+        return sign, logabs
+
+    def backward(self, g_sign, g_logabs):
+        A, = self.saved_tensors
+        return _unsqueeze2(g_logabs, A.shape) * _mT(_inv(A))
+
+
+def slogdet(A, *, out=None):
+    """``(sign, logabsdet)`` of each square matrix in ``A``, as a named tuple."""
+    _matrix_op(A, "linalg.slogdet")
+    sign, logabs = SlogDet.apply(A)
+    return return_types.slogdet(sign, logabs)
+
+
+# ------------------------------------------------------------------ solve, cholesky
+class Solve(Node):
+    def forward(self, A, B, vector):
+        xp = get_array_module(A)
+        self.vector, self.shapes = vector, (A.shape, B.shape)
+        try:
+            X = xp.linalg.solve(A, B[..., None])[..., 0] if vector else xp.linalg.solve(A, B)
+        except np.linalg.LinAlgError:
+            raise LinAlgError("torch.linalg.solve: The solver failed because the input matrix is "
+                              "singular.") from None
+        self.save_for_backward(A, X)
+        return X
+
+    def backward(self, g):
+        A, X = self.saved_tensors
+        sa, sb = self.shapes
+        At = _mT(A)
+        if self.vector:
+            gB = _einsum("...ij,...j->...i", _inv(At), g)
+            gA = -_einsum("...i,...j->...ij", gB, X)
+        else:
+            gB = _solve(At, g)
+            gA = -(gB @ _mT(X))
+        return (_sum_to(gA, sa) if self.next_edges[0] is not None else None,
+                _sum_to(gB, sb) if self.next_edges[1] is not None else None, None)
+
+
+def solve(A, B, *, left=True, out=None):
+    """The solution ``X`` of ``A X = B`` (``X A = B`` with ``left=False``); ``B`` may be a
+    batch of vectors. Batch dims broadcast."""
+    _matrix_op(A, "linalg.solve")
+    if not left:
+        return _write(_mT(solve(_mT(A), _mT(B))), out)
+    a, b = A._data, B._data
+    vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
+    n = a.shape[-1]
+    rows = b.shape[-1] if vector else b.shape[-2]
+    if rows != n:
+        raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
+                           f"{'AX = B' if left else 'XA = B'} ({n}x{n} and "
+                           f"{'x'.join(str(s) for s in (b.shape if not vector else (rows,)))})")
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A "
+                           f"of type {A.dtype.name.capitalize()} and B of type "
+                           f"{B.dtype.name.capitalize()} instead")
+    return _write(Solve.apply(A, B, vector), out)
+
+
+class Cholesky(Node):
+    def forward(self, A):
+        xp = get_array_module(A)
+        try:
+            L = xp.linalg.cholesky(A)
+        except np.linalg.LinAlgError:
+            raise LinAlgError(_not_pd_message(A)) from None
+        self.save_for_backward(L)
+        return L
+
+    def backward(self, gL):
+        L, = self.saved_tensors
+        n = L.shape[-1]
+        eye = _const(gL, get_array_module(_red._data(L)).eye(n, dtype=_red._data(L).dtype))
+        # phi = tril(L^T gL) with its diagonal halved; gA = L^-T phi L^-1, symmetrised
+        S = _mT(L) @ gL
+        phi = _tril_dual(S) - 0.5 * (S * eye)
+        Linv = _inv(L)
+        gA = _mT(Linv) @ phi @ Linv
+        return 0.5 * (gA + _mT(gA))
+
+
+def _tril_dual(x):
+    if isinstance(x, Tensor):
+        return Triangle.apply(x, 0, False)
+    return get_array_module(x).tril(x)
+
+
+def _not_pd_message(A):
+    xp = get_array_module(A)
+    mats = A.reshape((-1,) + A.shape[-2:])
+    for b, m in enumerate(mats):
+        for k in range(1, m.shape[-1] + 1):
+            try:
+                xp.linalg.cholesky(m[:k, :k])
+            except np.linalg.LinAlgError:
+                where = f"(Batch element {b}): " if A.ndim > 2 else ""
+                return (f"linalg.cholesky: {where}The factorization could not be completed because "
+                        f"the input is not positive-definite (the leading minor of order {k} is "
+                        f"not positive-definite).")
+    return "linalg.cholesky: The factorization could not be completed because the input is not " \
+           "positive-definite."
+
+
+def cholesky(A, *, upper=False, out=None):
+    """The Cholesky factor ``L`` (lower; ``L^T`` with ``upper=True``) of each symmetric
+    positive-definite matrix, ``A = L L^T``."""
+    _matrix_op(A, "linalg.cholesky")
+    L = Cholesky.apply(A)
+    return _write(_mT(L) if upper else L, out)
+
+
+# ------------------------------------------------------------------ decompositions
+class Eigh(Node):
+    def forward(self, A, uplo):
+        xp = get_array_module(A)
+        L, V = xp.linalg.eigh(A, UPLO=uplo)
+        self.save_for_backward(L, V)
+        return L, V
+
+    def backward(self, gL, gV):
+        L, V = self.saved_tensors
+        if isinstance(gV, Tensor):
+            _forward_only("linalg.eigh (double backward)")
+        xp = get_array_module(V)
+        VtgV = _mT(V) @ gV
+        M = 0.5 * (VtgV - _mT(VtgV))
+        gap = L[..., None, :] - L[..., :, None]
+        n = L.shape[-1]
+        eye = xp.eye(n, dtype=bool)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            M = xp.where(eye, 0, M / xp.where(eye, 1, gap))
+        M = M + xp.eye(n, dtype=L.dtype) * gL[..., None, :]
+        return V @ M @ _mT(V), None
+
+
+def eigh(A, UPLO="L", *, out=None):
+    """Eigenvalues (ascending) and orthonormal eigenvectors of symmetric matrices, as a named
+    tuple ``(eigenvalues, eigenvectors)``."""
+    _matrix_op(A, "linalg.eigh")
+    L, V = Eigh.apply(A, UPLO)
+    return return_types.eigh(L, V)
+
+
+def eigvalsh(A, UPLO="L", *, out=None):
+    """Eigenvalues (ascending) of symmetric matrices."""
+    return _write(eigh(A, UPLO).eigenvalues, out)
+
+
+class Svd(Node):
+    def forward(self, A, full_matrices):
+        U, S, Vh = get_array_module(A).linalg.svd(A, full_matrices=full_matrices)
+        self.save_for_backward(U, Vh)
+        return U, S, Vh
+
+    def backward(self, gU, gS, gVh):
+        U, Vh = self.saved_tensors
+        if isinstance(gS, Tensor):
+            _forward_only("linalg.svd (double backward)")
+        if (gU != 0).any() or (gVh != 0).any():
+            _forward_only("linalg.svd (gradient through the singular vectors U, Vh)")
+        k = gS.shape[-1]
+        return (U[..., :, :k] * gS[..., None, :]) @ Vh[..., :k, :], None
+
+
+def svd(A, full_matrices=True, *, driver=None, out=None):
+    """``A = U diag(S) Vh`` as a named tuple ``(U, S, Vh)``; only ``S`` is differentiable."""
+    _check_float(A, "linalg.svd")
+    U, S, Vh = Svd.apply(A, full_matrices)
+    return return_types.svd(U, S, Vh)
+
+
+def svdvals(A, *, driver=None, out=None):
+    """Singular values (descending) of each matrix in ``A``."""
+    return _write(svd(A, full_matrices=False).S, out)
+
+
+class _ForwardOnly(Node):
+    def forward(self, fn, name, *arrays):
+        self.op_name = name
+        return fn(*arrays)
+
+    def backward(self, *grads):
+        _forward_only(self.op_name)
+
+
+def qr(A, mode="reduced", *, out=None):
+    """``A = Q R`` as a named tuple ``(Q, R)`` (forward only)."""
+    _check_float(A, "linalg.qr")
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "
+                           f"'reduced' (default), 'r', or 'complete'")
+    xp = get_array_module(A._data)
+    if mode == "r":
+        R = _ForwardOnly.apply(lambda a: xp.linalg.qr(a, mode="r"), "linalg.qr", A)
+        return return_types.qr(_new(xp.zeros((0,), A._data.dtype)), R)
+    Q, R = _ForwardOnly.apply(lambda a: tuple(xp.linalg.qr(a, mode=mode)), "linalg.qr", A)
+    return return_types.qr(Q, R)
+
+
+def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
+    """The Moore-Penrose pseudo-inverse (forward only)."""
+    _check_float(A, "linalg.pinv")
+    xp = get_array_module(A._data)
+    rcond = 1e-15 if rtol is None else rtol
+    if atol is None and rtol is None:
+        rcond = max(A._data.shape[-2:]) * np.finfo(A._data.dtype).eps
+    return _write(_ForwardOnly.apply(lambda a: xp.linalg.pinv(a, rcond=rcond,
+                                                              hermitian=hermitian),
+                                     "linalg.pinv", A), out)
+
+
+def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None):
+    """Number of singular values above the tolerance, per matrix (int64)."""
+    _check_float(A, "linalg.matrix_rank")
+    a = A._data
+    xp = get_array_module(a)
+    S = xp.linalg.svd(a, compute_uv=False)
+    largest = S.max(axis=-1, keepdims=True) if S.shape[-1] else xp.zeros(S.shape[:-1] + (1,))
+    if rtol is None:
+        rtol = 0.0 if atol is not None and atol > 0 else max(a.shape[-2:]) * np.finfo(a.dtype).eps
+    tol = xp.maximum(0.0 if atol is None else atol, rtol * largest)
+    return _write(_new((S > tol).sum(axis=-1).astype(np.int64)), out)
+
+
+# ------------------------------------------------------------------ norms
+def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
+    """``(sum |x|^ord)^(1/ord)`` over ``dim`` (all elements when None); ``ord`` may be
+    ``inf``, ``-inf`` or 0 (the count of nonzeros)."""
+    return _write(vector_norm_impl(x, ord, dim, keepdim, dtype, "linalg.vector_norm"), out)
+
+
+def _last_two(A, d0, d1):
+    """``A`` with dims ``d0``, ``d1`` moved last (an einsum permutation)."""
+    n = A._data.ndim
+    if (d0, d1) == (n - 2, n - 1):
+        return A
+    letters = "abcdefghijklmnopqrstuvwxyz"[:n]
+    rest = "".join(c for i, c in enumerate(letters) if i not in (d0, d1))
+    return einsum(f"{letters}->{rest}{letters[d0]}{letters[d1]}", A)
+
+
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=None):
+    """Matrix norm over the two dims ``dim``: ``'fro'``, ``'nuc'``, 1, -1, 2, -2, inf, -inf."""
+    if dtype is not None:
+        A = cast(A, _dtype.to_numpy_dtype(dtype))
+    _check_float(A, "linalg.matrix_norm")
+    n = A._data.ndim
+    if n < 2:
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 "
+                           "dimensions.")
+    d0, d1 = wrap_dim(dim[0], n), wrap_dim(dim[1], n)
+    if ord == "fro":
+        return _write(vector_norm_impl(A, 2, (d0, d1), keepdim, None, "linalg.matrix_norm"), out)
+    if ord in ("nuc", 2, -2):
+        S = svdvals(_last_two(A, d0, d1))
+        if ord == "nuc":
+            result = _red.sum(S, -1)
+        else:
+            result = _red.amax(S, -1) if ord == 2 else _red.amin(S, -1)
+    elif ord in (1, -1, np.inf, -np.inf):
+        over, pick = (d0, d1) if ord in (1, -1) else (d1, d0)
+        sums = _red.sum(_abs(A), over, True)
+        result = _red.amax(sums, pick, True) if ord > 0 else _red.amin(sums, pick, True)
+        if keepdim:
+            return _write(result, out)
+        return _write(_red.sum(result, (d0, d1)), out)
+    else:
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    if keepdim:
+        shape = list(result._data.shape)
+        for d in sorted((d0, d1)):
+            shape.insert(d, 1)
+        result = _red._expand(result, tuple(shape), (d0, d1) if d0 < d1 else (d1, d0), False)
+    return _write(result, out)
+
+
+def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
+    """A vector norm (``dim`` an int, or a 1-D input) or a matrix norm (``dim`` a pair, or a
+    2-D input); with ``ord`` and ``dim`` both None, the 2-norm of all elements."""
+    if isinstance(dim, int):
+        dim = (dim,)
+    if dim is None:
+        if ord is None:
+            return vector_norm(A, 2, None, keepdim, dtype=dtype, out=out)
+        if A._data.ndim not in (1, 2):
+            raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must "
+                               f"be 1D or 2D. Got {A._data.ndim}D.")
+        dim = tuple(range(A._data.ndim))
+    if len(dim) == 1:
+        return vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype=dtype, out=out)
+    if len(dim) == 2:
+        return matrix_norm(A, "fro" if ord is None else ord, dim, keepdim, dtype=dtype, out=out)
+    raise RuntimeError(f"linalg.norm: If dim is specified, it must be of length 1 or 2. Got "
+                       f"{list(dim)}")
+
+
+# ------------------------------------------------------------------ aliases
+def cross(input, other, *, dim=-1, out=None):
+    """Cross product of 3-vectors along ``dim`` (default the last), with broadcasting."""
+    return _cross(input, other, dim, out=out)
+
+
+def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
+    """The diagonal ``offset`` of the matrices over ``dim1``, ``dim2`` (default the last two)."""
+    return _diagonal(A, offset, dim1, dim2)
+
+
+def vecdot(x, y, *, dim=-1, out=None):
+    """Dot product of vectors along ``dim``, with broadcasting."""
+    from ..ops.arithmetic import mul
+    return _write(_red.sum(mul(x, y), dim), out)
