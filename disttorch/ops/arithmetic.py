@@ -538,6 +538,9 @@ def check_inplace(self):
     in-place op must be recorded in the graph."""
     if not _state.enabled:
         return False
+    multi_output = self.__dict__.get("_multi_output") if self._base is not None else None
+    if multi_output is not None and self._requires_grad:
+        raise RuntimeError(multi_output)
     if self._requires_grad and self.grad_fn is None:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                            "operation.")

@@ -12,9 +12,9 @@ from .. import _dtype
 from .._backend import get_array_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
-from ._util import register_methods, wrap_dim, sum_to, cast, device_mismatch, make_view, as_scalar
+from ._util import register_methods, wrap_dim, sum_to, cast, device_mismatch, as_scalar
 from .arithmetic import check_inplace, apply_inplace, _nograd_inplace, mul
-from .shape import Slice, scatter_add_flat, reshape, expand, slice_view
+from .shape import Slice, scatter_add_flat, reshape, expand, slice_view, mark_view
 
 __all__ = ["index_select", "index_add", "index_copy", "index_fill", "index_put", "masked_fill",
            "masked_select", "masked_scatter", "take", "take_along_dim", "put", "nonzero",
@@ -192,7 +192,7 @@ def getitem(self, index):
     try:
         if advanced:
             return Index.apply(self, idx)
-        return make_view(Slice.apply(self, idx), self, lambda a: a[idx])
+        return mark_view(Slice.apply(self, idx), self, lambda a: a[idx])
     except IndexError as exc:
         raise _out_of_bounds(exc, self._data.ndim) from None
 

@@ -18,6 +18,16 @@ __all__ = ["reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "permute",
            "hsplit", "vsplit", "dsplit"]
 
 
+def mark_view(out, base, view_fn):
+    """``make_view``, also passing on whether ``base`` came from a multi-output view op (split,
+    unbind, chunk), whose views PyTorch does not let in-place ops modify."""
+    make_view(out, base, view_fn)
+    multi_output = base.__dict__.get("_multi_output")
+    if multi_output is not None:
+        out._multi_output = multi_output
+    return out
+
+
 def _ints(args, name):
     """``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` or ``f(Size)`` -> tuple of ints (negatives kept)."""
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
@@ -251,9 +261,9 @@ def reshape(input, *shape):
     """
     shape = infer_shape(_ints(shape, "reshape"), input._data.size)
     if shape == input._data.shape:
-        return make_view(Reshape.apply(input, shape), input, lambda a: a)
+        return mark_view(Reshape.apply(input, shape), input, lambda a: a)
     if _is_viewable(input._data, shape):
-        return make_view(Reshape.apply(input, shape), input, lambda a: a.reshape(shape))
+        return mark_view(Reshape.apply(input, shape), input, lambda a: a.reshape(shape))
     return Reshape.apply(input, shape)
 
 
@@ -266,7 +276,7 @@ def view(self, *shape):
         raise RuntimeError("view size is not compatible with input tensor's size and stride (at "
                            "least one dimension spans across two contiguous subspaces). Use "
                            ".reshape(...) instead.")
-    return make_view(Reshape.apply(self, shape), self, lambda a: a.reshape(shape))
+    return mark_view(Reshape.apply(self, shape), self, lambda a: a.reshape(shape))
 
 
 def _view_dtype(self, dtype):
@@ -274,14 +284,14 @@ def _view_dtype(self, dtype):
     np_dtype = _dtype.to_numpy_dtype(dtype)
     data = self._data
     if np_dtype == data.dtype:
-        return make_view(Reshape.apply(self, data.shape), self, lambda a: a)
+        return mark_view(Reshape.apply(self, data.shape), self, lambda a: a)
     if self._requires_grad:
         raise RuntimeError("Tensor.view(dtype) is not differentiable when the dtype changes")
     if np_dtype.itemsize != data.dtype.itemsize and (data.ndim == 0 or data.strides[-1] !=
                                                       data.itemsize):
         raise RuntimeError("self.stride(-1) must be 1 to view " f"{self.dtype} as {dtype} "
                            "(different element sizes), but got " f"{self.stride(-1) if data.ndim else 0}")
-    return make_view(_new(data.view(np_dtype)), self, lambda a: a.view(np_dtype))
+    return mark_view(_new(data.view(np_dtype)), self, lambda a: a.view(np_dtype))
 
 
 def flatten(input, start_dim=0, end_dim=-1):
@@ -321,7 +331,7 @@ def squeeze(input, dim=None):
     else:
         dims = [wrap_dim(dim, len(shape))]
     new = tuple(s for i, s in enumerate(shape) if not (s == 1 and i in dims))
-    return make_view(Squeeze.apply(input, new), input, lambda a: a.reshape(new))
+    return mark_view(Squeeze.apply(input, new), input, lambda a: a.reshape(new))
 
 
 def unsqueeze(input, dim):
@@ -329,7 +339,7 @@ def unsqueeze(input, dim):
     shape = input._data.shape
     d = wrap_dim(dim, len(shape) + 1)
     new = shape[:d] + (1,) + shape[d:]
-    return make_view(Unsqueeze.apply(input, new), input, lambda a: a.reshape(new))
+    return mark_view(Unsqueeze.apply(input, new), input, lambda a: a.reshape(new))
 
 
 def permute(input, *dims):
@@ -343,7 +353,7 @@ def permute(input, *dims):
     dims = tuple(wrap_dim(d, ndim) for d in dims)
     if len(set(dims)) != ndim:
         raise RuntimeError("permute(): duplicate dims are not allowed.")
-    return make_view(Permute.apply(input, dims), input, lambda a: a.transpose(dims))
+    return mark_view(Permute.apply(input, dims), input, lambda a: a.transpose(dims))
 
 
 def transpose(input, dim0, dim1):
@@ -353,7 +363,7 @@ def transpose(input, dim0, dim1):
     dims = list(range(ndim))
     dims[d0], dims[d1] = d1, d0
     dims = tuple(dims)
-    return make_view(Permute.apply(input, dims), input, lambda a: a.transpose(dims))
+    return mark_view(Permute.apply(input, dims), input, lambda a: a.transpose(dims))
 
 
 swapaxes = swapdims = transpose
@@ -364,7 +374,7 @@ def t(input):
     ndim = input._data.ndim
     if ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {ndim}D")
-    return transpose(input, 0, 1) if ndim == 2 else make_view(
+    return transpose(input, 0, 1) if ndim == 2 else mark_view(
         Reshape.apply(input, input._data.shape), input, lambda a: a)
 
 
@@ -427,7 +437,7 @@ def _expand_shape(shape, sizes):
 def expand(self, *sizes):
     """A view with size-1 dims repeated to ``sizes`` (``-1`` keeps a dim); no copy."""
     shape = _expand_shape(self._data.shape, _ints(sizes, "expand"))
-    return make_view(Expand.apply(self, shape), self,
+    return mark_view(Expand.apply(self, shape), self,
                         lambda a: get_array_module(a).broadcast_to(a, shape))
 
 
@@ -497,14 +507,21 @@ def select(input, dim, index):
 
 def slice_view(input, index):
     """``input[index]`` for a basic index tuple: a view marked for in-place autograd."""
-    return make_view(Slice.apply(input, index), input, lambda a: a[index])
+    return mark_view(Slice.apply(input, index), input, lambda a: a[index])
 
 
-def _split_at(input, bounds, d):
+def _split_at(input, bounds, d, name="Split"):
     pieces = Split.apply(input, bounds, d)
     lead = (slice(None),) * d
-    return tuple(make_view(p, input, (lambda a, _s=lead + (slice(lo, hi),): a[_s]))
-                 for p, (lo, hi) in zip(pieces, bounds))
+    out = tuple(mark_view(p, input, (lambda a, _s=lead + (slice(lo, hi),): a[_s]))
+                for p, (lo, hi) in zip(pieces, bounds))
+    for k, piece in enumerate(out):
+        piece._multi_output = (
+            f"Output {k} of {name} is a view and is being modified inplace. This view is the "
+            f"output of a function that returns multiple views. Such functions do not allow the "
+            f"output views to be modified inplace. You should replace the inplace operation by an "
+            f"out-of-place one.")
+    return out
 
 
 def split(tensor, split_size_or_sections, dim=0):
@@ -589,9 +606,11 @@ def chunk(input, chunks, dim=0):
 def unbind(input, dim=0):
     """All slices along ``dim``, each with that dim removed (views)."""
     d = wrap_dim(dim, input._data.ndim)
-    if not input._data.shape[d]:
+    n = input._data.shape[d]
+    if not n:
         return ()
-    return tuple(squeeze(p, d) for p in split(input, 1, d))
+    return tuple(squeeze(p, d) for p in _split_at(input, [(i, i + 1) for i in range(n)], d,
+                                                   "Unbind"))
 
 
 def movedim(input, source, destination):
@@ -663,7 +682,7 @@ def unfold(self, dimension, size, step):
     out = AsStrided.apply(self, new_shape, new_strides, 0)
     if not self._data.flags.c_contiguous:
         return out
-    return make_view(out, self, lambda a: _strided(a, new_shape, new_strides, 0))
+    return mark_view(out, self, lambda a: _strided(a, new_shape, new_strides, 0))
 
 
 def as_strided(input, size, stride, storage_offset=0):
@@ -682,7 +701,7 @@ def as_strided(input, size, stride, storage_offset=0):
     out = AsStrided.apply(input, size, stride, int(storage_offset))
     if not input._data.flags.c_contiguous:
         return out
-    return make_view(out, input, lambda a: _strided(a, size, stride, int(storage_offset)))
+    return mark_view(out, input, lambda a: _strided(a, size, stride, int(storage_offset)))
 
 
 def _method(fn, varargs=False):
