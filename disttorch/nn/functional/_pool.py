@@ -78,8 +78,10 @@ def _pool_out(size, k, s, p, dl, ceil_mode):
 
 def _pool_setup(input, d, kernel_size, stride, padding, dilation, ceil_mode, name):
     if input.ndim not in (d + 1, d + 2) or any(s == 0 for s in input.shape[1:]):
-        raise RuntimeError(f"{name}: non-empty {d + 1}D or {d + 2}D (batch mode) tensor expected "
-                           f"for input, but got input of size: {shape_str(input.shape)}")
+        if d == 1:
+            raise RuntimeError(f"{name}: Expected 2D or 3D (batch mode) tensor with optional 0 dim "
+                               f"batch size for input, but got:{shape_str(input.shape)}")
+        raise RuntimeError(f"non-empty {d + 1}D or {d + 2}D (batch mode) tensor expected for input")
     unbatched = input.ndim == d + 1
     if unbatched:
         input = input.unsqueeze(0)
