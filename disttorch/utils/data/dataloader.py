@@ -193,6 +193,8 @@ class DataLoader:
 
     @property
     def _auto_collation(self):
+        if isinstance(self.dataset, IterableDataset):
+            return self.batch_size is not None
         return self.batch_sampler is not None
 
     @property

@@ -80,7 +80,13 @@ class DistributedSampler(_ResumableSampler):
 
     @property
     def num_samples(self):
-        return self._shard_length(len(self.dataset) - self._start)
+        return self._shard_length(len(self.dataset) - self._current_start())
+
+    def _current_start(self):
+        """Where the pending pass (after a load) or else the current pass begins."""
+        if self._start or self._pass_key is None:
+            return self._start
+        return self._pass_key["start"]
 
     @property
     def total_size(self):
@@ -134,7 +140,7 @@ class DistributedSampler(_ResumableSampler):
         """
         if epoch != self.epoch:
             self._start = 0
-            self._resume = None
+            self._pass_key = None
         self.epoch = epoch
 
     def _start_pass(self):
@@ -171,4 +177,3 @@ class DistributedSampler(_ResumableSampler):
                              f"this sampler has seed={self.seed}, shuffle={self.shuffle}")
         self.epoch = state_dict["epoch"]
         self._start = state_dict["start"]
-        self._resume = None
