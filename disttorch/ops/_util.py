@@ -1,4 +1,6 @@
 """Helpers shared by the op families: argument unwrapping, dims, broadcasting, promotion."""
+import weakref
+
 import numpy as np
 
 from .. import _dtype
@@ -155,4 +157,10 @@ def make_view(out, base, view_fn):
     out._base = (root, fn)
     out._vc = root._vc
     root._shared = True
+    if out._requires_grad and root.grad_fn is not None:
+        # remembered so that an in-place op on root can hand this view root's new history
+        views = root.__dict__.get("_views")
+        if views is None:
+            root._views = views = []
+        views.append(weakref.ref(out))
     return out

@@ -82,6 +82,7 @@ def rebase_history(self, result):
     self._vc[0] += 1
     if self._base is None:
         self.grad_fn, self._output_nr, self._requires_grad = node, result._output_nr, True
+        _refresh_views(self, self)
         return
     root, view_fn = self._base
     copy = CopySlices(view_fn)
@@ -90,6 +91,26 @@ def rebase_history(self, result):
     view = ViewOf(view_fn, root._data.shape, root._data.dtype)
     view.next_edges = [(copy, 0)]
     self.grad_fn, self._output_nr, self._requires_grad = view, 0, True
+    _refresh_views(root, self)
+
+
+def _refresh_views(root, modified):
+    """Views of ``root`` taken before an in-place op now read its new values: give them the new
+    history of ``root`` (PyTorch regenerates a view's grad_fn once its base has changed)."""
+    refs = root.__dict__.get("_views")
+    if not refs:
+        return
+    alive = []
+    for ref in refs:
+        view = ref()
+        if view is None or view._base is None:
+            continue
+        alive.append(ref)
+        if view is not modified:
+            node = ViewOf(view._base[1], root._data.shape, root._data.dtype)
+            node.next_edges = [(root.grad_fn, root._output_nr)]
+            view.grad_fn, view._output_nr, view._requires_grad = node, 0, True
+    root._views = alive
 
 
 class Overwrite(Node):

@@ -61,6 +61,14 @@ def _getitem_then_base_inplace(lib, a):
     return row * 3
 
 
+def _sibling_view_after_view_inplace(lib, a):
+    x = a * 1
+    col = x[:, 1]
+    block = x[1:, :2]
+    block.mul_(a[1:, 2:])
+    return col * 2 + block.sum()
+
+
 def _masked_fill_on_view(lib, a):
     x = a.clone()
     x[:, :2].masked_fill_(x[:, :2] > 0, 0.0)
@@ -99,9 +107,8 @@ def _chain_of_inplace(lib, a, y):
     (_column_iadd, [(3, 4), (3,)]),
     (_setitem_in_view, [(3, 4), (3,)]),
     (_view_of_view, [(3, 4)]),
-    pytest.param(_getitem_then_base_inplace, [(3, 4)], marks=pytest.mark.xfail(
-        strict=True, reason="a view taken before an in-place op on its base keeps the base's "
-                            "old history (PyTorch regenerates the view's grad_fn)")),
+    (_getitem_then_base_inplace, [(3, 4)]),
+    (_sibling_view_after_view_inplace, [(3, 4)]),
     (_masked_fill_on_view, [(3, 4)]),
     (_index_add_on_permuted, [(3, 4), (3, 3)]),
     (_copy_into_view, [(3, 4), (4,)]),
