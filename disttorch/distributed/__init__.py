@@ -200,7 +200,7 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local
     ``GroupMember.NON_GROUP_MEMBER``.
     """
     world = _require_init()
-    ranks = sorted(range(world.size())) if ranks is None else sorted(int(r) for r in ranks)
+    ranks = list(range(world.size())) if ranks is None else sorted({int(r) for r in ranks})
     for r in ranks:
         if not 0 <= r < world.size():
             raise ValueError(f"The new group's rank should be within the world_size set by "
