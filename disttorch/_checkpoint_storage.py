@@ -140,8 +140,8 @@ def _to_location(tensor, location):
         from . import cuda
         if not cuda.is_available():
             raise RuntimeError(
-                "Attempting to deserialize object on a CUDA device but disttorch.cuda.is_available() "
-                "is False. If you are running on a CPU-only machine, please use disttorch.load "
+                "Attempting to deserialize object on a CUDA device but "
+                "disttorch.cuda.is_available() is False. If you are running on a CPU-only machine, please use disttorch.load "
                 "with map_location=disttorch.device('cpu') to map your storages to the CPU.")
         return tensor.to(dev)
     raise RuntimeError(f"don't know how to restore data location of {location}")

@@ -1,7 +1,7 @@
 """Adadelta: an adaptive learning rate method without a global learning-rate schedule."""
 from .._backend import get_array_module
-from .optimizer import (Optimizer, check_lr, grad_with_decay, scalar, step_tensor,
-                        zeros_like_param)
+from .optimizer import (Optimizer, add_scaled_square_, check_lr, grad_with_decay, scalar,
+                        step_tensor, zeros_like_param)
 
 __all__ = ["Adadelta", "adadelta"]
 
@@ -70,7 +70,7 @@ def adadelta(params, grads, square_avgs, acc_deltas, steps, *, lr, rho, eps, wei
         step_t += 1
         grad = grad_with_decay(param, grad, weight_decay, maximize)
         square_avg *= rho
-        square_avg += xp.square(grad) * (1 - rho)
+        add_scaled_square_(square_avg, grad, 1 - rho)
         std = square_avg + eps
         xp.sqrt(std, out=std)
         delta = acc_delta + eps
@@ -78,6 +78,6 @@ def adadelta(params, grads, square_avgs, acc_deltas, steps, *, lr, rho, eps, wei
         delta /= std
         delta *= grad
         acc_delta *= rho
-        acc_delta += xp.square(delta) * (1 - rho)
+        add_scaled_square_(acc_delta, delta, 1 - rho)
         delta *= lr
         param -= delta

@@ -1,8 +1,8 @@
 """Adam, and the decoupled-weight-decay variant that AdamW builds on."""
 from .._backend import get_array_module
 from ..tensor import Tensor
-from .optimizer import (Optimizer, check_lr, grad_with_decay, lerp_, scalar, step_tensor,
-                        zeros_like_param)
+from .optimizer import (Optimizer, add_scaled_square_, check_lr, grad_with_decay, lerp_, scalar,
+                        step_tensor, zeros_like_param)
 
 __all__ = ["Adam", "adam"]
 
@@ -105,7 +105,7 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, amsgra
         exp_avg, exp_avg_sq = exp_avgs[i], exp_avg_sqs[i]
         lerp_(exp_avg, grad, 1 - beta1)
         exp_avg_sq *= beta2
-        exp_avg_sq += xp.square(grad) * (1 - beta2)
+        add_scaled_square_(exp_avg_sq, grad, 1 - beta2)
 
         step = float(step_t)
         bias_correction1 = 1 - beta1 ** step

@@ -50,8 +50,7 @@ class Adamax(Optimizer):
         adamax([p._data for p in params], [p._grad._data for p in params],
                [s["exp_avg"]._data for s in states], [s["exp_inf"]._data for s in states],
                [s["step"]._data for s in states], eps=group["eps"], beta1=scalar(beta1),
-               beta2=scalar(beta2),
-               lr=scalar(group["lr"]), weight_decay=group["weight_decay"],
+               beta2=scalar(beta2), lr=scalar(group["lr"]), weight_decay=group["weight_decay"],
                maximize=group["maximize"])
         self._bump_versions(params)
 

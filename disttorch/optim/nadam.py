@@ -4,8 +4,8 @@ import numpy as np
 from .._backend import get_array_module
 from ..tensor import _new
 from .adam import check_betas
-from .optimizer import (Optimizer, check_lr, grad_with_decay, lerp_, scalar, step_tensor,
-                        zeros_like_param)
+from .optimizer import (Optimizer, add_scaled_square_, check_lr, grad_with_decay, lerp_, scalar,
+                        step_tensor, zeros_like_param)
 
 __all__ = ["NAdam", "nadam"]
 
@@ -96,7 +96,7 @@ def nadam(params, grads, exp_avgs, exp_avg_sqs, mu_products, steps, *, beta1, be
         exp_avg, exp_avg_sq = exp_avgs[i], exp_avg_sqs[i]
         lerp_(exp_avg, grad, 1 - beta1)
         exp_avg_sq *= beta2
-        exp_avg_sq += xp.square(grad) * (1 - beta2)
+        add_scaled_square_(exp_avg_sq, grad, 1 - beta2)
         denom = exp_avg_sq / bias_correction2
         xp.sqrt(denom, out=denom)
         denom += eps

@@ -1,8 +1,9 @@
 """The Optimizer base class: parameter groups, per-parameter state, state dicts and step hooks.
 
-Each optimizer subclass keeps argument validation and state in its
-class and its update maths in one function over lists of arrays (``sgd``, ``adam``, ...), so
-that a fused GPU kernel can later replace one function without touching the class.
+Each optimizer keeps argument validation and state in its class and its update maths in one
+function over lists of arrays (``sgd``, ``adam``, ...) that updates them in place: the one
+place a fused GPU kernel would replace, without touching the class. The helpers below are
+shared by those functions.
 """
 import functools
 import warnings
@@ -78,6 +79,13 @@ def check_lr(lr):
         raise ValueError("Tensor lr must be 1-element")
     if not 0.0 <= scalar(lr):
         raise ValueError(f"Invalid learning rate: {lr}")
+
+
+def add_scaled_square_(target, values, scale):
+    """``target += scale * values**2`` in place, with one temporary."""
+    square = get_array_module(values).square(values)
+    square *= scale
+    target += square
 
 
 def grad_with_decay(param, grad, weight_decay, maximize):

@@ -1,8 +1,8 @@
 """RAdam: Adam with a rectified adaptive learning rate."""
 from .._backend import get_array_module
 from .adam import check_betas
-from .optimizer import (Optimizer, check_lr, grad_with_decay, lerp_, scalar, step_tensor,
-                        zeros_like_param)
+from .optimizer import (Optimizer, add_scaled_square_, check_lr, grad_with_decay, lerp_, scalar,
+                        step_tensor, zeros_like_param)
 
 __all__ = ["RAdam", "radam"]
 
@@ -82,7 +82,7 @@ def radam(params, grads, exp_avgs, exp_avg_sqs, steps, *, beta1, beta2, lr, weig
         exp_avg, exp_avg_sq = exp_avgs[i], exp_avg_sqs[i]
         lerp_(exp_avg, grad, 1 - beta1)
         exp_avg_sq *= beta2
-        exp_avg_sq += xp.square(grad) * (1 - beta2)
+        add_scaled_square_(exp_avg_sq, grad, 1 - beta2)
         bias_correction1 = 1 - beta1 ** step
         bias_correction2 = 1 - beta2 ** step
         update = exp_avg / bias_correction1

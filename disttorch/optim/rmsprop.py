@@ -1,7 +1,7 @@
 """RMSprop, with optional momentum and the centered variant."""
 from .._backend import get_array_module
-from .optimizer import (Optimizer, check_lr, grad_with_decay, lerp_, scalar, step_tensor,
-                        zeros_like_param)
+from .optimizer import (Optimizer, add_scaled_square_, check_lr, grad_with_decay, lerp_, scalar,
+                        step_tensor, zeros_like_param)
 
 __all__ = ["RMSprop", "rmsprop"]
 
@@ -82,7 +82,7 @@ def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, steps, *, l
         grad = grad_with_decay(param, grads[i], weight_decay, maximize)
         square_avg = square_avgs[i]
         square_avg *= alpha
-        square_avg += xp.square(grad) * (1 - alpha)
+        add_scaled_square_(square_avg, grad, 1 - alpha)
         if centered:
             grad_avg = grad_avgs[i]
             lerp_(grad_avg, grad, 1 - alpha)
