@@ -8,7 +8,6 @@ region gets a zero gradient, the values get the gradient read back at the index)
 """
 import numpy as np
 
-from .. import _dtype
 from .._backend import get_array_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new

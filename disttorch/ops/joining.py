@@ -1,16 +1,17 @@
-"""Ops that build a new tensor from the layout of others: cat/stack, repeat/tile, flip, roll,
-rot90, and the ``atleast_*`` helpers. Outputs are copies (as in PyTorch); backwards are linear."""
+"""Joining and splitting: cat/stack and friends, split/chunk/unbind (views), repeat/tile, flip,
+roll, rot90 and the ``atleast_*`` helpers. Backwards are linear and dual (double backward)."""
 import numpy as np
 
 from .. import _dtype
 from .._backend import get_array_module
 from ..autograd.function import Node
-from ..tensor import Tensor
+from ..tensor import Tensor, _new
 from ._util import register_methods, wrap_dim, wrap_dims, cast, device_mismatch
-from .shape import reshape, slice_dual, _ints
+from .shape import reshape, slice_dual, squeeze, mark_view, _ints
 
 __all__ = ["cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "column_stack",
-           "row_stack", "tile", "flip", "fliplr", "flipud", "roll", "rot90", "atleast_1d",
+           "row_stack", "split", "tensor_split", "chunk", "unbind", "hsplit", "vsplit", "dsplit",
+           "tile", "flip", "fliplr", "flipud", "roll", "rot90", "atleast_1d",
            "atleast_2d", "atleast_3d"]
 
 
@@ -42,6 +43,24 @@ class Stack(Node):
         lead = (slice(None),) * self.dim
         return (None,) + tuple(None if e is None else slice_dual(g, lead + (i,))
                                for i, e in enumerate(self.next_edges[1:]))
+
+
+def _concat_dual(grads, dim):
+    if any(isinstance(g, Tensor) for g in grads):
+        return cat([g if isinstance(g, Tensor) else _new(g) for g in grads], dim)
+    return get_array_module(grads[0]).concatenate(grads, axis=dim)
+
+
+class Split(Node):
+    """Consecutive pieces of ``x`` along ``dim`` (views); backward concatenates their grads."""
+
+    def forward(self, x, bounds, dim):
+        self.dim = dim
+        lead = (slice(None),) * dim
+        return tuple(x[lead + (slice(a, b),)] for a, b in bounds)
+
+    def backward(self, *grads):
+        return _concat_dual(list(grads), self.dim), None, None
 
 
 def _common(tensors, name):
@@ -165,6 +184,109 @@ def column_stack(tensors, *, out=None):
     """Stack 0-D/1-D tensors as columns (and concatenate 2-D ones) along dim 1."""
     cols = [reshape(t, (t._data.size, 1)) if t._data.ndim <= 1 else t for t in tensors]
     return cat(cols, 1, out=out)
+
+
+def _split_at(input, bounds, d, name="Split"):
+    pieces = Split.apply(input, bounds, d)
+    lead = (slice(None),) * d
+    out = tuple(mark_view(p, input, (lambda a, _s=lead + (slice(lo, hi),): a[_s]))
+                for p, (lo, hi) in zip(pieces, bounds))
+    for k, piece in enumerate(out):
+        piece._multi_output = (
+            f"Output {k} of {name} is a view and is being modified inplace. This view is the "
+            f"output of a function that returns multiple views. Such functions do not allow the "
+            f"output views to be modified inplace. You should replace the inplace operation by an "
+            f"out-of-place one.")
+    return out
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    """Split into chunks of ``split_size_or_sections`` (an int, or a list of sizes) along ``dim``."""
+    d = wrap_dim(dim, tensor._data.ndim)
+    size = tensor._data.shape[d]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        step = int(split_size_or_sections)
+        if step < 0:
+            raise RuntimeError(f"split expects split_size be non-negative, but got split_size={step}")
+        if step == 0:
+            if size:
+                raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
+                                   f"dimension size of {size}")
+            return _split_at(tensor, [(0, 0)], d)
+        bounds = [(a, min(a + step, size)) for a in range(0, size, step)] or [(0, 0)]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != size:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} (input "
+                               f"tensor's size at dimension {d}), but got split_sizes={sizes}")
+        ends = np.cumsum(sizes).tolist()
+        bounds = [(e - s, e) for s, e in zip(sizes, ends)]
+    return _split_at(tensor, bounds, d)
+
+
+def tensor_split(input, indices_or_sections, dim=0):
+    """Split into ``n`` nearly equal parts, or at the given indices, along ``dim``."""
+    d = wrap_dim(dim, input._data.ndim)
+    size = input._data.shape[d]
+    if isinstance(indices_or_sections, Tensor):
+        indices_or_sections = (indices_or_sections.item() if indices_or_sections.ndim == 0
+                               else indices_or_sections.tolist())
+    if isinstance(indices_or_sections, (int, np.integer)):
+        n = int(indices_or_sections)
+        if n <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {n}")
+        q, r = divmod(size, n)
+        ends = np.cumsum([q + 1] * r + [q] * (n - r)).tolist()
+        starts = [0] + ends[:-1]
+    else:
+        cuts = [min(max(int(i) + size if i < 0 else int(i), 0), size) for i in indices_or_sections]
+        starts = [0] + cuts
+        ends = cuts + [size]
+    return _split_at(input, [(a, max(a, b)) for a, b in zip(starts, ends)], d)
+
+
+def _dim_split(input, indices_or_sections, dim, name, min_dim):
+    if input._data.ndim < min_dim:
+        raise RuntimeError(f"torch.{name} requires a tensor with at least {min_dim} dimension, but "
+                           f"got a tensor with {input._data.ndim} dimensions!")
+    if isinstance(indices_or_sections, int) and input._data.shape[dim] % indices_or_sections:
+        raise RuntimeError(f"torch.{name} attempted to split along dimension {dim}, but the size "
+                           f"of the dimension {input._data.shape[dim]} is not divisible by the "
+                           f"split_size {indices_or_sections}!")
+    return tensor_split(input, indices_or_sections, dim)
+
+
+def hsplit(input, indices_or_sections):
+    """Split along dim 1 (dim 0 for 1-D tensors)."""
+    return _dim_split(input, indices_or_sections, 1 if input._data.ndim > 1 else 0, "hsplit", 1)
+
+
+def vsplit(input, indices_or_sections):
+    """Split along dim 0."""
+    return _dim_split(input, indices_or_sections, 0, "vsplit", 2)
+
+
+def dsplit(input, indices_or_sections):
+    """Split along dim 2."""
+    return _dim_split(input, indices_or_sections, 2, "dsplit", 3)
+
+
+def chunk(input, chunks, dim=0):
+    """Split into at most ``chunks`` pieces of size ``ceil(size / chunks)`` along ``dim``."""
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    d = wrap_dim(dim, input._data.ndim)
+    return split(input, -(-input._data.shape[d] // chunks), d)
+
+
+def unbind(input, dim=0):
+    """All slices along ``dim``, each with that dim removed (views)."""
+    d = wrap_dim(dim, input._data.ndim)
+    n = input._data.shape[d]
+    if not n:
+        return ()
+    return tuple(squeeze(p, d) for p in _split_at(input, [(i, i + 1) for i in range(n)], d,
+                                                   "Unbind"))
 
 
 def _sum_dual(g, axes):
@@ -308,7 +430,18 @@ def rot90(input, k=1, dims=(0, 1)):
     return Rot90.apply(input, k % 4, (d0, d1))
 
 
+def _method(fn):
+    def method(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+    method.__name__ = fn.__name__
+    method.__doc__ = fn.__doc__
+    return method
+
+
 register_methods({
+    "split": _method(split), "tensor_split": _method(tensor_split), "chunk": _method(chunk),
+    "hsplit": _method(hsplit), "vsplit": _method(vsplit), "dsplit": _method(dsplit),
+    "unbind": _method(unbind),
     "repeat": repeat, "tile": lambda self, *dims: tile(self, dims),
     "flip": lambda self, *dims: flip(self, dims[0] if len(dims) == 1 and not isinstance(
         dims[0], int) else dims),

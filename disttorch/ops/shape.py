@@ -1,4 +1,4 @@
-"""View ops: reshape/view, squeeze, permute/transpose, expand, slicing views, split, unfold.
+"""View ops: reshape/view, squeeze, permute/transpose, expand, narrow/select, unfold, as_strided.
 
 Every op here returns a numpy/cupy view of its input wrapped in one Tensor and marked with
 ``make_view`` (shared version counter, in-place ops rewrite the base's history). The backward
@@ -13,9 +13,8 @@ from ._util import register_methods, sum_to, wrap_dim, make_view
 
 __all__ = ["reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "permute", "transpose",
            "swapaxes", "swapdims", "t", "adjoint", "expand_copy", "broadcast_to",
-           "broadcast_tensors", "broadcast_shapes", "narrow", "select", "split", "tensor_split",
-           "chunk", "unbind", "movedim", "moveaxis", "clone", "as_strided", "ravel",
-           "hsplit", "vsplit", "dsplit"]
+           "broadcast_tensors", "broadcast_shapes", "narrow", "select", "movedim", "moveaxis",
+           "clone", "as_strided", "ravel"]
 
 
 def mark_view(out, base, view_fn):
@@ -176,25 +175,6 @@ class SliceGrad(Node):
         return slice_dual(gg, self.index), None, None
 
 
-def _concat_dual(grads, dim):
-    if any(isinstance(g, Tensor) for g in grads):
-        from .joining import cat
-        return cat([g if isinstance(g, Tensor) else _new(g) for g in grads], dim)
-    return get_array_module(grads[0]).concatenate(grads, axis=dim)
-
-
-class Split(Node):
-    """Consecutive pieces of ``x`` along ``dim`` (views); backward concatenates their grads."""
-
-    def forward(self, x, bounds, dim):
-        self.dim = dim
-        lead = (slice(None),) * dim
-        return tuple(x[lead + (slice(a, b),)] for a, b in bounds)
-
-    def backward(self, *grads):
-        return _concat_dual(list(grads), self.dim), None, None
-
-
 class AsStrided(Node):
     """``as_strided`` on the row-major elements of ``x``; backward scatter-adds into ``x``."""
 
@@ -289,8 +269,8 @@ def _view_dtype(self, dtype):
         raise RuntimeError("Tensor.view(dtype) is not differentiable when the dtype changes")
     if np_dtype.itemsize != data.dtype.itemsize and (data.ndim == 0 or data.strides[-1] !=
                                                       data.itemsize):
-        raise RuntimeError("self.stride(-1) must be 1 to view " f"{self.dtype} as {dtype} "
-                           "(different element sizes), but got " f"{self.stride(-1) if data.ndim else 0}")
+        raise RuntimeError(f"self.stride(-1) must be 1 to view {self.dtype} as {dtype} (different "
+                           f"element sizes), but got {self.stride(-1) if data.ndim else 0}")
     return mark_view(_new(data.view(np_dtype)), self, lambda a: a.view(np_dtype))
 
 
@@ -314,10 +294,10 @@ def unflatten(input, dim, sizes):
     sizes = _ints(sizes, "unflatten")
     if not sizes:
         raise RuntimeError("unflatten: sizes must be non-empty")
-    sizes = infer_shape(sizes, shape[d]) if -1 in sizes or int(np.prod(sizes)) == shape[d] else None
-    if sizes is None:
-        raise RuntimeError(f"unflatten: Provided sizes {list(_ints((), ''))} don't multiply up to "
-                           f"the size of dim {dim} ({shape[d]}) in the input tensor")
+    if -1 not in sizes and int(np.prod(sizes)) != shape[d]:
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size "
+                           f"of dim {dim} ({shape[d]}) in the input tensor")
+    sizes = infer_shape(sizes, shape[d])
     return reshape(input, shape[:d] + sizes + shape[d + 1:])
 
 
@@ -457,7 +437,7 @@ def broadcast_shapes(*shapes):
         return _size(np.broadcast_shapes(*[(s,) if isinstance(s, int) else tuple(s)
                                            for s in shapes]))
     except ValueError:
-        raise RuntimeError(f"Shape mismatch: objects cannot be broadcast to a single shape") from None
+        raise RuntimeError("Shape mismatch: objects cannot be broadcast to a single shape") from None
 
 
 def _size(shape):
@@ -508,109 +488,6 @@ def select(input, dim, index):
 def slice_view(input, index):
     """``input[index]`` for a basic index tuple: a view marked for in-place autograd."""
     return mark_view(Slice.apply(input, index), input, lambda a: a[index])
-
-
-def _split_at(input, bounds, d, name="Split"):
-    pieces = Split.apply(input, bounds, d)
-    lead = (slice(None),) * d
-    out = tuple(mark_view(p, input, (lambda a, _s=lead + (slice(lo, hi),): a[_s]))
-                for p, (lo, hi) in zip(pieces, bounds))
-    for k, piece in enumerate(out):
-        piece._multi_output = (
-            f"Output {k} of {name} is a view and is being modified inplace. This view is the "
-            f"output of a function that returns multiple views. Such functions do not allow the "
-            f"output views to be modified inplace. You should replace the inplace operation by an "
-            f"out-of-place one.")
-    return out
-
-
-def split(tensor, split_size_or_sections, dim=0):
-    """Split into chunks of ``split_size_or_sections`` (an int, or a list of sizes) along ``dim``."""
-    d = wrap_dim(dim, tensor._data.ndim)
-    size = tensor._data.shape[d]
-    if isinstance(split_size_or_sections, (int, np.integer)):
-        step = int(split_size_or_sections)
-        if step < 0:
-            raise RuntimeError(f"split expects split_size be non-negative, but got split_size={step}")
-        if step == 0:
-            if size:
-                raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
-                                   f"dimension size of {size}")
-            return _split_at(tensor, [(0, 0)], d)
-        bounds = [(a, min(a + step, size)) for a in range(0, size, step)] or [(0, 0)]
-    else:
-        sizes = [int(s) for s in split_size_or_sections]
-        if sum(sizes) != size:
-            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} (input "
-                               f"tensor's size at dimension {d}), but got split_sizes={sizes}")
-        ends = np.cumsum(sizes).tolist()
-        bounds = [(e - s, e) for s, e in zip(sizes, ends)]
-    return _split_at(tensor, bounds, d)
-
-
-def tensor_split(input, indices_or_sections, dim=0):
-    """Split into ``n`` nearly equal parts, or at the given indices, along ``dim``."""
-    d = wrap_dim(dim, input._data.ndim)
-    size = input._data.shape[d]
-    if isinstance(indices_or_sections, Tensor):
-        indices_or_sections = (indices_or_sections.item() if indices_or_sections.ndim == 0
-                               else indices_or_sections.tolist())
-    if isinstance(indices_or_sections, (int, np.integer)):
-        n = int(indices_or_sections)
-        if n <= 0:
-            raise RuntimeError(f"number of sections must be larger than 0, got {n}")
-        q, r = divmod(size, n)
-        ends = np.cumsum([q + 1] * r + [q] * (n - r)).tolist()
-        starts = [0] + ends[:-1]
-    else:
-        cuts = [min(max(int(i) + size if i < 0 else int(i), 0), size) for i in indices_or_sections]
-        starts = [0] + cuts
-        ends = cuts + [size]
-    return _split_at(input, [(a, max(a, b)) for a, b in zip(starts, ends)], d)
-
-
-def _dim_split(input, indices_or_sections, dim, name, min_dim):
-    if input._data.ndim < min_dim:
-        raise RuntimeError(f"torch.{name} requires a tensor with at least {min_dim} dimension, but "
-                           f"got a tensor with {input._data.ndim} dimensions!")
-    if isinstance(indices_or_sections, int) and input._data.shape[dim] % indices_or_sections:
-        raise RuntimeError(f"torch.{name} attempted to split along dimension {dim}, but the size "
-                           f"of the dimension {input._data.shape[dim]} is not divisible by the "
-                           f"split_size {indices_or_sections}!")
-    return tensor_split(input, indices_or_sections, dim)
-
-
-def hsplit(input, indices_or_sections):
-    """Split along dim 1 (dim 0 for 1-D tensors)."""
-    return _dim_split(input, indices_or_sections, 1 if input._data.ndim > 1 else 0, "hsplit", 1)
-
-
-def vsplit(input, indices_or_sections):
-    """Split along dim 0."""
-    return _dim_split(input, indices_or_sections, 0, "vsplit", 2)
-
-
-def dsplit(input, indices_or_sections):
-    """Split along dim 2."""
-    return _dim_split(input, indices_or_sections, 2, "dsplit", 3)
-
-
-def chunk(input, chunks, dim=0):
-    """Split into at most ``chunks`` pieces of size ``ceil(size / chunks)`` along ``dim``."""
-    if chunks <= 0:
-        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    d = wrap_dim(dim, input._data.ndim)
-    return split(input, -(-input._data.shape[d] // chunks), d)
-
-
-def unbind(input, dim=0):
-    """All slices along ``dim``, each with that dim removed (views)."""
-    d = wrap_dim(dim, input._data.ndim)
-    n = input._data.shape[d]
-    if not n:
-        return ()
-    return tuple(squeeze(p, d) for p in _split_at(input, [(i, i + 1) for i in range(n)], d,
-                                                   "Unbind"))
 
 
 def movedim(input, source, destination):
@@ -690,7 +567,7 @@ def as_strided(input, size, stride, storage_offset=0):
     order, starting at ``storage_offset``); its gradient scatter-adds into ``input``."""
     size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
     if len(size) != len(stride):
-        raise RuntimeError(f"mismatch in length of strides and shape")
+        raise RuntimeError("mismatch in length of strides and shape")
     numel = input._data.size
     needed = storage_offset + 1 + sum((n - 1) * s for n, s in zip(size, stride)) if all(size) else 0
     if needed > numel:
@@ -727,9 +604,7 @@ register_methods({
     "T": property(_T), "mT": property(_mT), "H": property(_H), "mH": property(adjoint),
     "expand": expand, "expand_as": lambda self, other: expand(self, other._data.shape),
     "broadcast_to": _method(broadcast_to), "narrow": _method(narrow), "select": _method(select),
-    "split": _method(split), "tensor_split": _method(tensor_split), "chunk": _method(chunk),
-    "hsplit": _method(hsplit), "vsplit": _method(vsplit), "dsplit": _method(dsplit),
-    "unbind": _method(unbind), "movedim": _method(movedim), "moveaxis": _method(movedim),
+    "movedim": _method(movedim), "moveaxis": _method(movedim),
     "clone": _method(clone), "contiguous": contiguous, "ravel": ravel, "unfold": unfold,
     "as_strided": _method(as_strided),
 })
