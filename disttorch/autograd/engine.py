@@ -245,7 +245,7 @@ def _run_pre_hooks(node, grads, create_graph):
             if t._grad is None:
                 t._grad = value if not create_graph else _new(value._data.copy())
             else:
-                t._grad = _new(t._grad._data + value._data)
+                t._grad = _new(_as_array(t._grad._data + value._data, None))
     return grads
 
 
@@ -290,7 +290,7 @@ def _deliver_leaf(leaf, g, create_graph, accumulate, leaf_targets, captured, han
                 current += data
                 leaf._grad._vc[0] += 1
             else:
-                leaf._grad = _new(current + data)
+                leaf._grad = _new(_as_array(current + data, None))
     if leaf._post_hooks:
         for hook in list(leaf._post_hooks.values()):
             hook(leaf)
