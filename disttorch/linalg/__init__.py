@@ -31,7 +31,7 @@ class LinAlgError(RuntimeError):
 def _check_float(A, name):
     if A._data.dtype.kind not in "fc":
         raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
-                           f"{A.dtype.name.capitalize()}")
+                           f"{_red.scalar_type_name(A)}")
 
 
 def _check_square(A, name):
@@ -192,8 +192,8 @@ def solve(A, B, *, left=True, out=None):
                            f"{'x'.join(str(s) for s in (b.shape if not vector else (rows,)))})")
     if a.dtype != b.dtype:
         raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A "
-                           f"of type {A.dtype.name.capitalize()} and B of type "
-                           f"{B.dtype.name.capitalize()} instead")
+                           f"of type {_red.scalar_type_name(A)} and B of type "
+                           f"{_red.scalar_type_name(B)} instead")
     return _write(Solve.apply(A, B, vector), out)
 
 

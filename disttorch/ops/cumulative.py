@@ -6,7 +6,8 @@ from .._backend import get_array_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import register_methods, wrap_dim, cast
-from .reduction import Gather, _data, _method, _others_matrix, _INT64
+from .reduction import (Gather, _data, _like, _method, _others_matrix, _to_last, _from_last,
+                        _INT64)
 
 __all__ = ["cumsum", "cumprod", "cummax", "cummin"]
 
@@ -50,22 +51,24 @@ class Cumprod(Node):
         if not (_data(x) == 0).any():
             # dy_i/dx_j = y_i / x_j for i >= j
             return _cumsum(g * y, axis, True) / x, None, None
-        if isinstance(g, Tensor):
-            raise RuntimeError("cumprod: double backward is not supported when the input contains "
-                               "zeros")
-        xp = get_array_module(x)
-        xm, gm = xp.moveaxis(x, axis, -1), xp.moveaxis(g, axis, -1)
+        # prods[..., j, i] = product of x_k for k <= i, k != j: O(n^2), only on this zero path
+        from .linalg import _einsum
+        xm = _to_last(x, axis)
         n = xm.shape[-1]
-        # prods[..., j, i] = product of x_k for k <= i, k != j; O(n^2) only on this zero path
-        prods = xp.cumprod(_others_matrix(xp, xm), axis=-1)
-        upper = xp.triu(xp.ones((n, n), dtype=x.dtype))
-        out = xp.einsum("...i,...ji->...j", gm, prods * upper)
-        return xp.moveaxis(out, -1, axis), None, None
+        xp = get_array_module(_data(x))
+        dtype = _data(x).dtype
+        others = _others_matrix(xm, xp.eye(n, dtype=dtype))
+        prods = Cumprod.apply(others, len(others.shape) - 1, None) if isinstance(others, Tensor) \
+            else xp.cumprod(others, axis=-1)
+        upper = _like(g, xp.triu(xp.ones((n, n), dtype=dtype)))
+        out = _einsum("...i,...ji->...j", _to_last(g, axis), prods * upper)
+        return _from_last(out, axis, None), None, None
 
 
 def _scan_dtype(input, dtype):
     if dtype is not None:
-        return cast(input, _dtype.to_numpy_dtype(dtype)), None
+        np_dtype = _dtype.to_numpy_dtype(dtype)
+        return cast(input, np_dtype), np_dtype
     if input._data.dtype.kind in "biu":
         return input, _INT64
     return input, None

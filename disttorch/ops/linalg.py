@@ -14,7 +14,7 @@ from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import register_methods, wrap_dim, make_view
 from .arithmetic import add, mul
-from .reduction import _sum, _method
+from .reduction import _sum, _method, scalar_type_name
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm", "addmv",
            "addr", "baddbmm", "addbmm", "einsum", "tensordot", "kron", "tril", "triu", "diag",
@@ -189,7 +189,7 @@ def dot(input, tensor, *, out=None):
                            f"{tensor._data.ndim}D tensors")
     if input._data.dtype != tensor._data.dtype:
         raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
-                           f"{input.dtype.name.capitalize()} and {tensor.dtype.name.capitalize()}")
+                           f"{scalar_type_name(input)} and {scalar_type_name(tensor)}")
     return matmul(input, tensor, out=out)
 
 

@@ -205,13 +205,19 @@ def _dim_arg(dim, axis):
     return dim
 
 
-def _type_name(t):
-    return t.dtype.name.capitalize() if t.dtype.name != "bool" else "Bool"
+_SCALAR_TYPES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
+                 "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                 "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+
+
+def scalar_type_name(t):
+    """PyTorch's name for a tensor's dtype in error messages (``Long``, ``Float``, ...)."""
+    return _SCALAR_TYPES.get(t.dtype.name, t.dtype.name)
 
 
 def _require_float(input, message):
     if input._data.dtype.kind not in "fc":
-        raise RuntimeError(message.format(_type_name(input)))
+        raise RuntimeError(message.format(scalar_type_name(input)))
 
 
 def _check_nonempty(input, axes, name):
@@ -225,7 +231,8 @@ def _check_nonempty(input, axes, name):
 def _accumulate_dtype(input, dtype):
     """Cast for ``dtype=``; integer and bool inputs accumulate in int64 (PyTorch's rule)."""
     if dtype is not None:
-        return cast(input, _dtype.to_numpy_dtype(dtype)), None
+        np_dtype = _dtype.to_numpy_dtype(dtype)
+        return cast(input, np_dtype), np_dtype
     if input._data.dtype.kind in "biu":
         return input, _INT64
     return input, None
@@ -289,23 +296,46 @@ class _ExclusiveProd(Node):
 
     def backward(self, g):
         x, e = self.saved_tensors
-        axis = tuple(range(len(self.shape))) if self.axis is None else (self.axis,)
         if not (_data(x) == 0).any():
             # d e_i / d x_j = e_i / x_j for i != j
-            return (_sum(g * e, axis, True) - g * e) / x, None
-        if isinstance(g, Tensor):
-            raise RuntimeError("prod: differentiating the gradient of prod more than twice is not "
-                               "supported when the input contains zeros")
-        xp = get_array_module(x)
-        xm = x.reshape(-1) if self.axis is None else xp.moveaxis(x, self.axis, -1)
-        gm = g.reshape(-1) if self.axis is None else xp.moveaxis(g, self.axis, -1)
+            axes = tuple(range(len(self.shape))) if self.axis is None else (self.axis,)
+            return (_sum(g * e, axes, True) - g * e) / x, None
+        # pair[..., i, j] = product over k not in {i, j}: O(n^2), only on this zero path
+        from .linalg import _einsum
+        xm = _to_last(x, self.axis)
         n = xm.shape[-1]
-        # pair[..., i, j] = product over k not in {i, j}; O(n^2) only on this zero path
-        pair = _exclusive_prod_last(xp, _others_matrix(xp, xm))
-        pair = pair * (1 - xp.eye(n, dtype=x.dtype))
-        out = xp.einsum("...i,...ij->...j", gm, pair)
-        out = out.reshape(self.shape) if self.axis is None else xp.moveaxis(out, -1, self.axis)
-        return out, None
+        eye = get_array_module(_data(x)).eye(n, dtype=_data(x).dtype)
+        others = _others_matrix(xm, eye)
+        pair = (_ExclusiveProd.apply(others, len(others.shape) - 1) if isinstance(others, Tensor)
+                else _ExclusiveProd.forward(_ExclusiveProd.__new__(_ExclusiveProd), others,
+                                            others.ndim - 1)) * _like(g, 1 - eye)
+        out = _einsum("...i,...ij->...j", _to_last(g, self.axis), pair)
+        return _from_last(out, self.axis, self.shape), None
+
+
+def _to_last(x, axis):
+    """``x`` flattened (``axis`` None) or with ``axis`` moved last; arrays or Tensors."""
+    if axis is None:
+        return x.reshape((-1,))
+    if isinstance(x, Tensor):
+        return x.movedim(axis, -1)
+    return get_array_module(x).moveaxis(x, axis, -1)
+
+
+def _from_last(x, axis, shape):
+    if axis is None:
+        return x.reshape(shape)
+    if isinstance(x, Tensor):
+        return x.movedim(-1, axis)
+    return get_array_module(x).moveaxis(x, -1, axis)
+
+
+def _others_matrix(xm, eye):
+    """``m[..., i, k] = xm[..., k]`` with the diagonal set to 1 (``eye``: the identity)."""
+    n = xm.shape[-1]
+    full = tuple(xm.shape[:-1]) + (n, n)
+    rows = _expand(xm, full, (len(full) - 2,), False)
+    return rows + _like(xm, eye) - rows * _like(xm, eye)
 
 
 def _exclusive_prod_last(xp, xm):
@@ -314,13 +344,6 @@ def _exclusive_prod_last(xp, xm):
     left = xp.concatenate([ones, xp.cumprod(xm[..., :-1], axis=-1)], axis=-1)
     right = xp.concatenate([xp.cumprod(xm[..., :0:-1], axis=-1)[..., ::-1], ones], axis=-1)
     return left * right
-
-
-def _others_matrix(xp, xm):
-    """``m[..., i, k] = xm[..., k]`` with the diagonal set to 1."""
-    n = xm.shape[-1]
-    eye = xp.eye(n, dtype=bool)
-    return xp.where(eye, xp.ones((), xm.dtype), xm[..., None, :])
 
 
 class Prod(Node):
