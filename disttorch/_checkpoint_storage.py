@@ -5,6 +5,8 @@ A storage is the flat memory a tensor views: numpy's root array of the view chai
 each storage once and every tensor as (storage, offset, shape, strides) keeps views and the
 same tensor saved twice sharing memory after loading, as torch does.
 """
+import sys
+
 import numpy as np
 
 from . import _dtype
@@ -100,6 +102,13 @@ def view_of_storage(storage, np_dtype, offset, shape, strides, filename):
                               "is truncated or corrupted)")
     return np.ndarray(shape, dtype=np_dtype, buffer=storage, offset=offset * itemsize,
                       strides=tuple(s * itemsize for s in strides))
+
+
+def is_parameter(tensor):
+    """Whether ``tensor`` is an ``nn.Parameter``, without importing ``disttorch.nn`` (if it
+    was never imported, no Parameter exists)."""
+    module = sys.modules.get("disttorch.nn.parameter")
+    return module is not None and isinstance(tensor, module.Parameter)
 
 
 def location_of(array):

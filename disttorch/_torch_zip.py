@@ -17,8 +17,8 @@ import zipfile
 import numpy as np
 
 from . import _dtype
-from ._checkpoint_storage import (CheckpointError, StorageTable, dtype_by_name, location_of,
-                                  restore, view_of_storage)
+from ._checkpoint_storage import (CheckpointError, StorageTable, dtype_by_name, is_parameter,
+                                  location_of, restore, view_of_storage)
 from ._device import device as _device_cls
 from .tensor import Size, Tensor
 
@@ -303,13 +303,12 @@ class _PickleWriter:
         self.out.write(b"r" + struct.pack("<I", memo_index))
 
     def _write_tensor(self, tensor, where):
-        from .nn.parameter import Parameter
         array = tensor._data
         dtype_name = _dtype.from_numpy_dtype(array.dtype).name
         key, offset, strides = self.storages.add(array, location_of(array))
-        is_parameter = isinstance(tensor, Parameter)
+        parameter = is_parameter(tensor)
         out = self.out
-        if is_parameter:
+        if parameter:
             self._global("torch._utils", "_rebuild_parameter")
             out.write(b"(")
         self._global("torch._utils", "_rebuild_tensor_v2")
@@ -324,11 +323,11 @@ class _PickleWriter:
         self.write(offset, where)
         self.write(tuple(array.shape), where)
         self.write(strides, where)
-        self.write(False if is_parameter else tensor._requires_grad, where)
+        self.write(False if parameter else tensor._requires_grad, where)
         self._global("collections", "OrderedDict")
         out.write(b")Rt")
         out.write(b"R")
-        if is_parameter:
+        if parameter:
             self.write(tensor._requires_grad, where)
             self._global("collections", "OrderedDict")
             out.write(b")RtR")

@@ -23,8 +23,8 @@ import msgpack
 import numpy as np
 
 from . import _dtype
-from ._checkpoint_storage import (CheckpointError, StorageTable, dtype_by_name, location_of,
-                                  restore, view_of_storage)
+from ._checkpoint_storage import (CheckpointError, StorageTable, dtype_by_name, is_parameter,
+                                  location_of, restore, view_of_storage)
 from ._device import device as _device_cls
 from ._torch_zip import _write_array, is_torch_archive, load_torch_archive, save_torch_archive
 from .tensor import Size, Tensor
@@ -229,11 +229,10 @@ class _Encoder:
             self._check_numpy_dtype(obj.dtype, where)
             array, entry = obj, {"numpy": obj.dtype.newbyteorder("<").str}
         else:
-            from .nn.parameter import Parameter
             array = obj._data
             entry = {"dtype": _dtype.from_numpy_dtype(array.dtype).name,
                      "requires_grad": obj._requires_grad,
-                     "parameter": isinstance(obj, Parameter)}
+                     "parameter": is_parameter(obj)}
         key, offset, strides = self.storages.add(array, location_of(array))
         entry.update(storage=key, offset=offset, shape=list(array.shape), stride=list(strides))
         index = len(self.tensors)
