@@ -27,7 +27,7 @@ from .sampler import (BatchSampler, RandomSampler, SequentialSampler, _Resumable
 __all__ = ["DataLoader"]
 
 _WAIT_S = 0.5
-_JOIN_S = 2.0
+_JOIN_S = 1.0
 _iterator_ids = itertools.count()
 
 
@@ -540,7 +540,11 @@ class _MultiProcessIter(_BaseIter):
             if self._rcvd_idx == self._send_idx:
                 self._try_put()
                 if self._rcvd_idx == self._send_idx:
-                    raise StopIteration
+                    if not self._outstanding:
+                        raise StopIteration
+                    # Only an abandoned epoch's tasks are in flight: they hold the slots.
+                    self._receive(waited_since)
+                    continue
             seq = self._rcvd_idx
             if seq not in self._results:
                 self._receive(waited_since)

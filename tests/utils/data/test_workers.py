@@ -1,0 +1,349 @@
+import collections
+import gc
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+import disttorch
+from disttorch.utils import data
+
+pytestmark = pytest.mark.timeout(60)
+
+Pair = collections.namedtuple("Pair", ["image", "label"])
+
+
+class Augmented(data.Dataset):
+    """A per-sample numpy transform drawing from the worker's random streams."""
+
+    def __init__(self, n=64):
+        self.images = np.arange(n * 6, dtype=np.float32).reshape(n, 2, 3)
+
+    def __getitem__(self, i):
+        return self.images[i] / 10.0, i
+
+    def __len__(self):
+        return len(self.images)
+
+
+class RandomDraws(data.Dataset):
+    def __getitem__(self, i):
+        return np.array([random.random(), np.random.rand(), float(disttorch.rand(1).item())])
+
+    def __len__(self):
+        return 16
+
+
+class Mixed(data.Dataset):
+    def __getitem__(self, i):
+        return {"big": np.full((64, 300), i, dtype=np.float32), "name": f"s{i}",
+                "pair": Pair(np.int16(i), [i, float(i)]), "obj": {i}}
+
+    def __len__(self):
+        return 12
+
+
+def _flat(batches, key=1):
+    return [int(v) for b in batches for v in b[key].tolist()]
+
+
+def test_two_workers_give_the_same_batches_in_the_same_order_as_none():
+    dataset = Augmented()
+
+    def run(num_workers):
+        loader = data.DataLoader(dataset, batch_size=5, shuffle=True, num_workers=num_workers,
+                                 generator=disttorch.Generator().manual_seed(4))
+        return [[t.numpy().copy() for t in batch] for batch in loader]
+
+    main, workers = run(0), run(2)
+    assert sorted(_flat(main)) == sorted(_flat(workers)) == list(range(64))
+    assert len(main) == len(workers)
+    for a, b in zip(main, workers):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+    assert [len(b[1]) for b in run(2)] == [len(b[1]) for b in workers]
+
+
+def test_fast_path_through_workers_and_held_batches_stay_intact():
+    x = np.random.default_rng(0).standard_normal((300, 129)).astype(np.float32)
+    y = np.arange(300)
+    dataset = data.TensorDataset(disttorch.from_numpy(x), disttorch.from_numpy(y))
+    loader = data.DataLoader(dataset, batch_size=32, shuffle=True, num_workers=2,
+                             generator=disttorch.Generator().manual_seed(0))
+    held = list(loader)
+    for images, labels in held:
+        np.testing.assert_array_equal(images.numpy(), x[labels.numpy()])
+    assert sorted(_flat(held)) == list(range(300))
+
+
+def _collate_with_sets(samples):
+    batch = data.default_collate([{k: v for k, v in s.items() if k != "obj"} for s in samples])
+    batch["obj"] = [s["obj"] for s in samples]
+    return batch
+
+
+def test_mixed_samples_and_namedtuples_through_workers():
+    main = list(data.DataLoader(Mixed(), batch_size=4, collate_fn=_collate_with_sets))
+    workers = list(data.DataLoader(Mixed(), batch_size=4, num_workers=2,
+                                   collate_fn=_collate_with_sets))
+    for a, b in zip(main, workers):
+        np.testing.assert_array_equal(a["big"].numpy(), b["big"].numpy())
+        assert a["name"] == b["name"] and a["obj"] == b["obj"]
+        assert type(b["pair"]) is Pair
+        np.testing.assert_array_equal(a["pair"].image.numpy(), b["pair"].image.numpy())
+
+
+def test_batch_size_none_and_custom_collate_with_workers():
+    items = list(data.DataLoader(Augmented(6), batch_size=None, num_workers=2))
+    assert [int(i) for _, i in items] == list(range(6))
+    joined = list(data.DataLoader(Augmented(6), batch_size=3, num_workers=2,
+                                  collate_fn=lambda s: "-".join(str(i) for _, i in s)))
+    assert joined == ["0-1-2", "3-4-5"]
+
+
+def test_worker_seeds_are_distinct_and_reproducible():
+    def run(seed):
+        loader = data.DataLoader(RandomDraws(), batch_size=2, num_workers=2,
+                                 generator=disttorch.Generator().manual_seed(seed))
+        return [batch.numpy().copy() for batch in loader]
+
+    first = run(0)
+    worker0, worker1 = first[0::2], first[1::2]
+    for column in range(3):
+        values_0 = {v for b in worker0 for v in b[:, column]}
+        values_1 = {v for b in worker1 for v in b[:, column]}
+        assert not values_0 & values_1
+    for a, b in zip(first, run(0)):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(np.concatenate(first), np.concatenate(run(1)))
+
+
+def test_worker_info_and_init_fn_shard_an_iterable_dataset():
+    class Stream(data.IterableDataset):
+        def __iter__(self):
+            info = data.get_worker_info()
+            return iter(range(info.id, 20, info.num_workers))
+
+    def init(worker_id):
+        info = data.get_worker_info()
+        assert info.id == worker_id and info.num_workers == 2
+        with pytest.raises(RuntimeError, match="Cannot assign attributes"):
+            info.id = 5
+
+    batches = list(data.DataLoader(Stream(), batch_size=3, num_workers=2, worker_init_fn=init))
+    assert sorted(v for b in batches for v in b.tolist()) == list(range(20))
+    assert batches[0].tolist() == [0, 2, 4] and batches[1].tolist() == [1, 3, 5]
+
+
+class Failing(data.Dataset):
+    def __getitem__(self, i):
+        if i == 5:
+            raise ValueError(f"bad sample {i}")
+        return i
+
+    def __len__(self):
+        return 10
+
+
+def test_worker_exception_is_reraised_with_worker_id_and_traceback():
+    loader = data.DataLoader(Failing(), batch_size=2, num_workers=2)
+    with pytest.raises(ValueError, match=r"Caught ValueError in DataLoader worker process 0") as info:
+        list(loader)
+    assert "bad sample 5" in str(info.value) and "__getitem__" in str(info.value)
+
+
+def test_worker_init_fn_exception_is_reraised():
+    def init(worker_id):
+        raise KeyError("no such resource")
+
+    with pytest.raises(KeyError, match="in DataLoader worker process"):
+        list(data.DataLoader(Failing(), num_workers=1, worker_init_fn=init))
+
+
+class Suicidal(data.Dataset):
+    def __getitem__(self, i):
+        if i == 3:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return i
+
+    def __len__(self):
+        return 8
+
+
+def test_worker_killed_by_signal_raises_naming_it():
+    loader = data.DataLoader(Suicidal(), batch_size=1, num_workers=2)
+    with pytest.raises(RuntimeError, match=r"DataLoader worker 1 \(pid \d+\) is killed by signal"
+                                           r": Killed \(SIGKILL\)"):
+        list(loader)
+
+
+class Slow(data.Dataset):
+    def __getitem__(self, i):
+        time.sleep(30 if i == 2 else 0)
+        return i
+
+    def __len__(self):
+        return 4
+
+
+def test_timeout_raises_instead_of_waiting():
+    loader = data.DataLoader(Slow(), num_workers=1, timeout=0.5)
+    iterator = iter(loader)
+    assert [next(iterator).item() for _ in range(2)] == [0, 1]
+    with pytest.raises(RuntimeError, match=r"DataLoader timed out after 0.5 seconds"):
+        next(iterator)
+
+
+def test_garbage_collected_loader_stops_its_workers():
+    loader = data.DataLoader(Augmented(), batch_size=4, num_workers=2, persistent_workers=True)
+    iterator = iter(loader)
+    next(iterator)
+    processes = list(iterator._workers)
+    assert all(p.is_alive() for p in processes)
+    del iterator, loader
+    gc.collect()
+    assert not any(p.is_alive() for p in processes)
+
+
+def test_abandoned_iterator_stops_its_workers():
+    iterator = iter(data.DataLoader(Slow(), num_workers=2))
+    next(iterator)
+    processes = list(iterator._workers)
+    del iterator
+    assert not any(p.is_alive() for p in processes)
+
+
+def test_persistent_workers_across_epochs_and_an_early_break():
+    loader = data.DataLoader(RandomDraws(), batch_size=2, num_workers=2, persistent_workers=True,
+                             generator=disttorch.Generator().manual_seed(0))
+    first = [b.numpy().copy() for b in loader]
+    pids = [p.pid for p in loader._iterator._workers]
+    for batch in loader:
+        break
+    second = [b.numpy().copy() for b in loader]
+    assert [p.pid for p in loader._iterator._workers] == pids
+    assert len(first) == len(second) == 8
+    assert not np.array_equal(np.concatenate(first), np.concatenate(second))
+    reference = data.DataLoader(RandomDraws(), batch_size=2, num_workers=2,
+                                generator=disttorch.Generator().manual_seed(0))
+    assert all(np.array_equal(a, b.numpy()) for a, b in zip(first, reference))
+    del loader
+
+
+def _rss_private_kib(pid):
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        fields = dict(line.split(":", 1) for line in f if ":" in line)
+    return sum(int(fields[k].split()[0]) for k in ("Private_Clean", "Private_Dirty"))
+
+
+class PythonLists(data.Dataset):
+    def __init__(self):
+        self.rows = [[float(i), float(i) * 2, str(i)] for i in range(20000)]
+
+    def __getitem__(self, i):
+        row = self.rows[i]
+        return np.array(row[:2], dtype=np.float32)
+
+    def __len__(self):
+        return len(self.rows)
+
+
+def test_memory_stays_flat_over_epochs_with_persistent_workers_and_python_lists():
+    loader = data.DataLoader(PythonLists(), batch_size=500, shuffle=True, num_workers=2,
+                             persistent_workers=True)
+    list(loader)
+    list(loader)
+    pids = [p.pid for p in loader._iterator._workers]
+    workers_before = [_rss_private_kib(pid) for pid in pids]
+    main_slots = len(loader._iterator._slots.maps)
+    for _ in range(4):
+        for _ in loader:
+            pass
+    workers_after = [_rss_private_kib(pid) for pid in pids]
+    assert len(loader._iterator._slots.maps) == main_slots
+    for before, after in zip(workers_before, workers_after):
+        assert after - before < 2048, (workers_before, workers_after)
+
+
+_CHILD = textwrap.dedent("""
+    import os, sys, time
+    import numpy as np
+    from disttorch.utils import data
+
+    class Slow(data.Dataset):
+        def __getitem__(self, i):
+            time.sleep(0.05)
+            return np.full(1000, i)
+        def __len__(self):
+            return 10 ** 6
+
+    loader = data.DataLoader(Slow(), batch_size=2, num_workers=2, persistent_workers=True)
+    iterator = iter(loader)
+    next(iterator)
+    print(" ".join(str(p.pid) for p in iterator._workers), flush=True)
+    try:
+        for _ in iterator:
+            pass
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        raise
+""")
+
+
+def _gone(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def _run_child():
+    child = subprocess.Popen([sys.executable, "-c", _CHILD], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True,
+                             cwd=os.path.dirname(os.path.dirname(os.path.dirname(
+                                 os.path.dirname(os.path.abspath(__file__))))))
+    pids = [int(p) for p in child.stdout.readline().split()]
+    assert len(pids) == 2, child.stderr.read()
+    return child, pids
+
+
+def _wait_gone(pids, seconds=10.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not all(_gone(p) for p in pids):
+        time.sleep(0.05)
+    return all(_gone(p) for p in pids)
+
+
+def _child_segments(pid):
+    from disttorch.utils.data import _shm
+    return [n for n in os.listdir(_shm._SHM_DIR) if n.startswith(f"dtdl_{pid}_")]
+
+
+def test_ctrl_c_stops_every_worker_and_leaves_no_segments():
+    child, pids = _run_child()
+    os.killpg(child.pid, signal.SIGINT)
+    out, err = child.communicate(timeout=20)
+    assert "interrupted" in out and "KeyboardInterrupt" in err
+    assert _wait_gone(pids)
+    assert not _child_segments(child.pid)
+
+
+def test_killed_main_process_leaves_no_orphan_workers():
+    child, pids = _run_child()
+    child.kill()
+    child.communicate(timeout=20)
+    assert _wait_gone(pids), "workers outlived their main process"
+    assert not _child_segments(child.pid)
+
+
+def test_spawn_context_is_honoured():
+    loader = data.DataLoader(Augmented(8), batch_size=4, num_workers=1,
+                             multiprocessing_context="spawn")
+    assert _flat(list(loader)) == list(range(8))
