@@ -2,6 +2,7 @@
 
 import ctypes
 import ctypes.util
+import fnmatch
 import glob
 import os
 import signal
@@ -63,12 +64,26 @@ def remove_leaked_shm(before, started_at):
     Returns:
         list: the removed paths.
     """
-    candidates = [path for path in shm_snapshot() - before if _created_after(path, started_at)]
-    if not candidates:
+    return remove_unused([path for path in shm_snapshot() - before if _created_after(path, started_at)])
+
+
+def shm_mapped_by(pid):
+    """MPI shared-memory files that process ``pid`` has mapped (empty if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/maps") as maps:
+            paths = {line.split(None, 5)[-1].strip() for line in maps if "/dev/shm/" in line}
+    except OSError:
+        return set()
+    return {path for path in paths if any(fnmatch.fnmatch(path, pattern) for pattern in SHM_PATTERNS)}
+
+
+def remove_unused(paths):
+    """Remove those of ``paths`` that no live process maps or holds open; returns them."""
+    if not paths:
         return []
     in_use = _paths_in_use()
     removed = []
-    for path in candidates:
+    for path in paths:
         if path in in_use:
             continue
         try:

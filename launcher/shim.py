@@ -101,9 +101,13 @@ class Supervisor:
         streams = self._streams()
         threading.Thread(target=self._wait_worker, daemon=True).start()
         self.stop_requested.wait()
+        stopped_shm = set()
         if self.worker.poll() is None:
+            # MPI keeps its segments until MPI_Finalize, which a stopped worker never reaches.
+            stopped_shm = procs.shm_mapped_by(self.worker.pid)
             procs.terminate_group(self.worker.pid, self.grace, lambda: self.worker.poll() is None)
         returncode = self.worker.wait()
+        procs.remove_unused(stopped_shm)
         for stream in streams:
             stream.thread.join(timeout=2)
         with self.tail_lock:
