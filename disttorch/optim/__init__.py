@@ -1,4 +1,10 @@
-"""Optimizers (``disttorch.optim.SGD``, ``Adam``, ...) and learning-rate schedulers."""
+"""Optimizers (``disttorch.optim.SGD``, ``Adam``, ...) and learning-rate schedulers.
+
+The optimizers follow PyTorch's single-tensor update formulas. They accept PyTorch's
+implementation flags ``foreach``, ``fused`` and ``capturable`` and store them in the parameter
+groups (there is one implementation per optimizer, so they change nothing);
+``differentiable=True`` raises, since optimizer steps are never recorded by autograd.
+"""
 from . import lr_scheduler
 from .adadelta import Adadelta
 from .adagrad import Adagrad

@@ -36,8 +36,9 @@ class Adam(Optimizer):
         maximize (bool, optional): maximize the objective (default: False).
         decoupled_weight_decay (bool, optional): decay the weights directly, as AdamW does,
             instead of adding an L2 term to the gradient (default: False).
-        foreach, capturable, differentiable, fused: accepted for compatibility and stored in
-            the parameter groups; the update is always the array function :func:`adam`.
+        foreach, capturable, fused: accepted for compatibility and stored in the parameter
+            groups; the update is always the array function :func:`adam`.
+            ``differentiable=True`` raises: disttorch never records optimizer steps.
 
     .. _Adam\: A Method for Stochastic Optimization: https://arxiv.org/abs/1412.6980
     .. _On the Convergence of Adam and Beyond: https://openreview.net/forum?id=ryQu7f-RZ

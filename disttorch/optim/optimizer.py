@@ -119,6 +119,11 @@ class Optimizer:
             cls.step = _wrap_step(step)
 
     def __init__(self, params, defaults):
+        if defaults.get("differentiable"):
+            raise RuntimeError(f"{type(self).__name__}(differentiable=True) is not supported by "
+                               "disttorch: optimizer steps are never recorded by autograd")
+        if defaults.get("fused") and defaults.get("foreach"):
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
         self.defaults = defaults
         self._step_pre_hooks = OrderedDict()
         self._step_post_hooks = OrderedDict()
@@ -191,8 +196,7 @@ class Optimizer:
             if not isinstance(param, Tensor):
                 raise TypeError("optimizer can only optimize Tensors, but one of the params is "
                                 + _typename(param))
-            if not self.defaults.get("differentiable", None) and not (param.is_leaf
-                                                                        or param.retains_grad):
+            if not (param.is_leaf or param.retains_grad):
                 raise ValueError("can't optimize a non-leaf Tensor")
 
         for name, default in self.defaults.items():

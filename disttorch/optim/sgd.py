@@ -22,8 +22,9 @@ class SGD(Optimizer):
         nesterov (bool, optional): enables Nesterov momentum (default: False).
         maximize (bool, optional): maximize the objective instead of minimizing it
             (default: False).
-        foreach, differentiable, fused: accepted for compatibility and stored in the
-            parameter groups; the update is always the array function :func:`sgd`.
+        foreach, fused: accepted for compatibility and stored in the parameter groups; the
+            update is always the array function :func:`sgd`.
+            ``differentiable=True`` raises: disttorch never records optimizer steps.
 
     Example::
 

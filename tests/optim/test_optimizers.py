@@ -343,6 +343,10 @@ def test_named_parameters():
 
 def test_constructor_errors():
     w = disttorch.zeros(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="differentiable=True.* not supported"):
+        optim.Adam([w], differentiable=True)
+    with pytest.raises(RuntimeError, match="`fused` and `foreach` cannot be `True` together."):
+        optim.SGD([w], lr=0.1, fused=True, foreach=True)
     with pytest.raises(TypeError, match="should be an iterable of Tensors or dicts"):
         optim.SGD(w, lr=0.1)
     with pytest.raises(ValueError, match="optimizer got an empty parameter list"):
