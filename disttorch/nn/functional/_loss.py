@@ -1,0 +1,649 @@
+"""Loss functions. Cross entropy (class indices and probabilities), NLL, MSE and BCE are fused
+nodes; the others are compositions of differentiable ops."""
+import math
+import warnings
+
+import numpy as np
+
+from ..._backend import get_array_module
+from ...autograd.function import Node
+from ...tensor import Tensor, _new
+from ...ops import pointwise as P
+from ...ops._util import promote, sum_to
+from ...ops.arithmetic import sub, mul, add, neg
+from ...ops.creation import full_like
+from ._activation import softmax, log_softmax, softplus, logsigmoid, _where
+
+__all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
+           "cosine_embedding_loss", "margin_ranking_loss", "hinge_embedding_loss",
+           "soft_margin_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
+           "poisson_nll_loss", "gaussian_nll_loss", "multilabel_soft_margin_loss"]
+
+_REDUCTIONS = ("none", "mean", "sum")
+_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+               "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def _type_name(t):
+    return _TYPE_NAMES.get(t.dtype.name, t.dtype.name)
+
+
+def _reduction(size_average, reduce, reduction):
+    """The reduction string, honouring the deprecated ``size_average``/``reduce`` arguments."""
+    if size_average is not None or reduce is not None:
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        reduction = ("mean" if size_average else "sum") if reduce else "none"
+        warnings.warn(f"size_average and reduce args will be deprecated, please use "
+                      f"reduction='{reduction}' instead.")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _warn_size(input, target):
+    if target.shape != input.shape:
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input size "
+                      f"({input.shape}). This will likely lead to incorrect results due to "
+                      f"broadcasting. Please ensure they have the same size.", stacklevel=3)
+
+
+def _weighted(loss, weight, reduction, input, mean_by_weight=True):
+    if weight.shape != input.shape:
+        raise ValueError("Weights and input must have the same size.")
+    loss = mul(loss, weight)
+    if reduction == "mean" and mean_by_weight:
+        return loss.sum() / weight.sum()
+    return _reduce(loss, reduction)
+
+
+# ------------------------------------------------------------------ regression
+class SquaredError(Node):
+    """``(x - t)^2`` reduced; one pass forward, one multiply backward."""
+
+    def forward(self, x, t, reduction):
+        xp = get_array_module(x)
+        d = x - t
+        self.save_for_backward(d)
+        self.reduction = reduction
+        self.shapes = (x.shape, t.shape)
+        if reduction == "none":
+            return d * d
+        if d.size == 0:
+            return xp.asarray(float("nan") if reduction == "mean" else 0.0, d.dtype)
+        flat = d.ravel()
+        total = xp.dot(flat, flat)
+        return total / d.size if reduction == "mean" else total
+
+    def backward(self, g):
+        d, = self.saved_tensors
+        n = 1
+        for s in d.shape:
+            n *= s
+        grad = g * d * (2.0 / n if self.reduction == "mean" else 2.0)
+        e = self.next_edges
+        return (sum_to(grad, self.shapes[0]) if e[0] is not None else None,
+                sum_to(-grad, self.shapes[1]) if e[1] is not None else None, None)
+
+    @classmethod
+    def name(cls):
+        return "MseLossBackward0"
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean squared error ``(input - target)^2``, reduced by ``reduction``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    _warn_size(input, target)
+    if weight is not None:
+        return _weighted(sub(input, target) ** 2, weight, reduction, input)
+    input, target = promote(input, target)
+    return SquaredError.apply(input, target, reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean absolute error ``|input - target|``, reduced by ``reduction``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    _warn_size(input, target)
+    loss = P.abs(sub(input, target))
+    if weight is not None:
+        return _weighted(loss, weight, reduction, input)
+    return _reduce(loss, reduction)
+
+
+def _huber(input, target, delta, quadratic_scale):
+    d = P.abs(sub(input, target))
+    small = d < delta
+    return _where(small, d * d * quadratic_scale, (d - 0.5 * delta) * (delta * quadratic_scale * 2))
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``d = input - target``)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    _warn_size(input, target)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    if beta == 0:
+        return _reduce(P.abs(sub(input, target)), reduction)
+    return _reduce(_huber(input, target, beta, 0.5 / beta), reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """``0.5 d^2`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``."""
+    reduction = _reduction(None, None, reduction)
+    _warn_size(input, target)
+    loss = _huber(input, target, delta, 0.5)
+    if weight is not None:
+        return _weighted(loss, weight, reduction, input, mean_by_weight=False)
+    return _reduce(loss, reduction)
+
+
+# ------------------------------------------------------------ classification
+def _class_layout(shape):
+    """(N, C, R) for inputs (C,), (N, C) and (N, C, d1, ...)."""
+    if len(shape) == 1:
+        return 1, shape[0], 1
+    r = 1
+    for s in shape[2:]:
+        r *= s
+    return shape[0], shape[1], r
+
+
+class ClassIndexLoss(Node):
+    """NLL over class indices, on log-probabilities (``nll_loss``) or on logits with a fused
+    log-softmax (``cross_entropy``, with optional label smoothing)."""
+
+    def forward(self, x, target, weight, ignore_index, smoothing, reduction, from_logits):
+        xp = get_array_module(x)
+        n, c, r = _class_layout(x.shape)
+        x3 = x.reshape(n, c, r)
+        t = target.reshape(n, r)
+        valid = t != ignore_index
+        safe = xp.where(valid, t, 0)
+        bad = valid & ((t < 0) | (t >= c))
+        if bad.any():
+            raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
+        if from_logits:
+            z = x3 - x3.max(axis=1, keepdims=True)
+            e = xp.exp(z)
+            s = e.sum(axis=1, keepdims=True)
+            logp = z - xp.log(s)
+            e /= s
+            self.save_for_backward(x, e)
+        else:
+            logp = x3
+            self.save_for_backward(x)
+        w_t = valid.astype(x.dtype) if weight is None else weight[safe] * valid
+        picked = xp.take_along_axis(logp, safe[:, None, :], axis=1)[:, 0, :]
+        loss = -picked * w_t
+        if smoothing:
+            wb = 1 if weight is None else weight[None, :, None]
+            smooth = -(logp * wb).sum(axis=1) * valid
+            loss = loss * (1 - smoothing) + smooth * (smoothing / c)
+        self.layout, self.shape = (n, c, r), x.shape
+        self.target, self.valid, self.w_t, self.weight = safe, valid, w_t, weight
+        self.smoothing, self.reduction, self.from_logits = smoothing, reduction, from_logits
+        if reduction == "none":
+            return loss.reshape(target.shape)
+        total = loss.sum()
+        if reduction == "sum":
+            return total
+        self.denom = w_t.sum()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # every target ignored: 0 / 0 = nan, as in PyTorch
+            return total / self.denom
+
+    def _grad_scale(self, g):
+        n, c, r = self.layout
+        if self.reduction == "none":
+            return g.reshape(n, 1, r)
+        return g / self.denom if self.reduction == "mean" else g
+
+    def _dense_terms(self, xp, dtype):
+        """``A`` (N,1,R) and ``B`` (N,C,R) with ``d loss / d logits = A * softmax - B``."""
+        n, c, r = self.layout
+        eps = self.smoothing
+        onehot = (xp.arange(c)[None, :, None] == self.target[:, None, :]).astype(dtype)
+        b = onehot * (self.w_t[:, None, :] * (1 - eps))
+        a = self.w_t[:, None, :] * (1 - eps)
+        if eps:
+            wb = xp.ones(c, dtype) if self.weight is None else self.weight
+            a = a + self.valid[:, None, :] * (float(wb.sum()) * eps / c)
+            b = b + self.valid[:, None, :] * wb[None, :, None] * (eps / c)
+        return a.astype(dtype, copy=False), b
+
+    def backward(self, g):
+        n, c, r = self.layout
+        scale = self._grad_scale(g)
+        if isinstance(g, Tensor):
+            saved = self.saved_tensors
+            xp = get_array_module(saved[0]._data)
+            a, b = self._dense_terms(xp, saved[0]._data.dtype)
+            if not self.from_logits:
+                return (scale * _new(-b)).reshape(self.shape), None, None, None, None, None, None
+            p = softmax(saved[0].reshape(n, c, r), 1)
+            return ((p * _new(a) - _new(b)) * scale).reshape(self.shape), None, None, None, None, \
+                None, None
+        saved = self.saved_tensors
+        xp = get_array_module(saved[0])
+        scale = xp.asarray(scale, saved[0].dtype)
+        coef = self.w_t[:, None, :] * (1 - self.smoothing) * scale
+        if self.from_logits:
+            p = saved[1]
+            if self.smoothing:
+                a, b = self._dense_terms(xp, p.dtype)
+                grad = (p * a - b) * scale
+            else:
+                grad = p * coef
+                rows = xp.arange(n)[:, None]
+                cols = xp.arange(r)[None, :]
+                grad[rows, self.target, cols] -= coef[:, 0, :]
+        else:
+            grad = xp.zeros((n, c, r), saved[0].dtype)
+            rows = xp.arange(n)[:, None]
+            cols = xp.arange(r)[None, :]
+            grad[rows, self.target, cols] = -coef[:, 0, :]
+        return grad.reshape(self.shape), None, None, None, None, None, None
+
+    def name(self):
+        return "NllLossBackward0" if not self.from_logits else "CrossEntropyLossBackward0"
+
+
+class ClassProbabilityLoss(Node):
+    """Cross entropy against class probabilities (soft labels), with label smoothing."""
+
+    def forward(self, x, y, weight, smoothing, reduction):
+        xp = get_array_module(x)
+        n, c, r = _class_layout(x.shape)
+        x3, y3 = x.reshape(n, c, r), y.reshape(n, c, r)
+        z = x3 - x3.max(axis=1, keepdims=True)
+        e = xp.exp(z)
+        s = e.sum(axis=1, keepdims=True)
+        logp = z - xp.log(s)
+        wb = xp.ones((1, c, 1), x.dtype) if weight is None else weight.reshape(1, c, 1)
+        ys = y3 * (1 - smoothing) + smoothing / c if smoothing else y3
+        loss = -(logp * ys * wb).sum(axis=1)
+        self.save_for_backward(x, y, wb)
+        self.layout, self.shapes, self.smoothing, self.reduction = (n, c, r), (x.shape, y.shape), \
+            smoothing, reduction
+        if reduction == "none":
+            return loss.reshape((n,) + x.shape[2:] if x.ndim > 1 else ())
+        total = loss.sum()
+        return total / (n * r) if reduction == "mean" else total
+
+    def backward(self, g):
+        x, y, wb = self.saved_tensors
+        n, c, r = self.layout
+        eps = self.smoothing
+        if self.reduction == "none":
+            scale = g.reshape(n, 1, r)
+        else:
+            scale = g / (n * r) if self.reduction == "mean" else g
+        x3, y3 = x.reshape(n, c, r), y.reshape(n, c, r)
+        ys = y3 * (1 - eps) + eps / c if eps else y3
+        wy = ys * wb
+        e = self.next_edges
+        gx = gy = None
+        if e[0] is not None:
+            p = softmax(x3, 1) if isinstance(x3, Tensor) else _softmax_array(x3)
+            gx = ((p * _sum_keep1(wy) - wy) * scale).reshape(self.shapes[0])
+        if e[1] is not None:
+            logp = log_softmax(x3, 1) if isinstance(x3, Tensor) else _log_softmax_array(x3)
+            gy = (-(logp * wb) * scale * (1 - eps)).reshape(self.shapes[1])
+        return gx, gy, None, None, None
+
+    @classmethod
+    def name(cls):
+        return "CrossEntropyLossBackward0"
+
+
+def _softmax_array(x3):
+    e = get_array_module(x3).exp(x3 - x3.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _log_softmax_array(x3):
+    z = x3 - x3.max(axis=1, keepdims=True)
+    return z - get_array_module(x3).log(get_array_module(x3).exp(z).sum(axis=1, keepdims=True))
+
+
+def _sum_keep1(x):
+    return x.sum(1, keepdim=True) if isinstance(x, Tensor) else x.sum(axis=1, keepdims=True)
+
+
+def _check_index_target(input, target, weight):
+    if target._data.dtype.kind not in "iu" or target.dtype.name not in ("int64", "uint8"):
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
+                           f"{_type_name(target)}")
+    if input.ndim == 0:
+        raise ValueError("Expected 1 or more dimensions (got 0)")
+    if input.ndim == 1:
+        if target.ndim != 0:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    elif input.ndim == 2:
+        if target.ndim != 1:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if input.ndim >= 2 and target.ndim >= 1 and input.shape[0] != target.shape[0]:
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
+                         f"batch_size ({target.shape[0]}).")
+    if input.ndim > 2:
+        expected = [input.shape[0]] + list(input.shape[2:])
+        if list(target.shape) != expected:
+            raise RuntimeError(f"Expected target size {expected}, got {list(target.shape)}")
+    classes = input.shape[1] if input.ndim > 1 else input.shape[0]
+    if weight is not None and (weight.ndim != 1 or weight.shape[0] != classes):
+        raise RuntimeError(f"weight tensor should be defined either for all {classes} classes or "
+                           f"no classes but got weight tensor of shape: {list(weight.shape)}")
+
+
+def _weight_array(weight, input):
+    if weight is None:
+        return None
+    return weight._data.astype(input._data.dtype, copy=False)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean"):
+    r"""Negative log likelihood of class indices given log-probabilities.
+
+    Args:
+        input: :math:`(N, C)`, :math:`(C)` or :math:`(N, C, d_1, ..., d_K)` log-probabilities.
+        target: class indices (int64) of shape :math:`(N)`, :math:`()` or :math:`(N, d_1, ...)`.
+        weight: a manual rescaling weight per class, shape :math:`(C)`.
+        ignore_index: a target value that contributes nothing (and is left out of the mean).
+        reduction: ``'none'`` | ``'mean'`` (weighted mean) | ``'sum'``.
+    """
+    reduction = _reduction(size_average, reduce, reduction)
+    _check_index_target(input, target, weight)
+    return ClassIndexLoss.apply(input, target, _weight_array(weight, input), ignore_index, 0.0,
+                                reduction, False)
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    r"""Cross entropy between logits and class indices or class probabilities.
+
+    Args:
+        input: logits :math:`(N, C)`, :math:`(C)` or :math:`(N, C, d_1, ..., d_K)`.
+        target: class indices (int64, shape without the class dim) or class probabilities
+            (float, same shape as ``input``).
+        weight: a manual rescaling weight per class, shape :math:`(C)`.
+        ignore_index: a class index that contributes nothing (index targets only).
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+        label_smoothing: in ``[0, 1]``; mixes the target with the uniform distribution.
+
+    Examples::
+
+        >>> logits = disttorch.randn(3, 5, requires_grad=True)
+        >>> loss = F.cross_entropy(logits, disttorch.tensor([1, 0, 4]))
+        >>> loss.backward()
+    """
+    reduction = _reduction(size_average, reduce, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if input._data.dtype.kind not in "f":
+        raise RuntimeError(f"\"log_softmax_lastdim_kernel_impl\" not implemented for "
+                           f"'{_type_name(input)}'")
+    if target.shape == input.shape and input.ndim >= 1 and target._data.dtype.kind != "f":
+        raise RuntimeError(f"Expected floating point type for target with class probabilities, "
+                           f"got {_type_name(target)}")
+    if target._data.dtype.kind == "f" and target.shape == input.shape:
+        if ignore_index >= 0:
+            raise RuntimeError("ignore_index is not supported for floating point target")
+        classes = input.shape[1] if input.ndim > 1 else input.shape[0]
+        if weight is not None and (weight.ndim != 1 or weight.shape[0] != classes):
+            raise RuntimeError(f"weight tensor should be defined either for all {classes} classes "
+                               f"or no classes but got weight tensor of shape: "
+                               f"{list(weight.shape)}")
+        input, target = promote(input, target)
+        return ClassProbabilityLoss.apply(input, target, _weight_array(weight, input),
+                                          label_smoothing, reduction)
+    _check_index_target(input, target, weight)
+    return ClassIndexLoss.apply(input, target, _weight_array(weight, input), ignore_index,
+                                label_smoothing, reduction, True)
+
+
+class BinaryCrossEntropy(Node):
+    def forward(self, x, t, w, reduction):
+        xp = get_array_module(x)
+        if ((x < 0) | (x > 1)).any():
+            raise RuntimeError("all elements of input should be between 0 and 1")
+        # PyTorch clamps the logs at -100 so that a saturated prediction gives a finite loss.
+        log_x = xp.maximum(xp.log(x), -100)
+        log_1mx = xp.maximum(xp.log1p(-x), -100)
+        loss = -(t * log_x + (1 - t) * log_1mx)
+        if w is not None:
+            loss = loss * w
+        self.save_for_backward(x, t, w)
+        self.reduction = reduction
+        if reduction == "none":
+            return loss
+        return loss.mean() if reduction == "mean" else loss.sum()
+
+    def backward(self, g):
+        x, t, w = self.saved_tensors
+        if self.reduction == "mean":
+            n = 1
+            for s in x.shape:
+                n *= s
+            g = g / n
+        e = self.next_edges
+        gx = gt = None
+        if e[0] is not None:
+            denom = x * (1 - x)
+            denom = P.clamp(denom, min=1e-12) if isinstance(denom, Tensor) else \
+                get_array_module(denom).maximum(denom, 1e-12)
+            gx = g * (x - t) / denom
+            if w is not None:
+                gx = gx * w
+        if e[1] is not None:
+            if isinstance(x, Tensor):
+                lx, l1x = P.clamp(P.log(x), min=-100), P.clamp(P.log1p(-x), min=-100)
+            else:
+                xp = get_array_module(x)
+                lx, l1x = xp.maximum(xp.log(x), -100), xp.maximum(xp.log1p(-x), -100)
+            gt = g * (l1x - lx)
+            if w is not None:
+                gt = gt * w
+        return gx, gt, None, None
+
+    @classmethod
+    def name(cls):
+        return "BinaryCrossEntropyBackward0"
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction="mean"):
+    r"""Binary cross entropy between probabilities ``input`` and ``target``:
+    :math:`-w (t \log x + (1 - t) \log(1 - x))`, the logs clamped at -100."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
+                         f"size ({input.shape}) is deprecated. Please ensure they have the same "
+                         f"size.")
+    if weight is not None:
+        from ...ops.shape import broadcast_to
+        weight = broadcast_to(weight, input.shape)
+    return BinaryCrossEntropy.apply(input, target, weight, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
+    r"""Sigmoid + binary cross entropy in one stable expression:
+    :math:`(1 - t) x + (1 + (p_w - 1) t) \log(1 + e^{-x})`, times ``weight``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Target size ({target.shape}) must be the same as input size "
+                         f"({input.shape})")
+    soft = softplus(neg(input))
+    if pos_weight is not None:
+        soft = mul(add(mul(sub(pos_weight, 1), target), 1), soft)
+    loss = add(mul(sub(1, target), input), soft)
+    if weight is not None:
+        loss = mul(loss, weight)
+    return _reduce(loss, reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    r"""Kullback-Leibler divergence :math:`t (\log t - x)` with ``input`` in log space
+    (``target`` too when ``log_target``)."""
+    if size_average is not None or reduce is not None:
+        reduction = _reduction(size_average, reduce, reduction)
+    elif reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.")
+    if reduction not in _REDUCTIONS + ("batchmean",):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if log_target:
+        loss = mul(P.exp(target), sub(target, input))
+    else:
+        loss = sub(P.xlogy(target, target), mul(target, input))
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.ndim else loss.sum()
+    return _reduce(loss, reduction)
+
+
+# ---------------------------------------------------------- margins, ranking
+def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
+                          reduction="mean"):
+    r""":math:`1 - \cos(x_1, x_2)` for ``target == 1``, :math:`\max(0, \cos - \text{margin})`
+    for ``target == -1``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if input1.ndim != input2.ndim or input1.shape != input2.shape:
+        raise RuntimeError(f"cosine_embedding_loss: Input1 and Input2 must have the same size, "
+                           f"but got {list(input1.shape)} and {list(input2.shape)}")
+    dim = input1.ndim - 1
+    eps = 1e-12
+    prod = (input1 * input2).sum(dim)
+    mag = ((input1 * input1).sum(dim) + eps) * ((input2 * input2).sum(dim) + eps)
+    cos = prod / P.sqrt(mag)
+    zeros = cos * 0
+    pos = _where(target == 1, 1 - cos, zeros)
+    neg_part = _where(target == -1, P.clamp(cos - margin, min=0), zeros)
+    return _reduce(pos + neg_part, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
+                        reduction="mean"):
+    r""":math:`\max(0, -y (x_1 - x_2) + \text{margin})`."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if input1.ndim != input2.ndim or input1.ndim != target.ndim:
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension "
+                           f"but got sizes: input1: {input1.shape}, input2: {input2.shape}, "
+                           f"target: {target.shape} ")
+    return _reduce(P.clamp(neg(target) * (input1 - input2) + margin, min=0), reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
+                         reduction="mean"):
+    r""":math:`x` for ``target == 1``, :math:`\max(0, \text{margin} - x)` for ``target == -1``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    zeros = input * 0
+    margin_part = _where(target != 1, P.clamp(margin - input, min=0), zeros)
+    self_part = _where(target != -1, input, zeros)
+    return _reduce(margin_part + self_part, reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    r""":math:`\log(1 + e^{-y x})`, the two-class logistic loss."""
+    reduction = _reduction(size_average, reduce, reduction)
+    return _reduce(softplus(neg(mul(input, target))), reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
+                                reduction="mean"):
+    r"""One-versus-all logistic loss averaged over the classes (dim -1)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(neg(input)))
+    if weight is not None:
+        loss = loss * weight
+    loss = loss.sum(input.ndim - 1) / input.shape[-1]
+    return _reduce(loss, reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
+                        size_average=None, reduce=None, reduction="mean"):
+    r""":math:`\max(d(a, p) - d(a, n) + \text{margin}, 0)` with the p-norm distance."""
+    from ._misc import pairwise_distance
+    reduction = _reduction(size_average, reduce, reduction)
+    dims = (anchor.ndim, positive.ndim, negative.ndim)
+    if len(set(dims)) != 1:
+        raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the "
+                           f"same number of dimensions, but got: anchor {dims[0]}D, positive "
+                           f"{dims[1]}D, and negative {dims[2]}D inputs")
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        from ...ops.arithmetic import minimum
+        d_neg = minimum(d_neg, pairwise_distance(positive, negative, p, eps))
+    return _reduce(P.clamp(margin + d_pos - d_neg, min=0), reduction)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean"):
+    r""":func:`triplet_margin_loss` with any ``distance_function`` (pairwise L2 by default)."""
+    from ._misc import pairwise_distance
+    reduction = _reduction(None, None, reduction)
+    if margin <= 0:
+        raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, "
+                         f"got {margin} instead")
+    dist = distance_function if distance_function is not None else pairwise_distance
+    d_pos = dist(anchor, positive)
+    d_neg = dist(anchor, negative)
+    if swap:
+        from ...ops.arithmetic import minimum
+        d_neg = minimum(d_neg, dist(positive, negative))
+    return _reduce(P.clamp(margin + d_pos - d_neg, min=0), reduction)
+
+
+# ------------------------------------------------------------ likelihoods
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8,
+                     reduce=None, reduction="mean"):
+    r"""Poisson negative log likelihood: :math:`e^x - t x` (``log_input``) or
+    :math:`x - t \log(x + \epsilon)`; ``full`` adds the Stirling term."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if log_input:
+        loss = sub(P.exp(input), mul(target, input))
+    else:
+        loss = sub(input, mul(target, P.log(input + eps)))
+    if full:
+        t = target.detach()
+        stirling = t * P.log(t) - t + 0.5 * P.log(2 * math.pi * t)
+        loss = loss + _where(t > 1, stirling, stirling * 0)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    r"""Gaussian negative log likelihood :math:`\frac{1}{2}(\log \sigma^2 +
+    (x - t)^2 / \sigma^2)`; ``var`` may have one dim less or a broadcast dim."""
+    if not isinstance(var, Tensor):
+        var = full_like(input, var)
+    if var.shape != input.shape:
+        if tuple(input.shape[:-1]) == tuple(var.shape):
+            var = var.unsqueeze(-1)
+        elif input.ndim == var.ndim and sum(v for i, v in zip(input.shape, var.shape)
+                                            if i != v) == 1:
+            pass
+        else:
+            raise ValueError("var is of incorrect size")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(reduction + " is not valid")
+    if bool((var._data < 0).any()):
+        raise ValueError("var has negative entry/entries")
+    # The clamp keeps the log finite but, as in PyTorch, lets the gradient through unchanged.
+    xp = get_array_module(var._data)
+    var = var + _new(xp.maximum(var._data, eps) - var._data)
+    loss = 0.5 * (P.log(var) + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
