@@ -48,16 +48,33 @@ def index_grad(g, shape, index):
     if isinstance(g, Tensor):
         return IndexGrad.apply(g, shape, index)
     xp = get_array_module(g)
-    if len(index) == 1 and index[0].ndim == 1 and len(shape) == 1 and index[0].dtype.kind in "iu":
+    first = index[0]
+    if len(index) == 1 and getattr(first, "ndim", 0) and first.dtype.kind in "iu":
         n = shape[0]
-        pos = index[0]
-        return scatter_add_flat(g, n, xp.where(pos < 0, pos + n, pos))
+        rows = xp.where(first < 0, first + n, first).reshape(-1)
+        if len(shape) == 1:
+            return scatter_add_flat(g, n, rows)
+        if xp is np:
+            return _segment_sum(g.reshape(rows.size, -1), rows, shape)
     out = xp.zeros(shape, g.dtype)
     if _has_int_array(index):
         xp.add.at(out, index, g)
     else:
         out[index] = g
     return out
+
+
+def _segment_sum(values, rows, shape):
+    """Rows of ``values`` summed into the rows ``rows`` of a zero array of ``shape`` (the
+    embedding-gradient case): sort the rows once, then one ``add.reduceat``; faster than
+    ``add.at`` for many rows."""
+    order = np.argsort(rows, kind="stable")
+    sorted_rows = rows[order]
+    starts = np.flatnonzero(np.concatenate(([True], sorted_rows[1:] != sorted_rows[:-1])))
+    out = np.zeros((shape[0], values.shape[1]), values.dtype)
+    if starts.size:
+        out[sorted_rows[starts]] = np.add.reduceat(values[order], starts, axis=0)
+    return out.reshape(shape)
 
 
 class Index(Node):
@@ -177,8 +194,8 @@ def parse_index(x, index):
         elif hasattr(item, "__index__"):
             out.append(item.__index__())
         else:
-            raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte "
-                             "Variables are valid indices (got " f"{type(item).__name__})")
+            raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
+                             f"byte Variables are valid indices (got {type(item).__name__})")
     if not advanced and not has_ellipsis:
         # a trailing Ellipsis keeps an all-integer index a 0-d view instead of a numpy scalar
         out.append(Ellipsis)

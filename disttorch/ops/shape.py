@@ -189,9 +189,9 @@ class AsStrided(Node):
 
 
 def _strided(x, size, stride, offset):
-    flat = x.reshape(-1)[offset:]
-    return get_array_module(x).lib.stride_tricks.as_strided(
-        flat, size, tuple(s * x.itemsize for s in stride))
+    xp = get_array_module(x)
+    flat = xp.ascontiguousarray(x).reshape(-1)[offset:]
+    return xp.lib.stride_tricks.as_strided(flat, size, tuple(s * x.itemsize for s in stride))
 
 
 def _strided_positions(xp, size, stride, offset):

@@ -74,10 +74,12 @@ def _noncontig(array):
 
 def _to_lib(lib, value, requires_grad):
     if isinstance(value, np.ndarray):
+        # a fresh copy with the same layout: non-contiguous samples stay non-contiguous
+        value = value.copy() if value.flags.c_contiguous else _noncontig(value)
         if lib is torch:
-            t = torch.from_numpy(value.copy())
+            t = torch.from_numpy(value)
         else:
-            t = disttorch.from_numpy(value.copy())
+            t = disttorch.from_numpy(value)
         if requires_grad:
             t.requires_grad_(True)
         return t

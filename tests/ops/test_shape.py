@@ -101,8 +101,11 @@ OPS = [
     _op("clone", lambda lib, x: lib.clone(x), [(3, 4)]),
     _op("unfold", lambda lib, x: x.unfold(1, 3, 2), [(2, 7)]),
     _op("unfold_overlap", lambda lib, x: x.unfold(0, 2, 1), [(5, 3)]),
-    _op("as_strided", lambda lib, x: lib.as_strided(x, (3, 3), (1, 2), 1), [(3, 4)]),
-    _op("as_strided_method", lambda lib, x: x.as_strided((2, 2), (4, 1)), [(3, 4)]),
+    # torch's strides address the storage; ours the row-major elements (same when contiguous)
+    _op("as_strided", lambda lib, x: lib.as_strided(x, (3, 3), (1, 2), 1), [(3, 4)],
+        noncontig=False),
+    _op("as_strided_method", lambda lib, x: x.as_strided((2, 2), (4, 1)), [(3, 4)],
+        noncontig=False),
     _op("atleast_1d", lambda lib, x: lib.atleast_1d(x), [(), (3,)]),
     _op("atleast_2d", lambda lib, x: lib.atleast_2d(x), [(), (3,), (2, 3)]),
     _op("atleast_3d", lambda lib, x: lib.atleast_3d(x), [(), (3,), (2, 3), (2, 3, 4)]),
