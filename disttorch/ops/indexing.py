@@ -466,7 +466,7 @@ def take_along_dim(input, indices, dim=None):
     """Pick values along ``dim`` at ``indices`` (broadcast against ``input`` elsewhere)."""
     if dim is None:
         return take(input, reshape(indices, (-1,)))
-    from .scatter import gather
+    from .gather_scatter import gather
     ndim = input._data.ndim
     d = wrap_dim(dim, ndim)
     if indices._data.ndim != ndim:

@@ -11,7 +11,7 @@ from .._backend import get_array_module
 from ..tensor import Tensor, _new
 from ._util import register_methods, wrap_dim
 from .indexing import Index
-from .scatter import gather
+from .gather_scatter import gather
 from .shape import squeeze, reshape
 
 __all__ = ["sort", "argsort", "msort", "topk", "kthvalue", "unique", "unique_consecutive",
