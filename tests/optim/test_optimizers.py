@@ -388,3 +388,56 @@ def test_defaults_match_torch(name):
     d_opt = getattr(optim, name)([disttorch.zeros(2, requires_grad=True)], **kwargs)
     assert d_opt.defaults == t_opt.defaults
     assert d_opt.state_dict()["param_groups"] == t_opt.state_dict()["param_groups"]
+
+
+def _mlp_weights(seed=7):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(shape) * 0.5 for shape in ((6, 8), (8,), (8, 3), (3,))]
+
+
+def _mlp_loss(lib, params, x, y):
+    w1, b1, w2, b2 = params
+    out = lib.relu(x @ w1 + b1) @ w2 + b2
+    return ((out - y) ** 2).mean()
+
+
+@pytest.mark.parametrize("name", OPTIMIZER_NAMES)
+def test_mlp_with_scheduler_matches_torch(name):
+    """A 2-layer MLP on a fixed batch, trained with a scheduler stepping every iteration."""
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((16, 6)), rng.standard_normal((16, 3))
+    runs = []
+    for lib in (torch, disttorch):
+        params = [lib.tensor(w, requires_grad=True) for w in _mlp_weights()]
+        opt = getattr(lib.optim, name)(params, **RICH_OPTIONS[name])
+        sched = lib.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=5, eta_min=1e-4)
+        runs.append((lib, params, opt, sched, lib.tensor(x), lib.tensor(y)))
+    for step in range(20):
+        losses = []
+        for lib, params, opt, sched, xt, yt in runs:
+            opt.zero_grad()
+            loss = _mlp_loss(lib, params, xt, yt)
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+        np.testing.assert_allclose(losses[1], losses[0], rtol=1e-9, err_msg=f"step {step}")
+        _assert_params_close(runs[0][1], runs[1][1], f"{name} MLP step {step}", rtol=1e-9)
+
+
+def test_nn_module_parameters():
+    """Optimizers take ``module.parameters()`` (Parameters) and train nn.Linear like torch."""
+    t_model, d_model = torch.nn.Linear(5, 2), disttorch.nn.Linear(5, 2)
+    with torch.no_grad():
+        weights = [p.detach().numpy().copy() for p in t_model.parameters()]
+    d_model.load_state_dict({"weight": disttorch.tensor(weights[0]),
+                             "bias": disttorch.tensor(weights[1])})
+    t_opt = torch.optim.SGD(t_model.parameters(), lr=0.1, momentum=0.9, nesterov=True)
+    d_opt = optim.SGD(d_model.parameters(), lr=0.1, momentum=0.9, nesterov=True)
+    x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
+    for _ in range(5):
+        for lib, model, opt in ((torch, t_model, t_opt), (disttorch, d_model, d_opt)):
+            opt.zero_grad()
+            lib.nn.functional.mse_loss(model(lib.tensor(x)), lib.zeros(4, 2)).backward()
+            opt.step()
+    _assert_params_close(list(t_model.parameters()), list(d_model.parameters()), "Linear")
