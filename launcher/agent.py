@@ -66,7 +66,7 @@ class MasterAgent:
         try:
             hosts = self._rendezvous()
             if hosts is None:
-                return 128 + self._signal
+                return self._finish(128 + self._signal)
             for attempt in range(self.config.max_restarts + 1):
                 failure = self._run_attempt(attempt, hosts)
                 if self._signal is not None:
@@ -85,9 +85,8 @@ class MasterAgent:
             shutil.rmtree(self._run_dir, ignore_errors=True)
 
     def _finish(self, returncode):
+        # Sent before the server closes: closing flushes what is queued.
         self.job.shutdown_agents(returncode)
-        # Let the shutdown messages leave before the server closes.
-        time.sleep(0.2 if self.config.nnodes > 1 else 0)
         return returncode
 
     def _rendezvous(self):
@@ -178,9 +177,10 @@ class MasterAgent:
             deadline = time.monotonic() + grace + _EXIT_WAIT
             while mpiexec.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.05)
-        # Whatever is left of hydra (proxies die when mpiexec does; their
-        # ranks' supervisors die with them and take the workers along).
-        procs.terminate_group(mpiexec.pid, 1.0, lambda: mpiexec.poll() is None)
+        if mpiexec.poll() is None:
+            # Force what is left of hydra: proxies die when mpiexec does, their
+            # ranks' supervisors with them, and the workers with those.
+            procs.terminate_group(mpiexec.pid, 1.0, lambda: mpiexec.poll() is None)
         mpiexec.wait()
 
     def _environment(self, attempt):
@@ -188,7 +188,7 @@ class MasterAgent:
         environ = dict(os.environ)
         threads, notice = envvars.thread_defaults(environ, config.nproc_per_node)
         if notice and attempt == 0:
-            self.console.notice(notice[len("disttorch-run: "):])
+            self.console.notice(notice)
         environ.update(threads)
         tee = config.tee
         if config.log_dir and config.redirects == "0" and tee == "0":

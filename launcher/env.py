@@ -35,7 +35,7 @@ def thread_defaults(environ, nproc_per_node):
     """
     if nproc_per_node <= 1 or any(name in environ for name in THREAD_VARIABLES):
         return {}, None
-    notice = (f"disttorch-run: setting OMP_NUM_THREADS=1 (and the BLAS equivalents) for "
+    notice = (f"setting OMP_NUM_THREADS=1 (and the BLAS equivalents) for "
               f"{nproc_per_node} workers per node; set OMP_NUM_THREADS to override")
     return {name: "1" for name in THREAD_VARIABLES}, notice
 
