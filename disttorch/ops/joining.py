@@ -1,5 +1,7 @@
 """Joining and splitting: cat/stack and friends, split/chunk/unbind (views), repeat/tile, flip,
 roll, rot90 and the ``atleast_*`` helpers. Backwards are linear and dual (double backward)."""
+import itertools
+
 import numpy as np
 
 from .. import _dtype
@@ -21,8 +23,8 @@ class Cat(Node):
         ndim = max(x.ndim for x in xs)
         # PyTorch still accepts legacy empty 1-D tensors in a cat of N-D tensors.
         self.skipped = [x.shape == (0,) and ndim != 1 for x in xs]
-        self.bounds = np.cumsum([0] + [0 if skip else x.shape[dim]
-                                       for x, skip in zip(xs, self.skipped)]).tolist()
+        self.bounds = list(itertools.accumulate(
+            (0 if skip else x.shape[dim] for x, skip in zip(xs, self.skipped)), initial=0))
         return get_array_module(xs[0]).concatenate(
             [x for x, skip in zip(xs, self.skipped) if not skip], axis=dim)
 

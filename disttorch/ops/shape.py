@@ -21,9 +21,8 @@ def mark_view(out, base, view_fn):
     """``make_view``, also passing on whether ``base`` came from a multi-output view op (split,
     unbind, chunk), whose views PyTorch does not let in-place ops modify."""
     make_view(out, base, view_fn)
-    multi_output = base.__dict__.get("_multi_output")
-    if multi_output is not None:
-        out._multi_output = multi_output
+    if "_multi_output" in base.__dict__:
+        out._multi_output = base._multi_output
     return out
 
 
@@ -31,6 +30,8 @@ def _ints(args, name):
     """``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` or ``f(Size)`` -> tuple of ints (negatives kept)."""
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = args[0]
+    if all(type(s) is int for s in args):
+        return tuple(args)
     out = []
     for s in args:
         if isinstance(s, Tensor):
@@ -44,6 +45,8 @@ def _ints(args, name):
 
 def infer_shape(shape, numel):
     """Resolve one ``-1`` in ``shape`` for ``numel`` elements, with PyTorch's errors."""
+    if -1 not in shape and min(shape, default=0) >= 0 and _prod(shape) == numel:
+        return shape
     infer = None
     known = 1
     for i, s in enumerate(shape):
@@ -62,6 +65,13 @@ def infer_shape(shape, numel):
     if known == 0 or numel % known:
         raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
     return shape[:infer] + (numel // known,) + shape[infer + 1:]
+
+
+def _prod(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
 
 
 def view_strides(shape, strides, new_shape):
