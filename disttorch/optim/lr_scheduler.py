@@ -157,6 +157,10 @@ class LRScheduler:
         self._last_lr = group_values(self.optimizer, "lr")
 
 
+class _LRScheduler(LRScheduler):
+    """The pre-2.0 name of :class:`LRScheduler`, kept for schedulers that subclass it."""
+
+
 def _lambdas(optimizer, lr_lambda):
     if not isinstance(lr_lambda, (list, tuple)):
         return [lr_lambda] * len(optimizer.param_groups)
