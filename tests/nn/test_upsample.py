@@ -1,0 +1,159 @@
+"""interpolate / upsample, pixel (un)shuffle and pad, functions and modules, against torch;
+finite differences, double backward and PyTorch's error messages."""
+import numpy as np
+import pytest
+
+import disttorch
+import disttorch.nn as nn
+from tests.ops.harness import OpInfo, S, op_tests, randn, requires_torch, torch
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*is deprecated")
+
+
+def _interp(name, shape, **kwargs):
+    return OpInfo(name, lambda lib, x: lib.nn.functional.interpolate(x, **kwargs),
+                  lambda rng: [S(randn(rng, *shape))])
+
+
+OPS = [
+    _interp("nearest_scale2", (2, 3, 4, 5), scale_factor=2),
+    _interp("nearest_fractional", (2, 3, 5, 7), scale_factor=(1.7, 0.6)),
+    _interp("nearest_size", (2, 3, 5, 7), size=(9, 4)),
+    _interp("nearest_1d", (2, 3, 5), scale_factor=2.3),
+    _interp("nearest_3d", (1, 2, 3, 4, 2), size=(4, 7, 3)),
+    _interp("nearest_exact", (2, 3, 5, 7), size=(3, 11), mode="nearest-exact"),
+    _interp("nearest_exact_scale", (2, 3, 5, 7), scale_factor=1.5, mode="nearest-exact"),
+    _interp("nearest_recompute", (2, 3, 5, 7), scale_factor=1.7, recompute_scale_factor=True),
+    _interp("linear", (2, 3, 6), scale_factor=2.5, mode="linear"),
+    _interp("linear_align", (2, 3, 6), size=11, mode="linear", align_corners=True),
+    _interp("bilinear", (2, 3, 4, 5), scale_factor=2, mode="bilinear"),
+    _interp("bilinear_down", (2, 3, 7, 9), size=(3, 4), mode="bilinear"),
+    _interp("bilinear_align", (2, 3, 4, 5), size=(7, 1), mode="bilinear", align_corners=True),
+    _interp("bilinear_scales", (2, 3, 4, 5), scale_factor=(1.7, 0.6), mode="bilinear"),
+    _interp("bicubic", (2, 3, 4, 5), scale_factor=2, mode="bicubic"),
+    _interp("bicubic_align", (2, 3, 6, 5), size=(4, 9), mode="bicubic", align_corners=True),
+    _interp("trilinear", (1, 2, 3, 4, 2), size=(4, 7, 3), mode="trilinear"),
+    _interp("trilinear_align", (1, 2, 3, 4, 2), scale_factor=1.5, mode="trilinear",
+            align_corners=True),
+    _interp("area", (2, 3, 9, 7), size=(4, 3), mode="area"),
+    OpInfo("upsample_bilinear", lambda lib, x: lib.nn.functional.upsample_bilinear(
+        x, scale_factor=2), lambda rng: [S(randn(rng, 1, 2, 3, 4))]),
+    OpInfo("upsample_nearest", lambda lib, x: lib.nn.functional.upsample_nearest(x, size=(5, 7)),
+           lambda rng: [S(randn(rng, 1, 2, 3, 4))]),
+    OpInfo("pixel_shuffle", lambda lib, x: lib.nn.functional.pixel_shuffle(x, 2),
+           lambda rng: [S(randn(rng, 2, 8, 3, 4)), S(randn(rng, 2, 3, 8, 2, 3))]),
+    OpInfo("pixel_unshuffle", lambda lib, x: lib.nn.functional.pixel_unshuffle(x, 3),
+           lambda rng: [S(randn(rng, 2, 2, 6, 9)), S(randn(rng, 3, 3, 6))]),
+]
+for _mode in ("constant", "reflect", "replicate", "circular"):
+    OPS.append(OpInfo(f"pad_{_mode}", lambda lib, x, m=_mode: lib.nn.functional.pad(
+        x, (2, 1, 3, 0), mode=m), lambda rng: [S(randn(rng, 2, 3, 5, 4)), S(randn(rng, 3, 4, 5))]))
+    OPS.append(OpInfo(f"pad_{_mode}_1d", lambda lib, x, m=_mode: lib.nn.functional.pad(
+        x, (2, 3), mode=m), lambda rng: [S(randn(rng, 2, 3, 5))]))
+    OPS.append(OpInfo(f"pad_{_mode}_3d", lambda lib, x, m=_mode: lib.nn.functional.pad(
+        x, (1, 2, 0, 1, 2, 1), mode=m), lambda rng: [S(randn(rng, 1, 2, 3, 4, 3))]))
+OPS.append(OpInfo("pad_constant_negative", lambda lib, x: lib.nn.functional.pad(
+    x, (2, -1, -2, 3, 1, 0), value=2.5), lambda rng: [S(randn(rng, 2, 3, 5, 4))]))
+
+test_matches_torch, test_finite_differences = op_tests(OPS)
+
+
+@requires_torch
+@pytest.mark.parametrize("fn", [
+    lambda lib, x: lib.nn.functional.interpolate(x, scale_factor=1.5, mode="bilinear"),
+    lambda lib, x: lib.nn.functional.interpolate(x, size=(3, 7), mode="nearest"),
+    lambda lib, x: lib.nn.functional.pad(x, (1, 2, 2, 1), mode="reflect"),
+    lambda lib, x: lib.nn.functional.pad(x, (1, -1, 2, 0), value=1.0),
+    lambda lib, x: lib.nn.functional.pixel_shuffle(x, 2),
+], ids=["bilinear", "nearest", "reflect", "constant", "pixel_shuffle"])
+def test_double_backward(fn):
+    x = np.random.default_rng(0).standard_normal((2, 4, 4, 5))
+    results = []
+    for lib in (disttorch, torch):
+        t = lib.tensor(x, requires_grad=True)
+        y = fn(lib, t)
+        g, = lib.autograd.grad((y * y * y).sum(), t, create_graph=True)
+        (g * g).sum().backward()
+        results.append(t.grad.numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-10, atol=1e-10)
+
+
+MODULES = [
+    ("Upsample", (), dict(scale_factor=2, mode="nearest"), (2, 3, 4, 5)),
+    ("Upsample", (), dict(size=(7, 3), mode="bilinear", align_corners=True), (2, 3, 4, 5)),
+    ("Upsample", (), dict(scale_factor=(2.0, 1.5), mode="bicubic"), (2, 3, 4, 5)),
+    ("Upsample", (), dict(scale_factor=3, mode="linear"), (2, 3, 4)),
+    ("UpsamplingNearest2d", (), dict(scale_factor=2), (2, 3, 4, 5)),
+    ("UpsamplingBilinear2d", (), dict(size=(6, 9)), (2, 3, 4, 5)),
+    ("PixelShuffle", (3,), {}, (2, 18, 2, 3)),
+    ("PixelUnshuffle", (2,), {}, (2, 3, 4, 6)),
+    ("ZeroPad1d", ((1, 2),), {}, (2, 3, 4)),
+    ("ZeroPad2d", (2,), {}, (2, 3, 4, 5)),
+    ("ConstantPad1d", ((1, 2), 3.5), {}, (2, 3, 4)),
+    ("ConstantPad2d", ((1, 0, 2, 1), -1.0), {}, (3, 4, 5)),
+    ("ConstantPad3d", (1, 0.5), {}, (1, 2, 3, 4, 2)),
+    ("ReflectionPad1d", (2,), {}, (2, 3, 4)),
+    ("ReflectionPad2d", ((1, 0, 2, 1),), {}, (2, 3, 4, 5)),
+    ("ReflectionPad3d", (1,), {}, (1, 2, 3, 4, 2)),
+    ("ReplicationPad1d", ((3, 1),), {}, (2, 3, 4)),
+    ("ReplicationPad2d", (2,), {}, (3, 4, 5)),
+    ("ReplicationPad3d", ((1, 0, 2, 1, 0, 1),), {}, (1, 2, 3, 4, 2)),
+    ("CircularPad1d", (2,), {}, (2, 3, 4)),
+    ("CircularPad2d", ((1, 0, 2, 1),), {}, (2, 3, 4, 5)),
+    ("CircularPad3d", (1,), {}, (1, 2, 3, 4, 2)),
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name,args,kwargs,shape", MODULES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(MODULES)])
+def test_module(name, args, kwargs, shape, dtype):
+    d_module = getattr(nn, name)(*args, **kwargs)
+    t_module = getattr(torch.nn, name)(*args, **kwargs)
+    assert repr(d_module) == repr(t_module)
+    x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    dx = disttorch.from_numpy(x.copy()).requires_grad_()
+    tx = torch.from_numpy(x.copy()).requires_grad_()
+    d_out, t_out = d_module(dx), t_module(tx)
+    np.testing.assert_allclose(d_out.detach().numpy(), t_out.detach().numpy(), rtol=1e-5,
+                               atol=1e-6)
+    w = np.random.default_rng(1).standard_normal(tuple(t_out.shape)).astype(dtype)
+    d_out.backward(disttorch.from_numpy(w.copy()))
+    t_out.backward(torch.from_numpy(w))
+    np.testing.assert_allclose(dx.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("fn,error,message", [
+    (lambda lib: lib.nn.functional.interpolate(lib.zeros(2, 4, 3), scale_factor=2,
+                                               mode="bilinear"),
+     NotImplementedError, "Got 3D input, but bilinear mode needs 4D input"),
+    (lambda lib: lib.nn.functional.interpolate(lib.zeros(2, 4, 3, 3), scale_factor=2, size=3),
+     ValueError, "only one of size or scale_factor should be defined"),
+    (lambda lib: lib.nn.functional.interpolate(lib.zeros(2, 4, 3, 3), scale_factor=2,
+                                               align_corners=True),
+     ValueError, "align_corners option can only be set with the interpolating modes: linear | "
+     "bilinear | bicubic | trilinear"),
+    (lambda lib: lib.nn.functional.interpolate(lib.zeros(2, 4, 3, 3)),
+     ValueError, "either size or scale_factor should be defined"),
+    (lambda lib: lib.nn.functional.pixel_shuffle(lib.zeros(2, 5, 3, 3), 2),
+     RuntimeError, "pixel_shuffle expects its input's 'channel' dimension to be divisible by the "
+     "square of upscale_factor, but input.size(-3)=5 is not divisible by 4"),
+    (lambda lib: lib.nn.functional.pixel_unshuffle(lib.zeros(2, 5, 3, 4), 2),
+     RuntimeError, "pixel_unshuffle expects height to be divisible by downscale_factor, but "
+     "input.size(-2)=3 is not divisible by 2"),
+    (lambda lib: lib.nn.functional.pad(lib.zeros(2, 4, 3), (3, 3), mode="reflect"),
+     RuntimeError, "Argument #4: Padding size should be less than the corresponding input "
+     "dimension, but got: padding (3, 3) at dimension 2 of input [2, 4, 3]"),
+    (lambda lib: lib.nn.functional.pad(lib.zeros(2, 4, 3), (1, 2, 3)),
+     RuntimeError, "Padding length must be divisible by 2"),
+], ids=["bilinear_rank", "size_and_scale", "align_corners_nearest", "no_size", "shuffle_channels",
+        "unshuffle_height", "reflect_too_big", "odd_pad"])
+def test_errors(fn, error, message):
+    with pytest.raises(error) as err:
+        fn(disttorch)
+    assert str(err.value) == message
+    if torch is not None:
+        with pytest.raises(error) as t_err:
+            fn(torch)
+        assert str(t_err.value) == message
