@@ -147,10 +147,13 @@ class JobState:
 
     def on_message(self, peer, msg_type, body):
         """Apply one validated message from an admitted peer."""
+        handlers = {
+            "heartbeat": self._on_heartbeat, "progress": self._on_progress, "barrier": self._on_barrier,
+            "exit": self._on_exit, "exec_request": self._on_exec_request, "spawn_exit": self._on_spawn_exit,
+            "bye": self._on_bye,
+        }
         with self._lock:
-            handler = getattr(self, f"_on_{msg_type}", None)
-            if handler is not None:
-                handler(peer, body)
+            handlers[msg_type](peer, body)
 
     def _rank_state(self, peer):
         if peer.role in ("shim", "worker") and peer.restart == self.restart:
