@@ -93,13 +93,15 @@ class Node:
             result = _new(o, True, self) if o.dtype.kind in "fcV" else _new(o)
             outs = (result,)
         if self._to_save is not None:
-            self._register_saved(args, arrays, outs)
+            self._register_saved(args, arrays, outs, out if type(out) is tuple else (out,))
         return result
 
-    def _register_saved(self, args, arrays, outs):
-        saved = self._to_save
+    def _register_saved(self, args, arrays, outs, raw_outs):
+        # ``raw_outs``: what forward returned, before numpy scalars became 0-d arrays; a saved
+        # output is recognised either way so that it stays differentiable under create_graph.
+        saved = list(self._to_save)
         meta = []
-        for s in saved:
+        for i, s in enumerate(saved):
             entry = None
             if s is not None:
                 for a, arr in zip(args, arrays):
@@ -108,11 +110,12 @@ class Node:
                         break
                 else:
                     for k, o in enumerate(outs):
-                        if s is o._data:
+                        if s is o._data or s is raw_outs[k]:
+                            saved[i] = o._data
                             entry = (None, o._vc, o._vc[0], k)
                             break
             meta.append(entry)
-        self._saved = saved
+        self._saved = tuple(saved)
         self._saved_meta = meta
         self._to_save = None
 
