@@ -359,7 +359,7 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None):
     if rtol is None:
         rtol = 0.0 if atol is not None and atol > 0 else max(a.shape[-2:]) * np.finfo(a.dtype).eps
     tol = xp.maximum(0.0 if atol is None else atol, rtol * largest)
-    return _write(_new((S > tol).sum(axis=-1).astype(np.int64)), out)
+    return _write(_new(xp.asarray((S > tol).sum(axis=-1), dtype=np.int64)), out)
 
 
 # ------------------------------------------------------------------ norms

@@ -567,6 +567,8 @@ def _cross(a, b, axis):
 def cross(input, other, dim=None, *, out=None):
     """Cross product of 3-vectors along ``dim`` (default: the first dim of size 3)."""
     from .arithmetic import _prep
+    if input._data.ndim != other._data.ndim:
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
     a, b = _prep(input, other)
     shape = np.broadcast_shapes(a._data.shape, b._data.shape)
     if dim is None:
@@ -574,15 +576,15 @@ def cross(input, other, dim=None, *, out=None):
         if dim is None:
             raise RuntimeError("no dimension of size 3 in input")
     axis = wrap_dim(dim, len(shape))
-    if a._data.shape[axis - len(shape) + a._data.ndim] != 3 or \
-            b._data.shape[axis - len(shape) + b._data.ndim] != 3:
+    if a._data.shape[axis] != 3 or b._data.shape[axis] != 3:
         raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got "
-                           f"{a._data.shape[axis - len(shape) + a._data.ndim]} and "
-                           f"{b._data.shape[axis - len(shape) + b._data.ndim]}")
-    return _out(Cross.apply(a, b, axis - len(shape)), out)
+                           f"{a._data.shape[axis]} and {b._data.shape[axis]}")
+    return _out(Cross.apply(a, b, axis), out)
 
 
 def _rmatmul(self, other):
+    if not isinstance(other, Tensor):
+        return NotImplemented
     return matmul(other, self)
 
 
