@@ -4,6 +4,8 @@ No recursion (a 10,000-op chain is fine), gradients summed out of place (so no
 array handed to one consumer is ever mutated under another), saved arrays freed
 as soon as a node has run unless ``retain_graph``.
 """
+import threading
+
 from .._backend import get_array_module
 from ..tensor import Tensor, _new
 from . import anomaly, grad_mode
@@ -23,13 +25,15 @@ def _build_graph(root_nodes, targets):
         while stack:
             node = stack.pop()
             for edge in node.next_edges:
-                if edge is not None and edge[1] >= 0:
+                if edge is not None:
                     child = edge[0]
+                    # leaves are counted too: a leaf used several times gets one summed
+                    # gradient (and its hooks run once), as with PyTorch's AccumulateGrad
                     if child in deps:
                         deps[child] += 1
                     else:
                         deps[child] = 1
-                    if child not in seen:
+                    if edge[1] >= 0 and child not in seen:
                         seen.add(child)
                         stack.append(child)
         return deps, None
@@ -68,7 +72,7 @@ def _build_graph(root_nodes, targets):
     deps = {}
     for node in needed:
         for edge in node.next_edges:
-            if edge is not None and edge[1] >= 0 and edge[0] in needed:
+            if edge is not None and (edge[0] in needed if edge[1] >= 0 else edge[0] in targets):
                 deps[edge[0]] = deps.get(edge[0], 0) + 1
     return deps, needed
 
@@ -85,11 +89,33 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
     otherwise the gradients of ``inputs`` are returned (``autograd.grad``).
     """
     prev_enabled = grad_mode.state.enabled
+    prev_callbacks = _pass.callbacks
     grad_mode.state.enabled = create_graph
+    _pass.callbacks = []
     try:
-        return _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate)
+        result = _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate)
+        callbacks = _pass.callbacks
+        while callbacks:
+            callbacks.pop(0)()
+        return result
     finally:
         grad_mode.state.enabled = prev_enabled
+        _pass.callbacks = prev_callbacks
+
+
+class _PassState(threading.local):
+    callbacks = None
+
+
+_pass = _PassState()
+
+
+def queue_callback(callback):
+    """Run ``callback()`` once the current backward pass has finished (DDP waits for its
+    gradient all-reduces there). Only valid while a backward pass is running."""
+    if _pass.callbacks is None:
+        raise RuntimeError("queue_callback can only be called while a backward pass is running")
+    _pass.callbacks.append(callback)
 
 
 def _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate):
@@ -129,6 +155,7 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate):
     deps, needed = _build_graph(root_nodes, targets)
     ready = [n for n in root_nodes if n not in deps and (needed is None or n in needed)]
     check_nan = anomaly.state.enabled and anomaly.state.check_nan
+    leaf_grads = {}
     special = node_targets is not None or check_nan
     array_types = _ARRAY_TYPES
     freed = _FREED
@@ -175,9 +202,23 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate):
             if g is not None and type(g) not in array_types and type(g) is not Tensor:
                 g = _as_array(g, None)  # numpy returns scalars for 0-d results
             if nr < 0:
+                if needed is not None and target not in deps:
+                    continue
                 if g is not None:
-                    _deliver_leaf(target, g, create_graph, accumulate, leaf_targets, captured,
-                                  handed_out, adopted)
+                    pending = leaf_grads.get(target)
+                    if pending is not None:
+                        g = pending + g
+                        if not create_graph and type(g) not in array_types:
+                            g = _as_array(g, None)
+                    leaf_grads[target] = g
+                remaining = deps[target] - 1
+                if remaining:
+                    deps[target] = remaining
+                else:
+                    g = leaf_grads.pop(target, None)
+                    if g is not None:
+                        _deliver_leaf(target, g, create_graph, accumulate, leaf_targets, captured,
+                                      handed_out, adopted)
                 continue
             if needed is not None and target not in needed:
                 continue
@@ -193,7 +234,10 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate):
                 elif buf[nr] is None:
                     buf[nr] = g
                 else:
-                    buf[nr] = buf[nr] + g
+                    total = buf[nr] + g
+                    if not create_graph and type(total) not in array_types:
+                        total = _as_array(total, None)  # 0-d sums come back as numpy scalars
+                    buf[nr] = total
             remaining = deps[target] - 1
             if remaining:
                 deps[target] = remaining

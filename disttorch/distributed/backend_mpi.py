@@ -257,6 +257,7 @@ class ProcessGroupMPI(ProcessGroup):
             if op == ReduceOp.AVG:
                 buf.array /= self._size
             buf.write_back()
+            return [tensor]
         return self._run("allreduce", start, finish, async_op, self._sig(tensor) + [str(op)])
 
     def broadcast(self, tensor, src, async_op=False):
