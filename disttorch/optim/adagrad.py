@@ -44,9 +44,12 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
         for group in self.param_groups:
             for p in group["params"]:
-                state = self.state[p]
-                state["step"] = step_tensor()
-                state["sum"] = zeros_like_param(p, group["initial_accumulator_value"])
+                self._init_state(p, group)
+
+    def _init_state(self, p, group):
+        state = self.state[p]
+        state["step"] = step_tensor()
+        state["sum"] = zeros_like_param(p, group["initial_accumulator_value"])
 
     def step(self, closure=None):
         r"""Perform a single optimization step.
@@ -58,6 +61,10 @@ class Adagrad(Optimizer):
 
     def _update_group(self, group):
         params = self._params_with_grad(group)
+        for p in params:
+            # Parameters added by add_param_group after construction start here.
+            if len(self.state[p]) == 0:
+                self._init_state(p, group)
         states = [self.state[p] for p in params]
         adagrad([p._data for p in params], [p._grad._data for p in params],
                 [s["sum"]._data for s in states], [s["step"]._data for s in states],

@@ -312,7 +312,8 @@ class Optimizer:
         Args:
             state_dict (dict): optimizer state, as returned by :meth:`state_dict`. Floating-point
                 state tensors are cast to their parameter's dtype and moved to its device,
-                except ``step``.
+                except ``step`` (a number ``step`` from an old checkpoint becomes a float32
+                tensor); options missing from a saved group take this optimizer's defaults.
         """
         state_dict = _copy_state_dict(state_dict)
         groups = self.param_groups
@@ -339,6 +340,8 @@ class Optimizer:
         for group, saved in zip(groups, saved_groups):
             new_group = dict(saved)
             new_group["params"] = group["params"]
+            for name, default in self.defaults.items():
+                new_group.setdefault(name, default)
             if "param_names" in group and "param_names" not in saved:
                 new_group["param_names"] = group["param_names"]
             new_groups.append(new_group)
@@ -360,6 +363,8 @@ def _copy_state_dict(state_dict):
 
 
 def _cast_state(param, value, key):
+    if key == "step" and isinstance(value, (int, float)):
+        return _new(np.array(value, dtype=np.float32))
     if isinstance(value, Tensor):
         if key == "step":
             return value

@@ -225,6 +225,31 @@ def test_load_state_dict_casts_to_param_dtype_but_keeps_step():
     assert loaded["exp_avg"] is not state["state"][0]["exp_avg"]
 
 
+def test_load_old_style_state_dict():
+    """Number steps and groups lacking newer options (older checkpoints) still load."""
+    params = [disttorch.zeros(3, requires_grad=True)]
+    opt = optim.Adam(params)
+    old_group = {k: v for k, v in opt.state_dict()["param_groups"][0].items()
+                 if k not in ("maximize", "foreach", "decoupled_weight_decay")}
+    opt.load_state_dict({"state": {0: {"step": 4, "exp_avg": disttorch.zeros(3),
+                                       "exp_avg_sq": disttorch.zeros(3)}},
+                         "param_groups": [old_group]})
+    assert opt.param_groups[0]["maximize"] is False
+    assert opt.state[params[0]]["step"].dtype == disttorch.float32
+    params[0].grad = disttorch.ones(3)
+    opt.step()
+    assert float(opt.state[params[0]]["step"]) == 5.0
+
+
+def test_adagrad_param_group_added_later():
+    a, b = disttorch.zeros(2, requires_grad=True), disttorch.zeros(2, requires_grad=True)
+    opt = optim.Adagrad([a], lr=0.1, initial_accumulator_value=0.5)
+    opt.add_param_group({"params": [b]})
+    b.grad = disttorch.ones(2)
+    opt.step()
+    np.testing.assert_allclose(opt.state[b]["sum"].numpy(), [1.5, 1.5])
+
+
 def test_load_state_dict_mismatch_errors():
     opt = optim.SGD([disttorch.zeros(2, requires_grad=True)], lr=0.1)
     other = optim.SGD([{"params": [disttorch.zeros(2, requires_grad=True)]},
