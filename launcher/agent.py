@@ -81,6 +81,7 @@ class MasterAgent:
                                         f"(restart {attempt + 1} of {self.config.max_restarts})")
             return self._finish(1)
         finally:
+            self.console.clear_status()
             self.server.close()
             shutil.rmtree(self._run_dir, ignore_errors=True)
 

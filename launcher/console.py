@@ -41,7 +41,7 @@ class Console:
 
     def status(self, text):
         """Update the live progress line."""
-        if not text:
+        if not text or text == self._status:
             return
         with self._lock:
             self._status = text
