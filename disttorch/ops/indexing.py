@@ -168,7 +168,12 @@ def _index_array(item, xp):
 
 def parse_index(x, index):
     """Normalise a Python index into a numpy index tuple; also says whether it is advanced."""
-    if type(index) is not tuple:
+    if type(index) is list and len(index) < 32 and any(
+            isinstance(i, (list, tuple, slice, Tensor, np.ndarray)) or i is None or i is Ellipsis
+            for i in index):
+        # PyTorch (like old numpy) still reads such a list as a tuple of indices
+        index = tuple(index)
+    elif type(index) is not tuple:
         index = (index,)
     xp = get_array_module(x._data)
     out = []
@@ -255,7 +260,12 @@ def _put(self, idx, value, accumulate=False):
 
 def setitem(self, index, value):
     """``self[index] = value`` (a tensor, broadcast, or a number), recorded by autograd."""
-    idx, _ = parse_index(self, index)
+    idx, advanced = parse_index(self, index)
+    if advanced and isinstance(value, Tensor) and value._data.ndim and \
+            value._data.dtype != self._data.dtype:
+        raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                           f"{scalar_type_name(self)} for the destination and "
+                           f"{scalar_type_name(value)} for the source.")
     value = _value_for(self, value)
     try:
         if check_inplace(self) and (self._requires_grad or (isinstance(value, Tensor) and
@@ -431,12 +441,15 @@ def masked_select(input, mask):
 def masked_scatter(input, mask, source):
     """``input`` with the entries where ``mask`` is True taken from ``source`` in order."""
     _bool_mask(mask, "masked_scatter_")
+    if source._data.dtype != input._data.dtype:
+        raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got"
+                           f"{scalar_type_name(input)} and {scalar_type_name(source)}")
     x, m = _broadcast_mask(input, mask)
     n = int(m.sum())
     if source._data.size < n:
         raise RuntimeError("masked_scatter: expected source to have at least as many elements as "
                            "ones in mask")
-    values = slice_view(reshape(cast(source, input._data.dtype), (-1,)), (slice(0, n),))
+    values = slice_view(reshape(source, (-1,)), (slice(0, n),))
     return IndexPut.apply(x, values, (m,))
 
 

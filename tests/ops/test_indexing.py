@@ -40,6 +40,9 @@ GETITEM = [
                                                           S(randn(r, 3, 4), _mask(r, 3))]),
     _op("getitem_mask_then_slice", lambda lib, x, m: x[m, 1:], lambda r: [
         S(randn(r, 4, 3), _mask(r, 4))]),
+    _op("getitem_list_as_tuple", lambda lib, x: x[[0, slice(1, 3)]], lambda r: [
+        S(randn(r, 3, 4))]),
+    _op("getitem_empty_list", lambda lib, x: x[[]], lambda r: [S(randn(r, 3, 4))]),
     _op("getitem_scalar_tensor", lambda lib, x, i: x[i], lambda r: [S(randn(r, 3, 4),
                                                                       np.array(2))]),
 ]
@@ -227,6 +230,11 @@ def test_setitem_value_requires_grad_into_buffer():
      "masked_fill_ only supports boolean masks, but got mask with dtype long int"),
     (lambda lib: lib.zeros(3).masked_fill(lib.zeros(3) > 0, lib.zeros(2)), RuntimeError,
      "masked_fill_ only supports a 0-dimensional value tensor, but got tensor with 1 dimension"),
+    (lambda lib: lib.zeros(3).__setitem__(lib.tensor([0, 1]), lib.zeros(2, dtype=lib.float64)),
+     RuntimeError, "Index put requires the source and destination dtypes match, got Float for "
+                   "the destination and Double for the source."),
+    (lambda lib: lib.zeros(3).masked_scatter(lib.ones(3) > 0, lib.zeros(3, dtype=lib.float64)),
+     RuntimeError, "masked_scatter: expected self and source to have same dtypes"),
     (lambda lib: lib.zeros(3).index_add(0, lib.tensor([0]), lib.zeros(1, dtype=lib.float64)),
      RuntimeError, "self \\(Float\\) and source \\(Double\\) must have the same scalar type"),
 ])
