@@ -1,0 +1,222 @@
+"""``embedding`` and ``embedding_bag``: row gathers whose backward scatter-adds into the
+weight (dense gradients; ``sparse=True`` is accepted and gives the same dense gradient)."""
+import numpy as np
+
+from ..._backend import get_array_module
+from ...autograd import grad_mode
+from ...autograd.function import Node
+from ...tensor import Tensor, _new
+from ...ops.shape import scatter_add_flat
+
+__all__ = ["embedding", "embedding_bag"]
+
+
+def _row_scatter(g2d, rows, num_rows):
+    """Sum the rows of ``g2d`` (N, D) into a (num_rows, D) array at ``rows`` (N,)."""
+    xp = get_array_module(g2d)
+    dim = g2d.shape[1]
+    positions = rows[:, None] * dim + xp.arange(dim)[None, :]
+    return scatter_add_flat(g2d, num_rows * dim, positions).reshape(num_rows, dim)
+
+
+class Embedding(Node):
+    def forward(self, weight, indices, padding_idx, scale_grad_by_freq):
+        self.indices = indices.reshape(-1)
+        self.num_rows = weight.shape[0]
+        self.padding_idx = padding_idx
+        self.scale_grad_by_freq = scale_grad_by_freq
+        return weight[indices]
+
+    def _row_factor(self, xp, dtype):
+        """Per-index multipliers: 0 at padding_idx, 1 / count with scale_grad_by_freq."""
+        idx = self.indices
+        factor = xp.ones(idx.shape[0], dtype)
+        if self.scale_grad_by_freq:
+            counts = xp.bincount(idx, minlength=self.num_rows)
+            factor = factor / counts[idx]
+        if self.padding_idx is not None:
+            factor = factor * (idx != self.padding_idx)
+        return factor
+
+    def backward(self, g):
+        dim = g.shape[-1]
+        g2d = g.reshape(-1, dim)
+        if isinstance(g, Tensor):
+            xp = get_array_module(g._data)
+            factor = _new(self._row_factor(xp, g._data.dtype)[:, None])
+            return EmbeddingGrad.apply(g2d * factor, self.indices, self.num_rows), None, None, None
+        xp = get_array_module(g)
+        if self.padding_idx is not None or self.scale_grad_by_freq:
+            g2d = g2d * self._row_factor(xp, g.dtype)[:, None]
+        return _row_scatter(g2d, self.indices, self.num_rows), None, None, None
+
+
+class EmbeddingGrad(Node):
+    """The weight gradient as a function of the output gradient (for double backward)."""
+
+    def forward(self, g2d, indices, num_rows):
+        self.indices = indices
+        return _row_scatter(g2d, indices, num_rows)
+
+    def backward(self, gg):
+        return gg[_new(self.indices) if isinstance(gg, Tensor) else self.indices], None, None
+
+
+def _check_indices(input, num_rows, name="embedding"):
+    if not isinstance(input, Tensor) or input._data.dtype.kind not in "iu" or \
+            input.dtype.name not in ("int64", "int32"):
+        kind = input.type() if isinstance(input, Tensor) else type(input).__name__
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
+                           f"following scalar types: Long, Int; but got {kind} instead (while "
+                           f"checking arguments for {name})")
+    data = input._data
+    if data.size and (int(data.min()) < 0 or int(data.max()) >= num_rows):
+        raise IndexError("index out of range in self")
+
+
+def _renorm_(weight, indices, max_norm, norm_type):
+    """Rescale, in place, the rows used by ``indices`` whose norm exceeds ``max_norm``."""
+    data = weight._data
+    xp = get_array_module(data)
+    rows = xp.unique(indices.reshape(-1))
+    selected = data[rows]
+    norms = (xp.abs(selected) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
+    over = norms > max_norm
+    if bool(over.any()):
+        scale = xp.where(over, max_norm / (norms + 1e-7), 1.0).astype(data.dtype)
+        data[rows] = selected * scale[:, None]
+        weight._vc[0] += 1
+
+
+def _padding_index(padding_idx, num_rows):
+    if padding_idx is None:
+        return None
+    if padding_idx > 0:
+        if padding_idx >= num_rows:
+            raise AssertionError("Padding_idx must be within num_embeddings")
+    elif padding_idx < 0:
+        if padding_idx < -num_rows:
+            raise AssertionError("Padding_idx must be within num_embeddings")
+        padding_idx += num_rows
+    return padding_idx
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
+    r"""Look up rows of ``weight`` by the indices in ``input``.
+
+    Args:
+        input (LongTensor): indices into the rows of ``weight``, any shape.
+        weight (Tensor): :math:`(V, D)` embedding matrix.
+        padding_idx (int, optional): this row gets no gradient.
+        max_norm (float, optional): rows used here with a larger norm are rescaled in place.
+        norm_type (float, optional): the p of the p-norm for ``max_norm``. Default: 2
+        scale_grad_by_freq (bool, optional): divide gradients by the index frequency in the
+            mini-batch. Default: ``False``
+
+    Shape:
+        - Input: :math:`(*)`. Output: :math:`(*, D)`.
+    """
+    num_rows = weight.shape[0]
+    _check_indices(input, num_rows)
+    padding_idx = _padding_index(padding_idx, num_rows)
+    if max_norm is not None:
+        with grad_mode.no_grad():
+            _renorm_(weight, input._data, max_norm, norm_type)
+    return Embedding.apply(weight, input, padding_idx, scale_grad_by_freq)
+
+
+class EmbeddingBag(Node):
+    """Sum or mean of the (optionally weighted) rows of each bag."""
+
+    def forward(self, weight, indices, bag_of, num_bags, mode, per_sample, padding_idx):
+        xp = get_array_module(weight)
+        dim = weight.shape[1]
+        keep = xp.ones(indices.shape[0], weight.dtype) if padding_idx is None else \
+            (indices != padding_idx).astype(weight.dtype)
+        factor = keep if per_sample is None else keep * per_sample
+        if mode == "mean":
+            counts = xp.bincount(bag_of, weights=keep, minlength=num_bags)
+            factor = factor / xp.maximum(counts, 1)[bag_of]
+        factor = factor.astype(weight.dtype, copy=False)
+        rows = weight[indices] * factor[:, None]
+        out = _row_scatter(rows, bag_of, num_bags)
+        self.save_for_backward(weight)
+        self.indices, self.bag_of, self.factor, self.num_rows = indices, bag_of, factor, \
+            weight.shape[0]
+        self.per_sample = per_sample
+        return out.reshape(num_bags, dim)
+
+    def backward(self, g):
+        if isinstance(g, Tensor):
+            raise RuntimeError("embedding_bag: double backward (create_graph=True) is not "
+                               "supported")
+        rows = g[self.bag_of] * self.factor[:, None]
+        gw = _row_scatter(rows, self.indices, self.num_rows)
+        gps = None
+        if self.per_sample is not None and self.next_edges[5] is not None:
+            weight, = self.saved_tensors
+            gps = (g[self.bag_of] * weight[self.indices]).sum(axis=1)
+        return gw, None, None, None, None, gps, None
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
+                  mode="mean", sparse=False, per_sample_weights=None, include_last_offset=False,
+                  padding_idx=None):
+    r"""Sums or means of bags of embeddings, without building the intermediate rows tensor.
+
+    Args:
+        input (LongTensor): :math:`(B, L)` bags of fixed length, or a 1-D list of indices
+            split into bags by ``offsets``.
+        weight (Tensor): :math:`(V, D)` embedding matrix.
+        offsets (LongTensor, optional): starting position of each bag in a 1-D ``input``.
+        mode (str): ``'sum'`` or ``'mean'``. ``'max'`` is not supported by disttorch.
+        per_sample_weights (Tensor, optional): a weight per index (``mode='sum'`` only).
+        include_last_offset (bool): ``offsets`` has one extra entry (the end of the last bag).
+        padding_idx (int, optional): indices equal to it are left out of the bags.
+
+    Shape:
+        - Output: :math:`(B, D)`.
+    """
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError("mode has to be one of sum, mean or max")
+    if mode == "max":
+        raise RuntimeError("embedding_bag: mode='max' is not supported by disttorch; use "
+                           "embedding() followed by amax over the bag dimension")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. "
+                                  f"per_sample_weights is only supported for mode='sum' (got "
+                                  f"mode='{mode}'). Please open a feature request on GitHub.")
+    num_rows = weight.shape[0]
+    _check_indices(input, num_rows, "embedding_bag")
+    data = input._data
+    xp = get_array_module(weight._data)
+    if input.ndim == 2:
+        if offsets is not None:
+            raise ValueError("if input is 2D, then offsets has to be None, as input is treated is "
+                             "a mini-batch of fixed length sequences. However, found offsets of "
+                             f"type {type(offsets).__name__}")
+        num_bags, length = data.shape
+        bag_of = xp.repeat(xp.arange(num_bags), length)
+        flat = data.reshape(-1)
+        psw = None if per_sample_weights is None else per_sample_weights.reshape(-1)
+    elif input.ndim == 1:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        if offsets.ndim != 1:
+            raise ValueError("offsets has to be a 1D Tensor")
+        starts = offsets._data.astype(np.int64)
+        if include_last_offset:
+            starts = starts[:-1]
+        num_bags = starts.shape[0]
+        bag_of = xp.searchsorted(xp.asarray(starts), xp.arange(data.shape[0]), side="right") - 1
+        flat = data
+        psw = per_sample_weights
+    else:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension "
+                         f"{input.ndim}")
+    if max_norm is not None:
+        with grad_mode.no_grad():
+            _renorm_(weight, flat, max_norm, norm_type)
+    return EmbeddingBag.apply(weight, _new(flat), bag_of, num_bags, mode, psw,
+                              _padding_index(padding_idx, num_rows))
