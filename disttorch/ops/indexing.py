@@ -54,7 +54,7 @@ def index_grad(g, shape, index):
         rows = xp.where(first < 0, first + n, first).reshape(-1)
         if len(shape) == 1:
             return scatter_add_flat(g, n, rows)
-        if xp is np:
+        if xp is np and rows.size:
             return _segment_sum(g.reshape(rows.size, -1), rows, shape)
     out = xp.zeros(shape, g.dtype)
     if _has_int_array(index):
