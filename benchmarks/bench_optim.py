@@ -26,6 +26,8 @@ CONFIGS = [
     ("NAdam", dict(lr=1e-3)),
     ("RAdam", dict(lr=1e-3)),
     ("Adadelta", dict(lr=1.0)),
+    ("Rprop", dict(lr=1e-2)),
+    ("ASGD", dict(lr=1e-2, t0=1)),
 ]
 
 

@@ -76,6 +76,11 @@ CONFIGS = (
                                    maximize=[False, True])]
     + [("Adadelta", c) for c in _grid(lr=[1.0, 0.5], rho=[0.9, 0.5], weight_decay=[0, 0.1],
                                       maximize=[False, True])]
+    + [("Rprop", c) for c in _grid(lr=[0.01, 0.05], etas=[(0.5, 1.2), (0.3, 1.5)],
+                                   step_sizes=[(1e-6, 50), (1e-3, 0.02)],
+                                   maximize=[False, True])]
+    + [("ASGD", c) for c in _grid(lr=[0.05], lambd=[1e-4, 0.1], alpha=[0.75], t0=[1e6, 3],
+                                  weight_decay=[0, 0.1], maximize=[False, True])]
 )
 
 
@@ -114,9 +119,11 @@ def test_training_matches_torch(config):
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "NAdam",
-                                  "RAdam", "Adadelta"])
+                                  "RAdam", "Adadelta", "Rprop", "ASGD"])
 def test_float32_quadratic(name):
-    kwargs = {**RICH_OPTIONS[name], "weight_decay": 0.01}
+    kwargs = {**RICH_OPTIONS[name]}
+    if name != "Rprop":
+        kwargs["weight_decay"] = 0.01
     target = (W0 * 3).astype(np.float32)
     scale = np.linspace(0.5, 2.0, W0.size, dtype=np.float32).reshape(W0.shape)
     t_w = torch.tensor(W0, requires_grad=True)
@@ -134,16 +141,18 @@ def test_float32_quadratic(name):
 
 
 OPTIMIZER_NAMES = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam",
-                   "Adadelta"]
+                   "Adadelta", "Rprop", "ASGD"]
 RICH_OPTIONS = {"SGD": dict(lr=0.05, momentum=0.9), "Adam": dict(lr=0.01, amsgrad=True),
                 "AdamW": dict(lr=0.01), "RMSprop": dict(lr=0.01, centered=True, momentum=0.5),
                 "Adagrad": dict(lr=0.1, lr_decay=0.01), "Adamax": dict(lr=0.01),
-                "NAdam": dict(lr=0.01), "RAdam": dict(lr=0.01), "Adadelta": dict(lr=1.0)}
+                "NAdam": dict(lr=0.01), "RAdam": dict(lr=0.01), "Adadelta": dict(lr=1.0),
+                "Rprop": dict(lr=0.01), "ASGD": dict(lr=0.05, t0=2)}
 
 
 def _groups(lib, params, name):
     # Two groups with different options exercise per-group defaults and state-dict indices.
-    override = {"lr": RICH_OPTIONS[name]["lr"] * 0.5, "weight_decay": 0.05}
+    override = {"lr": RICH_OPTIONS[name]["lr"] * 0.5}
+    override.update({"etas": (0.4, 1.3)} if name == "Rprop" else {"weight_decay": 0.05})
     return [{"params": params[:2]}, {"params": params[2:], **override}]
 
 
@@ -398,6 +407,8 @@ def test_constructor_errors():
     ("NAdam", dict(momentum_decay=-1), "Invalid momentum_decay value: -1"),
     ("RAdam", dict(eps=-1), "Invalid epsilon value: -1"),
     ("Adadelta", dict(rho=1.5), "Invalid rho value: 1.5"),
+    ("Rprop", dict(etas=(1.5, 1.2)), "Invalid eta values: 1.5, 1.2"),
+    ("ASGD", dict(weight_decay=-1), "Invalid weight_decay value: -1"),
 ])
 def test_validation_messages(name, kwargs, message):
     for lib in (torch, disttorch):
