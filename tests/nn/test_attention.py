@@ -1,0 +1,231 @@
+"""scaled_dot_product_attention and MultiheadAttention against torch, plus finite differences."""
+import numpy as np
+import pytest
+
+import disttorch
+import disttorch.nn as nn
+import disttorch.nn.functional as F
+from tests.ops.harness import OpInfo, S, check_gradient, op_tests
+
+torch = pytest.importorskip("torch")
+
+ATOL = 1e-10
+
+
+def _sdpa(**kwargs):
+    def fn(lib, q, k, v, mask=None):
+        return lib.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, **kwargs)
+    return fn
+
+
+def _qkv(rng, lead=(2, 3), target=4, source=5, dim=6, value_dim=None, kv_lead=None):
+    kv_lead = lead if kv_lead is None else kv_lead
+    return (rng.standard_normal(lead + (target, dim)), rng.standard_normal(kv_lead + (source, dim)),
+            rng.standard_normal(kv_lead + (source, value_dim or dim)))
+
+
+def _bool_mask(rng, shape, empty_row=True):
+    mask = rng.random(shape) > 0.3
+    mask[..., 0] = True
+    if empty_row:
+        mask[..., 1, :] = False
+    return mask
+
+
+SDPA_OPS = [
+    OpInfo("sdpa", _sdpa(), lambda rng: [S(*_qkv(rng)), S(*_qkv(rng, lead=(4,), value_dim=3))]),
+    OpInfo("sdpa_bool_mask", _sdpa(), lambda rng: [
+        S(*_qkv(rng), _bool_mask(rng, (4, 5))),
+        S(*_qkv(rng), _bool_mask(rng, (2, 1, 4, 5)))]),
+    OpInfo("sdpa_float_mask", _sdpa(), lambda rng: [
+        S(*_qkv(rng), rng.standard_normal((4, 5))),
+        S(*_qkv(rng), rng.standard_normal((2, 3, 4, 5)))]),
+    OpInfo("sdpa_causal", _sdpa(is_causal=True), lambda rng: [
+        S(*_qkv(rng, source=4)), S(*_qkv(rng, target=5, source=3))]),
+    OpInfo("sdpa_scale", _sdpa(scale=0.3), lambda rng: [S(*_qkv(rng))]),
+    OpInfo("sdpa_gqa", _sdpa(enable_gqa=True), lambda rng: [
+        S(*_qkv(rng, lead=(2, 4), kv_lead=(2, 2)))]),
+    OpInfo("sdpa_broadcast_kv", _sdpa(), lambda rng: [S(*_qkv(rng, kv_lead=(1, 3)))]),
+]
+
+test_sdpa_matches_torch, test_sdpa_finite_differences = op_tests(SDPA_OPS)
+
+
+def test_sdpa_dropout_is_seeded_and_differentiable():
+    rng = np.random.default_rng(0)
+
+    def fn(lib, q, k, v):
+        disttorch.manual_seed(3)
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=0.4)
+    sample = S(*_qkv(rng))
+    check_gradient(OpInfo("sdpa_dropout", fn, None), sample)
+    q, k, v = (disttorch.tensor(a) for a in sample.args)
+    dropped = fn(disttorch, q, k, v).numpy()
+    np.testing.assert_array_equal(dropped, fn(disttorch, q, k, v).numpy())
+    assert not np.allclose(dropped, F.scaled_dot_product_attention(q, k, v).numpy())
+
+
+def test_sdpa_shape_error():
+    q, k = disttorch.randn(2, 3, 4), disttorch.randn(2, 5, 6)
+    with pytest.raises(RuntimeError, match="scaled_dot_product_attention"):
+        F.scaled_dot_product_attention(q, k, k)
+
+
+# --------------------------------------------------------------------- MultiheadAttention
+def _pair(*args, **kwargs):
+    torch.manual_seed(0)
+    tm = torch.nn.MultiheadAttention(*args, **kwargs).double()
+    dm = nn.MultiheadAttention(*args, **kwargs).double()
+    assert list(dm.state_dict()) == list(tm.state_dict())
+    dm.load_state_dict({k: disttorch.tensor(v.numpy()) for k, v in tm.state_dict().items()})
+    return tm, dm
+
+
+def _leaves(lib, arrays):
+    out = []
+    for a in arrays:
+        t = lib.tensor(a)
+        if a.dtype.kind == "f":
+            t.requires_grad_(True)
+        out.append(t)
+    return out
+
+
+def _check_mha(tm, dm, arrays, call, rng, self_attention=False):
+    """Run ``call(module, *tensors)`` in both libraries; compare outputs, weights and all
+    gradients."""
+    t_in, d_in = _leaves(torch, arrays), _leaves(disttorch, arrays)
+    t_out, t_w = call(tm, *t_in)
+    d_out, d_w = call(dm, *d_in)
+    np.testing.assert_allclose(d_out.detach().numpy(), t_out.detach().numpy(), atol=ATOL)
+    assert (d_w is None) == (t_w is None)
+    g = rng.standard_normal(tuple(t_out.shape))
+    t_loss = (t_out * torch.tensor(g)).sum()
+    d_loss = (d_out * disttorch.tensor(g)).sum()
+    if t_w is not None:
+        np.testing.assert_allclose(d_w.detach().numpy(), t_w.detach().numpy(), atol=ATOL)
+        gw = rng.standard_normal(tuple(t_w.shape))
+        t_loss = t_loss + (t_w * torch.tensor(gw)).sum()
+        d_loss = d_loss + (d_w * disttorch.tensor(gw)).sum()
+    t_loss.backward()
+    d_loss.backward()
+    for t, d in zip(t_in, d_in):
+        if t.requires_grad:
+            np.testing.assert_allclose(d.grad.numpy(), t.grad.numpy(), atol=ATOL)
+    for (name, tp), (_, dp) in zip(tm.named_parameters(), dm.named_parameters()):
+        np.testing.assert_allclose(dp.grad.numpy(), tp.grad.numpy(), atol=ATOL, err_msg=name)
+
+
+MHA_CASES = {
+    "plain": (dict(), dict()),
+    "batch_first": (dict(batch_first=True), dict()),
+    "kdim_vdim": (dict(kdim=5, vdim=3), dict()),
+    "bias_kv_zero_attn": (dict(add_bias_kv=True, add_zero_attn=True), dict()),
+    "no_bias": (dict(bias=False), dict()),
+    "no_weights": (dict(), dict(need_weights=False)),
+    "per_head_weights": (dict(), dict(average_attn_weights=False)),
+    "eval_dropout": (dict(dropout=0.3), dict()),
+}
+
+
+@pytest.mark.filterwarnings("ignore:Support for mismatched key_padding_mask")
+@pytest.mark.parametrize("masks", ["none", "key_padding", "bool", "float", "per_head", "both"])
+@pytest.mark.parametrize("case", list(MHA_CASES))
+def test_mha_matches_torch(case, masks):
+    rng = np.random.default_rng(1)
+    kwargs, call_kwargs = MHA_CASES[case]
+    tm, dm = _pair(8, 2, **kwargs)
+    tm.eval(), dm.eval()
+    batch_first = kwargs.get("batch_first", False)
+    lead_q, lead_k = ((3, 4), (3, 6)) if batch_first else ((4, 3), (6, 3))
+    arrays = [rng.standard_normal(lead_q + (8,)), rng.standard_normal(lead_k + (kwargs.get("kdim", 8),)),
+              rng.standard_normal(lead_k + (kwargs.get("vdim", 8),))]
+    padding = np.zeros((3, 6), bool)
+    padding[1, 4:] = True
+    attn = {"bool": np.triu(np.ones((4, 6), bool), 2), "float": rng.standard_normal((4, 6)),
+            "per_head": rng.standard_normal((6, 4, 6))}
+    names = []
+    if masks in ("key_padding", "both"):
+        arrays.append(padding)
+        names.append("key_padding_mask")
+    if masks in attn or masks == "both":
+        arrays.append(attn["float" if masks == "both" else masks])
+        names.append("attn_mask")
+
+    def call(module, q, k, v, *mask_tensors):
+        return module(q, k, v, **dict(zip(names, mask_tensors)), **call_kwargs)
+    _check_mha(tm, dm, arrays, call, rng)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("need_weights", [False, True])
+def test_mha_self_attention_causal(batch_first, need_weights):
+    rng = np.random.default_rng(2)
+    tm, dm = _pair(8, 4, batch_first=batch_first)
+    x = rng.standard_normal((3, 5, 8) if batch_first else (5, 3, 8))
+    causal = np.triu(np.ones((5, 5), bool), 1)
+    padding = np.zeros((3, 5), bool)
+    padding[2, 3:] = True
+
+    def call(module, x, mask, pad):
+        return module(x, x, x, attn_mask=mask, key_padding_mask=pad, is_causal=True,
+                      need_weights=need_weights)
+    _check_mha(tm, dm, [x, causal, padding], call, rng)
+
+
+def test_mha_float_key_padding_mask_and_unbatched():
+    rng = np.random.default_rng(3)
+    tm, dm = _pair(8, 2)
+    pad = np.zeros(6)
+    pad[4:] = -1e9
+    arrays = [rng.standard_normal((4, 8)), rng.standard_normal((6, 8)),
+              rng.standard_normal((6, 8)), pad, rng.standard_normal((2, 4, 6))]
+
+    def call(module, q, k, v, pad, mask):
+        return module(q, k, v, key_padding_mask=pad, attn_mask=mask,
+                      average_attn_weights=False)
+    _check_mha(tm, dm, arrays, call, rng)
+
+
+def test_mha_functional_form():
+    rng = np.random.default_rng(4)
+    tm, dm = _pair(8, 2)
+    x = rng.standard_normal((4, 3, 8))
+
+    def call(module, x):
+        lib = torch if isinstance(module, torch.nn.Module) else disttorch
+        return lib.nn.functional.multi_head_attention_forward(
+            x, x, x, 8, 2, module.in_proj_weight, module.in_proj_bias, None, None, False, 0.0,
+            module.out_proj.weight, module.out_proj.bias, training=False)
+    _check_mha(tm, dm, [x], call, rng)
+
+
+def test_mha_dropout_in_training():
+    mha = nn.MultiheadAttention(8, 2, dropout=0.5).double()
+    x = disttorch.randn(4, 3, 8, dtype=disttorch.float64)
+    disttorch.manual_seed(0)
+    out, weights = mha(x, x, x)
+    disttorch.manual_seed(0)
+    again, _ = mha(x, x, x)
+    np.testing.assert_array_equal(out.detach().numpy(), again.detach().numpy())
+    mha.eval()
+    assert not np.allclose(out.detach().numpy(), mha(x, x, x)[0].detach().numpy())
+    out.sum().backward()
+    assert np.isfinite(mha.in_proj_weight.grad.numpy()).all()
+
+
+def test_mha_errors_and_repr():
+    with pytest.raises(AssertionError, match="embed_dim must be divisible by num_heads"):
+        nn.MultiheadAttention(10, 3)
+    mha = nn.MultiheadAttention(8, 2)
+    x = disttorch.randn(4, 3, 8)
+    with pytest.raises(RuntimeError, match="Need attn_mask if specifying the is_causal hint"):
+        mha(x, x, x, is_causal=True)
+    with pytest.raises(RuntimeError, match=r"The shape of the 2D attn_mask is"):
+        mha(x, x, x, attn_mask=disttorch.zeros(3, 3))
+    with pytest.raises(AssertionError, match="was expecting embedding dimension of 8, but got 6"):
+        mha(disttorch.randn(4, 3, 6), x, x)
+    assert repr(mha) == repr(torch.nn.MultiheadAttention(8, 2))
+    assert [n for n, _ in nn.MultiheadAttention(8, 2, kdim=3, add_bias_kv=True).named_parameters()] \
+        == [n for n, _ in torch.nn.MultiheadAttention(8, 2, kdim=3, add_bias_kv=True)
+            .named_parameters()]
