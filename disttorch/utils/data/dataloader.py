@@ -287,9 +287,10 @@ def _resumable_sampler(loader):
 def _progress_reporter():
     try:
         from launcher import worker
-    except ImportError:
+        launched = worker.is_launched()
+    except (ImportError, AttributeError):
         return None
-    return worker.report_progress if worker.is_launched() else None
+    return worker.report_progress if launched else None
 
 
 def _pin(obj, cupyx):
@@ -461,23 +462,29 @@ class _MultiProcessIter(_BaseIter):
         self._workers, self._connections = [], []
         self._finalizer = weakref.finalize(self, _shutdown_workers, self._workers,
                                            self._connections, self._prefix)
-        for worker_id in range(self._num_workers):
-            parent_end, child_end = context.Pipe()
-            self._connections.append(parent_end)
-            process = context.Process(
-                target=worker_loop, daemon=True,
-                args=(child_end, list(self._connections) if forked else [], worker_id,
-                      self._num_workers, self._dataset, self._fetcher, self._base_seed,
-                      self._epoch, loader.worker_init_fn, f"{self._prefix}{worker_id}_"))
-            process.start()
-            child_end.close()
-            self._workers.append(process)
         self._send_idx = 0
         self._rcvd_idx = 0
         self._tasks = {}
         self._stale = set()
         self._outstanding = 0
-        self._begin_tasks()
+        try:
+            for worker_id in range(self._num_workers):
+                parent_end, child_end = context.Pipe()
+                self._connections.append(parent_end)
+                process = context.Process(
+                    target=worker_loop, daemon=True,
+                    args=(child_end, list(self._connections) if forked else [], worker_id,
+                          self._num_workers, self._dataset, self._fetcher, self._base_seed,
+                          self._epoch, loader.worker_init_fn, f"{self._prefix}{worker_id}_"))
+                try:
+                    process.start()
+                finally:
+                    child_end.close()
+                self._workers.append(process)
+            self._begin_tasks()
+        except BaseException:
+            self._finalizer()
+            raise
 
     def _begin_tasks(self):
         self._results = {}
