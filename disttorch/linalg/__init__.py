@@ -189,7 +189,7 @@ def solve(A, B, *, left=True, out=None):
     if rows != n:
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
                            f"{'AX = B' if left else 'XA = B'} ({n}x{n} and "
-                           f"{'x'.join(str(s) for s in (b.shape if not vector else (rows,)))})")
+                           f"{'x'.join(str(s) for s in (b.shape if not vector else (rows, 1)))})")
     if a.dtype != b.dtype:
         raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A "
                            f"of type {_red.scalar_type_name(A)} and B of type "

@@ -85,6 +85,12 @@ def _check_same_dtype(a, b):
                            f"{_c_type(a)} != {_c_type(b)}")
 
 
+def _check_scalar_type(a, b):
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(f"expected scalar type {scalar_type_name(a)} but found "
+                           f"{scalar_type_name(b)}")
+
+
 def _c_type(t):
     names = {"float32": "float", "float64": "double", "float16": "c10::Half",
              "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int",
@@ -109,29 +115,47 @@ def matmul(input, other, *, out=None):
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {na}D "
                            f"and {nb}D")
     _check_device(input, other)
-    _check_same_dtype(input, other)
     k_a = a.shape[-1]
     k_b = b.shape[-2] if nb >= 2 else b.shape[0]
-    if k_a != k_b:
-        if na == 1 and nb == 1:
+    if nb <= 2:
+        # PyTorch folds the leading dims of ``input`` into rows of one matrix product
+        _check_folded(input, other, k_a, k_b)
+    else:
+        _broadcast_batch(a.shape[:-2] if na >= 2 else (), b.shape[:-2])
+        if k_a != k_b:
+            batch = np.broadcast_shapes(a.shape[:-2] if na >= 2 else (), b.shape[:-2])
+            size = int(np.prod(batch))
+            raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                               f"[{size}, {k_a}] but got: [{size}, {k_b}].")
+        _check_scalar_type(input, other)
+    return _out(MatMul.apply(input, other), out)
+
+
+def _check_folded(input, other, k_a, k_b):
+    a, b = input._data, other._data
+    rows = int(np.prod(a.shape[:-1]))
+    same_dtype = a.dtype == b.dtype
+    if a.ndim == 1 and b.ndim == 1:
+        if k_a != k_b:
             raise RuntimeError(f"inconsistent tensor size, expected tensor [{k_a}] and src [{k_b}] "
                                f"to have the same number of elements, but got {k_a} and {k_b} "
                                f"elements respectively")
-        if nb == 1:
-            raise RuntimeError(f"size mismatch, got input ({a.shape[-2]}), mat "
-                               f"({_shape_str(a.shape[-2:])}), vec ({k_b})")
-        if na <= 2 and nb <= 2:
-            rows = (1, k_a) if na == 1 else a.shape
-            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({_shape_str(rows)} and "
+        if not same_dtype:
+            raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                               f"{scalar_type_name(input)} and {scalar_type_name(other)}")
+    elif b.ndim == 1:
+        if k_a != k_b:
+            raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{k_a}), vec "
+                               f"({k_b})")
+        if not same_dtype:
+            ta, tb = scalar_type_name(input), scalar_type_name(other)
+            raise RuntimeError(f"addmv input tensors must have the same dtype, but got {tb}, {ta}, "
+                               f"and {tb}")
+    else:
+        if k_a != k_b:
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k_a} and "
                                f"{_shape_str(b.shape)})")
-        batch = list(np.broadcast_shapes(a.shape[:-2], b.shape[:-2])) if na >= 2 else \
-            list(b.shape[:-2])
-        prod = int(np.prod(batch)) if batch else 1
-        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
-                           f"[{prod}, {k_a}] but got: [{prod}, {k_b}].")
-    if na > 2 or nb > 2:
-        _broadcast_batch(a.shape[:-2] if na >= 2 else (), b.shape[:-2] if nb >= 2 else ())
-    return _out(MatMul.apply(input, other), out)
+        _check_same_dtype(input, other)
 
 
 def _broadcast_batch(sa, sb):
@@ -170,7 +194,7 @@ def bmm(input, mat2, *, out=None):
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, {b.shape[1]}].")
     _check_device(input, mat2)
-    _check_same_dtype(input, mat2)
+    _check_scalar_type(input, mat2)
     return _out(MatMul.apply(input, mat2), out)
 
 
@@ -187,9 +211,6 @@ def dot(input, tensor, *, out=None):
     if input._data.ndim != 1 or tensor._data.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input._data.ndim}D and "
                            f"{tensor._data.ndim}D tensors")
-    if input._data.dtype != tensor._data.dtype:
-        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
-                           f"{scalar_type_name(input)} and {scalar_type_name(tensor)}")
     return matmul(input, tensor, out=out)
 
 
@@ -228,12 +249,29 @@ ger = outer
 
 
 def _scaled_add(input, product, beta, alpha):
+    _check_expand(input, product._data.shape)
     if alpha != 1:
         product = mul(product, alpha)
     if beta == 0:
         # PyTorch ignores the values of ``input`` (NaN included) when beta is 0
         return add(_ZeroLike.apply(input), product)
     return add(mul(input, beta) if beta != 1 else input, product)
+
+
+def _check_expand(input, target):
+    """``input`` must broadcast to ``target`` (PyTorch expands it), not the other way."""
+    shape = input._data.shape
+    if len(shape) > len(target):
+        raise RuntimeError(f"expand(disttorch.{scalar_type_name(input)}Tensor{{{list(shape)}}}, "
+                           f"size={list(target)}): the number of sizes provided ({len(target)}) "
+                           f"must be greater or equal to the number of dimensions in the tensor "
+                           f"({len(shape)})")
+    for i in range(1, len(shape) + 1):
+        if shape[-i] != 1 and shape[-i] != target[-i]:
+            raise RuntimeError(f"The expanded size of the tensor ({target[-i]}) must match the "
+                               f"existing size ({shape[-i]}) at non-singleton dimension "
+                               f"{len(target) - i}.  Target sizes: {list(target)}.  Tensor "
+                               f"sizes: {list(shape)}")
 
 
 class _ZeroLike(Node):
@@ -363,7 +401,23 @@ def einsum(equation, *operands):
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     subs, out, spare = _parse_einsum(equation, [o._data.shape for o in operands])
+    _check_einsum_operands(subs, operands)
     return Einsum.apply(subs, out, spare, *operands)
+
+
+def _check_einsum_operands(subs, operands):
+    sizes = {}
+    for i, (sub, operand) in enumerate(zip(subs, operands)):
+        if i:
+            _check_device(operands[0], operand)
+            _check_scalar_type(operands[0], operand)
+        for c, size in zip(sub, operand._data.shape):
+            seen = sizes.setdefault(c, size)
+            if size != seen and size != 1 and seen != 1:
+                raise RuntimeError(f"einsum(): subscript {c} has size {size} for operand {i} which "
+                                   f"does not broadcast with previously seen size {seen}")
+            if seen == 1:
+                sizes[c] = size
 
 
 def tensordot(a, b, dims=2, out=None):

@@ -169,6 +169,8 @@ def vector_norm_impl(input, ord, dim, keepdim, dtype, name):
     """Shared by :func:`norm` and ``linalg.vector_norm``."""
     if dtype is not None:
         input = cast(input, _dtype.to_numpy_dtype(dtype))
+    if isinstance(ord, str):
+        raise TypeError("linalg_vector_norm(): argument 'ord' must be Number, not str")
     _require_float(input, name + ": Expected a floating point or complex tensor as input. Got {}")
     axes = _axes(input, dim)
     if ord in (np.inf, -np.inf) or ord < 0:
