@@ -13,7 +13,8 @@ from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import register_methods, wrap_dim, sum_to, cast, device_mismatch, as_scalar
 from .arithmetic import check_inplace, apply_inplace, _nograd_inplace, mul
-from .shape import Slice, scatter_add_flat, reshape, expand, slice_view, mark_view
+from .shape import Slice, reshape, expand, slice_view, mark_view
+from .strided import scatter_add_flat
 
 __all__ = ["index_select", "index_add", "index_copy", "index_fill", "index_put", "masked_fill",
            "masked_select", "masked_scatter", "take", "take_along_dim", "put", "nonzero",

@@ -1,4 +1,4 @@
-"""View ops: reshape/view, squeeze, permute/transpose, expand, narrow/select, unfold, as_strided.
+"""View ops: reshape/view, squeeze, permute/transpose, expand, narrow/select, slicing views.
 
 Every op here returns a numpy/cupy view of its input wrapped in one Tensor and marked with
 ``make_view`` (shared version counter, in-place ops rewrite the base's history). The backward
@@ -14,7 +14,7 @@ from ._util import register_methods, sum_to, wrap_dim, make_view
 __all__ = ["reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "permute", "transpose",
            "swapaxes", "swapdims", "t", "adjoint", "expand_copy", "broadcast_to",
            "broadcast_tensors", "broadcast_shapes", "narrow", "select", "movedim", "moveaxis",
-           "clone", "as_strided", "ravel"]
+           "clone", "ravel"]
 
 
 def mark_view(out, base, view_fn):
@@ -183,64 +183,6 @@ class SliceGrad(Node):
 
     def backward(self, gg):
         return slice_dual(gg, self.index), None, None
-
-
-class AsStrided(Node):
-    """``as_strided`` on the row-major elements of ``x``; backward scatter-adds into ``x``."""
-
-    def forward(self, x, size, stride, offset):
-        xp = get_array_module(x)
-        self.in_shape = x.shape
-        self.positions = _strided_positions(xp, size, stride, offset)
-        return _strided(x, size, stride, offset)
-
-    def backward(self, g):
-        return _strided_grad(g, self.in_shape, self.positions), None, None, None
-
-
-def _strided(x, size, stride, offset):
-    xp = get_array_module(x)
-    flat = xp.ascontiguousarray(x).reshape(-1)[offset:]
-    return xp.lib.stride_tricks.as_strided(flat, size, tuple(s * x.itemsize for s in stride))
-
-
-def _strided_positions(xp, size, stride, offset):
-    pos = xp.asarray(offset, dtype=xp.int64)
-    for d, (n, s) in enumerate(zip(size, stride)):
-        axis = xp.arange(n, dtype=xp.int64) * s
-        pos = pos + axis.reshape((n,) + (1,) * (len(size) - d - 1))
-    return xp.broadcast_to(pos, tuple(size))
-
-
-def _strided_grad(g, shape, positions):
-    if isinstance(g, Tensor):
-        return AsStridedGrad.apply(g, shape, positions)
-    return scatter_add_flat(g, int(np.prod(shape)), positions).reshape(shape)
-
-
-def scatter_add_flat(values, n, positions):
-    """A length-``n`` array with ``values`` summed at flat ``positions`` (duplicates add up)."""
-    xp = get_array_module(values)
-    pos = positions.reshape(-1)
-    vals = values.reshape(-1)
-    if vals.dtype.kind == "f":
-        return xp.bincount(pos, weights=vals, minlength=n).astype(vals.dtype, copy=False)
-    out = xp.zeros(n, vals.dtype)
-    xp.add.at(out, pos, vals)
-    return out
-
-
-class AsStridedGrad(Node):
-    def forward(self, g, shape, positions):
-        self.positions = positions
-        return scatter_add_flat(g, int(np.prod(shape)), positions).reshape(shape)
-
-    def backward(self, gg):
-        pos = self.positions
-        if isinstance(gg, Tensor):
-            from .indexing import take
-            return take(gg, _new(pos)), None, None
-        return gg.reshape(-1)[pos], None, None
 
 
 # ------------------------------------------------------------------ functions
@@ -546,51 +488,6 @@ def ravel(input):
     return reshape(input, (-1,))
 
 
-def _row_major_strides(shape):
-    return tuple(int(np.prod(shape[i + 1:])) for i in range(len(shape)))
-
-
-def unfold(self, dimension, size, step):
-    """All windows of ``size`` elements with stride ``step`` along ``dimension``, as a new last
-    dim (a view)."""
-    shape = list(self._data.shape)
-    d = wrap_dim(dimension, len(shape)) if shape else 0
-    n = shape[d] if shape else 1
-    if size > n:
-        raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
-    if step <= 0:
-        raise RuntimeError(f"step is {step} but must be > 0")
-    strides = list(_row_major_strides(shape))
-    inner = strides[d] if shape else 1
-    if shape:
-        shape[d] = (n - size) // step + 1
-        strides[d] *= step
-    new_shape, new_strides = tuple(shape) + (size,), tuple(strides) + (inner,)
-    out = AsStrided.apply(self, new_shape, new_strides, 0)
-    if not self._data.flags.c_contiguous:
-        return out
-    return mark_view(out, self, lambda a: _strided(a, new_shape, new_strides, 0))
-
-
-def as_strided(input, size, stride, storage_offset=0):
-    """A view with the given sizes and element strides into ``input``'s elements (row-major
-    order, starting at ``storage_offset``); its gradient scatter-adds into ``input``."""
-    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
-    if len(size) != len(stride):
-        raise RuntimeError("mismatch in length of strides and shape")
-    numel = input._data.size
-    needed = storage_offset + 1 + sum((n - 1) * s for n, s in zip(size, stride)) if all(size) else 0
-    if needed > numel:
-        raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset "
-                           f"{storage_offset}, and itemsize {input._data.itemsize} requiring a "
-                           f"storage size of {needed * input._data.itemsize} are out of bounds for "
-                           f"storage of size {numel * input._data.itemsize}")
-    out = AsStrided.apply(input, size, stride, int(storage_offset))
-    if not input._data.flags.c_contiguous:
-        return out
-    return mark_view(out, input, lambda a: _strided(a, size, stride, int(storage_offset)))
-
-
 def _method(fn, varargs=False):
     if varargs:
         def method(self, *args):
@@ -615,6 +512,5 @@ register_methods({
     "expand": expand, "expand_as": lambda self, other: expand(self, other._data.shape),
     "broadcast_to": _method(broadcast_to), "narrow": _method(narrow), "select": _method(select),
     "movedim": _method(movedim), "moveaxis": _method(movedim),
-    "clone": _method(clone), "contiguous": contiguous, "ravel": ravel, "unfold": unfold,
-    "as_strided": _method(as_strided),
+    "clone": _method(clone), "contiguous": contiguous, "ravel": ravel,
 })
