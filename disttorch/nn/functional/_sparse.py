@@ -6,7 +6,6 @@ from ..._backend import get_array_module
 from ...autograd import grad_mode
 from ...autograd.function import Node
 from ...tensor import Tensor, _new
-from ...ops.shape import scatter_add_flat
 
 __all__ = ["embedding", "embedding_bag"]
 
@@ -15,8 +14,9 @@ def _row_scatter(g2d, rows, num_rows):
     """Sum the rows of ``g2d`` (N, D) into a (num_rows, D) array at ``rows`` (N,)."""
     xp = get_array_module(g2d)
     dim = g2d.shape[1]
-    positions = rows[:, None] * dim + xp.arange(dim)[None, :]
-    return scatter_add_flat(g2d, num_rows * dim, positions).reshape(num_rows, dim)
+    positions = (rows[:, None] * dim + xp.arange(dim)[None, :]).reshape(-1)
+    summed = xp.bincount(positions, weights=g2d.reshape(-1), minlength=num_rows * dim)
+    return summed.astype(g2d.dtype, copy=False).reshape(num_rows, dim)
 
 
 class Embedding(Node):
