@@ -13,8 +13,8 @@ from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ..ops._util import wrap_dim, cast
 from ..ops import reduction as _red
-from ..ops.linalg import (_mT, _einsum, _sum_to, _const, einsum, matmul, cross as _cross,
-                          diagonal as _diagonal, Triangle)
+from ..ops.linalg import _mT, _einsum, _sum_to, _const, einsum, matmul, cross as _cross
+from ..ops.diagonals import diagonal as _diagonal, Triangle
 from ..ops.statistics import vector_norm_impl
 from ..ops.pointwise import abs as _abs
 

@@ -2,8 +2,8 @@
 import importlib
 
 _FAMILIES = ["creation", "random", "arithmetic", "pointwise", "conversion", "reduction",
-             "statistics", "cumulative", "linalg", "shape", "strided", "joining", "indexing",
-             "gather_scatter", "sorting"]
+             "statistics", "cumulative", "linalg", "diagonals", "shape", "strided", "joining",
+             "indexing", "gather_scatter", "sorting"]
 
 __all__ = []
 for _name in _FAMILIES:
