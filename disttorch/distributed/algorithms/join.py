@@ -76,7 +76,7 @@ class Join:
 
     def notify_join_context(self, joinable):
         """Called by an active rank at the start of each iteration: counts the active ranks."""
-        from ... import all_reduce
+        from .. import all_reduce
         from ...ops.creation import ones
         flag = ones(1)
         all_reduce(flag, group=joinable.join_process_group)
@@ -87,9 +87,11 @@ class Join:
         return active
 
     def _shadow_until_all_joined(self):
-        from ... import all_reduce
+        from .. import all_reduce
         from ...ops.creation import zeros
+        from .. import ReduceOp
         group = self.joinables[0].join_process_group
+        shadowed = 0
         while True:
             flag = zeros(1)
             all_reduce(flag, group=group)
@@ -98,7 +100,15 @@ class Join:
             if self.throw:
                 raise RuntimeError("Rank ran out of inputs before its peers "
                                    "(throw_on_early_termination=True)")
+            shadowed += 1
             for hook in self.hooks:
                 hook.main_hook()
+        # The last joiner (a rank that never had to shadow; the highest such rank) holds the
+        # final model that the others adopt.
+        me = group.global_ranks[group.rank()]
+        candidate = zeros(1)
+        candidate.fill_(float(me if shadowed == 0 else -1))
+        all_reduce(candidate, op=ReduceOp.MAX, group=group)
+        self.last_joiner = int(candidate.item())
         for hook in self.hooks:
-            hook.post_hook(True)
+            hook.post_hook(me == self.last_joiner)

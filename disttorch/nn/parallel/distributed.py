@@ -20,7 +20,13 @@ class _DDPJoinHook:
         self.ddp._shadow_iteration()
 
     def post_hook(self, is_last_joiner):
-        pass
+        # ranks that joined early stopped stepping: adopt the last joiner's model
+        ddp = self.ddp
+        src = ddp._join_config.last_joiner
+        group = ddp.process_group
+        tensors = [p for _, p in ddp.module.named_parameters()] + \
+            [b for _, b in ddp.module.named_buffers()]
+        ddp._broadcast_coalesced(tensors, group.global_ranks.index(src))
 
 
 class DistributedDataParallel(Module):
@@ -127,8 +133,8 @@ class DistributedDataParallel(Module):
             [b for _, b in self.module.named_buffers()]
         self._broadcast_coalesced(tensors)
 
-    def _broadcast_coalesced(self, tensors):
-        """Broadcast from group rank 0 with one collective per dtype (not one per tensor)."""
+    def _broadcast_coalesced(self, tensors, src=0):
+        """Broadcast from group rank ``src`` with one collective per dtype (not one per tensor)."""
         import numpy as np
         by_dtype = {}
         for t in tensors:
@@ -138,7 +144,7 @@ class DistributedDataParallel(Module):
             flat = _new(np.concatenate([np.asarray(t._data).reshape(-1) for t in group])
                         if isinstance(group[0]._data, np.ndarray) else
                         _concat_xp(group))
-            self.process_group.broadcast(flat, 0)
+            self.process_group.broadcast(flat, src)
             offset = 0
             with grad_mode.no_grad():
                 for t in group:
@@ -241,9 +247,9 @@ class DistributedDataParallel(Module):
                 bucket.buffer[...] = result._data.reshape(-1)
             self._write_back(bucket)
         if missing:
+            missing.sort(key=lambda item: self._index_of(item[0].params[item[1]]))
             names = [bucket.names[i] for bucket, i in missing]
             indices = [self._index_of(bucket.params[i]) for bucket, i in missing]
-            from ...distributed import get_rank
             rank = self.process_group.global_ranks[self.process_group.rank()]
             self._unused_error = (
                 "Expected to have finished reduction in the prior iteration before starting a new "

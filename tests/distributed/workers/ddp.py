@@ -1,0 +1,176 @@
+"""DDP on N ranks equals single-process training on the concatenated batch (run under mpiexec)."""
+import sys
+
+import numpy as np
+
+import disttorch as torch
+import disttorch.distributed as dist
+from disttorch import nn
+from disttorch.nn.parallel import DistributedDataParallel as DDP
+
+dist.init_process_group("gloo")
+rank, world = dist.get_rank(), dist.get_world_size()
+case = sys.argv[1]
+LOCAL = 4
+
+
+class Net(nn.Module):
+    def __init__(self, unused_branch=False):
+        super().__init__()
+        self.fc1 = nn.Linear(6, 16)
+        self.fc2 = nn.Linear(16, 3)
+        self.extra = nn.Linear(16, 3) if unused_branch else None
+
+    def forward(self, x):
+        return self.fc2(self.fc1(x).tanh())
+
+
+def data(step):
+    rng = np.random.default_rng(100 + step)
+    x = rng.standard_normal((LOCAL * world, 6)).astype(np.float32)
+    y = rng.standard_normal((LOCAL * world, 3)).astype(np.float32)
+    return x, y
+
+
+def make(opt_name, unused=False):
+    torch.manual_seed(0)
+    model = Net(unused)
+    if rank != 0:  # DDP must broadcast rank 0's weights
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(1.0)
+    return model
+
+
+def optimizer(name, params):
+    if name == "adam":
+        return torch.optim.Adam(params, lr=0.01)
+    return torch.optim.SGD(params, lr=0.1, momentum=0.9)
+
+
+def reference(opt_name, steps, micro=1, unused=False):
+    torch.manual_seed(0)
+    model = Net(unused)
+    opt = optimizer(opt_name, model.parameters())
+    for step in range(steps):
+        for m in range(micro):
+            x, y = data(step * micro + m)
+            loss = ((model(torch.from_numpy(x)) - torch.from_numpy(y)) ** 2).mean() / micro
+            loss.backward()
+        opt.step()
+        opt.zero_grad()
+    return [p.detach().numpy().copy() for p in model.parameters()]
+
+
+def local_batch(step):
+    x, y = data(step)
+    sl = slice(rank * LOCAL, (rank + 1) * LOCAL)
+    return torch.from_numpy(x[sl].copy()), torch.from_numpy(y[sl].copy())
+
+
+def train_ddp(opt_name, steps, micro=1, unused=False, **ddp_kwargs):
+    ddp = DDP(make(opt_name, unused), **ddp_kwargs)
+    opt = optimizer(opt_name, ddp.parameters())
+    for step in range(steps):
+        for m in range(micro):
+            x, y = local_batch(step * micro + m)
+            if m < micro - 1:
+                with ddp.no_sync():
+                    (((ddp(x) - y) ** 2).mean() / micro).backward()
+            else:
+                (((ddp(x) - y) ** 2).mean() / micro).backward()
+        opt.step()
+        opt.zero_grad()
+    return ddp, [p.detach().numpy().copy() for p in ddp.module.parameters()]
+
+
+def compare(got, want, tol, what):
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=what)
+
+
+if case in ("sgd", "adam"):
+    _, got = train_ddp(case, 5)
+    compare(got, reference(case, 5), 1e-6, case)
+elif case == "no_sync":
+    _, got = train_ddp("sgd", 3, micro=3)
+    compare(got, reference("sgd", 3, micro=3), 1e-6, "no_sync")
+elif case == "unused":
+    _, got = train_ddp("sgd", 3, unused=True, find_unused_parameters=True)
+    compare(got[:4], reference("sgd", 3, unused=True)[:4], 1e-6, "unused")
+elif case == "unused_error":
+    ddp = DDP(make("sgd", True))
+    x, y = local_batch(0)
+    ((ddp(x) - y) ** 2).mean().backward()
+    try:
+        ddp(x)
+    except RuntimeError as exc:
+        assert "extra.weight, extra.bias" in str(exc) and "find_unused_parameters=True" in str(exc)
+        print("unused error ok")
+elif case == "fp16":
+    from disttorch.distributed.algorithms.ddp_comm_hooks import default_hooks
+    ddp = DDP(make("sgd"))
+    ddp.register_comm_hook(None, default_hooks.fp16_compress_hook)
+    opt = optimizer("sgd", ddp.parameters())
+    for step in range(3):
+        x, y = local_batch(step)
+        ((ddp(x) - y) ** 2).mean().backward()
+        opt.step()
+        opt.zero_grad()
+    compare([p.detach().numpy() for p in ddp.module.parameters()], reference("sgd", 3), 2e-3, "fp16")
+elif case == "overlap":
+    torch.manual_seed(0)
+    model = nn.Sequential(*[nn.Linear(64, 64) for _ in range(6)])
+    ddp = DDP(model, bucket_cap_mb=0.02)
+    x = torch.randn(8, 64)
+    ddp(x).sum().backward()
+    launches = [t for _, t in ddp.bucket_log]
+    assert len(launches) == len(ddp._buckets) >= 4, (len(launches), len(ddp._buckets))
+    early = sum(t < ddp.backward_finished_at for t in launches)
+    print(f"overlap: {early} of {len(launches)} buckets launched before backward ended")
+    assert early >= len(launches) - 1
+elif case == "mismatch":
+    torch.manual_seed(0)
+    model = nn.Linear(4 + rank, 2)
+    try:
+        DDP(model)
+    except RuntimeError as exc:
+        assert "DDP expects same model across all ranks" in str(exc), exc
+        print("mismatch error ok")
+elif case == "join":
+    ddp = DDP(make("sgd"))
+    opt = optimizer("sgd", ddp.parameters())
+    with ddp.join():
+        for step in range(rank + 2):  # uneven number of batches per rank
+            x, y = local_batch(step)
+            ((ddp(x) - y) ** 2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    params = [p.detach().numpy() for p in ddp.module.parameters()]
+    gathered = [None] * world
+    dist.all_gather_object(gathered, [p.tolist() for p in params])
+    for other in gathered:
+        compare([np.array(o) for o in other], params, 1e-6, "join keeps ranks in sync")
+    print("join ok")
+elif case == "script":
+    # a PyTorch-style script: DistributedSampler + DDP + all_reduce of the loss
+    from disttorch.utils.data import DataLoader, TensorDataset
+    from disttorch.utils.data.distributed import DistributedSampler
+    torch.manual_seed(0)
+    ds = TensorDataset(torch.randn(64, 6), torch.randn(64, 3))
+    sampler = DistributedSampler(ds, shuffle=True, seed=1)
+    loader = DataLoader(ds, batch_size=8, sampler=sampler)
+    model = DDP(Net())
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    for epoch in range(2):
+        sampler.set_epoch(epoch)
+        for x, y in loader:
+            opt.zero_grad()
+            loss = nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            opt.step()
+        total = loss.detach().clone()
+        dist.all_reduce(total)
+    print(f"script ok loss {total.item() / world:.4f}")
+dist.destroy_process_group()
+print(f"rank {rank} {case} ok")
