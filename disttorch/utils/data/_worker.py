@@ -277,7 +277,9 @@ def _serve(conn, slots, fetcher, worker_id, num_workers, dataset, parent):
                 batch = fetcher.fetch_next()
             else:
                 indices = message["idx"]
-                if isinstance(indices, bytes):
+                if "pickled" in message:
+                    indices = pickle.loads(message["pickled"])
+                elif isinstance(indices, bytes):
                     indices = np.frombuffer(indices, np.int64)
                 batch = fetcher.fetch(indices)
             reply = _batch_reply(seq, batch, slots)

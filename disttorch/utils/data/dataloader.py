@@ -9,6 +9,7 @@ import itertools
 import multiprocessing
 import multiprocessing.connection
 import os
+import pickle
 import signal
 import time
 import warnings
@@ -225,6 +226,11 @@ class DataLoader:
         r"""The loader's position: ``epoch``, ``batches_yielded``, ``samples_yielded``,
         ``base_seed``, the sampler's position (``sampler``) and ``finished`` (the epoch
         ran to its end). Plain Python values; save it with the checkpoint."""
+        if self._resume is not None:
+            return dict(self._resume)
+        if self._progress.base_seed is None:
+            return {"epoch": self._next_epoch, "batches_yielded": 0, "samples_yielded": 0,
+                    "base_seed": None, "sampler": None, "finished": False}
         return self._progress.state()
 
     def load_state_dict(self, state_dict):
@@ -333,7 +339,10 @@ class _BaseIter:
         resume = loader._take_resume()
         epoch = loader._next_epoch
         loader._next_epoch = epoch + 1
-        self._base_seed = resume["base_seed"] if resume else _draw_seed(loader.generator)
+        if resume and resume.get("base_seed") is not None:
+            self._base_seed = resume["base_seed"]
+        else:
+            self._base_seed = _draw_seed(loader.generator)
         self._epoch = epoch
         self._discard = 0
         sampler = _resumable_sampler(loader)
@@ -417,12 +426,16 @@ def _shutdown_workers(processes, connections, prefix):
     _shm.unlink_prefix(prefix)
 
 
-def _encode_indices(indices):
-    if isinstance(indices, np.ndarray):
-        return indices.astype(np.int64, copy=False).tobytes()
-    if isinstance(indices, list) and all(type(i) is int for i in indices):
-        return np.asarray(indices, dtype=np.int64).tobytes()
-    return indices
+def _encode_index(index, batched):
+    """A batch of integer indices as int64 bytes, a single integer as an int, anything
+    else (keys of a dict-like dataset, say) pickled."""
+    if batched:
+        array = np.asarray(index)
+        if array.ndim == 1 and (array.dtype.kind in "iu" or array.size == 0):
+            return {"idx": array.astype(np.int64, copy=False).tobytes()}
+    elif isinstance(index, (int, np.integer)) and not isinstance(index, bool):
+        return {"idx": int(index)}
+    return {"idx": None, "pickled": pickle.dumps(index)}
 
 
 class _WorkerError(Exception):
@@ -434,7 +447,6 @@ def _raise_worker_error(error):
                f"Original {error['traceback']}")
     exc_type = None
     if error["type"] is not None:
-        import pickle
         try:
             exc_type = pickle.loads(error["type"])
         except Exception:
@@ -521,10 +533,11 @@ class _MultiProcessIter(_BaseIter):
                     self._indices_done = True
                     return
                 size = _batch_size_of(indices, self._auto_collation)
-                indices = _encode_indices(indices) if self._auto_collation else indices
-            self._connections[worker_id].send_bytes(pack(
-                {"op": "task", "seq": self._send_idx, "idx": indices,
-                 "free": self._slots.take_released(worker_id)}))
+            message = {"op": "task", "seq": self._send_idx,
+                       "free": self._slots.take_released(worker_id)}
+            if not self._iterable:
+                message.update(_encode_index(indices, self._auto_collation))
+            self._connections[worker_id].send_bytes(pack(message))
             self._tasks[self._send_idx] = (worker_id, size)
             self._send_idx += 1
             self._outstanding += 1

@@ -140,12 +140,13 @@ def _assert_batches_equal(a, b):
 
 
 @pytest.mark.parametrize("shuffle", [False, True])
-@pytest.mark.parametrize("num_workers", [0, 2])
-def test_resume_mid_epoch_yields_exactly_the_unseen_batches(shuffle, num_workers):
+@pytest.mark.parametrize("num_workers,persistent", [(0, False), (2, False), (2, True)])
+def test_resume_mid_epoch_yields_exactly_the_unseen_batches(shuffle, num_workers, persistent):
     ours, _ = _both(45)
 
     def make(seed):
         return data.DataLoader(ours, batch_size=4, shuffle=shuffle, num_workers=num_workers,
+                               persistent_workers=persistent,
                                generator=disttorch.Generator().manual_seed(seed))
 
     reference = make(1)
@@ -177,17 +178,63 @@ def test_resume_with_a_custom_batch_sampler_fast_forwards():
                                                  for b in batches[3:]]
 
 
-def test_resume_iterable_dataset_replays_and_discards():
-    class Stream(data.IterableDataset):
-        def __iter__(self):
+class Stream(data.IterableDataset):
+    def __iter__(self):
+        info = data.get_worker_info()
+        if info is None:
             return iter(range(10))
+        return iter(range(info.id, 10, info.num_workers))
 
-    loader = data.DataLoader(Stream(), batch_size=3)
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_resume_iterable_dataset_replays_and_discards(num_workers):
+    def batches(loader):
+        return [b.tolist() for b in loader]
+
+    reference = batches(data.DataLoader(Stream(), batch_size=2, num_workers=num_workers))
+    loader = data.DataLoader(Stream(), batch_size=2, num_workers=num_workers)
     iterator = iter(loader)
     next(iterator)
-    resumed = data.DataLoader(Stream(), batch_size=3)
+    next(iterator)
+    resumed = data.DataLoader(Stream(), batch_size=2, num_workers=num_workers)
     resumed.load_state_dict(loader.state_dict())
-    assert [b.tolist() for b in resumed] == [[3, 4, 5], [6, 7, 8], [9]]
+    del iterator
+    assert batches(resumed) == reference[2:]
+
+
+def test_state_dict_of_a_fresh_or_just_loaded_loader():
+    ours, _ = _both(8)
+    fresh = data.DataLoader(ours, batch_size=4)
+    assert fresh.state_dict()["epoch"] == 0 and fresh.state_dict()["batches_yielded"] == 0
+    iterator = iter(data.DataLoader(ours, batch_size=4))
+    source = iterator._progress
+    next(iterator)
+    state = source.state()
+    loaded = data.DataLoader(ours, batch_size=4)
+    loaded.load_state_dict(state)
+    assert loaded.state_dict() == state
+    fresh.load_state_dict(fresh.state_dict())
+    assert len(list(fresh)) == 2
+
+
+class Keyed:
+    def __getitem__(self, key):
+        return {"key": key, "value": np.full(2, len(key), dtype=np.int32)}
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_non_integer_and_numpy_indices_reach_the_dataset(num_workers):
+    keyed = list(data.DataLoader(Keyed(), batch_sampler=[["a", "bb"], ["ccc"]],
+                                 num_workers=num_workers))
+    assert keyed[0]["key"] == ["a", "bb"] and keyed[1]["value"].tolist() == [[3, 3]]
+    ours, _ = _both(10)
+    numpy_batches = [np.array([3, 1], dtype=np.int32), np.array([7], dtype=np.int64)]
+    got = [b[1].tolist() for b in data.DataLoader(ours, batch_sampler=numpy_batches,
+                                                   num_workers=num_workers)]
+    assert got == [[3, 1], [0]]
+    single = [b[1].item() for b in data.DataLoader(ours, batch_size=None, num_workers=num_workers,
+                                                    sampler=[np.int64(4), 2])]
+    assert single == [4, 2]
 
 
 def test_loader_state_before_iterating_and_after_an_epoch():
