@@ -373,6 +373,8 @@ def _cast_state(param, value, key):
         return value.to(device=param.device)
     if isinstance(value, dict):
         return {k: _cast_state(param, v, key=k) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cast_state(param, v, key=key) for v in value)
     return value
 
 

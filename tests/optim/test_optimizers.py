@@ -8,6 +8,7 @@ by a few percent between the engines, and adaptive optimizers (which normalize t
 turn that into visible weight differences; float32 is covered by a well-conditioned quadratic.
 With ``maximize`` the model ascends the negated loss, so the trajectory stays the same bounded
 descent instead of diverging."""
+import io
 import itertools
 import warnings
 
@@ -477,3 +478,72 @@ def test_nn_module_parameters():
             lib.nn.functional.mse_loss(model(lib.tensor(x)), lib.zeros(4, 2)).backward()
             opt.step()
     _assert_params_close(list(t_model.parameters()), list(d_model.parameters()), "Linear")
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(), dict(lr=0.5, history_size=3), dict(line_search_fn="strong_wolfe"),
+    dict(line_search_fn="strong_wolfe", history_size=2, max_iter=7, max_eval=9),
+    dict(lr=0.1, tolerance_change=1e-3),
+])
+def test_lbfgs_matches_torch(kwargs):
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((16, 6)), rng.standard_normal((16, 3))
+    runs = []
+    for lib in (torch, disttorch):
+        params = [lib.tensor(w, requires_grad=True) for w in _mlp_weights()]
+        opt = lib.optim.LBFGS(params, **kwargs)
+        runs.append((lib, params, opt, lib.tensor(x), lib.tensor(y)))
+    for step in range(4):
+        losses, evals = [], []
+        for lib, params, opt, xt, yt in runs:
+            def closure(lib=lib, params=params, opt=opt, xt=xt, yt=yt):
+                opt.zero_grad()
+                loss = _mlp_loss(lib, params, xt, yt)
+                loss.backward()
+                return loss
+            losses.append(opt.step(closure).item())
+            evals.append(opt.state[params[0]]["func_evals"])
+        # 20 quasi-Newton iterations a step amplify the last-bit differences of float64 sums.
+        assert evals[0] == evals[1], f"step {step}"
+        np.testing.assert_allclose(losses[1], losses[0], rtol=1e-6)
+        _assert_params_close(runs[0][1], runs[1][1], f"LBFGS {kwargs} step {step}", rtol=1e-6)
+
+
+def test_lbfgs_errors_and_state_dict():
+    a, b = disttorch.zeros(2, requires_grad=True), disttorch.zeros(2, requires_grad=True)
+    with pytest.raises(ValueError, match="doesn't support per-parameter options"):
+        optim.LBFGS([{"params": [a]}, {"params": [b]}])
+    opt = optim.LBFGS([a], line_search_fn="backtracking")
+
+    def closure():
+        opt.zero_grad()
+        loss = ((a - 1.0) ** 2).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(RuntimeError, match="only 'strong_wolfe' is supported"):
+        opt.step(closure)
+    opt = optim.LBFGS([a])
+    opt.step(closure)
+    state = opt.state_dict()["state"][0]
+    assert {"d", "t", "old_dirs", "old_stps", "ro", "H_diag", "prev_flat_grad", "prev_loss",
+            "func_evals", "n_iter"} <= set(state)
+    buffer = io.BytesIO()
+    disttorch.save(opt.state_dict(), buffer, format="torch")
+    buffer.seek(0)
+    copy = disttorch.tensor(a.detach().numpy().copy(), requires_grad=True)
+    resumed = optim.LBFGS([copy])
+    resumed.load_state_dict(disttorch.load(buffer))
+
+    def closure_copy():
+        resumed.zero_grad()
+        loss = ((copy - 1.0) ** 2).sum()
+        loss.backward()
+        return loss
+
+    a.detach().numpy()[...] = [0.3, -0.2]
+    copy.detach().numpy()[...] = [0.3, -0.2]
+    opt.step(closure)
+    resumed.step(closure_copy)
+    np.testing.assert_array_equal(copy.detach().numpy(), a.detach().numpy())
+    assert resumed.state[copy]["n_iter"] == opt.state[a]["n_iter"]
