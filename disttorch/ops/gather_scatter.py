@@ -14,7 +14,8 @@ from .indexing import (Index, IndexPut, IndexPutAccumulate, index_dual, _inplace
                        _zero_at)
 from .shape import slice_view
 
-__all__ = ["gather", "scatter", "scatter_add", "scatter_reduce"]
+__all__ = ["gather", "scatter", "scatter_add", "scatter_reduce", "index_reduce", "select_scatter",
+           "slice_scatter", "diagonal_scatter"]
 
 
 def _full_index(input, dim, index, name):
@@ -205,6 +206,67 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     return ScatterReduce.apply(input, src, idx, reduce, include_self)
 
 
+def index_reduce(input, dim, index, source, reduce, *, include_self=True):
+    """Reduce the slices of ``source`` into ``input`` at ``index`` along ``dim`` with ``reduce``
+    in ``'prod' | 'mean' | 'amax' | 'amin'``."""
+    if reduce not in ("prod", "mean", "amax", "amin"):
+        raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin "
+                           f"but got {reduce}.")
+    from .indexing import _dim_index, _source_for, _check_source_shape
+    source = _source_for(input, source, "index_reduce")
+    d, idx = _dim_index(input, dim, index, "index_reduce")
+    source = _check_source_shape(input, d, index, source, "index_reduce")
+    return ScatterReduce.apply(input, source, idx, reduce, include_self)
+
+
+def _embed(input, src, index, name="slice"):
+    """``input`` with ``src`` written at the basic ``index`` (the *_scatter ops)."""
+    if not isinstance(src, Tensor):
+        raise TypeError(f"argument 'src' must be Tensor, not {type(src).__name__}")
+    want = input._data[index].shape
+    if src._data.shape != want:
+        raise RuntimeError(f"expected src to have a size equal to the slice of self. src size = "
+                           f"{list(src._data.shape)}, slice size = {list(want)}")
+    return IndexPut.apply(input, _src_for(input, src, f"{name}_scatter"), index)
+
+
+def select_scatter(input, src, dim, index):
+    """``input`` with ``src`` embedded at ``index`` of dim ``dim`` (the inverse of
+    :func:`select`)."""
+    d = wrap_dim(dim, input._data.ndim)
+    size = input._data.shape[d]
+    if not -size <= index < size:
+        raise IndexError(f"select(): index {index} out of range for tensor of size "
+                         f"{list(input._data.shape)} at dimension {d}")
+    return _embed(input, src, (slice(None),) * d + (index % size, Ellipsis), "select")
+
+
+def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
+    """``input`` with ``src`` embedded at ``start:end:step`` of dim ``dim``."""
+    d = wrap_dim(dim, input._data.ndim)
+    return _embed(input, src, (slice(None),) * d + (slice(start, end, step),))
+
+
+def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
+    """``input`` with ``src`` embedded along the diagonal of dims ``dim1``, ``dim2`` (the last
+    dim of ``src`` runs along the diagonal)."""
+    ndim = input._data.ndim
+    d1, d2 = wrap_dim(dim1, ndim), wrap_dim(dim2, ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    shape = input._data.shape
+    n = max(0, min(shape[d1] - max(-offset, 0), shape[d2] - max(offset, 0)))
+    xp = get_array_module(input._data)
+    rest = [k for k in range(ndim) if k not in (d1, d2)]
+    diag = xp.arange(n)
+    index = [None] * ndim
+    for pos, k in enumerate(rest):
+        index[k] = xp.arange(shape[k]).reshape((-1,) + (1,) * (len(rest) - pos))
+    index[d1] = diag + max(-offset, 0)
+    index[d2] = diag + max(offset, 0)
+    return _embed(input, src, tuple(index), "diagonal")
+
+
 def _method(fn):
     def method(self, *args, **kwargs):
         return fn(self, *args, **kwargs)
@@ -217,4 +279,7 @@ register_methods({
     "gather": _method(gather), "scatter": _method(scatter), "scatter_add": _method(scatter_add),
     "scatter_reduce": _method(scatter_reduce), "scatter_": _inplace(scatter),
     "scatter_add_": _inplace(scatter_add), "scatter_reduce_": _inplace(scatter_reduce),
+    "index_reduce": _method(index_reduce), "index_reduce_": _inplace(index_reduce),
+    "select_scatter": _method(select_scatter), "slice_scatter": _method(slice_scatter),
+    "diagonal_scatter": _method(diagonal_scatter),
 })

@@ -18,7 +18,7 @@ from .strided import scatter_add_flat
 
 __all__ = ["index_select", "index_add", "index_copy", "index_fill", "index_put", "masked_fill",
            "masked_select", "masked_scatter", "take", "take_along_dim", "put", "nonzero",
-           "argwhere"]
+           "argwhere", "index_put_"]
 
 
 _SCALAR_TYPE = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
@@ -560,6 +560,7 @@ def _broadcastable(a, b):
 
 
 _masked_fill_inplace = _inplace(masked_fill)
+index_put_ = _inplace(index_put)
 
 
 def _method(fn):
@@ -579,7 +580,7 @@ register_methods({
     "take": _method(take), "take_along_dim": _method(take_along_dim), "put": _method(put),
     "nonzero": _method(nonzero), "argwhere": argwhere, "copy_": copy_,
     "index_add_": _inplace(index_add), "index_copy_": _inplace(index_copy),
-    "index_fill_": _inplace(index_fill), "index_put_": _inplace(index_put),
+    "index_fill_": _inplace(index_fill), "index_put_": index_put_,
     "masked_fill_": _masked_fill_, "masked_scatter_": _inplace(masked_scatter),
     "put_": _inplace(put),
 })

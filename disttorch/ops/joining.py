@@ -441,7 +441,7 @@ def _method(fn):
 
 
 register_methods({
-    "split": _method(split), "tensor_split": _method(tensor_split), "chunk": _method(chunk),
+    "split": _method(split), "split_with_sizes": _method(split), "tensor_split": _method(tensor_split), "chunk": _method(chunk),
     "hsplit": _method(hsplit), "vsplit": _method(vsplit), "dsplit": _method(dsplit),
     "unbind": _method(unbind),
     "repeat": repeat, "tile": lambda self, *dims: tile(self, dims),

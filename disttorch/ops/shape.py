@@ -13,8 +13,8 @@ from ._util import register_methods, sum_to, wrap_dim, make_view
 
 __all__ = ["reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "permute", "transpose",
            "swapaxes", "swapdims", "t", "adjoint", "expand_copy", "broadcast_to",
-           "broadcast_tensors", "broadcast_shapes", "narrow", "select", "movedim", "moveaxis",
-           "clone", "ravel"]
+           "broadcast_tensors", "broadcast_shapes", "narrow", "narrow_copy", "select", "movedim",
+           "moveaxis", "clone", "ravel"]
 
 
 def mark_view(out, base, view_fn):
@@ -424,6 +424,11 @@ def narrow(input, dim, start, length):
     return slice_view(input, (slice(None),) * d + (slice(start, start + length),))
 
 
+def narrow_copy(input, dim, start, length):
+    """A copy of :func:`narrow`'s slice."""
+    return clone(narrow(input, dim, start, length))
+
+
 def select(input, dim, index):
     """The slice at ``index`` of dim ``dim``, with that dim removed (a view)."""
     ndim = input._data.ndim
@@ -488,6 +493,24 @@ def ravel(input):
     return reshape(input, (-1,))
 
 
+def _inplace_view(fn):
+    """The in-place form of a view op: ``self`` takes the view's shape, strides and history."""
+    def method(self, *args, **kwargs):
+        from .arithmetic import check_inplace
+        check_inplace(self)
+        out = fn(self, *args, **kwargs)
+        self._data = out._data
+        if out._requires_grad:
+            self.grad_fn, self._output_nr = out.grad_fn, out._output_nr
+        if self._base is not None:
+            self._base = out._base
+        self._vc[0] += 1
+        return self
+    method.__name__ = fn.__name__ + "_"
+    method.__doc__ = f"In-place :func:`{fn.__name__}` (changes the shape of ``self``)."
+    return method
+
+
 def _method(fn, varargs=False):
     if varargs:
         def method(self, *args):
@@ -511,6 +534,10 @@ register_methods({
     "T": property(_T), "mT": property(_mT), "H": property(_H), "mH": property(adjoint),
     "expand": expand, "expand_as": lambda self, other: expand(self, other._data.shape),
     "broadcast_to": _method(broadcast_to), "narrow": _method(narrow), "select": _method(select),
+    "narrow_copy": _method(narrow_copy),
     "movedim": _method(movedim), "moveaxis": _method(movedim),
     "clone": _method(clone), "contiguous": contiguous, "ravel": ravel,
+    "squeeze_": _inplace_view(squeeze), "unsqueeze_": _inplace_view(unsqueeze),
+    "transpose_": _inplace_view(transpose), "swapaxes_": _inplace_view(transpose),
+    "swapdims_": _inplace_view(transpose), "t_": _inplace_view(t),
 })

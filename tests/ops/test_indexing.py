@@ -114,6 +114,18 @@ INDEX_OPS = [
                    S(randn(r, 3, 4), randn(r, 4), _i(1, 1))]),
     _op("index_put_", lambda lib, x, v, m: (x * 1).index_put_((m,), v), lambda r: [
         S(randn(r, 3, 4), randn(r, 1), _mask(r, 3, 4))]),
+    _op("index_put_function", lambda lib, x, v, i: lib.index_put_(x * 1, (i,), v), lambda r: [
+        S(randn(r, 3, 4), randn(r, 4), _i(2))]),
+    _op("select_scatter", lambda lib, x, s: lib.select_scatter(x, s, 1, -1), lambda r: [
+        S(randn(r, 3, 4), randn(r, 3))]),
+    _op("slice_scatter", lambda lib, x, s: x.slice_scatter(s, 0, 1, 4, 2), lambda r: [
+        S(randn(r, 5, 2), randn(r, 2, 2))]),
+    _op("slice_scatter_default", lambda lib, x, s: lib.slice_scatter(x, s, dim=1, start=2),
+        lambda r: [S(randn(r, 3, 4), randn(r, 3, 2))]),
+    _op("diagonal_scatter", lambda lib, x, s: lib.diagonal_scatter(x, s, 1, 1, 2), lambda r: [
+        S(randn(r, 2, 3, 4), randn(r, 2, 3))]),
+    _op("diagonal_scatter_neg", lambda lib, x, s: x.diagonal_scatter(s, -1), lambda r: [
+        S(randn(r, 3, 4), randn(r, 2))]),
     _op("masked_fill", lambda lib, x, m: x.masked_fill(m, 0.5), lambda r: [
         S(randn(r, 3, 4), _mask(r, 3, 4)), S(randn(r, 3, 4), _mask(r, 4))]),
     _op("masked_fill_tensor", lambda lib, x, v, m: lib.masked_fill(x, m, v), lambda r: [
@@ -161,6 +173,14 @@ OPS = GETITEM + SETITEM + INDEX_OPS + [
         lambda r: [S(randn(r, 3, 4), randn(r, 3, 4),
                      np.array([[0, 1, 2, 0], [0, 1, 1, 0], [2, 1, 1, 0]]))])
     for reduce in ("sum", "prod", "mean", "amax", "amin") for include_self in (True, False)
+]
+
+OPS += [
+    _op("index_reduce_" + reduce + ("_self" if include_self else ""),
+        lambda lib, x, s, i, _r=reduce, _s=include_self: x.index_reduce(
+            1, i, s, _r, include_self=_s),
+        lambda r: [S(randn(r, 3, 4), randn(r, 3, 5), _i(0, 3, 3, 1, 0))])
+    for reduce in ("prod", "mean", "amax", "amin") for include_self in (True, False)
 ]
 
 test_matches_torch, test_finite_differences = op_tests(OPS)
