@@ -138,7 +138,8 @@ def test_mha_matches_torch(case, masks):
     tm.eval(), dm.eval()
     batch_first = kwargs.get("batch_first", False)
     lead_q, lead_k = ((3, 4), (3, 6)) if batch_first else ((4, 3), (6, 3))
-    arrays = [rng.standard_normal(lead_q + (8,)), rng.standard_normal(lead_k + (kwargs.get("kdim", 8),)),
+    arrays = [rng.standard_normal(lead_q + (8,)),
+              rng.standard_normal(lead_k + (kwargs.get("kdim", 8),)),
               rng.standard_normal(lead_k + (kwargs.get("vdim", 8),))]
     padding = np.zeros((3, 6), bool)
     padding[1, 4:] = True
@@ -226,6 +227,6 @@ def test_mha_errors_and_repr():
     with pytest.raises(AssertionError, match="was expecting embedding dimension of 8, but got 6"):
         mha(disttorch.randn(4, 3, 6), x, x)
     assert repr(mha) == repr(torch.nn.MultiheadAttention(8, 2))
-    assert [n for n, _ in nn.MultiheadAttention(8, 2, kdim=3, add_bias_kv=True).named_parameters()] \
-        == [n for n, _ in torch.nn.MultiheadAttention(8, 2, kdim=3, add_bias_kv=True)
-            .named_parameters()]
+    ours = nn.MultiheadAttention(8, 2, kdim=3, add_bias_kv=True)
+    theirs = torch.nn.MultiheadAttention(8, 2, kdim=3, add_bias_kv=True)
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]

@@ -261,8 +261,8 @@ def test_pad_and_unpad_sequence(batch_first, padding_side):
     if padding_side == "right":
         # torch's unpad_sequence transposes its input in place: hand it a non-leaf
         unpad = OpInfo("unpad_sequence", lambda lib, x: _utils(lib).unpad_sequence(
-            x * 1, lib.tensor([2, 5, 3, 1]), batch_first=batch_first), lambda rng: [S(rng.standard_normal(
-                (4, 6, 3) if batch_first else (6, 4, 3)))])
+            x * 1, lib.tensor([2, 5, 3, 1]), batch_first=batch_first),
+            lambda rng: [S(rng.standard_normal((4, 6, 3) if batch_first else (6, 4, 3)))])
         sample = unpad.samples(np.random.default_rng(8))[0]
         check_against_torch(unpad, sample, "float32")
         check_gradient(unpad, sample)

@@ -11,9 +11,10 @@ import math
 
 from ..._backend import get_array_module
 from ...autograd.function import Node
+from ...ops import cat, zeros
 from ...ops._util import sum_to
 from ...ops.random import _gen
-from ...tensor import Tensor, _new
+from ...tensor import Tensor
 from ._linear import linear
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
@@ -259,8 +260,9 @@ def _check_mha_shapes(query, key, value, key_padding_mask, attn_mask, num_heads)
                                  f"be `None` or 1-D but found {key_padding_mask.dim()}-D tensor "
                                  f"instead")
         if attn_mask is not None and attn_mask.dim() == 3 and attn_mask.shape[0] != num_heads:
-            raise AssertionError(f"Expected `attn_mask` shape to be {(num_heads, query.shape[0], key.shape[0])} "
-                                 f"but got {tuple(attn_mask.shape)}")
+            expected = (num_heads, query.shape[0], key.shape[0])
+            raise AssertionError(f"Expected `attn_mask` shape to be {expected} but got "
+                                 f"{tuple(attn_mask.shape)}")
         return False
     raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received "
                          f"{query.dim()}-D query tensor")
@@ -268,8 +270,6 @@ def _check_mha_shapes(query, key, value, key_padding_mask, attn_mask, num_heads)
 
 def _pad_masks(float_mask, bool_mask):
     """Let the queries attend to one more key (``bias_k`` or the zero attention column)."""
-    from ...ops.creation import zeros
-    from ...ops.joining import cat
     if float_mask is not None:
         pad = zeros(tuple(float_mask.shape[:-1]) + (1,), dtype=float_mask.dtype,
                     device=float_mask.device)
@@ -426,7 +426,6 @@ def _multi_head_attention(query, key, value, embed_dim_to_check, num_heads, in_p
     if static_v is not None:
         v = _static(static_v, "static_v", bsz, num_heads, head_dim)
     if add_zero_attn:
-        from ...ops.creation import zeros
         zero = zeros((1, num_heads, 1, head_dim), dtype=k.dtype, device=k.device)
         k, v = _append_key(k, zero), _append_key(v, zero)
         float_mask, bool_mask = _pad_masks(float_mask, bool_mask)
@@ -446,7 +445,6 @@ def _multi_head_attention(query, key, value, embed_dim_to_check, num_heads, in_p
 
 def _append_key(t, row):
     """``t`` ``(N, H, S, D)`` with ``row`` (broadcast over the batch) as key ``S + 1``."""
-    from ...ops.joining import cat
     return cat([t, row.expand(t.shape[0], -1, -1, -1)], 2)
 
 

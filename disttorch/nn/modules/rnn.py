@@ -6,7 +6,6 @@ import warnings
 
 from ...autograd.grad_mode import no_grad
 from ...ops.creation import empty
-from ...tensor import Tensor
 from ..functional._rnn import FusedCell, FusedRNN, RNNConfig
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence

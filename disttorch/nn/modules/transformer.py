@@ -5,7 +5,7 @@ import numpy as np
 
 from ..._backend import to_numpy
 from ...ops.creation import full
-from ...ops.linalg import triu
+from ...ops import triu
 from .. import functional as F
 from .. import init
 from .attention import MultiheadAttention

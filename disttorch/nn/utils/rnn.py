@@ -358,8 +358,9 @@ def pack_sequence(sequences, enforce_sorted=True):
     Examples::
 
         >>> a, b, c = disttorch.tensor([1, 2, 3]), disttorch.tensor([4, 5]), disttorch.tensor([6])
-        >>> pack_sequence([a, b, c])
-        PackedSequence(data=tensor([1, 4, 6, 2, 5, 3]), batch_sizes=tensor([3, 2, 1]), sorted_indices=None, unsorted_indices=None)
+        >>> packed = pack_sequence([a, b, c])
+        >>> packed.data, packed.batch_sizes
+        (tensor([1, 4, 6, 2, 5, 3]), tensor([3, 2, 1]))
     """
     lengths = [s.shape[0] for s in sequences]
     return pack_padded_sequence(pad_sequence(sequences), lengths, enforce_sorted=enforce_sorted)
