@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 import torch.utils.data as tud
 
 import disttorch
@@ -102,7 +101,8 @@ def test_distributed_sampler_shuffled_shards_partition_an_epoch():
 
 
 def test_distributed_sampler_rank_errors():
-    with pytest.raises(ValueError, match=r"Invalid rank 3, rank should be in the interval \[0, 2\]"):
+    with pytest.raises(ValueError,
+                       match=r"Invalid rank 3, rank should be in the interval \[0, 2\]"):
         DistributedSampler(range(4), num_replicas=3, rank=3)
     with pytest.raises(ValueError, match="Invalid rank -1"):
         DistributedSampler(range(4), num_replicas=3, rank=-1)

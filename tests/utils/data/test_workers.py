@@ -179,7 +179,8 @@ class Failing(data.Dataset):
 
 def test_worker_exception_is_reraised_with_worker_id_and_traceback():
     loader = data.DataLoader(Failing(), batch_size=2, num_workers=2)
-    with pytest.raises(ValueError, match=r"Caught ValueError in DataLoader worker process 0") as info:
+    with pytest.raises(ValueError,
+                       match=r"Caught ValueError in DataLoader worker process 0") as info:
         list(loader)
     assert "bad sample 5" in str(info.value) and "__getitem__" in str(info.value)
 
