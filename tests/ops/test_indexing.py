@@ -289,6 +289,14 @@ def test_copy_converts_dtype_and_keeps_gradient_to_src():
     lambda lib, x, i: lib.index_add(x, 0, i, x[i] * x[i]),
     lambda lib, x, i: (x * x).index_put((i,), x[i] * 2, accumulate=True),
     lambda lib, x, i: lib.masked_select(x * x, x > 0),
+    lambda lib, x, i: lib.scatter_add(x * x, 0, i[:2].reshape(2, 1).expand(2, 3), x[:2] * x[1:3]),
+    lambda lib, x, i: lib.scatter(x * x, 1, lib.tensor([[2], [0], [1], [1]]), x[:, :1] * 3),
+    lambda lib, x, i: lib.scatter_reduce(x * x, 0, i[:3].reshape(3, 1).expand(3, 3), x[:3] * x[:3],
+                                         "mean"),
+    lambda lib, x, i: (x * 1).masked_fill(x > 0, 2.0) * x,
+    lambda lib, x, i: lib.take(x * x, i) * x[0, 0],
+    lambda lib, x, i: lib.sort(x * x, 0).values * x,
+    lambda lib, x, i: _set(x * x, (i[:2], slice(1, None)), x[2:, :2] * x[2:, 1:]),
 ])
 def test_double_backward(fn):
     data = np.random.default_rng(0).standard_normal((4, 3))
