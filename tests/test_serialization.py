@@ -429,8 +429,23 @@ def test_cuda_checkpoint_on_a_cpu_machine(tmp_path):
 # -------------------------------------------------------------------------- atomic writes
 _SAVER = """
 import sys
+import time
 import numpy as np
 import disttorch
+from disttorch import serialization
+
+# The real save path, with storage bytes written in 1 MB pieces and a pause between them,
+# so that the parent's SIGKILL lands mid-write however fast the disk is.
+def slow_write_array(archive, name, array):
+    info = serialization.zipfile.ZipInfo(name)
+    info.file_size = array.nbytes
+    data = memoryview(array.reshape(-1)).cast("B")
+    with archive.open(info, "w") as member:
+        for start in range(0, len(data), 1 << 20):
+            member.write(data[start:start + (1 << 20)])
+            time.sleep(0.01)
+
+serialization._write_array = slow_write_array
 path, size = sys.argv[1], int(sys.argv[2])
 big = disttorch.tensor(np.ones(size, dtype=np.float32))
 print("saving", flush=True)
@@ -442,7 +457,7 @@ print("done", flush=True)
 def test_save_killed_mid_write_leaves_previous_file(tmp_path):
     path = tmp_path / "ckpt.pt"
     disttorch.save({"w": disttorch.zeros(3), "marker": "old"}, path)
-    size = 64 * 1024 * 1024  # 256 MB of float32: long enough to be caught mid-write
+    size = 16 * 1024 * 1024  # 64 MB of float32, written in about a second
     process = subprocess.Popen([sys.executable, "-c", _SAVER, str(path), str(size)],
                                stdout=subprocess.PIPE, text=True,
                                cwd=str(pathlib.Path(disttorch.__file__).parents[1]))
@@ -451,7 +466,7 @@ def test_save_killed_mid_write_leaves_previous_file(tmp_path):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             partial = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-            if partial and partial[0].stat().st_size > 1024 * 1024:
+            if partial and partial[0].stat().st_size > 4 * 1024 * 1024:
                 break
             time.sleep(0.001)
         else:
@@ -463,6 +478,7 @@ def test_save_killed_mid_write_leaves_previous_file(tmp_path):
             process.kill()
             process.wait()
     assert process.returncode == -signal.SIGKILL
+    assert process.stdout.read() == ""  # killed before "done"
     loaded = disttorch.load(path)
     assert loaded["marker"] == "old"
     np.testing.assert_array_equal(loaded["w"].numpy(), np.zeros(3))
