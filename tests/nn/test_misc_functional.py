@@ -1,0 +1,213 @@
+"""pad, normalize, cosine_similarity, pairwise_distance, one_hot, embedding, dropout."""
+import numpy as np
+import pytest
+
+import disttorch
+import disttorch.nn as nn
+from tests.ops.harness import OpInfo, S, op_tests, randn, requires_torch, torch
+
+
+def _F(lib):
+    return lib.nn.functional
+
+
+def _pad(mode, pads, shape, value=None):
+    kwargs = {} if value is None else {"value": value}
+    return OpInfo(f"pad_{mode}_{'_'.join(map(str, pads))}",
+                  lambda lib, x: _F(lib).pad(x, pads, mode=mode, **kwargs),
+                  lambda rng: [S(randn(rng, *shape))])
+
+
+MISC = [
+    _pad("constant", (1, 2), (2, 3)),
+    _pad("constant", (1, -1, 2, 0), (2, 3, 4), value=1.5),
+    _pad("constant", (0, 0, 0, 0, 1, 1), (2, 3, 4)),
+    _pad("reflect", (2, 1), (2, 3, 4)),
+    _pad("reflect", (1, 2, 2, 1), (1, 2, 3, 4)),
+    _pad("replicate", (3, 1), (2, 3, 4)),
+    _pad("replicate", (1, 0, 2, 2, 1, 1), (1, 2, 3, 3, 2)),
+    _pad("circular", (2, 1, 1, 2), (2, 3, 4)),
+    OpInfo("normalize", lambda lib, x: _F(lib).normalize(x, p=2.0, dim=1),
+           lambda rng: [S(randn(rng, 3, 4)), S(randn(rng, 2, 3, 4))]),
+    OpInfo("normalize_p1_dim0", lambda lib, x: _F(lib).normalize(x, p=1, dim=0),
+           lambda rng: [S(randn(rng, 3, 4))]),
+    OpInfo("cosine_similarity", lambda lib, a, b: _F(lib).cosine_similarity(a, b),
+           lambda rng: [S(randn(rng, 3, 4), randn(rng, 3, 4)), S(randn(rng, 2, 4, 3),
+                                                                 randn(rng, 1, 4, 3))]),
+    OpInfo("cosine_similarity_dim", lambda lib, a, b: _F(lib).cosine_similarity(a, b, dim=-1),
+           lambda rng: [S(randn(rng, 5, 3), randn(rng, 5, 3))]),
+    OpInfo("pairwise_distance", lambda lib, a, b: _F(lib).pairwise_distance(a, b),
+           lambda rng: [S(randn(rng, 3, 4), randn(rng, 3, 4)), S(randn(rng, 4), randn(rng, 4))]),
+    OpInfo("pairwise_distance_p3_keepdim", lambda lib, a, b: _F(lib).pairwise_distance(
+        a, b, p=3, keepdim=True), lambda rng: [S(randn(rng, 3, 4), randn(rng, 3, 4))]),
+    OpInfo("embedding", lambda lib, w, i: _F(lib).embedding(i, w),
+           lambda rng: [S(randn(rng, 6, 3), rng.integers(0, 6, (2, 4)))]),
+    OpInfo("embedding_padding_freq", lambda lib, w, i: _F(lib).embedding(
+        i, w, padding_idx=2, scale_grad_by_freq=True),
+           lambda rng: [S(randn(rng, 6, 3), np.array([[2, 1, 1], [0, 2, 5]]))],
+           gradcheck=False),  # by design not the true gradient (padding row, frequency scale)
+    OpInfo("embedding_bag_sum", lambda lib, w, i, o: _F(lib).embedding_bag(i, w, o, mode="sum"),
+           lambda rng: [S(randn(rng, 6, 3), np.array([1, 2, 4, 5, 4, 3]), np.array([0, 2, 2]))]),
+    OpInfo("embedding_bag_mean_2d", lambda lib, w, i: _F(lib).embedding_bag(i, w, mode="mean"),
+           lambda rng: [S(randn(rng, 6, 3), rng.integers(0, 6, (3, 4)))]),
+    OpInfo("embedding_bag_weighted", lambda lib, w, i, o, p: _F(lib).embedding_bag(
+        i, w, o, mode="sum", per_sample_weights=p),
+           lambda rng: [S(randn(rng, 6, 3), np.array([1, 2, 4, 5]), np.array([0, 1]),
+                          randn(rng, 4))]),
+]
+
+test_misc_match_torch, test_misc_finite_differences = op_tests(MISC)
+
+
+@requires_torch
+@pytest.mark.parametrize("values,num_classes", [([0, 2, 1], -1), ([[1, 0], [3, 3]], 5),
+                                                ([], 3)])
+def test_one_hot_matches_torch(values, num_classes):
+    ours = nn.functional.one_hot(disttorch.tensor(values, dtype=disttorch.int64), num_classes)
+    theirs = torch.nn.functional.one_hot(torch.tensor(values, dtype=torch.int64), num_classes)
+    assert ours.dtype == disttorch.int64 and tuple(ours.shape) == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+ONE_HOT_ERRORS = [([1.0], -1), ([-1], 3), ([3], 3), ([], -1)]
+
+
+@requires_torch
+@pytest.mark.parametrize("values,num_classes", ONE_HOT_ERRORS)
+def test_one_hot_errors_match_torch(values, num_classes):
+    dtype = "float32" if isinstance(values[:1] and values[0], float) else "int64"
+    with pytest.raises(RuntimeError) as theirs:
+        torch.nn.functional.one_hot(torch.tensor(values, dtype=getattr(torch, dtype)), num_classes)
+    with pytest.raises(RuntimeError) as ours:
+        nn.functional.one_hot(disttorch.tensor(values, dtype=getattr(disttorch, dtype)),
+                              num_classes)
+    assert str(ours.value) == str(theirs.value)
+
+
+@requires_torch
+def test_pad_errors_match_torch():
+    cases = [lambda lib: lib.nn.functional.pad(lib.ones(2, 3), (1,)),
+             lambda lib: lib.nn.functional.pad(lib.ones(3), (1, 1, 1, 1)),
+             lambda lib: lib.nn.functional.pad(lib.ones(1, 1, 4), (5, 5), mode="reflect")]
+    for case in cases:
+        with pytest.raises(RuntimeError) as theirs:
+            case(torch)
+        with pytest.raises(RuntimeError) as ours:
+            case(disttorch)
+        assert str(ours.value) == str(theirs.value)
+
+
+@requires_torch
+def test_embedding_module_matches_torch():
+    theirs = torch.nn.Embedding(10, 4, padding_idx=3)
+    ours = nn.Embedding(10, 4, padding_idx=3)
+    assert repr(ours) == repr(theirs)
+    assert np.all(ours.weight.detach().numpy()[3] == 0)
+    ours.load_state_dict({"weight": disttorch.from_numpy(theirs.weight.detach().numpy().copy())})
+    idx = np.array([[3, 1, 1], [0, 9, 3]])
+    t_out, d_out = theirs(torch.from_numpy(idx)), ours(disttorch.from_numpy(idx))
+    np.testing.assert_allclose(d_out.detach().numpy(), t_out.detach().numpy())
+    (t_out ** 2).sum().backward()
+    (d_out ** 2).sum().backward()
+    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-6)
+    assert np.all(ours.weight.grad.numpy()[3] == 0)
+
+
+@requires_torch
+def test_embedding_max_norm_renormalises_in_place_like_torch():
+    w = np.random.default_rng(0).standard_normal((5, 3)) * 3
+    theirs = torch.nn.Embedding.from_pretrained(torch.tensor(w), max_norm=1.0)
+    ours = nn.Embedding.from_pretrained(disttorch.tensor(w), max_norm=1.0)
+    assert not ours.weight.requires_grad
+    idx = np.array([0, 2, 2])
+    np.testing.assert_allclose(ours(disttorch.tensor(idx)).numpy(),
+                               theirs(torch.tensor(idx)).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ours.weight.numpy(), theirs.weight.numpy(), rtol=1e-6)
+    trainable = nn.Embedding.from_pretrained(disttorch.tensor(w), freeze=False)
+    assert trainable.weight.requires_grad
+
+
+@requires_torch
+def test_embedding_errors_match_torch():
+    for lib in (torch, disttorch):
+        with pytest.raises(IndexError, match="index out of range in self"):
+            lib.nn.functional.embedding(lib.tensor([5]), lib.ones(5, 2))
+        with pytest.raises(RuntimeError, match="'indices' to have one of the following scalar "
+                                               "types: Long, Int"):
+            lib.nn.functional.embedding(lib.tensor([1.0]), lib.ones(5, 2))
+
+
+def test_embedding_default_init_is_standard_normal():
+    w = nn.Embedding(2000, 50).weight.detach().numpy()
+    assert abs(w.mean()) < 0.02 and abs(w.std() - 1) < 0.02
+
+
+@pytest.mark.parametrize("p", [0.0, 0.3, 1.0])
+def test_dropout_train_scaling_and_gradient(p):
+    x = disttorch.ones(20000, requires_grad=True)
+    y = nn.functional.dropout(x, p)
+    y.sum().backward()
+    kept = y.detach().numpy() != 0
+    if p < 1:
+        np.testing.assert_allclose(y.detach().numpy()[kept], 1 / (1 - p), rtol=1e-6)
+        assert abs(kept.mean() - (1 - p)) < 0.02
+        np.testing.assert_array_equal(x.grad.numpy(), y.detach().numpy())
+    else:
+        assert not kept.any() and np.all(x.grad.numpy() == 0)
+
+
+def test_dropout_eval_identity_and_seeded():
+    m = nn.Dropout(0.5)
+    x = disttorch.randn(100)
+    disttorch.manual_seed(3)
+    a = m(x)
+    disttorch.manual_seed(3)
+    b = m(x)
+    assert np.array_equal(a.numpy(), b.numpy())
+    m.eval()
+    assert m(x) is x
+    with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got "
+                                         "1.5"):
+        nn.Dropout(1.5)
+    with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1"):
+        nn.functional.dropout(x, -0.1)
+
+
+def test_dropout_inplace_and_channelwise():
+    x = disttorch.ones(4, 6, 5)
+    out = nn.functional.dropout(x, 0.5, inplace=True)
+    assert out is x and set(np.unique(x.numpy())) <= {0.0, 2.0}
+    y = nn.Dropout1d(0.5)(disttorch.ones(8, 16, 5)).numpy()
+    assert np.all(y.min(axis=2) == y.max(axis=2))
+    z = nn.Dropout2d(0.5)(disttorch.ones(2, 16, 3, 3)).numpy()
+    assert np.all(z.reshape(2, 16, -1).min(axis=2) == z.reshape(2, 16, -1).max(axis=2))
+    with pytest.raises(RuntimeError, match="dropout1d: Expected 2D or 3D input"):
+        nn.Dropout1d()(disttorch.ones(2, 3, 4, 5))
+    w = nn.Dropout3d(0.5)(disttorch.ones(2, 4, 2, 2, 2)).numpy()
+    assert np.all(w.reshape(2, 4, -1).min(axis=2) == w.reshape(2, 4, -1).max(axis=2))
+
+
+def test_alpha_dropout_keeps_mean_and_variance():
+    x = disttorch.randn(200000)
+    y = nn.AlphaDropout(0.2)(x).numpy()
+    assert abs(y.mean()) < 0.02 and abs(y.std() - 1) < 0.02
+    assert nn.AlphaDropout(0.2).eval()(x) is x
+
+
+@requires_torch
+def test_dropout_reprs_match_torch():
+    for name in ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
+                 "FeatureAlphaDropout"):
+        assert repr(getattr(nn, name)(0.25)) == repr(getattr(torch.nn, name)(0.25))
+    assert repr(nn.Dropout(inplace=True)) == repr(torch.nn.Dropout(inplace=True))
+
+
+@requires_torch
+def test_distance_modules_match_torch():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+    for name, kwargs in (("CosineSimilarity", {"dim": 1}), ("PairwiseDistance", {"p": 1.5})):
+        ours, theirs = getattr(nn, name)(**kwargs), getattr(torch.nn, name)(**kwargs)
+        assert repr(ours) == repr(theirs)
+        np.testing.assert_allclose(ours(disttorch.tensor(a), disttorch.tensor(b)).numpy(),
+                                   theirs(torch.tensor(a), torch.tensor(b)).numpy(), rtol=1e-10)
