@@ -47,12 +47,16 @@ def _diag_view(a, offset, d1, d2):
 
 
 class Diagonal(Node):
-    def forward(self, x, offset, d1, d2):
+    """The diagonal of ``x``: a view of it, or a new array with ``copy``."""
+
+    def forward(self, x, offset, d1, d2, copy):
         self.in_shape, self.offset, self.d1, self.d2 = x.shape, offset, d1, d2
-        return _diag_view(x, offset, d1, d2)
+        view = _diag_view(x, offset, d1, d2)
+        return view.copy() if copy else view
 
     def backward(self, g):
-        return _diagonal_scatter(g, self.in_shape, self.offset, self.d1, self.d2), None, None, None
+        return _diagonal_scatter(g, self.in_shape, self.offset, self.d1, self.d2), None, None, \
+            None, None
 
 
 class DiagonalScatter(Node):
@@ -66,7 +70,7 @@ class DiagonalScatter(Node):
 
     def backward(self, gg):
         if isinstance(gg, Tensor):
-            return Diagonal.apply(gg, self.offset, self.d1, self.d2), None, None, None, None
+            return Diagonal.apply(gg, self.offset, self.d1, self.d2, True), None, None, None, None
         return get_array_module(gg).diagonal(gg, self.offset, self.d1, self.d2), None, None, None, \
             None
 
@@ -89,7 +93,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     """A view of the diagonal ``offset`` of the 2-D slices over ``dim1`` and ``dim2``, placed
     as the last dim."""
     d1, d2 = _diag_dims(input._data.ndim, dim1, dim2)
-    out = Diagonal.apply(input, offset, d1, d2)
+    out = Diagonal.apply(input, offset, d1, d2, False)
     return make_view(out, input, lambda a: _diag_view(a, offset, d1, d2))
 
 
@@ -111,17 +115,15 @@ def diag(input, diagonal=0, *, out=None):
     if ndim == 1:
         return _out(diag_embed(input, diagonal, 0, 1), out)
     if ndim != 2:
-        raise RuntimeError("diag(): Supports 1D or 2D tensors. Got " + f"{ndim}D")
-    result = Diagonal.apply(input, diagonal, 0, 1)
-    result._data = result._data.copy()
-    return _out(result, out)
+        raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {ndim}D")
+    return _out(Diagonal.apply(input, diagonal, 0, 1, True), out)
 
 
 def trace(input):
     """Sum of the main diagonal of a 2-D tensor."""
     if input._data.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input._data.ndim}")
-    return _reduce_sum(Diagonal.apply(input, 0, 0, 1))
+    return _reduce_sum(Diagonal.apply(input, 0, 0, 1, False))
 
 
 def _inplace_triangle(fn):

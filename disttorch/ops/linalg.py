@@ -132,6 +132,8 @@ def matmul(input, other, *, out=None):
 
 def _check_folded(input, other, k_a, k_b):
     a, b = input._data, other._data
+    if k_a == k_b and a.dtype == b.dtype:
+        return
     rows = int(np.prod(a.shape[:-1]))
     same_dtype = a.dtype == b.dtype
     if a.ndim == 1 and b.ndim == 1:
@@ -521,6 +523,12 @@ def cross(input, other, dim=None, *, out=None):
     return _out(Cross.apply(a, b, axis), out)
 
 
+def _matmul_operator(self, other):
+    if not isinstance(other, Tensor):
+        return NotImplemented
+    return matmul(self, other)
+
+
 def _rmatmul(self, other):
     if not isinstance(other, Tensor):
         return NotImplemented
@@ -530,5 +538,5 @@ def _rmatmul(self, other):
 _METHODS = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm", "addmv",
             "addr", "baddbmm", "addbmm", "kron", "cross"]
 _methods = {name: _method(globals()[name]) for name in _METHODS}
-_methods.update({"__matmul__": _method(matmul), "__rmatmul__": _rmatmul})
+_methods.update({"__matmul__": _matmul_operator, "__rmatmul__": _rmatmul})
 register_methods(_methods)

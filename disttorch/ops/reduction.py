@@ -75,9 +75,15 @@ def _mean_keep(x, axes):
 
 
 # ------------------------------------------------------------------ nodes
+_HALF = np.dtype(np.float16)
+
+
 class Sum(Node):
     def forward(self, x, axes, keepdim, acc_dtype):
         self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
+        if x.dtype == _HALF and acc_dtype is None:
+            # accumulate half precision in float32, as PyTorch does
+            return x.sum(axis=axes, keepdims=keepdim, dtype=np.float32).astype(_HALF)
         return x.sum(axis=axes, keepdims=keepdim, dtype=acc_dtype)
 
     def backward(self, g):
@@ -87,6 +93,8 @@ class Sum(Node):
 class Mean(Node):
     def forward(self, x, axes, keepdim):
         self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
+        if x.dtype == _HALF:
+            return x.mean(axis=axes, keepdims=keepdim, dtype=np.float32).astype(_HALF)
         return x.mean(axis=axes, keepdims=keepdim)
 
     def backward(self, g):
