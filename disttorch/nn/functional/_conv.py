@@ -22,60 +22,82 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
 Geometry = collections.namedtuple("Geometry", "stride padding dilation groups")
 
 
+def _windows(x, kernel, geom):
+    """The im2col view ``(N, C, *out, *K)`` of the zero-padded input (no copy)."""
+    return sliding_windows(pad_zeros(x, geom.padding), kernel, geom.stride, geom.dilation)
+
+
 def _columns(x, kernel, geom):
-    """im2col: ``(N, g, Cg*prod(K), L)`` columns of the zero-padded input, and the output size."""
+    """im2col in GEMM layout ``(g, Cg*prod(K), N*L)`` (one copy), and the output size.
+
+    Putting the batch in the GEMM's long dimension makes forward, weight gradient and input
+    gradient one large GEMM each (per group).
+    """
     n, c = x.shape[:2]
     g = geom.groups
-    windows = sliding_windows(pad_zeros(x, geom.padding), kernel, geom.stride, geom.dilation)
     d = len(kernel)
+    windows = _windows(x, kernel, geom)
     out_sp = windows.shape[2:2 + d]
     windows = windows.reshape((n, g, c // g) + out_sp + tuple(kernel))
-    order = (0, 1, 2) + tuple(range(3 + d, 3 + 2 * d)) + tuple(range(3, 3 + d))
-    cols = windows.transpose(order).reshape(n, g, (c // g) * math.prod(kernel), math.prod(out_sp))
+    order = (1, 2) + tuple(range(3 + d, 3 + 2 * d)) + (0,) + tuple(range(3, 3 + d))
+    cols = windows.transpose(order).reshape(g, (c // g) * math.prod(kernel), -1)
     return cols, out_sp
+
+
+def _gemm_layout(gout, groups):
+    """``(N, O, *out)`` -> ``(g, O/g, N*L)``, the layout of the columns' long dimension."""
+    n, o = gout.shape[:2]
+    return gout.reshape(n, groups, o // groups, -1).transpose(1, 2, 0, 3).reshape(
+        groups, o // groups, -1)
 
 
 def conv_forward(x, w, geom):
     """Convolution of arrays; returns ``(out, cols)`` so backward can reuse the columns."""
     xp = get_array_module(x)
     g = geom.groups
+    n = x.shape[0]
     o = w.shape[0]
     cols, out_sp = _columns(x, w.shape[2:], geom)
     out = xp.matmul(w.reshape(g, o // g, -1), cols)
-    return out.reshape((x.shape[0], o) + out_sp), cols
+    out = out.reshape((g, o // g, n) + out_sp)
+    out = out.transpose((2, 0, 1) + tuple(range(3, 3 + len(out_sp))))
+    return out.reshape((n, o) + out_sp), cols
 
 
-def conv_input_grad(gout, w, spatial, geom):
+def conv_input_grad(gout, w, spatial, geom, gm=None):
     """Adjoint of the convolution in its input (the transposed convolution) on arrays.
 
     ``gout``: ``(N, O, *out)``; ``w``: ``(O, C/g, *K)``; returns ``(N, C, *spatial)``.
+    ``gm``: ``gout`` already in GEMM layout, when the caller has it.
     """
     xp = get_array_module(gout)
     n, o = gout.shape[:2]
     g = geom.groups
-    kernel = w.shape[2:]
+    kernel = tuple(w.shape[2:])
     d = len(kernel)
-    out_sp = gout.shape[2:]
-    wm = w.reshape(g, o // g, -1)
-    gcols = xp.matmul(wm.transpose(0, 2, 1), gout.reshape(n, g, o // g, -1))
+    out_sp = tuple(gout.shape[2:])
+    if gm is None:
+        gm = _gemm_layout(gout, g)
+    gcols = xp.matmul(w.reshape(g, o // g, -1).transpose(0, 2, 1), gm)
     c = w.shape[1] * g
-    gcols = gcols.reshape((n, c) + tuple(kernel) + tuple(out_sp))
-    order = (0, 1) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(2, 2 + d))
+    # col2im in the GEMM's memory order, channels outermost (streams through both arrays),
+    # then one transposing copy to (N, C, *spatial)
+    gcols = gcols.reshape((c,) + kernel + (n,) + out_sp)
+    order = (0, 1 + d) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(1, 1 + d))
     padded = tuple(s + lo + hi for s, (lo, hi) in zip(spatial, geom.padding))
     gx = fold_windows(gcols.transpose(order), padded, kernel, geom.stride, geom.dilation)
-    return crop(gx, geom.padding)
+    gx = crop(gx, geom.padding)
+    return xp.ascontiguousarray(gx.transpose((1, 0) + tuple(range(2, 2 + d))))
 
 
-def conv_weight_grad(x, gout, w_shape, geom, cols=None):
+def conv_weight_grad(x, gout, w_shape, geom, cols=None, gm=None):
     """Gradient of the convolution in its weight: one GEMM of ``gout`` against the columns."""
     xp = get_array_module(gout)
     if cols is None:
         cols, _ = _columns(x, w_shape[2:], geom)
-    n, o = gout.shape[:2]
-    g = geom.groups
-    gm = gout.reshape(n, g, o // g, -1)
-    gw = xp.einsum("ngol,ngkl->gok", gm, cols, optimize=True)
-    return gw.reshape(w_shape)
+    if gm is None:
+        gm = _gemm_layout(gout, geom.groups)
+    return xp.matmul(gm, cols.transpose(0, 2, 1)).reshape(w_shape)
 
 
 def _bias_axes(ndim):
@@ -106,10 +128,11 @@ class Convolution(Node):
             if e[1] is not None:
                 gw = ConvWeightGrad.apply(x, g, geom, tuple(w.shape))
         else:
+            gm = _gemm_layout(g, geom.groups)
             if e[0] is not None:
-                gx = conv_input_grad(g, w, x.shape[2:], geom)
+                gx = conv_input_grad(g, w, x.shape[2:], geom, gm)
             if e[1] is not None:
-                gw = conv_weight_grad(x, g, w.shape, geom, cols)
+                gw = conv_weight_grad(x, g, w.shape, geom, cols, gm)
         if e[2] is not None:
             gb = dual_sum(g, _bias_axes(g.ndim))
         return gx, gw, gb, None
@@ -412,8 +435,7 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
 class Unfold(Node):
     def forward(self, x, kernel, geom):
         self.meta = (x.shape[2:], kernel, geom)
-        cols, _ = _columns(x, kernel, geom)
-        return cols.reshape(x.shape[0], -1, cols.shape[-1])
+        return _unfold(x, kernel, geom)
 
     def backward(self, g):
         spatial, kernel, geom = self.meta
@@ -431,8 +453,14 @@ class Fold(Node):
         kernel, geom = self.meta
         if isinstance(g, Tensor):
             return Unfold.apply(g, kernel, geom), None, None, None
-        cols, _ = _columns(g, kernel, geom)
-        return cols.reshape(g.shape[0], -1, cols.shape[-1]), None, None, None
+        return _unfold(g, kernel, geom), None, None, None
+
+
+def _unfold(x, kernel, geom):
+    d = len(kernel)
+    windows = _windows(x, kernel, geom)
+    order = (0, 1) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(2, 2 + d))
+    return windows.transpose(order).reshape(x.shape[0], x.shape[1] * math.prod(kernel), -1)
 
 
 def _fold(cols, spatial, kernel, geom):

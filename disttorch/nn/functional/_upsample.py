@@ -1,11 +1,9 @@
-"""Vision functions: ``interpolate`` (and the ``upsample*`` aliases), ``pixel_shuffle``,
-``pixel_unshuffle`` and ``pad``.
+"""Vision functions: ``interpolate`` (and the ``upsample*`` aliases), ``pixel_shuffle`` and
+``pixel_unshuffle`` (``pad`` lives in ``_misc``).
 
 Every interpolation mode is separable: each spatial axis is resampled in turn through a
 table of taps ``(index, weight)`` (one tap for nearest, two for linear, four for cubic), a
-gather whose adjoint is a scatter-add (``_windows.AxisGather``). Reflect, replicate and
-circular padding are gathers through index tables too; constant padding is its own node,
-whose adjoint is the padding by the negated amounts.
+gather whose adjoint is a scatter-add (``_windows.AxisGather``).
 """
 import math
 
@@ -14,11 +12,11 @@ import numpy as np
 from ..._backend import get_array_module
 from ...autograd.function import Node
 from ...tensor import Tensor
-from ._windows import AxisGather, shape_str
+from ._windows import AxisGather
 from ._pool import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
-           "pixel_unshuffle", "pad"]
+           "pixel_unshuffle"]
 
 _MODE_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 _CUBIC_A = -0.75
@@ -262,102 +260,3 @@ def pixel_unshuffle(input, downscale_factor):
                                f"downscale_factor, but input.size({axis})={input.shape[axis]} is "
                                f"not divisible by {r}")
     return PixelUnshuffle.apply(input, r)
-
-
-# ---------------------------------------------------------------------------- padding
-def _pad_slices(shape, pairs):
-    """Where the kept part of the input goes in the padded output (negative pads crop)."""
-    src, dst = [], []
-    for s, (lo, hi) in zip(shape, pairs):
-        src.append(slice(max(-lo, 0), s - max(-hi, 0)))
-        dst.append(slice(max(lo, 0), max(lo, 0) + s - max(-lo, 0) - max(-hi, 0)))
-    return (Ellipsis,) + tuple(src), (Ellipsis,) + tuple(dst)
-
-
-class ConstantPad(Node):
-    def forward(self, x, pairs, value):
-        xp = get_array_module(x)
-        lead = x.ndim - len(pairs)
-        shape = x.shape[:lead] + tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[lead:], pairs))
-        out = xp.full(shape, value, dtype=x.dtype)
-        src, dst = _pad_slices(x.shape[lead:], pairs)
-        out[dst] = x[src]
-        self.pairs = pairs
-        return out
-
-    def backward(self, g):
-        back = tuple((-lo, -hi) for lo, hi in self.pairs)
-        if isinstance(g, Tensor):
-            return ConstantPad.apply(g, back, 0), None, None
-        return self.forward(g, back, 0), None, None
-
-
-def _index_table(size, lo, hi, mode):
-    positions = np.arange(-lo, size + hi)
-    if mode == "reflect":
-        period = 2 * (size - 1) if size > 1 else 1
-        positions = np.abs(positions) % period
-        return np.where(positions >= size, period - positions, positions)
-    if mode == "replicate":
-        return np.clip(positions, 0, size - 1)
-    return positions % size
-
-
-def pad(input, pad, mode="constant", value=None):
-    """Pads a tensor.
-
-    ``pad`` lists ``(low, high)`` amounts starting from the last dimension:
-    ``(left, right)`` pads the last one, ``(left, right, top, bottom)`` the last two, and so on.
-
-    Args:
-        input: N-dimensional tensor
-        pad: tuple of even length; negative amounts crop (``'constant'`` mode)
-        mode: ``'constant'``, ``'reflect'``, ``'replicate'`` or ``'circular'``.
-            Default: ``'constant'``
-        value: fill value for ``'constant'`` padding. Default: 0
-
-    Shape:
-        - Output: the input shape with each padded dimension grown by ``low + high``
-    """
-    pad = tuple(int(p) for p in pad)
-    if len(pad) % 2:
-        raise RuntimeError("Padding length must be divisible by 2")
-    k = len(pad) // 2
-    if k > input.ndim:
-        raise RuntimeError(f"Padding length should be less than or equal to two times the input "
-                           f"dimension but got padding length {len(pad)} and input of dimension "
-                           f"{input.ndim}")
-    pairs = tuple((pad[2 * (k - 1 - i)], pad[2 * (k - 1 - i) + 1]) for i in range(k))
-    if mode == "constant":
-        lead = input.ndim - k
-        for i, ((lo, hi), s) in enumerate(zip(pairs, input.shape[lead:])):
-            if s + lo + hi < 0:
-                raise RuntimeError(f"The input size {s}, plus negative padding {lo} and {hi} "
-                                   f"resulted in a negative output size, which is invalid. Check "
-                                   f"dimension {lead + i} of your input.")
-        return ConstantPad.apply(input, pairs, 0 if value is None else value)
-    if mode not in ("reflect", "replicate", "circular"):
-        raise NotImplementedError(f"Unrecognised padding mode {mode}")
-    if value is not None and value != 0:
-        raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument")
-    if k > 3 or input.ndim not in (k + 1, k + 2):
-        raise NotImplementedError(f"Only 2D, 3D, 4D, 5D padding with non-constant padding are "
-                                  f"supported for now (got a {input.ndim}D input and a padding of "
-                                  f"length {len(pad)})")
-    xp = get_array_module(input._data)
-    out = input
-    lead = input.ndim - k
-    for i, ((lo, hi), s) in enumerate(zip(pairs, input.shape[lead:])):
-        if mode == "reflect" and (lo >= s or hi >= s):
-            raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding "
-                               f"input dimension, but got: padding ({lo}, {hi}) at dimension "
-                               f"{lead + i} of input {shape_str(input.shape)}")
-        if mode == "circular" and (lo > s or hi > s):
-            raise RuntimeError("Padding value causes wrapping around more than once.")
-        if s + lo + hi <= 0:
-            raise RuntimeError(f"input tensor with shape {shape_str(input.shape)} is too small "
-                               f"for padding {pad}")
-        if lo or hi:
-            table = xp.asarray(_index_table(s, lo, hi, mode))
-            out = AxisGather.apply(out, lead + i, [(table, None)])
-    return out

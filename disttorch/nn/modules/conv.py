@@ -4,7 +4,7 @@ import math
 from ...ops.creation import empty
 from .. import init
 from ..functional import _conv as F
-from ..functional._upsample import pad
+from ..functional._misc import pad
 from ..functional._windows import ntuple
 from ..parameter import Parameter
 from .module import Module

@@ -1,5 +1,5 @@
 """Padding layers: constant (and zero), reflection, replication and circular, 1d to 3d."""
-from ..functional._upsample import pad
+from ..functional._misc import pad
 from ..functional._windows import ntuple
 from .module import Module
 
