@@ -12,24 +12,38 @@ def _rewrap(like, value):
     return _new(value) if isinstance(like, Tensor) else value
 
 
+def _positions(view_fn, shape, xp):
+    """Flat (row-major) positions in the base of each element of the view.
+
+    Applying ``view_fn`` to an array of positions maps the view whatever the gradient's memory
+    layout (a reshape that was a view of the base may copy on another layout) and also for
+    views that repeat elements (expand, overlapping windows)."""
+    n = 1
+    for s in shape:
+        n *= s
+    return view_fn(xp.arange(n).reshape(shape)), n
+
+
 class CopySlices(Node):
     """Base history after an in-place op on one of its views: the view's region of the gradient
     goes to the in-place op's result; the rest goes to the base's previous history."""
 
-    def __init__(self, view_fn):
+    def __init__(self, view_fn, base_shape):
         self.view_fn = view_fn
+        self.base_shape = base_shape
 
     def backward(self, g):
         data = _unwrap(g)
         xp = get_array_module(data)
-        to_base = data.copy()
-        self.view_fn(to_base)[...] = 0
+        positions, _ = _positions(self.view_fn, self.base_shape, xp)
+        to_base = xp.array(data, copy=True, order="C")
+        to_base.reshape(-1)[positions.reshape(-1)] = 0
         to_view = xp.ascontiguousarray(self.view_fn(data))
         return _rewrap(g, to_base), _rewrap(g, to_view)
 
 
 class ViewOf(Node):
-    """A view recomputed from its base's (new) history: scatter the gradient into the base."""
+    """A view recomputed from its base's (new) history: scatter-add the gradient into the base."""
 
     def __init__(self, view_fn, base_shape, base_dtype):
         self.view_fn = view_fn
@@ -37,10 +51,11 @@ class ViewOf(Node):
         self.base_dtype = base_dtype
 
     def backward(self, g):
+        from .strided import scatter_add_flat
         data = _unwrap(g)
-        out = get_array_module(data).zeros(self.base_shape, self.base_dtype)
-        self.view_fn(out)[...] = data
-        return (_rewrap(g, out),)
+        positions, n = _positions(self.view_fn, self.base_shape, get_array_module(data))
+        out = scatter_add_flat(data.astype(self.base_dtype, copy=False), n, positions)
+        return (_rewrap(g, out.reshape(self.base_shape)),)
 
 
 def _edge(t):
@@ -85,7 +100,7 @@ def rebase_history(self, result):
         _refresh_views(self, self)
         return
     root, view_fn = self._base
-    copy = CopySlices(view_fn)
+    copy = CopySlices(view_fn, root._data.shape)
     copy.next_edges = [_edge(root), (node, result._output_nr)]
     root.grad_fn, root._output_nr, root._requires_grad = copy, 0, True
     view = ViewOf(view_fn, root._data.shape, root._data.dtype)

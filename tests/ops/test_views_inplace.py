@@ -69,6 +69,21 @@ def _sibling_view_after_view_inplace(lib, a):
     return col * 2 + block.sum()
 
 
+def _reshape_view_of_non_contiguous_base(lib, a):
+    b = a.t() * 1
+    v = b.t().reshape(-1)
+    v.mul_(lib.arange(12.0, dtype=a.dtype))
+    return b * b
+
+
+def _expanded_and_window_views_of_modified_base(lib, a):
+    x = a * 1
+    e = x.expand(2, 3, 4)
+    w = x.unfold(1, 2, 1)
+    x.mul_(2)
+    return e.sum() + (w * w).sum()
+
+
 def _masked_fill_on_view(lib, a):
     x = a.clone()
     x[:, :2].masked_fill_(x[:, :2] > 0, 0.0)
@@ -109,6 +124,8 @@ def _chain_of_inplace(lib, a, y):
     (_view_of_view, [(3, 4)]),
     (_getitem_then_base_inplace, [(3, 4)]),
     (_sibling_view_after_view_inplace, [(3, 4)]),
+    (_reshape_view_of_non_contiguous_base, [(3, 4)]),
+    (_expanded_and_window_views_of_modified_base, [(3, 4)]),
     (_masked_fill_on_view, [(3, 4)]),
     (_index_add_on_permuted, [(3, 4), (3, 3)]),
     (_copy_into_view, [(3, 4), (4,)]),
