@@ -329,7 +329,7 @@ def repeat(self, *sizes):
 
 def tile(input, dims):
     """Repeat ``input`` along each dim; missing leading ``dims`` count as 1."""
-    dims = _ints((dims,), "tile")
+    dims = _ints(dims if isinstance(dims, (tuple, list)) else (dims,), "tile")
     return repeat(input, (1,) * (input._data.ndim - len(dims)) + dims)
 
 
@@ -444,7 +444,7 @@ register_methods({
     "split": _method(split), "split_with_sizes": _method(split), "tensor_split": _method(tensor_split), "chunk": _method(chunk),
     "hsplit": _method(hsplit), "vsplit": _method(vsplit), "dsplit": _method(dsplit),
     "unbind": _method(unbind),
-    "repeat": repeat, "tile": lambda self, *dims: tile(self, dims),
+    "repeat": repeat, "tile": lambda self, *dims: tile(self, dims[0] if len(dims) == 1 else dims),
     "flip": lambda self, *dims: flip(self, dims[0] if len(dims) == 1 and not isinstance(
         dims[0], int) else dims),
     "fliplr": fliplr, "flipud": flipud,

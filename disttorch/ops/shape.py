@@ -528,7 +528,7 @@ register_methods({
     "view_as": lambda self, other: view(self, other._data.shape),
     "reshape_as": lambda self, other: reshape(self, other._data.shape),
     "flatten": _method(flatten), "unflatten": _method(unflatten), "squeeze": _method(squeeze),
-    "unsqueeze": _method(unsqueeze), "permute": lambda self, *dims: permute(self, dims),
+    "unsqueeze": _method(unsqueeze), "permute": lambda self, *dims: permute(self, *dims),
     "transpose": _method(transpose), "swapaxes": _method(transpose),
     "swapdims": _method(transpose), "t": t, "adjoint": adjoint,
     "T": property(_T), "mT": property(_mT), "H": property(_H), "mH": property(adjoint),
