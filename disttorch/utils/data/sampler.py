@@ -5,6 +5,8 @@ after ``load_state_dict()``, its next ``__iter__`` replays the same pass from th
 position: the order of a random pass is fixed by one seed drawn when the pass starts,
 so saving that seed and the number of indices consumed is enough.
 """
+import warnings
+
 import numpy as np
 
 from ...tensor import Tensor, _new
@@ -36,7 +38,6 @@ class Sampler:
 
     def __init__(self, data_source=None):
         if data_source is not None:
-            import warnings
             warnings.warn("`data_source` argument is not used and will be removed in 2.2.0."
                           "You may still have custom implementation that utilizes it.")
 

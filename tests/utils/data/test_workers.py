@@ -299,7 +299,7 @@ def test_memory_stays_flat_over_epochs_with_persistent_workers_and_python_lists(
 
 
 _CHILD = textwrap.dedent("""
-    import os, sys, time
+    import sys, time
     import numpy as np
     from disttorch.utils import data
 
@@ -316,7 +316,7 @@ _CHILD = textwrap.dedent("""
         next(iterator)
         print(" ".join(str(p.pid) for p in iterator._workers), flush=True)
         for _ in iterator:
-            pass
+            time.sleep(float(sys.argv[1]))
     except KeyboardInterrupt:
         print("interrupted", flush=True)
         raise
@@ -331,8 +331,8 @@ def _gone(pid):
         return True
 
 
-def _run_child():
-    child = subprocess.Popen([sys.executable, "-c", _CHILD], stdout=subprocess.PIPE,
+def _run_child(body_sleep=0.0):
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(body_sleep)], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, start_new_session=True,
                              cwd=os.path.dirname(os.path.dirname(os.path.dirname(
                                  os.path.dirname(os.path.abspath(__file__))))))
@@ -353,8 +353,10 @@ def _child_segments(pid):
     return [n for n in os.listdir(_shm._SHM_DIR) if n.startswith(f"dtdl_{pid}_")]
 
 
-def test_ctrl_c_stops_every_worker_and_leaves_no_segments():
-    child, pids = _run_child()
+@pytest.mark.parametrize("body_sleep", [0.0, 0.5], ids=["in-next", "in-loop-body"])
+def test_ctrl_c_stops_every_worker_and_leaves_no_segments(body_sleep):
+    child, pids = _run_child(body_sleep)
+    time.sleep(0.1)
     os.killpg(child.pid, signal.SIGINT)
     out, err = child.communicate(timeout=20)
     assert "interrupted" in out and "KeyboardInterrupt" in err, (out, err)
