@@ -8,6 +8,7 @@ by a few percent between the engines, and adaptive optimizers (which normalize t
 turn that into visible weight differences; float32 is covered by a well-conditioned quadratic.
 With ``maximize`` the model ascends the negated loss, so the trajectory stays the same bounded
 descent instead of diverging."""
+import copy
 import io
 import itertools
 import warnings
@@ -547,3 +548,28 @@ def test_lbfgs_errors_and_state_dict():
     resumed.step(closure_copy)
     np.testing.assert_array_equal(copy.detach().numpy(), a.detach().numpy())
     assert resumed.state[copy]["n_iter"] == opt.state[a]["n_iter"]
+
+
+def test_pre_hook_can_replace_arguments_and_repr_and_deepcopy():
+    params = _params(disttorch)
+    opt = optim.SGD(params, lr=0.1, momentum=0.9)
+    calls = []
+
+    def closure():
+        calls.append("closure")
+        return disttorch.tensor(1.0)
+
+    opt.register_step_pre_hook(lambda o, args, kwargs: ((closure,), {}))
+    assert float(opt.step()) == 1.0 and calls == ["closure"]
+    opt.register_step_pre_hook(lambda o, args, kwargs: "bad")
+    with pytest.raises(RuntimeError, match="must return None or a tuple"):
+        opt.step()
+    text = repr(opt)
+    assert text.startswith("SGD (\nParameter Group 0\n") and "    momentum: 0.9" in text
+
+    _loss_and_backward(disttorch, params)
+    plain = optim.Adam(params)
+    plain.step()
+    clone = copy.deepcopy(plain)
+    assert clone._step_pre_hooks == {} and len(clone.state) == len(plain.state)
+    assert repr(clone) == repr(plain)
