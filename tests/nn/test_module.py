@@ -341,3 +341,94 @@ def test_extra_repr_multiline_and_nested():
 def test_missing_forward_message():
     with pytest.raises(NotImplementedError, match='missing the required "forward" function'):
         nn.Module()(1)
+
+
+def test_state_dict_hooks_and_extra_state():
+    calls = []
+
+    class WithExtra(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(1, 1)
+            self.counter = 0
+
+        def get_extra_state(self):
+            return {"counter": self.counter}
+
+        def set_extra_state(self, state):
+            self.counter = state["counter"]
+
+    m = WithExtra()
+    m.counter = 5
+    m.register_state_dict_pre_hook(lambda mod, prefix, keep_vars: calls.append(("pre", prefix)))
+    m.register_state_dict_post_hook(lambda mod, sd, prefix, meta: calls.append(("post", len(sd))))
+    sd = m.state_dict()
+    assert list(sd) == ["_extra_state", "lin.weight", "lin.bias"]
+    assert calls == [("pre", ""), ("post", 3)]
+    other = WithExtra()
+    seen = []
+    other.register_load_state_dict_pre_hook(lambda mod, state, prefix, *rest: seen.append(prefix))
+    other.register_load_state_dict_post_hook(lambda mod, keys: seen.append(list(keys.missing_keys)))
+    other.load_state_dict(sd)
+    assert other.counter == 5 and seen == ["", []]
+    with pytest.raises(RuntimeError, match='Missing key\\(s\\) in state_dict: "_extra_state"'):
+        other.load_state_dict({k: v for k, v in sd.items() if k != "_extra_state"})
+
+
+def test_custom_load_from_state_dict_override_renames_keys():
+    class Renamed(nn.Linear):
+        def _load_from_state_dict(self, state_dict, prefix, *args):
+            old = prefix + "w"
+            if old in state_dict:
+                state_dict[prefix + "weight"] = state_dict.pop(old)
+            super()._load_from_state_dict(state_dict, prefix, *args)
+
+    m = nn.Sequential(Renamed(2, 2))
+    m.load_state_dict({"0.w": disttorch.ones(2, 2), "0.bias": disttorch.zeros(2)})
+    assert float(m[0].weight.sum()) == 4.0
+
+
+def test_backward_hook_kinds_cannot_mix():
+    m = nn.Linear(2, 2)
+    m.register_full_backward_hook(lambda *a: None)
+    with pytest.raises(RuntimeError, match="Cannot use both regular backward hooks and full"):
+        m.register_backward_hook(lambda *a: None)
+
+
+def test_backward_hook_with_tuple_output_and_non_tensor_args():
+    grads = []
+
+    class Split(nn.Module):
+        def forward(self, x, scale):
+            return x * scale, x * 2
+
+    m = Split()
+    m.register_full_backward_hook(lambda mod, gi, go: grads.append((len(gi), len(go))))
+    x = disttorch.ones(3, requires_grad=True)
+    a, b = m(x, 3.0)
+    (a.sum() + b.sum()).backward()
+    assert grads == [(1, 2)]
+    np.testing.assert_allclose(x.grad.numpy(), np.full(3, 5.0))
+
+
+def test_set_submodule_to_empty_and_named_members_options():
+    m = nn.Sequential(OrderedDict([("a", nn.Linear(2, 2)), ("b", nn.ReLU())]))
+    m.set_submodule("b", nn.Tanh())
+    assert isinstance(m.b, nn.Tanh)
+    with pytest.raises(AttributeError, match="has no attribute `c`"):
+        m.set_submodule("c", nn.Tanh(), strict=True)
+    assert [n for n, _ in m.named_parameters(prefix="model")] == ["model.a.weight", "model.a.bias"]
+    assert list(m.named_parameters(recurse=False)) == []
+    w = m.a.weight
+    m.to_empty(device="cpu")
+    assert m.a.weight is w and w.shape == (2, 2)
+
+
+def test_module_to_tensor_and_device_dtype_pair():
+    m = nn.Linear(2, 2)
+    m.to(disttorch.zeros(1, dtype=disttorch.float64))
+    assert m.weight.dtype == disttorch.float64
+    m.to("cpu", disttorch.float32)
+    assert m.weight.dtype == disttorch.float32
+    m.to(device="cpu", dtype=disttorch.float16, non_blocking=True)
+    assert m.bias.dtype == disttorch.float16

@@ -70,6 +70,7 @@ class Module(StateDictMixin):
         setattr_(self, "_forward_hooks_with_kwargs", {})
         setattr_(self, "_forward_hooks_always_called", {})
         setattr_(self, "_forward_pre_hooks_with_kwargs", {})
+        setattr_(self, "_is_full_backward_hook", None)
 
     # ------------------------------------------------------------ registration
     def register_buffer(self, name, tensor, persistent=True):
@@ -150,6 +151,18 @@ class Module(StateDictMixin):
             if not isinstance(mod, Module):
                 raise AttributeError("`" + item + "` is not an nn.Module")
         return mod
+
+    def set_submodule(self, target, module, strict=False):
+        """Replace (or, unless ``strict``, add) the submodule at the dotted path ``target``."""
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        parent_path, _, name = target.rpartition(".")
+        parent = self.get_submodule(parent_path)
+        if strict and not hasattr(parent, name):
+            raise AttributeError(parent._get_name() + " has no attribute `" + name + "`")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+            raise AttributeError("`" + name + "` is not an nn.Module")
+        setattr(parent, name, module)
 
     def get_parameter(self, target):
         """The parameter at the dotted path ``target``."""
@@ -257,6 +270,7 @@ class Module(StateDictMixin):
                      "_forward_pre_hooks_with_kwargs"):
             self.__dict__.setdefault(name, {})
         self.__dict__.setdefault("_non_persistent_buffers_set", set())
+        self.__dict__.setdefault("_is_full_backward_hook", None)
 
     # -------------------------------------------------------------- iteration
     def _named_members(self, get_members, prefix="", recurse=True, remove_duplicate=True):
@@ -420,6 +434,11 @@ class Module(StateDictMixin):
     def bfloat16(self):
         return self._cast_floats(_dtype.bfloat16)
 
+    def to_empty(self, *, device, recurse=True):
+        """Move parameters and buffers to ``device`` without copying their values."""
+        from ...ops.creation import empty_like
+        return self._apply(lambda t: empty_like(t, device=device), recurse)
+
     def share_memory(self):
         return self._apply(lambda t: t.share_memory_())
 
@@ -453,7 +472,23 @@ class Module(StateDictMixin):
     def register_full_backward_hook(self, hook, prepend=False):
         """``hook(module, grad_input, grad_output) -> None or new grad_input`` runs when the
         gradients w.r.t. the module's (tensor) inputs are known."""
+        if self._is_full_backward_hook is False:
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on "
+                               "a single Module. Please use only one of them.")
+        self._is_full_backward_hook = True
         return _HookHandle(self._backward_hooks, hook, (), prepend)
+
+    def register_backward_hook(self, hook):
+        """Deprecated form of :meth:`register_full_backward_hook`.
+
+        PyTorch passes the gradients of the last autograd node of ``forward``; disttorch passes
+        the module's own ``grad_input``/``grad_output``, as the full hook does.
+        """
+        if self._is_full_backward_hook is True:
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on "
+                               "a single Module. Please use only one of them.")
+        self._is_full_backward_hook = False
+        return _HookHandle(self._backward_hooks, hook)
 
     # --------------------------------------------------------------- calling
     def __call__(self, *args, **kwargs):
