@@ -190,6 +190,20 @@ CONV_MODULES = [
 
 
 @requires_torch
+@pytest.mark.parametrize("name,args,kwargs,shape", [
+    ("Unfold", ((2, 3),), dict(dilation=(1, 2), padding=1, stride=(2, 1)), (2, 3, 6, 7)),
+    ("Fold", ((5, 6), (2, 3)), dict(padding=1, stride=(2, 1)), (2, 12, 18)),
+], ids=["Unfold", "Fold"])
+def test_fold_modules(name, args, kwargs, shape):
+    d_module = getattr(nn, name)(*args, **kwargs)
+    t_module = getattr(torch.nn, name)(*args, **kwargs)
+    assert repr(d_module) == repr(t_module)
+    x = np.random.default_rng(0).standard_normal(shape)
+    np.testing.assert_allclose(d_module(disttorch.from_numpy(x)).numpy(),
+                               t_module(torch.from_numpy(x)).numpy(), rtol=1e-12, atol=1e-12)
+
+
+@requires_torch
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name,args,kwargs,shape", CONV_MODULES,
                          ids=[f"{c[0]}-{i}" for i, c in enumerate(CONV_MODULES)])

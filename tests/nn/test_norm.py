@@ -47,6 +47,10 @@ OPS = [
            _affine(((2, 6, 4, 3), (6,)))),
     OpInfo("group_norm_plain", lambda lib, x: lib.nn.functional.group_norm(x, 2),
            lambda rng: [S(randn(rng, 3, 4, 5)), S(randn(rng, 2, 4))]),
+    OpInfo("rms_norm", lambda lib, x, w: lib.nn.functional.rms_norm(x, (5, 3), w),
+           lambda rng: [S(randn(rng, 4, 2, 5, 3), randn(rng, 5, 3))]),
+    OpInfo("rms_norm_eps", lambda lib, x: lib.nn.functional.rms_norm(x, [6], eps=1e-3),
+           lambda rng: [S(randn(rng, 3, 6)), S(randn(rng, 6))]),
     OpInfo("local_response_norm", lambda lib, x: lib.nn.functional.local_response_norm(
         x, 3, alpha=0.1, beta=0.7, k=2.0), lambda rng: [S(randn(rng, 2, 6, 4, 3))]),
     OpInfo("local_response_norm_even", lambda lib, x: lib.nn.functional.local_response_norm(
@@ -66,7 +70,11 @@ test_matches_torch, test_finite_differences = op_tests(OPS)
     (lambda lib, x, w, b: lib.nn.functional.layer_norm(x, (4, 3), w, b), (2, 4, 3), (4, 3)),
     (lambda lib, x, w, b: lib.nn.functional.group_norm(x, 2, w, b), (2, 4, 3), (4,)),
     (lambda lib, x, w, b: lib.nn.functional.instance_norm(x, weight=w, bias=b), (2, 4, 3), (4,)),
-], ids=["batch_norm", "batch_norm_eval", "layer_norm", "group_norm", "instance_norm"])
+    (lambda lib, x, w, b: lib.nn.functional.rms_norm(x, (3,), w) + b, (2, 4, 3), (3,)),
+    (lambda lib, x, w, b: lib.nn.functional.local_response_norm(x * w[0], 3, alpha=0.5) + b[0],
+     (2, 4, 3), (1,)),
+], ids=["batch_norm", "batch_norm_eval", "layer_norm", "group_norm", "instance_norm", "rms_norm",
+        "local_response_norm"])
 def test_double_backward(fn, x_shape, p_shape):
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal(x_shape), rng.standard_normal(p_shape),
@@ -134,6 +142,8 @@ NORM_MODULES = [
     ("GroupNorm", (2, 6), {}, (3, 6, 4)),
     ("GroupNorm", (2, 4), dict(bias=False), (3, 4, 3)),
     ("GroupNorm", (3, 6), dict(affine=False, eps=1e-4), (3, 6, 2, 2)),
+    ("RMSNorm", ((5, 2),), {}, (4, 3, 5, 2)),
+    ("RMSNorm", (6,), dict(eps=1e-3, elementwise_affine=False), (2, 3, 6)),
     ("LocalResponseNorm", (3,), dict(alpha=0.1, k=2.0), (2, 5, 3, 3)),
 ]
 
@@ -192,6 +202,9 @@ def test_running_stats_not_recorded_in_graph():
     (lambda lib: lib.nn.functional.layer_norm(lib.zeros(2, 4), (3,)),
      RuntimeError, "Given normalized_shape=[3], expected input with shape [*, 3], but got input "
      "of size[2, 4]"),
+    (lambda lib: lib.nn.functional.rms_norm(lib.zeros(2, 4), (3,)),
+     RuntimeError, "Given normalized_shape=[3], expected input with shape [*3], but got input "
+     "of size[2, 4]"),
     (lambda lib: lib.nn.functional.layer_norm(lib.zeros(3, 4, 5), (4, 5), lib.zeros(5)),
      RuntimeError, "Expected weight to be of same shape as normalized_shape, but got weight of "
      "shape [5] and normalized_shape = [4, 5]"),
@@ -212,7 +225,8 @@ def test_running_stats_not_recorded_in_graph():
      ValueError, "expected input's size at dim=1 to match num_features (3), but got: 4."),
     (lambda lib: lib.nn.GroupNorm(4, 6), ValueError,
      "num_channels (6) must be divisible by num_groups (4)"),
-], ids=["running_size", "one_value", "eval_without_stats", "layer_shape", "layer_weight",
+], ids=["running_size", "one_value", "eval_without_stats", "layer_shape", "rms_shape",
+        "layer_weight",
         "groups", "group_weight", "instance_spatial", "bn2d_rank", "bn1d_rank", "instance_features",
         "groupnorm_module"])
 def test_errors(fn, error, message):

@@ -1,13 +1,16 @@
 """Normalization: batch, instance, layer, group and local response normalization.
 
-Batch, instance, layer and group norm are one fused node, ``Normalize``: the input is viewed
-as ``stat_shape``, statistics are taken over ``axes`` once, and the affine parameters
-broadcast as ``param_shape``. Its backward is the closed form
-``invstd * (gy - mean(gy) - xhat * mean(gy * xhat))`` with ``gy = g * weight``; under
+Batch, instance, layer, group and RMS norm are one fused node, ``Normalize``: the input is
+viewed as ``stat_shape``, statistics are taken over ``axes`` once, and the affine parameters
+broadcast as ``param_shape`` (RMS norm: no centering, ``var = mean(x**2)``). Its backward is
+the closed form ``invstd * (gy - mean(gy) - xhat * mean(gy * xhat))`` with
+``gy = g * weight`` (without ``mean(gy)`` when not centering); under
 ``create_graph`` the same formula runs on Tensors, recomputing the statistics from the input
 so that second derivatives see their dependence on it.
 """
 import math
+
+import numpy as np
 
 from ..._backend import get_array_module
 from ...autograd import grad_mode
@@ -17,7 +20,8 @@ from ...tensor import Tensor, Size
 from ._windows import shape_str, dual_sum
 from ._pool import AvgPool
 
-__all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "local_response_norm"]
+__all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm",
+           "local_response_norm"]
 
 
 class Normalize(Node):
@@ -25,12 +29,12 @@ class Normalize(Node):
     ``stats``); returns ``(y, mean, var)``, the last two (biased variance) without gradient."""
 
     def forward(self, x, weight, bias, stats, spec):
-        stat_shape, axes, param_shape, eps = spec
+        stat_shape, axes, param_shape, eps, center = spec
         xp = get_array_module(x)
         xs = x.reshape(stat_shape)
         if stats is None:
-            mean = xs.mean(axis=axes, keepdims=True)
-            centered = xs - mean
+            mean = xs.mean(axis=axes, keepdims=True) if center else xp.zeros((), x.dtype)
+            centered = xs - mean if center else xs
             var = (centered * centered).mean(axis=axes, keepdims=True)
         else:
             mean, var = (s.astype(x.dtype, copy=False).reshape(param_shape) for s in stats)
@@ -49,7 +53,7 @@ class Normalize(Node):
 
     def backward(self, g, _mean, _var):
         x, weight, xhat, invstd, mean = self.saved_tensors
-        stat_shape, axes, param_shape, eps = self.spec
+        stat_shape, axes, param_shape, _, center = self.spec
         e = self.next_edges
         if isinstance(g, Tensor):
             xhat, invstd = self._recompute(x, mean, invstd)
@@ -61,9 +65,10 @@ class Normalize(Node):
                 gx = gy * invstd
             else:
                 count = math.prod(stat_shape[a] for a in axes)
-                mean_gy = dual_sum(gy, axes, keepdim=True) / count
                 mean_gy_xhat = dual_sum(gy * xhat, axes, keepdim=True) / count
-                gx = (gy - mean_gy - xhat * mean_gy_xhat) * invstd
+                if center:
+                    gy = gy - dual_sum(gy, axes, keepdim=True) / count
+                gx = (gy - xhat * mean_gy_xhat) * invstd
             gx = gx.reshape(x.shape)
         if e[1] is not None:
             gw = sum_to(g * xhat, param_shape).reshape(weight.shape)
@@ -73,12 +78,12 @@ class Normalize(Node):
 
     def _recompute(self, x, mean, invstd):
         # Tensors of the statistics that depend on x, so a second derivative sees them move
-        stat_shape, axes, _, eps = self.spec
+        stat_shape, axes, _, eps, center = self.spec
         xs = x.reshape(stat_shape)
         if self.given_stats:
             return (xs - mean) * invstd, invstd
         count = math.prod(stat_shape[a] for a in axes)
-        centered = xs - dual_sum(xs, axes, keepdim=True) / count
+        centered = xs - dual_sum(xs, axes, keepdim=True) / count if center else xs
         invstd = (dual_sum(centered * centered, axes, keepdim=True) / count + eps) ** -0.5
         return centered * invstd, invstd
 
@@ -135,7 +140,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise ValueError(f"Expected more than 1 value per channel when training, got input size "
                          f"{Size(input.shape)}")
     spatial = math.prod(input.shape[2:])
-    spec = ((input.shape[0], channels, spatial), (0, 2), (1, channels, 1), eps)
+    spec = ((input.shape[0], channels, spatial), (0, 2), (1, channels, 1), eps, True)
     stats = None if training else (running_mean._data, running_var._data)
     out, mean, var = Normalize.apply(input, weight, bias, stats, spec)
     if training and (running_mean is not None or running_var is not None):
@@ -176,7 +181,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     if not use_input_stats and (running_mean is None or running_var is None):
         raise RuntimeError("Expected running_mean and running_var to be defined when "
                            "use_input_stats is false")
-    spec = ((n, channels, spatial), (2,), (1, channels, 1), eps)
+    spec = ((n, channels, spatial), (2,), (1, channels, 1), eps, True)
     stats = None if use_input_stats else (running_mean._data, running_var._data)
     out, mean, var = Normalize.apply(input, weight, bias, stats, spec)
     if use_input_stats and (running_mean is not None or running_var is not None):
@@ -187,6 +192,24 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
                 unbiased = var._data * (spatial / (spatial - 1))
                 _update_running(running_var, unbiased.mean(axis=0), momentum)
     return out
+
+
+def _trailing_spec(input, normalized_shape, params, eps, center, joiner):
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(int(s) for s in normalized_shape)
+    k = len(normalized_shape)
+    for param, name in params:
+        if param is not None and tuple(param.shape) != normalized_shape:
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got "
+                               f"{name} of shape {shape_str(param.shape)} and normalized_shape = "
+                               f"{shape_str(normalized_shape)}")
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != normalized_shape:
+        raise RuntimeError(f"Given normalized_shape={shape_str(normalized_shape)}, expected input "
+                           f"with shape [*{joiner}{', '.join(map(str, normalized_shape))}], but got "
+                           f"input of size{shape_str(input.shape)}")
+    inner = math.prod(normalized_shape)
+    return (input.numel() // max(inner, 1), inner), (1,), (1, inner), eps, center
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
@@ -201,22 +224,28 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
     Shape:
         - Output: same shape as ``input``
     """
-    if isinstance(normalized_shape, int):
-        normalized_shape = (normalized_shape,)
-    normalized_shape = tuple(int(s) for s in normalized_shape)
-    k = len(normalized_shape)
-    for param, name in ((weight, "weight"), (bias, "bias")):
-        if param is not None and tuple(param.shape) != normalized_shape:
-            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got "
-                               f"{name} of shape {shape_str(param.shape)} and normalized_shape = "
-                               f"{shape_str(normalized_shape)}")
-    if k == 0 or tuple(input.shape[input.ndim - k:]) != normalized_shape or input.ndim < k:
-        raise RuntimeError(f"Given normalized_shape={shape_str(normalized_shape)}, expected input "
-                           f"with shape [*, {', '.join(map(str, normalized_shape))}], but got input "
-                           f"of size{shape_str(input.shape)}")
-    inner = math.prod(normalized_shape)
-    spec = ((input.numel() // max(inner, 1), inner), (1,), (1, inner), eps)
+    spec = _trailing_spec(input, normalized_shape, ((weight, "weight"), (bias, "bias")), eps,
+                          True, ", ")
     return Normalize.apply(input, weight, bias, None, spec)[0]
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """Applies Root Mean Square Layer Normalization over the last dimensions:
+    :math:`y = \\frac{x}{\\sqrt{\\mathrm{mean}(x^2) + \\epsilon}} \\gamma`.
+
+    Args:
+        input: tensor of shape :math:`(*, *normalized\\_shape)`
+        normalized_shape: the trailing shape to normalize over (an int for one dimension)
+        weight: optional elementwise scale of shape ``normalized_shape``
+        eps: added to the mean square; ``None`` uses ``finfo(input.dtype).eps``
+
+    Shape:
+        - Output: same shape as ``input``
+    """
+    if eps is None:
+        eps = float(np.finfo(input._data.dtype).eps)
+    spec = _trailing_spec(input, normalized_shape, ((weight, "weight"),), eps, False, "")
+    return Normalize.apply(input, weight, None, None, spec)[0]
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
@@ -248,7 +277,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
                                f"{shape_str(input.shape)}")
     spatial = math.prod(input.shape[2:])
     spec = ((n, num_groups, channels // num_groups, spatial), (2, 3),
-            (1, num_groups, channels // num_groups, 1), eps)
+            (1, num_groups, channels // num_groups, 1), eps, True)
     return Normalize.apply(input, weight, bias, None, spec)[0]
 
 

@@ -1,4 +1,5 @@
-"""Convolution layers: ``Conv1d/2d/3d`` and ``ConvTranspose1d/2d/3d``."""
+"""Convolution layers: ``Conv1d/2d/3d``, ``ConvTranspose1d/2d/3d``, and the im2col layers
+``Unfold`` and ``Fold``."""
 import math
 
 from ...ops.creation import empty
@@ -9,7 +10,8 @@ from ..functional._windows import ntuple
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
+           "Unfold", "Fold"]
 
 _PADDING_MODES = ["zeros", "reflect", "replicate", "circular"]
 
@@ -282,3 +284,62 @@ class ConvTranspose3d(_ConvTranspose):
 
     _dims = 3
     _function = staticmethod(F.conv_transpose3d)
+
+
+class Unfold(Module):
+    """Extracts sliding local blocks from a batched input tensor (im2col).
+
+    Args:
+        kernel_size: the size of the sliding blocks
+        dilation: the stride of elements within a block. Default: 1
+        padding: implicit zero padding on both sides of the input. Default: 0
+        stride: the stride of the blocks. Default: 1
+
+    Shape:
+        - Input: :math:`(N, C, H, W)` or :math:`(C, H, W)`
+        - Output: :math:`(N, C \\times \\prod(kernel\\_size), L)`, :math:`L` the number of blocks
+    """
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.dilation = dilation
+        self.padding = padding
+        self.stride = stride
+
+    def forward(self, input):
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"padding={self.padding}, stride={self.stride}")
+
+
+class Fold(Module):
+    """Combines an array of sliding local blocks into a large containing tensor (col2im);
+    overlapping values are summed.
+
+    Args:
+        output_size: the spatial shape ``(H, W)`` of the output
+        kernel_size, dilation, padding, stride: as in :class:`Unfold`
+
+    Shape:
+        - Input: :math:`(N, C \\times \\prod(kernel\\_size), L)` or unbatched
+        - Output: :math:`(N, C, H, W)`
+    """
+
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.output_size = output_size
+        self.kernel_size = kernel_size
+        self.dilation = dilation
+        self.padding = padding
+        self.stride = stride
+
+    def forward(self, input):
+        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding,
+                      self.stride)
+
+    def extra_repr(self):
+        return (f"output_size={self.output_size}, kernel_size={self.kernel_size}, "
+                f"dilation={self.dilation}, padding={self.padding}, stride={self.stride}")

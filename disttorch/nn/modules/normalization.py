@@ -1,4 +1,4 @@
-"""Normalization layers other than batch norm: ``LayerNorm``, ``GroupNorm``,
+"""Normalization layers other than batch norm: ``LayerNorm``, ``GroupNorm``, ``RMSNorm``,
 ``InstanceNorm1d/2d/3d`` and ``LocalResponseNorm``."""
 import numbers
 import warnings
@@ -10,7 +10,7 @@ from ..parameter import Parameter
 from .batchnorm import _NormBase
 from .module import Module
 
-__all__ = ["LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
+__all__ = ["LayerNorm", "GroupNorm", "RMSNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
            "LocalResponseNorm"]
 
 
@@ -114,6 +114,46 @@ class GroupNorm(Module):
     def extra_repr(self):
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
                 f"bias={self.bias is not None}")
+
+
+class RMSNorm(Module):
+    """Applies Root Mean Square Layer Normalization over the trailing ``normalized_shape``:
+    :math:`y = \\frac{x}{\\sqrt{\\mathrm{mean}(x^2) + \\epsilon}} \\gamma`.
+
+    Args:
+        normalized_shape: the trailing shape to normalize over (an int for the last dimension)
+        eps: added to the mean square; ``None`` uses ``finfo(input.dtype).eps``
+        elementwise_affine: a learnable per-element ``weight`` (ones). Default: ``True``
+
+    Shape:
+        - Input: :math:`(N, *)`
+        - Output: same shape as the input
+    """
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None,
+                 dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, numbers.Integral):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(empty(self.normalized_shape, device=device, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        if self.elementwise_affine:
+            init.ones_(self.weight)
+
+    def forward(self, input):
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
 
 
 class _InstanceNorm(_NormBase):
