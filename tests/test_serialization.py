@@ -244,6 +244,19 @@ def test_torch_loads_file_written_in_torch_format(tmp_path):
     assert loaded["model"]["float32"].is_contiguous()
 
 
+def test_torch_loads_our_views_sharing_storage(tmp_path):
+    base = disttorch.tensor(np.arange(12, dtype=np.float32).reshape(3, 4))
+    path = tmp_path / "views.pt"
+    disttorch.save({"base": base, "t": base.t(), "col": base[:, 1], "row": base[2]}, path,
+                   format="torch")
+    loaded = torch.load(path, weights_only=True)
+    for key, expected in (("t", base.t()), ("col", base[:, 1]), ("row", base[2])):
+        np.testing.assert_array_equal(loaded[key].numpy(), expected.numpy())
+    assert not loaded["t"].is_contiguous()
+    loaded["base"][2, 1] = -5.0
+    assert loaded["col"][2] == -5.0 and loaded["row"][1] == -5.0 and loaded["t"][1, 2] == -5.0
+
+
 def test_torch_optimizer_resumes_from_our_optimizer_state(tmp_path):
     init = [_array("float32", (3,), seed) for seed in range(2)]
     d_params = [disttorch.tensor(a, requires_grad=True) for a in init]
