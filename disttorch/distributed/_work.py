@@ -6,12 +6,14 @@ import threading
 class Work:
     """Handle of an asynchronous collective: ``wait()``, ``is_completed()``, ``result()``."""
 
-    def __init__(self, description, result=None):
+    def __init__(self, description, result=None, timeout=None, on_timeout=None):
         self.description = description
         self._done = threading.Event()
         self._exception = None
         self._result = result
         self._callbacks = []
+        self._timeout = timeout
+        self._on_timeout = on_timeout
 
     def _finish(self, exception=None):
         self._exception = exception
@@ -30,9 +32,13 @@ class Work:
         return self._exception
 
     def wait(self, timeout=None):
-        """Block until the operation has finished; re-raise its error if it failed."""
-        seconds = None if timeout is None else getattr(timeout, "total_seconds", lambda: timeout)()
+        """Block until the operation has finished (at most ``timeout``, default: the group's
+        timeout); re-raise its error if it failed."""
+        limit = timeout if timeout is not None else self._timeout
+        seconds = None if limit is None else getattr(limit, "total_seconds", lambda: limit)()
         if not self._done.wait(seconds):
+            if timeout is None and self._on_timeout is not None:
+                raise self._on_timeout()
             raise RuntimeError(f"Work.wait() timed out after {seconds} s waiting for "
                                f"{self.description}")
         if self._exception is not None:
@@ -58,6 +64,8 @@ class _Future:
 
     def wait(self):
         self._work.wait()
+        if self._work._exception is not None:
+            raise self._work._exception
         return self._work._result
 
     def value(self):

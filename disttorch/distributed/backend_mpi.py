@@ -170,16 +170,28 @@ class ProcessGroupMPI(ProcessGroup):
         """Start ``start() -> request(s)``, wait against the deadline, then ``finish()``."""
         seq = self._next_seq()
 
-        def op():
+        def op(blocking=False):
             self.board.enter(seq, _NAMES.index(name))
             if self.debug and signature is not None:
                 self._check_signature(name, seq, signature)
             requests = start()
-            self._wait(requests, name, seq)
+            if blocking:
+                # On the executor thread: wait inside MPI with the GIL released, so the
+                # transfer progresses at full speed while Python runs the backward pass.
+                # The waiter enforces the deadline (Work.wait).
+                _mpi().Request.Waitall(requests if isinstance(requests, list) else [requests])
+            else:
+                self._wait(requests, name, seq)
             return finish() if finish is not None else None
         if async_op:
-            return self.executor.submit(op, Work(f"{name} (collective #{seq})"))
+            work = Work(f"{name} (collective #{seq})", timeout=self.timeout,
+                        on_timeout=lambda: self._async_timeout(name, seq))
+            return self.executor.submit(lambda: op(blocking=True), work)
         return self.executor.run_sync(op)
+
+    def _async_timeout(self, name, seq):
+        _after_timeout()
+        return self._timeout_error(name, seq)
 
     def _wait(self, requests, name, seq, statuses=None):
         MPI = _mpi()
@@ -187,13 +199,12 @@ class ProcessGroupMPI(ProcessGroup):
             requests = [requests]
         deadline = time.monotonic() + self.timeout.total_seconds()
         spins = 0
+        # Poll without sleeping, as MPI's own blocking calls do: MPICH moves large messages
+        # through shared memory only while it is being polled.
         while True:
             if MPI.Request.Testall(requests, statuses):
                 return
             spins += 1
-            if spins > 2000:
-                # back off so oversubscribed ranks leave the CPU to the ones doing work
-                time.sleep(min(0.001, 1e-5 * (spins - 2000)))
             if spins % 256 == 0 and time.monotonic() > deadline:
                 _after_timeout()
                 raise self._timeout_error(name, seq)
