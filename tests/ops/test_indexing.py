@@ -309,3 +309,22 @@ def test_double_backward(fn):
         results.append((g.detach().numpy(), g2.numpy()))
     np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-10)
     np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-10)
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool", "float16"])
+@pytest.mark.parametrize("expr", [
+    "x[x > 0] if x.dtype != lib.bool else x[x]", "x[[0, 2]]", "x[1:, ::2]",
+    "lib.gather(x, 1, lib.tensor([[0], [1], [3]]))", "x.masked_fill(x == 1, 1)",
+    "x.index_select(0, lib.tensor([2, 2]))", "x.scatter(1, lib.tensor([[0], [1], [3]]), 0)",
+    "x.nonzero()", "lib.take(x, lib.tensor([0, 5]))", "x.index_fill(1, lib.tensor([0]), 1)",
+    "lib.unique(x, return_counts=True)", "x.unique_consecutive()",
+    "lib.sort(x.long() if x.dtype == lib.bool else x, dim=1, stable=True)",
+])
+def test_non_float_dtypes(dtype, expr):
+    data = np.random.default_rng(0).integers(0, 3, (3, 4)).astype(dtype)
+    expected = eval(expr, {"lib": torch, "x": torch.tensor(data)})
+    actual = eval(expr, {"lib": disttorch, "x": disttorch.tensor(data)})
+    for e, a in zip(*(r if isinstance(r, (tuple, list)) else [r] for r in (expected, actual))):
+        assert str(a.dtype).split(".")[-1] == str(e.dtype).split(".")[-1]
+        np.testing.assert_array_equal(a.numpy(), e.numpy())

@@ -236,3 +236,20 @@ def test_grad_fn_names():
     assert x.t().grad_fn.name() == "PermuteBackward0"
     assert x.reshape(6).grad_fn.name() == "ReshapeBackward0"
     assert x[0].grad_fn.name() == "SliceBackward0"
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool", "float16", "int8"])
+@pytest.mark.parametrize("expr", [
+    "x.t().reshape(-1)", "lib.cat([x, x], 1)", "lib.stack([x, x])", "x.flip(0)", "x.roll(1, 1)",
+    "x.repeat(2, 1)", "x.unfold(1, 2, 1)", "x.expand(2, 3, 4)", "x.split(3, 1)", "x.rot90()",
+    "lib.cat([x, x.float()])", "lib.cat([x, lib.ones(1, 4, dtype=lib.bool)])",
+    "lib.hstack([x, x.double()])", "x.movedim(0, 1).contiguous()", "x.unbind(1)",
+])
+def test_non_float_dtypes(dtype, expr):
+    data = np.random.default_rng(0).integers(0, 3, (3, 4)).astype(dtype)
+    expected = eval(expr, {"lib": torch, "x": torch.tensor(data)})
+    actual = eval(expr, {"lib": disttorch, "x": disttorch.tensor(data)})
+    for e, a in zip(*(r if isinstance(r, (tuple, list)) else [r] for r in (expected, actual))):
+        assert str(a.dtype).split(".")[-1] == str(e.dtype).split(".")[-1]
+        np.testing.assert_array_equal(a.numpy(), e.numpy())
