@@ -78,7 +78,10 @@ class Sub(Node):
 class Mul(Node):
     def forward(self, a, b):
         self.shapes = (_shape(a), _shape(b))
-        self.save_for_backward(a, b)
+        # an operand is saved only for the other's gradient, and a Python number has none: as in
+        # PyTorch, ``y = x * 2`` then an in-place op on ``x`` stays legal
+        self.save_for_backward(None if type(b) in _PY_SCALARS else a,
+                               None if type(a) in _PY_SCALARS else b)
         return a * b
 
     def backward(self, g):
@@ -92,7 +95,7 @@ class Mul(Node):
 class Div(Node):
     def forward(self, a, b):
         self.shapes = (_shape(a), _shape(b))
-        self.save_for_backward(a, b)
+        self.save_for_backward(None if type(b) in _PY_SCALARS else a, b)
         return a / b
 
     def backward(self, g):
