@@ -6,7 +6,7 @@ from ..autograd.function import Node
 from ..tensor import Tensor
 from ._util import register_methods, wrap_dim, make_view
 from .linalg import _out
-from .arithmetic import check_inplace, apply_inplace, _nograd_inplace
+from .pointwise import _inplace_unary
 from .reduction import _method, sum as _reduce_sum
 
 __all__ = ["tril", "triu", "diag", "diagonal", "diag_embed", "trace"]
@@ -126,15 +126,6 @@ def trace(input):
     return _reduce_sum(Diagonal.apply(input, 0, 0, 1, False))
 
 
-def _inplace_triangle(fn):
-    def method(self, diagonal=0):
-        if check_inplace(self):
-            return apply_inplace(self, fn(self, diagonal))
-        return _nograd_inplace(self, fn, diagonal)
-    method.__name__ = fn.__name__ + "_"
-    return method
-
-
 _methods = {name: _method(globals()[name]) for name in __all__}
-_methods.update({"tril_": _inplace_triangle(tril), "triu_": _inplace_triangle(triu)})
+_methods.update({"tril_": _inplace_unary(tril), "triu_": _inplace_unary(triu)})
 register_methods(_methods)

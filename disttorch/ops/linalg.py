@@ -14,6 +14,7 @@ from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import register_methods, wrap_dim
 from .arithmetic import add, mul
+from .pointwise import _inplace_unary
 from .reduction import _sum, _method, scalar_type_name
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm", "addmv",
@@ -539,4 +540,6 @@ _METHODS = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger",
             "addr", "baddbmm", "addbmm", "kron", "cross"]
 _methods = {name: _method(globals()[name]) for name in _METHODS}
 _methods.update({"__matmul__": _matmul_operator, "__rmatmul__": _rmatmul})
+_methods.update({name + "_": _inplace_unary(globals()[name])
+                 for name in ["addmm", "addmv", "addr", "baddbmm", "addbmm"]})
 register_methods(_methods)

@@ -48,7 +48,10 @@ class _Expand(Node):
         self.axes, self.keepdim = axes, keepdim
         if not keepdim:
             g = g.reshape(_keep_shape(in_shape, axes))
-        return get_array_module(g).broadcast_to(g, in_shape)
+        # a real array: under create_graph this Tensor may become a leaf's writable .grad
+        out = get_array_module(g).empty(in_shape, g.dtype)
+        out[...] = g
+        return out
 
     def backward(self, gg):
         return _sum(gg, self.axes, self.keepdim), None, None, None
@@ -109,7 +112,7 @@ class NanSum(Node):
         keep = ~xp.isnan(x)
         weight = keep.astype(x.dtype)
         if mean:
-            weight = weight / keep.sum(axis=axes, keepdims=True)
+            weight = (weight / keep.sum(axis=axes, keepdims=True)).astype(x.dtype)
         self.save_for_backward(weight)
         fn = xp.nanmean if mean else xp.nansum
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -67,6 +67,9 @@ OPS = [
                         S(randn(rng, 3, 1), randn(rng, 2, 3, 4), randn(rng, 2, 4, 5), alpha=0.5)]),
     OpInfo("addbmm", lambda lib, c, a, b: lib.addbmm(c, a, b, beta=0.5),
            lambda rng: [S(randn(rng, 3, 5), randn(rng, 2, 3, 4), randn(rng, 2, 4, 5))]),
+    OpInfo("inplace", lambda lib, c, a, b: ((c * 1).addmm_(a, b, beta=0.5), (a * 1).tril_(1),
+                                            (a * 1).triu_(-1), (c * 1).addr_(a[:, 0], b[0])),
+           lambda rng: [S(randn(rng, 3, 5), randn(rng, 3, 4), randn(rng, 4, 5))]),
     OpInfo("einsum", lambda lib, eq, *ops: lib.einsum(eq, *ops),
            lambda rng: [S(eq, *[randn(rng, *s) for s in shapes])
                         for eq, shapes in zip(EINSUM, EINSUM_SHAPES)]),

@@ -129,6 +129,8 @@ OPS = [
            lambda rng: [S(randn(rng, 3, 4), dim=1), S(randn(rng, 2, 3, 4), dim=0),
                         S(_with_zeros(rng), dim=1), S(_with_zeros(rng), dim=0),
                         S(randn(rng, 5), dim=-1)]),
+    OpInfo("cumsum_inplace", lambda lib, x: ((x * 1).cumsum_(1), (x * 1).cumprod_(0)),
+           lambda rng: [S(randn(rng, 3, 4))]),
     OpInfo("cummax", lambda lib, x, **kw: tuple(lib.cummax(x, **kw)) + tuple(lib.cummin(x, **kw)),
            lambda rng: [S(randn(rng, 3, 4), dim=1), S(randn(rng, 2, 3, 4), dim=0),
                         S(randn(rng, 5), dim=0)]),
