@@ -154,7 +154,8 @@ class Node:
         return tuple(out)
 
     def _raise_modified(self, m):
-        array = self._saved[self._saved_meta.index(m)]
+        # by identity: list.index would compare the Tensors inside the entries with ==
+        array = self._saved[next(i for i, e in enumerate(self._saved_meta) if e is m)]
         from .._dtype import from_numpy_dtype
         kind = from_numpy_dtype(array.dtype).name
         shape = list(array.shape)

@@ -377,3 +377,76 @@ def test_layer_finite_differences(mode):
                rng.standard_normal((4, 3, 5)), *[rng.standard_normal(s) * 0.5 for s in shapes],
                grad=[True, True, lstm] + [True] * len(shapes))
     check_gradient(OpInfo(mode, fn, None), sample)
+
+
+# ------------------------------------------------------------------------ double backward
+def _second_order(lib, fn, arrays):
+    """Gradients w.r.t. the inputs of <grad(<fn(inputs), w>, inputs), u>."""
+    inputs = [lib.tensor(a, requires_grad=True) for a in arrays]
+    outs = fn(lib, *inputs)
+    outs = list(outs) if isinstance(outs, (tuple, list)) else [outs]
+    rng = np.random.default_rng(5)
+    loss = sum((o * lib.tensor(rng.standard_normal(tuple(o.shape)))).sum() for o in outs)
+    grads = lib.autograd.grad(loss, inputs, create_graph=True)
+    total = sum((g * lib.tensor(rng.standard_normal(tuple(g.shape)))).sum() for g in grads)
+    total.backward()
+    return [g.detach().numpy() for g in grads] + [t.grad.numpy() for t in inputs]
+
+
+def _layer_shapes(gates, layers=2, dirs=2, input_size=4, hidden=5):
+    shapes = []
+    for layer in range(layers):
+        for _ in range(dirs):
+            shapes += [(gates * hidden, input_size if layer == 0 else hidden * dirs),
+                       (gates * hidden, hidden), (gates * hidden,), (gates * hidden,)]
+    return shapes
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN_TANH"])
+def test_double_backward_matches_torch(mode):
+    rng = np.random.default_rng(13)
+    lstm = mode == "LSTM"
+    gates = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1}[mode]
+    weights = [rng.standard_normal(s) * 0.5 for s in _layer_shapes(gates)]
+    states = [rng.standard_normal((4, 3, 5))] * (2 if lstm else 1)
+    torch_fn = {"LSTM": torch._VF.lstm, "GRU": torch._VF.gru, "RNN_TANH": torch._VF.rnn_tanh}[mode]
+
+    def layer(lib, x, *rest):
+        hx, w = (rest[:2], rest[2:]) if lstm else (rest[0], rest[1:])
+        if lib is torch:
+            return torch_fn(x, hx if lstm else hx, list(w), True, 2, 0.0, False, True, False)
+        config = RNNConfig(mode, 2, True, None, False, False, 0.0, False, None, None)
+        return FusedRNN.apply(x, hx[0] if lstm else hx, hx[1] if lstm else None, config, *w)
+
+    arrays = [rng.standard_normal((4, 3, 4))] + states + weights
+    for ours, theirs in zip(_second_order(disttorch, layer, arrays),
+                            _second_order(torch, layer, arrays)):
+        np.testing.assert_allclose(ours, theirs, atol=1e-9)
+
+    def cell(lib, x, h, c, *w):
+        if lib is torch:
+            return torch.lstm_cell(x, (h, c), *w)
+        return FusedCell.apply(x, h, c, "LSTM", *w)
+    arrays = [rng.standard_normal((3, 4)), rng.standard_normal((3, 5)), rng.standard_normal((3, 5)),
+              rng.standard_normal((20, 4)), rng.standard_normal((20, 5)), rng.standard_normal(20),
+              rng.standard_normal(20)]
+    for ours, theirs in zip(_second_order(disttorch, cell, arrays),
+                            _second_order(torch, cell, arrays)):
+        np.testing.assert_allclose(ours, theirs, atol=1e-9)
+
+
+def test_retain_graph_and_inplace_checks():
+    lstm = nn.LSTM(3, 4)
+    out, _ = lstm(disttorch.randn(5, 2, 3))
+    loss = out.sum()
+    loss.backward(retain_graph=True)
+    first = lstm.weight_hh_l0.grad.numpy().copy()
+    loss.backward()
+    np.testing.assert_allclose(lstm.weight_hh_l0.grad.numpy(), 2 * first, rtol=1e-5, atol=1e-6)
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        loss.backward()
+    out, _ = lstm(disttorch.randn(5, 2, 3))
+    with disttorch.no_grad():
+        lstm.weight_ih_l0.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()

@@ -15,6 +15,7 @@ from ...ops import cat, zeros
 from ...ops._util import sum_to
 from ...ops.random import _gen
 from ...tensor import Tensor
+from ._composite import attention_composite, double_backward
 from ._linear import linear
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
@@ -44,6 +45,9 @@ class Attention(Node):
         self.spec = spec
         self.shapes = (q.shape, k.shape, v.shape,
                        None if float_mask is None else float_mask.shape)
+        self.allowed = bool_mask
+        self.empty_rows = None
+        inputs = (q, k, v, float_mask)
         if spec.groups > 1:
             k = xp.repeat(k, spec.groups, axis=-3)
             v = xp.repeat(v, spec.groups, axis=-3)
@@ -58,8 +62,9 @@ class Attention(Node):
         if bool_mask is not None:
             p = xp.where(bool_mask, p, -xp.inf)
         peak = p.max(axis=-1, keepdims=True)
-        if spec.zero_masked_rows:
-            peak[~xp.isfinite(peak)] = 0
+        if spec.zero_masked_rows and (bool_mask is not None or float_mask is not None):
+            self.empty_rows = ~xp.isfinite(peak)
+            peak[self.empty_rows] = 0
         p -= peak
         xp.exp(p, out=p)
         total = p.sum(axis=-1, keepdims=True)
@@ -73,17 +78,21 @@ class Attention(Node):
             keep = xp.asarray(keep).astype(p.dtype) * (1.0 / (1 - spec.dropout_p))
             weights = p * keep
         out = xp.matmul(weights, v)
-        self.saved = (q, k, v, p, keep)
+        self.keep = keep
+        self.save_for_backward(*inputs, p, keep)
         if spec.weights is None:
             return out
         return out, (weights.mean(axis=-3) if spec.weights == "mean" else weights)
 
     def backward(self, g, g_weights=None):
+        q, k, v, float_mask, p, keep = self.saved_tensors
         if isinstance(g, Tensor):
-            raise RuntimeError("scaled_dot_product_attention: double backward (create_graph=True) "
-                               "is not supported by the fused attention kernel")
-        q, k, v, p, keep = self.saved
+            return double_backward(attention_composite(self), (q, k, v, float_mask, None, None),
+                                   (g, g_weights))
         spec = self.spec
+        if spec.groups > 1:
+            k = k.repeat(spec.groups, axis=-3)
+            v = v.repeat(spec.groups, axis=-3)
         q_shape, k_shape, v_shape, mask_shape = self.shapes
         edges = self.next_edges
         weights = p if keep is None else p * keep
@@ -111,7 +120,6 @@ class Attention(Node):
             dv = None if dv is None else _group_sum(dv, spec.groups)
         dk = None if dk is None else sum_to(dk, k_shape)
         dv = None if dv is None else sum_to(dv, v_shape)
-        self.saved = None
         return dq, dk, dv, dmask, None, None
 
     @classmethod

@@ -21,6 +21,7 @@ from ..._backend import get_array_module
 from ...autograd.function import Node
 from ...ops.random import default_generator
 from ...tensor import Tensor
+from ._composite import cell_composite, double_backward, rnn_composite
 
 __all__ = []
 
@@ -313,12 +314,6 @@ _KERNELS = {"LSTM": (_lstm_forward, _lstm_backward), "GRU": (_gru_forward, _gru_
             "RNN_RELU": (_elman_forward(True), _elman_backward)}
 
 
-def _no_double_backward(node, grads):
-    if any(isinstance(g, Tensor) for g in grads):
-        raise RuntimeError(f"{node.name()}: double backward (create_graph=True) through the fused "
-                           f"recurrent kernels is not supported")
-
-
 def _layer_weights(flat):
     """``(w_ih, w_hh, b_ih, b_hh, w_hr)`` from one layer-direction's weights in PyTorch's order."""
     if len(flat) == 2:
@@ -341,9 +336,8 @@ class FusedRNN(Node):
         self.cfg = cfg
         self.x_shape = x.shape
         dirs = 2 if cfg.bidirectional else 1
-        per = len(weights) // (cfg.num_layers * dirs)
-        self.layer_weights = [_layer_weights(weights[k:k + per])
-                              for k in range(0, len(weights), per)]
+        self.save_for_backward(x, hx, cx, *weights)
+        self.layer_weights = self.layer_weights_of(weights)
         forward_kernel = _KERNELS[cfg.mode][0]
         if cfg.batch_sizes is None:
             x = x[:, None] if cfg.unbatched else x
@@ -393,6 +387,15 @@ class FusedRNN(Node):
             results += (self._final(xp.stack(cn)),)
         return results
 
+    def layer_weights_of(self, weights):
+        """The flat weights grouped per layer and direction as ``_layer_weights`` tuples."""
+        per = len(weights) // (self.cfg.num_layers * (2 if self.cfg.bidirectional else 1))
+        return [_layer_weights(weights[k:k + per]) for k in range(0, len(weights), per)]
+
+    def _release(self):
+        super()._release()
+        self.caches = None
+
     def _initial(self, xp, state, batch, size, dtype):
         cfg = self.cfg
         layers = cfg.num_layers * (2 if cfg.bidirectional else 1)
@@ -422,7 +425,10 @@ class FusedRNN(Node):
         return g[:, 0] if cfg.unbatched else g
 
     def backward(self, g_out, g_hn, g_cn=None):
-        _no_double_backward(self, (g_out, g_hn, g_cn))
+        saved = self.saved_tensors
+        if isinstance(g_out, Tensor):
+            grads = double_backward(rnn_composite(self), saved, (g_out, g_hn, g_cn))
+            return grads[:3] + (None,) + grads[3:]
         cfg = self.cfg
         xp = get_array_module(g_out)
         backward_kernel = _KERNELS[cfg.mode][1]
@@ -451,7 +457,6 @@ class FusedRNN(Node):
                 g_in = dx if g_in is None else g_in + dx
                 dh0[idx], dc0[idx], dweights[idx] = dh, dc, dw
             g_layer = g_in
-        self.caches = self.masks = None
         dx = None
         if need_x:
             dx = g_layer
@@ -486,21 +491,28 @@ class FusedCell(Node):
         self.mode = mode
         self.has_bias = b_ih is not None
         steps = [(0, x.shape[0])]
+        self.save_for_backward(x, hx, cx, w_ih, w_hh, b_ih, b_hh)
         _, h, c, self.cache = _KERNELS[mode][0](x, hx, cx, (w_ih, w_hh, b_ih, b_hh, None), steps)
         if self.unbatched:
             h = h[0]
             c = None if c is None else c[0]
         return h if c is None else (h, c)
 
+    def _release(self):
+        super()._release()
+        self.cache = None
+
     def backward(self, g_h, g_c=None):
-        _no_double_backward(self, (g_h, g_c))
+        saved = self.saved_tensors
+        if isinstance(g_h, Tensor):
+            inputs = saved[:3] + (self.mode,) + saved[3:]
+            return double_backward(cell_composite(self), inputs, (g_h, g_c))
         xp = get_array_module(g_h)
         if self.unbatched:
             g_h = g_h[None]
             g_c = None if g_c is None else g_c[None]
         dx, dh, dc, dw = _KERNELS[self.mode][1](self.cache, xp.zeros_like(g_h), g_h, g_c,
                                                 self.next_edges[0] is not None)
-        self.cache = None
         if self.unbatched:
             dx = None if dx is None else dx[0]
             dh = dh[0]
