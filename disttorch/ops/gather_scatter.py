@@ -46,7 +46,8 @@ def _full_index(input, dim, index, name):
                                f"{d} with size {size}")
     xp = get_array_module(idx)
     if not x_shape:
-        return d, (idx.reshape(-1)[:1].reshape(()) if idx.size else idx.reshape(0),)
+        # a 0-d tensor has a single element: every valid index selects it
+        return d, (Ellipsis,)
     full = []
     for k, n in enumerate(i_shape):
         if k == d:

@@ -74,6 +74,8 @@ INDEX_OPS = [
     _op("gather", lambda lib, x, i: lib.gather(x, 1, i), lambda r: [
         S(randn(r, 3, 4), _i(0, 3, 3, 1, 0, 0).reshape(3, 2)),
         S(randn(r, 3, 4), np.array([[0, 1, 2, 0], [2, 2, 2, 2]]))]),
+    _op("gather_scatter_0d", lambda lib, x, i: lib.gather(x, 0, i) + lib.scatter_add(
+        x, 0, i, x * 2) + x.scatter(0, i, 7.0), lambda r: [S(randn(r), np.array(0))]),
     _op("gather_neg_dim", lambda lib, x, i: x.gather(-1, i), lambda r: [
         S(randn(r, 2, 3, 4), np.zeros((2, 2, 1), np.int64))]),
     _op("scatter_src", lambda lib, x, s, i: lib.scatter(x, 0, i, s), lambda r: [
