@@ -79,7 +79,7 @@ def _raise_worker_error(error):
 class _MultiProcessIter(_BaseIter):
     def __init__(self, loader):
         self._num_workers = loader.num_workers
-        self._prefetch = loader.prefetch_factor
+        self._prefetch = max(1, loader.prefetch_factor)
         self._persistent = loader.persistent_workers
         super().__init__(loader)
         context = loader.multiprocessing_context
@@ -161,6 +161,8 @@ class _MultiProcessIter(_BaseIter):
             self._outstanding += 1
 
     def __next__(self):
+        if not self._finalizer.alive:
+            raise StopIteration
         try:
             return self._next()
         except StopIteration:
@@ -250,10 +252,12 @@ class _MultiProcessIter(_BaseIter):
         seq = reply["seq"]
         if seq is None:
             _raise_worker_error(reply["error"])
+        stale = seq in self._stale
         if "error" in reply:
             result = _WorkerError(reply["error"])
         elif reply.get("end"):
-            self._active[worker_id] = False
+            if not stale:
+                self._active[worker_id] = False
             result = None
         elif reply["slot"] is None:
             result = decode(reply["tree"], None)
@@ -263,7 +267,7 @@ class _MultiProcessIter(_BaseIter):
             result = decode(reply["tree"], lambda index, dtype, shape:
                             _shm.view(lease, offsets[index], dtype, shape))
         self._outstanding -= 1
-        if seq in self._stale:
+        if stale:
             self._stale.discard(seq)
             self._tasks.pop(seq, None)
             return

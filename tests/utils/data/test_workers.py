@@ -376,3 +376,26 @@ def test_spawn_context_is_honoured():
     loader = data.DataLoader(Augmented(8), batch_size=4, num_workers=1,
                              multiprocessing_context="spawn")
     assert _flat(list(loader)) == list(range(8))
+
+
+class Stream(data.IterableDataset):
+    def __iter__(self):
+        info = data.get_worker_info()
+        return iter(range(info.id, 9, info.num_workers))
+
+
+def test_persistent_iterable_workers_restart_their_streams_each_epoch():
+    loader = data.DataLoader(Stream(), batch_size=2, num_workers=2, persistent_workers=True)
+    first = sorted(v for b in loader for v in b.tolist())
+    for _ in loader:
+        break
+    again = sorted(v for b in loader for v in b.tolist())
+    assert first == again == list(range(9))
+    del loader
+
+
+def test_iterator_after_a_worker_error_is_exhausted():
+    iterator = iter(data.DataLoader(Failing(), batch_size=2, num_workers=1))
+    with pytest.raises(ValueError):
+        list(iterator)
+    assert next(iterator, "done") == "done"
