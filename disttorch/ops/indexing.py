@@ -311,8 +311,9 @@ def index_select(input, dim, index, *, out=None):
     """The entries of ``input`` at ``index`` (a 1-D integer tensor) along ``dim``."""
     d, idx = _dim_index(input, dim, index, "index_select")
     if idx is None:
-        return Index.apply(reshape(input, (1,)), (index._data.reshape(-1),))
-    result = Index.apply(input, idx)
+        result = Index.apply(reshape(input, (1,)), (index._data.reshape(-1),))
+    else:
+        result = Index.apply(input, idx)
     if out is not None:
         from .arithmetic import _out
         return _out(result, out)

@@ -18,6 +18,16 @@ __all__ = ["sort", "argsort", "msort", "topk", "kthvalue", "unique", "unique_con
            "searchsorted", "bucketize", "repeat_interleave"]
 
 
+def _with_out(result, out):
+    """Write ``result`` (a tensor or a tuple of tensors) into the ``out=`` tensors, if given."""
+    if out is None:
+        return result
+    from .arithmetic import _out
+    if isinstance(result, tuple):
+        return type(result)(*(_out(r, o) for r, o in zip(result, out)))
+    return _out(result, out)
+
+
 def _sort_indices(data, axis, descending):
     """Stable argsort along ``axis``; NaN sorts as the largest value, as in PyTorch."""
     xp = get_array_module(data)
@@ -41,7 +51,7 @@ def sort(input, dim=-1, descending=False, *, stable=False, out=None):
     d = wrap_dim(dim, input._data.ndim)
     data = input._data if input._data.ndim else input._data.reshape(1)
     values, indices = _take_sorted(input, d, _sort_indices(data, d, descending))
-    return return_types.sort(values, indices)
+    return _with_out(return_types.sort(values, indices), out)
 
 
 def argsort(input, dim=-1, descending=False, *, stable=False):
@@ -67,7 +77,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
     if not ndim:
         order = order.reshape(())
     values, indices = _take_sorted(input, d, order)
-    return return_types.topk(values, indices)
+    return _with_out(return_types.topk(values, indices), out)
 
 
 def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
@@ -78,13 +88,13 @@ def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
     if not 1 <= k <= size:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
     if not ndim:
-        return return_types.kthvalue(input.clone(), _new(np.zeros((), np.int64)))
+        return _with_out(return_types.kthvalue(input.clone(), _new(np.zeros((), np.int64))), out)
     order = _sort_indices(input._data, d, False)
     order = order[(slice(None),) * d + (slice(k - 1, k),)]
     values, indices = _take_sorted(input, d, order)
     if not keepdim:
         values, indices = squeeze(values, d), _new(indices._data.squeeze(d))
-    return return_types.kthvalue(values, indices)
+    return _with_out(return_types.kthvalue(values, indices), out)
 
 
 def _maybe_tuple(output, inverse, counts, return_inverse, return_counts):
@@ -159,7 +169,7 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     how = "right" if right else "left"
     dtype = np.int32 if out_int32 else np.int64
     if seq.ndim <= 1:
-        return _new(xp.asarray(xp.searchsorted(seq, values, side=how), dtype=dtype))
+        return _with_out(_new(xp.asarray(xp.searchsorted(seq, values, side=how), dtype=dtype)), out)
     if values.shape[:-1] != seq.shape[:-1]:
         raise RuntimeError(f"torch.searchsorted(): boundaries tensor should be 1 dimension or the "
                            f"first N-1 dimensions of boundaries tensor and input value tensor must "
@@ -168,7 +178,7 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     rows = seq.reshape(-1, seq.shape[-1])
     vals = values.reshape(rows.shape[0], -1)
     result = xp.stack([xp.searchsorted(r, v, side=how) for r, v in zip(rows, vals)])
-    return _new(result.reshape(values.shape).astype(dtype))
+    return _with_out(_new(result.reshape(values.shape).astype(dtype)), out)
 
 
 def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
@@ -176,7 +186,7 @@ def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
     (``right=False``: ``boundaries[i-1] < x <= boundaries[i]``)."""
     if boundaries._data.ndim != 1:
         raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({boundaries.dim()})")
-    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right, out=out)
 
 
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):

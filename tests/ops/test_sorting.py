@@ -98,3 +98,13 @@ def test_errors_match_torch(call, exc, message):
         call(torch)
     with pytest.raises(exc, match=message):
         call(disttorch)
+
+
+def test_out_arguments():
+    values, indices = disttorch.empty(0), disttorch.empty(0, dtype=disttorch.int64)
+    result = disttorch.sort(disttorch.tensor([[3.0, 1.0, 2.0]]), out=(values, indices))
+    assert result.values is values and values.tolist() == [[1.0, 2.0, 3.0]]
+    assert indices.tolist() == [[1, 2, 0]]
+    out = disttorch.empty(0, dtype=disttorch.int64)
+    disttorch.bucketize(disttorch.tensor([2.5, 0.0]), disttorch.tensor([1.0, 2.0, 3.0]), out=out)
+    assert out.tolist() == [2, 0]
