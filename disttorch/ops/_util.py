@@ -163,4 +163,8 @@ def make_view(out, base, view_fn):
         if views is None:
             root._views = views = []
         views.append(weakref.ref(out))
+        n = len(views)
+        if n >= 64 and not n & (n - 1):
+            # drop dead entries now and then (at powers of two: amortised O(1) per view)
+            views[:] = [ref for ref in views if ref() is not None]
     return out
