@@ -52,7 +52,7 @@ def _gemm_layout(gout, groups):
 
 
 def conv_forward(x, w, geom):
-    """Convolution of arrays; returns ``(out, cols)`` so backward can reuse the columns."""
+    """Convolution of arrays (no bias)."""
     xp = get_array_module(x)
     g = geom.groups
     n = x.shape[0]
@@ -61,7 +61,7 @@ def conv_forward(x, w, geom):
     out = xp.matmul(w.reshape(g, o // g, -1), cols)
     out = out.reshape((g, o // g, n) + out_sp)
     out = out.transpose((2, 0, 1) + tuple(range(3, 3 + len(out_sp))))
-    return out.reshape((n, o) + out_sp), cols
+    return out.reshape((n, o) + out_sp)
 
 
 def conv_input_grad(gout, w, spatial, geom, gm=None):
@@ -90,11 +90,10 @@ def conv_input_grad(gout, w, spatial, geom, gm=None):
     return xp.ascontiguousarray(gx.transpose((1, 0) + tuple(range(2, 2 + d))))
 
 
-def conv_weight_grad(x, gout, w_shape, geom, cols=None, gm=None):
+def conv_weight_grad(x, gout, w_shape, geom, gm=None):
     """Gradient of the convolution in its weight: one GEMM of ``gout`` against the columns."""
     xp = get_array_module(gout)
-    if cols is None:
-        cols, _ = _columns(x, w_shape[2:], geom)
+    cols, _ = _columns(x, w_shape[2:], geom)
     if gm is None:
         gm = _gemm_layout(gout, geom.groups)
     return xp.matmul(gm, cols.transpose(0, 2, 1)).reshape(w_shape)
@@ -112,13 +111,14 @@ def _add_bias(out, b):
 
 class Convolution(Node):
     def forward(self, x, w, b, geom):
-        out, cols = conv_forward(x, w, geom)
+        # the columns (prod(K) times the input) are rebuilt in backward rather than kept
+        out = conv_forward(x, w, geom)
         self.geom = geom
-        self.save_for_backward(x, w, cols)
+        self.save_for_backward(x, w)
         return _add_bias(out, b)
 
     def backward(self, g):
-        x, w, cols = self.saved_tensors
+        x, w = self.saved_tensors
         geom = self.geom
         e = self.next_edges
         gx = gw = gb = None
@@ -132,7 +132,7 @@ class Convolution(Node):
             if e[0] is not None:
                 gx = conv_input_grad(g, w, x.shape[2:], geom, gm)
             if e[1] is not None:
-                gw = conv_weight_grad(x, g, w.shape, geom, cols, gm)
+                gw = conv_weight_grad(x, g, w.shape, geom, gm=gm)
         if e[2] is not None:
             gb = dual_sum(g, _bias_axes(g.ndim))
         return gx, gw, gb, None
@@ -158,7 +158,7 @@ class ConvTranspose(Node):
                 gw = ConvWeightGrad.apply(g, y, geom, tuple(w.shape))
         else:
             if e[0] is not None:
-                gy = conv_forward(g, w, geom)[0]
+                gy = conv_forward(g, w, geom)
             if e[1] is not None:
                 gw = conv_weight_grad(g, y, w.shape, geom)
         if e[2] is not None:
@@ -188,7 +188,7 @@ class ConvWeightGrad(Node):
             if e[0] is not None:
                 gx = conv_input_grad(gout, ggw, x.shape[2:], geom)
             if e[1] is not None:
-                ggout = conv_forward(x, ggw, geom)[0]
+                ggout = conv_forward(x, ggw, geom)
         return gx, ggout, None, None
 
 
