@@ -5,6 +5,7 @@ memory block (see ``_worker``), so the main process receives it without a copy.
 """
 import collections.abc
 import copy
+import functools
 import re
 
 import numpy as np
@@ -37,7 +38,7 @@ def _stack(arrays):
         if a.shape != first.shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got "
                                f"{list(first.shape)} at entry 0 and {list(a.shape)} at entry {i}")
-    dtype = first.dtype if all(a.dtype == first.dtype for a in arrays) else np.result_type(*arrays)
+    dtype = functools.reduce(np.promote_types, (a.dtype for a in arrays))
     out = _empty((len(arrays),) + first.shape, dtype)
     np.stack(arrays, out=out)
     return out
@@ -98,7 +99,8 @@ def default_collate(batch):
                 raise TypeError(_ERROR_FORMAT.format(elem.dtype))
             return _new(_stack(batch))
         if np.shape(elem) == ():
-            return _new(_from_values(batch, np.result_type(*batch)))
+            return _new(_from_values(batch, functools.reduce(np.promote_types,
+                                                             (np.dtype(type(b)) for b in batch))))
     if isinstance(elem, float):
         return _new(_from_values(batch, np.float64))
     if isinstance(elem, bool):

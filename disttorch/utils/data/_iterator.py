@@ -77,7 +77,6 @@ def _pin(obj, cupyx):
 
 class _BaseIter:
     def __init__(self, loader):
-        self._dataset = loader.dataset
         self._iterable = isinstance(loader.dataset, IterableDataset)
         self._auto_collation = loader._auto_collation
         self._index_sampler = loader._index_sampler

@@ -104,7 +104,7 @@ class _MultiProcessIter(_BaseIter):
                 process = context.Process(
                     target=worker_loop, daemon=True,
                     args=(child_end, list(self._connections) if forked else [], worker_id,
-                          self._num_workers, self._dataset, self._fetcher, self._base_seed,
+                          self._num_workers, self._fetcher, self._base_seed,
                           self._epoch, loader.worker_init_fn, f"{self._prefix}{worker_id}_"))
                 try:
                     process.start()

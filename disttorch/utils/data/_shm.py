@@ -80,7 +80,6 @@ class WorkerSlots:
         self.created = 0
         self.slot = None
         self.offset = 0
-        self.overflow = 0
 
     def release(self, slot_ids):
         self.free.extend(slot_ids)
@@ -96,7 +95,6 @@ class WorkerSlots:
                                 or self.slots[self.slot][1] < self.high_water):
             self._replace(self.slot, self.high_water)
         self.offset = 0
-        self.overflow = 0
 
     def _replace(self, slot_id, size):
         old = self.slots[slot_id]
@@ -108,14 +106,14 @@ class WorkerSlots:
         self.slots[slot_id] = [name, size, np.frombuffer(_create(name, size), np.uint8)]
 
     def alloc(self, shape, dtype):
-        """An uninitialised array in the current slot (or in private memory if full)."""
+        """An uninitialised array in the current slot, or in private memory when the slot
+        is full (``place`` then grows the slot and copies it in)."""
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         current = self.slots[self.slot] if self.slot is not None else None
         if current is not None and self.offset + nbytes <= current[1]:
             begin = self.offset
             self.offset = _aligned(begin + nbytes)
             return current[2][begin:begin + nbytes].view(dtype).reshape(shape)
-        self.overflow += _aligned(nbytes)
         return np.empty(shape, dtype)
 
     def place(self, arrays):

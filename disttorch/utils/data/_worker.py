@@ -218,7 +218,7 @@ def _batch_reply(seq, batch, slots):
             "offsets": offsets}
 
 
-def worker_loop(conn, inherited, worker_id, num_workers, dataset, fetcher, base_seed, epoch,
+def worker_loop(conn, inherited, worker_id, num_workers, fetcher, base_seed, epoch,
                 worker_init_fn, prefix):
     """Serve batches until told to stop, the pipe closes or the parent process dies."""
     global _worker_info
@@ -235,10 +235,10 @@ def worker_loop(conn, inherited, worker_id, num_workers, dataset, fetcher, base_
     try:
         seed = worker_seed(base_seed, worker_id, epoch)
         _worker_info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=seed,
-                                  dataset=dataset)
+                                  dataset=fetcher.dataset)
         if worker_init_fn is not None:
             worker_init_fn(worker_id)
-        _serve(conn, slots, fetcher, worker_id, num_workers, dataset, parent)
+        _serve(conn, slots, fetcher, worker_id, num_workers, parent)
     except Exception:
         try:
             conn.send_bytes(pack(_error_reply(None, worker_id)))
@@ -249,7 +249,7 @@ def worker_loop(conn, inherited, worker_id, num_workers, dataset, fetcher, base_
         conn.close()
 
 
-def _serve(conn, slots, fetcher, worker_id, num_workers, dataset, parent):
+def _serve(conn, slots, fetcher, worker_id, num_workers, parent):
     global _worker_info
     while True:
         try:
@@ -267,7 +267,7 @@ def _serve(conn, slots, fetcher, worker_id, num_workers, dataset, parent):
         if op == "epoch":
             seed = worker_seed(message["seed"], worker_id, message["epoch"])
             _worker_info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=seed,
-                                      dataset=dataset)
+                                      dataset=fetcher.dataset)
             fetcher.reset()
             continue
         seq = message["seq"]
