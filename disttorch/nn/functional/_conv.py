@@ -40,15 +40,17 @@ def _columns(x, kernel, geom):
     out_sp = windows.shape[2:2 + d]
     windows = windows.reshape((n, g, c // g) + out_sp + tuple(kernel))
     order = (1, 2) + tuple(range(3 + d, 3 + 2 * d)) + (0,) + tuple(range(3, 3 + d))
-    cols = windows.transpose(order).reshape(g, (c // g) * math.prod(kernel), -1)
+    cols = windows.transpose(order).reshape(g, (c // g) * math.prod(kernel),
+                                            n * math.prod(out_sp))
     return cols, out_sp
 
 
 def _gemm_layout(gout, groups):
     """``(N, O, *out)`` -> ``(g, O/g, N*L)``, the layout of the columns' long dimension."""
     n, o = gout.shape[:2]
-    return gout.reshape(n, groups, o // groups, -1).transpose(1, 2, 0, 3).reshape(
-        groups, o // groups, -1)
+    length = math.prod(gout.shape[2:])
+    return gout.reshape(n, groups, o // groups, length).transpose(1, 2, 0, 3).reshape(
+        groups, o // groups, n * length)
 
 
 def conv_forward(x, w, geom):
@@ -460,7 +462,8 @@ def _unfold(x, kernel, geom):
     d = len(kernel)
     windows = _windows(x, kernel, geom)
     order = (0, 1) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(2, 2 + d))
-    return windows.transpose(order).reshape(x.shape[0], x.shape[1] * math.prod(kernel), -1)
+    return windows.transpose(order).reshape(x.shape[0], x.shape[1] * math.prod(kernel),
+                                            math.prod(windows.shape[2:2 + d]))
 
 
 def _fold(cols, spatial, kernel, geom):

@@ -59,12 +59,12 @@ class MaxPool(Node):
     def backward(self, g, _):
         shape, index = self.meta
         n, c = shape[:2]
-        flat_index = index.reshape(n, c, -1)
+        flat_index = index.reshape(n, c, math.prod(index.shape[2:]))
+        size = math.prod(shape[2:])
         if isinstance(g, Tensor):
-            gx = FlatScatter.apply(g.reshape(n, c, -1), flat_index, math.prod(shape[2:]))
+            gx = FlatScatter.apply(g.reshape(n, c, flat_index.shape[2]), flat_index, size)
             return gx.reshape(shape), None
-        return scatter_add_flat(g.reshape(n, c, -1), flat_index, math.prod(shape[2:])).reshape(
-            shape), None
+        return scatter_add_flat(g.reshape(flat_index.shape), flat_index, size).reshape(shape), None
 
 
 def _pool_out(size, k, s, p, dl, ceil_mode):
@@ -121,7 +121,7 @@ def _max_pool(input, d, kernel_size, stride, padding, dilation, ceil_mode, retur
         xp = get_array_module(x)
         low = float("-inf") if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
         windows = sliding_windows(pad_zeros(x, pairs, low), kernel, stride, dilation)
-        windows = windows.reshape(windows.shape[:2 + d] + (-1,))
+        windows = windows.reshape(windows.shape[:2 + d] + (math.prod(kernel),))
         tables = [xp.arange(o)[:, None] * st - lo + xp.arange(k)[None, :] * dl
                   for o, st, (lo, _), k, dl in zip(outs, stride, pairs, kernel, dilation)]
         return windows, tables
@@ -400,7 +400,8 @@ def _adaptive_max(input, d, output_size, return_indices, name):
             windows = windows.reshape(windows.shape[:2 + 2 * i] + t.shape + windows.shape[3 + 2 * i:])
         order = ((0, 1) + tuple(2 + 2 * i for i in range(d)) + tuple(3 + 2 * i for i in range(d)))
         windows = windows.transpose(order)
-        return windows.reshape(windows.shape[:2 + d] + (-1,)), tables
+        return windows.reshape(windows.shape[:2 + d] + (math.prod(t.shape[1] for t in tables),)), \
+            tables
 
     out, index = MaxPool.apply(input, gather)
     if unbatched:
