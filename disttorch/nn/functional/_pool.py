@@ -7,6 +7,8 @@ through index tables padded to the largest window (repeating an element leaves a
 """
 import math
 
+import numpy as np
+
 from ..._backend import get_array_module
 from ...autograd.function import Node
 from ...tensor import Tensor
@@ -347,10 +349,10 @@ def _adaptive_avg(input, d, output_size, name):
     xp = get_array_module(input._data)
     mats = []
     for size, o in zip(input.shape[2:], outs):
-        m = xp.zeros((o, size), dtype=xp.float64)
+        m = np.zeros((o, size))
         for i, (a, b) in enumerate(zip(*_adaptive_bounds(size, o))):
             m[i, a:b] = 1.0 / (b - a)
-        mats.append(m)
+        mats.append(xp.asarray(m))
     out = AxisLinear.apply(input, mats)
     return out.squeeze(0) if unbatched else out
 
