@@ -3,5 +3,5 @@ from .._aggregate import collect
 
 __all__ = collect(__name__, ["module", "container", "linear", "activation", "loss", "dropout",
                              "sparse", "flatten", "conv", "pooling", "upsampling", "batchnorm",
-                             "normalization", "padding", "distance", "pixelshuffle", "rnn",
+                             "normalization", "syncbatchnorm", "padding", "distance", "pixelshuffle", "rnn",
                              "attention", "transformer"], globals())
