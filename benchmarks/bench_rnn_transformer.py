@@ -1,6 +1,9 @@
 """Recurrent and transformer training steps, disttorch vs torch in one run, alternating.
 
-    python benchmarks/bench_rnn_transformer.py [--rounds 5] [--repeat 3]
+    python benchmarks/bench_rnn_transformer.py [--rounds 5] [--repeat 3] [--cpu-time]
+
+``--cpu-time`` measures the CPU time of the calling thread instead of the wall clock: both
+frameworks run on that one thread, so on a shared, busy machine it is the steadier number.
 
 Workloads (float32, one BLAS/OpenMP thread for both frameworks, the same initial weights):
 
@@ -11,7 +14,9 @@ Workloads (float32, one BLAS/OpenMP thread for both frameworks, the same initial
 """
 import argparse
 import os
+import statistics
 import sys
+import time
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
@@ -101,10 +106,26 @@ def transformer_workload(vocab=96, d_model=128, nhead=4, layers=2, seq=64, batch
     return make(disttorch), make(torch)
 
 
+def _alternate_cpu_time(workloads, rounds, repeat):
+    """``_common.alternate`` with the calling thread's CPU clock."""
+    samples = {name: [] for name in workloads}
+    for _ in range(rounds):
+        for name, fn in workloads.items():
+            times = []
+            for _ in range(repeat):
+                start = time.thread_time()
+                fn()
+                times.append(time.thread_time() - start)
+            samples[name].append(statistics.median(times))
+    return {name: statistics.median(v) for name, v in samples.items()}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with the calling thread's CPU clock (steadier when shared)")
     args = parser.parse_args()
     rows = []
     for label, workload in [("LSTM h128 seq32 b32 fwd+bwd+SGD", lstm_workload),
@@ -112,9 +133,15 @@ def main():
         ours, theirs = workload()
         for fn in (ours, theirs):
             fn()
-        times = alternate({"disttorch": ours, "torch": theirs}, args.rounds, args.repeat)
+        workloads = {"disttorch": ours, "torch": theirs}
+        if args.cpu_time:
+            times = _alternate_cpu_time(workloads, args.rounds, args.repeat)
+        else:
+            times = alternate(workloads, args.rounds, args.repeat)
         rows.append((label, times["disttorch"], times["torch"]))
-    print_table("Recurrent and transformer training steps (float32, 1 thread, median)", rows)
+    clock = "thread CPU time" if args.cpu_time else "wall clock"
+    print_table(f"Recurrent and transformer training steps (float32, 1 thread, median {clock})",
+                rows)
 
 
 if __name__ == "__main__":
