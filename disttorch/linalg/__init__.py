@@ -1,9 +1,9 @@
 """``disttorch.linalg``: norms, inverses, determinants, solves and decompositions.
 
-Differentiable: norms, ``inv``, ``det``, ``slogdet``, ``solve``, ``cholesky``, ``eigh``, ``svdvals``
-(and ``svd`` through its singular values). ``qr``, ``pinv`` and the singular vectors of
-``svd`` are forward-only: backward through them raises a RuntimeError rather than returning a
-wrong gradient.
+Everything is differentiable; where a gradient is not defined or not implemented (double
+backward of the decompositions, ``qr`` of wide matrices, the singular vectors of a
+non-square ``svd`` with ``full_matrices=True``) backward raises a RuntimeError rather than
+returning a wrong gradient.
 """
 import numpy as np
 
@@ -260,7 +260,10 @@ class Eigh(Node):
     def backward(self, gL, gV):
         L, V = self.saved_tensors
         if isinstance(gV, Tensor):
-            _forward_only("linalg.eigh (double backward)")
+            if (gV._data != 0).any():
+                _forward_only("linalg.eigh (double backward through the eigenvectors)")
+            # eigenvalues only: V diag(gL) V^T, differentiable again
+            return (V * _red._expand(gL, V.shape, (len(V.shape) - 2,), False)) @ _mT(V), None
         xp = get_array_module(V)
         VtgV = _mT(V) @ gV
         M = 0.5 * (VtgV - _mT(VtgV))
@@ -289,21 +292,52 @@ def eigvalsh(A, UPLO="L", *, out=None):
 class Svd(Node):
     def forward(self, A, full_matrices):
         U, S, Vh = get_array_module(A).linalg.svd(A, full_matrices=full_matrices)
-        self.save_for_backward(U, Vh)
+        self.save_for_backward(U, S, Vh)
         return U, S, Vh
 
     def backward(self, gU, gS, gVh):
-        U, Vh = self.saved_tensors
+        U, S, Vh = self.saved_tensors
+        k = S.shape[-1]
         if isinstance(gS, Tensor):
-            _forward_only("linalg.svd (double backward)")
-        if (gU != 0).any() or (gVh != 0).any():
-            _forward_only("linalg.svd (gradient through the singular vectors U, Vh)")
-        k = gS.shape[-1]
-        return (U[..., :, :k] * gS[..., None, :]) @ Vh[..., :k, :], None
+            if (gU._data != 0).any() or (gVh._data != 0).any():
+                _forward_only("linalg.svd (double backward through the singular vectors)")
+            # singular values only: U diag(gS) Vh, differentiable again
+            U, Vh = U[..., :, :k], Vh[..., :k, :]
+            return (U * _red._expand(gS, U.shape, (len(U.shape) - 2,), False)) @ Vh, None
+        xp = get_array_module(S)
+        vectors = (gU != 0).any() or (gVh != 0).any()
+        if vectors and max(U.shape[-1], Vh.shape[-2]) > k:
+            _forward_only("linalg.svd (gradient through U or Vh with full_matrices=True on a "
+                          "non-square matrix)")
+        U, gU, V, gV = U[..., :k], gU[..., :k], _mT(Vh[..., :k, :]), _mT(gVh[..., :k, :])
+        middle = xp.eye(k, dtype=S.dtype) * gS[..., None, :]
+        if vectors:
+            # Townsend, "Differentiating the singular value decomposition" (2016)
+            sq = S * S
+            gap = sq[..., None, :] - sq[..., :, None]
+            off = ~xp.eye(k, dtype=bool)
+            with np.errstate(divide="ignore"):
+                F = xp.where(off, 1 / xp.where(off, gap, 1), 0)
+            UtgU, VtgV = _mT(U) @ gU, _mT(V) @ gV
+            middle = middle + (F * (UtgU - _mT(UtgU))) * S[..., None, :] \
+                + S[..., :, None] * (F * (VtgV - _mT(VtgV)))
+            gA = U @ middle @ _mT(V)
+            with np.errstate(divide="ignore"):
+                inv_s = xp.where(S > 0, 1 / xp.where(S > 0, S, 1), 0)
+            if U.shape[-2] > k:
+                gA = gA + (gU - U @ UtgU) * inv_s[..., None, :] @ _mT(V)
+            if V.shape[-2] > k:
+                gA = gA + (U * inv_s[..., None, :]) @ (_mT(gV) - _mT(VtgV) @ _mT(V))
+            return gA, None
+        return U @ middle @ _mT(V), None
 
 
 def svd(A, full_matrices=True, *, driver=None, out=None):
-    """``A = U diag(S) Vh`` as a named tuple ``(U, S, Vh)``; only ``S`` is differentiable."""
+    """``A = U diag(S) Vh`` as a named tuple ``(U, S, Vh)``.
+
+    Gradients through ``U`` and ``Vh`` need distinct singular values (as in PyTorch) and,
+    for a non-square matrix, ``full_matrices=False``.
+    """
     _check_float(A, "linalg.svd")
     U, S, Vh = Svd.apply(A, full_matrices)
     return return_types.svd(U, S, Vh)
@@ -314,39 +348,76 @@ def svdvals(A, *, driver=None, out=None):
     return _write(svd(A, full_matrices=False).S, out)
 
 
-class _ForwardOnly(Node):
-    def forward(self, fn, name, *arrays):
-        self.op_name = name
-        return fn(*arrays)
+class Qr(Node):
+    def forward(self, A, mode):
+        Q, R = get_array_module(A).linalg.qr(A, mode=mode)
+        self.save_for_backward(Q, R)
+        return Q, R
 
-    def backward(self, *grads):
-        _forward_only(self.op_name)
+    def backward(self, gQ, gR):
+        Q, R = self.saved_tensors
+        if isinstance(gQ, Tensor):
+            _forward_only("linalg.qr (double backward)")
+        m, n = Q.shape[-2], R.shape[-1]
+        if m < n or Q.shape[-1] != n:
+            _forward_only("linalg.qr (backward for wide matrices or mode='complete' on a tall "
+                          "one)")
+        xp = get_array_module(R)
+        # gA = (gQ + Q copyltu(M)) R^-T, M = R gR^T - gQ^T Q (Walter and Lehmann, 2018)
+        M = R @ _mT(gR) - _mT(gQ) @ Q
+        lower = xp.tril(M, -1)
+        sym = lower + _mT(lower) + xp.eye(n, dtype=M.dtype) * xp.diagonal(M, 0, -2, -1)[..., None, :]
+        return _mT(xp.linalg.solve(R, _mT(gQ + Q @ sym))), None
 
 
 def qr(A, mode="reduced", *, out=None):
-    """``A = Q R`` as a named tuple ``(Q, R)`` (forward only)."""
+    """``A = Q R`` as a named tuple ``(Q, R)``; differentiable for matrices with at least as
+    many rows as columns in ``'reduced'`` (and ``'r'``, where PyTorch refuses) mode, and for
+    square matrices in any mode."""
     _check_float(A, "linalg.qr")
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "
                            f"'reduced' (default), 'r', or 'complete'")
-    xp = get_array_module(A._data)
     if mode == "r":
-        R = _ForwardOnly.apply(lambda a: xp.linalg.qr(a, mode="r"), "linalg.qr", A)
-        return return_types.qr(_new(xp.zeros((0,), A._data.dtype)), R)
-    Q, R = _ForwardOnly.apply(lambda a: tuple(xp.linalg.qr(a, mode=mode)), "linalg.qr", A)
+        R = Qr.apply(A, "reduced")[1]
+        return return_types.qr(_new(get_array_module(A._data).zeros((0,), A._data.dtype)), R)
+    Q, R = Qr.apply(A, mode)
     return return_types.qr(Q, R)
 
 
+class Pinv(Node):
+    def forward(self, A, atol, rtol):
+        xp = get_array_module(A)
+        U, S, Vh = xp.linalg.svd(A, full_matrices=False)
+        largest = S[..., :1] if S.shape[-1] else xp.zeros(S.shape[:-1] + (1,), S.dtype)
+        keep = S > xp.maximum(atol, rtol * largest)
+        with np.errstate(divide="ignore"):
+            inv_s = xp.where(keep, 1 / xp.where(keep, S, 1), 0).astype(S.dtype)
+        X = (_mT(Vh) * inv_s[..., None, :]) @ _mT(U)
+        self.save_for_backward(A, X)
+        return X
+
+    def backward(self, gX):
+        A, X = self.saved_tensors
+        xp = get_array_module(_red._data(A))
+        m, n = A.shape[-2], A.shape[-1]
+        dtype = _red._data(A).dtype
+        I_m = _const(gX, xp.eye(m, dtype=dtype))
+        I_n = _const(gX, xp.eye(n, dtype=dtype))
+        Xt, gXt = _mT(X), _mT(gX)
+        # Golub and Pereyra (1973): the derivative of the pseudo-inverse at constant rank
+        return -(Xt @ gX @ Xt) + (I_m - A @ X) @ gXt @ X @ Xt \
+            + Xt @ X @ gXt @ (I_n - X @ A), None, None
+
+
 def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
-    """The Moore-Penrose pseudo-inverse (forward only)."""
+    """The Moore-Penrose pseudo-inverse; singular values at most
+    ``max(atol, rtol * largest)`` are treated as zero (PyTorch's defaults)."""
     _check_float(A, "linalg.pinv")
-    xp = get_array_module(A._data)
-    rcond = 1e-15 if rtol is None else rtol
-    if atol is None and rtol is None:
-        rcond = max(A._data.shape[-2:]) * np.finfo(A._data.dtype).eps
-    return _write(_ForwardOnly.apply(lambda a: xp.linalg.pinv(a, rcond=rcond,
-                                                              hermitian=hermitian),
-                                     "linalg.pinv", A), out)
+    if rtol is None:
+        rtol = 0.0 if atol is not None and atol > 0 else \
+            max(A._data.shape[-2:]) * float(np.finfo(A._data.dtype).eps)
+    return _write(Pinv.apply(A, 0.0 if atol is None else atol, rtol), out)
 
 
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None):

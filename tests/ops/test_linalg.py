@@ -135,13 +135,23 @@ OPS = [
                         S(randn(rng, 4), ord=float("inf")), S(randn(rng, 2, 3, 4), dim=1),
                         S(randn(rng, 2, 3, 4), ord="fro", dim=(0, 1), keepdim=True)]),
     OpInfo("norm_nuc", lambda lib, x: lib.norm(x, p="nuc"), lambda rng: [S(randn(rng, 3, 4))]),
-    OpInfo("pinv", lambda lib, x: lib.linalg.pinv(x), lambda rng: [S(randn(rng, 4, 3)),
-                                                                  S(randn(rng, 2, 3, 5))],
-           grad=False),
+    OpInfo("svd_vectors", lambda lib, x: (lib.linalg.svd(x, full_matrices=False).U.abs(),
+                                          lib.linalg.svd(x, full_matrices=False).Vh.abs()),
+           lambda rng: [S(randn(rng, 5, 3)), S(randn(rng, 2, 3, 5)), S(randn(rng, 4, 4))]),
+    OpInfo("svd_full_square", lambda lib, x: tuple(t.abs() for t in lib.linalg.svd(x)),
+           lambda rng: [S(randn(rng, 3, 3))]),
+    OpInfo("pinv", lambda lib, x, **kw: lib.linalg.pinv(x, **kw),
+           lambda rng: [S(randn(rng, 4, 3)), S(randn(rng, 2, 3, 5))]),
+    # truncated singular values: PyTorch's (and our) gradient holds the rank fixed, which is not
+    # what finite differences see
+    OpInfo("pinv_truncated", lambda lib, x, **kw: lib.linalg.pinv(x, **kw),
+           lambda rng: [S(randn(rng, 4, 4), atol=0.5), S(randn(rng, 4, 4), rtol=0.3)],
+           gradcheck=False),
     OpInfo("qr", lambda lib, x, **kw: tuple(lib.linalg.qr(x, **kw)),
-           lambda rng: [S(randn(rng, 4, 3)), S(randn(rng, 2, 3, 3)), S(randn(rng, 4, 3),
-                                                                        mode="complete")],
-           grad=False),
+           lambda rng: [S(randn(rng, 4, 3)), S(randn(rng, 2, 3, 3)), S(randn(rng, 3, 3),
+                                                                        mode="complete")]),
+    OpInfo("qr_wide_forward", lambda lib, x, **kw: tuple(lib.linalg.qr(x, **kw)),
+           lambda rng: [S(randn(rng, 3, 5)), S(randn(rng, 4, 3), mode="complete")], grad=False),
     OpInfo("matrix_rank", lambda lib, x: lib.linalg.matrix_rank(x),
            lambda rng: [S(randn(rng, 4, 3)), S(np.outer(randn(rng, 3), randn(rng, 4)))],
            grad=False),
@@ -232,13 +242,23 @@ def test_det_gradient_of_singular_matrix_is_the_cofactor_matrix():
     np.testing.assert_allclose(x.grad.numpy(), np.diag([0.0, 0.0, 2.0]), atol=1e-12)
 
 
-@pytest.mark.parametrize("fn", [lambda x: disttorch.linalg.qr(x).Q,
-                                lambda x: disttorch.linalg.pinv(x),
-                                lambda x: disttorch.linalg.svd(x).U])
-def test_forward_only_decompositions_raise_on_backward(fn):
+@pytest.mark.parametrize("fn, message", [
+    (lambda x: disttorch.linalg.qr(x.T).Q, "linalg.qr"),
+    (lambda x: disttorch.linalg.svd(x).U, "full_matrices=True"),
+    (lambda x: disttorch.linalg.svd(x).Vh, "full_matrices=True"),
+])
+def test_undefined_backward_raises(fn, message):
     x = disttorch.randn(4, 3, dtype=disttorch.float64, requires_grad=True)
-    with pytest.raises(RuntimeError, match="backward is not supported"):
+    with pytest.raises(RuntimeError, match=message):
         fn(x).sum().backward()
+
+
+def test_decomposition_double_backward_raises():
+    a = disttorch.randn(3, 3, dtype=disttorch.float64)
+    x = (a @ a.T + 3 * disttorch.eye(3, dtype=disttorch.float64)).requires_grad_()
+    with pytest.raises(RuntimeError, match="double backward"):
+        disttorch.autograd.grad(disttorch.linalg.eigh(x).eigenvectors.abs().sum(), x,
+                                create_graph=True)
 
 
 def test_matmul_2d_forward_is_one_gemm_on_the_inputs():
@@ -294,6 +314,10 @@ HVP = [
      [(3, 3), (3, 3)]),
     ("diag_tril", lambda lib, a, b: lib.tril(a * b).diagonal() ** 2 + lib.trace(a * a), [(3, 3), (3, 3)]),
     ("cross", lambda lib, a, b: lib.cross(a, b, dim=1) ** 2, [(2, 3), (2, 3)]),
+    ("eigvalsh", lambda lib, a, b: lib.linalg.eigvalsh(a @ a.transpose(-2, -1) + b) ** 2,
+     [(3, 3), (3, 3)]),
+    ("svdvals", lambda lib, a, b: lib.linalg.svdvals(a * b) ** 2, [(4, 3), (4, 3)]),
+    ("nuclear_norm", lambda lib, a, b: lib.linalg.matrix_norm(a + b, "nuc"), [(3, 4), (3, 4)]),
 ]
 
 
