@@ -241,3 +241,38 @@ def test_activation_errors():
         nn.Hardtanh(1.0, 0.0)
     with pytest.raises(RuntimeError, match="Mismatch of parameter numbers and input channel size"):
         nn.PReLU(3)(disttorch.ones(2, 4))
+
+
+def test_gumbel_softmax_soft_and_hard_straight_through():
+    logits = disttorch.randn(64, 5, requires_grad=True)
+    disttorch.manual_seed(0)
+    soft = nn.functional.gumbel_softmax(logits, tau=0.5)
+    np.testing.assert_allclose(soft.detach().numpy().sum(1), 1.0, rtol=1e-5)
+    disttorch.manual_seed(0)
+    hard = nn.functional.gumbel_softmax(logits, tau=0.5, hard=True)
+    values = hard.detach().numpy()
+    assert set(np.unique(values)) == {0.0, 1.0} and np.all(values.sum(1) == 1)
+    assert np.array_equal(values.argmax(1), soft.detach().numpy().argmax(1))
+    w = disttorch.randn(64, 5)
+    g_hard, = disttorch.autograd.grad((hard * w).sum(), logits)
+    g_soft, = disttorch.autograd.grad((soft * w).sum(), logits)
+    np.testing.assert_allclose(g_hard.numpy(), g_soft.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@requires_torch
+@pytest.mark.parametrize("name,args,bounded", [("Linear", (300, 200), True),
+                                               ("Bilinear", (30, 20, 40), True),
+                                               ("Embedding", (300, 50), False),
+                                               ("PReLU", (8,), True)])
+def test_default_init_statistics_match_torch(name, args, bounded):
+    ours, theirs = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
+    for (pname, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        a, b = p.detach().numpy(), q.detach().numpy()
+        assert a.shape == b.shape and a.dtype == b.dtype, pname
+        if bounded:
+            spread = b.max() - b.min()
+            assert a.min() >= b.min() - 0.05 * spread - 1e-6, pname
+            assert a.max() <= b.max() + 0.05 * spread + 1e-6, pname
+        n = a.size
+        assert abs(a.std() - b.std()) <= 4 / np.sqrt(2 * n) * b.std() + 1e-6, pname
+        assert abs(a.mean() - b.mean()) <= 6 / np.sqrt(n) * b.std() + 1e-6, pname

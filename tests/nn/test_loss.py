@@ -100,6 +100,17 @@ LOSSES = (
                       _lib_f(lib).multilabel_soft_margin_loss(x, y, **k),
                       lambda rng: [S(randn(rng, 3, 4), (rng.random((3, 4)) > 0.5) * 1.0,
                                      grad=[True, False])])
+    + _for_reductions("multi_margin", lambda lib, x, t, w, **k: _lib_f(lib).multi_margin_loss(
+        x, t, p=2, margin=0.7, weight=w, **k), lambda rng: [
+        S(randn(rng, 5, 4), _labels(rng, (5,), 4), positive(rng, 4), grad=[True, False, False])])
+    + _for_reductions("multi_margin_p1", lambda lib, x, t, **k: _lib_f(lib).multi_margin_loss(
+        x, t, **k), lambda rng: [S(randn(rng, 5, 4), _labels(rng, (5,), 4)),
+                                 S(randn(rng, 4), _labels(rng, (), 4))])
+    + _for_reductions("multilabel_margin", lambda lib, x, t, **k:
+                      _lib_f(lib).multilabel_margin_loss(x, t, **k), lambda rng: [
+                          S(randn(rng, 3, 4), np.array([[0, 3, -1, 1], [2, -1, 0, 0],
+                                                        [1, 2, 3, 0]])),
+                          S(randn(rng, 4), np.array([3, 1, -1, 2]))])
     + _for_reductions("triplet", lambda lib, a, p, n, **k: _lib_f(lib).triplet_margin_loss(
         a, p, n, margin=2.0, **k), lambda rng: [S(randn(rng, 4, 3), randn(rng, 4, 3),
                                                   randn(rng, 4, 3))])
@@ -125,11 +136,15 @@ MODULES = [
     ("NLLLoss", {}), ("BCELoss", {}), ("BCEWithLogitsLoss", {}), ("KLDivLoss", {"reduction":
                                                                                "batchmean"}),
     ("SoftMarginLoss", {}), ("PoissonNLLLoss", {}), ("MultiLabelSoftMarginLoss", {}),
+    ("MultiMarginLoss", {"p": 2}), ("MultiLabelMarginLoss", {}), ("NLLLoss2d", {}),
 ]
 
 
 def _inputs(name, rng):
-    if name in ("CrossEntropyLoss", "NLLLoss"):
+    if name == "MultiLabelMarginLoss":
+        return rng.standard_normal((4, 3)), np.array([[0, -1, 1], [2, 1, -1], [1, 0, 2],
+                                                      [-1, 0, 0]])
+    if name in ("CrossEntropyLoss", "NLLLoss", "NLLLoss2d", "MultiMarginLoss"):
         return rng.standard_normal((4, 3)), rng.integers(0, 3, 4)
     if name == "BCELoss":
         return rng.uniform(0.1, 0.9, (4, 3)), rng.uniform(0, 1, (4, 3))

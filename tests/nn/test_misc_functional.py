@@ -40,6 +40,8 @@ MISC = [
            lambda rng: [S(randn(rng, 3, 4), randn(rng, 3, 4)), S(randn(rng, 4), randn(rng, 4))]),
     OpInfo("pairwise_distance_p3_keepdim", lambda lib, a, b: _F(lib).pairwise_distance(
         a, b, p=3, keepdim=True), lambda rng: [S(randn(rng, 3, 4), randn(rng, 3, 4))]),
+    OpInfo("pdist", lambda lib, x: _F(lib).pdist(x), lambda rng: [S(randn(rng, 5, 3))]),
+    OpInfo("pdist_p1", lambda lib, x: _F(lib).pdist(x, p=1.5), lambda rng: [S(randn(rng, 4, 2))]),
     OpInfo("embedding", lambda lib, w, i: _F(lib).embedding(i, w),
            lambda rng: [S(randn(rng, 6, 3), rng.integers(0, 6, (2, 4)))]),
     OpInfo("embedding_padding_freq", lambda lib, w, i: _F(lib).embedding(

@@ -17,7 +17,7 @@ __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_",
            "celu", "celu_", "gelu", "silu", "mish", "sigmoid", "tanh", "softplus", "softsign",
            "hardtanh", "hardtanh_", "hardsigmoid", "hardswish", "logsigmoid", "prelu", "rrelu",
            "rrelu_", "threshold", "threshold_", "softmax", "log_softmax", "softmin", "glu",
-           "tanhshrink", "softshrink", "hardshrink"]
+           "tanhshrink", "softshrink", "hardshrink", "gumbel_softmax"]
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -453,3 +453,29 @@ def glu(input, dim=-1):
                            f"{input.shape[d]}")
     a, b = input.chunk(2, d)
     return mul(a, P.sigmoid(b))
+
+
+def gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1):
+    r"""Sample from the Gumbel-softmax distribution: ``softmax((logits + g) / tau)`` with Gumbel
+    noise ``g`` from the disttorch generator; ``hard`` returns one-hot samples whose gradient
+    is the soft sample's (straight-through).
+
+    Args:
+        logits: :math:`[\dots, \text{num\_features}]` unnormalized log probabilities.
+        tau: non-negative scalar temperature.
+        hard: if ``True``, the returned samples are discretized as one-hot vectors.
+        dim (int): a dimension along which softmax will be computed. Default: -1.
+    """
+    if eps != 1e-10:
+        warnings.warn("`eps` parameter is deprecated and has no effect.")
+    data = logits._data
+    xp = get_array_module(data)
+    gumbels = -xp.log(xp.asarray(_gen(None).exponential(1.0, data.shape))).astype(data.dtype)
+    y_soft = softmax((logits + _new(gumbels)) / tau, dim)
+    if not hard:
+        return y_soft
+    d = wrap_dim(dim, logits.ndim)
+    index = xp.expand_dims(y_soft._data.argmax(axis=d), d)
+    positions = xp.arange(data.shape[d]).reshape([-1 if k == d else 1 for k in range(data.ndim)])
+    y_hard = _new((positions == index).astype(data.dtype))
+    return y_hard - y_soft.detach() + y_soft

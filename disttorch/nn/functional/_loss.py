@@ -17,7 +17,8 @@ __all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "cross_entropy
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
            "cosine_embedding_loss", "margin_ranking_loss", "hinge_embedding_loss",
            "soft_margin_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
-           "poisson_nll_loss", "gaussian_nll_loss", "multilabel_soft_margin_loss"]
+           "poisson_nll_loss", "gaussian_nll_loss", "multilabel_soft_margin_loss",
+           "multi_margin_loss", "multilabel_margin_loss"]
 
 _REDUCTIONS = ("none", "mean", "sum")
 _TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
@@ -395,6 +396,68 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     if weight is not None:
         loss = loss * weight
     loss = loss.sum(input.ndim - 1) / input.shape[-1]
+    return _reduce(loss, reduction)
+
+
+def _as_batch(input, target):
+    """(N, C) input and (N, ...) target views of possibly unbatched arguments."""
+    if input.ndim == 1:
+        return input.unsqueeze(0), target.reshape(1, -1) if target.ndim else target.reshape(1)
+    return input, target
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                      reduction="mean"):
+    r"""Multi-class hinge loss: :math:`\sum_{j \ne y} \max(0, \text{margin} - x_y + x_j)^p / C`."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    unbatched = input.ndim == 1
+    x, t = _as_batch(input, target)
+    classes = x.shape[1]
+    t_data = t._data.reshape(-1)
+    if t_data.size and (int(t_data.min()) < 0 or int(t_data.max()) >= classes):
+        raise RuntimeError("target out of range")
+    xp = get_array_module(x._data)
+    rows = xp.arange(x.shape[0])
+    picked = x[_new(rows), _new(t_data)].unsqueeze(1)
+    hinge = P.clamp(margin - picked + x, min=0)
+    if p == 2:
+        hinge = hinge * hinge
+    if weight is not None:
+        hinge = hinge * _new(weight._data[t_data][:, None])
+    others = _new((xp.arange(classes)[None, :] != t_data[:, None]).astype(x._data.dtype))
+    loss = (hinge * others).sum(1) / classes
+    if unbatched:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    r"""Multi-label hinge loss: for each target class :math:`j` (the leading entries of
+    ``target`` before the first -1) and each non-target class :math:`k`,
+    :math:`\max(0, 1 - (x_j - x_k))`, summed and divided by :math:`C`."""
+    reduction = _reduction(size_average, reduce, reduction)
+    unbatched = input.ndim == 1
+    x, t = _as_batch(input, target)
+    if tuple(t.shape) != tuple(x.shape):
+        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: "
+                           f"{list(input.shape)}")
+    xp = get_array_module(x._data)
+    n, classes = x.shape
+    labels = t._data
+    listed = xp.cumprod(labels >= 0, axis=1).astype(bool)
+    if bool((labels[listed] >= classes).any()):
+        raise RuntimeError("target out of range")
+    row_idx = xp.broadcast_to(xp.arange(n)[:, None], labels.shape)[listed]
+    counts = xp.bincount(row_idx * classes + labels[listed], minlength=n * classes)
+    counts = counts.reshape(n, classes).astype(x._data.dtype)
+    is_target = counts > 0
+    pair_weight = counts[:, :, None] * (~is_target)[:, None, :]
+    hinge = P.clamp(1 - x.unsqueeze(2) + x.unsqueeze(1), min=0)
+    loss = (hinge * _new(pair_weight.astype(x._data.dtype))).sum((1, 2)) / classes
+    if unbatched:
+        loss = loss.reshape(())
     return _reduce(loss, reduction)
 
 

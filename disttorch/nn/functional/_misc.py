@@ -7,7 +7,7 @@ from ...tensor import Tensor, _new
 from ...ops._util import wrap_dim
 from ...ops.shape import broadcast_tensors
 
-__all__ = ["pad", "normalize", "cosine_similarity", "pairwise_distance", "one_hot"]
+__all__ = ["pad", "normalize", "cosine_similarity", "pairwise_distance", "pdist", "one_hot"]
 
 _NUMPY_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
@@ -182,6 +182,18 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     if out_dim == 0:
         return diff.abs()
     return diff.norm(p, out_dim - 1, keepdim=keepdim)
+
+
+def pdist(input, p=2):
+    r"""The p-norm distance between every pair of rows of a 2-D input: the upper triangle
+    (``i < j``, row-major) of the distance matrix, shape :math:`N (N - 1) / 2`."""
+    if input.ndim != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    if p < 0:
+        raise RuntimeError("pdist only supports non-negative p values")
+    xp = get_array_module(input._data)
+    rows, cols = (xp.asarray(a) for a in np.triu_indices(input.shape[0], 1))
+    return (input[_new(rows)] - input[_new(cols)]).norm(p, 1)
 
 
 def one_hot(tensor, num_classes=-1):
