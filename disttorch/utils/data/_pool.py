@@ -81,6 +81,7 @@ class _MultiProcessIter(_BaseIter):
         self._num_workers = loader.num_workers
         self._prefetch = max(1, loader.prefetch_factor)
         self._persistent = loader.persistent_workers
+        self._in_order = loader.in_order
         super().__init__(loader)
         context = loader.multiprocessing_context
         if context is None:
@@ -185,7 +186,7 @@ class _MultiProcessIter(_BaseIter):
                     # Only an abandoned epoch's tasks are in flight: they hold the slots.
                     self._receive(waited_since)
                     continue
-            seq = self._rcvd_idx
+            seq = self._rcvd_idx if self._in_order else min(self._results, default=None)
             if seq not in self._results:
                 self._receive(waited_since)
                 continue

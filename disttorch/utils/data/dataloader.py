@@ -51,6 +51,11 @@ class DataLoader:
             worker (default: ``2`` with workers, ``None`` without).
         persistent_workers (bool, optional): if ``True``, the workers are kept alive
             between epochs (default: ``False``).
+        pin_memory_device (str, optional): accepted for compatibility; batches are pinned
+            for the current CUDA device.
+        in_order (bool, optional): if ``False``, batches from workers are yielded as soon
+            as they are ready rather than in sampler order (default: ``True``). Such a
+            loader cannot save its position mid-epoch.
 
     Worker processes: each worker seeds ``random``, NumPy's global generator and
     disttorch's default generator from the epoch's base seed, its worker id and the
@@ -73,7 +78,8 @@ class DataLoader:
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
                  num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
                  worker_init_fn=None, multiprocessing_context=None, generator=None, *,
-                 prefetch_factor=None, persistent_workers=False, pin_memory_device=""):
+                 prefetch_factor=None, persistent_workers=False, pin_memory_device="",
+                 in_order=True):
         if num_workers < 0:
             raise ValueError("num_workers option should be non-negative; use num_workers=0 to "
                              "disable multiprocessing.")
@@ -94,6 +100,7 @@ class DataLoader:
         self.prefetch_factor = prefetch_factor
         self.pin_memory = pin_memory
         self.pin_memory_device = pin_memory_device
+        self.in_order = in_order
         self.timeout = timeout
         self.worker_init_fn = worker_init_fn
         self.multiprocessing_context = multiprocessing_context
@@ -212,6 +219,13 @@ class DataLoader:
         ran to its end). Plain Python values; save it with the checkpoint."""
         if self._resume is not None:
             return dict(self._resume)
+        progress = self._progress
+        if (not self.in_order and self.num_workers > 0 and progress.batches
+                and not progress.finished):
+            raise RuntimeError("DataLoader.state_dict(): this loader yields batches out of "
+                               "order (in_order=False), so the samples seen so far are not a "
+                               "prefix of the epoch and the position cannot be resumed; use "
+                               "in_order=True, or save at the end of an epoch")
         if self._progress.base_seed is None:
             return {"epoch": self._next_epoch, "batches_yielded": 0, "samples_yielded": 0,
                     "base_seed": None, "sampler": None, "finished": False}

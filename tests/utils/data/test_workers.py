@@ -399,3 +399,14 @@ def test_iterator_after_a_worker_error_is_exhausted():
     with pytest.raises(ValueError):
         list(iterator)
     assert next(iterator, "done") == "done"
+
+
+def test_out_of_order_loading_yields_every_batch_and_refuses_to_save_mid_epoch():
+    loader = data.DataLoader(Augmented(40), batch_size=4, num_workers=2, in_order=False)
+    iterator = iter(loader)
+    first = next(iterator)
+    with pytest.raises(RuntimeError, match="in_order=False"):
+        loader.state_dict()
+    rest = list(iterator)
+    assert sorted(_flat([first] + rest)) == list(range(40))
+    assert loader.state_dict()["finished"]
