@@ -58,8 +58,18 @@ def _full_index(input, dim, index, name):
 
 
 def gather(input, dim, index, *, sparse_grad=False, out=None):
-    """``out[i][j][k] = input[index[i][j][k]][j][k]`` (for ``dim=0``); the gradient
-    scatter-adds back."""
+    """Gather values of ``input`` along ``dim`` at ``index``.
+
+    For a 3-D tensor with ``dim=1``: ``out[i][j][k] = input[i][index[i][j][k]][k]``. The result
+    has ``index``'s shape; its gradient is scatter-added back into ``input``.
+
+    Args:
+        input (Tensor): the source tensor.
+        dim (int): the dim to index along.
+        index (LongTensor): same number of dims as ``input``, no larger in the other dims.
+        sparse_grad (bool): accepted for compatibility; gradients are dense.
+        out (Tensor, optional): the output tensor.
+    """
     _, idx = _full_index(input, dim, index, "gather")
     result = Index.apply(input, idx)
     if out is not None:
@@ -88,8 +98,17 @@ def _src_for(input, src, name):
 
 
 def scatter(input, dim, index, src=None, *, value=None, reduce=None):
-    """``input`` with ``src`` (or the number ``value``) written at ``index`` along ``dim``;
-    ``reduce='add'|'multiply'`` combines instead of overwriting."""
+    """Return ``input`` with ``src`` (or the number ``value``) written at ``index`` along
+    ``dim``: for ``dim=0``, ``out[index[i][j]][j] = src[i][j]``.
+
+    Args:
+        input (Tensor): the destination tensor.
+        dim (int): the dim to index along.
+        index (LongTensor): where to write; ``src`` is read in ``index``'s shape.
+        src (Tensor or Number): the values.
+        value (Number): the value, when ``src`` is not given.
+        reduce (str, optional): ``'add'`` or ``'multiply'`` to combine with the current values.
+    """
     if src is None:
         src = value
     _, idx = _full_index(input, dim, index, "scatter")
@@ -107,7 +126,14 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
 
 
 def scatter_add(input, dim, index, src):
-    """``input`` with ``src`` added at ``index`` along ``dim``; duplicate indices add up."""
+    """Return ``input`` with ``src`` added at ``index`` along ``dim`` (repeats accumulate).
+
+    Args:
+        input (Tensor): the destination tensor.
+        dim (int): the dim to index along.
+        index (LongTensor): where to add; ``src`` is read in ``index``'s shape.
+        src (Tensor): the values to add.
+    """
     _, idx = _full_index(input, dim, index, "scatter_add")
     src = _src_region(_src_for(input, src, "scatter_add"), index)
     return IndexPutAccumulate.apply(input, src, idx)
@@ -196,9 +222,16 @@ def _prod_weights(xp, x, src, index, include_self):
 
 
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
-    """Reduce ``src`` into ``input`` at ``index`` along ``dim`` with ``reduce`` in
-    ``'sum' | 'prod' | 'mean' | 'amax' | 'amin'`` (``include_self``: whether ``input``'s own
-    values take part)."""
+    """Reduce ``src`` into ``input`` at ``index`` along ``dim``.
+
+    Args:
+        input (Tensor): the destination tensor.
+        dim (int): the dim to index along.
+        index (LongTensor): where each value of ``src`` goes.
+        src (Tensor): the values to reduce.
+        reduce (str): ``'sum'``, ``'prod'``, ``'mean'``, ``'amax'`` or ``'amin'``.
+        include_self (bool): whether ``input``'s values take part. Default: ``True``.
+    """
     if reduce not in _UFUNC:
         raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got "
                            f"{reduce}")

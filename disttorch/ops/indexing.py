@@ -209,7 +209,12 @@ def parse_index(x, index):
 
 
 def getitem(self, index):
-    """``self[index]``: basic indices give a view, tensors/lists/masks an advanced copy."""
+    """``self[index]``, with PyTorch's (and numpy's) indexing rules.
+
+    Integers, slices (positive steps only), ``None`` and ``...`` give a view of ``self``; integer
+    tensors/lists/arrays and boolean masks give a copy whose gradient is scatter-added back
+    (repeated indices accumulate).
+    """
     idx, advanced = parse_index(self, index)
     try:
         if advanced:
@@ -260,7 +265,11 @@ def _put(self, idx, value, accumulate=False):
 
 
 def setitem(self, index, value):
-    """``self[index] = value`` (a tensor, broadcast, or a number), recorded by autograd."""
+    """``self[index] = value`` (a tensor broadcast to the indexed region, or a number).
+
+    Recorded by autograd: the overwritten region of ``self``'s old value gets a zero gradient and
+    ``value`` gets the gradient of that region.
+    """
     idx, advanced = parse_index(self, index)
     if advanced and isinstance(value, Tensor) and value._data.ndim and \
             value._data.dtype != self._data.dtype:
@@ -308,7 +317,14 @@ def _dim_index(input, dim, index, name):
 
 
 def index_select(input, dim, index, *, out=None):
-    """The entries of ``input`` at ``index`` (a 1-D integer tensor) along ``dim``."""
+    """Return the entries of ``input`` at ``index`` along ``dim`` (a copy).
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int): the dim to index.
+        index (Tensor): a 1-D integer tensor of indices (repeats allowed).
+        out (Tensor, optional): the output tensor.
+    """
     d, idx = _dim_index(input, dim, index, "index_select")
     if idx is None:
         result = Index.apply(reshape(input, (1,)), (index._data.reshape(-1),))
@@ -343,7 +359,17 @@ def _check_source_shape(input, d, index, source, name):
 
 
 def index_add(input, dim, index, source, *, alpha=1):
-    """``input`` with ``alpha * source`` added at ``index`` along ``dim`` (duplicates add up)."""
+    """Return ``input`` with ``alpha * source`` added at ``index`` along ``dim``.
+
+    Repeated indices accumulate.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int): the dim to index.
+        index (Tensor): a 1-D integer tensor with ``source.size(dim)`` entries.
+        source (Tensor): the values to add, of ``input``'s dtype.
+        alpha (Number): the factor for ``source``. Default: 1.
+    """
     source = _source_for(input, source, "index_add")
     d, idx = _dim_index(input, dim, index, "index_add")
     source = _check_source_shape(input, d, index, source, "index_add")
@@ -356,7 +382,15 @@ def index_add(input, dim, index, source, *, alpha=1):
 
 
 def index_copy(input, dim, index, source):
-    """``input`` with the slices at ``index`` along ``dim`` replaced by ``source``."""
+    """Return ``input`` with the slices at ``index`` along ``dim`` replaced by those of
+    ``source``.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int): the dim to index.
+        index (Tensor): a 1-D integer tensor with ``source.size(dim)`` entries.
+        source (Tensor): the new slices, of ``input``'s dtype.
+    """
     source = _source_for(input, source, "index_copy")
     d, idx = _dim_index(input, dim, index, "index_copy")
     source = _check_source_shape(input, d, index, source, "index_copy")
@@ -380,8 +414,15 @@ def index_fill(input, dim, index, value):
 
 
 def index_put(input, indices, values, accumulate=False):
-    """``input`` with ``values`` written (or added, with ``accumulate``) at the advanced index
-    ``indices`` (a tuple of index tensors)."""
+    """Return ``input`` with ``values`` written (or added, with ``accumulate``) at the
+    advanced index ``indices``.
+
+    Args:
+        input (Tensor): the input tensor.
+        indices (tuple of Tensor): one index tensor (integer or boolean) per indexed dim.
+        values (Tensor): the values, broadcast to the indexed region; ``input``'s dtype.
+        accumulate (bool): add to the current values (repeats accumulate). Default: ``False``.
+    """
     if not isinstance(values, Tensor):
         raise TypeError("index_put(): argument 'values' must be Tensor")
     if values._data.dtype != input._data.dtype:
@@ -405,7 +446,13 @@ def _bool_mask(mask, name):
 
 
 def masked_fill(input, mask, value):
-    """``input`` with ``value`` (a number or a 0-D tensor) where ``mask`` is True."""
+    """Return ``input`` with ``value`` where ``mask`` is ``True``.
+
+    Args:
+        input (Tensor): the input tensor.
+        mask (BoolTensor): broadcastable to ``input``.
+        value (Number or Tensor): the fill value; a tensor must be 0-D (it gets a gradient).
+    """
     from .pointwise import where
     _bool_mask(mask, "masked_fill_")
     if isinstance(value, Tensor):
@@ -433,7 +480,12 @@ def _broadcast_mask(input, mask):
 
 
 def masked_select(input, mask):
-    """The 1-D tensor of the entries of ``input`` where ``mask`` (broadcast) is True."""
+    """Return a 1-D tensor of the entries of ``input`` where ``mask`` is ``True``.
+
+    Args:
+        input (Tensor): the input tensor.
+        mask (BoolTensor): broadcastable with ``input``.
+    """
     if not isinstance(mask, Tensor) or mask._data.dtype.kind != "b":
         raise RuntimeError("masked_select: expected BoolTensor for mask")
     x, m = _broadcast_mask(input, mask)
@@ -441,7 +493,14 @@ def masked_select(input, mask):
 
 
 def masked_scatter(input, mask, source):
-    """``input`` with the entries where ``mask`` is True taken from ``source`` in order."""
+    """Return ``input`` with the entries where ``mask`` is ``True`` taken, in order,
+    from ``source``.
+
+    Args:
+        input (Tensor): the input tensor.
+        mask (BoolTensor): broadcastable with ``input``.
+        source (Tensor): at least as many elements as ``mask`` has ``True`` entries.
+    """
     _bool_mask(mask, "masked_scatter_")
     if source._data.dtype != input._data.dtype:
         raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got"
@@ -472,13 +531,26 @@ def _flat_index(input, index, name):
 
 
 def take(input, index):
-    """The entries of the flattened ``input`` at ``index``; the result has ``index``'s shape."""
+    """Return the entries of ``input``, seen as 1-D, at ``index``; the result has ``index``'s
+    shape.
+
+    Args:
+        input (Tensor): the input tensor.
+        index (LongTensor): flat indices (may be negative).
+    """
     idx = _flat_index(input, index, "take")
     return Index.apply(reshape(input, (-1,)), (idx,))
 
 
 def take_along_dim(input, indices, dim=None):
-    """Pick values along ``dim`` at ``indices`` (broadcast against ``input`` elsewhere)."""
+    """Return the values of ``input`` at ``indices`` along ``dim``, broadcasting the other
+    dims (the flattened ``input`` when ``dim`` is None).
+
+    Args:
+        input (Tensor): the input tensor.
+        indices (LongTensor): the indices, e.g. from :func:`argsort`.
+        dim (int, optional): the dim to select along.
+    """
     if dim is None:
         return take(input, reshape(indices, (-1,)))
     from .gather_scatter import gather
@@ -513,8 +585,13 @@ def put(input, index, source, accumulate=False):
 
 # ------------------------------------------------------------------ nonzero / copy_
 def nonzero(input, *, out=None, as_tuple=False):
-    """Indices of the non-zero entries: an ``(n, ndim)`` int64 tensor, or one 1-D tensor per
-    dim with ``as_tuple=True``."""
+    """Return the indices of the non-zero entries of ``input``.
+
+    Args:
+        input (Tensor): the input tensor.
+        as_tuple (bool): return one 1-D index tensor per dim instead of an ``(n, input.dim())``
+            tensor. Default: ``False``.
+    """
     data = input._data
     xp = get_array_module(data)
     if as_tuple:
@@ -535,7 +612,15 @@ def argwhere(input):
 
 
 def copy_(self, src, non_blocking=False):
-    """Copy ``src`` (broadcast, converted to ``self``'s dtype and device) into ``self``."""
+    """Copy the elements of ``src`` into ``self`` and return ``self``.
+
+    ``src`` is broadcast to ``self``'s shape and converted to its dtype and device; the copy is
+    recorded by autograd (the gradient flows to ``src``).
+
+    Args:
+        src (Tensor): the source tensor.
+        non_blocking (bool): accepted for compatibility; copies are synchronous.
+    """
     if not isinstance(src, Tensor):
         raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
     shape = self._data.shape

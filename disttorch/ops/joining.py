@@ -31,9 +31,10 @@ class Cat(Node):
     def backward(self, g):
         lead = (slice(None),) * self.dim
         b = self.bounds
+        edges = zip(self.next_edges[1:], self.skipped)
         return (None,) + tuple(None if skip or e is None else
                                slice_dual(g, lead + (slice(b[i], b[i + 1]),))
-                               for i, (e, skip) in enumerate(zip(self.next_edges[1:], self.skipped)))
+                               for i, (e, skip) in enumerate(edges))
 
 
 class Stack(Node):
@@ -85,7 +86,22 @@ def _common(tensors, name):
 
 
 def cat(tensors, dim=0, *, out=None):
-    """Concatenate tensors along an existing dim ``dim`` (with PyTorch's dtype promotion)."""
+    """Concatenate ``tensors`` along the existing dim ``dim``.
+
+    All tensors must have the same shape except in ``dim`` (legacy empty 1-D tensors are
+    skipped) and are promoted to their common dtype, as in PyTorch.
+
+    Args:
+        tensors (sequence of Tensors): the tensors to join.
+        dim (int): the dim to join along. Default: 0.
+        out (Tensor, optional): the output tensor.
+
+    Example::
+
+        >>> x = disttorch.zeros(2, 3)
+        >>> disttorch.cat((x, x), 1).shape
+        disttorch.Size([2, 6])
+    """
     tensors = _common(tensors, "cat")
     ref = next((t for t in tensors if t._data.shape != (0,)), tensors[0])
     ndim = ref._data.ndim
@@ -115,7 +131,13 @@ concat = concatenate = cat
 
 
 def stack(tensors, dim=0, *, out=None):
-    """Join tensors of equal shape along a new dim ``dim``."""
+    """Join tensors of equal shape along a new dim ``dim``.
+
+    Args:
+        tensors (sequence of Tensors): the tensors to stack.
+        dim (int): the index of the new dim, in ``[-ndim - 1, ndim]``. Default: 0.
+        out (Tensor, optional): the output tensor.
+    """
     tensors = _common(tensors, "stack")
     shape = tensors[0]._data.shape
     for i, t in enumerate(tensors):
@@ -203,13 +225,21 @@ def _split_at(input, bounds, d, name="Split"):
 
 
 def split(tensor, split_size_or_sections, dim=0):
-    """Split into chunks of ``split_size_or_sections`` (an int, or a list of sizes) along ``dim``."""
+    """Split ``tensor`` into pieces along ``dim`` (views of ``tensor``).
+
+    Args:
+        tensor (Tensor): the tensor to split.
+        split_size_or_sections (int or list of int): the size of every piece (the last one may be
+            smaller), or the list of piece sizes (summing to ``tensor.size(dim)``).
+        dim (int): the dim to split along. Default: 0.
+    """
     d = wrap_dim(dim, tensor._data.ndim)
     size = tensor._data.shape[d]
     if isinstance(split_size_or_sections, (int, np.integer)):
         step = int(split_size_or_sections)
         if step < 0:
-            raise RuntimeError(f"split expects split_size be non-negative, but got split_size={step}")
+            raise RuntimeError(f"split expects split_size be non-negative, but got "
+                               f"split_size={step}")
         if step == 0:
             if size:
                 raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
@@ -219,15 +249,23 @@ def split(tensor, split_size_or_sections, dim=0):
     else:
         sizes = [int(s) for s in split_size_or_sections]
         if sum(sizes) != size:
-            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} (input "
-                               f"tensor's size at dimension {d}), but got split_sizes={sizes}")
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} "
+                               f"(input tensor's size at dimension {d}), but got "
+                               f"split_sizes={sizes}")
         ends = np.cumsum(sizes).tolist()
         bounds = [(e - s, e) for s, e in zip(sizes, ends)]
     return _split_at(tensor, bounds, d)
 
 
 def tensor_split(input, indices_or_sections, dim=0):
-    """Split into ``n`` nearly equal parts, or at the given indices, along ``dim``."""
+    """Split ``input`` along ``dim`` into views, like ``numpy.array_split``.
+
+    Args:
+        input (Tensor): the tensor to split.
+        indices_or_sections (int, list of int or Tensor): the number of nearly equal pieces, or the
+            indices at which to cut.
+        dim (int): the dim to split along. Default: 0.
+    """
     d = wrap_dim(dim, input._data.ndim)
     size = input._data.shape[d]
     if isinstance(indices_or_sections, Tensor):
@@ -274,7 +312,14 @@ def dsplit(input, indices_or_sections):
 
 
 def chunk(input, chunks, dim=0):
-    """Split into at most ``chunks`` pieces of size ``ceil(size / chunks)`` along ``dim``."""
+    """Split ``input`` into at most ``chunks`` views of ``ceil(size / chunks)`` elements along
+    ``dim`` (the last one may be smaller).
+
+    Args:
+        input (Tensor): the tensor to split.
+        chunks (int): the number of pieces wanted.
+        dim (int): the dim to split along. Default: 0.
+    """
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     d = wrap_dim(dim, input._data.ndim)
@@ -282,7 +327,12 @@ def chunk(input, chunks, dim=0):
 
 
 def unbind(input, dim=0):
-    """All slices along ``dim``, each with that dim removed (views)."""
+    """Return all slices of ``input`` along ``dim``, each without that dim (views).
+
+    Args:
+        input (Tensor): the tensor to unbind.
+        dim (int): the dim to remove. Default: 0.
+    """
     d = wrap_dim(dim, input._data.ndim)
     n = input._data.shape[d]
     if not n:
@@ -316,7 +366,12 @@ class Repeat(Node):
 
 
 def repeat(self, *sizes):
-    """Tile ``self`` ``sizes[i]`` times along each dim (``len(sizes) >= self.dim()``)."""
+    """Repeat ``self`` ``sizes[i]`` times along each dim (a copy).
+
+    Args:
+        sizes (int... or tuple of int): the number of repeats per dim; at least ``self.dim()``
+            entries (extra leading entries add dims).
+    """
     reps = _ints(sizes, "repeat")
     if len(reps) < self._data.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of "
@@ -328,7 +383,12 @@ def repeat(self, *sizes):
 
 
 def tile(input, dims):
-    """Repeat ``input`` along each dim; missing leading ``dims`` count as 1."""
+    """Repeat ``input`` along each dim; missing leading entries of ``dims`` count as 1.
+
+    Args:
+        input (Tensor): the input tensor.
+        dims (tuple of int): the number of repeats per dim.
+    """
     dims = _ints(dims if isinstance(dims, (tuple, list)) else (dims,), "tile")
     return repeat(input, (1,) * (input._data.ndim - len(dims)) + dims)
 
@@ -349,7 +409,12 @@ class Flip(Node):
 
 
 def flip(input, dims):
-    """Reverse the order of elements along ``dims`` (a copy)."""
+    """Reverse the order of ``input``'s elements along ``dims`` (a copy, as in PyTorch).
+
+    Args:
+        input (Tensor): the input tensor.
+        dims (int or tuple of int): the dims to flip.
+    """
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     if not dims:
         return Flip.apply(input, ())
@@ -387,7 +452,14 @@ class Roll(Node):
 
 
 def roll(input, shifts, dims=None):
-    """Shift elements cyclically by ``shifts`` along ``dims`` (the flattened tensor if None)."""
+    """Shift the elements of ``input`` cyclically.
+
+    Args:
+        input (Tensor): the input tensor.
+        shifts (int or tuple of int): the shift per dim in ``dims``.
+        dims (int or tuple of int, optional): the dims to roll; the flattened tensor when omitted
+            (and the shape is restored).
+    """
     if dims is None:
         if not isinstance(shifts, int) and len(shifts) != 1:
             raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:0")
@@ -417,8 +489,14 @@ class Rot90(Node):
 
 
 def rot90(input, k=1, dims=(0, 1)):
-    """Rotate by 90 degrees ``k`` times in the plane of ``dims`` (from the first towards the
-    second)."""
+    """Rotate ``input`` by 90 degrees ``k`` times in the plane of ``dims``, from the first dim
+    towards the second.
+
+    Args:
+        input (Tensor): the input tensor (at least 2-D).
+        k (int): the number of rotations; negative rotates the other way. Default: 1.
+        dims (tuple of int): the two dims of the plane. Default: ``(0, 1)``.
+    """
     dims = tuple(dims)
     ndim = input._data.ndim
     if len(dims) != 2:
@@ -441,7 +519,8 @@ def _method(fn):
 
 
 register_methods({
-    "split": _method(split), "split_with_sizes": _method(split), "tensor_split": _method(tensor_split), "chunk": _method(chunk),
+    "split": _method(split), "split_with_sizes": _method(split),
+    "tensor_split": _method(tensor_split), "chunk": _method(chunk),
     "hsplit": _method(hsplit), "vsplit": _method(vsplit), "dsplit": _method(dsplit),
     "unbind": _method(unbind),
     "repeat": repeat, "tile": lambda self, *dims: tile(self, dims[0] if len(dims) == 1 else dims),

@@ -27,7 +27,8 @@ def mark_view(out, base, view_fn):
 
 
 def _ints(args, name):
-    """``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` or ``f(Size)`` -> tuple of ints (negatives kept)."""
+    """``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` or ``f(Size)`` -> tuple of ints (negatives
+    kept)."""
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = args[0]
     if all(type(s) is int for s in args):
@@ -37,8 +38,8 @@ def _ints(args, name):
         if isinstance(s, Tensor):
             s = s.item()
         if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
-            raise TypeError(f"{name}(): argument 'size' must be tuple of ints, but found element of "
-                            f"type {type(s).__name__}")
+            raise TypeError(f"{name}(): argument 'size' must be tuple of ints, but found "
+                            f"element of type {type(s).__name__}")
         out.append(int(s))
     return tuple(out)
 
@@ -187,9 +188,21 @@ class SliceGrad(Node):
 
 # ------------------------------------------------------------------ functions
 def reshape(input, *shape):
-    """Return a tensor with ``input``'s data and the given shape (one dim may be ``-1``).
+    """Return a tensor with the same data and number of elements as ``input`` and the given shape.
 
-    A view when the memory layout allows it, a copy otherwise.
+    A view of ``input`` when its memory layout allows it (always for a contiguous tensor), a copy
+    otherwise: do not rely on either.
+
+    Args:
+        input (Tensor): the tensor to reshape.
+        shape (tuple of int): the new shape; one dimension may be ``-1`` and is then inferred.
+
+    Example::
+
+        >>> a = disttorch.arange(6.)
+        >>> disttorch.reshape(a, (2, -1))
+        tensor([[0., 1., 2.],
+                [3., 4., 5.]])
     """
     shape = infer_shape(_ints(shape, "reshape"), input._data.size)
     if shape == input._data.shape:
@@ -200,7 +213,15 @@ def reshape(input, *shape):
 
 
 def view(self, *shape):
-    """A view of ``self`` with a new shape (or, given a dtype, its bytes reinterpreted)."""
+    """Return a view of ``self`` with the same data and a new ``shape``.
+
+    The view shares memory (and the version counter) with ``self``. It exists only when the new
+    shape is compatible with ``self``'s strides; otherwise PyTorch's error asks for
+    :meth:`reshape`. ``view(dtype)`` reinterprets the bytes as another dtype instead.
+
+    Args:
+        shape (int... or tuple of int): the new shape; one dimension may be ``-1``.
+    """
     if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int, np.integer, Tensor)):
         return _view_dtype(self, shape[0])
     shape = infer_shape(_ints(shape, "view"), self._data.size)
@@ -227,7 +248,13 @@ def _view_dtype(self, dtype):
 
 
 def flatten(input, start_dim=0, end_dim=-1):
-    """Flatten dims ``start_dim`` .. ``end_dim`` into one."""
+    """Flatten the dims ``start_dim`` .. ``end_dim`` of ``input`` into one.
+
+    Args:
+        input (Tensor): the input tensor.
+        start_dim (int): the first dim to flatten. Default: 0.
+        end_dim (int): the last dim to flatten. Default: -1.
+    """
     shape = input._data.shape
     if not shape:
         return reshape(input, (1,))
@@ -240,7 +267,14 @@ def flatten(input, start_dim=0, end_dim=-1):
 
 
 def unflatten(input, dim, sizes):
-    """Expand dim ``dim`` into ``sizes`` (one of which may be ``-1``)."""
+    """Expand dim ``dim`` of ``input`` into the dims ``sizes``.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int): the dim to expand.
+        sizes (tuple of int): the new sizes; their product must be ``input.size(dim)`` (one may be
+            ``-1``).
+    """
     shape = input._data.shape
     d = wrap_dim(dim, len(shape))
     sizes = _ints(sizes, "unflatten")
@@ -254,7 +288,13 @@ def unflatten(input, dim, sizes):
 
 
 def squeeze(input, dim=None):
-    """Remove dims of size 1 (all of them, or those in ``dim``: an int or a tuple)."""
+    """Return a view of ``input`` with dims of size 1 removed.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int or tuple of int, optional): only these dims are squeezed (those of size 1);
+            all size-1 dims when omitted.
+    """
     shape = input._data.shape
     if dim is None:
         dims = range(len(shape))
@@ -267,7 +307,12 @@ def squeeze(input, dim=None):
 
 
 def unsqueeze(input, dim):
-    """Insert a dim of size 1 at ``dim``."""
+    """Return a view of ``input`` with a dim of size 1 inserted at ``dim``.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int): where to insert the new dim, in ``[-input.dim() - 1, input.dim()]``.
+    """
     shape = input._data.shape
     d = wrap_dim(dim, len(shape) + 1)
     new = shape[:d] + (1,) + shape[d:]
@@ -275,7 +320,12 @@ def unsqueeze(input, dim):
 
 
 def permute(input, *dims):
-    """Reorder the dims of ``input`` (a view)."""
+    """Return a view of ``input`` with its dims reordered.
+
+    Args:
+        input (Tensor): the input tensor.
+        dims (tuple of int): the new order of the dims (a permutation; negative dims allowed).
+    """
     ndim = input._data.ndim
     dims = _ints(dims, "permute")
     if len(dims) != ndim:
@@ -289,7 +339,13 @@ def permute(input, *dims):
 
 
 def transpose(input, dim0, dim1):
-    """Swap dims ``dim0`` and ``dim1`` (a view)."""
+    """Return a view of ``input`` with dims ``dim0`` and ``dim1`` swapped.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim0 (int): the first dim.
+        dim1 (int): the second dim.
+    """
     ndim = input._data.ndim
     d0, d1 = wrap_dim(dim0, ndim), wrap_dim(dim1, ndim)
     dims = list(range(ndim))
@@ -332,8 +388,8 @@ def _H(self):
 def adjoint(input):
     """The conjugate transpose of the last two dims."""
     if input._data.ndim < 2:
-        raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches of matrices. "
-                           f"Got {input._data.ndim}-D tensor.")
+        raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches of "
+                           f"matrices. Got {input._data.ndim}-D tensor.")
     return _conj(transpose(input, -2, -1))
 
 
@@ -360,14 +416,21 @@ def _expand_shape(shape, sizes):
         elif have == want or have == 1:
             out.append(want)
         else:
-            raise RuntimeError(f"The expanded size of the tensor ({want}) must match the existing "
-                               f"size ({have}) at non-singleton dimension {i + lead}.  Target sizes: "
-                               f"{list(sizes)}.  Tensor sizes: {list(shape)}")
+            raise RuntimeError(f"The expanded size of the tensor ({want}) must match the "
+                               f"existing size ({have}) at non-singleton dimension {i + lead}.  "
+                               f"Target sizes: {list(sizes)}.  Tensor sizes: {list(shape)}")
     return tuple(out)
 
 
 def expand(self, *sizes):
-    """A view with size-1 dims repeated to ``sizes`` (``-1`` keeps a dim); no copy."""
+    """Return a view of ``self`` with singleton dims repeated to ``sizes`` (no copy).
+
+    New dims may be added in front. The result's elements alias each other: write to a
+    :meth:`clone` instead.
+
+    Args:
+        sizes (int... or tuple of int): the target sizes; ``-1`` keeps a dim's size.
+    """
     shape = _expand_shape(self._data.shape, _ints(sizes, "expand"))
     return mark_view(Expand.apply(self, shape), self,
                         lambda a: get_array_module(a).broadcast_to(a, shape))
@@ -389,7 +452,8 @@ def broadcast_shapes(*shapes):
         return _size(np.broadcast_shapes(*[(s,) if isinstance(s, int) else tuple(s)
                                            for s in shapes]))
     except ValueError:
-        raise RuntimeError("Shape mismatch: objects cannot be broadcast to a single shape") from None
+        raise RuntimeError("Shape mismatch: objects cannot be broadcast to a single "
+                           "shape") from None
 
 
 def _size(shape):
@@ -411,7 +475,14 @@ def broadcast_tensors(*tensors):
 
 
 def narrow(input, dim, start, length):
-    """The slice ``start:start+length`` of dim ``dim`` (a view)."""
+    """Return a view of ``input`` restricted to ``start:start + length`` along ``dim``.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int): the dim to narrow.
+        start (int): the first index (may be negative).
+        length (int): the number of elements kept.
+    """
     d = wrap_dim(dim, input._data.ndim)
     size = input._data.shape[d]
     start = int(start)
@@ -430,7 +501,13 @@ def narrow_copy(input, dim, start, length):
 
 
 def select(input, dim, index):
-    """The slice at ``index`` of dim ``dim``, with that dim removed (a view)."""
+    """Return a view of ``input`` at ``index`` along ``dim``, with that dim removed.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int): the dim to slice.
+        index (int): the index to select (may be negative).
+    """
     ndim = input._data.ndim
     if ndim == 0:
         raise IndexError("select() cannot be applied to a 0-dim tensor.")
@@ -448,8 +525,15 @@ def slice_view(input, index):
 
 
 def movedim(input, source, destination):
-    """Move dims ``source`` to positions ``destination`` (ints or sequences), keeping the rest
-    in order."""
+    """Move the dims ``source`` of ``input`` to the positions ``destination`` (a view).
+
+    The other dims keep their order.
+
+    Args:
+        input (Tensor): the input tensor.
+        source (int or tuple of int): the dims to move.
+        destination (int or tuple of int): their new positions.
+    """
     ndim = input._data.ndim
     src = [source] if isinstance(source, int) else list(source)
     dst = [destination] if isinstance(destination, int) else list(destination)

@@ -47,7 +47,18 @@ def _take_sorted(input, d, order):
 
 
 def sort(input, dim=-1, descending=False, *, stable=False, out=None):
-    """Sort along ``dim``; returns ``(values, indices)``. The sort is always stable."""
+    """Sort the elements of ``input`` along ``dim``; returns ``(values, indices)``.
+
+    The sort is always stable (equal elements keep their order); NaN sorts as the largest value.
+    The gradient of ``values`` goes back to the sorted positions.
+
+    Args:
+        input (Tensor): the input tensor.
+        dim (int): the dim to sort along. Default: -1.
+        descending (bool): sort in descending order. Default: ``False``.
+        stable (bool): accepted for compatibility (always stable).
+        out (tuple of Tensors, optional): ``(values, indices)`` outputs.
+    """
     d = wrap_dim(dim, input._data.ndim)
     data = input._data if input._data.ndim else input._data.reshape(1)
     values, indices = _take_sorted(input, d, _sort_indices(data, d, descending))
@@ -65,7 +76,16 @@ def msort(input):
 
 
 def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
-    """The ``k`` largest (or smallest) entries along ``dim``: ``(values, indices)``."""
+    """Return the ``k`` largest (or smallest) elements of ``input`` along ``dim``:
+    ``(values, indices)``, sorted.
+
+    Args:
+        input (Tensor): the input tensor.
+        k (int): how many elements.
+        dim (int): the dim to search. Default: -1.
+        largest (bool): largest (else smallest) elements. Default: ``True``.
+        sorted (bool): accepted for compatibility (always sorted).
+    """
     ndim = input._data.ndim
     d = wrap_dim(dim, ndim)
     size = input._data.shape[d] if ndim else 1
@@ -81,7 +101,15 @@ def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
 
 
 def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
-    """The ``k``-th smallest entry along ``dim``: ``(values, indices)``."""
+    """Return the ``k``-th smallest element of ``input`` along ``dim``:
+    ``(values, indices)``.
+
+    Args:
+        input (Tensor): the input tensor.
+        k (int): the rank, from 1.
+        dim (int): the dim to search. Default: -1.
+        keepdim (bool): keep ``dim`` with size 1. Default: ``False``.
+    """
     ndim = input._data.ndim
     d = wrap_dim(dim, ndim)
     size = input._data.shape[d] if ndim else 1
@@ -107,8 +135,15 @@ def _maybe_tuple(output, inverse, counts, return_inverse, return_counts):
 
 
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
-    """The unique elements (sorted), optionally with each input element's position in them
-    (``return_inverse``) and each unique element's count; with ``dim``, unique slices."""
+    """Return the unique elements of ``input``, sorted.
+
+    Args:
+        input (Tensor): the input tensor.
+        sorted (bool): accepted for compatibility (always sorted).
+        return_inverse (bool): also return, for each input element, its index in the output.
+        return_counts (bool): also return how often each unique element occurs.
+        dim (int, optional): return unique slices along ``dim`` instead of elements.
+    """
     data = input._data
     xp = get_array_module(data)
     if dim is None:
@@ -150,15 +185,24 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
 
 def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None,
                  sorter=None, out=None):
-    """Indices where ``input`` would be inserted into ``sorted_sequence`` (along its last dim)
-    to keep it sorted; ``right``/``side='right'`` picks the upper position for ties."""
+    """Return the indices where ``input`` would be inserted into ``sorted_sequence``
+    (along its last dim) to keep it sorted.
+
+    Args:
+        sorted_sequence (Tensor): 1-D, or N-D with leading dims matching ``input``'s.
+        input (Tensor or Number): the values to place.
+        out_int32 (bool): return int32 instead of int64 indices. Default: ``False``.
+        right (bool): for ties, the position after the equal elements. Default: ``False``.
+        side (str, optional): ``'left'`` or ``'right'``, the same as ``right``.
+        sorter (LongTensor, optional): the indices that sort an unsorted ``sorted_sequence``.
+    """
     if side is not None:
         if side not in ("left", "right"):
             raise RuntimeError(f"torch.searchsorted(): side can only be 'left' or 'right' but got "
                                f"{side}")
         if right and side == "left":
-            raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, got "
-                               "side of left while right was True")
+            raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, "
+                               "got side of left while right was True")
         right = side == "right"
     seq = sorted_sequence._data
     xp = get_array_module(seq)
@@ -185,14 +229,21 @@ def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
     """The bucket of each element of ``input`` given 1-D sorted ``boundaries``
     (``right=False``: ``boundaries[i-1] < x <= boundaries[i]``)."""
     if boundaries._data.ndim != 1:
-        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({boundaries.dim()})")
+        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got "
+                           f"dim({boundaries.dim()})")
     return searchsorted(boundaries, input, out_int32=out_int32, right=right, out=out)
 
 
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
-    """Repeat each element (or slice along ``dim``) ``repeats`` times (an int or a tensor with
-    one count per element); ``repeat_interleave(counts)`` gives ``0..n-1`` repeated by
-    ``counts``."""
+    """Repeat each element (or slice along ``dim``) of ``input`` ``repeats`` times, in
+    place order: ``[a, b]`` -> ``[a, a, b, b]``.
+
+    Args:
+        input (Tensor): the input tensor; with no ``repeats``, a 1-D tensor of counts and the
+            result is ``arange(len(counts))`` repeated by them.
+        repeats (int or Tensor): the count for all, or one count per element/slice.
+        dim (int, optional): the dim to repeat along; the flattened input when omitted.
+    """
     if repeats is None:
         counts = input._data
         xp = get_array_module(counts)

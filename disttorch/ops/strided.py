@@ -78,8 +78,16 @@ def _row_major_strides(shape):
 
 
 def unfold(self, dimension, size, step):
-    """All windows of ``size`` elements with stride ``step`` along ``dimension``, as a new last
-    dim (a view)."""
+    """Return a view of all windows of ``size`` elements, ``step`` apart, along ``dimension``.
+
+    The windows form a new last dim of size ``size``; dim ``dimension`` gets
+    ``(self.size(dimension) - size) // step + 1`` entries. Gradients of overlapping windows add up.
+
+    Args:
+        dimension (int): the dim to slide along.
+        size (int): the window length.
+        step (int): the distance between window starts.
+    """
     shape = list(self._data.shape)
     d = wrap_dim(dimension, len(shape)) if shape else 0
     n = shape[d] if shape else 1
@@ -100,18 +108,29 @@ def unfold(self, dimension, size, step):
 
 
 def as_strided(input, size, stride, storage_offset=0):
-    """A view with the given sizes and element strides into ``input``'s elements (row-major
-    order, starting at ``storage_offset``); its gradient scatter-adds into ``input``."""
+    """A view into ``input`` with the given ``size``, ``stride`` and ``storage_offset``.
+
+    Strides and the offset count elements of ``input`` in row-major order; for a contiguous
+    ``input`` that is PyTorch's storage, for a non-contiguous one it is its contiguous copy (the
+    result is then a copy). Gradients of elements reached more than once add up.
+
+    Args:
+        input (Tensor): the input tensor.
+        size (tuple of int): the shape of the result.
+        stride (tuple of int): the stride of each result dim, in elements.
+        storage_offset (int): the element where the result starts. Default: 0.
+    """
     size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
     if len(size) != len(stride):
         raise RuntimeError("mismatch in length of strides and shape")
     numel = input._data.size
     needed = storage_offset + 1 + sum((n - 1) * s for n, s in zip(size, stride)) if all(size) else 0
     if needed > numel:
-        raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset "
-                           f"{storage_offset}, and itemsize {input._data.itemsize} requiring a "
-                           f"storage size of {needed * input._data.itemsize} are out of bounds for "
-                           f"storage of size {numel * input._data.itemsize}")
+        itemsize = input._data.itemsize
+        raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage "
+                           f"offset {storage_offset}, and itemsize {itemsize} requiring a storage "
+                           f"size of {needed * itemsize} are out of bounds for storage of size "
+                           f"{numel * itemsize}")
     out = AsStrided.apply(input, size, stride, int(storage_offset))
     if not input._data.flags.c_contiguous:
         return out

@@ -231,7 +231,8 @@ def test_setitem_value_requires_grad_into_buffer():
 
 
 @pytest.mark.parametrize("call, exc, message", [
-    (lambda lib: lib.zeros(3)[5], IndexError, "index 5 is out of bounds for dimension 0 with size 3"),
+    (lambda lib: lib.zeros(3)[5], IndexError,
+     "index 5 is out of bounds for dimension 0 with size 3"),
     (lambda lib: lib.zeros(2, 3)[:, -4], IndexError,
      "index -4 is out of bounds for dimension 1 with size 3"),
     (lambda lib: lib.zeros(3)[lib.tensor([0, 3])], IndexError,
