@@ -8,6 +8,8 @@ import disttorch.nn as nn
 from tests.ops.harness import OpInfo, S, op_tests, randn, positive, requires_torch, torch
 
 REDUCTIONS = ("mean", "sum", "none")
+pytestmark = [pytest.mark.filterwarnings("ignore:reduction. .mean. divides the total loss"),
+              pytest.mark.filterwarnings("ignore:.NLLLoss2d. has been deprecated")]
 
 
 def _lib_f(lib):

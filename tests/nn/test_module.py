@@ -10,6 +10,7 @@ import disttorch
 import disttorch.nn as nn
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.filterwarnings("ignore:Full backward hook is firing")
 
 
 def _arch(lib):

@@ -1,5 +1,7 @@
 """Module hook machinery: removable handles with per-hook flags, and the runner of full
 backward hooks (identity nodes around a module's inputs and outputs)."""
+import warnings
+
 from ...autograd import grad_mode
 from ...autograd.function import Node
 from ...autograd.hooks import RemovableHandle
@@ -92,8 +94,12 @@ class _BackwardHook:
                 self._check(result, len(wrapped), "grad_output")
                 wrapped = tuple(result)
         self.grad_outputs = wrapped
-        if self.input_positions is None:
+        if self.input_positions is None and self.module._backward_hooks:
             # No input needs a gradient: the hooks run now, with grad_input all None.
+            warnings.warn("Full backward hook is firing when gradients are computed with respect "
+                          "to module outputs since no inputs require gradients. See "
+                          "https://docs.pytorch.org/docs/main/generated/torch.nn.Module.html"
+                          "#torch.nn.Module.register_full_backward_hook for more details.")
             for hook in list(self.module._backward_hooks.values()):
                 hook(self.module, (None,) * self.n_inputs, wrapped)
         return self._unwrap(wrapped, grads)

@@ -1,5 +1,7 @@
 """Loss modules: thin wrappers over ``nn.functional`` that hold the options (and class weights
 as buffers)."""
+import warnings
+
 from ..functional import _loss as F
 from .module import Module
 
@@ -157,6 +159,13 @@ class NLLLoss(_WeightedLoss):
 
 class NLLLoss2d(NLLLoss):
     """Deprecated alias of :class:`NLLLoss` (which handles any number of spatial dims)."""
+
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                 reduction="mean"):
+        warnings.warn("`NLLLoss2d` has been deprecated. Please use `NLLLoss` instead as a drop-in "
+                      "replacement and see https://pytorch.org/docs/main/nn.html#torch.nn.NLLLoss "
+                      "for more details.", FutureWarning, stacklevel=2)
+        super().__init__(weight, size_average, ignore_index, reduce, reduction)
 
 
 class BCELoss(_WeightedLoss):
