@@ -92,6 +92,8 @@ class MasterAgent:
 
     def _rendezvous(self):
         """Wait for the other nodes' agents; returns the host list (master first)."""
+        if self.config.hosts:
+            return self.config.hosts
         hosts = [self.config.master_addr]
         if self.config.nnodes == 1:
             return hosts
@@ -224,7 +226,8 @@ class MasterAgent:
             hostfile = os.path.join(self._run_dir, "hosts")
             with open(hostfile, "w") as handle:
                 handle.writelines(f"{host}:{config.nproc_per_node}\n" for host in hosts)
-            command += ["-f", hostfile, "-launcher", "ssh", "-launcher-exec", self._remote_exec_program(),
+            launcher_exec = shutil.which(config.ssh) or config.ssh if config.hosts else self._remote_exec_program()
+            command += ["-f", hostfile, "-launcher", "ssh", "-launcher-exec", launcher_exec,
                         "-localhost", config.master_addr]
         command += ["-n", str(config.world_size), sys.executable, "-m", "launcher.shim", "--", *config.command]
         return command

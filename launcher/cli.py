@@ -29,6 +29,10 @@ _OPTIONS = [
     (["--rdzv-id"], {"default": None}, "job id; every node of a job must give the same one"),
     (["--rdzv-backend"], {"default": "static"}, "accepted for torchrun compatibility; the control plane is always used"),
     (["--rdzv-timeout"], {"default": 300.0, "type": float}, "seconds node 0 waits for the other nodes"),
+    (["--hostfile"], {"default": None},
+     "ssh mode: start every node from here with hydra over ssh; one host per line (HOST or HOST:SLOTS, "
+     "slots ignored: each host runs --nproc-per-node workers); needs --master-addr reachable from the hosts"),
+    (["--ssh"], {"default": "ssh"}, "program hydra runs as `PROGRAM HOST COMMAND` to reach a host in ssh mode"),
     (["--standalone"], {"action": "store_true"}, "single node on loopback with a free port and a fresh job id"),
     (["--max-restarts"], {"default": 0, "type": int}, "restarts of the worker group after a failure"),
     (["--monitor-interval"], {"default": 0.1, "type": float}, "seconds between checks of the workers"),
@@ -140,6 +144,16 @@ def _slurm_first_node_address(nodelist):
     return first
 
 
+def read_hostfile(path):
+    """Hosts of an mpirun-style host file, in order (``HOST`` or ``HOST:SLOTS`` per line, ``#`` comments)."""
+    with open(path) as handle:
+        hosts = [line.split("#", 1)[0].strip().split(":", 1)[0] for line in handle]
+    hosts = [host for host in hosts if host]
+    if not hosts:
+        raise ValueError(f"the host file {path} lists no host")
+    return hosts
+
+
 def _secret(args, nnodes):
     if args.secret_file:
         with open(args.secret_file) as handle:
@@ -163,6 +177,14 @@ def build_config(argv=None):
     if args.module and args.no_python:
         raise ValueError("-m/--module and --no-python cannot be combined")
     _slurm_defaults(args)
+    hosts = None
+    if args.hostfile:
+        hosts = read_hostfile(args.hostfile)
+        if args.nnodes is not None and _resolve_nnodes(args.nnodes) != len(hosts):
+            raise ValueError(f"--nnodes {args.nnodes} but {args.hostfile} lists {len(hosts)} hosts")
+        if args.node_rank:
+            raise ValueError("with --hostfile, disttorch-run runs once, on node 0: drop --node-rank")
+        args.nnodes = str(len(hosts))
     nnodes = _resolve_nnodes(args.nnodes or "1")
     if args.standalone:
         if nnodes != 1:
@@ -188,11 +210,13 @@ def build_config(argv=None):
         nproc_per_node=resolve_nproc(args.nproc_per_node),
         nnodes=nnodes, node_rank=node_rank,
         master_addr=master_addr or "127.0.0.1", master_port=master_port,
-        job_id=args.rdzv_id or "none", secret=_secret(args, nnodes),
+        job_id=args.rdzv_id or "none",
+        # In ssh mode hydra carries the generated secret to the hosts with the environment.
+        secret=_secret(args, 1 if hosts else nnodes),
         max_restarts=args.max_restarts, monitor_interval=args.monitor_interval,
         hang_timeout=args.hang_timeout, heartbeat_interval=args.heartbeat_interval,
         heartbeat_timeout=args.heartbeat_timeout, stop_grace=args.stop_grace,
-        rdzv_timeout=args.rdzv_timeout, log_dir=args.log_dir,
+        rdzv_timeout=args.rdzv_timeout, hosts=hosts, ssh=args.ssh, log_dir=args.log_dir,
         redirects=args.redirects, tee=args.tee, local_ranks_filter=args.local_ranks_filter)
 
 

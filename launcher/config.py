@@ -23,6 +23,9 @@ class LaunchConfig:
         heartbeat_timeout (float): a supervisor or agent silent this long is lost.
         stop_grace (float): seconds between SIGTERM and SIGKILL.
         rdzv_timeout (float): how long the master waits for the other nodes.
+        hosts (list of str or None): ssh mode: the hosts, node 0 first; hydra
+            reaches them with ``ssh`` instead of asking their node agents.
+        ssh (str): the program hydra reaches the hosts with in ssh mode.
         log_dir (str or None): per-rank log files go under it.
         redirects (str): torchrun ``--redirects`` spec.
         tee (str): torchrun ``--tee`` spec.
@@ -44,6 +47,8 @@ class LaunchConfig:
     heartbeat_timeout: float = 30.0
     stop_grace: float = 10.0
     rdzv_timeout: float = 300.0
+    hosts: object = None
+    ssh: str = "ssh"
     log_dir: object = None
     redirects: str = "0"
     tee: str = "0"

@@ -82,3 +82,22 @@ def test_two_node_crash_on_the_remote_node_restarts(launcher, nodes, tmp_path):
     assert "[rank1]: resuming from step 4" in out
     np.testing.assert_allclose(final_weights(out), expected_weights(12), rtol=1e-9, atol=1e-9)
     assert launcher.leftovers() == []
+
+
+@pytest.mark.timeout(120)
+def test_hostfile_ssh_mode_reaches_the_other_namespace(launcher, nodes, tmp_path):
+    prefix, net = nodes
+    hostfile = tmp_path / "hosts"
+    hostfile.write_text(f"# node 0 first\n{net}.1\n{net}.2:8\n")
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", f"{prefix}1", launcher.python, "-m", "launcher", "--hostfile", str(hostfile),
+         "--master-addr", f"{net}.1", "--master-port", str(29000 + os.getpid() % 400),
+         "--ssh", os.path.join(RIG, "netns-ssh.sh"), "--nproc-per-node", "2", script("world.py")],
+        cwd=REPO, env=launcher.env(UCX_TLS="tcp,self"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True)
+    launcher.procs.append(proc)
+    out, err = (stream.decode() for stream in proc.communicate(timeout=90))
+    assert proc.returncode == 0, err
+    assert "[rank3]: env RANK=3 LOCAL_RANK=1 WORLD_SIZE=4 LOCAL_WORLD_SIZE=2 GROUP_RANK=1" in out
+    assert out.count("size=4 sum=10") == 4
+    assert launcher.leftovers() == []
