@@ -47,6 +47,14 @@ class SELU(_Inplace):
 
     Args:
         inplace: can optionally do the operation in-place. Default: ``False``
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.SELU()
+        >>> output = m(disttorch.randn(2))
     """
 
     def forward(self, input):
@@ -58,6 +66,14 @@ class SiLU(_Inplace):
 
     Args:
         inplace: can optionally do the operation in-place. Default: ``False``
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.SiLU()
+        >>> output = m(disttorch.randn(2))
     """
 
     def forward(self, input):
@@ -69,6 +85,14 @@ class Mish(_Inplace):
 
     Args:
         inplace: can optionally do the operation in-place. Default: ``False``
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.Mish()
+        >>> output = m(disttorch.randn(2))
     """
 
     def forward(self, input):
@@ -80,6 +104,14 @@ class Hardsigmoid(Module):
 
     Args:
         inplace: can optionally do the operation in-place. Default: ``False``
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.Hardsigmoid()
+        >>> output = m(disttorch.randn(2))
     """
 
     def __init__(self, inplace=False):
@@ -95,6 +127,14 @@ class Hardswish(Hardsigmoid):
 
     Args:
         inplace: can optionally do the operation in-place. Default: ``False``
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.Hardswish()
+        >>> output = m(disttorch.randn(2))
     """
 
     def forward(self, input):
@@ -108,6 +148,14 @@ class Hardtanh(Module):
         min_val: minimum value of the linear region range. Default: -1
         max_val: maximum value of the linear region range. Default: 1
         inplace: can optionally do the operation in-place. Default: ``False``
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.Hardtanh()
+        >>> output = m(disttorch.randn(2))
     """
 
     def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
@@ -131,6 +179,14 @@ class ReLU6(Hardtanh):
 
     Args:
         inplace: can optionally do the operation in-place. Default: ``False``
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.ReLU6()
+        >>> output = m(disttorch.randn(2))
     """
 
     def __init__(self, inplace=False):
@@ -146,6 +202,14 @@ class LeakyReLU(Module):
     Args:
         negative_slope: the slope for negative inputs. Default: 1e-2
         inplace: can optionally do the operation in-place. Default: ``False``
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.LeakyReLU()
+        >>> output = m(disttorch.randn(2))
     """
 
     def __init__(self, negative_slope=1e-2, inplace=False):
@@ -167,6 +231,14 @@ class ELU(Module):
     Args:
         alpha: the :math:`\alpha` value. Default: 1.0
         inplace: can optionally do the operation in-place. Default: ``False``
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.ELU()
+        >>> output = m(disttorch.randn(2))
     """
 
     def __init__(self, alpha=1.0, inplace=False):
@@ -188,6 +260,14 @@ class CELU(ELU):
     Args:
         alpha: the :math:`\alpha` value. Default: 1.0
         inplace: can optionally do the operation in-place. Default: ``False``
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.CELU()
+        >>> output = m(disttorch.randn(2))
     """
 
     def forward(self, input):
@@ -199,6 +279,14 @@ class GELU(Module):
 
     Args:
         approximate: ``'none'`` (exact, with erf) or ``'tanh'`` (the tanh approximation).
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.GELU()
+        >>> output = m(disttorch.randn(2))
     """
 
     def __init__(self, approximate="none"):
@@ -213,35 +301,80 @@ class GELU(Module):
 
 
 class Sigmoid(Module):
-    r"""Apply :math:`1 / (1 + e^{-x})` elementwise."""
+    r"""Apply :math:`1 / (1 + e^{-x})` elementwise.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.Sigmoid()
+        >>> output = m(disttorch.randn(2))
+    """
 
     def forward(self, input):
         return F.sigmoid(input)
 
 
 class Tanh(Module):
-    r"""Apply :math:`\tanh(x)` elementwise."""
+    r"""Apply :math:`\tanh(x)` elementwise.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.Tanh()
+        >>> output = m(disttorch.randn(2))
+    """
 
     def forward(self, input):
         return F.tanh(input)
 
 
 class Softsign(Module):
-    r"""Apply :math:`x / (1 + |x|)` elementwise."""
+    r"""Apply :math:`x / (1 + |x|)` elementwise.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.Softsign()
+        >>> output = m(disttorch.randn(2))
+    """
 
     def forward(self, input):
         return F.softsign(input)
 
 
 class LogSigmoid(Module):
-    r"""Apply :math:`\log(1 / (1 + e^{-x}))` elementwise."""
+    r"""Apply :math:`\log(1 / (1 + e^{-x}))` elementwise.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.LogSigmoid()
+        >>> output = m(disttorch.randn(2))
+    """
 
     def forward(self, input):
         return F.logsigmoid(input)
 
 
 class Tanhshrink(Module):
-    r"""Apply :math:`x - \tanh(x)` elementwise."""
+    r"""Apply :math:`x - \tanh(x)` elementwise.
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.Tanhshrink()
+        >>> output = m(disttorch.randn(2))
+    """
 
     def forward(self, input):
         return F.tanhshrink(input)
@@ -254,6 +387,14 @@ class Softplus(Module):
     Args:
         beta: the :math:`\beta` value. Default: 1
         threshold: values above this revert to a linear function. Default: 20
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.Softplus()
+        >>> output = m(disttorch.randn(2))
     """
 
     def __init__(self, beta=1.0, threshold=20.0):
@@ -273,6 +414,14 @@ class Softshrink(Module):
 
     Args:
         lambd: the :math:`\lambda` value (must be no less than zero). Default: 0.5
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.Softshrink()
+        >>> output = m(disttorch.randn(2))
     """
 
     def __init__(self, lambd=0.5):
@@ -291,6 +440,14 @@ class Hardshrink(Softshrink):
 
     Args:
         lambd: the :math:`\lambda` value. Default: 0.5
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.Hardshrink()
+        >>> output = m(disttorch.randn(2))
     """
 
     def forward(self, input):
@@ -304,6 +461,14 @@ class Threshold(Module):
         threshold: the value to threshold at.
         value: the value to replace with.
         inplace: can optionally do the operation in-place. Default: ``False``
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.Threshold(0.1, 20)
+        >>> output = m(disttorch.randn(2))
     """
 
     def __init__(self, threshold, value, inplace=False):
@@ -357,6 +522,14 @@ class RReLU(Module):
         lower: lower bound of the uniform distribution. Default: 1/8
         upper: upper bound of the uniform distribution. Default: 1/3
         inplace: can optionally do the operation in-place. Default: ``False``
+
+    Shape:
+        - Input: :math:`(*)`, any number of dims. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.RReLU()
+        >>> output = m(disttorch.randn(2))
     """
 
     def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
@@ -410,6 +583,14 @@ class LogSoftmax(_SoftmaxBase):
 
     Args:
         dim (int): the dim along which LogSoftmax is computed.
+
+    Shape:
+        - Input: :math:`(*)`. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.LogSoftmax(dim=1)
+        >>> output = m(disttorch.randn(2, 3))
     """
 
     def forward(self, input):
@@ -421,6 +602,14 @@ class Softmin(_SoftmaxBase):
 
     Args:
         dim (int): the dim along which Softmin is computed.
+
+    Shape:
+        - Input: :math:`(*)`. Output: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> m = nn.Softmin(dim=1)
+        >>> output = m(disttorch.randn(2, 3))
     """
 
     def forward(self, input):
@@ -445,6 +634,15 @@ class GLU(Module):
 
     Args:
         dim (int): the dim on which to split the input. Default: -1
+
+    Shape:
+        - Input: :math:`(\ast_1, N, \ast_2)`. Output: :math:`(\ast_1, M, \ast_2)` with
+          :math:`M = N / 2`.
+
+    Examples::
+
+        >>> m = nn.GLU()
+        >>> output = m(disttorch.randn(4, 2))
     """
 
     def __init__(self, dim=-1):
