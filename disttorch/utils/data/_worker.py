@@ -152,16 +152,21 @@ class Fetcher:
         return self.collate_fn(data)
 
 
+def _plain(dtype):
+    """Whether ``dtype.str`` describes the dtype fully (no objects, no record fields)."""
+    return not dtype.hasobject and dtype.fields is None and dtype.subdtype is None
+
+
 def _encode(obj, arrays):
     """The msgpack skeleton of ``obj``; array leaves are appended to ``arrays``."""
     if obj is None or isinstance(obj, (bool, float, str, bytes)):
         return ["V", obj]
     if isinstance(obj, int) and _INT_MIN <= obj <= _INT_MAX:
         return ["V", obj]
-    if isinstance(obj, Tensor) and type(obj._data) is np.ndarray and not obj._data.dtype.hasobject:
+    if isinstance(obj, Tensor) and type(obj._data) is np.ndarray and _plain(obj._data.dtype):
         arrays.append(obj._data)
         return ["T", len(arrays) - 1, obj._data.dtype.str, list(obj._data.shape)]
-    if type(obj) is np.ndarray and not obj.dtype.hasobject:
+    if type(obj) is np.ndarray and _plain(obj.dtype):
         arrays.append(obj)
         return ["A", len(arrays) - 1, obj.dtype.str, list(obj.shape)]
     if type(obj) is list:

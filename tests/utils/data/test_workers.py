@@ -42,7 +42,10 @@ class RandomDraws(data.Dataset):
 
 class Mixed(data.Dataset):
     def __getitem__(self, i):
+        record = np.zeros(2, dtype=[("a", "<i4"), ("b", ">f8")])
+        record["a"] = i
         return {"big": np.full((64, 300), i, dtype=np.float32), "name": f"s{i}",
+                "swapped": np.full(3, i, dtype=">f8"), "record": record,
                 "pair": Pair(np.int16(i), [i, float(i)]), "obj": {i}}
 
     def __len__(self):
@@ -83,8 +86,10 @@ def test_fast_path_through_workers_and_held_batches_stay_intact():
 
 
 def _collate_with_sets(samples):
-    batch = data.default_collate([{k: v for k, v in s.items() if k != "obj"} for s in samples])
+    batch = data.default_collate([{k: v for k, v in s.items() if k not in ("obj", "record")}
+                                  for s in samples])
     batch["obj"] = [s["obj"] for s in samples]
+    batch["record"] = np.stack([s["record"] for s in samples])
     return batch
 
 
@@ -121,6 +126,9 @@ def test_mixed_samples_and_namedtuples_through_workers():
     for a, b in zip(main, workers):
         np.testing.assert_array_equal(a["big"].numpy(), b["big"].numpy())
         assert a["name"] == b["name"] and a["obj"] == b["obj"]
+        assert b["record"].dtype == a["record"].dtype
+        np.testing.assert_array_equal(a["record"], b["record"])
+        np.testing.assert_array_equal(a["swapped"].numpy(), b["swapped"].numpy())
         assert type(b["pair"]) is Pair
         np.testing.assert_array_equal(a["pair"].image.numpy(), b["pair"].image.numpy())
 
