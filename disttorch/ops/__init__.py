@@ -3,7 +3,7 @@ import importlib
 
 _FAMILIES = ["creation", "random", "arithmetic", "pointwise", "conversion", "reduction",
              "statistics", "cumulative", "linalg", "diagonals", "shape", "strided", "joining",
-             "indexing", "gather_scatter", "sorting"]
+             "indexing", "masked", "gather_scatter", "sorting"]
 
 __all__ = []
 for _name in _FAMILIES:
