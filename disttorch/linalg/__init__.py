@@ -366,7 +366,8 @@ class Qr(Node):
         # gA = (gQ + Q copyltu(M)) R^-T, M = R gR^T - gQ^T Q (Walter and Lehmann, 2018)
         M = R @ _mT(gR) - _mT(gQ) @ Q
         lower = xp.tril(M, -1)
-        sym = lower + _mT(lower) + xp.eye(n, dtype=M.dtype) * xp.diagonal(M, 0, -2, -1)[..., None, :]
+        diag = xp.eye(n, dtype=M.dtype) * xp.diagonal(M, 0, -2, -1)[..., None, :]
+        sym = lower + _mT(lower) + diag
         return _mT(xp.linalg.solve(R, _mT(gQ + Q @ sym))), None
 
 

@@ -5,6 +5,8 @@ every differentiable reduction supports double backward. Broadcasting a gradient
 reduced dims is the ``_Expand`` node, whose own backward is ``Sum``: the pair differentiates
 to any order without depending on the shape ops.
 """
+import functools
+
 import numpy as np
 
 from .. import _dtype, return_types
@@ -102,7 +104,8 @@ class Mean(Node):
 
     def backward(self, g):
         n = _numel(self.in_shape, self.axes)
-        return _expand(g * (1.0 / n) if n else g, self.in_shape, self.axes, self.keepdim), None, None
+        scaled = g * (1.0 / n) if n else g
+        return _expand(scaled, self.in_shape, self.axes, self.keepdim), None, None
 
 
 class NanSum(Node):
@@ -208,12 +211,19 @@ def _axes(input, dim):
     return axes if ndim else ()
 
 
-def _dim_arg(dim, axis):
-    if axis is not None:
-        if dim is not None:
-            raise TypeError("got both 'dim' and its alias 'axis'")
-        return axis
-    return dim
+def numpy_aliases(fn):
+    """Accept NumPy's ``axis``/``keepdims`` for ``dim``/``keepdim``, as PyTorch does."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if kwargs:
+            if "axis" in kwargs:
+                if "dim" in kwargs:
+                    raise TypeError(f"{fn.__name__}() got both 'dim' and its alias 'axis'")
+                kwargs["dim"] = kwargs.pop("axis")
+            if "keepdims" in kwargs:
+                kwargs["keepdim"] = kwargs.pop("keepdims")
+        return fn(*args, **kwargs)
+    return wrapper
 
 
 _SCALAR_TYPES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
@@ -250,12 +260,11 @@ def _accumulate_dtype(input, dtype):
 
 
 # ------------------------------------------------------------------ public ops
-def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None):
+def sum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum of the elements of ``input`` over ``dim`` (an int, a tuple, or all dims when None).
 
     Bool and integer inputs give an int64 result unless ``dtype`` is given.
     """
-    dim = _dim_arg(dim, axis)
     if isinstance(dim, _dtype.dtype):
         dim, dtype = None, dim
     input, acc = _accumulate_dtype(input, dtype)
@@ -271,9 +280,8 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
     return NanSum.apply(input, _axes(input, dim), keepdim, False)
 
 
-def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None):
+def mean(input, dim=None, keepdim=False, *, dtype=None):
     """Mean over ``dim``; the input (or ``dtype``) must be floating point or complex."""
-    dim = _dim_arg(dim, axis)
     if dtype is not None:
         input = cast(input, _dtype.to_numpy_dtype(dtype))
     _require_float(input, "mean(): could not infer output dtype. Input dtype must be either a "
@@ -558,4 +566,6 @@ def _method(fn):
     return method
 
 
+for _name in __all__:
+    globals()[_name] = numpy_aliases(globals()[_name])
 register_methods({name: _method(globals()[name]) for name in __all__})

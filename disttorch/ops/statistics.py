@@ -14,8 +14,9 @@ from ..tensor import Tensor
 from ._util import register_methods, cast, default_float
 from .arithmetic import _dual_where
 from .pointwise import _exp, _sign, abs as _abs_op
-from .reduction import (_axes, _data, _expand, _like, _mean_keep, _method, _numel,
-                        _reduced_shape, _require_float, _check_nonempty, _tie_weights, mean)
+from .reduction import (numpy_aliases, _axes, _data, _expand, _like, _mean_keep, _method,
+                        _numel, _reduced_shape, _require_float, _check_nonempty, _tie_weights,
+                        mean)
 
 __all__ = ["var", "std", "var_mean", "std_mean", "norm", "logsumexp"]
 
@@ -198,4 +199,6 @@ def logsumexp(input, dim, keepdim=False):
     return LogSumExp.apply(input, _axes(input, dim), keepdim)
 
 
+for _name in ["var", "std", "var_mean", "std_mean", "logsumexp"]:
+    globals()[_name] = numpy_aliases(globals()[_name])
 register_methods({name: _method(globals()[name]) for name in ["var", "std", "norm", "logsumexp"]})

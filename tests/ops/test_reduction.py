@@ -57,7 +57,12 @@ def _distinct(rng, *shape):
 OPS = [
     OpInfo("sum", lambda lib, x, **kw: lib.sum(x, **kw), lambda rng: _shapes(rng) + _dims(rng)),
     OpInfo("sum_method", lambda lib, x, **kw: x.sum(**kw), _dims),
-    OpInfo("sum_axis", lambda lib, x: lib.sum(x, axis=1), lambda rng: [S(randn(rng, 3, 4))]),
+    OpInfo("numpy_aliases", lambda lib, x: (
+        lib.sum(x, axis=1), x.mean(axis=0, keepdims=True), lib.amax(x, axis=(0, 1)),
+        lib.max(x, axis=1, keepdims=True)[0], x.var(axis=1), lib.std_mean(x, axis=0)[0],
+        lib.logsumexp(x, axis=1), lib.cumsum(x, axis=0), x.median(axis=1).values,
+        lib.prod(x, axis=1), lib.aminmax(x, axis=0).max, x.nansum(axis=1)),
+        lambda rng: [S(randn(rng, 3, 4))]),
     OpInfo("sum_dtype", lambda lib, x: lib.sum(x, 1, dtype=lib.float64),
            lambda rng: [S(randn(rng, 3, 4))]),
     OpInfo("sum_int", lambda lib, x: (lib.sum(x), x.sum(0), lib.sum(x, dtype=lib.int32)),
@@ -104,7 +109,8 @@ OPS = [
                         S(randn(rng, 3, 4), dim=-1, keepdim=True)]),
     OpInfo("var", lambda lib, x, **kw: lib.var(x, **kw), _var_samples),
     OpInfo("std", lambda lib, x, **kw: lib.std(x, **kw), _var_samples),
-    OpInfo("var_legacy", lambda lib, x: (lib.var(x, 1, True), lib.std(x, False), x.var(0, False, True)),
+    OpInfo("var_legacy", lambda lib, x: (lib.var(x, 1, True), lib.std(x, False),
+                                         x.var(0, False, True)),
            lambda rng: [S(randn(rng, 3, 4))]),
     OpInfo("var_mean", lambda lib, x, **kw: tuple(lib.var_mean(x, **kw)) +
            tuple(lib.std_mean(x, **kw)), _var_samples),
@@ -118,7 +124,8 @@ OPS = [
     OpInfo("logsumexp", lambda lib, x, **kw: lib.logsumexp(x, **kw),
            lambda rng: [S(randn(rng, 3, 4), dim=1), S(randn(rng, 3, 4), dim=(0, 1)),
                         S(randn(rng, 2, 3, 4), dim=-1, keepdim=True),
-                        S(randn(rng, 3, 4) * 50 + 1000, dim=1), S(randn(rng, 3, 4) * 50 - 1000, dim=0)]),
+                        S(randn(rng, 3, 4) * 50 + 1000, dim=1),
+                        S(randn(rng, 3, 4) * 50 - 1000, dim=0)]),
     OpInfo("cumsum", lambda lib, x, **kw: lib.cumsum(x, **kw),
            lambda rng: [S(randn(rng, 3, 4), dim=1), S(randn(rng, 3, 4), dim=0),
                         S(randn(rng, 2, 3, 4), dim=-2), S(randn(rng, 5), dim=0),
@@ -145,7 +152,8 @@ OPS = [
            lambda rng: [S(rng.integers(0, 3, (3, 4)).astype(np.uint8))], grad=False),
     OpInfo("median", lambda lib, x, **kw: lib.median(x, **kw),
            lambda rng: [S(_distinct(rng, 3, 5)), S(_distinct(rng, 3, 4)),
-                        S(_distinct(rng, 3, 5), dim=1), S(_distinct(rng, 4, 3), dim=0, keepdim=True),
+                        S(_distinct(rng, 3, 5), dim=1),
+                        S(_distinct(rng, 4, 3), dim=0, keepdim=True),
                         S(_distinct(rng, 6), dim=0)]),
     OpInfo("median_ties", lambda lib, x: (lib.median(x), x.median(1).values),
            lambda rng: [S(_ties())], gradcheck=False),
@@ -204,7 +212,8 @@ def test_runtime_errors(fn, message):
 
 
 @pytest.mark.parametrize("fn, message", [
-    (lambda: disttorch.zeros(0, 3).max(0), "max(): Expected reduction dim 0 to have non-zero size."),
+    (lambda: disttorch.zeros(0, 3).max(0),
+     "max(): Expected reduction dim 0 to have non-zero size."),
     (lambda: disttorch.zeros(0, 3).amax(0), "amax(): Expected reduction dim 0 to have non-zero "
                                              "size."),
     (lambda: disttorch.zeros(0, 3).argmax(), "argmax(): Expected reduction dim to be specified for "
