@@ -268,3 +268,29 @@ def test_sdpa_double_backward(variant):
     for ours, theirs in zip(_second_order(disttorch, fn, arrays),
                             _second_order(torch, fn, arrays)):
         np.testing.assert_allclose(ours, theirs, atol=1e-9)
+
+
+def test_mha_static_kv_matches_torch():
+    rng = np.random.default_rng(7)
+    tm, dm = _pair(8, 2)
+    arrays = [rng.standard_normal((4, 3, 8)), rng.standard_normal((6, 6, 4)),
+              rng.standard_normal((6, 6, 4))]
+
+    def call(module, q, static_k, static_v):
+        lib = torch if isinstance(module, torch.nn.Module) else disttorch
+        return lib.nn.functional.multi_head_attention_forward(
+            q, q, q, 8, 2, module.in_proj_weight, module.in_proj_bias, None, None, False, 0.0,
+            module.out_proj.weight, module.out_proj.bias, training=False, static_k=static_k,
+            static_v=static_v)
+    _check_mha(tm, dm, arrays, call, rng)
+
+
+def test_sdpa_gqa_error_and_mask_broadcasting_up():
+    q, kv = disttorch.randn(2, 3, 4, 8), disttorch.randn(2, 2, 5, 8)
+    with pytest.raises(RuntimeError, match="must be a multiple of the number of key/value heads"):
+        F.scaled_dot_product_attention(q, kv, kv, enable_gqa=True)
+    rng = np.random.default_rng(8)
+    op = OpInfo("sdpa_mask_wider_than_inputs", _sdpa(), lambda rng: [
+        S(*_qkv(rng, lead=(3,)), rng.standard_normal((2, 3, 4, 5)))])
+    sample = op.samples(rng)[0]
+    check_gradient(op, sample)

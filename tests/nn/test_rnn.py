@@ -450,3 +450,63 @@ def test_retain_graph_and_inplace_checks():
         lstm.weight_ih_l0.mul_(2)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         out.sum().backward()
+
+
+def _first_derivatives(fn):
+    """``fn``'s input gradients of a fixed projection of its outputs, with a graph: checking
+    them by finite differences checks the second derivatives."""
+    def grads(lib, *inputs):
+        # the finite-difference passes run under no_grad on plain tensors
+        inputs = [t if t.requires_grad else t.detach().requires_grad_() for t in inputs]
+        with disttorch.enable_grad():
+            outs = fn(lib, *inputs)
+            outs = list(outs) if isinstance(outs, (tuple, list)) else [outs]
+            rng = np.random.default_rng(7)
+            loss = sum((o * lib.tensor(rng.standard_normal(tuple(o.shape)))).sum() for o in outs)
+            return list(lib.autograd.grad(loss, inputs, create_graph=True))
+    return grads
+
+
+def test_double_backward_finite_differences_packed_dropout_proj():
+    """Second derivatives of a packed, unsorted, 2-layer bidirectional LSTM with projections,
+    zero initial states and dropout between the layers (re-seeded per call)."""
+    rng = np.random.default_rng(14)
+    module = nn.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2, dropout=0.5).double()
+    shapes = [tuple(p.shape) for p in module.parameters()]
+
+    def fn(lib, x, *weights):
+        disttorch.manual_seed(0)
+        packed = rnn_utils.pack_padded_sequence(x, [2, 3, 1], enforce_sorted=False)
+        config = RNNConfig("LSTM", 2, True, packed.batch_sizes._data, False, False, 0.5, True,
+                           packed.sorted_indices._data, packed.unsorted_indices._data)
+        return FusedRNN.apply(packed.data, None, None, config, *weights)
+
+    sample = S(rng.standard_normal((3, 3, 3)), *[rng.standard_normal(s) * 0.5 for s in shapes])
+    check_gradient(OpInfo("lstm_grad", _first_derivatives(fn), None, fd_atol=1e-4), sample)
+
+
+@pytest.mark.parametrize("mode", ["GRU", "RNN_RELU"])
+def test_cell_double_backward_finite_differences(mode):
+    rng = np.random.default_rng(15)
+    gates = 3 if mode == "GRU" else 1
+
+    def fn(lib, x, w_ih, w_hh, b_ih, b_hh):
+        return FusedCell.apply(x, None, None, mode, w_ih, w_hh, b_ih, b_hh)
+
+    sample = S(rng.standard_normal(4), rng.standard_normal((gates * 5, 4)),
+               rng.standard_normal((gates * 5, 5)), rng.standard_normal(gates * 5),
+               rng.standard_normal(gates * 5))
+    check_gradient(OpInfo(mode, _first_derivatives(fn), None, fd_atol=1e-4), sample)
+
+
+def test_packed_sequence_conversions():
+    packed = rnn_utils.pack_sequence([disttorch.ones(3, 2), disttorch.ones(1, 2)],
+                                     enforce_sorted=False)
+    assert packed.double().data.dtype == disttorch.float64
+    assert packed.to(disttorch.float64).half().float().data.dtype == disttorch.float32
+    assert packed.cpu() is packed and packed.to("cpu") is packed
+    assert not packed.is_cuda and not packed.is_pinned()
+    legacy = rnn_utils.PackedSequence((packed.data, packed.batch_sizes))
+    assert legacy.batch_sizes.tolist() == [2, 1, 1]
+    padded = rnn_utils.pad_sequence(disttorch.ones(2, 3, 4), batch_first=True)
+    assert tuple(padded.shape) == (2, 3, 4)

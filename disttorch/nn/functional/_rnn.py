@@ -478,6 +478,7 @@ class FusedCell(Node):
     None (zeros)."""
 
     def forward(self, x, hx, cx, mode, w_ih, w_hh, b_ih, b_hh):
+        self.save_for_backward(x, hx, cx, w_ih, w_hh, b_ih, b_hh)
         self.unbatched = x.ndim == 1
         if self.unbatched:
             x = x[None]
@@ -491,7 +492,6 @@ class FusedCell(Node):
         self.mode = mode
         self.has_bias = b_ih is not None
         steps = [(0, x.shape[0])]
-        self.save_for_backward(x, hx, cx, w_ih, w_hh, b_ih, b_hh)
         _, h, c, self.cache = _KERNELS[mode][0](x, hx, cx, (w_ih, w_hh, b_ih, b_hh, None), steps)
         if self.unbatched:
             h = h[0]
