@@ -32,6 +32,11 @@ def _bool_mask(rng, shape, empty_row=True):
     return mask
 
 
+def _masked_row(mask):
+    mask[1] = -np.inf
+    return mask
+
+
 SDPA_OPS = [
     OpInfo("sdpa", _sdpa(), lambda rng: [S(*_qkv(rng)), S(*_qkv(rng, lead=(4,), value_dim=3))]),
     OpInfo("sdpa_bool_mask", _sdpa(), lambda rng: [
@@ -39,7 +44,8 @@ SDPA_OPS = [
         S(*_qkv(rng), _bool_mask(rng, (2, 1, 4, 5)))]),
     OpInfo("sdpa_float_mask", _sdpa(), lambda rng: [
         S(*_qkv(rng), rng.standard_normal((4, 5))),
-        S(*_qkv(rng), rng.standard_normal((2, 3, 4, 5)))]),
+        S(*_qkv(rng), rng.standard_normal((2, 3, 4, 5))),
+        S(*_qkv(rng), _masked_row(rng.standard_normal((4, 5))))]),
     OpInfo("sdpa_causal", _sdpa(is_causal=True), lambda rng: [
         S(*_qkv(rng, source=4)), S(*_qkv(rng, target=5, source=3))]),
     OpInfo("sdpa_scale", _sdpa(scale=0.3), lambda rng: [S(*_qkv(rng))]),

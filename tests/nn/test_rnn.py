@@ -510,3 +510,20 @@ def test_packed_sequence_conversions():
     assert legacy.batch_sizes.tolist() == [2, 1, 1]
     padded = rnn_utils.pad_sequence(disttorch.ones(2, 3, 4), batch_first=True)
     assert tuple(padded.shape) == (2, 3, 4)
+
+
+@pytest.mark.parametrize("cls_name", ["LSTM", "GRU"])
+def test_float32_matches_torch(cls_name):
+    rng = np.random.default_rng(16)
+    torch.manual_seed(0)
+    tm = getattr(torch.nn, cls_name)(8, 16, num_layers=2, bidirectional=True)
+    dm = getattr(nn, cls_name)(8, 16, num_layers=2, bidirectional=True)
+    dm.load_state_dict({k: _to_d(v) for k, v in tm.state_dict().items()})
+    x = rng.standard_normal((12, 4, 8)).astype(np.float32)
+    t_out, d_out = tm(torch.tensor(x))[0], dm(disttorch.tensor(x))[0]
+    np.testing.assert_allclose(d_out.detach().numpy(), t_out.detach().numpy(), atol=2e-6)
+    t_out.sum().backward()
+    d_out.sum().backward()
+    for (name, tp), (_, dp) in zip(tm.named_parameters(), dm.named_parameters()):
+        assert dp.grad.dtype == disttorch.float32
+        np.testing.assert_allclose(dp.grad.numpy(), tp.grad.numpy(), atol=1e-4, err_msg=name)
