@@ -160,13 +160,28 @@ def test_linear_default_init_matches_torch_bounds():
     assert np.abs(bil.weight.detach().numpy()).max() <= 1 / math.sqrt(20)
 
 
-def test_linear_errors_in_torch_words():
-    m = nn.Linear(3, 2)
-    with pytest.raises(RuntimeError, match=r"mat1 and mat2 shapes cannot be multiplied \(4x5 and 3x2\)"):
-        m(disttorch.ones(4, 5))
-    with pytest.raises(RuntimeError, match="mat1 and mat2 must have the same dtype, but got Double "
-                                           "and Float"):
-        m(disttorch.ones(4, 3, dtype=disttorch.float64))
+LINEAR_ERRORS = [
+    lambda lib: lib.nn.functional.linear(lib.ones(2, 3, dtype=lib.int64), lib.ones(4, 3)),
+    lambda lib: lib.nn.functional.linear(lib.ones(2, 3, dtype=lib.float64), lib.ones(4, 3)),
+    lambda lib: lib.nn.functional.linear(lib.ones(2, 3, dtype=lib.float64), lib.ones(4, 3),
+                                         lib.ones(4)),
+    lambda lib: lib.nn.functional.linear(lib.ones(2, 3), lib.ones(4, 3),
+                                         lib.ones(4, dtype=lib.float64)),
+    lambda lib: lib.nn.functional.linear(lib.ones(2, 5, 3), lib.ones(4, 3), lib.ones(5)),
+    lambda lib: lib.nn.functional.linear(lib.ones(2, 5, 4), lib.ones(4, 3)),
+    lambda lib: lib.nn.functional.linear(lib.ones(4), lib.ones(4, 3)),
+    lambda lib: lib.nn.Linear(3, 2)(lib.ones(4, 5)),
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("index", range(len(LINEAR_ERRORS)))
+def test_linear_errors_in_torch_words(index):
+    with pytest.raises(RuntimeError) as theirs:
+        LINEAR_ERRORS[index](torch)
+    with pytest.raises(RuntimeError) as ours:
+        LINEAR_ERRORS[index](disttorch)
+    assert str(ours.value) == str(theirs.value)
 
 
 def test_linear_dtype_and_device_kwargs():

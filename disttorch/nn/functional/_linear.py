@@ -6,7 +6,18 @@ from ...ops._util import device_mismatch
 
 __all__ = ["linear", "bilinear"]
 
-_DTYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16"}
+_DTYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
+                "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+
+
+_C_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
+            "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int", "int16": "short int",
+            "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
+
+
+def _c_name(t):
+    return _C_NAMES.get(t.dtype.name, t.dtype.name)
 
 
 def _dtype_name(t):
@@ -64,17 +75,26 @@ def linear(input, weight, bias=None):
         a = f"{rows}x{input.shape[-1]}" if input.ndim else "1x1"
         wt = "x".join(str(s) for s in reversed(weight.shape))
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({a} and {wt})")
+    if bias is not None and not isinstance(bias, Tensor):
+        raise TypeError(f"linear(): argument 'bias' must be Tensor, not {type(bias).__name__}")
     if input.dtype != weight.dtype:
+        if bias is None:
+            raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                               f"{_c_name(input)} != {_c_name(weight)}")
         raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_dtype_name(input)} "
                            f"and {_dtype_name(weight)}")
     if type(input._data) is not type(weight._data):
         raise device_mismatch(input, weight)
     if bias is not None:
-        if not isinstance(bias, Tensor):
-            raise TypeError(f"linear(): argument 'bias' must be Tensor, not {type(bias).__name__}")
         if bias.dtype != weight.dtype:
-            raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                               f"{input.dtype} != {bias.dtype}")
+            raise RuntimeError(f"self and mat2 must have the same dtype, but got "
+                               f"{_dtype_name(bias)} and {_dtype_name(weight)}")
+        if bias.ndim > 1 or (bias.ndim == 1 and bias.shape[0] not in (1, weight.shape[0])):
+            rows = input.numel() // input.shape[-1] if input.shape[-1] else 0
+            raise RuntimeError(f"The expanded size of the tensor ({weight.shape[0]}) must match the "
+                               f"existing size ({bias.shape[-1]}) at non-singleton dimension 1.  "
+                               f"Target sizes: [{rows}, {weight.shape[0]}].  Tensor sizes: "
+                               f"{list(bias.shape)}")
     return Linear.apply(input, weight, bias)
 
 
