@@ -285,6 +285,7 @@ class _ZeroLike(Node):
     def backward(self, g):
         return g * 0
 
+
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * (mat1 @ mat2)``."""
     return _out(_scaled_add(input, mm(mat1, mat2), beta, alpha), out)

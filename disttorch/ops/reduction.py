@@ -397,7 +397,7 @@ def _amin(xp, x, axes, keepdim):
 
 def _extreme(input, dim, keepdim, is_max, name):
     axes = _axes(input, dim)
-    if input._data.size == 0 and dim is None:
+    if input._data.size == 0 and (dim is None or dim == ()):
         raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() "
                            f"== 0. Specify the reduction dim with the 'dim' argument.")
     _check_nonempty(input, axes, name)
@@ -455,6 +455,8 @@ def _argmaxmin(input, dim, keepdim, is_max):
     data = input._data
     xp = get_array_module(data)
     name = "argmax" if is_max else "argmin"
+    if data.dtype.kind == "b":
+        raise RuntimeError(f"{name}(): does not support bool input")
     if dim is None:
         if data.size == 0:
             raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() "
@@ -482,8 +484,14 @@ def argmin(input, dim=None, keepdim=False):
 def aminmax(input, *, dim=None, keepdim=False):
     """``(min, max)`` over ``dim`` (all dims when None) as a named tuple."""
     if dim is None:
+        if input._data.size == 0:
+            raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the "
+                               "operation has no identity")
         return return_types.aminmax(_extreme(input, None, keepdim, False, "aminmax"),
                                     _extreme(input, None, keepdim, True, "aminmax"))
+    axis = wrap_dim(dim, input._data.ndim)
+    if input._data.ndim and input._data.shape[axis] == 0:
+        raise IndexError(f"aminmax: Expected reduction dim {axis} to have non-zero size.")
     return return_types.aminmax(amin(input, dim, keepdim), amax(input, dim, keepdim))
 
 
@@ -516,6 +524,9 @@ def _median(input, dim, keepdim, ignore_nan):
     data = input._data
     xp = get_array_module(data)
     name = "nanmedian" if ignore_nan else "median"
+    if data.dtype.kind == "b":
+        raise NotImplementedError(f"\"median_{'cpu' if dim is None else 'out'}\" not "
+                                  f"implemented for 'Bool'")
     if dim is None:
         if data.size == 0:
             return _new(xp.full((), np.nan, data.dtype))

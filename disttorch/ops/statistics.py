@@ -15,8 +15,7 @@ from ._util import register_methods, cast, default_float
 from .arithmetic import _dual_where
 from .pointwise import _exp, _sign, abs as _abs_op
 from .reduction import (numpy_aliases, _axes, _data, _expand, _like, _mean_keep, _method,
-                        _numel, _reduced_shape, _require_float, _check_nonempty, _tie_weights,
-                        mean)
+                        _numel, _reduced_shape, _require_float, _tie_weights, mean)
 
 __all__ = ["var", "std", "var_mean", "std_mean", "norm", "logsumexp"]
 
@@ -155,6 +154,7 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``(var, mean)`` over ``dim``."""
     dim, correction = _correction("var_mean", dim, unbiased, correction)
+    _require_float(input, "var_mean only support floating point and complex dtypes")
     return (var(input, dim, keepdim=keepdim, correction=correction),
             mean(input, dim, keepdim))
 
@@ -162,6 +162,7 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``(std, mean)`` over ``dim``."""
     dim, correction = _correction("std_mean", dim, unbiased, correction)
+    _require_float(input, "std_mean only support floating point and complex dtypes")
     return (std(input, dim, keepdim=keepdim, correction=correction),
             mean(input, dim, keepdim))
 
@@ -174,8 +175,16 @@ def vector_norm_impl(input, ord, dim, keepdim, dtype, name):
         raise TypeError("linalg_vector_norm(): argument 'ord' must be Number, not str")
     _require_float(input, name + ": Expected a floating point or complex tensor as input. Got {}")
     axes = _axes(input, dim)
-    if ord in (np.inf, -np.inf) or ord < 0:
-        _check_nonempty(input, axes, name)
+    if input._data.size == 0 and (ord in (np.inf, -np.inf) or ord < 0):
+        # the max/min and negative powers have no identity to return for an empty reduction
+        if dim is None or dim == ():
+            raise RuntimeError(f"{name} cannot compute the {ord:g} norm on an empty tensor "
+                               f"because the operation does not have an identity")
+        for a in axes:
+            if input._data.shape[a] == 0:
+                raise RuntimeError(f"{name} cannot compute the {ord:g} norm on the dimension "
+                                   f"{a}because this dimension is empty and the operation does "
+                                   f"not have an identity")
     return VectorNorm.apply(input, float(ord), axes, keepdim)
 
 

@@ -204,6 +204,22 @@ def test_bool_and_index_results():
     (lambda: disttorch.zeros(0).max(), "max(): Expected reduction dim to be specified for "
                                         "input.numel() == 0. Specify the reduction dim with the "
                                         "'dim' argument."),
+    (lambda: disttorch.zeros(0, 3).amax(), "amax(): Expected reduction dim to be specified for "
+                                            "input.numel() == 0. Specify the reduction dim with "
+                                            "the 'dim' argument."),
+    (lambda: disttorch.aminmax(disttorch.zeros(0)), "aminmax(): cannot compute aminmax over an "
+                                                    "empty dimension as the operation has no "
+                                                    "identity"),
+    (lambda: disttorch.ones(3, dtype=disttorch.bool).argmax(), "argmax(): does not support bool "
+                                                               "input"),
+    (lambda: disttorch.var_mean(disttorch.arange(3)), "var_mean only support floating point and "
+                                                      "complex dtypes"),
+    (lambda: disttorch.linalg.vector_norm(disttorch.zeros(0, 3), float("inf")),
+     "linalg.vector_norm cannot compute the inf norm on an empty tensor because the operation "
+     "does not have an identity"),
+    (lambda: disttorch.linalg.vector_norm(disttorch.zeros(0, 3), -1, dim=0),
+     "linalg.vector_norm cannot compute the -1 norm on the dimension 0because this dimension is "
+     "empty and the operation does not have an identity"),
 ])
 def test_runtime_errors(fn, message):
     with pytest.raises(RuntimeError) as info:
@@ -222,6 +238,8 @@ def test_runtime_errors(fn, message):
                                             "[-2, 1], but got 5)"),
     (lambda: disttorch.zeros(2, 3).max(-3), "Dimension out of range (expected to be in range of "
                                              "[-2, 1], but got -3)"),
+    (lambda: disttorch.aminmax(disttorch.zeros(0, 3), dim=0),
+     "aminmax: Expected reduction dim 0 to have non-zero size."),
 ])
 def test_index_errors(fn, message):
     with pytest.raises(IndexError) as info:
