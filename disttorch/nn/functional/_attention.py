@@ -9,6 +9,8 @@ linear -> split -> attention -> merge -> linear with no other copies.
 import collections
 import math
 
+import numpy as np
+
 from ..._backend import get_array_module
 from ...autograd.function import Node
 from ...ops import cat, zeros
@@ -25,7 +27,7 @@ AttentionSpec = collections.namedtuple("AttentionSpec",
 
 
 def _swap(x):
-    return x.swapaxes(-1, -2) if not isinstance(x, Tensor) else x.transpose(-1, -2)
+    return x.swapaxes(-1, -2)
 
 
 class Attention(Node):
@@ -54,11 +56,11 @@ class Attention(Node):
         p = xp.matmul(q, k.swapaxes(-1, -2))
         p *= spec.scale
         if float_mask is not None:
-            if float_mask.ndim > p.ndim or any(
-                    m != s and m != 1 for m, s in zip(float_mask.shape[::-1], p.shape[::-1])):
-                p = p + float_mask
-            else:
+            # a mask with more batch dims than q and k widens the scores
+            if np.broadcast_shapes(p.shape, float_mask.shape) == p.shape:
                 p += float_mask
+            else:
+                p = p + float_mask
         if bool_mask is not None:
             p = xp.where(bool_mask, p, -xp.inf)
         peak = p.max(axis=-1, keepdims=True)
