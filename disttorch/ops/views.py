@@ -8,10 +8,6 @@ def _unwrap(g):
     return g._data if isinstance(g, Tensor) else g
 
 
-def _rewrap(like, value):
-    return _new(value) if isinstance(like, Tensor) else value
-
-
 def _positions(view_fn, shape, xp):
     """Flat (row-major) positions in the base of each element of the view.
 
@@ -36,10 +32,16 @@ class CopySlices(Node):
         data = _unwrap(g)
         xp = get_array_module(data)
         positions, _ = _positions(self.view_fn, self.base_shape, xp)
+        if isinstance(g, Tensor):
+            # double backward: the same maps as differentiable (linear) indexing ops
+            from .indexing import Index, IndexPut
+            flat = g.reshape(-1)
+            to_base = IndexPut.apply(flat, 0, (positions.reshape(-1),)).reshape(self.base_shape)
+            return to_base, Index.apply(flat, (positions,))
         to_base = xp.array(data, copy=True, order="C")
         to_base.reshape(-1)[positions.reshape(-1)] = 0
         to_view = xp.ascontiguousarray(self.view_fn(data))
-        return _rewrap(g, to_base), _rewrap(g, to_view)
+        return to_base, to_view
 
 
 class ViewOf(Node):
@@ -54,8 +56,11 @@ class ViewOf(Node):
         from .strided import scatter_add_flat
         data = _unwrap(g)
         positions, n = _positions(self.view_fn, self.base_shape, get_array_module(data))
+        if isinstance(g, Tensor):
+            from .indexing import IndexGrad
+            return (IndexGrad.apply(g, (n,), (positions,)).reshape(self.base_shape),)
         out = scatter_add_flat(data.astype(self.base_dtype, copy=False), n, positions)
-        return (_rewrap(g, out.reshape(self.base_shape)),)
+        return (out.reshape(self.base_shape),)
 
 
 def _edge(t):

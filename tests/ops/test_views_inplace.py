@@ -229,3 +229,26 @@ def test_views_of_views_write_through():
     assert x.view(3, 4)[:, 2].tolist() == [0.0, 0.0, 0.0]
     x.unfold(0, 4, 4)[1, 1:3] = -1.0
     assert x[5:7].tolist() == [-1.0, -1.0]
+
+
+@pytest.mark.parametrize("fn", [_select_mul, _column_iadd, _setitem_in_view, _chain_of_inplace,
+                                _getitem_then_base_inplace, _copy_into_view],
+                         ids=lambda f: f.__name__)
+def test_double_backward_through_inplace_views(fn):
+    rng = np.random.default_rng(0)
+    data = [rng.standard_normal((3, 4)), rng.standard_normal((3, 4))]
+    results = []
+    for lib in (torch, disttorch):
+        a, b = (lib.tensor(d, requires_grad=True) for d in data)
+        extra = {_column_iadd: (b[:, 0] * b[:, 1],), _setitem_in_view: (b[:, 0] * b[:, 2],),
+                 _chain_of_inplace: (b * b,), _copy_into_view: (b[0] * b[1],)}.get(fn, ())
+        out = fn(lib, a * a, *extra)
+        g = lib.autograd.grad((out * out).sum(), (a, b), create_graph=True, allow_unused=True)
+        total = sum((x * x).sum() for x in g if x is not None)
+        g2 = lib.autograd.grad(total, (a, b), allow_unused=True)
+        results.append([None if x is None else x.detach().numpy() for x in g + g2])
+    for t_val, d_val in zip(*results):
+        if t_val is None:
+            assert d_val is None or not d_val.any()
+        else:
+            np.testing.assert_allclose(d_val, t_val, rtol=1e-10, atol=1e-10)
