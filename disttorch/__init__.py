@@ -22,6 +22,7 @@ from . import autograd
 from .ops import *  # noqa: F401,F403  (the op library; also attaches Tensor methods)
 from .ops import __all__ as _ops_all
 from . import cuda
+from ._threads import set_num_threads, get_num_threads
 
 float = float32  # noqa: A001 - PyTorch exposes torch.float
 int = int32  # noqa: A001

@@ -235,3 +235,14 @@ def test_random_distributions():
     assert abs(disttorch.empty(5000).normal_(1.0, 0.5).numpy().mean() - 1.0) < 0.05
     with pytest.raises(RuntimeError, match="random_ expects 'from' to be less than 'to'"):
         disttorch.randint(5, 5, (2,))
+
+
+def test_blas_thread_pool_size_can_be_set():
+    before = disttorch.get_num_threads()
+    disttorch.set_num_threads(1)
+    try:
+        assert disttorch.get_num_threads() == 1
+    finally:
+        disttorch.set_num_threads(before)
+    with pytest.raises(RuntimeError, match="positive integer"):
+        disttorch.set_num_threads(0)

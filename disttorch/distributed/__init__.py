@@ -137,9 +137,22 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
         pg = ProcessGroupMPI(world.Dup(), timeout, list(range(size)))
     else:
         pg = Backend._registry[name](world.Dup(), timeout)
+    _share_cores(pg)
     _State.default = pg
     _State.backend = name
     GroupMember.WORLD = group.WORLD = pg
+
+
+def _share_cores(pg):
+    """Workers sharing a node split its cores between their BLAS pools (as torchrun's
+    ``OMP_NUM_THREADS=1`` does) unless the user chose a thread count."""
+    if "OMP_NUM_THREADS" in os.environ or "OPENBLAS_NUM_THREADS" in os.environ:
+        return
+    board = getattr(pg, "board", None)
+    local = board.node.Get_size() if board is not None else 1
+    if local > 1:
+        from .._threads import set_num_threads
+        set_num_threads(max(1, (os.cpu_count() or 1) // local))
 
 
 def destroy_process_group(group=None):
