@@ -527,3 +527,10 @@ def test_float32_matches_torch(cls_name):
     for (name, tp), (_, dp) in zip(tm.named_parameters(), dm.named_parameters()):
         assert dp.grad.dtype == disttorch.float32
         np.testing.assert_allclose(dp.grad.numpy(), tp.grad.numpy(), atol=1e-4, err_msg=name)
+
+
+def test_inplace_change_of_output_is_caught():
+    out, _ = nn.GRU(3, 4)(disttorch.randn(5, 2, 3))
+    out.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()

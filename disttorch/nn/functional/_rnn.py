@@ -336,7 +336,7 @@ class FusedRNN(Node):
         self.cfg = cfg
         self.x_shape = x.shape
         dirs = 2 if cfg.bidirectional else 1
-        self.save_for_backward(x, hx, cx, *weights)
+        inputs = (x, hx, cx) + weights
         self.layer_weights = self.layer_weights_of(weights)
         forward_kernel = _KERNELS[cfg.mode][0]
         if cfg.batch_sizes is None:
@@ -382,6 +382,8 @@ class FusedRNN(Node):
             out = out.reshape(self.padded_shape + (out.shape[1],))
             out = out.swapaxes(0, 1) if cfg.batch_first else out
             out = out[:, 0] if cfg.unbatched else out
+        # the output shares memory with the saved states: an in-place change must be caught
+        self.save_for_backward(*inputs, out)
         results = (out, self._final(xp.stack(hn)))
         if c0 is not None:
             results += (self._final(xp.stack(cn)),)
@@ -425,7 +427,7 @@ class FusedRNN(Node):
         return g[:, 0] if cfg.unbatched else g
 
     def backward(self, g_out, g_hn, g_cn=None):
-        saved = self.saved_tensors
+        saved = self.saved_tensors[:-1]
         if isinstance(g_out, Tensor):
             grads = double_backward(rnn_composite(self), saved, (g_out, g_hn, g_cn))
             return grads[:3] + (None,) + grads[3:]
