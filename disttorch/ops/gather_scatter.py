@@ -171,15 +171,24 @@ class ScatterReduce(Node):
 
     def backward(self, g):
         x, src, out, touched, counts = self.saved_tensors
-        e = self.next_edges
         index, reduce = self.index, self.reduce
         wrap = isinstance(g, Tensor)
+        saved = (x, src, out)
         arrays = [a._data if isinstance(a, Tensor) else a for a in (x, src, out, touched, counts)]
         x, src, out, touched, counts = arrays
         xp = get_array_module(x)
         if reduce in ("sum", "mean"):
             w_self = 1 / counts if reduce == "mean" else None
             w_src = index_dual(1 / counts, index) if reduce == "mean" else None
+        elif reduce == "prod" and wrap:
+            # double backward: the weights (products of the other factors) depend on the inputs
+            if not (x.all() and src.all()):
+                raise RuntimeError("double backward of scatter_reduce/index_reduce with "
+                                   "reduce='prod' is not supported when a factor is zero")
+            x_t, src_t, out_t = saved
+            w_self = out_t / x_t if self.include_self else None
+            w_src = index_dual(out_t, index) / src_t
+            return self._apply_weights(g, w_self, w_src)
         elif reduce == "prod":
             w_self, w_src = _prod_weights(xp, x, src, index, self.include_self)
             if not self.include_self:
@@ -191,15 +200,22 @@ class ScatterReduce(Node):
             xp.add.at(count, index, src_hit.astype(x.dtype))
             w_self = self_hit / xp.maximum(count, 1)
             w_src = src_hit / xp.maximum(count, 1)[index]
+        if wrap:
+            w_self = None if w_self is None else _new(w_self)
+            w_src = None if w_src is None else _new(w_src)
+        return self._apply_weights(g, w_self, w_src)
+
+    def _apply_weights(self, g, w_self, w_src):
+        e = self.next_edges
         gx = gs = None
         if e[0] is not None:
-            gx = g if w_self is None else g * (_new(w_self) if wrap else w_self)
+            gx = g if w_self is None else g * w_self
             if not self.include_self:
-                gx = _zero_at(gx, index)
+                gx = _zero_at(gx, self.index)
         if e[1] is not None:
-            gs = index_dual(g, index)
+            gs = index_dual(g, self.index)
             if w_src is not None:
-                gs = gs * (_new(w_src) if wrap else w_src)
+                gs = gs * w_src
         return gx, gs, None, None, None
 
 
