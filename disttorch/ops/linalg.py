@@ -244,6 +244,8 @@ def outer(input, vec2, *, out=None):
     for t, name in ((input, "self"), (vec2, "vec2")):
         if t._data.ndim != 1:
             raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t._data.ndim}-D")
+    from .arithmetic import _prep
+    input, vec2 = _prep(input, vec2)
     return _out(einsum("i,j->ij", input, vec2), out)
 
 
@@ -344,6 +346,13 @@ def _parse_einsum(equation, shapes):
         subs.append(t)
     if arrow:
         out = rhs.replace("...", ell)
+        for c in out:
+            if out.count(c) > 1:
+                raise RuntimeError(f"einsum(): output subscript {c} appears more than once in the "
+                                   f"output")
+            if c not in lhs and c not in ell:
+                raise RuntimeError(f"einsum(): output subscript {c} does not appear in the "
+                                   f"equation for any input operand")
     else:
         joined = "".join(subs)
         out = ell + "".join(sorted(c for c in set(joined) if joined.count(c) == 1 and c not in ell))
@@ -509,20 +518,21 @@ def _cross(a, b, axis):
 
 def cross(input, other, dim=None, *, out=None):
     """Cross product of 3-vectors along ``dim`` (default: the first dim of size 3)."""
-    from .arithmetic import _prep
     if input._data.ndim != other._data.ndim:
         raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
-    a, b = _prep(input, other)
-    shape = np.broadcast_shapes(a._data.shape, b._data.shape)
+    _check_device(input, other)
+    _check_scalar_type(input, other)
+    sa, sb = input._data.shape, other._data.shape
+    shape = np.broadcast_shapes(sa, sb)
     if dim is None:
         dim = next((i for i, s in enumerate(shape) if s == 3), None)
         if dim is None:
             raise RuntimeError("no dimension of size 3 in input")
     axis = wrap_dim(dim, len(shape))
-    if a._data.shape[axis] != 3 or b._data.shape[axis] != 3:
+    if sa[axis] != 3 or sb[axis] != 3:
         raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got "
-                           f"{a._data.shape[axis]} and {b._data.shape[axis]}")
-    return _out(Cross.apply(a, b, axis), out)
+                           f"{sa[axis]} and {sb[axis]}")
+    return _out(Cross.apply(input, other, axis), out)
 
 
 def _matmul_operator(self, other):
