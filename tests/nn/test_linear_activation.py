@@ -291,3 +291,17 @@ def test_default_init_statistics_match_torch(name, args, bounded):
         n = a.size
         assert abs(a.std() - b.std()) <= 4 / np.sqrt(2 * n) * b.std() + 1e-6, pname
         assert abs(a.mean() - b.mean()) <= 6 / np.sqrt(n) * b.std() + 1e-6, pname
+
+
+@pytest.mark.parametrize("op", [o for o in ACTIVATIONS if o.name not in ("bilinear", "rrelu_eval")],
+                         ids=lambda o: o.name)
+def test_activations_double_backward_finite_differences(op):
+    sample = op.samples(np.random.default_rng(0))[0]
+    inputs = [disttorch.tensor(a.astype(np.float64), requires_grad=True) if a is not None else None
+              for a in sample.args]
+    tensors = [t for t in inputs if t is not None]
+
+    def fn(*ts):
+        it = iter(ts)
+        return op.fn(disttorch, *[next(it) if t is not None else None for t in inputs])
+    assert disttorch.autograd.gradgradcheck(fn, tensors)

@@ -213,3 +213,43 @@ def test_distance_modules_match_torch():
         assert repr(ours) == repr(theirs)
         np.testing.assert_allclose(ours(disttorch.tensor(a), disttorch.tensor(b)).numpy(),
                                    theirs(torch.tensor(a), torch.tensor(b)).numpy(), rtol=1e-10)
+
+
+def _f64(rng, *shape):
+    return disttorch.tensor(rng.standard_normal(shape), requires_grad=True)
+
+
+GRADGRAD = {
+    "pad_constant": lambda rng: (lambda x: nn.functional.pad(x, (1, -1, 2, 0)), [_f64(rng, 2, 3)]),
+    "pad_reflect": lambda rng: (lambda x: nn.functional.pad(x, (2, 1), mode="reflect"),
+                                [_f64(rng, 1, 2, 4)]),
+    "pad_circular": lambda rng: (lambda x: nn.functional.pad(x, (1, 2), mode="circular"),
+                                 [_f64(rng, 1, 2, 4)]),
+    "embedding": lambda rng: (lambda w: nn.functional.embedding(
+        disttorch.tensor([[0, 2], [2, 1]]), w, padding_idx=1), [_f64(rng, 4, 3)]),
+    "cross_entropy": lambda rng: (lambda x: nn.functional.cross_entropy(
+        x, disttorch.tensor([0, 2, 1]), label_smoothing=0.2), [_f64(rng, 3, 4)]),
+    "cross_entropy_probs": lambda rng: (lambda x, y: nn.functional.cross_entropy(x, y),
+                                        [_f64(rng, 3, 4), disttorch.tensor(
+                                            rng.uniform(0.1, 1, (3, 4)), requires_grad=True)]),
+    "nll": lambda rng: (lambda x: nn.functional.nll_loss(
+        x, disttorch.tensor([0, 2, 1]), reduction="sum"), [_f64(rng, 3, 4)]),
+    "bce": lambda rng: (lambda x, t: nn.functional.binary_cross_entropy(x, t),
+                        [disttorch.tensor(rng.uniform(0.2, 0.8, (2, 3)), requires_grad=True),
+                         disttorch.tensor(rng.uniform(0.1, 0.9, (2, 3)), requires_grad=True)]),
+    "mse": lambda rng: (lambda x, t: nn.functional.mse_loss(x, t), [_f64(rng, 2, 3),
+                                                                    _f64(rng, 2, 3)]),
+    "prelu": lambda rng: (lambda x, w: nn.functional.prelu(x, w),
+                          [_f64(rng, 2, 3, 2), disttorch.tensor(rng.uniform(0.1, 0.5, 3),
+                                                                requires_grad=True)]),
+    "cosine_similarity": lambda rng: (lambda a, b: nn.functional.cosine_similarity(a, b),
+                                      [_f64(rng, 3, 4), _f64(rng, 3, 4)]),
+    "hardswish": lambda rng: (lambda x: nn.functional.hardswish(x), [_f64(rng, 4, 3)]),
+    "logsigmoid": lambda rng: (lambda x: nn.functional.logsigmoid(x), [_f64(rng, 4, 3)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRADGRAD))
+def test_double_backward_finite_differences(name):
+    fn, inputs = GRADGRAD[name](np.random.default_rng(0))
+    assert disttorch.autograd.gradgradcheck(fn, inputs)

@@ -324,19 +324,19 @@ class PReLU(Node):
         shape = [1] * x.ndim
         if w.size > 1:
             shape[1 if x.ndim > 1 else 0] = w.size
-        wb = w.reshape(shape) if x.ndim else w.reshape(())
-        self.save_for_backward(x, wb)
-        self.w_shape = w.shape
-        return get_array_module(x).where(x > 0, x, wb * x)
+        self.w_shape = tuple(shape)
+        self.save_for_backward(x, w)
+        return get_array_module(x).where(x > 0, x, w.reshape(self.w_shape) * x)
 
     def backward(self, g):
-        x, wb = self.saved_tensors
+        x, w = self.saved_tensors
+        wb = w.reshape(self.w_shape)
         gx = gw = None
         pos = x > 0
         if self.next_edges[0] is not None:
             gx = _where(pos, g, g * wb)
         if self.next_edges[1] is not None:
-            gw = sum_to(_where(pos, g * 0, g * x), wb.shape).reshape(self.w_shape)
+            gw = sum_to(_where(pos, g * 0, g * x), self.w_shape).reshape(w.shape)
         return gx, gw
 
 
