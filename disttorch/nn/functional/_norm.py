@@ -24,26 +24,48 @@ __all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm"
            "local_response_norm"]
 
 
+def _contract(a, b, axes):
+    """``sum(a * b)`` over ``axes`` (kept as size-1 dims) without the product temporary."""
+    letters = "abcdefghij"[:a.ndim]
+    kept = "".join(letters[i] for i in range(a.ndim) if i not in axes)
+    out = get_array_module(a).einsum(f"{letters},{letters}->{kept}", a, b)
+    return out.reshape(tuple(1 if i in axes else n for i, n in enumerate(a.shape)))
+
+
 class Normalize(Node):
     """``(x - mean) * invstd * weight + bias`` with statistics over ``spec.axes`` (or given
-    ``stats``); returns ``(y, mean, var)``, the last two (biased variance) without gradient."""
+    ``stats``); returns ``(y, mean, var)``, the last two (biased variance) without gradient.
+
+    The array code works in place on its own temporaries: on large activations a fresh
+    array costs as much as the arithmetic (page faults)."""
 
     def forward(self, x, weight, bias, stats, spec):
         stat_shape, axes, param_shape, eps, center = spec
         xp = get_array_module(x)
         xs = x.reshape(stat_shape)
-        if stats is None:
-            mean = xs.mean(axis=axes, keepdims=True) if center else xp.zeros((), x.dtype)
-            centered = xs - mean if center else xs
-            var = (centered * centered).mean(axis=axes, keepdims=True)
-        else:
+        if stats is not None:
             mean, var = (s.astype(x.dtype, copy=False).reshape(param_shape) for s in stats)
             centered = xs - mean
+        elif center:
+            mean = xs.mean(axis=axes, keepdims=True)
+            centered = xs - mean
+            var = _contract(centered, centered, axes) / math.prod(stat_shape[a] for a in axes)
+        else:
+            mean = xp.zeros((), x.dtype)
+            centered = None
+            var = _contract(xs, xs, axes) / math.prod(stat_shape[a] for a in axes)
         invstd = 1.0 / xp.sqrt(var + eps)
-        xhat = centered * invstd
-        y = xhat if weight is None else xhat * weight.reshape(param_shape)
-        if bias is not None:
-            y = y + bias.reshape(param_shape)
+        if centered is None:
+            xhat = xs * invstd
+        else:
+            xhat = centered
+            xhat *= invstd
+        if weight is not None:
+            y = xhat * weight.reshape(param_shape)
+            if bias is not None:
+                y += bias.reshape(param_shape)
+        else:
+            y = xhat + bias.reshape(param_shape) if bias is not None else xhat.copy()
         self.spec = spec
         self.given_stats = stats is not None
         self.bias_shape = None if bias is None else bias.shape
@@ -53,10 +75,39 @@ class Normalize(Node):
 
     def backward(self, g, _mean, _var):
         x, weight, xhat, invstd, mean = self.saved_tensors
+        if isinstance(g, Tensor):
+            return self._backward_dual(g, x, weight, mean, invstd)
+        stat_shape, axes, param_shape, _, center = self.spec
+        xp = get_array_module(g)
+        e = self.next_edges
+        g = g.reshape(stat_shape)
+        param_axes = tuple(i for i, n in enumerate(param_shape) if n == 1)
+        gx = gw = gb = None
+        if e[0] is not None:
+            gy = g if weight is None else g * weight.reshape(param_shape)
+            # allocated in the input's shape: a base-less array the engine can adopt as .grad
+            gx = xp.empty(x.shape, dtype=g.dtype)
+            view = gx.reshape(stat_shape)
+            if self.given_stats:
+                xp.multiply(gy, invstd, out=view)
+            else:
+                count = math.prod(stat_shape[a] for a in axes)
+                xp.multiply(xhat, _contract(gy, xhat, axes) / -count, out=view)
+                view += gy
+                if center:
+                    view -= gy.sum(axis=axes, keepdims=True) / count
+                view *= invstd
+        if e[1] is not None:
+            gw = _contract(g, xhat, param_axes).reshape(weight.shape)
+        if e[2] is not None:
+            gb = g.sum(axis=param_axes).reshape(self.bias_shape)
+        return gx, gw, gb, None, None
+
+    def _backward_dual(self, g, x, weight, mean, invstd):
+        # the closed form on Tensors, statistics recomputed from x (double backward)
         stat_shape, axes, param_shape, _, center = self.spec
         e = self.next_edges
-        if isinstance(g, Tensor):
-            xhat, invstd = self._recompute(x, mean, invstd)
+        xhat, invstd = self._recompute(x, mean, invstd)
         g = g.reshape(stat_shape)
         gx = gw = gb = None
         if e[0] is not None:

@@ -5,6 +5,7 @@ records the argmax as a flat index into each input plane (PyTorch's ``return_ind
 its backward is one vectorised scatter-add; adaptive pools gather variable-size windows
 through index tables padded to the largest window (repeating an element leaves a max alone).
 """
+import itertools
 import math
 
 import numpy as np
@@ -13,7 +14,7 @@ from ..._backend import get_array_module
 from ...autograd.function import Node
 from ...tensor import Tensor
 from ._windows import (ntuple, shape_str, pad_zeros, crop, sliding_windows, fold_windows,
-                       scatter_add_flat, FlatScatter, FlatPut, AxisLinear)
+                       window_slices, scatter_add_flat, FlatScatter, FlatPut, AxisLinear)
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
            "max_pool2d_with_indices", "max_pool3d_with_indices", "avg_pool1d", "avg_pool2d",
@@ -25,16 +26,13 @@ __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
 
 
 # ---------------------------------------------------------------------------- max pooling
-def _argmax_positions(windows, tables, spatial):
-    """Max over the last axis of ``windows`` (``(N, C, *out, prod(K))``) and the flat input
-    index of each maximum; ``tables[i][o, k]`` is the input position of kernel tap ``k`` of
-    output ``o`` along spatial dim ``i``."""
-    xp = get_array_module(windows)
-    arg = windows.argmax(axis=-1)
-    values = xp.take_along_axis(windows, arg[..., None], axis=-1)[..., 0]
+def _flat_index(arg, tables, spatial):
+    """Flat input index (per plane) of kernel tap ``arg`` of each output;
+    ``tables[i][o, k]`` is the input position of tap ``k`` of output ``o`` along dim ``i``."""
+    xp = get_array_module(arg)
     d = len(tables)
     flat = xp.zeros(arg.shape, dtype=xp.int64)
-    rest = arg
+    rest = arg.astype(xp.int64)
     mult = 1
     for i in reversed(range(d)):
         k = tables[i].shape[1]
@@ -45,28 +43,87 @@ def _argmax_positions(windows, tables, spatial):
         out_pos = xp.arange(tables[i].shape[0]).reshape(shape)
         flat += tables[i][out_pos, tap] * mult
         mult *= spatial[i]
-    return values, flat
+    return flat
+
+
+def _scatter_to_input(g, flat_index, shape):
+    n, c = shape[:2]
+    size = math.prod(shape[2:])
+    index = flat_index.reshape(n, c, math.prod(flat_index.shape[2:]))
+    if isinstance(g, Tensor):
+        return FlatScatter.apply(g.reshape(*index.shape), index, size).reshape(*shape)
+    return scatter_add_flat(g.reshape(index.shape), index, size).reshape(shape)
+
+
+class StridedMaxPool(Node):
+    """Max over strided windows, one vectorised compare per kernel tap (no window copy).
+
+    Returns the maxima, and with ``with_index`` also their flat indices in each input plane.
+    Backward adds the gradient back tap by tap where that tap won (col2im with a mask).
+    """
+
+    def forward(self, x, kernel, stride, pairs, dilation, with_index):
+        xp = get_array_module(x)
+        low = float("-inf") if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
+        windows = sliding_windows(pad_zeros(x, pairs, low), kernel, stride, dilation)
+        best = arg = None
+        for k, pos in enumerate(itertools.product(*(range(n) for n in kernel))):
+            candidate = windows[(Ellipsis,) + pos]
+            if best is None:
+                best = candidate.copy()
+                arg = xp.zeros(best.shape, dtype=xp.int8 if math.prod(kernel) < 128 else xp.int32)
+                continue
+            # strictly greater keeps the first maximum; NaN wins, as in PyTorch
+            better = candidate > best
+            if x.dtype.kind == "f":
+                better |= xp.isnan(candidate)
+            xp.copyto(best, candidate, where=better)
+            xp.copyto(arg, k, where=better)
+        self.meta = (x.shape, kernel, stride, pairs, dilation, arg)
+        if not with_index:
+            return best
+        self.mark_non_differentiable(1)
+        return best, _flat_index(arg, self._tables(xp), x.shape[2:])
+
+    def _tables(self, xp):
+        _, kernel, stride, pairs, dilation, arg = self.meta
+        outs = arg.shape[2:]
+        return [xp.arange(o)[:, None] * st - lo + xp.arange(k)[None, :] * dl
+                for o, st, (lo, _), k, dl in zip(outs, stride, pairs, kernel, dilation)]
+
+    def backward(self, g, *_):
+        shape, kernel, stride, pairs, dilation, arg = self.meta
+        if isinstance(g, Tensor):
+            xp = get_array_module(arg)
+            gx = _scatter_to_input(g, _flat_index(arg, self._tables(xp), shape[2:]), shape)
+            return gx, None, None, None, None, None
+        xp = get_array_module(g)
+        padded = tuple(s + lo + hi for s, (lo, hi) in zip(shape[2:], pairs))
+        gx = xp.zeros(shape[:2] + padded, dtype=g.dtype)
+        zero = xp.zeros((), dtype=g.dtype)
+        for k, pos in enumerate(itertools.product(*(range(n) for n in kernel))):
+            target = window_slices(pos, arg.shape[2:], stride, dilation)
+            gx[target] += xp.where(arg == k, g, zero)
+        return crop(gx, pairs), None, None, None, None, None
 
 
 class MaxPool(Node):
-    """Max over windows; ``gather`` builds ``(N, C, *out, prod(K))`` windows and index tables."""
+    """Max over gathered windows ``(N, C, *out, prod(K))`` (adaptive pooling): ``gather``
+    returns them with the index tables of ``_flat_index``."""
 
     def forward(self, x, gather):
+        xp = get_array_module(x)
         windows, tables = gather(x)
-        values, index = _argmax_positions(windows, tables, x.shape[2:])
+        arg = windows.argmax(axis=-1)
+        values = xp.take_along_axis(windows, arg[..., None], axis=-1)[..., 0]
+        index = _flat_index(arg, tables, x.shape[2:])
         self.meta = (x.shape, index)
         self.mark_non_differentiable(1)
         return values, index
 
     def backward(self, g, _):
         shape, index = self.meta
-        n, c = shape[:2]
-        flat_index = index.reshape(n, c, math.prod(index.shape[2:]))
-        size = math.prod(shape[2:])
-        if isinstance(g, Tensor):
-            gx = FlatScatter.apply(g.reshape(n, c, flat_index.shape[2]), flat_index, size)
-            return gx.reshape(shape), None
-        return scatter_add_flat(g.reshape(flat_index.shape), flat_index, size).reshape(shape), None
+        return _scatter_to_input(g, index, shape), None
 
 
 def _pool_out(size, k, s, p, dl, ceil_mode):
@@ -119,19 +176,10 @@ def _max_pool(input, d, kernel_size, stride, padding, dilation, ceil_mode, retur
     input, unbatched, kernel, stride, pairs, dilation, outs = _pool_setup(
         input, d, kernel_size, stride, padding, dilation, ceil_mode, name)
 
-    def gather(x):
-        xp = get_array_module(x)
-        low = float("-inf") if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
-        windows = sliding_windows(pad_zeros(x, pairs, low), kernel, stride, dilation)
-        windows = windows.reshape(windows.shape[:2 + d] + (math.prod(kernel),))
-        tables = [xp.arange(o)[:, None] * st - lo + xp.arange(k)[None, :] * dl
-                  for o, st, (lo, _), k, dl in zip(outs, stride, pairs, kernel, dilation)]
-        return windows, tables
-
-    out, index = MaxPool.apply(input, gather)
+    result = StridedMaxPool.apply(input, kernel, stride, pairs, dilation, bool(return_indices))
     if unbatched:
-        out, index = out.squeeze(0), index.squeeze(0)
-    return (out, index) if return_indices else out
+        result = tuple(r.squeeze(0) for r in result) if return_indices else result.squeeze(0)
+    return result
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,

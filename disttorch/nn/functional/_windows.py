@@ -74,10 +74,15 @@ def fold_windows(cols, spatial, kernel, stride, dilation, out=None):
     if out is None:
         out = xp.zeros(lead + tuple(spatial), dtype=cols.dtype)
     for pos in itertools.product(*(range(k) for k in kernel)):
-        target = tuple(slice(p * dl, p * dl + st * (o - 1) + 1, st)
-                       for p, dl, st, o in zip(pos, dilation, stride, outs))
-        out[(Ellipsis,) + target] += cols[(Ellipsis,) + pos]
+        out[window_slices(pos, outs, stride, dilation)] += cols[(Ellipsis,) + pos]
     return out
+
+
+def window_slices(pos, outs, stride, dilation):
+    """The input positions that kernel tap ``pos`` reads for every output: an index into
+    ``(*lead, *S)``."""
+    return (Ellipsis,) + tuple(slice(p * dl, p * dl + st * (o - 1) + 1, st)
+                               for p, dl, st, o in zip(pos, dilation, stride, outs))
 
 
 def scatter_add_flat(values, index, size):
