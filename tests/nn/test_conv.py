@@ -254,3 +254,45 @@ def test_conv_module_errors(kwargs, message):
     with pytest.raises(ValueError) as err:
         nn.Conv2d(**kwargs)
     assert str(err.value) == message
+
+
+@requires_torch
+def test_empty_batch():
+    for lib in (disttorch, torch):
+        x = lib.zeros(0, 4, 6, 6, requires_grad=True)
+        w = lib.ones(6, 2, 3, 3, requires_grad=True)
+        y = lib.nn.functional.conv2d(x, w, padding=1, groups=2)
+        y.sum().backward()
+        assert tuple(y.shape) == (0, 6, 6, 6)
+        assert tuple(x.grad.shape) == (0, 4, 6, 6) and float(w.grad.abs().sum()) == 0
+
+
+def _small_cnn(lib):
+    nn_ = lib.nn
+    return nn_.Sequential(
+        nn_.Conv2d(1, 4, 3, padding=1), nn_.BatchNorm2d(4), nn_.ReLU(), nn_.MaxPool2d(2),
+        nn_.Conv2d(4, 6, 3, padding="same", padding_mode="reflect"), nn_.GroupNorm(2, 6),
+        nn_.ReLU(), nn_.AdaptiveAvgPool2d(2), nn_.Flatten(), nn_.Linear(24, 3))
+
+
+@requires_torch
+def test_small_cnn_trains_like_torch():
+    torch.manual_seed(0)
+    t_model = _small_cnn(torch).double()
+    d_model = _small_cnn(disttorch).double()
+    _load_from_torch(d_model, t_model)
+    rng = np.random.default_rng(0)
+    t_opt = torch.optim.SGD(t_model.parameters(), lr=0.1, momentum=0.9)
+    d_opt = disttorch.optim.SGD(d_model.parameters(), lr=0.1, momentum=0.9)
+    for _ in range(3):
+        x = rng.standard_normal((4, 1, 8, 8))
+        target = rng.integers(0, 3, 4)
+        for lib, model, opt in ((torch, t_model, t_opt), (disttorch, d_model, d_opt)):
+            opt.zero_grad()
+            loss = lib.nn.functional.cross_entropy(model(lib.tensor(x)), lib.tensor(target))
+            loss.backward()
+            opt.step()
+    t_state = t_model.state_dict()
+    for key, value in d_model.state_dict().items():
+        np.testing.assert_allclose(value.numpy(), t_state[key].numpy(), rtol=1e-9, atol=1e-10,
+                                   err_msg=key)
