@@ -52,6 +52,12 @@ MISC = [
            lambda rng: [S(randn(rng, 6, 3), np.array([1, 2, 4, 5, 4, 3]), np.array([0, 2, 2]))]),
     OpInfo("embedding_bag_mean_2d", lambda lib, w, i: _F(lib).embedding_bag(i, w, mode="mean"),
            lambda rng: [S(randn(rng, 6, 3), rng.integers(0, 6, (3, 4)))]),
+    OpInfo("embedding_bag_max", lambda lib, w, i, o: _F(lib).embedding_bag(i, w, o, mode="max"),
+           lambda rng: [S(randn(rng, 6, 3), np.array([1, 2, 4, 5, 4, 3]), np.array([0, 2, 2, 5]))]),
+    OpInfo("embedding_bag_max_2d_padding", lambda lib, w, i: _F(lib).embedding_bag(
+        i, w, mode="max", padding_idx=0), lambda rng: [S(randn(rng, 6, 3),
+                                                         np.array([[1, 0, 3], [0, 0, 0]]))],
+           gradcheck=False),
     OpInfo("embedding_bag_weighted", lambda lib, w, i, o, p: _F(lib).embedding_bag(
         i, w, o, mode="sum", per_sample_weights=p),
            lambda rng: [S(randn(rng, 6, 3), np.array([1, 2, 4, 5]), np.array([0, 1]),

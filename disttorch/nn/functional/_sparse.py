@@ -160,6 +160,45 @@ class EmbeddingBag(Node):
         return gw, None, None, None, None, gps, None
 
 
+class EmbeddingBagMax(Node):
+    """Elementwise max over the rows of each bag (empty bags give zeros)."""
+
+    def forward(self, weight, indices, bag_of, num_bags, padding_idx):
+        xp = get_array_module(weight)
+        dim = weight.shape[1]
+        if padding_idx is not None:
+            keep = indices != padding_idx
+            indices, bag_of = indices[keep], bag_of[keep]
+        starts = xp.searchsorted(bag_of, xp.arange(num_bags))
+        slot = xp.arange(indices.shape[0]) - starts[bag_of]
+        width = int(slot.max()) + 1 if slot.size else 1
+        padded = xp.full((num_bags, width, dim), -xp.inf, weight.dtype)
+        padded[bag_of, slot] = weight[indices]
+        winner = padded.argmax(axis=1)
+        out = xp.take_along_axis(padded, winner[:, None, :], axis=1)[:, 0, :]
+        filled = xp.bincount(bag_of, minlength=num_bags) > 0
+        out[~filled] = 0
+        # the weight row that supplied each output element (-1 for empty bags)
+        if indices.size:
+            source = xp.minimum(starts[:, None] + winner, indices.shape[0] - 1)
+            self.rows = xp.where(filled[:, None], indices[source], -1)
+        else:
+            self.rows = xp.full(out.shape, -1)
+        self.num_rows = weight.shape[0]
+        return out
+
+    def backward(self, g):
+        if isinstance(g, Tensor):
+            raise RuntimeError("embedding_bag: double backward (create_graph=True) is not "
+                               "supported")
+        xp = get_array_module(g)
+        dim = g.shape[1]
+        used = self.rows >= 0
+        positions = (self.rows * dim + xp.arange(dim)[None, :])[used]
+        gw = xp.bincount(positions, weights=g[used], minlength=self.num_rows * dim)
+        return gw.astype(g.dtype, copy=False).reshape(self.num_rows, dim), None, None, None, None
+
+
 def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
                   mode="mean", sparse=False, per_sample_weights=None, include_last_offset=False,
                   padding_idx=None):
@@ -170,7 +209,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
             split into bags by ``offsets``.
         weight (Tensor): :math:`(V, D)` embedding matrix.
         offsets (LongTensor, optional): starting position of each bag in a 1-D ``input``.
-        mode (str): ``'sum'`` or ``'mean'``. ``'max'`` is not supported by disttorch.
+        mode (str): ``'sum'``, ``'mean'`` or ``'max'``.
         per_sample_weights (Tensor, optional): a weight per index (``mode='sum'`` only).
         include_last_offset (bool): ``offsets`` has one extra entry (the end of the last bag).
         padding_idx (int, optional): indices equal to it are left out of the bags.
@@ -180,9 +219,6 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     """
     if mode not in ("sum", "mean", "max"):
         raise ValueError("mode has to be one of sum, mean or max")
-    if mode == "max":
-        raise RuntimeError("embedding_bag: mode='max' is not supported by disttorch; use "
-                           "embedding() followed by amax over the bag dimension")
     if per_sample_weights is not None and mode != "sum":
         raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. "
                                   f"per_sample_weights is only supported for mode='sum' (got "
@@ -218,5 +254,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     if max_norm is not None:
         with grad_mode.no_grad():
             _renorm_(weight, flat, max_norm, norm_type)
-    return EmbeddingBag.apply(weight, _new(flat), bag_of, num_bags, mode, psw,
-                              _padding_index(padding_idx, num_rows))
+    padding_idx = _padding_index(padding_idx, num_rows)
+    if mode == "max":
+        return EmbeddingBagMax.apply(weight, _new(flat), bag_of, num_bags, padding_idx)
+    return EmbeddingBag.apply(weight, _new(flat), bag_of, num_bags, mode, psw, padding_idx)

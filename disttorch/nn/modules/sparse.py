@@ -109,7 +109,7 @@ class EmbeddingBag(Module):
         embedding_dim (int): the size of each embedding vector.
         max_norm (float, optional): renormalise looked-up rows to at most this norm.
         norm_type (float, optional): the p of the p-norm for ``max_norm``. Default: ``2``.
-        mode (str, optional): ``"sum"`` or ``"mean"``. Default: ``"mean"``.
+        mode (str, optional): ``"sum"``, ``"mean"`` or ``"max"``. Default: ``"mean"``.
         include_last_offset (bool, optional): ``offsets`` has one extra entry.
         padding_idx (int, optional): entries equal to it are left out of the bags.
 
