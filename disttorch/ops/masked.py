@@ -33,6 +33,8 @@ def masked_fill(input, mask, value):
     """
     from .pointwise import where
     _bool_mask(mask, "masked_fill_")
+    if not _broadcastable(mask, input):
+        raise _broadcast_error(mask._data.shape, input._data.shape)
     if isinstance(value, Tensor):
         if value._data.ndim:
             raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got "
@@ -43,12 +45,25 @@ def masked_fill(input, mask, value):
     return where(mask, value, input)
 
 
+def _broadcast_error(a, b):
+    """PyTorch's error for shapes ``a`` and ``b`` that do not broadcast."""
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    for d in range(n - 1, -1, -1):
+        if a[d] != b[d] and 1 not in (a[d], b[d]):
+            return RuntimeError(f"The size of tensor a ({a[d]}) must match the size of tensor b "
+                                f"({b[d]}) at non-singleton dimension {d}")
+    return RuntimeError(f"shapes {list(a)} and {list(b)} do not broadcast")
+
+
 def _masked_fill_(self, mask, value):
     shape = self._data.shape
-    if not _broadcastable(mask, self) or np.broadcast_shapes(mask._data.shape, shape) != shape:
-        raise RuntimeError(f"The expanded size of the tensor ({shape[-1] if shape else 1}) must "
-                           f"match the existing size at non-singleton dimension. Target sizes: "
-                           f"{list(shape)}.  Tensor sizes: {list(mask._data.shape)}")
+    if not _broadcastable(mask, self):
+        raise _broadcast_error(mask._data.shape, shape)
+    full = np.broadcast_shapes(mask._data.shape, shape)
+    if full != shape:
+        raise RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape "
+                           f"{list(full)}")
     return _masked_fill_inplace(self, mask, value)
 
 

@@ -251,6 +251,11 @@ def test_setitem_value_requires_grad_into_buffer():
      "out of range: tried to access index 6 on a tensor of 6 elements"),
     (lambda lib: lib.zeros(3).masked_fill(lib.tensor([1, 0, 1]), 1.0), RuntimeError,
      "masked_fill_ only supports boolean masks, but got mask with dtype long int"),
+    (lambda lib: lib.zeros(3).masked_fill_(lib.zeros(2, 3) > 0, 1.0), RuntimeError,
+     "output with shape \\[3\\] doesn't match the broadcast shape \\[2, 3\\]"),
+    (lambda lib: lib.zeros(3).masked_fill(lib.zeros(2) > 0, 1.0), RuntimeError,
+     "The size of tensor a \\(2\\) must match the size of tensor b \\(3\\) at non-singleton "
+     "dimension 0"),
     (lambda lib: lib.zeros(3).masked_fill(lib.zeros(3) > 0, lib.zeros(2)), RuntimeError,
      "masked_fill_ only supports a 0-dimensional value tensor, but got tensor with 1 dimension"),
     (lambda lib: lib.zeros(3).__setitem__(lib.tensor([0, 1]), lib.zeros(2, dtype=lib.float64)),
