@@ -472,21 +472,25 @@ class Kron(Node):
 
     def backward(self, g):
         a, b = self.saved_tensors
-        if isinstance(g, Tensor):
-            raise RuntimeError("kron: double backward is not supported")
-        n = max(a.ndim, b.ndim)
-        sa = (1,) * (n - a.ndim) + a.shape
-        sb = (1,) * (n - b.ndim) + b.shape
+        sa, sb = tuple(a.shape), tuple(b.shape)
+        n = max(len(sa), len(sb))
+        sa, sb = (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
+        # g viewed as (a0, b0, a1, b1, ...): block (i, j) of the product is a[i] * b
         blocks = g.reshape(tuple(s for pair in zip(sa, sb) for s in pair))
-        xp = get_array_module(g)
-        axes_b = tuple(range(1, 2 * n, 2))
-        axes_a = tuple(range(0, 2 * n, 2))
+        axes_a, axes_b = list(range(0, 2 * n, 2)), list(range(1, 2 * n, 2))
         ga = gb = None
         if self.next_edges[0] is not None:
-            ga = xp.tensordot(blocks, b.reshape(sb), (axes_b, tuple(range(n)))).reshape(a.shape)
+            ga = _tensordot(blocks, b.reshape(sb), axes_b, n).reshape(a.shape)
         if self.next_edges[1] is not None:
-            gb = xp.tensordot(blocks, a.reshape(sa), (axes_a, tuple(range(n)))).reshape(b.shape)
+            gb = _tensordot(blocks, a.reshape(sa), axes_a, n).reshape(b.shape)
         return ga, gb
+
+
+def _tensordot(x, y, x_axes, n):
+    """Contract ``x_axes`` of ``x`` with the first ``n`` dims of ``y``; arrays or Tensors."""
+    if isinstance(x, Tensor) or isinstance(y, Tensor):
+        return tensordot(x, y, (x_axes, list(range(n))))
+    return get_array_module(x).tensordot(x, y, (x_axes, list(range(n))))
 
 
 def kron(input, other, *, out=None):

@@ -326,6 +326,7 @@ HVP = [
     ("diag_tril", lambda lib, a, b: lib.tril(a * b).diagonal() ** 2 + lib.trace(a * a),
      [(3, 3), (3, 3)]),
     ("cross", lambda lib, a, b: lib.cross(a, b, dim=1) ** 2, [(2, 3), (2, 3)]),
+    ("kron", lambda lib, a, b: lib.kron(a, b) ** 2, [(2, 3), (3, 1, 2)]),
     ("eigvalsh", lambda lib, a, b: lib.linalg.eigvalsh(a @ a.transpose(-2, -1) + b) ** 2,
      [(3, 3), (3, 3)]),
     ("svdvals", lambda lib, a, b: lib.linalg.svdvals(a * b) ** 2, [(4, 3), (4, 3)]),
@@ -351,3 +352,34 @@ def test_hessian_vector_product(name, fn, shapes):
                   [disttorch.from_numpy(v) for v in vs], disttorch.from_numpy(w))
     for a, e in zip(actual, expected):
         np.testing.assert_allclose(a, e, rtol=1e-6, atol=1e-8, err_msg=name)
+
+
+def _leaf(rng, *shape):
+    return disttorch.from_numpy(randn(rng, *shape)).requires_grad_()
+
+
+_EYE3 = np.eye(3)
+
+GRADGRAD = [
+    ("einsum_broadcast", lambda a, b: disttorch.einsum("...ij,jk->...ik", a, b) ** 2,
+     [(2, 1, 3), (3, 2)]),
+    ("einsum_diagonal", lambda a: disttorch.einsum("ii->i", a) ** 2, [(3, 3)]),
+    ("einsum_summed_operand", lambda a, b: disttorch.einsum("ij,k->ik", a, b) ** 2, [(3, 3), (2,)]),
+    ("tensordot", lambda a, b: disttorch.tensordot(a, b, 1) ** 2, [(3, 4), (4, 2)]),
+    ("diag_embed", lambda a: disttorch.diag_embed(a * a, 1), [(2, 3)]),
+    ("diagonal", lambda a: (a * a).diagonal(1), [(3, 4)]),
+    ("cross_broadcast", lambda a, b: disttorch.cross(a, b, dim=1) ** 2, [(2, 3), (1, 3)]),
+    ("slogdet", lambda a: disttorch.linalg.slogdet(a + disttorch.from_numpy(3 * _EYE3)).logabsdet,
+     [(3, 3)]),
+    ("pinv", lambda a: disttorch.linalg.pinv(a), [(4, 3)]),
+    ("matrix_norm_2", lambda a: disttorch.linalg.matrix_norm(a, 2), [(4, 3)]),
+    ("addmm", lambda c, a, b: disttorch.addmm(c, a, b, beta=0.5, alpha=2) ** 2,
+     [(3,), (2, 4), (4, 3)]),
+]
+
+
+@pytest.mark.parametrize("name, fn, shapes", GRADGRAD, ids=[c[0] for c in GRADGRAD])
+def test_gradgradcheck(name, fn, shapes):
+    rng = np.random.default_rng(7)
+    inputs = [_leaf(rng, *s) for s in shapes]
+    assert disttorch.autograd.gradgradcheck(fn, inputs)

@@ -320,3 +320,20 @@ def test_hessian_vector_product(name, fn, zeros):
                   disttorch.from_numpy(v), disttorch.from_numpy(w))
     for a, e in zip(actual, expected):
         np.testing.assert_allclose(a, e, rtol=1e-6, atol=1e-8, err_msg=name)
+
+
+GRADGRAD = [
+    ("sum_dims", lambda x: (x * x).sum((0, 2))),
+    ("mean_keepdim", lambda x: (x * x).mean(1, keepdim=True)),
+    ("median_dim", lambda x: (x * x).median(0).values),
+    ("nanmean", lambda x: (x * x).nanmean(1)),
+    ("var_keepdim", lambda x: x.var(-1, keepdim=True)),
+    ("norm1", lambda x: x.norm(p=1, dim=0)),
+    ("cumsum", lambda x: (x * x).cumsum(-1)),
+]
+
+
+@pytest.mark.parametrize("name, fn", GRADGRAD, ids=[c[0] for c in GRADGRAD])
+def test_gradgradcheck(name, fn):
+    x = disttorch.from_numpy(np.random.default_rng(7).standard_normal((2, 3, 4)))
+    assert disttorch.autograd.gradgradcheck(fn, [x.requires_grad_()])
