@@ -5,7 +5,6 @@ import pytest
 
 import disttorch
 import disttorch.nn as nn
-import disttorch.nn.functional as F
 from tests.ops.harness import OpInfo, S, op_tests, randn, requires_torch, torch
 
 # torch warns that its own 'same' padding with even kernels copies the input
