@@ -433,3 +433,29 @@ def test_module_to_tensor_and_device_dtype_pair():
     assert m.weight.dtype == disttorch.float32
     m.to(device="cpu", dtype=disttorch.float16, non_blocking=True)
     assert m.bias.dtype == disttorch.float16
+
+
+def test_training_loop_matches_torch():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 16)
+
+    def build(lib):
+        net = lib.nn.Sequential(lib.nn.Linear(6, 8), lib.nn.GELU(), lib.nn.LayerNorm(8),
+                                lib.nn.Linear(8, 3))
+        return net, lib.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+
+    theirs, t_opt = build(torch)
+    ours, d_opt = build(disttorch)
+    ours.load_state_dict(to_dist_state(theirs.state_dict()))
+    for _ in range(5):
+        for net, opt, lib in ((theirs, t_opt, torch), (ours, d_opt, disttorch)):
+            opt.zero_grad()
+            loss = lib.nn.functional.cross_entropy(net(lib.from_numpy(x.copy())),
+                                                   lib.from_numpy(y.copy()), label_smoothing=0.1)
+            loss.backward()
+            nn.utils.clip_grad_norm_(net.parameters(), 1.0) if lib is disttorch else \
+                torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+    for (name, p), q in zip(ours.state_dict().items(), theirs.state_dict().values()):
+        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
