@@ -31,11 +31,12 @@ def _with_out(result, out):
 def _sort_indices(data, axis, descending):
     """Stable argsort along ``axis``; NaN sorts as the largest value, as in PyTorch."""
     xp = get_array_module(data)
+    stable = {"kind": "stable"} if xp is np else {}  # CuPy's sort is always stable
     if not descending:
-        return xp.argsort(data, axis=axis, kind="stable")
+        return xp.argsort(data, axis=axis, **stable)
     # Reversing a stable ascending sort of the reversed data keeps ties in their original order.
     n = data.shape[axis]
-    rev = xp.argsort(xp.flip(data, axis), axis=axis, kind="stable")
+    rev = xp.argsort(xp.flip(data, axis), axis=axis, **stable)
     return xp.flip(n - 1 - rev, axis)
 
 
