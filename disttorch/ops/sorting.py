@@ -235,6 +235,12 @@ def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
     return searchsorted(boundaries, input, out_int32=out_int32, right=right, out=out)
 
 
+def _repeat(xp, values, reps):
+    if xp is not np and not isinstance(reps, int):
+        reps = reps.get().tolist()  # cupy.repeat takes counts as a host sequence
+    return xp.repeat(values, reps)
+
+
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     """Repeat each element (or slice along ``dim``) of ``input`` ``repeats`` times, in
     place order: ``[a, b]`` -> ``[a, a, b, b]``.
@@ -248,7 +254,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     if repeats is None:
         counts = input._data
         xp = get_array_module(counts)
-        return _new(xp.repeat(xp.arange(counts.shape[0], dtype=np.int64), counts))
+        return _new(_repeat(xp, xp.arange(counts.shape[0], dtype=np.int64), counts))
     if dim is None:
         input = reshape(input, (-1,))
         d = 0
@@ -267,7 +273,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
         if repeats < 0:
             raise RuntimeError("repeats can not be negative")
         reps = repeats
-    positions = xp.repeat(xp.arange(n, dtype=np.int64), reps)
+    positions = _repeat(xp, xp.arange(n, dtype=np.int64), reps)
     return Index.apply(input, (slice(None),) * d + (positions,))
 
 
