@@ -1,9 +1,12 @@
-"""Array helpers shared by convolution, pooling, padding and resampling.
+"""Array helpers and small linear nodes shared by convolution, pooling and resampling.
 
 ``sliding_windows`` is the im2col *view* (no copy) and ``fold_windows`` its adjoint
-(col2im: a loop over kernel positions adding strided slices). ``AxisGather`` and
-``AxisScatter`` are mutually adjoint differentiable nodes that resample one axis through an
-index table; interpolation and the reflect/replicate/circular paddings are built from them.
+(col2im: a loop over kernel positions adding strided slices). The nodes come in mutually
+adjoint pairs, each the other's backward, so what is built on them differentiates twice:
+``AxisGather``/``AxisScatter`` resample one axis through index/weight taps (interpolation),
+``FlatGather``/``FlatScatter`` (and ``FlatPut``) move values by flat index within each plane
+(max pooling, unpooling), and ``AxisLinear`` applies a matrix along each trailing axis
+(adaptive average pooling).
 """
 import itertools
 
@@ -62,17 +65,16 @@ def sliding_windows(x, kernel, stride, dilation):
     return xp.lib.stride_tricks.as_strided(x, x.shape[:-d] + out + tuple(kernel), strides)
 
 
-def fold_windows(cols, spatial, kernel, stride, dilation, out=None):
+def fold_windows(cols, spatial, kernel, stride, dilation):
     """Adjoint of ``sliding_windows``: sum ``(*lead, *out, *kernel)`` windows into ``(*lead, *S)``.
 
-    ``cols`` may be any (strided) array of that shape; ``out`` (zeros by default) is added to.
+    ``cols`` may be any (strided or broadcast) array of that shape.
     """
     xp = get_array_module(cols)
     d = len(kernel)
     lead = cols.shape[:-2 * d]
     outs = cols.shape[-2 * d:-d]
-    if out is None:
-        out = xp.zeros(lead + tuple(spatial), dtype=cols.dtype)
+    out = xp.zeros(lead + tuple(spatial), dtype=cols.dtype)
     for pos in itertools.product(*(range(k) for k in kernel)):
         out[window_slices(pos, outs, stride, dilation)] += cols[(Ellipsis,) + pos]
     return out
@@ -198,25 +200,30 @@ class FlatPut(Node):
         return get_array_module(g).take_along_axis(g, index, axis=-1), None, None
 
 
+def apply_axis_matrices(x, mats):
+    """Multiply each trailing axis ``i`` of ``x`` by the matrix ``mats[i]`` (``(out, in)``)."""
+    xp = get_array_module(x)
+    d = len(mats)
+    for i, m in enumerate(mats):
+        axis = x.ndim - d + i
+        x = xp.moveaxis(xp.tensordot(x, m.astype(x.dtype, copy=False), axes=([axis], [1])), -1,
+                        axis)
+    return x
+
+
 class AxisLinear(Node):
-    """Apply one matrix ``(out_i, in_i)`` along each trailing axis; linear, so self-adjoint
-    up to transposing the matrices."""
+    """``apply_axis_matrices`` as a node; linear, so its backward is itself with the matrices
+    transposed."""
 
     def forward(self, x, mats):
         self.mats = mats
-        d = len(mats)
-        for i, m in enumerate(mats):
-            axis = x.ndim - d + i
-            x = get_array_module(x).moveaxis(
-                get_array_module(x).tensordot(x, m.astype(x.dtype, copy=False), axes=([axis], [1])),
-                -1, axis)
-        return x
+        return apply_axis_matrices(x, mats)
 
     def backward(self, g):
         transposed = [m.T for m in self.mats]
         if isinstance(g, Tensor):
             return AxisLinear.apply(g, transposed), None
-        return self.forward(g, transposed), None
+        return apply_axis_matrices(g, transposed), None
 
 
 def dual_sum(x, axes, keepdim=False):
