@@ -196,3 +196,20 @@ def test_errors(fn, message):
         with pytest.raises(RuntimeError) as t_err:
             fn(torch)
         assert str(t_err.value) == message
+
+
+@pytest.mark.parametrize("fn", [
+    lambda F, x: F.adaptive_avg_pool2d(x, (2, 3)),
+    lambda F, x: F.adaptive_max_pool2d(x, 3),
+    lambda F, x: F.max_pool2d(x, 3, 2, 1),
+    lambda F, x: F.avg_pool2d(x, 2, ceil_mode=True),
+], ids=["adaptive_avg", "adaptive_max", "max", "avg"])
+def test_backward_twice_with_retained_graph(fn):
+    x = disttorch.randn(2, 3, 5, 7, requires_grad=True)
+    y = fn(disttorch.nn.functional, x)
+    g = disttorch.randn(*y.shape)
+    y.backward(g, retain_graph=True)
+    first = x.grad.numpy().copy()
+    x.grad = None
+    y.backward(g)
+    np.testing.assert_array_equal(x.grad.numpy(), first)
