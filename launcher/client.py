@@ -100,7 +100,9 @@ class ControlClient:
         return body
 
     def send(self, msg_type, body=None):
-        """Queue one message for the server; thread-safe, never blocks."""
+        """Queue one message for the server; thread-safe, never blocks. Dropped after close()."""
+        if self._closing.is_set():
+            return
         self._outbox.put(self._encode(msg_type, body))
         os.write(self._wake_write, b"x")
 
@@ -124,6 +126,9 @@ class ControlClient:
         self._closing.set()
         os.write(self._wake_write, b"x")
         self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            os.close(self._wake_read)
+            os.close(self._wake_write)
 
     def _encode(self, msg_type, body):
         with self._seq_lock:
