@@ -27,12 +27,15 @@ class Var(Node):
         xp = get_array_module(x)
         self.in_shape, self.axes, self.keepdim, self.sqrt = x.shape, axes, keepdim, sqrt
         self.dof = _numel(x.shape, axes) - correction
-        centered = x - x.mean(axis=axes, keepdims=True)
+        # half precision is accumulated in float32, as PyTorch does
+        wide = x.astype(np.float32) if x.dtype == np.float16 else x
+        centered = wide - wide.mean(axis=axes, keepdims=True)
         sq = xp.square(centered) if x.dtype.kind != "c" else (centered * centered.conj()).real
         with np.errstate(invalid="ignore", divide="ignore"):
             out = sq.sum(axis=axes, keepdims=keepdim) / builtins.max(self.dof, 0)
             if sqrt:
                 out = xp.sqrt(out)
+        out = xp.asarray(out).astype(x.dtype if x.dtype.kind != "c" else sq.dtype, copy=False)
         self.save_for_backward(x, out if sqrt else None)
         return out
 

@@ -337,3 +337,14 @@ GRADGRAD = [
 def test_gradgradcheck(name, fn):
     x = disttorch.from_numpy(np.random.default_rng(7).standard_normal((2, 3, 4)))
     assert disttorch.autograd.gradgradcheck(fn, [x.requires_grad_()])
+
+
+@requires_torch
+def test_half_precision_accumulates_in_float32():
+    x = (np.random.default_rng(4).standard_normal(4000) * 30 + 100).astype(np.float16)
+    for fn in (lambda lib, t: t.sum(), lambda lib, t: t.mean(), lambda lib, t: t.var(),
+               lambda lib, t: t.std(0)):
+        ours, theirs = fn(disttorch, disttorch.from_numpy(x)), fn(torch, torch.from_numpy(x))
+        assert ours.dtype == disttorch.float16
+        np.testing.assert_allclose(ours.numpy().astype(np.float64),
+                                   theirs.numpy().astype(np.float64), rtol=2e-3)
