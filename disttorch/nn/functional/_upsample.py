@@ -116,6 +116,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             using ``scale_factor`` directly
         antialias: unsupported; must be ``False``
 
+    The interpolating modes need a floating-point input (PyTorch also takes ``uint8``).
+
     Shape:
         - Output: :math:`(N, C, *size)` or :math:`(N, C, \\lfloor S \\times scale \\rfloor)`
     """
@@ -139,6 +141,11 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                                   f"{_MODE_DIMS[mode] + 2}D input")
     if antialias:
         raise RuntimeError("interpolate: antialias=True is not supported by disttorch")
+    if mode in _MODE_DIMS and not input.is_floating_point():
+        # PyTorch rounds uint8 results with its own integer kernels; rather than differ
+        # silently, ask for a float input
+        raise RuntimeError(f"interpolate: mode '{mode}' needs a floating-point input in "
+                           f"disttorch, got {input.dtype}; convert it with .float() first")
     sizes, scales = _output_sizes(input, d, size, scale_factor)
     if any(s <= 0 for s in sizes):
         raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
