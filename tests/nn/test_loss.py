@@ -217,6 +217,18 @@ ERRORS = [
     lambda lib: lib.nn.functional.binary_cross_entropy_with_logits(lib.ones(3), lib.ones(4)),
     lambda lib: lib.nn.functional.mse_loss(lib.ones(3), lib.ones(3), reduction="avg"),
     lambda lib: lib.nn.functional.gaussian_nll_loss(lib.ones(3, 2), lib.ones(3, 2), lib.ones(2)),
+    lambda lib: lib.nn.functional.binary_cross_entropy(lib.ones(3) / 2, lib.ones(3, dtype=lib.long)),
+    lambda lib: lib.nn.functional.binary_cross_entropy(lib.ones(3) / 2,
+                                                       lib.ones(3, dtype=lib.float64)),
+    lambda lib: lib.nn.functional.binary_cross_entropy_with_logits(lib.ones(3),
+                                                                   lib.ones(3, dtype=lib.long)),
+    lambda lib: lib.nn.functional.cross_entropy(lib.ones(3, 4), lib.ones(3, dtype=lib.long),
+                                                weight=lib.ones(4, dtype=lib.float64)),
+    lambda lib: lib.nn.functional.cross_entropy(lib.ones(3, 4, dtype=lib.long),
+                                                lib.ones(3, dtype=lib.long)),
+    lambda lib: lib.nn.functional.log_softmax(lib.ones(3, dtype=lib.long), 0),
+    lambda lib: lib.nn.functional.gelu(lib.ones(3, dtype=lib.long)),
+    lambda lib: lib.nn.functional.silu(lib.ones(3, dtype=lib.long)),
 ]
 
 

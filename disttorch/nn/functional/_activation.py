@@ -11,6 +11,7 @@ from ...tensor import Tensor, _new
 from ...ops import pointwise as P
 from ...ops._util import cast, wrap_dim, sum_to
 from ...ops.arithmetic import check_inplace, apply_inplace, sub, mul, neg
+from ...ops.indexing import scalar_type_name
 from ...ops.random import _gen
 
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "selu_",
@@ -79,12 +80,18 @@ class Activation(Node):
         return (self.grad(g, x, *self.params),) + (None,) * len(self.params)
 
 
+# PyTorch's kernel names, as its dtype errors quote them
+_KERNELS = {"gelu": "GeluKernelImpl", "hardtanh": "clamp_scalar_cpu", "softplus": "softplus_cpu",
+            "log_sigmoid": "log_sigmoid_forward_cpu"}
+
+
 def _float_input(input, name):
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(input).__name__}")
     if input._data.dtype.kind not in "fc":
-        raise RuntimeError(f"\"{name}\" not implemented for '{input.dtype.name.capitalize()}'")
+        kernel = _KERNELS.get(name, name + "_cpu")
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{scalar_type_name(input)}'")
     return input
 
 
@@ -408,8 +415,8 @@ def _softmax(input, dim, dtype, log, name):
     if dtype is not None:
         input = cast(input, _dtype.as_dtype(dtype).np_dtype)
     elif input._data.dtype.kind not in "fc":
-        raise RuntimeError(f"\"{name}_lastdim_kernel_impl\" not implemented for "
-                           f"'{input.dtype.name.capitalize()}'")
+        raise NotImplementedError(f"\"{name}_lastdim_kernel_impl\" not implemented for "
+                                  f"'{scalar_type_name(input)}'")
     if input.ndim == 0:
         wrap_dim(dim, 0)
         out = Softmax.apply(input.reshape(1), 0, log)

@@ -3,13 +3,9 @@ from ..._backend import get_array_module
 from ...autograd.function import Node
 from ...tensor import Tensor
 from ...ops._util import device_mismatch
+from ...ops.indexing import scalar_type_name
 
 __all__ = ["linear", "bilinear"]
-
-_DTYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
-                "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-                "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
-
 
 _C_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
             "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int", "int16": "short int",
@@ -18,11 +14,6 @@ _C_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
 
 def _c_name(t):
     return _C_NAMES.get(t.dtype.name, t.dtype.name)
-
-
-def _dtype_name(t):
-    name = t.dtype.name
-    return _DTYPE_NAMES.get(name, name.capitalize())
 
 
 class Linear(Node):
@@ -81,14 +72,14 @@ def linear(input, weight, bias=None):
         if bias is None:
             raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
                                f"{_c_name(input)} != {_c_name(weight)}")
-        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_dtype_name(input)} "
-                           f"and {_dtype_name(weight)}")
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {scalar_type_name(input)} "
+                           f"and {scalar_type_name(weight)}")
     if type(input._data) is not type(weight._data):
         raise device_mismatch(input, weight)
     if bias is not None:
         if bias.dtype != weight.dtype:
             raise RuntimeError(f"self and mat2 must have the same dtype, but got "
-                               f"{_dtype_name(bias)} and {_dtype_name(weight)}")
+                               f"{scalar_type_name(bias)} and {scalar_type_name(weight)}")
         if bias.ndim > 1 or (bias.ndim == 1 and bias.shape[0] not in (1, weight.shape[0])):
             rows = input.numel() // input.shape[-1] if input.shape[-1] else 0
             raise RuntimeError(f"The expanded size of the tensor ({weight.shape[0]}) must match the "

@@ -10,6 +10,7 @@ from ...ops import pointwise as P
 from ...ops._util import promote, sum_to
 from ...ops.arithmetic import sub, mul, add, neg
 from ...ops.creation import full_like
+from ...ops.indexing import scalar_type_name as _type_name
 from ._activation import softplus, logsigmoid, _where
 from ._classification import ClassIndexLoss, ClassProbabilityLoss
 
@@ -21,12 +22,6 @@ __all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "cross_entropy
            "multi_margin_loss", "multilabel_margin_loss"]
 
 _REDUCTIONS = ("none", "mean", "sum")
-_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-               "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
-
-
-def _type_name(t):
-    return _TYPE_NAMES.get(t.dtype.name, t.dtype.name)
 
 
 def _reduction(size_average, reduce, reduction):
@@ -177,7 +172,10 @@ def _check_index_target(input, target, weight):
 def _weight_array(weight, input):
     if weight is None:
         return None
-    return weight._data.astype(input._data.dtype, copy=False)
+    if weight.dtype != input.dtype:
+        raise RuntimeError(f"expected scalar type {_type_name(input)} but found "
+                           f"{_type_name(weight)}")
+    return weight._data
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -220,8 +218,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     if input._data.dtype.kind not in "f":
-        raise RuntimeError(f"\"log_softmax_lastdim_kernel_impl\" not implemented for "
-                           f"'{_type_name(input)}'")
+        raise NotImplementedError(f"\"log_softmax_lastdim_kernel_impl\" not implemented for "
+                                  f"'{_type_name(input)}'")
     if target.shape == input.shape and input.ndim >= 1 and target._data.dtype.kind != "f":
         raise RuntimeError(f"Expected floating point type for target with class probabilities, "
                            f"got {_type_name(target)}")
@@ -299,9 +297,11 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
                          f"size ({input.shape}) is deprecated. Please ensure they have the same "
                          f"size.")
+    if target.dtype != input.dtype:
+        raise RuntimeError(f"Found dtype {_type_name(target)} but expected {_type_name(input)}")
     if weight is not None:
         from ...ops.shape import broadcast_to
-        weight = broadcast_to(weight, input.shape)
+        weight = broadcast_to(weight.to(input.dtype), input.shape)
     return BinaryCrossEntropy.apply(input, target, weight, reduction)
 
 
@@ -313,6 +313,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if target.shape != input.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size "
                          f"({input.shape})")
+    if target._data.dtype.kind in "biu":
+        raise RuntimeError(f"result type {_type_name(input)} can't be cast to the desired output "
+                           f"type {_type_name(target)}")
     soft = softplus(neg(input))
     if pos_weight is not None:
         soft = mul(add(mul(sub(pos_weight, 1), target), 1), soft)
