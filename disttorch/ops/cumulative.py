@@ -7,7 +7,7 @@ from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import register_methods, wrap_dim, cast
 from .pointwise import _inplace_unary
-from .reduction import (numpy_aliases, Gather, _data, _like, _method, _others_matrix, _to_last,
+from .reduction import (reduction_api, Gather, _data, _like, _method, _others_matrix, _to_last,
                         _from_last, _INT64)
 
 __all__ = ["cumsum", "cumprod", "cummax", "cummin"]
@@ -132,7 +132,7 @@ def cummin(input, dim):
 
 
 for _name in __all__:
-    globals()[_name] = numpy_aliases(globals()[_name])
+    globals()[_name] = reduction_api(globals()[_name])
 _methods = {name: _method(globals()[name]) for name in __all__}
 _methods.update({"cumsum_": _inplace_unary(cumsum), "cumprod_": _inplace_unary(cumprod)})
 register_methods(_methods)

@@ -14,7 +14,7 @@ from .._backend import get_array_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import register_methods, wrap_dim, wrap_dims, cast
-from .arithmetic import maximum, minimum
+from .arithmetic import maximum, minimum, _out as _write_out
 
 __all__ = ["sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "aminmax",
            "all", "any", "count_nonzero", "nansum", "nanmean", "median", "nanmedian"]
@@ -211,18 +211,28 @@ def _axes(input, dim):
     return axes if ndim else ()
 
 
-def numpy_aliases(fn):
-    """Accept NumPy's ``axis``/``keepdims`` for ``dim``/``keepdim``, as PyTorch does."""
+def reduction_api(fn):
+    """Accept NumPy's ``axis``/``keepdims`` for ``dim``/``keepdim``, and ``out=`` (a tensor, or
+    a tuple of tensors for named-tuple results), as PyTorch's reductions do."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        if kwargs:
-            if "axis" in kwargs:
-                if "dim" in kwargs:
-                    raise TypeError(f"{fn.__name__}() got both 'dim' and its alias 'axis'")
-                kwargs["dim"] = kwargs.pop("axis")
-            if "keepdims" in kwargs:
-                kwargs["keepdim"] = kwargs.pop("keepdims")
-        return fn(*args, **kwargs)
+        if not kwargs:
+            return fn(*args)
+        if "axis" in kwargs:
+            if "dim" in kwargs:
+                raise TypeError(f"{fn.__name__}() got both 'dim' and its alias 'axis'")
+            kwargs["dim"] = kwargs.pop("axis")
+        if "keepdims" in kwargs:
+            kwargs["keepdim"] = kwargs.pop("keepdims")
+        out = kwargs.pop("out", None)
+        result = fn(*args, **kwargs)
+        if out is None:
+            return result
+        if isinstance(result, tuple):
+            for target, value in zip(out, result):
+                _write_out(value, target)
+            return type(result)(*out) if hasattr(result, "_fields") else tuple(out)
+        return _write_out(result, out)
     return wrapper
 
 
@@ -578,5 +588,5 @@ def _method(fn):
 
 
 for _name in __all__:
-    globals()[_name] = numpy_aliases(globals()[_name])
+    globals()[_name] = reduction_api(globals()[_name])
 register_methods({name: _method(globals()[name]) for name in __all__})

@@ -14,7 +14,7 @@ from ..tensor import Tensor
 from ._util import register_methods, cast, default_float
 from .arithmetic import _dual_where
 from .pointwise import _exp, _sign, abs as _abs_op
-from .reduction import (numpy_aliases, _axes, _data, _expand, _like, _mean_keep, _method,
+from .reduction import (reduction_api, _axes, _data, _expand, _like, _mean_keep, _method,
                         _numel, _reduced_shape, _require_float, _tie_weights, mean)
 
 __all__ = ["var", "std", "var_mean", "std_mean", "norm", "logsumexp"]
@@ -212,5 +212,5 @@ def logsumexp(input, dim, keepdim=False):
 
 
 for _name in ["var", "std", "var_mean", "std_mean", "logsumexp"]:
-    globals()[_name] = numpy_aliases(globals()[_name])
+    globals()[_name] = reduction_api(globals()[_name])
 register_methods({name: _method(globals()[name]) for name in ["var", "std", "norm", "logsumexp"]})

@@ -348,3 +348,17 @@ def test_half_precision_accumulates_in_float32():
         assert ours.dtype == disttorch.float16
         np.testing.assert_allclose(ours.numpy().astype(np.float64),
                                    theirs.numpy().astype(np.float64), rtol=2e-3)
+
+
+def test_out_arguments():
+    x = disttorch.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    out = disttorch.empty(3)
+    assert disttorch.sum(x, 0, out=out) is out and out.tolist() == [8.0, 5.0, 5.0]
+    values, indices = disttorch.empty(2), disttorch.empty(2, dtype=disttorch.int64)
+    result = disttorch.max(x, 1, out=(values, indices))
+    assert result.values is values and indices.tolist() == [1, 0]
+    scan = disttorch.empty(2, 3)
+    disttorch.cumsum(x, 1, out=scan)
+    assert scan.tolist() == [[1.0, 6.0, 8.0], [7.0, 7.0, 10.0]]
+    with pytest.raises(RuntimeError, match="out=... arguments don't support automatic"):
+        disttorch.mean(x.requires_grad_(), out=disttorch.empty(3, requires_grad=True))
