@@ -237,3 +237,18 @@ def test_errors(fn, error, message):
         with pytest.raises(error) as t_err:
             fn(torch)
         assert str(t_err.value) == message.format(lib="torch")
+
+
+@pytest.mark.parametrize("fn,message", [
+    (lambda lib, x: lib.nn.functional.batch_norm(x, None, None, training=True),
+     "\"batch_norm\" not implemented for 'Long'"),
+    (lambda lib, x: lib.nn.functional.layer_norm(x, (4,)),
+     "\"LayerNormKernelImpl\" not implemented for 'Long'"),
+    (lambda lib, x: lib.nn.functional.group_norm(x, 1),
+     "\"GroupNormKernelImpl\" not implemented for 'Long'"),
+], ids=["batch_norm", "layer_norm", "group_norm"])
+def test_integer_input_errors(fn, message):
+    for lib in (disttorch,) if torch is None else (disttorch, torch):
+        with pytest.raises(NotImplementedError) as err:
+            fn(lib, lib.arange(16).reshape(1, 1, 4, 4))
+        assert str(err.value) == message

@@ -213,3 +213,21 @@ def test_backward_twice_with_retained_graph(fn):
     x.grad = None
     y.backward(g)
     np.testing.assert_array_equal(x.grad.numpy(), first)
+
+
+@requires_torch
+def test_integer_inputs():
+    x = np.random.default_rng(0).integers(-50, 50, (2, 3, 7, 6))
+    results = []
+    for lib in (disttorch, torch):
+        t = lib.tensor(x)
+        F = lib.nn.functional
+        outs = [F.avg_pool2d(t, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+                F.max_pool2d(t, 2, return_indices=True)[0]]
+        results.append([(str(o.dtype).split(".")[-1], o.numpy()) for o in outs])
+        with pytest.raises(NotImplementedError, match="\"adaptive_avg_pool2d\" not implemented "
+                                                      "for 'Long'"):
+            F.adaptive_avg_pool2d(t, 2)
+    for (d_dtype, got), (t_dtype, want) in zip(*results):
+        assert d_dtype == t_dtype
+        np.testing.assert_array_equal(got, want)

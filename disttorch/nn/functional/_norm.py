@@ -17,7 +17,7 @@ from ...autograd import grad_mode
 from ...autograd.function import Node
 from ...ops._util import sum_to
 from ...tensor import Tensor, Size
-from ._windows import shape_str, dual_sum
+from ._windows import shape_str, dual_sum, require_float
 from ._pool import AvgPool
 
 __all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm",
@@ -174,6 +174,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     Shape:
         - Output: same shape as ``input``
     """
+    require_float(input, "batch_norm")
     if input.ndim < 2:
         raise IndexError(f"Dimension out of range (expected to be in range of [-{max(input.ndim, 1)}"
                          f", {max(input.ndim, 1) - 1}], but got 1)")
@@ -221,6 +222,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     if input.ndim < 3:
         raise ValueError(f"Expected 3D or higher dimensionality input (got {input.ndim} "
                          f"dimensions)")
+    require_float(input, "batch_norm")
     n, channels = input.shape[:2]
     spatial = math.prod(input.shape[2:])
     for param, name in ((weight, "weight"), (bias, "bias"), (running_mean, "running_mean"),
@@ -277,6 +279,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
     """
     spec = _trailing_spec(input, normalized_shape, ((weight, "weight"), (bias, "bias")), eps,
                           True, ", ")
+    require_float(input, "LayerNormKernelImpl")
     return Normalize.apply(input, weight, bias, None, spec)[0]
 
 
@@ -293,6 +296,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     Shape:
         - Output: same shape as ``input``
     """
+    require_float(input, "rms_norm")
     if eps is None:
         eps = float(np.finfo(input._data.dtype).eps)
     spec = _trailing_spec(input, normalized_shape, ((weight, "weight"),), eps, False, "")
@@ -326,6 +330,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
                                f"channels in input, but got weight of shape "
                                f"{shape_str(param.shape)} and input of shape "
                                f"{shape_str(input.shape)}")
+    require_float(input, "GroupNormKernelImpl")
     spatial = math.prod(input.shape[2:])
     spec = ((n, num_groups, channels // num_groups, spatial), (2, 3),
             (1, num_groups, channels // num_groups, 1), eps, True)

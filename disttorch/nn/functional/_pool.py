@@ -14,7 +14,8 @@ from ..._backend import get_array_module
 from ...autograd.function import Node
 from ...tensor import Tensor
 from ._windows import (ntuple, shape_str, pad_zeros, crop, sliding_windows, fold_windows,
-                       window_slices, scatter_add_flat, FlatScatter, FlatPut, AxisLinear)
+                       window_slices, scatter_add_flat, require_float, FlatScatter, FlatPut,
+                       AxisLinear)
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
            "max_pool2d_with_indices", "max_pool3d_with_indices", "avg_pool1d", "avg_pool2d",
@@ -254,7 +255,11 @@ def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation
 def _window_sum(x, kernel, stride, pairs, divisor):
     d = len(kernel)
     windows = sliding_windows(pad_zeros(x, pairs), kernel, stride, (1,) * d)
-    return windows.sum(axis=tuple(range(-d, 0))) / divisor
+    total = windows.sum(axis=tuple(range(-d, 0)))
+    if x.dtype.kind in "iub":
+        # integer pooling divides with truncation, as PyTorch's integer kernels do
+        return get_array_module(x).trunc(total / divisor).astype(x.dtype)
+    return total / divisor
 
 
 def _window_fold(g, spatial, kernel, stride, pairs, divisor):
@@ -394,6 +399,7 @@ def _adaptive_setup(input, d, output_size, name):
 
 def _adaptive_avg(input, d, output_size, name):
     input, unbatched, outs = _adaptive_setup(input, d, output_size, name)
+    require_float(input, name)
     xp = get_array_module(input._data)
     mats = []
     for size, o in zip(input.shape[2:], outs):

@@ -26,6 +26,18 @@ def ntuple(value, n, name="argument"):
     return (int(value),) * n
 
 
+_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+               "bool": "Bool"}
+
+
+def require_float(input, kernel):
+    """PyTorch's error for kernels that have no integer implementation."""
+    if not (input.is_floating_point() or input.is_complex()):
+        name = str(input._data.dtype)
+        raise NotImplementedError(f"\"{kernel}\" not implemented for "
+                                  f"'{_TYPE_NAMES.get(name, name)}'")
+
+
 def shape_str(shape):
     return "[" + ", ".join(str(s) for s in shape) + "]"
 
