@@ -73,6 +73,9 @@ OPS = [
     _op("max_unpool2d", lambda lib, x: lib.nn.functional.max_unpool2d(
         *lib.nn.functional.max_pool2d(x, 2, return_indices=True), 2), (2, 3, 6, 4), (3, 4, 6)),
     _op("max_unpool1d", _unpool1d, (2, 3, 8), (3, 8)),
+    _op("max_unpool3d", lambda lib, x: lib.nn.functional.max_unpool3d(
+        *lib.nn.functional.max_pool3d(x, 2, return_indices=True), 2, output_size=(5, 4, 5)),
+        (1, 2, 5, 4, 5)),
 ]
 
 test_matches_torch, test_finite_differences = op_tests(OPS)
