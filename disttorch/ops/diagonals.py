@@ -64,9 +64,7 @@ class DiagonalScatter(Node):
 
     def forward(self, g, shape, offset, d1, d2):
         self.offset, self.d1, self.d2 = offset, d1, d2
-        out = get_array_module(g).zeros(shape, g.dtype)
-        _diag_view(out, offset, d1, d2)[...] = g
-        return out
+        return _diagonal_scatter_array(g, shape, offset, d1, d2)
 
     def backward(self, gg):
         if isinstance(gg, Tensor):
@@ -75,11 +73,16 @@ class DiagonalScatter(Node):
             None
 
 
+def _diagonal_scatter_array(g, shape, offset, d1, d2):
+    out = get_array_module(g).zeros(shape, g.dtype)
+    _diag_view(out, offset, d1, d2)[...] = g
+    return out
+
+
 def _diagonal_scatter(g, shape, offset, d1, d2):
     if isinstance(g, Tensor):
         return DiagonalScatter.apply(g, shape, offset, d1, d2)
-    return DiagonalScatter.forward(DiagonalScatter.__new__(DiagonalScatter), g, shape, offset,
-                                   d1, d2)
+    return _diagonal_scatter_array(g, shape, offset, d1, d2)
 
 
 def _diag_dims(ndim, dim1, dim2):

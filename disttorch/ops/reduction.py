@@ -177,12 +177,7 @@ class ScatterAdd(Node):
 
     def forward(self, g, idx, axis, squeeze, in_shape):
         self.idx, self.axis, self.squeeze = idx, axis, squeeze
-        xp = get_array_module(g)
-        if squeeze:
-            g = xp.expand_dims(g, axis)
-        out = xp.zeros(in_shape, g.dtype)
-        xp.add.at(out, _index_tuple(xp, idx, axis, in_shape), g)
-        return out
+        return _scatter_add_array(g, idx, axis, squeeze, in_shape)
 
     def backward(self, gg):
         if isinstance(gg, Tensor):
@@ -191,10 +186,19 @@ class ScatterAdd(Node):
         return (out.squeeze(self.axis) if self.squeeze else out), None, None, None, None
 
 
+def _scatter_add_array(g, idx, axis, squeeze, in_shape):
+    xp = get_array_module(g)
+    if squeeze:
+        g = xp.expand_dims(g, axis)
+    out = xp.zeros(in_shape, g.dtype)
+    xp.add.at(out, _index_tuple(xp, idx, axis, in_shape), g)
+    return out
+
+
 def _scatter_add(g, idx, axis, squeeze, in_shape):
     if isinstance(g, Tensor):
         return ScatterAdd.apply(g, idx, axis, squeeze, in_shape)
-    return ScatterAdd.forward(ScatterAdd.__new__(ScatterAdd), g, idx, axis, squeeze, in_shape)
+    return _scatter_add_array(g, idx, axis, squeeze, in_shape)
 
 
 def _reduced_shape(shape, axes, keepdim):
@@ -315,11 +319,8 @@ class _ExclusiveProd(Node):
     """
 
     def forward(self, x, axis):
-        xp = get_array_module(x)
         self.axis, self.shape = axis, x.shape
-        xm = x.reshape(-1) if axis is None else xp.moveaxis(x, axis, -1)
-        out = _exclusive_prod_last(xp, xm)
-        out = out.reshape(x.shape) if axis is None else xp.moveaxis(out, -1, axis)
+        out = _exclusive_prod_array(x, axis)
         self.save_for_backward(x, out)
         return out
 
@@ -335,9 +336,7 @@ class _ExclusiveProd(Node):
         n = xm.shape[-1]
         eye = get_array_module(_data(x)).eye(n, dtype=_data(x).dtype)
         others = _others_matrix(xm, eye)
-        pair = (_ExclusiveProd.apply(others, len(others.shape) - 1) if isinstance(others, Tensor)
-                else _ExclusiveProd.forward(_ExclusiveProd.__new__(_ExclusiveProd), others,
-                                            others.ndim - 1)) * _like(g, 1 - eye)
+        pair = _exclusive_prod(others, len(others.shape) - 1) * _like(g, 1 - eye)
         out = _einsum("...i,...ij->...j", _to_last(g, self.axis), pair)
         return _from_last(out, self.axis, self.shape), None
 
@@ -367,12 +366,20 @@ def _others_matrix(xm, eye):
     return rows + _like(xm, eye) - rows * _like(xm, eye)
 
 
-def _exclusive_prod_last(xp, xm):
-    """Product of all other entries along the last axis."""
+def _exclusive_prod_array(x, axis):
+    xp = get_array_module(x)
+    xm = x.reshape(-1) if axis is None else xp.moveaxis(x, axis, -1)
     ones = xp.ones(xm.shape[:-1] + (1,), xm.dtype)
     left = xp.concatenate([ones, xp.cumprod(xm[..., :-1], axis=-1)], axis=-1)
     right = xp.concatenate([xp.cumprod(xm[..., :0:-1], axis=-1)[..., ::-1], ones], axis=-1)
-    return left * right
+    out = left * right
+    return out.reshape(x.shape) if axis is None else xp.moveaxis(out, -1, axis)
+
+
+def _exclusive_prod(x, axis):
+    if isinstance(x, Tensor):
+        return _ExclusiveProd.apply(x, axis)
+    return _exclusive_prod_array(x, axis)
 
 
 class Prod(Node):
@@ -384,8 +391,7 @@ class Prod(Node):
     def backward(self, g):
         x, = self.saved_tensors
         axes = tuple(range(len(self.in_shape))) if self.axis is None else (self.axis,)
-        others = _ExclusiveProd.apply(x, self.axis) if isinstance(x, Tensor) else \
-            _ExclusiveProd.forward(_ExclusiveProd.__new__(_ExclusiveProd), x, self.axis)
+        others = _exclusive_prod(x, self.axis)
         return _expand(g, self.in_shape, axes, self.keepdim) * others, None, None, None
 
 
