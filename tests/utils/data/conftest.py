@@ -12,8 +12,10 @@ from disttorch.utils.data import _shm
 
 
 def _segments():
+    """This process's loader segments (other test runs may share /dev/shm)."""
+    prefix = f"dtdl_{os.getpid()}_"
     try:
-        return {n for n in os.listdir(_shm._SHM_DIR) if n.startswith("dtdl_")}
+        return {n for n in os.listdir(_shm._SHM_DIR) if n.startswith(prefix)}
     except OSError:
         return set()
 
