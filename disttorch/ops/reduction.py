@@ -1,4 +1,4 @@
-"""Reductions over dims: sum, mean, prod, max/min, argmax/argmin, all/any, median.
+"""Reductions over dims: sum, mean, prod, max/min, amax/amin, argmax/argmin, all/any.
 
 Backward formulas are "dual" (they run on arrays, and on Tensors under ``create_graph``) so
 every differentiable reduction supports double backward. Broadcasting a gradient back over the
@@ -17,7 +17,7 @@ from ._util import register_methods, wrap_dim, wrap_dims, cast
 from .arithmetic import maximum, minimum, _out as _write_out
 
 __all__ = ["sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "aminmax",
-           "all", "any", "count_nonzero", "nansum", "nanmean", "median", "nanmedian"]
+           "all", "any", "count_nonzero", "nansum", "nanmean"]
 
 _INT64 = np.dtype(np.int64)
 
@@ -534,55 +534,6 @@ def count_nonzero(input, dim=None):
     data = input._data
     xp = get_array_module(data)
     return _new(xp.asarray((data != 0).sum(axis=_axes(input, dim)), dtype=_INT64))
-
-
-def _median(input, dim, keepdim, ignore_nan):
-    data = input._data
-    xp = get_array_module(data)
-    name = "nanmedian" if ignore_nan else "median"
-    if data.dtype.kind == "b":
-        raise NotImplementedError(f"\"median_{'cpu' if dim is None else 'out'}\" not "
-                                  f"implemented for 'Bool'")
-    if dim is None:
-        if data.size == 0:
-            return _new(xp.full((), np.nan, data.dtype))
-        return ExtremeAll.apply(input, _axes(input, None), False,
-                                lambda xp, x, axes, keepdim: x.reshape(-1)[
-                                    _median_index(xp, x.reshape(1, -1), 1, ignore_nan).item()])
-    axis = wrap_dim(dim, data.ndim)
-    if data.ndim == 0:
-        return getattr(return_types, name)(Gather.apply(input, xp.zeros((), _INT64), None, False),
-                                           _new(xp.zeros((), _INT64)))
-    _check_nonempty(input, (axis,), name)
-    idx = _median_index(xp, data, axis, ignore_nan)
-    values = Gather.apply(input, idx, axis, not keepdim)
-    return getattr(return_types, name)(values, _new(idx if keepdim else idx.squeeze(axis)))
-
-
-def _median_index(xp, data, axis, ignore_nan):
-    """Position of the lower median along ``axis`` (keepdims); NaN wins unless ignored."""
-    nan = xp.isnan(data) if data.dtype.kind == "f" else xp.zeros(data.shape, bool)
-    order = xp.argsort(data, axis=axis, kind="stable")
-    n_valid = data.shape[axis] - nan.sum(axis=axis, keepdims=True) if ignore_nan else \
-        data.shape[axis]
-    k = xp.maximum((xp.asarray(n_valid) - 1) // 2, 0)
-    k = xp.broadcast_to(k, nan.sum(axis=axis, keepdims=True).shape)
-    idx = xp.take_along_axis(order, k, axis=axis)
-    if not ignore_nan:
-        # argsort puts NaN last; PyTorch's median of a slice with NaN is that NaN
-        idx = xp.where(nan.any(axis=axis, keepdims=True),
-                       xp.argmax(nan, axis=axis, keepdims=True), idx)
-    return idx.astype(_INT64)
-
-
-def median(input, dim=None, keepdim=False):
-    """The lower median of all elements, or ``(values, indices)`` along ``dim``."""
-    return _median(input, dim, keepdim, False)
-
-
-def nanmedian(input, dim=None, keepdim=False):
-    """:func:`median` ignoring NaN values."""
-    return _median(input, dim, keepdim, True)
 
 
 def _method(fn):

@@ -1,4 +1,5 @@
-"""Reductions with a formula: variance and standard deviation, vector norms, logsumexp.
+"""Statistics and reductions with a formula: variance, standard deviation, median, vector norms,
+logsumexp.
 
 Backward formulas are dual (arrays, or Tensors under ``create_graph``), like ``reduction``'s.
 """
@@ -7,17 +8,18 @@ import warnings
 
 import numpy as np
 
-from .. import _dtype
+from .. import _dtype, return_types
 from .._backend import get_array_module
 from ..autograd.function import Node
-from ..tensor import Tensor
-from ._util import register_methods, cast, default_float
+from ..tensor import Tensor, _new
+from ._util import register_methods, cast, default_float, wrap_dim
 from .arithmetic import _dual_where
 from .pointwise import _exp, _sign, abs as _abs_op
-from .reduction import (reduction_api, _axes, _data, _expand, _like, _mean_keep, _method,
-                        _numel, _reduced_shape, _require_float, _tie_weights, mean)
+from .reduction import (reduction_api, ExtremeAll, Gather, _axes, _check_nonempty, _data,
+                        _expand, _like, _mean_keep, _method, _numel, _reduced_shape,
+                        _require_float, _tie_weights, mean, _INT64)
 
-__all__ = ["var", "std", "var_mean", "std_mean", "norm", "logsumexp"]
+__all__ = ["var", "std", "var_mean", "std_mean", "median", "nanmedian", "norm", "logsumexp"]
 
 
 class Var(Node):
@@ -170,6 +172,55 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
             mean(input, dim, keepdim))
 
 
+def _median(input, dim, keepdim, ignore_nan):
+    data = input._data
+    xp = get_array_module(data)
+    name = "nanmedian" if ignore_nan else "median"
+    if data.dtype.kind == "b":
+        raise NotImplementedError(f"\"median_{'cpu' if dim is None else 'out'}\" not "
+                                  f"implemented for 'Bool'")
+    if dim is None:
+        if data.size == 0:
+            return _new(xp.full((), np.nan, data.dtype))
+        return ExtremeAll.apply(input, _axes(input, None), False,
+                                lambda xp, x, axes, keepdim: x.reshape(-1)[
+                                    _median_index(xp, x.reshape(1, -1), 1, ignore_nan).item()])
+    axis = wrap_dim(dim, data.ndim)
+    if data.ndim == 0:
+        return getattr(return_types, name)(Gather.apply(input, xp.zeros((), _INT64), None, False),
+                                           _new(xp.zeros((), _INT64)))
+    _check_nonempty(input, (axis,), name)
+    idx = _median_index(xp, data, axis, ignore_nan)
+    values = Gather.apply(input, idx, axis, not keepdim)
+    return getattr(return_types, name)(values, _new(idx if keepdim else idx.squeeze(axis)))
+
+
+def _median_index(xp, data, axis, ignore_nan):
+    """Position of the lower median along ``axis`` (keepdims); NaN wins unless ignored."""
+    nan = xp.isnan(data) if data.dtype.kind == "f" else xp.zeros(data.shape, bool)
+    order = xp.argsort(data, axis=axis, kind="stable")
+    n_valid = data.shape[axis] - nan.sum(axis=axis, keepdims=True) if ignore_nan else \
+        data.shape[axis]
+    k = xp.maximum((xp.asarray(n_valid) - 1) // 2, 0)
+    k = xp.broadcast_to(k, nan.sum(axis=axis, keepdims=True).shape)
+    idx = xp.take_along_axis(order, k, axis=axis)
+    if not ignore_nan:
+        # argsort puts NaN last; PyTorch's median of a slice with NaN is that NaN
+        idx = xp.where(nan.any(axis=axis, keepdims=True),
+                       xp.argmax(nan, axis=axis, keepdims=True), idx)
+    return idx.astype(_INT64)
+
+
+def median(input, dim=None, keepdim=False):
+    """The lower median of all elements, or ``(values, indices)`` along ``dim``."""
+    return _median(input, dim, keepdim, False)
+
+
+def nanmedian(input, dim=None, keepdim=False):
+    """:func:`median` ignoring NaN values."""
+    return _median(input, dim, keepdim, True)
+
+
 def vector_norm_impl(input, ord, dim, keepdim, dtype, name):
     """Shared by :func:`norm` and ``linalg.vector_norm``."""
     if dtype is not None:
@@ -211,6 +262,7 @@ def logsumexp(input, dim, keepdim=False):
     return LogSumExp.apply(input, _axes(input, dim), keepdim)
 
 
-for _name in ["var", "std", "var_mean", "std_mean", "logsumexp"]:
+for _name in ["var", "std", "var_mean", "std_mean", "median", "nanmedian", "logsumexp"]:
     globals()[_name] = reduction_api(globals()[_name])
-register_methods({name: _method(globals()[name]) for name in ["var", "std", "norm", "logsumexp"]})
+register_methods({name: _method(globals()[name])
+                  for name in ["var", "std", "median", "nanmedian", "norm", "logsumexp"]})
