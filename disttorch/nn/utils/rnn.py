@@ -51,27 +51,39 @@ class _Scatter(Node):
         return _gather_rows(g, self.index, self.lead), None, None, None
 
 
+def _pad_arrays(seqs, batch_first, value, left, total):
+    xp = get_array_module(seqs[0])
+    total = max(s.shape[0] for s in seqs) if total is None else total
+    out = xp.full((len(seqs), total) + seqs[0].shape[1:], value, dtype=seqs[0].dtype)
+    for i, s in enumerate(seqs):
+        if left:
+            out[i, total - s.shape[0]:] = s
+        else:
+            out[i, :s.shape[0]] = s
+    return out if batch_first else out.swapaxes(0, 1)
+
+
+def _unpad_arrays(padded, lengths, batch_first, left):
+    batch_major = padded if batch_first else padded.swapaxes(0, 1)
+    total = batch_major.shape[1]
+    return tuple((batch_major[i, total - n:] if left else batch_major[i, :n]).copy()
+                 for i, n in enumerate(lengths))
+
+
 class _PadSequence(Node):
-    """Stack sequences ``(L_i, *)`` into ``(T, B, *)`` (or ``(B, T, *)``) filled with ``value``."""
+    """Stack sequences ``(L_i, *)`` into ``(T, B, *)`` (or ``(B, T, *)``) filled with ``value``
+    (``total`` steps, or the longest length when None)."""
 
     def forward(self, batch_first, value, left, total, *seqs):
-        xp = get_array_module(seqs[0])
         self.batch_first, self.left = batch_first, left
         self.lengths = [s.shape[0] for s in seqs]
-        total = max(self.lengths) if total is None else total
-        trailing = seqs[0].shape[1:]
-        out = xp.full((len(seqs), total) + trailing, value, dtype=seqs[0].dtype)
-        for i, s in enumerate(seqs):
-            if left:
-                out[i, total - s.shape[0]:] = s
-            else:
-                out[i, :s.shape[0]] = s
-        return out if batch_first else out.swapaxes(0, 1)
+        return _pad_arrays(seqs, batch_first, value, left, total)
 
     def backward(self, g):
-        grads = _Unpad.apply(g, self.lengths, self.batch_first, self.left)
-        if not isinstance(g, Tensor):
-            grads = tuple(t._data for t in grads)
+        if isinstance(g, Tensor):
+            grads = _Unpad.apply(g, self.lengths, self.batch_first, self.left)
+        else:
+            grads = _unpad_arrays(g, self.lengths, self.batch_first, self.left)
         return (None, None, None, None) + tuple(grads)
 
 
@@ -80,17 +92,14 @@ class _Unpad(Node):
 
     def forward(self, padded, lengths, batch_first, left):
         self.shape, self.batch_first, self.left = padded.shape, batch_first, left
-        batch_major = padded if batch_first else padded.swapaxes(0, 1)
-        total = batch_major.shape[1]
-        return tuple((batch_major[i, total - n:] if left else batch_major[i, :n]).copy()
-                     for i, n in enumerate(lengths))
+        return _unpad_arrays(padded, lengths, batch_first, left)
 
     def backward(self, *grads):
         total = self.shape[1 if self.batch_first else 0]
         if isinstance(grads[0], Tensor):
             padded = _PadSequence.apply(self.batch_first, 0, self.left, total, *grads)
         else:
-            padded = _PadSequence().forward(self.batch_first, 0, self.left, total, *grads)
+            padded = _pad_arrays(grads, self.batch_first, 0, self.left, total)
         return padded, None, None, None
 
 
