@@ -70,12 +70,14 @@ def get_worker_info():
 
 def worker_seed(base_seed, worker_id, epoch):
     """Seed the worker's ``random``, NumPy and disttorch generators; returns the seed."""
-    from ...ops.random import manual_seed
+    from ...ops.random import default_generator
     sequence = np.random.SeedSequence([base_seed, worker_id, epoch])
     seed = int(sequence.generate_state(1, np.uint64)[0] >> np.uint64(1))
     random.seed(seed)
     np.random.seed(sequence.generate_state(4))
-    manual_seed(seed)
+    # Only the CPU generator: CUDA must not be touched in a process forked from one
+    # that initialised it.
+    default_generator.manual_seed(seed)
     return seed
 
 
