@@ -262,7 +262,7 @@ def logsumexp(input, dim, keepdim=False):
     return LogSumExp.apply(input, _axes(input, dim), keepdim)
 
 
-for _name in ["var", "std", "var_mean", "std_mean", "median", "nanmedian", "logsumexp"]:
+for _name in __all__:
     globals()[_name] = reduction_api(globals()[_name])
 register_methods({name: _method(globals()[name])
                   for name in ["var", "std", "median", "nanmedian", "norm", "logsumexp"]})
