@@ -273,3 +273,50 @@ def test_legacy_size_average_reduce():
     with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
         m = nn.MSELoss(size_average=False)
     assert m.reduction == "sum"
+
+
+def _ctc_case(rng, steps=10, batch=3, classes=5, longest=4):
+    x = rng.standard_normal((steps, batch, classes))
+    targets = rng.integers(1, classes, (batch, longest))
+    targets[0, 1] = targets[0, 0]  # a repeated label needs a blank between the two
+    targets[2, 1] = targets[2, 0]  # ... so 3 frames cannot hold these 3 labels: infinite loss
+    input_lengths = np.array([steps, steps - 2, 3])[:batch]
+    target_lengths = np.array([longest, 2, 3])[:batch]
+    return x, targets, input_lengths, target_lengths
+
+
+@requires_torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("flat_targets", [False, True])
+@pytest.mark.parametrize("zero_infinity", [False, True])
+def test_ctc_loss_matches_torch(reduction, flat_targets, zero_infinity):
+    x, targets, in_len, tg_len = _ctc_case(np.random.default_rng(1))
+    if flat_targets:
+        targets = np.concatenate([targets[n, :tg_len[n]] for n in range(len(tg_len))])
+    out = []
+    for lib in (torch, disttorch):
+        logits = lib.tensor(x, requires_grad=True)
+        lp = lib.nn.functional.log_softmax(logits, 2)
+        lp.retain_grad()
+        loss = lib.nn.CTCLoss(blank=0, reduction=reduction, zero_infinity=zero_infinity)(
+            lp, lib.tensor(targets), lib.tensor(in_len), lib.tensor(tg_len))
+        (loss.sum() if reduction == "none" else loss).backward()
+        out.append([loss.detach().numpy(), logits.grad.numpy(), lp.grad.numpy()])
+    for a, b in zip(out[1], out[0]):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+@requires_torch
+def test_ctc_loss_unbatched_and_blank_index_match_torch():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((8, 4))
+    target = np.array([0, 2, 2])
+    out = []
+    for lib in (torch, disttorch):
+        lp = lib.tensor(x).log_softmax(1).detach().requires_grad_()
+        loss = lib.nn.functional.ctc_loss(lp, lib.tensor(target), lib.tensor([8]),
+                                          lib.tensor([3]), blank=3)
+        loss.backward()
+        out.append((loss.item(), lp.grad.numpy()))
+    assert out[1][0] == pytest.approx(out[0][0], rel=1e-10)
+    np.testing.assert_allclose(out[1][1], out[0][1], rtol=1e-9, atol=1e-12)

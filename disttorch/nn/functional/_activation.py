@@ -9,7 +9,7 @@ from ...autograd import grad_mode
 from ...autograd.function import Node
 from ...tensor import Tensor, _new
 from ...ops import pointwise as P
-from ...ops._util import cast, wrap_dim, sum_to
+from ...ops._util import cast, wrap_dim, sum_to, register_methods
 from ...ops.arithmetic import check_inplace, apply_inplace, sub, mul, neg
 from ...ops.indexing import scalar_type_name
 from ...ops.random import _gen
@@ -486,3 +486,13 @@ def gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1):
     positions = xp.arange(data.shape[d]).reshape([-1 if k == d else 1 for k in range(data.ndim)])
     y_hard = _new((positions == index).astype(data.dtype))
     return y_hard - y_soft.detach() + y_soft
+
+
+# Tensor methods that PyTorch defines on top of these functions (available once disttorch.nn is
+# imported).
+register_methods({
+    "softmax": lambda self, dim, dtype=None: softmax(self, dim, dtype=dtype),
+    "log_softmax": lambda self, dim, dtype=None: log_softmax(self, dim, dtype=dtype),
+    "hardshrink": lambda self, lambd=0.5: hardshrink(self, lambd),
+    "prelu": lambda self, weight: prelu(self, weight),
+})

@@ -13,13 +13,14 @@ from ...ops.creation import full_like
 from ...ops.indexing import scalar_type_name as _type_name
 from ._activation import softplus, logsigmoid, _where
 from ._classification import ClassIndexLoss, ClassProbabilityLoss
+from ._ctc import ctc_loss
 
 __all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
            "cosine_embedding_loss", "margin_ranking_loss", "hinge_embedding_loss",
            "soft_margin_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
            "poisson_nll_loss", "gaussian_nll_loss", "multilabel_soft_margin_loss",
-           "multi_margin_loss", "multilabel_margin_loss"]
+           "multi_margin_loss", "multilabel_margin_loss", "ctc_loss"]
 
 _REDUCTIONS = ("none", "mean", "sum")
 

@@ -9,7 +9,8 @@ __all__ = ["L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "CrossEntropyLoss",
            "BCELoss", "BCEWithLogitsLoss", "KLDivLoss", "CosineEmbeddingLoss", "MarginRankingLoss",
            "HingeEmbeddingLoss", "SoftMarginLoss", "TripletMarginLoss",
            "TripletMarginWithDistanceLoss", "PoissonNLLLoss", "GaussianNLLLoss",
-           "MultiLabelSoftMarginLoss", "MultiMarginLoss", "MultiLabelMarginLoss", "NLLLoss2d"]
+           "MultiLabelSoftMarginLoss", "MultiMarginLoss", "MultiLabelMarginLoss", "NLLLoss2d",
+           "CTCLoss"]
 
 
 class _Loss(Module):
@@ -424,3 +425,38 @@ class GaussianNLLLoss(_Loss):
     def forward(self, input, target, var):
         return F.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps,
                                    reduction=self.reduction)
+
+
+class CTCLoss(_Loss):
+    r"""Connectionist temporal classification loss: the negative log likelihood of a target
+    sequence summed over all its alignments with the (longer) input sequence.
+
+    Args:
+        blank (int, optional): blank label. Default :math:`0`.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default: ``'mean'``
+        zero_infinity (bool, optional): zero infinite losses and their gradients.
+            Default: ``False``
+
+    Shape:
+        - Log_probs: :math:`(T, N, C)` or :math:`(T, C)`, e.g. ``log_softmax`` outputs.
+        - Targets: :math:`(N, S)` padded, or the concatenated targets (1-D).
+        - Input_lengths, Target_lengths: :math:`(N)` (tensors or sequences of ints).
+        - Output: scalar, or :math:`(N)` with ``reduction='none'``.
+
+    Examples::
+
+        >>> ctc = nn.CTCLoss()
+        >>> log_probs = disttorch.randn(50, 16, 20).log_softmax(2).detach().requires_grad_()
+        >>> targets = disttorch.randint(1, 20, (16, 30))
+        >>> loss = ctc(log_probs, targets, [50] * 16, [30] * 16)
+        >>> loss.backward()
+    """
+
+    def __init__(self, blank=0, reduction="mean", zero_infinity=False):
+        super().__init__(reduction=reduction)
+        self.blank = blank
+        self.zero_infinity = zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
+                          self.reduction, self.zero_infinity)
