@@ -44,6 +44,8 @@ OPS = [
            lambda rng: [S(randn(rng, 2, 8, 3, 4)), S(randn(rng, 2, 3, 8, 2, 3))]),
     OpInfo("pixel_unshuffle", lambda lib, x: lib.nn.functional.pixel_unshuffle(x, 3),
            lambda rng: [S(randn(rng, 2, 2, 6, 9)), S(randn(rng, 3, 3, 6))]),
+    OpInfo("channel_shuffle", lambda lib, x: lib.nn.functional.channel_shuffle(x, 3),
+           lambda rng: [S(randn(rng, 2, 6, 4, 3)), S(randn(rng, 2, 12, 5))]),
 ]
 for _mode in ("constant", "reflect", "replicate", "circular"):
     OPS.append(OpInfo(f"pad_{_mode}", lambda lib, x, m=_mode: lib.nn.functional.pad(
@@ -65,7 +67,8 @@ test_matches_torch, test_finite_differences = op_tests(OPS)
     lambda lib, x: lib.nn.functional.pad(x, (1, 2, 2, 1), mode="reflect"),
     lambda lib, x: lib.nn.functional.pad(x, (1, -1, 2, 0), value=1.0),
     lambda lib, x: lib.nn.functional.pixel_shuffle(x, 2),
-], ids=["bilinear", "nearest", "reflect", "constant", "pixel_shuffle"])
+    lambda lib, x: lib.nn.functional.channel_shuffle(x, 2),
+], ids=["bilinear", "nearest", "reflect", "constant", "pixel_shuffle", "channel_shuffle"])
 def test_double_backward(fn):
     x = np.random.default_rng(0).standard_normal((2, 4, 4, 5))
     results = []
@@ -87,6 +90,7 @@ MODULES = [
     ("UpsamplingBilinear2d", (), dict(size=(6, 9)), (2, 3, 4, 5)),
     ("PixelShuffle", (3,), {}, (2, 18, 2, 3)),
     ("PixelUnshuffle", (2,), {}, (2, 3, 4, 6)),
+    ("ChannelShuffle", (2,), {}, (2, 6, 3, 2)),
     ("ZeroPad1d", ((1, 2),), {}, (2, 3, 4)),
     ("ZeroPad2d", (2,), {}, (2, 3, 4, 5)),
     ("ConstantPad1d", ((1, 2), 3.5), {}, (2, 3, 4)),
@@ -147,8 +151,10 @@ def test_module(name, args, kwargs, shape, dtype):
      "dimension, but got: padding (3, 3) at dimension 2 of input [2, 4, 3]"),
     (lambda lib: lib.nn.functional.pad(lib.zeros(2, 4, 3), (1, 2, 3)),
      RuntimeError, "Padding length must be divisible by 2"),
+    (lambda lib: lib.nn.functional.channel_shuffle(lib.zeros(2, 5, 3), 2),
+     RuntimeError, "Number of channels must be divisible by groups. Got 5 channels and 2 groups."),
 ], ids=["bilinear_rank", "size_and_scale", "align_corners_nearest", "no_size", "shuffle_channels",
-        "unshuffle_height", "reflect_too_big", "odd_pad"])
+        "unshuffle_height", "reflect_too_big", "odd_pad", "channel_shuffle_groups"])
 def test_errors(fn, error, message):
     with pytest.raises(error) as err:
         fn(disttorch)

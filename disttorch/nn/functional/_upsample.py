@@ -1,5 +1,5 @@
-"""Vision functions: ``interpolate`` (and the ``upsample*`` aliases), ``pixel_shuffle`` and
-``pixel_unshuffle`` (``pad`` lives in ``_misc``).
+"""Vision functions: ``interpolate`` (and the ``upsample*`` aliases), ``pixel_shuffle``,
+``pixel_unshuffle`` and ``channel_shuffle`` (``pad`` lives in ``_misc``).
 
 Every interpolation mode is separable: each spatial axis is resampled in turn through a
 table of taps ``(index, weight)`` (one tap for nearest, two for linear, four for cubic), a
@@ -16,7 +16,7 @@ from ._windows import AxisGather
 from ._pool import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
-           "pixel_unshuffle"]
+           "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle"]
 
 _MODE_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 _CUBIC_A = -0.75
@@ -267,3 +267,50 @@ def pixel_unshuffle(input, downscale_factor):
                                f"downscale_factor, but input.size({axis})={input.shape[axis]} is "
                                f"not divisible by {r}")
     return PixelUnshuffle.apply(input, r)
+
+
+def _channel_shuffle(x, groups):
+    n, c = x.shape[:2]
+    grid = x.reshape((n, groups, c // groups) + x.shape[2:])
+    return grid.swapaxes(1, 2).reshape(x.shape)
+
+
+class ChannelShuffle(Node):
+    """``(N, g * k, *)`` -> ``(N, k * g, *)``: the channel order of a ``g x k`` grid
+    transposed. Its backward is the shuffle with ``k`` groups."""
+
+    def forward(self, x, groups):
+        self.groups = groups
+        return _channel_shuffle(x, groups)
+
+    def backward(self, g):
+        inverse = g.shape[1] // self.groups
+        if isinstance(g, Tensor):
+            return ChannelShuffle.apply(g, inverse), None
+        return _channel_shuffle(g, inverse), None
+
+
+def channel_shuffle(input, groups):
+    """Divides the channels of :math:`(N, C, *)` into ``groups`` groups and interleaves them:
+    channel ``i * (C / groups) + j`` moves to ``j * groups + i``.
+
+    Args:
+        input: tensor with at least 3 dimensions
+        groups: number of groups; must divide :math:`C`
+
+    Shape:
+        - Output: same shape as ``input``
+    """
+    if input.ndim <= 2:
+        raise RuntimeError(f"channel_shuffle expects input with > 2 dims, but got input with "
+                           f"sizes {list(input.shape)}")
+    if groups <= 0:
+        raise RuntimeError(f"Number of groups to divide channels in must be positive. Value of "
+                           f"groups:{groups}")
+    if input.shape[1] % groups:
+        raise RuntimeError(f"Number of channels must be divisible by groups. Got "
+                           f"{input.shape[1]} channels and {groups} groups.")
+    return ChannelShuffle.apply(input, int(groups))
+
+
+native_channel_shuffle = channel_shuffle
