@@ -50,14 +50,12 @@ class MasterAgent:
         self.job = JobState(config.job_id, config.nnodes, config.nproc_per_node)
         self.server = ControlServer(config.master_addr, config.master_port, config.secret.encode(), self.job)
         self._signal = None
-        self._wake = threading.Event()
         self._mpiexec = None
         self._run_dir = None
 
     def handle_signal(self, signum, frame):
         """SIGINT/SIGTERM: stop every worker, then exit with 128 + signum."""
         self._signal = signum
-        self._wake.set()
 
     def run(self):
         """Run attempts until one succeeds or restarts run out; returns the exit code."""
@@ -154,7 +152,7 @@ class MasterAgent:
             if returncode is not None:
                 return self._after_exit(returncode)
             self.console.status(self.job.progress_line())
-            self._wake.wait(config.monitor_interval)
+            time.sleep(config.monitor_interval)
         return None
 
     def _after_exit(self, returncode):
@@ -207,6 +205,7 @@ class MasterAgent:
             envvars.HEARTBEAT_INTERVAL: str(config.heartbeat_interval),
             envvars.HEARTBEAT_TIMEOUT: str(config.heartbeat_timeout),
             envvars.NPROC_PER_NODE: str(config.nproc_per_node),
+            envvars.STOP_GRACE: str(config.stop_grace),
             envvars.REDIRECTS: config.redirects,
             envvars.TEE: tee,
         })

@@ -43,11 +43,11 @@ class NodeAgent:
         self._proxies = {}
         self._lock = threading.Lock()
         self._client = None
+        self._signal = None
 
     def handle_signal(self, signum, frame):
         """SIGINT/SIGTERM: stop this node's proxies and leave."""
-        self._returncode = 128 + signum
-        self._done.set()
+        self._signal = signum
 
     def run(self):
         """Join the rendezvous, serve the master until shutdown; returns the exit code."""
@@ -67,13 +67,15 @@ class NodeAgent:
         except ControlPlaneError as exc:
             raise RuntimeError(str(exc)) from None
         try:
-            self._done.wait()
+            # Polled: a signal handler must not set an Event (see handle_signal).
+            while not self._done.wait(0.2) and self._signal is None:
+                pass
         finally:
             self._stop_proxies(0)
             self._client.close()
         if self._reason:
             print(f"disttorch-run: node {config.node_rank}: {self._reason}", flush=True)
-        return self._returncode
+        return 128 + self._signal if self._signal is not None else self._returncode
 
     def _on_message(self, msg_type, body):
         if msg_type == "spawn":

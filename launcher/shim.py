@@ -66,7 +66,8 @@ class Supervisor:
         self.local_rank = self.rank % self.nproc
         self.restart = int(environ.get(envvars.RESTART_COUNT, "0"))
         self.stop_requested = threading.Event()
-        self.grace = 5.0
+        self.signalled = False
+        self.grace = float(environ.get(envvars.STOP_GRACE, "10"))
         self.worker = None
         self.tail = collections.deque(maxlen=_TAIL_LINES)
         self.tail_lock = threading.Lock()
@@ -77,13 +78,14 @@ class Supervisor:
             heartbeat_interval=float(environ.get(envvars.HEARTBEAT_INTERVAL, "1")),
             on_message=self._on_message,
             server_timeout=float(environ.get(envvars.HEARTBEAT_TIMEOUT, "30")),
-            on_lost=lambda: self._request_stop(2.0))
+            on_lost=lambda: self.request_stop(2.0))
 
     def _on_message(self, msg_type, body):
         if msg_type == "stop":
-            self._request_stop(body["grace"])
+            self.request_stop(body["grace"])
 
-    def _request_stop(self, grace):
+    def request_stop(self, grace):
+        """Stop the worker: SIGTERM, then SIGKILL after ``grace`` seconds (thread-safe)."""
         self.grace = grace
         self.stop_requested.set()
 
@@ -100,7 +102,10 @@ class Supervisor:
             preexec_fn=procs.die_with_parent)
         streams = self._streams()
         threading.Thread(target=self._wait_worker, daemon=True).start()
-        self.stop_requested.wait()
+        # Signal handlers only set a flag: setting an Event from one could
+        # deadlock on the lock the interrupted wait() holds.
+        while not self.stop_requested.wait(0.1) and not self.signalled:
+            pass
         stopped_shm = set()
         if self.worker.poll() is None:
             # MPI keeps its segments until MPI_Finalize, which a stopped worker never reaches.
@@ -152,7 +157,7 @@ def main(argv=None):
     procs.die_with_parent(signal.SIGTERM)
     supervisor = Supervisor(argv, os.environ)
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: supervisor._request_stop(supervisor.grace))
+        signal.signal(signum, lambda *_: setattr(supervisor, "signalled", True))
     # hydra (with -disable-auto-cleanup) signals SIGUSR1 to the processes it
     # started when another one ends; this supervisor learns of failures from
     # the launcher instead, and SIGUSR1 would otherwise kill it.
