@@ -305,3 +305,10 @@ def test_activations_double_backward_finite_differences(op):
         it = iter(ts)
         return op.fn(disttorch, *[next(it) if t is not None else None for t in inputs])
     assert disttorch.autograd.gradgradcheck(fn, tensors)
+
+
+def test_tensor_softmax_methods():
+    x = disttorch.tensor([[1.0, 2.0, 3.0]])
+    np.testing.assert_allclose(x.softmax(1).numpy(), nn.functional.softmax(x, 1).numpy())
+    np.testing.assert_allclose(x.log_softmax(-1).numpy(), nn.functional.log_softmax(x, -1).numpy())
+    assert x.softmax(1, dtype=disttorch.float64).dtype == disttorch.float64
