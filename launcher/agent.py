@@ -97,16 +97,9 @@ class MasterAgent:
             return hosts
         self.console.notice(f"waiting for {self.config.nnodes - 1} more node(s) at "
                             f"{self.server.endpoint} (rdzv id {self.config.job_id})")
-        deadline = time.monotonic() + self.config.rdzv_timeout
-        while True:
-            try:
-                agents = self.job.wait_for_agents(min(1.0, max(0.0, deadline - time.monotonic())))
-                break
-            except TimeoutError:
-                if self._signal is not None:
-                    return None
-                if time.monotonic() >= deadline:
-                    raise
+        agents = self.job.wait_for_agents(self.config.rdzv_timeout, lambda: self._signal is not None)
+        if agents is None:
+            return None
         hosts += [agent.host for agent in agents]
         self.console.notice("rendezvous complete: " + ", ".join(
             f"node {rank}={host}" for rank, host in enumerate(hosts)))

@@ -8,6 +8,7 @@ count, node rank and master address come from SLURM when not given.
 
 import argparse
 import glob
+import logging
 import os
 import subprocess
 import sys
@@ -225,6 +226,8 @@ def main(argv=None):
     from launcher.agent import MasterAgent, install_signal_handlers
     from launcher.node import NodeAgent
 
+    # The control plane logs refused and malformed messages as warnings.
+    logging.basicConfig(format="disttorch-run: %(message)s", level=logging.WARNING)
     try:
         config = build_config(argv)
         agent = MasterAgent(config) if config.node_rank == 0 else NodeAgent(config)

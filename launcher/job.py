@@ -234,11 +234,16 @@ class JobState:
 
     # ---- questions and commands from the launcher ----
 
-    def wait_for_agents(self, timeout):
+    def wait_for_agents(self, timeout, interrupted=lambda: False):
         """Block until every remote node agent has joined.
 
+        Args:
+            timeout (float): seconds to wait.
+            interrupted (callable): polled every second; returning True gives up.
+
         Returns:
-            list: agent peers ordered by node rank (the master not included).
+            list or None: agent peers ordered by node rank (the master not
+            included), or None when interrupted.
         Raises:
             TimeoutError: some nodes did not join within ``timeout`` seconds.
         """
@@ -248,8 +253,11 @@ class JobState:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     missing = sorted(set(range(1, self.nnodes)) - set(self._agents))
-                    raise TimeoutError(f"nodes {missing} did not join the rendezvous within {timeout:g} s")
-                self._lock.wait(left)
+                    raise TimeoutError(f"nodes {missing} did not join the rendezvous within {timeout:g} s "
+                                       "(check their --master-addr, --rdzv-id and secret)")
+                if interrupted():
+                    return None
+                self._lock.wait(min(left, 1.0))
             return [self._agents[k] for k in sorted(self._agents)]
 
     def begin_group(self, restart, world_size):

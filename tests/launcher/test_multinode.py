@@ -101,3 +101,34 @@ def test_hostfile_ssh_mode_reaches_the_other_namespace(launcher, nodes, tmp_path
     assert "[rank3]: env RANK=3 LOCAL_RANK=1 WORLD_SIZE=4 LOCAL_WORLD_SIZE=2 GROUP_RANK=1" in out
     assert out.count("size=4 sum=10") == 4
     assert launcher.leftovers() == []
+
+
+def loopback_node(launcher, node_rank, port, *args, secret="loopback-secret"):
+    return launcher.start("--nnodes", 2, "--node-rank", node_rank, "--master-addr", "127.0.0.1",
+                          "--master-port", port, *args, env={"DISTTORCH_SECRET": secret})
+
+
+@pytest.mark.timeout(60)
+def test_two_agents_on_loopback_form_one_world(launcher):
+    port = 28000 + os.getpid() % 500
+    node1 = loopback_node(launcher, 1, port, "--nproc-per-node", 1, script("world.py"))
+    node0 = loopback_node(launcher, 0, port, "--nproc-per-node", 1, script("world.py"))
+    out, err = (stream.decode() for stream in node0.communicate(timeout=45))
+    node1.communicate(timeout=15)
+    assert node0.returncode == 0 and node1.returncode == 0, err
+    assert "[rank1]: mpi rank=1 size=2 sum=3" in out
+    assert launcher.leftovers() == []
+
+
+@pytest.mark.timeout(60)
+def test_node_with_the_wrong_secret_is_refused(launcher):
+    port = 28500 + os.getpid() % 500
+    node0 = loopback_node(launcher, 0, port, "--nproc-per-node", 1, "--rdzv-timeout", 3, script("world.py"))
+    intruder = loopback_node(launcher, 1, port, "--nproc-per-node", 1, script("world.py"), secret="guessed")
+    _, intruder_err = intruder.communicate(timeout=30)
+    _, master_err = node0.communicate(timeout=30)
+    assert intruder.returncode != 0
+    assert "uses another job secret" in intruder_err.decode()
+    assert node0.returncode != 0
+    assert "refused peer" in master_err.decode()
+    assert "nodes [1] did not join the rendezvous within 3 s" in master_err.decode()
