@@ -75,6 +75,16 @@ class SmoothL1Loss(_Loss):
     Args:
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default: ``'mean'``
         beta: the threshold between the L1 and L2 loss (non-negative). Default: 1.0
+
+    Shape:
+        - Input: :math:`(*)`. Target: :math:`(*)`, same shape.
+        - Output: scalar, or :math:`(*)` with ``reduction='none'``.
+
+    Examples::
+
+        >>> loss = nn.SmoothL1Loss()
+        >>> output = loss(disttorch.randn(3, 5, requires_grad=True), disttorch.randn(3, 5))
+        >>> output.backward()
     """
 
     def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0):
@@ -91,6 +101,16 @@ class HuberLoss(_Loss):
     Args:
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default: ``'mean'``
         delta: the threshold between the delta-scaled L1 and L2 loss (positive). Default: 1.0
+
+    Shape:
+        - Input: :math:`(*)`. Target: :math:`(*)`, same shape.
+        - Output: scalar, or :math:`(*)` with ``reduction='none'``.
+
+    Examples::
+
+        >>> loss = nn.HuberLoss()
+        >>> output = loss(disttorch.randn(3, 5, requires_grad=True), disttorch.randn(3, 5))
+        >>> output.backward()
     """
 
     def __init__(self, reduction="mean", delta=1.0):
@@ -146,6 +166,13 @@ class NLLLoss(_WeightedLoss):
     Shape:
         - Input: :math:`(N, C)`, :math:`(C)` or :math:`(N, C, d_1, ..., d_K)`.
         - Target: :math:`(N)`, :math:`()` or :math:`(N, d_1, ..., d_K)`, int64 in [0, C-1].
+
+    Examples::
+
+        >>> loss = nn.NLLLoss()
+        >>> output = loss(F.log_softmax(disttorch.randn(3, 5, requires_grad=True), dim=1),
+        ...               disttorch.tensor([1, 0, 4]))
+        >>> output.backward()
     """
 
     def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -178,6 +205,12 @@ class BCELoss(_WeightedLoss):
 
     Shape:
         - Input: :math:`(*)` in [0, 1]. Target: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> loss = nn.BCELoss()
+        >>> output = loss(disttorch.sigmoid(disttorch.randn(3, requires_grad=True)), disttorch.rand(3))
+        >>> output.backward()
     """
 
     def forward(self, input, target):
@@ -195,6 +228,12 @@ class BCEWithLogitsLoss(_Loss):
 
     Shape:
         - Input: :math:`(*)` logits. Target: :math:`(*)`, same shape.
+
+    Examples::
+
+        >>> loss = nn.BCEWithLogitsLoss()
+        >>> output = loss(disttorch.randn(3, requires_grad=True), disttorch.rand(3))
+        >>> output.backward()
     """
 
     def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean",
@@ -215,6 +254,17 @@ class KLDivLoss(_Loss):
     Args:
         reduction: ``'none'`` | ``'batchmean'`` | ``'sum'`` | ``'mean'``. Default: ``'mean'``
         log_target (bool, optional): whether the target is in log space. Default: ``False``
+
+    Shape:
+        - Input: :math:`(*)` log-probabilities. Target: :math:`(*)`, same shape.
+        - Output: scalar, or :math:`(*)` with ``reduction='none'``.
+
+    Examples::
+
+        >>> loss = nn.KLDivLoss(reduction="batchmean")
+        >>> output = loss(F.log_softmax(disttorch.randn(3, 5, requires_grad=True), dim=1),
+        ...               F.softmax(disttorch.rand(3, 5), dim=1))
+        >>> output.backward()
     """
 
     def __init__(self, size_average=None, reduce=None, reduction="mean", log_target=False):
@@ -237,6 +287,18 @@ class CosineEmbeddingLoss(_MarginLoss):
     Args:
         margin (float, optional): in [-1, 1]; 0 to 0.5 is suggested. Default: 0
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default: ``'mean'``
+
+    Shape:
+        - Input1, Input2: :math:`(N, D)` or :math:`(D)`. Target: :math:`(N)` or :math:`()`
+          of 1 and -1.
+        - Output: scalar, or :math:`(N)` with ``reduction='none'``.
+
+    Examples::
+
+        >>> loss = nn.CosineEmbeddingLoss()
+        >>> output = loss(disttorch.randn(3, 5, requires_grad=True), disttorch.randn(3, 5),
+        ...               disttorch.tensor([1, -1, 1]))
+        >>> output.backward()
     """
 
     def forward(self, input1, input2, target):
@@ -250,6 +312,17 @@ class MarginRankingLoss(_MarginLoss):
     Args:
         margin (float, optional): Default: 0
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default: ``'mean'``
+
+    Shape:
+        - Input1, Input2: :math:`(N)` or :math:`()`. Target: same shape, 1 or -1.
+        - Output: scalar, or :math:`(N)` with ``reduction='none'``.
+
+    Examples::
+
+        >>> loss = nn.MarginRankingLoss()
+        >>> output = loss(disttorch.randn(3, requires_grad=True), disttorch.randn(3),
+        ...               disttorch.tensor([1.0, -1.0, 1.0]))
+        >>> output.backward()
     """
 
     def forward(self, input1, input2, target):
@@ -263,6 +336,16 @@ class HingeEmbeddingLoss(_MarginLoss):
     Args:
         margin (float, optional): Default: 1.0
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default: ``'mean'``
+
+    Shape:
+        - Input: :math:`(*)`. Target: :math:`(*)`, same shape, 1 or -1.
+        - Output: scalar, or :math:`(*)` with ``reduction='none'``.
+
+    Examples::
+
+        >>> loss = nn.HingeEmbeddingLoss()
+        >>> output = loss(disttorch.randn(4, requires_grad=True), disttorch.tensor([1.0, -1.0, -1.0, 1.0]))
+        >>> output.backward()
     """
 
     def __init__(self, margin=1.0, size_average=None, reduce=None, reduction="mean"):
@@ -277,6 +360,16 @@ class SoftMarginLoss(_Loss):
 
     Args:
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default: ``'mean'``
+
+    Shape:
+        - Input: :math:`(*)`. Target: :math:`(*)`, same shape, 1 or -1.
+        - Output: scalar, or :math:`(*)` with ``reduction='none'``.
+
+    Examples::
+
+        >>> loss = nn.SoftMarginLoss()
+        >>> output = loss(disttorch.randn(4, requires_grad=True), disttorch.tensor([1.0, -1.0, -1.0, 1.0]))
+        >>> output.backward()
     """
 
     def forward(self, input, target):
@@ -289,6 +382,16 @@ class MultiLabelSoftMarginLoss(_WeightedLoss):
     Args:
         weight (Tensor, optional): a manual rescaling weight per class, shape :math:`(C)`.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default: ``'mean'``
+
+    Shape:
+        - Input: :math:`(N, C)`. Target: :math:`(N, C)` of 0 and 1.
+        - Output: scalar, or :math:`(N)` with ``reduction='none'``.
+
+    Examples::
+
+        >>> loss = nn.MultiLabelSoftMarginLoss()
+        >>> output = loss(disttorch.randn(3, 4, requires_grad=True), disttorch.randint(0, 2, (3, 4)).float())
+        >>> output.backward()
     """
 
     def forward(self, input, target):
@@ -308,6 +411,12 @@ class MultiMarginLoss(_WeightedLoss):
 
     Shape:
         - Input: :math:`(N, C)` or :math:`(C)`. Target: :math:`(N)` or :math:`()`.
+
+    Examples::
+
+        >>> loss = nn.MultiMarginLoss()
+        >>> output = loss(disttorch.randn(3, 4, requires_grad=True), disttorch.tensor([3, 0, 1]))
+        >>> output.backward()
     """
 
     def __init__(self, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
@@ -334,6 +443,12 @@ class MultiLabelMarginLoss(_Loss):
 
     Shape:
         - Input: :math:`(N, C)` or :math:`(C)`. Target: same shape, int64.
+
+    Examples::
+
+        >>> loss = nn.MultiLabelMarginLoss()
+        >>> output = loss(disttorch.randn(1, 4, requires_grad=True), disttorch.tensor([[3, 0, -1, 1]]))
+        >>> output.backward()
     """
 
     def forward(self, input, target):
@@ -349,6 +464,17 @@ class TripletMarginLoss(_Loss):
         eps (float, optional): a small constant for numerical stability. Default: 1e-6
         swap (bool, optional): use the distance swap of Balntas et al. Default: ``False``
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default: ``'mean'``
+
+    Shape:
+        - Anchor, Positive, Negative: :math:`(N, D)` or :math:`(D)`.
+        - Output: scalar, or :math:`(N)` with ``reduction='none'``.
+
+    Examples::
+
+        >>> loss = nn.TripletMarginLoss()
+        >>> output = loss(disttorch.randn(8, 16, requires_grad=True), disttorch.randn(8, 16),
+        ...               disttorch.randn(8, 16))
+        >>> output.backward()
     """
 
     def __init__(self, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None, reduce=None,
@@ -373,6 +499,17 @@ class TripletMarginWithDistanceLoss(_Loss):
         margin (float, optional): Default: 1.0
         swap (bool, optional): use the distance swap. Default: ``False``
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default: ``'mean'``
+
+    Shape:
+        - Anchor, Positive, Negative: :math:`(N, *)`, as the distance function expects.
+        - Output: scalar, or :math:`(N)` with ``reduction='none'``.
+
+    Examples::
+
+        >>> loss = nn.TripletMarginWithDistanceLoss()
+        >>> output = loss(disttorch.randn(8, 16, requires_grad=True), disttorch.randn(8, 16),
+        ...               disttorch.randn(8, 16))
+        >>> output.backward()
     """
 
     def __init__(self, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
@@ -397,6 +534,16 @@ class PoissonNLLLoss(_Loss):
         full (bool, optional): add the Stirling approximation term. Default: ``False``
         eps (float, optional): avoids ``log(0)`` when ``log_input=False``. Default: 1e-8
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default: ``'mean'``
+
+    Shape:
+        - Input: :math:`(*)`. Target: :math:`(*)`, same shape.
+        - Output: scalar, or :math:`(*)` with ``reduction='none'``.
+
+    Examples::
+
+        >>> loss = nn.PoissonNLLLoss()
+        >>> output = loss(disttorch.randn(5, 2, requires_grad=True), disttorch.randn(5, 2).exp())
+        >>> output.backward()
     """
 
     def __init__(self, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
@@ -416,6 +563,18 @@ class GaussianNLLLoss(_Loss):
         full (bool, optional): include the constant term. Default: ``False``
         eps (float, optional): a lower bound on the variance. Default: 1e-6
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default: ``'mean'``
+
+    Shape:
+        - Input: :math:`(N, *)`. Target: :math:`(N, *)`. Var: like the input, or with one
+          dim of size 1 (or missing).
+        - Output: scalar, or :math:`(N, *)` with ``reduction='none'``.
+
+    Examples::
+
+        >>> loss = nn.GaussianNLLLoss()
+        >>> output = loss(disttorch.randn(5, 2, requires_grad=True), disttorch.randn(5, 2),
+        ...               disttorch.ones(5, 2))
+        >>> output.backward()
     """
 
     def __init__(self, *, full=False, eps=1e-6, reduction="mean"):
