@@ -129,12 +129,22 @@ class _MultiProcessIter(_BaseIter):
         self._stale.update(seq for seq in self._tasks if seq not in self._results)
         self._tasks = {seq: self._tasks[seq] for seq in self._stale}
         self._rcvd_idx = self._send_idx
-        self._start_epoch(loader)
-        for worker_id, connection in enumerate(self._connections):
-            connection.send_bytes(pack({"op": "epoch", "seed": self._base_seed,
-                                        "epoch": self._epoch,
-                                        "free": self._slots.take_released(worker_id)}))
-        self._begin_tasks()
+        try:
+            self._start_epoch(loader)
+            for worker_id in range(self._num_workers):
+                self._send(worker_id, {"op": "epoch", "seed": self._base_seed,
+                                       "epoch": self._epoch,
+                                       "free": self._slots.take_released(worker_id)})
+            self._begin_tasks()
+        except BaseException:
+            self._finalizer()
+            raise
+
+    def _send(self, worker_id, message):
+        try:
+            self._connections[worker_id].send_bytes(pack(message))
+        except OSError:
+            self._worker_died(worker_id)
 
     def _try_put(self):
         while self._outstanding < self._prefetch * self._num_workers and not self._indices_done:
@@ -156,7 +166,7 @@ class _MultiProcessIter(_BaseIter):
                        "free": self._slots.take_released(worker_id)}
             if not self._iterable:
                 message.update(_encode_index(indices, self._auto_collation))
-            self._connections[worker_id].send_bytes(pack(message))
+            self._send(worker_id, message)
             self._tasks[self._send_idx] = (worker_id, size)
             self._send_idx += 1
             self._outstanding += 1

@@ -418,3 +418,16 @@ def test_out_of_order_loading_yields_every_batch_and_refuses_to_save_mid_epoch()
     rest = list(iterator)
     assert sorted(_flat([first] + rest)) == list(range(40))
     assert loader.state_dict()["finished"]
+
+
+def test_persistent_worker_killed_between_epochs_is_named_at_the_next_epoch():
+    loader = data.DataLoader(Augmented(8), batch_size=4, num_workers=2, persistent_workers=True)
+    list(loader)
+    victim = loader._iterator._workers[1]
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.join(10)
+    with pytest.raises(RuntimeError, match=r"DataLoader worker 1 \(pid \d+\) is killed by signal"):
+        list(loader)
+    assert not any(p.is_alive() for p in loader._iterator._workers)
+    assert _flat(list(loader)) == list(range(8)), "a new pool serves the next epoch"
+    del loader
