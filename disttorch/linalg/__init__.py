@@ -13,14 +13,15 @@ from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ..ops._util import wrap_dim, cast
 from ..ops import reduction as _red
-from ..ops.linalg import _mT, _einsum, _sum_to, _const, einsum, matmul, cross as _cross
+from ..ops.linalg import (_mT, _einsum, _sum_to, _const, _ZeroLike, einsum, matmul,
+                          cross as _cross)
 from ..ops.diagonals import diagonal as _diagonal, Triangle
 from ..ops.statistics import vector_norm_impl
 from ..ops.pointwise import abs as _abs
 
 __all__ = ["LinAlgError", "norm", "vector_norm", "matrix_norm", "inv", "det", "slogdet", "solve",
-           "cholesky", "qr", "eigh", "eigvalsh", "svd", "svdvals", "pinv", "matrix_rank", "cross",
-           "matmul", "diagonal", "vecdot"]
+           "solve_triangular", "cholesky", "qr", "eigh", "eigvalsh", "svd", "svdvals", "pinv",
+           "matrix_rank", "matrix_power", "multi_dot", "cross", "matmul", "diagonal", "vecdot"]
 
 
 class LinAlgError(RuntimeError):
@@ -195,6 +196,52 @@ def solve(A, B, *, left=True, out=None):
                            f"of type {_red.scalar_type_name(A)} and B of type "
                            f"{_red.scalar_type_name(B)} instead")
     return _write(Solve.apply(A, B, vector), out)
+
+
+def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
+    """The solution ``X`` of ``A X = B`` (``X A = B`` with ``left=False``) reading only the
+    upper or lower triangle of ``A`` (and taking its diagonal as ones with ``unitriangular``)."""
+    _matrix_op(A, "linalg.solve_triangular")
+    if B._data.ndim < 2:
+        raise RuntimeError("linalg.solve_triangular: The input tensor B must have at least 2 "
+                           "dimensions.")
+    offset = (1 if upper else -1) if unitriangular else 0
+    T = Triangle.apply(A, offset, upper)
+    if unitriangular:
+        T = T + _new(get_array_module(A._data).eye(A._data.shape[-1], dtype=A._data.dtype))
+    return _write(solve(T, B, left=left), out)
+
+
+def matrix_power(A, n, *, out=None):
+    """``A`` multiplied by itself ``n`` times (the identity for 0, powers of the inverse for
+    negative ``n``), by repeated squaring."""
+    if A._data.ndim < 2 or A._data.shape[-1] != A._data.shape[-2]:
+        shape = A._data.shape
+        raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but they "
+                           f"are {shape[-2] if len(shape) > 1 else 1} by {shape[-1]} matrices")
+    if n == 0:
+        eye = get_array_module(A._data).eye(A._data.shape[-1], dtype=A._data.dtype)
+        return _write(_ZeroLike.apply(A) + _new(eye), out)
+    base = inv(A) if n < 0 else A
+    result, n = None, abs(n)
+    while n:
+        if n & 1:
+            result = base if result is None else result @ base
+        n >>= 1
+        if n:
+            base = base @ base
+    return _write(result.clone() if result is A else result, out)
+
+
+def multi_dot(tensors, *, out=None):
+    """The product of a chain of matrices (the first may be a row vector and the last a column
+    vector, given as 1-D tensors)."""
+    if len(tensors) < 2:
+        raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(tensors)}")
+    result = tensors[0]
+    for t in tensors[1:]:
+        result = matmul(result, t)
+    return _write(result, out)
 
 
 class Cholesky(Node):

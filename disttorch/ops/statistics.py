@@ -13,13 +13,14 @@ from .._backend import get_array_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import register_methods, cast, default_float, wrap_dim
-from .arithmetic import _dual_where
+from .arithmetic import _dual_where, sub
 from .pointwise import _exp, _sign, abs as _abs_op
 from .reduction import (reduction_api, ExtremeAll, Gather, _axes, _check_nonempty, _data,
                         _expand, _like, _mean_keep, _method, _numel, _reduced_shape,
                         _require_float, _tie_weights, mean, _INT64)
 
-__all__ = ["var", "std", "var_mean", "std_mean", "median", "nanmedian", "norm", "logsumexp"]
+__all__ = ["var", "std", "var_mean", "std_mean", "median", "nanmedian", "norm", "dist", "cdist",
+           "logsumexp"]
 
 
 class Var(Node):
@@ -255,6 +256,27 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     return vector_norm_impl(input, p, dim, keepdim, dtype, "linalg.vector_norm")
 
 
+def dist(input, other, p=2):
+    """The ``p``-norm of ``input - other`` (broadcast)."""
+    return vector_norm_impl(sub(input, other), p, None, False, None, "linalg.vector_norm")
+
+
+def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
+    """The ``p``-norm distance between each row of ``x1`` (``... x P x M``) and each row of
+    ``x2`` (``... x R x M``): a ``... x P x R`` tensor."""
+    for t, name in ((x1, "X1"), (x2, "X2")):
+        if t._data.ndim < 2:
+            raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: "
+                               f"{t._data.ndim}D")
+    if x1._data.shape[-1] != x2._data.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: "
+                           f"{x1._data.shape[-1]} X2: {x2._data.shape[-1]}")
+    if p < 0:
+        raise RuntimeError("cdist only supports non-negative p values")
+    diff = sub(x1.unsqueeze(-2), x2.unsqueeze(-3))
+    return vector_norm_impl(diff, p, -1, False, None, "cdist")
+
+
 def logsumexp(input, dim, keepdim=False):
     """``log(sum(exp(input)))`` over ``dim``, computed stably (integers give a float result)."""
     if input._data.dtype.kind in "biu":
@@ -265,4 +287,4 @@ def logsumexp(input, dim, keepdim=False):
 for _name in __all__:
     globals()[_name] = reduction_api(globals()[_name])
 register_methods({name: _method(globals()[name])
-                  for name in ["var", "std", "median", "nanmedian", "norm", "logsumexp"]})
+                  for name in ["var", "std", "median", "nanmedian", "norm", "dist", "logsumexp"]})
