@@ -54,6 +54,25 @@ for _mode in ("constant", "reflect", "replicate", "circular"):
         x, (2, 3), mode=m), lambda rng: [S(randn(rng, 2, 3, 5))]))
     OPS.append(OpInfo(f"pad_{_mode}_3d", lambda lib, x, m=_mode: lib.nn.functional.pad(
         x, (1, 2, 0, 1, 2, 1), mode=m), lambda rng: [S(randn(rng, 1, 2, 3, 4, 3))]))
+for _mode in ("bilinear", "nearest"):
+    for _padding in ("zeros", "border", "reflection"):
+        for _align in (False, True):
+            OPS.append(OpInfo(
+                f"grid_sample_{_mode}_{_padding}_{'align' if _align else 'edges'}",
+                lambda lib, x, g, m=_mode, p=_padding, a=_align: lib.nn.functional.grid_sample(
+                    x, g, mode=m, padding_mode=p, align_corners=a),
+                lambda rng: [S(randn(rng, 2, 3, 5, 6), rng.uniform(-1.3, 1.3, (2, 4, 7, 2)))]))
+for _align in (False, True):
+    OPS.append(OpInfo(f"affine_grid_2d_{_align}", lambda lib, t, a=_align: lib.nn.functional.
+                      affine_grid(t, (2, 3, 4, 5), align_corners=a),
+                      lambda rng: [S(randn(rng, 2, 2, 3))]))
+    OPS.append(OpInfo(f"affine_grid_3d_{_align}", lambda lib, t, a=_align: lib.nn.functional.
+                      affine_grid(t, (2, 3, 4, 5, 3), align_corners=a),
+                      lambda rng: [S(randn(rng, 2, 3, 4))]))
+OPS.append(OpInfo("spatial_transformer", lambda lib, t, x: lib.nn.functional.grid_sample(
+    x, lib.nn.functional.affine_grid(t, (2, 3, 4, 5), align_corners=False),
+    padding_mode="border", align_corners=False),
+    lambda rng: [S(randn(rng, 2, 2, 3) * 0.5, randn(rng, 2, 3, 5, 6))]))
 OPS.append(OpInfo("pad_constant_negative", lambda lib, x: lib.nn.functional.pad(
     x, (2, -1, -2, 3, 1, 0), value=2.5), lambda rng: [S(randn(rng, 2, 3, 5, 4))]))
 
@@ -151,15 +170,36 @@ def test_module(name, args, kwargs, shape, dtype):
      "dimension, but got: padding (3, 3) at dimension 2 of input [2, 4, 3]"),
     (lambda lib: lib.nn.functional.pad(lib.zeros(2, 4, 3), (1, 2, 3)),
      RuntimeError, "Padding length must be divisible by 2"),
+    (lambda lib: lib.nn.functional.grid_sample(lib.zeros(2, 3, 4, 5), lib.zeros(2, 6, 7, 3),
+                                               align_corners=False),
+     RuntimeError, "grid_sampler(): expected grid to have size 2 in last dimension, but got grid "
+     "with sizes [2, 6, 7, 3]"),
+    (lambda lib: lib.nn.functional.grid_sample(lib.zeros(2, 3, 4, 5), lib.zeros(3, 6, 7, 2),
+                                               align_corners=False),
+     RuntimeError, "grid_sampler(): expected grid and input to have same batch size, but got input "
+     "with sizes [2, 3, 4, 5] and grid with sizes [3, 6, 7, 2]"),
+    (lambda lib: lib.nn.functional.affine_grid(lib.zeros(2, 3, 3), (2, 3, 4, 5),
+                                               align_corners=False),
+     ValueError, "Expected a batch of 2D affine matrices of shape Nx2x3 for size (2, 3, 4, 5). Got "
+     "{lib}.Size([2, 3, 3])."),
     (lambda lib: lib.nn.functional.channel_shuffle(lib.zeros(2, 5, 3), 2),
      RuntimeError, "Number of channels must be divisible by groups. Got 5 channels and 2 groups."),
 ], ids=["bilinear_rank", "size_and_scale", "align_corners_nearest", "no_size", "shuffle_channels",
-        "unshuffle_height", "reflect_too_big", "odd_pad", "channel_shuffle_groups"])
+        "unshuffle_height", "reflect_too_big", "odd_pad", "grid_last_dim", "grid_batch",
+        "affine_theta", "channel_shuffle_groups"])
 def test_errors(fn, error, message):
     with pytest.raises(error) as err:
         fn(disttorch)
-    assert str(err.value) == message
+    assert str(err.value) == message.replace("{lib}", "disttorch")
     if torch is not None:
         with pytest.raises(error) as t_err:
             fn(torch)
-        assert str(t_err.value) == message
+        assert str(t_err.value) == message.replace("{lib}", "torch")
+
+
+def test_grid_sample_double_backward_is_refused():
+    x = disttorch.randn(1, 2, 3, 3, requires_grad=True)
+    grid = disttorch.rand(1, 2, 2, 2, requires_grad=True)
+    y = disttorch.nn.functional.grid_sample(x, grid, align_corners=False)
+    with pytest.raises(RuntimeError, match="grid_sample: double backward is not supported"):
+        disttorch.autograd.grad(y.sum(), grid, create_graph=True)

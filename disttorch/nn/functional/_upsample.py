@@ -1,22 +1,25 @@
 """Vision functions: ``interpolate`` (and the ``upsample*`` aliases), ``pixel_shuffle``,
-``pixel_unshuffle`` and ``channel_shuffle`` (``pad`` lives in ``_misc``).
+``pixel_unshuffle``, ``channel_shuffle``, ``affine_grid`` and ``grid_sample`` (``pad`` lives
+in ``_misc``).
 
 Every interpolation mode is separable: each spatial axis is resampled in turn through a
 table of taps ``(index, weight)`` (one tap for nearest, two for linear, four for cubic), a
 gather whose adjoint is a scatter-add (``_windows.AxisGather``).
 """
 import math
+import warnings
 
 import numpy as np
 
 from ..._backend import get_array_module
 from ...autograd.function import Node
-from ...tensor import Tensor
-from ._windows import AxisGather
+from ...tensor import Tensor, _new
+from ._windows import AxisGather, scatter_add_flat, shape_str
 from ._pool import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
-           "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle"]
+           "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle", "affine_grid",
+           "grid_sample"]
 
 _MODE_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 _CUBIC_A = -0.75
@@ -314,3 +317,189 @@ def channel_shuffle(input, groups):
 
 
 native_channel_shuffle = channel_shuffle
+
+
+# ---------------------------------------------------------------------------- spatial transformers
+_ALIGN_WARNING = ("Default grid_sample and affine_grid behavior has changed to align_corners=False "
+                  "since 1.3.0. Please specify align_corners=True if the old behavior is desired. "
+                  "See the documentation of grid_sample for details.")
+
+
+def _grid_axis(steps, align_corners):
+    # normalised pixel centres in [-1, 1]: the corner pixels' centres (align_corners) or edges
+    if steps <= 1:
+        return np.zeros(max(steps, 1))
+    axis = np.linspace(-1.0, 1.0, steps)
+    return axis if align_corners else axis * (steps - 1) / steps
+
+
+def affine_grid(theta, size, align_corners=None):
+    """Generates the sampling grid of a batch of affine transforms, for :func:`grid_sample`.
+
+    Args:
+        theta: affine matrices, :math:`(N, 2, 3)` for 2D or :math:`(N, 3, 4)` for 3D
+        size: the target output size :math:`(N, C, H, W)` or :math:`(N, C, D, H, W)`
+        align_corners: whether -1 and 1 are the centres (``True``) or the outer edges
+            (``False``) of the corner pixels. Default: ``False``
+
+    Shape:
+        - Output: :math:`(N, H, W, 2)` or :math:`(N, D, H, W, 3)`
+    """
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, stacklevel=2)
+        align_corners = False
+    if not theta.is_floating_point():
+        raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
+    size = tuple(int(s) for s in size)
+    if len(size) not in (4, 5):
+        raise ValueError(f"affine_grid only supports 4D and 5D sizes, for 2D and 3D affine "
+                         f"transforms, respectively. Got size {size}.")
+    d = len(size) - 2
+    if theta.ndim != 3 or tuple(theta.shape[1:]) != (d, d + 1):
+        raise ValueError(f"Expected a batch of {d}D affine matrices of shape Nx{d}x{d + 1} for "
+                         f"size {size}. Got {theta.shape}.")
+    if min(size) <= 0:
+        raise ValueError(f"Expected non-zero, positive output size. Got {size}")
+    spatial = size[2:]
+    # homogeneous coordinates (x, y[, z], 1) of every output position, x along the last dim
+    axes = [_grid_axis(n, align_corners) for n in reversed(spatial)]
+    mesh = np.meshgrid(*axes, indexing="xy" if d == 2 else "ij")
+    if d == 3:
+        mesh = [m.transpose(2, 1, 0) for m in mesh]
+    base = np.stack(list(mesh) + [np.ones(spatial)], axis=-1).reshape(1, -1, d + 1)
+    base = _new(get_array_module(theta._data).asarray(base, dtype=theta._data.dtype))
+    grid = base.matmul(theta.transpose(1, 2))
+    return grid.reshape(size[0], *spatial, d)
+
+
+def _source_index(coord, size, padding_mode, align_corners):
+    """Pixel coordinate of normalised ``coord`` along an axis of ``size`` pixels after the
+    padding mode, and d(pixel)/d(coord) (PyTorch's ``grid_sampler_compute_source_index``)."""
+    xp = get_array_module(coord)
+    if align_corners:
+        scale = (size - 1) / 2
+        pixel = (coord + 1) * scale
+    else:
+        scale = size / 2
+        pixel = ((coord + 1) * size - 1) / 2
+    mult = xp.full(pixel.shape, scale, dtype=pixel.dtype)
+    if padding_mode == "reflection":
+        low, high = (0, 2 * (size - 1)) if align_corners else (-1, 2 * size - 1)
+        if low == high:
+            return xp.zeros_like(pixel), xp.zeros_like(mult)
+        start, span = low / 2, (high - low) / 2
+        shifted = pixel - start
+        mult = xp.where(shifted < 0, -mult, mult)
+        shifted = xp.abs(shifted)
+        extra = xp.fmod(shifted, span)
+        even = xp.floor(shifted / span) % 2 == 0
+        pixel = xp.where(even, extra + start, span - extra + start)
+        mult = xp.where(even, mult, -mult)
+    if padding_mode in ("border", "reflection"):
+        inside = (pixel > 0) & (pixel < size - 1)
+        pixel = xp.clip(pixel, 0, size - 1)
+        mult = mult * inside
+    return pixel, mult
+
+
+class GridSample2d(Node):
+    """Bilinear or nearest sampling of ``(N, C, H, W)`` at ``grid`` (``(N, Ho, Wo, 2)``)."""
+
+    def forward(self, x, grid, mode, padding_mode, align_corners):
+        xp = get_array_module(x)
+        n, c, h, w = x.shape
+        out_sp = grid.shape[1:3]
+        px, mx = _source_index(grid[..., 0].reshape(n, -1), w, padding_mode, align_corners)
+        py, my = _source_index(grid[..., 1].reshape(n, -1), h, padding_mode, align_corners)
+        flat = x.reshape(n, c, h * w)
+        if mode == "nearest":
+            # round half to even, as nearbyint does
+            corners = [(xp.rint(px), xp.rint(py), xp.ones_like(px))]
+        else:
+            x0, y0 = xp.floor(px), xp.floor(py)
+            fx, fy = px - x0, py - y0
+            corners = [(x0, y0, (1 - fx) * (1 - fy)), (x0 + 1, y0, fx * (1 - fy)),
+                       (x0, y0 + 1, (1 - fx) * fy), (x0 + 1, y0 + 1, fx * fy)]
+        taps = []
+        out = xp.zeros((n, c, px.shape[1]), dtype=x.dtype)
+        for cx, cy, weight in corners:
+            inside = (cx >= 0) & (cx <= w - 1) & (cy >= 0) & (cy <= h - 1)
+            index = xp.where(inside, cy * w + cx, 0).astype(xp.int64)
+            weight = (weight * inside).astype(x.dtype, copy=False)
+            value = xp.take_along_axis(flat, index[:, None, :], axis=2) * inside[:, None, :]
+            out += value * weight[:, None, :]
+            taps.append((index, weight, value))
+        self.meta = (x.shape, out_sp, mode, taps, (px, py, mx, my))
+        return out.reshape(n, c, *out_sp)
+
+    def backward(self, g):
+        if isinstance(g, Tensor):
+            raise RuntimeError("grid_sample: double backward is not supported by disttorch")
+        shape, out_sp, mode, taps, (px, py, mx, my) = self.meta
+        xp = get_array_module(g)
+        n, c, h, w = shape
+        g = g.reshape(n, c, -1)
+        gx = ggrid = None
+        if self.next_edges[0] is not None:
+            values = xp.concatenate([g * weight[:, None, :] for _, weight, _ in taps], axis=2)
+            index = xp.concatenate([index for index, _, _ in taps], axis=1)
+            gx = scatter_add_flat(values, index[:, None, :], h * w).reshape(shape)
+        if self.next_edges[1] is not None:
+            if mode == "nearest":
+                ggrid = xp.zeros((n,) + tuple(out_sp) + (2,), dtype=g.dtype)
+            else:
+                (_, _, v00), (_, _, v10), (_, _, v01), (_, _, v11) = taps
+                fx = (px - xp.floor(px)).astype(g.dtype, copy=False)[:, None, :]
+                fy = (py - xp.floor(py)).astype(g.dtype, copy=False)[:, None, :]
+                d_px = ((v10 - v00) * (1 - fy) + (v11 - v01) * fy) * g
+                d_py = ((v01 - v00) * (1 - fx) + (v11 - v10) * fx) * g
+                ggrid = xp.stack([d_px.sum(axis=1) * mx, d_py.sum(axis=1) * my], axis=-1)
+                ggrid = ggrid.astype(g.dtype, copy=False).reshape((n,) + tuple(out_sp) + (2,))
+        return gx, ggrid, None, None, None
+
+
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+    """Samples ``input`` at the normalised locations of ``grid`` (spatial transformers).
+
+    ``grid[n, h, w]`` holds ``(x, y)`` in :math:`[-1, 1]` (the input's left/top to right/bottom);
+    values outside are handled by ``padding_mode``.
+
+    Args:
+        input: tensor of shape :math:`(N, C, H_{in}, W_{in})`
+        grid: tensor of shape :math:`(N, H_{out}, W_{out}, 2)`
+        mode: ``'bilinear'`` or ``'nearest'``. Default: ``'bilinear'``
+        padding_mode: ``'zeros'``, ``'border'`` or ``'reflection'``. Default: ``'zeros'``
+        align_corners: whether -1 and 1 are the centres (``True``) or the outer edges
+            (``False``) of the corner pixels. Default: ``False``
+
+    Shape:
+        - Output: :math:`(N, C, H_{out}, W_{out})`
+
+    5-D (volumetric) inputs, ``mode='bicubic'`` and double backward are not supported.
+    """
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' "
+                         f"or 'bicubic', but got: '{mode}'")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', "
+                         f"'border', or 'reflection', but got: '{padding_mode}'")
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, stacklevel=2)
+        align_corners = False
+    if mode == "bicubic" or input.ndim == 5:
+        raise RuntimeError("grid_sample: disttorch supports 4-D inputs with the 'bilinear' and "
+                           "'nearest' modes")
+    if grid.ndim != input.ndim or grid.shape[-1] != input.ndim - 2:
+        raise RuntimeError(f"grid_sampler(): expected grid to have size {input.ndim - 2} in last "
+                           f"dimension, but got grid with sizes {shape_str(grid.shape)}")
+    if input.ndim != 4 or input.shape[0] != grid.shape[0]:
+        raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, but "
+                           f"got input with sizes {shape_str(input.shape)} and grid with sizes "
+                           f"{shape_str(grid.shape)}")
+    if grid.dtype != input.dtype:
+        names = {"float32": "Float", "float64": "Double", "float16": "Half"}
+        have = str(grid._data.dtype)
+        want = str(input._data.dtype)
+        raise RuntimeError(f"expected scalar type {names.get(want, want)} but found "
+                           f"{names.get(have, have)}")
+    return GridSample2d.apply(input, grid, mode, padding_mode, bool(align_corners))
