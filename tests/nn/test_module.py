@@ -459,3 +459,32 @@ def test_training_loop_matches_torch():
             opt.step()
     for (name, p), q in zip(ours.state_dict().items(), theirs.state_dict().values()):
         np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def _global_hook_log(lib, module_path):
+    hooks = __import__(module_path, fromlist=["x"])
+    log = []
+    handles = [
+        hooks.register_module_forward_pre_hook(lambda m, a: log.append(("pre", type(m).__name__))),
+        hooks.register_module_forward_hook(lambda m, a, o: log.append(("fwd", type(m).__name__))),
+        hooks.register_module_full_backward_hook(
+            lambda m, gi, go: log.append(("bwd", type(m).__name__, len(gi), len(go)))),
+        hooks.register_module_parameter_registration_hook(
+            lambda m, name, p: log.append(("param", name))),
+    ]
+    try:
+        net = lib.nn.Sequential(lib.nn.Linear(2, 3), lib.nn.Tanh())
+        net[0].register_forward_hook(lambda m, a, o: log.append(("local", type(m).__name__)))
+        x = lib.ones(4, 2, requires_grad=True)
+        net(x).sum().backward()
+    finally:
+        for h in handles:
+            h.remove()
+    net(x)
+    return log
+
+
+def test_global_module_hooks_match_torch():
+    ours = _global_hook_log(disttorch, "disttorch.nn.modules.module")
+    theirs = _global_hook_log(torch, "torch.nn.modules.module")
+    assert ours == theirs

@@ -1,6 +1,7 @@
 """Module hook machinery: removable handles with per-hook flags, and the runner of full
 backward hooks (identity nodes around a module's inputs and outputs)."""
 import warnings
+from collections import OrderedDict
 
 from ...autograd import grad_mode
 from ...autograd.function import Node
@@ -39,8 +40,10 @@ class _BackwardHook:
     :class:`_HookIdentity` nodes, so ``grad_output`` is seen first (pre-hooks may replace it)
     and ``grad_input`` last (hooks may replace it), as in PyTorch."""
 
-    def __init__(self, module):
+    def __init__(self, module, hooks, pre_hooks):
         self.module = module
+        self.hooks = hooks
+        self.pre_hooks = pre_hooks
         self.n_inputs = 0
         self.input_positions = None
         self.grad_outputs = None
@@ -88,29 +91,93 @@ class _BackwardHook:
 
     def _on_grad_output(self, grads):
         wrapped = self._wrap(grads)
-        for hook in list(self.module._backward_pre_hooks.values()):
+        for hook in self.pre_hooks:
             result = hook(self.module, wrapped)
             if result is not None:
                 self._check(result, len(wrapped), "grad_output")
                 wrapped = tuple(result)
         self.grad_outputs = wrapped
-        if self.input_positions is None and self.module._backward_hooks:
+        if self.input_positions is None and self.hooks:
             # No input needs a gradient: the hooks run now, with grad_input all None.
             warnings.warn("Full backward hook is firing when gradients are computed with respect "
                           "to module outputs since no inputs require gradients. See "
                           "https://docs.pytorch.org/docs/main/generated/torch.nn.Module.html"
                           "#torch.nn.Module.register_full_backward_hook for more details.")
-            for hook in list(self.module._backward_hooks.values()):
+            for hook in self.hooks:
                 hook(self.module, (None,) * self.n_inputs, wrapped)
         return self._unwrap(wrapped, grads)
 
     def _on_grad_input(self, grads):
         by_position = dict(zip(self.input_positions, self._wrap(grads)))
         grad_input = tuple(by_position.get(i) for i in self.tensor_positions)
-        for hook in list(self.module._backward_hooks.values()):
+        for hook in self.hooks:
             result = hook(self.module, grad_input, self.grad_outputs)
             if result is not None:
                 self._check(result, self.n_inputs, "grad_input")
                 grad_input = tuple(result)
         chosen = dict(zip(self.tensor_positions, grad_input))
         return self._unwrap([chosen[i] for i in self.input_positions], grads)
+
+
+# ------------------------------------------------------------- global hooks
+# Hooks that apply to every module (``torch.nn.modules.module.register_module_*``); they run
+# before each module's own hooks.
+_global_forward_pre_hooks = OrderedDict()
+_global_forward_hooks = OrderedDict()
+_global_forward_hooks_always_called = {}
+_global_forward_hooks_with_kwargs = {}
+_global_backward_pre_hooks = OrderedDict()
+_global_backward_hooks = OrderedDict()
+_global_buffer_registration_hooks = OrderedDict()
+_global_module_registration_hooks = OrderedDict()
+_global_parameter_registration_hooks = OrderedDict()
+
+
+def register_module_forward_pre_hook(hook):
+    """``hook(module, args) -> None or new args`` before the ``forward`` of every module."""
+    return _HookHandle(_global_forward_pre_hooks, hook)
+
+
+def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False):
+    """``hook(module, args, output) -> None or new output`` after the ``forward`` of every
+    module (``hook(module, args, kwargs, output)`` with ``with_kwargs``)."""
+    handle = _HookHandle(_global_forward_hooks, hook, (_global_forward_hooks_with_kwargs,
+                                                       _global_forward_hooks_always_called))
+    if with_kwargs:
+        _global_forward_hooks_with_kwargs[handle.id] = True
+    if always_call:
+        _global_forward_hooks_always_called[handle.id] = True
+    return handle
+
+
+def register_module_full_backward_pre_hook(hook):
+    """``hook(module, grad_output) -> None or new grad_output`` for every module."""
+    return _HookHandle(_global_backward_pre_hooks, hook)
+
+
+def register_module_full_backward_hook(hook):
+    """``hook(module, grad_input, grad_output) -> None or new grad_input`` for every module."""
+    return _HookHandle(_global_backward_hooks, hook)
+
+
+def register_module_buffer_registration_hook(hook):
+    """``hook(module, name, buffer) -> None or new buffer`` on every ``register_buffer``."""
+    return _HookHandle(_global_buffer_registration_hooks, hook)
+
+
+def register_module_module_registration_hook(hook):
+    """``hook(module, name, submodule) -> None or new submodule`` on every ``add_module``."""
+    return _HookHandle(_global_module_registration_hooks, hook)
+
+
+def register_module_parameter_registration_hook(hook):
+    """``hook(module, name, param) -> None or new param`` on every ``register_parameter``."""
+    return _HookHandle(_global_parameter_registration_hooks, hook)
+
+
+def run_registration_hooks(hooks, module, name, value):
+    for hook in list(hooks.values()):
+        result = hook(module, name, value)
+        if result is not None:
+            value = result
+    return value

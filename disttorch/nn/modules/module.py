@@ -5,7 +5,13 @@ from ... import _dtype
 from ...autograd import grad_mode
 from ...tensor import Tensor, _new
 from ..parameter import Parameter, Buffer
+from . import _hooks as G
 from ._hooks import _BackwardHook, _HookHandle
+from ._hooks import (register_module_forward_pre_hook, register_module_forward_hook,  # noqa: F401
+                     register_module_full_backward_pre_hook, register_module_full_backward_hook,
+                     register_module_buffer_registration_hook,
+                     register_module_module_registration_hook,
+                     register_module_parameter_registration_hook)
 from ._state_dict import StateDictMixin, _IncompatibleKeys  # noqa: F401 (re-exported)
 
 __all__ = ["Module"]
@@ -96,6 +102,7 @@ class Module(StateDictMixin):
                             f"(torch Tensor or None required)")
         if isinstance(tensor, Buffer):
             tensor = _as_plain(tensor)
+        tensor = G.run_registration_hooks(G._global_buffer_registration_hooks, self, name, tensor)
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers_set.discard(name)
@@ -121,6 +128,7 @@ class Module(StateDictMixin):
             raise ValueError(f"Cannot assign non-leaf Tensor to parameter '{name}'. Model parameters "
                              f"must be created explicitly. To express '{name}' as a function of "
                              f"another Tensor, compute the value in the forward() method.")
+        param = G.run_registration_hooks(G._global_parameter_registration_hooks, self, name, param)
         self._parameters[name] = param
 
     def add_module(self, name, module):
@@ -135,6 +143,7 @@ class Module(StateDictMixin):
             raise KeyError(f'module name can\'t contain ".", got: {name}')
         if name == "":
             raise KeyError('module name can\'t be empty string ""')
+        module = G.run_registration_hooks(G._global_module_registration_hooks, self, name, module)
         self._modules[name] = module
 
     register_module = add_module
@@ -493,17 +502,28 @@ class Module(StateDictMixin):
     # --------------------------------------------------------------- calling
     def __call__(self, *args, **kwargs):
         if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks or
-                self._backward_pre_hooks):
+                self._backward_pre_hooks or G._global_forward_pre_hooks or
+                G._global_forward_hooks or G._global_backward_hooks or
+                G._global_backward_pre_hooks):
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
 
     _call_impl = __call__
 
     def _call_with_hooks(self, args, kwargs):
+        forward_hooks = [(i, h, i in G._global_forward_hooks_with_kwargs,
+                          i in G._global_forward_hooks_always_called)
+                         for i, h in G._global_forward_hooks.items()]
+        forward_hooks += [(i, h, i in self._forward_hooks_with_kwargs,
+                           i in self._forward_hooks_always_called)
+                          for i, h in self._forward_hooks.items()]
         called = set()
         try:
-            for hook_id, hook in list(self._forward_pre_hooks.items()):
-                if hook_id in self._forward_pre_hooks_with_kwargs:
+            pre_hooks = [(h, False) for h in G._global_forward_pre_hooks.values()]
+            pre_hooks += [(h, i in self._forward_pre_hooks_with_kwargs)
+                          for i, h in self._forward_pre_hooks.items()]
+            for hook, with_kwargs in pre_hooks:
+                if with_kwargs:
                     result = hook(self, args, kwargs)
                     if result is not None:
                         if not (isinstance(result, tuple) and len(result) == 2):
@@ -515,26 +535,27 @@ class Module(StateDictMixin):
                     if result is not None:
                         args = result if isinstance(result, tuple) else (result,)
             backward_hook = None
-            if self._backward_hooks or self._backward_pre_hooks:
-                backward_hook = _BackwardHook(self)
+            hooks = list(G._global_backward_hooks.values()) + list(self._backward_hooks.values())
+            pre = list(G._global_backward_pre_hooks.values()) + \
+                list(self._backward_pre_hooks.values())
+            if hooks or pre:
+                backward_hook = _BackwardHook(self, hooks, pre)
                 args = backward_hook.setup_input_hook(args)
             result = self.forward(*args, **kwargs)
-            for hook_id, hook in list(self._forward_hooks.items()):
+            for hook_id, hook, with_kwargs, _ in forward_hooks:
                 called.add(hook_id)
-                if hook_id in self._forward_hooks_with_kwargs:
-                    hook_result = hook(self, args, kwargs, result)
-                else:
-                    hook_result = hook(self, args, result)
+                hook_result = hook(self, args, kwargs, result) if with_kwargs else \
+                    hook(self, args, result)
                 if hook_result is not None:
                     result = hook_result
             if backward_hook is not None:
                 result = backward_hook.setup_output_hook(result)
             return result
         except Exception:
-            for hook_id, hook in list(self._forward_hooks.items()):
-                if hook_id in self._forward_hooks_always_called and hook_id not in called:
+            for hook_id, hook, with_kwargs, always in forward_hooks:
+                if always and hook_id not in called:
                     try:
-                        if hook_id in self._forward_hooks_with_kwargs:
+                        if with_kwargs:
                             hook(self, args, kwargs, None)
                         else:
                             hook(self, args, None)
