@@ -153,6 +153,13 @@ class ProcessGroupMPI(ProcessGroup):
         self.debug = os.environ.get("TORCH_DISTRIBUTED_DEBUG", "").upper() == "DETAIL" or \
             os.environ.get("DISTTORCH_DEBUG", "").upper() == "DETAIL"
         self.seq_lock = threading.Lock()
+        self.launcher = None
+        if "DISTTORCH_CONTROL_ENDPOINT" in os.environ:
+            try:
+                from launcher import worker
+                self.launcher = worker
+            except ImportError:  # disttorch installed without its launcher package
+                self.launcher = None
 
     def rank(self):
         return self._rank
@@ -174,6 +181,11 @@ class ProcessGroupMPI(ProcessGroup):
             self.board.enter(seq, _NAMES.index(name))
             if self.debug and signature is not None:
                 self._check_signature(name, seq, signature)
+            if self.launcher is not None and not blocking:
+                # under disttorch-run: a hang report names the collective this rank is in
+                with self.launcher.collective(f"{name} #{seq}"):
+                    self._wait(start(), name, seq)
+                return finish() if finish is not None else None
             requests = start()
             if blocking:
                 # On the executor thread: wait inside MPI with the GIL released, so the
