@@ -14,6 +14,7 @@ import subprocess
 import sys
 import uuid
 
+from launcher import env as envvars
 from launcher import protocol
 from launcher.config import LaunchConfig
 
@@ -177,6 +178,12 @@ def build_config(argv=None):
     args = _parser().parse_args(argv)
     if args.module and args.no_python:
         raise ValueError("-m/--module and --no-python cannot be combined")
+    # Checked here so a bad spec fails once, not in every rank's supervisor.
+    envvars.parse_std_spec(args.redirects, "--redirects")
+    envvars.parse_std_spec(args.tee, "--tee")
+    envvars.parse_ranks_filter(args.local_ranks_filter)
+    if (args.redirects != "0" or args.tee != "0") and not args.log_dir:
+        raise ValueError("--redirects and --tee write to per-rank files: give --log-dir as well")
     _slurm_defaults(args)
     hosts = None
     if args.hostfile:

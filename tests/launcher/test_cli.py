@@ -51,6 +51,9 @@ def test_nproc_values(monkeypatch):
     (["-m", "--no-python", "t.py"], "cannot be combined"),
     (["--rdzv-endpoint", "nohost", "t.py"], "HOST:PORT"),
     (["--standalone", "--nnodes", "2", "t.py"], "single node"),
+    (["--redirects", "3", "t.py"], "give --log-dir"),
+    (["--log-dir", "/tmp", "--tee", "0:5", "t.py"], "--tee expects"),
+    (["--local-ranks-filter", "a,b", "t.py"], "comma-separated"),
 ])
 def test_invalid_command_lines(argv, message, monkeypatch):
     monkeypatch.delenv("DISTTORCH_SECRET", raising=False)
