@@ -295,3 +295,19 @@ def test_small_cnn_trains_like_torch():
     for key, value in d_model.state_dict().items():
         np.testing.assert_allclose(value.numpy(), t_state[key].numpy(), rtol=1e-9, atol=1e-10,
                                    err_msg=key)
+
+
+@requires_torch
+def test_triple_backward():
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((2, 2, 5, 4)), rng.standard_normal((3, 2, 2, 3))
+    results = []
+    for lib in (disttorch, torch):
+        xt, wt = lib.tensor(x, requires_grad=True), lib.tensor(w, requires_grad=True)
+        y = lib.nn.functional.conv2d(xt, wt, stride=(2, 1), padding=1)
+        gw, = lib.autograd.grad((y ** 3).sum(), wt, create_graph=True)
+        gx, = lib.autograd.grad((gw ** 2).sum(), xt, create_graph=True)
+        (gx ** 2).sum().backward()
+        results.append((xt.grad.numpy(), wt.grad.numpy()))
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-8)
