@@ -51,6 +51,13 @@ def _warn_size(input, target):
         warnings.warn(f"Using a target size ({target.shape}) that is different to the input size "
                       f"({input.shape}). This will likely lead to incorrect results due to "
                       f"broadcasting. Please ensure they have the same size.", stacklevel=3)
+        ndim = max(len(input.shape), len(target.shape))
+        a = (1,) * (ndim - len(input.shape)) + tuple(input.shape)
+        b = (1,) * (ndim - len(target.shape)) + tuple(target.shape)
+        for dim in range(ndim - 1, -1, -1):
+            if a[dim] != b[dim] and a[dim] != 1 and b[dim] != 1:
+                raise RuntimeError(f"The size of tensor a ({a[dim]}) must match the size of "
+                                   f"tensor b ({b[dim]}) at non-singleton dimension {dim}")
 
 
 def _weighted(loss, weight, reduction, input, mean_by_weight=True):
