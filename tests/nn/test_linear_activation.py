@@ -149,6 +149,8 @@ def test_inplace_activations_match_torch(name):
 
 
 def test_linear_default_init_matches_torch_bounds():
+    torch.manual_seed(0)
+    disttorch.manual_seed(0)
     torch_m = torch.nn.Linear(400, 300)
     ours = nn.Linear(400, 300)
     bound = 1 / math.sqrt(400)
@@ -280,6 +282,8 @@ def test_gumbel_softmax_soft_and_hard_straight_through():
                                                ("Embedding", (300, 50), False),
                                                ("PReLU", (8,), True)])
 def test_default_init_statistics_match_torch(name, args, bounded):
+    torch.manual_seed(0)
+    disttorch.manual_seed(0)
     ours, theirs = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
     for (pname, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
         a, b = p.detach().numpy(), q.detach().numpy()
