@@ -441,6 +441,8 @@ class Module(StateDictMixin):
         return self._cast_floats(_dtype.float16)
 
     def bfloat16(self):
+        if _dtype.bfloat16 is None:
+            raise RuntimeError("bfloat16 needs the ml_dtypes package: pip install ml_dtypes")
         return self._cast_floats(_dtype.bfloat16)
 
     def to_empty(self, *, device, recurse=True):
