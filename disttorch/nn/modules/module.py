@@ -1,4 +1,5 @@
 """``Module``: the base class of every layer (parameters, buffers, submodules, hooks, state)."""
+import warnings
 from collections import OrderedDict
 
 from ... import _dtype
@@ -561,8 +562,10 @@ class Module(StateDictMixin):
                             hook(self, args, kwargs, None)
                         else:
                             hook(self, args, None)
-                    except Exception:
-                        pass
+                    except Exception as hook_error:
+                        warnings.warn("module forward hook with ``always_call=True`` raised an "
+                                      "exception that was silenced as another error was raised "
+                                      f"in forward: {hook_error}")
             raise
 
     # ------------------------------------------------------------------ repr
@@ -589,7 +592,6 @@ class Module(StateDictMixin):
 
 
 def _as_plain(t):
-    out = _new(t._data, t._requires_grad, vc=t._vc)
-    return out
+    return _new(t._data, t._requires_grad, vc=t._vc)
 
 
