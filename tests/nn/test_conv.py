@@ -311,3 +311,48 @@ def test_triple_backward():
         results.append((xt.grad.numpy(), wt.grad.numpy()))
     for got, want in zip(*results):
         np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-8)
+
+
+CUDA_CASES = {
+    "conv2d": (lambda F, x, w: F.conv2d(x, w, stride=2, padding=1, groups=2), (2, 4, 9, 8),
+               (6, 2, 3, 3)),
+    "conv_transpose2d": (lambda F, x, w: F.conv_transpose2d(x, w, stride=2, output_padding=1),
+                         (2, 4, 5, 4), (4, 3, 3, 3)),
+    "max_pool2d": (lambda F, x, w: F.max_pool2d(x * w.sum(), 3, 2, 1, ceil_mode=True,
+                                                return_indices=True), (2, 3, 9, 8), (1,)),
+    "avg_pool2d": (lambda F, x, w: F.avg_pool2d(x * w.sum(), 3, 2, 1, count_include_pad=False),
+                   (2, 3, 9, 8), (1,)),
+    "adaptive": (lambda F, x, w: F.adaptive_max_pool2d(F.adaptive_avg_pool2d(x * w.sum(), (5, 4)),
+                                                       2), (2, 3, 9, 8), (1,)),
+    "interpolate": (lambda F, x, w: F.interpolate(x * w.sum(), scale_factor=1.5, mode="bicubic")
+                    + F.interpolate(x, size=(5, 11), mode="nearest").sum(), (2, 3, 6, 7), (1,)),
+    "grid_sample": (lambda F, x, w: F.grid_sample(x, w.reshape(2, 3, 5, 2).tanh(),
+                                                  padding_mode="reflection", align_corners=False),
+                    (2, 3, 6, 7), (60,)),
+    "batch_norm": (lambda F, x, w: F.batch_norm(x, x.detach().mean((0, 2, 3)) * 0,
+                                                x.detach().var((0, 2, 3)), w, w * 2, training=True),
+                   (4, 3, 5, 6), (3,)),
+    "layer_group_norm": (lambda F, x, w: F.group_norm(F.layer_norm(x, (5, 6)), 3, w, w),
+                         (2, 3, 5, 6), (3,)),
+    "fold": (lambda F, x, w: F.fold(F.unfold(x * w.sum(), 3, padding=1), (5, 6), 3, padding=1),
+             (2, 3, 5, 6), (1,)),
+}
+
+
+@pytest.mark.skipif(not disttorch.cuda.is_available(), reason="needs a CUDA device (CuPy)")
+@pytest.mark.parametrize("name", list(CUDA_CASES))
+def test_cuda_matches_cpu(name):
+    fn, x_shape, w_shape = CUDA_CASES[name]
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    results = []
+    for device in ("cpu", "cuda"):
+        xt = disttorch.tensor(x, device=device, requires_grad=True)
+        wt = disttorch.tensor(w, device=device, requires_grad=True)
+        outs = fn(disttorch.nn.functional, xt, wt)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        (outs[0] * outs[0]).sum().backward()
+        results.append([o.detach().cpu().numpy() for o in outs] +
+                       [xt.grad.cpu().numpy(), wt.grad.cpu().numpy()])
+    for got, want in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
