@@ -55,6 +55,7 @@ class ControlClient:
         self._context = zmq.Context.instance()
         self._socket = None
         self._seq = 0
+        self._session = ""
         self._seq_lock = threading.Lock()
         self._outbox = queue.SimpleQueue()
         self._wake_read, self._wake_write = os.pipe()
@@ -94,6 +95,7 @@ class ControlClient:
         if msg_type != "welcome":
             self._socket.close(linger=0)
             raise ControlPlaneError(f"expected welcome from {self.endpoint}, got {msg_type}")
+        self._session = body["session"]
         self._last_heard = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="disttorch-control", daemon=True)
         self._thread.start()
@@ -133,7 +135,7 @@ class ControlClient:
     def _encode(self, msg_type, body):
         with self._seq_lock:
             self._seq += 1
-            return protocol.encode(self._secret, msg_type, self._seq, body)
+            return protocol.encode(self._secret, msg_type, self._seq, body, self._session)
 
     def _run(self):
         poller = zmq.Poller()
@@ -171,7 +173,7 @@ class ControlClient:
 
     def _receive(self, frame):
         try:
-            msg_type, _, body = protocol.decode(self._secret, frame)
+            msg_type, _, body = protocol.decode(self._secret, frame, self._session)
         except protocol.ProtocolError as exc:
             log.warning("dropped a bad message from the control plane: %s", exc)
             return

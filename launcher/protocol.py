@@ -2,10 +2,14 @@
 
 Every message is one ZeroMQ frame::
 
-    HMAC-SHA256(secret, payload) (32 bytes) | payload (msgpack map)
+    HMAC-SHA256(secret, session + payload) (32 bytes) | payload (msgpack map)
 
 and the payload is ``{"type": str, "seq": int, "body": map}``. ``seq`` grows
-strictly per connection, so a replayed or reordered frame is refused. Bodies
+strictly per connection, so a replayed or reordered frame is refused. The
+session is empty for ``hello`` and the server's answer to it; the server's
+``welcome`` then hands out a random session that every later message of the
+connection, both ways, is signed with, so frames captured from one
+connection are worthless on another. Bodies
 are checked against :data:`SCHEMAS` before anything acts on them: the control
 plane carries data only, and whatever arrives from the network is treated as
 hostile until it has passed :func:`decode`.
@@ -82,7 +86,7 @@ SCHEMAS = {
     "spawn_exit": {"request": (_INT, True), "returncode": (_INT, True)},
     "bye": {},
     # server -> client
-    "welcome": {"restart": (_INT, True)},
+    "welcome": {"restart": (_INT, True), "session": (_STR, True)},
     "ack": {},
     "refused": {"reason": (_STR, True)},
     "barrier_release": {"name": (_STR, True)},
@@ -93,7 +97,16 @@ SCHEMAS = {
 }
 
 
-def encode(secret, msg_type, seq, body=None):
+def new_session():
+    """A fresh connection session (hex string) for ``welcome``."""
+    return secrets.token_hex(16)
+
+
+def _mac(secret, session, payload):
+    return hmac.new(secret, session.encode() + payload, hashlib.sha256).digest()
+
+
+def encode(secret, msg_type, seq, body=None, session=""):
     """Pack and sign one message.
 
     Args:
@@ -101,6 +114,7 @@ def encode(secret, msg_type, seq, body=None):
         msg_type (str): a key of :data:`SCHEMAS`.
         seq (int): this connection's sequence number, strictly increasing.
         body (dict, optional): the fields of the message.
+        session (str): the connection's session ("" before ``welcome``).
 
     Returns:
         bytes: the frame to send.
@@ -110,17 +124,22 @@ def encode(secret, msg_type, seq, body=None):
     payload = msgpack.packb({"type": msg_type, "seq": seq, "body": body}, use_bin_type=True)
     if len(payload) + MAC_BYTES > MAX_MESSAGE_BYTES:
         raise ProtocolError(f"{msg_type} message of {len(payload)} bytes exceeds {MAX_MESSAGE_BYTES}")
-    return hmac.new(secret, payload, hashlib.sha256).digest() + payload
+    return _mac(secret, session, payload) + payload
 
 
-def decode(secret, frame):
+def decode(secret, frame, session=""):
     """Authenticate, unpack and validate one frame.
+
+    Args:
+        secret (bytes): the job secret.
+        frame (bytes): what arrived.
+        session (str): the connection's session ("" before ``welcome``).
 
     Returns:
         tuple: ``(msg_type, seq, body)``.
 
     Raises:
-        AuthenticationError: the MAC does not match ``secret``.
+        AuthenticationError: the MAC does not match ``secret`` and ``session``.
         ProtocolError: the frame is oversized, not msgpack, or breaks the schema.
     """
     if len(frame) > MAX_MESSAGE_BYTES:
@@ -129,7 +148,7 @@ def decode(secret, frame):
         raise ProtocolError(f"frame of {len(frame)} bytes is too short to carry a MAC")
     mac, payload = frame[:MAC_BYTES], frame[MAC_BYTES:]
     # Check the MAC before unpacking so unauthenticated bytes never reach msgpack.
-    if not hmac.compare_digest(mac, hmac.new(secret, payload, hashlib.sha256).digest()):
+    if not hmac.compare_digest(mac, _mac(secret, session, payload)):
         raise AuthenticationError("message MAC does not match the job secret")
     try:
         msg = msgpack.unpackb(

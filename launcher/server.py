@@ -42,6 +42,7 @@ class Peer:
         self.node_rank = hello.get("node_rank")
         self.nproc_per_node = hello.get("nproc_per_node")
         self.restart = hello["restart"]
+        self.session = protocol.new_session()
         self.last_seq = 0
         self.last_seen = time.monotonic()
 
@@ -134,7 +135,11 @@ class ControlServer:
             except queue.Empty:
                 return
             self._sent += 1
-            self._socket.send_multipart([identity, protocol.encode(self._secret, msg_type, self._sent, body)])
+            # Answers to a hello (welcome, refused) go out before the peer knows a session.
+            peer = self.peers.get(identity)
+            session = peer.session if peer is not None and msg_type != "welcome" else ""
+            frame = protocol.encode(self._secret, msg_type, self._sent, body, session)
+            self._socket.send_multipart([identity, frame])
 
     def _handle(self, frames):
         identity = frames[0]
@@ -142,8 +147,9 @@ class ControlServer:
             log.warning("rejected %d-frame message from peer %s: expected one frame",
                         len(frames) - 1, identity.hex())
             return
+        peer = self.peers.get(identity)
         try:
-            msg_type, seq, body = protocol.decode(self._secret, frames[1])
+            msg_type, seq, body = protocol.decode(self._secret, frames[1], peer.session if peer else "")
         except protocol.AuthenticationError as exc:
             log.warning("refused peer %s: %s", identity.hex(), exc)
             self.push(identity, "refused", {"reason": "authentication failed: wrong job secret"})
@@ -151,7 +157,6 @@ class ControlServer:
         except protocol.ProtocolError as exc:
             log.warning("rejected message from peer %s: %s", identity.hex(), exc)
             return
-        peer = self.peers.get(identity)
         reason = self._order_error(peer, msg_type, seq, body)
         if reason:
             log.warning("rejected %s from peer %s: %s", msg_type, identity.hex(), reason)
@@ -165,7 +170,7 @@ class ControlServer:
                 return
             self.peers[identity] = peer
             peer.last_seq = seq
-            self.push(identity, "welcome", {"restart": peer.restart})
+            self.push(identity, "welcome", {"restart": peer.restart, "session": peer.session})
             return
         peer.last_seq = seq
         peer.last_seen = time.monotonic()

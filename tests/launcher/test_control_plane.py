@@ -125,19 +125,37 @@ def test_fuzzed_frames_are_rejected_and_server_keeps_serving(server, caplog):
 def test_out_of_order_and_role_violations_are_rejected(server, caplog):
     sock = raw_dealer(server)
     sock.send(protocol.encode(SECRET, "hello", 5, hello(0)))
-    assert protocol.decode(SECRET, sock.recv())[0] == "welcome"
+    msg_type, _, welcome = protocol.decode(SECRET, sock.recv())
+    assert msg_type == "welcome"
+    session = welcome["session"]
     with caplog.at_level(logging.WARNING, logger="launcher.server"):
-        sock.send(protocol.encode(SECRET, "progress", 5, {"step": 1}))  # replayed seq
-        sock.send(protocol.encode(SECRET, "exit", 6, {"rank": 0, "returncode": 1, "signal": None, "tail": []}))
-        sock.send(protocol.encode(SECRET, "hello", 7, hello(0)))
+        sock.send(protocol.encode(SECRET, "progress", 5, {"step": 1}, session))  # replayed seq
+        sock.send(protocol.encode(SECRET, "exit", 6, {"rank": 0, "returncode": 1, "signal": None, "tail": []},
+                                  session))
+        sock.send(protocol.encode(SECRET, "hello", 7, hello(0), session))
         time.sleep(0.3)
     assert "replayed or out of order" in caplog.text
     assert "a worker may not send exit" in caplog.text
     assert "hello sent twice" in caplog.text
     assert server._job.failure() is None
-    sock.send(protocol.encode(SECRET, "progress", 8, {"step": 3}))
+    sock.send(protocol.encode(SECRET, "progress", 8, {"step": 3}, session))
     time.sleep(0.2)
     assert server._job._ranks[0].step == 3
+
+
+def test_frames_replayed_on_another_connection_are_refused(server, caplog):
+    victim = raw_dealer(server)
+    victim.send(protocol.encode(SECRET, "hello", 1, hello(0)))
+    session = protocol.decode(SECRET, victim.recv())[2]["session"]
+    captured = protocol.encode(SECRET, "progress", 2, {"step": 99}, session)
+    attacker = raw_dealer(server)
+    attacker.send(protocol.encode(SECRET, "hello", 1, hello(1)))  # a replayed hello gets a new session
+    assert protocol.decode(SECRET, attacker.recv())[0] == "welcome"
+    with caplog.at_level(logging.WARNING, logger="launcher.server"):
+        attacker.send(captured)
+        time.sleep(0.3)
+    assert "does not match" in caplog.text
+    assert server._job._ranks[0].step is None and server._job._ranks[1].step is None
 
 
 def test_raw_tcp_garbage_and_huge_zmtp_lengths(server):

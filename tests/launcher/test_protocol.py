@@ -14,10 +14,14 @@ def test_round_trip():
     assert protocol.decode(SECRET, frame) == ("progress", 7, {"step": 3, "loss": 0.5})
 
 
-def test_wrong_secret_is_an_authentication_error():
+def test_wrong_secret_or_session_is_an_authentication_error():
     frame = protocol.encode(SECRET, "bye", 1)
     with pytest.raises(protocol.AuthenticationError):
         protocol.decode(b"other", frame)
+    frame = protocol.encode(SECRET, "bye", 1, session="abc")
+    assert protocol.decode(SECRET, frame, "abc")[0] == "bye"
+    with pytest.raises(protocol.AuthenticationError):
+        protocol.decode(SECRET, frame, "abd")
 
 
 def signed(payload):
