@@ -117,3 +117,10 @@ def test_init_errors_match_torch_text():
         nn.init.dirac_(disttorch.empty(3, 3))
     with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):
         nn.init.kaiming_uniform_(disttorch.empty(0, 3))
+
+
+def test_deprecated_aliases_warn_and_work():
+    with pytest.warns(FutureWarning, match="`nn.init.xavier_uniform` is now deprecated in favor "
+                                           "of `nn.init.xavier_uniform_`"):
+        w = nn.init.xavier_uniform(disttorch.empty(3, 3))
+    assert np.abs(w.numpy()).max() <= math.sqrt(6 / 6)
