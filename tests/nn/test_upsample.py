@@ -159,6 +159,9 @@ def test_module(name, args, kwargs, shape, dtype):
      "bilinear | bicubic | trilinear"),
     (lambda lib: lib.nn.functional.interpolate(lib.zeros(2, 4, 3, 3)),
      ValueError, "either size or scale_factor should be defined"),
+    (lambda lib: lib.nn.functional.interpolate(lib.zeros(2, 4, 3, 3), size=5,
+                                               recompute_scale_factor=True),
+     ValueError, "recompute_scale_factor is not meaningful with an explicit size."),
     (lambda lib: lib.nn.functional.pixel_shuffle(lib.zeros(2, 5, 3, 3), 2),
      RuntimeError, "pixel_shuffle expects its input's 'channel' dimension to be divisible by the "
      "square of upscale_factor, but input.size(-3)=5 is not divisible by 4"),
@@ -184,7 +187,8 @@ def test_module(name, args, kwargs, shape, dtype):
      "{lib}.Size([2, 3, 3])."),
     (lambda lib: lib.nn.functional.channel_shuffle(lib.zeros(2, 5, 3), 2),
      RuntimeError, "Number of channels must be divisible by groups. Got 5 channels and 2 groups."),
-], ids=["bilinear_rank", "size_and_scale", "align_corners_nearest", "no_size", "shuffle_channels",
+], ids=["bilinear_rank", "size_and_scale", "align_corners_nearest", "no_size", "recompute_size",
+        "shuffle_channels",
         "unshuffle_height", "reflect_too_big", "odd_pad", "grid_last_dim", "grid_batch",
         "affine_theta", "channel_shuffle_groups"])
 def test_errors(fn, error, message):
