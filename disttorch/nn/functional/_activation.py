@@ -125,9 +125,23 @@ _elu = _activation(
     "elu", lambda xp, x, a, scale, in_scale: scale * xp.where(x > 0, x, a * xp.expm1(x * in_scale)),
     lambda g, x, a, scale, in_scale: _where(x > 0, g * scale, g * (scale * a * in_scale) *
                                             _exp(x * in_scale)))
-_gelu = _activation(
-    "gelu", lambda xp, x: 0.5 * x * (1 + P._erf_array(x * _INV_SQRT2)),
-    lambda g, x: g * (0.5 * (1 + _erf(x * _INV_SQRT2)) + x * _exp(x * x * -0.5) * _INV_SQRT_2PI))
+class Gelu(Node):
+    """``x * Phi(x)``; the normal CDF is kept for backward (erf is the costly part)."""
+
+    def forward(self, x):
+        cdf = (0.5 * (1 + P._erf_array(x * _INV_SQRT2))).astype(x.dtype, copy=False)
+        self.save_for_backward(x, cdf)
+        return x * cdf
+
+    def backward(self, g):
+        x, cdf = self.saved_tensors
+        if isinstance(g, Tensor):
+            cdf = 0.5 * (1 + _erf(x * _INV_SQRT2))  # differentiable again, unlike the saved one
+        return g * (cdf + x * _exp(x * x * -0.5) * _INV_SQRT_2PI)
+
+
+def _gelu(input):
+    return Gelu.apply(_float_input(input, "gelu"))
 
 
 def _gelu_tanh_grad(g, x):
