@@ -96,7 +96,7 @@ def test_failure_without_restarts_left_exits_non_zero(launcher, tmp_path):
 @pytest.mark.timeout(60)
 def test_hang_is_detected_with_rank_step_and_collective(launcher, tmp_path):
     code, out, err = launcher.run(
-        "--nproc-per-node", 2, "--max-restarts", 1, "--hang-timeout", 2, "--heartbeat-interval", 0.2,
+        "--nproc-per-node", 2, "--max-restarts", 1, "--hang-timeout", 3, "--heartbeat-interval", 0.2,
         script("train_linear.py"), tmp_path, 20, env={"FAULT": "hang", "FAULT_RANK": 1, "FAULT_STEP": 5})
     assert code == 0, err
     assert re.search(r"rank 1 \(host .*\) hung: no progress for [\d.]+ s \(hang timeout 2 s\); "
