@@ -99,7 +99,7 @@ def test_hang_is_detected_with_rank_step_and_collective(launcher, tmp_path):
         "--nproc-per-node", 2, "--max-restarts", 1, "--hang-timeout", 3, "--heartbeat-interval", 0.2,
         script("train_linear.py"), tmp_path, 20, env={"FAULT": "hang", "FAULT_RANK": 1, "FAULT_STEP": 5})
     assert code == 0, err
-    assert re.search(r"rank 1 \(host .*\) hung: no progress for [\d.]+ s \(hang timeout 2 s\); "
+    assert re.search(r"rank 1 \(host .*\) hung: no progress for [\d.]+ s \(hang timeout 3 s\); "
                      r"last seen at epoch 0, step 5", err), err
     assert re.search(r"rank 0 also stuck .* inside collective 'allreduce'", err), err
     np.testing.assert_allclose(final_weights(out), expected_weights(20), rtol=1e-9, atol=1e-9)
