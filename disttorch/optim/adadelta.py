@@ -35,14 +35,6 @@ class Adadelta(Optimizer):
                         capturable=capturable, foreach=foreach, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        r"""Perform a single optimization step.
-
-        Args:
-            closure (Callable, optional): re-evaluates the model and returns the loss.
-        """
-        return self._update(closure, self._update_group)
-
     def _update_group(self, group):
         params = self._params_with_grad(group)
         states = []

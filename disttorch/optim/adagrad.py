@@ -51,14 +51,6 @@ class Adagrad(Optimizer):
         state["step"] = step_tensor()
         state["sum"] = zeros_like_param(p, group["initial_accumulator_value"])
 
-    def step(self, closure=None):
-        r"""Perform a single optimization step.
-
-        Args:
-            closure (Callable, optional): re-evaluates the model and returns the loss.
-        """
-        return self._update(closure, self._update_group)
-
     def _update_group(self, group):
         params = self._params_with_grad(group)
         for p in params:

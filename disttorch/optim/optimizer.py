@@ -244,6 +244,15 @@ class Optimizer:
                     grad._data.fill(0)
                     grad._vc[0] += 1
 
+    @_wrap_step
+    def step(self, closure=None):
+        r"""Perform a single optimization step.
+
+        Args:
+            closure (Callable, optional): re-evaluates the model and returns the loss.
+        """
+        return self._update(closure, self._update_group)
+
     def _update(self, closure, update_group):
         """Run the closure, then ``update_group(group)`` for each group under no_grad."""
         loss = None
