@@ -213,6 +213,9 @@ class JobState:
     def _on_exec_request(self, peer, body):
         agent = next((a for a in self._agents.values() if a.host == body["host"]), None)
         if agent is None:
+            if self._failure is None and not self._stopping:
+                self._failure = Failure("lost", None, f"no node agent on {body['host']} to start its MPI "
+                                        "proxy: that node has left the job")
             self._server.push(peer.identity, "exec_done", {"returncode": 255})
             return
         self._next_request += 1
