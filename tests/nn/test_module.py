@@ -488,3 +488,31 @@ def test_global_module_hooks_match_torch():
     ours = _global_hook_log(disttorch, "disttorch.nn.modules.module")
     theirs = _global_hook_log(torch, "torch.nn.modules.module")
     assert ours == theirs
+
+
+REPR_CASES = [
+    ("Linear", (3, 4), {"bias": False}), ("Bilinear", (2, 3, 4), {"bias": False}),
+    ("Embedding", (10, 3), {"padding_idx": -1, "max_norm": 2.0, "norm_type": 1.0,
+                            "scale_grad_by_freq": True, "sparse": True}),
+    ("EmbeddingBag", (10, 3), {"mode": "max", "padding_idx": 1, "max_norm": 1.0}),
+    ("Flatten", (), {"start_dim": 2, "end_dim": -2}), ("Unflatten", (1, (2, 3)), {}),
+    ("Dropout2d", (0.3, True), {}), ("ELU", (0.5, True), {}), ("CELU", (2.0,), {}),
+    ("Softplus", (2, 10), {}), ("Threshold", (0.5, 1.0, True), {}),
+    ("RReLU", (0.1, 0.2, True), {}), ("Hardtanh", (-2.0, 3.0, True), {}),
+    ("LeakyReLU", (0.3, True), {}), ("GELU", ("tanh",), {}), ("Softmax", (-1,), {}),
+    ("LogSoftmax", (), {}), ("Softmin", (0,), {}), ("GLU", (1,), {}), ("Softshrink", (0.3,), {}),
+    ("Hardshrink", (0.2,), {}), ("PReLU", (4, 0.1), {}), ("CosineSimilarity", (0, 1e-6), {}),
+    ("PairwiseDistance", (1, 1e-5, True), {}), ("Identity", (3,), {"x": 1}),
+    ("CTCLoss", (), {"blank": 2}), ("TripletMarginLoss", (), {"margin": 2.0}),
+    ("MultiMarginLoss", (), {"p": 2}), ("Softmax2d", (), {}), ("SiLU", (True,), {}),
+    ("Mish", (True,), {}), ("AlphaDropout", (0.1,), {}), ("FeatureAlphaDropout", (0.2, True), {}),
+    ("Dropout1d", (), {}),
+]
+
+
+@pytest.mark.parametrize("name,args,kwargs", REPR_CASES, ids=[c[0] for c in REPR_CASES])
+def test_repr_and_state_dict_keys_match_torch(name, args, kwargs):
+    ours = getattr(nn, name)(*args, **kwargs)
+    theirs = getattr(torch.nn, name)(*args, **kwargs)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
