@@ -62,6 +62,13 @@ for _mode in ("bilinear", "nearest"):
                 lambda lib, x, g, m=_mode, p=_padding, a=_align: lib.nn.functional.grid_sample(
                     x, g, mode=m, padding_mode=p, align_corners=a),
                 lambda rng: [S(randn(rng, 2, 3, 5, 6), rng.uniform(-1.3, 1.3, (2, 4, 7, 2)))]))
+for _mode in ("bilinear", "nearest"):
+    for _padding in ("zeros", "reflection"):
+        OPS.append(OpInfo(
+            f"grid_sample_3d_{_mode}_{_padding}",
+            lambda lib, x, g, m=_mode, p=_padding: lib.nn.functional.grid_sample(
+                x, g, mode=m, padding_mode=p, align_corners=p == "zeros"),
+            lambda rng: [S(randn(rng, 2, 2, 3, 4, 5), rng.uniform(-1.3, 1.3, (2, 3, 2, 4, 3)))]))
 for _align in (False, True):
     OPS.append(OpInfo(f"affine_grid_2d_{_align}", lambda lib, t, a=_align: lib.nn.functional.
                       affine_grid(t, (2, 3, 4, 5), align_corners=a),

@@ -6,6 +6,7 @@ Every interpolation mode is separable: each spatial axis is resampled in turn th
 table of taps ``(index, weight)`` (one tap for nearest, two for linear, four for cubic), a
 gather whose adjoint is a scatter-add (``_windows.AxisGather``).
 """
+import itertools
 import math
 import warnings
 
@@ -404,59 +405,78 @@ def _source_index(coord, size, padding_mode, align_corners):
     return pixel, mult
 
 
-class GridSample2d(Node):
-    """Bilinear or nearest sampling of ``(N, C, H, W)`` at ``grid`` (``(N, Ho, Wo, 2)``)."""
+class GridSample(Node):
+    """Bilinear/trilinear or nearest sampling of ``(N, C, *S)`` at ``grid`` (``(N, *So, d)``,
+    ``grid[..., 0]`` indexing the last axis): a gather of the ``2**d`` corner pixels."""
 
     def forward(self, x, grid, mode, padding_mode, align_corners):
         xp = get_array_module(x)
-        n, c, h, w = x.shape
-        out_sp = grid.shape[1:3]
-        px, mx = _source_index(grid[..., 0].reshape(n, -1), w, padding_mode, align_corners)
-        py, my = _source_index(grid[..., 1].reshape(n, -1), h, padding_mode, align_corners)
-        flat = x.reshape(n, c, h * w)
+        n, c = x.shape[:2]
+        spatial = x.shape[2:]
+        d = len(spatial)
+        pixels, mults = [], []
+        for axis, size in enumerate(spatial):
+            pixel, mult = _source_index(grid[..., d - 1 - axis].reshape(n, -1), size,
+                                        padding_mode, align_corners)
+            pixels.append(pixel)
+            mults.append(mult)
         if mode == "nearest":
             # round half to even, as nearbyint does
-            corners = [(xp.rint(px), xp.rint(py), xp.ones_like(px))]
+            bases, fracs, bit_sets = [xp.rint(p) for p in pixels], None, [(0,) * d]
         else:
-            x0, y0 = xp.floor(px), xp.floor(py)
-            fx, fy = px - x0, py - y0
-            corners = [(x0, y0, (1 - fx) * (1 - fy)), (x0 + 1, y0, fx * (1 - fy)),
-                       (x0, y0 + 1, (1 - fx) * fy), (x0 + 1, y0 + 1, fx * fy)]
+            bases = [xp.floor(p) for p in pixels]
+            fracs = [(p - b).astype(x.dtype, copy=False) for p, b in zip(pixels, bases)]
+            bit_sets = list(itertools.product((0, 1), repeat=d))
+        flat = x.reshape(n, c, math.prod(spatial))
+        out = xp.zeros((n, c, pixels[0].shape[1]), dtype=x.dtype)
         taps = []
-        out = xp.zeros((n, c, px.shape[1]), dtype=x.dtype)
-        for cx, cy, weight in corners:
-            inside = (cx >= 0) & (cx <= w - 1) & (cy >= 0) & (cy <= h - 1)
-            index = xp.where(inside, cy * w + cx, 0).astype(xp.int64)
-            weight = (weight * inside).astype(x.dtype, copy=False)
+        for bits in bit_sets:
+            inside = xp.ones(pixels[0].shape, dtype=bool)
+            index = xp.zeros(pixels[0].shape, dtype=xp.int64)
+            weight = xp.ones(pixels[0].shape, dtype=x.dtype)
+            for axis, size in enumerate(spatial):
+                coord = bases[axis] + bits[axis]
+                inside &= (coord >= 0) & (coord <= size - 1)
+                index = index * size + coord.astype(xp.int64)
+                if fracs is not None:
+                    weight = weight * (fracs[axis] if bits[axis] else 1 - fracs[axis])
+            index = xp.where(inside, index, 0)
+            weight = weight * inside
             value = xp.take_along_axis(flat, index[:, None, :], axis=2) * inside[:, None, :]
             out += value * weight[:, None, :]
-            taps.append((index, weight, value))
-        self.meta = (x.shape, out_sp, mode, taps, (px, py, mx, my))
-        return out.reshape(n, c, *out_sp)
+            taps.append((bits, index, weight, value))
+        self.meta = (x.shape, grid.shape, taps, fracs, mults)
+        return out.reshape((n, c) + tuple(grid.shape[1:-1]))
 
     def backward(self, g):
         if isinstance(g, Tensor):
             raise RuntimeError("grid_sample: double backward is not supported by disttorch")
-        shape, out_sp, mode, taps, (px, py, mx, my) = self.meta
+        shape, grid_shape, taps, fracs, mults = self.meta
         xp = get_array_module(g)
-        n, c, h, w = shape
+        n, c = shape[:2]
+        d = len(shape) - 2
         g = g.reshape(n, c, -1)
         gx = ggrid = None
         if self.next_edges[0] is not None:
-            values = xp.concatenate([g * weight[:, None, :] for _, weight, _ in taps], axis=2)
-            index = xp.concatenate([index for index, _, _ in taps], axis=1)
-            gx = scatter_add_flat(values, index[:, None, :], h * w).reshape(shape)
+            values = xp.concatenate([g * weight[:, None, :] for _, _, weight, _ in taps], axis=2)
+            index = xp.concatenate([index for _, index, _, _ in taps], axis=1)
+            gx = scatter_add_flat(values, index[:, None, :], math.prod(shape[2:])).reshape(shape)
         if self.next_edges[1] is not None:
-            if mode == "nearest":
-                ggrid = xp.zeros((n,) + tuple(out_sp) + (2,), dtype=g.dtype)
-            else:
-                (_, _, v00), (_, _, v10), (_, _, v01), (_, _, v11) = taps
-                fx = (px - xp.floor(px)).astype(g.dtype, copy=False)[:, None, :]
-                fy = (py - xp.floor(py)).astype(g.dtype, copy=False)[:, None, :]
-                d_px = ((v10 - v00) * (1 - fy) + (v11 - v01) * fy) * g
-                d_py = ((v01 - v00) * (1 - fx) + (v11 - v10) * fx) * g
-                ggrid = xp.stack([d_px.sum(axis=1) * mx, d_py.sum(axis=1) * my], axis=-1)
-                ggrid = ggrid.astype(g.dtype, copy=False).reshape((n,) + tuple(out_sp) + (2,))
+            ggrid = xp.zeros((n, math.prod(grid_shape[1:-1]), d), dtype=g.dtype)
+            if fracs is not None:
+                for axis in range(d):
+                    slope = 0
+                    for bits, _, _, value in taps:
+                        # d(weight)/d(pixel) along this axis: +-1 times the other axes' weights
+                        partial = xp.ones(fracs[0].shape, dtype=g.dtype)
+                        for other in range(d):
+                            if other != axis:
+                                partial = partial * (fracs[other] if bits[other] else
+                                                     1 - fracs[other])
+                        sign = 1 if bits[axis] else -1
+                        slope = slope + value * (sign * partial)[:, None, :]
+                    ggrid[..., d - 1 - axis] = (slope * g).sum(axis=1) * mults[axis]
+            ggrid = ggrid.reshape(grid_shape)
         return gx, ggrid, None, None, None
 
 
@@ -464,20 +484,20 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     """Samples ``input`` at the normalised locations of ``grid`` (spatial transformers).
 
     ``grid[n, h, w]`` holds ``(x, y)`` in :math:`[-1, 1]` (the input's left/top to right/bottom);
-    values outside are handled by ``padding_mode``.
+    values outside are handled by ``padding_mode``. 5-D inputs take ``(x, y, z)`` grids.
 
     Args:
-        input: tensor of shape :math:`(N, C, H_{in}, W_{in})`
-        grid: tensor of shape :math:`(N, H_{out}, W_{out}, 2)`
-        mode: ``'bilinear'`` or ``'nearest'``. Default: ``'bilinear'``
+        input: tensor of shape :math:`(N, C, H_{in}, W_{in})` or :math:`(N, C, D, H, W)`
+        grid: tensor of shape :math:`(N, H_{out}, W_{out}, 2)` or :math:`(N, D', H', W', 3)`
+        mode: ``'bilinear'`` (trilinear on 5-D inputs) or ``'nearest'``. Default: ``'bilinear'``
         padding_mode: ``'zeros'``, ``'border'`` or ``'reflection'``. Default: ``'zeros'``
         align_corners: whether -1 and 1 are the centres (``True``) or the outer edges
             (``False``) of the corner pixels. Default: ``False``
 
     Shape:
-        - Output: :math:`(N, C, H_{out}, W_{out})`
+        - Output: :math:`(N, C, H_{out}, W_{out})` or :math:`(N, C, D', H', W')`
 
-    5-D (volumetric) inputs, ``mode='bicubic'`` and double backward are not supported.
+    ``mode='bicubic'`` and double backward are not supported.
     """
     if mode not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' "
@@ -488,13 +508,13 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if align_corners is None:
         warnings.warn(_ALIGN_WARNING, stacklevel=2)
         align_corners = False
-    if mode == "bicubic" or input.ndim == 5:
-        raise RuntimeError("grid_sample: disttorch supports 4-D inputs with the 'bilinear' and "
-                           "'nearest' modes")
+    if mode == "bicubic":
+        raise RuntimeError("grid_sample: mode='bicubic' is not supported by disttorch (use "
+                           "'bilinear' or 'nearest')")
     if grid.ndim != input.ndim or grid.shape[-1] != input.ndim - 2:
         raise RuntimeError(f"grid_sampler(): expected grid to have size {input.ndim - 2} in last "
                            f"dimension, but got grid with sizes {shape_str(grid.shape)}")
-    if input.ndim != 4 or input.shape[0] != grid.shape[0]:
+    if input.ndim not in (4, 5) or input.shape[0] != grid.shape[0]:
         raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, but "
                            f"got input with sizes {shape_str(input.shape)} and grid with sizes "
                            f"{shape_str(grid.shape)}")
@@ -504,4 +524,4 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         want = str(input._data.dtype)
         raise RuntimeError(f"expected scalar type {names.get(want, want)} but found "
                            f"{names.get(have, have)}")
-    return GridSample2d.apply(input, grid, mode, padding_mode, bool(align_corners))
+    return GridSample.apply(input, grid, mode, padding_mode, bool(align_corners))
