@@ -416,8 +416,8 @@ class GridSample(Node):
         d = len(spatial)
         pixels, mults = [], []
         for axis, size in enumerate(spatial):
-            pixel, mult = _source_index(grid[..., d - 1 - axis].reshape(n, -1), size,
-                                        padding_mode, align_corners)
+            coord = grid[..., d - 1 - axis].reshape(n, math.prod(grid.shape[1:-1]))
+            pixel, mult = _source_index(coord, size, padding_mode, align_corners)
             pixels.append(pixel)
             mults.append(mult)
         if mode == "nearest":
@@ -455,7 +455,7 @@ class GridSample(Node):
         xp = get_array_module(g)
         n, c = shape[:2]
         d = len(shape) - 2
-        g = g.reshape(n, c, -1)
+        g = g.reshape(n, c, math.prod(grid_shape[1:-1]))
         gx = ggrid = None
         if self.next_edges[0] is not None:
             values = xp.concatenate([g * weight[:, None, :] for _, _, weight, _ in taps], axis=2)
