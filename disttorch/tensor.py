@@ -7,7 +7,7 @@ conversions that every op relies on.
 import numpy as np
 
 from . import _dtype
-from ._backend import get_array_module, is_cuda_array, to_numpy
+from ._backend import is_cuda_array, to_numpy
 from ._device import CPU, device as _device_cls
 
 __all__ = ["Tensor", "Size", "is_tensor", "is_storage", "numel"]
@@ -281,7 +281,7 @@ class Tensor:
 
     def __bool__(self):
         if self._data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self.item())
 
     def __len__(self):

@@ -85,8 +85,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     Returns a tuple with one gradient per input (None for unused inputs when ``allow_unused``).
     """
     from .engine import run_backward
-    from ..tensor import Tensor, _new
-    single = isinstance(inputs, Tensor)
+    from ..tensor import _new
     outputs = _tensors(outputs)
     inputs = _tensors(inputs)
     for i, t in enumerate(inputs):

@@ -140,7 +140,6 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
     ``create_graph=True``) with respect to the inputs and the output gradients."""
     from . import grad as autograd_grad
     inputs = _as_tuple(inputs)
-    diff_inputs = [t for t in inputs if isinstance(t, Tensor) and t._requires_grad]
     outputs = _differentiable_outputs(func, inputs)
     if grad_outputs is None:
         rng = np.random.default_rng(0)

@@ -2,10 +2,10 @@
 import numpy as np
 
 from .. import _dtype
-from .._backend import get_array_module, cupy_module, is_cuda_array, to_numpy
+from .._backend import cupy_module, is_cuda_array, to_numpy
 from .._device import device as _device
 from ..autograd.function import Node
-from ..tensor import Tensor, _new
+from ..tensor import Tensor
 
 __all__ = []
 

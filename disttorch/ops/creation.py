@@ -4,9 +4,9 @@ import numbers
 import numpy as np
 
 from .. import _dtype
-from .._backend import get_array_module, is_cuda_array
+from .._backend import is_cuda_array
 from .._device import device as _device
-from ..tensor import Tensor, _new, Size
+from ..tensor import Tensor, _new
 from ._util import register_methods
 
 __all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "full", "empty",

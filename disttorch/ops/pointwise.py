@@ -6,7 +6,7 @@ import numpy as np
 from .._backend import get_array_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
-from ._util import register_methods, sum_to, default_float, cast, promote, _PY_SCALARS, as_scalar
+from ._util import register_methods, sum_to, default_float, cast, as_scalar
 from .arithmetic import (add, mul, sub, div, check_inplace, apply_inplace, _out, _prep,
                          _nograd_inplace)
 
@@ -310,7 +310,7 @@ class Where(Node):
 
 def _where_dual(cond, x, y):
     if isinstance(x, Tensor):
-        return where(cond, x, y)
+        return where(cond if isinstance(cond, Tensor) else _new(cond), x, y)
     return _xp(x).where(cond, x, y)
 
 

@@ -5,7 +5,6 @@ from ..._backend import get_array_module
 from ...autograd import grad_mode
 from ...autograd.function import Node
 from ...tensor import Tensor, _new
-from .. import functional as F
 from .batchnorm import _BatchNorm
 
 __all__ = ["SyncBatchNorm"]

@@ -7,7 +7,7 @@ from ...autograd import grad_mode
 from ...autograd.engine import queue_callback
 from ...tensor import Tensor, _new
 from ..modules.module import Module
-from ._buckets import Bucket, GradBucket, build_buckets, _FIRST_BUCKET_BYTES
+from ._buckets import GradBucket, build_buckets, _FIRST_BUCKET_BYTES
 
 __all__ = ["DistributedDataParallel"]
 
