@@ -316,3 +316,10 @@ def test_tensor_softmax_methods():
     np.testing.assert_allclose(x.softmax(1).numpy(), nn.functional.softmax(x, 1).numpy())
     np.testing.assert_allclose(x.log_softmax(-1).numpy(), nn.functional.log_softmax(x, -1).numpy())
     assert x.softmax(1, dtype=disttorch.float64).dtype == disttorch.float64
+
+
+def test_bilinear_double_backward_finite_differences():
+    rng = np.random.default_rng(0)
+    args = [disttorch.tensor(rng.standard_normal(s), requires_grad=True)
+            for s in [(3, 2), (3, 4), (5, 2, 4), (5,)]]
+    assert disttorch.autograd.gradgradcheck(nn.functional.bilinear, args)

@@ -89,38 +89,43 @@ def linear(input, weight, bias=None):
     return Linear.apply(input, weight, bias)
 
 
+def _einsum(spec, *operands):
+    if isinstance(operands[0], Tensor):
+        from ...ops import einsum
+        return einsum(spec, *operands)
+    return get_array_module(operands[0]).einsum(spec, *operands)
+
+
 class Bilinear(Node):
     """``y_k = x1 @ W_k @ x2 + b_k`` over a flattened batch."""
 
     def forward(self, x1, x2, w, b):
         xp = get_array_module(x1)
-        lead = x1.shape[:-1]
         a = x1.reshape(-1, x1.shape[-1])
         c = x2.reshape(-1, x2.shape[-1])
-        # (N, i) x (k, i, j) -> (N, k, j), then contract j with x2
-        t = xp.einsum("ni,kij->nkj", a, w)
+        t = xp.einsum("ni,kij->nkj", a, w)  # (N, k, j), then contract j with x2
         y = xp.einsum("nkj,nj->nk", t, c)
         if b is not None:
             y += b
-        self.save_for_backward(a, c, w, t)
-        self.shapes = (x1.shape, x2.shape)
+        self.save_for_backward(x1, x2, w, t)
         self.has_bias = b is not None
-        return y.reshape(lead + (w.shape[0],))
+        return y.reshape(x1.shape[:-1] + (w.shape[0],))
 
     def backward(self, g):
-        if isinstance(g, Tensor):
-            raise RuntimeError("bilinear: double backward (create_graph=True) is not supported")
-        a, c, w, t = self.saved_tensors
-        xp = get_array_module(a)
+        x1, x2, w, t = self.saved_tensors
         e = self.next_edges
+        a = x1.reshape(-1, x1.shape[-1])
+        c = x2.reshape(-1, x2.shape[-1])
         g2d = g.reshape(-1, w.shape[0])
         g1 = g2 = gw = gb = None
         if e[0] is not None:
-            g1 = xp.einsum("nk,kij,nj->ni", g2d, w, c).reshape(self.shapes[0])
+            g1 = _einsum("nk,nki->ni", g2d, _einsum("kij,nj->nki", w, c)).reshape(x1.shape)
         if e[1] is not None:
-            g2 = xp.einsum("nk,nkj->nj", g2d, t).reshape(self.shapes[1])
+            if isinstance(g, Tensor):
+                t = _einsum("ni,kij->nkj", a, w)  # the saved product is a constant here
+            g2 = _einsum("nk,nkj->nj", g2d, t).reshape(x2.shape)
         if e[2] is not None:
-            gw = xp.einsum("nk,ni,nj->kij", g2d, a, c)
+            gw = _einsum("nki,nj->kij", _einsum("nk,ni->nki", g2d, a), c)
         if self.has_bias and e[3] is not None:
             gb = g2d.sum(0)
         return g1, g2, gw, gb
