@@ -2,7 +2,12 @@
 
 This is the only module that imports cupy, and only when a CUDA array is
 first needed, so ``import disttorch`` stays fast on machines without a GPU.
+
+The CUDA array module is CuPy, or the simulated device of ``disttorch.cuda._simulated`` when
+``DISTTORCH_SIMULATE_CUDA=1`` is set (or inside its ``simulate()`` context): every caller asks
+:func:`cupy_module` and never imports cupy itself.
 """
+import os
 import sys
 
 import numpy as np
@@ -11,31 +16,68 @@ _cupy = None
 _cupy_tried = False
 
 
-def cupy_module():
-    """Return the cupy module, or None when CuPy is not installed."""
+def _load():
     global _cupy, _cupy_tried
+    _cupy_tried = True
+    if os.environ.get("DISTTORCH_SIMULATE_CUDA", "0") not in ("", "0"):
+        from .cuda import _simulated
+        _cupy = _simulated
+        return
+    try:
+        import cupy
+        _cupy = cupy
+    except Exception:  # ImportError, or a broken CUDA install
+        _cupy = None
+
+
+def cupy_module():
+    """Return the CUDA array module (cupy, or the simulated device), or None without CuPy."""
     if not _cupy_tried:
-        _cupy_tried = True
-        try:
-            import cupy
-            _cupy = cupy
-        except Exception:  # ImportError, or a broken CUDA install
-            _cupy = None
+        _load()
     return _cupy
 
 
+def set_cuda_module(module):
+    """Make ``module`` the CUDA array module; return the previous one (for tests)."""
+    global _cupy, _cupy_tried
+    previous = cupy_module()
+    _cupy, _cupy_tried = module, True
+    return previous
+
+
+def is_real_cupy(xp):
+    """True when ``xp`` is CuPy itself, where fused kernels can run."""
+    return xp is not np and xp.__name__ == "cupy"
+
+
+def cupyx_module(xp):
+    """The ``cupyx`` companion of the CUDA array module ``xp`` (``cupyx.scipy.special``...)."""
+    if is_real_cupy(xp):
+        import cupyx
+        import cupyx.scipy.special  # noqa: F401  (loads the submodule)
+        return cupyx
+    return xp.cupyx
+
+
 def get_array_module(array):
-    """Return the array module (numpy or cupy) that ``array`` belongs to."""
+    """Return the array module (numpy, cupy or the simulated device) that ``array`` belongs to."""
     if type(array) is np.ndarray:
         return np
-    module = type(array).__module__.partition(".")[0]
-    if module == "cupy":
+    cp = _cupy
+    if cp is not None and type(array) is cp.ndarray:
+        return cp
+    if type(array).__module__.partition(".")[0] == "cupy":
         return sys.modules["cupy"]
     return np
 
 
 def is_cuda_array(array):
-    return type(array) is not np.ndarray and type(array).__module__.startswith("cupy")
+    if type(array) is np.ndarray:
+        return False
+    cp = _cupy
+    if cp is not None and type(array) is cp.ndarray:
+        return True
+    return type(array).__module__.startswith("cupy")
 
 
 def to_numpy(array):

@@ -1,0 +1,454 @@
+"""A simulated CUDA device for CPU-only test runs: a small CuPy look-alike on numpy.
+
+Its ``ndarray`` is *not* a numpy array, and it behaves like ``cupy.ndarray`` where CuPy is
+strict, so that GPU-path mistakes fail on machines without a GPU:
+
+* mixing numpy arrays and device arrays in one operation raises ``TypeError``;
+* implicit conversion to numpy (``np.asarray(x)``, ``np.array(x)``) raises ``TypeError``;
+  ``x.get()`` or ``xp.asnumpy(x)`` is the explicit copy to the host;
+* reductions return 0-d device arrays, never host scalars;
+* numpy functions that CuPy 14 does not have are missing.
+
+It is a test aid, not a backend: no streams really run asynchronously and fused kernels
+(``ElementwiseKernel`` and friends) are absent, so their callers take the generic path.
+
+Enable it with ``DISTTORCH_SIMULATE_CUDA=1`` or the :func:`simulate` context manager.
+"""
+import contextlib
+import math
+import time
+import types
+
+import numpy as np
+
+# numpy callables absent from CuPy 14 (``set(dir(numpy)) - set(dir(cupy))``, callables only).
+_NUMPY_ONLY = frozenset("""
+asmatrix block bmat busday_count busday_offset busdaycalendar datetime_as_string datetime_data
+einsum_path errstate frompyfunc fromregex geomspace get_include getbufsize geterr geterrcall
+histogram_bin_edges info insert is_busday isnat matrix matvec memmap nanpercentile nanquantile
+ndenumerate nditer nested_iters polyder polydiv polyint recarray record setbufsize seterr
+seterrcall show_runtime spacing test unstack vecdot vecmat vectorize
+""".split())
+_NDARRAY_ONLY = frozenset(["ctypes", "getfield", "resize", "setfield", "setflags", "to_device",
+                           "tofile", "byteswap", "itemset", "newbyteorder"])
+_HOST_INPUTS = frozenset(["asarray", "array", "asanyarray", "ascontiguousarray", "asnumpy"])
+
+_memory = {"allocated": 0, "peak": 0}
+
+
+def _mixed_error(value):
+    return TypeError(f"Unsupported type {type(value)!r}: a numpy array cannot be mixed with a "
+                     "(simulated) CUDA array; move it with .to(device) / cupy.asarray first")
+
+
+def _unwrap(value, allow_host=False):
+    if type(value) is ndarray:
+        return value._a
+    if isinstance(value, np.ndarray):
+        if not allow_host:
+            raise _mixed_error(value)
+        return value
+    if isinstance(value, (list, tuple)):
+        return type(value)(_unwrap(v, allow_host) for v in value)
+    return value
+
+
+def _wrap(value):
+    if type(value) is np.ndarray:
+        if not value.flags.writeable and value.base is not None:
+            # numpy makes some views read-only (diagonal, broadcast_to); CuPy's are writable
+            try:
+                value.flags.writeable = True
+            except ValueError:
+                pass
+        return ndarray(value)
+    if isinstance(value, np.generic) and not isinstance(value, (np.str_, np.bytes_)):
+        return ndarray(np.asarray(value))
+    if isinstance(value, tuple):
+        return tuple(_wrap(v) for v in value)
+    if isinstance(value, list) and value and type(value[0]) is np.ndarray:
+        return [_wrap(v) for v in value]
+    return value
+
+
+def _call(fn, args, kwargs, allow_host=False):
+    args = _unwrap(args, allow_host)
+    kwargs = {k: _unwrap(v, allow_host) for k, v in kwargs.items()}
+    return _wrap(fn(*args, **kwargs))
+
+
+class Device:
+    """``cupy.cuda.Device``: the simulated machine has exactly one device, id 0."""
+
+    def __init__(self, device=None):
+        self.id = 0 if device is None else int(device)
+        if self.id != 0:
+            raise RuntimeError(f"cudaErrorInvalidDevice: simulated CUDA has one device, got "
+                               f"{self.id}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def use(self):
+        return None
+
+    def synchronize(self):
+        return None
+
+    def __eq__(self, other):
+        return isinstance(other, Device) and other.id == self.id
+
+    def __hash__(self):
+        return self.id
+
+
+class ndarray:
+    """A device array: a numpy array behind CuPy's stricter interface."""
+
+    __slots__ = ("_a", "_owner")
+    __array_priority__ = 100
+    __hash__ = None
+
+    def __init__(self, array):
+        self._a = array
+        self._owner = array.base is None
+        if self._owner:
+            _memory["allocated"] += array.nbytes
+            _memory["peak"] = max(_memory["peak"], _memory["allocated"])
+
+    def __del__(self):
+        if self._owner:
+            _memory["allocated"] -= self._a.nbytes
+
+    # -- what CuPy refuses
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError("Implicit conversion to a NumPy array is not allowed. Please use `.get()` "
+                        "to construct a NumPy array explicitly.")
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _call(getattr(ufunc, method), inputs, kwargs)
+
+    def __array_function__(self, func, types_, args, kwargs):
+        if func.__name__ in _NUMPY_ONLY:
+            return NotImplemented
+        return _call(func, args, kwargs)
+
+    # -- CuPy's own API
+    @property
+    def device(self):
+        return Device(0)
+
+    def get(self, stream=None, order="C", out=None, blocking=True):
+        """Copy to a numpy array on the host."""
+        return np.array(self._a, order=order)
+
+    def set(self, arr, stream=None):
+        """Copy the host array ``arr`` into this array."""
+        self._a[...] = arr
+
+    def __getattr__(self, name):
+        if name in _NDARRAY_ONLY:
+            raise AttributeError(f"'cupy.ndarray' object has no attribute '{name}'")
+        attr = getattr(self._a, name)
+        if callable(attr):
+            return _function(attr, name)
+        return _wrap(attr)
+
+    @property
+    def T(self):
+        return ndarray(self._a.T)
+
+    @property
+    def real(self):
+        return ndarray(self._a.real)
+
+    @property
+    def imag(self):
+        return ndarray(self._a.imag)
+
+    def __getitem__(self, index):
+        return _wrap(self._a[_unwrap(index, allow_host=True)])
+
+    def __setitem__(self, index, value):
+        self._a[_unwrap(index, allow_host=True)] = _unwrap(value, allow_host=True)
+
+    def __len__(self):
+        return len(self._a)
+
+    def __iter__(self):
+        return (_wrap(row) for row in self._a)
+
+    def __bool__(self):
+        return bool(self._a)
+
+    def __int__(self):
+        return int(self._a)
+
+    def __float__(self):
+        return float(self._a)
+
+    def __complex__(self):
+        return complex(self._a)
+
+    def __copy__(self):
+        return ndarray(self._a.copy())
+
+    def __deepcopy__(self, memo):
+        return ndarray(self._a.copy())
+
+    def __reduce__(self):
+        return (_from_host, (self._a.copy(),))
+
+    def __repr__(self):
+        return repr(self._a)
+
+    def __str__(self):
+        return str(self._a)
+
+
+def _from_host(array):
+    return ndarray(array)
+
+
+def _operator(name):
+    numpy_op = getattr(np.ndarray, name)
+
+    def op(self, *args):
+        result = _call(numpy_op, (self,) + args, {})
+        # in-place operators hand back the same array: keep the same wrapper
+        return self if type(result) is ndarray and result._a is self._a else result
+    op.__name__ = name
+    return op
+
+
+for _name in ("add radd sub rsub mul rmul truediv rtruediv floordiv rfloordiv mod rmod pow rpow "
+              "matmul rmatmul and rand or ror xor rxor lshift rlshift rshift rrshift "
+              "iadd isub imul itruediv ifloordiv imod ipow iand ior ixor ilshift irshift "
+              "lt le gt ge eq ne neg pos abs invert divmod").split():
+    setattr(ndarray, f"__{_name}__", _operator(f"__{_name}__"))
+
+
+class _Ufunc:
+    """A numpy ufunc whose call and methods (``at``, ``reduce``...) take device arrays."""
+
+    def __init__(self, ufunc):
+        self._ufunc = ufunc
+        self.__name__ = ufunc.__name__
+
+    def __call__(self, *args, **kwargs):
+        return _call(self._ufunc, args, kwargs)
+
+    def __getattr__(self, name):
+        attr = getattr(self._ufunc, name)
+        if callable(attr):
+            return lambda *args, **kwargs: _call(attr, args, kwargs)
+        return attr
+
+
+class _Namespace(types.SimpleNamespace):
+    """A numpy submodule (``linalg``, ``random``, ``fft``) restricted to device arrays."""
+
+    def __init__(self, module, **extra):
+        super().__init__(**extra)
+        object.__setattr__(self, "_module", module)
+
+    def __getattr__(self, name):
+        return _lookup(self._module, name)
+
+
+class _Indexer:
+    """``ogrid``, ``mgrid``, ``r_``, ``c_``: index objects that build device arrays."""
+
+    def __init__(self, indexer):
+        self._indexer = indexer
+
+    def __getitem__(self, key):
+        return _wrap(self._indexer[_unwrap(key)])
+
+
+def _lookup(module, name):
+    if name.startswith("__") or name in _NUMPY_ONLY:
+        raise AttributeError(f"module 'cupy' has no attribute '{name}'")
+    attr = getattr(module, name)
+    if name in ("ogrid", "mgrid", "r_", "c_"):
+        return _Indexer(attr)
+    if isinstance(attr, np.ufunc):
+        return _Ufunc(attr)
+    if isinstance(attr, types.ModuleType):
+        return _Namespace(attr)
+    if callable(attr) and not isinstance(attr, type):
+        return _function(attr, name, name in _HOST_INPUTS)
+    return attr
+
+
+def _function(fn, name, allow_host=False):
+    if name in ("sort", "argsort"):
+        # CuPy's sorts are always stable; numpy's default quicksort is not
+        return lambda *args, **kwargs: _call(fn, args, {"kind": "stable", **kwargs})
+    return lambda *args, **kwargs: _call(fn, args, kwargs, allow_host)
+
+
+def __getattr__(name):
+    return _lookup(np, name)
+
+
+def asarray(a, dtype=None, order=None, blocking=False):
+    """``cupy.asarray``: host data is copied to the device; device arrays pass through."""
+    if type(a) is ndarray:
+        return a if dtype is None or a._a.dtype == dtype else ndarray(a._a.astype(dtype))
+    return ndarray(np.array(_unwrap(a, allow_host=True), dtype=dtype, order=order or "K"))
+
+
+def array(obj, dtype=None, copy=True, order="K", subok=False, ndmin=0, blocking=False):
+    return ndarray(np.array(_unwrap(obj, allow_host=True), dtype=dtype, copy=True, order=order,
+                            ndmin=ndmin))
+
+
+def asnumpy(a, stream=None, order="C", out=None, blocking=True):
+    return a.get() if type(a) is ndarray else np.asarray(a)
+
+
+def get_array_module(*args):
+    return _this if any(type(a) is ndarray for a in args) else np
+
+
+# -- cupy.cuda
+
+
+class Stream:
+    """``cupy.cuda.Stream``: work is done eagerly, so every stream is always complete."""
+
+    null = None
+
+    def __init__(self, null=False, non_blocking=False, ptr=0, priority=0):
+        self.ptr = 0 if null else id(self)
+        self.priority = priority
+
+    def __enter__(self):
+        _streams.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _streams.pop()
+        return False
+
+    def use(self):
+        _streams[0] = self
+        return self
+
+    def synchronize(self):
+        return None
+
+    def record(self, event=None):
+        event = event or Event()
+        event.record(self)
+        return event
+
+    def wait_event(self, event):
+        return None
+
+    @property
+    def done(self):
+        return True
+
+
+Stream.null = Stream(null=True)
+_streams = [Stream.null]
+
+
+class Event:
+    """``cupy.cuda.Event``: records the host clock."""
+
+    def __init__(self, block=False, disable_timing=False, interprocess=False):
+        self._time = None
+
+    def record(self, stream=None):
+        self._time = time.perf_counter()
+
+    def synchronize(self):
+        return None
+
+    @property
+    def done(self):
+        return True
+
+
+def get_elapsed_time(start_event, end_event):
+    return (end_event._time - start_event._time) * 1000.0
+
+
+class _MemoryPool:
+    def used_bytes(self):
+        return _memory["allocated"]
+
+    def total_bytes(self):
+        return _memory["allocated"]
+
+    def free_all_blocks(self, stream=None):
+        return None
+
+
+class _Runtime:
+    @staticmethod
+    def getDeviceCount():
+        return 1
+
+    @staticmethod
+    def getDevice():
+        return 0
+
+    @staticmethod
+    def setDevice(device):
+        Device(device)
+
+    @staticmethod
+    def deviceSynchronize():
+        return None
+
+
+_pool = _MemoryPool()
+cuda = types.SimpleNamespace(
+    is_available=lambda: True, Device=Device, Stream=Stream, Event=Event, runtime=_Runtime(),
+    get_elapsed_time=get_elapsed_time, get_current_stream=lambda: _streams[-1],
+    get_default_memory_pool=lambda: _pool, simulated=True)
+random = _Namespace(np.random, seed=lambda seed=None: np.random.seed(seed))
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+cupyx = types.SimpleNamespace(
+    scipy=types.SimpleNamespace(special=types.SimpleNamespace(
+        erf=lambda x: ndarray(_erf(_unwrap(x)).astype(x.dtype)))),
+    scatter_add=lambda a, slices, value: _call(np.add.at, (a, slices, value), {}),
+    empty_pinned=np.empty, zeros_pinned=np.zeros)
+
+
+def reset_peak_memory():
+    _memory["peak"] = _memory["allocated"]
+
+
+def peak_memory():
+    return _memory["peak"]
+
+
+@contextlib.contextmanager
+def simulate():
+    """Within this context ``device="cuda"`` means the simulated device (tests use this)."""
+    from .. import _backend
+    previous = _backend.set_cuda_module(_this)
+    try:
+        yield
+    finally:
+        _backend.set_cuda_module(previous)
+
+
+_this = __import__("sys").modules[__name__]
+
+
+def _register():
+    from ..autograd.function import register_array_type
+    register_array_type(ndarray)
+
+
+_register()

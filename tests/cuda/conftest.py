@@ -1,0 +1,32 @@
+"""The ``device`` fixture of the CUDA tests: a real GPU when present, and the simulated device.
+
+``cuda`` runs on the GPU through CuPy and skips on machines without one; ``cuda-sim`` runs the
+same cases on :mod:`disttorch.cuda._simulated`, so device-mixing bugs and numpy-only calls in GPU
+paths fail on CPU-only machines too.
+"""
+import pytest
+
+import disttorch
+from disttorch import _backend
+from disttorch.cuda import _simulated
+
+
+def real_cuda_available():
+    module = _backend.cupy_module()
+    return module is not None and _backend.is_real_cupy(module) and disttorch.cuda.is_available()
+
+
+NO_GPU = ("no CUDA device: CuPy is not installed or there is no NVIDIA GPU/driver on this machine "
+          "(the cuda-sim cases run these checks on the simulated device)")
+
+
+@pytest.fixture(params=["cuda", "cuda-sim"])
+def device(request):
+    """``"cuda"`` on the real GPU or, for ``cuda-sim``, on the simulated device."""
+    if request.param == "cuda":
+        if not real_cuda_available():
+            pytest.skip(NO_GPU)
+        yield "cuda"
+        return
+    with _simulated.simulate():
+        yield "cuda"

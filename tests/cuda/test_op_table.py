@@ -1,0 +1,80 @@
+"""The op table on CUDA: every op's values and gradients on the device equal those on the CPU.
+
+The CPU results are themselves checked against torch by ``tests/ops``; here each sample runs
+twice, on the CPU and on the device, and outputs and gradients must agree, stay on the device
+and keep their dtype.
+"""
+import numpy as np
+import pytest
+
+import disttorch
+from tests.ops import harness
+from tests.ops import (test_arithmetic, test_indexing, test_linalg, test_pointwise, test_reduction,
+                       test_shape, test_sorting)
+from tests.nn import test_conv
+
+# entries whose lambda builds a CPU tensor of its own (a device mismatch on CUDA, as in torch)
+_HOST_BUILT = {"cat_legacy_empty"}
+
+TABLE = [op for module in (test_arithmetic, test_indexing, test_linalg, test_pointwise,
+                           test_reduction, test_shape, test_sorting, test_conv)
+         for op in module.OPS if op.name not in _HOST_BUILT]
+
+
+def _place(value, device, requires_grad):
+    if isinstance(value, np.ndarray):
+        t = disttorch.from_numpy(value.copy())
+        if device != "cpu":
+            t = t.to(device)
+        if requires_grad:
+            t.requires_grad_(True)
+        return t
+    if isinstance(value, list) and value and isinstance(value[0], np.ndarray):
+        return [_place(v, device, requires_grad) for v in value]
+    return value
+
+
+def _run(op, sample, args, device):
+    flags = harness._grad_flags(sample)
+    inputs = [_place(a, device, op.grad and f) for a, f in zip(args, flags)]
+    outputs = harness._outputs(op.fn(disttorch, *inputs, **sample.kwargs))
+    graded = [o for o in outputs if isinstance(o, disttorch.Tensor) and o.requires_grad]
+    if graded:
+        rng = np.random.default_rng(1)
+        weights = [rng.standard_normal(tuple(o.shape)).astype(_host(o).dtype) for o in graded]
+        disttorch.autograd.backward(graded, [_place(w, device, False) for w in weights])
+    return outputs, harness._flat_inputs(inputs)
+
+
+def _host(t):
+    return t.detach().cpu().numpy()
+
+
+def check_device_parity(op, sample, dtype, device):
+    args = [harness._cast(a, dtype) for a in sample.args]
+    cpu_out, cpu_in = _run(op, sample, args, "cpu")
+    dev_out, dev_in = _run(op, sample, args, device)
+    for k, (c, d) in enumerate(zip(cpu_out, dev_out)):
+        if not isinstance(c, disttorch.Tensor):
+            assert d == c, f"{op.name} output {k}: {d!r} != {c!r}"
+            continue
+        assert d.is_cuda, f"{op.name} output {k} left the device: {d.device}"
+        assert d.dtype == c.dtype, f"{op.name} output {k}: dtype {d.dtype} on {device}, {c.dtype} on cpu"
+        np.testing.assert_allclose(_host(d), _host(c), rtol=op.rtol, atol=op.atol, equal_nan=True,
+                                   err_msg=f"{op.name} output {k} ({dtype}) on {device}")
+    for i, (c, d) in enumerate(zip(cpu_in, dev_in)):
+        if not isinstance(c, disttorch.Tensor) or c.grad is None:
+            continue
+        assert d.grad is not None, f"{op.name}: no gradient for input {i} on {device}"
+        assert d.grad.is_cuda, f"{op.name}: gradient of input {i} is on {d.grad.device}"
+        np.testing.assert_allclose(_host(d.grad), _host(c.grad), rtol=op.grad_rtol,
+                                   atol=op.grad_atol, equal_nan=True,
+                                   err_msg=f"{op.name}: gradient of input {i} ({dtype}) on {device}")
+
+
+@pytest.mark.parametrize("op", TABLE, ids=lambda o: o.name)
+def test_op_matches_cpu(op, device):
+    rng = np.random.default_rng(0)
+    dtype = "float32" if "float32" in op.dtypes else op.dtypes[0]
+    for sample in op.samples(rng):
+        check_device_parity(op, sample, dtype, device)
