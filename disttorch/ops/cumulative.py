@@ -85,7 +85,7 @@ def cumsum(input, dim, *, dtype=None):
     input, acc = _scan_dtype(input, dtype)
     axis = _scan_axis(input, dim)
     if axis is None:
-        return Gather.apply(input, np.zeros((), _INT64), None, False) if acc is None else \
+        return Gather.apply(input, get_array_module(input._data).zeros((), _INT64), None, False) if acc is None else \
             _new(input._data.astype(acc))
     return Cumsum.apply(input, axis, False, acc)
 
@@ -95,7 +95,7 @@ def cumprod(input, dim, *, dtype=None):
     input, acc = _scan_dtype(input, dtype)
     axis = _scan_axis(input, dim)
     if axis is None:
-        return Gather.apply(input, np.zeros((), _INT64), None, False) if acc is None else \
+        return Gather.apply(input, get_array_module(input._data).zeros((), _INT64), None, False) if acc is None else \
             _new(input._data.astype(acc))
     return Cumprod.apply(input, axis, acc)
 

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from .._backend import get_array_module
+from .._backend import get_array_module, cupyx_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import register_methods, sum_to, default_float, cast, as_scalar
@@ -40,8 +40,7 @@ _erf_vec = np.frompyfunc(math.erf, 1, 1)
 def _erf_array(x):
     xp = get_array_module(x)
     if xp is not np:
-        from cupyx.scipy.special import erf as cupy_erf
-        return cupy_erf(x)
+        return cupyx_module(xp).scipy.special.erf(x)
     if x.dtype == np.float64:
         return _erf_vec(x).astype(np.float64)
     # float32/16: a rational approximation with relative error below 1.2e-7 (Numerical
