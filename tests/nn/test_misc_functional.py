@@ -58,6 +58,10 @@ MISC = [
         i, w, mode="max", padding_idx=0), lambda rng: [S(randn(rng, 6, 3),
                                                          np.array([[1, 0, 3], [0, 0, 0]]))],
            gradcheck=False),
+    OpInfo("embedding_bag_weighted_padding", lambda lib, w, i, o, p: _F(lib).embedding_bag(
+        i, w, o, mode="sum", per_sample_weights=p, padding_idx=2),
+           lambda rng: [S(randn(rng, 6, 3), np.array([1, 2, 4, 2]), np.array([0, 1]),
+                          randn(rng, 4))], gradcheck=False),
     OpInfo("embedding_bag_weighted", lambda lib, w, i, o, p: _F(lib).embedding_bag(
         i, w, o, mode="sum", per_sample_weights=p),
            lambda rng: [S(randn(rng, 6, 3), np.array([1, 2, 4, 5]), np.array([0, 1]),
@@ -233,6 +237,11 @@ GRADGRAD = {
                                  [_f64(rng, 1, 2, 4)]),
     "embedding": lambda rng: (lambda w: nn.functional.embedding(
         disttorch.tensor([[0, 2], [2, 1]]), w, padding_idx=1), [_f64(rng, 4, 3)]),
+    "embedding_bag_weighted": lambda rng: (lambda w, p: nn.functional.embedding_bag(
+        disttorch.tensor([1, 2, 0, 3, 1]), w, disttorch.tensor([0, 2]), mode="sum",
+        per_sample_weights=p, padding_idx=0), [_f64(rng, 4, 3), _f64(rng, 5)]),
+    "embedding_bag_mean": lambda rng: (lambda w: nn.functional.embedding_bag(
+        disttorch.tensor([[1, 2, 0], [3, 3, 1]]), w, mode="mean"), [_f64(rng, 4, 3)]),
     "cross_entropy": lambda rng: (lambda x: nn.functional.cross_entropy(
         x, disttorch.tensor([0, 2, 1]), label_smoothing=0.2), [_f64(rng, 3, 4)]),
     "cross_entropy_probs": lambda rng: (lambda x, y: nn.functional.cross_entropy(x, y),

@@ -134,29 +134,37 @@ class EmbeddingBag(Node):
         dim = weight.shape[1]
         keep = xp.ones(indices.shape[0], weight.dtype) if padding_idx is None else \
             (indices != padding_idx).astype(weight.dtype)
-        factor = keep if per_sample is None else keep * per_sample
+        base = keep
         if mode == "mean":
             counts = xp.bincount(bag_of, weights=keep, minlength=num_bags)
-            factor = factor / xp.maximum(counts, 1)[bag_of]
-        factor = factor.astype(weight.dtype, copy=False)
-        rows = weight[indices] * factor[:, None]
-        out = _row_scatter(rows, bag_of, num_bags)
-        self.save_for_backward(weight)
-        self.indices, self.bag_of, self.factor, self.num_rows = indices, bag_of, factor, \
+            base = keep / xp.maximum(counts, 1)[bag_of]
+        base = base.astype(weight.dtype, copy=False)
+        factor = base if per_sample is None else base * per_sample
+        out = _row_scatter(weight[indices] * factor[:, None], bag_of, num_bags)
+        self.save_for_backward(weight, per_sample)
+        self.indices, self.bag_of, self.base, self.num_rows = indices, bag_of, base, \
             weight.shape[0]
-        self.per_sample = per_sample
         return out.reshape(num_bags, dim)
 
     def backward(self, g):
+        weight, per_sample = self.saved_tensors
+        e = self.next_edges
+        gw = gps = None
         if isinstance(g, Tensor):
-            raise RuntimeError("embedding_bag: double backward (create_graph=True) is not "
-                               "supported")
-        rows = g[self.bag_of] * self.factor[:, None]
-        gw = _row_scatter(rows, self.indices, self.num_rows)
-        gps = None
-        if self.per_sample is not None and self.next_edges[5] is not None:
-            weight, = self.saved_tensors
-            gps = (g[self.bag_of] * weight[self.indices]).sum(axis=1)
+            picked = g[_new(self.bag_of)]
+            factor = _new(self.base) if per_sample is None else _new(self.base) * per_sample
+            if e[0] is not None:
+                gw = EmbeddingGrad.apply(picked * factor.unsqueeze(1), self.indices,
+                                         self.num_rows)
+            if per_sample is not None and e[5] is not None:
+                gps = (picked * weight[_new(self.indices)]).sum(1) * _new(self.base)
+            return gw, None, None, None, None, gps, None
+        picked = g[self.bag_of]
+        factor = self.base if per_sample is None else self.base * per_sample
+        if e[0] is not None:
+            gw = _row_scatter(picked * factor[:, None], self.indices, self.num_rows)
+        if per_sample is not None and e[5] is not None:
+            gps = (picked * weight[self.indices]).sum(axis=1) * self.base
         return gw, None, None, None, None, gps, None
 
 
