@@ -135,6 +135,7 @@ POOL_MODULES = [
     ("AdaptiveMaxPool3d", ((1, 2, 3),), {}, (1, 2, 3, 5, 4)),
     ("LPPool1d", (2, 3), dict(stride=2), (2, 3, 9)),
     ("LPPool2d", (3, (2, 2)), dict(ceil_mode=True), (2, 3, 5, 7)),
+    ("LPPool3d", (2, 2), dict(stride=(1, 2, 1)), (1, 2, 3, 5, 4)),
 ]
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..._backend import get_array_module
 from ...autograd.function import Node
+from ...ops.pointwise import abs as abs_, relu, sign
 from ...tensor import Tensor
 from ._windows import (ntuple, shape_str, pad_zeros, crop, sliding_windows, fold_windows,
                        window_slices, scatter_add_flat, require_float, FlatScatter, FlatPut,
@@ -22,8 +23,8 @@ __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
            "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
            "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
            "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
-           "adaptive_max_pool3d_with_indices", "lp_pool1d", "lp_pool2d", "max_unpool1d",
-           "max_unpool2d", "max_unpool3d"]
+           "adaptive_max_pool3d_with_indices", "lp_pool1d", "lp_pool2d", "lp_pool3d",
+           "max_unpool1d", "max_unpool2d", "max_unpool3d"]
 
 
 # ---------------------------------------------------------------------------- max pooling
@@ -280,8 +281,8 @@ class AvgPool(Node):
         spatial, kernel, stride, pairs, divisor = self.meta
         if isinstance(g, Tensor):
             return AvgPoolAdjoint.apply(g, spatial, kernel, stride, pairs, divisor), *(None,) * 4
-        return _window_fold(g, spatial, kernel, stride, pairs, divisor.astype(g.dtype, copy=False)), \
-            *(None,) * 4
+        divisor = divisor.astype(g.dtype, copy=False)
+        return _window_fold(g, spatial, kernel, stride, pairs, divisor), *(None,) * 4
 
 
 class AvgPoolAdjoint(Node):
@@ -453,7 +454,8 @@ def _adaptive_max(input, d, output_size, return_indices, name):
         windows = x
         for i, t in enumerate(tables):
             windows = xp.take(windows, t.ravel(), axis=2 + 2 * i)
-            windows = windows.reshape(windows.shape[:2 + 2 * i] + t.shape + windows.shape[3 + 2 * i:])
+            axis = 2 + 2 * i
+            windows = windows.reshape(windows.shape[:axis] + t.shape + windows.shape[axis + 1:])
         order = ((0, 1) + tuple(2 + 2 * i for i in range(d)) + tuple(3 + 2 * i for i in range(d)))
         windows = windows.transpose(order)
         return windows.reshape(windows.shape[:2 + d] + (math.prod(t.shape[1] for t in tables),)), \
@@ -510,9 +512,9 @@ def adaptive_max_pool3d_with_indices(input, output_size, return_indices=True):
 
 # ---------------------------------------------------------------------------- power average
 def _lp_pool(input, d, norm_type, kernel_size, stride, ceil_mode):
-    from ...ops.pointwise import sign, relu, abs as abs_
     kernel = ntuple(kernel_size, d, "kernel_size")
-    avg = (avg_pool1d if d == 1 else avg_pool2d)(input ** norm_type, kernel, stride, 0, ceil_mode)
+    avg_pool = (avg_pool1d, avg_pool2d, avg_pool3d)[d - 1]
+    avg = avg_pool(input ** norm_type, kernel, stride, 0, ceil_mode)
     return (sign(avg) * relu(abs_(avg)) * math.prod(kernel)) ** (1.0 / norm_type)
 
 
@@ -536,6 +538,16 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
         - Input: :math:`(N, C, H, W)` or :math:`(C, H, W)`; Output: :math:`(N, C, H_{out}, W_{out})`
     """
     return _lp_pool(input, 2, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Applies a 3D power-average pooling; arguments as in :func:`lp_pool1d` with triples.
+
+    Shape:
+        - Input: :math:`(N, C, D, H, W)` or :math:`(C, D, H, W)`;
+          Output: :math:`(N, C, D_{out}, H_{out}, W_{out})`
+    """
+    return _lp_pool(input, 3, norm_type, kernel_size, stride, ceil_mode)
 
 
 # ---------------------------------------------------------------------------- unpooling

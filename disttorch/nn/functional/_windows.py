@@ -21,7 +21,8 @@ def ntuple(value, n, name="argument"):
         if len(value) == 1 and n > 1:
             value = tuple(value) * n
         if len(value) != n:
-            raise ValueError(f"{name} must be an int or a tuple of {n} ints, but got {tuple(value)}")
+            raise ValueError(f"{name} must be an int or a tuple of {n} ints, but got "
+                             f"{tuple(value)}")
         return tuple(int(v) for v in value)
     return (int(value),) * n
 
@@ -58,7 +59,8 @@ def crop(x, pads):
     """Inverse of ``pad_zeros``: drop ``(low, high)`` borders of the trailing axes."""
     if not any(lo or hi for lo, hi in pads):
         return x
-    return x[(Ellipsis,) + tuple(slice(lo, s - hi) for s, (lo, hi) in zip(x.shape[-len(pads):], pads))]
+    spatial = x.shape[-len(pads):]
+    return x[(Ellipsis,) + tuple(slice(lo, s - hi) for s, (lo, hi) in zip(spatial, pads))]
 
 
 def out_size(size, kernel, stride, dilation):
