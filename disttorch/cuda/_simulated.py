@@ -150,7 +150,8 @@ class ndarray:
         self._a[...] = arr
 
     def __getattr__(self, name):
-        if name in _NDARRAY_ONLY:
+        # dunders too: numpy would find __array_interface__ and convert silently
+        if name in _NDARRAY_ONLY or name.startswith("__"):
             raise AttributeError(f"'cupy.ndarray' object has no attribute '{name}'")
         attr = getattr(self._a, name)
         if callable(attr):

@@ -1,0 +1,129 @@
+"""``disttorch.cuda`` queries, streams, events, memory statistics and device placement."""
+import io
+
+import numpy as np
+import pytest
+
+import disttorch
+from disttorch import _backend
+
+
+def test_is_available_without_cuda_never_raises():
+    previous = _backend.set_cuda_module(None)
+    try:
+        assert disttorch.cuda.is_available() is False
+        assert disttorch.cuda.device_count() == 0
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            disttorch.cuda.current_device()
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            disttorch.zeros(2, device="cuda")
+        disttorch.cuda.manual_seed_all(0)
+        disttorch.cuda.empty_cache()
+    finally:
+        _backend.set_cuda_module(previous)
+
+
+def test_device_queries(device):
+    assert disttorch.cuda.is_available()
+    assert disttorch.cuda.device_count() >= 1
+    disttorch.cuda.set_device(0)
+    assert disttorch.cuda.current_device() == 0
+    with disttorch.cuda.device("cuda:0"):
+        assert disttorch.cuda.current_device() == 0
+    assert isinstance(disttorch.cuda.get_device_name(), str)
+    disttorch.cuda.synchronize()
+
+
+@pytest.mark.parametrize("make", [
+    lambda d: disttorch.zeros(2, 3, device=d), lambda d: disttorch.ones(2, 3, device=d),
+    lambda d: disttorch.full((2, 3), 1.5, device=d), lambda d: disttorch.empty(2, 3, device=d),
+    lambda d: disttorch.arange(6, device=d), lambda d: disttorch.linspace(0, 1, 5, device=d),
+    lambda d: disttorch.eye(3, device=d), lambda d: disttorch.randn(2, 3, device=d),
+    lambda d: disttorch.rand(2, 3, device=d), lambda d: disttorch.randint(0, 5, (4,), device=d),
+    lambda d: disttorch.tensor([1.0, 2.0], device=d), lambda d: disttorch.randperm(5, device=d),
+    lambda d: disttorch.zeros_like(disttorch.ones(2), device=d),
+    lambda d: disttorch.ones(2).new_zeros(3, device=d),
+])
+def test_creation_functions_take_device(make, device):
+    t = make(device)
+    assert t.is_cuda and t.device == disttorch.device("cuda", 0)
+
+
+def test_moves_between_devices(device):
+    x = disttorch.arange(6.0).reshape(2, 3).requires_grad_()
+    y = x.to(device)
+    assert y.is_cuda and x.cuda().is_cuda and y.cpu().device.type == "cpu"
+    assert y.to(device) is y
+    (y * y).sum().backward()
+    assert x.grad.device.type == "cpu"
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.detach().numpy())
+    z = x.detach().pin_memory().to(device, non_blocking=True)
+    np.testing.assert_array_equal(z.cpu().numpy(), x.detach().numpy())
+
+
+def test_mixing_devices_raises_pytorchs_error(device):
+    a, b = disttorch.ones(3, device=device), disttorch.ones(3)
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+        a + b
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+        disttorch.matmul(disttorch.ones(2, 2, device=device), disttorch.ones(2, 2))
+    with pytest.raises(TypeError, match="can't convert cuda"):
+        a.numpy()
+
+
+def test_module_to_device_and_checkpoint(device):
+    model = disttorch.nn.Linear(3, 2).to(device)
+    assert all(p.is_cuda for p in model.parameters())
+    buffer = io.BytesIO()
+    disttorch.save(model.state_dict(), buffer)
+    buffer.seek(0)
+    state = disttorch.load(buffer, map_location="cpu")
+    assert all(v.device.type == "cpu" for v in state.values())
+    buffer.seek(0)
+    state = disttorch.load(buffer)
+    assert all(v.is_cuda for v in state.values())
+
+
+def test_streams_and_events(device):
+    side = disttorch.cuda.Stream()
+    start, end = disttorch.cuda.Event(enable_timing=True), disttorch.cuda.Event(enable_timing=True)
+    start.record()
+    x = disttorch.ones(64, 64, device=device)
+    side.wait_stream(disttorch.cuda.current_stream())
+    with disttorch.cuda.stream(side):
+        y = x @ x
+    disttorch.cuda.current_stream().wait_stream(side)
+    end.record()
+    end.synchronize()
+    assert start.elapsed_time(end) >= 0.0
+    assert side.query() in (True, False)
+    side.synchronize()
+    assert float(y[0, 0]) == 64.0
+    with pytest.raises(RuntimeError, match="enable_timing"):
+        disttorch.cuda.Event().elapsed_time(end)
+
+
+def test_memory_statistics(device):
+    disttorch.cuda.reset_peak_memory_stats()
+    before = disttorch.cuda.memory_allocated()
+    x = disttorch.empty(1 << 20, dtype=disttorch.float32, device=device)
+    assert disttorch.cuda.memory_allocated() >= before + 4 * (1 << 20)
+    assert disttorch.cuda.max_memory_allocated() >= before + 4 * (1 << 20)
+    assert disttorch.cuda.memory_reserved() >= disttorch.cuda.memory_allocated()
+    del x
+    disttorch.cuda.empty_cache()
+    assert disttorch.cuda.max_memory_allocated() >= disttorch.cuda.memory_allocated()
+
+
+def test_simulated_device_rejects_host_arrays(device):
+    if _backend.is_real_cupy(_backend.cupy_module()):
+        pytest.skip("checks the simulated device's own strictness")
+    xp = _backend.cupy_module()
+    a = xp.ones(3)
+    with pytest.raises(TypeError):
+        a + np.ones(3)
+    with pytest.raises(TypeError):
+        np.asarray(a)
+    with pytest.raises(AttributeError):
+        xp.errstate
+    assert type(a.sum()) is xp.ndarray

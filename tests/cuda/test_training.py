@@ -1,0 +1,99 @@
+"""Whole training steps on CUDA equal the same steps on the CPU (modules, losses, optimizers)."""
+import copy
+
+import numpy as np
+import pytest
+
+import disttorch
+import disttorch.nn as nn
+import disttorch.nn.functional as F
+
+
+def _mlp():
+    return nn.Sequential(nn.Linear(20, 32), nn.GELU(), nn.Linear(32, 32), nn.ReLU(),
+                         nn.Linear(32, 5))
+
+
+class _CNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
+        self.conv2 = nn.Conv2d(4, 8, 3)
+        self.bn = nn.BatchNorm2d(8)
+        self.fc = nn.Linear(8 * 2 * 2, 5)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.avg_pool2d(F.relu(self.bn(self.conv2(x))), 2)
+        return self.fc(x.flatten(1))
+
+
+class _TinyLM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(11, 16)
+        layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 2)
+        self.norm = nn.LayerNorm(16)
+        self.head = nn.Linear(16, 11)
+
+    def forward(self, tokens):
+        mask = nn.Transformer.generate_square_subsequent_mask(tokens.shape[1], device=tokens.device)
+        return self.head(self.norm(self.encoder(self.embed(tokens), mask=mask, is_causal=True)))
+
+
+def _batch(kind, rng):
+    if kind == "mlp":
+        return rng.standard_normal((8, 20)).astype(np.float32), rng.integers(0, 5, 8)
+    if kind == "cnn":
+        return rng.standard_normal((4, 1, 12, 12)).astype(np.float32), rng.integers(0, 5, 4)
+    tokens = rng.integers(0, 11, (3, 7))
+    return tokens, rng.integers(0, 11, (3, 7))
+
+
+def _loss(kind, model, x, y):
+    out = model(x)
+    if kind == "lm":
+        return F.cross_entropy(out.reshape(-1, 11), y.reshape(-1), label_smoothing=0.1)
+    return F.cross_entropy(out, y)
+
+
+OPTIMIZERS = {
+    "sgd": lambda p: disttorch.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=1e-4),
+    "adam": lambda p: disttorch.optim.Adam(p, lr=1e-2),
+    "adamw": lambda p: disttorch.optim.AdamW(p, lr=1e-2, weight_decay=0.1),
+}
+MODELS = {"mlp": _mlp, "cnn": _CNN, "lm": _TinyLM}
+
+
+def _train(kind, model, optimizer_name, device, steps=3):
+    model = model.to(device)
+    optimizer = OPTIMIZERS[optimizer_name](model.parameters())
+    rng = np.random.default_rng(0)
+    losses = []
+    for _ in range(steps):
+        x, y = _batch(kind, rng)
+        x, y = disttorch.from_numpy(x).to(device), disttorch.from_numpy(y).to(device)
+        optimizer.zero_grad()
+        loss = _loss(kind, model, x, y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.detach())
+    return model, losses
+
+
+@pytest.mark.parametrize("optimizer_name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("kind", sorted(MODELS))
+def test_training_steps_match_cpu(kind, optimizer_name, device):
+    disttorch.manual_seed(0)
+    model = MODELS[kind]()
+    on_cpu, cpu_losses = _train(kind, copy.deepcopy(model), optimizer_name, "cpu")
+    on_device, device_losses = _train(kind, model, optimizer_name, device)
+    for c, d in zip(cpu_losses, device_losses):
+        assert d.is_cuda
+        np.testing.assert_allclose(d.cpu().numpy(), c.numpy(), rtol=1e-4, atol=1e-5)
+    cpu_state = on_cpu.state_dict()
+    for name, value in on_device.state_dict().items():
+        assert value.is_cuda, f"{name} is on {value.device}"
+        np.testing.assert_allclose(value.cpu().numpy(), cpu_state[name].numpy(), rtol=1e-3,
+                                   atol=1e-4, err_msg=name)
