@@ -142,3 +142,14 @@ def test_module_and_no_python(launcher, tmp_path):
     assert "[rank0]: rank 0" in out and "[rank1]: rank 1" in out
     code, out, err = launcher.run("--nproc-per-node", 1, "--no-python", "sh", "-c", "exit 3")
     assert code == 1 and "failed first: exit code 3" in err
+
+
+@pytest.mark.timeout(60)
+def test_frozen_worker_is_detected_and_killed(launcher):
+    code, out, err = launcher.run("--nproc-per-node", 2, "--hang-timeout", 2, "--heartbeat-interval", 0.2,
+                                  "--stop-grace", 1, script("freeze.py"))
+    assert code == 1
+    # Frozen, it cannot send its last steps: the report has the last one that left.
+    assert re.search(r"rank 1 \(host .*\) hung: no progress for [\d.]+ s .* last seen at step [123]\b", err), err
+    assert "failed first" not in err
+    assert launcher.leftovers() == []

@@ -4,7 +4,9 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -132,3 +134,20 @@ def test_node_with_the_wrong_secret_is_refused(launcher):
     assert node0.returncode != 0
     assert "refused peer" in master_err.decode()
     assert "nodes [1] did not join the rendezvous within 3 s" in master_err.decode()
+
+
+@pytest.mark.timeout(60)
+def test_sigterm_to_the_master_ends_every_node(launcher):
+    port = 27500 + os.getpid() % 500
+    node1 = loopback_node(launcher, 1, port, "--nproc-per-node", 1, script("slow_progress.py"))
+    node0 = loopback_node(launcher, 0, port, "--nproc-per-node", 1, script("slow_progress.py"))
+    seen, deadline = b"", time.monotonic() + 30
+    while seen.count(b"started") < 2 and time.monotonic() < deadline:
+        seen += os.read(node0.stdout.fileno(), 4096)
+    assert seen.count(b"started") == 2
+    node0.send_signal(signal.SIGTERM)
+    node0.communicate(timeout=30)
+    node1.communicate(timeout=30)
+    assert node0.returncode == 128 + signal.SIGTERM
+    assert node1.returncode == 128 + signal.SIGTERM  # the job's status, as the master sent it
+    assert launcher.leftovers() == []
