@@ -3,7 +3,8 @@ import importlib
 
 _FAMILIES = ["creation", "random", "arithmetic", "pointwise", "conversion", "reduction",
              "statistics", "cumulative", "linalg", "diagonals", "shape", "strided", "joining",
-             "indexing", "masked", "gather_scatter", "sorting"]
+             "indexing", "masked", "gather_scatter", "sorting",
+             "special_ops", "nn_functions"]
 
 __all__ = []
 for _name in _FAMILIES:
