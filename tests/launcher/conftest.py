@@ -32,6 +32,10 @@ def processes_with_mark(mark):
     return found
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "mpi: starts real MPI jobs (mpiexec, srun, disttorch-run)")
+
+
 class Launcher:
     """Starts ``python -m launcher`` with a unique environment mark, and cleans up."""
 

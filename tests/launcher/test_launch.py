@@ -12,6 +12,9 @@ import pytest
 from launcher import procs
 from tests.launcher.conftest import script
 
+# Real MPI jobs: deselect with -m 'not mpi' for a quick run.
+pytestmark = pytest.mark.mpi
+
 
 def parse_env_lines(out):
     ranks = {}

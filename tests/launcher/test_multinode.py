@@ -14,6 +14,9 @@ import pytest
 from tests.launcher.conftest import REPO, script
 from tests.launcher.test_launch import expected_weights, final_weights
 
+# Real MPI jobs: deselect with -m 'not mpi' for a quick run.
+pytestmark = pytest.mark.mpi
+
 RIG = os.path.join(REPO, "cluster", "local")
 
 

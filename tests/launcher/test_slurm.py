@@ -8,6 +8,9 @@ import pytest
 
 from tests.launcher.conftest import REPO, script
 
+# Real MPI jobs: deselect with -m 'not mpi' for a quick run.
+pytestmark = pytest.mark.mpi
+
 RIG = os.path.join(REPO, "cluster", "local")
 
 
