@@ -22,6 +22,8 @@ def _unpool1d(lib, x):
     return lib.nn.functional.max_unpool1d(out, index, 2)
 
 
+_SAMPLES = np.random.default_rng(7).uniform(0, 1, (2, 3, 2))
+
 OPS = [
     _op("max_pool1d", lambda lib, x: lib.nn.functional.max_pool1d(x, 3, 2, 1, return_indices=True),
         (2, 3, 9), (3, 8)),
@@ -73,6 +75,9 @@ OPS = [
     _op("max_unpool2d", lambda lib, x: lib.nn.functional.max_unpool2d(
         *lib.nn.functional.max_pool2d(x, 2, return_indices=True), 2), (2, 3, 6, 4), (3, 4, 6)),
     _op("max_unpool1d", _unpool1d, (2, 3, 8), (3, 8)),
+    _op("fractional_max_pool2d", lambda lib, x: lib.nn.functional.fractional_max_pool2d(
+        x, 3, output_size=(4, 5), _random_samples=lib.tensor(_SAMPLES, dtype=x.dtype)),
+        (2, 3, 8, 9)),
     _op("max_unpool3d", lambda lib, x: lib.nn.functional.max_unpool3d(
         *lib.nn.functional.max_pool3d(x, 2, return_indices=True), 2, output_size=(5, 4, 5)),
         (1, 2, 5, 4, 5)),
@@ -235,3 +240,44 @@ def test_integer_inputs():
     for (d_dtype, got), (t_dtype, want) in zip(*results):
         assert d_dtype == t_dtype
         np.testing.assert_array_equal(got, want)
+
+
+def _fractional(lib, x, samples, d=2, **kwargs):
+    pool = getattr(lib.nn.functional, f"fractional_max_pool{d}d")
+    return pool(x, return_indices=True, _random_samples=lib.from_numpy(samples.copy()), **kwargs)
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("d,x_shape,kwargs", [
+    (2, (2, 3, 9, 11), dict(kernel_size=3, output_size=(5, 6))),
+    (2, (2, 3, 9, 11), dict(kernel_size=(2, 3), output_ratio=(0.5, 0.6))),
+    (2, (3, 9, 11), dict(kernel_size=2, output_size=(8, 2))),
+    (3, (2, 2, 7, 8, 9), dict(kernel_size=2, output_size=(4, 5, 3))),
+], ids=["2d_size", "2d_ratio", "2d_unbatched", "3d"])
+def test_fractional_max_pool(d, x_shape, kwargs, dtype):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    planes = (1,) + x_shape[:1] if len(x_shape) == d + 1 else x_shape[:2]
+    samples = rng.uniform(0, 1, planes + (d,)).astype(dtype)
+    results = []
+    for lib in (disttorch, torch):
+        t = lib.from_numpy(x.copy()).requires_grad_()
+        out, index = _fractional(lib, t, samples, d, **kwargs)
+        (out * out).sum().backward()
+        results.append((out.detach().numpy(), index.numpy(), t.grad.numpy()))
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+def test_fractional_max_pool_module_and_errors():
+    pool = nn.FractionalMaxPool2d(3, output_ratio=0.5)
+    assert tuple(pool(disttorch.randn(2, 3, 10, 12)).shape) == (2, 3, 5, 6)
+    with pytest.raises(ValueError, match="requires specifying either an output size"):
+        nn.FractionalMaxPool2d(3)
+    with pytest.raises(ValueError, match="output_ratio must be between 0 and 1"):
+        nn.FractionalMaxPool3d(2, output_ratio=1.5)
+    with pytest.raises(RuntimeError, match="fractional_max_pool2d\\(\\): pool width 3 too large "
+                                           "relative to input width 8"):
+        disttorch.nn.functional.fractional_max_pool2d(disttorch.zeros(2, 3, 8, 8), 3,
+                                                      output_size=(4, 7))

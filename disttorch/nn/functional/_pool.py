@@ -17,6 +17,7 @@ from ...tensor import Tensor
 from ._windows import (ntuple, shape_str, pad_zeros, crop, sliding_windows, fold_windows,
                        window_slices, scatter_add_flat, require_float, FlatScatter, FlatPut,
                        AxisLinear)
+from ._fractional import fractional_max_pool2d, fractional_max_pool3d
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
            "max_pool2d_with_indices", "max_pool3d_with_indices", "avg_pool1d", "avg_pool2d",
@@ -24,7 +25,8 @@ __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
            "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
            "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
            "adaptive_max_pool3d_with_indices", "lp_pool1d", "lp_pool2d", "lp_pool3d",
-           "max_unpool1d", "max_unpool2d", "max_unpool3d"]
+           "max_unpool1d", "max_unpool2d", "max_unpool3d", "fractional_max_pool2d",
+           "fractional_max_pool3d"]
 
 
 # ---------------------------------------------------------------------------- max pooling
@@ -110,15 +112,15 @@ class StridedMaxPool(Node):
 
 
 class MaxPool(Node):
-    """Max over gathered windows ``(N, C, *out, prod(K))`` (adaptive pooling): ``gather``
-    returns them with the index tables of ``_flat_index``."""
+    """Max over gathered windows ``(N, C, *out, prod(K))`` (adaptive and fractional pooling):
+    ``gather(x)`` returns them with a function from window tap to flat input index."""
 
     def forward(self, x, gather):
         xp = get_array_module(x)
-        windows, tables = gather(x)
+        windows, to_input_index = gather(x)
         arg = windows.argmax(axis=-1)
         values = xp.take_along_axis(windows, arg[..., None], axis=-1)[..., 0]
-        index = _flat_index(arg, tables, x.shape[2:])
+        index = to_input_index(arg)
         self.meta = (x.shape, index)
         self.mark_non_differentiable(1)
         return values, index
@@ -458,8 +460,9 @@ def _adaptive_max(input, d, output_size, return_indices, name):
             windows = windows.reshape(windows.shape[:axis] + t.shape + windows.shape[axis + 1:])
         order = ((0, 1) + tuple(2 + 2 * i for i in range(d)) + tuple(3 + 2 * i for i in range(d)))
         windows = windows.transpose(order)
-        return windows.reshape(windows.shape[:2 + d] + (math.prod(t.shape[1] for t in tables),)), \
-            tables
+        taps = math.prod(t.shape[1] for t in tables)
+        return (windows.reshape(windows.shape[:2 + d] + (taps,)),
+                lambda arg: _flat_index(arg, tables, spatial))
 
     out, index = MaxPool.apply(input, gather)
     if unbatched:

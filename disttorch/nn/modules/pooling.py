@@ -6,7 +6,8 @@ from .module import Module
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
            "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
            "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "LPPool1d", "LPPool2d", "LPPool3d",
-           "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d"]
+           "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "FractionalMaxPool2d",
+           "FractionalMaxPool3d"]
 
 
 class _MaxPoolNd(Module):
@@ -366,4 +367,65 @@ class MaxUnpool3d(_MaxUnpoolNd):
     :class:`MaxUnpool1d` with triples."""
 
     _function = staticmethod(F.max_unpool3d)
+    _dims = 3
+
+
+def _ratio_tuple(value, n):
+    return tuple(float(v) for v in (value if isinstance(value, (tuple, list)) else (value,) * n))
+
+
+class _FractionalMaxPoolNd(Module):
+    _function = None
+    _dims = 0
+
+    def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                 _random_samples=None):
+        super().__init__()
+        d = self._dims
+        self.kernel_size = ntuple(kernel_size, d)
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+        self.output_size = ntuple(output_size, d) if output_size is not None else None
+        self.output_ratio = _ratio_tuple(output_ratio, d) if output_ratio is not None else None
+        if output_size is None and output_ratio is None:
+            raise ValueError(f"{type(self).__name__} requires specifying either an output size, "
+                             f"or a pooling ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError("only one of output_size and output_ratio may be specified")
+        if self.output_ratio is not None and not all(0 < r < 1 for r in self.output_ratio):
+            raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
+
+    def forward(self, input):
+        return type(self)._function(input, self.kernel_size, self.output_size, self.output_ratio,
+                                    self.return_indices, _random_samples=self._random_samples)
+
+
+class FractionalMaxPool2d(_FractionalMaxPoolNd):
+    """Applies 2D fractional max pooling: ``kernel_size`` windows at pseudo-random offsets,
+    drawn per plane, so that the output has ``output_size`` or ``output_ratio`` of the input.
+
+    Args:
+        kernel_size: the size of the window
+        output_size: the target output size ``(oH, oW)``
+        output_ratio: the output size as a fraction of the input size, in (0, 1)
+        return_indices: also return the flat indices of the maxima. Default: ``False``
+
+    Shape:
+        - Input: :math:`(N, C, H_{in}, W_{in})` or :math:`(C, H_{in}, W_{in})`
+        - Output: :math:`(N, C, oH, oW)`
+    """
+
+    _function = staticmethod(F.fractional_max_pool2d)
+    _dims = 2
+
+
+class FractionalMaxPool3d(_FractionalMaxPoolNd):
+    """Applies 3D fractional max pooling; arguments as in :class:`FractionalMaxPool2d` with
+    triples.
+
+    Shape:
+        - Input: :math:`(N, C, T, H, W)`; Output: :math:`(N, C, oT, oH, oW)`
+    """
+
+    _function = staticmethod(F.fractional_max_pool3d)
     _dims = 3
