@@ -1,9 +1,12 @@
-"""Pooling: max/avg over strided windows, adaptive pools, power-average pools, max unpooling.
+"""Pooling: max/avg over strided windows, adaptive pools, power-average pools, max unpooling
+(fractional max pooling lives in ``_fractional`` and is exported from here).
 
-Windows are strided views of the padded input (``_windows.sliding_windows``). Max pooling
-records the argmax as a flat index into each input plane (PyTorch's ``return_indices``), so
-its backward is one vectorised scatter-add; adaptive pools gather variable-size windows
-through index tables padded to the largest window (repeating an element leaves a max alone).
+Windows are strided views of the padded input (``_windows.sliding_windows``). Strided max
+pooling compares tap by tap over that view and keeps the winning tap; its backward adds the
+gradient back tap by tap where that tap won. Adaptive (and fractional) pools gather
+variable-size windows through index tables padded to the largest window (repeating an element
+leaves a max alone), record the argmax as a flat index into each input plane (PyTorch's
+``return_indices``) and scatter-add the gradient back through it.
 """
 import itertools
 import math
