@@ -54,7 +54,7 @@ for _mode in ("constant", "reflect", "replicate", "circular"):
         x, (2, 3), mode=m), lambda rng: [S(randn(rng, 2, 3, 5))]))
     OPS.append(OpInfo(f"pad_{_mode}_3d", lambda lib, x, m=_mode: lib.nn.functional.pad(
         x, (1, 2, 0, 1, 2, 1), mode=m), lambda rng: [S(randn(rng, 1, 2, 3, 4, 3))]))
-for _mode in ("bilinear", "nearest"):
+for _mode in ("bilinear", "nearest", "bicubic"):
     for _padding in ("zeros", "border", "reflection"):
         for _align in (False, True):
             OPS.append(OpInfo(
@@ -188,6 +188,9 @@ def test_module(name, args, kwargs, shape, dtype):
                                                align_corners=False),
      RuntimeError, "grid_sampler(): expected grid and input to have same batch size, but got input "
      "with sizes [2, 3, 4, 5] and grid with sizes [3, 6, 7, 2]"),
+    (lambda lib: lib.nn.functional.grid_sample(lib.zeros(1, 1, 2, 2, 2), lib.zeros(1, 1, 1, 1, 3),
+                                               mode="bicubic", align_corners=False),
+     RuntimeError, "grid_sampler(): bicubic interpolation only supports 4D input"),
     (lambda lib: lib.nn.functional.affine_grid(lib.zeros(2, 3, 3), (2, 3, 4, 5),
                                                align_corners=False),
      ValueError, "Expected a batch of 2D affine matrices of shape Nx2x3 for size (2, 3, 4, 5). Got "
@@ -197,7 +200,7 @@ def test_module(name, args, kwargs, shape, dtype):
 ], ids=["bilinear_rank", "size_and_scale", "align_corners_nearest", "no_size", "recompute_size",
         "shuffle_channels",
         "unshuffle_height", "reflect_too_big", "odd_pad", "grid_last_dim", "grid_batch",
-        "affine_theta", "channel_shuffle_groups"])
+        "grid_bicubic_5d", "affine_theta", "channel_shuffle_groups"])
 def test_errors(fn, error, message):
     with pytest.raises(error) as err:
         fn(disttorch)

@@ -63,10 +63,9 @@ def _linear_taps(xp, in_size, out_size, scale, align_corners, dtype):
     return [(xp.asarray(i0), xp.asarray(1 - lam1)), (xp.asarray(i1), xp.asarray(lam1))]
 
 
-def _cubic_taps(xp, in_size, out_size, scale, align_corners, dtype):
-    src = _source_coords(in_size, out_size, scale, align_corners, True, dtype)
-    base = np.floor(src)
-    t = src - base
+def _cubic_weights(t):
+    """Keys' cubic convolution weights (A = -0.75) of the taps at -1, 0, 1, 2 for offset t,
+    and their derivatives in t."""
     a = _CUBIC_A
 
     def near(x):
@@ -75,7 +74,21 @@ def _cubic_taps(xp, in_size, out_size, scale, align_corners, dtype):
     def far(x):
         return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
 
+    def d_near(x):
+        return (3 * (a + 2) * x - 2 * (a + 3)) * x
+
+    def d_far(x):
+        return (3 * a * x - 10 * a) * x + 8 * a
+
     weights = [far(t + 1), near(t), near(1 - t), far(2 - t)]
+    slopes = [d_far(t + 1), d_near(t), -d_near(1 - t), -d_far(2 - t)]
+    return weights, slopes
+
+
+def _cubic_taps(xp, in_size, out_size, scale, align_corners, dtype):
+    src = _source_coords(in_size, out_size, scale, align_corners, True, dtype)
+    base = np.floor(src)
+    weights, _ = _cubic_weights(src - base)
     base = base.astype(np.int64)
     return [(xp.asarray(np.clip(base - 1 + k, 0, in_size - 1)), xp.asarray(w))
             for k, w in enumerate(weights)]
@@ -375,107 +388,115 @@ def affine_grid(theta, size, align_corners=None):
     return grid.reshape(size[0], *spatial, d)
 
 
-def _source_index(coord, size, padding_mode, align_corners):
-    """Pixel coordinate of normalised ``coord`` along an axis of ``size`` pixels after the
-    padding mode, and d(pixel)/d(coord) (PyTorch's ``grid_sampler_compute_source_index``)."""
-    xp = get_array_module(coord)
+def _unnormalize(coord, size, align_corners):
+    """Pixel coordinate of a normalised one, and d(pixel)/d(coord)."""
     if align_corners:
-        scale = (size - 1) / 2
-        pixel = (coord + 1) * scale
-    else:
-        scale = size / 2
-        pixel = ((coord + 1) * size - 1) / 2
-    mult = xp.full(pixel.shape, scale, dtype=pixel.dtype)
+        return (coord + 1) * ((size - 1) / 2), (size - 1) / 2
+    return ((coord + 1) * size - 1) / 2, size / 2
+
+
+def _pad_coordinate(pixel, size, padding_mode, align_corners):
+    """PyTorch's ``compute_coordinates``: the pixel coordinate after border clipping or
+    reflection, and its derivative (0 where clipped, -1 where reflected)."""
+    xp = get_array_module(pixel)
+    slope = xp.ones(pixel.shape, dtype=pixel.dtype)
     if padding_mode == "reflection":
         low, high = (0, 2 * (size - 1)) if align_corners else (-1, 2 * size - 1)
         if low == high:
-            return xp.zeros_like(pixel), xp.zeros_like(mult)
+            return xp.zeros_like(pixel), xp.zeros_like(slope)
         start, span = low / 2, (high - low) / 2
         shifted = pixel - start
-        mult = xp.where(shifted < 0, -mult, mult)
+        slope = xp.where(shifted < 0, -slope, slope)
         shifted = xp.abs(shifted)
         extra = xp.fmod(shifted, span)
         even = xp.floor(shifted / span) % 2 == 0
         pixel = xp.where(even, extra + start, span - extra + start)
-        mult = xp.where(even, mult, -mult)
+        slope = xp.where(even, slope, -slope)
     if padding_mode in ("border", "reflection"):
-        inside = (pixel > 0) & (pixel < size - 1)
+        slope = slope * ((pixel > 0) & (pixel < size - 1))
         pixel = xp.clip(pixel, 0, size - 1)
-        mult = mult * inside
-    return pixel, mult
+    return pixel, slope
+
+
+def _axis_taps(coord, size, mode, padding_mode, align_corners, dtype):
+    """Per axis: ``[(pixel index, weight, d weight / d coord)]`` of the sampled pixels."""
+    xp = get_array_module(coord)
+    pixel, scale = _unnormalize(coord, size, align_corners)
+    if mode == "bicubic":
+        # the taps' integer coordinates are padded, the interpolation offset is not
+        base = xp.floor(pixel)
+        weights, slopes = _cubic_weights((pixel - base).astype(dtype, copy=False))
+        return [(_pad_coordinate(base + offset, size, padding_mode, align_corners)[0], w,
+                 d * scale) for offset, w, d in zip((-1, 0, 1, 2), weights, slopes)]
+    pixel, slope = _pad_coordinate(pixel, size, padding_mode, align_corners)
+    slope = (slope * scale).astype(dtype, copy=False)
+    if mode == "nearest":
+        # round half to even, as nearbyint does
+        return [(xp.rint(pixel), xp.ones(pixel.shape, dtype), xp.zeros(pixel.shape, dtype))]
+    base = xp.floor(pixel)
+    frac = (pixel - base).astype(dtype, copy=False)
+    return [(base, 1 - frac, -slope), (base + 1, frac, slope)]
 
 
 class GridSample(Node):
-    """Bilinear/trilinear or nearest sampling of ``(N, C, *S)`` at ``grid`` (``(N, *So, d)``,
-    ``grid[..., 0]`` indexing the last axis): a gather of the ``2**d`` corner pixels."""
+    """Nearest, (bi/tri)linear or bicubic sampling of ``(N, C, *S)`` at ``grid``
+    (``(N, *So, d)``, ``grid[..., 0]`` indexing the last axis): a gather of every combination
+    of the per-axis taps, weighted by the product of the per-axis weights."""
 
     def forward(self, x, grid, mode, padding_mode, align_corners):
         xp = get_array_module(x)
         n, c = x.shape[:2]
         spatial = x.shape[2:]
         d = len(spatial)
-        pixels, mults = [], []
-        for axis, size in enumerate(spatial):
-            coord = grid[..., d - 1 - axis].reshape(n, math.prod(grid.shape[1:-1]))
-            pixel, mult = _source_index(coord, size, padding_mode, align_corners)
-            pixels.append(pixel)
-            mults.append(mult)
-        if mode == "nearest":
-            # round half to even, as nearbyint does
-            bases, fracs, bit_sets = [xp.rint(p) for p in pixels], None, [(0,) * d]
-        else:
-            bases = [xp.floor(p) for p in pixels]
-            fracs = [(p - b).astype(x.dtype, copy=False) for p, b in zip(pixels, bases)]
-            bit_sets = list(itertools.product((0, 1), repeat=d))
+        length = math.prod(grid.shape[1:-1])
+        per_axis = [_axis_taps(grid[..., d - 1 - axis].reshape(n, length), size, mode,
+                               padding_mode, align_corners, x.dtype)
+                    for axis, size in enumerate(spatial)]
         flat = x.reshape(n, c, math.prod(spatial))
-        out = xp.zeros((n, c, pixels[0].shape[1]), dtype=x.dtype)
-        taps = []
-        for bits in bit_sets:
-            inside = xp.ones(pixels[0].shape, dtype=bool)
-            index = xp.zeros(pixels[0].shape, dtype=xp.int64)
-            weight = xp.ones(pixels[0].shape, dtype=x.dtype)
-            for axis, size in enumerate(spatial):
-                coord = bases[axis] + bits[axis]
+        out = xp.zeros((n, c, length), dtype=x.dtype)
+        corners = []
+        for combo in itertools.product(*per_axis):
+            inside = xp.ones((n, length), dtype=bool)
+            index = xp.zeros((n, length), dtype=xp.int64)
+            weight = xp.ones((n, length), dtype=x.dtype)
+            for (coord, w, _), size in zip(combo, spatial):
                 inside &= (coord >= 0) & (coord <= size - 1)
                 index = index * size + coord.astype(xp.int64)
-                if fracs is not None:
-                    weight = weight * (fracs[axis] if bits[axis] else 1 - fracs[axis])
+                weight = weight * w
             index = xp.where(inside, index, 0)
-            weight = weight * inside
             value = xp.take_along_axis(flat, index[:, None, :], axis=2) * inside[:, None, :]
             out += value * weight[:, None, :]
-            taps.append((bits, index, weight, value))
-        self.meta = (x.shape, grid.shape, taps, fracs, mults)
+            corners.append((combo, index, weight * inside, value))
+        self.meta = (x.shape, grid.shape, corners)
         return out.reshape((n, c) + tuple(grid.shape[1:-1]))
 
     def backward(self, g):
         if isinstance(g, Tensor):
             raise RuntimeError("grid_sample: double backward is not supported by disttorch")
-        shape, grid_shape, taps, fracs, mults = self.meta
+        shape, grid_shape, corners = self.meta
         xp = get_array_module(g)
         n, c = shape[:2]
         d = len(shape) - 2
         g = g.reshape(n, c, math.prod(grid_shape[1:-1]))
         gx = ggrid = None
         if self.next_edges[0] is not None:
-            values = xp.concatenate([g * weight[:, None, :] for _, _, weight, _ in taps], axis=2)
-            index = xp.concatenate([index for _, index, _, _ in taps], axis=1)
+            values = xp.concatenate([g * weight[:, None, :] for _, _, weight, _ in corners],
+                                    axis=2)
+            index = xp.concatenate([index for _, index, _, _ in corners], axis=1)
             gx = scatter_add_flat(values, index[:, None, :], math.prod(shape[2:])).reshape(shape)
         if self.next_edges[1] is not None:
             ggrid = xp.zeros((n, math.prod(grid_shape[1:-1]), d), dtype=g.dtype)
-            if fracs is not None:
-                for axis in range(d):
-                    slope = 0
-                    for bits, _, _, value in taps:
-                        # d(weight)/d(pixel) along this axis: +-1 times the other axes' weights
-                        partial = xp.ones(fracs[0].shape, dtype=g.dtype)
-                        for other in range(d):
-                            if other != axis:
-                                partial = partial * (fracs[other] if bits[other] else
-                                                     1 - fracs[other])
-                        sign = 1 if bits[axis] else -1
-                        slope = slope + value * (sign * partial)[:, None, :]
-                    ggrid[..., d - 1 - axis] = (slope * g).sum(axis=1) * mults[axis]
+            weighted = [(combo, (value * g).sum(axis=1)) for combo, _, _, value in corners]
+            for axis in range(d):
+                total = 0
+                for combo, contribution in weighted:
+                    # d(product of weights)/d(coord): this axis' slope times the others' weights
+                    factor = combo[axis][2]
+                    for other in range(d):
+                        if other != axis:
+                            factor = factor * combo[other][1]
+                    total = total + contribution * factor
+                ggrid[..., d - 1 - axis] = total
             ggrid = ggrid.reshape(grid_shape)
         return gx, ggrid, None, None, None
 
@@ -489,7 +510,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     Args:
         input: tensor of shape :math:`(N, C, H_{in}, W_{in})` or :math:`(N, C, D, H, W)`
         grid: tensor of shape :math:`(N, H_{out}, W_{out}, 2)` or :math:`(N, D', H', W', 3)`
-        mode: ``'bilinear'`` (trilinear on 5-D inputs) or ``'nearest'``. Default: ``'bilinear'``
+        mode: ``'bilinear'`` (trilinear on 5-D inputs), ``'nearest'`` or ``'bicubic'``
+            (4-D only). Default: ``'bilinear'``
         padding_mode: ``'zeros'``, ``'border'`` or ``'reflection'``. Default: ``'zeros'``
         align_corners: whether -1 and 1 are the centres (``True``) or the outer edges
             (``False``) of the corner pixels. Default: ``False``
@@ -497,7 +519,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     Shape:
         - Output: :math:`(N, C, H_{out}, W_{out})` or :math:`(N, C, D', H', W')`
 
-    ``mode='bicubic'`` and double backward are not supported.
+    Double backward is not supported.
     """
     if mode not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' "
@@ -508,9 +530,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if align_corners is None:
         warnings.warn(_ALIGN_WARNING, stacklevel=2)
         align_corners = False
-    if mode == "bicubic":
-        raise RuntimeError("grid_sample: mode='bicubic' is not supported by disttorch (use "
-                           "'bilinear' or 'nearest')")
+    if mode == "bicubic" and input.ndim != 4:
+        raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
     if grid.ndim != input.ndim or grid.shape[-1] != input.ndim - 2:
         raise RuntimeError(f"grid_sampler(): expected grid to have size {input.ndim - 2} in last "
                            f"dimension, but got grid with sizes {shape_str(grid.shape)}")
