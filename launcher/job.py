@@ -312,7 +312,9 @@ class JobState:
                 if max(idle, silent) > hang_timeout:
                     stuck.append((max(idle, silent), state))
             if stuck:
-                stuck.sort(key=lambda item: -item[0])
+                # A rank waiting inside a collective is usually the victim of one that is not:
+                # name the latter first, then the longest idle.
+                stuck.sort(key=lambda item: (item[1].collective is not None, -item[0]))
                 idle, first = stuck[0]
                 self._failure = Failure(
                     "hang", first.rank,
