@@ -19,6 +19,7 @@ from ...ops._util import sum_to
 from ...tensor import Tensor, Size
 from ._windows import shape_str, dual_sum, require_float
 from ._pool import AvgPool
+from ...amp.autocast_mode import cast_float32
 
 __all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm",
            "local_response_norm"]
@@ -151,10 +152,6 @@ def _check_param(param, name, count):
         raise RuntimeError(f"{name} should contain {count} elements not {param.numel()}")
 
 
-def _data(t):
-    return None if t is None else t._data
-
-
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-05):
     """Applies Batch Normalization for each channel across a batch of data.
@@ -277,6 +274,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
     Shape:
         - Output: same shape as ``input``
     """
+    input, weight, bias = cast_float32(input, weight, bias)
     spec = _trailing_spec(input, normalized_shape, ((weight, "weight"), (bias, "bias")), eps,
                           True, ", ")
     require_float(input, "LayerNormKernelImpl")
@@ -316,6 +314,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
     Shape:
         - Output: same shape as ``input``
     """
+    input, weight, bias = cast_float32(input, weight, bias)
     if input.ndim < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received "
                            f"{input.ndim}")
