@@ -1,0 +1,211 @@
+"""``GradScaler``: dynamic loss scaling for float16 training."""
+import warnings
+
+import numpy as np
+
+from .._backend import get_array_module
+
+__all__ = ["GradScaler"]
+
+_READY, _UNSCALED, _STEPPED = "ready", "unscaled", "stepped"
+
+
+class GradScaler:
+    r"""Scale the loss so that float16 gradients do not underflow, and undo it before the step.
+
+    ``scale(loss).backward()`` produces gradients multiplied by the scale; ``step(optimizer)``
+    unscales them (unless :meth:`unscale_` already did), and skips ``optimizer.step()`` when any
+    gradient is inf or NaN; ``update()`` then halves the scale after a skipped step, or doubles
+    it after ``growth_interval`` clean steps in a row.
+
+    Args:
+        device (str): device of the scale (``"cuda"`` or ``"cpu"``).
+        init_scale (float): initial scale factor.
+        growth_factor (float): factor applied after ``growth_interval`` clean steps.
+        backoff_factor (float): factor applied after a step with inf/NaN gradients.
+        growth_interval (int): clean steps between growths.
+        enabled (bool): False makes every method a pass-through.
+
+    Example::
+
+        >>> scaler = disttorch.amp.GradScaler("cuda")
+        >>> with disttorch.autocast("cuda"):
+        ...     loss = loss_fn(model(x), y)
+        >>> scaler.scale(loss).backward()
+        >>> scaler.step(optimizer)
+        >>> scaler.update()
+    """
+
+    def __init__(self, device="cuda", init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5,
+                 growth_interval=2000, enabled=True):
+        self._device = str(device)
+        if enabled and self._device.startswith("cuda"):
+            from .. import cuda
+            if not cuda.is_available():
+                warnings.warn("torch.cuda.amp.GradScaler is enabled, but CUDA is not available.  "
+                              "Disabling.")
+                enabled = False
+        self._enabled = enabled
+        if growth_factor <= 1.0:
+            raise AssertionError("The growth factor must be > 1.0.")
+        if backoff_factor >= 1.0:
+            raise AssertionError("The backoff factor must be < 1.0.")
+        self._init_scale = float(init_scale)
+        self._growth_factor = float(growth_factor)
+        self._backoff_factor = float(backoff_factor)
+        self._growth_interval = int(growth_interval)
+        self._scale = None
+        self._growth_tracker = 0
+        self._per_optimizer = {}
+
+    def is_enabled(self):
+        return self._enabled
+
+    def _scale_tensor(self, like):
+        if self._scale is None:
+            from .. import _dtype
+            from ..ops.creation import full
+            self._scale = full((), self._init_scale, dtype=_dtype.float32, device=like.device)
+        return self._scale
+
+    def scale(self, outputs):
+        """Multiply ``outputs`` (a tensor, or nested lists/tuples of tensors) by the scale."""
+        if not self._enabled:
+            return outputs
+        from ..tensor import Tensor
+        if isinstance(outputs, Tensor):
+            return outputs * self._scale_tensor(outputs)
+        if isinstance(outputs, (list, tuple)):
+            return type(outputs)(self.scale(o) for o in outputs)
+        raise ValueError("outputs must be a Tensor or an iterable of Tensors")
+
+    def _state(self, optimizer):
+        return self._per_optimizer.setdefault(id(optimizer), {"stage": _READY, "found_inf": None})
+
+    def unscale_(self, optimizer):
+        """Divide ``optimizer``'s gradients by the scale in place, noting any inf/NaN.
+
+        Call it between ``backward()`` and ``step()`` to clip or inspect true gradients.
+        """
+        if not self._enabled:
+            return
+        state = self._state(optimizer)
+        if state["stage"] is _UNSCALED:
+            raise RuntimeError("unscale_() has already been called on this optimizer since the "
+                               "last update().")
+        if state["stage"] is _STEPPED:
+            raise RuntimeError("unscale_() is being called after step().")
+        if self._scale is None:
+            raise AssertionError("Attempted unscale_ but _scale is None.  This may indicate your "
+                                 "script did not use scaler.scale(loss or outputs) earlier in the "
+                                 "iteration.")
+        inv_scale = 1.0 / self._scale._data
+        found = None
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad._data
+                if g.dtype == np.float16:
+                    raise ValueError("Attempting to unscale FP16 gradients.")
+                xp = get_array_module(g)
+                g *= inv_scale.astype(g.dtype)
+                p.grad._vc[0] += 1
+                bad = ~xp.isfinite(g).all()
+                found = bad if found is None else (found | bad)
+        state["found_inf"] = found
+        state["stage"] = _UNSCALED
+
+    def step(self, optimizer, *args, **kwargs):
+        """Unscale (if not done yet) and run ``optimizer.step()`` unless a gradient is inf/NaN.
+
+        Returns what ``optimizer.step`` returned, or None when the step was skipped.
+        """
+        if not self._enabled:
+            return optimizer.step(*args, **kwargs)
+        if "closure" in kwargs:
+            raise RuntimeError("Closure use is not currently supported if GradScaler is enabled.")
+        state = self._state(optimizer)
+        if state["stage"] is _STEPPED:
+            raise RuntimeError("step() has already been called since the last update().")
+        if state["stage"] is _READY:
+            self.unscale_(optimizer)
+        found = state["found_inf"]
+        result = None
+        # the one host synchronisation of a scaled step, as in PyTorch
+        if found is None or not bool(found):
+            result = optimizer.step(*args, **kwargs)
+        state["stage"] = _STEPPED
+        return result
+
+    def update(self, new_scale=None):
+        """Adjust the scale for the next iteration (or set it to ``new_scale``)."""
+        if not self._enabled:
+            return
+        if self._scale is None:
+            return
+        if new_scale is not None:
+            value = float(new_scale)
+            self._growth_tracker = 0
+        else:
+            skipped = any(s["found_inf"] is not None and bool(s["found_inf"])
+                          for s in self._per_optimizer.values())
+            value = float(self._scale._data)
+            if skipped:
+                value *= self._backoff_factor
+                self._growth_tracker = 0
+            else:
+                self._growth_tracker += 1
+                if self._growth_tracker == self._growth_interval:
+                    value *= self._growth_factor
+                    self._growth_tracker = 0
+        self._scale._data[...] = value
+        self._per_optimizer = {}
+
+    def get_scale(self):
+        """The current scale as a Python float (1.0 when disabled)."""
+        if not self._enabled:
+            return 1.0
+        return self._init_scale if self._scale is None else float(self._scale._data)
+
+    def get_growth_factor(self):
+        return self._growth_factor
+
+    def set_growth_factor(self, new_factor):
+        self._growth_factor = float(new_factor)
+
+    def get_backoff_factor(self):
+        return self._backoff_factor
+
+    def set_backoff_factor(self, new_factor):
+        self._backoff_factor = float(new_factor)
+
+    def get_growth_interval(self):
+        return self._growth_interval
+
+    def set_growth_interval(self, new_interval):
+        self._growth_interval = int(new_interval)
+
+    def state_dict(self):
+        """``scale``, ``growth_factor``, ``backoff_factor``, ``growth_interval`` and
+        ``_growth_tracker``; empty when disabled."""
+        if not self._enabled:
+            return {}
+        return {"scale": self.get_scale(), "growth_factor": self._growth_factor,
+                "backoff_factor": self._backoff_factor, "growth_interval": self._growth_interval,
+                "_growth_tracker": self._growth_tracker}
+
+    def load_state_dict(self, state_dict):
+        """Restore what :meth:`state_dict` returned."""
+        if not self._enabled:
+            return
+        if len(state_dict) == 0:
+            raise RuntimeError("The source state dict is empty, possibly because it was saved from "
+                               "a disabled instance of GradScaler.")
+        self._init_scale = float(state_dict["scale"])
+        if self._scale is not None:
+            self._scale._data[...] = self._init_scale
+        self._growth_factor = float(state_dict["growth_factor"])
+        self._backoff_factor = float(state_dict["backoff_factor"])
+        self._growth_interval = int(state_dict["growth_interval"])
+        self._growth_tracker = int(state_dict["_growth_tracker"])

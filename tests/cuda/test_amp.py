@@ -1,0 +1,164 @@
+"""Autocast (op dtypes and values against torch's CPU autocast) and GradScaler."""
+import numpy as np
+import pytest
+
+import disttorch
+import disttorch.nn.functional as F
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+requires_torch = pytest.mark.skipif(torch is None, reason="torch (the test oracle) is not installed")
+requires_bf16 = pytest.mark.skipif(disttorch.bfloat16 is None,
+                                   reason="bfloat16 needs the ml_dtypes package (pip install ml_dtypes)")
+
+# (name, fn(lib, x, w, b), PyTorch's CUDA autocast output dtype: "low" or float32; on the CPU,
+# softmax and the normalisations stay in the low-precision dtype)
+AUTOCAST_OPS = [
+    ("linear", lambda lib, x, w, b: lib.nn.functional.linear(x, w, b), "low"),
+    ("matmul", lambda lib, x, w, b: lib.matmul(x, w.t()), "low"),
+    ("addmm", lambda lib, x, w, b: lib.addmm(b, x, w.t()), "low"),
+    ("bmm", lambda lib, x, w, b: lib.bmm(x.unsqueeze(0), w.t().unsqueeze(0)), "low"),
+    ("conv1d", lambda lib, x, w, b: lib.nn.functional.conv1d(x.t().unsqueeze(0), w.unsqueeze(-1), b),
+     "low"),
+    ("softmax", lambda lib, x, w, b: lib.softmax(lib.matmul(x, w.t()), -1), "float32"),
+    ("log_softmax", lambda lib, x, w, b: lib.log_softmax(lib.matmul(x, w.t()), -1), "float32"),
+    ("layer_norm", lambda lib, x, w, b: lib.nn.functional.layer_norm(lib.matmul(x, w.t()), (5,)),
+     "float32"),
+    ("cross_entropy", lambda lib, x, w, b: lib.nn.functional.cross_entropy(
+        lib.matmul(x, w.t()), lib.tensor([0, 1, 2, 3], device=x.device)), "float32"),
+    ("mse_loss", lambda lib, x, w, b: lib.nn.functional.mse_loss(lib.matmul(x, w.t()), b.expand(4, 5)),
+     "float32"),
+]
+
+
+def _inputs(lib, rng, device="cpu"):
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in ((4, 3), (5, 3), (5,))]
+    if lib is torch:
+        return [torch.from_numpy(a).requires_grad_() for a in arrays]
+    return [disttorch.from_numpy(a).to(device).requires_grad_() for a in arrays]
+
+
+def _run(lib, fn, device_type, dtype, rng, device="cpu"):
+    inputs = _inputs(lib, rng, device)
+    with lib.autocast(device_type, dtype=dtype):
+        out = fn(lib, *inputs)
+    out.float().sum().backward()
+    return out, inputs
+
+
+# layer_norm has no bfloat16 kernel on the CPU yet (numpy's einsum refuses ml_dtypes' bfloat16)
+CPU_OPS = [o for o in AUTOCAST_OPS if o[0] != "layer_norm"]
+
+
+@requires_torch
+@requires_bf16
+@pytest.mark.parametrize("name,fn,kind", CPU_OPS, ids=[o[0] for o in CPU_OPS])
+def test_cpu_bfloat16_autocast_matches_torch(name, fn, kind):
+    expected, t_in = _run(torch, fn, "cpu", torch.bfloat16, np.random.default_rng(0))
+    actual, d_in = _run(disttorch, fn, "cpu", disttorch.bfloat16, np.random.default_rng(0))
+    assert str(actual.dtype).split(".")[-1] == str(expected.dtype).split(".")[-1]
+    np.testing.assert_allclose(actual.detach().float().numpy(), expected.detach().float().numpy(),
+                               rtol=2e-2, atol=2e-2, err_msg=name)
+    for t, d in zip(t_in, d_in):
+        if t.grad is None:
+            assert d.grad is None
+            continue
+        assert d.grad.dtype == disttorch.float32
+        np.testing.assert_allclose(d.grad.numpy(), t.grad.numpy(), rtol=5e-2, atol=5e-2)
+
+
+@pytest.mark.parametrize("name,fn,kind", AUTOCAST_OPS, ids=[o[0] for o in AUTOCAST_OPS])
+def test_cuda_float16_autocast_dtypes(name, fn, kind, device):
+    out, inputs = _run(disttorch, fn, "cuda", disttorch.float16, np.random.default_rng(0), device)
+    assert out.is_cuda
+    assert out.dtype == (disttorch.float16 if kind == "low" else disttorch.float32)
+    assert all(t.grad.dtype == disttorch.float32 and t.grad.is_cuda for t in inputs
+               if t.grad is not None)
+    reference = fn(disttorch, *[t.detach().cpu() for t in inputs])
+    np.testing.assert_allclose(out.detach().float().cpu().numpy(), reference.numpy(), rtol=1e-2,
+                               atol=1e-2, err_msg=name)
+
+
+def test_autocast_region_rules(device):
+    x = disttorch.ones(2, 2, device=device)
+    with disttorch.autocast("cuda"):
+        assert disttorch.is_autocast_enabled("cuda") and not disttorch.is_autocast_enabled("cpu")
+        assert disttorch.get_autocast_dtype("cuda") == disttorch.float16
+        assert (x @ x).dtype == disttorch.float16
+        assert (disttorch.ones(2, 2) @ disttorch.ones(2, 2)).dtype == disttorch.float32
+        assert (x.double() @ x.double()).dtype == disttorch.float64
+        with disttorch.autocast("cuda", enabled=False):
+            assert (x @ x).dtype == disttorch.float32
+        assert (x @ x).dtype == disttorch.float16
+    assert not disttorch.is_autocast_enabled("cuda")
+
+    @disttorch.autocast("cuda")
+    def decorated(a):
+        return a @ a
+    assert decorated(x).dtype == disttorch.float16
+    from disttorch.cuda.amp import autocast as cuda_autocast
+    with cuda_autocast():
+        assert (x @ x).dtype == disttorch.float16
+
+
+def test_autocast_argument_errors():
+    with pytest.raises(RuntimeError, match="unsupported autocast device_type 'xla'"):
+        disttorch.autocast("xla")
+    with pytest.raises(RuntimeError, match="only supports"):
+        disttorch.autocast("cuda", dtype=disttorch.float64)
+
+
+def _scaled_steps(lib, device, grads_per_step, **scaler_kwargs):
+    weight = lib.zeros(3, device=device, requires_grad=True)
+    optimizer = lib.optim.SGD([weight], lr=0.1)
+    scaler = lib.amp.GradScaler(device.split(":")[0], **scaler_kwargs)
+    scales, weights = [], []
+    for grad in grads_per_step:
+        optimizer.zero_grad()
+        loss = (weight * lib.tensor(grad, device=device)).sum()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        scales.append(scaler.get_scale())
+        weights.append(weight.detach().cpu().numpy().copy())
+    return scales, weights, scaler
+
+
+GRADS = [[1.0, 2.0, 3.0], [float("inf"), 0.0, 0.0], [1.0, 1.0, 1.0], [0.5, 0.5, float("nan")],
+         [1.0, -1.0, 2.0], [2.0, 2.0, 2.0]]
+
+
+@requires_torch
+def test_grad_scaler_matches_torch(device):
+    kwargs = dict(init_scale=1024.0, growth_interval=2)
+    expected = _scaled_steps(torch, "cpu", GRADS, **kwargs)
+    actual = _scaled_steps(disttorch, device, GRADS, **kwargs)
+    assert actual[0] == expected[0]
+    np.testing.assert_allclose(actual[1], expected[1], rtol=1e-6)
+    assert actual[2].state_dict() == expected[2].state_dict()
+
+
+def test_grad_scaler_unscale_and_state(device):
+    weight = disttorch.ones(2, device=device, requires_grad=True)
+    optimizer = disttorch.optim.SGD([weight], lr=1.0)
+    scaler = disttorch.amp.GradScaler("cuda", init_scale=8.0)
+    scaler.scale((weight * 3).sum()).backward()
+    np.testing.assert_allclose(weight.grad.cpu().numpy(), [24.0, 24.0])
+    scaler.unscale_(optimizer)
+    np.testing.assert_allclose(weight.grad.cpu().numpy(), [3.0, 3.0])
+    with pytest.raises(RuntimeError, match="already been called"):
+        scaler.unscale_(optimizer)
+    scaler.step(optimizer)
+    with pytest.raises(RuntimeError, match="step\\(\\) has already been called"):
+        scaler.step(optimizer)
+    scaler.update()
+    other = disttorch.amp.GradScaler("cuda")
+    other.load_state_dict(scaler.state_dict())
+    assert other.get_scale() == 8.0
+    disabled = disttorch.amp.GradScaler("cuda", enabled=False)
+    assert disabled.state_dict() == {} and disabled.get_scale() == 1.0
+    with pytest.raises(RuntimeError, match="source state dict is empty"):
+        other.load_state_dict({})
