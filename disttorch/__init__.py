@@ -55,6 +55,9 @@ def __getattr__(name):
     if name in _LAZY:
         import importlib
         return importlib.import_module(f"{__name__}.{name}")
+    if name in ("autocast", "is_autocast_enabled", "get_autocast_dtype"):
+        from .amp import autocast_mode
+        return getattr(autocast_mode, name)
     if name in ("save", "load"):
         from . import serialization
         return getattr(serialization, name)

@@ -16,6 +16,7 @@ from ._util import register_methods, wrap_dim
 from .arithmetic import add, mul
 from .pointwise import _inplace_unary
 from .reduction import _sum, _method, scalar_type_name
+from ..amp.autocast_mode import cast_lower
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm", "addmv",
            "addr", "baddbmm", "addbmm", "einsum", "tensordot", "kron", "cross", "chain_matmul"]
@@ -51,7 +52,7 @@ def _sum_to(g, shape):
 class MatMul(Node):
     def forward(self, a, b):
         self.save_for_backward(a, b)
-        return a @ b
+        return _same_dtype(a @ b, a)
 
     def backward(self, g):
         a, b = self.saved_tensors
@@ -72,7 +73,14 @@ class MatMul(Node):
         else:
             ga = _sum_to(_einsum("...m,k->...mk", g, b), a.shape) if need_a else None
             gb = _einsum("...mk,...m->k", a, g) if need_b else None
-        return ga, gb
+        return _same_dtype(ga, a), _same_dtype(gb, b)
+
+
+def _same_dtype(result, like):
+    # numpy multiplies bfloat16 matrices in float32 and returns float32; PyTorch keeps bfloat16
+    if result is None or isinstance(result, Tensor) or result.dtype == like.dtype:
+        return result
+    return result.astype(like.dtype)
 
 
 def _shape_str(shape):
@@ -109,6 +117,7 @@ def matmul(input, other, *, out=None):
     """Matrix product with PyTorch's rules: 1-D operands are vectors (a dot product for two),
     a 1-D operand is promoted to a matrix and the added dim removed, and leading (batch) dims
     broadcast."""
+    input, other = cast_lower(input, other)
     a, b = input._data, other._data
     na, nb = a.ndim, b.ndim
     if na == 0 or nb == 0:
@@ -187,6 +196,7 @@ def mm(input, mat2, *, out=None):
 
 def bmm(input, mat2, *, out=None):
     """Batched matrix product of two 3-D tensors with the same batch size."""
+    input, mat2 = cast_lower(input, mat2)
     a, b = input._data, mat2._data
     if a.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor")
@@ -290,6 +300,7 @@ class _ZeroLike(Node):
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * (mat1 @ mat2)``."""
+    input, mat1, mat2 = cast_lower(input, mat1, mat2)
     return _out(_scaled_add(input, mm(mat1, mat2), beta, alpha), out)
 
 
@@ -305,6 +316,7 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * bmm(batch1, batch2)``."""
+    input, batch1, batch2 = cast_lower(input, batch1, batch2)
     return _out(_scaled_add(input, bmm(batch1, batch2), beta, alpha), out)
 
 

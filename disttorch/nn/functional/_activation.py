@@ -13,6 +13,7 @@ from ...ops._util import cast, wrap_dim, sum_to, register_methods
 from ...ops.arithmetic import check_inplace, apply_inplace, sub, mul, neg
 from ...ops.indexing import scalar_type_name
 from ...ops.random import _gen
+from ...amp.autocast_mode import cast_float32_cuda
 
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "selu_",
            "celu", "celu_", "gelu", "silu", "mish", "sigmoid", "tanh", "softplus", "softsign",
@@ -424,11 +425,12 @@ def _softmax_dim(name, ndim, stacklevel=3):
 
 
 def _softmax(input, dim, dtype, log, name):
+    input, = cast_float32_cuda(input)
     if dim is None:
         dim = _softmax_dim(name, input.ndim, 4)
     if dtype is not None:
         input = cast(input, _dtype.as_dtype(dtype).np_dtype)
-    elif input._data.dtype.kind not in "fc":
+    elif not (input.is_floating_point() or input.is_complex()):
         raise NotImplementedError(f"\"{name}_lastdim_kernel_impl\" not implemented for "
                                   f"'{scalar_type_name(input)}'")
     if input.ndim == 0:

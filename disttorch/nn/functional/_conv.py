@@ -14,6 +14,7 @@ from ...autograd.function import Node
 from ...tensor import Tensor
 from ._windows import (ntuple, shape_str, pad_zeros, crop, sliding_windows, fold_windows,
                        out_size, dual_sum)
+from ...amp.autocast_mode import cast_lower
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "unfold", "fold"]
@@ -60,7 +61,8 @@ def conv_forward(x, w, geom):
     n = x.shape[0]
     o = w.shape[0]
     cols, out_sp = _columns(x, w.shape[2:], geom)
-    out = xp.matmul(w.reshape(g, o // g, -1), cols)
+    # astype: numpy multiplies bfloat16 in float32 and returns float32; PyTorch keeps bfloat16
+    out = xp.matmul(w.reshape(g, o // g, -1), cols).astype(x.dtype, copy=False)
     out = out.reshape((g, o // g, n) + out_sp)
     out = out.transpose((2, 0, 1) + tuple(range(3, 3 + len(out_sp))))
     return out.reshape((n, o) + out_sp)
@@ -80,7 +82,7 @@ def conv_input_grad(gout, w, spatial, geom, gm=None):
     out_sp = tuple(gout.shape[2:])
     if gm is None:
         gm = _gemm_layout(gout, g)
-    gcols = xp.matmul(w.reshape(g, o // g, -1).transpose(0, 2, 1), gm)
+    gcols = xp.matmul(w.reshape(g, o // g, -1).transpose(0, 2, 1), gm).astype(w.dtype, copy=False)
     c = w.shape[1] * g
     # col2im in the GEMM's memory order, channels outermost (streams through both arrays),
     # then one transposing copy to (N, C, *spatial)
@@ -98,7 +100,7 @@ def conv_weight_grad(x, gout, w_shape, geom, gm=None):
     cols, _ = _columns(x, w_shape[2:], geom)
     if gm is None:
         gm = _gemm_layout(gout, geom.groups)
-    return xp.matmul(gm, cols.transpose(0, 2, 1)).reshape(w_shape)
+    return xp.matmul(gm, cols.transpose(0, 2, 1)).astype(x.dtype, copy=False).reshape(w_shape)
 
 
 def _bias_axes(ndim):
@@ -244,6 +246,7 @@ def _padding_pairs(padding, d, kernel, dilation, stride):
 
 
 def _conv(input, weight, bias, stride, padding, dilation, groups, d, name):
+    input, weight, bias = cast_lower(input, weight, bias)
     unbatched = _check_input_rank(input, d, name)
     if unbatched:
         input = input.unsqueeze(0)
@@ -338,6 +341,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, d,
                     name):
+    input, weight, bias = cast_lower(input, weight, bias)
     unbatched = _check_input_rank(input, d, name)
     if unbatched:
         input = input.unsqueeze(0)

@@ -4,6 +4,7 @@ from ...autograd.function import Node
 from ...tensor import Tensor
 from ...ops._util import device_mismatch
 from ...ops.indexing import scalar_type_name
+from ...amp.autocast_mode import cast_lower
 
 __all__ = ["linear", "bilinear"]
 
@@ -23,7 +24,8 @@ class Linear(Node):
         out_features, in_features = w.shape
         lead = x.shape[:-1]
         x2d = x.reshape(-1, in_features)
-        y = x2d @ w.T
+        # astype: numpy multiplies bfloat16 in float32 and returns float32; PyTorch keeps bfloat16
+        y = (x2d @ w.T).astype(x.dtype, copy=False)
         if b is not None:
             y += b
         self.save_for_backward(x, w)
@@ -37,12 +39,18 @@ class Linear(Node):
         g2d = g.reshape(-1, out_features)
         gx = gw = gb = None
         if e[0] is not None:
-            gx = (g2d @ w).reshape(x.shape)
+            gx = _keep_dtype(g2d @ w, x).reshape(x.shape)
         if e[1] is not None:
-            gw = g2d.transpose(1, 0) @ x.reshape(-1, in_features)
+            gw = _keep_dtype(g2d.transpose(1, 0) @ x.reshape(-1, in_features), w)
         if self.has_bias and e[2] is not None:
             gb = g2d.sum(0)
         return gx, gw, gb
+
+
+def _keep_dtype(result, like):
+    if isinstance(result, Tensor) or result.dtype == like.dtype:
+        return result
+    return result.astype(like.dtype)
 
 
 def linear(input, weight, bias=None):
@@ -56,6 +64,7 @@ def linear(input, weight, bias=None):
     Shape:
         Output: :math:`(*, out\_features)`.
     """
+    input, weight, bias = cast_lower(input, weight, bias)
     if weight.ndim != 2 or input.ndim == 0 or input.shape[-1] != weight.shape[1]:
         if weight.ndim == 1 and input.ndim >= 1 and input.shape[-1] == weight.shape[0]:
             out = input @ weight

@@ -14,6 +14,7 @@ from ...ops.indexing import scalar_type_name as _type_name
 from ._activation import softplus, logsigmoid, _where
 from ._classification import ClassIndexLoss, ClassProbabilityLoss
 from ._ctc import ctc_loss
+from ...amp.autocast_mode import cast_float32
 
 __all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
@@ -106,6 +107,7 @@ class SquaredError(Node):
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error ``(input - target)^2``, reduced by ``reduction``."""
+    input, target = cast_float32(input, target)
     reduction = _reduction(size_average, reduce, reduction)
     _warn_size(input, target)
     if weight is not None:
@@ -116,6 +118,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error ``|input - target|``, reduced by ``reduction``."""
+    input, target = cast_float32(input, target)
     reduction = _reduction(size_average, reduce, reduction)
     _warn_size(input, target)
     loss = P.abs(sub(input, target))
@@ -197,6 +200,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         ignore_index: a target value that contributes nothing (and is left out of the mean).
         reduction: ``'none'`` | ``'mean'`` (weighted mean) | ``'sum'``.
     """
+    input, = cast_float32(input)
     reduction = _reduction(size_average, reduce, reduction)
     _check_index_target(input, target, weight)
     return ClassIndexLoss.apply(input, target, _weight_array(weight, input), ignore_index, 0.0,
@@ -222,6 +226,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         >>> loss = F.cross_entropy(logits, disttorch.tensor([1, 0, 4]))
         >>> loss.backward()
     """
+    input, target = cast_float32(input, target)
     reduction = _reduction(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
@@ -317,6 +322,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                                      reduction="mean", pos_weight=None):
     r"""Sigmoid + binary cross entropy in one stable expression:
     :math:`(1 - t) x + (1 + (p_w - 1) t) \log(1 + e^{-x})`, times ``weight``."""
+    input, target = cast_float32(input, target)
     reduction = _reduction(size_average, reduce, reduction)
     if target.shape != input.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size "
