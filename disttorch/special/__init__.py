@@ -1,0 +1,176 @@
+"""``disttorch.special``: PyTorch's special-functions namespace.
+
+Most names are the top-level ops under SciPy-style names (``expit`` is ``sigmoid``, ``psi`` is
+``digamma``, ``gammainc`` is ``igamma``); the normal-distribution functions, ``erfcx``, ``entr``,
+``xlog1py`` and the Hurwitz ``zeta`` live here only, as in PyTorch.
+"""
+import math
+
+import numpy as np
+
+from .._backend import get_array_module
+from .._dtype import get_default_dtype
+from ..autograd.function import Node
+from ..ops import (erf, erfc, erfinv, exp2, expm1, log1p, logit, logsumexp, round, sinc, xlogy,
+                   sigmoid, lgamma, digamma, polygamma, mvlgamma, i0, igamma, igammac, mul, where,
+                   isnan, log1p as _log1p)
+from ..ops.arithmetic import _out, _prep
+from ..ops.special_ops import _host, _erfc_scalar, _ndtri_np, _zeta_np, _unary, i0e, i1, i1e
+from ..tensor import Tensor
+
+__all__ = ["erf", "erfc", "erfcx", "erfinv", "exp2", "expm1", "expit", "log1p", "logit",
+           "logsumexp", "log_softmax", "softmax", "round", "sinc", "xlogy", "xlog1py", "entr",
+           "gammaln", "digamma", "psi", "polygamma", "multigammaln", "gammainc", "gammaincc",
+           "i0", "i0e", "i1", "i1e", "ndtr", "ndtri", "log_ndtr", "zeta"]
+
+expit = sigmoid
+gammaln = lgamma
+psi = digamma
+multigammaln = mvlgamma
+gammainc = igamma
+gammaincc = igammac
+
+_SQRT2 = math.sqrt(2.0)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def softmax(input, dim, *, dtype=None):
+    """Softmax along ``dim`` (``torch.special.softmax``), optionally computed in ``dtype``."""
+    from ..nn.functional import softmax as _softmax
+    return _softmax(input, dim, dtype=dtype)
+
+
+def log_softmax(input, dim, *, dtype=None):
+    """Log-softmax along ``dim``, optionally computed in ``dtype``."""
+    from ..nn.functional import log_softmax as _log_softmax
+    return _log_softmax(input, dim, dtype=dtype)
+
+
+def _erfc_np(x):
+    return _erfc_scalar(x).astype(np.float64)
+
+
+def _erfcx_np(x):
+    with np.errstate(all="ignore"):
+        direct = np.exp(x * x) * _erfc_np(np.minimum(x, 25.0))
+        # above 25 erfc underflows: the asymptotic series 1/(x sqrt(pi)) sum (-1)^k (2k-1)!!/(2x^2)^k
+        big = np.maximum(x, 25.0)
+        inv = 1.0 / (2.0 * big * big)
+        term = np.ones(x.shape)
+        series = term
+        for k in range(1, 12):
+            term = -term * (2 * k - 1) * inv
+            series = series + term
+        return np.where(x < 25.0, direct, series / (big * math.sqrt(math.pi)))
+
+
+def _ndtr_np(x):
+    return 0.5 * _erfc_np(-x / _SQRT2)
+
+
+def _log_ndtr_np(x):
+    with np.errstate(all="ignore"):
+        # left tail: log(erfcx(-x/sqrt2) / 2) - x^2/2; right side: log1p(-Phi(-x))
+        left = np.log(_erfcx_np(-x / _SQRT2) / 2.0) - 0.5 * x * x
+        right = np.log1p(-0.5 * _erfc_np(x / _SQRT2))
+        return np.where(x < -1.0, left, right)
+
+
+def _entr_np(x):
+    with np.errstate(all="ignore"):
+        y = np.where(x > 0, -x * np.log(np.where(x > 0, x, 1.0)), 0.0)
+        return np.where(x < 0, -np.inf, np.where(np.isnan(x), np.nan, y))
+
+
+erfcx_array = _host(_erfcx_np)
+ndtr_array = _host(_ndtr_np)
+log_ndtr_array = _host(_log_ndtr_np)
+ndtri_array = _host(_ndtri_np)
+entr_array = _host(_entr_np)
+
+
+def _erfcx_grad(g, x, y):
+    return g * (2 * x * y - _TWO_OVER_SQRT_PI)
+
+
+def _density(x):
+    """The standard normal density, on arrays or Tensors."""
+    if isinstance(x, Tensor):
+        return (x * x * -0.5 - _LOG_SQRT_2PI).exp()
+    return get_array_module(x).exp(-0.5 * x * x - _LOG_SQRT_2PI)
+
+
+def _log_ndtr_grad(g, x, y):
+    if isinstance(x, Tensor):
+        return g * (x * x * -0.5 - _LOG_SQRT_2PI - y).exp()
+    return g * get_array_module(x).exp(-0.5 * x * x - _LOG_SQRT_2PI - y)
+
+
+def _ndtri_grad(g, x, y):
+    if isinstance(y, Tensor):
+        return g * (y * y * 0.5 + _LOG_SQRT_2PI).exp()
+    return g * get_array_module(y).exp(0.5 * y * y + _LOG_SQRT_2PI)
+
+
+def _entr_grad(g, x, y):
+    if isinstance(x, Tensor):
+        return g * -(x.log() + 1)
+    return g * -(get_array_module(x).log(x) + 1)
+
+
+erfcx = _unary("erfcx", erfcx_array, _erfcx_grad, saves="xy", doc=r"""The scaled complementary
+error function :math:`e^{x^2} \operatorname{erfc}(x)`, without overflow for large ``x``.""")
+ndtr = _unary("ndtr", ndtr_array, lambda g, x, y: g * _density(x), doc=r"""The standard normal
+cumulative distribution function :math:`\Phi(x)`.""")
+log_ndtr = _unary("log_ndtr", log_ndtr_array, _log_ndtr_grad, saves="xy", doc=r"""
+:math:`\ln \Phi(x)`, accurate far into the left tail.""")
+ndtri = _unary("ndtri", ndtri_array, _ndtri_grad, saves="y", doc=r"""The standard normal
+quantile function :math:`\Phi^{-1}(p)`: ``-inf`` at 0, ``inf`` at 1, ``nan`` outside
+``[0, 1]``.""")
+entr = _unary("entr", entr_array, _entr_grad, doc=r"""Elementwise entropy :math:`-x \ln x`
+(0 at 0, ``-inf`` for negative ``x``).""")
+
+
+def xlog1py(input, other, *, out=None):
+    r"""``input * log1p(other)``, 0 where ``input`` is 0 (unless ``other`` is NaN).
+
+    Either argument may be a Python number (not both).
+    """
+    a, b = _prep(input, other)
+    if not isinstance(a, Tensor):
+        a = b.new_tensor(a) if isinstance(b, Tensor) else a
+    if not isinstance(b, Tensor):
+        b = a.new_tensor(b)
+    if a._data.dtype.kind in "biu":
+        a, b = a.to(get_default_dtype()), b.to(get_default_dtype())
+    product = mul(a, _log1p(b))
+    return _out(where((a == 0) & ~isnan(b), 0.0, product), out)
+
+
+class Zeta(Node):
+    """The Hurwitz zeta function; PyTorch defines no derivative for it."""
+
+    def forward(self, x, q):
+        return _host(lambda q_, s_: _zeta_np(s_, q_))(q, x)
+
+    def backward(self, g):
+        raise RuntimeError("the derivative for 'zeta' is not implemented.")
+
+
+def zeta(input, other, *, out=None):
+    r"""The Hurwitz zeta function :math:`\zeta(x, q) = \sum_{k \ge 0} (q + k)^{-x}`.
+
+    Args:
+        input (Tensor or Number): ``x``, the exponent.
+        other (Tensor or Number): ``q``, the offset.
+    """
+    a, b = _prep(input, other)
+    if not isinstance(a, Tensor):
+        a = b.new_tensor(a, dtype=b.dtype)
+    if not isinstance(b, Tensor):
+        b = a.new_tensor(b, dtype=a.dtype)
+    if a._data.dtype.kind in "biu":
+        a, b = a.to(get_default_dtype()), b.to(get_default_dtype())
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    return _out(Zeta.apply(a.expand(shape), b.expand(shape)), out)
