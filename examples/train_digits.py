@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -23,6 +22,7 @@ from disttorch import nn
 from disttorch.nn.parallel import DistributedDataParallel as DDP
 from disttorch.utils.data import DataLoader
 from disttorch.utils.data.distributed import DistributedSampler
+from disttorch.utils.progress import ProgressBar, plot_metrics
 
 from digits_data import digits
 
@@ -107,30 +107,38 @@ def main():
     step = start_epoch * len(loader)
     for epoch in range(start_epoch, args.epochs):
         sampler.set_epoch(epoch)
-        start, seen, total_loss = time.perf_counter(), 0, 0.0
-        for x, y in loader:
+        bar = ProgressBar(loader, desc=f"epoch {epoch}", epoch=epoch, world_size=world)
+        for x, y in bar:
             if step == args.crash_at_step and rank == min(1, world - 1) and not restarted:
                 raise SystemExit(f"rank {rank}: injected crash at step {step}")
             optimizer.zero_grad()
-            loss = loss_fn(ddp(x), y)
+            logits = ddp(x)
+            loss = loss_fn(logits, y)
             loss.backward()
             optimizer.step()
-            seen += len(y) * world
-            total_loss += loss.item()
+            bar.log(samples=len(y), loss=loss.item(),
+                    accuracy=(logits.argmax(1) == y).float().mean().item())
             step += 1
         scheduler.step()
         accuracy = evaluate(ddp, test_loader, world)
-        rate = seen / (time.perf_counter() - start)
         if rank == 0:
-            record = {"epoch": epoch, "loss": total_loss / len(loader), "test_accuracy": accuracy,
-                      "samples_per_s": rate}
+            summary = bar.summary()
+            record = {"epoch": epoch, "loss": summary["loss"],
+                      "train_accuracy": summary["accuracy"], "test_accuracy": accuracy,
+                      "samples_per_s": summary["samples_per_s"]}
             print(f"epoch {epoch}: loss {record['loss']:.4f}  test accuracy {accuracy:.3f}  "
-                  f"{rate:.0f} samples/s", flush=True)
+                  f"{record['samples_per_s']:.0f} samples/s", flush=True)
             metrics.write(json.dumps(record) + "\n")
             metrics.flush()
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(), "epoch": epoch}, checkpoint)
-    if rank == 0:
+    if rank == 0 and start_epoch < args.epochs:
+        try:
+            curves = plot_metrics(metrics.name, os.path.join(args.run_dir, "curves.png"),
+                                  title=f"digits CNN, {world} worker(s)")
+            print(f"curves: {curves}", flush=True)
+        except ImportError as exc:
+            print(f"no curves plotted: {exc}", flush=True)
         print(f"final test accuracy {accuracy:.3f} on {world} worker(s)")
     if world > 1:
         dist.destroy_process_group()
