@@ -142,7 +142,7 @@ class InvertedResidual(nn.Module):
 
 
 class MobileNetV2(nn.Module):
-    def __init__(self, num_classes=1000):
+    def __init__(self, num_classes=1000, dropout=0.2):
         super().__init__()
         setting = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1],
                    [6, 160, 3, 2], [6, 320, 1, 1]]
@@ -153,7 +153,7 @@ class MobileNetV2(nn.Module):
                 channels = c
         features.append(_conv_bn_relu6(channels, 1280, 1))
         self.features = nn.Sequential(*features)
-        self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, num_classes))
+        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(1280, num_classes))
 
     def forward(self, x):
         x = nn.functional.adaptive_avg_pool2d(self.features(x), (1, 1))

@@ -130,7 +130,7 @@ class CIFAR10(VisionDataset):
             return [line.strip() for line in f if line.strip()]
 
     def __getitem__(self, index):
-        img, target = self.data[index], self.targets[index]
+        img, target = self.data[index].copy(), self.targets[index]
         if self.transform is not None:
             img = self.transform(img)
         if self.target_transform is not None:

@@ -140,7 +140,7 @@ class MNIST(VisionDataset):
         return array
 
     def __getitem__(self, index):
-        img, target = self.data.numpy()[index], int(self.targets.numpy()[index])
+        img, target = self.data.numpy()[index].copy(), int(self.targets.numpy()[index])
         if self.transform is not None:
             img = self.transform(img)
         if self.target_transform is not None:

@@ -101,7 +101,7 @@ def to_tensor(pic):
         raise ValueError(f"pic should be 2/3 dimensional. Got {pic.ndim} dimensions.")
     if pic.ndim == 2:
         pic = pic[:, :, None]
-    img = from_numpy(np.ascontiguousarray(pic.transpose(2, 0, 1)))
+    img = from_numpy(pic.transpose(2, 0, 1).copy())
     if pic.dtype == np.uint8:
         return img.to(get_default_dtype()).div(255)
     return img
@@ -116,7 +116,7 @@ def pil_to_tensor(pic):
         raise TypeError(f"pic should be PIL Image or ndarray. Got {type(pic)}")
     if pic.ndim == 2:
         pic = pic[:, :, None]
-    return from_numpy(np.ascontiguousarray(pic.transpose(2, 0, 1)))
+    return from_numpy(pic.transpose(2, 0, 1).copy())
 
 
 def convert_image_dtype(image, dtype=_float32):
