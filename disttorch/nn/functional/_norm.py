@@ -19,6 +19,7 @@ from ...ops._util import sum_to
 from ...tensor import Tensor, Size
 from ._windows import shape_str, dual_sum, require_float
 from ._pool import AvgPool
+from ...amp.autocast_mode import cast_float32_cuda
 
 __all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm",
            "local_response_norm"]
@@ -273,6 +274,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
     Shape:
         - Output: same shape as ``input``
     """
+    input, weight, bias = cast_float32_cuda(input, weight, bias)
     spec = _trailing_spec(input, normalized_shape, ((weight, "weight"), (bias, "bias")), eps,
                           True, ", ")
     require_float(input, "LayerNormKernelImpl")
@@ -312,6 +314,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
     Shape:
         - Output: same shape as ``input``
     """
+    input, weight, bias = cast_float32_cuda(input, weight, bias)
     if input.ndim < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received "
                            f"{input.ndim}")
