@@ -131,15 +131,17 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate):
                 leaf_targets.setdefault(t, []).append(i)
             else:
                 node_targets.setdefault(t.grad_fn, []).append((t._output_nr, i))
-    # Arrays seen by this pass: a leaf adopting one of them as its .grad must copy it.
-    handed_out = set()
+    # Arrays delivered to more than one consumer (kept alive so their ids stay unique): a leaf
+    # adopting one of them, or a view of one, as its .grad must copy it.
+    shared = {}
     adopted = set()
     buffers = {}
     root_nodes = []
     for t, g in zip(tensors, grad_tensors):
-        handed_out.add(id(g._data if isinstance(g, Tensor) else g))
+        root = g._data if isinstance(g, Tensor) else g
+        shared[id(root)] = root  # the caller's memory
         if t.grad_fn is None:
-            _deliver_leaf(t, g, create_graph, accumulate, leaf_targets, captured, handed_out,
+            _deliver_leaf(t, g, create_graph, accumulate, leaf_targets, captured, shared,
                           adopted)
             continue
         node = t.grad_fn
@@ -188,6 +190,8 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate):
                 in_grads = (in_grads,)
             if check_nan:
                 _check_nan(node, in_grads)
+            if len(in_grads) > 1 and not create_graph:
+                _note_shared(in_grads, shared)
             if node._post_hooks:
                 for hook in list(node._post_hooks.values()):
                     hook(tuple(_wrap(g) for g in in_grads), tuple(_wrap(g) for g in grads))
@@ -218,12 +222,11 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate):
                     g = leaf_grads.pop(target, None)
                     if g is not None:
                         _deliver_leaf(target, g, create_graph, accumulate, leaf_targets, captured,
-                                      handed_out, adopted)
+                                      shared, adopted)
                 continue
             if needed is not None and target not in needed:
                 continue
             if g is not None:
-                handed_out.add(id(g))
                 buf = buffers.get(target)
                 if buf is None:
                     if target._nout == 1:
@@ -244,6 +247,16 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate):
             else:
                 ready.append(target)
     return captured
+
+
+def _note_shared(in_grads, shared):
+    # e.g. Add's backward returns the same array for both inputs
+    seen = set()
+    for g in in_grads:
+        if g is not None:
+            if id(g) in seen:
+                shared[id(g)] = g
+            seen.add(id(g))
 
 
 def _wrap(g):
@@ -293,7 +306,7 @@ def _run_pre_hooks(node, grads, create_graph):
     return grads
 
 
-def _deliver_leaf(leaf, g, create_graph, accumulate, leaf_targets, captured, handed_out, adopted):
+def _deliver_leaf(leaf, g, create_graph, accumulate, leaf_targets, captured, shared, adopted):
     if leaf._hooks:
         for hook in list(leaf._hooks.values()):
             result = hook(_wrap(g))
@@ -318,15 +331,18 @@ def _deliver_leaf(leaf, g, create_graph, accumulate, leaf_targets, captured, han
     else:
         data = g._data if isinstance(g, Tensor) else g
         if leaf._grad is None:
-            # Adopt the array as .grad only if nothing else can see it; an adopted array may
-            # still sit in a pending buffer, so it is never accumulated into in place.
-            if id(data) in handed_out or data.base is not None or not data.flags.writeable:
+            # Adopt the array (or view) as .grad only if nothing else can see its memory: not
+            # handed to another consumer, not a view of memory another leaf adopted or the
+            # caller's gradient. An adopted array may still sit in a pending buffer, so it is
+            # never accumulated into in place during this pass.
+            owner = id(data) if data.base is None else id(data.base)
+            if owner in shared or owner in adopted or not data.flags.writeable:
                 data = data.copy()
             else:
                 adopted.add(id(data))
+                adopted.add(owner)
             if data.dtype != leaf._data.dtype:
                 data = data.astype(leaf._data.dtype)
-            handed_out.add(id(data))
             leaf._grad = _new(data)
         else:
             current = leaf._grad._data

@@ -306,3 +306,31 @@ def test_mixed_dtype_promotion_backward():
     b = disttorch.ones(2, dtype=disttorch.float64, requires_grad=True)
     (a * b).backward(disttorch.ones(2, dtype=disttorch.float64))
     assert a.grad.dtype == disttorch.float32 and b.grad.dtype == disttorch.float64
+
+
+def test_adopted_gradients_never_alias_each_other_or_the_callers_gradient():
+    a = disttorch.ones(2, 3, requires_grad=True)
+    b = disttorch.ones(3, 2, requires_grad=True)
+    c = disttorch.ones(6, requires_grad=True)
+    # a and the view of b both receive Add's single gradient array; c receives a view of it too
+    y = a + b.t() + c.reshape(2, 3)
+    g = disttorch.ones(2, 3)
+    y.backward(g)
+    with disttorch.no_grad():
+        a.grad.mul_(2)
+        b.grad.mul_(3)
+    np.testing.assert_allclose(c.grad.numpy(), np.ones(6))
+    np.testing.assert_allclose(b.grad.numpy(), np.full((3, 2), 3.0))
+    np.testing.assert_allclose(g.numpy(), np.ones((2, 3)))
+    x = disttorch.ones(4, requires_grad=True)
+    x.view(2, 2).backward(g[:, :2].contiguous())
+    with disttorch.no_grad():
+        x.grad.add_(1)
+    np.testing.assert_allclose(g.numpy(), np.ones((2, 3)))
+
+
+def test_transposed_weight_gradient_is_adopted_without_copy():
+    w = disttorch.randn(4, 3, requires_grad=True)
+    x = disttorch.randn(5, 3)
+    (x @ w.t()).backward(disttorch.ones(5, 4))
+    np.testing.assert_allclose(w.grad.numpy(), np.ones((5, 4)).T @ x.numpy(), rtol=1e-5)
