@@ -211,3 +211,10 @@ def test_jpeg_goes_through_pillow(pil_image, tmp_path):
     img = io.read_image(tmp_path / "a.jpg")
     assert tuple(img.shape) == (3, 8, 8)
     assert np.abs(img.numpy().astype(int) - 128).max() <= 2
+
+
+def test_pillow_palette_formats_decode_to_rgb(pil_image, tmp_path):
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    rgb[:2] = [200, 10, 30]
+    pil_image.fromarray(rgb).quantize(colors=2).save(tmp_path / "a.gif")
+    np.testing.assert_array_equal(io.load_image_array(tmp_path / "a.gif"), rgb)

@@ -16,10 +16,7 @@ from ._png import PNG_SIGNATURE, decode_png_array, encode_png_array
 
 __all__ = ["ImageReadMode", "read_image", "decode_image", "decode_png", "encode_png",
            "write_png", "read_file", "write_file", "load_image_array", "save_image_array",
-           "encode_image_array",
-           "has_pil"]
-
-NATIVE_EXTENSIONS = (".png", ".ppm", ".pgm", ".pnm", ".npy")
+           "encode_image_array", "has_pil"]
 
 
 def has_pil():
@@ -90,6 +87,13 @@ def _decode_with_pil(data, name):
 
     from PIL import Image
     with Image.open(io.BytesIO(data)) as img:
+        # palette indices, bilevel and non-RGB colour spaces become plain channels
+        if img.mode == "P":
+            img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        elif img.mode == "1":
+            img = img.convert("L")
+        elif img.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+            img = img.convert("RGB")
         return np.asarray(img)
 
 
