@@ -126,6 +126,7 @@ def __getattr__(name):
         from . import _gradcheck as module
         return getattr(module, name)
     if name == "functional":
-        from . import functional
-        return functional
+        # import_module, not "from . import": that would ask this __getattr__ again
+        import importlib
+        return importlib.import_module(f"{__name__}.functional")
     raise AttributeError(f"module 'disttorch.autograd' has no attribute '{name}'")
