@@ -8,11 +8,9 @@ import datetime
 import importlib.util
 import os
 
-import numpy as np
-
 from .process_group import (ReduceOp, ProcessGroup, Backend, register_backend, DistBackendError,
                             DistTimeoutError, default_pg_timeout)
-from ._work import Work, CompletedWork
+from ._work import Work
 from . import _objects
 
 __all__ = ["is_available", "is_mpi_available", "is_nccl_available", "is_gloo_available",
@@ -59,8 +57,8 @@ def is_gloo_available():
 
 
 def is_nccl_available():
-    from .. import cuda
-    return cuda.is_available() and importlib.util.find_spec("cupy") is not None
+    from .backend_nccl import nccl_available
+    return nccl_available()
 
 
 def is_initialized():

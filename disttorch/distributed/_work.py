@@ -90,12 +90,6 @@ class _Future:
         return _Future(chained)
 
 
-class CompletedWork(Work):
-    def __init__(self, description, result=None):
-        super().__init__(description, result)
-        self._finish()
-
-
 class Executor:
     """Runs a group's operations in submission order, on a background thread for async ops.
 
