@@ -10,6 +10,7 @@ float16 gradients can underflow, so on the GPU a ``GradScaler`` multiplies the l
 overflowed). bfloat16 has float32's exponent range and needs no scaler.
 """
 import argparse
+import contextlib
 import os
 import sys
 
@@ -34,7 +35,11 @@ def main():
     device = "cuda" if torch.cuda.is_available() else "cpu"
     name = args.dtype if args.dtype != "auto" else ("float16" if device == "cuda" else "bfloat16")
     dtype = getattr(torch, name)
-    use_amp = dtype is not torch.float32
+
+    def autocast():
+        if dtype is torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device, dtype=dtype)
     scaler = torch.amp.GradScaler(device, enabled=dtype is torch.float16)
     print(f"device {device}, autocast dtype {name}, gradient scaling "
           f"{'on' if scaler.is_enabled() else 'off'}")
@@ -49,7 +54,7 @@ def main():
         for x, y in loader:
             x, y = x.to(device), y.to(device)
             optimizer.zero_grad()
-            with torch.autocast(device_type=device, dtype=dtype, enabled=use_amp):
+            with autocast():
                 logits = model(x)
                 loss = loss_fn(logits, y)
             scaler.scale(loss).backward()
@@ -61,7 +66,7 @@ def main():
 
     model.eval()
     images, labels = (t.to(device) for t in test_set.tensors)
-    with torch.no_grad(), torch.autocast(device_type=device, dtype=dtype, enabled=use_amp):
+    with torch.no_grad(), autocast():
         accuracy = (model(images).argmax(1) == labels).float().mean().item()
     reached = "reached" if accuracy >= TARGET_ACCURACY else "NOT reached"
     print(f"{name} test accuracy {accuracy:.3f} (target {TARGET_ACCURACY}: {reached})")

@@ -71,7 +71,9 @@ class StridedMaxPool(Node):
 
     def forward(self, x, kernel, stride, pairs, dilation, with_index):
         xp = get_array_module(x)
-        low = float("-inf") if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
+        # ml_dtypes' bfloat16 is a floating type of numpy kind "V"
+        floating = x.dtype.kind == "f" or x.dtype.name == "bfloat16"
+        low = float("-inf") if floating else xp.iinfo(x.dtype).min
         windows = sliding_windows(pad_zeros(x, pairs, low), kernel, stride, dilation)
         best = arg = None
         for k, pos in enumerate(itertools.product(*(range(n) for n in kernel))):
@@ -82,7 +84,7 @@ class StridedMaxPool(Node):
                 continue
             # strictly greater keeps the first maximum; NaN wins, as in PyTorch
             better = candidate > best
-            if x.dtype.kind == "f":
+            if floating:
                 better |= xp.isnan(candidate)
             xp.copyto(best, candidate, where=better)
             xp.copyto(arg, k, where=better)
