@@ -50,6 +50,11 @@ _LAZY = {"nn", "optim", "utils", "distributed", "linalg", "amp", "testing", "bac
          "special", "profiler", "vision", "multiprocessing", "jit", "hub", "onnx"}
 
 
+_COMPAT = {"compile", "set_printoptions", "set_float32_matmul_precision",
+           "get_float32_matmul_precision", "use_deterministic_algorithms",
+           "are_deterministic_algorithms_enabled", "is_deterministic_algorithms_warn_only_enabled"}
+
+
 def __getattr__(name):
     # Subpackages load on first use: ``import disttorch`` stays fast.
     if name in _LAZY:
@@ -61,4 +66,7 @@ def __getattr__(name):
     if name in ("save", "load"):
         from . import serialization
         return getattr(serialization, name)
+    if name in _COMPAT:
+        from . import _compat
+        return getattr(_compat, name)
     raise AttributeError(f"module 'disttorch' has no attribute '{name}'")

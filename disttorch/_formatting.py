@@ -8,6 +8,7 @@ _THRESHOLD = 1000
 _EDGEITEMS = 3
 _PRECISION = 4
 _LINEWIDTH = 80
+_SCI_MODE = None  # set_printoptions(sci_mode=...): None chooses per tensor
 
 
 def _float_formatter(values):
@@ -23,6 +24,8 @@ def _float_formatter(values):
             sci = hi > 1e8
         else:
             sci = hi / lo > 1000.0 or hi > 1e8 or lo < 1e-4
+    if _SCI_MODE is not None:
+        sci = _SCI_MODE
     if sci:
         return lambda v: f"{v:.{_PRECISION}e}" if np.isfinite(v) else _special(v)
     if int_mode:
