@@ -39,5 +39,6 @@ for epoch in range(args.epochs):
             output = model(data)
             test_loss += F.cross_entropy(output, target, reduction="sum").item()
             correct += output.argmax(dim=1, keepdim=True).eq(target.view(-1, 1)).sum().item()
-    print(f"epoch {epoch} train loss {loss.item():.4f} test loss "
-          f"{test_loss / len(test_loader.dataset):.4f} correct {correct}/{len(test_loader.dataset)}")
+    n_test = len(test_loader.dataset)
+    print(f"epoch {epoch} train loss {loss.item():.4f} test loss {test_loss / n_test:.4f} "
+          f"correct {correct}/{n_test}")
