@@ -1,0 +1,81 @@
+"""Fused CUDA kernels (CuPy ``RawKernel`` / ``ElementwiseKernel``), each declared once.
+
+Kernels compile on first use, per device, so importing this package needs no GPU. Callers test
+:func:`fusable` first: on numpy arrays or on the simulated device they take their generic path.
+"""
+import functools
+
+from ..._backend import cupy_module, get_array_module, is_real_cupy
+
+__all__ = ["fusable", "raw_kernel", "elementwise_kernel", "launch_multi_tensor"]
+
+
+def fusable(*arrays):
+    """True when every array is a CuPy array on a real GPU (fused kernels can run on them)."""
+    if not arrays or arrays[0] is None:
+        return False
+    return is_real_cupy(get_array_module(arrays[0]))
+
+
+@functools.lru_cache(maxsize=None)
+def raw_kernel(source, name):
+    """A ``cupy.RawKernel`` for ``name`` in ``source`` (built once, compiled lazily per device)."""
+    return cupy_module().RawKernel(source, name, options=("-std=c++14",))
+
+
+@functools.lru_cache(maxsize=None)
+def elementwise_kernel(in_params, out_params, operation, name, preamble=""):
+    """A ``cupy.ElementwiseKernel`` (built once, compiled lazily per dtype and device)."""
+    return cupy_module().ElementwiseKernel(in_params, out_params, operation, name,
+                                           preamble=preamble)
+
+
+class _PointerTables:
+    """Device copies of per-tensor pointer tables, reused while the pointers stay the same.
+
+    Parameters and optimizer state keep their memory from step to step and CuPy's pool hands
+    gradients the same blocks each iteration, so after the first steps no upload happens; an
+    upload goes through pinned memory on the current stream (no host synchronisation).
+    """
+
+    def __init__(self, capacity=64):
+        self.capacity = capacity
+        self.tables = {}
+
+    def get(self, values):
+        key = (len(values),) + values
+        table = self.tables.get(key)
+        if table is not None:
+            return table[0]
+        cp = cupy_module()
+        import cupyx
+        import numpy as np
+        host = cupyx.empty_pinned((len(values),), np.int64)
+        host[...] = values
+        device = cp.empty(len(values), np.int64)
+        device.set(host, stream=cp.cuda.get_current_stream())
+        if len(self.tables) >= self.capacity:
+            self.tables.pop(next(iter(self.tables)))
+        self.tables[key] = (device, host)  # the pinned source lives as long as the copy
+        return device
+
+
+_tables = _PointerTables()
+
+_BLOCK = 256
+_MAX_BLOCKS_PER_TENSOR = 1024
+
+
+def launch_multi_tensor(kernel, tensor_lists, scalars):
+    """Launch ``kernel`` once over many tensors.
+
+    ``tensor_lists`` holds equally long lists of contiguous arrays (e.g. params, grads, state);
+    the kernel receives one pointer table per list, a table of element counts, then
+    ``scalars``; block row ``blockIdx.y`` handles tensor ``blockIdx.y``.
+    """
+    first = tensor_lists[0]
+    sizes = tuple(int(a.size) for a in first)
+    pointers = [_tables.get(tuple(int(a.data.ptr) for a in arrays)) for arrays in tensor_lists]
+    count = _tables.get(sizes)
+    blocks_x = min(_MAX_BLOCKS_PER_TENSOR, max(1, (max(sizes) + _BLOCK - 1) // _BLOCK))
+    kernel((blocks_x, len(first)), (_BLOCK,), tuple(pointers) + (count,) + tuple(scalars))
