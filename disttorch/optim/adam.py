@@ -3,6 +3,7 @@ from .._backend import get_array_module
 from ..tensor import Tensor
 from .optimizer import (Optimizer, add_scaled_square_, check_lr, grad_with_decay, lerp_, scalar,
                         step_tensor, zeros_like_param)
+from ._cuda_kernels import adam_step
 
 __all__ = ["Adam", "adam"]
 
@@ -85,6 +86,10 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, amsgra
 
     ``steps`` are 0-d float32 arrays, incremented in place.
     """
+    if not amsgrad and adam_step(params, grads, exp_avgs, exp_avg_sqs, steps, beta1=beta1,
+                                 beta2=beta2, lr=lr, weight_decay=weight_decay, eps=eps,
+                                 maximize=maximize, decoupled_weight_decay=decoupled_weight_decay):
+        return
     for i, param in enumerate(params):
         xp = get_array_module(param)
         step_t = steps[i]

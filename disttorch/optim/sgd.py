@@ -1,6 +1,7 @@
 """Stochastic gradient descent, with optional momentum and Nesterov momentum."""
 from ..tensor import _new
 from .optimizer import Optimizer, check_lr, grad_with_decay, scalar
+from ._cuda_kernels import sgd_step
 
 __all__ = ["SGD", "sgd"]
 
@@ -74,6 +75,10 @@ def sgd(params, grads, momentum_buffers, *, weight_decay, momentum, lr, dampenin
     ``momentum_buffers`` holds one array (or ``None`` before the first step) per parameter;
     the list of buffers after the update is returned (new ones are created for ``None``).
     """
+    fused = sgd_step(params, grads, momentum_buffers, weight_decay=weight_decay, momentum=momentum,
+                     lr=lr, dampening=dampening, nesterov=nesterov, maximize=maximize)
+    if fused is not None:
+        return fused
     out_buffers = []
     for i, param in enumerate(params):
         grad = grad_with_decay(param, grads[i], weight_decay, maximize)
