@@ -321,3 +321,12 @@ def test_against_torchvision(torchvision_functional):
              (F.center_crop(ours, [14, 6]), TF.center_crop(theirs, [14, 6]))]
     for got, expected in pairs:
         np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-5)
+
+
+def test_grayscale_of_an_array_is_an_l_image():
+    hwc = image((4, 5, 3), np.uint8)
+    gray = T.Grayscale()(hwc)
+    assert gray.shape == (4, 5) and gray.dtype == np.uint8
+    np.testing.assert_array_equal(gray, _gray(hwc.transpose(2, 0, 1).astype(np.float32))
+                                  .astype(np.uint8))
+    assert T.Grayscale(3)(hwc).shape == (4, 5, 3)

@@ -362,7 +362,8 @@ def _gray(array):
 
 
 def rgb_to_grayscale(img, num_output_channels=1):
-    """Convert an RGB image to grayscale (``L = 0.2989 R + 0.587 G + 0.114 B``)."""
+    """Convert an RGB image to grayscale (``L = 0.2989 R + 0.587 G + 0.114 B``): a tensor
+    keeps its layout, an HWC array becomes HW for one output channel (PIL's "L" mode)."""
     if num_output_channels not in (1, 3):
         raise ValueError("num_output_channels should be either 1 or 3")
     array, back = _to_chw(img)
@@ -372,7 +373,10 @@ def rgb_to_grayscale(img, num_output_channels=1):
     gray = _gray(array)
     if num_output_channels == 3:
         gray = np.broadcast_to(gray, array.shape)
-    return back(gray)
+    out = back(gray)
+    if isinstance(out, np.ndarray) and num_output_channels == 1:
+        return out[..., 0]  # an "L" image, as PIL's convert("L") gives
+    return out
 
 
 def _blend(array, other, ratio):
