@@ -73,3 +73,11 @@ def test_disttorch_run_per_node_under_srun(launcher, slurm):
     assert "[rank1]: env RANK=1 LOCAL_RANK=0 WORLD_SIZE=2" in out and "GROUP_RANK=1" in out
     assert "[rank0]: mpi rank=0 size=2 sum=3" in out
     assert launcher.leftovers() == []
+
+
+@pytest.mark.timeout(180)
+def test_disttorch_ddp_script_under_srun(launcher, slurm):
+    ddp = os.path.join(REPO, "tests", "distributed", "workers", "ddp.py")
+    code, out, err = srun(launcher, slurm, "-N2", "-n2", "--mpi=pmi2", launcher.python, ddp, "sgd")
+    assert code == 0, err
+    assert "rank 0 sgd ok" in out and "rank 1 sgd ok" in out
