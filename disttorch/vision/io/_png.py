@@ -1,7 +1,7 @@
 """A dependency-free PNG codec (zlib from the standard library, filters in numpy).
 
-Reads every non-interlaced PNG: grayscale, RGB, palette, gray+alpha and RGBA at all the bit
-depths the specification allows (1, 2, 4, 8, 16). Writes 8-bit grayscale, gray+alpha, RGB and
+Reads every PNG, plain or Adam7-interlaced: grayscale, RGB, palette, gray+alpha and RGBA at
+all the bit depths the specification allows (1, 2, 4, 8, 16). Writes 8-bit grayscale, gray+alpha, RGB and
 RGBA images. Arrays are HW (grayscale) or HWC, uint8 (uint16 for 16-bit files).
 """
 import struct
@@ -17,10 +17,15 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 _ALLOWED_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
 _COLOR_TYPE_OF_CHANNELS = {1: 0, 2: 4, 3: 2, 4: 6}
+# Adam7 interlacing: (first column, first row, column step, row step) of the seven passes
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+          (0, 1, 1, 2))
 
 
 class PNGError(ValueError):
     """A file is not a PNG this codec can read, or is damaged."""
+
+
 
 
 def _chunks(data, name):
@@ -92,6 +97,18 @@ def _unfilter(raw, height, row_bytes, bpp, name):
     return out
 
 
+def _to_samples(rows, width, depth, channels):
+    """Unfiltered rows -> (rows, width, channels) samples (uint16 at 16 bits, else uint8)."""
+    height = rows.shape[0]
+    if depth == 16:
+        return rows.view(">u2").astype(np.uint16).reshape(height, width, channels)
+    if depth == 8:
+        return rows.reshape(height, width, channels)
+    bits = np.unpackbits(rows, axis=1).reshape(height, -1, depth)[:, :width]
+    weights = (1 << np.arange(depth - 1, -1, -1)).astype(np.uint8)
+    return (bits * weights).sum(axis=2, dtype=np.uint8)[..., None]
+
+
 def decode_png_array(data, name="<bytes>"):
     """Decode PNG bytes into an HW or HWC array (uint8, or uint16 for 16-bit images).
 
@@ -114,27 +131,30 @@ def decode_png_array(data, name="<bytes>"):
     width, height, depth, color_type, _, _, interlace = header
     if color_type not in _CHANNELS or depth not in _ALLOWED_DEPTHS[color_type]:
         raise PNGError(f"{name}: invalid PNG (bit depth {depth} with color type {color_type})")
-    if interlace:
-        raise PNGError(f"{name}: interlaced (Adam7) PNGs are not supported; re-save the image "
-                       "without interlacing")
+    if interlace not in (0, 1):
+        raise PNGError(f"{name}: invalid PNG (interlace method {interlace})")
     try:
         raw = zlib.decompress(b"".join(idat))
     except zlib.error as exc:
         raise PNGError(f"{name}: corrupt PNG image data ({exc})") from exc
     channels = _CHANNELS[color_type]
     bits_per_pixel = channels * depth
-    row_bytes = (width * bits_per_pixel + 7) // 8
-    rows = _unfilter(raw, height, row_bytes, max(1, bits_per_pixel // 8), name)
-    if depth == 16:
-        image = rows.view(">u2").astype(np.uint16).reshape(height, width, channels)
-    elif depth == 8:
-        image = rows.reshape(height, width, channels)
-    else:
-        bits = np.unpackbits(rows, axis=1).reshape(height, -1, depth)[:, :width]
-        weights = (1 << np.arange(depth - 1, -1, -1)).astype(np.uint8)
-        image = (bits * weights).sum(axis=2, dtype=np.uint8)[..., None]
-        if color_type == 0:
-            image = image * np.uint8(255 // ((1 << depth) - 1))
+    image = np.zeros((height, width, channels), np.uint16 if depth == 16 else np.uint8)
+    pos = 0
+    for x0, y0, dx, dy in (_ADAM7 if interlace else ((0, 0, 1, 1),)):
+        pass_w, pass_h = -(-(width - x0) // dx), -(-(height - y0) // dy)
+        if pass_w <= 0 or pass_h <= 0:
+            continue  # an empty pass has no bytes at all, not even filter bytes
+        row_bytes = (pass_w * bits_per_pixel + 7) // 8
+        size = pass_h * (row_bytes + 1)
+        rows = _unfilter(raw[pos:pos + size], pass_h, row_bytes, max(1, bits_per_pixel // 8),
+                         name)
+        image[y0::dy, x0::dx] = _to_samples(rows, pass_w, depth, channels)
+        pos += size
+    if pos != len(raw):
+        raise PNGError(f"{name}: image data has {len(raw)} bytes, expected {pos}")
+    if color_type == 0 and depth < 8:
+        image *= np.uint8(255 // ((1 << depth) - 1))
     if color_type == 3:
         if palette is None:
             raise PNGError(f"{name}: corrupt PNG (palette image without a PLTE chunk)")
