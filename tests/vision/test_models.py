@@ -162,6 +162,12 @@ def test_zero_init_residual_starts_blocks_as_identity():
 def test_pretrained_weights_are_refused_with_the_way_out():
     with pytest.raises(ValueError, match="cannot download.*load_state_dict"):
         models.resnet18(weights="IMAGENET1K_V1")
+    with pytest.warns(UserWarning, match="'pretrained' is deprecated"):
+        with pytest.raises(ValueError, match="cannot download"):
+            models.mobilenet_v2(pretrained=True)
+    with pytest.warns(UserWarning, match="'pretrained' is deprecated"):
+        assert models.lenet().fc3.out_features == models.resnet18(
+            pretrained=False, num_classes=10).fc.out_features
 
 
 def test_real_torchvision_checkpoint_loads(tmp_path):
@@ -177,3 +183,12 @@ def test_real_torchvision_checkpoint_loads(tmp_path):
     with disttorch.no_grad():
         got = ours(disttorch.from_numpy(x)).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_list_and_get_model():
+    names = models.list_models()
+    assert {"lenet", "mobilenet_v2", "resnet18", "resnet50", "vgg11", "vgg16_bn"} <= set(names)
+    assert "ResNet" not in names
+    assert models.get_model("resnet18", num_classes=3).fc.out_features == 3
+    with pytest.raises(ValueError, match="Unknown model 'alexnet'"):
+        models.get_model("alexnet")

@@ -157,5 +157,5 @@ def mobilenet_v2(*, weights=None, progress=True, **kwargs):
         progress (bool): accepted for torchvision compatibility; nothing is downloaded.
         **kwargs: passed to :class:`MobileNetV2` (``num_classes``, ``width_mult``, ...).
     """
-    check_weights(weights, "mobilenet_v2")
+    check_weights(weights, "mobilenet_v2", kwargs)
     return MobileNetV2(**kwargs)

@@ -190,7 +190,7 @@ class ResNet(nn.Module):
 
 
 def _resnet(name, block, layers, weights, kwargs):
-    check_weights(weights, name)
+    check_weights(weights, name, kwargs)
     return ResNet(block, layers, **kwargs)
 
 

@@ -78,7 +78,7 @@ def make_layers(cfg, batch_norm=False):
 
 
 def _vgg(name, cfg, batch_norm, weights, kwargs):
-    check_weights(weights, name)
+    check_weights(weights, name, kwargs)
     return VGG(make_layers(cfgs[cfg], batch_norm=batch_norm), **kwargs)
 
 
