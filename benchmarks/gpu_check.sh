@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The GPU verification of disttorch's CUDA engine, unattended, offline, under 8 minutes on an H100.
+#
+#   benchmarks/gpu_check.sh OUT_DIR
+#
+# 1. fails fast (exit 2) when there is no usable GPU;
+# 2. installs what the GPU machine lacks (pytest, msgpack, mpi4py + mpich, ml_dtypes) from
+#    benchmarks/wheels/ only (see fetch_gpu_wheels.sh), into a venv that sees the system's
+#    CuPy, torch and numpy; without the wheels the cases that need them skip;
+# 3. runs the CUDA tests on the real device (tests/cuda, the cuda-sim cases left out);
+# 4. runs the GPU benchmarks (benchmarks/gpu_check.py): MLP, CNN, transformer (fp32 and fp16
+#    autocast) against torch eager CUDA, and NCCL all-reduce with one rank.
+# Everything is written to OUT_DIR/gpu_check.log (JUnit XML of the tests beside it).
+set -uo pipefail
+if [ $# -lt 1 ]; then
+    echo "usage: $0 OUT_DIR" >&2
+    exit 64
+fi
+out="$(mkdir -p "$1" && cd "$1" && pwd)"
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+log="$out/gpu_check.log"
+exec > >(tee "$log") 2>&1
+cd "$repo"
+started=$(date +%s)
+python="${PYTHON:-python3}"
+echo "gpu_check: $(date -u +%FT%TZ) repo $(git rev-parse --short HEAD 2>/dev/null || echo '?') python $($python -V 2>&1)"
+
+if ! $python - <<'PY'
+import sys
+try:
+    import cupy
+    count = cupy.cuda.runtime.getDeviceCount()
+except Exception as exc:  # no CuPy, no driver, no device
+    print(f"gpu_check: FAIL: no usable GPU ({type(exc).__name__}: {exc})")
+    sys.exit(1)
+if count < 1:
+    print("gpu_check: FAIL: no usable GPU (CUDA reports 0 devices)")
+    sys.exit(1)
+props = cupy.cuda.runtime.getDeviceProperties(0)
+print(f"gpu_check: {count} GPU(s), device 0: {props['name'].decode()}, CuPy {cupy.__version__}")
+PY
+then
+    exit 2
+fi
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
+
+# Offline installs of what is missing, into a venv layered over the system packages.
+wheels="$repo/benchmarks/wheels"
+missing=$($python - <<'PY'
+import importlib.util
+print(" ".join(m for m in ("pytest", "msgpack", "mpi4py", "ml_dtypes") if importlib.util.find_spec(m) is None))
+PY
+)
+if [ -n "$missing" ]; then
+    if [ -d "$wheels" ] && $python -m venv --system-site-packages "$out/venv"; then
+        # a venv made from inside another venv would not see that one's packages: link them
+        $python -c "import site; print('\n'.join(site.getsitepackages()))" > \
+            "$("$out/venv/bin/python" -c 'import site; print(site.getsitepackages()[0])')/_gpu_check_base.pth"
+        packages=""
+        for m in $missing; do
+            case $m in
+                pytest) packages="$packages pytest pytest-timeout pluggy iniconfig packaging" ;;
+                mpi4py) packages="$packages mpi4py mpich" ;;
+                *) packages="$packages $m" ;;
+            esac
+        done
+        "$out/venv/bin/python" -m pip install --quiet --no-index --no-deps --find-links "$wheels" \
+            $packages || echo "gpu_check: WARNING: offline install of [$packages ] failed"
+        python="$out/venv/bin/python"
+        export PATH="$out/venv/bin:$PATH"
+    else
+        echo "gpu_check: WARNING: missing [$missing ] and no benchmarks/wheels (or no venv module);"
+        echo "           cases that need them are skipped or fail with the reason"
+    fi
+fi
+# CuPy finds NCCL in the nvidia-nccl wheel that torch brings along, if it is not on the path.
+nccl_dir=$($python - <<'PY' 2>/dev/null
+import glob, os, site
+for base in site.getsitepackages():
+    for lib in glob.glob(os.path.join(base, "nvidia", "nccl*", "lib")):
+        print(lib)
+        raise SystemExit
+PY
+)
+[ -n "$nccl_dir" ] && export LD_LIBRARY_PATH="$nccl_dir:${LD_LIBRARY_PATH:-}"
+export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONDONTWRITEBYTECODE=1 OMP_NUM_THREADS=4
+
+echo
+echo "=== CUDA tests (real device) ==="
+if $python -c "import pytest" 2>/dev/null; then
+    timeout 300 $python -m pytest tests/cuda -k "not cuda-sim" -q -rs --durations=10 \
+        -p no:cacheprovider --junitxml="$out/gpu_tests.xml"
+    tests_rc=$?
+else
+    echo "gpu_check: FAIL: pytest is not installed and benchmarks/wheels has no pytest wheel"
+    tests_rc=3
+fi
+
+echo
+echo "=== GPU benchmarks (disttorch vs torch eager CUDA) ==="
+timeout 240 $python benchmarks/gpu_check.py
+bench_rc=$?
+
+echo
+echo "gpu_check: tests rc=$tests_rc, benchmarks rc=$bench_rc, $(( $(date +%s) - started )) s in all"
+echo "gpu_check: log at $log"
+[ $tests_rc -eq 0 ] && [ $bench_rc -eq 0 ]
