@@ -34,6 +34,15 @@ _NDARRAY_ONLY = frozenset(["ctypes", "getfield", "resize", "setfield", "setflags
 _HOST_INPUTS = frozenset(["asarray", "array", "asanyarray", "ascontiguousarray", "asnumpy"])
 
 _memory = {"allocated": 0, "peak": 0}
+# device-to-host reads (bool(), float(), .item(), .get()...): each one stalls a real GPU
+_host_syncs = {"count": 0, "where": []}
+
+
+def _host_sync(what):
+    _host_syncs["count"] += 1
+    if len(_host_syncs["where"]) < 20:
+        frame = __import__("sys")._getframe(2)
+        _host_syncs["where"].append(f"{what} at {frame.f_code.co_filename}:{frame.f_lineno}")
 
 
 def _mixed_error(value):
@@ -143,7 +152,16 @@ class ndarray:
 
     def get(self, stream=None, order="C", out=None, blocking=True):
         """Copy to a numpy array on the host."""
+        _host_sync("get()")
         return np.array(self._a, order=order)
+
+    def item(self):
+        _host_sync("item()")
+        return self._a.item()
+
+    def tolist(self):
+        _host_sync("tolist()")
+        return self._a.tolist()
 
     def set(self, arr, stream=None):
         """Copy the host array ``arr`` into this array."""
@@ -183,15 +201,19 @@ class ndarray:
         return (_wrap(row) for row in self._a)
 
     def __bool__(self):
+        _host_sync("bool()")
         return bool(self._a)
 
     def __int__(self):
+        _host_sync("int()")
         return int(self._a)
 
     def __float__(self):
+        _host_sync("float()")
         return float(self._a)
 
     def __complex__(self):
+        _host_sync("complex()")
         return complex(self._a)
 
     def __copy__(self):
@@ -431,6 +453,14 @@ def reset_peak_memory():
 
 def peak_memory():
     return _memory["peak"]
+
+
+@contextlib.contextmanager
+def count_host_syncs():
+    """Count the device-to-host reads inside the block: ``with count_host_syncs() as syncs:``;
+    ``syncs["count"]`` and ``syncs["where"]`` (the first 20, with file and line) afterwards."""
+    _host_syncs["count"], _host_syncs["where"] = 0, []
+    yield _host_syncs
 
 
 @contextlib.contextmanager

@@ -127,3 +127,15 @@ def test_simulated_device_rejects_host_arrays(device):
     with pytest.raises(AttributeError):
         xp.errstate
     assert type(a.sum()) is xp.ndarray
+
+
+def test_out_of_range_indices_give_nan_on_the_device(device):
+    # range checks on the host would stall every step; the device marks the result instead
+    logits = disttorch.zeros(2, 3, device=device)
+    loss = disttorch.nn.functional.cross_entropy(logits, disttorch.tensor([0, 7], device=device))
+    assert np.isnan(float(loss))
+    weight = disttorch.ones(4, 2, device=device)
+    rows = disttorch.nn.functional.embedding(disttorch.tensor([1, 9], device=device), weight)
+    assert np.isnan(rows.cpu().numpy()[1]).all() and (rows.cpu().numpy()[0] == 1).all()
+    with pytest.raises(IndexError):
+        disttorch.nn.functional.cross_entropy(disttorch.zeros(2, 3), disttorch.tensor([0, 7]))

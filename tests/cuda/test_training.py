@@ -97,3 +97,17 @@ def test_training_steps_match_cpu(kind, optimizer_name, device):
         assert value.is_cuda, f"{name} is on {value.device}"
         np.testing.assert_allclose(value.cpu().numpy(), cpu_state[name].numpy(), rtol=1e-3,
                                    atol=1e-4, err_msg=name)
+
+
+@pytest.mark.parametrize("kind,optimizer_name", [("mlp", "sgd"), ("cnn", "adam"), ("lm", "adamw")])
+def test_training_step_never_waits_for_the_device(kind, optimizer_name):
+    """A training step reads nothing back from the device (no ``.item()``, ``bool()``...)."""
+    from disttorch.cuda import _simulated
+    with _simulated.simulate():
+        disttorch.manual_seed(0)
+        model = MODELS[kind]().to("cuda")
+        _train(kind, model, optimizer_name, "cuda", steps=1)
+        with _simulated.count_host_syncs() as syncs:
+            _train(kind, model, optimizer_name, "cuda", steps=2)
+    assert syncs["count"] == 0, "host synchronisations in the training step:\n" + \
+        "\n".join(syncs["where"])
