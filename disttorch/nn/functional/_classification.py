@@ -28,9 +28,9 @@ class ClassIndexLoss(Node):
         x3 = x.reshape(n, c, r)
         t = target.reshape(n, r)
         valid = t != ignore_index
-        safe = xp.where(valid, t, 0)
         bad = valid & ((t < 0) | (t >= c))
-        if bad.any():
+        safe = xp.where(valid, t, 0) if xp is np else xp.where(valid & ~bad, t, 0)
+        if xp is np and bad.any():
             raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
         if from_logits:
             z = x3 - x3.max(axis=1, keepdims=True)
@@ -45,6 +45,10 @@ class ClassIndexLoss(Node):
         w_t = valid.astype(x.dtype) if weight is None else weight[safe] * valid
         picked = xp.take_along_axis(logp, safe[:, None, :], axis=1)[:, 0, :]
         loss = -picked * w_t
+        if xp is not np:
+            # checking on the host would stall the GPU every step: an out-of-range target
+            # gives a NaN loss instead of an IndexError (PyTorch raises a device-side assert)
+            loss = xp.where(bad, np.nan, loss).astype(loss.dtype, copy=False)
         if smoothing:
             wb = 1 if weight is None else weight[None, :, None]
             smooth = -(logp * wb).sum(axis=1) * valid
@@ -77,7 +81,7 @@ class ClassIndexLoss(Node):
         a = self.w_t[:, None, :] * (1 - eps)
         if eps:
             wb = xp.ones(c, dtype) if self.weight is None else self.weight
-            a = a + self.valid[:, None, :] * (float(wb.sum()) * eps / c)
+            a = a + self.valid[:, None, :] * (wb.sum() * (eps / c))
             b = b + self.valid[:, None, :] * wb[None, :, None] * (eps / c)
         return a.astype(dtype, copy=False), b
 
