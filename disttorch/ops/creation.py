@@ -63,8 +63,9 @@ def _contains_float(data):
     return False
 
 
-def _infer_array(data):
-    """numpy array for ``data`` with PyTorch's inferred dtype."""
+def _infer_array(data, narrow=True):
+    """numpy array for ``data`` with PyTorch's inferred dtype (``narrow=False`` keeps Python
+    floats in float64, for a caller that casts to an explicit dtype itself)."""
     if isinstance(data, Tensor):
         return np.array(data._data) if not is_cuda_array(data._data) else data._data.get()
     if isinstance(data, np.ndarray):
@@ -80,6 +81,8 @@ def _infer_array(data):
     if array.dtype == object or array.dtype.kind in "US":
         raise TypeError(f"Could not infer dtype of {type(data).__name__}" if array.dtype == object
                         else "new(): invalid data type 'str'")
+    if not narrow:
+        return array
     if array.dtype.kind == "f" and array.dtype == np.float64 and not _is_numpy_float(data):
         array = array.astype(_dtype.get_default_dtype().np_dtype)
     elif array.dtype.kind == "c" and not _is_numpy_float(data):
@@ -124,7 +127,8 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         if dtype is not None:
             array = array.astype(_dtype.to_numpy_dtype(dtype))
         return _finish(array, None, requires_grad)
-    array = _infer_array(data)
+    # with an explicit dtype, Python floats go straight to it (not through float32)
+    array = _infer_array(data, narrow=dtype is None)
     if dtype is not None:
         array = array.astype(_dtype.to_numpy_dtype(dtype), copy=False)
     return _finish(array, device, requires_grad)
