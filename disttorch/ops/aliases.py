@@ -12,6 +12,7 @@ from ..return_types import _structseq
 from ..tensor import Tensor, _new
 from ._util import register_methods, sum_to, default_float, cast, wrap_dim
 from .arithmetic import check_inplace, apply_inplace, _nograd_inplace, _out
+from .indexing import scalar_type_name
 from .pointwise import acosh, asinh, atanh
 
 __all__ = ["det", "logdet", "inverse", "pinverse", "matrix_power", "cholesky", "svd", "fill",
@@ -244,7 +245,7 @@ def logcumsumexp(input, dim, *, out=None):
     """``log(cumsum(exp(input), dim))``, computed without overflow or underflow."""
     if input._data.dtype.kind != "f":
         raise RuntimeError(f'"logcumsumexp_out_cpu" not implemented for '
-                           f"'{input.dtype.name.capitalize()}'")
+                           f"'{scalar_type_name(input)}'")
     dim = wrap_dim(dim, input.dim())
     if input.dim() == 0:
         return input.clone()
@@ -398,8 +399,8 @@ def dim_order(self):
 
 def _float_power_inplace(self, exponent):
     if self._data.dtype != np.float64:
-        raise RuntimeError(f"the base given to float_power_ has dtype {self.dtype.name.capitalize()}"
-                           f" but the operation's result requires dtype Double")
+        raise RuntimeError(f"the base given to float_power_ has dtype {scalar_type_name(self)} but "
+                           f"the operation's result requires dtype Double")
     return _inplace(lambda t, e: t.float_power(e), "float_power")(self, exponent)
 
 

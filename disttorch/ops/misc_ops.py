@@ -16,6 +16,7 @@ from ..return_types import _structseq
 from ..tensor import Tensor, _new
 from ._util import register_methods, wrap_dim, default_float, cast, promote
 from .arithmetic import _out, check_inplace, apply_inplace, _nograd_inplace
+from .indexing import scalar_type_name
 
 __all__ = ["meshgrid", "cartesian_prod", "combinations", "block_diag", "diagflat", "tril_indices",
            "triu_indices", "vander", "diff", "trapezoid", "trapz", "cumulative_trapezoid", "cov",
@@ -86,7 +87,6 @@ def meshgrid(*tensors, indexing=None):
         view[i] = -1
         grids.append(t.view(*view).expand(*shape))
     if swap:
-        grids = [g.transpose(0, 1) for g in grids]
         grids[0], grids[1] = grids[1], grids[0]
     return tuple(grids)
 
@@ -311,7 +311,7 @@ def _integer_binary(name, fn):
         if not isinstance(a, Tensor) or not isinstance(b, Tensor):
             raise TypeError(f"{name}(): argument 'other' must be Tensor")
         if a._data.dtype.kind not in "iub":
-            raise RuntimeError(f'"{name}_cpu" not implemented for \'{a.dtype.name.capitalize()}\'')
+            raise RuntimeError(f'"{name}_cpu" not implemented for \'{scalar_type_name(a)}\'')
         xp = get_array_module(a._data)
         return _out(_new(getattr(xp, fn)(a._data, b._data)), out)
     op.__name__ = name
@@ -356,7 +356,7 @@ def histc(input, bins=100, min=0, max=0, *, out=None):
     when both are 0); elements outside are ignored. Not differentiable."""
     if input._data.dtype.kind != "f":
         raise NotImplementedError(f'"histogram_cpu" not implemented for '
-                                  f"'{input.dtype.name.capitalize()}'")
+                                  f"'{scalar_type_name(input)}'")
     if bins <= 0:
         raise RuntimeError(f"torch.histc(): bins must be > 0, but got {bins} for dimension 0")
     data = to_numpy(input._data).ravel()
@@ -379,7 +379,7 @@ def histogram(input, bins, *, range=None, weight=None, density=False, out=None):
     increasing edges. Not differentiable."""
     if input._data.dtype.kind != "f":
         raise NotImplementedError(f'"histogram_cpu" not implemented for '
-                                  f"'{input.dtype.name.capitalize()}'")
+                                  f"'{scalar_type_name(input)}'")
     data = to_numpy(input._data).ravel()
     edges = to_numpy(bins._data) if isinstance(bins, Tensor) else bins
     weights = None if weight is None else to_numpy(weight._data).ravel()

@@ -14,6 +14,7 @@ from ..autograd.function import Node
 from ..tensor import Tensor
 from ._util import register_methods, sum_to, default_float, cast
 from .arithmetic import _out, _prep, check_inplace, apply_inplace, _nograd_inplace
+from .indexing import scalar_type_name
 from .pointwise import Unary
 
 __all__ = ["lgamma", "digamma", "polygamma", "mvlgamma", "erfinv", "i0", "sinc", "logaddexp",
@@ -85,8 +86,8 @@ def _digamma_np(x):
             1 / 240 - inv2 * (1 / 132 - inv2 * (691 / 32760 - inv2 / 12))))))
         psi = np.log(z) - 0.5 / z - tail + acc
         psi = np.where(reflect, psi - _PI / np.tan(_PI * x), psi)
-        # PyTorch: -inf at 0 (either sign), nan at the negative integers
-        psi = np.where(x == 0, -np.inf, psi)
+        # PyTorch: -inf at +0 and +inf at -0, nan at the negative integers
+        psi = np.where(x == 0, np.where(np.signbit(x), np.inf, -np.inf), psi)
         psi = np.where(_is_nonpositive_int(x) & (x != 0), np.nan, psi)
         psi = np.where(x == np.inf, np.inf, psi)
     return psi
@@ -484,7 +485,7 @@ def _logaddexp(name, input, other, base, out):
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"{name}(): argument 'other' must be Tensor")
     if a._data.dtype.kind not in "fc":
-        raise RuntimeError(f'"{name}_cpu" not implemented for \'{a.dtype.name.capitalize()}\'')
+        raise RuntimeError(f'"{name}_cpu" not implemented for \'{scalar_type_name(a)}\'')
     return _out(LogAddExp.apply(a, b, base), out)
 
 
