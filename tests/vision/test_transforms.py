@@ -91,6 +91,15 @@ def test_resize_uint8_rounds_and_arrays_stay_hwc():
     assert np.abs(out.astype(int) - expected).max() <= 1
 
 
+def test_interpolation_accepts_strings_and_pil_codes():
+    x = disttorch.from_numpy(image((1, 6, 6)))
+    assert disttorch.equal(T.Resize(3, interpolation=2)(x), T.Resize(3)(x))
+    assert disttorch.equal(T.Resize(3, interpolation="nearest")(x),
+                           T.Resize(3, interpolation=InterpolationMode.NEAREST)(x))
+    with pytest.raises(ValueError, match="not supported"):
+        T.Resize(3, interpolation="lanczos")
+
+
 def test_resize_smaller_edge_and_max_size():
     x = disttorch.zeros(3, 20, 40)
     assert tuple(T.Resize(10)(x).shape) == (3, 10, 20)

@@ -16,10 +16,17 @@ class InterpolationMode(enum.Enum):
     BICUBIC = "bicubic"
 
 
+# PIL's resampling constants, which torchvision still accepts as ints
+_PIL_CODES = {0: InterpolationMode.NEAREST, 2: InterpolationMode.BILINEAR,
+              3: InterpolationMode.BICUBIC}
+
+
 def interpolation_mode(value):
-    """Accept an :class:`InterpolationMode` or its string value."""
+    """Accept an :class:`InterpolationMode`, its string value or PIL's integer code."""
     if isinstance(value, InterpolationMode):
         return value
+    if isinstance(value, int) and value in _PIL_CODES:
+        return _PIL_CODES[value]
     try:
         return InterpolationMode(value)
     except ValueError:
