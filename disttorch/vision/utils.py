@@ -88,7 +88,7 @@ def save_image(tensor, fp, format=None, **kwargs):
             (required for file objects).
         **kwargs: passed to :func:`make_grid`.
     """
-    grid = make_grid(tensor, **kwargs).numpy()
+    grid = make_grid(tensor, **kwargs).cpu().numpy()
     image = np.clip(grid * 255 + 0.5, 0, 255).astype(np.uint8).transpose(1, 2, 0)
     if isinstance(fp, (str, os.PathLike)):
         save_image_array(image, fp, format)

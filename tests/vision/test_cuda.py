@@ -59,3 +59,10 @@ def test_transforms_and_grid_keep_the_device(device):
     np.testing.assert_allclose(got.cpu().numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
     grid = utils.make_grid(disttorch.rand(3, 3, 4, 4).to(device), nrow=2)
     assert grid.device.type == "cuda" and tuple(grid.shape) == (3, 14, 14)
+
+
+def test_save_image_from_the_device(device, tmp_path):
+    images = disttorch.rand(2, 3, 4, 4)
+    utils.save_image(images.to(device), tmp_path / "gpu.png")
+    utils.save_image(images, tmp_path / "cpu.png")
+    assert (tmp_path / "gpu.png").read_bytes() == (tmp_path / "cpu.png").read_bytes()
