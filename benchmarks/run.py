@@ -323,7 +323,8 @@ def write_chart(rows, path):
     cost = [r["ratio"] if r["better"] == "lower" else 1 / r["ratio"] for r in rows]
     figure, axes = plt.subplots(figsize=(10, 0.32 * len(rows) + 1.2), dpi=100)
     colors = ["tab:green" if c <= 1 else "tab:orange" if c <= 3 else "tab:red" for c in cost]
-    axes.barh(range(len(rows)), cost, color=colors)
+    # bars grow from 1 (parity): left when disttorch costs less, right when more
+    axes.barh(range(len(rows)), [c - 1 for c in cost], left=1, color=colors)
     axes.set_yticks(range(len(rows)), labels, fontsize=8)
     axes.invert_yaxis()
     axes.set_xscale("log")
@@ -361,7 +362,7 @@ def main(argv=None):
     sections = {
         "import": lambda: bench_import(3 if args.quick else 5),
         "overhead": lambda: bench_overhead(rounds),
-        "training": lambda: bench_training(1 if args.quick else 2, 5 if args.quick else 10),
+        "training": lambda: bench_training(1 if args.quick else 3, 5 if args.quick else 10),
         "loader": lambda: bench_loader(20000 if args.quick else 60000, 2 if args.quick else 3),
         "distributed": bench_distributed,
         "launcher": lambda: bench_launcher(rounds),

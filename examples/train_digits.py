@@ -101,6 +101,10 @@ def main():
         start_epoch = state["epoch"] + 1
         if rank == 0:
             print(f"resumed from {checkpoint} at epoch {start_epoch}", flush=True)
+            if start_epoch >= args.epochs:
+                print(f"{args.run_dir} has finished {args.epochs} epochs already: pass a "
+                      f"larger --epochs to continue, or another --run-dir to start over",
+                      flush=True)
     restarted = int(os.environ.get("DISTTORCH_RESTART_COUNT", "0")) > 0
     metrics = open(os.path.join(args.run_dir, "metrics.jsonl"), "a") if rank == 0 else None
 

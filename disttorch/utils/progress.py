@@ -86,6 +86,7 @@ class ProgressBar:
         self._sums = {}
         self._counts = {}
         self._start = None
+        self._end = None
         self._printed_at = 0.0
         self._tqdm = None
         self._reporter = None
@@ -109,7 +110,7 @@ class ProgressBar:
                 raise ImportError("ProgressBar(style='tqdm') needs tqdm: pip install tqdm "
                                   "(or pip install 'disttorch[examples]')") from None
             return False
-        self._tqdm = tqdm(total=self.total, desc=self.desc, file=self.file, leave=True,
+        self._tqdm = tqdm(total=self.total, desc=self.desc, file=self.file, leave=False,
                           dynamic_ncols=True)
         return True
 
@@ -126,8 +127,10 @@ class ProgressBar:
 
     @property
     def elapsed(self):
-        """Seconds since iteration started."""
-        return 0.0 if self._start is None else time.perf_counter() - self._start
+        """Seconds from the start of iteration to its end (or to now, while it runs)."""
+        if self._start is None:
+            return 0.0
+        return (self._end if self._end is not None else time.perf_counter()) - self._start
 
     def log(self, samples=0, **metrics):
         """Record one step: ``samples`` processed by this rank and metric values (floats).
@@ -184,6 +187,8 @@ class ProgressBar:
         if self._closed:
             return
         self._closed = True
+        if self._start is not None:
+            self._end = time.perf_counter()
         if self._mode == "tqdm":
             self._tqdm.close()
         elif self._mode == "plain" and self.steps:
@@ -251,6 +256,7 @@ def plot_metrics(path, out, x="epoch", title=None):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         raise ImportError("plot_metrics needs matplotlib: pip install matplotlib "
                           "(or pip install 'disttorch[examples]')") from None
@@ -270,6 +276,7 @@ def plot_metrics(path, out, x="epoch", title=None):
             right.set_ylabel("accuracy")
         else:
             left.plot(xs, ys, marker="o", label=name)
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.set_xlabel(x)
     left.set_ylabel("loss")
     handles, labels = left.get_legend_handles_labels()
