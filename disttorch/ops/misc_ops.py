@@ -369,7 +369,12 @@ def histc(input, bins=100, min=0, max=0, *, out=None):
         raise RuntimeError(f"torch.histc(): max must be larger than min, but got min {lo} max {hi}")
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise RuntimeError(f"torch.histc(): range of [{lo}, {hi}] is not finite")
-    counts, _ = np.histogram(data, bins=bins, range=(lo, hi))
+    # PyTorch's bin rule, in the input's precision: int((x - min) / (max - min) * bins), with
+    # x == max in the last bin (a value on an inner edge can land on either side by rounding)
+    dt = data.dtype.type
+    inside = data[(data >= lo) & (data <= hi)]
+    index = ((inside - dt(lo)) / (dt(hi) - dt(lo)) * dt(bins)).astype(np.int64)
+    counts = np.bincount(np.minimum(index, bins - 1), minlength=bins)
     xp = get_array_module(input._data)
     return _out(_new(xp.asarray(counts.astype(input._data.dtype))), out)
 
