@@ -240,6 +240,9 @@ def _operator(name):
     numpy_op = getattr(np.ndarray, name)
 
     def op(self, *args):
+        if args and type(args[0]) is not ndarray and \
+                getattr(args[0], "__array_priority__", 0) > ndarray.__array_priority__:
+            return NotImplemented  # CuPy defers to operands of higher priority (Tensor)
         result = _call(numpy_op, (self,) + args, {})
         # in-place operators hand back the same array: keep the same wrapper
         return self if type(result) is ndarray and result._a is self._a else result

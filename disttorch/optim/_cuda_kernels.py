@@ -72,6 +72,8 @@ extern "C" __global__ void adam_multi_tensor(
 }
 """
 
+SOURCES = {"sgd_multi_tensor": _SGD, "adam_multi_tensor": _ADAM}
+
 
 def _all_float32_contiguous(*lists):
     return all(a.dtype == np.float32 and a.flags.c_contiguous for arrays in lists for a in arrays)

@@ -1,0 +1,320 @@
+"""Fused CUDA kernels for the hot paths of ``nn.functional``: softmax + cross-entropy, layer
+norm and GELU, forward and backward.
+
+Each ``*_applies`` function says whether its fused path can take the call (float32, contiguous,
+CuPy on a GPU, the common arguments); the public functions in ``nn.functional`` then apply the
+node here instead of their generic one. Under ``create_graph`` the backward falls back to
+differentiable disttorch ops, so double backward still works.
+"""
+import math
+
+import numpy as np
+
+from ...autograd.function import Node
+from ...tensor import Tensor
+from . import fusable, raw_kernel
+
+__all__ = ["cross_entropy_applies", "FusedCrossEntropy", "layer_norm_applies", "FusedLayerNorm",
+           "gelu_forward", "gelu_backward"]
+
+_ROW_REDUCE = r"""
+// Block-wide reduction of one float per thread (blockDim.x a power of two, <= 1024).
+template <bool MAX>
+__device__ float block_reduce(float value, float* shared) {
+    const int tid = threadIdx.x;
+    shared[tid] = value;
+    __syncthreads();
+    for (int stride = blockDim.x / 2; stride > 0; stride >>= 1) {
+        if (tid < stride) {
+            shared[tid] = MAX ? fmaxf(shared[tid], shared[tid + stride])
+                              : shared[tid] + shared[tid + stride];
+        }
+        __syncthreads();
+    }
+    const float result = shared[0];
+    __syncthreads();
+    return result;
+}
+"""
+
+_CROSS_ENTROPY = _ROW_REDUCE + r"""
+// One block per row: loss_i = logsumexp(x_i) - (1 - eps) x_i[t_i] - eps * mean_j x_i[j];
+// 0 for ignored rows. lse_i is kept for the backward pass.
+extern "C" __global__ void softmax_cross_entropy_forward(
+        const float* x, const long long* target, float* loss, float* lse, float* valid,
+        const int classes, const long long ignore_index, const float smoothing) {
+    extern __shared__ float shared[];
+    const long long row = blockIdx.x;
+    const float* xr = x + row * classes;
+    float local_max = __int_as_float(0xff800000);  // -inf
+    for (int j = threadIdx.x; j < classes; j += blockDim.x) local_max = fmaxf(local_max, xr[j]);
+    const float row_max = block_reduce<true>(local_max, shared);
+    float local_sum = 0.0f, local_total = 0.0f;
+    for (int j = threadIdx.x; j < classes; j += blockDim.x) {
+        local_sum += expf(xr[j] - row_max);
+        local_total += xr[j];
+    }
+    const float sum = block_reduce<false>(local_sum, shared);
+    const float total = block_reduce<false>(local_total, shared);
+    if (threadIdx.x == 0) {
+        const long long t = target[row];
+        const float log_sum = row_max + logf(sum);
+        lse[row] = log_sum;
+        if (t == ignore_index) {
+            loss[row] = 0.0f;
+            valid[row] = 0.0f;
+        } else if (t < 0 || t >= classes) {
+            loss[row] = __int_as_float(0x7fffffff);  // NaN: no host-side range check on the GPU
+            valid[row] = 1.0f;
+        } else {
+            loss[row] = log_sum - (1.0f - smoothing) * xr[t] - smoothing * total / classes;
+            valid[row] = 1.0f;
+        }
+    }
+}
+
+// dx_ij = scale_i * valid_i * (softmax_ij - (1 - eps) [j == t_i] - eps / C)
+extern "C" __global__ void softmax_cross_entropy_backward(
+        const float* x, const long long* target, const float* lse, const float* valid,
+        const float* scale, const int scale_per_row, float* dx, const int classes,
+        const float smoothing) {
+    const long long row = blockIdx.x;
+    const float s = scale[scale_per_row ? row : 0] * valid[row];
+    const long long t = target[row];
+    const float* xr = x + row * classes;
+    float* dr = dx + row * classes;
+    for (int j = threadIdx.x; j < classes; j += blockDim.x) {
+        const float hot = (j == t) ? 1.0f - smoothing : 0.0f;
+        dr[j] = s * (expf(xr[j] - lse[row]) - hot - smoothing / classes);
+    }
+}
+"""
+
+_LAYER_NORM = _ROW_REDUCE + r"""
+// One block per row of length n: y = (x - mean) * rstd * w + b.
+extern "C" __global__ void layer_norm_forward(
+        const float* x, const float* w, const float* b, float* y, float* mean_out,
+        float* rstd_out, const int n, const float eps) {
+    extern __shared__ float shared[];
+    const long long row = blockIdx.x;
+    const float* xr = x + row * n;
+    float local = 0.0f;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) local += xr[j];
+    const float mean = block_reduce<false>(local, shared) / n;
+    float local_sq = 0.0f;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        const float d = xr[j] - mean;
+        local_sq += d * d;
+    }
+    const float rstd = rsqrtf(block_reduce<false>(local_sq, shared) / n + eps);
+    float* yr = y + row * n;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) yr[j] = (xr[j] - mean) * rstd * w[j] + b[j];
+    if (threadIdx.x == 0) {
+        mean_out[row] = mean;
+        rstd_out[row] = rstd;
+    }
+}
+
+// dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)) with gw = g * w; also g * xhat per
+// element, summed over rows afterwards for the weight gradient.
+extern "C" __global__ void layer_norm_backward(
+        const float* x, const float* g, const float* w, const float* mean_in,
+        const float* rstd_in, float* dx, float* g_xhat, const int n) {
+    extern __shared__ float shared[];
+    const long long row = blockIdx.x;
+    const float* xr = x + row * n;
+    const float* gr = g + row * n;
+    const float mean = mean_in[row], rstd = rstd_in[row];
+    float local_gw = 0.0f, local_gwx = 0.0f;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        const float xhat = (xr[j] - mean) * rstd;
+        const float gw = gr[j] * w[j];
+        local_gw += gw;
+        local_gwx += gw * xhat;
+    }
+    const float mean_gw = block_reduce<false>(local_gw, shared) / n;
+    const float mean_gwx = block_reduce<false>(local_gwx, shared) / n;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        const float xhat = (xr[j] - mean) * rstd;
+        dx[row * n + j] = rstd * (gr[j] * w[j] - mean_gw - xhat * mean_gwx);
+        g_xhat[row * n + j] = gr[j] * xhat;
+    }
+}
+"""
+
+_GELU = r"""
+extern "C" __global__ void gelu_forward(const float* x, float* y, const long long n) {
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (long long)blockDim.x * gridDim.x) {
+        y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+    }
+}
+
+extern "C" __global__ void gelu_backward(const float* x, const float* g, float* dx,
+                                         const long long n) {
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (long long)blockDim.x * gridDim.x) {
+        const float cdf = 0.5f * (1.0f + erff(x[i] * 0.70710678118654752f));
+        const float pdf = 0.39894228040143268f * expf(-0.5f * x[i] * x[i]);
+        dx[i] = g[i] * (cdf + x[i] * pdf);
+    }
+}
+"""
+
+SOURCES = {"softmax_cross_entropy": _CROSS_ENTROPY, "layer_norm": _LAYER_NORM, "gelu": _GELU}
+
+
+def _threads(n):
+    """A power of two between 32 and 1024, near the row length."""
+    return min(1024, max(32, 1 << max(0, math.ceil(math.log2(max(n, 1))))))
+
+
+def _f32(*arrays):
+    return all(a.dtype == np.float32 and a.flags.c_contiguous for a in arrays)
+
+
+# ------------------------------------------------------------------ cross entropy
+def cross_entropy_applies(input, target, weight, reduction):
+    """The fused kernel covers (N, C) float32 logits, class-index targets, no class weights."""
+    x = input._data
+    return (fusable(x) and weight is None and x.ndim == 2 and _f32(x)
+            and isinstance(target, Tensor) and target._data.ndim == 1
+            and target._data.dtype == np.int64 and reduction in ("mean", "sum", "none"))
+
+
+class FusedCrossEntropy(Node):
+    """``cross_entropy(x, target, ignore_index=..., label_smoothing=...)`` in two kernels."""
+
+    def forward(self, x, target, ignore_index, smoothing, reduction):
+        import cupy
+        n, c = x.shape
+        target = cupy.ascontiguousarray(target)
+        loss = cupy.empty(n, np.float32)
+        lse = cupy.empty(n, np.float32)
+        valid = cupy.empty(n, np.float32)
+        threads = _threads(c)
+        raw_kernel(_CROSS_ENTROPY, "softmax_cross_entropy_forward")(
+            (n,), (threads,), (x, target, loss, lse, valid, np.int32(c), np.int64(ignore_index),
+                               np.float32(smoothing)), shared_mem=threads * 4)
+        self.save_for_backward(x)
+        self.target, self.lse, self.valid = target, lse, valid
+        self.smoothing, self.reduction = smoothing, reduction
+        if reduction == "none":
+            return loss
+        total = loss.sum()
+        if reduction == "sum":
+            return total
+        self.denom = valid.sum()
+        return total / self.denom
+
+    def _scale(self, g):
+        if self.reduction == "none":
+            return g
+        return g / self.denom if self.reduction == "mean" else g
+
+    def backward(self, g):
+        x, = self.saved_tensors
+        if isinstance(g, Tensor):
+            return self._backward_graph(x, g), None, None, None, None
+        import cupy
+        n, c = x.shape
+        scale = cupy.ascontiguousarray(self._scale(g), dtype=np.float32).reshape(-1)
+        dx = cupy.empty_like(x)
+        raw_kernel(_CROSS_ENTROPY, "softmax_cross_entropy_backward")(
+            (n,), (_threads(c),), (x, self.target, self.lse, self.valid, scale,
+                                   np.int32(scale.size > 1), dx, np.int32(c),
+                                   np.float32(self.smoothing)))
+        return dx, None, None, None, None
+
+    def _backward_graph(self, x, g):
+        from ...nn.functional import softmax, one_hot
+        from ...tensor import _new
+        n, c = x.shape
+        eps = self.smoothing
+        hot = one_hot(_new(self.target.clip(0, c - 1)), c).to(x.dtype)
+        if self.reduction == "none":
+            scale = g.reshape(-1, 1)
+        else:
+            scale = g / _new(self.denom) if self.reduction == "mean" else g
+        valid = _new(self.valid.reshape(-1, 1))
+        return (softmax(x, 1) - hot * (1 - eps) - eps / c) * valid * scale
+
+
+# ------------------------------------------------------------------ layer norm
+def layer_norm_applies(input, normalized_shape, weight, bias):
+    """The fused kernel covers float32 rows normalised over the last dim, with weight and bias."""
+    x = input._data
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    return (fusable(x) and len(normalized_shape) == 1 and weight is not None and bias is not None
+            and x.ndim >= 1 and x.shape[-1] == normalized_shape[0]
+            and _f32(x, weight._data, bias._data))
+
+
+class FusedLayerNorm(Node):
+    """``layer_norm(x, (D,), weight, bias, eps)``: one block per row, forward and backward."""
+
+    def forward(self, x, weight, bias, eps):
+        import cupy
+        n = x.shape[-1]
+        rows = x.size // n
+        y = cupy.empty_like(x)
+        mean = cupy.empty(rows, np.float32)
+        rstd = cupy.empty(rows, np.float32)
+        threads = _threads(n)
+        raw_kernel(_LAYER_NORM, "layer_norm_forward")(
+            (rows,), (threads,), (x, weight, bias, y, mean, rstd, np.int32(n), np.float32(eps)),
+            shared_mem=threads * 4)
+        self.save_for_backward(x, weight)
+        self.mean, self.rstd, self.eps = mean, rstd, eps
+        return y
+
+    def backward(self, g):
+        x, weight = self.saved_tensors
+        if isinstance(g, Tensor):
+            return self._backward_graph(x, weight, g)
+        import cupy
+        n = x.shape[-1]
+        rows = x.size // n
+        g = cupy.ascontiguousarray(g)
+        dx = cupy.empty_like(x)
+        g_xhat = cupy.empty_like(x)
+        threads = _threads(n)
+        raw_kernel(_LAYER_NORM, "layer_norm_backward")(
+            (rows,), (threads,), (x, g, weight, self.mean, self.rstd, dx, g_xhat, np.int32(n)),
+            shared_mem=threads * 4)
+        return dx, g_xhat.reshape(rows, n).sum(0), g.reshape(rows, n).sum(0), None
+
+    def _backward_graph(self, x, weight, g):
+        # the same formulas in differentiable ops, for double backward
+        n = x.shape[-1]
+        mean = x.mean(-1, keepdim=True)
+        rstd = (((x - mean) ** 2).mean(-1, keepdim=True) + self.eps).rsqrt()
+        xhat = (x - mean) * rstd
+        gw = g * weight
+        dx = rstd * (gw - gw.mean(-1, keepdim=True) - xhat * (gw * xhat).mean(-1, keepdim=True))
+        return dx, (g * xhat).reshape(-1, n).sum(0), g.reshape(-1, n).sum(0), None
+
+
+# ------------------------------------------------------------------ GELU
+def _elementwise(name, *arrays):
+    import cupy
+    out = cupy.empty_like(arrays[0])
+    n = arrays[0].size
+    blocks = min(65535, max(1, (n + 255) // 256))
+    raw_kernel(_GELU, name)((blocks,), (256,), tuple(arrays) + (out, np.int64(n)))
+    return out
+
+
+def gelu_forward(x):
+    """Exact (erf) GELU of a float32 CuPy array, or None when the fused path does not apply."""
+    if not (fusable(x) and _f32(x)):
+        return None
+    return _elementwise("gelu_forward", x)
+
+
+def gelu_backward(x, g):
+    """``g * GELU'(x)`` for float32 CuPy arrays, or None when the fused path does not apply."""
+    if not (fusable(x) and _f32(x) and _f32(g)):
+        return None
+    return _elementwise("gelu_backward", x, g)
