@@ -14,6 +14,7 @@ from ...ops.arithmetic import check_inplace, apply_inplace, sub, mul, neg
 from ...ops.indexing import scalar_type_name
 from ...ops.random import _gen
 from ...amp.autocast_mode import cast_float32_cuda
+from ...cuda.kernels.nn import gelu_forward, gelu_backward
 
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "selu_",
            "celu", "celu_", "gelu", "silu", "mish", "sigmoid", "tanh", "softplus", "softsign",
@@ -130,14 +131,26 @@ class Gelu(Node):
     """``x * Phi(x)``; the normal CDF is kept for backward (erf is the costly part)."""
 
     def forward(self, x):
+        fused = gelu_forward(x)
+        self.fused = fused is not None
+        if self.fused:
+            self.save_for_backward(x)
+            return fused
         cdf = (0.5 * (1 + P._erf_array(x * _INV_SQRT2))).astype(x.dtype, copy=False)
         self.save_for_backward(x, cdf)
         return x * cdf
 
     def backward(self, g):
-        x, cdf = self.saved_tensors
-        if isinstance(g, Tensor):
+        saved = self.saved_tensors
+        x = saved[0]
+        if self.fused and not isinstance(g, Tensor):
+            dx = gelu_backward(x, g)
+            if dx is not None:
+                return dx
+        if isinstance(g, Tensor) or self.fused:
             cdf = 0.5 * (1 + _erf(x * _INV_SQRT2))  # differentiable again, unlike the saved one
+        else:
+            cdf = saved[1]
         return g * (cdf + x * _exp(x * x * -0.5) * _INV_SQRT_2PI)
 
 

@@ -70,7 +70,12 @@ class ClassIndexLoss(Node):
         n, c, r = self.layout
         if self.reduction == "none":
             return g.reshape(n, 1, r)
-        return g / self.denom if self.reduction == "mean" else g
+        if self.reduction != "mean":
+            return g
+        # a Tensor gradient (double backward) needs a Tensor denominator: CuPy arrays do not mix
+        if isinstance(g, Tensor):
+            return g / _new(get_array_module(self.denom).asarray(self.denom))
+        return g / self.denom
 
     def _dense_terms(self, xp, dtype):
         """``A`` (N,1,R) and ``B`` (N,C,R) with ``d loss / d logits = A * softmax - B``."""

@@ -15,6 +15,7 @@ from ._activation import softplus, logsigmoid, _where
 from ._classification import ClassIndexLoss, ClassProbabilityLoss
 from ._ctc import ctc_loss
 from ...amp.autocast_mode import cast_float32
+from ...cuda.kernels.nn import cross_entropy_applies, FusedCrossEntropy
 
 __all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
@@ -248,6 +249,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         return ClassProbabilityLoss.apply(input, target, _weight_array(weight, input),
                                           label_smoothing, reduction)
     _check_index_target(input, target, weight)
+    if cross_entropy_applies(input, target, weight, reduction):
+        return FusedCrossEntropy.apply(input, target, ignore_index, label_smoothing, reduction)
     return ClassIndexLoss.apply(input, target, _weight_array(weight, input), ignore_index,
                                 label_smoothing, reduction, True)
 

@@ -20,6 +20,7 @@ from ...tensor import Tensor, Size
 from ._windows import shape_str, dual_sum, require_float
 from ._pool import AvgPool
 from ...amp.autocast_mode import cast_float32_cuda
+from ...cuda.kernels.nn import layer_norm_applies, FusedLayerNorm
 
 __all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm",
            "local_response_norm"]
@@ -278,6 +279,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
     spec = _trailing_spec(input, normalized_shape, ((weight, "weight"), (bias, "bias")), eps,
                           True, ", ")
     require_float(input, "LayerNormKernelImpl")
+    if layer_norm_applies(input, normalized_shape, weight, bias):
+        return FusedLayerNorm.apply(input, weight, bias, eps)
     return Normalize.apply(input, weight, bias, None, spec)[0]
 
 
