@@ -53,6 +53,9 @@ _LAZY = {"nn", "optim", "utils", "distributed", "linalg", "amp", "testing", "bac
 _COMPAT = {"compile", "set_printoptions", "set_float32_matmul_precision",
            "get_float32_matmul_precision", "use_deterministic_algorithms",
            "are_deterministic_algorithms_enabled", "is_deterministic_algorithms_warn_only_enabled"}
+_LEGACY_TYPES = {"FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor", "LongTensor",
+                 "IntTensor", "ShortTensor", "CharTensor", "ByteTensor", "BoolTensor",
+                 "set_default_tensor_type"}
 
 
 def __getattr__(name):
@@ -69,4 +72,7 @@ def __getattr__(name):
     if name in _COMPAT:
         from . import _compat
         return getattr(_compat, name)
+    if name in _LEGACY_TYPES:
+        from . import _legacy_types
+        return getattr(_legacy_types, name)
     raise AttributeError(f"module 'disttorch' has no attribute '{name}'")

@@ -391,6 +391,11 @@ class Tensor:
                      "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
             prefix = "torch.cuda." if self.is_cuda else "torch."
             return prefix + names.get(self.dtype.name, self.dtype.name)
+        if isinstance(dtype, (str, type)):
+            # a legacy type: torch.DoubleTensor or "torch.cuda.FloatTensor"
+            from ._legacy_types import resolve
+            dtype, device = resolve(dtype)
+            return self.to(device=device, dtype=dtype)
         return self.to(dtype)
 
     def float(self):

@@ -256,3 +256,31 @@ def test_snippet_gives_torchs_numbers(name):
         assert a.shape == e.shape, f"{name}: result {k} has shape {a.shape}, torch {e.shape}"
         np.testing.assert_allclose(a.astype(np.float64), e.astype(np.float64), rtol=2e-4,
                                    atol=2e-5, err_msg=f"{name}: result {k}")
+
+
+def test_legacy_tensor_types():
+    torch_ = disttorch
+    assert isinstance(torch_.ones(2), torch_.FloatTensor)
+    assert not isinstance(torch_.ones(2), torch_.DoubleTensor)
+    assert isinstance(torch_.arange(3), torch_.LongTensor)
+    assert torch_.FloatTensor(2, 3).shape == (2, 3)
+    assert torch_.FloatTensor([1, 2]).tolist() == [1.0, 2.0]
+    assert torch_.LongTensor([1.7, 2.2]).tolist() == [1, 2]
+    assert torch_.ByteTensor().numel() == 0
+    with pytest.raises(TypeError, match=r"expected Float \(got Double\)"):
+        torch_.FloatTensor(torch_.ones(2, dtype=torch_.float64))
+    x = torch_.ones(2)
+    assert x.type() == "torch.FloatTensor"
+    assert x.type(torch_.DoubleTensor).dtype == torch_.float64
+    assert x.type("torch.LongTensor").dtype == torch_.int64
+    assert x.type(torch_.float16).dtype == torch_.float16
+    try:
+        torch_.set_default_tensor_type(torch_.DoubleTensor)
+        assert torch_.tensor([1.0]).dtype == torch_.float64
+        with pytest.raises(TypeError, match="only floating-point types"):
+            torch_.set_default_tensor_type("torch.LongTensor")
+        with pytest.raises(RuntimeError, match="cannot make CUDA tensors the default"):
+            torch_.set_default_tensor_type("torch.cuda.FloatTensor")
+    finally:
+        torch_.set_default_tensor_type("torch.FloatTensor")
+    assert torch_.tensor([1.0]).dtype == torch_.float32
