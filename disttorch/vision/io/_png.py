@@ -1,8 +1,8 @@
 """A dependency-free PNG codec (zlib from the standard library, filters in numpy).
 
 Reads every PNG, plain or Adam7-interlaced: grayscale, RGB, palette, gray+alpha and RGBA at
-all the bit depths the specification allows (1, 2, 4, 8, 16). Writes 8-bit grayscale, gray+alpha, RGB and
-RGBA images. Arrays are HW (grayscale) or HWC, uint8 (uint16 for 16-bit files).
+all the bit depths the specification allows (1, 2, 4, 8, 16). Writes 8-bit grayscale,
+gray+alpha, RGB and RGBA images. Arrays are HW (grayscale) or HWC, uint8 (uint16 for 16-bit files).
 """
 import struct
 import zlib
