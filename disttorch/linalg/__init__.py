@@ -21,7 +21,8 @@ from ..ops.pointwise import abs as _abs
 
 __all__ = ["LinAlgError", "norm", "vector_norm", "matrix_norm", "inv", "det", "slogdet", "solve",
            "solve_triangular", "cholesky", "qr", "eigh", "eigvalsh", "svd", "svdvals", "pinv",
-           "matrix_rank", "matrix_power", "multi_dot", "cross", "matmul", "diagonal", "vecdot"]
+           "matrix_rank", "matrix_power", "multi_dot", "cross", "matmul", "diagonal", "vecdot",
+           "matrix_exp"]
 
 
 class LinAlgError(RuntimeError):
@@ -568,3 +569,9 @@ def vecdot(x, y, *, dim=-1, out=None):
     """Dot product of vectors along ``dim``, with broadcasting."""
     from ..ops.arithmetic import mul
     return _write(_red.sum(mul(x, y), dim), out)
+
+
+def matrix_exp(A):
+    """The matrix exponential of each square matrix in ``A``; see :func:`torch.matrix_exp`."""
+    from ..ops.numerics import matrix_exp as _matrix_exp
+    return _matrix_exp(A)

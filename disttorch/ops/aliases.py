@@ -252,29 +252,6 @@ def logcumsumexp(input, dim, *, out=None):
     return _out(LogCumSumExp.apply(input, dim), out)
 
 
-_TOP_LEVEL_INPLACE = [
-    "abs", "acos", "acosh", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctanh",
-    "asin", "asinh", "atan", "atanh", "ceil", "clamp", "clamp_max", "clamp_min", "clip", "cos",
-    "cosh", "deg2rad", "erf", "erfc", "exp2", "exp", "expm1", "fix", "floor", "frac", "gcd", "i0",
-    "lcm", "ldexp", "log10", "log1p", "log2", "log", "logit", "nan_to_num", "neg", "negative",
-    "rad2deg", "reciprocal", "relu", "round", "rsqrt", "sigmoid", "sin", "sinc", "sinh", "sqrt",
-    "square", "tan", "tanh", "trunc", "xlogy", "zero", "fill", "detach", "addmv"]
-
-
-def _top_level_inplace(name):
-    def fn(input, *args, **kwargs):
-        return getattr(input, name + "_")(*args, **kwargs)
-    fn.__name__ = name + "_"
-    fn.__doc__ = f"In-place version of :func:`torch.{name}` (``input.{name}_(...)``)."
-    return fn
-
-
-for _name in _TOP_LEVEL_INPLACE:
-    if hasattr(Tensor, _name + "_"):
-        globals()[_name + "_"] = _top_level_inplace(_name)
-        __all__.append(_name + "_")
-
-
 def _inplace(fn, name):
     def method(self, *args, **kwargs):
         if check_inplace(self):
@@ -453,3 +430,42 @@ Tensor.is_mps = property(lambda self: False)
 def _complex(np_dtype):
     from .. import _dtype
     return _dtype.from_numpy_dtype(np.dtype(np_dtype))
+
+_TOP_LEVEL_INPLACE = [
+    "abs", "acos", "acosh", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctanh",
+    "asin", "asinh", "atan", "atanh", "ceil", "clamp", "clamp_max", "clamp_min", "clip", "cos",
+    "cosh", "deg2rad", "erf", "erfc", "exp2", "exp", "expm1", "fix", "floor", "frac", "gcd", "i0",
+    "lcm", "ldexp", "log10", "log1p", "log2", "log", "logit", "nan_to_num", "neg", "negative",
+    "rad2deg", "reciprocal", "relu", "round", "rsqrt", "sigmoid", "sin", "sinc", "sinh", "sqrt",
+    "square", "tan", "tanh", "trunc", "xlogy", "zero", "fill", "detach", "addmv", "resize_as"]
+
+
+def _top_level_inplace(name):
+    def fn(input, *args, **kwargs):
+        return getattr(input, name + "_")(*args, **kwargs)
+    fn.__name__ = name + "_"
+    fn.__doc__ = f"In-place version of :func:`torch.{name}` (``input.{name}_(...)``)."
+    return fn
+
+
+def _functional_inplace(name, signature):
+    """``torch.selu_(x)``-style functions: ``nn.functional.<name>(..., inplace=True)``."""
+    def fn(input, *args):
+        from ..nn import functional
+        return getattr(functional, name)(input, *args, inplace=True)
+    fn.__name__ = name + "_"
+    fn.__doc__ = f"``torch.{name}_{signature}``: :func:`torch.nn.functional.{name}` in place."
+    return fn
+
+
+for _name in _TOP_LEVEL_INPLACE:
+    if hasattr(Tensor, _name + "_"):
+        globals()[_name + "_"] = _top_level_inplace(_name)
+        __all__.append(_name + "_")
+for _name, _signature in [("selu", "(input)"), ("celu", "(input, alpha=1.0)"),
+                          ("threshold", "(input, threshold, value)"),
+                          ("rrelu", "(input, lower=1/8, upper=1/3, training=False)"),
+                          ("dropout", "(input, p, train)"),
+                          ("alpha_dropout", "(input, p, train)")]:
+    globals()[_name + "_"] = _functional_inplace(_name, _signature)
+    __all__.append(_name + "_")

@@ -64,6 +64,19 @@ OPS = [
     OpInfo("angle", lambda lib, x: lib.angle(x), lambda rng: [S(randn(rng, 5) + 0.1)]),
     OpInfo("arcsinh", lambda lib, x: lib.arcsinh(x), lambda rng: [S(randn(rng, 5))]),
     OpInfo("sum_to_size", lambda lib, x: x.sum_to_size(1, 4), lambda rng: [S(randn(rng, 3, 4))]),
+    OpInfo("gradient", lambda lib, x: lib.gradient(x), lambda rng: [S(randn(rng, 4, 5))]),
+    OpInfo("gradient_spacing_edge2", lambda lib, x: lib.gradient(x, spacing=[0.5], dim=[1],
+                                                                 edge_order=2),
+           lambda rng: [S(randn(rng, 3, 5))]),
+    OpInfo("gradient_coordinates", lambda lib, x, c: lib.gradient(x, spacing=(c,), dim=0,
+                                                                  edge_order=2),
+           lambda rng: [S(randn(rng, 5, 2), np.cumsum(positive(rng, 5)), grad=[True, False])]),
+    OpInfo("mode", lambda lib, x: lib.mode(x.round(), 1),
+           lambda rng: [S(np.asarray(rng.integers(0, 3, (3, 6)), float) + 0.25)], gradcheck=False),
+    OpInfo("matrix_exp", lambda lib, x: lib.matrix_exp(x), lambda rng: [S(randn(rng, 2, 3, 3)),
+                                                                        S(randn(rng, 4, 4) * 3)]),
+    OpInfo("linalg_matrix_exp", lambda lib, x: lib.linalg.matrix_exp(x),
+           lambda rng: [S(randn(rng, 2, 2))]),
 ]
 
 test_matches_torch, test_finite_differences = op_tests(OPS)
@@ -234,3 +247,34 @@ def test_frexp_result_reconstructs_the_input():
     assert exponent.dtype == disttorch.int32
     assert disttorch.allclose(disttorch.ldexp(mantissa, exponent), x)
     assert math.isclose(disttorch.frexp(x).mantissa[0].item(), 0.5)
+
+
+def test_matrix_exp_double_backward_and_errors():
+    a = disttorch.tensor([[0.1, 1.2], [-0.7, 0.3]], dtype=disttorch.float64, requires_grad=True)
+    assert disttorch.autograd.gradgradcheck(disttorch.matrix_exp, (a,))
+    rotation = disttorch.matrix_exp(disttorch.tensor([[0.0, 1.0], [-1.0, 0.0]],
+                                                     dtype=disttorch.float64))
+    assert rotation[0, 0].item() == pytest.approx(math.cos(1.0), rel=1e-14)
+    with pytest.raises(RuntimeError, match="square matrices"):
+        disttorch.matrix_exp(disttorch.ones(2, 3))
+    with pytest.raises(RuntimeError, match="Got Long"):
+        disttorch.matrix_exp(disttorch.ones(2, 2, dtype=disttorch.int64))
+
+
+@requires_torch
+def test_mode_ties_pick_the_smallest_value_and_last_index():
+    x = np.array([[1, 2, 2, 3, 3], [5, 5, 1, 1, 0]])
+    _same(*_both(lambda lib, t: lib.mode(t, 1), x))
+    _same(*_both(lambda lib, t: t.mode(0, keepdim=True), x))
+    _same(*_both(lambda lib, t: lib.mode(t), np.array([1.0, 1.0, 2.0, 2.0, 2.0, 1.0])))
+
+
+def test_functional_inplace_aliases():
+    y = disttorch.tensor([-1.0, 1.0])
+    assert disttorch.selu_(y) is y and y[1].item() == pytest.approx(1.0507009873554805)
+    z = disttorch.tensor([0.5, 2.0])
+    disttorch.threshold_(z, 1.0, -3.0)
+    assert z.tolist() == [-3.0, 2.0]
+    w = disttorch.tensor([2.0, 3.0])
+    disttorch.arccosh_(w)
+    assert w[0].item() == pytest.approx(math.acosh(2.0), rel=1e-6)
