@@ -104,12 +104,36 @@ def test_max_pool_ties_and_infinities():
 
 
 @requires_torch
+@pytest.mark.parametrize("nan", [False, True], ids=["ties", "nan"])
+def test_max_pool_disjoint_blocks_ties(nan):
+    # stride == kernel takes the blockwise path: first maximum in row-major order, NaN wins
+    x = np.zeros((2, 3, 7, 9), dtype=np.float32)
+    x[0, 0, 0, 1] = x[0, 0, 1, 0] = x[0, 1, 1, 1] = x[0, 1, 1, 2] = 1
+    x[1, 2, :2, :3] = -np.inf
+    x[1, 0] = np.random.default_rng(0).integers(0, 2, (7, 9))
+    if nan:
+        x[0, 2, 2, 3] = x[0, 2, 3, 2] = x[1, 1, 0, 0] = np.nan
+    for kernel in (2, (2, 3), (3, 1)):
+        results = []
+        for lib in (disttorch, torch):
+            t = lib.tensor(x, requires_grad=True)
+            out, index = lib.nn.functional.max_pool2d(t, kernel, return_indices=True)
+            weight = lib.arange(out.numel(), dtype=lib.float32).reshape(out.shape)
+            weight[0, 0, 0, 0] = float("inf")        # an infinite gradient stays in its tap
+            (out * weight).sum().backward()
+            results.append((out.detach().numpy(), index.numpy(), t.grad.numpy()))
+        for g, w in zip(*results):
+            np.testing.assert_array_equal(g, w)
+
+
+@requires_torch
 @pytest.mark.parametrize("fn", [
+    lambda lib, x: lib.nn.functional.max_pool2d(x, (2, 3)),
     lambda lib, x: lib.nn.functional.max_pool2d(x, 3, 2, 1),
     lambda lib, x: lib.nn.functional.avg_pool2d(x, 3, 2, 1, count_include_pad=False),
     lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x, (3, 2)),
     lambda lib, x: lib.nn.functional.adaptive_max_pool2d(x, (3, 2)),
-], ids=["max", "avg", "adaptive_avg", "adaptive_max"])
+], ids=["max_blocks", "max", "avg", "adaptive_avg", "adaptive_max"])
 def test_double_backward(fn):
     x = np.random.default_rng(0).standard_normal((2, 2, 6, 5))
     results = []

@@ -62,6 +62,68 @@ def _scatter_to_input(g, flat_index, shape):
     return scatter_add_flat(g.reshape(index.shape), index, size).reshape(shape)
 
 
+def _disjoint_blocks(kernel, stride, pairs, dilation):
+    """Whether the windows are disjoint, unpadded and undilated blocks (``stride == kernel``)."""
+    return (tuple(stride) == tuple(kernel) and all(dl == 1 for dl in dilation)
+            and not any(lo or hi for lo, hi in pairs))
+
+
+def _block_max(x, kernel):
+    """Max and winning tap of disjoint ``kernel`` blocks, reduced one kernel axis at a time.
+
+    Ties go to the smaller flat tap index, so the winner is the first maximum in row-major tap
+    order, as in the tap-by-tap scan. The first axis goes first: its slices are runs of whole
+    rows, and only the smaller partial maxima are read with a stride. Winning taps are kept
+    with integer arithmetic (masked copies and ``where`` on strided data are far slower). NaN
+    is not handled (``maximum`` propagates it, so the caller sees it and rescans).
+    """
+    xp = get_array_module(x)
+    d = len(kernel)
+    dtype = xp.int8 if math.prod(kernel) < 128 else xp.int32
+    best = sliding_windows(x, kernel, kernel, (1,) * d)   # (N, C, *out, *kernel)
+    arg = xp.zeros((), dtype=dtype)
+    lead = best.ndim - d
+    for axis, k in enumerate(kernel):
+        weight = math.prod(kernel[axis + 1:])            # flat tap index step along this axis
+        taps = [best[(slice(None),) * lead + (t,)] for t in range(k)]
+        args = [arg[(slice(None),) * lead + (t,)] + xp.asarray(t * weight, dtype=dtype)
+                if arg.ndim else xp.asarray(t * weight, dtype=dtype) for t in range(k)]
+        top, top_arg = taps[0], args[0]
+        for candidate, cand_arg in zip(taps[1:], args[1:]):
+            better = candidate > top
+            if axis:
+                # the first axis's candidates come in tap order; later ones may tie with a
+                # smaller index already on top
+                better |= (candidate == top) & (cand_arg < top_arg)
+            top = xp.maximum(top, candidate)
+            top_arg = top_arg + better * (cand_arg - top_arg)
+        best, arg = top, top_arg
+    # a kernel of ones leaves a view of x, and a 0-d tap index
+    best = best if best.base is None else best.copy()
+    return best, xp.broadcast_to(arg, best.shape).astype(dtype)
+
+
+def _scan_max(x, kernel, stride, pairs, dilation, floating):
+    """Max and winning tap of each window, comparing one kernel tap at a time."""
+    xp = get_array_module(x)
+    low = float("-inf") if floating else xp.iinfo(x.dtype).min
+    windows = sliding_windows(pad_zeros(x, pairs, low), kernel, stride, dilation)
+    best = arg = None
+    for k, pos in enumerate(itertools.product(*(range(n) for n in kernel))):
+        candidate = windows[(Ellipsis,) + pos]
+        if best is None:
+            best = candidate.copy()
+            arg = xp.zeros(best.shape, dtype=xp.int8 if math.prod(kernel) < 128 else xp.int32)
+            continue
+        # strictly greater keeps the first maximum; NaN wins, as in PyTorch
+        better = candidate > best
+        if floating:
+            better |= xp.isnan(candidate)
+        xp.copyto(best, candidate, where=better)
+        xp.copyto(arg, k, where=better)
+    return best, arg
+
+
 class StridedMaxPool(Node):
     """Max over strided windows, one vectorised compare per kernel tap (no window copy).
 
@@ -73,22 +135,18 @@ class StridedMaxPool(Node):
         xp = get_array_module(x)
         # ml_dtypes' bfloat16 is a floating type of numpy kind "V"
         floating = x.dtype.kind == "f" or x.dtype.name == "bfloat16"
-        low = float("-inf") if floating else xp.iinfo(x.dtype).min
-        windows = sliding_windows(pad_zeros(x, pairs, low), kernel, stride, dilation)
-        best = arg = None
-        for k, pos in enumerate(itertools.product(*(range(n) for n in kernel))):
-            candidate = windows[(Ellipsis,) + pos]
-            if best is None:
-                best = candidate.copy()
-                arg = xp.zeros(best.shape, dtype=xp.int8 if math.prod(kernel) < 128 else xp.int32)
-                continue
-            # strictly greater keeps the first maximum; NaN wins, as in PyTorch
-            better = candidate > best
-            if floating:
-                better |= xp.isnan(candidate)
-            xp.copyto(best, candidate, where=better)
-            xp.copyto(arg, k, where=better)
+        blocks = _disjoint_blocks(kernel, stride, pairs, dilation) and x.dtype.kind in "fiu"
+        best = None
+        if blocks:
+            best, arg = _block_max(x, kernel)
+            # on a GPU this check would stall every step: there a NaN tap may win by the
+            # block rule instead of the scan's (the maxima agree, the gradient's tap may not)
+            if floating and xp is np and xp.isnan(best).any():
+                best, blocks = None, False     # the scan's NaN rule decides which tap wins
+        if best is None:
+            best, arg = _scan_max(x, kernel, stride, pairs, dilation, floating)
         self.meta = (x.shape, kernel, stride, pairs, dilation, arg)
+        self.blocks = blocks
         if not with_index:
             return best
         self.mark_non_differentiable(1)
@@ -107,6 +165,19 @@ class StridedMaxPool(Node):
             gx = _scatter_to_input(g, _flat_index(arg, self._tables(xp), shape[2:]), shape)
             return gx, None, None, None, None, None
         xp = get_array_module(g)
+        if self.blocks:
+            # disjoint windows: each input element receives at most one output's gradient
+            gx = xp.zeros(shape, dtype=g.dtype)
+            taps = sliding_windows(gx, kernel, stride, dilation)
+            # a product with the mask is several times faster than a masked copy into strided
+            # taps; it only differs where g is not finite (inf * 0) or is negative (-0.0)
+            finite = bool(xp.isfinite(g).all())
+            for k, pos in enumerate(itertools.product(*(range(n) for n in kernel))):
+                if finite:
+                    xp.multiply(g, arg == k, out=taps[(Ellipsis,) + pos])
+                else:
+                    xp.copyto(taps[(Ellipsis,) + pos], g, where=arg == k)
+            return gx, None, None, None, None, None
         padded = tuple(s + lo + hi for s, (lo, hi) in zip(shape[2:], pairs))
         gx = xp.zeros(shape[:2] + padded, dtype=g.dtype)
         zero = xp.zeros((), dtype=g.dtype)
