@@ -16,7 +16,7 @@ from ..ops import (erf, erfc, erfinv, exp2, expm1, log1p, logit, logsumexp, roun
                    isnan, log1p as _log1p)
 from ..ops.arithmetic import _out, _prep
 from ..ops.special_ops import _host, _erfc_scalar, _ndtri_np, _zeta_np, _unary, i0e, i1, i1e
-from ..tensor import Tensor
+from ..tensor import Tensor, _new
 
 __all__ = ["erf", "erfc", "erfcx", "erfinv", "exp2", "expm1", "expit", "log1p", "logit",
            "logsumexp", "log_softmax", "softmax", "round", "sinc", "xlogy", "xlog1py", "entr",
@@ -174,3 +174,67 @@ def zeta(input, other, *, out=None):
         a, b = a.to(get_default_dtype()), b.to(get_default_dtype())
     shape = np.broadcast_shapes(a.shape, b.shape)
     return _out(Zeta.apply(a.expand(shape), b.expand(shape)), out)
+
+
+def _recurrence(first, step):
+    """A polynomial family from ``p_1 = first(x)`` and ``p_{k+1} = step(k, x, p_k, p_{k-1})``."""
+    def evaluate(x, n):
+        xp = get_array_module(x)
+        n = xp.broadcast_to(n, x.shape) if hasattr(n, "shape") else xp.full(x.shape, n)
+        top = int(n.max()) if n.size else 0
+        previous, current = xp.ones(x.shape), first(x)
+        result = xp.where(n == 0, previous, 0.0)
+        for k in range(1, top + 1):
+            result = xp.where(n == k, current, result)
+            previous, current = current, step(k, x, current, previous)
+        return result
+    return evaluate
+
+
+_POLYNOMIALS = {
+    "chebyshev_polynomial_t": _recurrence(lambda x: x, lambda k, x, p, q: 2 * x * p - q),
+    "chebyshev_polynomial_u": _recurrence(lambda x: 2 * x, lambda k, x, p, q: 2 * x * p - q),
+    "chebyshev_polynomial_v": _recurrence(lambda x: 2 * x - 1, lambda k, x, p, q: 2 * x * p - q),
+    "chebyshev_polynomial_w": _recurrence(lambda x: 2 * x + 1, lambda k, x, p, q: 2 * x * p - q),
+    "hermite_polynomial_h": _recurrence(lambda x: 2 * x, lambda k, x, p, q: 2 * x * p - 2 * k * q),
+    "hermite_polynomial_he": _recurrence(lambda x: x, lambda k, x, p, q: x * p - k * q),
+    "laguerre_polynomial_l": _recurrence(lambda x: 1 - x,
+                                         lambda k, x, p, q: ((2 * k + 1 - x) * p - k * q) / (k + 1)),
+    "legendre_polynomial_p": _recurrence(lambda x: x,
+                                         lambda k, x, p, q: ((2 * k + 1) * x * p - k * q) / (k + 1)),
+}
+
+
+def _polynomial(name, kernel, shifted):
+    def op(input, n, *, out=None):
+        x = input if isinstance(input, Tensor) else n.new_tensor(input)
+        dtype = x._data.dtype if x._data.dtype.kind == "f" else get_default_dtype().np_dtype
+        values = x._data.astype(np.float64)
+        if shifted:
+            values = 2 * values - 1
+        order = n._data.astype(np.int64) if isinstance(n, Tensor) else int(n)
+        return _out(_new(kernel(values, order).astype(dtype)), out)
+    family = name.replace("shifted_", "").replace("_", " ")
+    op.__name__ = name
+    op.__doc__ = (f"The {'shifted ' if shifted else ''}{family} of degree ``n`` at ``input`` "
+                  f"(``n`` an integer or an integer tensor; 0 for negative ``n``). Not "
+                  f"differentiable, as in PyTorch.")
+    return op
+
+
+for _name, _kernel in _POLYNOMIALS.items():
+    globals()[_name] = _polynomial(_name, _kernel, False)
+    __all__.append(_name)
+    if _name.startswith("chebyshev"):
+        _shifted = "shifted_" + _name
+        globals()[_shifted] = _polynomial(_shifted, _kernel, True)
+        __all__.append(_shifted)
+
+modified_bessel_i0 = i0
+modified_bessel_i1 = i1
+__all__ += ["modified_bessel_i0", "modified_bessel_i1", "spherical_bessel_j0"]
+
+
+def spherical_bessel_j0(input, *, out=None):
+    r"""The spherical Bessel function of the first kind of order zero, :math:`\sin(x) / x`."""
+    return _out(sinc(input / math.pi), out)

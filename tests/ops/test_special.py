@@ -207,3 +207,32 @@ def test_special_namespace_aliases_top_level_ops():
     x = disttorch.tensor([[1.0, 2.0, 3.0]])
     assert disttorch.allclose(sp.softmax(x, 1), disttorch.softmax(x, 1))
     assert disttorch.allclose(sp.logsumexp(x, 1), disttorch.logsumexp(x, 1))
+
+
+POLYNOMIALS = ["chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v",
+               "chebyshev_polynomial_w", "shifted_chebyshev_polynomial_t",
+               "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
+               "shifted_chebyshev_polynomial_w", "hermite_polynomial_h", "hermite_polynomial_he",
+               "laguerre_polynomial_l", "legendre_polynomial_p"]
+
+
+@requires_torch
+@pytest.mark.parametrize("name", POLYNOMIALS)
+def test_orthogonal_polynomials_match_torch(name):
+    x = np.array([-1.0, -0.5, 0.0, 0.3, 1.0, 2.0])
+    for order in (0, 3, 9, np.array([0, 1, 2, -1, 4, 5])):
+        def call(lib, _order=order):
+            n = lib.from_numpy(_order) if isinstance(_order, np.ndarray) else _order
+            return getattr(lib.special, name)(lib.from_numpy(x), n)
+        np.testing.assert_allclose(call(disttorch).numpy(), call(torch).numpy(), rtol=1e-10,
+                                   err_msg=f"{name} n={order}")
+    assert getattr(disttorch.special, name)(disttorch.tensor([1, 2]), 2).dtype == disttorch.float32
+
+
+@requires_torch
+def test_bessel_aliases_match_torch():
+    x = np.array([0.0, 1.0, -2.0, 7.5])
+    for name in ("modified_bessel_i0", "modified_bessel_i1", "spherical_bessel_j0"):
+        ours = getattr(disttorch.special, name)(disttorch.from_numpy(x)).numpy()
+        ref = getattr(torch.special, name)(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-15, err_msg=name)
