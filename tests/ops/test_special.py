@@ -224,8 +224,9 @@ def test_orthogonal_polynomials_match_torch(name):
         def call(lib, _order=order):
             n = lib.from_numpy(_order) if isinstance(_order, np.ndarray) else _order
             return getattr(lib.special, name)(lib.from_numpy(x), n)
+        # torch switches to cos(n acos x) for n > 6, which leaves ~1e-16 where we give 0
         np.testing.assert_allclose(call(disttorch).numpy(), call(torch).numpy(), rtol=1e-10,
-                                   err_msg=f"{name} n={order}")
+                                   atol=1e-14, err_msg=f"{name} n={order}")
     assert getattr(disttorch.special, name)(disttorch.tensor([1, 2]), 2).dtype == disttorch.float32
 
 
