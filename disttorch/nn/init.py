@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 
 from .._backend import get_array_module
-from ..ops.random import _gen
+from ..ops.random import _gen, normal_array, uniform_array
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_",
            "zeros_", "eye_", "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
@@ -55,12 +55,20 @@ def calculate_gain(nonlinearity, param=None):
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill ``tensor`` with samples from U(a, b)."""
-    return _write(tensor, _gen(generator).uniform(a, b, tensor.shape))
+    return _write_drawn(tensor, uniform_array(tensor._data, a, b, _gen(generator)))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill ``tensor`` with samples from N(mean, std^2)."""
-    return _write(tensor, mean + std * _gen(generator).standard_normal(tensor.shape))
+    return _write_drawn(tensor, normal_array(tensor._data, mean, std, _gen(generator)))
+
+
+def _write_drawn(tensor, array):
+    # the samplers fill float32/float64 parameters in place; other dtypes/devices get a copy
+    if array is tensor._data:
+        tensor._vc[0] += 1
+        return tensor
+    return _write(tensor, array)
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):

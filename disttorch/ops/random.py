@@ -277,14 +277,58 @@ def _to_backend(array, like):
     return get_array_module(like).asarray(array)
 
 
+def _draw_into(data, draw):
+    """Fill a float array with ``draw(out, dtype)``: straight into it when it is a contiguous
+    float32/float64 numpy array (no float64 temporary), else through one."""
+    if type(data) is np.ndarray and data.dtype in (np.float32, np.float64) and \
+            data.flags.c_contiguous:
+        draw(data, data.dtype)
+        return data
+    dtype = np.float32 if data.dtype.itemsize <= 4 else np.float64
+    tmp = np.empty(data.shape, dtype)
+    draw(tmp, dtype)
+    return tmp
+
+
+def uniform_array(data, a, b, rng):
+    """``data`` (or a host array shaped like it) filled with U(a, b) samples."""
+    def draw(out, dtype):
+        rng.random(out=out, dtype=dtype)
+        out *= b - a
+        out += a
+    return _draw_into(data, draw)
+
+
+def normal_array(data, mean, std, rng):
+    """``data`` (or a host array shaped like it) filled with N(mean, std^2) samples."""
+    def draw(out, dtype):
+        rng.standard_normal(out=out, dtype=dtype)
+        out *= std
+        out += mean
+    return _draw_into(data, draw)
+
+
+def _fill_float(self, fill):
+    from .arithmetic import check_inplace
+    check_inplace(self)
+    if self._data.dtype.kind != "f":
+        raise RuntimeError(f"expected a floating point tensor, got {self.dtype}")
+    result = fill(self._data)
+    if result is not self._data:
+        self._data[...] = _to_backend(result, self._data) if type(self._data) is not np.ndarray \
+            else result
+    self._vc[0] += 1
+    return self
+
+
 def uniform_(self, a=0.0, b=1.0, *, generator=None):
     """Fill with samples from U(a, b)."""
-    return _fill_random(self, _gen(generator).uniform(a, b, self.shape))
+    return _fill_float(self, lambda data: uniform_array(data, a, b, _gen(generator)))
 
 
 def normal_(self, mean=0.0, std=1.0, *, generator=None):
     """Fill with samples from N(mean, std^2)."""
-    return _fill_random(self, mean + std * _gen(generator).standard_normal(self.shape))
+    return _fill_float(self, lambda data: normal_array(data, mean, std, _gen(generator)))
 
 
 def random_(self, from_=0, to=None, *, generator=None):
