@@ -22,7 +22,7 @@ from ..ops.pointwise import abs as _abs
 __all__ = ["LinAlgError", "norm", "vector_norm", "matrix_norm", "inv", "det", "slogdet", "solve",
            "solve_triangular", "cholesky", "qr", "eigh", "eigvalsh", "svd", "svdvals", "pinv",
            "matrix_rank", "matrix_power", "multi_dot", "cross", "matmul", "diagonal", "vecdot",
-           "matrix_exp"]
+           "matrix_exp", "vander", "tensorinv", "tensorsolve", "inv_ex", "solve_ex", "cholesky_ex"]
 
 
 class LinAlgError(RuntimeError):
@@ -575,3 +575,6 @@ def matrix_exp(A):
     """The matrix exponential of each square matrix in ``A``; see :func:`torch.matrix_exp`."""
     from ..ops.numerics import matrix_exp as _matrix_exp
     return _matrix_exp(A)
+
+
+from ._extras import vander, tensorinv, tensorsolve, inv_ex, solve_ex, cholesky_ex  # noqa: E402

@@ -1,0 +1,56 @@
+"""``linalg.vander``, ``tensorinv``, ``tensorsolve`` and the ``*_ex`` variants against torch."""
+import numpy as np
+import pytest
+
+import disttorch
+from tests.ops.harness import OpInfo, S, op_tests, randn, requires_torch, torch
+
+
+def _spd(rng, n):
+    a = rng.standard_normal((n, n))
+    return a @ a.T + n * np.eye(n)
+
+
+OPS = [
+    OpInfo("linalg.vander", lambda lib, x: lib.linalg.vander(x, N=4),
+           lambda rng: [S(randn(rng, 2, 3)), S(randn(rng, 5))]),
+    OpInfo("linalg.tensorinv", lambda lib, a: lib.linalg.tensorinv(a, ind=1),
+           lambda rng: [S(randn(rng, 6, 2, 3) + np.eye(6).reshape(6, 2, 3) * 3)]),
+    OpInfo("linalg.tensorsolve", lambda lib, a, b: lib.linalg.tensorsolve(a, b),
+           lambda rng: [S(randn(rng, 2, 3, 6) + np.eye(6).reshape(2, 3, 6) * 3, randn(rng, 2, 3))]),
+    OpInfo("linalg.tensorsolve_dims", lambda lib, a, b: lib.linalg.tensorsolve(a, b, dims=(0,)),
+           lambda rng: [S(randn(rng, 6, 2, 3) + np.eye(6).reshape(6, 2, 3) * 3, randn(rng, 2, 3))]),
+    OpInfo("linalg.inv_ex", lambda lib, a: lib.linalg.inv_ex(a),
+           lambda rng: [S(randn(rng, 2, 3, 3) + 3 * np.eye(3))]),
+    OpInfo("linalg.solve_ex", lambda lib, a, b: lib.linalg.solve_ex(a, b),
+           lambda rng: [S(randn(rng, 3, 3) + 3 * np.eye(3), randn(rng, 3, 2))]),
+    OpInfo("linalg.cholesky_ex", lambda lib, a: lib.linalg.cholesky_ex(a, upper=True),
+           lambda rng: [S(_spd(rng, 3))], gradcheck=False),
+]
+
+test_matches_torch, test_finite_differences = op_tests(OPS)
+
+
+@requires_torch
+def test_failures_are_reported_in_info_like_torch():
+    singular = np.array([[[1.0, 2.0], [2.0, 4.0]], [[1.0, 0.0], [0.0, 1.0]]])
+    indefinite = np.array([[[1.0, 2.0, 3.0], [2.0, 1.0, 0.0], [3.0, 0.0, -5.0]], np.eye(3)])
+    for name, array, extra in [("inv_ex", singular, ()), ("cholesky_ex", indefinite, ()),
+                               ("solve_ex", singular, (np.ones((2, 2)),))]:
+        ours = getattr(disttorch.linalg, name)(disttorch.from_numpy(array),
+                                               *[disttorch.from_numpy(e) for e in extra])
+        ref = getattr(torch.linalg, name)(torch.from_numpy(array),
+                                          *[torch.from_numpy(e) for e in extra])
+        assert ours.info.tolist() == ref.info.tolist(), name
+        assert ours.info.dtype == disttorch.int32
+    with pytest.raises(disttorch.linalg.LinAlgError, match="diagonal element 2 is zero"):
+        disttorch.linalg.inv_ex(disttorch.from_numpy(singular[0]), check_errors=True)
+    with pytest.raises(disttorch.linalg.LinAlgError, match="leading minor of order 2"):
+        disttorch.linalg.cholesky_ex(disttorch.from_numpy(indefinite[0]), check_errors=True)
+
+
+def test_shape_errors():
+    with pytest.raises(RuntimeError, match="prod"):
+        disttorch.linalg.tensorinv(disttorch.ones(2, 3), ind=1)
+    with pytest.raises(RuntimeError, match="strictly positive"):
+        disttorch.linalg.tensorinv(disttorch.ones(2, 2), ind=0)
