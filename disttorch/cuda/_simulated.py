@@ -165,6 +165,8 @@ class ndarray:
 
     def set(self, arr, stream=None):
         """Copy the host array ``arr`` into this array."""
+        if not isinstance(arr, np.ndarray):
+            raise TypeError(f"Only numpy.ndarray can be set to cupy.ndarray, got {type(arr)}")
         self._a[...] = arr
 
     def __getattr__(self, name):
@@ -442,12 +444,22 @@ cuda = types.SimpleNamespace(
     get_default_memory_pool=lambda: _pool, simulated=True)
 random = _Namespace(np.random, seed=lambda seed=None: np.random.seed(seed))
 
+class PinnedMemoryPointer(bytearray):
+    """Host buffers from ``cupyx.empty_pinned`` (so pinned arrays can be told apart)."""
+
+
+def _empty_pinned(shape, dtype=np.float32, order="C"):
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape, dtype=np.int64))
+    return np.frombuffer(PinnedMemoryPointer(count * dtype.itemsize), dtype, count).reshape(shape)
+
+
 _erf = np.frompyfunc(math.erf, 1, 1)
 cupyx = types.SimpleNamespace(
     scipy=types.SimpleNamespace(special=types.SimpleNamespace(
         erf=lambda x: ndarray(_erf(_unwrap(x)).astype(x.dtype)))),
     scatter_add=lambda a, slices, value: _call(np.add.at, (a, slices, value), {}),
-    empty_pinned=np.empty, zeros_pinned=np.zeros)
+    empty_pinned=_empty_pinned)
 
 
 def reset_peak_memory():

@@ -139,3 +139,20 @@ def test_out_of_range_indices_give_nan_on_the_device(device):
     assert np.isnan(rows.cpu().numpy()[1]).all() and (rows.cpu().numpy()[0] == 1).all()
     with pytest.raises(IndexError):
         disttorch.nn.functional.cross_entropy(disttorch.zeros(2, 3), disttorch.tensor([0, 7]))
+
+
+def test_pinned_memory_and_non_blocking_copies(device):
+    x = disttorch.arange(12.0).reshape(3, 4)
+    assert not x.is_pinned()
+    pinned = x.pin_memory()
+    assert pinned.is_pinned() and pinned.pin_memory() is pinned
+    y = pinned.to(device, non_blocking=True)
+    disttorch.cuda.current_stream().synchronize()
+    np.testing.assert_array_equal(y.cpu().numpy(), x.numpy())
+    with pytest.raises(RuntimeError, match="only dense CPU tensors can be pinned"):
+        y.pin_memory()
+    loader = disttorch.utils.data.DataLoader(disttorch.utils.data.TensorDataset(x), batch_size=2,
+                                             pin_memory=True)
+    batch, = next(iter(loader))
+    assert batch.is_pinned()
+    assert batch.cuda(non_blocking=True).is_cuda
