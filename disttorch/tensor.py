@@ -437,10 +437,21 @@ class Tensor:
         return -1 if type(self._data) is np.ndarray else int(self._data.device.id)
 
     def pin_memory(self):
-        return self
+        """A copy in page-locked host memory, from which ``.to("cuda", non_blocking=True)``
+        copies asynchronously (``self`` when already pinned, or when there is no GPU)."""
+        from . import cuda
+        if self.is_cuda:
+            raise RuntimeError(f"cannot pin '{self.type()}' only dense CPU tensors can be pinned")
+        if not cuda.is_available():
+            return self
+        from .cuda._pinned import pin_array
+        pinned = pin_array(self._data)
+        return self if pinned is self._data else _new(pinned)
 
     def is_pinned(self):
-        return False
+        """True when the tensor lives in page-locked host memory."""
+        from .cuda._pinned import is_pinned
+        return type(self._data) is np.ndarray and is_pinned(self._data)
 
     def share_memory_(self):
         return self

@@ -23,7 +23,7 @@ class ToDtype(Node):
         return g.astype(self.src), None
 
 
-def _cuda_array(array, index):
+def _cuda_array(array, index, non_blocking=False):
     cp = cupy_module()
     if cp is None:
         raise RuntimeError("CUDA is not available: CuPy is not installed. Install the GPU extra "
@@ -31,30 +31,32 @@ def _cuda_array(array, index):
     from .. import cuda
     if not cuda.is_available():
         raise RuntimeError("CUDA is not available: no NVIDIA GPU or driver was found on this machine.")
+    from ..cuda._pinned import to_device
     with cp.cuda.Device(0 if index is None else index):
-        return cp.asarray(array)
+        return to_device(array, non_blocking)
 
 
-def _move(array, dev):
+def _move(array, dev, non_blocking=False):
     if dev.type == "cpu":
         return to_numpy(array)
     if dev.type == "cuda":
         if is_cuda_array(array) and (dev.index is None or array.device.id == dev.index):
             return array
-        return _cuda_array(to_numpy(array) if is_cuda_array(array) else array, dev.index)
+        return _cuda_array(to_numpy(array) if is_cuda_array(array) else array, dev.index,
+                           non_blocking)
     raise RuntimeError(f"unsupported device {dev}")
 
 
 class ToDevice(Node):
-    def forward(self, x, dev):
+    def forward(self, x, dev, non_blocking=False):
         self.src = "cpu" if type(x) is np.ndarray else f"cuda:{x.device.id}"
-        return _move(x, dev)
+        return _move(x, dev, non_blocking)
 
     def backward(self, g):
         src = _device(self.src)
         if isinstance(g, Tensor):
-            return ToDevice.apply(g, src), None
-        return _move(g, src), None
+            return ToDevice.apply(g, src), None, None
+        return _move(g, src), None, None
 
 
 def _current_device(t):
@@ -88,13 +90,14 @@ def _parse_to(args, kwargs):
 def to(self, *args, **kwargs):
     """Return ``self`` on the given device and/or dtype (``self`` itself when nothing changes)."""
     dev, dt, copy = _parse_to(args, dict(kwargs))
+    non_blocking = bool(kwargs.get("non_blocking", False))
     out = self
     if dev is not None:
         here = _device(_current_device(self))
         same = here.type == dev.type and (dev.index is None or here.index == dev.index or
                                           dev.type == "cpu")
         if not same:
-            out = ToDevice.apply(out, dev)
+            out = ToDevice.apply(out, dev, non_blocking)
     if dt is not None:
         dt = _dtype.as_dtype(dt)
         if out._data.dtype != dt.np_dtype:

@@ -170,8 +170,9 @@ class StridedMaxPool(Node):
             gx = xp.zeros(shape, dtype=g.dtype)
             taps = sliding_windows(gx, kernel, stride, dilation)
             # a product with the mask is several times faster than a masked copy into strided
-            # taps; it only differs where g is not finite (inf * 0) or is negative (-0.0)
-            finite = bool(xp.isfinite(g).all())
+            # taps; it only differs where g is not finite (inf * 0) or is negative (-0.0). On a
+            # GPU the finiteness check would stall every step: the masked copy always runs there
+            finite = xp is np and bool(xp.isfinite(g).all())
             for k, pos in enumerate(itertools.product(*(range(n) for n in kernel))):
                 if finite:
                     xp.multiply(g, arg == k, out=taps[(Ellipsis,) + pos])

@@ -88,8 +88,8 @@ class _BaseIter:
         if loader.pin_memory:
             from ... import cuda
             if cuda.is_available():
-                import cupyx
-                self._cupyx = cupyx
+                from ..._backend import cupy_module, cupyx_module
+                self._cupyx = cupyx_module(cupy_module())
             else:
                 warnings.warn("'pin_memory' argument is set as true but no accelerator is found, "
                               "then device pinned memory won't be used.")
