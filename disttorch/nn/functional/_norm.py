@@ -85,24 +85,39 @@ class Normalize(Node):
         g = g.reshape(stat_shape)
         param_axes = tuple(i for i, n in enumerate(param_shape) if n == 1)
         gx = gw = gb = None
+        # per statistics group sums of g and g * xhat, when the input gradient needs them and
+        # the weight is constant over each group (batch and instance norm): the weight then
+        # factors out, and the parameter gradients are these sums summed further
+        sums = None
         if e[0] is not None:
-            gy = g if weight is None else g * weight.reshape(param_shape)
             # allocated in the input's shape: a base-less array the engine can adopt as .grad
             gx = xp.empty(x.shape, dtype=g.dtype)
             view = gx.reshape(stat_shape)
+            count = math.prod(stat_shape[a] for a in axes)
             if self.given_stats:
+                gy = g if weight is None else g * weight.reshape(param_shape)
                 xp.multiply(gy, invstd, out=view)
+            elif all(param_shape[a] == 1 for a in axes):
+                sums = g.sum(axis=axes, keepdims=True), _contract(g, xhat, axes)
+                xp.multiply(xhat, sums[1] / -count, out=view)
+                if center:
+                    view -= sums[0] / count
+                view += g
+                view *= invstd if weight is None else invstd * weight.reshape(param_shape)
             else:
-                count = math.prod(stat_shape[a] for a in axes)
+                gy = g if weight is None else g * weight.reshape(param_shape)
                 xp.multiply(xhat, _contract(gy, xhat, axes) / -count, out=view)
                 view += gy
                 if center:
                     view -= gy.sum(axis=axes, keepdims=True) / count
                 view *= invstd
+        rest = tuple(a for a in param_axes if a not in axes)
         if e[1] is not None:
-            gw = _contract(g, xhat, param_axes).reshape(weight.shape)
+            gw = (_contract(g, xhat, param_axes) if sums is None else
+                  sums[1].sum(axis=rest, keepdims=True)).reshape(weight.shape)
         if e[2] is not None:
-            gb = g.sum(axis=param_axes).reshape(self.bias_shape)
+            gb = (g.sum(axis=param_axes) if sums is None else
+                  sums[0].sum(axis=rest)).reshape(self.bias_shape)
         return gx, gw, gb, None, None
 
     def _backward_dual(self, g, x, weight, mean, invstd):
