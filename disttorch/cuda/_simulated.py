@@ -327,10 +327,13 @@ def asarray(a, dtype=None, order=None, blocking=False):
     """``cupy.asarray``: host data is copied to the device; device arrays pass through."""
     if type(a) is ndarray:
         return a if dtype is None or a._a.dtype == dtype else ndarray(a._a.astype(dtype))
+    _host_sync("asarray() of host data (a pageable copy waits for the stream)")
     return ndarray(np.array(_unwrap(a, allow_host=True), dtype=dtype, order=order or "K"))
 
 
 def array(obj, dtype=None, copy=True, order="K", subok=False, ndmin=0, blocking=False):
+    if type(obj) is not ndarray:
+        _host_sync("array() of host data (a pageable copy waits for the stream)")
     return ndarray(np.array(_unwrap(obj, allow_host=True), dtype=dtype, copy=True, order=order,
                             ndmin=ndmin))
 

@@ -1,4 +1,5 @@
 """Whole training steps on CUDA equal the same steps on the CPU (modules, losses, optimizers)."""
+import contextlib
 import copy
 
 import numpy as np
@@ -66,19 +67,20 @@ OPTIMIZERS = {
 MODELS = {"mlp": _mlp, "cnn": _CNN, "lm": _TinyLM}
 
 
-def _train(kind, model, optimizer_name, device, steps=3):
+def _train(kind, model, optimizer_name, device, steps=3, around_steps=contextlib.nullcontext):
     model = model.to(device)
     optimizer = OPTIMIZERS[optimizer_name](model.parameters())
     rng = np.random.default_rng(0)
+    batches = [[disttorch.from_numpy(a).to(device) for a in _batch(kind, rng)]
+               for _ in range(steps)]
     losses = []
-    for _ in range(steps):
-        x, y = _batch(kind, rng)
-        x, y = disttorch.from_numpy(x).to(device), disttorch.from_numpy(y).to(device)
-        optimizer.zero_grad()
-        loss = _loss(kind, model, x, y)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.detach())
+    with around_steps():
+        for x, y in batches:
+            optimizer.zero_grad()
+            loss = _loss(kind, model, x, y)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.detach())
     return model, losses
 
 
@@ -107,7 +109,14 @@ def test_training_step_never_waits_for_the_device(kind, optimizer_name):
         disttorch.manual_seed(0)
         model = MODELS[kind]().to("cuda")
         _train(kind, model, optimizer_name, "cuda", steps=1)
-        with _simulated.count_host_syncs() as syncs:
-            _train(kind, model, optimizer_name, "cuda", steps=2)
+        captured = {}
+
+        @contextlib.contextmanager
+        def counting():
+            with _simulated.count_host_syncs() as syncs:
+                captured["syncs"] = syncs
+                yield
+        _train(kind, model, optimizer_name, "cuda", steps=2, around_steps=counting)
+    syncs = captured["syncs"]
     assert syncs["count"] == 0, "host synchronisations in the training step:\n" + \
         "\n".join(syncs["where"])
