@@ -23,7 +23,7 @@ class ToDtype(Node):
         return g.astype(self.src), None
 
 
-def _cuda_array(array, index, non_blocking=False):
+def _require_cuda():
     cp = cupy_module()
     if cp is None:
         raise RuntimeError("CUDA is not available: CuPy is not installed. Install the GPU extra "
@@ -31,9 +31,24 @@ def _cuda_array(array, index, non_blocking=False):
     from .. import cuda
     if not cuda.is_available():
         raise RuntimeError("CUDA is not available: no NVIDIA GPU or driver was found on this machine.")
+    return cp
+
+
+def _cuda_array(array, index, non_blocking=False):
+    cp = _require_cuda()
     from ..cuda._pinned import to_device
     with cp.cuda.Device(0 if index is None else index):
         return to_device(array, non_blocking)
+
+
+def _cuda_filled(shape, dtype, fill, index):
+    """A device array made on the device (``fill`` None: uninitialised): no host copy, which
+    would wait for the stream."""
+    cp = _require_cuda()
+    with cp.cuda.Device(0 if index is None else index):
+        if fill is None:
+            return cp.empty(shape, dtype)
+        return cp.zeros(shape, dtype) if fill == 0 else cp.full(shape, fill, dtype)
 
 
 def _move(array, dev, non_blocking=False):

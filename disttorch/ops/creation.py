@@ -172,15 +172,15 @@ def from_numpy(ndarray):
 def _filled(args, size, fill, dtype, device, requires_grad, name, default=None):
     shape = shape_from_args(size if size is not None else args, name)
     dt = _np_dtype(dtype, default)
-    if fill is None:
+    if device is not None and _device(device).type == "cuda":
+        from .conversion import _cuda_filled
+        array = _cuda_filled(shape, dt, fill, _device(device).index)
+    elif fill is None:
         array = np.empty(shape, dt)
     elif fill == 0:
         array = np.zeros(shape, dt)
     else:
         array = np.full(shape, fill, dt)
-    if device is not None and _device(device).type == "cuda":
-        from .conversion import _cuda_array
-        array = _cuda_array(array, _device(device).index)
     t = _new(array)
     if requires_grad:
         t.requires_grad_(True)

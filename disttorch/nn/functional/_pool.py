@@ -86,8 +86,9 @@ def _block_max(x, kernel):
     for axis, k in enumerate(kernel):
         weight = math.prod(kernel[axis + 1:])            # flat tap index step along this axis
         taps = [best[(slice(None),) * lead + (t,)] for t in range(k)]
-        args = [arg[(slice(None),) * lead + (t,)] + xp.asarray(t * weight, dtype=dtype)
-                if arg.ndim else xp.asarray(t * weight, dtype=dtype) for t in range(k)]
+        # xp.full, not xp.asarray: on a GPU a host-to-device copy would wait for the stream
+        args = [arg[(slice(None),) * lead + (t,)] + xp.full((), t * weight, dtype=dtype)
+                if arg.ndim else xp.full((), t * weight, dtype=dtype) for t in range(k)]
         top, top_arg = taps[0], args[0]
         for candidate, cand_arg in zip(taps[1:], args[1:]):
             better = candidate > top
