@@ -445,7 +445,9 @@ cuda = types.SimpleNamespace(
     is_available=lambda: True, Device=Device, Stream=Stream, Event=Event, runtime=_Runtime(),
     get_elapsed_time=get_elapsed_time, get_current_stream=lambda: _streams[-1],
     get_default_memory_pool=lambda: _pool, simulated=True)
-random = _Namespace(np.random, seed=lambda seed=None: np.random.seed(seed))
+random = _Namespace(np.random, seed=lambda seed=None: np.random.seed(seed),
+                    random=lambda size=None, dtype=float: ndarray(
+                        np.asarray(np.random.random(size)).astype(dtype)))
 
 class PinnedMemoryPointer(bytearray):
     """Host buffers from ``cupyx.empty_pinned`` (so pinned arrays can be told apart)."""

@@ -30,10 +30,12 @@ class _CNN(nn.Module):
 
 
 class _TinyLM(nn.Module):
+    dropout = 0.0
+
     def __init__(self):
         super().__init__()
         self.embed = nn.Embedding(11, 16)
-        layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True)
+        layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=self.dropout, batch_first=True)
         self.encoder = nn.TransformerEncoder(layer, 2)
         self.norm = nn.LayerNorm(16)
         self.head = nn.Linear(16, 11)
@@ -101,13 +103,19 @@ def test_training_steps_match_cpu(kind, optimizer_name, device):
                                    atol=1e-4, err_msg=name)
 
 
-@pytest.mark.parametrize("kind,optimizer_name", [("mlp", "sgd"), ("cnn", "adam"), ("lm", "adamw")])
+class _DropoutLM(_TinyLM):
+    dropout = 0.1
+
+
+@pytest.mark.parametrize("kind,optimizer_name", [("mlp", "sgd"), ("cnn", "adam"), ("lm", "adamw"),
+                                                 ("lm-dropout", "adam")])
 def test_training_step_never_waits_for_the_device(kind, optimizer_name):
     """A training step reads nothing back from the device (no ``.item()``, ``bool()``...)."""
     from disttorch.cuda import _simulated
     with _simulated.simulate():
         disttorch.manual_seed(0)
-        model = MODELS[kind]().to("cuda")
+        model = (_DropoutLM() if kind == "lm-dropout" else MODELS[kind]()).to("cuda")
+        kind = kind.split("-")[0]
         _train(kind, model, optimizer_name, "cuda", steps=1)
         captured = {}
 
