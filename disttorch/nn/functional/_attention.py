@@ -76,8 +76,12 @@ class Attention(Node):
         keep = None
         weights = p
         if spec.dropout_p > 0:
-            keep = _gen(None).random(p.shape) >= spec.dropout_p
-            keep = xp.asarray(keep).astype(p.dtype) * (1.0 / (1 - spec.dropout_p))
+            if xp is np:
+                keep = _gen(None).random(p.shape) >= spec.dropout_p
+            else:
+                # CuPy's generator, as PyTorch uses the CUDA one: no host copy per step
+                keep = xp.random.random(p.shape, dtype=np.float32) >= spec.dropout_p
+            keep = keep.astype(p.dtype) * (1.0 / (1 - spec.dropout_p))
             weights = p * keep
         out = xp.matmul(weights, v)
         self.keep = keep

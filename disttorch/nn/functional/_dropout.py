@@ -45,8 +45,13 @@ def _keep_mask(input, shape, p):
     """A float mask of ``shape`` (1 with probability ``1 - p``) on the input's device."""
     data = input._data
     dt = np.float32 if data.dtype == np.float32 else np.float64
+    xp = get_array_module(data)
+    if xp is not np:
+        # drawn on the device from CuPy's generator (disttorch.cuda.manual_seed), as PyTorch
+        # uses the CUDA generator: a host mask would cost a copy that waits for the stream
+        return (xp.random.random(shape, dtype=dt) >= p).astype(data.dtype)
     keep = _gen(None).random(shape, dtype=dt) >= p
-    return get_array_module(data).asarray(keep).astype(data.dtype)
+    return keep.astype(data.dtype)
 
 
 def _apply(input, scale, shift, inplace):
