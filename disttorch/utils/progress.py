@@ -267,15 +267,17 @@ def plot_metrics(path, out, x="epoch", title=None):
              if k != x and isinstance(v, (int, float)) and ("loss" in k or "accuracy" in k)]
     figure, left = plt.subplots(figsize=(6, 3.6), dpi=100)
     right = None
+    # one colour cycle across both axes, so no two curves share a colour
+    colors = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"] * 4)
     for name in names:
         xs = [r[x] for r in records if name in r]
         ys = [r[name] for r in records if name in r]
         if "accuracy" in name:
             right = right or left.twinx()
-            right.plot(xs, ys, marker="o", linestyle="--", label=name)
+            right.plot(xs, ys, marker="o", linestyle="--", label=name, color=next(colors))
             right.set_ylabel("accuracy")
         else:
-            left.plot(xs, ys, marker="o", label=name)
+            left.plot(xs, ys, marker="o", label=name, color=next(colors))
     left.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.set_xlabel(x)
     left.set_ylabel("loss")
