@@ -4,8 +4,15 @@ from .._aggregate import collect
 __all__ = collect(__name__, ["clip_grad", "convert_parameters"], globals())
 
 
+# private module names: importing a submodule called weight_norm would shadow the function
+_FUNCTIONS = {"weight_norm": "_weight_norm", "remove_weight_norm": "_weight_norm",
+              "spectral_norm": "_spectral_norm", "remove_spectral_norm": "_spectral_norm"}
+
+
 def __getattr__(name):
-    if name in ("rnn", "parametrize", "weight_norm"):
-        import importlib
+    import importlib
+    if name in ("rnn", "parametrize", "parametrizations"):
         return importlib.import_module(f"{__name__}.{name}")
+    if name in _FUNCTIONS:
+        return getattr(importlib.import_module(f"{__name__}.{_FUNCTIONS[name]}"), name)
     raise AttributeError(f"module 'disttorch.nn.utils' has no attribute '{name}'")
