@@ -177,6 +177,9 @@ def _namespaces(torch, disttorch):
         ("torch.nn (modules)", torch.nn, load(disttorch, "nn"), _is_module_class(torch), True),
         ("torch.linalg", torch.linalg, load(disttorch, "linalg"), _is_function, True),
         ("torch.special", torch.special, load(disttorch, "special"), _is_function, True),
+        ("torch.nn.utils", torch.nn.utils, load(disttorch, "nn.utils"), _is_function, True),
+        ("torch.autograd.functional", torch.autograd.functional,
+         load(disttorch, "autograd.functional"), _is_function, True),
         ("torch.fft", torch.fft, load(disttorch, "fft"), _is_function, False),
     ]
 
@@ -202,16 +205,16 @@ def main(argv=None):
     rows = measure(torch, disttorch)
     total = have = 0
     print(f"PyTorch {torch.__version__} vs disttorch {disttorch.__version__}")
-    print(f"{'namespace':<22}{'in scope':>9}{'present':>9}{'missing':>9}{'coverage':>10}")
+    print(f"{'namespace':<26}{'in scope':>9}{'present':>9}{'missing':>9}{'coverage':>10}")
     for label, counted, names, missing in rows:
         present = len(names) - len(missing)
         note = "" if counted else "  (report only)"
         pct = 100.0 * present / len(names) if names else 100.0
-        print(f"{label:<22}{len(names):>9}{present:>9}{len(missing):>9}{pct:>9.1f}%{note}")
+        print(f"{label:<26}{len(names):>9}{present:>9}{len(missing):>9}{pct:>9.1f}%{note}")
         if counted:
             total += len(names)
             have += present
-    print(f"{'total (counted)':<22}{total:>9}{have:>9}{total - have:>9}{100.0 * have / total:>9.1f}%")
+    print(f"{'total (counted)':<26}{total:>9}{have:>9}{total - have:>9}{100.0 * have / total:>9.1f}%")
     if args.list:
         for label, _, _, missing in rows:
             if missing:
