@@ -15,13 +15,14 @@ __all__ = ["is_available", "device_count", "current_device", "set_device", "devi
            "max_memory_reserved", "reset_peak_memory_stats", "empty_cache", "manual_seed",
            "manual_seed_all", "get_device_name", "is_bf16_supported"]
 
-_initialized = False
+_initialized = None  # the array module CUDA was first used through
+_pending_seed = None
 _peak = {"allocated": 0, "reserved": 0}
 _hook = None
 
 
 def _is_initialized():
-    return _initialized
+    return _initialized is not None
 
 
 def is_available():
@@ -50,10 +51,14 @@ def _require():
         raise RuntimeError("CUDA is not available: no CuPy installation or no NVIDIA GPU/driver on "
                            "this machine.")
     global _initialized
-    if not _initialized:
-        _initialized = True
+    cp = cupy_module()
+    if _initialized is not cp:
+        # per array module: tests switch between the simulated device and CuPy
+        _initialized = cp
         _install_peak_hook()
-    return cupy_module()
+        if _pending_seed is not None:
+            cp.random.seed(_pending_seed)
+    return cp
 
 
 def _index(device):
@@ -254,7 +259,7 @@ def _install_peak_hook():
     # CuPy's pool keeps no peak; a malloc hook samples the pool after every new allocation.
     global _hook
     cp = cupy_module()
-    if not is_real_cupy(cp):
+    if _hook is not None or not is_real_cupy(cp):
         return
     from cupy.cuda import memory_hook
 
@@ -320,14 +325,22 @@ def reset_peak_memory_stats(device=None):
 
 def empty_cache():
     """Return the allocator's cached free blocks to the driver (no-op without CUDA)."""
-    if is_available() and _initialized:
+    if is_available() and _initialized is cupy_module():
         cupy_module().cuda.get_default_memory_pool().free_all_blocks()
 
 
 def manual_seed(seed):
-    """Seed the CUDA generator of the current device (a no-op without CUDA, like PyTorch)."""
-    if is_available():
-        cupy_module().random.seed(int(seed) % (2 ** 32))
+    """Seed the CUDA generator (CuPy's) of the current device; a no-op without CUDA.
+
+    Before the first CUDA use the seed is kept and applied then, so seeding does not start a
+    CUDA context (as in PyTorch).
+    """
+    global _pending_seed
+    if not is_available():
+        return
+    _pending_seed = int(seed) % (2 ** 32)
+    if _initialized is cupy_module():
+        cupy_module().random.seed(_pending_seed)
 
 
 manual_seed_all = manual_seed

@@ -156,3 +156,11 @@ def test_pinned_memory_and_non_blocking_copies(device):
     batch, = next(iter(loader))
     assert batch.is_pinned()
     assert batch.cuda(non_blocking=True).is_cuda
+
+
+def test_manual_seed_reaches_the_device_generator(device):
+    def draw():
+        disttorch.manual_seed(123)
+        x = disttorch.ones(1000, device=device)
+        return disttorch.nn.functional.dropout(x, 0.5).cpu().numpy()
+    np.testing.assert_array_equal(draw(), draw())
