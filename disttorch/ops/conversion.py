@@ -31,7 +31,7 @@ def _require_cuda():
     from .. import cuda
     if not cuda.is_available():
         raise RuntimeError("CUDA is not available: no NVIDIA GPU or driver was found on this machine.")
-    return cp
+    return cuda._require()  # the first use also applies a seed given before it
 
 
 def _cuda_array(array, index, non_blocking=False):

@@ -89,8 +89,7 @@ def manual_seed(seed):
     """Seed the default generator (and CUDA's when present); returns the generator."""
     default_generator.manual_seed(seed)
     from .. import cuda
-    if cuda._is_initialized():
-        cuda.manual_seed_all(seed)
+    cuda.manual_seed_all(seed)  # lazy: applied at the first CUDA use
     return default_generator
 
 
