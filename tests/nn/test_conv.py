@@ -45,6 +45,8 @@ OPS = [
         x, w, b, padding=(1, 2)), (2, 8, 7, 6), (9, 8, 3, 3), 9),
     _conv_op("conv2d_winograd_same", lambda lib, x, w: lib.nn.functional.conv2d(
         x, w, padding="same"), (1, 9, 4, 5), (8, 9, 3, 3)),
+    _conv_op("conv_transpose2d_winograd", lambda lib, x, w, b: lib.nn.functional.conv_transpose2d(
+        x, w, b, padding=(0, 1)), (2, 8, 5, 6), (8, 9, 3, 3), 9),
     _conv_op("conv2d_valid", lambda lib, x, w: lib.nn.functional.conv2d(x, w, padding="valid"),
              (1, 2, 5, 5), (3, 2, 2, 2)),
     _conv_op("conv2d_1x1_stride3", lambda lib, x, w: lib.nn.functional.conv2d(x, w, stride=3),

@@ -7,8 +7,8 @@ Three nodes close the algebra under differentiation (``Convolution``, ``ConvTran
 ``ConvWeightGrad`` are each other's backward), so double backward works.
 
 Stride-1 3x3 2-d convolutions with enough channels take Winograd's F(2x2, 3x3) instead (2.25x
-fewer multiplications, the GEMM's cost); their input gradient is such a convolution too, and
-their weight gradient is computed in the Winograd domain.
+fewer multiplications, the GEMM's cost); their input and weight gradients are the adjoint
+computation in the Winograd domain, sharing one transform of the output gradient.
 """
 import collections
 import math
@@ -86,6 +86,24 @@ def _chunk(n, channels, length, dtype):
     return max(1, min(n, _WINOGRAD_CHUNK_BYTES // (16 * channels * length * dtype.itemsize)))
 
 
+def _parity_blocks(shape, pads, th, tw):
+    """``(a, b, xd_index, x_index)`` for each row/column parity: where the pixels of ``x``
+    (``shape``) go in the parity-split padded input of ``_deinterleave``."""
+    h, w = shape[2:]
+    (pt, _), (pl, _) = pads
+    for a in range(2):
+        r0 = (pt - a + 1) // 2          # first tile row whose parity-a pixel is not padding
+        y0 = 2 * r0 + a - pt
+        rows = min(th + 2 - r0, (h - y0 + 1) // 2)
+        for b in range(2):
+            s0 = (pl - b + 1) // 2
+            x0 = 2 * s0 + b - pl
+            cols = min(tw + 1 - s0, (w - x0 + 1) // 2)
+            if rows > 0 and cols > 0:
+                yield (a, b, (slice(r0, r0 + rows), slice(s0, s0 + cols)),
+                       (slice(y0, y0 + 2 * rows - 1, 2), slice(x0, x0 + 2 * cols - 1, 2)))
+
+
 def _deinterleave(x, pads, th, tw):
     """The zero-padded input split by row and column parity: ``(N, C, 2, 2, (th+2)*(tw+1))``
     with padded pixel ``(2r+a, 2s+b)`` at ``[a, b, r*(tw+1) + s]``.
@@ -94,22 +112,22 @@ def _deinterleave(x, pads, th, tw):
     one contiguous run per plane instead of ``tw``-long pieces.
     """
     xp = get_array_module(x)
-    n, c, h, w = x.shape
-    (pt, _), (pl, _) = pads
-    wt = tw + 1
-    xd = xp.zeros((n, c, 2, 2, th + 2, wt), dtype=x.dtype)
-    for a in range(2):
-        r0 = (pt - a + 1) // 2          # first tile row whose parity-a pixel is not padding
-        y0 = 2 * r0 + a - pt
-        rows = min(th + 2 - r0, (h - y0 + 1) // 2)
-        for b in range(2):
-            s0 = (pl - b + 1) // 2
-            x0 = 2 * s0 + b - pl
-            cols = min(wt - s0, (w - x0 + 1) // 2)
-            if rows > 0 and cols > 0:
-                xd[:, :, a, b, r0:r0 + rows, s0:s0 + cols] = \
-                    x[:, :, y0:y0 + 2 * rows - 1:2, x0:x0 + 2 * cols - 1:2]
-    return xd.reshape(n, c, 2, 2, (th + 2) * wt)
+    n, c = x.shape[:2]
+    xd = xp.zeros((n, c, 2, 2, th + 2, tw + 1), dtype=x.dtype)
+    for a, b, dst, src in _parity_blocks(x.shape, pads, th, tw):
+        xd[(slice(None), slice(None), a, b) + dst] = x[(Ellipsis,) + src]
+    return xd.reshape(n, c, 2, 2, (th + 2) * (tw + 1))
+
+
+def _interleave(xd, shape, pads, th, tw):
+    """Adjoint of ``_deinterleave``: the gradient ``(N, C, H, W)`` of its input (every pixel
+    of the input has exactly one place in ``xd``; the padding is dropped)."""
+    xp = get_array_module(xd)
+    xd = xd.reshape(tuple(shape[:2]) + (2, 2, th + 2, tw + 1))
+    x = xp.empty(shape, dtype=xd.dtype)
+    for a, b, dst, src in _parity_blocks(shape, pads, th, tw):
+        x[(Ellipsis,) + src] = xd[(slice(None), slice(None), a, b) + dst]
+    return x
 
 
 def _input_transform(xd, th, tw, v):
@@ -148,6 +166,36 @@ def _output_transform(m, tw, out):
         out[:, :, :, a, :, 1] = t[..., :tw].transpose(1, 0, 2, 3)
 
 
+def _input_transform_adjoint(v, th, tw, xd):
+    """Adjoint of ``_input_transform``: ``xd`` (zeros, ``(nb, C, 2, 2, (th+2)*(tw+1))``) gets
+    ``B v B^T`` of every tile, overlapping tiles summed; ``v[i, j]`` is ``(nb, C, L)`` (a view)."""
+    xp = get_array_module(v)
+    wt = tw + 1
+    length = th * wt
+    r = xp.empty((4,) + xd.shape[:2] + (2, length + 1), dtype=xd.dtype)
+    for i in range(4):
+        e0, e1 = r[i][:, :, 0], r[i][:, :, 1]       # column parity 0 and 1, shift 0 and 1
+        v0, v1, v2, v3 = v[i, 0], v[i, 1], v[i, 2], v[i, 3]
+        e0[..., :length] = v0
+        e0[..., length] = 0
+        t = v1 + v2
+        t -= v0
+        e0[..., 1:] += t
+        xp.subtract(v1, v2, out=e1[..., :length])
+        e1[..., :length] += v3
+        e1[..., length] = 0
+        e1[..., 1:] -= v3
+    # rows: parity 0 and 1 at tile row t (d0, d1) and t + 1 (d2, d3)
+    span = slice(0, length + 1), slice(wt, wt + length + 1)
+    xd[:, :, 0, :, span[0]] = r[0]
+    t = r[1] + r[2]
+    t -= r[0]
+    xd[:, :, 0, :, span[1]] += t
+    xp.subtract(r[1], r[2], out=xd[:, :, 1, :, span[0]])
+    xd[:, :, 1, :, span[0]] += r[3]
+    xd[:, :, 1, :, span[1]] -= r[3]
+
+
 def _winograd_matrix(xp, dtype):
     return xp.asarray(_WINOGRAD_G, dtype=dtype)
 
@@ -176,39 +224,57 @@ def winograd_conv(x, w, pads):
     return out
 
 
-def winograd_weight_grad(x, gout, pads):
-    """Weight gradient ``(O, C, 3, 3)`` of ``winograd_conv(x, w, pads)`` for output grad ``gout``."""
-    xp = get_array_module(x)
-    n, c = x.shape[:2]
+def winograd_backward(gout, pads, shape, w=None, x=None):
+    """Gradients ``(gx, gw)`` of ``winograd_conv(x, w, pads)`` (input of ``shape``) for the
+    output gradient ``gout``: ``gx`` when ``w`` is given, ``gw`` when ``x`` is given. Both come
+    from one transform ``A gout A^T`` of the gradient tiles: ``gw`` is
+    ``G^T [sum over tiles (A gout A^T) * (B^T d B)] G`` and ``gx`` is ``B [U^T (A gout A^T)]
+    B^T`` summed back over the overlapping input tiles."""
+    xp = get_array_module(gout)
+    n, c = shape[:2]
     o = gout.shape[1]
-    ho, wo, th, tw = _tiles(x.shape, pads)
+    ho, wo, th, tw = _tiles(shape, pads)
     wt = tw + 1
     length = th * wt
-    xd = _deinterleave(x, pads, th, tw)
-    gu = xp.zeros((16, o, c), dtype=x.dtype)
-    step = _chunk(n, c + o, length, x.dtype)
+    g = _winograd_matrix(xp, gout.dtype)
+    gxd = gu = xd = ut = None
+    if w is not None:
+        gxd = xp.zeros((n, c, 2, 2, (th + 2) * wt), dtype=gout.dtype)
+        ut = xp.matmul(xp.matmul(g, w), g.T).transpose(2, 3, 1, 0).reshape(16, c, o)
+    if x is not None:
+        xd = _deinterleave(x, pads, th, tw)
+        gu = xp.zeros((16, o, c), dtype=gout.dtype)
+    step = _chunk(n, c + o, length, gout.dtype)
     for start in range(0, n, step):
         k = min(step, n - start)
-        v = xp.empty((4, 4, c, k, length), dtype=x.dtype)
-        _input_transform(xd[start:start + k], th, tw, v)
         # gradient tiles by parity (zero on the junk column and past the output's edge)
-        y = xp.zeros((2, 2, o, k, th, wt), dtype=x.dtype)
+        y = xp.zeros((2, 2, o, k, th, wt), dtype=gout.dtype)
         for a in range(2):
             for b in range(2):
                 part = gout[start:start + k, :, a::2, b::2]
                 y[a, b, :, :, :part.shape[2], :part.shape[3]] = part.transpose(1, 0, 2, 3)
         y = y.reshape(2, 2, o, k * length)
         q = [y[0], y[0] + y[1], y[0] - y[1], y[1]]
-        z = xp.empty((4, 4, o, k * length), dtype=x.dtype)
+        z = xp.empty((4, 4, o, k * length), dtype=gout.dtype)
         for i in range(4):
             z[i, 0] = q[i][0]
             xp.add(q[i][0], q[i][1], out=z[i, 1])
             xp.subtract(q[i][0], q[i][1], out=z[i, 2])
             z[i, 3] = q[i][1]
-        gu += xp.matmul(z.reshape(16, o, k * length),
-                        v.reshape(16, c, k * length).transpose(0, 2, 1))
-    g = _winograd_matrix(xp, x.dtype)
-    return xp.matmul(xp.matmul(g.T, gu.reshape(4, 4, o, c).transpose(2, 3, 0, 1)), g)
+        z = z.reshape(16, o, k * length)
+        if x is not None:
+            v = xp.empty((4, 4, c, k, length), dtype=x.dtype)
+            _input_transform(xd[start:start + k], th, tw, v)
+            gu += xp.matmul(z, v.reshape(16, c, k * length).transpose(0, 2, 1))
+        if w is not None:
+            m = xp.matmul(ut, z).reshape(4, 4, c, k, length).transpose(0, 1, 3, 2, 4)
+            _input_transform_adjoint(m, th, tw, gxd[start:start + k])
+    gx = gw = None
+    if w is not None:
+        gx = _interleave(gxd, shape, pads, th, tw)
+    if x is not None:
+        gw = xp.matmul(xp.matmul(g.T, gu.reshape(4, 4, o, c).transpose(2, 3, 0, 1)), g)
+    return gx, gw
 
 
 def conv_forward(x, w, geom):
@@ -236,12 +302,8 @@ def conv_input_grad(gout, w, spatial, geom, gm=None):
     n, o = gout.shape[:2]
     g = geom.groups
     kernel = tuple(w.shape[2:])
-    if (_winograd_ok(o, w.shape[1], kernel, geom, gout.dtype)
-            and all(lo <= 2 and hi <= 2 for lo, hi in geom.padding)):
-        # stride 1: the adjoint is the 3x3 convolution with the flipped, transposed kernel
-        # and the complementary padding
-        pads = tuple((2 - lo, 2 - hi) for lo, hi in geom.padding)
-        return winograd_conv(gout, w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3), pads)
+    if _winograd_ok(w.shape[1], o, kernel, geom, gout.dtype):
+        return winograd_backward(gout, geom.padding, (n, w.shape[1]) + tuple(spatial), w=w)[0]
     xp = get_array_module(gout)
     d = len(kernel)
     out_sp = tuple(gout.shape[2:])
@@ -262,7 +324,7 @@ def conv_input_grad(gout, w, spatial, geom, gm=None):
 def conv_weight_grad(x, gout, w_shape, geom, gm=None):
     """Gradient of the convolution in its weight: one GEMM of ``gout`` against the columns."""
     if _winograd_ok(x.shape[1], gout.shape[1], w_shape[2:], geom, x.dtype):
-        return winograd_weight_grad(x, gout, geom.padding)
+        return winograd_backward(gout, geom.padding, x.shape, x=x)[1]
     xp = get_array_module(gout)
     cols, _ = _columns(x, w_shape[2:], geom)
     if gm is None:
@@ -298,6 +360,10 @@ class Convolution(Node):
                 gx = ConvTranspose.apply(g, w, None, geom, tuple(x.shape[2:]))
             if e[1] is not None:
                 gw = ConvWeightGrad.apply(x, g, geom, tuple(w.shape))
+        elif _winograd_ok(x.shape[1], w.shape[0], w.shape[2:], geom, x.dtype):
+            # one gradient tile transform serves both
+            gx, gw = winograd_backward(g, geom.padding, x.shape, w=w if e[0] is not None else None,
+                                       x=x if e[1] is not None else None)
         else:
             gm = _gemm_layout(g, geom.groups)
             if e[0] is not None:
