@@ -19,7 +19,9 @@ __all__ = ["det", "logdet", "inverse", "pinverse", "matrix_power", "cholesky", "
            "detach", "get_device", "is_signed", "is_inference", "real", "imag", "angle",
            "arccosh", "arcsinh", "arctanh", "bitwise_left_shift", "bitwise_right_shift",
            "nextafter", "split_with_sizes", "unsafe_chunk", "unsafe_split",
-           "unsafe_split_with_sizes", "layout", "strided", "sparse_coo", "logcumsumexp"]
+           "unsafe_split_with_sizes", "layout", "strided", "sparse_coo", "logcumsumexp",
+           "memory_format", "contiguous_format", "channels_last", "channels_last_3d",
+           "preserve_format"]
 
 svd_result = _structseq("svd", ["U", "S", "V"])
 
@@ -39,6 +41,17 @@ class layout:
 
 strided = layout("strided")
 sparse_coo = layout("sparse_coo")
+
+
+class memory_format(layout):
+    """A memory-format tag (``torch.channels_last``...). disttorch keeps every tensor in
+    row-major (contiguous) order; ops accept the tags and compute the same values."""
+
+
+contiguous_format = memory_format("contiguous_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+preserve_format = memory_format("preserve_format")
 
 
 def _ops():

@@ -278,3 +278,11 @@ def test_functional_inplace_aliases():
     w = disttorch.tensor([2.0, 3.0])
     disttorch.arccosh_(w)
     assert w[0].item() == pytest.approx(math.acosh(2.0), rel=1e-6)
+
+
+def test_memory_format_tags_are_accepted():
+    x = disttorch.ones(1, 2, 3, 3).contiguous(memory_format=disttorch.channels_last)
+    model = disttorch.nn.Conv2d(2, 2, 1).to(memory_format=disttorch.channels_last)
+    assert model(x).shape == (1, 2, 3, 3)
+    assert isinstance(disttorch.preserve_format, disttorch.memory_format)
+    assert repr(disttorch.channels_last) == "torch.channels_last"
