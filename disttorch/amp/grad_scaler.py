@@ -4,6 +4,7 @@ import warnings
 import numpy as np
 
 from .._backend import get_array_module
+from ..cuda.kernels.amp import unscale_and_check
 
 __all__ = ["GradScaler"]
 
@@ -99,20 +100,20 @@ class GradScaler:
             raise AssertionError("Attempted unscale_ but _scale is None.  This may indicate your "
                                  "script did not use scaler.scale(loss or outputs) earlier in the "
                                  "iteration.")
-        inv_scale = 1.0 / self._scale._data
-        found = None
-        for group in optimizer.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad._data
-                if g.dtype == np.float16:
-                    raise ValueError("Attempting to unscale FP16 gradients.")
-                xp = get_array_module(g)
-                g *= inv_scale.astype(g.dtype)
-                p.grad._vc[0] += 1
-                bad = ~xp.isfinite(g).all()
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"]
+                 if p.grad is not None]
+        if any(g._data.dtype == np.float16 for g in grads):
+            raise ValueError("Attempting to unscale FP16 gradients.")
+        found = unscale_and_check([g._data for g in grads], self._scale._data)
+        if found is None:
+            inv_scale = 1.0 / self._scale._data
+            for g in grads:
+                data = g._data
+                data *= inv_scale.astype(data.dtype)
+                bad = ~get_array_module(data).isfinite(data).all()
                 found = bad if found is None else (found | bad)
+        for g in grads:
+            g._vc[0] += 1
         state["found_inf"] = found
         state["stage"] = _UNSCALED
 
