@@ -1,5 +1,5 @@
-"""``nn.utils.parametrize``, ``parametrizations.weight_norm/spectral_norm`` and the legacy
-hook-based ``weight_norm``/``spectral_norm`` against torch."""
+"""``nn.utils.parametrize``, ``parametrizations.weight_norm/spectral_norm``, the legacy
+hook-based ``weight_norm``/``spectral_norm`` against torch, and the batch-norm fusion helpers."""
 import warnings
 
 import numpy as np
@@ -147,3 +147,38 @@ def test_parametrization_errors():
     disttorch.nn.utils.parametrizations.weight_norm(m)
     with pytest.raises(ValueError, match="sequence of tensors"):
         parametrize.remove_parametrizations(m, "weight", leave_parametrized=False)
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_fuse_conv_bn_eval_matches_the_pair(transpose):
+    rng = np.random.default_rng(3)
+    conv = nn.ConvTranspose2d(3, 4, 3) if transpose else nn.Conv2d(3, 4, 3)
+    bn = nn.BatchNorm2d(4)
+    with disttorch.no_grad():
+        bn.running_mean.copy_(disttorch.from_numpy(rng.standard_normal(4).astype(np.float32)))
+        bn.running_var.copy_(disttorch.from_numpy(rng.uniform(0.5, 2, 4).astype(np.float32)))
+        bn.weight.copy_(disttorch.from_numpy(rng.standard_normal(4).astype(np.float32)))
+        bn.bias.copy_(disttorch.from_numpy(rng.standard_normal(4).astype(np.float32)))
+    conv.eval()
+    bn.eval()
+    fused = disttorch.nn.utils.fuse_conv_bn_eval(conv, bn, transpose=transpose)
+    x = disttorch.randn(2, 3, 6, 6)
+    _close(fused(x), bn(conv(x)), rtol=1e-4, atol=1e-5)
+    with pytest.raises(AssertionError, match="Fusion only for eval"):
+        disttorch.nn.utils.fuse_conv_bn_eval(conv.train(), bn)
+
+
+def test_fuse_linear_bn_eval_and_module_utils():
+    linear, bn = nn.Linear(3, 4).eval(), nn.BatchNorm1d(4).eval()
+    with disttorch.no_grad():
+        bn.running_var.fill_(2.0)
+        bn.running_mean.fill_(0.5)
+    fused = disttorch.nn.utils.fuse_linear_bn_eval(linear, bn)
+    x = disttorch.randn(5, 3)
+    _close(fused(x), bn(linear(x)), rtol=1e-5, atol=1e-6)
+    made = disttorch.nn.utils.skip_init(nn.Linear, 3, 2)
+    assert isinstance(made, nn.Linear) and made.weight.shape == (2, 3)
+    with pytest.raises(RuntimeError, match="'device' arg"):
+        disttorch.nn.utils.skip_init(nn.Identity)
+    assert disttorch.nn.utils.convert_conv2d_weight_memory_format(
+        fused, disttorch.channels_last) is fused
