@@ -391,7 +391,8 @@ def main(argv=None):
     if args.update_readme:
         update_readme(table)
     print(f"\n{table}\n\nwrote {os.path.join(args.out, 'report.md')}"
-          + (f" and {chart}" if chart else "") + f" in {elapsed / 60:.1f} minutes")
+          + (f" and {chart}" if chart else " (no chart: pip install matplotlib)")
+          + f" in {elapsed / 60:.1f} minutes")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Mixed precision: autocast and a GradScaler, on the digits CNN.
 
     python examples/mixed_precision.py                    # GPU: float16 + GradScaler; CPU: bfloat16
+                                                          # (float32 without ml_dtypes)
     python examples/mixed_precision.py --dtype float32    # the full-precision baseline
 
 Under ``torch.autocast`` matrix products and convolutions run in the low-precision dtype
@@ -34,6 +35,10 @@ def main():
     torch.manual_seed(0)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     name = args.dtype if args.dtype != "auto" else ("float16" if device == "cuda" else "bfloat16")
+    if name == "bfloat16" and torch.bfloat16 is None:
+        # disttorch's bfloat16 comes from the optional ml_dtypes package
+        print("bfloat16 needs ml_dtypes (pip install ml_dtypes): running in float32")
+        name = "float32"
     dtype = getattr(torch, name)
 
     def autocast():
