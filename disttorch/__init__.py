@@ -52,7 +52,9 @@ _LAZY = {"nn", "optim", "utils", "distributed", "linalg", "amp", "testing", "bac
 
 _COMPAT = {"compile", "set_printoptions", "set_float32_matmul_precision",
            "get_float32_matmul_precision", "use_deterministic_algorithms",
-           "are_deterministic_algorithms_enabled", "is_deterministic_algorithms_warn_only_enabled"}
+           "are_deterministic_algorithms_enabled", "is_deterministic_algorithms_warn_only_enabled",
+           "set_deterministic_debug_mode", "get_deterministic_debug_mode", "set_warn_always",
+           "is_warn_always_enabled"}
 _LEGACY_TYPES = {"FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor", "LongTensor",
                  "IntTensor", "ShortTensor", "CharTensor", "ByteTensor", "BoolTensor",
                  "set_default_tensor_type"}

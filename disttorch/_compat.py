@@ -6,7 +6,9 @@ from . import _formatting
 
 __all__ = ["compile", "set_printoptions", "set_float32_matmul_precision",
            "get_float32_matmul_precision", "use_deterministic_algorithms",
-           "are_deterministic_algorithms_enabled", "is_deterministic_algorithms_warn_only_enabled"]
+           "are_deterministic_algorithms_enabled", "is_deterministic_algorithms_warn_only_enabled",
+           "set_deterministic_debug_mode", "get_deterministic_debug_mode", "set_warn_always",
+           "is_warn_always_enabled"]
 
 _noticed = set()
 
@@ -109,3 +111,40 @@ def are_deterministic_algorithms_enabled():
 def is_deterministic_algorithms_warn_only_enabled():
     """Whether the deterministic-algorithms flag was set with ``warn_only=True``."""
     return _deterministic["warn_only"]
+
+
+_DEBUG_MODES = {"default": 0, "warn": 1, "error": 2}
+
+
+def set_deterministic_debug_mode(debug_mode):
+    """``0``/``"default"``, ``1``/``"warn"`` or ``2``/``"error"``: the same flag as
+    :func:`use_deterministic_algorithms` (off, on with ``warn_only``, on)."""
+    if isinstance(debug_mode, str):
+        if debug_mode not in _DEBUG_MODES:
+            raise RuntimeError(f"invalid value of debug_mode, expected one of `default`, `warn`, "
+                               f"`error`, but got {debug_mode}")
+        debug_mode = _DEBUG_MODES[debug_mode]
+    if debug_mode not in (0, 1, 2):
+        raise RuntimeError(f"invalid value of debug_mode, expected 0, 1, or 2, but got "
+                           f"{debug_mode}")
+    use_deterministic_algorithms(debug_mode != 0, warn_only=debug_mode == 1)
+
+
+def get_deterministic_debug_mode():
+    """0, 1 or 2, as set by :func:`set_deterministic_debug_mode`."""
+    if not _deterministic["enabled"]:
+        return 0
+    return 1 if _deterministic["warn_only"] else 2
+
+
+_warn_always = [False]
+
+
+def set_warn_always(b):
+    """Record whether once-only warnings should repeat (disttorch's notices are once-only)."""
+    _warn_always[0] = bool(b)
+
+
+def is_warn_always_enabled():
+    """The value last given to :func:`set_warn_always` (False initially)."""
+    return _warn_always[0]

@@ -74,6 +74,16 @@ def test_global_numeric_switches():
     assert disttorch.is_deterministic_algorithms_warn_only_enabled()
     disttorch.use_deterministic_algorithms(False)
     assert not disttorch.are_deterministic_algorithms_enabled()
+    disttorch.set_deterministic_debug_mode("error")
+    assert disttorch.get_deterministic_debug_mode() == 2
+    assert not disttorch.is_deterministic_algorithms_warn_only_enabled()
+    disttorch.set_deterministic_debug_mode(0)
+    assert not disttorch.are_deterministic_algorithms_enabled()
+    with pytest.raises(RuntimeError, match="invalid value of debug_mode"):
+        disttorch.set_deterministic_debug_mode("loud")
+    disttorch.set_warn_always(True)
+    assert disttorch.is_warn_always_enabled()
+    disttorch.set_warn_always(False)
 
 
 def test_set_printoptions():

@@ -36,7 +36,7 @@ EXCLUDED_PATTERNS = {
                  r"^cpp$", r"autocast", r"privateuse", r"^meta",
                  r"^is_(ipu|maia|mtia|xla|nested)$", r"^to_padded_tensor$", r"^nonzero_static$",
                  r"^(const_)?data_ptr$", r"^slice_inverse$", r"^(reinforce|volatile)$",
-                 r"^rename_privateuse1", r"^(is_)?warn_always", r"^(get|set)_default_device$",
+                 r"^rename_privateuse1", r"^(get|set)_default_device$",
                  r"^(get|set)_num_interop_threads$", r"^(get|set)_device_module", r"^accelerator$",
                  r"^sym_", r"^Sym", r"^(is|set)_anomaly", r"^(is_)?conj", r"^resolve_",
                  r"^(is|set)_grad", r"^has_", r"^(is_)?distributed$", r"^cuda$", r"^amp$",

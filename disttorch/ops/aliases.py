@@ -21,9 +21,11 @@ __all__ = ["det", "logdet", "inverse", "pinverse", "matrix_power", "cholesky", "
            "nextafter", "split_with_sizes", "unsafe_chunk", "unsafe_split",
            "unsafe_split_with_sizes", "layout", "strided", "sparse_coo", "logcumsumexp",
            "memory_format", "contiguous_format", "channels_last", "channels_last_3d",
-           "preserve_format"]
+           "preserve_format", "triangular_solve", "frobenius_norm", "nuclear_norm",
+           "empty_permuted"]
 
 svd_result = _structseq("svd", ["U", "S", "V"])
+triangular_solve_result = _structseq("triangular_solve", ["solution", "cloned_coefficient"])
 
 
 class layout:
@@ -109,6 +111,39 @@ def svd(input, some=True, compute_uv=True, *, out=None):
         return svd_result(U, S, V)
     U, S, Vh = _linalg().svd(input, full_matrices=not some)
     return svd_result(U, S, Vh.transpose(-2, -1))
+
+
+def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, out=None):
+    """The solution ``X`` of ``A X = b`` (``A^T X = b`` with ``transpose``) for triangular ``A``,
+    with a copy of ``A``; deprecated in PyTorch for :func:`torch.linalg.solve_triangular`."""
+    coefficient = A.transpose(-2, -1) if transpose else A
+    solution = _linalg().solve_triangular(coefficient, b, upper=upper != transpose,
+                                          unitriangular=unitriangular)
+    return triangular_solve_result(solution, A.clone())
+
+
+def frobenius_norm(input, dim, keepdim=False, *, out=None):
+    """The 2-norm over ``dim`` (deprecated in PyTorch for :func:`torch.linalg.vector_norm`)."""
+    return _linalg().vector_norm(input, 2, dim=dim, keepdim=keepdim)
+
+
+def nuclear_norm(input, dim=None, keepdim=False, *, out=None):
+    """The sum of singular values of the matrices over ``dim`` (the last two by default; a bool
+    second argument is ``keepdim``, as in PyTorch's overload)."""
+    if isinstance(dim, bool):
+        dim, keepdim = None, dim
+    return _linalg().matrix_norm(input, "nuc", dim=(-2, -1) if dim is None else dim,
+                                 keepdim=keepdim)
+
+
+def empty_permuted(size, physical_layout, *, dtype=None, layout=None, device=None,
+                   requires_grad=False, pin_memory=False):
+    """An uninitialised tensor of ``size`` (``physical_layout`` names the memory order in
+    PyTorch; disttorch tensors are row-major)."""
+    if sorted(physical_layout) != list(range(len(size))):
+        raise RuntimeError(f"Dimension out of range or repeated in physical_layout "
+                           f"{list(physical_layout)} for size {list(size)}")
+    return _ops().empty(tuple(size), dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def fill(input, value):
