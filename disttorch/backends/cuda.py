@@ -23,34 +23,42 @@ def is_built():
 
 
 def flash_sdp_enabled():
+    """Whether the flash scaled-dot-product kernel switch is on."""
     return _sdp["flash"]
 
 
 def enable_flash_sdp(enabled):
+    """Turn the flash scaled-dot-product kernel switch on or off."""
     _sdp["flash"] = bool(enabled)
 
 
 def mem_efficient_sdp_enabled():
+    """Whether the memory-efficient scaled-dot-product kernel switch is on."""
     return _sdp["mem_efficient"]
 
 
 def enable_mem_efficient_sdp(enabled):
+    """Turn the memory-efficient scaled-dot-product kernel switch on or off."""
     _sdp["mem_efficient"] = bool(enabled)
 
 
 def math_sdp_enabled():
+    """Whether the math scaled-dot-product kernel switch is on."""
     return _sdp["math"]
 
 
 def enable_math_sdp(enabled):
+    """Turn the math scaled-dot-product kernel switch on or off."""
     _sdp["math"] = bool(enabled)
 
 
 def cudnn_sdp_enabled():
+    """Whether the cuDNN scaled-dot-product kernel switch is on."""
     return _sdp["cudnn"]
 
 
 def enable_cudnn_sdp(enabled):
+    """Turn the cuDNN scaled-dot-product kernel switch on or off."""
     _sdp["cudnn"] = bool(enabled)
 
 
