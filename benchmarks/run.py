@@ -1,8 +1,9 @@
 """Every benchmark of the project, disttorch against torch, in one invocation.
 
-    python -m benchmarks                 # ~10 minutes on 2 cores
-    python -m benchmarks --quick         # ~4 minutes, fewer repetitions
+    python -m benchmarks                 # ~5 minutes on 2 cores, from the repository root
+    python -m benchmarks --quick         # ~2-3 minutes, fewer repetitions
     python -m benchmarks --update-readme # also replace the table in README.md
+    python -m benchmarks --only training # some sections only
 
 Writes ``benchmarks/results/report.md`` (a Markdown table: each figure for both frameworks
 and the ratio disttorch / torch), ``report.json`` (the same rows) and ``report.png`` (the
@@ -350,7 +351,7 @@ def update_readme(table):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions (~4 minutes)")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (~2-3 minutes)")
     parser.add_argument("--out", default=RESULTS, help="directory for report.md/.json/.png")
     parser.add_argument("--only", nargs="+", choices=["import", "overhead", "training", "loader",
                                                       "distributed", "launcher"],
