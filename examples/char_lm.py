@@ -28,8 +28,8 @@ TARGET_BITS_PER_CHAR = 3.2
 def load_text():
     """The project's documentation as one string: its Markdown files and the docstrings of
     its modules, classes and functions."""
-    parts = [open(p, encoding="utf-8").read() for p in
-             sorted(glob.glob(os.path.join(ROOT, "*.md")) + glob.glob(os.path.join(ROOT, "*", "*.md")))]
+    markdown = glob.glob(os.path.join(ROOT, "*.md")) + glob.glob(os.path.join(ROOT, "*", "*.md"))
+    parts = [open(p, encoding="utf-8").read() for p in sorted(markdown)]
     for path in sorted(glob.glob(os.path.join(ROOT, "disttorch", "**", "*.py"), recursive=True)):
         tree = ast.parse(open(path, encoding="utf-8").read())
         for node in [tree, *ast.walk(tree)]:
@@ -87,8 +87,8 @@ def bits_per_char(model, data, context, batch_size=64):
     with torch.no_grad():
         for i in range(0, n, batch_size):
             logits = model(torch.from_numpy(inputs[i:i + batch_size]))
-            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
-                                               torch.from_numpy(targets[i:i + batch_size]).reshape(-1),
+            target = torch.from_numpy(targets[i:i + batch_size]).reshape(-1)
+            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target,
                                                reduction="sum")
             total += loss.item()
     model.train()
@@ -163,7 +163,8 @@ def main():
               f"{summary['samples_per_s']:.0f} sequences/s", flush=True)
     log.close()
     try:
-        print(f"curves: {plot_metrics(metrics_path, os.path.join(args.run_dir, 'curves.png'), x='step')}")
+        curves = plot_metrics(metrics_path, os.path.join(args.run_dir, "curves.png"), x="step")
+        print(f"curves: {curves}")
     except ImportError as exc:
         print(f"no curves plotted: {exc}")
     print("sample:\n" + sample(model, "disttorch ", chars, stoi, args.sample_length))

@@ -7,6 +7,9 @@ from datetime import datetime
 import numpy as np
 from tensorboard.compat.proto.event_pb2 import Event, SessionLog
 from tensorboard.compat.proto.summary_pb2 import HistogramProto, Summary
+from tensorboard.compat.proto.tensor_pb2 import TensorProto
+from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
+from tensorboard.compat.proto.types_pb2 import DT_DOUBLE, DT_FLOAT
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 __all__ = ["SummaryWriter"]
@@ -148,12 +151,10 @@ class SummaryWriter:
         """
         value = _scalar(scalar_value, "add_scalar")
         if new_style:
-            from tensorboard.compat.proto.tensor_pb2 import TensorProto
-            from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
-            from tensorboard.compat.proto.types_pb2 import DT_DOUBLE, DT_FLOAT
-            tensor = (TensorProto(dtype=DT_DOUBLE, double_val=[value], tensor_shape=TensorShapeProto())
+            shape = TensorShapeProto()
+            tensor = (TensorProto(dtype=DT_DOUBLE, double_val=[value], tensor_shape=shape)
                       if double_precision else
-                      TensorProto(dtype=DT_FLOAT, float_val=[value], tensor_shape=TensorShapeProto()))
+                      TensorProto(dtype=DT_FLOAT, float_val=[value], tensor_shape=shape))
             metadata = Summary.Value(tag=tag).metadata
             metadata.plugin_data.plugin_name = "scalars"
             summary = Summary(value=[Summary.Value(tag=tag, tensor=tensor, metadata=metadata)])
