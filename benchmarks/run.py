@@ -9,7 +9,8 @@ Writes ``benchmarks/results/report.md`` (a Markdown table: each figure for both 
 and the ratio disttorch / torch), ``report.json`` (the same rows) and ``report.png`` (the
 relative cost of each benchmark, on a log scale: above 1, disttorch is slower or uses more).
 
-Sections: import time; autograd per-op overhead; the four training workloads (MLP, CNN,
+Sections: import time; autograd per-op overhead; convolution forward/backward; optimizer
+steps; the four training workloads (MLP, CNN,
 transformer LM, LSTM) at one and two threads, step time and peak memory, each in a fresh
 process per framework; DataLoader throughput; all-reduce bandwidth against raw mpi4py; DDP
 scaling against torch's DDP over gloo; launcher start-up against torchrun.
@@ -160,12 +161,46 @@ def _loader_worker(framework, samples, repeat):
     return out
 
 
+def _both_worker(kind, rounds):
+    """Convolution or optimizer steps, both frameworks alternating in this one process."""
+    import numpy as np
+    import torch
+
+    import disttorch
+    from benchmarks._common import alternate
+    torch.set_num_threads(1)
+    out = {}
+    if kind == "conv":
+        from benchmarks.bench_conv import conv_workload
+        for label, backward in (("forward", False), ("forward + backward", True)):
+            out[label] = alternate({"disttorch": conv_workload(disttorch, "cpu", backward),
+                                    "torch": conv_workload(torch, "cpu", backward)},
+                                   rounds, repeat=3)
+        return out
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(1_000_000).astype(np.float32) for _ in range(4)]
+    for name, kwargs in (("SGD", dict(lr=0.01, momentum=0.9)), ("Adam", dict(lr=1e-3)),
+                         ("AdamW", dict(lr=1e-3))):
+        steps = {}
+        for lib in (disttorch, torch):
+            params = [lib.tensor(a.copy(), requires_grad=True) for a in arrays]
+            for p in params:
+                p.grad = lib.ones_like(p)
+            optimizer = getattr(lib.optim, name)(params, **kwargs)
+            optimizer.step()
+            steps[lib.__name__] = optimizer.step
+        out[name] = alternate(steps, rounds, repeat=5)
+    return out
+
+
 def _worker_main(argv):
     kind, framework, *rest = argv
     if kind == "train":
         result = _train_worker(framework, rest[0], int(rest[1]))
     elif kind == "overhead":
         result = _overhead_worker(framework, int(rest[0]))
+    elif kind in ("conv", "optim"):
+        result = _both_worker(kind, int(rest[0]))
     else:
         result = _loader_worker(framework, int(rest[0]), int(rest[1]))
     print("RESULT " + json.dumps(result), flush=True)
@@ -224,6 +259,18 @@ def bench_overhead(rounds):
     ours, theirs = (statistics.median(samples[f]) for f in FRAMEWORKS)
     return [_row("Autograd", "elementwise op on 16 elements, forward + backward", "us/op",
                  ours * 1e6, theirs * 1e6)]
+
+
+def bench_conv(rounds):
+    result = _worker(["conv", "both", rounds])
+    return [_row("Convolution", f"conv2d 1->32->64 3x3, batch 64, 28x28, {label}, 1 thread",
+                 "ms", t["disttorch"] * 1e3, t["torch"] * 1e3) for label, t in result.items()]
+
+
+def bench_optim(rounds):
+    result = _worker(["optim", "both", rounds])
+    return [_row("Optimizer step", f"{name}, 4 x 1M float32 parameters, 1 thread", "ms",
+                 t["disttorch"] * 1e3, t["torch"] * 1e3) for name, t in result.items()]
 
 
 def bench_training(rounds, steps):
@@ -353,8 +400,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (~2-3 minutes)")
     parser.add_argument("--out", default=RESULTS, help="directory for report.md/.json/.png")
-    parser.add_argument("--only", nargs="+", choices=["import", "overhead", "training", "loader",
-                                                      "distributed", "launcher"],
+    parser.add_argument("--only", nargs="+", choices=["import", "overhead", "conv", "optim",
+                                                      "training", "loader", "distributed",
+                                                      "launcher"],
                         help="run only these sections")
     parser.add_argument("--update-readme", action="store_true",
                         help="replace the benchmark table in README.md")
@@ -363,6 +411,8 @@ def main(argv=None):
     sections = {
         "import": lambda: bench_import(3 if args.quick else 5),
         "overhead": lambda: bench_overhead(rounds),
+        "conv": lambda: bench_conv(rounds),
+        "optim": lambda: bench_optim(rounds),
         "training": lambda: bench_training(1 if args.quick else 3, 5 if args.quick else 10),
         "loader": lambda: bench_loader(20000 if args.quick else 60000, 2 if args.quick else 3),
         "distributed": bench_distributed,
