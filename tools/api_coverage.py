@@ -3,7 +3,7 @@
 Run ``python tools/api_coverage.py [--list]`` (torch must be installed: it is the reference).
 For each namespace it counts the public PyTorch names that are in scope, how many disttorch has,
 and (with ``--list``) names the missing ones. ``torch.fft`` is reported but not counted in the
-total: disttorch has no complex FFT path yet.
+total: its transforms are forward-only (disttorch has no complex autograd yet).
 
 What is out of scope is listed in ``EXCLUDED_PATTERNS`` (regular expressions over the bare name)
 and ``EXCLUDED_NAMES``, each group with the reason; a name is in scope otherwise.

@@ -66,5 +66,9 @@ def test_non_differentiable_ops_stay_on_the_device(device):
                 disttorch.special.chebyshev_polynomial_t(x, 3), disttorch.linalg.inv_ex(
                     disttorch.eye(2, device=device)).info):
         assert out.device.type == "cuda"
+    spectrum = disttorch.fft.rfft(x)
+    assert spectrum.device.type == "cuda"
+    np.testing.assert_allclose(disttorch.fft.irfft(spectrum, n=4).cpu().numpy(), x.cpu().numpy(),
+                               rtol=1e-6)
     assert disttorch.tril_indices(3, 3, device=device).device.type == "cuda"
     assert disttorch.hann_window(4, device=device).device.type == "cuda"
