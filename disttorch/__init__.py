@@ -74,6 +74,9 @@ def __getattr__(name):
     if name in _COMPAT:
         from . import _compat
         return getattr(_compat, name)
+    if name == "GradScaler":
+        from .amp import GradScaler
+        return GradScaler
     if name in _LEGACY_TYPES:
         from . import _legacy_types
         return getattr(_legacy_types, name)

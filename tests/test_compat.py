@@ -268,6 +268,10 @@ def test_snippet_gives_torchs_numbers(name):
                                    atol=2e-5, err_msg=f"{name}: result {k}")
 
 
+def test_top_level_grad_scaler_is_amps():
+    assert disttorch.GradScaler is disttorch.amp.GradScaler
+
+
 def test_legacy_tensor_types():
     torch_ = disttorch
     assert isinstance(torch_.ones(2), torch_.FloatTensor)
