@@ -179,6 +179,11 @@ class ndarray:
         return _wrap(attr)
 
     @property
+    def data(self):
+        """``cupy.cuda.MemoryPointer``-like: ``.ptr`` is the address of the first element."""
+        return types.SimpleNamespace(ptr=self._a.__array_interface__["data"][0])
+
+    @property
     def T(self):
         return ndarray(self._a.T)
 

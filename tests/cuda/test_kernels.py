@@ -5,11 +5,11 @@ import pytest
 
 import disttorch
 import disttorch.nn.functional as F
-from disttorch.cuda.kernels import amp as amp_kernels, nn as nn_kernels
+from disttorch.cuda.kernels import amp as amp_kernels, ddp as ddp_kernels, nn as nn_kernels
 from disttorch.optim import _cuda_kernels as optim_kernels
 
 SOURCES = [(module.__name__, name, source)
-           for module in (nn_kernels, optim_kernels, amp_kernels) for name, source in module.SOURCES.items()]
+           for module in (nn_kernels, optim_kernels, amp_kernels, ddp_kernels) for name, source in module.SOURCES.items()]
 
 
 def _nvrtc():

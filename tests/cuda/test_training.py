@@ -128,3 +128,23 @@ def test_training_step_never_waits_for_the_device(kind, optimizer_name):
     syncs = captured["syncs"]
     assert syncs["count"] == 0, "host synchronisations in the training step:\n" + \
         "\n".join(syncs["where"])
+
+
+def test_ddp_one_rank_on_device_matches_plain_training(device):
+    """DDP's buckets (pack, all-reduce, unpack) with CUDA gradients, over MPI in one process."""
+    import disttorch.distributed as dist
+    pytest.importorskip("mpi4py", reason="DDP's process group runs over MPI (mpi4py)")
+    dist.init_process_group("gloo")
+    try:
+        disttorch.manual_seed(0)
+        model = _mlp()
+        plain, _ = _train("mlp", copy.deepcopy(model), "sgd", device)
+        ddp = disttorch.nn.parallel.DistributedDataParallel(model.to(device),
+                                                            bucket_cap_mb=0.001)
+        wrapped, _ = _train("mlp", ddp, "sgd", device)
+    finally:
+        dist.destroy_process_group()
+    for (name, a), b in zip(plain.state_dict().items(), wrapped.module.state_dict().values()):
+        assert b.is_cuda
+        np.testing.assert_allclose(b.cpu().numpy(), a.cpu().numpy(), rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
