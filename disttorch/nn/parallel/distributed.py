@@ -8,6 +8,7 @@ from ...autograd.engine import queue_callback
 from ...tensor import Tensor, _new
 from ..modules.module import Module
 from ._buckets import GradBucket, build_buckets, _FIRST_BUCKET_BYTES
+from ...cuda.kernels.ddp import copy_into
 
 __all__ = ["DistributedDataParallel"]
 
@@ -269,6 +270,7 @@ class DistributedDataParallel(Module):
         return -1
 
     def _write_back(self, bucket):
+        targets, sources = [], []
         for i, p in enumerate(bucket.params):
             if id(p) in self._unused and p._grad is None:
                 continue
@@ -278,8 +280,12 @@ class DistributedDataParallel(Module):
             elif p._grad is None:
                 p._grad = _new(view._data.copy())
             else:
-                p._grad._data[...] = view._data
+                targets.append(p._grad._data)
+                sources.append(view._data)
                 p._grad._vc[0] += 1
+        if not copy_into(targets, sources):
+            for target, source in zip(targets, sources):
+                target[...] = source
 
     def _shadow_iteration(self):
         """A rank that has run out of data (``Join``): take part in the buffer broadcast and
