@@ -247,20 +247,23 @@ def winograd_backward(gout, pads, shape, w=None, x=None):
     step = _chunk(n, c + o, length, gout.dtype)
     for start in range(0, n, step):
         k = min(step, n - start)
-        # gradient tiles by parity (zero on the junk column and past the output's edge)
-        y = xp.zeros((2, 2, o, k, th, wt), dtype=gout.dtype)
+        # z = A' y A'^T with A' = [[1, 0], [1, 1], [1, -1], [0, 1]]: the gradient tile y by
+        # parity goes straight into the corners z[0|3, 0|3] (zero on the junk column and past
+        # the output's edge), the rest are sums and differences
+        z = xp.empty((4, 4, o, k, th, wt), dtype=gout.dtype)
+        corners = z[::3, ::3]
+        corners.fill(0)
         for a in range(2):
             for b in range(2):
                 part = gout[start:start + k, :, a::2, b::2]
-                y[a, b, :, :, :part.shape[2], :part.shape[3]] = part.transpose(1, 0, 2, 3)
-        y = y.reshape(2, 2, o, k * length)
-        q = [y[0], y[0] + y[1], y[0] - y[1], y[1]]
-        z = xp.empty((4, 4, o, k * length), dtype=gout.dtype)
+                corners[a, b, :, :, :part.shape[2], :part.shape[3]] = part.transpose(1, 0, 2, 3)
+        z = z.reshape(4, 4, o, k * length)
+        for j in (0, 3):
+            xp.add(z[0, j], z[3, j], out=z[1, j])
+            xp.subtract(z[0, j], z[3, j], out=z[2, j])
         for i in range(4):
-            z[i, 0] = q[i][0]
-            xp.add(q[i][0], q[i][1], out=z[i, 1])
-            xp.subtract(q[i][0], q[i][1], out=z[i, 2])
-            z[i, 3] = q[i][1]
+            xp.add(z[i, 0], z[i, 3], out=z[i, 1])
+            xp.subtract(z[i, 0], z[i, 3], out=z[i, 2])
         z = z.reshape(16, o, k * length)
         if x is not None:
             v = xp.empty((4, 4, c, k, length), dtype=x.dtype)
