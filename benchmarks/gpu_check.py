@@ -139,6 +139,8 @@ def main():
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--only", nargs="*", default=None, help="workloads to run (default: all)")
+    parser.add_argument("--budget", type=float, default=180.0,
+                        help="seconds after which the remaining workloads are skipped")
     args = parser.parse_args()
     import disttorch
     if not disttorch.cuda.is_available():
@@ -146,7 +148,12 @@ def main():
         return 2
     print(f"device: {disttorch.cuda.get_device_name()}", flush=True)
     failures = 0
-    for kind in args.only or ["mlp", "cnn", "transformer", "transformer-amp", "nccl"]:
+    started = time.perf_counter()
+    for kind in args.only or ["nccl", "mlp", "cnn", "transformer", "transformer-amp"]:
+        if time.perf_counter() - started > args.budget:
+            failures += 1
+            print(f"{kind}: SKIPPED (past the {args.budget:.0f} s budget)", flush=True)
+            continue
         try:
             if kind == "nccl":
                 bench_nccl([1, 16, 64], 20)
