@@ -307,7 +307,7 @@ def memory_reserved(device=None):
 
 def max_memory_reserved(device=None):
     """Peak of :func:`memory_reserved` since the first CUDA use or the last reset."""
-    pool = _pool()
+    _pool()
     if not is_real_cupy(cupy_module()):
         return int(cupy_module().peak_memory())
     _sample_peak()
@@ -344,3 +344,11 @@ def manual_seed(seed):
 
 
 manual_seed_all = manual_seed
+
+
+def __getattr__(name):
+    # ``disttorch.cuda.amp`` loads on first use, as ``torch.cuda.amp`` is reachable unimported
+    if name == "amp":
+        import importlib
+        return importlib.import_module(f"{__name__}.amp")
+    raise AttributeError(f"module '{__name__}' has no attribute '{name}'")

@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 
 import disttorch
-import disttorch.nn.functional as F
 
 try:
     import torch
