@@ -464,7 +464,7 @@ _methods.update({
 })
 for _name in ["det", "logdet", "inverse", "pinverse", "matrix_power", "cholesky", "svd", "angle",
               "arccosh", "arcsinh", "arctanh", "nextafter", "is_signed", "is_inference",
-              "unsafe_chunk", "unsafe_split", "logcumsumexp"]:
+              "unsafe_chunk", "unsafe_split", "logcumsumexp", "triangular_solve"]:
     _methods[_name] = _method(globals()[_name])
 _methods["unsafe_split_with_sizes"] = _method(split_with_sizes)
 register_methods(_methods)
