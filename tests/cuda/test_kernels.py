@@ -27,7 +27,9 @@ def test_kernel_source_compiles(module, name, source):
     nvrtc = _nvrtc()
     program = nvrtc.createProgram(source, f"{name}.cu", [], [])
     try:
-        nvrtc.compileProgram(program, ["-arch=compute_80", "-std=c++14"])
+        # the options CuPy's RawKernel passes to NVRTC
+        nvrtc.compileProgram(program, ["-arch=compute_80", "--device-as-default-execution-space",
+                                       "-ftz=true"])
     except Exception as exc:
         pytest.fail(f"{module}.{name} does not compile: {exc}\n{nvrtc.getProgramLog(program)}")
 

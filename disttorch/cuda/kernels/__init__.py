@@ -1,4 +1,7 @@
-"""Fused CUDA kernels (CuPy ``RawKernel`` / ``ElementwiseKernel``), each declared once.
+"""Fused CUDA kernels (CuPy ``RawKernel``), each declared once as CUDA source.
+
+Raw kernels rather than ``ElementwiseKernel``: their full source is known up front, so the
+tests compile every one with NVRTC on machines without a GPU.
 
 Kernels compile on first use, per device, so importing this package needs no GPU. Callers test
 :func:`fusable` first: on numpy arrays or on the simulated device they take their generic path.
@@ -7,7 +10,7 @@ import functools
 
 from ..._backend import cupy_module, get_array_module, is_real_cupy
 
-__all__ = ["fusable", "raw_kernel", "elementwise_kernel", "launch_multi_tensor"]
+__all__ = ["fusable", "raw_kernel", "launch_multi_tensor"]
 
 
 def fusable(*arrays):
@@ -20,14 +23,7 @@ def fusable(*arrays):
 @functools.lru_cache(maxsize=None)
 def raw_kernel(source, name):
     """A ``cupy.RawKernel`` for ``name`` in ``source`` (built once, compiled lazily per device)."""
-    return cupy_module().RawKernel(source, name, options=("-std=c++14",))
-
-
-@functools.lru_cache(maxsize=None)
-def elementwise_kernel(in_params, out_params, operation, name, preamble=""):
-    """A ``cupy.ElementwiseKernel`` (built once, compiled lazily per dtype and device)."""
-    return cupy_module().ElementwiseKernel(in_params, out_params, operation, name,
-                                           preamble=preamble)
+    return cupy_module().RawKernel(source, name)
 
 
 class _PointerTables:
