@@ -40,13 +40,14 @@ OPS = [
         x, w, stride=2, padding=1, groups=4), (2, 4, 7, 7), (4, 1, 3, 3)),
     _conv_op("conv2d_same_even_kernel", lambda lib, x, w, b: lib.nn.functional.conv2d(
         x, w, b, padding="same", dilation=(1, 2)), (2, 3, 6, 7), (2, 3, 4, 2), 2),
-    # 3x3 stride 1 with >= 8 channels: Winograd F(2x2, 3x3); odd output sizes, uneven padding
+    # 3x3 stride 1, >= 16 input and 8 output channels, output width >= 8: Winograd
+    # F(2x2, 3x3); odd output sizes, uneven padding
     _conv_op("conv2d_winograd", lambda lib, x, w, b: lib.nn.functional.conv2d(
-        x, w, b, padding=(1, 2)), (2, 8, 7, 6), (9, 8, 3, 3), 9),
+        x, w, b, padding=(1, 2)), (2, 16, 7, 9), (9, 16, 3, 3), 9),
     _conv_op("conv2d_winograd_same", lambda lib, x, w: lib.nn.functional.conv2d(
-        x, w, padding="same"), (1, 9, 4, 5), (8, 9, 3, 3)),
+        x, w, padding="same"), (1, 16, 5, 8), (8, 16, 3, 3)),
     _conv_op("conv_transpose2d_winograd", lambda lib, x, w, b: lib.nn.functional.conv_transpose2d(
-        x, w, b, padding=(0, 1)), (2, 8, 5, 6), (8, 9, 3, 3), 9),
+        x, w, b, padding=(0, 1)), (2, 8, 5, 9), (8, 16, 3, 3), 16),
     _conv_op("conv2d_valid", lambda lib, x, w: lib.nn.functional.conv2d(x, w, padding="valid"),
              (1, 2, 5, 5), (3, 2, 2, 2)),
     _conv_op("conv2d_1x1_stride3", lambda lib, x, w: lib.nn.functional.conv2d(x, w, stride=3),
@@ -90,7 +91,7 @@ def _double_backward(lib, x, w, conv):
     (lambda lib, x, w: lib.nn.functional.conv2d(x, w, stride=2, padding=1, groups=2), (4, 2, 3, 3)),
     (lambda lib, x, w: lib.nn.functional.conv_transpose2d(x, w, stride=2, padding=1, groups=2),
      (4, 3, 3, 3)),
-    (lambda lib, x, w: lib.nn.functional.conv2d(x.repeat(1, 2, 1, 1), w, padding=1), (8, 8, 3, 3)),
+    (lambda lib, x, w: lib.nn.functional.conv2d(x.repeat(1, 4, 1, 2), w, padding=1), (8, 16, 3, 3)),
 ], ids=["conv2d", "conv_transpose2d", "conv2d_winograd"])
 def test_double_backward(conv, w_shape):
     rng = np.random.default_rng(0)
@@ -326,7 +327,8 @@ CUDA_CASES = {
                (6, 2, 3, 3)),
     "conv_transpose2d": (lambda F, x, w: F.conv_transpose2d(x, w, stride=2, output_padding=1),
                          (2, 4, 5, 4), (4, 3, 3, 3)),
-    "conv2d_winograd": (lambda F, x, w: F.conv2d(x, w, padding=(1, 0)), (2, 8, 7, 6), (8, 8, 3, 3)),
+    "conv2d_winograd": (lambda F, x, w: F.conv2d(x, w, padding=(1, 0)), (2, 16, 7, 10),
+                        (8, 16, 3, 3)),
     "max_pool2d": (lambda F, x, w: F.max_pool2d(x * w.sum(), 3, 2, 1, ceil_mode=True,
                                                 return_indices=True), (2, 3, 9, 8), (1,)),
     "avg_pool2d": (lambda F, x, w: F.avg_pool2d(x * w.sum(), 3, 2, 1, count_include_pad=False),

@@ -63,16 +63,20 @@ def _gemm_layout(gout, groups):
 # weight gradient is G^T [sum over tiles (A dY A^T) * (B^T d B)] G. Row 3 of A and G is negated
 # (the products are unchanged) so that the gradient tile transform needs no negation.
 _WINOGRAD_G = ((1, 0, 0), (.5, .5, .5), (.5, -.5, .5), (0, 0, -1))
-# below this many channels the GEMM is too thin for the transforms to pay
-_WINOGRAD_MIN_CHANNELS = 8
+# Measured against im2col (forward and both gradients, 1 thread): with fewer input channels
+# the forward GEMM (inner dimension C, not 9 C) is too thin for the transforms to pay, with
+# fewer output channels the input gradient's; on narrower outputs the junk column of every
+# tile row (see _deinterleave) costs over a fifth
+_WINOGRAD_MIN_IN, _WINOGRAD_MIN_OUT, _WINOGRAD_MIN_WIDTH = 16, 8, 8
 # bytes of transformed tiles per batch chunk: the transforms and the GEMM stay in cache
 _WINOGRAD_CHUNK_BYTES = 4 << 20
 
 
-def _winograd_ok(in_channels, out_channels, kernel, geom, dtype):
+def _winograd_ok(in_channels, out_channels, out_width, kernel, geom, dtype):
     return (tuple(kernel) == (3, 3) and geom.stride == (1, 1) and geom.dilation == (1, 1)
             and geom.groups == 1 and dtype.kind == "f" and dtype.itemsize >= 4
-            and min(in_channels, out_channels) >= _WINOGRAD_MIN_CHANNELS)
+            and in_channels >= _WINOGRAD_MIN_IN and out_channels >= _WINOGRAD_MIN_OUT
+            and out_width >= _WINOGRAD_MIN_WIDTH)
 
 
 def _tiles(shape, pads):
@@ -282,7 +286,8 @@ def winograd_backward(gout, pads, shape, w=None, x=None):
 
 def conv_forward(x, w, geom):
     """Convolution of arrays (no bias)."""
-    if _winograd_ok(x.shape[1], w.shape[0], w.shape[2:], geom, x.dtype):
+    width = x.shape[-1] + sum(geom.padding[-1]) - w.shape[-1] + 1
+    if _winograd_ok(x.shape[1], w.shape[0], width, w.shape[2:], geom, x.dtype):
         return winograd_conv(x, w, geom.padding)
     xp = get_array_module(x)
     g = geom.groups
@@ -305,7 +310,7 @@ def conv_input_grad(gout, w, spatial, geom, gm=None):
     n, o = gout.shape[:2]
     g = geom.groups
     kernel = tuple(w.shape[2:])
-    if _winograd_ok(w.shape[1], o, kernel, geom, gout.dtype):
+    if _winograd_ok(w.shape[1], o, gout.shape[-1], kernel, geom, gout.dtype):
         return winograd_backward(gout, geom.padding, (n, w.shape[1]) + tuple(spatial), w=w)[0]
     xp = get_array_module(gout)
     d = len(kernel)
@@ -326,7 +331,7 @@ def conv_input_grad(gout, w, spatial, geom, gm=None):
 
 def conv_weight_grad(x, gout, w_shape, geom, gm=None):
     """Gradient of the convolution in its weight: one GEMM of ``gout`` against the columns."""
-    if _winograd_ok(x.shape[1], gout.shape[1], w_shape[2:], geom, x.dtype):
+    if _winograd_ok(x.shape[1], gout.shape[1], gout.shape[-1], w_shape[2:], geom, x.dtype):
         return winograd_backward(gout, geom.padding, x.shape, x=x)[1]
     xp = get_array_module(gout)
     cols, _ = _columns(x, w_shape[2:], geom)
@@ -363,7 +368,7 @@ class Convolution(Node):
                 gx = ConvTranspose.apply(g, w, None, geom, tuple(x.shape[2:]))
             if e[1] is not None:
                 gw = ConvWeightGrad.apply(x, g, geom, tuple(w.shape))
-        elif _winograd_ok(x.shape[1], w.shape[0], w.shape[2:], geom, x.dtype):
+        elif _winograd_ok(x.shape[1], w.shape[0], g.shape[-1], w.shape[2:], geom, x.dtype):
             # one gradient tile transform serves both
             gx, gw = winograd_backward(g, geom.padding, x.shape, w=w if e[0] is not None else None,
                                        x=x if e[1] is not None else None)
