@@ -204,8 +204,9 @@ def _winograd_matrix(xp, dtype):
     return xp.asarray(_WINOGRAD_G, dtype=dtype)
 
 
-def winograd_conv(x, w, pads):
-    """Stride-1 3x3 convolution ``(N, C, H, W) * (O, C, 3, 3)`` by F(2x2, 3x3)."""
+def winograd_conv(x, w, pads, b=None):
+    """Stride-1 3x3 convolution ``(N, C, H, W) * (O, C, 3, 3)`` (plus bias ``b``) by
+    F(2x2, 3x3)."""
     xp = get_array_module(x)
     n, c = x.shape[:2]
     o = w.shape[0]
@@ -221,6 +222,10 @@ def winograd_conv(x, w, pads):
         v = xp.empty((4, 4, c, k, length), dtype=x.dtype)
         _input_transform(xd[start:start + k], th, tw, v)
         m = xp.matmul(u, v.reshape(16, c, k * length))
+        if b is not None:
+            # row and column 1 of A are all ones: on tile element (1, 1) a constant reaches
+            # every output of the tile, at a quarter of the cost of adding it to the output
+            m[5] += b[:, None]
         _output_transform(m.reshape(4, 4, o, k, th, tw + 1), tw, out[start:start + k])
     out = out.reshape(n, o, 2 * th, 2 * tw)
     if (2 * th, 2 * tw) != (ho, wo):
@@ -284,11 +289,11 @@ def winograd_backward(gout, pads, shape, w=None, x=None):
     return gx, gw
 
 
-def conv_forward(x, w, geom):
-    """Convolution of arrays (no bias)."""
+def conv_forward(x, w, geom, b=None):
+    """Convolution of arrays, plus bias ``b`` when given."""
     width = x.shape[-1] + sum(geom.padding[-1]) - w.shape[-1] + 1
     if _winograd_ok(x.shape[1], w.shape[0], width, w.shape[2:], geom, x.dtype):
-        return winograd_conv(x, w, geom.padding)
+        return winograd_conv(x, w, geom.padding, b)
     xp = get_array_module(x)
     g = geom.groups
     n = x.shape[0]
@@ -298,7 +303,7 @@ def conv_forward(x, w, geom):
     out = xp.matmul(w.reshape(g, o // g, -1), cols).astype(x.dtype, copy=False)
     out = out.reshape((g, o // g, n) + out_sp)
     out = out.transpose((2, 0, 1) + tuple(range(3, 3 + len(out_sp))))
-    return out.reshape((n, o) + out_sp)
+    return _add_bias(out.reshape((n, o) + out_sp), b)
 
 
 def conv_input_grad(gout, w, spatial, geom, gm=None):
@@ -353,10 +358,10 @@ def _add_bias(out, b):
 class Convolution(Node):
     def forward(self, x, w, b, geom):
         # the columns (prod(K) times the input) are rebuilt in backward rather than kept
-        out = conv_forward(x, w, geom)
+        out = conv_forward(x, w, geom, b)
         self.geom = geom
         self.save_for_backward(x, w)
-        return _add_bias(out, b)
+        return out
 
     def backward(self, g):
         x, w = self.saved_tensors
