@@ -9,16 +9,22 @@ import pytest
 
 import disttorch
 from tests.ops import harness
-from tests.ops import (test_arithmetic, test_indexing, test_linalg, test_pointwise, test_reduction,
-                       test_shape, test_sorting)
-from tests.nn import test_conv
+from tests.ops import (test_arithmetic, test_indexing, test_linalg, test_misc_ops, test_pointwise,
+                       test_reduction, test_shape, test_sorting, test_special)
+from tests.linalg import test_extras
+from tests.nn import (test_attention, test_conv, test_linear_activation, test_loss,
+                      test_misc_functional, test_norm, test_pool, test_upsample)
 
 # entries whose lambda builds a CPU tensor of its own (a device mismatch on CUDA, as in torch)
-_HOST_BUILT = {"cat_legacy_empty"}
+_HOST_BUILT = {"cat_legacy_empty", "logdet", "triangular_solve", "triangular_solve_method",
+               "fractional_max_pool2d"}
 
-TABLE = [op for module in (test_arithmetic, test_indexing, test_linalg, test_pointwise,
-                           test_reduction, test_shape, test_sorting, test_conv)
-         for op in module.OPS if op.name not in _HOST_BUILT]
+TABLE = [op for table in (
+    test_arithmetic.OPS, test_indexing.OPS, test_linalg.OPS, test_misc_ops.OPS,
+    test_pointwise.OPS, test_reduction.OPS, test_shape.OPS, test_sorting.OPS, test_special.OPS,
+    test_extras.OPS, test_attention.SDPA_OPS, test_conv.OPS, test_linear_activation.ACTIVATIONS,
+    test_loss.LOSSES, test_misc_functional.MISC, test_norm.OPS, test_pool.OPS, test_upsample.OPS)
+    for op in table if op.name not in _HOST_BUILT]
 
 
 def _place(value, device, requires_grad):
@@ -51,7 +57,7 @@ def _host(t):
 
 
 def check_device_parity(op, sample, dtype, device):
-    args = [harness._cast(a, dtype) for a in sample.args]
+    args = [harness._cast(a, dtype) for a in sample.args] if dtype else list(sample.args)
     cpu_out, cpu_in = _run(op, sample, args, "cpu")
     dev_out, dev_in = _run(op, sample, args, device)
     for k, (c, d) in enumerate(zip(cpu_out, dev_out)):
@@ -75,6 +81,7 @@ def check_device_parity(op, sample, dtype, device):
 @pytest.mark.parametrize("op", TABLE, ids=lambda o: o.name)
 def test_op_matches_cpu(op, device):
     rng = np.random.default_rng(0)
-    dtype = "float32" if "float32" in op.dtypes else op.dtypes[0]
+    # an empty dtypes tuple: the sample's own dtypes
+    dtype = "float32" if "float32" in op.dtypes else (op.dtypes[0] if op.dtypes else None)
     for sample in op.samples(rng):
         check_device_parity(op, sample, dtype, device)
