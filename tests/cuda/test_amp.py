@@ -69,16 +69,20 @@ def test_cpu_bfloat16_autocast_matches_torch(name, fn, kind):
         np.testing.assert_allclose(d.grad.numpy(), t.grad.numpy(), rtol=5e-2, atol=5e-2)
 
 
+@pytest.mark.parametrize("low", ["float16", "bfloat16"])
 @pytest.mark.parametrize("name,fn,kind", AUTOCAST_OPS, ids=[o[0] for o in AUTOCAST_OPS])
-def test_cuda_float16_autocast_dtypes(name, fn, kind, device):
-    out, inputs = _run(disttorch, fn, "cuda", disttorch.float16, np.random.default_rng(0), device)
+def test_cuda_autocast_dtypes(name, fn, kind, low, device):
+    if getattr(disttorch, low) is None:
+        pytest.skip("bfloat16 needs the ml_dtypes package (pip install ml_dtypes)")
+    low = getattr(disttorch, low)
+    out, inputs = _run(disttorch, fn, "cuda", low, np.random.default_rng(0), device)
     assert out.is_cuda
-    assert out.dtype == (disttorch.float16 if kind == "low" else disttorch.float32)
+    assert out.dtype == (low if kind == "low" else disttorch.float32)
     assert all(t.grad.dtype == disttorch.float32 and t.grad.is_cuda for t in inputs
                if t.grad is not None)
     reference = fn(disttorch, *[t.detach().cpu() for t in inputs])
-    np.testing.assert_allclose(out.detach().float().cpu().numpy(), reference.numpy(), rtol=1e-2,
-                               atol=1e-2, err_msg=name)
+    np.testing.assert_allclose(out.detach().float().cpu().numpy(), reference.numpy(), rtol=3e-2,
+                               atol=3e-2, err_msg=name)
 
 
 def test_autocast_region_rules(device):
