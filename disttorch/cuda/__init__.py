@@ -55,7 +55,6 @@ def _require():
     if _initialized is not cp:
         # per array module: tests switch between the simulated device and CuPy
         _initialized = cp
-        _install_peak_hook()
         if _pending_seed is not None:
             cp.random.seed(_pending_seed)
     return cp
@@ -256,7 +255,8 @@ def stream(stream):
 
 
 def _install_peak_hook():
-    # CuPy's pool keeps no peak; a malloc hook samples the pool after every new allocation.
+    # CuPy's pool keeps no peak; a malloc hook samples the pool after every new allocation. It
+    # slows every allocation, so it is installed only once peaks are asked for.
     global _hook
     cp = cupy_module()
     if _hook is not None or not is_real_cupy(cp):
@@ -292,10 +292,16 @@ def memory_allocated(device=None):
 
 
 def max_memory_allocated(device=None):
-    """Peak of :func:`memory_allocated` since the first CUDA use or the last reset."""
+    """Peak of :func:`memory_allocated` since the last :func:`reset_peak_memory_stats`.
+
+    Peaks are tracked exactly from the first call of this function or of
+    :func:`reset_peak_memory_stats` on (tracking costs a little on every allocation); before
+    that, only the usage at the time of the call is known.
+    """
     pool = _pool()
     if not is_real_cupy(cupy_module()):
         return int(cupy_module().peak_memory())
+    _install_peak_hook()
     _sample_peak()
     return int(max(_peak["allocated"], pool.used_bytes()))
 
@@ -306,20 +312,22 @@ def memory_reserved(device=None):
 
 
 def max_memory_reserved(device=None):
-    """Peak of :func:`memory_reserved` since the first CUDA use or the last reset."""
+    """Peak of :func:`memory_reserved`, tracked like :func:`max_memory_allocated`."""
     _pool()
     if not is_real_cupy(cupy_module()):
         return int(cupy_module().peak_memory())
+    _install_peak_hook()
     _sample_peak()
     return int(_peak["reserved"])
 
 
 def reset_peak_memory_stats(device=None):
-    """Restart peak tracking from the current usage."""
+    """Restart peak tracking from the current usage (and start it, the first time)."""
     pool = _pool()
     if not is_real_cupy(cupy_module()):
         cupy_module().reset_peak_memory()
         return
+    _install_peak_hook()
     _peak["allocated"], _peak["reserved"] = pool.used_bytes(), pool.total_bytes()
 
 
