@@ -365,6 +365,7 @@ def write_chart(rows, path):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import NullFormatter
     except ImportError:
         return None
     labels = [f"{r['section']}: {r['workload']}" for r in rows]
@@ -376,6 +377,10 @@ def write_chart(rows, path):
     axes.set_yticks(range(len(rows)), labels, fontsize=8)
     axes.invert_yaxis()
     axes.set_xscale("log")
+    ticks = [t for t in (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50)
+             if min(cost) / 2 <= t <= max(cost) * 2]
+    axes.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    axes.xaxis.set_minor_formatter(NullFormatter())
     axes.axvline(1.0, color="black", linewidth=0.8)
     axes.set_xlabel("relative cost, disttorch / torch (time or memory; inverse for throughput)")
     axes.set_title("disttorch vs torch (CPU)")
