@@ -40,14 +40,14 @@ OPS = [
         x, w, stride=2, padding=1, groups=4), (2, 4, 7, 7), (4, 1, 3, 3)),
     _conv_op("conv2d_same_even_kernel", lambda lib, x, w, b: lib.nn.functional.conv2d(
         x, w, b, padding="same", dilation=(1, 2)), (2, 3, 6, 7), (2, 3, 4, 2), 2),
-    # 3x3 stride 1, >= 16 input and 8 output channels, output width >= 8: Winograd
+    # 3x3 stride 1, >= 16 input and 8 output channels, output width >= 10: Winograd
     # F(2x2, 3x3); odd output sizes, uneven padding
     _conv_op("conv2d_winograd", lambda lib, x, w, b: lib.nn.functional.conv2d(
         x, w, b, padding=(1, 2)), (2, 16, 7, 9), (9, 16, 3, 3), 9),
     _conv_op("conv2d_winograd_same", lambda lib, x, w: lib.nn.functional.conv2d(
-        x, w, padding="same"), (1, 16, 5, 8), (8, 16, 3, 3)),
+        x, w, padding="same"), (1, 16, 5, 10), (8, 16, 3, 3)),
     _conv_op("conv_transpose2d_winograd", lambda lib, x, w, b: lib.nn.functional.conv_transpose2d(
-        x, w, b, padding=(0, 1)), (2, 8, 5, 9), (8, 16, 3, 3), 16),
+        x, w, b, padding=(0, 1)), (2, 8, 5, 10), (8, 16, 3, 3), 16),
     _conv_op("conv2d_valid", lambda lib, x, w: lib.nn.functional.conv2d(x, w, padding="valid"),
              (1, 2, 5, 5), (3, 2, 2, 2)),
     _conv_op("conv2d_1x1_stride3", lambda lib, x, w: lib.nn.functional.conv2d(x, w, stride=3),
@@ -327,7 +327,7 @@ CUDA_CASES = {
                (6, 2, 3, 3)),
     "conv_transpose2d": (lambda F, x, w: F.conv_transpose2d(x, w, stride=2, output_padding=1),
                          (2, 4, 5, 4), (4, 3, 3, 3)),
-    "conv2d_winograd": (lambda F, x, w: F.conv2d(x, w, padding=(1, 0)), (2, 16, 7, 10),
+    "conv2d_winograd": (lambda F, x, w: F.conv2d(x, w, padding=(1, 0)), (2, 16, 7, 12),
                         (8, 16, 3, 3)),
     "max_pool2d": (lambda F, x, w: F.max_pool2d(x * w.sum(), 3, 2, 1, ceil_mode=True,
                                                 return_indices=True), (2, 3, 9, 8), (1,)),

@@ -66,8 +66,8 @@ _WINOGRAD_G = ((1, 0, 0), (.5, .5, .5), (.5, -.5, .5), (0, 0, -1))
 # Measured against im2col (forward and both gradients, 1 thread): with fewer input channels
 # the forward GEMM (inner dimension C, not 9 C) is too thin for the transforms to pay, with
 # fewer output channels the input gradient's; on narrower outputs the junk column of every
-# tile row (see _deinterleave) costs over a fifth
-_WINOGRAD_MIN_IN, _WINOGRAD_MIN_OUT, _WINOGRAD_MIN_WIDTH = 16, 8, 8
+# tile row (see _deinterleave) and the short rows cost more than the GEMM saves
+_WINOGRAD_MIN_IN, _WINOGRAD_MIN_OUT, _WINOGRAD_MIN_WIDTH = 16, 8, 10
 # bytes of transformed tiles per batch chunk: the transforms and the GEMM stay in cache
 _WINOGRAD_CHUNK_BYTES = 4 << 20
 
