@@ -49,6 +49,8 @@ class _Reporter:
         self.activity_at = time.monotonic()
         self.epoch = None
         self.step = None
+        self.loss = None
+        self.samples_per_s = None
         self.collective = None
         self.collective_at = None
         self.progress_sent_at = 0.0
@@ -132,7 +134,9 @@ def heartbeat():
 def report_progress(epoch=None, step=None, samples_per_s=None, loss=None):
     """Record training progress; shown on the launcher's console and in hang reports.
 
-    Cheap enough to call every step: the values are sent at most twice a second.
+    Cheap enough to call every step: the values are sent at most twice a second, each
+    send carrying the latest value of every field (so a DataLoader reporting throughput and
+    a training loop reporting the loss can share the line).
 
     Args:
         epoch (int, optional): current epoch.
@@ -150,12 +154,15 @@ def report_progress(epoch=None, step=None, samples_per_s=None, loss=None):
             reporter.epoch = int(epoch)
         if step is not None:
             reporter.step = int(step)
+        if samples_per_s is not None:
+            reporter.samples_per_s = float(samples_per_s)
+        if loss is not None:
+            reporter.loss = float(loss)
         if now - reporter.progress_sent_at < _PROGRESS_INTERVAL:
             return
         reporter.progress_sent_at = now
-    body = {"epoch": reporter.epoch, "step": reporter.step,
-            "samples_per_s": None if samples_per_s is None else float(samples_per_s),
-            "loss": None if loss is None else float(loss)}
+        body = {"epoch": reporter.epoch, "step": reporter.step,
+                "samples_per_s": reporter.samples_per_s, "loss": reporter.loss}
     reporter.client.send("progress", body)
 
 

@@ -4,8 +4,8 @@ These are disttorch additions (PyTorch leaves them to third-party packages). Eac
 without its optional dependency:
 
 * :class:`ProgressBar` draws with ``tqdm`` when it is installed (``pip install tqdm``) and
-  prints plain-text lines otherwise; under ``disttorch-run`` it feeds the launcher's live
-  status line instead of drawing. Only rank 0 shows anything.
+  prints plain-text lines otherwise, on rank 0 only; under ``disttorch-run`` it feeds the
+  launcher's live status line instead of drawing.
 * :class:`MetricsLog` appends one JSON object per line (no dependency).
 * :func:`plot_metrics` needs ``matplotlib`` and says so when it is missing.
 
@@ -53,10 +53,11 @@ class ProgressBar:
     shows running means of the logged metrics and samples per second; :meth:`summary`
     returns them at the end of the epoch.
 
-    How it draws depends on where it runs: nothing on ranks other than 0; the launcher's
-    live status line (epoch, step, loss, samples/s) under ``disttorch-run``; a ``tqdm`` bar
-    when ``tqdm`` is installed and ``style`` is ``"auto"`` or ``"tqdm"``; otherwise a plain
-    text line every few seconds and at the end.
+    How it draws depends on where it runs: under ``disttorch-run`` every rank feeds the
+    launcher's live status line (epoch, step, job samples/s, mean loss); otherwise nothing
+    on ranks other than 0, and on rank 0 a ``tqdm`` bar when ``tqdm`` is installed and
+    ``style`` is ``"auto"`` or ``"tqdm"``, else a plain text line every few seconds and at
+    the end.
 
     Args:
         iterable (iterable): what to iterate over.
@@ -91,12 +92,13 @@ class ProgressBar:
         self._tqdm = None
         self._reporter = None
         self._closed = False
-        if style == "none" or _rank() != 0:
-            self._mode = "none"
-        elif _launched() and style == "auto":
+        if _launched() and style == "auto":
+            # every rank reports: the launcher sums the throughputs and averages the losses
             from launcher import worker
             self._reporter = worker
             self._mode = "launcher"
+        elif style == "none" or _rank() != 0:
+            self._mode = "none"
         elif style in ("auto", "tqdm") and self._make_tqdm(required=style == "tqdm"):
             self._mode = "tqdm"
         else:
