@@ -34,3 +34,12 @@ def test_named_files_exist():
     missing = sorted(p for p in paths if not os.path.exists(os.path.join(ROOT, p))
                      and not p.startswith("benchmarks/results/"))
     assert not missing, missing
+
+
+@pytest.mark.parametrize("index", range(len(SNIPPETS)))
+def test_python_snippet_runs_on_torch(index, tmp_path):
+    pytest.importorskip("torch", reason="torch is not installed (pip install torch==2.13.0)")
+    source = SNIPPETS[index].replace("disttorch", "torch")
+    proc = subprocess.run([sys.executable, "-c", source], cwd=tmp_path, text=True,
+                          capture_output=True, timeout=120)
+    assert proc.returncode == 0, source + proc.stderr
