@@ -10,7 +10,7 @@ and the ratio disttorch / torch), ``report.json`` (the same rows) and ``report.p
 relative cost of each benchmark, on a log scale: above 1, disttorch is slower or uses more).
 
 Sections: import time; autograd per-op overhead; convolution forward/backward; optimizer
-steps; the four training workloads (MLP, CNN,
+steps; a ResNet-18 training step; the four training workloads (MLP, CNN,
 transformer LM, LSTM) at one and two threads, step time and peak memory, each in a fresh
 process per framework; DataLoader throughput; all-reduce bandwidth against raw mpi4py; DDP
 scaling against torch's DDP over gloo; launcher start-up against torchrun.
@@ -162,7 +162,8 @@ def _loader_worker(framework, samples, repeat):
 
 
 def _both_worker(kind, rounds):
-    """Convolution or optimizer steps, both frameworks alternating in this one process."""
+    """Convolution, ResNet-18 or optimizer steps, both frameworks alternating in this one
+    process."""
     import numpy as np
     import torch
 
@@ -176,6 +177,17 @@ def _both_worker(kind, rounds):
             out[label] = alternate({"disttorch": conv_workload(disttorch, "cpu", backward),
                                     "torch": conv_workload(torch, "cpu", backward)},
                                    rounds, repeat=3)
+        return out
+    if kind == "resnet":
+        from benchmarks.bench_resnet import step_workload, torch_resnet18
+        from disttorch.vision import models
+        ours = models.resnet18(num_classes=10)
+        theirs = torch_resnet18("auto", False) or torch_resnet18("rebuild", False)
+        theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy())
+                                for k, v in ours.state_dict().items()})
+        out["train step"] = alternate({"disttorch": step_workload(disttorch, ours, "cpu", True),
+                                       "torch": step_workload(torch, theirs, "cpu", True)},
+                                      rounds, repeat=2)
         return out
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal(1_000_000).astype(np.float32) for _ in range(4)]
@@ -199,7 +211,7 @@ def _worker_main(argv):
         result = _train_worker(framework, rest[0], int(rest[1]))
     elif kind == "overhead":
         result = _overhead_worker(framework, int(rest[0]))
-    elif kind in ("conv", "optim"):
+    elif kind in ("conv", "optim", "resnet"):
         result = _both_worker(kind, int(rest[0]))
     else:
         result = _loader_worker(framework, int(rest[0]), int(rest[1]))
@@ -265,6 +277,13 @@ def bench_conv(rounds):
     result = _worker(["conv", "both", rounds])
     return [_row("Convolution", f"conv2d 1->32->64 3x3, batch 64, 28x28, {label}, 1 thread",
                  "ms", t["disttorch"] * 1e3, t["torch"] * 1e3) for label, t in result.items()]
+
+
+def bench_resnet(rounds):
+    result = _worker(["resnet", "both", rounds])
+    return [_row("ResNet-18 (disttorch.vision)", "train step, batch 32, 3x32x32, SGD, 1 thread",
+                 "ms", result["train step"]["disttorch"] * 1e3,
+                 result["train step"]["torch"] * 1e3)]
 
 
 def bench_optim(rounds):
@@ -406,8 +425,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (~2-3 minutes)")
     parser.add_argument("--out", default=RESULTS, help="directory for report.md/.json/.png")
     parser.add_argument("--only", nargs="+", choices=["import", "overhead", "conv", "optim",
-                                                      "training", "loader", "distributed",
-                                                      "launcher"],
+                                                      "resnet", "training", "loader",
+                                                      "distributed", "launcher"],
                         help="run only these sections")
     parser.add_argument("--update-readme", action="store_true",
                         help="replace the benchmark table in README.md")
@@ -418,6 +437,7 @@ def main(argv=None):
         "overhead": lambda: bench_overhead(rounds),
         "conv": lambda: bench_conv(rounds),
         "optim": lambda: bench_optim(rounds),
+        "resnet": lambda: bench_resnet(rounds),
         "training": lambda: bench_training(1 if args.quick else 3, 5 if args.quick else 10),
         "loader": lambda: bench_loader(20000 if args.quick else 60000, 2 if args.quick else 3),
         "distributed": bench_distributed,
