@@ -1,5 +1,4 @@
-"""Work handles for asynchronous collectives and the per-group operation executor."""
-import collections
+"""Work handles for asynchronous collectives and their futures."""
 import threading
 
 
@@ -14,6 +13,7 @@ class Work:
         self._callbacks = []
         self._timeout = timeout
         self._on_timeout = on_timeout
+        self._parent = None  # the work a ``then`` continuation waits for
 
     def _finish(self, exception=None):
         self._exception = exception
@@ -23,6 +23,8 @@ class Work:
 
     def is_completed(self):
         """True once the operation has finished (successfully or not)."""
+        if self._parent is not None and not self._done.is_set():
+            self._parent.is_completed()  # drives the parent, whose callback finishes us
         return self._done.is_set()
 
     def is_success(self):
@@ -34,6 +36,12 @@ class Work:
     def wait(self, timeout=None):
         """Block until the operation has finished (at most ``timeout``, default: the group's
         timeout); re-raise its error if it failed."""
+        if self._parent is not None and not self._done.is_set():
+            try:
+                self._parent.wait(timeout)
+            except Exception:
+                if not self._done.is_set():  # e.g. a timeout: the continuation never ran
+                    raise
         limit = timeout if timeout is not None else self._timeout
         seconds = None if limit is None else getattr(limit, "total_seconds", lambda: limit)()
         if not self._done.wait(seconds):
@@ -76,6 +84,7 @@ class _Future:
 
     def then(self, callback):
         chained = Work(self._work.description)
+        chained._parent = self._work
 
         def run(work):
             try:
@@ -88,69 +97,3 @@ class _Future:
         else:
             self._work._callbacks.append(run)
         return _Future(chained)
-
-
-class Executor:
-    """Runs a group's operations in submission order, on a background thread for async ops.
-
-    Synchronous calls run inline on the caller's thread once nothing is pending, so a blocking
-    collective costs no thread hand-off; async calls queue behind each other and never overtake.
-    """
-
-    def __init__(self, name):
-        self.name = name
-        self.cv = threading.Condition()
-        self.pending = collections.deque()
-        self.running = False
-        self.thread = None
-        self.closed = False
-
-    def submit(self, fn, work):
-        with self.cv:
-            if self.closed:
-                raise RuntimeError("the process group has been destroyed")
-            self.pending.append((fn, work))
-            if self.thread is None:
-                self.thread = threading.Thread(target=self._loop, name=f"disttorch-{self.name}",
-                                               daemon=True)
-                self.thread.start()
-            self.cv.notify_all()
-        return work
-
-    def run_sync(self, fn):
-        with self.cv:
-            while self.pending or self.running:
-                self.cv.wait()
-            self.running = True
-        try:
-            return fn()
-        finally:
-            with self.cv:
-                self.running = False
-                self.cv.notify_all()
-
-    def _loop(self):
-        while True:
-            with self.cv:
-                while not self.pending or self.running:
-                    if self.closed and not self.pending:
-                        return
-                    self.cv.wait()
-                fn, work = self.pending.popleft()
-                self.running = True
-            try:
-                work._result = fn()
-                error = None
-            except BaseException as exc:  # delivered to the waiter
-                error = exc
-            with self.cv:
-                self.running = False
-                self.cv.notify_all()
-            work._finish(error)
-
-    def close(self):
-        with self.cv:
-            self.closed = True
-            self.cv.notify_all()
-        if self.thread is not None:
-            self.thread.join(timeout=5)

@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from .._backend import to_numpy, is_cuda_array
-from ._work import Executor, Work
+from ._work import Work
 from .process_group import ProcessGroup, ReduceOp, DistTimeoutError, DistBackendError
 
 
@@ -136,6 +136,56 @@ _NAMES = ["allreduce", "broadcast", "reduce", "allgather", "allgather_into_tenso
           "send", "recv", "barrier", "broadcast_bytes", "allgather_bytes", "check"]
 
 
+class MPIWork(Work):
+    """An asynchronous MPI operation: its requests were started when it was issued; it
+    completes when waited on or polled (``is_completed``, ``ProcessGroupMPI.poll``)."""
+
+    def __init__(self, group, requests, finish, name, seq, statuses=None):
+        super().__init__(f"{name} (collective #{seq})", timeout=group.timeout)
+        self.group = group
+        self.requests = requests if isinstance(requests, list) else [requests]
+        self.finish_fn = finish
+        self.name = name
+        self.seq = seq
+        self.statuses = statuses
+
+    def _complete(self):
+        try:
+            self._result = self.finish_fn() if self.finish_fn is not None else None
+            error = None
+        except Exception as exc:  # delivered to whoever waits
+            error = exc
+        self._finish(error)
+
+    def _poll(self):
+        if self._done.is_set():
+            return True
+        if _mpi().Request.Testall(self.requests, self.statuses):
+            self._complete()
+            return True
+        return False
+
+    def is_completed(self):
+        return self._poll()
+
+    def wait(self, timeout=None):
+        """Wait (at most ``timeout``, default the group's) and re-raise any error."""
+        if not self._done.is_set():
+            if timeout is not None:
+                seconds = getattr(timeout, "total_seconds", lambda: timeout)()
+                end = time.monotonic() + seconds
+                while not self._poll():
+                    if time.monotonic() > end:
+                        raise RuntimeError(f"Work.wait() timed out after {seconds} s waiting for "
+                                           f"{self.description}")
+            else:
+                self.group._wait(self.requests, self.name, self.seq, self.statuses)
+                self._complete()
+        if self._exception is not None:
+            raise self._exception
+        return True
+
+
 class ProcessGroupMPI(ProcessGroup):
     """A process group over an MPI communicator."""
 
@@ -148,7 +198,7 @@ class ProcessGroupMPI(ProcessGroup):
         self.timeout = timeout
         self.global_ranks = list(global_ranks)
         self.seq = 0
-        self.executor = Executor(name)
+        self.pending = []
         self.board = JoinBoard(comm)
         self.debug = os.environ.get("TORCH_DISTRIBUTED_DEBUG", "").upper() == "DETAIL" or \
             os.environ.get("DISTTORCH_DEBUG", "").upper() == "DETAIL"
@@ -174,36 +224,31 @@ class ProcessGroupMPI(ProcessGroup):
             return self.seq
 
     def _run(self, name, start, finish, async_op, signature=None):
-        """Start ``start() -> request(s)``, wait against the deadline, then ``finish()``."""
+        """Start ``start() -> request(s)`` now, on the caller's thread (so every rank starts
+        its collectives in program order); a synchronous call then waits against the deadline
+        and runs ``finish()``, an asynchronous one returns a Work that does so when waited on
+        or polled."""
         seq = self._next_seq()
-
-        def op(blocking=False):
-            self.board.enter(seq, _NAMES.index(name))
-            if self.debug and signature is not None:
-                self._check_signature(name, seq, signature)
-            if self.launcher is not None and not blocking:
-                # under disttorch-run: a hang report names the collective this rank is in
-                with self.launcher.collective(f"{name} #{seq}"):
-                    self._wait(start(), name, seq)
-                return finish() if finish is not None else None
-            requests = start()
-            if blocking:
-                # On the executor thread: wait inside MPI with the GIL released, so the
-                # transfer progresses at full speed while Python runs the backward pass.
-                # The waiter enforces the deadline (Work.wait).
-                _mpi().Request.Waitall(requests if isinstance(requests, list) else [requests])
-            else:
-                self._wait(requests, name, seq)
-            return finish() if finish is not None else None
+        self.board.enter(seq, _NAMES.index(name))
+        if self.debug and signature is not None:
+            self._check_signature(name, seq, signature)
         if async_op:
-            work = Work(f"{name} (collective #{seq})", timeout=self.timeout,
-                        on_timeout=lambda: self._async_timeout(name, seq))
-            return self.executor.submit(lambda: op(blocking=True), work)
-        return self.executor.run_sync(op)
+            work = MPIWork(self, start(), finish, name, seq)
+            self.pending.append(work)
+            return work
+        if self.launcher is not None:
+            # under disttorch-run: a hang report names the collective this rank is in
+            with self.launcher.collective(f"{name} #{seq}"):
+                self._wait(start(), name, seq)
+        else:
+            self._wait(start(), name, seq)
+        return finish() if finish is not None else None
 
-    def _async_timeout(self, name, seq):
-        _after_timeout()
-        return self._timeout_error(name, seq)
+    def poll(self):
+        """Let MPI progress the outstanding asynchronous operations (DDP calls this while
+        backward runs, so bucket all-reduces advance without a busy-waiting thread)."""
+        if self.pending:
+            self.pending = [w for w in self.pending if not w._poll()]
 
     def _wait(self, requests, name, seq, statuses=None):
         MPI = _mpi()
@@ -364,27 +409,28 @@ class ProcessGroupMPI(ProcessGroup):
         stacked = _new(np.ascontiguousarray(np.stack([_host(t) for t in input_list])))
         return self.reduce_scatter_tensor(output, stacked, op, async_op)
 
-    def alltoall_single(self, output, input, output_split_sizes=None, input_split_sizes=None,
-                        async_op=False):
+    def _alltoall_parts(self, output, input, output_split_sizes, input_split_sizes):
         MPI = _mpi()
         send = _Buffer(input)
         recv = _Buffer(output)
         row_in = int(np.prod(send.array.shape[1:])) if send.array.ndim > 1 else 1
         row_out = int(np.prod(recv.array.shape[1:])) if recv.array.ndim > 1 else 1
         if output_split_sizes is None and input_split_sizes is None:
-            start = lambda: self.comm.Ialltoall(send.array, recv.array)  # noqa: E731
-        else:
-            n_in = send.array.shape[0] if send.array.ndim else 1
-            n_out = recv.array.shape[0] if recv.array.ndim else 1
-            sc = np.array(input_split_sizes or [n_in // self._size] * self._size) * row_in
-            rc = np.array(output_split_sizes or [n_out // self._size] * self._size) * row_out
-            sd = np.concatenate([[0], np.cumsum(sc)[:-1]])
-            rd = np.concatenate([[0], np.cumsum(rc)[:-1]])
-            dtype = MPI._typedict[send.array.dtype.char]
-            start = lambda: self.comm.Ialltoallv([send.array, sc, sd, dtype],  # noqa: E731
-                                                 [recv.array, rc, rd, dtype])
-        return self._run("alltoall_single", start, recv.write_back, async_op,
-                         self._sig(input, output))
+            return (lambda: self.comm.Ialltoall(send.array, recv.array)), recv.write_back
+        n_in = send.array.shape[0] if send.array.ndim else 1
+        n_out = recv.array.shape[0] if recv.array.ndim else 1
+        sc = np.array(input_split_sizes or [n_in // self._size] * self._size) * row_in
+        rc = np.array(output_split_sizes or [n_out // self._size] * self._size) * row_out
+        sd = np.concatenate([[0], np.cumsum(sc)[:-1]])
+        rd = np.concatenate([[0], np.cumsum(rc)[:-1]])
+        dtype = MPI._typedict[send.array.dtype.char]
+        return (lambda: self.comm.Ialltoallv([send.array, sc, sd, dtype],
+                                             [recv.array, rc, rd, dtype])), recv.write_back
+
+    def alltoall_single(self, output, input, output_split_sizes=None, input_split_sizes=None,
+                        async_op=False):
+        start, finish = self._alltoall_parts(output, input, output_split_sizes, input_split_sizes)
+        return self._run("alltoall_single", start, finish, async_op, self._sig(input, output))
 
     def alltoall(self, output_list, input_list, async_op=False):
         from ..tensor import _new
@@ -394,22 +440,15 @@ class ProcessGroupMPI(ProcessGroup):
                                                             for t in input_list])))
         flat_out = _new(np.empty((sum(sizes_out),) + tuple(output_list[0].shape[1:]),
                                  flat_in._data.dtype))
+        start, write_back = self._alltoall_parts(flat_out, flat_in, sizes_out, sizes_in)
 
-        def done(_=None):
+        def finish():
+            write_back()
             offset = 0
             for t, n in zip(output_list, sizes_out):
                 _assign(t, flat_out._data[offset:offset + n].reshape(t.shape))
                 offset += n
-        work = self.alltoall_single(flat_out, flat_in, sizes_out, sizes_in, async_op)
-        if async_op:
-            chained = Work("alltoall")
-            work._callbacks.append(lambda w: (done(), chained._finish(w.exception())))
-            if work.is_completed():
-                done()
-                chained._finish(work.exception())
-            return chained
-        done()
-        return None
+        return self._run("alltoall", start, finish, async_op, self._sig(flat_in, flat_out))
 
     def send(self, tensor, dst, tag=0, async_op=False):
         buf = _Buffer(tensor)
@@ -431,38 +470,30 @@ class ProcessGroupMPI(ProcessGroup):
 
     def _p2p(self, name, start, finish, async_op, statuses=None):
         # Point-to-point traffic does not take part in the collective sequence numbering.
-        def op():
-            requests = start()
-            self._wait(requests, name, self.seq, statuses)
-            return finish() if finish is not None else None
         if async_op:
-            return self.executor.submit(op, Work(name))
-        return self.executor.run_sync(op)
+            work = MPIWork(self, start(), finish, name, self.seq, statuses)
+            self.pending.append(work)
+            return work
+        self._wait(start(), name, self.seq, statuses)
+        return finish() if finish is not None else None
 
     def barrier(self, async_op=False):
         return self._run("barrier", lambda: self.comm.Ibarrier(), None, async_op, [])
 
     def broadcast_bytes(self, payload, src):
-        holder = {}
-
-        def op():
-            seq = self._next_seq()
-            self.board.enter(seq, _NAMES.index("broadcast_bytes"))
-            length = np.array([len(payload) if self._rank == src else 0], np.int64)
-            self._wait(self.comm.Ibcast(length, root=src), "broadcast_bytes", seq)
-            data = np.frombuffer(payload, np.uint8).copy() if self._rank == src else \
-                np.empty(int(length[0]), np.uint8)
-            self._wait(self.comm.Ibcast(data, root=src), "broadcast_bytes", seq)
-            holder["value"] = data.tobytes()
-        self.executor.run_sync(op)
-        return holder["value"]
+        seq = self._next_seq()
+        self.board.enter(seq, _NAMES.index("broadcast_bytes"))
+        length = np.array([len(payload) if self._rank == src else 0], np.int64)
+        self._wait(self.comm.Ibcast(length, root=src), "broadcast_bytes", seq)
+        data = np.frombuffer(payload, np.uint8).copy() if self._rank == src else \
+            np.empty(int(length[0]), np.uint8)
+        self._wait(self.comm.Ibcast(data, root=src), "broadcast_bytes", seq)
+        return data.tobytes()
 
     def allgather_bytes(self, payload):
-        def op():
-            seq = self._next_seq()
-            self.board.enter(seq, _NAMES.index("allgather_bytes"))
-            return self._allgather_bytes_now(payload, seq)
-        return self.executor.run_sync(op)
+        seq = self._next_seq()
+        self.board.enter(seq, _NAMES.index("allgather_bytes"))
+        return self._allgather_bytes_now(payload, seq)
 
     def split(self, ranks, timeout, name):
         """A subgroup of this group's ``ranks`` (group ranks); None on non-members."""
@@ -474,7 +505,9 @@ class ProcessGroupMPI(ProcessGroup):
         return ProcessGroupMPI(comm, timeout, [self.global_ranks[r] for r in ranks], name)
 
     def shutdown(self):
-        self.executor.close()
+        for work in self.pending:
+            work.wait()
+        self.pending = []
         self.board.free()
         if self.comm is not _mpi().COMM_WORLD:
             try:

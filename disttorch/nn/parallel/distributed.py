@@ -210,6 +210,9 @@ class DistributedDataParallel(Module):
         if not self._iteration_started:
             self._start_iteration()
         bucket, i = self._slot[id(param)]
+        poll = getattr(self.process_group, "poll", None)
+        if poll is not None:
+            poll()  # advance the all-reduces already started (no busy communication thread)
         if bucket.ready[i]:
             # a parameter used twice accumulates again after its bucket was filled
             bucket.fill(i, param._grad._data)
