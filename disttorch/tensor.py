@@ -180,7 +180,11 @@ class Tensor:
                     "computed variable in a subgraph that doesn't require differentiation use "
                     "var_no_grad = var.detach().")
             return self
-        if requires_grad and not (self.is_floating_point() or self.is_complex()):
+        if requires_grad and self.is_complex():
+            raise RuntimeError("autograd on complex tensors is not supported by disttorch (its "
+                               "gradients would be wrong); use real tensors for the real and "
+                               "imaginary parts")
+        if requires_grad and not self.is_floating_point():
             raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
         self._requires_grad = bool(requires_grad)
         return self

@@ -39,6 +39,13 @@ def _as_array(value, like):
     return np.asarray(value)
 
 
+def _complex_error(node):
+    return RuntimeError(
+        f"{node.name()}: autograd through complex tensors is not supported by disttorch (its "
+        "gradients would be wrong). Work on the real and imaginary parts as real tensors, or "
+        "detach() the input.")
+
+
 class Node:
     """A node of the backward graph (``Tensor.grad_fn``).
 
@@ -84,13 +91,21 @@ class Node:
             outs = []
             for k, o in enumerate(out):
                 o = _as_array(o, None)
-                diff = o.dtype.kind in "fcV" and (non_diff is None or k not in non_diff)
+                diff = o.dtype.kind in "fV" and (non_diff is None or k not in non_diff)
+                if o.dtype.kind == "c" and (non_diff is None or k not in non_diff):
+                    raise _complex_error(self)
                 outs.append(_new(o, diff, self if diff else None, k))
             self._out_meta = [(o._data.shape, o._data.dtype) for o in outs]
             result = tuple(outs)
         else:
             o = out if type(out) in _ARRAY_TYPES else _as_array(out, None)
-            result = _new(o, True, self) if o.dtype.kind in "fcV" else _new(o)
+            kind = o.dtype.kind
+            if kind == "f" or kind == "V":
+                result = _new(o, True, self)
+            elif kind == "c":
+                raise _complex_error(self)
+            else:
+                result = _new(o)
             outs = (result,)
         if self._to_save is not None:
             self._register_saved(args, arrays, outs, out if type(out) is tuple else (out,))

@@ -334,3 +334,13 @@ def test_transposed_weight_gradient_is_adopted_without_copy():
     x = disttorch.randn(5, 3)
     (x @ w.t()).backward(disttorch.ones(5, 4))
     np.testing.assert_allclose(w.grad.numpy(), np.ones((5, 4)).T @ x.numpy(), rtol=1e-5)
+
+
+def test_complex_autograd_is_refused_not_silently_wrong():
+    x = disttorch.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="autograd through complex tensors is not supported"):
+        x.to(disttorch.complex64) * (1 + 1j)
+    with pytest.raises(RuntimeError, match="autograd on complex tensors is not supported"):
+        disttorch.ones(2, dtype=disttorch.complex64).requires_grad_()
+    with disttorch.no_grad():
+        assert (x.to(disttorch.complex64) * (1 + 1j)).abs().tolist() == pytest.approx([2 ** 0.5] * 3)
