@@ -41,9 +41,9 @@ def _as_array(value, like):
 
 def _complex_error(node):
     return RuntimeError(
-        f"{node.name()}: autograd through complex tensors is not supported by disttorch (its "
-        "gradients would be wrong). Work on the real and imaginary parts as real tensors, or "
-        "detach() the input.")
+        f"{type(node).__name__}Backward0: autograd through complex tensors is not supported by "
+        "disttorch (its gradients would be wrong). Work on the real and imaginary parts as real "
+        "tensors, or detach() the input.")
 
 
 class Node:
