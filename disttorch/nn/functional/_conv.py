@@ -178,7 +178,8 @@ def _input_transform_adjoint(v, th, tw, xd):
     length = th * wt
     r = xp.empty((4,) + xd.shape[:2] + (2, length + 1), dtype=xd.dtype)
     for i in range(4):
-        e0, e1 = r[i][:, :, 0], r[i][:, :, 1]       # column parity 0 and 1, shift 0 and 1
+        # the forward read e_j = r[i][column parity j % 2] at column shift j // 2
+        e0, e1 = r[i][:, :, 0], r[i][:, :, 1]
         v0, v1, v2, v3 = v[i, 0], v[i, 1], v[i, 2], v[i, 3]
         e0[..., :length] = v0
         e0[..., length] = 0
@@ -242,7 +243,7 @@ def winograd_backward(gout, pads, shape, w=None, x=None):
     xp = get_array_module(gout)
     n, c = shape[:2]
     o = gout.shape[1]
-    ho, wo, th, tw = _tiles(shape, pads)
+    th, tw = _tiles(shape, pads)[2:]
     wt = tw + 1
     length = th * wt
     g = _winograd_matrix(xp, gout.dtype)
