@@ -56,7 +56,7 @@ class ProgressBar:
     How it draws depends on where it runs: under ``disttorch-run`` every rank feeds the
     launcher's live status line (epoch, step, job samples/s, mean loss); otherwise nothing
     on ranks other than 0, and on rank 0 a ``tqdm`` bar when ``tqdm`` is installed and
-    ``style`` is ``"auto"`` or ``"tqdm"``, else a plain text line every few seconds and at
+    ``style`` is ``"auto"`` or ``"tqdm"``, else a plain text line every 5 seconds and at
     the end.
 
     Args:
@@ -120,7 +120,7 @@ class ProgressBar:
         return self.total
 
     def __iter__(self):
-        self._start = time.perf_counter()
+        self._start = self._printed_at = time.perf_counter()
         try:
             for item in self.iterable:
                 yield item
@@ -141,7 +141,7 @@ class ProgressBar:
         mean over the epoch.
         """
         if self._start is None:
-            self._start = time.perf_counter()
+            self._start = self._printed_at = time.perf_counter()
         self.steps += 1
         self.samples += samples * self.world_size
         for name, value in metrics.items():
