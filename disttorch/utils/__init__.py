@@ -1,8 +1,9 @@
-"""``disttorch.utils``: ``data`` (datasets and loaders) and friends, loaded on first use."""
+"""``disttorch.utils``: ``data`` (datasets and loaders), ``tensorboard``, ``checkpoint``,
+``progress`` (progress bar, metrics log, curves), each loaded on first use."""
 
 
 def __getattr__(name):
-    if name in ("data", "tensorboard", "checkpoint"):
+    if name in ("data", "tensorboard", "checkpoint", "progress"):
         import importlib
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'disttorch.utils' has no attribute '{name}'")
