@@ -7,6 +7,8 @@ arguments untouched (one dictionary test) when no autocast region is active.
 import functools
 import threading
 
+import warnings
+
 import numpy as np
 
 from .. import _dtype
@@ -68,14 +70,17 @@ class autocast:
             raise RuntimeError(f"User specified an unsupported autocast device_type '{device_type}'")
         if dtype is None:
             dtype = getattr(_dtype, _DEFAULT_DTYPE[device_type])
-        if dtype is None:
+        if dtype is None and enabled:
             raise RuntimeError("autocast to bfloat16 needs the ml_dtypes package "
                                "(pip install ml_dtypes); numpy has no bfloat16 of its own")
-        dtype = _dtype.as_dtype(dtype)
-        if dtype.name not in _SUPPORTED[device_type]:
+        dtype = _dtype.as_dtype(dtype) if dtype is not None else _dtype.float32
+        if enabled and dtype.name not in _SUPPORTED[device_type]:
+            # PyTorch warns and turns autocast off for an unsupported target dtype
             supported = ", ".join(f"torch.{n}" for n in _SUPPORTED[device_type])
-            raise RuntimeError(f"In {device_type} autocast, but the target dtype is not supported. "
-                               f"{device_type} autocast only supports {supported}, got {dtype}.")
+            warnings.warn(f"In {device_type} autocast, but the target dtype is not supported. "
+                          f"Disabling autocast.\n{device_type} autocast only supports "
+                          f"{supported}, got {dtype}.")
+            enabled = False
         self.device = device_type
         self.fast_dtype = dtype
         self._enabled = bool(enabled)

@@ -110,8 +110,13 @@ def test_autocast_region_rules(device):
 def test_autocast_argument_errors():
     with pytest.raises(RuntimeError, match="unsupported autocast device_type 'xla'"):
         disttorch.autocast("xla")
-    with pytest.raises(RuntimeError, match="only supports"):
-        disttorch.autocast("cuda", dtype=disttorch.float64)
+    # like PyTorch: an unsupported target dtype warns and turns autocast off
+    with pytest.warns(UserWarning, match="only supports"):
+        region = disttorch.autocast("cpu", dtype=disttorch.float64)
+    with region:
+        assert not disttorch.is_autocast_enabled("cpu")
+    with disttorch.autocast("cpu", dtype=disttorch.float32, enabled=False):
+        pass
 
 
 def _scaled_steps(lib, device, grads_per_step, **scaler_kwargs):
