@@ -39,6 +39,22 @@ def _as_array(value, like):
     return np.asarray(value)
 
 
+def _broadcast_error(exc, arrays):
+    """numpy's "operands could not be broadcast" in PyTorch's words; other errors unchanged."""
+    if "could not be broadcast" not in str(exc):
+        return exc
+    shapes = [a.shape for a in arrays if hasattr(a, "shape") and hasattr(a, "dtype")]
+    for i, sa in enumerate(shapes):
+        for sb in shapes[i + 1:]:
+            for k in range(1, min(len(sa), len(sb)) + 1):
+                a, b = sa[-k], sb[-k]
+                if a != b and a != 1 and b != 1:
+                    return RuntimeError(f"The size of tensor a ({a}) must match the size of tensor "
+                                        f"b ({b}) at non-singleton dimension "
+                                        f"{max(len(sa), len(sb)) - k}")
+    return RuntimeError(str(exc))
+
+
 def _complex_error(node):
     return RuntimeError(
         f"{type(node).__name__}Backward0: autograd through complex tensors is not supported by "
@@ -71,11 +87,14 @@ class Node:
     def apply(cls, *args):
         node = _object_new(cls)
         arrays = [a._data if isinstance(a, Tensor) else a for a in args]
-        if _grad_state.enabled and cls.differentiable:
-            for a in args:
-                if isinstance(a, Tensor) and a._requires_grad:
-                    return node._link(args, arrays, node.forward(*arrays))
-        out = node.forward(*arrays)
+        try:
+            if _grad_state.enabled and cls.differentiable:
+                for a in args:
+                    if isinstance(a, Tensor) and a._requires_grad:
+                        return node._link(args, arrays, node.forward(*arrays))
+            out = node.forward(*arrays)
+        except ValueError as exc:
+            raise _broadcast_error(exc, arrays) from None
         if type(out) is tuple:
             return tuple(_new(_as_array(o, None)) for o in out)
         return _new(out if type(out) in _ARRAY_TYPES else _as_array(out, None))

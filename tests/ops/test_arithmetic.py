@@ -104,8 +104,11 @@ def test_int_division_is_true_division():
 
 
 def test_broadcast_error_message():
-    with pytest.raises(ValueError, match="broadcast"):
-        disttorch.ones(3) + disttorch.ones(4)
+    with pytest.raises(RuntimeError, match=r"The size of tensor a \(3\) must match the size of "
+                                           r"tensor b \(4\) at non-singleton dimension 1"):
+        disttorch.ones(2, 3) + disttorch.ones(4)
+    with pytest.raises(RuntimeError, match="at non-singleton dimension 0"):
+        disttorch.ones(5, 3) * disttorch.ones(4, 3)
 
 
 def test_bool_subtraction_and_negation_raise_pytorchs_errors():
