@@ -1,4 +1,5 @@
 """Stochastic gradient descent, with optional momentum and Nesterov momentum."""
+from .._backend import get_array_module
 from ..tensor import _new
 from .optimizer import Optimizer, check_lr, grad_with_decay, scalar
 from ._cuda_kernels import sgd_step
@@ -97,5 +98,22 @@ def sgd(params, grads, momentum_buffers, *, weight_decay, momentum, lr, dampenin
                 grad = grad + buf * momentum
             else:
                 grad = buf
-        param -= grad * lr
+        scaled = _scratch(param)
+        get_array_module(param).multiply(grad, lr, out=scaled)
+        param -= scaled
     return out_buffers
+
+
+_scratch_buffers = {}
+
+
+def _scratch(like):
+    """A reusable temporary shaped like ``like``: a fresh multi-megabyte array every step costs
+    page faults (the allocator returns such blocks to the OS), a reused one does not."""
+    key = (like.shape, like.dtype.str, type(like))
+    buf = _scratch_buffers.get(key)
+    if buf is None:
+        if len(_scratch_buffers) > 64:
+            _scratch_buffers.clear()
+        buf = _scratch_buffers[key] = get_array_module(like).empty_like(like)
+    return buf
