@@ -10,6 +10,10 @@ import numpy as _np
 # PyTorch computes inf/nan silently; numpy would warn on every such element-wise op.
 _np.seterr(divide="ignore", invalid="ignore", over="ignore", under="ignore")
 
+from ._malloc import tune as _tune_malloc  # noqa: E402
+
+_tune_malloc()
+
 from ._dtype import (dtype, float16, half, float32, float64, double, bfloat16, int8, int16, short,
                      int32, int64, long, uint8, bool, complex64, cfloat, complex128, cdouble,
                      get_default_dtype, set_default_dtype, promote_types, result_type, can_cast,

@@ -246,3 +246,20 @@ def test_blas_thread_pool_size_can_be_set():
         disttorch.set_num_threads(before)
     with pytest.raises(RuntimeError, match="positive integer"):
         disttorch.set_num_threads(0)
+
+
+def test_allocator_tuning_respects_opt_out():
+    import subprocess
+    import sys
+    code = "import disttorch._malloc as m; print(m.tune())"
+    env = {k: v for k, v in __import__("os").environ.items()
+           if not k.startswith("MALLOC_") and k != "DISTTORCH_MALLOC_TUNING"}
+    on = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    off = subprocess.run([sys.executable, "-c", code], env=dict(env, DISTTORCH_MALLOC_TUNING="0"),
+                         capture_output=True, text=True)
+    mine = subprocess.run([sys.executable, "-c", code],
+                          env=dict(env, MALLOC_TRIM_THRESHOLD_="1000000"),
+                          capture_output=True, text=True)
+    if sys.platform.startswith("linux"):
+        assert on.stdout.strip() == "True", on.stderr
+    assert off.stdout.strip() == "False" and mine.stdout.strip() == "False"
