@@ -107,6 +107,11 @@ def _lstm_forward(x, h0, c0, weights, steps):
     ifo_shift = xp.asarray((0.5, 0.5, 0.0, 0.5), dt).repeat(hidden)
     h_ins, c_ins, h_fin, c_fin = [], [], [], []
     h_prev, c_prev = h0[:steps[0][1]], c0[:steps[0][1]]
+    # per-step scratch, reused by every step: a fresh temporary per product costs an
+    # allocation each time, comparable to the small elementwise work itself
+    rows = max(b for _, b in steps)
+    hh_buf = xp.empty((rows, 4 * hidden), dt)
+    ig_buf = xp.empty((rows, hidden), dt)
     for off, b in steps:
         h_in = _carry(h_prev, h0, b, h_fin)
         c_in = _carry(c_prev, c0, b, c_fin)
@@ -114,13 +119,13 @@ def _lstm_forward(x, h0, c0, weights, steps):
         c_ins.append(c_in)
         end = off + b
         gates = gates_all[off:end]
-        gates += h_in @ whh_t
+        gates += xp.matmul(h_in, whh_t, out=hh_buf[:b])
         xp.tanh(gates, out=gates)
         gates *= ifo_scale
         gates += ifo_shift
         c = c_all[off:end]
         xp.multiply(gates[:, hidden:2 * hidden], c_in, out=c)
-        c += gates[:, :hidden] * gates[:, 2 * hidden:3 * hidden]
+        c += xp.multiply(gates[:, :hidden], gates[:, 2 * hidden:3 * hidden], out=ig_buf[:b])
         tc = xp.tanh(c, out=tc_all[off:end])
         h = xp.multiply(gates[:, 3 * hidden:], tc, out=h_raw[off:end])
         if whr_t is not None:
@@ -138,31 +143,48 @@ def _lstm_backward(cache, gy, ghn, gcn, need_x):
     g, o = gates_all[:, 2 * hidden:3 * hidden], gates_all[:, 3 * hidden:]
     c_in_all = _by_row(c_ins, steps)
     # d(pre-activation) = [dc, dc, dc, dh] * coeff; dc = dh * o_tc + dc_next
-    coeff = xp.empty_like(gates_all).reshape(n, 4, hidden)
-    coeff[:, 0] = g * i * (1 - i)
-    coeff[:, 1] = c_in_all * f * (1 - f)
-    coeff[:, 2] = i * (1 - g * g)
-    coeff[:, 3] = tc_all * o * (1 - o)
-    o_tc = o * (1 - tc_all * tc_all)
+    # all in place on one buffer: s * (1 - s) for every column first (the g column is
+    # overwritten below), which avoids a temporary per factor over the whole sequence
+    coeff = xp.subtract(1, gates_all)
+    coeff *= gates_all
+    coeff = coeff.reshape(n, 4, hidden)
+    coeff[:, 0] *= g
+    coeff[:, 1] *= c_in_all
+    coeff[:, 3] *= tc_all
+    cg = coeff[:, 2]
+    xp.multiply(g, g, out=cg)
+    xp.subtract(1, cg, out=cg)
+    cg *= i
+    o_tc = xp.multiply(tc_all, tc_all)
+    xp.subtract(1, o_tc, out=o_tc)
+    o_tc *= o
     dgates = xp.empty_like(gates_all)
     dg3 = dgates.reshape(n, 4, hidden)
     dh_all = xp.empty_like(gy) if w_hr is not None else None
     last = steps[-1][1]
     dh_next, dc_next = ghn[:last], gcn[:last]
     dh0, dc0 = xp.zeros_like(ghn), xp.zeros_like(gcn)
+    # per-step scratch: dh/dc of this step and dh_in/dc_in handed to the previous one live in
+    # separate buffers, so the next step reads dh_next/dc_next before they are overwritten
+    rows, dt = max(b for _, b in steps), gates_all.dtype
+    dh_buf = xp.empty((rows, gy.shape[1]), dt)
+    dc_buf = xp.empty((rows, hidden), dt)
+    dh_in_buf = xp.empty((rows, w_hh.shape[1]), dt)
+    dc_in_buf = xp.empty((rows, hidden), dt)
     for k in range(len(steps) - 1, -1, -1):
         off, b = steps[k]
         end = off + b
-        dh = gy[off:end] + dh_next
         if w_hr is not None:
-            dh_all[off:end] = dh
+            dh = xp.add(gy[off:end], dh_next, out=dh_all[off:end])
             dh = dh @ w_hr
-        dc = dh * o_tc[off:end]
+        else:
+            dh = xp.add(gy[off:end], dh_next, out=dh_buf[:b])
+        dc = xp.multiply(dh, o_tc[off:end], out=dc_buf[:b])
         dc += dc_next
         xp.multiply(dc[:, None, :], coeff[off:end, :3], out=dg3[off:end, :3])
         xp.multiply(dh, coeff[off:end, 3], out=dg3[off:end, 3])
-        dh_in = dgates[off:end] @ w_hh
-        dc_in = dc * f[off:end]
+        dh_in = xp.matmul(dgates[off:end], w_hh, out=dh_in_buf[:b])
+        dc_in = xp.multiply(dc, f[off:end], out=dc_in_buf[:b])
         if k:
             b_prev = steps[k - 1][1]
             dh_next = _carry_back(dh_in, ghn, dh0, b, b_prev)
