@@ -9,6 +9,7 @@ import string
 
 import numpy as np
 
+from .._gemm import matmul as _gemm
 from .._backend import get_array_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
@@ -52,7 +53,7 @@ def _sum_to(g, shape):
 class MatMul(Node):
     def forward(self, a, b):
         self.save_for_backward(a, b)
-        return _same_dtype(a @ b, a)
+        return _same_dtype(_gemm(a, b), a)
 
     def backward(self, g):
         a, b = self.saved_tensors
@@ -61,9 +62,9 @@ class MatMul(Node):
         ga = gb = None
         if na >= 2 and nb >= 2:
             if need_a:
-                ga = _sum_to(g @ _mT(b), a.shape)
+                ga = _sum_to(_gemm(g, _mT(b)), a.shape)
             if need_b:
-                gb = _sum_to(_mT(a) @ g, b.shape)
+                gb = _sum_to(_gemm(_mT(a), g), b.shape)
         elif na == 1 and nb == 1:
             ga = g * b if need_a else None
             gb = g * a if need_b else None

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ..._gemm import matmul as _gemm
 from ..._backend import get_array_module
 from ...autograd.function import Node
 from ...ops import cat, zeros
@@ -53,7 +54,7 @@ class Attention(Node):
         if spec.groups > 1:
             k = xp.repeat(k, spec.groups, axis=-3)
             v = xp.repeat(v, spec.groups, axis=-3)
-        p = xp.matmul(q, k.swapaxes(-1, -2))
+        p = _gemm(q, k.swapaxes(-1, -2))
         p *= spec.scale
         if float_mask is not None:
             # a mask with more batch dims than q and k widens the scores
@@ -83,7 +84,7 @@ class Attention(Node):
                 keep = xp.random.random(p.shape, dtype=np.float32) >= spec.dropout_p
             keep = keep.astype(p.dtype) * (1.0 / (1 - spec.dropout_p))
             weights = p * keep
-        out = xp.matmul(weights, v)
+        out = _gemm(weights, v)
         self.keep = keep
         self.save_for_backward(*inputs, p, keep)
         if spec.weights is None:
@@ -102,8 +103,8 @@ class Attention(Node):
         q_shape, k_shape, v_shape, mask_shape = self.shapes
         edges = self.next_edges
         weights = p if keep is None else p * keep
-        dv = _swap(weights) @ g if edges[2] is not None else None
-        dw = g @ _swap(v)
+        dv = _gemm(_swap(weights), g) if edges[2] is not None else None
+        dw = _gemm(g, _swap(v))
         if g_weights is not None:
             if spec.weights == "mean":
                 dw += g_weights[..., None, :, :] * (1.0 / p.shape[-3])
@@ -119,8 +120,8 @@ class Attention(Node):
             dmask = sum_to(ds, mask_shape)
             dmask = dmask.copy() if dmask is ds else dmask
         ds *= spec.scale
-        dq = sum_to(ds @ k, q_shape) if edges[0] is not None else None
-        dk = _swap(ds) @ q if edges[1] is not None else None
+        dq = sum_to(_gemm(ds, k), q_shape) if edges[0] is not None else None
+        dk = _gemm(_swap(ds), q) if edges[1] is not None else None
         if spec.groups > 1:
             dk = None if dk is None else _group_sum(dk, spec.groups)
             dv = None if dv is None else _group_sum(dv, spec.groups)

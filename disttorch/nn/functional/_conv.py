@@ -13,12 +13,16 @@ computation in the Winograd domain, sharing one transform of the output gradient
 import collections
 import math
 
+import numpy as np
+
 from ..._backend import get_array_module
 from ...autograd.function import Node
 from ...tensor import Tensor
 from ._windows import (ntuple, shape_str, pad_zeros, crop, sliding_windows, fold_windows,
                        out_size, dual_sum)
 from ...amp.autocast_mode import cast_lower
+from ..._threads import batch_parts, parallel_map
+from ..._gemm import matmul as _gemm
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "unfold", "fold"]
@@ -123,12 +127,12 @@ def _deinterleave(x, pads, th, tw):
     return xd.reshape(n, c, 2, 2, (th + 2) * (tw + 1))
 
 
-def _interleave(xd, shape, pads, th, tw):
+def _interleave(xd, shape, pads, th, tw, out=None):
     """Adjoint of ``_deinterleave``: the gradient ``(N, C, H, W)`` of its input (every pixel
-    of the input has exactly one place in ``xd``; the padding is dropped)."""
+    of the input has exactly one place in ``xd``; the padding is dropped), into ``out``."""
     xp = get_array_module(xd)
     xd = xd.reshape(tuple(shape[:2]) + (2, 2, th + 2, tw + 1))
-    x = xp.empty(shape, dtype=xd.dtype)
+    x = xp.empty(shape, dtype=xd.dtype) if out is None else out
     for a, b, dst, src in _parity_blocks(shape, pads, th, tw):
         x[(Ellipsis,) + src] = xd[(slice(None), slice(None), a, b) + dst]
     return x
@@ -207,7 +211,7 @@ def _winograd_matrix(xp, dtype):
 
 def winograd_conv(x, w, pads, b=None):
     """Stride-1 3x3 convolution ``(N, C, H, W) * (O, C, 3, 3)`` (plus bias ``b``) by
-    F(2x2, 3x3)."""
+    F(2x2, 3x3). Slices of the batch run on the intra-op threads."""
     xp = get_array_module(x)
     n, c = x.shape[:2]
     o = w.shape[0]
@@ -215,23 +219,37 @@ def winograd_conv(x, w, pads, b=None):
     length = th * (tw + 1)
     g = _winograd_matrix(xp, w.dtype)
     u = xp.matmul(xp.matmul(g, w), g.T).transpose(2, 3, 0, 1).reshape(16, o, c)
-    xd = _deinterleave(x, pads, th, tw)
     out = xp.empty((n, o, th, 2, tw, 2), dtype=x.dtype)
     step = _chunk(n, c + o, length, x.dtype)
-    for start in range(0, n, step):
-        k = min(step, n - start)
-        v = xp.empty((4, 4, c, k, length), dtype=x.dtype)
-        _input_transform(xd[start:start + k], th, tw, v)
-        m = xp.matmul(u, v.reshape(16, c, k * length))
-        if b is not None:
-            # row and column 1 of A are all ones: on tile element (1, 1) a constant reaches
-            # every output of the tile, at a quarter of the cost of adding it to the output
-            m[5] += b[:, None]
-        _output_transform(m.reshape(4, 4, o, k, th, tw + 1), tw, out[start:start + k])
+
+    def run(part):
+        xd = _deinterleave(x[part], pads, th, tw)
+        rows = part.stop - part.start
+        for start in range(0, rows, step):
+            k = min(step, rows - start)
+            v = xp.empty((4, 4, c, k, length), dtype=x.dtype)
+            _input_transform(xd[start:start + k], th, tw, v)
+            m = xp.matmul(u, v.reshape(16, c, k * length))
+            if b is not None:
+                # row and column 1 of A are all ones: on tile element (1, 1) a constant reaches
+                # every output of the tile, at a quarter of the cost of adding it to the output
+                m[5] += b[:, None]
+            _output_transform(m.reshape(4, 4, o, k, th, tw + 1), tw,
+                              out[part.start + start:part.start + start + k])
+
+    _run_parts(x, run, n, (c + o) * length * 16)
     out = out.reshape(n, o, 2 * th, 2 * tw)
     if (2 * th, 2 * tw) != (ho, wo):
         out = xp.ascontiguousarray(out[:, :, :ho, :wo])
     return out
+
+
+def _run_parts(array, run, n, work_per_row):
+    """``run(batch slice)`` for slices of the batch covering it, on the intra-op threads when
+    ``array`` is numpy's (CuPy kernels are asynchronous already)."""
+    if type(array) is not np.ndarray:
+        return [run(slice(0, n))]
+    return parallel_map(run, batch_parts(n, n * work_per_row))
 
 
 def winograd_backward(gout, pads, shape, w=None, x=None):
@@ -247,45 +265,55 @@ def winograd_backward(gout, pads, shape, w=None, x=None):
     wt = tw + 1
     length = th * wt
     g = _winograd_matrix(xp, gout.dtype)
-    gxd = gu = xd = ut = None
+    ut = None
     if w is not None:
-        gxd = xp.zeros((n, c, 2, 2, (th + 2) * wt), dtype=gout.dtype)
         ut = xp.matmul(xp.matmul(g, w), g.T).transpose(2, 3, 1, 0).reshape(16, c, o)
-    if x is not None:
-        xd = _deinterleave(x, pads, th, tw)
-        gu = xp.zeros((16, o, c), dtype=gout.dtype)
     step = _chunk(n, c + o, length, gout.dtype)
-    for start in range(0, n, step):
-        k = min(step, n - start)
-        # z = A' y A'^T with A' = [[1, 0], [1, 1], [1, -1], [0, 1]]: the gradient tile y by
-        # parity goes straight into the corners z[0|3, 0|3] (zero on the junk column and past
-        # the output's edge), the rest are sums and differences
-        z = xp.empty((4, 4, o, k, th, wt), dtype=gout.dtype)
-        corners = z[::3, ::3]
-        corners.fill(0)
-        for a in range(2):
-            for b in range(2):
-                part = gout[start:start + k, :, a::2, b::2]
-                corners[a, b, :, :, :part.shape[2], :part.shape[3]] = part.transpose(1, 0, 2, 3)
-        z = z.reshape(4, 4, o, k * length)
-        for j in (0, 3):
-            xp.add(z[0, j], z[3, j], out=z[1, j])
-            xp.subtract(z[0, j], z[3, j], out=z[2, j])
-        for i in range(4):
-            xp.add(z[i, 0], z[i, 3], out=z[i, 1])
-            xp.subtract(z[i, 0], z[i, 3], out=z[i, 2])
-        z = z.reshape(16, o, k * length)
-        if x is not None:
-            v = xp.empty((4, 4, c, k, length), dtype=x.dtype)
-            _input_transform(xd[start:start + k], th, tw, v)
-            gu += xp.matmul(z, v.reshape(16, c, k * length).transpose(0, 2, 1))
+
+    def run(part):
+        rows = part.stop - part.start
+        xd = None if x is None else _deinterleave(x[part], pads, th, tw)
+        gxd = None if w is None else xp.zeros((rows, c, 2, 2, (th + 2) * wt), dtype=gout.dtype)
+        gu = None if x is None else xp.zeros((16, o, c), dtype=gout.dtype)
+        for start in range(0, rows, step):
+            k = min(step, rows - start)
+            # z = A' y A'^T with A' = [[1, 0], [1, 1], [1, -1], [0, 1]]: the gradient tile y by
+            # parity goes straight into the corners z[0|3, 0|3] (zero on the junk column and
+            # past the output's edge), the rest are sums and differences
+            z = xp.empty((4, 4, o, k, th, wt), dtype=gout.dtype)
+            corners = z[::3, ::3]
+            corners.fill(0)
+            for a in range(2):
+                for b in range(2):
+                    part_g = gout[part.start + start:part.start + start + k, :, a::2, b::2]
+                    corners[a, b, :, :, :part_g.shape[2], :part_g.shape[3]] = \
+                        part_g.transpose(1, 0, 2, 3)
+            z = z.reshape(4, 4, o, k * length)
+            for j in (0, 3):
+                xp.add(z[0, j], z[3, j], out=z[1, j])
+                xp.subtract(z[0, j], z[3, j], out=z[2, j])
+            for i in range(4):
+                xp.add(z[i, 0], z[i, 3], out=z[i, 1])
+                xp.subtract(z[i, 0], z[i, 3], out=z[i, 2])
+            z = z.reshape(16, o, k * length)
+            if x is not None:
+                v = xp.empty((4, 4, c, k, length), dtype=x.dtype)
+                _input_transform(xd[start:start + k], th, tw, v)
+                gu += xp.matmul(z, v.reshape(16, c, k * length).transpose(0, 2, 1))
+            if w is not None:
+                m = xp.matmul(ut, z).reshape(4, 4, c, k, length).transpose(0, 1, 3, 2, 4)
+                _input_transform_adjoint(m, th, tw, gxd[start:start + k])
         if w is not None:
-            m = xp.matmul(ut, z).reshape(4, 4, c, k, length).transpose(0, 1, 3, 2, 4)
-            _input_transform_adjoint(m, th, tw, gxd[start:start + k])
-    gx = gw = None
-    if w is not None:
-        gx = _interleave(gxd, shape, pads, th, tw)
+            _interleave(gxd, (rows,) + tuple(shape[1:]), pads, th, tw, out=gx[part])
+        return gu
+
+    gx = None if w is None else xp.empty(shape, dtype=gout.dtype)
+    gus = _run_parts(gout, run, n, (c + o) * length * 16)
+    gw = None
     if x is not None:
+        gu = gus[0]
+        for extra in gus[1:]:
+            gu += extra
         gw = xp.matmul(xp.matmul(g.T, gu.reshape(4, 4, o, c).transpose(2, 3, 0, 1)), g)
     return gx, gw
 
@@ -295,13 +323,12 @@ def conv_forward(x, w, geom, b=None):
     width = x.shape[-1] + sum(geom.padding[-1]) - w.shape[-1] + 1
     if _winograd_ok(x.shape[1], w.shape[0], width, w.shape[2:], geom, x.dtype):
         return winograd_conv(x, w, geom.padding, b)
-    xp = get_array_module(x)
     g = geom.groups
     n = x.shape[0]
     o = w.shape[0]
     cols, out_sp = _columns(x, w.shape[2:], geom)
     # astype: numpy multiplies bfloat16 in float32 and returns float32; PyTorch keeps bfloat16
-    out = xp.matmul(w.reshape(g, o // g, -1), cols).astype(x.dtype, copy=False)
+    out = _gemm(w.reshape(g, o // g, -1), cols).astype(x.dtype, copy=False)
     out = out.reshape((g, o // g, n) + out_sp)
     out = out.transpose((2, 0, 1) + tuple(range(3, 3 + len(out_sp))))
     return _add_bias(out.reshape((n, o) + out_sp), b)
@@ -323,7 +350,7 @@ def conv_input_grad(gout, w, spatial, geom, gm=None):
     out_sp = tuple(gout.shape[2:])
     if gm is None:
         gm = _gemm_layout(gout, g)
-    gcols = xp.matmul(w.reshape(g, o // g, -1).transpose(0, 2, 1), gm).astype(w.dtype, copy=False)
+    gcols = _gemm(w.reshape(g, o // g, -1).transpose(0, 2, 1), gm).astype(w.dtype, copy=False)
     c = w.shape[1] * g
     # col2im in the GEMM's memory order, channels outermost (streams through both arrays),
     # then one transposing copy to (N, C, *spatial)
@@ -339,11 +366,10 @@ def conv_weight_grad(x, gout, w_shape, geom, gm=None):
     """Gradient of the convolution in its weight: one GEMM of ``gout`` against the columns."""
     if _winograd_ok(x.shape[1], gout.shape[1], gout.shape[-1], w_shape[2:], geom, x.dtype):
         return winograd_backward(gout, geom.padding, x.shape, x=x)[1]
-    xp = get_array_module(gout)
     cols, _ = _columns(x, w_shape[2:], geom)
     if gm is None:
         gm = _gemm_layout(gout, geom.groups)
-    return xp.matmul(gm, cols.transpose(0, 2, 1)).astype(x.dtype, copy=False).reshape(w_shape)
+    return _gemm(gm, cols.transpose(0, 2, 1)).astype(x.dtype, copy=False).reshape(w_shape)
 
 
 def _bias_axes(ndim):

@@ -1,4 +1,5 @@
 """``F.linear`` and ``F.bilinear``: fused nodes whose backward is a few GEMMs."""
+from ..._gemm import matmul as _gemm
 from ..._backend import get_array_module
 from ...autograd.function import Node
 from ...tensor import Tensor
@@ -25,7 +26,7 @@ class Linear(Node):
         lead = x.shape[:-1]
         x2d = x.reshape(-1, in_features)
         # astype: numpy multiplies bfloat16 in float32 and returns float32; PyTorch keeps bfloat16
-        y = (x2d @ w.T).astype(x.dtype, copy=False)
+        y = _gemm(x2d, w.T).astype(x.dtype, copy=False)
         if b is not None:
             y += b
         self.save_for_backward(x, w)
@@ -39,9 +40,9 @@ class Linear(Node):
         g2d = g.reshape(-1, out_features)
         gx = gw = gb = None
         if e[0] is not None:
-            gx = _keep_dtype(g2d @ w, x).reshape(x.shape)
+            gx = _keep_dtype(_gemm(g2d, w), x).reshape(x.shape)
         if e[1] is not None:
-            gw = _keep_dtype(g2d.transpose(1, 0) @ x.reshape(-1, in_features), w)
+            gw = _keep_dtype(_gemm(g2d.transpose(1, 0), x.reshape(-1, in_features)), w)
         if self.has_bias and e[2] is not None:
             gb = g2d.sum(0)
         return gx, gw, gb

@@ -18,6 +18,8 @@ import collections
 import numpy as np
 
 from ..._backend import get_array_module
+from ..._gemm import matmul as _gemm
+from ..._threads import batch_parts, parallel_map
 from ...autograd.function import Node
 from ...ops.random import default_generator
 from ...tensor import Tensor
@@ -92,7 +94,7 @@ def _lstm_forward(x, h0, c0, weights, steps):
     dt = x.dtype
     hidden = w_ih.shape[0] // 4
     halves = (0.5, 0.5, 1.0, 0.5)
-    gates_all = x @ _scaled(xp, w_ih, halves, dt).T
+    gates_all = _gemm(x, _scaled(xp, w_ih, halves, dt).T)
     if b_ih is not None:
         gates_all += _scaled(xp, b_ih + b_hh, halves, dt)
     whh_t = _scaled(xp, w_hh, halves, dt).T
@@ -192,13 +194,13 @@ def _lstm_backward(cache, gy, ghn, gcn, need_x):
         else:
             dh0[:b] = dh_in
             dc0[:b] = dc_in
-    dw = [dgates.T @ x, dgates.T @ _by_row(h_ins, steps)]
+    dw = [_gemm(dgates.T, x), _gemm(dgates.T, _by_row(h_ins, steps))]
     if b_ih is not None:
         db = dgates.sum(0)
         dw += [db, db.copy()]
     if w_hr is not None:
         dw.append(dh_all.T @ h_raw)
-    return (dgates @ w_ih if need_x else None), dh0, dc0, dw
+    return (_gemm(dgates, w_ih) if need_x else None), dh0, dc0, dw
 
 
 # ---------------------------------------------------------------------------- GRU
@@ -208,7 +210,7 @@ def _gru_forward(x, h0, c0, weights, steps):
     dt = x.dtype
     hidden = w_hh.shape[1]
     halves = (0.5, 0.5, 1.0)
-    xg_all = x @ _scaled(xp, w_ih, halves, dt).T
+    xg_all = _gemm(x, _scaled(xp, w_ih, halves, dt).T)
     if b_ih is not None:
         xg_all += _scaled(xp, b_ih, halves, dt)
     whh_t = _scaled(xp, w_hh, halves, dt).T
@@ -276,10 +278,10 @@ def _gru_backward(cache, gy, ghn, gcn, need_x):
             dh_next = _carry_back(dh_in, ghn, dh0, b, steps[k - 1][1])
         else:
             dh0[:b] = dh_in
-    dw = [dxg.T @ x, dhg.T @ h_in_all]
+    dw = [_gemm(dxg.T, x), _gemm(dhg.T, h_in_all)]
     if b_ih is not None:
         dw += [dxg.sum(0), dhg.sum(0)]
-    return (dxg @ w_ih if need_x else None), dh0, None, dw
+    return (_gemm(dxg, w_ih) if need_x else None), dh0, None, dw
 
 
 # ----------------------------------------------------------------- Elman RNN
@@ -287,7 +289,7 @@ def _elman_forward(relu):
     def forward(x, h0, c0, weights, steps):
         w_ih, w_hh, b_ih, b_hh = weights[:4]
         xp = get_array_module(x)
-        pre_all = x @ w_ih.T
+        pre_all = _gemm(x, w_ih.T)
         if b_ih is not None:
             pre_all += b_ih + b_hh
         whh_t = w_hh.T
@@ -324,16 +326,104 @@ def _elman_backward(cache, gy, ghn, gcn, need_x):
             dh_next = _carry_back(dh_in, ghn, dh0, b, steps[k - 1][1])
         else:
             dh0[:b] = dh_in
-    dw = [dpre.T @ x, dpre.T @ _by_row(h_ins, steps)]
+    dw = [_gemm(dpre.T, x), _gemm(dpre.T, _by_row(h_ins, steps))]
     if b_ih is not None:
         db = dpre.sum(0)
         dw += [db, db.copy()]
-    return (dpre @ w_ih if need_x else None), dh0, None, dw
+    return (_gemm(dpre, w_ih) if need_x else None), dh0, None, dw
 
 
 _KERNELS = {"LSTM": (_lstm_forward, _lstm_backward), "GRU": (_gru_forward, _gru_backward),
             "RNN_TANH": (_elman_forward(False), _elman_backward),
             "RNN_RELU": (_elman_forward(True), _elman_backward)}
+
+
+# ------------------------------------------------------- batch slices on threads
+# Rows of a batch never interact inside a layer, so with several intra-op threads the rows are
+# split into slices, each running the whole time loop (and its BPTT) on its own thread; only
+# the weight gradients are summed at the end. Below this much work (multiply-adds of one
+# direction's GEMMs) the hand-off costs more than it saves.
+_SPLIT_MIN_WORK = 1 << 21
+
+
+class _SplitCache:
+    """The per-slice caches of a layer run in batch slices, and how to reassemble them."""
+
+    def __init__(self, parts, caches, seq_len):
+        self.parts, self.caches, self.seq_len = parts, caches, seq_len
+
+
+def _split_parts(x, weights, steps):
+    """Batch slices for ``steps`` when every step has the same rows (padded or equal-length
+    packed batches) and the work pays for threads; a single slice otherwise."""
+    b = steps[0][1]
+    if type(x) is not np.ndarray or any(size != b for _, size in steps):
+        return [slice(0, b)]
+    w_ih, w_hh = weights[:2]
+    work = len(steps) * b * w_ih.shape[0] * (w_ih.shape[1] + w_hh.shape[1])
+    return batch_parts(b, work, _SPLIT_MIN_WORK)
+
+
+def _rows(array, seq_len, part):
+    """The rows of batch slice ``part`` from every step of ``array`` (``(T*B, F)``), packed
+    contiguously as ``(T*b, F)``."""
+    width = array.shape[1]
+    return np.ascontiguousarray(array.reshape(seq_len, -1, width)[:, part]).reshape(-1, width)
+
+
+def _run_forward(mode, x, h0, c0, weights, steps):
+    """``_KERNELS[mode][0]`` over the layer, in batch slices on the intra-op threads when
+    that pays (see ``_SPLIT_MIN_WORK``)."""
+    kernel = _KERNELS[mode][0]
+    parts = _split_parts(x, weights, steps)
+    if len(parts) == 1:
+        return kernel(x, h0, c0, weights, steps)
+    seq_len = len(steps)
+    forward = steps[0][0] <= steps[-1][0]
+
+    def run(part):
+        b = part.stop - part.start
+        order = range(seq_len) if forward else range(seq_len - 1, -1, -1)
+        return kernel(_rows(x, seq_len, part), h0[part], None if c0 is None else c0[part],
+                      weights, [(t * b, b) for t in order])
+
+    results = parallel_map(run, parts)
+    y = np.empty((x.shape[0], results[0][0].shape[1]), x.dtype)
+    y3 = y.reshape(seq_len, -1, y.shape[1])
+    for part, (y_part, _, _, _) in zip(parts, results):
+        y3[:, part] = y_part.reshape(seq_len, -1, y.shape[1])
+    h = np.concatenate([r[1] for r in results])
+    c = None if c0 is None else np.concatenate([r[2] for r in results])
+    return y, h, c, _SplitCache(parts, [r[3] for r in results], seq_len)
+
+
+def _run_backward(mode, cache, gy, ghn, gcn, need_x):
+    """``_KERNELS[mode][1]`` for a cache from ``_run_forward``."""
+    kernel = _KERNELS[mode][1]
+    if not isinstance(cache, _SplitCache):
+        return kernel(cache, gy, ghn, gcn, need_x)
+    seq_len = cache.seq_len
+
+    def run(item):
+        part, sub = item
+        return kernel(sub, _rows(gy, seq_len, part), ghn[part],
+                      None if gcn is None else gcn[part], need_x)
+
+    results = parallel_map(run, list(zip(cache.parts, cache.caches)))
+    dx = None
+    if need_x:
+        width = results[0][0].shape[1]
+        dx = np.empty((gy.shape[0], width), gy.dtype)
+        dx3 = dx.reshape(seq_len, -1, width)
+        for part, r in zip(cache.parts, results):
+            dx3[:, part] = r[0].reshape(seq_len, -1, width)
+    dh = np.concatenate([r[1] for r in results])
+    dc = None if results[0][2] is None else np.concatenate([r[2] for r in results])
+    dw = results[0][3]
+    for r in results[1:]:
+        for total, extra in zip(dw, r[3]):
+            total += extra
+    return dx, dh, dc, dw
 
 
 def _layer_weights(flat):
@@ -360,7 +450,6 @@ class FusedRNN(Node):
         dirs = 2 if cfg.bidirectional else 1
         inputs = (x, hx, cx) + weights
         self.layer_weights = self.layer_weights_of(weights)
-        forward_kernel = _KERNELS[cfg.mode][0]
         if cfg.batch_sizes is None:
             x = x[:, None] if cfg.unbatched else x
             x = x.swapaxes(0, 1) if cfg.batch_first else x
@@ -387,8 +476,9 @@ class FusedRNN(Node):
             outs = []
             for d in range(dirs):
                 idx = layer * dirs + d
-                y, h, c, cache = forward_kernel(layer_in, h0[idx], None if c0 is None else c0[idx],
-                                                self.layer_weights[idx], self.steps[d])
+                y, h, c, cache = _run_forward(cfg.mode, layer_in, h0[idx],
+                                              None if c0 is None else c0[idx],
+                                              self.layer_weights[idx], self.steps[d])
                 self.caches.append(cache)
                 outs.append(y)
                 hn.append(h)
@@ -455,7 +545,6 @@ class FusedRNN(Node):
             return grads[:3] + (None,) + grads[3:]
         cfg = self.cfg
         xp = get_array_module(g_out)
-        backward_kernel = _KERNELS[cfg.mode][1]
         dirs = 2 if cfg.bidirectional else 1
         if cfg.batch_sizes is None:
             g_out = g_out[:, None] if cfg.unbatched else g_out
@@ -475,7 +564,7 @@ class FusedRNN(Node):
                 idx = layer * dirs + d
                 width = g_layer.shape[1] // dirs
                 gy = g_layer[:, d * width:(d + 1) * width] if dirs > 1 else g_layer
-                dx, dh, dc, dw = backward_kernel(self.caches[idx], gy, g_hn[idx],
+                dx, dh, dc, dw = _run_backward(cfg.mode, self.caches[idx], gy, g_hn[idx],
                                                  None if g_cn is None else g_cn[idx],
                                                  need_x or layer > 0)
                 g_in = dx if g_in is None else g_in + dx
