@@ -120,12 +120,14 @@ def _mark_worker():
     _local.worker = True
 
 
-def batch_parts(n, work, min_work=1 << 18):
+def batch_parts(n, work, min_work=1 << 18, min_rows=1):
     """``n`` rows split into contiguous ``slice``s, one per thread, when the op's ``work``
-    (elements touched) is worth the hand-off; a single slice otherwise (and inside a worker)."""
-    if getattr(_local, "worker", False) or n < 2 or work < min_work:
+    (elements touched) is worth the hand-off; a single slice otherwise (and inside a worker).
+    Every slice gets at least half of ``min_work`` and ``min_rows`` rows, so that many cores
+    do not cut a modest op into slivers."""
+    if getattr(_local, "worker", False) or n < 2 * min_rows or work < min_work:
         return [slice(0, n)]
-    threads = min(get_num_threads(), n)
+    threads = min(get_num_threads(), n // min_rows, 2 * work // max(min_work, 1))
     if threads < 2:
         return [slice(0, n)]
     bounds = [n * k // threads for k in range(threads + 1)]

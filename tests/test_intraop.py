@@ -62,6 +62,10 @@ def test_batch_parts_cover_the_rows(threads):
     parts = _threads.batch_parts(10, 1 << 30)
     assert [(p.start, p.stop) for p in parts] == [(0, 3), (3, 6), (6, 10)]
     assert _threads.batch_parts(10, 10) == [slice(0, 10)]
+    # each slice keeps half the minimum work and the minimum rows
+    assert len(_threads.batch_parts(10, 100, min_work=100)) == 2
+    assert len(_threads.batch_parts(10, 1 << 30, min_rows=4)) == 2
+    assert _threads.batch_parts(10, 1 << 30, min_rows=6) == [slice(0, 10)]
     threads(1)
     assert _threads.batch_parts(10, 1 << 30) == [slice(0, 10)]
 
@@ -162,6 +166,7 @@ def test_winograd_convolution_in_batch_slices_matches_torch(threads, threads_n):
 ])
 def test_recurrent_layer_in_batch_slices_matches_torch(threads, monkeypatch, cls_name, kwargs):
     monkeypatch.setattr(_rnn, "_SPLIT_MIN_WORK", 0)
+    monkeypatch.setattr(_rnn, "_SPLIT_MIN_ROWS", 1)
     threads(2)
     calls = []
     real = _rnn.parallel_map
@@ -201,6 +206,7 @@ def test_recurrent_layer_in_batch_slices_matches_torch(threads, monkeypatch, cls
 
 def test_packed_batch_of_unequal_lengths_is_not_split(threads, monkeypatch):
     monkeypatch.setattr(_rnn, "_SPLIT_MIN_WORK", 0)
+    monkeypatch.setattr(_rnn, "_SPLIT_MIN_ROWS", 1)
     threads(2)
     x = np.zeros((6, 2), np.float32)
     weights = (np.zeros((8, 2), np.float32), np.zeros((8, 2), np.float32))

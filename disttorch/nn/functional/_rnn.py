@@ -344,6 +344,8 @@ _KERNELS = {"LSTM": (_lstm_forward, _lstm_backward), "GRU": (_gru_forward, _gru_
 # the weight gradients are summed at the end. Below this much work (multiply-adds of one
 # direction's GEMMs) the hand-off costs more than it saves.
 _SPLIT_MIN_WORK = 1 << 21
+# a slice of fewer rows spends its time on per-step overhead, not on arithmetic
+_SPLIT_MIN_ROWS = 8
 
 
 class _SplitCache:
@@ -361,7 +363,7 @@ def _split_parts(x, weights, steps):
         return [slice(0, b)]
     w_ih, w_hh = weights[:2]
     work = len(steps) * b * w_ih.shape[0] * (w_ih.shape[1] + w_hh.shape[1])
-    return batch_parts(b, work, _SPLIT_MIN_WORK)
+    return batch_parts(b, work, _SPLIT_MIN_WORK, min_rows=_SPLIT_MIN_ROWS)
 
 
 def _rows(array, seq_len, part):
