@@ -173,6 +173,9 @@ def _place(obj, map_location, memo):
                          obj.is_parameter)
     elif isinstance(obj, dict):
         result = type(obj)((k, _place(v, map_location, memo)) for k, v in obj.items())
+        metadata = getattr(obj, "_metadata", None)
+        if metadata is not None:        # a state dict's per-module versions (pickle BUILD)
+            result._metadata = _place(metadata, map_location, memo)
     elif isinstance(obj, list):
         result = [_place(v, map_location, memo) for v in obj]
     elif isinstance(obj, tuple) and not isinstance(obj, Size):
@@ -288,6 +291,13 @@ class _PickleWriter:
                 self.write(key, f"{where} key")
                 self.write(value, f"{where}[{key!r}]")
             out.write(b"u")
+            metadata = getattr(obj, "_metadata", None)
+            if isinstance(obj, collections.OrderedDict) and metadata is not None:
+                # as pickle stores the attribute of torch's state dicts: BUILD with its __dict__
+                out.write(b"}(")
+                self.write("_metadata", f"{where}._metadata key")
+                self.write(metadata, f"{where}._metadata")
+                out.write(b"ub")
         self._active.discard(id(obj))
 
     def _tensor(self, tensor, where):

@@ -205,8 +205,13 @@ class _Encoder:
                     raise TypeError(f"disttorch.save cannot save a {type(obj).__qualname__} at "
                                     f"{where}: convert it to a dict")
                 tag = "odict" if isinstance(obj, collections.OrderedDict) else "dict"
-                return [tag, [[self.node(k, f"{where} key"), self.node(v, f"{where}[{k!r}]")]
+                node = [tag, [[self.node(k, f"{where} key"), self.node(v, f"{where}[{k!r}]")]
                               for k, v in obj.items()]]
+                metadata = getattr(obj, "_metadata", None)
+                if tag == "odict" and metadata is not None:
+                    # a state dict's per-module versions, as torch keeps them
+                    node.append(self.node(metadata, f"{where}._metadata"))
+                return node
             tag = {Size: "size", tuple: "tuple", list: "list", set: "set",
                    frozenset: "frozenset"}.get(type(obj))
             if tag is None:
@@ -302,7 +307,12 @@ class _Decoder:
             return self._tensor(node[1])
         if tag in ("dict", "odict"):
             items = ((self.node(k), self.node(v)) for k, v in node[1])
-            return dict(items) if tag == "dict" else collections.OrderedDict(items)
+            if tag == "dict":
+                return dict(items)
+            result = collections.OrderedDict(items)
+            if len(node) > 2:
+                result._metadata = self.node(node[2])
+            return result
         if tag in _SEQUENCES:
             return _SEQUENCES[tag](self.node(v) for v in node[1])
         if tag == "bigint":

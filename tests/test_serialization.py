@@ -408,7 +408,54 @@ def test_header_that_points_outside_its_storage_is_refused(tmp_path):
         disttorch.load(path)
 
 
+# ----------------------------------------------------------------------------- _metadata
+def _bn_model(lib):
+    return lib.nn.Sequential(lib.nn.Conv2d(1, 2, 3), lib.nn.BatchNorm2d(2), lib.nn.Linear(2, 2))
+
+
+def test_state_dict_metadata_matches_torch_and_survives_every_direction(tmp_path):
+    expected = _bn_model(torch).state_dict()._metadata
+    ours = _bn_model(disttorch).state_dict()
+    assert ours._metadata == expected                 # BatchNorm is version 2, as in torch
+    torch.save(_bn_model(torch).state_dict(), tmp_path / "t.pt")
+    assert disttorch.load(tmp_path / "t.pt")._metadata == expected
+    for fmt in ("disttorch", "torch"):
+        path = tmp_path / f"ours-{fmt}.pt"
+        disttorch.save(ours, path, format=fmt)
+        assert disttorch.load(path)._metadata == expected, fmt
+    assert torch.load(tmp_path / "ours-torch.pt", weights_only=True)._metadata == expected
+    # a plain OrderedDict carries no _metadata and gets none back
+    disttorch.save(collections.OrderedDict(w=disttorch.ones(1)), tmp_path / "plain.pt")
+    assert not hasattr(disttorch.load(tmp_path / "plain.pt"), "_metadata")
+
+
+def test_missing_num_batches_tracked_follows_the_saved_version():
+    for lib in (torch, disttorch):
+        bn = lib.nn.BatchNorm1d(3)
+        state = bn.state_dict()
+        del state["num_batches_tracked"]
+        # saved by version 2: the buffer is reported missing
+        assert bn.load_state_dict(state, strict=False).missing_keys == ["num_batches_tracked"]
+        # no version (an old checkpoint): the current count is kept, nothing missing
+        legacy = collections.OrderedDict(state)
+        assert not bn.load_state_dict(legacy, strict=True).missing_keys, lib.__name__
+
+
 # ----------------------------------------------------------------------------- map_location
+def test_map_location_on_a_file_written_by_torch(tmp_path):
+    path = tmp_path / "from_torch.pt"
+    torch.save({"w": torch.ones(2), "b": torch.zeros(1, dtype=torch.float64)}, path)
+    seen = []
+
+    def to_double(tensor, location):
+        seen.append(location)
+        return tensor.double()
+
+    loaded = disttorch.load(path, map_location=to_double)
+    assert loaded["w"].dtype == disttorch.float64 and sorted(seen) == ["cpu", "cpu"]
+    assert disttorch.load(path, map_location="cpu")["w"].device.type == "cpu"
+
+
 def test_map_location(tmp_path):
     path = tmp_path / "ckpt.pt"
     disttorch.save({"w": disttorch.ones(2), "b": disttorch.zeros(1)}, path)

@@ -1,5 +1,7 @@
 """Normalization functions and modules against torch: outputs, gradients, running statistics
 over several training steps then evaluation, double backward, state_dict and errors."""
+import collections
+
 import numpy as np
 import pytest
 
@@ -176,7 +178,11 @@ def test_batch_norm_buffers_and_state_dict():
     state = bn.state_dict()
     del state["num_batches_tracked"]
     fresh = nn.BatchNorm2d(4)
-    fresh.load_state_dict(state)
+    # a state dict saved by this version must have the count (as in torch) ...
+    with pytest.raises(RuntimeError, match='Missing key.*"num_batches_tracked"'):
+        fresh.load_state_dict(state)
+    # ... one without version metadata (an old checkpoint) keeps the current count
+    fresh.load_state_dict(collections.OrderedDict(state))
     np.testing.assert_array_equal(fresh.running_mean.numpy(), bn.running_mean.numpy())
     bn.reset_running_stats()
     assert int(bn.num_batches_tracked.item()) == 0

@@ -13,6 +13,9 @@ class _NormBase(Module):
     """Parameters (``weight``, ``bias``) and running-statistics buffers (``running_mean``,
     ``running_var``, ``num_batches_tracked``) shared by batch and instance normalization."""
 
+    # version 2 added num_batches_tracked (the state dict's _metadata says which one saved it)
+    _version = 2
+
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, device=None, dtype=None, *, bias=True):
         super().__init__()
@@ -61,9 +64,11 @@ class _NormBase(Module):
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):
-        # state dicts from before num_batches_tracked existed keep the current count
+        # state dicts from before num_batches_tracked existed (version 1, or no version) keep
+        # the current count; a newer one without the key is reported missing, as in torch
+        version = local_metadata.get("version")
         key = prefix + "num_batches_tracked"
-        if self.track_running_stats and key not in state_dict:
+        if (version is None or version < 2) and self.track_running_stats and key not in state_dict:
             state_dict[key] = (self.num_batches_tracked if self.num_batches_tracked is not None
                                else tensor(0, dtype=_dtype.int64))
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
