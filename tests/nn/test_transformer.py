@@ -184,3 +184,52 @@ def test_state_dict_keys_and_shapes_match_torch():
         assert [tuple(v.shape) for v in d_state.values()] == \
             [tuple(v.shape) for v in t_state.values()]
         d_model.load_state_dict({k: disttorch.tensor(v.numpy()) for k, v in t_state.items()})
+
+
+def _encoder_pair(**layer_kwargs):
+    torch.manual_seed(0)
+    te = torch.nn.TransformerEncoder(
+        torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, **layer_kwargs), 2,
+        norm=torch.nn.LayerNorm(8))
+    de = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, **layer_kwargs),
+                               2, norm=nn.LayerNorm(8))
+    de.load_state_dict({k: disttorch.tensor(v.detach().numpy())
+                        for k, v in te.state_dict().items()})
+    return te.eval(), de.eval()
+
+
+@pytest.mark.parametrize("grad", [False, True], ids=["no_grad", "grad"])
+@pytest.mark.parametrize("left_aligned", [True, False], ids=["left-aligned", "holes"])
+def test_encoder_padded_positions_match_torch_nested_tensor_path(grad, left_aligned):
+    # torch runs this inference case as nested tensors: padded positions come out as
+    # norm(0) = the norm's bias; with gradients or a mask with holes it computes densely
+    te, de = _encoder_pair(batch_first=True)
+    x = np.random.default_rng(0).standard_normal((3, 5, 8)).astype(np.float32)
+    pad = np.array([[0, 0, 0, 1, 1], [0, 0, 0, 0, 0], [0, 1, 1, 1, 1]], bool)
+    if not left_aligned:
+        pad[0, 1] = True
+    with torch.set_grad_enabled(grad), disttorch.set_grad_enabled(grad):
+        expected = te(torch.tensor(x), src_key_padding_mask=torch.tensor(pad)).detach().numpy()
+        got = de(disttorch.tensor(x), src_key_padding_mask=disttorch.tensor(pad))
+    np.testing.assert_allclose(got.detach().numpy(), expected, atol=2e-5)
+    if left_aligned and not grad:
+        np.testing.assert_allclose(got.detach().numpy()[0, 3], te.norm.bias.detach().numpy(),
+                                   atol=1e-6)
+
+
+def test_encoder_nested_tensor_warning_matches_torch():
+    import warnings
+    messages = {}
+    for lib in (torch, disttorch):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            lib.nn.TransformerEncoder(lib.nn.TransformerEncoderLayer(8, 2, 16), 2)
+            lib.nn.TransformerEncoder(lib.nn.TransformerEncoderLayer(8, 2, 16), 2,
+                                      enable_nested_tensor=False)
+            lib.nn.TransformerEncoder(lib.nn.TransformerEncoderLayer(8, 2, 16,
+                                                                     batch_first=True), 2)
+        messages[lib] = [str(w.message) for w in caught if "nested" in str(w.message)
+                         and "prototype" not in str(w.message)]
+    assert messages[disttorch] == messages[torch] and len(messages[torch]) == 1
+    assert not nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 1, 16, batch_first=True), 1,
+                                     enable_nested_tensor=False).use_nested_tensor

@@ -1,9 +1,13 @@
 """The Transformer of "Attention Is All You Need": encoder/decoder layers and stacks."""
 import copy
+import warnings
 
 import numpy as np
 
+from ... import _dtype
 from ..._backend import to_numpy
+from ...amp.autocast_mode import is_autocast_enabled
+from ...autograd.grad_mode import is_grad_enabled
 from ...ops.creation import full
 from ...ops import triu
 from .. import functional as F
@@ -27,6 +31,29 @@ def _activation_fn(activation):
     if activation == "gelu":
         return F.gelu
     raise RuntimeError(f"activation should be relu/gelu, not {activation}")
+
+
+def _why_no_nested_tensor(layer):
+    """PyTorch's reason (its wording) why ``layer`` rules out the nested-tensor path, or ''."""
+    name = "encoder_layer"
+    if not isinstance(layer, TransformerEncoderLayer):
+        return f"{name} was not TransformerEncoderLayer"
+    if layer.norm_first:
+        return f"{name}.norm_first was True"
+    if not layer.self_attn.batch_first:
+        return (f"{name}.self_attn.batch_first was not True(use batch_first for better "
+                "inference performance)")
+    if not layer.self_attn._qkv_same_embed_dim:
+        return f"{name}.self_attn._qkv_same_embed_dim was not True"
+    if layer.self_attn.in_proj_bias is None:
+        return f"{name}.self_attn was passed bias=False"
+    if not layer.activation_relu_or_gelu:
+        return f"{name}.activation_relu_or_gelu was not True"
+    if layer.norm1.eps != layer.norm2.eps:
+        return f"{name}.norm1.eps was not equal to {name}.norm2.eps"
+    if layer.self_attn.num_heads % 2 == 1:
+        return f"{name}.self_attn.num_heads is odd"
+    return ""
 
 
 def _generate_square_subsequent_mask(sz, device=None, dtype=None):
@@ -96,6 +123,10 @@ class TransformerEncoderLayer(Module):
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
         self.activation = _activation_fn(activation)
+        # as torch: which activations its fused encoder path supports (1 relu, 2 gelu)
+        act = self.activation
+        self.activation_relu_or_gelu = (1 if act is F.relu or type(act).__name__ == "ReLU" else
+                                        2 if act is F.gelu or type(act).__name__ == "GELU" else 0)
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         x = src
@@ -199,9 +230,12 @@ class TransformerEncoder(Module):
         encoder_layer: a :class:`TransformerEncoderLayer` (deep-copied ``num_layers`` times)
         num_layers: the number of layers
         norm: an optional final layer norm
-        enable_nested_tensor: accepted for PyTorch compatibility; padded batches are always
-            computed densely (the outputs at non-padded positions are the same). Default: True
-        mask_check: accepted for PyTorch compatibility. Default: ``True``
+        enable_nested_tensor: where PyTorch would run a padded batch as nested tensors
+            (inference with ``batch_first`` layers and a left-aligned ``src_key_padding_mask``,
+            no gradient), the outputs at padded positions are zeros (before ``norm``) as in
+            PyTorch; the batch is still computed densely. Default: True
+        mask_check: check that ``src_key_padding_mask`` is left-aligned before taking that
+            path. Default: ``True``
 
     Shape:
         - src, mask, src_key_padding_mask, output: as for :class:`TransformerEncoderLayer`
@@ -221,15 +255,49 @@ class TransformerEncoder(Module):
         self.num_layers = num_layers
         self.norm = norm
         self.enable_nested_tensor = enable_nested_tensor
+        self.use_nested_tensor = enable_nested_tensor
         self.mask_check = mask_check
+        why_not = _why_no_nested_tensor(encoder_layer)
+        if enable_nested_tensor and why_not:
+            warnings.warn(f"enable_nested_tensor is True, but self.use_nested_tensor is False "
+                          f"because {why_not}", stacklevel=2)
+            self.use_nested_tensor = False
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         is_causal = _detect_is_causal_mask(mask, is_causal)
+        padded = self._nested_padding(src, mask, src_key_padding_mask)
         output = src
         for layer in self.layers:
             output = layer(output, src_mask=mask, is_causal=is_causal,
                            src_key_padding_mask=src_key_padding_mask)
+        if padded is not None:
+            output = output.masked_fill(padded.unsqueeze(-1), 0.0)
         return output if self.norm is None else self.norm(output)
+
+    def _nested_padding(self, src, mask, key_padding_mask):
+        """The ``(N, S)`` padded positions when PyTorch would run this batch as nested tensors
+        (and so return zeros there), else None: the conditions of its sparsity fast path."""
+        if (not getattr(self, "use_nested_tensor", False) or self.layers[0].training
+                or src.dim() != 3 or key_padding_mask is None or mask is not None
+                or is_autocast_enabled(src.device.type)):
+            return None
+        first = self.layers[0]
+        if is_grad_enabled() and (src.requires_grad or any(
+                p is not None and p.requires_grad for p in (
+                    first.self_attn.in_proj_weight, first.self_attn.in_proj_bias,
+                    first.self_attn.out_proj.weight, first.self_attn.out_proj.bias,
+                    first.norm1.weight, first.norm1.bias, first.norm2.weight, first.norm2.bias,
+                    first.linear1.weight, first.linear1.bias, first.linear2.weight,
+                    first.linear2.bias))):
+            return None
+        padded = (key_padding_mask if key_padding_mask.dtype == _dtype.bool
+                  else key_padding_mask != 0)
+        if getattr(self, "mask_check", True):
+            # left-aligned: every row is kept positions, then padding
+            pad = to_numpy(padded).astype(bool)
+            if pad.ndim != 2 or (pad[:, :-1] & ~pad[:, 1:]).any():
+                return None
+        return padded
 
 
 class TransformerDecoder(Module):
