@@ -36,6 +36,17 @@ OPS = [
     _interp("trilinear_align", (1, 2, 3, 4, 2), scale_factor=1.5, mode="trilinear",
             align_corners=True),
     _interp("area", (2, 3, 9, 7), size=(4, 3), mode="area"),
+    _interp("bilinear_antialias_down", (2, 3, 11, 9), size=(4, 5), mode="bilinear",
+            antialias=True),
+    _interp("bilinear_antialias_up", (1, 2, 4, 5), size=(7, 6), mode="bilinear", antialias=True),
+    _interp("bilinear_antialias_align", (1, 2, 9, 8), size=(4, 3), mode="bilinear",
+            antialias=True, align_corners=True),
+    _interp("bicubic_antialias_scales", (2, 2, 10, 9), scale_factor=(0.37, 0.6), mode="bicubic",
+            antialias=True),
+    _interp("bicubic_antialias_recompute", (1, 2, 10, 9), scale_factor=0.45, mode="bicubic",
+            antialias=True, recompute_scale_factor=True),
+    _interp("lanczos_down", (2, 2, 13, 10), size=(5, 4), mode="lanczos", antialias=True),
+    _interp("lanczos_mixed", (1, 2, 6, 12), size=(9, 5), mode="lanczos", antialias=True),
     OpInfo("upsample_bilinear", lambda lib, x: lib.nn.functional.upsample_bilinear(
         x, scale_factor=2), lambda rng: [S(randn(rng, 1, 2, 3, 4))]),
     OpInfo("upsample_nearest", lambda lib, x: lib.nn.functional.upsample_nearest(x, size=(5, 7)),
@@ -169,6 +180,19 @@ def test_module(name, args, kwargs, shape, dtype):
     (lambda lib: lib.nn.functional.interpolate(lib.zeros(2, 4, 3, 3), size=5,
                                                recompute_scale_factor=True),
      ValueError, "recompute_scale_factor is not meaningful with an explicit size."),
+    (lambda lib: lib.nn.functional.interpolate(lib.zeros(2, 4, 3), size=2, mode="linear",
+                                               antialias=True),
+     ValueError, "Anti-alias option is restricted to bilinear, bicubic, and lanczos modes and "
+     "requires a 4-D tensor as input"),
+    (lambda lib: lib.nn.functional.interpolate(lib.zeros(1, 1, 4, 4), size=2, mode="lanczos"),
+     ValueError, "Lanczos mode requires antialias=True"),
+    (lambda lib: lib.nn.functional.interpolate(lib.zeros(1, 1, 4, 4), size=2, mode="lanczos",
+                                               antialias=True, align_corners=True),
+     ValueError, "Lanczos mode does not support align_corners=True"),
+    (lambda lib: lib.nn.functional.interpolate(lib.zeros(1, 1, 4, 4), size=2, mode="cubic"),
+     NotImplementedError, "Input Error: Only 3D, 4D and 5D input Tensors supported (got 4D) for "
+     "the modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
+     "nearest-exact (got cubic)"),
     (lambda lib: lib.nn.functional.pixel_shuffle(lib.zeros(2, 5, 3, 3), 2),
      RuntimeError, "pixel_shuffle expects its input's 'channel' dimension to be divisible by the "
      "square of upscale_factor, but input.size(-3)=5 is not divisible by 4"),
@@ -198,6 +222,7 @@ def test_module(name, args, kwargs, shape, dtype):
     (lambda lib: lib.nn.functional.channel_shuffle(lib.zeros(2, 5, 3), 2),
      RuntimeError, "Number of channels must be divisible by groups. Got 5 channels and 2 groups."),
 ], ids=["bilinear_rank", "size_and_scale", "align_corners_nearest", "no_size", "recompute_size",
+        "antialias_mode", "lanczos_no_antialias", "lanczos_align", "unknown_mode",
         "shuffle_channels",
         "unshuffle_height", "reflect_too_big", "odd_pad", "grid_last_dim", "grid_batch",
         "grid_bicubic_5d", "affine_theta", "channel_shuffle_groups"])

@@ -22,8 +22,9 @@ __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "
            "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle", "affine_grid",
            "grid_sample"]
 
-_MODE_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
+_MODE_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3, "lanczos": 2}
 _CUBIC_A = -0.75
+_MODES_TEXT = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact"
 
 
 def _nearest_taps(xp, in_size, out_size, scale, exact):
@@ -94,6 +95,54 @@ def _cubic_taps(xp, in_size, out_size, scale, align_corners, dtype):
             for k, w in enumerate(weights)]
 
 
+def _aa_filter(mode):
+    """ATen's antialiasing filters (PIL's): triangle, Keys cubic with a = -0.5, Lanczos-3;
+    with the number of taps each spans at scale 1."""
+    if mode == "bilinear":
+        return 2, lambda x: np.maximum(0.0, 1.0 - np.abs(x))
+    if mode == "bicubic":
+        def cubic(x):
+            x, a = np.abs(x), -0.5
+            near = ((a + 2) * x - (a + 3)) * x * x + 1
+            far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+            return np.where(x < 1, near, np.where(x < 2, far, 0.0))
+        return 4, cubic
+    return 6, lambda x: np.where(np.abs(x) < 3, np.sinc(x) * np.sinc(x / 3), 0.0)
+
+
+def _antialias_taps(xp, in_size, out_size, scale, align_corners, mode, dtype):
+    """Taps of the antialiased resampling: when downsampling, the filter is stretched by the
+    ratio so that every input pixel contributes (weights normalised per output pixel)."""
+    if align_corners:
+        ratio = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+    elif scale is not None and scale > 0:
+        ratio = 1.0 / scale
+    else:
+        ratio = in_size / out_size
+    index, weights = antialias_table(in_size, out_size, ratio, mode)
+    return [(xp.asarray(index[:, k]), xp.asarray(weights[:, k].astype(dtype)))
+            for k in range(index.shape[1])]
+
+
+def antialias_table(in_size, out_size, ratio, mode):
+    """``(index, weights)``, each ``(out_size, taps)``: the input pixels and normalised weights
+    of every output pixel of an antialiased resampling with input/output ``ratio`` (float64;
+    padding taps repeat the last pixel with weight 0). ``mode``: bilinear, bicubic, lanczos."""
+    taps, kernel = _aa_filter(mode)
+    support = taps * 0.5 * ratio if ratio >= 1.0 else taps * 0.5
+    invscale = 1.0 / ratio if ratio >= 1.0 else 1.0
+    center = ratio * (np.arange(out_size) + 0.5)
+    xmin = np.maximum(np.trunc(center - support + 0.5), 0).astype(np.int64)
+    xsize = np.minimum(np.trunc(center + support + 0.5).astype(np.int64), in_size) - xmin
+    width = max(int(xsize.max()), 1)
+    j = xmin[:, None] + np.arange(width)[None, :]
+    weights = np.where(np.arange(width)[None, :] < xsize[:, None],
+                       kernel((j - center[:, None] + 0.5) * invscale), 0.0)
+    total = weights.sum(axis=1, keepdims=True)
+    weights = np.divide(weights, total, out=np.zeros_like(weights), where=total != 0)
+    return np.minimum(j, in_size - 1), weights
+
+
 def _output_sizes(input, d, size, scale_factor):
     if size is not None and scale_factor is not None:
         raise ValueError("only one of size or scale_factor should be defined")
@@ -126,12 +175,15 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         size: the output spatial size (an int or a tuple)
         scale_factor: multiplier for the spatial size (a float or a tuple)
         mode: ``'nearest'`` | ``'nearest-exact'`` | ``'linear'`` (3D) | ``'bilinear'`` (4D) |
-            ``'bicubic'`` (4D) | ``'trilinear'`` (5D) | ``'area'``. Default: ``'nearest'``
+            ``'bicubic'`` (4D) | ``'trilinear'`` (5D) | ``'lanczos'`` (4D, Lanczos-3, needs
+            ``antialias=True``) | ``'area'``. Default: ``'nearest'``
         align_corners: for the interpolating modes, align the centres of the corner pixels
             of input and output (``True``) or their outer edges (``False``). Default: ``False``
         recompute_scale_factor: compute the sampling ratio from the output size instead of
             using ``scale_factor`` directly
-        antialias: unsupported; must be ``False``
+        antialias: when downsampling with ``'bilinear'``, ``'bicubic'`` or ``'lanczos'``,
+            stretch the filter so that every input pixel contributes (PIL's method).
+            Default: ``False``
 
     The interpolating modes need a floating-point input (PyTorch also takes ``uint8``).
 
@@ -147,17 +199,13 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         align_corners = bool(align_corners)
     else:
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got "
-                                  f"{input.ndim}D) for the modes: nearest | linear | bilinear | "
-                                  f"bicubic | trilinear | area | nearest-exact (got {mode})")
+                                  f"{input.ndim}D) for the modes: {_MODES_TEXT} (got {mode})")
     if d < 1 or d > 3:
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got "
-                                  f"{input.ndim}D) for the modes: nearest | linear | bilinear | "
-                                  f"bicubic | trilinear | area | nearest-exact (got {mode})")
+                                  f"{input.ndim}D) for the modes: {_MODES_TEXT} (got {mode})")
     if mode in _MODE_DIMS and _MODE_DIMS[mode] != d:
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs "
                                   f"{_MODE_DIMS[mode] + 2}D input")
-    if antialias:
-        raise RuntimeError("interpolate: antialias=True is not supported by disttorch")
     if mode in _MODE_DIMS and not input.is_floating_point():
         # PyTorch rounds uint8 results with its own integer kernels; rather than differ
         # silently, ask for a float input
@@ -170,6 +218,14 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
                            f"({', '.join(map(str, input.shape[2:]))}) and output "
                            f"({', '.join(map(str, sizes))})")
+    if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and input.ndim == 4):
+        raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos modes "
+                         "and requires a 4-D tensor as input")
+    if mode == "lanczos":
+        if align_corners:
+            raise ValueError("Lanczos mode does not support align_corners=True")
+        if not antialias:
+            raise ValueError("Lanczos mode requires antialias=True")
     if mode == "area":
         return (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[d - 1](input, sizes)
     if recompute_scale_factor or scales is None:
@@ -182,6 +238,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             if n == o and s in (None, 1.0):
                 continue
             taps = _nearest_taps(xp, n, o, s, mode == "nearest-exact")
+        elif antialias:
+            taps = _antialias_taps(xp, n, o, s, align_corners, mode, dtype)
         elif mode == "bicubic":
             taps = _cubic_taps(xp, n, o, s, align_corners, dtype)
         else:

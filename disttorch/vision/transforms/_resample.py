@@ -43,30 +43,13 @@ def _cubic2(x, a):
 
 
 def _antialias_weights(in_size, out_size, mode):
-    """Rows of the (out_size, in_size) matrix of ATen's antialiased kernels (PIL's method):
-    the filter is stretched by the scale when downsampling, so every input pixel counts."""
-    scale = in_size / out_size
-    if mode is InterpolationMode.BILINEAR:
-        interp_size = 2
-
-        def kernel(x):
-            return np.maximum(0.0, 1.0 - np.abs(x))
-    else:
-        interp_size = 4
-
-        def kernel(x):
-            x = np.abs(x)
-            return np.where(x < 1, _cubic1(x, -0.5), np.where(x < 2, _cubic2(x, -0.5), 0.0))
-    support = interp_size * 0.5 * scale if scale >= 1.0 else interp_size * 0.5
-    invscale = 1.0 / scale if scale >= 1.0 else 1.0
-    center = scale * (np.arange(out_size) + 0.5)
-    xmin = np.maximum(np.trunc(center - support + 0.5), 0)
-    xmax = np.minimum(np.trunc(center + support + 0.5), in_size)
-    j = np.arange(in_size)[None, :]
-    weights = kernel((j - center[:, None] + 0.5) * invscale)
-    weights *= (j >= xmin[:, None]) & (j < xmax[:, None])
-    total = weights.sum(axis=1, keepdims=True)
-    return np.divide(weights, total, out=np.zeros_like(weights), where=total != 0)
+    """The (out_size, in_size) matrix of ATen's antialiased kernels (PIL's method): the filter
+    is stretched by the scale when downsampling, so every input pixel counts."""
+    from ...nn.functional._upsample import antialias_table
+    index, taps = antialias_table(in_size, out_size, in_size / out_size, mode.value)
+    weights = np.zeros((out_size, in_size))
+    np.add.at(weights, (np.arange(out_size)[:, None], index), taps)
+    return weights
 
 
 def _plain_weights(in_size, out_size, mode):
