@@ -258,3 +258,21 @@ def test_integer_input_errors(fn, message):
         with pytest.raises(NotImplementedError) as err:
             fn(lib, lib.arange(16).reshape(1, 1, 4, 4))
         assert str(err.value) == message
+
+
+def test_instance_norm_old_checkpoint_with_running_stats_is_reported_like_torch():
+    import torch
+    messages = []
+    for lib in (torch, disttorch):
+        state = collections.OrderedDict(running_mean=lib.zeros(3), running_var=lib.ones(3))
+        with pytest.raises(RuntimeError) as err:
+            lib.nn.InstanceNorm1d(3).load_state_dict(state)   # unversioned: pre-0.4 checkpoint
+        messages.append(str(err.value).split(":", 1)[1])
+        # an error message, not a strictness check: strict=False raises too
+        with pytest.raises(RuntimeError, match="Unexpected running stats buffer"):
+            lib.nn.InstanceNorm1d(3).load_state_dict(state, strict=False)
+        # a versioned state dict with the keys is plain "unexpected keys"
+        state._metadata = {"": {"version": 2}}
+        result = lib.nn.InstanceNorm1d(3).load_state_dict(state, strict=False)
+        assert result.unexpected_keys == ["running_mean", "running_var"]
+    assert messages[0] == messages[1]
