@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import disttorch
+from tests.optim.test_lr_scheduler import _optimizers
 
 torch = pytest.importorskip("torch")
 
@@ -36,16 +37,6 @@ class ScaleFn:
 def _scale(x):
     return 1 / (1 + 0.1 * x)
 
-
-def _optimizers(name="SGD", groups=2, **kwargs):
-    """The same optimizer in both libraries, with ``groups`` param groups of different lrs."""
-    kwargs = {"lr": 0.1, **({"momentum": 0.9} if name == "SGD" else {}), **kwargs}
-    result = []
-    for lib in (torch, disttorch):
-        params = [{"params": [lib.zeros(2, requires_grad=True)], "lr": 0.1 * (i + 1)}
-                  for i in range(groups)]
-        result.append(getattr(lib.optim, name)(params, **kwargs))
-    return result
 
 
 def _simple(name, **kwargs):

@@ -41,14 +41,17 @@ def _nearest_taps(xp, in_size, out_size, scale, exact):
     return [(xp.asarray(src), None)]
 
 
-def _source_coords(in_size, out_size, scale, align_corners, cubic, dtype):
+def _pixel_ratio(in_size, out_size, scale, align_corners):
+    """Input pixels per output pixel (ATen's ``area_pixel_compute_scale``)."""
     if align_corners:
-        ratio = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
-    elif scale is not None and scale > 0:
-        ratio = 1.0 / scale
-    else:
-        ratio = in_size / out_size
-    ratio = dtype.type(ratio)
+        return (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+    if scale is not None and scale > 0:
+        return 1.0 / scale
+    return in_size / out_size
+
+
+def _source_coords(in_size, out_size, scale, align_corners, cubic, dtype):
+    ratio = dtype.type(_pixel_ratio(in_size, out_size, scale, align_corners))
     dst = np.arange(out_size, dtype=dtype)
     if align_corners:
         return dst * ratio
@@ -113,13 +116,8 @@ def _aa_filter(mode):
 def _antialias_taps(xp, in_size, out_size, scale, align_corners, mode, dtype):
     """Taps of the antialiased resampling: when downsampling, the filter is stretched by the
     ratio so that every input pixel contributes (weights normalised per output pixel)."""
-    if align_corners:
-        ratio = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
-    elif scale is not None and scale > 0:
-        ratio = 1.0 / scale
-    else:
-        ratio = in_size / out_size
-    index, weights = antialias_table(in_size, out_size, ratio, mode)
+    index, weights = antialias_table(in_size, out_size,
+                                     _pixel_ratio(in_size, out_size, scale, align_corners), mode)
     return [(xp.asarray(index[:, k]), xp.asarray(weights[:, k].astype(dtype)))
             for k in range(index.shape[1])]
 
