@@ -7,7 +7,7 @@ such knobs, and every setting gives results PyTorch would accept.
 import importlib
 import types
 
-__all__ = ["cuda", "cudnn", "mps", "mkldnn", "mkl", "openmp", "opt_einsum", "cpu"]
+__all__ = ["cuda", "cudnn", "mps", "mkldnn", "mkl", "openmp", "opt_einsum", "cpu", "mha"]
 
 
 def _flag_namespace(name, doc, **attrs):
@@ -25,6 +25,17 @@ openmp = _flag_namespace("openmp", "OpenMP availability (numpy threads are used 
 opt_einsum = _flag_namespace("opt_einsum", "einsum contraction-order switches.", enabled=True,
                              strategy="auto", is_available=lambda: False)
 cpu = _flag_namespace("cpu", "CPU capability report.", get_cpu_capability=lambda: "DEFAULT")
+
+
+def _set_fastpath_enabled(value):
+    mha._enabled = bool(value)
+
+
+# TransformerEncoder follows PyTorch's nested-tensor outputs only while this is on, as torch's
+# fast path does
+mha = _flag_namespace("mha", "The TransformerEncoder/MultiheadAttention fast-path switch.",
+                      _enabled=True, get_fastpath_enabled=lambda: mha._enabled,
+                      set_fastpath_enabled=_set_fastpath_enabled)
 
 
 def __getattr__(name):

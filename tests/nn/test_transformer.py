@@ -215,6 +215,19 @@ def test_encoder_padded_positions_match_torch_nested_tensor_path(grad, left_alig
     if left_aligned and not grad:
         np.testing.assert_allclose(got.detach().numpy()[0, 3], te.norm.bias.detach().numpy(),
                                    atol=1e-6)
+        # with the fast path switched off, both compute the padded positions densely
+        for lib in (torch, disttorch):
+            lib.backends.mha.set_fastpath_enabled(False)
+        try:
+            with torch.no_grad(), disttorch.no_grad():
+                expected = te(torch.tensor(x), src_key_padding_mask=torch.tensor(pad)).numpy()
+                got = de(disttorch.tensor(x), src_key_padding_mask=disttorch.tensor(pad))
+        finally:
+            for lib in (torch, disttorch):
+                lib.backends.mha.set_fastpath_enabled(True)
+        assert disttorch.backends.mha.get_fastpath_enabled()
+        np.testing.assert_allclose(got.numpy(), expected, atol=2e-5)
+        assert np.abs(got.numpy()[0, 3] - te.norm.bias.detach().numpy()).max() > 1e-3
 
 
 def test_encoder_nested_tensor_warning_matches_torch():

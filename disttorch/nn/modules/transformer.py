@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 
-from ... import _dtype
+from ... import _dtype, backends
 from ..._backend import to_numpy
 from ...amp.autocast_mode import is_autocast_enabled
 from ...autograd.grad_mode import is_grad_enabled
@@ -277,7 +277,8 @@ class TransformerEncoder(Module):
     def _nested_padding(self, src, mask, key_padding_mask):
         """The ``(N, S)`` padded positions when PyTorch would run this batch as nested tensors
         (and so return zeros there), else None: the conditions of its sparsity fast path."""
-        if (not getattr(self, "use_nested_tensor", False) or self.layers[0].training
+        if (not backends.mha.get_fastpath_enabled()
+                or not getattr(self, "use_nested_tensor", False) or self.layers[0].training
                 or src.dim() != 3 or key_padding_mask is None or mask is not None
                 or is_autocast_enabled(src.device.type)):
             return None
