@@ -146,3 +146,21 @@ def test_optimizer_steps(name, device):
         final.append(params)
     for cpu, dev in zip(*final):
         _compare(cpu, dev, rtol=1e-5, atol=1e-6)
+
+
+def test_device_convolutions_take_im2col_not_winograd(device, monkeypatch):
+    # Winograd's many small transform passes suit CPU caches; on a GPU they would be dozens of
+    # launches per call, so device arrays go to im2col + one GEMM
+    from disttorch.nn.functional import _conv
+    calls = []
+    real = _conv.winograd_conv
+    monkeypatch.setattr(_conv, "winograd_conv", lambda *a, **k: calls.append(1) or real(*a, **k))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 16, 12, 12)).astype(np.float32)
+    w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    expected = F.conv2d(disttorch.tensor(x), disttorch.tensor(w), padding=1).numpy()
+    assert calls == [1]                 # the CPU takes Winograd for this shape
+    got = F.conv2d(disttorch.tensor(x, device=device), disttorch.tensor(w, device=device),
+                   padding=1)
+    assert calls == [1]
+    np.testing.assert_allclose(got.cpu().numpy(), expected, rtol=1e-4, atol=1e-4)

@@ -76,9 +76,11 @@ _WINOGRAD_MIN_IN, _WINOGRAD_MIN_OUT, _WINOGRAD_MIN_WIDTH = 16, 8, 10
 _WINOGRAD_CHUNK_BYTES = 4 << 20
 
 
-def _winograd_ok(in_channels, out_channels, out_width, kernel, geom, dtype):
-    return (tuple(kernel) == (3, 3) and geom.stride == (1, 1) and geom.dilation == (1, 1)
-            and geom.groups == 1 and dtype.kind == "f" and dtype.itemsize >= 4
+def _winograd_ok(array, in_channels, out_channels, out_width, kernel, geom, dtype):
+    # CPU only: its transforms are many small cache-sized passes, which on a GPU would be
+    # dozens of kernel launches per call where im2col and one cuBLAS GEMM do better
+    return (type(array) is np.ndarray and tuple(kernel) == (3, 3) and geom.stride == (1, 1)
+            and geom.dilation == (1, 1) and geom.groups == 1 and dtype.kind == "f" and dtype.itemsize >= 4
             and in_channels >= _WINOGRAD_MIN_IN and out_channels >= _WINOGRAD_MIN_OUT
             and out_width >= _WINOGRAD_MIN_WIDTH)
 
@@ -321,7 +323,7 @@ def winograd_backward(gout, pads, shape, w=None, x=None):
 def conv_forward(x, w, geom, b=None):
     """Convolution of arrays, plus bias ``b`` when given."""
     width = x.shape[-1] + sum(geom.padding[-1]) - w.shape[-1] + 1
-    if _winograd_ok(x.shape[1], w.shape[0], width, w.shape[2:], geom, x.dtype):
+    if _winograd_ok(x, x.shape[1], w.shape[0], width, w.shape[2:], geom, x.dtype):
         return winograd_conv(x, w, geom.padding, b)
     g = geom.groups
     n = x.shape[0]
@@ -343,7 +345,7 @@ def conv_input_grad(gout, w, spatial, geom, gm=None):
     n, o = gout.shape[:2]
     g = geom.groups
     kernel = tuple(w.shape[2:])
-    if _winograd_ok(w.shape[1], o, gout.shape[-1], kernel, geom, gout.dtype):
+    if _winograd_ok(gout, w.shape[1], o, gout.shape[-1], kernel, geom, gout.dtype):
         return winograd_backward(gout, geom.padding, (n, w.shape[1]) + tuple(spatial), w=w)[0]
     xp = get_array_module(gout)
     d = len(kernel)
@@ -364,7 +366,7 @@ def conv_input_grad(gout, w, spatial, geom, gm=None):
 
 def conv_weight_grad(x, gout, w_shape, geom, gm=None):
     """Gradient of the convolution in its weight: one GEMM of ``gout`` against the columns."""
-    if _winograd_ok(x.shape[1], gout.shape[1], gout.shape[-1], w_shape[2:], geom, x.dtype):
+    if _winograd_ok(x, x.shape[1], gout.shape[1], gout.shape[-1], w_shape[2:], geom, x.dtype):
         return winograd_backward(gout, geom.padding, x.shape, x=x)[1]
     cols, _ = _columns(x, w_shape[2:], geom)
     if gm is None:
@@ -400,7 +402,7 @@ class Convolution(Node):
                 gx = ConvTranspose.apply(g, w, None, geom, tuple(x.shape[2:]))
             if e[1] is not None:
                 gw = ConvWeightGrad.apply(x, g, geom, tuple(w.shape))
-        elif _winograd_ok(x.shape[1], w.shape[0], g.shape[-1], w.shape[2:], geom, x.dtype):
+        elif _winograd_ok(g, x.shape[1], w.shape[0], g.shape[-1], w.shape[2:], geom, x.dtype):
             # one gradient tile transform serves both
             gx, gw = winograd_backward(g, geom.padding, x.shape, w=w if e[0] is not None else None,
                                        x=x if e[1] is not None else None)
