@@ -48,15 +48,26 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>
 # Offline installs of what is missing, into a venv layered over the system packages.
 wheels="$repo/benchmarks/wheels"
 missing=$($python - <<'PY'
-import importlib.util
-print(" ".join(m for m in ("pytest", "msgpack", "mpi4py", "ml_dtypes") if importlib.util.find_spec(m) is None))
+import importlib
+missing = []
+for name, module in (("pytest", "pytest"), ("msgpack", "msgpack"), ("mpi4py", "mpi4py.MPI"),
+                     ("ml_dtypes", "ml_dtypes")):
+    try:    # mpi4py.MPI, not just the package: an mpi4py without an MPI library is no use
+        importlib.import_module(module)
+    except Exception:
+        missing.append(name)
+print(" ".join(missing))
 PY
 )
+# the venv lives outside OUT_DIR: what is left there is copied back, and a venv is thousands of
+# files
+venv="${TMPDIR:-/tmp}/disttorch-gpu-check-venv.$$"
 if [ -n "$missing" ]; then
-    if [ -d "$wheels" ] && $python -m venv --system-site-packages "$out/venv"; then
+    echo "gpu_check: missing [$missing ], installing from benchmarks/wheels into $venv"
+    if [ -d "$wheels" ] && $python -m venv --system-site-packages "$venv"; then
         # a venv made from inside another venv would not see that one's packages: link them
         $python -c "import site; print('\n'.join(site.getsitepackages()))" > \
-            "$("$out/venv/bin/python" -c 'import site; print(site.getsitepackages()[0])')/_gpu_check_base.pth"
+            "$("$venv/bin/python" -c 'import site; print(site.getsitepackages()[0])')/_gpu_check_base.pth"
         packages=""
         for m in $missing; do
             case $m in
@@ -65,10 +76,11 @@ if [ -n "$missing" ]; then
                 *) packages="$packages $m" ;;
             esac
         done
-        "$out/venv/bin/python" -m pip install --quiet --no-index --no-deps --find-links "$wheels" \
+        "$venv/bin/python" -m pip install --quiet --no-index --no-deps --find-links "$wheels" \
             $packages || echo "gpu_check: WARNING: offline install of [$packages ] failed"
-        python="$out/venv/bin/python"
-        export PATH="$out/venv/bin:$PATH"
+        python="$venv/bin/python"
+        export PATH="$venv/bin:$PATH"
+        trap 'rm -rf "$venv"' EXIT
     else
         echo "gpu_check: WARNING: missing [$missing ] and no benchmarks/wheels (or no venv module);"
         echo "           cases that need them are skipped or fail with the reason"
