@@ -1,12 +1,25 @@
 """The ``nccl`` backend: collectives on CUDA tensors through ``cupy.cuda.nccl``.
 
 The communicator is created on the first collective, once the worker has chosen its device
-(``disttorch.cuda.set_device(local_rank)``); rank 0's NCCL unique id reaches the others through
-MPI. Collectives are queued on a dedicated communication stream that first waits for the work
-already queued on the caller's stream, so DDP's bucket all-reduces overlap the rest of backward;
-``Work.wait()`` makes the caller's stream wait for the collective without blocking the host.
-Object collectives, ``barrier`` and error reporting go through the MPI group of the same ranks.
+(``disttorch.cuda.set_device(local_rank)``), or at once on ``device_id``'s device when
+``init_process_group(device_id=...)`` names one; rank 0's NCCL unique id reaches the others
+through MPI. Collectives are queued on a dedicated communication stream that first waits for
+the work already queued on the caller's stream, so DDP's bucket all-reduces overlap the rest of
+backward; ``Work.wait()`` makes the caller's stream wait for the collective without blocking the
+host. Object collectives, ``barrier`` and error reporting go through the MPI group of the same
+ranks.
+
+Errors and timeouts follow PyTorch's NCCL watchdog: a thread per group polls its collectives'
+CUDA events (a non-blocking query) and the communicator's asynchronous error state; a
+collective that has not completed within the group's timeout, or an asynchronous NCCL error,
+aborts the communicator (``ncclCommAbort``, which also releases the GPU kernels stuck in it) and
+the error is raised by the next ``wait()`` or collective on the group. Blocking waits
+(``Work.wait(timeout)``, ``Work.synchronize()``, ``is_completed()``, ``barrier`` and
+``TORCH_NCCL_BLOCKING_WAIT=1``) poll the same state on the caller's thread.
 """
+import os
+import sys
+import threading
 import time
 
 import numpy as np
@@ -24,19 +37,80 @@ _NCCL_OPS = {ReduceOp.SUM: 0, ReduceOp.PRODUCT: 1, ReduceOp.MAX: 2, ReduceOp.MIN
 # bool tensors reduce as uint8: any for SUM/MAX/BOR, all for PRODUCT/MIN/BAND
 _BOOL_OPS = {ReduceOp.SUM: 2, ReduceOp.MAX: 2, ReduceOp.BOR: 2, ReduceOp.PRODUCT: 3,
              ReduceOp.MIN: 3, ReduceOp.BAND: 3}
+_UNIQUE_ID_BYTES = 128  # NCCL_UNIQUE_ID_BYTES
+_WATCHDOG_INTERVAL_S = 0.1  # how often the watchdog polls (PyTorch's watchdog: 100 ms)
+_NO_GPU = ("backend 'nccl' needs CuPy and a CUDA GPU, and none was found on this machine; use "
+           "backend='gloo' (or 'mpi') for CPU tensors")
+
+
+def nccl_unavailable_reason():
+    """None when the ``nccl`` backend can run here, else why it cannot (an error message)."""
+    from .. import cuda
+    cp = cupy_module()
+    if cp is None or not is_real_cupy(cp) or not cuda.is_available():
+        return _NO_GPU
+    try:
+        from cupy.cuda import nccl
+    except Exception as exc:  # a CuPy build without its NCCL module
+        return (f"backend 'nccl' is unavailable: NCCL is unavailable in this CuPy build (importing "
+                f"cupy.cuda.nccl failed: {exc}); install NCCL for CuPy's CUDA version (e.g. pip "
+                f"install nvidia-nccl-cu12) or use backend='gloo' (or 'mpi')")
+    if not getattr(nccl, "available", False):
+        return ("backend 'nccl' is unavailable: NCCL is unavailable in this CuPy build "
+                "(cupy.cuda.nccl.available is False: libnccl was not found); install NCCL for "
+                "CuPy's CUDA version (e.g. pip install nvidia-nccl-cu12) or use backend='gloo' "
+                "(or 'mpi')")
+    return None
 
 
 def nccl_available():
     """True when CuPy (not the simulated device) runs on a GPU and has its NCCL bindings."""
-    from .. import cuda
-    cp = cupy_module()
-    if not (cuda.is_available() and is_real_cupy(cp)):
-        return False
     try:
-        from cupy.cuda import nccl
-        return bool(nccl.available)
-    except Exception:  # CuPy without NCCL bindings
+        return nccl_unavailable_reason() is None
+    except Exception:
         return False
+
+
+def _encode_unique_id(unique_id):
+    """CuPy's unique id, a tuple of 128 C ``char`` values (-128..127 where ``char`` is signed),
+    as the 128 bytes that travel to the other ranks."""
+    return bytes(int(b) & 0xFF for b in unique_id)
+
+
+def _decode_unique_id(payload, signed=True):
+    """The tuple ``NcclCommunicator`` takes back from the bytes of :func:`_encode_unique_id`."""
+    if signed:
+        return tuple(b - 256 if b > 127 else b for b in payload)
+    return tuple(payload)
+
+
+def _new_communicator(nccl, size, payload, rank):
+    try:
+        return nccl.NcclCommunicator(size, _decode_unique_id(payload), rank)
+    except OverflowError:
+        # where C char is unsigned (aarch64, ppc64le) CuPy takes 0..255 and refuses negatives;
+        # the conversion fails before ncclCommInitRank runs, so retrying is safe
+        return nccl.NcclCommunicator(size, _decode_unique_id(payload, signed=False), rank)
+
+
+def _device_index(device_id):
+    """The CUDA device index ``init_process_group(device_id=...)`` names (None: current)."""
+    from .._device import device
+    if isinstance(device_id, int) and not isinstance(device_id, bool):
+        return device_id
+    dev = device(device_id)
+    if dev.type != "cuda":
+        raise ValueError(f"the nccl backend binds to a CUDA device, got device_id={device_id!r}")
+    return dev.index
+
+
+def _blocking_wait():
+    value = os.environ.get("TORCH_NCCL_BLOCKING_WAIT", os.environ.get("NCCL_BLOCKING_WAIT", ""))
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _seconds(timeout):
+    return None if timeout is None else getattr(timeout, "total_seconds", lambda: timeout)()
 
 
 def _nccl_dtype(array):
@@ -64,28 +138,114 @@ def _device_data(tensor, name):
 
 
 class _NcclWork(Work):
-    """An enqueued collective: ``wait()`` orders the caller's stream after it (no host block);
-    ``synchronize()`` blocks the host until it has run, at most the group's timeout."""
+    """An enqueued collective.
 
-    def __init__(self, description, result, event, timeout, on_timeout):
-        super().__init__(description, result, timeout, on_timeout)
+    ``wait()`` orders the caller's stream after it without blocking the host, and raises the
+    error the watchdog (or a blocking wait) recorded for it or its communicator.
+    ``wait(timeout)``, ``synchronize()`` (the group's timeout) and ``is_completed()`` poll its
+    CUDA event and the communicator's asynchronous error state on the caller's thread."""
+
+    def __init__(self, group, name, seq, result, event):
+        super().__init__(f"{name} (collective #{seq})", result, group.timeout)
+        self._group = group
+        self.name = name
+        self.seq = seq
         self._event = event
-        self._finish()
+        self._started = time.monotonic()
+        self._gpu_done = False
+        self._failure = None
+        self._future = None
+
+    def _poll(self):
+        """True once the collective has run or failed; never blocks the host."""
+        if self._gpu_done or self._failure is not None:
+            return True
+        group = self._group
+        if group._error is not None or group._check_async_error(self):
+            group._fail(self, None)  # records the communicator's failure for this work
+            return True
+        if self._event.done:
+            self._gpu_done = True
+            return True
+        return False
+
+    def _expired(self, now):
+        limit = _seconds(self._timeout)
+        return limit is not None and now - self._started > limit
+
+    def _raise_failure(self):
+        if self._failure is None and self._group._error is not None:
+            self._group._fail(self, None)
+        if self._failure is not None:
+            raise self._failure
+
+    def _block(self, seconds=None):
+        """Block the host until the collective has run: at most ``seconds`` (an explicit
+        ``wait(timeout)``), else the group's timeout counted from when it was enqueued. A
+        collective still running then is failed and its communicator aborted."""
+        end = None if seconds is None else time.monotonic() + seconds
+        pause = 1e-5
+        while not self._poll():
+            now = time.monotonic()
+            if end is not None and now > end:
+                self._group._fail(self, RuntimeError(
+                    f"Work.wait() timed out after {seconds} s waiting for {self.description} "
+                    f"on rank {self._group._global_rank()}; the NCCL communicator of group "
+                    f"'{self._group.name}' was aborted"))
+            elif end is None and self._expired(now):
+                self._group._fail(self, self._group._timeout_error(self))
+            else:
+                time.sleep(pause)
+                pause = min(2 * pause, 1e-3)
+        self._raise_failure()
 
     def wait(self, timeout=None):
-        cupy_module().cuda.get_current_stream().wait_event(self._event)
+        """Without ``timeout``: make the current stream wait for the collective (the host does
+        not block unless ``TORCH_NCCL_BLOCKING_WAIT=1``); with one: block at most that long."""
+        self._raise_failure()
+        if timeout is not None:
+            self._block(_seconds(timeout))
+        elif self._group._blocking_wait:
+            self._block()
+        elif not self._gpu_done:
+            cupy_module().cuda.get_current_stream().wait_event(self._event)
         return True
 
     def is_completed(self):
-        return bool(self._event.done)
+        return self._poll()
+
+    def is_success(self):
+        return self._poll() and self._failure is None
+
+    def exception(self):
+        self._poll()
+        return self._failure
 
     def synchronize(self):
-        limit = self._timeout.total_seconds() if self._timeout is not None else None
-        start = time.monotonic()
-        while not self._event.done:
-            if limit is not None and time.monotonic() - start > limit:
-                raise self._on_timeout()
-            time.sleep(1e-4)
+        """Block the host until the collective has run, at most the group's timeout."""
+        self._raise_failure()
+        self._block()
+
+    def get_future(self):
+        # complete as soon as the collective is enqueued, as PyTorch's CUDA futures are: a
+        # callback runs at once, and wait() orders the caller's stream after the collective
+        if self._future is None:
+            self._future = _NcclFutureWork(self)
+        return self._future.get_future()
+
+
+class _NcclFutureWork(Work):
+    """What ``get_future()`` of an NCCL collective stands on: complete from the start, its
+    ``wait()`` is the collective's (a stream wait that raises a recorded failure)."""
+
+    def __init__(self, work):
+        super().__init__(work.description, work._result)
+        self._work = work
+        self._finish()
+
+    def wait(self, timeout=None):
+        return self._work.wait(timeout)
+
 
 
 class ProcessGroupNCCL(ProcessGroup):
@@ -93,7 +253,8 @@ class ProcessGroupNCCL(ProcessGroup):
 
     backend_name = "nccl"
 
-    def __init__(self, comm, timeout, global_ranks=None, name="world", control=None):
+    def __init__(self, comm, timeout, global_ranks=None, name="world", control=None,
+                 device_id=None):
         if control is None:
             ranks = list(range(comm.Get_size())) if global_ranks is None else list(global_ranks)
             control = ProcessGroupMPI(comm, timeout, ranks, name)
@@ -103,7 +264,17 @@ class ProcessGroupNCCL(ProcessGroup):
         self.name = name
         self._comm = None
         self._stream = None
+        self._device = None
         self._seq = 0
+        self._lock = threading.Lock()
+        self._inflight = []  # enqueued collectives the watchdog has not seen complete
+        self._error = None  # the failure that aborted the communicator
+        self._watchdog = None
+        self._stop = threading.Event()
+        self._blocking_wait = _blocking_wait()
+        self._bound = device_id is not None
+        if device_id is not None:
+            self.bind_device(device_id)
 
     def rank(self):
         return self.control.rank()
@@ -111,45 +282,180 @@ class ProcessGroupNCCL(ProcessGroup):
     def size(self):
         return self.control.size()
 
+    def _global_rank(self):
+        return self.global_ranks[self.rank()]
+
     # -------------------------------------------------------------- communicator
+    def bind_device(self, device_id):
+        """Create the communicator now, on ``device_id`` (``init_process_group(device_id=)``);
+        its collectives then run on that device whichever device is current."""
+        cp = cupy_module()
+        index = _device_index(device_id)
+        if index is None:
+            index = cp.cuda.runtime.getDevice()
+        if self._comm is not None:
+            if index != self._device:
+                raise ValueError(f"the NCCL communicator of group '{self.name}' is already bound "
+                                 f"to cuda:{self._device}, not cuda:{index}")
+            return
+        with cp.cuda.Device(index):
+            self._communicator()
+
     def _communicator(self):
+        if self._error is not None:
+            raise self._aborted_error("communicator")
         if self._comm is None:
             cp = cupy_module()
             from cupy.cuda import nccl
-            unique_id = self.control.broadcast_bytes(
-                bytes(nccl.get_unique_id()) if self.rank() == 0 else b"", 0)
+            device = cp.cuda.runtime.getDevice()
+            payload, failure = b"", None
+            if self.rank() == 0:
+                try:
+                    payload = _encode_unique_id(nccl.get_unique_id())
+                except Exception as exc:  # the others learn of it from the empty id
+                    failure = exc
+            payload = self.control.broadcast_bytes(payload, 0)
+            if failure is not None:
+                raise DistBackendError(f"NCCL could not create a unique id on rank "
+                                       f"{self._global_rank()}: {failure}") from failure
+            if len(payload) != _UNIQUE_ID_BYTES:
+                raise DistBackendError(
+                    f"NCCL communicator creation failed on rank {self._global_rank()}: rank 0 of "
+                    f"group '{self.name}' sent a unique id of {len(payload)} bytes, not "
+                    f"{_UNIQUE_ID_BYTES} (it could not create one)")
             try:
-                self._comm = nccl.NcclCommunicator(self.size(), unique_id, self.rank())
+                comm = _new_communicator(nccl, self.size(), payload, self.rank())
             except Exception as exc:
                 raise DistBackendError(
-                    f"NCCL communicator creation failed on rank {self.rank()} (device "
-                    f"cuda:{cp.cuda.runtime.getDevice()}): {exc}. Each rank needs its own GPU: "
-                    f"call disttorch.cuda.set_device(local_rank) before the first collective."
+                    f"NCCL communicator creation failed on rank {self._global_rank()} (device "
+                    f"cuda:{device}): {exc}. Each rank needs its own GPU: call "
+                    f"disttorch.cuda.set_device(local_rank) before the first collective, or pass "
+                    f"device_id to init_process_group."
                 ) from exc
             self._stream = cp.cuda.Stream(non_blocking=True)
+            self._device = device
+            self._comm = comm
+            self._start_watchdog()
         return self._comm
 
     def _launch(self, name, issue, result):
         """Run ``issue(comm, stream_ptr)`` on the communication stream after the caller's work."""
         cp = cupy_module()
+        if self._error is not None:
+            raise self._aborted_error(name)
         comm = self._communicator()
+        if cp.cuda.runtime.getDevice() != self._device:
+            with cp.cuda.Device(self._device):
+                return self._enqueue(cp, comm, name, issue, result)
+        return self._enqueue(cp, comm, name, issue, result)
+
+    def _enqueue(self, cp, comm, name, issue, result):
         self._seq += 1
         seq = self._seq
-        caller = cp.cuda.get_current_stream()
-        self._stream.wait_event(caller.record())
+        self._stream.wait_event(cp.cuda.get_current_stream().record())
         try:
             issue(comm, self._stream.ptr)
         except Exception as exc:
             raise DistBackendError(f"NCCL {name} (collective #{seq}) failed on rank "
-                                   f"{self.rank()}: {exc}") from exc
-        event = self._stream.record()
-        return _NcclWork(f"{name} #{seq}", result, event, self.timeout,
-                         lambda: self._timeout_error(name, seq))
+                                   f"{self._global_rank()}: {exc}") from exc
+        event = cp.cuda.Event(disable_timing=True)
+        event.record(self._stream)
+        work = _NcclWork(self, name, seq, result, event)
+        with self._lock:
+            self._inflight.append(work)
+        return work
 
-    def _timeout_error(self, name, seq):
-        return DistTimeoutError(f"NCCL {name} (collective #{seq}) of group '{self.name}' did not "
-                                f"complete within {self.timeout} on rank {self.rank()}: a rank "
-                                "has not joined it, or a GPU is stuck")
+    # -------------------------------------------------------------- errors and the watchdog
+    def _timeout_error(self, work):
+        return DistTimeoutError(
+            f"{work.description} on rank {self._global_rank()} timed out after "
+            f"{_seconds(self.timeout):g} s. The NCCL communicator of group '{self.name}' was "
+            f"aborted: a rank has not joined the collective, or a GPU is stuck")
+
+    def _aborted_error(self, what, verb="cannot run"):
+        error = DistBackendError(
+            f"NCCL {what} {verb} on rank {self._global_rank()}: the communicator of group "
+            f"'{self.name}' was aborted after an earlier failure: {self._error}")
+        error.__cause__ = self._error
+        return error
+
+    def _check_async_error(self, work):
+        """Ask NCCL for an asynchronous error (non-blocking); on one, fail ``work`` with it."""
+        comm = self._comm
+        if comm is None or self._error is not None:
+            return False
+        try:
+            comm.check_async_error()
+        except Exception as exc:
+            error = DistBackendError(
+                f"NCCL {work.description} failed on rank {self._global_rank()}: NCCL reported an "
+                f"asynchronous error: {exc}. The communicator of group '{self.name}' was aborted")
+            error.__cause__ = exc
+            self._fail(work, error)
+            return True
+        return False
+
+    def _fail(self, work, error):
+        """Record ``error`` as ``work``'s failure and abort the communicator; once it has been
+        aborted, a work without its own failure fails with the communicator's."""
+        with self._lock:
+            first = self._error is None and error is not None
+            if first:
+                self._error = error
+                self._inflight = []
+            if work is not None and work._failure is None:
+                work._failure = error if first else \
+                    self._aborted_error(work.description, "did not complete")
+        if first:
+            self._stop.set()
+            comm = self._comm
+            try:
+                comm.abort()
+            except Exception as exc:  # NCCL before 2.4 has no abort: nothing more to do
+                print(f"disttorch: could not abort the NCCL communicator of group "
+                      f"'{self.name}': {exc}", file=sys.stderr)
+        return first
+
+    def _start_watchdog(self):
+        self._watchdog = threading.Thread(target=self._watch_loop, daemon=True,
+                                          name=f"disttorch-nccl-watchdog-{self.name}")
+        self._watchdog.start()
+
+    def _watch_loop(self):
+        try:
+            cupy_module().cuda.runtime.setDevice(self._device)  # the thread's current device
+        except Exception:
+            pass
+        while not self._stop.wait(_WATCHDOG_INTERVAL_S):
+            try:
+                self._watch()
+            except Exception as exc:  # keep watching; say why this pass failed
+                print(f"disttorch: NCCL watchdog of group '{self.name}': {exc!r}",
+                      file=sys.stderr)
+
+    def _watch(self):
+        """One watchdog pass: forget the collectives that have run; fail the group on an
+        asynchronous NCCL error, or when the oldest pending collective is past its timeout."""
+        with self._lock:
+            works = list(self._inflight)
+        now = time.monotonic()
+        for work in works:
+            if work._poll():
+                if work._failure is not None:
+                    self._report(work._failure)
+                    return
+                continue
+            if work._expired(now):
+                error = self._timeout_error(work)
+                if self._fail(work, error):
+                    self._report(error)
+                return
+            break  # collectives on one stream complete in order
+        with self._lock:
+            self._inflight = [w for w in self._inflight if not w._gpu_done]
+
+    def _report(self, error):
+        print(f"[rank {self._global_rank()}] disttorch NCCL watchdog: {error}", file=sys.stderr)
 
     def _finish(self, work, async_op):
         if async_op:
@@ -318,11 +624,28 @@ class ProcessGroupNCCL(ProcessGroup):
         control = self.control.split(ranks, timeout, name)
         if control is None:
             return None
-        return ProcessGroupNCCL(None, timeout, name=name, control=control)
+        # a group bound to a device (device_id) binds its subgroups to it too, as torch does
+        return ProcessGroupNCCL(None, timeout, name=name, control=control,
+                                device_id=self._device if self._bound else None)
 
     def shutdown(self):
-        if self._comm is not None:
-            self._stream.synchronize()
-            self._comm.destroy()
-            self._comm = None
+        self._stop.set()
+        if self._watchdog is not None:
+            self._watchdog.join(timeout=2 * _WATCHDOG_INTERVAL_S + 1.0)
+            self._watchdog = None
+        if self._comm is not None and self._error is None:
+            # let the queued collectives finish (within the timeout) before destroying the
+            # communicator; one that cannot is aborted instead of hanging the exit
+            with self._lock:
+                works = list(self._inflight)
+            try:
+                for work in works:
+                    work._block()
+                self._comm.destroy()
+            except DistBackendError as exc:
+                print(f"[rank {self._global_rank()}] disttorch: shutting down NCCL group "
+                      f"'{self.name}': {exc}", file=sys.stderr)
+        self._comm = None
+        with self._lock:
+            self._inflight = []
         self.control.shutdown()
