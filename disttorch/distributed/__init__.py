@@ -100,6 +100,8 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
         timeout: how long a collective may take before it raises ``DistTimeoutError``
             (default 30 minutes).
         world_size, rank: optional; must agree with MPI's view when given.
+        device_id: for ``"nccl"``, the GPU (an int, ``"cuda:N"`` or a device) whose
+            communicator is created now rather than at the first collective.
     """
     if _State.default is not None:
         raise ValueError("trying to initialize the default process group twice!")
@@ -125,11 +127,12 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
             f"`disttorch-run --nproc-per-node N script.py`, `mpiexec -n N python script.py` or "
             f"`srun python script.py`.")
     if name == Backend.NCCL:
-        if not is_nccl_available():
-            raise RuntimeError("backend 'nccl' needs CuPy and a CUDA GPU, and none was found on "
-                               "this machine; use backend='gloo' (or 'mpi') for CPU tensors")
-        from .backend_nccl import ProcessGroupNCCL
-        pg = ProcessGroupNCCL(world.Dup(), timeout)
+        from .backend_nccl import ProcessGroupNCCL, nccl_unavailable_reason
+        reason = nccl_unavailable_reason()
+        if reason is not None:
+            raise RuntimeError(reason)
+        # device_id binds the communicator to that GPU now (PyTorch's eager init)
+        pg = ProcessGroupNCCL(world.Dup(), timeout, device_id=device_id)
     elif name in (Backend.MPI, Backend.GLOO):
         from .backend_mpi import ProcessGroupMPI
         pg = ProcessGroupMPI(world.Dup(), timeout, list(range(size)))
