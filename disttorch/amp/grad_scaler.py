@@ -55,8 +55,11 @@ class GradScaler:
         self._growth_factor = float(growth_factor)
         self._backoff_factor = float(backoff_factor)
         self._growth_interval = int(growth_interval)
+        self._init_growth_tracker = 0
         self._scale = None
-        self._growth_tracker = 0
+        # consecutive unskipped steps, an int32 0-d tensor beside the scale: update() changes both
+        # on the device, as torch._amp_update_scale_ does, with no readback
+        self._growth_tracker = None
         self._per_optimizer = {}
 
     def is_enabled(self):
@@ -67,6 +70,8 @@ class GradScaler:
             from .. import _dtype
             from ..ops.creation import full
             self._scale = full((), self._init_scale, dtype=_dtype.float32, device=like.device)
+            self._growth_tracker = full((), self._init_growth_tracker, dtype=_dtype.int32,
+                                        device=like.device)
         return self._scale
 
     def scale(self, outputs):
@@ -105,13 +110,15 @@ class GradScaler:
         if any(g._data.dtype == np.float16 for g in grads):
             raise ValueError("Attempting to unscale FP16 gradients.")
         found = unscale_and_check([g._data for g in grads], self._scale._data)
-        if found is None:
+        if found is None and grads:
             inv_scale = 1.0 / self._scale._data
             for g in grads:
                 data = g._data
                 data *= inv_scale.astype(data.dtype)
                 bad = ~get_array_module(data).isfinite(data).all()
                 found = bad if found is None else (found | bad)
+            # a one-element float32 flag on the device, as the fused kernel and torch keep it
+            found = found.astype(np.float32).reshape(1)
         for g in grads:
             g._vc[0] += 1
         state["found_inf"] = found
@@ -133,34 +140,51 @@ class GradScaler:
             self.unscale_(optimizer)
         found = state["found_inf"]
         result = None
-        # the one host synchronisation of a scaled step, as in PyTorch
+        # the one host synchronisation of a scaled step, as in PyTorch's _maybe_opt_step
         if found is None or not bool(found):
             result = optimizer.step(*args, **kwargs)
         state["stage"] = _STEPPED
         return result
 
     def update(self, new_scale=None):
-        """Adjust the scale for the next iteration (or set it to ``new_scale``)."""
+        """Adjust the scale for the next iteration (or set it to ``new_scale``, a float or a
+        one-element tensor).
+
+        Everything stays on the device (no host synchronisation): after a step with inf/NaN
+        gradients the scale is multiplied by ``backoff_factor`` and the growth tracker reset;
+        otherwise the tracker counts the step and, at ``growth_interval``, the scale grows by
+        ``growth_factor`` (unless that would overflow float32) and the tracker restarts.
+        """
         if not self._enabled:
             return
         if self._scale is None:
-            return
+            raise AssertionError("Attempted update but _scale is None.  This may indicate your "
+                                 "script did not use scaler.scale(loss or outputs) earlier in the "
+                                 "iteration.")
+        scale = self._scale._data
         if new_scale is not None:
-            value = float(new_scale)
-            self._growth_tracker = 0
-        else:
-            skipped = any(s["found_inf"] is not None and bool(s["found_inf"])
-                          for s in self._per_optimizer.values())
-            value = float(self._scale._data)
-            if skipped:
-                value *= self._backoff_factor
-                self._growth_tracker = 0
+            from ..tensor import Tensor
+            if isinstance(new_scale, Tensor):
+                reason = ("new_scale should be a float or a 1-element torch.cuda.FloatTensor or "
+                          "torch.FloatTensor with requires_grad=False.")
+                if new_scale.device.type != self._device.split(":")[0] or \
+                        new_scale.numel() != 1 or new_scale.requires_grad:
+                    raise AssertionError(reason)
+                scale[...] = new_scale._data.reshape(()).astype(scale.dtype)
             else:
-                self._growth_tracker += 1
-                if self._growth_tracker == self._growth_interval:
-                    value *= self._growth_factor
-                    self._growth_tracker = 0
-        self._scale._data[...] = value
+                scale[...] = float(new_scale)
+        else:
+            found_infs = [s["found_inf"] for s in self._per_optimizer.values()
+                          if s["found_inf"] is not None]
+            if not found_infs:
+                raise AssertionError("No inf checks were recorded prior to update.")
+            found = found_infs[0]
+            for other in found_infs[1:]:
+                found = found + other
+            _update_scale(scale, self._growth_tracker._data, found, self._growth_factor,
+                          self._backoff_factor, self._growth_interval)
+        self._scale._vc[0] += 1
+        self._growth_tracker._vc[0] += 1
         self._per_optimizer = {}
 
     def get_scale(self):
@@ -194,7 +218,13 @@ class GradScaler:
             return {}
         return {"scale": self.get_scale(), "growth_factor": self._growth_factor,
                 "backoff_factor": self._backoff_factor, "growth_interval": self._growth_interval,
-                "_growth_tracker": self._growth_tracker}
+                "_growth_tracker": self._get_growth_tracker()}
+
+    def _get_growth_tracker(self):
+        """The growth tracker as a Python int (a host synchronisation, as in PyTorch)."""
+        if self._growth_tracker is None:
+            return self._init_growth_tracker
+        return int(self._growth_tracker._data)
 
     def load_state_dict(self, state_dict):
         """Restore what :meth:`state_dict` returned."""
@@ -209,4 +239,22 @@ class GradScaler:
         self._growth_factor = float(state_dict["growth_factor"])
         self._backoff_factor = float(state_dict["backoff_factor"])
         self._growth_interval = int(state_dict["growth_interval"])
-        self._growth_tracker = int(state_dict["_growth_tracker"])
+        self._init_growth_tracker = int(state_dict["_growth_tracker"])
+        if self._growth_tracker is not None:
+            self._growth_tracker._data[...] = self._init_growth_tracker
+
+
+def _update_scale(scale, growth_tracker, found_inf, growth_factor, backoff_factor,
+                  growth_interval):
+    """``torch._amp_update_scale_`` on the device arrays ``scale`` (float32, 0-d) and
+    ``growth_tracker`` (int32, 0-d), in place, without reading anything back."""
+    xp = get_array_module(scale)
+    found = found_inf.reshape(()) != 0
+    successful = growth_tracker + 1
+    grow = (successful == growth_interval) & ~found
+    wide = scale.astype(np.float64)  # the CUDA kernel multiplies by the double factors
+    grown = (wide * growth_factor).astype(np.float32)
+    backed_off = (wide * backoff_factor).astype(np.float32)
+    kept = xp.where(grow & xp.isfinite(grown), grown, scale)
+    scale[...] = xp.where(found, backed_off, kept)
+    growth_tracker[...] = xp.where(found | grow, 0, successful).astype(growth_tracker.dtype)

@@ -4,7 +4,8 @@ import weakref
 import numpy as np
 
 from .. import _dtype
-from .._backend import get_array_module
+from .._backend import get_array_module, is_cuda_array, to_numpy
+from ..autograd.function import Node
 from ..tensor import Tensor, _new
 
 _PY_SCALARS = (int, float, bool, complex)
@@ -60,6 +61,51 @@ def device_mismatch(a, b):
                         f"devices, {a.device} and {b.device}!")
 
 
+class HostScalarToDevice(Node):
+    """A 0-d CPU tensor joining an op on a CUDA tensor, as PyTorch allows: its value goes to the
+    device in a kernel-filled 0-d array (no host-to-device copy, which waits for the stream), and
+    its gradient comes back as a 0-d CPU tensor of its own dtype."""
+
+    def forward(self, x, like):
+        xp = get_array_module(like)
+        value = x.item()
+        with xp.cuda.Device(like.device.id):
+            return xp.full((), value, x.dtype)
+
+    def backward(self, g):
+        if isinstance(g, Tensor):
+            from .conversion import ToDevice
+            from .._device import device
+            return ToDevice.apply(g, device("cpu")), None
+        return to_numpy(g), None
+
+
+def _is_host_scalar(data):
+    return type(data) is np.ndarray and data.ndim == 0
+
+
+def match_devices(a, b):
+    """Put two tensors on one device for an elementwise op: a 0-d CPU tensor next to a CUDA
+    tensor moves to the device (differentiably), as in PyTorch, where it acts as a scalar; any
+    other mix raises PyTorch's device-mismatch error. Tensors already together pass through."""
+    da, db = a._data, b._data
+    if type(da) is type(db):
+        return a, b
+    if _is_host_scalar(db) and is_cuda_array(da):
+        return a, HostScalarToDevice.apply(b, da)
+    if _is_host_scalar(da) and is_cuda_array(db):
+        return HostScalarToDevice.apply(a, db), b
+    raise device_mismatch(a, b)
+
+
+def on_device_of(x, like):
+    """``x`` (Tensor or not) ready to meet tensor ``like``: a 0-d CPU tensor moves to ``like``'s
+    CUDA device; a CPU tensor with dimensions next to a CUDA one raises PyTorch's error."""
+    if isinstance(x, Tensor) and type(x._data) is not type(like._data):
+        return match_devices(x, like)[0]
+    return x
+
+
 def as_scalar(x):
     """Return a Python number for numpy scalars; Python numbers pass through."""
     if isinstance(x, np.generic):
@@ -85,12 +131,8 @@ def promote(a, b):
     if a_t and b_t:
         da, db = a._data, b._data
         if type(da) is not type(db):
-            # A zero-dim CPU tensor may take part in a CUDA op, like a Python number.
-            if db.ndim == 0 and type(db) is np.ndarray:
-                return promote(a, db.item() if b.dtype.category < 3 else complex(db))
-            if da.ndim == 0 and type(da) is np.ndarray:
-                return promote(da.item(), b)
-            raise device_mismatch(a, b)
+            a, b = match_devices(a, b)
+            da, db = a._data, b._data
         if da.dtype == db.dtype:
             return a, b
         rt = _dtype.result_type_from([t.dtype for t in (a, b) if t._data.ndim],

@@ -2,12 +2,12 @@
 import numpy as np
 
 from .. import _dtype
-from .._backend import get_array_module
+from .._backend import get_array_module, is_cuda_array
 from ..autograd import grad_mode
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import (promote, promote_scalar_tensor, register_methods, sum_to, default_float,
-                    cast, device_mismatch, as_scalar, _PY_SCALARS)
+                    cast, device_mismatch, as_scalar, match_devices, _PY_SCALARS)
 
 __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
            "floor_divide", "remainder", "fmod", "pow", "float_power", "neg", "negative",
@@ -337,6 +337,8 @@ divide = true_divide = div
 def _check_int_zero_div(a, b):
     bd = b._data if isinstance(b, Tensor) else b
     ad = a._data if isinstance(a, Tensor) else a
+    if is_cuda_array(ad) or is_cuda_array(bd):
+        return  # PyTorch's CUDA kernels do not check (reading the divisor back would sync)
     if getattr(ad, "dtype", None) is not None and ad.dtype.kind in "iub" and \
             (not hasattr(bd, "dtype") or bd.dtype.kind in "iub") and not isinstance(bd, float):
         if (bd == 0) is True or (hasattr(bd, "any") and (bd == 0).any()):
@@ -433,10 +435,9 @@ arctan2 = atan2
 
 def _compare(ufunc_name):
     def op(input, other, *, out=None):
-        if isinstance(input, Tensor) and isinstance(other, Tensor):
-            if type(input._data) is not type(other._data):
-                if other._data.ndim and input._data.ndim:
-                    raise device_mismatch(input, other)
+        if isinstance(input, Tensor) and isinstance(other, Tensor) and \
+                type(input._data) is not type(other._data):
+            input, other = match_devices(input, other)
         a = input._data if isinstance(input, Tensor) else as_scalar(input)
         b = other._data if isinstance(other, Tensor) else as_scalar(other)
         if not isinstance(input, Tensor) and not isinstance(other, Tensor):
@@ -511,6 +512,8 @@ def equal(input, other):
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    if type(input._data) is not type(other._data):
+        input, other = match_devices(input, other)
     xp = get_array_module(input._data)
     return _new(xp.isclose(input._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
@@ -536,6 +539,13 @@ def _out(result, out):
 
 
 # ------------------------------------------------------------------ in-place
+def _type_name(np_dtype):
+    """PyTorch's ScalarType name (``Float``, ``Long``...) of a numpy dtype, for messages."""
+    from .indexing import _SCALAR_TYPE
+    name = _dtype.from_numpy_dtype(np_dtype).name
+    return _SCALAR_TYPE.get(name, name.capitalize())
+
+
 def check_inplace(self):
     """Raise PyTorch's errors for in-place ops that autograd cannot allow; return True when the
     in-place op must be recorded in the graph."""
@@ -560,8 +570,8 @@ def apply_inplace(self, result):
     if rd.dtype != sd.dtype:
         rk, sk = _dtype.from_numpy_dtype(rd.dtype), _dtype.from_numpy_dtype(sd.dtype)
         if rk.category > sk.category:
-            raise RuntimeError(f"result type {rk.name.capitalize()} can't be cast to the desired "
-                               f"output type {sk.name.capitalize()}")
+            raise RuntimeError(f"result type {_type_name(rd.dtype)} can't be cast to the desired "
+                               f"output type {_type_name(sd.dtype)}")
     if rd.shape != sd.shape:
         try:
             np.broadcast_shapes(rd.shape, sd.shape) == sd.shape or (_ for _ in ()).throw(ValueError)
@@ -582,6 +592,15 @@ def apply_inplace(self, result):
     return self
 
 
+def _host_operand(self, other):
+    """The operand of an untracked in-place op on ``self`` when ``other`` is on another device:
+    a 0-d CPU tensor acts as a number (its value, kept in its dtype) next to a CUDA tensor."""
+    od = other._data
+    if od.ndim or type(od) is not np.ndarray:
+        raise device_mismatch(self, other)
+    return od[()]
+
+
 def _inplace_op(fn, ufunc_name=None):
     def method(self, other, *args, **kwargs):
         record = check_inplace(self)
@@ -589,20 +608,17 @@ def _inplace_op(fn, ufunc_name=None):
             if ufunc_name is not None and not args and not kwargs.get("alpha", 1) != 1:
                 od = other._data if isinstance(other, Tensor) else as_scalar(other)
                 if isinstance(other, Tensor) and type(od) is not type(self._data):
-                    if od.ndim:
-                        raise device_mismatch(self, other)
-                    od = od.item()
+                    od = _host_operand(self, other)
                 sd = self._data
                 xp = get_array_module(sd)
                 res_dt = (od.dtype if hasattr(od, "dtype") else None)
                 if res_dt is not None and res_dt != sd.dtype and \
                         _dtype.from_numpy_dtype(res_dt).category > _dtype.from_numpy_dtype(sd.dtype).category:
-                    raise RuntimeError(f"result type {_dtype.from_numpy_dtype(res_dt).name.capitalize()} "
-                                       f"can't be cast to the desired output type "
-                                       f"{_dtype.from_numpy_dtype(sd.dtype).name.capitalize()}")
+                    raise RuntimeError(f"result type {_type_name(res_dt)} can't be cast to the "
+                                       f"desired output type {_type_name(sd.dtype)}")
                 if type(od) is float and sd.dtype.kind in "biu":
                     raise RuntimeError(f"result type Float can't be cast to the desired output type "
-                                       f"{_dtype.from_numpy_dtype(sd.dtype).name.capitalize()}")
+                                       f"{_type_name(sd.dtype)}")
                 getattr(xp, ufunc_name)(sd, od, out=sd, casting="unsafe")
                 self._vc[0] += 1
                 return self
@@ -629,10 +645,12 @@ atan2_ = _inplace_op(atan2)
 def _true_div_inplace(self, other, *, rounding_mode=None):
     if rounding_mode is None and self._data.dtype.kind in "biu":
         raise RuntimeError(f"result type Float can't be cast to the desired output type "
-                           f"{self.dtype.name.capitalize()}")
+                           f"{_type_name(self._data.dtype)}")
     if rounding_mode is None and not (check_inplace(self) and (
             self._requires_grad or (isinstance(other, Tensor) and other._requires_grad))):
         od = other._data if isinstance(other, Tensor) else as_scalar(other)
+        if isinstance(other, Tensor) and type(od) is not type(self._data):
+            od = _host_operand(self, other)
         get_array_module(self._data).true_divide(self._data, od, out=self._data, casting="unsafe")
         self._vc[0] += 1
         return self

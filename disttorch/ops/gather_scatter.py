@@ -3,6 +3,11 @@
 An ``index`` tensor along ``dim`` is turned into a full numpy advanced index (broadcast
 ``arange`` for the other dims), so these ops reuse ``Index``/``IndexPut``/``IndexPutAccumulate``
 of ``ops.indexing`` and share their gradients.
+
+Index ranges are checked, with PyTorch's messages, for CPU tensors only. On CUDA, PyTorch's
+kernels assert asynchronously instead of reading the indices back; CuPy has no such asserts, so
+here an out-of-range index on the device is undefined behaviour (CuPy wraps it around) rather
+than a host synchronisation per call.
 """
 import numpy as np
 
@@ -18,8 +23,10 @@ __all__ = ["gather", "scatter", "scatter_add", "scatter_reduce", "index_reduce",
            "slice_scatter", "diagonal_scatter"]
 
 
-def _full_index(input, dim, index, name):
-    """Validate ``index`` for ``input`` and return (dim, numpy advanced index tuple)."""
+def _full_index(input, dim, index, name, check=True):
+    """Validate ``index`` for ``input`` and return (dim, numpy advanced index tuple).
+
+    ``check=False`` skips the range check, for indices made internally (sort, topk)."""
     if not isinstance(index, Tensor):
         raise TypeError(f"{name}(): argument 'index' must be Tensor, not {type(index).__name__}")
     if index._data.dtype.kind not in "iu":
@@ -39,7 +46,7 @@ def _full_index(input, dim, index, name):
                                f"from dimension {d}")
     idx = index._data
     size = x_shape[d] if x_shape else 1
-    if idx.size:
+    if check and idx.size and type(idx) is np.ndarray:  # on the device: see the module notes
         lo, hi = int(idx.min()), int(idx.max())
         if lo < -size or hi >= size:
             raise RuntimeError(f"index {hi if hi >= size else lo} is out of bounds for dimension "
@@ -76,6 +83,13 @@ def gather(input, dim, index, *, sparse_grad=False, out=None):
         from .arithmetic import _out
         return _out(result, out)
     return result
+
+
+def gather_trusted(input, dim, index):
+    """:func:`gather` at indices known to be in range (made internally, e.g. by a sort): no
+    range check, which on the host costs a pass over the indices."""
+    _, idx = _full_index(input, dim, index, "gather", check=False)
+    return Index.apply(input, idx)
 
 
 def _src_region(src, index):
@@ -118,7 +132,8 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
         if not isinstance(src, Tensor):
             src = _new(get_array_module(input._data).full(index._data.shape, src,
                                                           input._data.dtype))
-        return scatter_reduce(input, dim, index, src, "sum" if reduce == "add" else "prod")
+        src = _src_region(_src_for(input, src, "scatter_reduce"), index)
+        return ScatterReduce.apply(input, src, idx, "sum" if reduce == "add" else "prod", True)
     if isinstance(src, Tensor):
         src = _src_region(_src_for(input, src, "scatter"), index)
         return IndexPut.apply(input, src, idx)

@@ -11,7 +11,8 @@ import numpy as np
 from .._backend import get_array_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
-from ._util import register_methods, wrap_dim, sum_to, cast, device_mismatch, as_scalar
+from ._util import (register_methods, wrap_dim, sum_to, cast, device_mismatch, as_scalar,
+                    on_device_of)
 from .arithmetic import check_inplace, apply_inplace, _nograd_inplace, mul
 from .shape import Slice, reshape, mark_view
 from .strided import scatter_add_flat
@@ -229,7 +230,9 @@ def _value_for(self, value):
         if type(value._data) is not type(self._data):
             if value._data.ndim:
                 raise device_mismatch(self, value)
-            return value.item()
+            if not (value._requires_grad and type(value._data) is np.ndarray):
+                return value.item()  # a 0-d CPU tensor acts as a number on the device
+            value = on_device_of(value, self)  # ... and keeps its gradient
         return cast(value, self._data.dtype)
     value = as_scalar(value)
     if not isinstance(value, (int, float, bool, complex)):
@@ -308,7 +311,9 @@ def _dim_index(input, dim, index, name):
     d = wrap_dim(dim, ndim)
     size = input._data.shape[d] if ndim else 1
     idx = index._data.reshape(-1)
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= size):
+    # checked on the host only: on CUDA PyTorch asserts on the device instead of reading the
+    # indices back, and here an out-of-range device index is undefined (CuPy wraps it around)
+    if idx.size and type(idx) is np.ndarray and (int(idx.min()) < 0 or int(idx.max()) >= size):
         raise IndexError("index out of range in self")
     if not ndim:
         return d, None

@@ -2,6 +2,11 @@
 
 Built on the ``Index``/``IndexPut`` nodes of ``ops.indexing`` (and ``where`` for masked_fill),
 so gradients and double backward come with them.
+
+Index ranges (take, put) and masked_scatter's source size are checked for CPU tensors only: on
+CUDA, PyTorch's kernels assert asynchronously rather than read back to the host, and here such
+an error on the device is undefined behaviour (CuPy wraps indices around) instead of a host
+synchronisation per call.
 """
 import numpy as np
 
@@ -99,12 +104,30 @@ def masked_scatter(input, mask, source):
         raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got"
                            f"{scalar_type_name(input)} and {scalar_type_name(source)}")
     x, m = _broadcast_mask(input, mask)
+    if type(m) is not np.ndarray:
+        return _masked_scatter_device(x, m, source)
     n = int(m.sum())
     if source._data.size < n:
         raise RuntimeError("masked_scatter: expected source to have at least as many elements as "
                            "ones in mask")
     values = slice_view(reshape(source, (-1,)), (slice(0, n),))
     return IndexPut.apply(x, values, (m,))
+
+
+def _masked_scatter_device(x, m, source):
+    """masked_scatter without reading the mask's count back: the k-th True entry takes
+    ``source``'s k-th element, found by a running count on the device (as PyTorch's CUDA kernel
+    does). The gradients are those of ``where`` and ``take``."""
+    from .pointwise import where
+    xp = get_array_module(m)
+    mask = _new(xp.ascontiguousarray(m))
+    size = source._data.size
+    if size == 0:
+        return where(mask, x, x)  # nothing to take from (a True entry is an error in torch)
+    pos = xp.cumsum(mask._data.reshape(-1), dtype=np.int64) - 1
+    pos = xp.minimum(xp.maximum(pos, 0), size - 1).reshape(m.shape)
+    values = Index.apply(reshape(source, (-1,)), (pos,))
+    return where(mask, values, x)
 
 
 # ------------------------------------------------------------------ take / put
@@ -114,7 +137,7 @@ def _flat_index(input, index, name):
                            f"{getattr(index, 'dtype', type(index).__name__)}")
     n = input._data.size
     idx = index._data
-    if idx.size:
+    if idx.size and type(idx) is np.ndarray:  # on the device: see the module notes
         lo, hi = int(idx.min()), int(idx.max())
         bad = lo if lo < -n else hi if hi >= n else None
         if bad is not None:

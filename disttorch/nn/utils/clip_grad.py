@@ -2,7 +2,7 @@
 ``clip_grads_with_norm_``. They work on the gradient arrays in place, outside autograd."""
 import math
 
-from ..._backend import get_array_module
+from ..._backend import get_array_module, is_cuda_array, to_numpy
 from ...tensor import Tensor, _new
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm",
@@ -60,16 +60,43 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
 
 def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     r"""Scale the gradients of ``parameters`` by ``max_norm / (total_norm + 1e-6)`` when that is
-    below 1 (``total_norm`` as computed by :func:`get_total_norm`)."""
+    below 1 (``total_norm`` as computed by :func:`get_total_norm`).
+
+    As in PyTorch, the coefficient is computed and clamped on ``total_norm``'s device and the
+    gradients are multiplied by it there: nothing is read back to the host (a NaN or infinite
+    norm makes the gradients NaN or zero rather than raising)."""
     grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
     if not grads:
         return
-    total = float(total_norm)
-    coef = min(float(max_norm) / (total + 1e-6), 1.0) if not math.isnan(total) else math.nan
+    if not isinstance(total_norm, Tensor):
+        total = float(total_norm)
+        coef = min(float(max_norm) / (total + 1e-6), 1.0) if not math.isnan(total) else math.nan
+        for g in grads:
+            data = g._data
+            data *= data.dtype.type(coef)
+            g._vc[0] += 1
+        return
+    total = total_norm._data
+    xp = get_array_module(total)
+    coef = xp.minimum(float(max_norm) / (total + 1e-6), 1.0)  # NaN propagates, as torch.clamp
+    coefs = {}
     for g in grads:
         data = g._data
-        data *= data.dtype.type(coef)
+        key = (type(data), data.dtype)
+        c = coefs.get(key)
+        if c is None:
+            c = coefs[key] = _to_array_of(coef, data).astype(data.dtype)
+        data *= c
         g._vc[0] += 1
+
+
+def _to_array_of(value, like):
+    """The 0-d array ``value`` on ``like``'s device (a copy only when the devices differ)."""
+    if type(value) is type(like):
+        return value
+    if is_cuda_array(value) and not is_cuda_array(like):
+        return to_numpy(value)
+    return get_array_module(like).asarray(to_numpy(value))
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
