@@ -11,7 +11,7 @@ from ..autograd.function import Node
 from ..return_types import _structseq
 from ..tensor import Tensor, _new
 from ._util import register_methods, sum_to, default_float, cast, wrap_dim
-from .arithmetic import check_inplace, apply_inplace, _nograd_inplace, _out
+from .arithmetic import check_inplace, apply_inplace, _nograd_inplace, _out, _prep
 from .indexing import scalar_type_name
 from .pointwise import acosh, asinh, atanh
 
@@ -220,9 +220,14 @@ bitwise_right_shift = _shift("bitwise_right_shift", "right_shift")
 
 
 def nextafter(input, other, *, out=None):
-    """The next floating-point value after ``input`` towards ``other``."""
-    xp = get_array_module(input._data)
-    return _new(xp.nextafter(input._data, other._data))
+    """The next floating-point value after ``input`` towards ``other`` (PyTorch's type
+    promotion; a 0-d CPU ``other`` may meet a CUDA ``input``)."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"nextafter(): argument 'other' (position 2) must be Tensor, not "
+                        f"{type(other).__name__}")
+    a, b = _prep(input, other)
+    xp = get_array_module(a._data)
+    return _out(_new(xp.nextafter(a._data, b._data)), out)
 
 
 def split_with_sizes(input, split_sizes, dim=0):
