@@ -1,28 +1,58 @@
-"""``disttorch.cuda``: devices, streams, events and memory statistics through CuPy.
+"""``disttorch.cuda``: devices, streams, events, memory statistics and random-number state
+through CuPy.
 
 CuPy is imported only when first asked. Without CuPy or without a driver every query answers
-"no device" (``is_available()`` is False, ``device_count()`` is 0) and never raises; calls that
-need a device raise a ``RuntimeError`` that says so. With ``DISTTORCH_SIMULATE_CUDA=1`` the
-simulated device of :mod:`disttorch.cuda._simulated` stands in for a GPU (tests only).
+"no device" (``is_available()`` is False, ``device_count()`` is 0, memory statistics are 0) and
+never raises; calls that need a device raise a ``RuntimeError`` that says so (without CuPy it
+is also an ``AssertionError``, as PyTorch's CPU build raises). With ``DISTTORCH_SIMULATE_CUDA=1``
+the simulated device of :mod:`disttorch.cuda._simulated` stands in for a GPU (tests only).
 """
+import collections
 import contextlib
+import json
+import os
 
 from .._backend import cupy_module, is_real_cupy
 
 __all__ = ["is_available", "device_count", "current_device", "set_device", "device",
            "device_of", "synchronize", "Stream", "Event", "stream", "current_stream",
-           "default_stream", "memory_allocated", "max_memory_allocated", "memory_reserved",
-           "max_memory_reserved", "reset_peak_memory_stats", "empty_cache", "manual_seed",
-           "manual_seed_all", "get_device_name", "is_bf16_supported"]
+           "default_stream", "set_stream", "memory_allocated", "max_memory_allocated",
+           "memory_reserved", "max_memory_reserved", "memory_stats", "mem_get_info",
+           "reset_peak_memory_stats", "empty_cache", "manual_seed", "manual_seed_all", "seed",
+           "seed_all", "initial_seed", "get_rng_state", "set_rng_state", "get_rng_state_all",
+           "set_rng_state_all", "get_device_name", "get_device_capability",
+           "get_device_properties", "is_bf16_supported", "is_initialized", "OutOfMemoryError"]
 
+_DEFAULT_SEED = 67280421310721  # PyTorch's default seed, for CUDA generators too
 _initialized = None  # the array module CUDA was first used through
-_pending_seed = None
-_peak = {"allocated": 0, "reserved": 0}
+_seeds = {"all": _DEFAULT_SEED, "current": None}  # manual_seed_all's; manual_seed's before init
+_generators = {}  # device index -> {"initial": seed, "segment": seed} of generators seeded here
+_peak = {}  # device index -> {"allocated": bytes, "reserved": bytes} (real CuPy only)
+_properties = {}
 _hook = None
 
 
+class OutOfMemoryError(RuntimeError):
+    """Raised when the CUDA allocator cannot satisfy a request (``torch.cuda.OutOfMemoryError``).
+
+    Tensor creation and device copies raise it in place of CuPy's
+    ``cupy.cuda.memory.OutOfMemoryError``.
+    """
+
+
+class _NotCompiledError(RuntimeError, AssertionError):
+    # CuPy is missing: PyTorch's CPU build raises AssertionError here, a CUDA build without a
+    # GPU RuntimeError; this is both, so either ``except`` clause catches it.
+    pass
+
+
 def _is_initialized():
-    return _initialized is not None
+    return _initialized is not None and _initialized is cupy_module()
+
+
+def is_initialized():
+    """Return True once CUDA has been used (a tensor placed on it, a device queried...)."""
+    return _is_initialized()
 
 
 def is_available():
@@ -46,17 +76,26 @@ def device_count():
     return cupy_module().cuda.runtime.getDeviceCount()
 
 
+def _not_available():
+    if cupy_module() is None:
+        return _NotCompiledError("CUDA is not available: CuPy is not installed. Install the GPU "
+                                 "extra (pip install 'disttorch[cuda]') on a machine with an "
+                                 "NVIDIA GPU.")
+    return RuntimeError("CUDA is not available: no NVIDIA GPU or driver was found on this "
+                        "machine.")
+
+
 def _require():
     if not is_available():
-        raise RuntimeError("CUDA is not available: no CuPy installation or no NVIDIA GPU/driver on "
-                           "this machine.")
+        raise _not_available()
     global _initialized
     cp = cupy_module()
     if _initialized is not cp:
         # per array module: tests switch between the simulated device and CuPy
         _initialized = cp
-        if _pending_seed is not None:
-            cp.random.seed(_pending_seed)
+        _generators.clear()
+        _peak.clear()
+        _touch(cp.cuda.runtime.getDevice())
     return cp
 
 
@@ -74,14 +113,22 @@ def _index(device):
 
 
 def current_device():
-    """Return the index of the current CUDA device."""
+    """Return the index of the current CUDA device: the one ``device="cuda"`` means."""
     return _require().cuda.runtime.getDevice()
 
 
 def set_device(device):
-    """Select the current CUDA device by index, string (``"cuda:1"``) or ``disttorch.device``."""
+    """Select the current CUDA device by index, string (``"cuda:1"``) or ``disttorch.device``.
+
+    Afterwards ``device="cuda"``, ``.cuda()`` and ``.to("cuda")`` place tensors on it. A
+    negative index is a no-op, as in PyTorch.
+    """
     index = _index(device) if device is not None else 0
-    _require().cuda.runtime.setDevice(index)
+    if index < 0:
+        return
+    cp = _require()
+    cp.cuda.runtime.setDevice(index)
+    _touch(index)
 
 
 class device:
@@ -122,13 +169,56 @@ def synchronize(device=None):
         cp.cuda.runtime.deviceSynchronize()
 
 
-def get_device_name(device=None):
-    """Return the name of a device, e.g. ``"NVIDIA H100 80GB HBM3"``."""
+class _CudaDeviceProperties:
+    """What :func:`get_device_properties` returns: ``name``, ``major``, ``minor``,
+    ``total_memory`` (bytes), ``multi_processor_count`` and a few more, as in PyTorch."""
+
+    def __init__(self, props):
+        name = props.get("name", b"")
+        self.name = name.decode() if isinstance(name, bytes) else str(name)
+        self.major, self.minor = int(props.get("major", 0)), int(props.get("minor", 0))
+        self.total_memory = int(props.get("totalGlobalMem", 0))
+        self.multi_processor_count = int(props.get("multiProcessorCount", 0))
+        self.is_integrated = int(props.get("integrated", 0))
+        self.is_multi_gpu_board = int(props.get("isMultiGpuBoard", 0))
+        self.max_threads_per_multi_processor = int(props.get("maxThreadsPerMultiProcessor", 0))
+        self.warp_size = int(props.get("warpSize", 32))
+        self.regs_per_multiprocessor = int(props.get("regsPerMultiprocessor", 0))
+        self.shared_memory_per_multiprocessor = int(props.get("sharedMemPerMultiprocessor", 0))
+        self.L2_cache_size = int(props.get("l2CacheSize", 0))
+        self.pci_bus_id = int(props.get("pciBusID", 0))
+        self.pci_device_id = int(props.get("pciDeviceID", 0))
+        self.pci_domain_id = int(props.get("pciDomainID", 0))
+
+    def __repr__(self):
+        return (f"_CudaDeviceProperties(name='{self.name}', major={self.major}, "
+                f"minor={self.minor}, total_memory={self.total_memory // (1024 * 1024)}MB, "
+                f"multi_processor_count={self.multi_processor_count}, "
+                f"L2_cache_size={self.L2_cache_size // (1024 * 1024)}MB)")
+
+
+def get_device_properties(device=None):
+    """Return the properties of a device (default: current): ``name``, ``major``, ``minor``,
+    ``total_memory``, ``multi_processor_count``... (from ``cudaGetDeviceProperties``)."""
     cp = _require()
-    if not is_real_cupy(cp):
-        return "disttorch simulated CUDA device"
-    name = cp.cuda.runtime.getDeviceProperties(_index(device))["name"]
-    return name.decode() if isinstance(name, bytes) else name
+    index = _index(device)
+    if not 0 <= index < device_count():
+        raise AssertionError("Invalid device id")
+    key = (id(cp), index)
+    if key not in _properties:
+        _properties[key] = _CudaDeviceProperties(cp.cuda.runtime.getDeviceProperties(index))
+    return _properties[key]
+
+
+def get_device_name(device=None):
+    """Return the name of a device (default: current), e.g. ``"NVIDIA H100 80GB HBM3"``."""
+    return get_device_properties(device).name
+
+
+def get_device_capability(device=None):
+    """Return the ``(major, minor)`` compute capability of a device (default: current)."""
+    props = get_device_properties(device)
+    return props.major, props.minor
 
 
 def is_bf16_supported(including_emulation=True):
@@ -244,6 +334,16 @@ def default_stream(device=None):
     return Stream(device, _native=cp.cuda.Stream.null)
 
 
+def set_stream(stream):
+    """Make ``stream`` the current stream of its device (None: no-op). Prefer the
+    :func:`stream` context manager."""
+    if stream is None:
+        return
+    cp = _require()
+    with cp.cuda.Device(stream.device_index):
+        stream._stream.use()
+
+
 @contextlib.contextmanager
 def stream(stream):
     """Context manager that queues the kernels launched inside it on ``stream`` (None: no-op)."""
@@ -267,28 +367,70 @@ def _install_peak_hook():
         name = "disttorch_peak"
 
         def malloc_postprocess(self, device_id, size, mem_size, mem_ptr, pmem_id):
-            _sample_peak()
+            _sample_peak(device_id)
 
         def alloc_postprocess(self, device_id, mem_size, mem_ptr):
-            _sample_peak()
+            _sample_peak(device_id)
 
     _hook = _PeakHook()
     _hook.__enter__()
 
 
-def _pool():
-    return _require().cuda.get_default_memory_pool()
+def _pool_bytes(index):
+    """``(allocated, reserved)`` bytes of device ``index``'s memory pool."""
+    cp = cupy_module()
+    with cp.cuda.Device(index):
+        pool = cp.cuda.get_default_memory_pool()
+        return int(pool.used_bytes()), int(pool.total_bytes())
 
 
-def _sample_peak():
-    pool = cupy_module().cuda.get_default_memory_pool()
-    _peak["allocated"] = max(_peak["allocated"], pool.used_bytes())
-    _peak["reserved"] = max(_peak["reserved"], pool.total_bytes())
+def _sample_peak(index):
+    allocated, reserved = _pool_bytes(index)
+    peak = _peak.setdefault(index, {"allocated": allocated, "reserved": reserved})
+    peak["allocated"] = max(peak["allocated"], allocated)
+    peak["reserved"] = max(peak["reserved"], reserved)
+    return peak
+
+
+def _peaks(index):
+    """``(allocated, reserved)`` peaks of device ``index``."""
+    cp = cupy_module()
+    if not is_real_cupy(cp):
+        peak = int(cp.peak_memory(index))
+        return peak, peak  # the simulated pool caches nothing: reserved is allocated
+    _install_peak_hook()
+    peak = _sample_peak(index)
+    return peak["allocated"], peak["reserved"]
+
+
+def memory_stats(device=None):
+    """Return allocator statistics of a device (default: current) as an ordered dict, under
+    PyTorch's key names: ``"allocated_bytes.all.current"``, ``"allocated_bytes.all.peak"``,
+    ``"reserved_bytes.all.current"``, ``"reserved_bytes.all.peak"``,
+    ``"active_bytes.all.current"`` and ``"active_bytes.all.peak"``.
+
+    Empty before CUDA is initialized (and without CUDA), as in PyTorch. Peaks are tracked
+    exactly from the first peak query on (see :func:`max_memory_allocated`).
+    """
+    if not _is_initialized():
+        return collections.OrderedDict()
+    index = _index(device)
+    allocated, reserved = _pool_bytes(index)
+    peak_allocated, peak_reserved = _peaks(index)
+    peak_allocated, peak_reserved = max(peak_allocated, allocated), max(peak_reserved, reserved)
+    return collections.OrderedDict(sorted({
+        "active_bytes.all.current": allocated, "active_bytes.all.peak": peak_allocated,
+        "allocated_bytes.all.current": allocated, "allocated_bytes.all.peak": peak_allocated,
+        "reserved_bytes.all.current": reserved, "reserved_bytes.all.peak": peak_reserved,
+    }.items()))
 
 
 def memory_allocated(device=None):
-    """Bytes held by live tensors (CuPy's memory pool: used bytes)."""
-    return int(_pool().used_bytes())
+    """Bytes held by live tensors on a device (default: current); 0 before CUDA is
+    initialized and without CUDA, as in PyTorch."""
+    if not _is_initialized():
+        return 0
+    return _pool_bytes(_index(device))[0]
 
 
 def max_memory_allocated(device=None):
@@ -296,39 +438,49 @@ def max_memory_allocated(device=None):
 
     Peaks are tracked exactly from the first call of this function or of
     :func:`reset_peak_memory_stats` on (tracking costs a little on every allocation); before
-    that, only the usage at the time of the call is known.
+    that, only the usage at the time of the call is known. 0 without CUDA.
     """
-    pool = _pool()
-    if not is_real_cupy(cupy_module()):
-        return int(cupy_module().peak_memory())
-    _install_peak_hook()
-    _sample_peak()
-    return int(max(_peak["allocated"], pool.used_bytes()))
+    if not _is_initialized():
+        return 0
+    index = _index(device)
+    return max(_peaks(index)[0], _pool_bytes(index)[0])
 
 
 def memory_reserved(device=None):
-    """Bytes held by the caching allocator (used plus cached free blocks)."""
-    return int(_pool().total_bytes())
+    """Bytes held by the caching allocator (used plus cached free blocks); 0 without CUDA."""
+    if not _is_initialized():
+        return 0
+    return _pool_bytes(_index(device))[1]
 
 
 def max_memory_reserved(device=None):
     """Peak of :func:`memory_reserved`, tracked like :func:`max_memory_allocated`."""
-    _pool()
-    if not is_real_cupy(cupy_module()):
-        return int(cupy_module().peak_memory())
-    _install_peak_hook()
-    _sample_peak()
-    return int(_peak["reserved"])
+    if not _is_initialized():
+        return 0
+    index = _index(device)
+    return max(_peaks(index)[1], _pool_bytes(index)[1])
 
 
 def reset_peak_memory_stats(device=None):
-    """Restart peak tracking from the current usage (and start it, the first time)."""
-    pool = _pool()
-    if not is_real_cupy(cupy_module()):
-        cupy_module().reset_peak_memory()
+    """Restart peak tracking of a device (default: current) from its current usage (and start
+    it, the first time)."""
+    cp = _require()
+    index = _index(device)
+    if not is_real_cupy(cp):
+        cp.reset_peak_memory(index)
         return
     _install_peak_hook()
-    _peak["allocated"], _peak["reserved"] = pool.used_bytes(), pool.total_bytes()
+    _peak.pop(index, None)
+    _sample_peak(index)
+
+
+def mem_get_info(device=None):
+    """Return ``(free, total)`` bytes of a device's memory (default: current), as the driver
+    reports them (``cudaMemGetInfo``)."""
+    cp = _require()
+    with cp.cuda.Device(_index(device)):
+        free, total = cp.cuda.runtime.memGetInfo()
+    return int(free), int(total)
 
 
 def empty_cache():
@@ -337,21 +489,195 @@ def empty_cache():
         cupy_module().cuda.get_default_memory_pool().free_all_blocks()
 
 
-def manual_seed(seed):
-    """Seed the CUDA generator (CuPy's) of the current device; a no-op without CUDA.
+def _format_size(size):
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size} {unit}" if unit == "bytes" else f"{size:.2f} {unit}"
+        size /= 1024
 
-    Before the first CUDA use the seed is kept and applied then, so seeding does not start a
+
+def _out_of_memory(exc, nbytes, index):
+    """The :class:`OutOfMemoryError` that replaces CuPy's ``exc`` for an allocation of
+    ``nbytes`` on device ``index`` (None: current)."""
+    try:
+        index = current_device() if index is None else index
+        free, total = mem_get_info(index)
+        where = (f" GPU {index} has a total capacity of {_format_size(total)} of which "
+                 f"{_format_size(free)} is free.")
+    except Exception:
+        where = ""
+    return OutOfMemoryError(f"CUDA out of memory. Tried to allocate {_format_size(nbytes)}."
+                            f"{where} ({exc})")
+
+
+def _seed_value(seed):
+    seed = int(seed)
+    return seed & 0xFFFFFFFFFFFFFFFF if seed < 0 else seed
+
+
+def _reseed(cp, seed):
+    # a numpy uint64: CuPy 13.2 with NumPy 2 refuses Python ints
+    import numpy as np
+    cp.random.seed(np.uint64(seed % 2 ** 64))
+
+
+def _seed_generator(index, seed):
+    cp = cupy_module()
+    with cp.cuda.Device(index):
+        _reseed(cp, seed)
+    _generators[index] = {"initial": seed, "segment": seed % 2 ** 64}
+
+
+def _touch(index):
+    """Seed device ``index``'s generator the first time disttorch uses the device: with
+    ``manual_seed``'s seed given before initialization, else ``manual_seed_all``'s, else
+    PyTorch's default seed (so unseeded runs repeat, as in PyTorch)."""
+    if index in _generators:
+        return
+    seed = _seeds["all"]
+    if _seeds["current"] is not None:
+        seed, _seeds["current"] = _seeds["current"], None
+    _seed_generator(index, seed)
+
+
+def manual_seed(seed):
+    """Seed the generator of the current CUDA device; a no-op without CUDA.
+
+    Before CUDA is initialized the seed is kept and applied then, so seeding does not start a
     CUDA context (as in PyTorch).
     """
-    global _pending_seed
+    seed = _seed_value(seed)
     if not is_available():
         return
-    _pending_seed = int(seed) % (2 ** 32)
-    if _initialized is cupy_module():
-        cupy_module().random.seed(_pending_seed)
+    if not _is_initialized():
+        _seeds["current"] = seed
+        return
+    _seed_generator(current_device(), seed)
 
 
-manual_seed_all = manual_seed
+def manual_seed_all(seed):
+    """Seed the generators of all CUDA devices; a no-op without CUDA.
+
+    Devices not used yet are seeded when first used, so this starts no CUDA context.
+    """
+    seed = _seed_value(seed)
+    _seeds["all"], _seeds["current"] = seed, None
+    if not is_available() or not _is_initialized():
+        return
+    count = device_count()
+    for index in list(_generators):
+        if index < count:
+            _seed_generator(index, seed)
+        else:  # the (simulated) machine lost a device
+            del _generators[index]
+
+
+def _random_seed():
+    return int.from_bytes(os.urandom(8), "little") & 0x7FFFFFFFFFFFFFFF
+
+
+def seed():
+    """Seed the current device's generator with a random number; a no-op without CUDA."""
+    manual_seed(_random_seed())
+
+
+def seed_all():
+    """Seed all devices' generators with one random number; a no-op without CUDA."""
+    manual_seed_all(_random_seed())
+
+
+def initial_seed():
+    """Return the seed the current device's generator was last seeded with."""
+    _require()
+    index = current_device()
+    _touch(index)
+    return _generators[index]["initial"]
+
+
+def _rng_index(device):
+    if isinstance(device, int) and not isinstance(device, bool):
+        return current_device() if device < 0 else device
+    return _index(device)
+
+
+def get_rng_state(device="cuda"):
+    """Return the random-number state of a device's generator (default: current) as a
+    ``ByteTensor`` on the CPU; :func:`set_rng_state` restores it exactly.
+
+    With CuPy, whose cuRAND generators cannot be read back, taking the state reseeds the
+    generator from a seed derived from its previous one, and the state is that seed: restoring
+    replays the same numbers, but the numbers drawn after this call differ from those a run
+    that did not take the state would draw. The simulated device's state is read exactly.
+    """
+    import numpy as np
+    from ..tensor import _new
+    cp = _require()
+    index = _rng_index(device)
+    _touch(index)
+    generator = _generators[index]
+    with cp.cuda.Device(index):
+        if is_real_cupy(cp):
+            segment = int(np.random.SeedSequence(generator["segment"]).generate_state(
+                1, np.uint64)[0])
+            _reseed(cp, segment)
+            generator["segment"] = segment
+            payload = {"backend": "cupy", "seed": segment}
+        else:
+            state = cp.random.get_random_state().state.get_state(legacy=False)
+            payload = {"backend": "simulated", "key": state["state"]["key"].tolist(),
+                       "pos": int(state["state"]["pos"]), "has_gauss": int(state["has_gauss"]),
+                       "gauss": float(state["gauss"])}
+    payload["initial_seed"] = generator["initial"]
+    return _new(np.frombuffer(json.dumps(payload).encode(), dtype=np.uint8).copy())
+
+
+def set_rng_state(new_state, device="cuda"):
+    """Restore a device's generator (default: current) to ``new_state``, a ``ByteTensor`` from
+    :func:`get_rng_state`; a no-op without CUDA."""
+    import numpy as np
+    from ..tensor import Tensor
+    new_state = new_state.clone()
+    if not is_available():
+        return
+    if not isinstance(new_state, Tensor) or new_state._data.dtype != np.uint8:
+        raise TypeError("RNG state must be a torch.ByteTensor")
+    cp = _require()
+    index = _rng_index(device)
+    backend = "cupy" if is_real_cupy(cp) else "simulated"
+    try:
+        payload = json.loads(bytes(new_state.cpu().numpy()).decode())
+        initial = int(payload["initial_seed"])
+        if payload["backend"] != backend:
+            raise ValueError(f"a state of the {payload['backend']} device")
+        if backend == "cupy":
+            segment = int(payload["seed"]) % 2 ** 64
+        else:
+            segment = initial % 2 ** 64
+            state = {"bit_generator": "MT19937", "state": {
+                "key": np.asarray(payload["key"], dtype=np.uint32), "pos": int(payload["pos"])},
+                "has_gauss": int(payload["has_gauss"]), "gauss": float(payload["gauss"])}
+            np.random.RandomState(0).set_state(state)  # validates it
+    except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError) as exc:
+        raise RuntimeError("Invalid CUDA generator state: it was not produced by "
+                           f"disttorch.cuda.get_rng_state() on this device ({exc})") from exc
+    with cp.cuda.Device(index):
+        if backend == "cupy":
+            _reseed(cp, segment)
+        else:
+            cp.random.get_random_state().state.set_state(state)
+    _generators[index] = {"initial": initial, "segment": segment}
+
+
+def get_rng_state_all():
+    """Return the states of all devices' generators, a list indexed by device ([] without
+    CUDA)."""
+    return [get_rng_state(index) for index in range(device_count())]
+
+
+def set_rng_state_all(new_states):
+    """Restore all devices' generators from a list such as :func:`get_rng_state_all` gives."""
+    for index, state in enumerate(new_states):
+        set_rng_state(state, index)
 
 
 def __getattr__(name):

@@ -12,10 +12,15 @@ strict, so that GPU-path mistakes fail on machines without a GPU:
 It is a test aid, not a backend: no streams really run asynchronously and fused kernels
 (``ElementwiseKernel`` and friends) are absent, so their callers take the generic path.
 
+Like CuPy, it has a current device: new arrays live on it, views on their base's device, and
+each device has its own memory count and random generator. There is one device unless
+``DISTTORCH_SIMULATE_CUDA_DEVICES`` or ``simulate(device_count=...)`` asks for more.
+
 Enable it with ``DISTTORCH_SIMULATE_CUDA=1`` or the :func:`simulate` context manager.
 """
 import contextlib
 import math
+import os
 import time
 import types
 
@@ -33,7 +38,26 @@ _NDARRAY_ONLY = frozenset(["ctypes", "getfield", "resize", "setfield", "setflags
                            "tofile", "byteswap", "itemset", "newbyteorder"])
 _HOST_INPUTS = frozenset(["asarray", "array", "asanyarray", "ascontiguousarray", "asnumpy"])
 
-_memory = {"allocated": 0, "peak": 0}
+# the machine: device count, current device, memory per device (total_memory: its capacity)
+_state = {"count": int(os.environ.get("DISTTORCH_SIMULATE_CUDA_DEVICES") or 1), "current": 0,
+          "total_memory": 80 * 1024 ** 3}
+_memory = {}  # device id -> {"allocated": bytes, "peak": bytes}
+
+
+def _mem(device):
+    return _memory.setdefault(device, {"allocated": 0, "peak": 0})
+
+
+class CUDARuntimeError(RuntimeError):
+    """``cupy_backends.cuda.api.runtime.CUDARuntimeError``."""
+
+
+class OutOfMemoryError(MemoryError):
+    """``cupy.cuda.memory.OutOfMemoryError``: the device has no room for an allocation."""
+
+    def __init__(self, size, total, limit=0):
+        super().__init__(f"Out of memory allocating {size:,} bytes (allocated so far: "
+                         f"{total:,} bytes).")
 # device-to-host reads (bool(), float(), .item(), .get()...): each one stalls a real GPU
 _host_syncs = {"count": 0, "where": []}
 
@@ -62,47 +86,76 @@ def _unwrap(value, allow_host=False):
     return value
 
 
-def _wrap(value):
+def _wrap(value, like=None):
+    """Wrap numpy results as device arrays: a view of ``like`` (a device array) stays on its
+    device; anything else is new memory on the current device, as in CuPy."""
     if type(value) is np.ndarray:
-        if not value.flags.writeable and value.base is not None:
-            # numpy makes some views read-only (diagonal, broadcast_to); CuPy's are writable
-            try:
-                value.flags.writeable = True
-            except ValueError:
-                pass
-        return ndarray(value)
+        device = None
+        if value.base is not None:
+            if not value.flags.writeable:
+                # numpy makes some views read-only (diagonal, broadcast_to); CuPy's are writable
+                try:
+                    value.flags.writeable = True
+                except ValueError:
+                    pass
+            if like is not None and np.may_share_memory(value, like._a):
+                device = like._dev
+        return ndarray(value, device)
     if isinstance(value, np.generic) and not isinstance(value, (np.str_, np.bytes_)):
         return ndarray(np.asarray(value))
     if isinstance(value, tuple):
-        return tuple(_wrap(v) for v in value)
+        return tuple(_wrap(v, like) for v in value)
     if isinstance(value, list) and value and type(value[0]) is np.ndarray:
-        return [_wrap(v) for v in value]
+        return [_wrap(v, like) for v in value]
     return value
 
 
-def _call(fn, args, kwargs, allow_host=False):
+def _call(fn, args, kwargs, allow_host=False, like=None):
+    if like is None:
+        like = next((a for a in args if type(a) is ndarray), None)
     args = _unwrap(args, allow_host)
     kwargs = {k: _unwrap(v, allow_host) for k, v in kwargs.items()}
-    return _wrap(fn(*args, **kwargs))
+    return _wrap(fn(*args, **kwargs), like)
 
 
 class Device:
-    """``cupy.cuda.Device``: the simulated machine has exactly one device, id 0."""
+    """``cupy.cuda.Device``: ``Device()`` is the current device; entering one makes it current
+    until the block ends, and ``use()`` makes it current."""
 
     def __init__(self, device=None):
-        self.id = 0 if device is None else int(device)
-        if self.id != 0:
-            raise RuntimeError(f"cudaErrorInvalidDevice: simulated CUDA has one device, got "
-                               f"{self.id}")
+        self.id = _state["current"] if device is None else int(device)
+        if not 0 <= self.id < _state["count"]:
+            raise CUDARuntimeError("cudaErrorInvalidDevice: invalid device ordinal")
+        self._previous = []
+
+    @classmethod
+    def _of(cls, device_id):
+        # an array's device, even after the simulated machine shrank
+        self = cls.__new__(cls)
+        self.id, self._previous = device_id, []
+        return self
 
     def __enter__(self):
+        self._previous.append(_state["current"])
+        _state["current"] = self.id
         return self
 
     def __exit__(self, *exc):
+        _state["current"] = self._previous.pop()
         return False
 
     def use(self):
-        return None
+        _state["current"] = self.id
+
+    @property
+    def compute_capability(self):
+        props = _Runtime.getDeviceProperties(self.id)
+        return f"{props['major']}{props['minor']}"
+
+    @property
+    def mem_info(self):
+        return _Runtime.memGetInfo() if self.id == _state["current"] else \
+            (_state["total_memory"] - _mem(self.id)["allocated"], _state["total_memory"])
 
     def synchronize(self):
         return None
@@ -117,20 +170,25 @@ class Device:
 class ndarray:
     """A device array: a numpy array behind CuPy's stricter interface."""
 
-    __slots__ = ("_a", "_owner")
+    __slots__ = ("_a", "_owner", "_dev")
     __array_priority__ = 100
     __hash__ = None
 
-    def __init__(self, array):
+    def __init__(self, array, device=None):
         self._a = array
-        self._owner = array.base is None
-        if self._owner:
-            _memory["allocated"] += array.nbytes
-            _memory["peak"] = max(_memory["peak"], _memory["allocated"])
+        self._owner = False
+        self._dev = _state["current"] if device is None else device
+        if array.base is None:
+            memory = _mem(self._dev)
+            if memory["allocated"] + array.nbytes > _state["total_memory"]:
+                raise OutOfMemoryError(array.nbytes, memory["allocated"])
+            self._owner = True
+            memory["allocated"] += array.nbytes
+            memory["peak"] = max(memory["peak"], memory["allocated"])
 
     def __del__(self):
         if self._owner:
-            _memory["allocated"] -= self._a.nbytes
+            _mem(self._dev)["allocated"] -= self._a.nbytes
 
     # -- what CuPy refuses
     def __array__(self, dtype=None, copy=None):
@@ -148,7 +206,7 @@ class ndarray:
     # -- CuPy's own API
     @property
     def device(self):
-        return Device(0)
+        return Device._of(self._dev)
 
     def get(self, stream=None, order="C", out=None, blocking=True):
         """Copy to a numpy array on the host."""
@@ -175,8 +233,8 @@ class ndarray:
             raise AttributeError(f"'cupy.ndarray' object has no attribute '{name}'")
         attr = getattr(self._a, name)
         if callable(attr):
-            return _function(attr, name)
-        return _wrap(attr)
+            return _function(attr, name, like=self)
+        return _wrap(attr, self)
 
     @property
     def data(self):
@@ -185,18 +243,18 @@ class ndarray:
 
     @property
     def T(self):
-        return ndarray(self._a.T)
+        return _wrap(self._a.T, self)
 
     @property
     def real(self):
-        return ndarray(self._a.real)
+        return _wrap(self._a.real, self)
 
     @property
     def imag(self):
-        return ndarray(self._a.imag)
+        return _wrap(self._a.imag, self)
 
     def __getitem__(self, index):
-        return _wrap(self._a[_unwrap(index, allow_host=True)])
+        return _wrap(self._a[_unwrap(index, allow_host=True)], self)
 
     def __setitem__(self, index, value):
         self._a[_unwrap(index, allow_host=True)] = _unwrap(value, allow_host=True)
@@ -205,7 +263,7 @@ class ndarray:
         return len(self._a)
 
     def __iter__(self):
-        return (_wrap(row) for row in self._a)
+        return (_wrap(row, self) for row in self._a)
 
     def __bool__(self):
         _host_sync("bool()")
@@ -224,13 +282,13 @@ class ndarray:
         return complex(self._a)
 
     def __copy__(self):
-        return ndarray(self._a.copy())
+        return ndarray(self._a.copy(), self._dev)
 
     def __deepcopy__(self, memo):
-        return ndarray(self._a.copy())
+        return ndarray(self._a.copy(), self._dev)
 
     def __reduce__(self):
-        return (_from_host, (self._a.copy(),))
+        return (_from_host, (self._a.copy(), self._dev))
 
     def __repr__(self):
         return repr(self._a)
@@ -239,8 +297,8 @@ class ndarray:
         return str(self._a)
 
 
-def _from_host(array):
-    return ndarray(array)
+def _from_host(array, device=0):
+    return ndarray(array, device if device < _state["count"] else None)
 
 
 def _operator(name):
@@ -250,7 +308,7 @@ def _operator(name):
         if args and type(args[0]) is not ndarray and \
                 getattr(args[0], "__array_priority__", 0) > ndarray.__array_priority__:
             return NotImplemented  # CuPy defers to operands of higher priority (Tensor)
-        result = _call(numpy_op, (self,) + args, {})
+        result = _call(numpy_op, (self,) + args, {}, like=self)
         # in-place operators hand back the same array: keep the same wrapper
         return self if type(result) is ndarray and result._a is self._a else result
     op.__name__ = name
@@ -317,11 +375,11 @@ def _lookup(module, name):
     return attr
 
 
-def _function(fn, name, allow_host=False):
+def _function(fn, name, allow_host=False, like=None):
     if name in ("sort", "argsort"):
         # CuPy's sorts are always stable; numpy's default quicksort is not
-        return lambda *args, **kwargs: _call(fn, args, {"kind": "stable", **kwargs})
-    return lambda *args, **kwargs: _call(fn, args, kwargs, allow_host)
+        return lambda *args, **kwargs: _call(fn, args, {"kind": "stable", **kwargs}, like=like)
+    return lambda *args, **kwargs: _call(fn, args, kwargs, allow_host, like)
 
 
 def __getattr__(name):
@@ -417,11 +475,14 @@ def get_elapsed_time(start_event, end_event):
 
 
 class _MemoryPool:
+    """The memory pool of ``cupy.cuda.get_default_memory_pool()``: counts for the current
+    device, with nothing cached (reserved bytes are the allocated ones)."""
+
     def used_bytes(self):
-        return _memory["allocated"]
+        return _mem(_state["current"])["allocated"]
 
     def total_bytes(self):
-        return _memory["allocated"]
+        return _mem(_state["current"])["allocated"]
 
     def free_all_blocks(self, stream=None):
         return None
@@ -430,29 +491,97 @@ class _MemoryPool:
 class _Runtime:
     @staticmethod
     def getDeviceCount():
-        return 1
+        return _state["count"]
 
     @staticmethod
     def getDevice():
-        return 0
+        return _state["current"]
 
     @staticmethod
     def setDevice(device):
-        Device(device)
+        _state["current"] = Device(device).id
 
     @staticmethod
     def deviceSynchronize():
         return None
+
+    @staticmethod
+    def memGetInfo():
+        """``(free, total)`` bytes of the current device."""
+        total = _state["total_memory"]
+        return total - _mem(_state["current"])["allocated"], total
+
+    @staticmethod
+    def getDeviceProperties(device):
+        """The keys of ``cupy.cuda.runtime.getDeviceProperties`` that disttorch reads."""
+        Device(device)
+        return {"name": b"disttorch simulated CUDA device", "totalGlobalMem":
+                _state["total_memory"], "major": 8, "minor": 0, "multiProcessorCount": 108,
+                "integrated": 0, "isMultiGpuBoard": 0, "maxThreadsPerMultiProcessor": 2048,
+                "warpSize": 32, "l2CacheSize": 40 * 1024 ** 2, "regsPerMultiprocessor": 65536,
+                "sharedMemPerMultiprocessor": 167936, "pciBusID": device, "pciDeviceID": 0,
+                "pciDomainID": 0}
 
 
 _pool = _MemoryPool()
 cuda = types.SimpleNamespace(
     is_available=lambda: True, Device=Device, Stream=Stream, Event=Event, runtime=_Runtime(),
     get_elapsed_time=get_elapsed_time, get_current_stream=lambda: _streams[-1],
-    get_default_memory_pool=lambda: _pool, simulated=True)
-random = _Namespace(np.random, seed=lambda seed=None: np.random.seed(seed),
-                    random=lambda size=None, dtype=float: ndarray(
-                        np.asarray(np.random.random(size)).astype(dtype)))
+    get_default_memory_pool=lambda: _pool, simulated=True,
+    memory=types.SimpleNamespace(OutOfMemoryError=OutOfMemoryError))
+
+
+class RandomState:
+    """``cupy.random.RandomState`` on numpy's legacy MT19937 generator, returning device
+    arrays; ``state`` is the numpy ``RandomState`` (its ``get_state``/``set_state`` are exact)."""
+
+    def __init__(self, seed=None):
+        self.seed(seed)
+
+    def seed(self, seed=None):
+        """Reseed: any integer in ``[0, 2**64)``, or fresh entropy for None."""
+        self.state = np.random.RandomState(np.random.MT19937(
+            None if seed is None else int(seed)))
+
+    def random_sample(self, size=None, dtype=float):
+        return ndarray(np.asarray(self.state.random_sample(size)).astype(dtype))
+
+    random = random_sample
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name == "state":
+            raise AttributeError(name)
+        return _function(getattr(self.state, name), name)
+
+
+_random_states = {}  # device id -> RandomState, made on first use (CuPy: seeded from entropy)
+
+
+def _get_random_state():
+    rs = _random_states.get(_state["current"])
+    if rs is None:
+        rs = _random_states[_state["current"]] = RandomState()
+    return rs
+
+
+def _set_random_state(rs):
+    if not isinstance(rs, RandomState):
+        raise TypeError(f"Random state must be an instance of RandomState. Actual: {type(rs)}")
+    _random_states[_state["current"]] = rs
+
+
+class _RandomModule(types.SimpleNamespace):
+    """``cupy.random``: module functions draw from the current device's ``RandomState``."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(_get_random_state(), name)
+
+
+random = _RandomModule(
+    RandomState=RandomState, get_random_state=_get_random_state,
+    set_random_state=_set_random_state, seed=lambda seed=None: _get_random_state().seed(seed))
 
 class PinnedMemoryPointer(bytearray):
     """Host buffers from ``cupyx.empty_pinned`` (so pinned arrays can be told apart)."""
@@ -472,12 +601,15 @@ cupyx = types.SimpleNamespace(
     empty_pinned=_empty_pinned)
 
 
-def reset_peak_memory():
-    _memory["peak"] = _memory["allocated"]
+def reset_peak_memory(device=None):
+    """Restart the peak of ``device`` (default: current) from its current usage."""
+    memory = _mem(_state["current"] if device is None else device)
+    memory["peak"] = memory["allocated"]
 
 
-def peak_memory():
-    return _memory["peak"]
+def peak_memory(device=None):
+    """The most bytes allocated at once on ``device`` (default: current)."""
+    return _mem(_state["current"] if device is None else device)["peak"]
 
 
 @contextlib.contextmanager
@@ -489,14 +621,27 @@ def count_host_syncs():
 
 
 @contextlib.contextmanager
-def simulate():
-    """Within this context ``device="cuda"`` means the simulated device (tests use this)."""
+def simulate(device_count=None, total_memory=None):
+    """Within this context ``device="cuda"`` means the simulated device (tests use this).
+
+    Args:
+        device_count (int, optional): how many devices the machine has inside the context
+            (device 0 is current on entry); default: as it is.
+        total_memory (int, optional): bytes per device; allocating past it raises CuPy's
+            ``OutOfMemoryError``. Default: as it is (80 GiB).
+    """
     from .. import _backend
+    saved = dict(_state)
+    if device_count is not None:
+        _state.update(count=int(device_count), current=0)
+    if total_memory is not None:
+        _state["total_memory"] = int(total_memory)
     previous = _backend.set_cuda_module(_this)
     try:
         yield
     finally:
         _backend.set_cuda_module(previous)
+        _state.update(saved)
 
 
 _this = __import__("sys").modules[__name__]

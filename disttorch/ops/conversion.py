@@ -1,8 +1,14 @@
-"""dtype casts and device copies (differentiable), and ``Tensor.to``."""
+"""dtype casts and device copies (differentiable), and ``Tensor.to``.
+
+``device="cuda"`` without an index means the current device (``disttorch.cuda.set_device``,
+``with disttorch.cuda.device(i)``), as in PyTorch.
+"""
+import contextlib
+
 import numpy as np
 
 from .. import _dtype
-from .._backend import cupy_module, is_cuda_array, to_numpy
+from .._backend import is_cuda_array, to_numpy
 from .._device import device as _device
 from ..autograd.function import Node
 from ..tensor import Tensor
@@ -24,28 +30,47 @@ class ToDtype(Node):
 
 
 def _require_cuda():
-    cp = cupy_module()
-    if cp is None:
-        raise RuntimeError("CUDA is not available: CuPy is not installed. Install the GPU extra "
-                           "(pip install 'disttorch[cuda]') on a machine with an NVIDIA GPU.")
+    """The CUDA array module; PyTorch's error without CUDA (the first use also applies a seed
+    given before it)."""
     from .. import cuda
-    if not cuda.is_available():
-        raise RuntimeError("CUDA is not available: no NVIDIA GPU or driver was found on this machine.")
-    return cuda._require()  # the first use also applies a seed given before it
+    return cuda._require()
+
+
+def _cuda_index(index):
+    """The device that ``cuda:index`` names: ``cuda`` (index None) is the current device, as in
+    PyTorch."""
+    cp = _require_cuda()
+    return cp.cuda.runtime.getDevice() if index is None else index
+
+
+@contextlib.contextmanager
+def _allocating(index, nbytes):
+    """Raise :class:`disttorch.cuda.OutOfMemoryError` for CuPy's out-of-memory error."""
+    try:
+        yield
+    except MemoryError as exc:
+        if type(exc).__name__ != "OutOfMemoryError":
+            raise
+        from .. import cuda
+        raise cuda._out_of_memory(exc, nbytes, index) from exc
 
 
 def _cuda_array(array, index, non_blocking=False):
+    """Copy host ``array`` to device ``index`` (None: the current device)."""
     cp = _require_cuda()
     from ..cuda._pinned import to_device
-    with cp.cuda.Device(0 if index is None else index):
+    index = _cuda_index(index)
+    with cp.cuda.Device(index), _allocating(index, array.nbytes):
         return to_device(array, non_blocking)
 
 
 def _cuda_filled(shape, dtype, fill, index):
-    """A device array made on the device (``fill`` None: uninitialised): no host copy, which
-    would wait for the stream."""
+    """A device array made on device ``index`` (None: the current device; ``fill`` None:
+    uninitialised): no host copy, which would wait for the stream."""
     cp = _require_cuda()
-    with cp.cuda.Device(0 if index is None else index):
+    index = _cuda_index(index)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    with cp.cuda.Device(index), _allocating(index, nbytes):
         if fill is None:
             return cp.empty(shape, dtype)
         return cp.zeros(shape, dtype) if fill == 0 else cp.full(shape, fill, dtype)
@@ -55,9 +80,10 @@ def _move(array, dev, non_blocking=False):
     if dev.type == "cpu":
         return to_numpy(array)
     if dev.type == "cuda":
-        if is_cuda_array(array) and (dev.index is None or array.device.id == dev.index):
+        index = _cuda_index(dev.index)
+        if is_cuda_array(array) and array.device.id == index:
             return array
-        return _cuda_array(to_numpy(array) if is_cuda_array(array) else array, dev.index,
+        return _cuda_array(to_numpy(array) if is_cuda_array(array) else array, index,
                            non_blocking)
     raise RuntimeError(f"unsupported device {dev}")
 
@@ -109,8 +135,9 @@ def to(self, *args, **kwargs):
     out = self
     if dev is not None:
         here = _device(_current_device(self))
-        same = here.type == dev.type and (dev.index is None or here.index == dev.index or
-                                          dev.type == "cpu")
+        if here.type == "cuda" and dev.type == "cuda" and dev.index is None:
+            dev = _device("cuda", _cuda_index(None))  # "cuda": the current device
+        same = here.type == dev.type and (here.index == dev.index or dev.type == "cpu")
         if not same:
             out = ToDevice.apply(out, dev, non_blocking)
     if dt is not None:

@@ -4,8 +4,10 @@ The bits come from numpy's PCG64. A generator's state is a uint8 tensor (as in
 PyTorch) so it can be checkpointed and restored exactly; it does not reproduce
 PyTorch's own random streams.
 """
+import contextlib
 import json
 import os
+import warnings
 
 import numpy as np
 
@@ -109,19 +111,51 @@ def set_rng_state(new_state):
     default_generator.set_state(new_state)
 
 
-class fork_rng:
-    """Context manager that restores the default generator's state on exit."""
+_fork_rng_warned = [False]
 
-    def __init__(self, devices=None, enabled=True):
-        self.enabled = enabled
 
-    def __enter__(self):
-        if self.enabled:
-            self.state = get_rng_state()
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="devices",
+             device_type="cuda"):
+    """Fork the random-number generators: on exit the CPU generator and the generators of the
+    CUDA ``devices`` are back in the state they had on entry.
 
-    def __exit__(self, *exc):
-        if self.enabled:
-            set_rng_state(self.state)
+    Args:
+        devices (iterable of int, optional): CUDA devices to fork. Default: all of them (with a
+            warning when there are several, as in PyTorch).
+        enabled (bool): ``False`` makes this a no-op.
+        device_type (str): the accelerator whose generators fork (``"cuda"``).
+    """
+    if not enabled:
+        yield
+        return
+    from .. import cuda
+    if device_type != "cuda":
+        raise RuntimeError(f"fork_rng: device_type {device_type!r} is not supported; "
+                           "disttorch forks the CPU and CUDA generators")
+    if devices is None:
+        count = cuda.device_count()
+        if count > 1 and not _fork_rng_warned[0]:
+            warnings.warn(
+                f"CUDA reports that you have {count} available devices, and you have used "
+                f"{_caller} without explicitly specifying which devices are being used. For "
+                f"safety, we initialize *every* CUDA device by default, which can be quite slow "
+                f"if you have a lot of CUDAs. If you know that you are only making use of a few "
+                f"CUDA devices, set the environment variable CUDA_VISIBLE_DEVICES or the "
+                f"'{_devices_kw}' keyword argument of {_caller} with the set of devices you are "
+                f"actually using.", stacklevel=3)
+            _fork_rng_warned[0] = True
+        devices = list(range(count))
+    else:
+        devices = list(devices)
+    cpu_state = get_rng_state()
+    device_states = [cuda.get_rng_state(d) for d in devices]
+    try:
+        yield
+    finally:
+        set_rng_state(cpu_state)
+        for device, state in zip(devices, device_states):
+            cuda.set_rng_state(state, device)
 
 
 def _float_dtype(dtype):

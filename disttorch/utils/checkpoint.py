@@ -16,21 +16,26 @@ from ..tensor import Tensor
 __all__ = ["checkpoint", "checkpoint_sequential"]
 
 
+def _cuda_devices(inputs):
+    """The CUDA devices of the tensor arguments, whose generators are replayed (as in
+    PyTorch, a segment that only moves CPU inputs to the GPU inside does not replay CUDA)."""
+    return sorted({t._data.device.id for t in inputs if is_cuda_array(t._data)})
+
+
 def _rng_state(inputs):
     import disttorch
     state = {"cpu": disttorch.get_rng_state()}
-    if any(is_cuda_array(t._data) for t in inputs):
-        cuda = disttorch.cuda
-        if hasattr(cuda, "get_rng_state"):
-            state["cuda"] = cuda.get_rng_state()
+    devices = _cuda_devices(inputs)
+    if devices:
+        state["cuda"] = {d: disttorch.cuda.get_rng_state(d) for d in devices}
     return state
 
 
 def _set_rng_state(state):
     import disttorch
     disttorch.set_rng_state(state["cpu"])
-    if "cuda" in state:
-        disttorch.cuda.set_rng_state(state["cuda"])
+    for device, cuda_state in state.get("cuda", {}).items():
+        disttorch.cuda.set_rng_state(cuda_state, device)
 
 
 def _no_contexts():
