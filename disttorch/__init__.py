@@ -51,7 +51,7 @@ import builtins as _builtins  # noqa: E402
 builtins_bool = _builtins.bool
 
 _LAZY = {"nn", "optim", "utils", "distributed", "linalg", "amp", "testing", "backends", "fft",
-         "special", "profiler", "vision", "multiprocessing", "jit", "hub", "onnx"}
+         "special", "profiler", "vision", "multiprocessing", "jit", "hub", "onnx", "random"}
 
 
 _COMPAT = {"compile", "set_printoptions", "set_float32_matmul_precision",
@@ -72,6 +72,9 @@ def __getattr__(name):
     if name in ("autocast", "is_autocast_enabled", "get_autocast_dtype"):
         from .amp import autocast_mode
         return getattr(autocast_mode, name)
+    if name == "OutOfMemoryError":
+        from .cuda import OutOfMemoryError
+        return OutOfMemoryError
     if name in ("save", "load"):
         from . import serialization
         return getattr(serialization, name)

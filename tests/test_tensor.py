@@ -263,3 +263,17 @@ def test_allocator_tuning_respects_opt_out():
     if sys.platform.startswith("linux"):
         assert on.stdout.strip() == "True", on.stderr
     assert off.stdout.strip() == "False" and mine.stdout.strip() == "False"
+
+
+def test_random_module_and_out_of_memory_error_names():
+    import torch
+    assert set(torch.random.__all__) <= set(disttorch.random.__all__) | {"thread_safe_generator"}
+    disttorch.random.manual_seed(3)
+    state = disttorch.random.get_rng_state()
+    with disttorch.random.fork_rng():
+        inside = disttorch.rand(3)
+    np.testing.assert_array_equal(disttorch.rand(3).numpy(), inside.numpy())
+    disttorch.random.set_rng_state(state)
+    np.testing.assert_array_equal(disttorch.rand(3).numpy(), inside.numpy())
+    assert disttorch.OutOfMemoryError is disttorch.cuda.OutOfMemoryError
+    assert issubclass(disttorch.OutOfMemoryError, RuntimeError)
