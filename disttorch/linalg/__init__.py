@@ -17,6 +17,7 @@ from ..ops.linalg import (_mT, _einsum, _sum_to, _const, _ZeroLike, einsum, matm
                           cross as _cross)
 from ..ops.diagonals import diagonal as _diagonal, Triangle
 from ..ops.statistics import vector_norm_impl
+from ..amp.autocast_mode import autocast_args
 from ..ops.pointwise import abs as _abs
 
 __all__ = ["LinAlgError", "norm", "vector_norm", "matrix_norm", "inv", "det", "slogdet", "solve",
@@ -90,6 +91,7 @@ class Inv(Node):
 
 def inv(A, *, out=None):
     """The inverse of each square matrix in ``A`` (``...`` x n x n)."""
+    A, = autocast_args("linalg.inv", A)
     _matrix_op(A, "linalg.inv")
     return _write(Inv.apply(A), out)
 
@@ -181,6 +183,7 @@ class Solve(Node):
 def solve(A, B, *, left=True, out=None):
     """The solution ``X`` of ``A X = B`` (``X A = B`` with ``left=False``); ``B`` may be a
     batch of vectors. Batch dims broadcast."""
+    A, B = autocast_args("linalg.solve", A, B)
     _matrix_op(A, "linalg.solve")
     if not left:
         return _write(_mT(solve(_mT(A), _mT(B))), out)
@@ -237,6 +240,7 @@ def matrix_power(A, n, *, out=None):
 def multi_dot(tensors, *, out=None):
     """The product of a chain of matrices (the first may be a row vector and the last a column
     vector, given as 1-D tensors)."""
+    tensors, = autocast_args("linalg.multi_dot", tensors)
     if len(tensors) < 2:
         raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(tensors)}")
     result = tensors[0]
@@ -292,6 +296,7 @@ def _not_pd_message(A):
 def cholesky(A, *, upper=False, out=None):
     """The Cholesky factor ``L`` (lower; ``L^T`` with ``upper=True``) of each symmetric
     positive-definite matrix, ``A = L L^T``."""
+    A, = autocast_args("linalg.cholesky", A)
     _matrix_op(A, "linalg.cholesky")
     L = Cholesky.apply(A)
     return _write(_mT(L) if upper else L, out)
@@ -327,6 +332,7 @@ class Eigh(Node):
 def eigh(A, UPLO="L", *, out=None):
     """Eigenvalues (ascending) and orthonormal eigenvectors of symmetric matrices, as a named
     tuple ``(eigenvalues, eigenvectors)``."""
+    A, = autocast_args("linalg.eigh", A)
     _matrix_op(A, "linalg.eigh")
     L, V = Eigh.apply(A, UPLO)
     return return_types.eigh(L, V)
@@ -334,6 +340,7 @@ def eigh(A, UPLO="L", *, out=None):
 
 def eigvalsh(A, UPLO="L", *, out=None):
     """Eigenvalues (ascending) of symmetric matrices."""
+    A, = autocast_args("linalg.eigvalsh", A)
     return _write(eigh(A, UPLO).eigenvalues, out)
 
 
@@ -386,6 +393,7 @@ def svd(A, full_matrices=True, *, driver=None, out=None):
     Gradients through ``U`` and ``Vh`` need distinct singular values (as in PyTorch) and,
     for a non-square matrix, ``full_matrices=False``.
     """
+    A, = autocast_args("linalg.svd", A)
     _check_float(A, "linalg.svd")
     U, S, Vh = Svd.apply(A, full_matrices)
     return return_types.svd(U, S, Vh)
@@ -393,6 +401,7 @@ def svd(A, full_matrices=True, *, driver=None, out=None):
 
 def svdvals(A, *, driver=None, out=None):
     """Singular values (descending) of each matrix in ``A``."""
+    A, = autocast_args("linalg.svdvals", A)
     return _write(svd(A, full_matrices=False).S, out)
 
 
@@ -423,6 +432,7 @@ def qr(A, mode="reduced", *, out=None):
     """``A = Q R`` as a named tuple ``(Q, R)``; differentiable for matrices with at least as
     many rows as columns in ``'reduced'`` (and ``'r'``, where PyTorch refuses) mode, and for
     square matrices in any mode."""
+    A, = autocast_args("linalg.qr", A)
     _check_float(A, "linalg.qr")
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "
@@ -471,6 +481,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
 
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None):
     """Number of singular values above the tolerance, per matrix (int64)."""
+    A, = autocast_args("linalg.matrix_rank", A)
     _check_float(A, "linalg.matrix_rank")
     a = A._data
     xp = get_array_module(a)
@@ -486,6 +497,7 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None):
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     """``(sum |x|^ord)^(1/ord)`` over ``dim`` (all elements when None); ``ord`` may be
     ``inf``, ``-inf`` or 0 (the count of nonzeros)."""
+    x, = autocast_args("linalg.vector_norm", x, dtype=dtype)
     return _write(vector_norm_impl(x, ord, dim, keepdim, dtype, "linalg.vector_norm"), out)
 
 
@@ -501,6 +513,7 @@ def _last_two(A, d0, d1):
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=None):
     """Matrix norm over the two dims ``dim``: ``'fro'``, ``'nuc'``, 1, -1, 2, -2, inf, -inf."""
+    A, = autocast_args("linalg.matrix_norm", A, dtype=dtype)
     if dtype is not None:
         A = cast(A, _dtype.to_numpy_dtype(dtype))
     _check_float(A, "linalg.matrix_norm")
@@ -567,6 +580,7 @@ def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
 
 def vecdot(x, y, *, dim=-1, out=None):
     """Dot product of vectors along ``dim``, with broadcasting."""
+    x, y = autocast_args("linalg.vecdot", x, y)
     from ..ops.arithmetic import mul
     return _write(_red.sum(mul(x, y), dim), out)
 

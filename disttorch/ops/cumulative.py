@@ -6,6 +6,7 @@ from .._backend import get_array_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import register_methods, wrap_dim, cast
+from ..amp.autocast_mode import autocast_args
 from .pointwise import _inplace_unary
 from .reduction import (reduction_api, Gather, _data, _like, _method, _others_matrix, _to_last,
                         _from_last, _INT64)
@@ -82,6 +83,7 @@ def _scan_axis(input, dim):
 
 def cumsum(input, dim, *, dtype=None):
     """Cumulative sum along ``dim``; bool and integer inputs give int64."""
+    input, = autocast_args("cumsum", input, dtype=dtype)
     input, acc = _scan_dtype(input, dtype)
     axis = _scan_axis(input, dim)
     if axis is None:
@@ -92,6 +94,7 @@ def cumsum(input, dim, *, dtype=None):
 
 def cumprod(input, dim, *, dtype=None):
     """Cumulative product along ``dim``; its gradient is exact when the input has zeros."""
+    input, = autocast_args("cumprod", input, dtype=dtype)
     input, acc = _scan_dtype(input, dtype)
     axis = _scan_axis(input, dim)
     if axis is None:

@@ -17,7 +17,7 @@ from ._util import register_methods, wrap_dim
 from .arithmetic import add, mul
 from .pointwise import _inplace_unary
 from .reduction import _sum, _method, scalar_type_name
-from ..amp.autocast_mode import cast_lower
+from ..amp.autocast_mode import autocast_args
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm", "addmv",
            "addr", "baddbmm", "addbmm", "einsum", "tensordot", "kron", "cross", "chain_matmul"]
@@ -118,7 +118,7 @@ def matmul(input, other, *, out=None):
     """Matrix product with PyTorch's rules: 1-D operands are vectors (a dot product for two),
     a 1-D operand is promoted to a matrix and the added dim removed, and leading (batch) dims
     broadcast."""
-    input, other = cast_lower(input, other)
+    input, other = autocast_args("matmul", input, other)
     a, b = input._data, other._data
     na, nb = a.ndim, b.ndim
     if na == 0 or nb == 0:
@@ -188,6 +188,7 @@ def _out(result, out):
 
 def mm(input, mat2, *, out=None):
     """Matrix product of two 2-D tensors (no broadcasting)."""
+    input, mat2 = autocast_args("mm", input, mat2)
     if input._data.ndim != 2:
         raise RuntimeError("self must be a matrix")
     if mat2._data.ndim != 2:
@@ -197,7 +198,7 @@ def mm(input, mat2, *, out=None):
 
 def bmm(input, mat2, *, out=None):
     """Batched matrix product of two 3-D tensors with the same batch size."""
-    input, mat2 = cast_lower(input, mat2)
+    input, mat2 = autocast_args("bmm", input, mat2)
     a, b = input._data, mat2._data
     if a.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor")
@@ -213,6 +214,7 @@ def bmm(input, mat2, *, out=None):
 
 def mv(input, vec, *, out=None):
     """Matrix-vector product of a 2-D and a 1-D tensor."""
+    input, vec = autocast_args("mv", input, vec)
     if input._data.ndim != 2 or vec._data.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input._data.ndim}, "
                            f"{vec._data.ndim}")
@@ -221,6 +223,7 @@ def mv(input, vec, *, out=None):
 
 def dot(input, tensor, *, out=None):
     """Dot product of two 1-D tensors of equal size and dtype."""
+    input, tensor = autocast_args("dot", input, tensor)
     if input._data.ndim != 1 or tensor._data.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input._data.ndim}D and "
                            f"{tensor._data.ndim}D tensors")
@@ -229,6 +232,7 @@ def dot(input, tensor, *, out=None):
 
 def vdot(input, other, *, out=None):
     """Dot product of two 1-D tensors, conjugating the first."""
+    input, other = autocast_args("vdot", input, other)
     if input._data.dtype.kind == "c":
         input = _Conj.apply(input)
     return dot(input, other, out=out)
@@ -244,6 +248,7 @@ class _Conj(Node):
 
 def inner(input, other, *, out=None):
     """Sum of products over the last dims (a scalar multiple for 0-d operands)."""
+    input, other = autocast_args("inner", input, other)
     if input._data.ndim == 0 or other._data.ndim == 0:
         return _out(mul(input, other), out)
     return _out(einsum("...i,...i->...", input, other) if input._data.ndim == 1 == other._data.ndim
@@ -252,6 +257,7 @@ def inner(input, other, *, out=None):
 
 def outer(input, vec2, *, out=None):
     """Outer product of two 1-D tensors."""
+    input, vec2 = autocast_args("outer", input, vec2)
     for t, name in ((input, "self"), (vec2, "vec2")):
         if t._data.ndim != 1:
             raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t._data.ndim}-D")
@@ -301,33 +307,37 @@ class _ZeroLike(Node):
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * (mat1 @ mat2)``."""
-    input, mat1, mat2 = cast_lower(input, mat1, mat2)
+    input, mat1, mat2 = autocast_args("addmm", input, mat1, mat2)
     return _out(_scaled_add(input, mm(mat1, mat2), beta, alpha), out)
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * (mat @ vec)``."""
+    input, mat, vec = autocast_args("addmv", input, mat, vec)
     return _out(_scaled_add(input, mv(mat, vec), beta, alpha), out)
 
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * outer(vec1, vec2)``."""
+    input, vec1, vec2 = autocast_args("addr", input, vec1, vec2)
     return _out(_scaled_add(input, outer(vec1, vec2), beta, alpha), out)
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * bmm(batch1, batch2)``."""
-    input, batch1, batch2 = cast_lower(input, batch1, batch2)
+    input, batch1, batch2 = autocast_args("baddbmm", input, batch1, batch2)
     return _out(_scaled_add(input, bmm(batch1, batch2), beta, alpha), out)
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * sum_b(batch1[b] @ batch2[b])``."""
+    input, batch1, batch2 = autocast_args("addbmm", input, batch1, batch2)
     return _out(_scaled_add(input, _sum(bmm(batch1, batch2), (0,), False), beta, alpha), out)
 
 
 def chain_matmul(*matrices, out=None):
     """Product of a chain of 2-D tensors, left to right."""
+    matrices = autocast_args("chain_matmul", *matrices)
     result = matrices[0]
     for m in matrices[1:]:
         result = mm(result, m)
@@ -423,6 +433,7 @@ def _const(ref, array):
 def einsum(equation, *operands):
     """Sum of products over the indices of ``equation`` (NumPy's notation, ``...`` included),
     e.g. ``einsum("bij,bjk->bik", a, b)``; the operands may also be passed as one list."""
+    operands = autocast_args("einsum", *operands, variant=equation)
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     subs, out, spare = _parse_einsum(equation, [o._data.shape for o in operands])
@@ -448,6 +459,7 @@ def _check_einsum_operands(subs, operands):
 def tensordot(a, b, dims=2, out=None):
     """Contract ``dims`` dims of ``a`` with ``dims`` dims of ``b``: an int (the last of ``a``
     with the first of ``b``) or a pair of lists of dims."""
+    a, b = autocast_args("tensordot", a, b)
     na, nb = a._data.ndim, b._data.ndim
     if isinstance(dims, Tensor):
         dims = dims.tolist()
@@ -535,6 +547,7 @@ def _cross(a, b, axis):
 
 def cross(input, other, dim=None, *, out=None):
     """Cross product of 3-vectors along ``dim`` (default: the first dim of size 3)."""
+    input, other = autocast_args("cross", input, other)
     if input._data.ndim != other._data.ndim:
         raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
     _check_device(input, other)

@@ -7,6 +7,7 @@ from .._backend import get_array_module, cupyx_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import register_methods, sum_to, default_float, cast, as_scalar
+from ..amp.autocast_mode import autocast_args
 from .arithmetic import (add, mul, sub, div, check_inplace, apply_inplace, _out, _prep,
                          _nograd_inplace)
 
@@ -92,6 +93,7 @@ def _unary_op(name, fn, grad, saves="x", int_to_float=True, doc=None):
                                                "saves": saves})
 
     def op(input, *, out=None):
+        input, = autocast_args(name, input)
         if int_to_float and input._data.dtype.kind in "biu":
             input = cast(input, default_float())
         return _out(node.apply(input), out)
@@ -352,12 +354,14 @@ def lerp(input, end, weight, *, out=None):
 
 def addcmul(input, tensor1, tensor2, *, value=1, out=None):
     """``input + value * tensor1 * tensor2``."""
+    input, tensor1, tensor2 = autocast_args("addcmul", input, tensor1, tensor2)
     prod = mul(tensor1, tensor2)
     return _out(add(input, prod if value == 1 else mul(prod, value)), out)
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
     """``input + value * tensor1 / tensor2``."""
+    input, tensor1, tensor2 = autocast_args("addcdiv", input, tensor1, tensor2)
     if tensor1._data.dtype.kind in "biu" and tensor2._data.dtype.kind in "biu":
         raise RuntimeError("Integer division with addcdiv is no longer supported, and in a future "
                            "release addcdiv will perform a true division of tensor1 and tensor2.")

@@ -14,6 +14,7 @@ from .._backend import get_array_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import register_methods, wrap_dim, wrap_dims, cast
+from ..amp.autocast_mode import autocast_args
 from .arithmetic import maximum, minimum, _out as _write_out
 
 __all__ = ["sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "aminmax",
@@ -279,6 +280,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
 
     Bool and integer inputs give an int64 result unless ``dtype`` is given.
     """
+    input, = autocast_args("sum", input, dtype=dtype)
     if isinstance(dim, _dtype.dtype):
         dim, dtype = None, dim
     input, acc = _accumulate_dtype(input, dtype)
@@ -398,6 +400,7 @@ class Prod(Node):
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     """Product of the elements over ``dim`` (one dim, or all when None); exact gradients
     even when the input contains zeros."""
+    input, = autocast_args("prod", input, dtype=dtype)
     input, acc = _accumulate_dtype(input, dtype)
     axis = None if dim is None or input._data.ndim == 0 else wrap_dim(dim, input._data.ndim)
     return Prod.apply(input, axis, keepdim, acc)

@@ -14,7 +14,7 @@ from ...ops.indexing import scalar_type_name as _type_name
 from ._activation import softplus, logsigmoid, _where
 from ._classification import ClassIndexLoss, ClassProbabilityLoss
 from ._ctc import ctc_loss
-from ...amp.autocast_mode import cast_float32
+from ...amp.autocast_mode import autocast_args
 from ...cuda.kernels.nn import cross_entropy_applies, FusedCrossEntropy
 
 __all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
@@ -108,7 +108,7 @@ class SquaredError(Node):
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error ``(input - target)^2``, reduced by ``reduction``."""
-    input, target = cast_float32(input, target)
+    input, target = autocast_args("mse_loss", input, target)
     reduction = _reduction(size_average, reduce, reduction)
     _warn_size(input, target)
     if weight is not None:
@@ -119,7 +119,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error ``|input - target|``, reduced by ``reduction``."""
-    input, target = cast_float32(input, target)
+    input, target = autocast_args("l1_loss", input, target)
     reduction = _reduction(size_average, reduce, reduction)
     _warn_size(input, target)
     loss = P.abs(sub(input, target))
@@ -136,6 +136,7 @@ def _huber(input, target, delta, quadratic_scale):
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``d = input - target``)."""
+    input, target = autocast_args("smooth_l1_loss", input, target)
     reduction = _reduction(size_average, reduce, reduction)
     _warn_size(input, target)
     if beta < 0:
@@ -147,6 +148,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """``0.5 d^2`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``."""
+    input, target, weight = autocast_args("huber_loss", input, target, weight)
     reduction = _reduction(None, None, reduction)
     _warn_size(input, target)
     loss = _huber(input, target, delta, 0.5)
@@ -201,7 +203,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         ignore_index: a target value that contributes nothing (and is left out of the mean).
         reduction: ``'none'`` | ``'mean'`` (weighted mean) | ``'sum'``.
     """
-    input, = cast_float32(input)
+    input, = autocast_args("nll_loss", input)
     reduction = _reduction(size_average, reduce, reduction)
     _check_index_target(input, target, weight)
     return ClassIndexLoss.apply(input, target, _weight_array(weight, input), ignore_index, 0.0,
@@ -227,7 +229,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         >>> loss = F.cross_entropy(logits, disttorch.tensor([1, 0, 4]))
         >>> loss.backward()
     """
-    input, target = cast_float32(input, target)
+    input, target = autocast_args("cross_entropy", input, target)
     reduction = _reduction(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
@@ -308,6 +310,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
                          reduction="mean"):
     r"""Binary cross entropy between probabilities ``input`` and ``target``:
     :math:`-w (t \log x + (1 - t) \log(1 - x))`, the logs clamped at -100."""
+    input, target, weight = autocast_args("binary_cross_entropy", input, target, weight)
     reduction = _reduction(size_average, reduce, reduction)
     if target.shape != input.shape:
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
@@ -325,7 +328,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                                      reduction="mean", pos_weight=None):
     r"""Sigmoid + binary cross entropy in one stable expression:
     :math:`(1 - t) x + (1 + (p_w - 1) t) \log(1 + e^{-x})`, times ``weight``."""
-    input, target = cast_float32(input, target)
+    input, target = autocast_args("binary_cross_entropy_with_logits", input, target)
     reduction = _reduction(size_average, reduce, reduction)
     if target.shape != input.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size "
@@ -345,6 +348,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     r"""Kullback-Leibler divergence :math:`t (\log t - x)` with ``input`` in log space
     (``target`` too when ``log_target``)."""
+    input, target = autocast_args("kl_div", input, target)
     if size_average is not None or reduce is not None:
         reduction = _reduction(size_average, reduce, reduction)
     elif reduction == "mean":
@@ -368,6 +372,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, r
                           reduction="mean"):
     r""":math:`1 - \cos(x_1, x_2)` for ``target == 1``, :math:`\max(0, \cos - \text{margin})`
     for ``target == -1``."""
+    input1, input2, target = autocast_args("cosine_embedding_loss", input1, input2, target)
     reduction = _reduction(size_average, reduce, reduction)
     if input1.ndim != input2.ndim or input1.shape != input2.shape:
         raise RuntimeError(f"cosine_embedding_loss: Input1 and Input2 must have the same size, "
@@ -386,6 +391,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, r
 def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
                         reduction="mean"):
     r""":math:`\max(0, -y (x_1 - x_2) + \text{margin})`."""
+    input1, input2, target = autocast_args("margin_ranking_loss", input1, input2, target)
     reduction = _reduction(size_average, reduce, reduction)
     if input1.ndim != input2.ndim or input1.ndim != target.ndim:
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension "
@@ -397,6 +403,7 @@ def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, red
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
                          reduction="mean"):
     r""":math:`x` for ``target == 1``, :math:`\max(0, \text{margin} - x)` for ``target == -1``."""
+    input, target = autocast_args("hinge_embedding_loss", input, target)
     reduction = _reduction(size_average, reduce, reduction)
     zeros = input * 0
     margin_part = _where(target != 1, P.clamp(margin - input, min=0), zeros)
@@ -406,6 +413,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     r""":math:`\log(1 + e^{-y x})`, the two-class logistic loss."""
+    input, target = autocast_args("soft_margin_loss", input, target)
     reduction = _reduction(size_average, reduce, reduction)
     return _reduce(softplus(neg(mul(input, target))), reduction)
 
@@ -431,6 +439,7 @@ def _as_batch(input, target):
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
                       reduction="mean"):
     r"""Multi-class hinge loss: :math:`\sum_{j \ne y} \max(0, \text{margin} - x_y + x_j)^p / C`."""
+    input, weight = autocast_args("multi_margin_loss", input, weight)
     reduction = _reduction(size_average, reduce, reduction)
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
@@ -459,6 +468,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     r"""Multi-label hinge loss: for each target class :math:`j` (the leading entries of
     ``target`` before the first -1) and each non-target class :math:`k`,
     :math:`\max(0, 1 - (x_j - x_k))`, summed and divided by :math:`C`."""
+    input, = autocast_args("multilabel_margin_loss", input)
     reduction = _reduction(size_average, reduce, reduction)
     unbatched = input.ndim == 1
     x, t = _as_batch(input, target)
@@ -486,6 +496,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
                         size_average=None, reduce=None, reduction="mean"):
     r""":math:`\max(d(a, p) - d(a, n) + \text{margin}, 0)` with the p-norm distance."""
+    anchor, positive, negative = autocast_args("triplet_margin_loss", anchor, positive, negative)
     from ._misc import pairwise_distance
     reduction = _reduction(size_average, reduce, reduction)
     dims = (anchor.ndim, positive.ndim, negative.ndim)
@@ -523,6 +534,7 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
                      reduce=None, reduction="mean"):
     r"""Poisson negative log likelihood: :math:`e^x - t x` (``log_input``) or
     :math:`x - t \log(x + \epsilon)`; ``full`` adds the Stirling term."""
+    input, target = autocast_args("poisson_nll_loss", input, target)
     reduction = _reduction(size_average, reduce, reduction)
     if log_input:
         loss = sub(P.exp(input), mul(target, input))

@@ -5,6 +5,7 @@ from ..._backend import get_array_module
 from ...autograd.function import Node
 from ...tensor import Tensor, _new
 from ...ops._util import wrap_dim
+from ...amp.autocast_mode import autocast_args
 from ...ops.shape import broadcast_tensors
 
 __all__ = ["pad", "normalize", "cosine_similarity", "pairwise_distance", "pdist", "one_hot"]
@@ -99,6 +100,7 @@ def pad(input, pad, mode="constant", value=None):
         >>> F.pad(disttorch.ones(1, 2, 3), (1, 1, 2, 0)).shape
         disttorch.Size([1, 4, 5])
     """
+    input, = autocast_args("pad", input, variant=(mode, pad))
     pad = [int(p) for p in pad]
     if len(pad) % 2:
         raise RuntimeError("Padding length must be divisible by 2")
@@ -168,6 +170,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     r""":math:`\frac{x_1 \cdot x_2}{\max(\lVert x_1 \rVert, \epsilon) \max(\lVert x_2 \rVert,
     \epsilon)}` along ``dim`` (inputs broadcast)."""
+    x1, x2 = autocast_args("cosine_similarity", x1, x2)
     x1, x2 = broadcast_tensors(x1, x2)
     if x1._data.dtype.kind != "f":
         x1, x2 = x1.float(), x2.float()
@@ -187,6 +190,7 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
 def pdist(input, p=2):
     r"""The p-norm distance between every pair of rows of a 2-D input: the upper triangle
     (``i < j``, row-major) of the distance matrix, shape :math:`N (N - 1) / 2`."""
+    input, = autocast_args("pdist", input)
     if input.ndim != 2:
         raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
     if p < 0:

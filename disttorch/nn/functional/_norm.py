@@ -19,7 +19,7 @@ from ...ops._util import sum_to
 from ...tensor import Tensor, Size
 from ._windows import shape_str, dual_sum, require_float
 from ._pool import AvgPool
-from ...amp.autocast_mode import cast_float32_cuda
+from ...amp.autocast_mode import autocast_args
 from ...cuda.kernels.nn import layer_norm_applies, FusedLayerNorm
 
 __all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm",
@@ -290,7 +290,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
     Shape:
         - Output: same shape as ``input``
     """
-    input, weight, bias = cast_float32_cuda(input, weight, bias)
+    input, weight, bias = autocast_args("layer_norm", input, weight, bias)
     spec = _trailing_spec(input, normalized_shape, ((weight, "weight"), (bias, "bias")), eps,
                           True, ", ")
     require_float(input, "LayerNormKernelImpl")
@@ -312,6 +312,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     Shape:
         - Output: same shape as ``input``
     """
+    input, weight = autocast_args("rms_norm", input, weight)
     require_float(input, "rms_norm")
     if eps is None:
         eps = float(np.finfo(input._data.dtype).eps)
@@ -332,7 +333,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
     Shape:
         - Output: same shape as ``input``
     """
-    input, weight, bias = cast_float32_cuda(input, weight, bias)
+    input, weight, bias = autocast_args("group_norm", input, weight, bias)
     if input.ndim < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received "
                            f"{input.ndim}")

@@ -16,6 +16,7 @@ from ..._backend import get_array_module
 from ...autograd.function import Node
 from ...tensor import Tensor, _new
 from ._windows import AxisGather, scatter_add_flat, shape_str
+from ...amp.autocast_mode import autocast_args
 from ._pool import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
@@ -188,6 +189,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     Shape:
         - Output: :math:`(N, C, *size)` or :math:`(N, C, \\lfloor S \\times scale \\rfloor)`
     """
+    input, = autocast_args("interpolate", input, variant=mode)
     d = input.ndim - 2
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
@@ -577,6 +579,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
 
     Double backward is not supported.
     """
+    input, grid = autocast_args("grid_sample", input, grid)
     if mode not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' "
                          f"or 'bicubic', but got: '{mode}'")
