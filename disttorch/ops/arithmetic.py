@@ -6,6 +6,7 @@ from .._backend import get_array_module, is_cuda_array
 from ..autograd import grad_mode
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
+from ..amp.autocast_mode import autocast_args
 from ._util import (promote, promote_scalar_tensor, register_methods, sum_to, default_float,
                     cast, device_mismatch, as_scalar, match_devices, _PY_SCALARS)
 
@@ -365,6 +366,12 @@ def fmod(input, other, *, out=None):
 
 def pow(input, exponent, *, out=None):
     """``input ** exponent`` elementwise (either may be a number)."""
+    input, exponent = autocast_args("pow", input, exponent)
+    return _pow(input, exponent, out=out)
+
+
+def _pow(input, exponent, *, out=None):
+    """:func:`pow` without autocast (``pow_``: PyTorch's in-place ops are not autocast)."""
     if isinstance(input, Tensor) and type(exponent) in (int, float) and not isinstance(exponent, bool):
         if exponent == 2 and input._data.dtype.kind == "f":
             return _out(Mul.apply(input, input), out)
@@ -426,6 +433,12 @@ def fmin(input, other, *, out=None):
 
 
 def atan2(input, other, *, out=None):
+    """The quadrant-aware arctangent of ``input / other``, elementwise."""
+    input, other = autocast_args("atan2", input, other)
+    return _atan2(input, other, out=out)
+
+
+def _atan2(input, other, *, out=None):
     a, b = _prep(input, other)
     return _out(Atan2.apply(_to_float(a), _to_float(b)), out)
 
@@ -633,13 +646,15 @@ add_ = _inplace_op(add, "add")
 sub_ = _inplace_op(sub, "subtract")
 mul_ = _inplace_op(mul, "multiply")
 div_ = _inplace_op(div)
-pow_ = _inplace_op(pow)
+pow_ = _inplace_op(_pow)
+pow_.__name__ = "pow_"
 remainder_ = _inplace_op(remainder)
 fmod_ = _inplace_op(fmod)
 floor_divide_ = _inplace_op(floor_divide)
 maximum_ = _inplace_op(maximum)
 minimum_ = _inplace_op(minimum)
-atan2_ = _inplace_op(atan2)
+atan2_ = _inplace_op(_atan2)
+atan2_.__name__ = "atan2_"
 
 
 def _true_div_inplace(self, other, *, rounding_mode=None):
@@ -695,6 +710,15 @@ def _roperator(fn):
     return method
 
 
+def _rtruediv(self, other):
+    """``other / self`` for a number ``other``: ``self.reciprocal() * other``, as PyTorch's
+    ``Tensor.__rtruediv__`` (so under CUDA autocast ``1 / x`` runs in float32, as reciprocal)."""
+    if not isinstance(other, (int, float, bool, complex, np.generic)):
+        return NotImplemented
+    from .pointwise import reciprocal
+    return mul(reciprocal(self), other)
+
+
 register_methods({
     "add": _binary_method(add), "sub": _binary_method(sub), "subtract": _binary_method(sub),
     "mul": _binary_method(mul), "multiply": _binary_method(mul),
@@ -720,7 +744,7 @@ register_methods({
     "__add__": _operator(add), "__radd__": _roperator(add), "__iadd__": add_,
     "__sub__": _operator(sub), "__rsub__": _roperator(sub), "__isub__": sub_,
     "__mul__": _operator(mul), "__rmul__": _roperator(mul), "__imul__": mul_,
-    "__truediv__": _operator(div), "__rtruediv__": _roperator(div),
+    "__truediv__": _operator(div), "__rtruediv__": _rtruediv,
     "__itruediv__": _true_div_inplace,
     "__floordiv__": _operator(floor_divide), "__rfloordiv__": _roperator(floor_divide),
     "__ifloordiv__": floor_divide_,

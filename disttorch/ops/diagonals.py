@@ -2,6 +2,7 @@
 import numpy as np
 
 from .._backend import get_array_module
+from ..amp.autocast_mode import autocast_args
 from ..autograd.function import Node
 from ..tensor import Tensor
 from ._util import register_methods, wrap_dim, make_view
@@ -124,6 +125,7 @@ def diag(input, diagonal=0, *, out=None):
 
 def trace(input):
     """Sum of the main diagonal of a 2-D tensor."""
+    input, = autocast_args("trace", input)
     if input._data.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input._data.ndim}")
     return _reduce_sum(Diagonal.apply(input, 0, 0, 1, False))

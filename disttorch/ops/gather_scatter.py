@@ -12,6 +12,7 @@ than a host synchronisation per call.
 import numpy as np
 
 from .._backend import get_array_module
+from ..amp.autocast_mode import autocast_args
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import register_methods, wrap_dim, device_mismatch
@@ -149,6 +150,12 @@ def scatter_add(input, dim, index, src):
         index (LongTensor): where to add; ``src`` is read in ``index``'s shape.
         src (Tensor): the values to add.
     """
+    input, src = autocast_args("scatter_add", input, src)
+    return _scatter_add(input, dim, index, src)
+
+
+def _scatter_add(input, dim, index, src):
+    """:func:`scatter_add` without autocast (``scatter_add_``: in-place ops are not autocast)."""
     _, idx = _full_index(input, dim, index, "scatter_add")
     src = _src_region(_src_for(input, src, "scatter_add"), index)
     return IndexPutAccumulate.apply(input, src, idx)
@@ -343,7 +350,8 @@ def _method(fn):
 register_methods({
     "gather": _method(gather), "scatter": _method(scatter), "scatter_add": _method(scatter_add),
     "scatter_reduce": _method(scatter_reduce), "scatter_": _inplace(scatter),
-    "scatter_add_": _inplace(scatter_add), "scatter_reduce_": _inplace(scatter_reduce),
+    "scatter_add_": _inplace(_scatter_add, "scatter_add"),
+    "scatter_reduce_": _inplace(scatter_reduce),
     "index_reduce": _method(index_reduce), "index_reduce_": _inplace(index_reduce),
     "select_scatter": _method(select_scatter), "slice_scatter": _method(slice_scatter),
     "diagonal_scatter": _method(diagonal_scatter),

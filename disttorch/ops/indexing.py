@@ -9,6 +9,7 @@ region gets a zero gradient, the values get the gradient read back at the index)
 import numpy as np
 
 from .._backend import get_array_module
+from ..amp.autocast_mode import autocast_args
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import (register_methods, wrap_dim, sum_to, cast, device_mismatch, as_scalar,
@@ -290,13 +291,17 @@ def setitem(self, index, value):
     self._vc[0] += 1
 
 
-def _inplace(fn):
+def _inplace(fn, name=None):
+    """The in-place method of ``fn`` (``name``: the public op's, when ``fn`` is its version
+    without autocast: PyTorch's in-place ops are not autocast)."""
+    name = name or fn.__name__
+
     def method(self, *args, **kwargs):
         if check_inplace(self):
             return apply_inplace(self, fn(self, *args, **kwargs))
         return _nograd_inplace(self, fn, *args, **kwargs)
-    method.__name__ = fn.__name__ + "_"
-    method.__doc__ = f"In-place :func:`{fn.__name__}`."
+    method.__name__ = name + "_"
+    method.__doc__ = f"In-place :func:`{name}`."
     return method
 
 
@@ -395,6 +400,12 @@ def index_copy(input, dim, index, source):
         index (Tensor): a 1-D integer tensor with ``source.size(dim)`` entries.
         source (Tensor): the new slices, of ``input``'s dtype.
     """
+    input, source = autocast_args("index_copy", input, source)
+    return _index_copy(input, dim, index, source)
+
+
+def _index_copy(input, dim, index, source):
+    """:func:`index_copy` without autocast (for ``index_copy_``)."""
     source = _source_for(input, source, "index_copy")
     d, idx = _dim_index(input, dim, index, "index_copy")
     source = _check_source_shape(input, d, index, source, "index_copy")
@@ -427,6 +438,12 @@ def index_put(input, indices, values, accumulate=False):
         values (Tensor): the values, broadcast to the indexed region; ``input``'s dtype.
         accumulate (bool): add to the current values (repeats accumulate). Default: ``False``.
     """
+    input, values = autocast_args("index_put", input, values)
+    return _index_put(input, indices, values, accumulate)
+
+
+def _index_put(input, indices, values, accumulate=False):
+    """:func:`index_put` without autocast (for ``index_put_``)."""
     if not isinstance(values, Tensor):
         raise TypeError("index_put(): argument 'values' must be Tensor")
     if values._data.dtype != input._data.dtype:
@@ -502,7 +519,7 @@ def _broadcastable(a, b):
         return False
 
 
-index_put_ = _inplace(index_put)
+index_put_ = _inplace(_index_put, "index_put")
 
 
 def _method(fn):
@@ -519,6 +536,6 @@ register_methods({
     "index_copy": _method(index_copy), "index_fill": _method(index_fill),
     "index_put": _method(index_put), "nonzero": _method(nonzero), "argwhere": argwhere,
     "copy_": copy_,
-    "index_add_": _inplace(index_add), "index_copy_": _inplace(index_copy),
+    "index_add_": _inplace(index_add), "index_copy_": _inplace(_index_copy, "index_copy"),
     "index_fill_": _inplace(index_fill), "index_put_": index_put_,
 })

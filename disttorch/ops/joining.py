@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import _dtype
 from .._backend import get_array_module
+from ..amp.autocast_mode import autocast_args
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import register_methods, wrap_dim, wrap_dims, cast, device_mismatch
@@ -102,6 +103,7 @@ def cat(tensors, dim=0, *, out=None):
         >>> disttorch.cat((x, x), 1).shape
         disttorch.Size([2, 6])
     """
+    tensors, = autocast_args("cat", tensors)
     tensors = _common(tensors, "cat")
     ref = next((t for t in tensors if t._data.shape != (0,)), tensors[0])
     ndim = ref._data.ndim
@@ -138,6 +140,7 @@ def stack(tensors, dim=0, *, out=None):
         dim (int): the index of the new dim, in ``[-ndim - 1, ndim]``. Default: 0.
         out (Tensor, optional): the output tensor.
     """
+    tensors, = autocast_args("stack", tensors)
     tensors = _common(tensors, "stack")
     shape = tensors[0]._data.shape
     for i, t in enumerate(tensors):

@@ -3,10 +3,11 @@ import math
 
 import numpy as np
 
-from .._backend import get_array_module, cupyx_module
+from .._backend import get_array_module, cupyx_module, is_cuda_array
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
-from ._util import register_methods, sum_to, default_float, cast, as_scalar
+from ._util import (register_methods, sum_to, default_float, cast, as_scalar,
+                    promote_scalar_tensor, match_devices, on_device_of)
 from ..amp.autocast_mode import autocast_args
 from .arithmetic import (add, mul, sub, div, check_inplace, apply_inplace, _out, _prep,
                          _nograd_inplace)
@@ -316,7 +317,10 @@ def _where_dual(cond, x, y):
 
 
 def where(condition, input=None, other=None, *, out=None):
-    """Pick from ``input`` where ``condition`` else from ``other`` (broadcasting)."""
+    """Pick from ``input`` where ``condition`` else from ``other`` (broadcasting).
+
+    As in PyTorch, a 0-d CPU tensor (``condition`` included) may meet CUDA tensors: it acts as a
+    scalar on their device, and its gradient comes back to it on the CPU."""
     if input is None and other is None:
         from .indexing import nonzero
         return nonzero(condition, as_tuple=True)
@@ -328,23 +332,36 @@ def where(condition, input=None, other=None, *, out=None):
     if isinstance(input, Tensor) and isinstance(other, Tensor):
         a, b = _prep(input, other)
     elif isinstance(input, Tensor):
-        a, b = input, as_scalar(other)
-        if isinstance(b, float) and a._data.dtype.kind in "biu":
-            a = cast(a, default_float())
+        b = as_scalar(other)
+        a = promote_scalar_tensor(input, b)
     elif isinstance(other, Tensor):
-        a, b = as_scalar(input), other
-        if isinstance(a, float) and b._data.dtype.kind in "biu":
-            b = cast(b, default_float())
+        a = as_scalar(input)
+        b = promote_scalar_tensor(other, a)
     else:
         a, b = as_scalar(input), as_scalar(other)
         dt = default_float() if isinstance(a, float) or isinstance(b, float) else np.int64
         return _out(_new(_xp(condition._data).where(condition._data, a, b).astype(dt)), out)
+    condition, a, b = _where_devices(condition, a, b)
     res = Where.apply(condition, a, b)
-    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         t = a if isinstance(a, Tensor) else b
         if res._data.dtype != t._data.dtype:
             res = cast(res, t._data.dtype)
     return _out(res, out)
+
+
+def _where_devices(condition, a, b):
+    """``where``'s operands on one device: PyTorch's output device is that of the first CUDA
+    tensor among them, where 0-d CPU tensors join it (others raise the device-mismatch error)."""
+    kind = type(condition._data)
+    if (not isinstance(a, Tensor) or type(a._data) is kind) and \
+            (not isinstance(b, Tensor) or type(b._data) is kind):
+        return condition, a, b
+    tensors = [t for t in (condition, a, b) if isinstance(t, Tensor)]
+    like = next((t for t in tensors if is_cuda_array(t._data)), None)
+    if like is None or all(is_cuda_array(t._data) for t in tensors):
+        return condition, a, b
+    return tuple(on_device_of(t, like) for t in (condition, a, b))
 
 
 def lerp(input, end, weight, *, out=None):
@@ -423,10 +440,22 @@ def hypot(input, other):
     return sqrt(add(mul(input, input), mul(other, other)))
 
 
-def heaviside(input, values):
+def heaviside(input, values, *, out=None):
+    """The Heaviside step function: 0 where ``input < 0``, 1 where ``input > 0`` and ``values``
+    where ``input == 0`` (one dtype, as in PyTorch; a 0-d CPU ``values`` may meet a CUDA
+    ``input``)."""
+    if not isinstance(values, Tensor):
+        raise TypeError(f"heaviside(): argument 'values' (position 2) must be Tensor, not "
+                        f"{type(values).__name__}")
+    if input._data.dtype.kind == "c" or values._data.dtype.kind == "c":
+        raise RuntimeError("heaviside is not yet implemented for complex tensors.")
+    if input._data.dtype != values._data.dtype:
+        raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
+    input, values = match_devices(input, values)
     x = input._data
     xp = _xp(x)
-    return _new(xp.where(x == 0, values._data, (x > 0).astype(x.dtype)).astype(x.dtype))
+    return _out(_new(xp.where(x == 0, values._data, (x > 0).astype(x.dtype)).astype(x.dtype)),
+                out)
 
 
 def copysign(input, other):

@@ -12,6 +12,7 @@ import numpy as np
 from .._backend import get_array_module, to_numpy
 from ..autograd.function import Node
 from ..tensor import Tensor
+from ..amp.autocast_mode import autocast_args
 from ._util import register_methods, sum_to, default_float, cast
 from .arithmetic import _out, _prep, check_inplace, apply_inplace, _nograd_inplace
 from .indexing import scalar_type_name
@@ -300,6 +301,7 @@ def _unary(name, kernel, grad, saves="x", doc=""):
                                                "grad": staticmethod(grad), "saves": saves})
 
     def op(input, *, out=None):
+        input, = autocast_args(name, input)
         return _out(node.apply(_float_input(input)), out)
 
     op.__name__ = name

@@ -12,6 +12,7 @@ from .. import _dtype, return_types
 from .._backend import get_array_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
+from ..amp.autocast_mode import autocast_args
 from ._util import register_methods, cast, default_float, wrap_dim
 from .arithmetic import _dual_where, sub
 from .pointwise import _exp, _sign, abs as _abs_op
@@ -251,6 +252,8 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if p == "nuc":
         from ..linalg import matrix_norm
         return matrix_norm(input, "nuc", (-2, -1) if dim is None else dim, keepdim, dtype=dtype)
+    # after "nuc": PyTorch's norm hands it to linalg.matrix_norm, which autocasts on its own
+    input, = autocast_args("norm", input, dtype=dtype)
     if p == "fro" or p is None:
         p = 2
     return vector_norm_impl(input, p, dim, keepdim, dtype, "linalg.vector_norm")
@@ -258,12 +261,14 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
 
 def dist(input, other, p=2):
     """The ``p``-norm of ``input - other`` (broadcast)."""
+    input, other = autocast_args("dist", input, other)
     return vector_norm_impl(sub(input, other), p, None, False, None, "linalg.vector_norm")
 
 
 def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """The ``p``-norm distance between each row of ``x1`` (``... x P x M``) and each row of
     ``x2`` (``... x R x M``): a ``... x P x R`` tensor."""
+    x1, x2 = autocast_args("cdist", x1, x2)
     for t, name in ((x1, "X1"), (x2, "X2")):
         if t._data.ndim < 2:
             raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: "
@@ -279,6 +284,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
 
 def logsumexp(input, dim, keepdim=False):
     """``log(sum(exp(input)))`` over ``dim``, computed stably (integers give a float result)."""
+    input, = autocast_args("logsumexp", input)
     if input._data.dtype.kind in "biu":
         input = cast(input, default_float())
     return LogSumExp.apply(input, _axes(input, dim), keepdim)

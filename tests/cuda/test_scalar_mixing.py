@@ -51,13 +51,9 @@ COMPARISONS = {
     "ne": lambda L, x, s: x != s,
     "isclose": lambda L, x, s: L.isclose(x, s),
 }
-PENDING = pytest.mark.xfail(
-    strict=True, raises=TypeError,
-    reason="reads other._data directly (ops/pointwise.py heaviside): "
-           "needs ops._util.match_devices; drop this marker once they call it")
 SAME_DTYPE = [  # torch requires one dtype for these
     pytest.param("nextafter", lambda L, x, s: L.nextafter(x, s), id="nextafter"),
-    pytest.param("heaviside", lambda L, x, s: L.heaviside(x, s), marks=PENDING, id="heaviside"),
+    pytest.param("heaviside", lambda L, x, s: L.heaviside(x, s), id="heaviside"),
 ]
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..._gemm import matmul as _gemm
 from ..._backend import get_array_module
+from ...amp.autocast_mode import autocast_args
 from ...autograd.function import Node
 from ...ops import cat, zeros
 from ...ops._util import sum_to
@@ -84,12 +85,14 @@ class Attention(Node):
                 keep = xp.random.random(p.shape, dtype=np.float32) >= spec.dropout_p
             keep = keep.astype(p.dtype) * (1.0 / (1 - spec.dropout_p))
             weights = p * keep
-        out = _gemm(weights, v)
+        # astype: numpy multiplies bfloat16 in float32 and returns float32; PyTorch keeps bfloat16
+        out = _gemm(weights, v).astype(q.dtype, copy=False)
         self.keep = keep
         self.save_for_backward(*inputs, p, keep)
         if spec.weights is None:
             return out
-        return out, (weights.mean(axis=-3) if spec.weights == "mean" else weights)
+        weights = weights.mean(axis=-3) if spec.weights == "mean" else weights
+        return out, weights.astype(q.dtype, copy=False)
 
     def backward(self, g, g_weights=None):
         q, k, v, float_mask, p, keep = self.saved_tensors
@@ -127,11 +130,16 @@ class Attention(Node):
             dv = None if dv is None else _group_sum(dv, spec.groups)
         dk = None if dk is None else sum_to(dk, k_shape)
         dv = None if dv is None else sum_to(dv, v_shape)
-        return dq, dk, dv, dmask, None, None
+        return (_like(dq, q), _like(dk, k), _like(dv, v), _like(dmask, float_mask), None, None)
 
     @classmethod
     def name(cls):
         return "ScaledDotProductAttentionBackward0"
+
+
+def _like(grad, x):
+    """``grad`` in the dtype of ``x`` (bfloat16 products come back from numpy in float32)."""
+    return grad if grad is None or grad.dtype == x.dtype else grad.astype(x.dtype)
 
 
 def _group_sum(g, groups):
@@ -171,6 +179,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         >>> F.scaled_dot_product_attention(q, k, v, is_causal=True).shape
         disttorch.Size([2, 4, 8, 16])
     """
+    query, key, value, attn_mask = autocast_args("scaled_dot_product_attention", query, key,
+                                                 value, attn_mask)
     if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
         raise RuntimeError(f"scaled_dot_product_attention: query {list(query.shape)}, key "
                            f"{list(key.shape)} and value {list(value.shape)} do not fit: query "

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from ..._backend import get_array_module
+from ...amp.autocast_mode import autocast_args
 from ...autograd.function import Node
 from ...ops.pointwise import abs as abs_, relu, sign
 from ...tensor import Tensor
@@ -310,6 +311,9 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     Shape:
         - Input: :math:`(N, C, D, H, W)`; Output: :math:`(N, C, D_{out}, H_{out}, W_{out})`
     """
+    if not return_indices:
+        # PyTorch's CPU autocast casts max_pool3d, not max_pool3d_with_indices
+        input, = autocast_args("max_pool3d", input)
     return _max_pool(input, 3, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
                      "max_pool3d")
 
@@ -451,6 +455,7 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     Shape:
         - Input: :math:`(N, C, D, H, W)`; Output: :math:`(N, C, D_{out}, H_{out}, W_{out})`
     """
+    input, = autocast_args("avg_pool3d", input)
     return _avg_pool(input, 3, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override, "avg_pool3d")
 
@@ -516,6 +521,7 @@ def adaptive_avg_pool2d(input, output_size):
 
 def adaptive_avg_pool3d(input, output_size):
     """Applies a 3D adaptive average pooling; ``output_size`` a triple or an int."""
+    input, = autocast_args("adaptive_avg_pool3d", input)
     return _adaptive_avg(input, 3, output_size, "adaptive_avg_pool3d")
 
 
@@ -573,6 +579,7 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 
 def adaptive_max_pool3d(input, output_size, return_indices=False):
     """Applies a 3D adaptive max pooling; ``output_size`` a triple or an int."""
+    input, = autocast_args("adaptive_max_pool3d", input)
     return _adaptive_max(input, 3, output_size, return_indices, "adaptive_max_pool3d")
 
 
@@ -688,11 +695,13 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     Shape:
         - Output: :math:`(N, C, H_{out}, W_{out})`, :math:`S_{out} = (S - 1) s - 2 p + k`
     """
+    input, = autocast_args("max_unpool2d", input)
     return _max_unpool(input, indices, 2, kernel_size, stride, padding, output_size,
                        "max_unpool2d")
 
 
 def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """Computes a partial inverse of :func:`max_pool3d`; arguments as in :func:`max_unpool2d`."""
+    input, = autocast_args("max_unpool3d", input)
     return _max_unpool(input, indices, 3, kernel_size, stride, padding, output_size,
                        "max_unpool3d")
