@@ -34,8 +34,22 @@ def _mT(x):
 def _einsum(equation, *operands):
     if any(isinstance(o, Tensor) for o in operands):
         return einsum(equation, *operands)
-    return get_array_module(operands[0]).einsum(equation, *operands,
-                                                optimize=len(operands) > 1)
+    return _einsum_array(equation, operands)
+
+
+_FLOAT32 = np.dtype(np.float32)
+
+
+def _einsum_array(equation, operands):
+    """numpy's einsum; bfloat16 operands (numpy refuses them, or its BLAS path answers float32)
+    are contracted in float32, as PyTorch accumulates, and the result rounded once to
+    bfloat16 (torch's result dtype when every operand is bfloat16)."""
+    xp = get_array_module(operands[0])
+    dtype = operands[0].dtype
+    if dtype.name == "bfloat16" and all(o.dtype == dtype for o in operands[1:]):
+        wide = [o.astype(_FLOAT32) for o in operands]
+        return xp.asarray(xp.einsum(equation, *wide, optimize=len(wide) > 1)).astype(dtype)
+    return xp.einsum(equation, *operands, optimize=len(operands) > 1)
 
 
 def _sum_to(g, shape):
@@ -387,8 +401,7 @@ class Einsum(Node):
         self.subs, self.out, self.spare = subs, out, spare
         self.shapes = [o.shape for o in operands]
         self.save_for_backward(*operands)
-        xp = get_array_module(operands[0])
-        result = xp.einsum(",".join(subs) + "->" + out, *operands, optimize=len(operands) > 1)
+        result = _einsum_array(",".join(subs) + "->" + out, operands)
         if len(operands) == 1 and result.base is not None:
             result = result.copy()  # a result that is a view would escape version tracking
         return result

@@ -82,14 +82,27 @@ def _mean_keep(x, axes):
 
 # ------------------------------------------------------------------ nodes
 _HALF = np.dtype(np.float16)
+_FLOAT32 = np.dtype(np.float32)
+
+
+def _low_float(dtype):
+    """float16 and bfloat16 (ml_dtypes, numpy kind 'V'): accumulated in float32, as PyTorch
+    does (numpy would sum them in their own precision)."""
+    return dtype == _HALF or dtype.name == "bfloat16"
+
+
+def _is_float(dtype):
+    """Floating or complex, bfloat16 included (numpy gives it kind 'V')."""
+    return dtype.kind in "fc" or dtype.name == "bfloat16"
 
 
 class Sum(Node):
     def forward(self, x, axes, keepdim, acc_dtype):
         self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
-        if x.dtype == _HALF and acc_dtype is None:
-            # accumulate half precision in float32, as PyTorch does
-            return x.sum(axis=axes, keepdims=keepdim, dtype=np.float32).astype(_HALF)
+        if acc_dtype is None and _low_float(x.dtype):
+            # accumulate half precision and bfloat16 in float32, as PyTorch does
+            return get_array_module(x).asarray(
+                x.sum(axis=axes, keepdims=keepdim, dtype=_FLOAT32)).astype(x.dtype)
         return x.sum(axis=axes, keepdims=keepdim, dtype=acc_dtype)
 
     def backward(self, g):
@@ -99,8 +112,9 @@ class Sum(Node):
 class Mean(Node):
     def forward(self, x, axes, keepdim):
         self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
-        if x.dtype == _HALF:
-            return x.mean(axis=axes, keepdims=keepdim, dtype=np.float32).astype(_HALF)
+        if _low_float(x.dtype):
+            return get_array_module(x).asarray(
+                x.mean(axis=axes, keepdims=keepdim, dtype=_FLOAT32)).astype(x.dtype)
         return x.mean(axis=axes, keepdims=keepdim)
 
     def backward(self, g):
@@ -252,7 +266,7 @@ def scalar_type_name(t):
 
 
 def _require_float(input, message):
-    if input._data.dtype.kind not in "fc":
+    if not _is_float(input._data.dtype):
         raise RuntimeError(message.format(scalar_type_name(input)))
 
 
@@ -289,7 +303,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum over ``dim`` treating NaN as zero."""
-    if input._data.dtype.kind not in "fc":
+    if not _is_float(input._data.dtype):
         return sum(input, dim, keepdim, dtype=dtype)
     if dtype is not None:
         input = cast(input, _dtype.to_numpy_dtype(dtype))

@@ -3,6 +3,8 @@ operators and dual helpers that accept arrays or Tensors)."""
 import math
 import warnings
 
+import numpy as np
+
 from ... import _dtype
 from ..._backend import get_array_module
 from ...autograd import grad_mode
@@ -13,7 +15,7 @@ from ...ops._util import cast, wrap_dim, sum_to, register_methods
 from ...ops.arithmetic import check_inplace, apply_inplace, sub, mul, neg
 from ...ops.indexing import scalar_type_name
 from ...ops.random import _gen
-from ...amp.autocast_mode import cast_float32_cuda
+from ...amp.autocast_mode import autocast_args
 from ...cuda.kernels.nn import gelu_forward, gelu_backward
 
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "selu_",
@@ -67,18 +69,32 @@ def _sum_keep(x, dim):
     return x.sum(axis=dim, keepdims=True)
 
 
+_FLOAT32 = np.dtype(np.float32)
+
+
+def _is_bf16(array):
+    return array.dtype.name == "bfloat16"
+
+
 # -------------------------------------------------------------- the one node
 class Activation(Node):
     """``y = fn(xp, x, *params)`` elementwise; backward ``grad(g, x, *params)`` from the saved
-    input. One subclass per activation (see :func:`_activation`)."""
+    input. One subclass per activation (see :func:`_activation`).
+
+    bfloat16 (ml_dtypes: numpy has few kernels for it, and each would round) is computed in
+    float32 and rounded once, as PyTorch's CPU kernels do; so is its gradient."""
 
     def forward(self, x, *params):
         self.params = params
         self.save_for_backward(x)
-        return self.fn(get_array_module(x), x, *params).astype(x.dtype, copy=False)
+        wide = x.astype(_FLOAT32) if _is_bf16(x) else x
+        return self.fn(get_array_module(x), wide, *params).astype(x.dtype, copy=False)
 
     def backward(self, g):
         x, = self.saved_tensors
+        if not isinstance(g, Tensor) and _is_bf16(g):
+            gx = self.grad(g.astype(_FLOAT32), x.astype(_FLOAT32), *self.params)
+            return (gx.astype(g.dtype),) + (None,) * len(self.params)
         return (self.grad(g, x, *self.params),) + (None,) * len(self.params)
 
 
@@ -91,7 +107,7 @@ def _float_input(input, name):
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(input).__name__}")
-    if input._data.dtype.kind not in "fc":
+    if not (input.is_floating_point() or input.is_complex()):  # bfloat16 is floating
         kernel = _KERNELS.get(name, name + "_cpu")
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{scalar_type_name(input)}'")
     return input
@@ -136,9 +152,11 @@ class Gelu(Node):
         if self.fused:
             self.save_for_backward(x)
             return fused
-        cdf = (0.5 * (1 + P._erf_array(x * _INV_SQRT2))).astype(x.dtype, copy=False)
+        # bfloat16 in float32, rounded once (its cdf is kept in float32)
+        wide = x.astype(_FLOAT32) if _is_bf16(x) else x
+        cdf = (0.5 * (1 + P._erf_array(wide * _INV_SQRT2))).astype(wide.dtype, copy=False)
         self.save_for_backward(x, cdf)
-        return x * cdf
+        return (wide * cdf).astype(x.dtype, copy=False)
 
     def backward(self, g):
         saved = self.saved_tensors
@@ -151,6 +169,11 @@ class Gelu(Node):
             cdf = 0.5 * (1 + _erf(x * _INV_SQRT2))  # differentiable again, unlike the saved one
         else:
             cdf = saved[1]
+        if not isinstance(g, Tensor) and _is_bf16(g):
+            wide = x.astype(_FLOAT32)
+            xp = get_array_module(g)
+            return (g.astype(_FLOAT32) * (cdf + wide * xp.exp(wide * wide * -0.5) *
+                                          _INV_SQRT_2PI)).astype(g.dtype)
         return g * (cdf + x * _exp(x * x * -0.5) * _INV_SQRT_2PI)
 
 
@@ -301,6 +324,7 @@ def tanh(input):
 
 def softplus(input, beta=1.0, threshold=20.0):
     r""":math:`\frac{1}{\beta} \log(1 + e^{\beta x})`; linear where :math:`\beta x > \text{threshold}`."""
+    input, = autocast_args("softplus", input)
     return _softplus(input, beta, threshold)
 
 
@@ -378,6 +402,7 @@ class PReLU(Node):
 def prelu(input, weight):
     r""":math:`\max(0, x) + \text{weight} \min(0, x)`; ``weight`` has one entry or one per
     channel (dim 1 of the input)."""
+    input, weight = autocast_args("prelu", input, weight)
     channels = input.shape[1] if input.ndim > 1 else (input.shape[0] if input.ndim else 1)
     if weight.numel() != 1 and weight.numel() != channels:
         raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter "
@@ -403,29 +428,42 @@ def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
 
 
 # ------------------------------------------------------------------ softmax
+def _softmax_array(x, dim, log):
+    xp = get_array_module(x)
+    z = x - x.max(axis=dim, keepdims=True)
+    e = xp.exp(z)
+    if log:
+        return z - xp.log(e.sum(axis=dim, keepdims=True))
+    e /= e.sum(axis=dim, keepdims=True)
+    return e
+
+
 class Softmax(Node):
+    """bfloat16 is computed in float32 and rounded once (PyTorch's CPU kernels accumulate in
+    float32), its gradient too."""
+
     def forward(self, x, dim, log):
-        xp = get_array_module(x)
         self.dim, self.log = dim, log
         if x.size == 0:
             y = x.copy()
+        elif _is_bf16(x):
+            y = _softmax_array(x.astype(_FLOAT32), dim, log).astype(x.dtype)
         else:
-            z = x - x.max(axis=dim, keepdims=True)
-            e = xp.exp(z)
-            if log:
-                y = z - xp.log(e.sum(axis=dim, keepdims=True))
-            else:
-                e /= e.sum(axis=dim, keepdims=True)
-                y = e
+            y = _softmax_array(x, dim, log)
         self.save_for_backward(y)
         return y
 
     def backward(self, g):
         y, = self.saved_tensors
+        if not isinstance(g, Tensor) and _is_bf16(g):
+            return self._grad(g.astype(_FLOAT32), y.astype(_FLOAT32)).astype(g.dtype), None, None
+        return self._grad(g, y), None, None
+
+    def _grad(self, g, y):
         if self.log:
-            return g - _exp(y) * _sum_keep(g, self.dim), None, None
+            return g - _exp(y) * _sum_keep(g, self.dim)
         gy = g * y
-        return gy - y * _sum_keep(gy, self.dim), None, None
+        return gy - y * _sum_keep(gy, self.dim)
 
     def name(self):
         return "LogSoftmaxBackward0" if self.log else "SoftmaxBackward0"
@@ -438,7 +476,7 @@ def _softmax_dim(name, ndim, stacklevel=3):
 
 
 def _softmax(input, dim, dtype, log, name):
-    input, = cast_float32_cuda(input)
+    input, = autocast_args(name, input, dtype=dtype)
     if dim is None:
         dim = _softmax_dim(name, input.ndim, 4)
     if dtype is not None:
@@ -473,9 +511,7 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
     r"""Softmax of ``-input`` along ``dim``."""
     if dim is None:
         dim = _softmax_dim("softmin", input.ndim, 3)
-    if dtype is not None:
-        input = cast(input, _dtype.as_dtype(dtype).np_dtype)
-    return _softmax(neg(input), dim, None, False, "softmax")
+    return _softmax(neg(input), dim, dtype, False, "softmax")
 
 
 def glu(input, dim=-1):

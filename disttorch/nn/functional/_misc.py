@@ -172,7 +172,7 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     \epsilon)}` along ``dim`` (inputs broadcast)."""
     x1, x2 = autocast_args("cosine_similarity", x1, x2)
     x1, x2 = broadcast_tensors(x1, x2)
-    if x1._data.dtype.kind != "f":
+    if not x1.is_floating_point():  # bfloat16 (numpy kind 'V') is floating
         x1, x2 = x1.float(), x2.float()
     d = wrap_dim(dim, x1.ndim)
     return ((x1 / _clamped_norm(x1, 2, d, eps)) * (x2 / _clamped_norm(x2, 2, d, eps))).sum(d)

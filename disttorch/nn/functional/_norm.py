@@ -17,6 +17,7 @@ from ...autograd import grad_mode
 from ...autograd.function import Node
 from ...ops._util import sum_to
 from ...tensor import Tensor, Size
+from ..._dtype import from_numpy_dtype
 from ._windows import shape_str, dual_sum, require_float
 from ._pool import AvgPool
 from ...amp.autocast_mode import autocast_args
@@ -26,11 +27,24 @@ __all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm"
            "local_response_norm"]
 
 
+_FLOAT32 = np.dtype(np.float32)
+
+
+def _is_bf16(array):
+    """bfloat16 (ml_dtypes, numpy kind 'V'): numpy's einsum refuses it and its reductions
+    accumulate in bfloat16, so the norms compute it in float32 (as PyTorch accumulates)."""
+    return array is not None and array.dtype.name == "bfloat16"
+
+
+def _widen(array):
+    return array.astype(_FLOAT32) if _is_bf16(array) else array
+
+
 def _contract(a, b, axes):
     """``sum(a * b)`` over ``axes`` (kept as size-1 dims) without the product temporary."""
     letters = "abcdefghij"[:a.ndim]
     kept = "".join(letters[i] for i in range(a.ndim) if i not in axes)
-    out = get_array_module(a).einsum(f"{letters},{letters}->{kept}", a, b)
+    out = get_array_module(a).einsum(f"{letters},{letters}->{kept}", _widen(a), _widen(b))
     return out.reshape(tuple(1 if i in axes else n for i, n in enumerate(a.shape)))
 
 
@@ -39,11 +53,21 @@ class Normalize(Node):
     ``stats``); returns ``(y, mean, var)``, the last two (biased variance) without gradient.
 
     The array code works in place on its own temporaries: on large activations a fresh
-    array costs as much as the arithmetic (page faults)."""
+    array costs as much as the arithmetic (page faults).
+
+    A bfloat16 input is computed in float32 and its output rounded once to bfloat16 (as
+    PyTorch's CPU kernels accumulate; parameters of another floating dtype give bfloat16 as
+    well); its saved ``xhat``/``invstd``/``mean`` and its statistics stay float32."""
 
     def forward(self, x, weight, bias, stats, spec):
         stat_shape, axes, param_shape, eps, center = spec
         xp = get_array_module(x)
+        self.low = x.dtype if _is_bf16(x) else None
+        self.param_dtypes = (None if weight is None else weight.dtype,
+                             None if bias is None else bias.dtype)
+        x_in, weight_in = x, weight
+        if self.low is not None:
+            x, weight, bias = _widen(x), _widen(weight), _widen(bias)
         xs = x.reshape(stat_shape)
         if stats is not None:
             mean, var = (s.astype(x.dtype, copy=False).reshape(param_shape) for s in stats)
@@ -71,14 +95,27 @@ class Normalize(Node):
         self.spec = spec
         self.given_stats = stats is not None
         self.bias_shape = None if bias is None else bias.shape
-        self.save_for_backward(x, weight, xhat, invstd, mean)
+        self.save_for_backward(x_in, weight_in, xhat, invstd, mean)
         self.mark_non_differentiable(1, 2)
-        return y.reshape(x.shape), mean, var
+        y = y.reshape(x.shape)
+        if self.low is not None:
+            y = y.astype(self.low)
+        return y, mean, var
 
     def backward(self, g, _mean, _var):
         x, weight, xhat, invstd, mean = self.saved_tensors
         if isinstance(g, Tensor):
             return self._backward_dual(g, x, weight, mean, invstd)
+        if self.low is None:
+            return self._backward(g, x, weight, xhat, invstd)
+        # bfloat16: the float32 closed form, each gradient rounded once to its input's dtype
+        gx, gw, gb, _, _ = self._backward(_widen(g), x, _widen(weight), xhat, invstd)
+        wd, bd = self.param_dtypes
+        return (None if gx is None else gx.astype(self.low),
+                None if gw is None else gw.astype(wd, copy=False),
+                None if gb is None else gb.astype(bd, copy=False), None, None)
+
+    def _backward(self, g, x, weight, xhat, invstd):
         stat_shape, axes, param_shape, _, center = self.spec
         xp = get_array_module(g)
         e = self.next_edges
@@ -122,6 +159,19 @@ class Normalize(Node):
 
     def _backward_dual(self, g, x, weight, mean, invstd):
         # the closed form on Tensors, statistics recomputed from x (double backward)
+        if self.low is None:
+            return self._dual_form(g, x, weight, mean, invstd)
+        # bfloat16: in float32 (as the saved statistics are), each gradient cast back
+        low = x.dtype
+        gx, gw, gb, _, _ = self._dual_form(g.float(), x.float(),
+                                           None if weight is None else weight.float(), mean,
+                                           invstd)
+        wd, bd = self.param_dtypes
+        return (None if gx is None else gx.to(low),
+                None if gw is None else gw.to(from_numpy_dtype(wd)),
+                None if gb is None else gb.to(from_numpy_dtype(bd)), None, None)
+
+    def _dual_form(self, g, x, weight, mean, invstd):
         stat_shape, axes, param_shape, _, center = self.spec
         e = self.next_edges
         xhat, invstd = self._recompute(x, mean, invstd)
@@ -158,8 +208,14 @@ class Normalize(Node):
 
 def _update_running(running, value, momentum):
     data = running._data
-    data *= 1.0 - momentum
-    data += momentum * value.astype(data.dtype, copy=False).reshape(data.shape)
+    if _is_bf16(data):
+        # in float32, rounded once (PyTorch's accumulate type)
+        wide = data.astype(_FLOAT32) * (1.0 - momentum)
+        wide += momentum * value.astype(_FLOAT32, copy=False).reshape(data.shape)
+        data[...] = wide.astype(data.dtype)
+    else:
+        data *= 1.0 - momentum
+        data += momentum * value.astype(data.dtype, copy=False).reshape(data.shape)
     running._vc[0] += 1
 
 
@@ -315,7 +371,10 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     input, weight = autocast_args("rms_norm", input, weight)
     require_float(input, "rms_norm")
     if eps is None:
-        eps = float(np.finfo(input._data.dtype).eps)
+        # PyTorch takes the eps of the type it computes in: float32's for float16 and bfloat16
+        dtype = input._data.dtype
+        wide = _FLOAT32 if _is_bf16(input._data) or dtype == np.float16 else dtype
+        eps = float(np.finfo(wide).eps)
     spec = _trailing_spec(input, normalized_shape, ((weight, "weight"),), eps, False, "")
     return Normalize.apply(input, weight, None, None, spec)[0]
 
