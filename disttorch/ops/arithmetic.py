@@ -52,9 +52,20 @@ def _prep(a, b):
     return a, promote_scalar_tensor(b, a)
 
 
+def _scalar_result(r, a, b):
+    """``r`` of ``a (op) b`` where one side is a Python number: ml_dtypes' bfloat16 meets it in
+    float32, while PyTorch computes in float and rounds back to bfloat16."""
+    t = b if type(a) in _PY_SCALARS else a
+    if r.dtype != t.dtype and t.dtype.kind == "V":
+        return r.astype(t.dtype)
+    return r
+
+
 class Add(Node):
     def forward(self, a, b):
         self.shapes = (_shape(a), _shape(b))
+        if type(b) in _PY_SCALARS or type(a) in _PY_SCALARS:
+            return _scalar_result(a + b, a, b)
         return a + b
 
     def backward(self, g):
@@ -67,6 +78,8 @@ class Add(Node):
 class Sub(Node):
     def forward(self, a, b):
         self.shapes = (_shape(a), _shape(b))
+        if type(b) in _PY_SCALARS or type(a) in _PY_SCALARS:
+            return _scalar_result(a - b, a, b)
         return a - b
 
     def backward(self, g):
@@ -83,6 +96,8 @@ class Mul(Node):
         # PyTorch, ``y = x * 2`` then an in-place op on ``x`` stays legal
         self.save_for_backward(None if type(b) in _PY_SCALARS else a,
                                None if type(a) in _PY_SCALARS else b)
+        if type(b) in _PY_SCALARS or type(a) in _PY_SCALARS:
+            return _scalar_result(a * b, a, b)
         return a * b
 
     def backward(self, g):
@@ -97,6 +112,8 @@ class Div(Node):
     def forward(self, a, b):
         self.shapes = (_shape(a), _shape(b))
         self.save_for_backward(None if type(b) in _PY_SCALARS else a, b)
+        if type(b) in _PY_SCALARS or type(a) in _PY_SCALARS:
+            return _scalar_result(a / b, a, b)
         return a / b
 
     def backward(self, g):
@@ -185,6 +202,8 @@ class Pow(Node):
                 (type(b) is int and b < 0)):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         out = xp.power(a, b)
+        if type(b) in _PY_SCALARS or type(a) in _PY_SCALARS:
+            out = _scalar_result(out, a, b)
         self.save_for_backward(a, b, out)
         return out
 

@@ -234,3 +234,17 @@ def test_prelu_autocast_cpu_and_cuda():
         x, w = disttorch.from_numpy(a["x"]).cuda(), disttorch.from_numpy(a["w"]).cuda()
         with disttorch.autocast("cuda", dtype=disttorch.bfloat16):
             assert _F(disttorch).prelu(x, w).dtype == disttorch.bfloat16
+
+
+@pytest.mark.parametrize("op", [
+    lambda x: x + 2.5, lambda x: x * 0.1, lambda x: x - 2.5, lambda x: x / 0.3,
+    lambda x: 2.5 - x, lambda x: 2.5 / x, lambda x: x ** 2.0, lambda x: x / 2,
+    lambda x: 2.0 ** x], ids=["add", "mul", "sub", "div", "rsub", "rdiv", "pow", "div_int",
+                              "rpow"])
+def test_bfloat16_with_python_number_stays_bfloat16(op):
+    # ml_dtypes meets a Python number in float32; PyTorch rounds back to bfloat16
+    values = [1.0, 0.3, 7.1]
+    expected = op(torch.tensor(values, dtype=torch.bfloat16))
+    got = op(disttorch.tensor(values, dtype=disttorch.bfloat16))
+    assert got.dtype == disttorch.bfloat16
+    np.testing.assert_array_equal(got.float().numpy(), expected.float().numpy())
