@@ -13,39 +13,9 @@ import numpy as np
 import pytest
 
 import disttorch
-from disttorch import _backend
 from disttorch.amp import autocast_mode
-from disttorch.cuda import _simulated
 
-try:
-    import torch
-except ImportError:
-    torch = None
-
-requires_torch = pytest.mark.skipif(torch is None, reason="torch (the test oracle) is not installed")
-requires_bf16 = pytest.mark.skipif(disttorch.bfloat16 is None,
-                                   reason="bfloat16 needs the ml_dtypes package (pip install ml_dtypes)")
-
-NO_GPU = ("no CUDA device: CuPy is not installed or there is no NVIDIA GPU/driver on this machine "
-          "(the cuda-sim cases run these checks on the simulated device)")
-
-
-def _real_cuda_available():
-    module = _backend.cupy_module()
-    return module is not None and _backend.is_real_cupy(module) and disttorch.cuda.is_available()
-
-
-@pytest.fixture(params=["cuda", "cuda-sim"])
-def device(request):
-    """``"cuda"`` on the real GPU or, for ``cuda-sim``, on the simulated device."""
-    if request.param == "cuda":
-        if not _real_cuda_available():
-            pytest.skip(NO_GPU)
-        yield "cuda"
-        return
-    with _simulated.simulate():
-        yield "cuda"
-
+from tests.ops.harness import requires_bf16, requires_torch, torch
 
 def _xfail(reason):
     return pytest.mark.xfail(reason=reason, strict=True)

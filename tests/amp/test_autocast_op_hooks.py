@@ -8,14 +8,7 @@ import pytest
 import disttorch
 from disttorch.cuda import _simulated
 
-try:
-    import torch
-except ImportError:
-    torch = None
-
-requires_torch = pytest.mark.skipif(torch is None, reason="torch (the test oracle) is not installed")
-requires_bf16 = pytest.mark.skipif(disttorch.bfloat16 is None,
-                                   reason="bfloat16 needs the ml_dtypes package (pip install ml_dtypes)")
+from tests.ops.harness import requires_bf16, requires_torch, torch
 
 _RNG = np.random.default_rng(0)
 VOLUME = _RNG.standard_normal((1, 2, 4, 4, 4)).astype(np.float32)

@@ -4,14 +4,7 @@ import pytest
 
 import disttorch
 
-try:
-    import torch
-except ImportError:
-    torch = None
-
-requires_torch = pytest.mark.skipif(torch is None, reason="torch (the test oracle) is not installed")
-requires_bf16 = pytest.mark.skipif(disttorch.bfloat16 is None,
-                                   reason="bfloat16 needs the ml_dtypes package (pip install ml_dtypes)")
+from tests.ops.harness import requires_bf16, requires_torch, torch
 
 # (name, fn(lib, x, w, b), PyTorch's CUDA autocast output dtype: "low" or float32; on the CPU,
 # softmax and the normalisations stay in the low-precision dtype)

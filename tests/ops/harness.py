@@ -24,6 +24,8 @@ except ImportError:  # the oracle is optional: finite differences still run
     torch = None
 
 requires_torch = pytest.mark.skipif(torch is None, reason="torch (the test oracle) is not installed")
+requires_bf16 = pytest.mark.skipif(disttorch.bfloat16 is None,
+                                   reason="bfloat16 needs the ml_dtypes package (pip install ml_dtypes)")
 
 
 @dataclasses.dataclass
