@@ -52,21 +52,25 @@ def _prep(a, b):
     return a, promote_scalar_tensor(b, a)
 
 
+_FLOAT32 = np.dtype(np.float32)
+
+
 def _scalar_result(r, a, b):
-    """``r`` of ``a (op) b`` where one side is a Python number: ml_dtypes' bfloat16 meets it in
-    float32, while PyTorch computes in float and rounds back to bfloat16."""
-    t = b if type(a) in _PY_SCALARS else a
-    if r.dtype != t.dtype and t.dtype.kind == "V":
-        return r.astype(t.dtype)
+    """``r`` of ``a (op) b`` back in bfloat16 when a bfloat16 array met a Python number:
+    ml_dtypes computes that in float32, PyTorch rounds the float result back to bfloat16."""
+    if type(b) in _PY_SCALARS:
+        return r.astype(a.dtype) if a.dtype.kind == "V" else r
+    if type(a) in _PY_SCALARS and b.dtype.kind == "V":
+        return r.astype(b.dtype)
     return r
 
 
 class Add(Node):
     def forward(self, a, b):
         self.shapes = (_shape(a), _shape(b))
-        if type(b) in _PY_SCALARS or type(a) in _PY_SCALARS:
-            return _scalar_result(a + b, a, b)
-        return a + b
+        r = a + b
+        # a float32 result may be bfloat16 that met a Python number (see _scalar_result)
+        return _scalar_result(r, a, b) if r.dtype is _FLOAT32 else r
 
     def backward(self, g):
         e = self.next_edges
@@ -78,9 +82,9 @@ class Add(Node):
 class Sub(Node):
     def forward(self, a, b):
         self.shapes = (_shape(a), _shape(b))
-        if type(b) in _PY_SCALARS or type(a) in _PY_SCALARS:
-            return _scalar_result(a - b, a, b)
-        return a - b
+        r = a - b
+        # a float32 result may be bfloat16 that met a Python number (see _scalar_result)
+        return _scalar_result(r, a, b) if r.dtype is _FLOAT32 else r
 
     def backward(self, g):
         e = self.next_edges
@@ -96,9 +100,9 @@ class Mul(Node):
         # PyTorch, ``y = x * 2`` then an in-place op on ``x`` stays legal
         self.save_for_backward(None if type(b) in _PY_SCALARS else a,
                                None if type(a) in _PY_SCALARS else b)
-        if type(b) in _PY_SCALARS or type(a) in _PY_SCALARS:
-            return _scalar_result(a * b, a, b)
-        return a * b
+        r = a * b
+        # a float32 result may be bfloat16 that met a Python number (see _scalar_result)
+        return _scalar_result(r, a, b) if r.dtype is _FLOAT32 else r
 
     def backward(self, g):
         a, b = self.saved_tensors
@@ -112,9 +116,9 @@ class Div(Node):
     def forward(self, a, b):
         self.shapes = (_shape(a), _shape(b))
         self.save_for_backward(None if type(b) in _PY_SCALARS else a, b)
-        if type(b) in _PY_SCALARS or type(a) in _PY_SCALARS:
-            return _scalar_result(a / b, a, b)
-        return a / b
+        r = a / b
+        # a float32 result may be bfloat16 that met a Python number (see _scalar_result)
+        return _scalar_result(r, a, b) if r.dtype is _FLOAT32 else r
 
     def backward(self, g):
         a, b = self.saved_tensors
@@ -202,7 +206,7 @@ class Pow(Node):
                 (type(b) is int and b < 0)):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         out = xp.power(a, b)
-        if type(b) in _PY_SCALARS or type(a) in _PY_SCALARS:
+        if out.dtype is _FLOAT32:
             out = _scalar_result(out, a, b)
         self.save_for_backward(a, b, out)
         return out
