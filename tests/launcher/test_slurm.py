@@ -50,6 +50,13 @@ def slurm(tmp_path_factory):
         subprocess.run([os.path.join(RIG, "slurm-down.sh"), str(state)], capture_output=True)
 
 
+# The same rare start-up race as the hang below, ending in an error instead: the PMI2 wire
+# garbled between slurmstepd and MPICH, then MPI_Init fails in UCX's address exchange. Seen in
+# two full-suite runs out of eight on the 2-core machine, never when the tests run alone.
+_MPI_STARTUP_FAILURES = ("mpi/pmi2: invalid client request",
+                         "Fatal error in internal_Init_thread")
+
+
 def srun(launcher, slurm_conf, *args):
     environ = launcher.env(SLURM_CONF=slurm_conf, DISTTORCH_SECRET="slurm-test-secret")
     attempts = 3
@@ -58,7 +65,10 @@ def srun(launcher, slurm_conf, *args):
             # a healthy run takes about a second
             result = subprocess.run(["srun", *map(str, args)], cwd=REPO, env=environ,
                                     capture_output=True, text=True, timeout=40)
-            return result.returncode, result.stdout, result.stderr
+            startup_failed = result.returncode != 0 and any(
+                sign in result.stderr for sign in _MPI_STARTUP_FAILURES)
+            if not startup_failed or attempt == attempts - 1:
+                return result.returncode, result.stdout, result.stderr
         except subprocess.TimeoutExpired:
             # A rare MPICH start-up hang over PMI2 on the oversubscribed machine (seen twice in
             # a row once: "mpi/pmi2: value not properly terminated in client request"): cancel
