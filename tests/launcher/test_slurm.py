@@ -57,8 +57,22 @@ _MPI_STARTUP_FAILURES = ("mpi/pmi2: invalid client request",
                          "Fatal error in internal_Init_thread")
 
 
+# The tasks get a job's usual environment, not pytest's: with pytest's own variables (and others
+# a test session accumulates) passed through, MPI_Init in ddp.py failed deterministically over
+# PMI2 in this rig ("mpi/pmi2: value not properly terminated in client request", then UCX's
+# address exchange), which the same srun from a shell never reproduced. Not understood; see the
+# closing note of the session that added this.
+_JOB_ENV_PREFIXES = ("DISTTORCH", "OPENBLAS", "PYTHON", "SLURM", "LD_", "UCX_", "MPI", "FI_",
+                     "HOME", "PATH", "LANG", "TMPDIR", "VIRTUAL_ENV", "TERM", "USER", "SHELL")
+
+
+def _job_env(environ):
+    # (the launcher fixture's process mark is a DISTTORCH_ variable, so it stays)
+    return {k: v for k, v in environ.items() if k.startswith(_JOB_ENV_PREFIXES)}
+
+
 def srun(launcher, slurm_conf, *args):
-    environ = launcher.env(SLURM_CONF=slurm_conf, DISTTORCH_SECRET="slurm-test-secret")
+    environ = _job_env(launcher.env(SLURM_CONF=slurm_conf, DISTTORCH_SECRET="slurm-test-secret"))
     attempts = 3
     for attempt in range(attempts):
         try:
