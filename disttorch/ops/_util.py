@@ -17,6 +17,15 @@ def register_methods(methods):
         setattr(Tensor, name, fn)
 
 
+def as_method(fn):
+    """``fn`` as a Tensor method (its name and docstring kept)."""
+    def method(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+    method.__name__ = fn.__name__
+    method.__doc__ = fn.__doc__
+    return method
+
+
 def wrap_dim(dim, ndim):
     n = ndim if ndim > 0 else 1
     if not -n <= dim < n:

@@ -10,7 +10,7 @@ from .._backend import get_array_module, to_numpy
 from ..autograd.function import Node
 from ..return_types import _structseq
 from ..tensor import Tensor, _new
-from ._util import register_methods, sum_to, default_float, cast, wrap_dim
+from ._util import register_methods, sum_to, default_float, cast, wrap_dim, as_method as _method
 from .arithmetic import check_inplace, apply_inplace, _nograd_inplace, _out, _prep
 from .indexing import scalar_type_name
 from .pointwise import acosh, asinh, atanh
@@ -432,14 +432,6 @@ def _float_power_inplace(self, exponent):
         raise RuntimeError(f"the base given to float_power_ has dtype {scalar_type_name(self)} but "
                            f"the operation's result requires dtype Double")
     return _inplace(lambda t, e: t.float_power(e), "float_power")(self, exponent)
-
-
-def _method(fn):
-    def method(self, *args, **kwargs):
-        return fn(self, *args, **kwargs)
-    method.__name__ = fn.__name__
-    method.__doc__ = fn.__doc__
-    return method
 
 
 _COMPARISONS = ["eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less",

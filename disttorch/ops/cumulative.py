@@ -1,5 +1,4 @@
 """Scans along one dim: cumsum, cumprod, cummax, cummin."""
-import numpy as np
 
 from .. import _dtype, return_types
 from .._backend import get_array_module

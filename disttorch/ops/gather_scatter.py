@@ -15,7 +15,7 @@ from .._backend import get_array_module
 from ..amp.autocast_mode import autocast_args
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
-from ._util import register_methods, wrap_dim, device_mismatch
+from ._util import register_methods, wrap_dim, device_mismatch, as_method as _method
 from .indexing import (Index, IndexPut, IndexPutAccumulate, index_dual, _inplace, _value_for,
                        _zero_at)
 from .shape import slice_view
@@ -337,14 +337,6 @@ def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
     index[d1] = diag + max(-offset, 0)
     index[d2] = diag + max(offset, 0)
     return _embed(input, src, tuple(index), "diagonal")
-
-
-def _method(fn):
-    def method(self, *args, **kwargs):
-        return fn(self, *args, **kwargs)
-    method.__name__ = fn.__name__
-    method.__doc__ = fn.__doc__
-    return method
 
 
 register_methods({

@@ -8,6 +8,7 @@ region gets a zero gradient, the values get the gradient read back at the index)
 """
 import numpy as np
 
+from ._util import as_method as _method
 from .._backend import get_array_module
 from ..amp.autocast_mode import autocast_args
 from ..autograd.function import Node
@@ -520,14 +521,6 @@ def _broadcastable(a, b):
 
 
 index_put_ = _inplace(_index_put, "index_put")
-
-
-def _method(fn):
-    def method(self, *args, **kwargs):
-        return fn(self, *args, **kwargs)
-    method.__name__ = fn.__name__
-    method.__doc__ = fn.__doc__
-    return method
 
 
 register_methods({

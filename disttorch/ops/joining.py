@@ -10,6 +10,7 @@ from ..amp.autocast_mode import autocast_args
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import register_methods, wrap_dim, wrap_dims, cast, device_mismatch
+from ._util import as_method as _method
 from .shape import reshape, slice_dual, squeeze, mark_view, _ints
 
 __all__ = ["cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "column_stack",
@@ -511,14 +512,6 @@ def rot90(input, k=1, dims=(0, 1)):
         raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} and "
                            f"dim1 = {d1}")
     return Rot90.apply(input, k % 4, (d0, d1))
-
-
-def _method(fn):
-    def method(self, *args, **kwargs):
-        return fn(self, *args, **kwargs)
-    method.__name__ = fn.__name__
-    method.__doc__ = fn.__doc__
-    return method
 
 
 register_methods({

@@ -10,12 +10,13 @@ import warnings
 
 import numpy as np
 
+from .pointwise import _inplace_unary as _inplace
 from .. import _dtype
 from .._backend import get_array_module, to_numpy
 from ..return_types import _structseq
 from ..tensor import Tensor, _new
 from ._util import register_methods, wrap_dim, default_float, cast, promote
-from .arithmetic import _out, check_inplace, apply_inplace, _nograd_inplace
+from .arithmetic import _out
 from .indexing import scalar_type_name
 
 __all__ = ["meshgrid", "cartesian_prod", "combinations", "block_diag", "diagflat", "tril_indices",
@@ -486,15 +487,6 @@ def kaiser_window(window_length, periodic=True, beta=12.0, *, dtype=None, layout
         arg = beta * np.sqrt(np.clip(1 - ((k - alpha) / alpha) ** 2, 0, None))
         return _bessel_i_np(arg, 0, False) / _bessel_i_np(np.asarray([beta], np.float64), 0, False)
     return _window("kaiser_window", window_length, periodic, dtype, device, requires_grad, values)
-
-
-def _inplace(fn):
-    def method(self, *args, **kwargs):
-        if check_inplace(self):
-            return apply_inplace(self, fn(self, *args, **kwargs))
-        return _nograd_inplace(self, fn, *args, **kwargs)
-    method.__name__ = fn.__name__ + "_"
-    return method
 
 
 register_methods({

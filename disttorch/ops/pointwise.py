@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from ._util import as_method as _method
 from .._backend import get_array_module, cupyx_module, is_cuda_array
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
@@ -473,14 +474,6 @@ def _inplace_unary(fn):
             return apply_inplace(self, fn(self, *args, **kwargs))
         return _nograd_inplace(self, fn, *args, **kwargs)
     method.__name__ = fn.__name__ + "_"
-    return method
-
-
-def _method(fn):
-    def method(self, *args, **kwargs):
-        return fn(self, *args, **kwargs)
-    method.__name__ = fn.__name__
-    method.__doc__ = fn.__doc__
     return method
 
 

@@ -13,7 +13,7 @@ from .. import _dtype, return_types
 from .._backend import get_array_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
-from ._util import register_methods, wrap_dim, wrap_dims, cast
+from ._util import register_methods, wrap_dim, wrap_dims, cast, as_method as _method
 from ..amp.autocast_mode import autocast_args
 from .arithmetic import maximum, minimum, _out as _write_out
 
@@ -551,14 +551,6 @@ def count_nonzero(input, dim=None):
     data = input._data
     xp = get_array_module(data)
     return _new(xp.asarray((data != 0).sum(axis=_axes(input, dim)), dtype=_INT64))
-
-
-def _method(fn):
-    def method(self, *args, **kwargs):
-        return fn(self, *args, **kwargs)
-    method.__name__ = fn.__name__
-    method.__doc__ = fn.__doc__
-    return method
 
 
 for _name in __all__:

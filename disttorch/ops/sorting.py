@@ -9,7 +9,7 @@ import numpy as np
 from .. import return_types
 from .._backend import get_array_module
 from ..tensor import Tensor, _new
-from ._util import register_methods, wrap_dim
+from ._util import register_methods, wrap_dim, as_method as _method
 from .indexing import Index
 from .gather_scatter import gather_trusted
 from .shape import squeeze, reshape
@@ -275,14 +275,6 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
         reps = repeats
     positions = _repeat(xp, xp.arange(n, dtype=np.int64), reps)
     return Index.apply(input, (slice(None),) * d + (positions,))
-
-
-def _method(fn):
-    def method(self, *args, **kwargs):
-        return fn(self, *args, **kwargs)
-    method.__name__ = fn.__name__
-    method.__doc__ = fn.__doc__
-    return method
 
 
 register_methods({

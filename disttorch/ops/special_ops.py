@@ -9,12 +9,13 @@ import math
 
 import numpy as np
 
+from .pointwise import _inplace_unary as _inplace
 from .._backend import get_array_module, to_numpy
 from ..autograd.function import Node
 from ..tensor import Tensor
 from ..amp.autocast_mode import autocast_args
 from ._util import register_methods, sum_to, default_float, cast
-from .arithmetic import _out, _prep, check_inplace, apply_inplace, _nograd_inplace
+from .arithmetic import _out, _prep
 from .indexing import scalar_type_name
 from .pointwise import Unary
 
@@ -546,15 +547,6 @@ def igamma(input, other, *, out=None):
 def igammac(input, other, *, out=None):
     r"""The regularized upper incomplete gamma function :math:`Q(a, x) = 1 - P(a, x)`."""
     return _igamma(input, other, True, out)
-
-
-def _inplace(fn):
-    def method(self, *args, **kwargs):
-        if check_inplace(self):
-            return apply_inplace(self, fn(self, *args, **kwargs))
-        return _nograd_inplace(self, fn, *args, **kwargs)
-    method.__name__ = fn.__name__ + "_"
-    return method
 
 
 def _polygamma_method(self, n):
