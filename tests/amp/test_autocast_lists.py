@@ -17,10 +17,6 @@ from disttorch.amp import autocast_mode
 
 from tests.ops.harness import requires_bf16, requires_torch, torch
 
-def _xfail(reason):
-    return pytest.mark.xfail(reason=reason, strict=True)
-
-
 # ------------------------------------------------------------------ inputs
 def _arrays():
     rng = np.random.default_rng(0)
@@ -161,19 +157,6 @@ CPU_CASES = [
 CPU_VALUES = {"mm", "addbmm", "einsum_mm", "tensordot", "mv", "dot", "linalg.vecdot",
               "linalg.cholesky_bf16", "linalg.inv_bf16", "prod_bf16", "mse_loss_bf16",
               "grid_sample_bf16", "pad_reflect_bf16", "poisson_nll_loss_bf16", "inner"}
-# name -> why disttorch does not follow torch's CPU list there yet (strict xfail); none now
-_CPU_GAPS = {}
-
-
-def _cpu_params():
-    params = []
-    for case in CPU_CASES:
-        if isinstance(case, tuple) and case[0] in _CPU_GAPS:
-            case = pytest.param(*case, marks=_xfail(_CPU_GAPS[case[0]]))
-        params.append(case)
-    return params
-
-
 def _name(case):
     return case.values[0] if hasattr(case, "values") else case[0]
 
@@ -187,7 +170,7 @@ def _run_cpu(lib, fn):
 @requires_torch
 @requires_bf16
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.parametrize("name,fn", _cpu_params(), ids=[_name(c) for c in CPU_CASES])
+@pytest.mark.parametrize("name,fn", CPU_CASES, ids=[_name(c) for c in CPU_CASES])
 def test_cpu_autocast_dtype_matches_torch(name, fn):
     expected = _run_cpu(torch, fn)
     actual = _run_cpu(disttorch, fn)
@@ -344,15 +327,10 @@ CUDA_CASES = [
 ]
 
 
-# disttorch's own bfloat16 kernels (not autocast) fall short on these: run them in float16 only
-_BF16_KERNEL_GAPS = set()  # every listed op now runs on bfloat16 too
-
-
 def _cuda_params():
     params = []
     for case in CUDA_CASES:
-        name = case.values[0] if hasattr(case, "values") else case[0]
-        for low in ("float16",) if name in _BF16_KERNEL_GAPS else ("float16", "bfloat16"):
+        for low in ("float16", "bfloat16"):
             if hasattr(case, "values"):
                 params.append(pytest.param(*case.values, low, marks=case.marks,
                                            id=f"{case.values[0]}-{low}"))
