@@ -7,6 +7,8 @@ result, or the matrices of a batch, are computed as independent single-threaded 
 the intra-op threads, writing straight into one output array. Measured on the two-core
 machine: 1.5-1.8x the single-thread speed for the MLP benchmark's GEMMs.
 """
+import math
+
 import numpy as np
 
 from ._threads import batch_parts, parallel_map
@@ -21,17 +23,21 @@ def matmul(a, b, out=None):
     """``a @ b`` (``numpy.matmul`` semantics) for arrays of any module."""
     if type(a) is not np.ndarray or type(b) is not np.ndarray:
         return a @ b if out is None else _module_matmul(a, b, out)
-    if a.ndim < 2 or b.ndim < 2 or a.dtype != b.dtype or a.dtype not in _SPLIT_KINDS:
+    sa, sb = a.shape, b.shape
+    if len(sa) < 2 or len(sb) < 2:
         return np.matmul(a, b, out=out)
-    m, k = a.shape[-2:]
-    n = b.shape[-1]
-    if b.shape[-2] != k:
-        return np.matmul(a, b, out=out)     # numpy raises its shape error
-    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    count = int(np.prod(batch)) if batch else 1
+    m, k = sa[-2:]
+    n = sb[-1]
+    # the common small 2-D product leaves after one multiplication (this is Linear's hot path)
+    if len(sa) == 2 == len(sb):
+        batch, count = (), 1
+    else:
+        batch = np.broadcast_shapes(sa[:-2], sb[:-2])
+        count = math.prod(batch)
     work = count * m * n * k
-    if work < _MIN_WORK:
-        return np.matmul(a, b, out=out)
+    if (work < _MIN_WORK or sb[-2] != k or a.dtype != b.dtype
+            or a.dtype not in _SPLIT_KINDS):
+        return np.matmul(a, b, out=out)     # (numpy raises its own shape error)
     if out is None:
         out = np.empty(batch + (m, n), a.dtype)
     if count == 1 and (a.ndim > 2 or b.ndim > 2):
