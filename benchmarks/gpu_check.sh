@@ -3,6 +3,10 @@
 #
 #   benchmarks/gpu_check.sh OUT_DIR
 #
+# GPU_CHECK_BUDGET (seconds, default 470) bounds the whole run; the tests get what the benchmarks
+# leave. GPU_CHECK_WORKERS (default 8) pytest-xdist workers run the tests when xdist is there:
+# on a fresh machine most of the tests' time is NVRTC compiling kernels, which is CPU-bound.
+#
 # 1. fails fast (exit 2) when there is no usable GPU;
 # 2. installs what the GPU machine lacks (pytest, msgpack, mpi4py + mpich, ml_dtypes) from
 #    benchmarks/wheels/ only (see fetch_gpu_wheels.sh), into a venv that sees the system's
@@ -98,17 +102,35 @@ PY
 [ -n "$nccl_dir" ] && export LD_LIBRARY_PATH="$nccl_dir:${LD_LIBRARY_PATH:-}"
 export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONDONTWRITEBYTECODE=1 OMP_NUM_THREADS=4
+budget_all=${GPU_CHECK_BUDGET:-470}
+$python - <<'PY'
+import numpy, cupy, disttorch
+from disttorch.distributed.backend_nccl import nccl_unavailable_reason
+print(f"gpu_check: numpy {numpy.__version__}, CuPy {cupy.__version__} (CUDA runtime "
+      f"{cupy.cuda.runtime.runtimeGetVersion()}), disttorch cuda available "
+      f"{disttorch.cuda.is_available()}, nccl: {nccl_unavailable_reason() or 'available'}")
+try:
+    import torch
+    print(f"gpu_check: torch {torch.__version__}, cuda {torch.cuda.is_available()}")
+except Exception as exc:
+    print(f"gpu_check: torch unusable: {exc}")
+PY
 
 # The benchmarks first: their figures matter most and they fill CuPy's kernel cache for the tests.
 echo
 echo "=== GPU benchmarks (disttorch vs torch eager CUDA) ==="
-timeout -s INT -k 10 200 $python benchmarks/gpu_check.py
+bench_budget=$(( budget_all * 2 / 5 ))
+timeout -s INT -k 10 $(( bench_budget + 30 )) $python benchmarks/gpu_check.py --budget "$bench_budget"
 bench_rc=$?
 
 # The tests get what is left of the 8 minutes (SIGINT: pytest still prints its summary).
-budget=$(( 470 - ($(date +%s) - started) ))
+budget=$(( budget_all - ($(date +%s) - started) ))
+parallel=""
+if $python -c "import xdist" 2>/dev/null; then
+    parallel="-n ${GPU_CHECK_WORKERS:-8}"
+fi
 echo
-echo "=== CUDA tests (real device), ${budget} s budget ==="
+echo "=== CUDA tests (real device), ${budget} s budget ${parallel:+(xdist $parallel)} ==="
 if ! $python -c "import pytest" 2>/dev/null; then
     echo "gpu_check: FAIL: pytest is not installed and benchmarks/wheels has no pytest wheel"
     tests_rc=3
@@ -116,8 +138,8 @@ elif [ "$budget" -lt 30 ]; then
     echo "gpu_check: FAIL: no time left for the tests"
     tests_rc=4
 else
-    timeout -s INT -k 10 "$budget" $python -m pytest tests/cuda -k "not cuda-sim" -q -rs \
-        --durations=10 -p no:cacheprovider --junitxml="$out/gpu_tests.xml"
+    timeout -s INT -k 10 "$budget" $python -m pytest tests/cuda -k "not cuda-sim" -rfEs --tb=short --timeout 120 $parallel ${parallel:+-v} \
+        --durations=15 -p no:cacheprovider --junitxml="$out/gpu_tests.xml"
     tests_rc=$?
 fi
 
