@@ -80,6 +80,18 @@ def is_cuda_array(array):
     return type(array).__module__.startswith("cupy")
 
 
+def writes_stay_private(array):
+    """True when writing into ``array`` in place changes each of its elements alone.
+
+    numpy marks broadcast views (stride 0) read-only; CuPy arrays have no ``writeable`` flag and
+    are always writable, so a zero stride over a dimension longer than one is what tells there.
+    """
+    writeable = getattr(array.flags, "writeable", None)
+    if writeable is not None:
+        return writeable
+    return all(stride != 0 or size < 2 for stride, size in zip(array.strides, array.shape))
+
+
 def to_numpy(array):
     """Copy (or view) any backend array as a numpy array on the host."""
     if type(array) is np.ndarray:

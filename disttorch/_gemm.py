@@ -1,4 +1,4 @@
-"""Matrix products on CPU split over the intra-op threads.
+"""Matrix products on CPU split over the intra-op threads (and bfloat16 ones on CuPy).
 
 ``matmul(a, b)`` is ``numpy.matmul`` for every case; when both operands are numpy arrays of
 one floating dtype and the product is large enough to pay for the hand-off (about 4M
@@ -22,6 +22,13 @@ _SPLIT_KINDS = (np.dtype(np.float32), np.dtype(np.float64))
 def matmul(a, b, out=None):
     """``a @ b`` (``numpy.matmul`` semantics) for arrays of any module."""
     if type(a) is not np.ndarray or type(b) is not np.ndarray:
+        if a.dtype.name == "bfloat16" or b.dtype.name == "bfloat16":
+            # CuPy 14 has no bfloat16 GEMM (its matmul fails on the dtype): multiply in float32,
+            # as PyTorch accumulates, and answer float32 like numpy; callers round the result
+            a, b = a.astype(np.float32), b.astype(np.float32)
+            if out is not None and out.dtype != np.float32:
+                out[...] = a @ b
+                return out
         return a @ b if out is None else _module_matmul(a, b, out)
     sa, sb = a.shape, b.shape
     if len(sa) < 2 or len(sb) < 2:

@@ -6,7 +6,7 @@ as soon as a node has run unless ``retain_graph``.
 """
 import threading
 
-from .._backend import get_array_module
+from .._backend import get_array_module, writes_stay_private
 from ..tensor import Tensor, _new
 from . import anomaly, grad_mode
 from .function import _FREED, _ARRAY_TYPES, _as_array
@@ -336,7 +336,7 @@ def _deliver_leaf(leaf, g, create_graph, accumulate, leaf_targets, captured, sha
             # caller's gradient. An adopted array may still sit in a pending buffer, so it is
             # never accumulated into in place during this pass.
             owner = id(data) if data.base is None else id(data.base)
-            if owner in shared or owner in adopted or not data.flags.writeable:
+            if owner in shared or owner in adopted or not writes_stay_private(data):
                 data = data.copy()
             else:
                 adopted.add(id(data))
@@ -346,7 +346,8 @@ def _deliver_leaf(leaf, g, create_graph, accumulate, leaf_targets, captured, sha
             leaf._grad = _new(data)
         else:
             current = leaf._grad._data
-            if id(current) not in adopted and current.flags.writeable and current.shape == data.shape:
+            if id(current) not in adopted and writes_stay_private(current) and \
+                    current.shape == data.shape:
                 current += data
                 leaf._grad._vc[0] += 1
             else:

@@ -380,7 +380,7 @@ def _pool_bytes(index):
     """``(allocated, reserved)`` bytes of device ``index``'s memory pool."""
     cp = cupy_module()
     with cp.cuda.Device(index):
-        pool = cp.cuda.get_default_memory_pool()
+        pool = cp.get_default_memory_pool()
         return int(pool.used_bytes()), int(pool.total_bytes())
 
 
@@ -486,7 +486,7 @@ def mem_get_info(device=None):
 def empty_cache():
     """Return the allocator's cached free blocks to the driver (no-op without CUDA)."""
     if is_available() and _initialized is cupy_module():
-        cupy_module().cuda.get_default_memory_pool().free_all_blocks()
+        cupy_module().get_default_memory_pool().free_all_blocks()
 
 
 def _format_size(size):

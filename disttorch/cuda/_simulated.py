@@ -36,6 +36,10 @@ seterrcall show_runtime spacing test unstack vecdot vecmat vectorize
 """.split())
 _NDARRAY_ONLY = frozenset(["ctypes", "getfield", "resize", "setfield", "setflags", "to_device",
                            "tofile", "byteswap", "itemset", "newbyteorder"])
+# CuPy 14 routes these through its GEMM/tensordot code, which has no bfloat16 ("data type 'E'
+# not understood"); its elementwise kernels and reductions do take bfloat16
+_NO_BFLOAT16 = frozenset(["matmul", "dot", "tensordot", "einsum", "inner", "vdot", "__matmul__",
+                          "__rmatmul__", "__imatmul__"])
 _HOST_INPUTS = frozenset(["asarray", "array", "asanyarray", "ascontiguousarray", "asnumpy"])
 
 # the machine: device count, current device, memory per device (total_memory: its capacity)
@@ -113,6 +117,9 @@ def _wrap(value, like=None):
 def _call(fn, args, kwargs, allow_host=False, like=None):
     if like is None:
         like = next((a for a in args if type(a) is ndarray), None)
+    if getattr(fn, "__name__", "") in _NO_BFLOAT16 and any(
+            type(a) is ndarray and a._a.dtype.name == "bfloat16" for a in args):
+        raise TypeError("data type 'E' not understood")
     args = _unwrap(args, allow_host)
     kwargs = {k: _unwrap(v, allow_host) for k, v in kwargs.items()}
     return _wrap(fn(*args, **kwargs), like)
@@ -242,6 +249,12 @@ class ndarray:
         return types.SimpleNamespace(ptr=self._a.__array_interface__["data"][0])
 
     @property
+    def flags(self):
+        """CuPy's flags: no ``writeable`` (CuPy arrays are always writable), no ``aligned``."""
+        f = self._a.flags
+        return _Flags(f.c_contiguous, f.f_contiguous, self._a.base is None)
+
+    @property
     def T(self):
         return _wrap(self._a.T, self)
 
@@ -297,6 +310,19 @@ class ndarray:
         return str(self._a)
 
 
+class _Flags:
+    """``cupy._core.flags.Flags``: the three flags CuPy keeps, read-only."""
+
+    __slots__ = ("c_contiguous", "f_contiguous", "owndata")
+
+    def __init__(self, c_contiguous, f_contiguous, owndata):
+        self.c_contiguous, self.f_contiguous, self.owndata = c_contiguous, f_contiguous, owndata
+
+    def __getitem__(self, key):
+        return getattr(self, {"C_CONTIGUOUS": "c_contiguous", "F_CONTIGUOUS": "f_contiguous",
+                              "OWNDATA": "owndata"}[key])
+
+
 def _from_host(array, device=0):
     return ndarray(array, device if device < _state["count"] else None)
 
@@ -322,6 +348,14 @@ for _name in ("add radd sub rsub mul rmul truediv rtruediv floordiv rfloordiv mo
     setattr(ndarray, f"__{_name}__", _operator(f"__{_name}__"))
 
 
+# CuPy 14's ufunc methods: ``at`` only where the ufunc has a scatter kernel, ``reduce`` and
+# ``accumulate`` only for add and multiply, ``reduceat`` only for add
+_UFUNC_METHODS = {
+    "at": frozenset("add subtract maximum minimum bitwise_and bitwise_or bitwise_xor".split()),
+    "reduce": frozenset(["add", "multiply"]), "accumulate": frozenset(["add", "multiply"]),
+    "reduceat": frozenset(["add"])}
+
+
 class _Ufunc:
     """A numpy ufunc whose call and methods (``at``, ``reduce``...) take device arrays."""
 
@@ -333,6 +367,10 @@ class _Ufunc:
         return _call(self._ufunc, args, kwargs)
 
     def __getattr__(self, name):
+        if name in _UFUNC_METHODS and self.__name__ not in _UFUNC_METHODS[name]:
+            def refused(*args, **kwargs):
+                raise NotImplementedError(f"`cupy_{self.__name__}.{name}` is not supported yet")
+            return refused
         attr = getattr(self._ufunc, name)
         if callable(attr):
             return lambda *args, **kwargs: _call(attr, args, kwargs)
@@ -475,7 +513,7 @@ def get_elapsed_time(start_event, end_event):
 
 
 class _MemoryPool:
-    """The memory pool of ``cupy.cuda.get_default_memory_pool()``: counts for the current
+    """The memory pool of ``cupy.get_default_memory_pool()``: counts for the current
     device, with nothing cached (reserved bytes are the allocated ones)."""
 
     def used_bytes(self):
@@ -524,10 +562,17 @@ class _Runtime:
 
 
 _pool = _MemoryPool()
+
+
+def get_default_memory_pool():
+    """``cupy.get_default_memory_pool()`` (CuPy has it at the top level, not in ``cupy.cuda``)."""
+    return _pool
+
+
 cuda = types.SimpleNamespace(
     is_available=lambda: True, Device=Device, Stream=Stream, Event=Event, runtime=_Runtime(),
     get_elapsed_time=get_elapsed_time, get_current_stream=lambda: _streams[-1],
-    get_default_memory_pool=lambda: _pool, simulated=True,
+    simulated=True,
     memory=types.SimpleNamespace(OutOfMemoryError=OutOfMemoryError))
 
 

@@ -72,24 +72,35 @@ def nccl_available():
 
 
 def _encode_unique_id(unique_id):
-    """CuPy's unique id, a tuple of 128 C ``char`` values (-128..127 where ``char`` is signed),
-    as the 128 bytes that travel to the other ranks."""
+    """CuPy's unique id as the 128 bytes that travel to the other ranks.
+
+    CuPy 14 hands out ``bytes``; CuPy 13 a tuple of 128 C ``char`` values (-128..127 where
+    ``char`` is signed, 0..255 where it is not).
+    """
+    if isinstance(unique_id, (bytes, bytearray)):
+        return bytes(unique_id)
     return bytes(int(b) & 0xFF for b in unique_id)
 
 
 def _decode_unique_id(payload, signed=True):
-    """The tuple ``NcclCommunicator`` takes back from the bytes of :func:`_encode_unique_id`."""
+    """The tuple CuPy 13's ``NcclCommunicator`` takes back from :func:`_encode_unique_id`."""
     if signed:
         return tuple(b - 256 if b > 127 else b for b in payload)
     return tuple(payload)
 
 
 def _new_communicator(nccl, size, payload, rank):
+    # Each refusal below is CuPy's argument conversion, raised before ncclCommInitRank runs, so
+    # the next form is safe to try: bytes (CuPy 14), then CuPy 13's signed-char tuple, then its
+    # unsigned one (aarch64, ppc64le).
+    try:
+        return nccl.NcclCommunicator(size, bytes(payload), rank)
+    except TypeError as exc:
+        if "commId" not in str(exc) and "bytes" not in str(exc):
+            raise
     try:
         return nccl.NcclCommunicator(size, _decode_unique_id(payload), rank)
     except OverflowError:
-        # where C char is unsigned (aarch64, ppc64le) CuPy takes 0..255 and refuses negatives;
-        # the conversion fails before ncclCommInitRank runs, so retrying is safe
         return nccl.NcclCommunicator(size, _decode_unique_id(payload, signed=False), rank)
 
 

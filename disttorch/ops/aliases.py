@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 
-from .._backend import get_array_module, to_numpy
+from ._ufunc_compat import accumulate
+from .._backend import get_array_module
 from ..autograd.function import Node
 from ..return_types import _structseq
 from ..tensor import Tensor, _new
@@ -227,7 +228,24 @@ def nextafter(input, other, *, out=None):
                         f"{type(other).__name__}")
     a, b = _prep(input, other)
     xp = get_array_module(a._data)
-    return _out(_new(xp.nextafter(a._data, b._data)), out)
+    if xp is np:
+        return _out(_new(np.nextafter(a._data, b._data)), out)
+    return _out(_new(_nextafter_bits(xp, a._data, b._data)), out)
+
+
+def _nextafter_bits(xp, x, y):
+    """``nextafter`` by stepping the bit pattern: CUDA's ``nextafter`` flushes subnormals to zero
+    (``nextafter(0, 1)`` gives the smallest normal), PyTorch's keeps them."""
+    x, y = xp.broadcast_arrays(x, y)
+    bits = np.dtype(f"int{x.dtype.itemsize * 8}")
+    step = xp.where((x < y) == (x > 0), 1, -1).astype(bits)
+    moved = (x.view(bits) + step).view(x.dtype)
+    tiny = xp.zeros_like(x).view(bits)
+    tiny[...] = 1   # the smallest subnormal, signed like y below
+    toward_zero = xp.copysign(tiny.view(x.dtype), y)
+    result = xp.where(x == 0, toward_zero, moved)
+    result = xp.where(x == y, y, result)
+    return xp.where(xp.isnan(x) | xp.isnan(y), x + y, result)
 
 
 def split_with_sizes(input, split_sizes, dim=0):
@@ -253,11 +271,12 @@ unsafe_split_with_sizes = split_with_sizes
 
 
 def _log_accumulate(x, axis):
-    """Running ``logaddexp`` along ``axis`` (computed on the host for CUDA arrays)."""
+    """Running ``logaddexp`` along ``axis`` (a log-step scan on CUDA arrays)."""
     xp = get_array_module(x)
+    if xp is not np:
+        return accumulate(xp, "logaddexp", x, axis)
     with np.errstate(all="ignore"):
-        y = np.logaddexp.accumulate(to_numpy(x), axis=axis)
-    return y if xp is np else xp.asarray(y)
+        return np.logaddexp.accumulate(x, axis=axis)
 
 
 class LogCumSumExp(Node):

@@ -7,6 +7,7 @@ from ..tensor import Tensor, _new
 from ._util import register_methods, wrap_dim, cast
 from ..amp.autocast_mode import autocast_args
 from .pointwise import _inplace_unary
+from ._ufunc_compat import accumulate
 from .reduction import (reduction_api, Gather, _data, _like, _method, _others_matrix, _to_last,
                         _from_last, _INT64)
 
@@ -110,8 +111,7 @@ def _cum_extreme(input, dim, is_max):
     if axis is None:
         zero = xp.zeros((), _INT64)
         return getattr(return_types, name)(Gather.apply(input, zero, None, False), _new(zero))
-    ufunc = xp.maximum if is_max else xp.minimum
-    running = ufunc.accumulate(data, axis=axis)
+    running = accumulate(xp, "maximum" if is_max else "minimum", data, axis)
     # the latest position whose value equals the running extreme (PyTorch's tie rule)
     hit = data == running
     if data.dtype.kind in "fc":
@@ -119,7 +119,7 @@ def _cum_extreme(input, dim, is_max):
     shape = [1] * data.ndim
     shape[axis] = data.shape[axis]
     positions = xp.arange(data.shape[axis], dtype=_INT64).reshape(shape)
-    idx = xp.maximum.accumulate(xp.where(hit, positions, 0), axis=axis)
+    idx = accumulate(xp, "maximum", xp.where(hit, positions, 0), axis)
     return getattr(return_types, name)(Gather.apply(input, idx, axis, False), _new(idx))
 
 

@@ -19,6 +19,7 @@ from ._util import register_methods, wrap_dim, device_mismatch, as_method as _me
 from .indexing import (Index, IndexPut, IndexPutAccumulate, index_dual, _inplace, _value_for,
                        _zero_at)
 from .shape import slice_view
+from ._ufunc_compat import ufunc_at
 
 __all__ = ["gather", "scatter", "scatter_add", "scatter_reduce", "index_reduce", "select_scatter",
            "slice_scatter", "diagonal_scatter"]
@@ -181,7 +182,7 @@ class ScatterReduce(Node):
         touched[index] = True
         if not include_self:
             out[index] = _IDENTITY[reduce] if reduce in _IDENTITY else _extreme(x.dtype, reduce)
-        getattr(xp, _UFUNC[reduce]).at(out, index, src)
+        ufunc_at(xp, _UFUNC[reduce], out, index, src)
         counts = None
         if reduce == "mean":
             counts = xp.full(x.shape, 1 if include_self else 0, x.dtype)
@@ -249,7 +250,7 @@ def _prod_weights(xp, x, src, index, include_self):
     if include_self:
         zeros += x == 0
     xp.add.at(zeros, index, (src == 0).astype(np.int64))
-    xp.multiply.at(nonzero, index, xp.where(src == 0, 1, src))
+    ufunc_at(xp, "multiply", nonzero, index, xp.where(src == 0, 1, src))
 
     def others(values, zeros_here, nonzero_here):
         others_zero = zeros_here - (values == 0)

@@ -51,6 +51,7 @@ class FakeState:
 
 
 def make_fake_nccl(state, unique_id=UNIQUE_ID, char_signed=True):
+    """CuPy 13's NCCL module: the unique id is a tuple of C chars (``unique_id`` bytes: 14's)."""
     nccl = types.ModuleType("cupy.cuda.nccl")
     nccl.available = True
     nccl.NcclError = FakeNcclError
@@ -61,11 +62,12 @@ def make_fake_nccl(state, unique_id=UNIQUE_ID, char_signed=True):
 
     class NcclCommunicator:
         def __init__(self, ndev, commId, rank):
-            if not isinstance(commId, tuple):
-                raise TypeError(f"Argument 'commId' has incorrect type (expected tuple, got "
-                                f"{type(commId).__name__})")
+            expected = type(unique_id)
+            if not isinstance(commId, expected):
+                raise TypeError(f"Argument 'commId' has incorrect type (expected "
+                                f"{expected.__name__}, got {type(commId).__name__})")
             assert len(commId) == 128
-            for c in commId:
+            for c in commId if expected is tuple else ():
                 if not isinstance(c, int):
                     raise TypeError("an integer is required")
                 if not low <= c <= high:
@@ -221,6 +223,19 @@ def test_unsigned_char_platforms_get_0_to_255(fake, monkeypatch):
     _install(monkeypatch, fake.nccl)
     comm = fake.group()._communicator()
     assert comm.comm_id == unsigned
+
+
+def test_cupy14_bytes_id_goes_back_as_bytes(fake, monkeypatch):
+    as_bytes = bytes(b & 0xFF for b in UNIQUE_ID)
+    fake.nccl = make_fake_nccl(fake, unique_id=as_bytes)
+    _install(monkeypatch, fake.nccl)
+    pg = fake.group(rank=0, size=2)
+    comm = pg._communicator()
+    assert comm.comm_id == as_bytes and pg.control.broadcasts[0] == (as_bytes, 0)
+    # rank 1 gets the bytes over the control plane and hands CuPy 14 bytes too
+    pg = fake.group(rank=1, size=2)
+    pg.control.root_payload = as_bytes
+    assert pg._communicator().comm_id == as_bytes
 
 
 def test_rank0_without_an_id_fails_every_rank(fake):
