@@ -398,10 +398,33 @@ class _Indexer:
         return _wrap(self._indexer[_unwrap(key)])
 
 
+def _einsum_checked(equation, *operands, **kwargs):
+    # CuPy's einsum cannot sum over an ellipsis that the output leaves out (numpy's optimized
+    # path can)
+    if isinstance(equation, str) and "->" in equation:
+        lhs, rhs = equation.replace(" ", "").split("->")
+        if "..." in lhs and "..." not in rhs and any(
+                o.ndim > len(t.replace("...", "")) for t, o in zip(lhs.split(","), operands)):
+            raise ValueError("output has more dimensions than subscripts given in einstein sum, "
+                             "but no '...' ellipsis provided to broadcast the extra dimensions.")
+    return np.einsum(equation, *operands, **kwargs)
+
+
+def _solve_checked(a, b):
+    # CuPy's solve does not broadcast batch dims
+    if b.ndim > 1 and (a.shape[:-2] != b.shape[:-2] or a.shape[-1] != b.shape[-2]):
+        raise ValueError("a must have (..., M, M) shape and b must have (..., M, K) for "
+                         "multidimensional b")
+    return np.linalg.solve(a, b)
+
+
+_STRICTER = {(np, "einsum"): _einsum_checked, (np.linalg, "solve"): _solve_checked}
+
+
 def _lookup(module, name):
     if name.startswith("__") or name in _NUMPY_ONLY:
         raise AttributeError(f"module 'cupy' has no attribute '{name}'")
-    attr = getattr(module, name)
+    attr = _STRICTER.get((module, name)) or getattr(module, name)
     if name in ("ogrid", "mgrid", "r_", "c_"):
         return _Indexer(attr)
     if isinstance(attr, np.ufunc):

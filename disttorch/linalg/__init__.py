@@ -57,7 +57,7 @@ def _inv(A):
 
 def _solve(A, B):
     return solve(A, B) if isinstance(A, Tensor) or isinstance(B, Tensor) else \
-        get_array_module(A).linalg.solve(A, B)
+        _batched_solve(get_array_module(A), A, B)
 
 
 def _unsqueeze2(x, shape):
@@ -154,12 +154,24 @@ def slogdet(A, *, out=None):
 
 
 # ------------------------------------------------------------------ solve, cholesky
+def _batched_solve(xp, A, B):
+    """``xp.linalg.solve`` with batch dims broadcast first (numpy broadcasts them, CuPy needs
+    them equal)."""
+    batch = np.broadcast_shapes(A.shape[:-2], B.shape[:-2])
+    if A.shape[:-2] != batch:
+        A = xp.broadcast_to(A, batch + A.shape[-2:])
+    if B.shape[:-2] != batch:
+        B = xp.broadcast_to(B, batch + B.shape[-2:])
+    return xp.linalg.solve(A, B)
+
+
 class Solve(Node):
     def forward(self, A, B, vector):
         xp = get_array_module(A)
         self.vector, self.shapes = vector, (A.shape, B.shape)
         try:
-            X = xp.linalg.solve(A, B[..., None])[..., 0] if vector else xp.linalg.solve(A, B)
+            X = _batched_solve(xp, A, B[..., None])[..., 0] if vector else \
+                _batched_solve(xp, A, B)
         except np.linalg.LinAlgError:
             raise LinAlgError("torch.linalg.solve: The solver failed because the input matrix is "
                               "singular.") from None

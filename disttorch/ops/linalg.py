@@ -45,11 +45,32 @@ def _einsum_array(equation, operands):
     are contracted in float32, as PyTorch accumulates, and the result rounded once to
     bfloat16 (torch's result dtype when every operand is bfloat16)."""
     xp = get_array_module(operands[0])
+    if xp is not np:
+        equation = _name_summed_ellipsis(equation, [o.ndim for o in operands])
     dtype = operands[0].dtype
     if dtype.name == "bfloat16" and all(o.dtype == dtype for o in operands[1:]):
         wide = [o.astype(_FLOAT32) for o in operands]
         return xp.asarray(xp.einsum(equation, *wide, optimize=len(wide) > 1)).astype(dtype)
     return xp.einsum(equation, *operands, optimize=len(operands) > 1)
+
+
+def _name_summed_ellipsis(equation, ndims):
+    """Spell out an ellipsis that the output drops (``"...kn,...n->k"``) as letters: numpy sums
+    over those dims, CuPy's einsum refuses the equation."""
+    if "->" not in equation or "..." not in equation:
+        return equation
+    lhs, rhs = equation.replace(" ", "").split("->")
+    if "..." in rhs or "..." not in lhs:
+        return equation
+    terms = lhs.split(",")
+    used = set(equation)
+    free = [c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in used]
+    spans = [ndim - len(term.replace("...", "")) for term, ndim in zip(terms, ndims)]
+    width = max(spans)
+    letters = free[:width]
+    terms = [term.replace("...", "".join(letters[width - span:]))
+             for term, span in zip(terms, spans)]
+    return ",".join(terms) + "->" + rhs
 
 
 def _sum_to(g, shape):

@@ -99,8 +99,23 @@ def test_training_steps_match_cpu(kind, optimizer_name, device):
     cpu_state = on_cpu.state_dict()
     for name, value in on_device.state_dict().items():
         assert value.is_cuda, f"{name} is on {value.device}"
-        np.testing.assert_allclose(value.cpu().numpy(), cpu_state[name].numpy(), rtol=1e-3,
-                                   atol=1e-4, err_msg=name)
+        ours, cpu = value.cpu().numpy().copy(), cpu_state[name].numpy().copy()
+        noise = _ZERO_GRADIENT.get((kind, name))
+        if noise is not None and optimizer_name.startswith("adam"):
+            # the true gradient here is zero, so each device's is rounding noise, and Adam
+            # scales noise up to steps of lr: these move by at most lr per step, and alike only
+            # in that; every other element is compared as closely as the rest
+            lr = 1e-2
+            np.testing.assert_allclose(ours[noise], cpu[noise], atol=2 * 3 * lr, err_msg=name)
+            ours[noise] = cpu[noise] = 0
+        np.testing.assert_allclose(ours, cpu, rtol=1e-3, atol=1e-4, err_msg=name)
+
+
+# Parameters (and their elements) whose gradient is zero up to rounding: a bias just before a
+# BatchNorm, and the key bias of attention (softmax ignores what every score of a row shares).
+_ZERO_GRADIENT = {("cnn", "conv2.bias"): slice(None)}
+_ZERO_GRADIENT.update({("lm", f"encoder.layers.{i}.self_attn.in_proj_bias"): slice(16, 32)
+                       for i in range(2)})
 
 
 class _DropoutLM(_TinyLM):
