@@ -1,15 +1,19 @@
 """The fused CUDA kernels: every source compiles (NVRTC, no GPU needed), and the fused paths
 give the generic paths' values and gradients (on the simulated device the generic path runs)."""
+import copy
+
 import numpy as np
 import pytest
 
 import disttorch
 import disttorch.nn.functional as F
 from disttorch.cuda.kernels import amp as amp_kernels, ddp as ddp_kernels, nn as nn_kernels
+from disttorch.cuda.kernels import pool as pool_kernels
 from disttorch.optim import _cuda_kernels as optim_kernels
 
 SOURCES = [(module.__name__, name, source)
-           for module in (nn_kernels, optim_kernels, amp_kernels, ddp_kernels) for name, source in module.SOURCES.items()]
+           for module in (nn_kernels, optim_kernels, amp_kernels, ddp_kernels, pool_kernels)
+           for name, source in module.SOURCES.items()]
 
 
 def _nvrtc():
@@ -164,3 +168,76 @@ def test_device_convolutions_take_im2col_not_winograd(device, monkeypatch):
                    padding=1)
     assert calls == [1]
     np.testing.assert_allclose(got.cpu().numpy(), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+    dict(kernel_size=(2, 3), stride=(1, 2), dilation=(2, 1)),
+    dict(kernel_size=2, stride=1, return_indices=True)], ids=str)
+def test_max_pool2d(kwargs, device):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
+    x[0, 0, :2, :2] = 1.5     # ties inside a window: the first maximum wins
+    x[1, 2, 4, 4] = np.nan    # a NaN wins its windows
+    outs = []
+    for t, place in zip(_pair(x, device), ("cpu", device)):
+        result = F.max_pool2d(t, **kwargs)
+        y, index = result if kwargs.get("return_indices") else (result, None)
+        weight = np.random.default_rng(7).standard_normal(tuple(y.shape)).astype(np.float32)
+        (disttorch.nan_to_num(y) * disttorch.from_numpy(weight).to(place)).sum().backward()
+        outs.append((y.detach(), index, t.grad))
+    (cpu_y, cpu_i, cpu_g), (dev_y, dev_i, dev_g) = outs
+    np.testing.assert_array_equal(dev_y.cpu().numpy(), cpu_y.numpy())
+    if cpu_i is not None:
+        np.testing.assert_array_equal(dev_i.cpu().numpy(), cpu_i.numpy())
+    _compare(cpu_g, dev_g)
+
+
+def test_max_pool2d_double_backward(device):
+    x = np.random.default_rng(5).standard_normal((1, 2, 6, 6)).astype(np.float32)
+    grads = []
+    for t, place in zip(_pair(x, device), ("cpu", device)):
+        y = F.max_pool2d(t, 3, stride=2, padding=1)
+        g, = disttorch.autograd.grad((y * y).sum(), t, create_graph=True)
+        (g * g).sum().backward()
+        grads.append(t.grad)
+    _compare(*grads)
+
+
+@pytest.mark.parametrize("mask", ["none", "causal", "learned", "empty_row"])
+def test_attention_softmax(mask, device):
+    rng = np.random.default_rng(6)
+    q, k, v = (rng.standard_normal((2, 3, 5, 8)).astype(np.float32) for _ in range(3))
+    m = None
+    if mask != "none":
+        m = np.triu(np.full((5, 5), -np.inf, np.float32), 1) if mask != "learned" else \
+            rng.standard_normal((5, 5)).astype(np.float32)
+        if mask == "empty_row":
+            m[2] = -np.inf     # scaled_dot_product_attention gives that query zeros
+    results = []
+    for place in ("cpu", device):
+        ts = [disttorch.from_numpy(a.copy()).to(place).requires_grad_() for a in (q, k, v)]
+        tm = None if m is None else disttorch.from_numpy(m.copy()).to(place).requires_grad_(
+            mask == "learned")
+        out = F.scaled_dot_product_attention(*ts, attn_mask=tm)
+        (out * out).sum().backward()
+        results.append([out] + [t.grad for t in ts] + ([tm.grad] if mask == "learned" else []))
+    for cpu, dev in zip(*results):
+        _compare(cpu, dev)
+
+
+def test_multi_head_attention_weights(device):
+    disttorch.manual_seed(0)
+    mha = disttorch.nn.MultiheadAttention(16, 4, batch_first=True)
+    x = np.random.default_rng(8).standard_normal((2, 6, 16)).astype(np.float32)
+    mask = disttorch.nn.Transformer.generate_square_subsequent_mask(6)
+    results = []
+    for place in ("cpu", device):
+        module = copy.deepcopy(mha).to(place)
+        t = disttorch.from_numpy(x.copy()).to(place).requires_grad_()
+        out, weights = module(t, t, t, attn_mask=mask.to(place))
+        (out.sum() + (weights * weights).sum()).backward()
+        results.append([out, weights, t.grad] + [p.grad for p in module.parameters()])
+    for cpu, dev in zip(*results):
+        _compare(cpu, dev)

@@ -15,7 +15,7 @@ from ...tensor import Tensor
 from . import fusable, raw_kernel
 
 __all__ = ["cross_entropy_applies", "FusedCrossEntropy", "layer_norm_applies", "FusedLayerNorm",
-           "gelu_forward", "gelu_backward"]
+           "gelu_forward", "gelu_backward", "attention_softmax_", "attention_softmax_backward_"]
 
 _ROW_REDUCE = r"""
 // Block-wide reduction of one float per thread (blockDim.x a power of two, <= 1024).
@@ -161,7 +161,54 @@ extern "C" __global__ void gelu_backward(const float* x, const float* g, float* 
 }
 """
 
-SOURCES = {"softmax_cross_entropy": _CROSS_ENTROPY, "layer_norm": _LAYER_NORM, "gelu": _GELU}
+_SOFTMAX = _ROW_REDUCE + r"""
+// Attention scores, one block per row of n, in place: p = softmax(p * scale + mask[row % mask_rows])
+// (mask: mask_rows x n, or none). With zero_empty, a row with no finite score becomes zeros
+// (scaled_dot_product_attention's rule) instead of NaN.
+extern "C" __global__ void scaled_masked_softmax(
+        float* p, const float* mask, const int mask_rows, const int n, const float scale,
+        const int zero_empty) {
+    extern __shared__ float shared[];
+    const long long row = blockIdx.x;
+    float* pr = p + row * n;
+    const float* mr = mask ? mask + (row % mask_rows) * (long long)n : nullptr;
+    float local_max = __int_as_float(0xff800000);  // -inf
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        const float s = mr ? pr[j] * scale + mr[j] : pr[j] * scale;
+        pr[j] = s;
+        local_max = fmaxf(local_max, s);
+    }
+    const float row_max = block_reduce<true>(local_max, shared);
+    if (zero_empty && row_max == __int_as_float(0xff800000)) {
+        for (int j = threadIdx.x; j < n; j += blockDim.x) pr[j] = 0.0f;
+        return;
+    }
+    float local_sum = 0.0f;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        const float e = expf(pr[j] - row_max);
+        pr[j] = e;
+        local_sum += e;
+    }
+    const float inv = 1.0f / block_reduce<false>(local_sum, shared);
+    for (int j = threadIdx.x; j < n; j += blockDim.x) pr[j] *= inv;
+}
+
+// The softmax gradient in place of dw: ds = p * (dw - sum_j dw_j p_j) * scale.
+extern "C" __global__ void softmax_backward(float* dw, const float* p, const int n,
+                                            const float scale) {
+    extern __shared__ float shared[];
+    const long long row = blockIdx.x;
+    float* dr = dw + row * n;
+    const float* pr = p + row * n;
+    float local = 0.0f;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) local += dr[j] * pr[j];
+    const float dot = block_reduce<false>(local, shared);
+    for (int j = threadIdx.x; j < n; j += blockDim.x) dr[j] = pr[j] * (dr[j] - dot) * scale;
+}
+"""
+
+SOURCES = {"softmax_cross_entropy": _CROSS_ENTROPY, "layer_norm": _LAYER_NORM, "gelu": _GELU,
+           "attention_softmax": _SOFTMAX}
 
 
 def _threads(n):
@@ -318,3 +365,40 @@ def gelu_backward(x, g):
     if not (fusable(x) and _f32(x) and _f32(g)):
         return None
     return _elementwise("gelu_backward", x, g)
+
+
+# ------------------------------------------------------------------ attention softmax
+def _contiguous_f32(*arrays):
+    return all(a.dtype == np.float32 and a.flags.c_contiguous for a in arrays)
+
+
+def attention_softmax_(p, scale, mask, zero_empty):
+    """``p = softmax(p * scale + mask)`` over the last dim, in place, in one launch; False
+    (nothing done) unless ``p`` is a contiguous float32 CuPy array and ``mask`` is None or a
+    contiguous float32 ``p.shape[-2:]`` array shared by every batch and head."""
+    if not (fusable(p) and p.ndim >= 2 and p.size and _contiguous_f32(p)):
+        return False
+    n = p.shape[-1]
+    if mask is not None and not (tuple(mask.shape) == tuple(p.shape[-2:])
+                                 and _contiguous_f32(mask)):
+        return False
+    threads = _threads(n)
+    mask_rows = p.shape[-2] if mask is not None else 1
+    raw_kernel(_SOFTMAX, "scaled_masked_softmax")(
+        (p.size // n,), (threads,), (p, mask, np.int32(mask_rows), np.int32(n),
+                                     np.float32(scale), np.int32(bool(zero_empty))),
+        shared_mem=threads * 4)
+    return True
+
+
+def attention_softmax_backward_(dw, p, scale):
+    """``dw = p * (dw - sum(dw * p, -1)) * scale`` in place; False unless both are contiguous
+    float32 CuPy arrays of one shape."""
+    if not (fusable(dw) and dw.shape == p.shape and dw.size and _contiguous_f32(dw, p)):
+        return False
+    n = p.shape[-1]
+    threads = _threads(n)
+    raw_kernel(_SOFTMAX, "softmax_backward")(
+        (p.size // n,), (threads,), (dw, p, np.int32(n), np.float32(scale)),
+        shared_mem=threads * 4)
+    return True

@@ -15,6 +15,7 @@ from ..._gemm import matmul as _gemm
 from ..._backend import get_array_module
 from ...amp.autocast_mode import autocast_args
 from ...autograd.function import Node
+from ...cuda.kernels.nn import attention_softmax_, attention_softmax_backward_
 from ...ops import cat, zeros
 from ...ops._util import sum_to
 from ...ops.random import _gen
@@ -56,6 +57,9 @@ class Attention(Node):
             k = xp.repeat(k, spec.groups, axis=-3)
             v = xp.repeat(v, spec.groups, axis=-3)
         p = _gemm(q, k.swapaxes(-1, -2))
+        if bool_mask is None and attention_softmax_(
+                p, spec.scale, float_mask, spec.zero_masked_rows and float_mask is not None):
+            return self._weigh_values(xp, p, v, q, inputs, spec)
         p *= spec.scale
         if float_mask is not None:
             # a mask with more batch dims than q and k widens the scores
@@ -75,6 +79,10 @@ class Attention(Node):
         if spec.zero_masked_rows:
             total[total == 0] = 1
         p /= total
+        return self._weigh_values(xp, p, v, q, inputs, spec)
+
+    def _weigh_values(self, xp, p, v, q, inputs, spec):
+        """Dropout on the softmax weights ``p``, then their product with ``v``."""
         keep = None
         weights = p
         if spec.dropout_p > 0:
@@ -116,13 +124,19 @@ class Attention(Node):
         if keep is not None:
             dw *= keep
         ds = dw
-        ds -= (dw * p).sum(axis=-1, keepdims=True)
-        ds *= p
+        need_dmask = mask_shape is not None and edges[3] is not None
+        # the mask's gradient is the unscaled one: then the scale is applied after it
+        scaled = attention_softmax_backward_(ds, p, 1.0 if need_dmask else spec.scale)
+        if not scaled:
+            ds -= (dw * p).sum(axis=-1, keepdims=True)
+            ds *= p
         dmask = None
-        if mask_shape is not None and edges[3] is not None:
+        if need_dmask:
             dmask = sum_to(ds, mask_shape)
             dmask = dmask.copy() if dmask is ds else dmask
-        ds *= spec.scale
+            scaled = False
+        if not scaled:
+            ds *= spec.scale
         dq = sum_to(_gemm(ds, k), q_shape) if edges[0] is not None else None
         dk = _gemm(_swap(ds), q) if edges[1] is not None else None
         if spec.groups > 1:

@@ -16,6 +16,7 @@ import numpy as np
 from ..._backend import get_array_module
 from ...amp.autocast_mode import autocast_args
 from ...autograd.function import Node
+from ...cuda.kernels.pool import max_pool2d_applies, FusedMaxPool2d
 from ...ops.pointwise import abs as abs_, relu, sign
 from ...tensor import Tensor
 from ._windows import (ntuple, shape_str, pad_zeros, crop, sliding_windows, fold_windows,
@@ -259,7 +260,12 @@ def _max_pool(input, d, kernel_size, stride, padding, dilation, ceil_mode, retur
     input, unbatched, kernel, stride, pairs, dilation, outs = _pool_setup(
         input, d, kernel_size, stride, padding, dilation, ceil_mode, name)
 
-    result = StridedMaxPool.apply(input, kernel, stride, pairs, dilation, bool(return_indices))
+    if d == 2 and max_pool2d_applies(input._data):
+        result = FusedMaxPool2d.apply(input, kernel, stride, pairs, dilation, outs,
+                                      bool(return_indices))
+    else:
+        result = StridedMaxPool.apply(input, kernel, stride, pairs, dilation,
+                                      bool(return_indices))
     if unbatched:
         result = tuple(r.squeeze(0) for r in result) if return_indices else result.squeeze(0)
     return result
