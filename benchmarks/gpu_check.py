@@ -54,8 +54,8 @@ def build(lib, kind):
         lambda rng: (rng.integers(0, VOCAB, (32, 64)), rng.integers(0, VOCAB, 32 * 64))
 
 
-def time_steps(lib, kind, steps, warmup, amp=False):
-    """Milliseconds per training step (device-synchronised), final loss, peak memory in MiB."""
+def make_step(lib, kind, amp=False):
+    """A training step (returns its loss) on fixed batches, for ``lib`` (disttorch or torch)."""
     lib.manual_seed(0)
     model, make_optimizer, make_batch = build(lib, kind)
     model = model.to("cuda")
@@ -68,8 +68,11 @@ def time_steps(lib, kind, steps, warmup, amp=False):
         x = lib.from_numpy(x.astype(np.float32) if x.dtype.kind == "f" else x).to("cuda")
         batches.append((x, lib.from_numpy(y).to("cuda")))
     loss_fn = lib.nn.functional.cross_entropy
+    count = [0]
 
-    def step(x, y):
+    def step():
+        x, y = batches[count[0] % len(batches)]
+        count[0] += 1
         optimizer.zero_grad(set_to_none=True)
         if amp:
             with lib.autocast("cuda", dtype=lib.float16):
@@ -82,35 +85,53 @@ def time_steps(lib, kind, steps, warmup, amp=False):
             loss.backward()
             optimizer.step()
         return loss
+    return step
 
-    for i in range(warmup):
-        step(*batches[i % len(batches)])
+
+def time_round(lib, step, steps):
+    """Milliseconds per step over ``steps`` steps, device-synchronised at both ends."""
     lib.cuda.synchronize()
     start = time.perf_counter()
-    for i in range(steps):
-        loss = step(*batches[i % len(batches)])
+    for _ in range(steps):
+        loss = step()
     lib.cuda.synchronize()
-    elapsed = (time.perf_counter() - start) / steps * 1e3
-    # peak memory from two more steps, outside the timing (disttorch's tracking costs a little)
+    return (time.perf_counter() - start) / steps * 1e3, loss
+
+
+def peak_mib(lib, step):
+    # two more steps, outside the timing (disttorch's peak tracking costs a little)
     lib.cuda.reset_peak_memory_stats()
-    for i in range(2):
-        step(*batches[i])
+    for _ in range(2):
+        step()
     lib.cuda.synchronize()
-    return elapsed, float(loss.detach().cpu()), lib.cuda.max_memory_allocated() / 2 ** 20
+    return lib.cuda.max_memory_allocated() / 2 ** 20
 
 
-def bench_workload(kind, steps, warmup):
+def bench_workload(kind, steps, warmup, rounds):
+    """Alternating rounds of the two frameworks (the machine is shared): medians and ratio."""
     import disttorch
     import torch
     amp = kind.endswith("-amp")
     base = kind[:-4] if amp else kind
-    ours, our_loss, our_mem = time_steps(disttorch, base, steps, warmup, amp)
-    theirs, their_loss, their_mem = time_steps(torch, base, steps, warmup, amp)
+    libs = {"disttorch": disttorch, "torch": torch}
+    step_fns = {name: make_step(lib, base, amp) for name, lib in libs.items()}
+    for name, lib in libs.items():
+        time_round(lib, step_fns[name], warmup)
+    times = {name: [] for name in libs}
+    losses = {}
+    for _ in range(rounds):
+        for name, lib in libs.items():
+            ms, loss = time_round(lib, step_fns[name], steps)
+            times[name].append(ms)
+            losses[name] = float(loss.detach().cpu())
+    ours, theirs = (float(np.median(times[name])) for name in libs)
+    mems = [peak_mib(lib, step_fns[name]) for name, lib in libs.items()]
     ratio = ours / theirs
     verdict = "ok" if ratio <= AIMS[kind] else "over"
     print(f"{kind:16s} disttorch {ours:8.3f} ms/step   torch {theirs:8.3f} ms/step   "
-          f"ratio {ratio:5.2f}x (aim {AIMS[kind]}x: {verdict})   loss {our_loss:.4f} vs "
-          f"{their_loss:.4f}   peak MiB {our_mem:.0f} vs {their_mem:.0f}", flush=True)
+          f"ratio {ratio:5.2f}x (aim {AIMS[kind]}x: {verdict})   loss {losses['disttorch']:.4f} "
+          f"vs {losses['torch']:.4f}   peak MiB {mems[0]:.0f} vs {mems[1]:.0f}   "
+          f"(median of {rounds} alternating rounds of {steps} steps)", flush=True)
 
 
 def bench_nccl(sizes_mib, iterations):
@@ -140,7 +161,8 @@ def bench_nccl(sizes_mib, iterations):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=20, help="steps per timed round")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per framework")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--only", nargs="*", default=None, help="workloads to run (default: all)")
     parser.add_argument("--budget", type=float, default=180.0,
@@ -162,7 +184,7 @@ def main():
             if kind == "nccl":
                 bench_nccl([1, 16, 64], 20)
             else:
-                bench_workload(kind, args.steps, args.warmup)
+                bench_workload(kind, args.steps, args.warmup, args.rounds)
         except Exception:
             failures += 1
             print(f"{kind}: FAILED", flush=True)

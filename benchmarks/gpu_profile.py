@@ -21,31 +21,7 @@ import gpu_check  # noqa: E402
 
 def make_step(lib, kind):
     amp = kind.endswith("-amp")
-    base = kind[:-4] if amp else kind
-    lib.manual_seed(0)
-    model, make_optimizer, make_batch = gpu_check.build(lib, base)
-    model = model.to("cuda")
-    optimizer = make_optimizer(model.parameters())
-    scaler = lib.amp.GradScaler("cuda") if amp else None
-    x, y = make_batch(np.random.default_rng(0))
-    x = lib.from_numpy(x.astype(np.float32) if x.dtype.kind == "f" else x).to("cuda")
-    y = lib.from_numpy(y).to("cuda")
-    loss_fn = lib.nn.functional.cross_entropy
-
-    def step():
-        optimizer.zero_grad(set_to_none=True)
-        if amp:
-            with lib.autocast("cuda", dtype=lib.float16):
-                loss = loss_fn(model(x), y)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            optimizer.step()
-        return loss
-    return step
+    return gpu_check.make_step(lib, kind[:-4] if amp else kind, amp)
 
 
 def timings(lib, step, steps=20):
