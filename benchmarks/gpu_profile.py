@@ -13,7 +13,6 @@ import pstats
 import sys
 import time
 
-import numpy as np
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 import gpu_check  # noqa: E402

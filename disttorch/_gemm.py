@@ -13,7 +13,7 @@ import numpy as np
 
 from ._threads import batch_parts, parallel_map
 
-__all__ = ["matmul"]
+__all__ = ["matmul", "tensordot"]
 
 _MIN_WORK = 1 << 22
 _SPLIT_KINDS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -34,6 +34,10 @@ def matmul(a, b, out=None):
             if out is not None and out.dtype != np.float32:
                 out[...] = a @ b
                 return out
+        if out is None and type(a).__module__.startswith("cupy"):
+            result = _cublas_matmul()(a, b)
+            if result is not None:
+                return result
         return a @ b if out is None else _module_matmul(a, b, out)
     sa, sb = a.shape, b.shape
     if len(sa) < 2 or len(sb) < 2:
@@ -73,6 +77,27 @@ def matmul(a, b, out=None):
                 parallel_map(lambda s: np.matmul(a, b[:, s], out=out[:, s]), parts)
                 return out
     return np.matmul(a, b, out=out)
+
+
+def tensordot(a, b, axes):
+    """``xp.tensordot`` for arrays of any module; on CuPy a bfloat16 contraction runs in
+    float32 and is rounded once to bfloat16 (CuPy 14's tensordot has no bfloat16)."""
+    from ._backend import get_array_module
+    xp = get_array_module(a)
+    if xp is not np and _BF16 is not None and (a.dtype == _BF16 or b.dtype == _BF16):
+        return xp.tensordot(a.astype(np.float32), b.astype(np.float32), axes).astype(_BF16)
+    return xp.tensordot(a, b, axes)
+
+
+_cublas = []
+
+
+def _cublas_matmul():
+    # imported on first use: disttorch.cuda is not loaded before a CUDA array exists
+    if not _cublas:
+        from .cuda._cublas import matmul as cublas_matmul
+        _cublas.append(cublas_matmul)
+    return _cublas[0]
 
 
 def _module_matmul(a, b, out):

@@ -1,6 +1,7 @@
 """``pad``, ``normalize``, ``cosine_similarity``, ``pairwise_distance``, ``one_hot``."""
 import numpy as np
 
+from ..._gemm import tensordot as _tensordot
 from ..._backend import get_array_module
 from ...autograd.function import Node
 from ...tensor import Tensor, _new
@@ -56,7 +57,7 @@ def _scatter(g, indices, shape):
     for axis, idx in reversed(indices):
         size = shape[axis]
         onehot = (idx[:, None] == xp.arange(size)[None, :]).astype(g.dtype)
-        g = xp.moveaxis(xp.tensordot(g, onehot, axes=([axis], [0])), -1, axis)
+        g = xp.moveaxis(_tensordot(g, onehot, axes=([axis], [0])), -1, axis)
     return g
 
 

@@ -10,6 +10,7 @@ adjoint pairs, each the other's backward, so what is built on them differentiate
 """
 import itertools
 
+from ..._gemm import tensordot as _tensordot
 from ..._backend import get_array_module
 from ...autograd.function import Node
 from ...tensor import Tensor
@@ -220,7 +221,7 @@ def apply_axis_matrices(x, mats):
     d = len(mats)
     for i, m in enumerate(mats):
         axis = x.ndim - d + i
-        x = xp.moveaxis(xp.tensordot(x, m.astype(x.dtype, copy=False), axes=([axis], [1])), -1,
+        x = xp.moveaxis(_tensordot(x, m.astype(x.dtype, copy=False), axes=([axis], [1])), -1,
                         axis)
     return x
 
