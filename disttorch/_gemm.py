@@ -34,10 +34,6 @@ def matmul(a, b, out=None):
             if out is not None and out.dtype != np.float32:
                 out[...] = a @ b
                 return out
-        if out is None and type(a).__module__.startswith("cupy"):
-            result = _cublas_matmul()(a, b)
-            if result is not None:
-                return result
         return a @ b if out is None else _module_matmul(a, b, out)
     sa, sb = a.shape, b.shape
     if len(sa) < 2 or len(sb) < 2:
@@ -87,17 +83,6 @@ def tensordot(a, b, axes):
     if xp is not np and _BF16 is not None and (a.dtype == _BF16 or b.dtype == _BF16):
         return xp.tensordot(a.astype(np.float32), b.astype(np.float32), axes).astype(_BF16)
     return xp.tensordot(a, b, axes)
-
-
-_cublas = []
-
-
-def _cublas_matmul():
-    # imported on first use: disttorch.cuda is not loaded before a CUDA array exists
-    if not _cublas:
-        from .cuda._cublas import matmul as cublas_matmul
-        _cublas.append(cublas_matmul)
-    return _cublas[0]
 
 
 def _module_matmul(a, b, out):
