@@ -80,6 +80,33 @@ def is_cuda_array(array):
     return type(array).__module__.startswith("cupy")
 
 
+_CONSTANTS = {}
+
+
+def device_constant(xp, key, make):
+    """``make()`` (a numpy array, or lists/tuples of them and None) on ``xp``'s current device,
+    made once per ``key``, array module and device.
+
+    Small constant tables (averaging matrices, gate scales, interpolation taps) built on the
+    host would otherwise be copied to the GPU at every call, and a copy from pageable host
+    memory waits for the stream. Callers must not write into what this returns.
+    """
+    device = None if xp is np else xp.cuda.runtime.getDevice()
+    full_key = (key, xp, device)
+    array = _CONSTANTS.get(full_key)
+    if array is None:
+        if len(_CONSTANTS) >= 256:
+            _CONSTANTS.clear()
+        array = _CONSTANTS[full_key] = _to_module(xp, make())
+    return array
+
+
+def _to_module(xp, value):
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_module(xp, v) for v in value)
+    return value if value is None else xp.asarray(value)
+
+
 def writes_stay_private(array):
     """True when writing into ``array`` in place changes each of its elements alone.
 

@@ -194,7 +194,9 @@ class ndarray:
             memory["peak"] = max(memory["peak"], memory["allocated"])
 
     def __del__(self):
-        if self._owner:
+        # at interpreter exit the module's globals may already be gone (cached constants die
+        # late): there is nothing left to account then
+        if self._owner and _mem is not None:
             _mem(self._dev)["allocated"] -= self._a.nbytes
 
     # -- what CuPy refuses
@@ -418,7 +420,14 @@ def _solve_checked(a, b):
     return np.linalg.solve(a, b)
 
 
-_STRICTER = {(np, "einsum"): _einsum_checked, (np.linalg, "solve"): _solve_checked}
+def _bincount_syncing(x, weights=None, minlength=0):
+    # CuPy's bincount reads the input's min and max back to the host
+    _host_sync("bincount (CuPy reads the input's range on the host)")
+    return np.bincount(x, weights=weights, minlength=minlength)
+
+
+_STRICTER = {(np, "einsum"): _einsum_checked, (np.linalg, "solve"): _solve_checked,
+             (np, "bincount"): _bincount_syncing}
 
 
 def _lookup(module, name):

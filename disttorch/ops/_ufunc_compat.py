@@ -1,4 +1,5 @@
-"""numpy ufunc methods that CuPy 14 lacks, built from operations it has.
+"""numpy ufunc methods that CuPy 14 lacks (and a bincount that does not stop the GPU), built from
+operations it has.
 
 CuPy implements ``ufunc.at`` only where it has a scatter kernel (add, subtract, maximum, minimum,
 the bitwise ops) and ``ufunc.accumulate`` only for add and multiply. These helpers call the ufunc
@@ -67,3 +68,25 @@ def accumulate(xp, name, data, axis):
         result[tuple(later)] = ufunc(result[tuple(earlier)], result[tuple(later)])
         step *= 2
     return result
+
+
+def bincount(xp, x, weights=None, length=0):
+    """``xp.bincount(x, weights, minlength=length)`` for indices known to lie in
+    ``[0, length)``, without a host synchronisation on CuPy.
+
+    CuPy's ``bincount`` reads the input's minimum and maximum back to the host (it checks for
+    negatives and sizes its output), which stalls a training step; a scatter-add into
+    ``length`` zeros needs neither. Weighted bins come back float64 from numpy; on CuPy they are
+    float32 for half-precision weights (atomic adds in float32) and the weights' dtype otherwise.
+    Callers cast the result.
+    """
+    if xp is np:
+        return np.bincount(x, weights=weights, minlength=length)
+    if weights is None:
+        out = xp.zeros(length, np.int32)
+        xp.add.at(out, x, 1)
+        return out.astype(np.int64)
+    dtype = weights.dtype if weights.dtype.itemsize >= 4 else np.float32
+    out = xp.zeros(length, dtype)
+    xp.add.at(out, x, weights.astype(dtype, copy=False))
+    return out

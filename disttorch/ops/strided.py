@@ -6,6 +6,7 @@ accumulate; it is linear and dual (double backward).
 """
 import numpy as np
 
+from ._ufunc_compat import bincount
 from .._backend import get_array_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
@@ -54,7 +55,7 @@ def scatter_add_flat(values, n, positions):
     pos = positions.reshape(-1)
     vals = values.reshape(-1)
     if vals.dtype.kind == "f":
-        return xp.bincount(pos, weights=vals, minlength=n).astype(vals.dtype, copy=False)
+        return bincount(xp, pos, vals, n).astype(vals.dtype, copy=False)
     out = xp.zeros(n, vals.dtype)
     xp.add.at(out, pos, vals)
     return out

@@ -1,5 +1,6 @@
 """Host synchronisations in hot paths, counted on the simulated device: no more than PyTorch
-needs. A scaled AMP step reads the found-inf flag once (torch's ``GradScaler._maybe_opt_step``
+needs. Whole training steps (a transformer LM with embeddings, a CNN with max and adaptive
+pooling, an EmbeddingBag + LSTM tagger, a GroupNorm + bilinear upsampling net) read nothing back. A scaled AMP step reads the found-inf flag once (torch's ``GradScaler._maybe_opt_step``
 does ``.item()`` too); ``GradScaler.update``, ``clip_grad_norm_`` and the indexing ops read
 nothing back. Also here: the device-side scale update against torch's GradScaler, and the index
 checks kept on the CPU."""
@@ -294,4 +295,72 @@ def test_cpu_scalar_tensor_in_device_op_reads_nothing_back(sim):
     s = disttorch.tensor(2.0)
     with _simulated.count_host_syncs() as syncs:
         (x * s + disttorch.maximum(x, s)).sum().backward()
+    assert syncs["count"] == 0, _report(syncs)
+
+
+# ------------------------------------------------------------------ whole training steps
+class _TinyLM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(50, 16)
+        layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.head = nn.Linear(16, 50)
+
+    def forward(self, tokens):
+        mask = nn.Transformer.generate_square_subsequent_mask(tokens.shape[1], device=tokens.device)
+        return self.head(self.encoder(self.embed(tokens), mask=mask, is_causal=True))
+
+
+def _cnn():
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(4, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
+                         nn.Flatten(), nn.Linear(32, 5))
+
+
+class _LSTMTagger(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.EmbeddingBag(20, 8, mode="mean")
+        self.lstm = nn.LSTM(8, 6, num_layers=2, batch_first=True)
+        self.head = nn.Linear(6, 5)
+
+    def forward(self, bags):
+        features = self.embed(bags.reshape(-1, 3)).reshape(2, 4, 8)
+        return self.head(self.lstm(features)[0])
+
+
+def _upsampler():
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.GroupNorm(2, 4), nn.SiLU(),
+                         nn.Upsample(scale_factor=2, mode="bilinear"), nn.Flatten(),
+                         nn.Linear(4 * 16 * 16, 5))
+
+
+# model, input maker, target maker
+_STEP_MODELS = {
+    "lm": (_TinyLM, lambda: disttorch.randint(0, 50, (3, 7)), lambda: disttorch.randint(0, 50, (21,))),
+    "cnn": (_cnn, lambda: disttorch.randn(2, 1, 8, 8), lambda: disttorch.randint(0, 5, (2,))),
+    "lstm": (_LSTMTagger, lambda: disttorch.randint(0, 20, (2, 4, 3)),
+             lambda: disttorch.randint(0, 5, (8,))),
+    "upsample": (_upsampler, lambda: disttorch.randn(2, 1, 8, 8),
+                 lambda: disttorch.randint(0, 5, (2,))),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_STEP_MODELS))
+def test_training_step_reads_nothing_back(kind, sim):
+    disttorch.manual_seed(0)
+    make_model, make_x, make_y = _STEP_MODELS[kind]
+    model, x, y = make_model().to("cuda"), make_x().to("cuda"), make_y().to("cuda")
+    optimizer = disttorch.optim.AdamW(model.parameters())
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        out = model(x)
+        F.cross_entropy(out.reshape(-1, out.shape[-1]), y).backward()
+        optimizer.step()
+
+    step()  # the first step makes the optimizer state
+    with _simulated.count_host_syncs() as syncs:
+        step()
     assert syncs["count"] == 0, _report(syncs)

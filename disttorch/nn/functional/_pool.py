@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..._backend import get_array_module
+from ..._backend import get_array_module, device_constant
 from ...amp.autocast_mode import autocast_args
 from ...autograd.function import Node
 from ...cuda.kernels.pool import max_pool2d_applies, FusedMaxPool2d
@@ -489,16 +489,20 @@ def _adaptive_setup(input, d, output_size, name):
     return (input.unsqueeze(0) if unbatched else input), unbatched, outs
 
 
+def _averaging_matrix(size, out):
+    """The ``(out, size)`` matrix of adaptive average pooling along one axis (host)."""
+    host = np.zeros((out, size))
+    for i, (a, b) in enumerate(zip(*_adaptive_bounds(size, out))):
+        host[i, a:b] = 1.0 / (b - a)
+    return host
+
+
 def _adaptive_avg(input, d, output_size, name):
     input, unbatched, outs = _adaptive_setup(input, d, output_size, name)
     require_float(input, name)
     xp = get_array_module(input._data)
-    mats = []
-    for size, o in zip(input.shape[2:], outs):
-        m = np.zeros((o, size))
-        for i, (a, b) in enumerate(zip(*_adaptive_bounds(size, o))):
-            m[i, a:b] = 1.0 / (b - a)
-        mats.append(xp.asarray(m))
+    mats = [device_constant(xp, ("adaptive_avg", size, o), lambda s=size, o=o: _averaging_matrix(s, o))
+            for size, o in zip(input.shape[2:], outs)]
     out = AxisLinear.apply(input, mats)
     return out.squeeze(0) if unbatched else out
 

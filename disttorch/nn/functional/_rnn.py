@@ -17,7 +17,7 @@ import collections
 
 import numpy as np
 
-from ..._backend import get_array_module
+from ..._backend import get_array_module, device_constant
 from ..._gemm import matmul as _gemm
 from ..._threads import batch_parts, parallel_map
 from ...autograd.function import Node
@@ -39,7 +39,8 @@ def _scaled(xp, array, halves, dtype):
     if array is None:
         return None
     rows = array.shape[0] // len(halves)
-    scale = xp.repeat(xp.asarray(halves, dtype=dtype), rows)
+    scale = device_constant(xp, ("rnn_gate_scale", tuple(halves), rows, np.dtype(dtype)),
+                            lambda: np.repeat(np.asarray(halves, dtype=dtype), rows))
     return array * (scale[:, None] if array.ndim == 2 else scale)
 
 
@@ -105,8 +106,10 @@ def _lstm_forward(x, h0, c0, weights, steps):
     tc_all = xp.empty((n, hidden), dt)
     y = xp.empty((n, out_size), dt)
     h_raw = y if w_hr is None else xp.empty((n, hidden), dt)
-    ifo_scale = xp.asarray(halves, dt).repeat(hidden)
-    ifo_shift = xp.asarray((0.5, 0.5, 0.0, 0.5), dt).repeat(hidden)
+    ifo_scale, ifo_shift = device_constant(
+        xp, ("lstm_gate_affine", tuple(halves), hidden, np.dtype(dt)),
+        lambda: (np.asarray(halves, dt).repeat(hidden),
+                 np.asarray((0.5, 0.5, 0.0, 0.5), dt).repeat(hidden)))
     h_ins, c_ins, h_fin, c_fin = [], [], [], []
     h_prev, c_prev = h0[:steps[0][1]], c0[:steps[0][1]]
     # per-step scratch, reused by every step: a fresh temporary per product costs an

@@ -2,6 +2,7 @@
 weight (dense gradients; ``sparse=True`` is accepted and gives the same dense gradient)."""
 import numpy as np
 
+from ...ops._ufunc_compat import bincount as _bincount
 from ..._backend import get_array_module
 from ...autograd import grad_mode
 from ...autograd.function import Node
@@ -15,7 +16,7 @@ def _row_scatter(g2d, rows, num_rows):
     xp = get_array_module(g2d)
     dim = g2d.shape[1]
     positions = (rows[:, None] * dim + xp.arange(dim)[None, :]).reshape(-1)
-    summed = xp.bincount(positions, weights=g2d.reshape(-1), minlength=num_rows * dim)
+    summed = _bincount(xp, positions, g2d.reshape(-1), num_rows * dim)
     return summed.astype(g2d.dtype, copy=False).reshape(num_rows, dim)
 
 
@@ -39,7 +40,7 @@ class Embedding(Node):
         idx = self.indices
         factor = xp.ones(idx.shape[0], dtype)
         if self.scale_grad_by_freq:
-            counts = xp.bincount(idx, minlength=self.num_rows)
+            counts = _bincount(xp, idx, length=self.num_rows)
             factor = factor / counts[idx]
         if self.padding_idx is not None:
             factor = factor * (idx != self.padding_idx)
@@ -144,7 +145,7 @@ class EmbeddingBag(Node):
             (indices != padding_idx).astype(weight.dtype)
         base = keep
         if mode == "mean":
-            counts = xp.bincount(bag_of, weights=keep, minlength=num_bags)
+            counts = _bincount(xp, bag_of, keep, num_bags)
             base = keep / xp.maximum(counts, 1)[bag_of]
         base = base.astype(weight.dtype, copy=False)
         factor = base if per_sample is None else base * per_sample
@@ -192,7 +193,7 @@ class EmbeddingBagMax(Node):
         padded[bag_of, slot] = weight[indices]
         winner = padded.argmax(axis=1)
         out = xp.take_along_axis(padded, winner[:, None, :], axis=1)[:, 0, :]
-        filled = xp.bincount(bag_of, minlength=num_bags) > 0
+        filled = _bincount(xp, bag_of, length=num_bags) > 0
         out[~filled] = 0
         # the weight row that supplied each output element (-1 for empty bags)
         if indices.size:
@@ -211,7 +212,7 @@ class EmbeddingBagMax(Node):
         dim = g.shape[1]
         used = self.rows >= 0
         positions = (self.rows * dim + xp.arange(dim)[None, :])[used]
-        gw = xp.bincount(positions, weights=g[used], minlength=self.num_rows * dim)
+        gw = _bincount(xp, positions, g[used], self.num_rows * dim)
         return gw.astype(g.dtype, copy=False).reshape(self.num_rows, dim), None, None, None, None
 
 

@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from ..._backend import get_array_module
+from ..._backend import get_array_module, device_constant
 from ...autograd.function import Node
 from ...tensor import Tensor, _new
 from ._windows import AxisGather, scatter_add_flat, shape_str
@@ -234,18 +234,25 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     dtype = input._data.dtype if input._data.dtype.kind == "f" else np.dtype(np.float32)
     out = input
     for i, (n, o, s) in enumerate(zip(input.shape[2:], sizes, scales)):
-        if mode in ("nearest", "nearest-exact"):
-            if n == o and s in (None, 1.0):
-                continue
-            taps = _nearest_taps(xp, n, o, s, mode == "nearest-exact")
-        elif antialias:
-            taps = _antialias_taps(xp, n, o, s, align_corners, mode, dtype)
-        elif mode == "bicubic":
-            taps = _cubic_taps(xp, n, o, s, align_corners, dtype)
-        else:
-            taps = _linear_taps(xp, n, o, s, align_corners, dtype)
+        if mode in ("nearest", "nearest-exact") and n == o and s in (None, 1.0):
+            continue
+        # the tap tables depend only on sizes and mode: built once per device, not per call
+        key = ("interpolate", mode, bool(antialias), n, o, s, align_corners, dtype)
+        taps = device_constant(xp, key, lambda n=n, o=o, s=s: _host_taps(
+            mode, antialias, n, o, s, align_corners, dtype))
         out = AxisGather.apply(out, 2 + i, taps)
     return out
+
+
+def _host_taps(mode, antialias, n, o, s, align_corners, dtype):
+    """``[(index, weight or None), ...]`` numpy tables resampling one axis from ``n`` to ``o``."""
+    if mode in ("nearest", "nearest-exact"):
+        return _nearest_taps(np, n, o, s, mode == "nearest-exact")
+    if antialias:
+        return _antialias_taps(np, n, o, s, align_corners, mode, dtype)
+    if mode == "bicubic":
+        return _cubic_taps(np, n, o, s, align_corners, dtype)
+    return _linear_taps(np, n, o, s, align_corners, dtype)
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):

@@ -10,6 +10,7 @@ adjoint pairs, each the other's backward, so what is built on them differentiate
 """
 import itertools
 
+from ...ops._ufunc_compat import bincount as _bincount
 from ..._gemm import tensordot as _tensordot
 from ..._backend import get_array_module
 from ...autograd.function import Node
@@ -107,7 +108,7 @@ def scatter_add_flat(values, index, size):
     xp = get_array_module(values)
     rows = values.size // values.shape[-1] if values.shape[-1] else 0
     flat = (xp.arange(rows, dtype=xp.int64).reshape(values.shape[:-1] + (1,)) * size + index)
-    summed = xp.bincount(flat.ravel(), weights=values.ravel(), minlength=rows * size)
+    summed = _bincount(xp, flat.ravel(), values.ravel(), rows * size)
     return summed.astype(values.dtype, copy=False).reshape(values.shape[:-1] + (size,))
 
 
