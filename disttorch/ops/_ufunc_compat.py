@@ -84,7 +84,7 @@ def bincount(xp, x, weights=None, length=0):
         return np.bincount(x, weights=weights, minlength=length)
     if weights is None:
         out = xp.zeros(length, np.int32)
-        xp.add.at(out, x, 1)
+        xp.add.at(out, x, xp.ones(x.shape, np.int32))  # (a Python 1 is copied from the host)
         return out.astype(np.int64)
     dtype = weights.dtype if weights.dtype.itemsize >= 4 else np.float32
     out = xp.zeros(length, dtype)

@@ -186,7 +186,7 @@ class ScatterReduce(Node):
         counts = None
         if reduce == "mean":
             counts = xp.full(x.shape, 1 if include_self else 0, x.dtype)
-            xp.add.at(counts, index, 1)
+            xp.add.at(counts, index, xp.ones(src.shape, x.dtype))
             counts = xp.maximum(counts, 1)
             out = out // counts if x.dtype.kind in "iu" else out / counts
         self.save_for_backward(x, src, out, touched, counts)
