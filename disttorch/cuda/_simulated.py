@@ -7,7 +7,8 @@ strict, so that GPU-path mistakes fail on machines without a GPU:
 * implicit conversion to numpy (``np.asarray(x)``, ``np.array(x)``) raises ``TypeError``;
   ``x.get()`` or ``xp.asnumpy(x)`` is the explicit copy to the host;
 * reductions return 0-d device arrays, never host scalars;
-* numpy functions that CuPy 14 does not have are missing.
+* numpy functions that CuPy 14 does not have are missing, and keywords that CuPy's functions,
+  methods and ufuncs do not take (``_cupy_api``, read off CuPy 14.2) raise ``TypeError``.
 
 It is a test aid, not a backend: no streams really run asynchronously and fused kernels
 (``ElementwiseKernel`` and friends) are absent, so their callers take the generic path.
@@ -25,6 +26,8 @@ import time
 import types
 
 import numpy as np
+
+from . import _cupy_api
 
 # numpy callables absent from CuPy 14 (``set(dir(numpy)) - set(dir(cupy))``, callables only).
 _NUMPY_ONLY = frozenset("""
@@ -242,7 +245,7 @@ class ndarray:
             raise AttributeError(f"'cupy.ndarray' object has no attribute '{name}'")
         attr = getattr(self._a, name)
         if callable(attr):
-            return _function(attr, name, like=self)
+            return _function(attr, name, like=self, allowed=_cupy_api.METHODS.get(name))
         return _wrap(attr, self)
 
     @property
@@ -366,6 +369,7 @@ class _Ufunc:
         self.__name__ = ufunc.__name__
 
     def __call__(self, *args, **kwargs):
+        _keywords_checked(self.__name__, _cupy_api.UFUNC_KEYWORDS, kwargs)
         return _call(self._ufunc, args, kwargs)
 
     def __getattr__(self, name):
@@ -441,15 +445,36 @@ def _lookup(module, name):
     if isinstance(attr, types.ModuleType):
         return _Namespace(attr)
     if callable(attr) and not isinstance(attr, type):
-        return _function(attr, name, name in _HOST_INPUTS)
+        qualname = _PREFIXES.get(id(module), "") + name
+        return _function(attr, name, name in _HOST_INPUTS,
+                         allowed=_cupy_api.FUNCTIONS.get(qualname))
     return attr
 
 
-def _function(fn, name, allow_host=False, like=None):
+_PREFIXES = {id(np): "", id(np.linalg): "linalg.", id(np.fft): "fft."}
+
+
+def _keywords_checked(qualname, allowed, kwargs):
+    """Refuse a keyword that CuPy's function (or method) does not take, in Python's words."""
+    if allowed is None:
+        return
+    for key in kwargs:
+        if key not in allowed:
+            raise TypeError(f"{qualname}() got an unexpected keyword argument '{key}'")
+
+
+def _function(fn, name, allow_host=False, like=None, allowed=None):
     if name in ("sort", "argsort"):
         # CuPy's sorts are always stable; numpy's default quicksort is not
-        return lambda *args, **kwargs: _call(fn, args, {"kind": "stable", **kwargs}, like=like)
-    return lambda *args, **kwargs: _call(fn, args, kwargs, allow_host, like)
+        def sort(*args, **kwargs):
+            _keywords_checked(name, allowed, kwargs)
+            return _call(fn, args, {"kind": "stable", **kwargs}, like=like)
+        return sort
+
+    def call(*args, **kwargs):
+        _keywords_checked(name, allowed, kwargs)
+        return _call(fn, args, kwargs, allow_host, like)
+    return call
 
 
 def __getattr__(name):

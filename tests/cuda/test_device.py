@@ -4,7 +4,13 @@ import io
 import numpy as np
 import pytest
 
+try:
+    import ml_dtypes
+except ImportError:     # bfloat16 is optional
+    ml_dtypes = None
+
 import disttorch
+from disttorch.cuda import _simulated
 from disttorch import _backend
 
 
@@ -127,6 +133,35 @@ def test_simulated_device_rejects_host_arrays(device):
     with pytest.raises(AttributeError):
         xp.errstate
     assert type(a.sum()) is xp.ndarray
+
+
+def test_simulated_device_refuses_what_cupy_lacks():
+    """Each case here is a CuPy 14 gap that a real GPU run found and the CPU runs had missed."""
+    with _simulated.simulate():
+        xp = _backend.cupy_module()
+        a = xp.arange(6.0).reshape(2, 3)
+        assert not hasattr(a.flags, "writeable") and a.flags.c_contiguous
+        assert not hasattr(xp.cuda, "get_default_memory_pool") and xp.get_default_memory_pool()
+        with pytest.raises(NotImplementedError, match="cupy_multiply.at"):
+            xp.multiply.at(a, xp.zeros(2, np.int64), 2.0)
+        with pytest.raises(NotImplementedError, match="cupy_maximum.accumulate"):
+            xp.maximum.accumulate(a, axis=1)
+        xp.add.at(a, xp.zeros(2, np.int64), 1.0)       # add has a scatter kernel
+        with pytest.raises(TypeError, match="unexpected keyword argument 'initial'"):
+            a.max(initial=0.0)
+        with pytest.raises(TypeError, match="unexpected keyword argument 'order'"):
+            xp.add(a, a, order="C")
+        with pytest.raises(ValueError, match="no '...' ellipsis"):
+            xp.einsum("...ij,...j->i", xp.ones((2, 3, 4)), xp.ones((2, 4)))
+        with pytest.raises(ValueError, match="for multidimensional b"):
+            xp.linalg.solve(xp.eye(3), xp.ones((2, 3, 4)))
+        if ml_dtypes is not None:
+            b = a.astype(ml_dtypes.bfloat16)
+            with pytest.raises(TypeError, match="data type 'E' not understood"):
+                b @ b.T
+        with _simulated.count_host_syncs() as syncs:
+            xp.bincount(xp.zeros(3, np.int64), minlength=2)
+        assert syncs["count"] == 1
 
 
 def test_out_of_range_indices_give_nan_on_the_device(device):
