@@ -434,9 +434,16 @@ _STRICTER = {(np, "einsum"): _einsum_checked, (np.linalg, "solve"): _solve_check
              (np, "bincount"): _bincount_syncing}
 
 
+# numpy.linalg functions that cupy.linalg lacks (CuPy 14.2)
+_LINALG_NUMPY_ONLY = frozenset("diagonal matrix_norm multi_dot outer svdvals tensordot test trace "
+                               "vecdot vector_norm".split())
+
+
 def _lookup(module, name):
-    if name.startswith("__") or name in _NUMPY_ONLY:
-        raise AttributeError(f"module 'cupy' has no attribute '{name}'")
+    if name.startswith("__") or (name in _NUMPY_ONLY if module is np else
+                                 module is np.linalg and name in _LINALG_NUMPY_ONLY):
+        prefix = "cupy" if module is np else "cupy." + module.__name__.rpartition(".")[2]
+        raise AttributeError(f"module '{prefix}' has no attribute '{name}'")
     attr = _STRICTER.get((module, name)) or getattr(module, name)
     if name in ("ogrid", "mgrid", "r_", "c_"):
         return _Indexer(attr)
