@@ -28,7 +28,9 @@ exec > >(tee "$log") 2>&1
 cd "$repo"
 started=$(date +%s)
 python="${PYTHON:-python3}"
-echo "gpu_check: $(date -u +%FT%TZ) repo $(git rev-parse --short HEAD 2>/dev/null || echo '?') python $($python -V 2>&1)"
+# the git HEAD of a copied checkout can be stale: a digest of the sources names the code run
+digest=$(find disttorch benchmarks tests -name '*.py' | LC_ALL=C sort | xargs cat | sha1sum | cut -c1-12)
+echo "gpu_check: $(date -u +%FT%TZ) repo $(git rev-parse --short HEAD 2>/dev/null || echo '?') sources $digest python $($python -V 2>&1)"
 
 if ! $python - <<'PY'
 import sys
