@@ -66,7 +66,10 @@ def linear(input, weight, bias=None):
         Output: :math:`(*, out\_features)`.
     """
     input, weight, bias = cast_lower(input, weight, bias)
-    if weight.ndim != 2 or input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+    # the checks read the arrays: Tensor.shape and .dtype build new objects on every access,
+    # a measurable share of a small layer's time
+    x, w = input._data, weight._data
+    if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
         if weight.ndim == 1 and input.ndim >= 1 and input.shape[-1] == weight.shape[0]:
             out = input @ weight
             return out if bias is None else out + bias
@@ -78,19 +81,20 @@ def linear(input, weight, bias=None):
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({a} and {wt})")
     if bias is not None and not isinstance(bias, Tensor):
         raise TypeError(f"linear(): argument 'bias' must be Tensor, not {type(bias).__name__}")
-    if input.dtype != weight.dtype:
+    if x.dtype != w.dtype:
         if bias is None:
             raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
                                f"{_c_name(input)} != {_c_name(weight)}")
         raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {scalar_type_name(input)} "
                            f"and {scalar_type_name(weight)}")
-    if type(input._data) is not type(weight._data):
+    if type(x) is not type(w):
         raise device_mismatch(input, weight)
     if bias is not None:
-        if bias.dtype != weight.dtype:
+        b = bias._data
+        if b.dtype != w.dtype:
             raise RuntimeError(f"self and mat2 must have the same dtype, but got "
                                f"{scalar_type_name(bias)} and {scalar_type_name(weight)}")
-        if bias.ndim > 1 or (bias.ndim == 1 and bias.shape[0] not in (1, weight.shape[0])):
+        if b.ndim > 1 or (b.ndim == 1 and b.shape[0] not in (1, w.shape[0])):
             rows = input.numel() // input.shape[-1] if input.shape[-1] else 0
             raise RuntimeError(f"The expanded size of the tensor ({weight.shape[0]}) must match the "
                                f"existing size ({bias.shape[-1]}) at non-singleton dimension 1.  "
