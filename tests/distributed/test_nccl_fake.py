@@ -11,7 +11,6 @@ aborted, as ``ncclCommAbort`` releases stuck kernels).
 import ctypes
 import datetime
 import sys
-import threading
 import time
 import types
 
@@ -350,7 +349,7 @@ def test_blocking_wait_mode(fake, monkeypatch):
 def test_async_error_is_reported_and_aborts(fake):
     pg = fake.group()
     fake.hang = True
-    work = pg.allreduce(disttorch.ones(2, device="cuda"), async_op=True)
+    pg.allreduce(disttorch.ones(2, device="cuda"), async_op=True)   # collective #1
     fake.async_error = "NCCL_ERROR_REMOTE_ERROR: remote process exited or there was a network error"
     assert _eventually(lambda: fake.aborted)
     assert work.is_completed() and not work.is_success()
@@ -366,7 +365,7 @@ def test_async_error_is_reported_and_aborts(fake):
 def test_async_error_found_by_is_completed(fake, monkeypatch):
     monkeypatch.setattr(backend_nccl, "_WATCHDOG_INTERVAL_S", 60.0)
     pg = fake.group()
-    work = pg.allreduce(disttorch.ones(2, device="cuda"), async_op=True)
+    pg.allreduce(disttorch.ones(2, device="cuda"), async_op=True)   # collective #1
     fake.async_error = "NCCL_ERROR_SYSTEM_ERROR: unhandled system error"
     fake.hang = True
     hung = pg.allreduce(disttorch.ones(2, device="cuda"), async_op=True)
