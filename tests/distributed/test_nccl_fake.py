@@ -349,7 +349,7 @@ def test_blocking_wait_mode(fake, monkeypatch):
 def test_async_error_is_reported_and_aborts(fake):
     pg = fake.group()
     fake.hang = True
-    pg.allreduce(disttorch.ones(2, device="cuda"), async_op=True)   # collective #1
+    work = pg.allreduce(disttorch.ones(2, device="cuda"), async_op=True)
     fake.async_error = "NCCL_ERROR_REMOTE_ERROR: remote process exited or there was a network error"
     assert _eventually(lambda: fake.aborted)
     assert work.is_completed() and not work.is_success()
