@@ -12,10 +12,11 @@
 #    benchmarks/wheels/ only (see fetch_gpu_wheels.sh), into a venv that sees the system's
 #    CuPy, torch and numpy; without the wheels the cases that need them skip;
 # 3. runs the GPU benchmarks (benchmarks/gpu_check.py): MLP, CNN, transformer (fp32 and fp16
-#    autocast) against torch eager CUDA, and NCCL all-reduce with one rank;
+#    autocast) against torch eager CUDA, and NCCL all-reduce with one rank; then a profile of
+#    the steps (benchmarks/gpu_profile.py, OUT_DIR/gpu_profile.log);
 # 4. runs the CUDA tests on the real device (tests/cuda, the cuda-sim cases left out) in the
 #    time that is left.
-# Everything is written to OUT_DIR/gpu_check.log (JUnit XML of the tests beside it).
+# Everything is written to OUT_DIR/gpu_check.log (JUnit XML of the tests and the profile beside it).
 set -uo pipefail
 if [ $# -lt 1 ]; then
     echo "usage: $0 OUT_DIR" >&2
@@ -124,6 +125,14 @@ echo "=== GPU benchmarks (disttorch vs torch eager CUDA) ==="
 bench_budget=$(( budget_all * 2 / 5 ))
 timeout -s INT -k 10 $(( bench_budget + 30 )) $python benchmarks/gpu_check.py --budget "$bench_budget"
 bench_rc=$?
+
+# Where the steps spend their time (host enqueue vs synchronised, cProfile): a diagnosis for the
+# next change, in its own file; its summary lines come here.
+echo
+echo "=== GPU step profile (benchmarks/gpu_profile.py -> gpu_profile.log) ==="
+timeout -s INT -k 10 60 $python benchmarks/gpu_profile.py transformer cnn transformer-amp \
+    > "$out/gpu_profile.log" 2>&1
+grep -E "^(op |== )" "$out/gpu_profile.log"
 
 # The tests get what is left of the 8 minutes (SIGINT: pytest still prints its summary).
 budget=$(( budget_all - ($(date +%s) - started) ))

@@ -344,6 +344,10 @@ _STEP_MODELS = {
              lambda: disttorch.randint(0, 5, (8,))),
     "upsample": (_upsampler, lambda: disttorch.randn(2, 1, 8, 8),
                  lambda: disttorch.randint(0, 5, (2,))),
+    "avgpool": (lambda: nn.Sequential(nn.Conv2d(1, 4, 3, padding=1),
+                                      nn.AvgPool2d(3, stride=2, padding=1, divisor_override=4),
+                                      nn.Flatten(), nn.Linear(4 * 4 * 4, 5)),
+                lambda: disttorch.randn(2, 1, 8, 8), lambda: disttorch.randint(0, 5, (2,))),
 }
 
 

@@ -241,3 +241,31 @@ def test_multi_head_attention_weights(device):
         results.append([out, weights, t.grad] + [p.grad for p in module.parameters()])
     for cpu, dev in zip(*results):
         _compare(cpu, dev)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+    dict(kernel_size=(2, 3), stride=(1, 2), ceil_mode=True),
+    dict(kernel_size=3, stride=2, padding=1, divisor_override=4)], ids=str)
+def test_avg_pool2d(kwargs, device):
+    x = np.random.default_rng(9).standard_normal((2, 3, 9, 8)).astype(np.float32)
+    outs = []
+    for t, place in zip(_pair(x, device), ("cpu", device)):
+        y = F.avg_pool2d(t, **kwargs)
+        weight = np.random.default_rng(10).standard_normal(tuple(y.shape)).astype(np.float32)
+        (y * disttorch.from_numpy(weight).to(place)).sum().backward()
+        outs.append((y, t.grad))
+    for cpu, dev in zip(*outs):
+        _compare(cpu, dev)
+
+
+def test_avg_pool2d_double_backward(device):
+    x = np.random.default_rng(11).standard_normal((1, 2, 6, 6)).astype(np.float32)
+    grads = []
+    for t, place in zip(_pair(x, device), ("cpu", device)):
+        y = F.avg_pool2d(t, 3, stride=2, padding=1, count_include_pad=False)
+        g, = disttorch.autograd.grad((y * y).sum(), t, create_graph=True)
+        (g * g).sum().backward()
+        grads.append(t.grad)
+    _compare(*grads)

@@ -16,7 +16,7 @@ import numpy as np
 from ..._backend import get_array_module, device_constant
 from ...amp.autocast_mode import autocast_args
 from ...autograd.function import Node
-from ...cuda.kernels.pool import max_pool2d_applies, FusedMaxPool2d
+from ...cuda.kernels.pool import pool2d_applies, FusedMaxPool2d, FusedAvgPool2d
 from ...ops.pointwise import abs as abs_, relu, sign
 from ...tensor import Tensor
 from ._windows import (ntuple, shape_str, pad_zeros, crop, sliding_windows, fold_windows,
@@ -260,7 +260,7 @@ def _max_pool(input, d, kernel_size, stride, padding, dilation, ceil_mode, retur
     input, unbatched, kernel, stride, pairs, dilation, outs = _pool_setup(
         input, d, kernel_size, stride, padding, dilation, ceil_mode, name)
 
-    if d == 2 and max_pool2d_applies(input._data):
+    if d == 2 and pool2d_applies(input._data):
         result = FusedMaxPool2d.apply(input, kernel, stride, pairs, dilation, outs,
                                       bool(return_indices))
     else:
@@ -392,7 +392,7 @@ def _avg_divisor(xp, spatial, kernel, stride, padding, outs, count_include_pad, 
     if divisor_override is not None:
         if divisor_override == 0:
             raise RuntimeError("divisor must be not zero")
-        return xp.asarray(float(divisor_override))
+        return xp.full((), float(divisor_override), dtype=xp.float64)   # no host copy
     divisor = xp.ones((), dtype=xp.float64)
     for i, (s, k, st, p, o) in enumerate(zip(spatial, kernel, stride, padding, outs)):
         start = xp.arange(o) * st - p
@@ -411,6 +411,11 @@ def _avg_pool(input, d, kernel_size, stride, padding, ceil_mode, count_include_p
     input, unbatched, kernel, stride, pairs, _, outs = _pool_setup(
         input, d, kernel_size, stride, padding, 1, ceil_mode, name)
     xp = get_array_module(input._data)
+    if d == 2 and pool2d_applies(input._data) and (divisor_override is None or (
+            isinstance(divisor_override, int) and 0 < divisor_override < 2 ** 31)):
+        out = FusedAvgPool2d.apply(input, kernel, stride, pairs, outs, count_include_pad,
+                                   int(divisor_override or 0))
+        return out.squeeze(0) if unbatched else out
     divisor = _avg_divisor(xp, input.shape[2:], kernel, stride, [lo for lo, _ in pairs], outs,
                            count_include_pad, divisor_override)
     out = AvgPool.apply(input, kernel, stride, pairs, divisor)
