@@ -85,3 +85,22 @@ def test_op_matches_cpu(op, device):
     dtype = "float32" if "float32" in op.dtypes else (op.dtypes[0] if op.dtypes else None)
     for sample in op.samples(rng):
         check_device_parity(op, sample, dtype, device)
+
+
+def _other_dtype(op, kind):
+    """float64, or the first integer dtype, where the op's table lists one besides float32."""
+    if kind == "float64":
+        return "float64" if "float64" in op.dtypes and "float32" in op.dtypes else None
+    return next((d for d in op.dtypes if d.startswith(("int", "uint"))), None)
+
+
+OTHER_DTYPES = [pytest.param(op, kind, id=f"{op.name}-{kind}") for kind in ("float64", "int")
+                for op in TABLE if _other_dtype(op, kind)]
+
+
+@pytest.mark.parametrize("op,kind", OTHER_DTYPES)
+def test_op_matches_cpu_in_other_dtypes(op, kind, device):
+    """The same parity in float64 (CuPy's double kernels) and in an integer dtype."""
+    rng = np.random.default_rng(0)
+    for sample in op.samples(rng):
+        check_device_parity(op, sample, _other_dtype(op, kind), device)
