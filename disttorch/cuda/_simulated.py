@@ -28,6 +28,7 @@ import types
 import numpy as np
 
 from . import _cupy_api
+from . import _sim_kernels
 
 # numpy callables absent from CuPy 14 (``set(dir(numpy)) - set(dir(cupy))``, callables only).
 _NUMPY_ONLY = frozenset("""
@@ -117,7 +118,12 @@ def _wrap(value, like=None):
     return value
 
 
+_calls = []   # the counters of active count_calls() blocks
+
+
 def _call(fn, args, kwargs, allow_host=False, like=None):
+    if _calls:
+        _calls[-1][getattr(fn, "__name__", "?")] += 1
     if like is None:
         like = next((a for a in args if type(a) is ndarray), None)
     if getattr(fn, "__name__", "") in _NO_BFLOAT16 and any(
@@ -272,9 +278,13 @@ class ndarray:
         return _wrap(self._a.imag, self)
 
     def __getitem__(self, index):
+        if _calls:
+            _calls[-1]["__getitem__"] += 1
         return _wrap(self._a[_unwrap(index, allow_host=True)], self)
 
     def __setitem__(self, index, value):
+        if _calls:
+            _calls[-1]["__setitem__"] += 1
         self._a[_unwrap(index, allow_host=True)] = _unwrap(value, allow_host=True)
 
     def __len__(self):
@@ -730,7 +740,20 @@ def count_host_syncs():
 
 
 @contextlib.contextmanager
-def simulate(device_count=None, total_memory=None):
+def count_calls():
+    """Count the array calls (functions, methods, operators, indexing) inside the block, by
+    name: ``with count_calls() as calls:`` gives a ``collections.Counter``. Each is a CuPy call
+    on a GPU, and each costs host time there (kernel launches: see ``_sim_kernels.launches``)."""
+    counter = __import__("collections").Counter()
+    _calls.append(counter)
+    try:
+        yield counter
+    finally:
+        _calls.remove(counter)
+
+
+@contextlib.contextmanager
+def simulate(device_count=None, total_memory=None, fused_kernels=False):
     """Within this context ``device="cuda"`` means the simulated device (tests use this).
 
     Args:
@@ -738,9 +761,13 @@ def simulate(device_count=None, total_memory=None):
             (device 0 is current on entry); default: as it is.
         total_memory (int, optional): bytes per device; allocating past it raises CuPy's
             ``OutOfMemoryError``. Default: as it is (80 GiB).
+        fused_kernels (bool): run the fused-kernel paths, whose launches are checked against
+            each kernel's CUDA signature and counted but compute nothing (``_sim_kernels``):
+            outputs are meaningless then. Default: False (the generic paths, real values).
     """
     from .. import _backend
     saved = dict(_state)
+    _state["fused"] = bool(fused_kernels)
     if device_count is not None:
         _state.update(count=int(device_count), current=0)
     if total_memory is not None:
@@ -751,6 +778,14 @@ def simulate(device_count=None, total_memory=None):
     finally:
         _backend.set_cuda_module(previous)
         _state.update(saved)
+
+
+RawKernel = _sim_kernels.RawKernel   # cupy.RawKernel: launches are checked, nothing runs
+
+
+def runs_fused_kernels():
+    """Whether fused-kernel paths run here (``simulate(fused_kernels=True)``)."""
+    return _state.get("fused", False)
 
 
 _this = __import__("sys").modules[__name__]

@@ -8,22 +8,32 @@ Kernels compile on first use, per device, so importing this package needs no GPU
 """
 import functools
 
-from ..._backend import cupy_module, get_array_module, is_real_cupy
+from ..._backend import cupy_module, cupyx_module, get_array_module, is_real_cupy
 
 __all__ = ["fusable", "raw_kernel", "launch_multi_tensor"]
 
 
 def fusable(*arrays):
-    """True when every array is a CuPy array on a real GPU (fused kernels can run on them)."""
+    """True when the arrays are CuPy arrays on a real GPU (fused kernels can run on them), or
+    simulated ones inside ``simulate(fused_kernels=True)`` (launches are checked, not run)."""
     if not arrays or arrays[0] is None:
         return False
-    return is_real_cupy(get_array_module(arrays[0]))
+    xp = get_array_module(arrays[0])
+    if is_real_cupy(xp):
+        return True
+    check = getattr(xp, "runs_fused_kernels", None)
+    return check is not None and check()
+
+
+def raw_kernel(source, name):
+    """A ``RawKernel`` of the CUDA array module for ``name`` in ``source`` (built once per
+    module, compiled lazily per device)."""
+    return _raw_kernel(cupy_module(), source, name)
 
 
 @functools.lru_cache(maxsize=None)
-def raw_kernel(source, name):
-    """A ``cupy.RawKernel`` for ``name`` in ``source`` (built once, compiled lazily per device)."""
-    return cupy_module().RawKernel(source, name)
+def _raw_kernel(module, source, name):
+    return module.RawKernel(source, name)
 
 
 class _PointerTables:
@@ -44,9 +54,8 @@ class _PointerTables:
         if table is not None:
             return table[0]
         cp = cupy_module()
-        import cupyx
         import numpy as np
-        host = cupyx.empty_pinned((len(values),), np.int64)
+        host = cupyx_module(cp).empty_pinned((len(values),), np.int64)
         host[...] = values
         device = cp.empty(len(values), np.int64)
         device.set(host, stream=cp.cuda.get_current_stream())

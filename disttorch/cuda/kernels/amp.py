@@ -2,6 +2,7 @@
 ``1 / scale`` in place and raises a device flag on any inf or NaN (no host synchronisation)."""
 import numpy as np
 
+from ..._backend import cupy_module
 from . import fusable, launch_multi_tensor, raw_kernel
 
 __all__ = ["unscale_and_check"]
@@ -33,7 +34,7 @@ def unscale_and_check(grads, scale):
         return None
     if not all(g.dtype == np.float32 and g.flags.c_contiguous for g in grads):
         return None
-    import cupy
+    cupy = cupy_module()
     inv_scale = (1.0 / scale).astype(np.float32).reshape(1)
     found_inf = cupy.zeros(1, np.float32)
     launch_multi_tensor(raw_kernel(_UNSCALE, "unscale_and_check"), [grads],

@@ -12,6 +12,7 @@ import numpy as np
 
 from ...autograd.function import Node
 from ...tensor import Tensor
+from ..._backend import cupy_module
 from . import fusable, raw_kernel
 
 __all__ = ["cross_entropy_applies", "FusedCrossEntropy", "layer_norm_applies", "FusedLayerNorm",
@@ -233,7 +234,7 @@ class FusedCrossEntropy(Node):
     """``cross_entropy(x, target, ignore_index=..., label_smoothing=...)`` in two kernels."""
 
     def forward(self, x, target, ignore_index, smoothing, reduction):
-        import cupy
+        cupy = cupy_module()
         n, c = x.shape
         target = cupy.ascontiguousarray(target)
         loss = cupy.empty(n, np.float32)
@@ -263,7 +264,7 @@ class FusedCrossEntropy(Node):
         x, = self.saved_tensors
         if isinstance(g, Tensor):
             return self._backward_graph(x, g), None, None, None, None
-        import cupy
+        cupy = cupy_module()
         n, c = x.shape
         scale = cupy.ascontiguousarray(self._scale(g), dtype=np.float32).reshape(-1)
         dx = cupy.empty_like(x)
@@ -302,7 +303,7 @@ class FusedLayerNorm(Node):
     """``layer_norm(x, (D,), weight, bias, eps)``: one block per row, forward and backward."""
 
     def forward(self, x, weight, bias, eps):
-        import cupy
+        cupy = cupy_module()
         n = x.shape[-1]
         rows = x.size // n
         y = cupy.empty_like(x)
@@ -320,7 +321,7 @@ class FusedLayerNorm(Node):
         x, weight = self.saved_tensors
         if isinstance(g, Tensor):
             return self._backward_graph(x, weight, g)
-        import cupy
+        cupy = cupy_module()
         n = x.shape[-1]
         rows = x.size // n
         g = cupy.ascontiguousarray(g)
@@ -345,7 +346,7 @@ class FusedLayerNorm(Node):
 
 # ------------------------------------------------------------------ GELU
 def _elementwise(name, *arrays):
-    import cupy
+    cupy = cupy_module()
     out = cupy.empty_like(arrays[0])
     n = arrays[0].size
     blocks = min(65535, max(1, (n + 255) // 256))

@@ -14,6 +14,7 @@ import numpy as np
 
 from ...autograd.function import Node
 from ...tensor import Tensor
+from ..._backend import cupy_module
 from . import fusable, raw_kernel
 
 __all__ = ["pool2d_applies", "FusedMaxPool2d", "FusedAvgPool2d"]
@@ -131,7 +132,7 @@ class FusedMaxPool2d(Node):
     """``max_pool2d`` with ``(kernel, stride, (low, high) pads, dilation)`` already resolved."""
 
     def forward(self, x, kernel, stride, pairs, dilation, outs, with_index):
-        import cupy
+        cupy = cupy_module()
         x = cupy.ascontiguousarray(x)
         n, c, h, w = x.shape
         y = cupy.empty((n, c) + tuple(outs), np.float32)
@@ -154,7 +155,7 @@ class FusedMaxPool2d(Node):
         if isinstance(g, Tensor):
             from ...nn.functional._pool import _scatter_to_input
             return (_scatter_to_input(g, self.index, self.shape),) + (None,) * 6
-        import cupy
+        cupy = cupy_module()
         g = cupy.ascontiguousarray(g, dtype=np.float32)
         gx = cupy.zeros(self.shape, np.float32)
         total = g.size
@@ -171,7 +172,7 @@ class FusedAvgPool2d(Node):
     ``divisor_override`` or 0 (then ``count_include_pad`` decides)."""
 
     def forward(self, x, kernel, stride, pairs, outs, count_include_pad, divisor):
-        import cupy
+        cupy = cupy_module()
         x = cupy.ascontiguousarray(x)
         n, c, h, w = x.shape
         y = cupy.empty((n, c) + tuple(outs), np.float32)
@@ -190,12 +191,12 @@ class FusedAvgPool2d(Node):
         if isinstance(g, Tensor):
             # double backward: the generic adjoint, with the divisors it expects
             from ...nn.functional._pool import AvgPoolAdjoint, _avg_divisor
-            import cupy
+            cupy = cupy_module()
             divisors = _avg_divisor(cupy, shape[2:], kernel, stride, [lo for lo, _ in pairs],
                                     outs, count_include_pad, divisor or None)
             return (AvgPoolAdjoint.apply(g, shape[2:], kernel, stride, pairs, divisors),) + \
                 (None,) * 6
-        import cupy
+        cupy = cupy_module()
         g = cupy.ascontiguousarray(g, dtype=np.float32)
         gx = cupy.zeros(shape, np.float32)
         if g.size:

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ..._gemm import matmul as _gemm
-from ..._backend import get_array_module
+from ..._backend import get_array_module, device_constant
 from ...amp.autocast_mode import autocast_args
 from ...autograd.function import Node
 from ...cuda.kernels.nn import attention_softmax_, attention_softmax_backward_
@@ -165,6 +165,12 @@ def _causal(xp, target, source):
     return xp.tril(xp.ones((target, source), dtype=bool))
 
 
+def _causal_float(xp, target, source):
+    """The causal mask as float32 0 / -inf, built once per size and device."""
+    return device_constant(xp, ("causal_float", target, source), lambda: np.where(
+        np.tril(np.ones((target, source), dtype=bool)), 0.0, -np.inf).astype(np.float32))
+
+
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
                                  is_causal=False, scale=None, enable_gqa=False):
     r"""Attention of ``query`` over ``key``/``value``:
@@ -209,7 +215,10 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         groups = query.shape[-3] // key.shape[-3]
     xp = get_array_module(query._data)
     float_mask = bool_mask = None
-    if is_causal:
+    if is_causal and attn_mask is None and xp is not np and query._data.dtype == np.float32:
+        # on the GPU a float mask (0 / -inf, the same weights) takes the fused softmax kernel
+        float_mask = _causal_float(xp, query.shape[-2], key.shape[-2])
+    elif is_causal:
         bool_mask = _causal(xp, query.shape[-2], key.shape[-2])
     if attn_mask is not None:
         if attn_mask.dtype.is_floating_point:
