@@ -15,7 +15,7 @@ import numpy as np
 
 _C_TYPES = {"float": np.float32, "double": np.float64, "int": np.int32, "long long": np.int64,
             "unsigned int": np.uint32, "unsigned long long": np.uint64, "bool": np.bool_,
-            "__half": np.float16, "half": np.float16}
+            "__half": np.float16, "half": np.float16, "fp16_t": np.float16}
 _SIGNATURE = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)')
 _MAX_SHARED = 48 * 1024      # without opting in, a block gets at most 48 KiB of shared memory
 

@@ -51,6 +51,9 @@ def test_every_fused_kernel_launches_with_its_signature(fused):
     _step(lm, disttorch.optim.AdamW(lm.parameters()), tokens, tokens)
     q = disttorch.randn(2, 2, 5, 8, device="cuda", requires_grad=True)
     F.scaled_dot_product_attention(q, q, q, is_causal=True).sum().backward()
+    with disttorch.autocast("cuda", dtype=disttorch.float16):   # the float16 softmax kernels
+        out = F.scaled_dot_product_attention(q, q, q, is_causal=True)
+    out.float().sum().backward()
     # max and average pooling, forward and backward; SGD
     cnn = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                         nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False),

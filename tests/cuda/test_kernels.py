@@ -269,3 +269,24 @@ def test_avg_pool2d_double_backward(device):
         (g * g).sum().backward()
         grads.append(t.grad)
     _compare(*grads)
+
+
+@pytest.mark.parametrize("mask", ["none", "causal", "float"])
+def test_attention_softmax_half(mask, device):
+    """float16 scores: the kernel computes in float32 and rounds once, so the result is the
+    float32 computation on the same float16 inputs, to float16 precision."""
+    rng = np.random.default_rng(12)
+    q, k, v = (rng.standard_normal((2, 2, 6, 8)).astype(np.float16).astype(np.float32)
+               for _ in range(3))
+    m = None if mask != "float" else \
+        rng.standard_normal((6, 6)).astype(np.float16).astype(np.float32)
+    results = []
+    for place, dtype in (("cpu", disttorch.float32), (device, disttorch.float16)):
+        ts = [disttorch.from_numpy(a.copy()).to(place).to(dtype).requires_grad_()
+              for a in (q, k, v)]
+        tm = None if m is None else disttorch.from_numpy(m.copy()).to(place).to(dtype)
+        out = F.scaled_dot_product_attention(*ts, attn_mask=tm, is_causal=mask == "causal")
+        out.float().sum().backward()
+        results.append([out.float()] + [t.grad.float() for t in ts])
+    for cpu, dev in zip(*results):
+        _compare(cpu, dev, rtol=2e-2, atol=5e-3)

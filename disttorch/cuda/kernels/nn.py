@@ -163,48 +163,90 @@ extern "C" __global__ void gelu_backward(const float* x, const float* g, float* 
 """
 
 _SOFTMAX = _ROW_REDUCE + r"""
-// Attention scores, one block per row of n, in place: p = softmax(p * scale + mask[row % mask_rows])
-// (mask: mask_rows x n, or none). With zero_empty, a row with no finite score becomes zeros
-// (scaled_dot_product_attention's rule) instead of NaN.
-extern "C" __global__ void scaled_masked_softmax(
-        float* p, const float* mask, const int mask_rows, const int n, const float scale,
-        const int zero_empty) {
-    extern __shared__ float shared[];
+// float16 storage without cuda_fp16.h: the bits, converted by PTX instructions
+typedef unsigned short fp16_t;
+__device__ __forceinline__ float to_float(float v) { return v; }
+__device__ __forceinline__ float to_float(fp16_t v) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(v));
+    return f;
+}
+__device__ __forceinline__ void store(float* p, float v) { *p = v; }
+__device__ __forceinline__ void store(fp16_t* p, float v) {
+    fp16_t h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
+    *p = h;
+}
+
+// Attention scores, one block per row of n, in place: p = softmax(p * scale + mask[row %
+// mask_rows]) (mask: mask_rows x n, or none), computed in float32 whatever the storage (the
+// scores are recomputed in each pass, never stored rounded). With zero_empty, a row with no
+// finite score becomes zeros (scaled_dot_product_attention's rule) instead of NaN.
+template <typename T>
+__device__ void softmax_rows(T* p, const T* mask, int mask_rows, int n, float scale,
+                             int zero_empty, float* shared) {
     const long long row = blockIdx.x;
-    float* pr = p + row * n;
-    const float* mr = mask ? mask + (row % mask_rows) * (long long)n : nullptr;
+    T* pr = p + row * n;
+    const T* mr = mask ? mask + (row % mask_rows) * (long long)n : nullptr;
     float local_max = __int_as_float(0xff800000);  // -inf
     for (int j = threadIdx.x; j < n; j += blockDim.x) {
-        const float s = mr ? pr[j] * scale + mr[j] : pr[j] * scale;
-        pr[j] = s;
+        const float s = to_float(pr[j]) * scale + (mr ? to_float(mr[j]) : 0.0f);
         local_max = fmaxf(local_max, s);
     }
     const float row_max = block_reduce<true>(local_max, shared);
     if (zero_empty && row_max == __int_as_float(0xff800000)) {
-        for (int j = threadIdx.x; j < n; j += blockDim.x) pr[j] = 0.0f;
+        for (int j = threadIdx.x; j < n; j += blockDim.x) store(pr + j, 0.0f);
         return;
     }
     float local_sum = 0.0f;
     for (int j = threadIdx.x; j < n; j += blockDim.x) {
-        const float e = expf(pr[j] - row_max);
-        pr[j] = e;
-        local_sum += e;
+        const float s = to_float(pr[j]) * scale + (mr ? to_float(mr[j]) : 0.0f);
+        local_sum += expf(s - row_max);
     }
     const float inv = 1.0f / block_reduce<false>(local_sum, shared);
-    for (int j = threadIdx.x; j < n; j += blockDim.x) pr[j] *= inv;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        const float s = to_float(pr[j]) * scale + (mr ? to_float(mr[j]) : 0.0f);
+        store(pr + j, expf(s - row_max) * inv);
+    }
 }
 
 // The softmax gradient in place of dw: ds = p * (dw - sum_j dw_j p_j) * scale.
+template <typename T>
+__device__ void softmax_grad_rows(T* dw, const T* p, int n, float scale, float* shared) {
+    const long long row = blockIdx.x;
+    T* dr = dw + row * n;
+    const T* pr = p + row * n;
+    float local = 0.0f;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) local += to_float(dr[j]) * to_float(pr[j]);
+    const float dot = block_reduce<false>(local, shared);
+    for (int j = threadIdx.x; j < n; j += blockDim.x)
+        store(dr + j, to_float(pr[j]) * (to_float(dr[j]) - dot) * scale);
+}
+
+extern "C" __global__ void scaled_masked_softmax(
+        float* p, const float* mask, const int mask_rows, const int n, const float scale,
+        const int zero_empty) {
+    extern __shared__ float shared[];
+    softmax_rows<float>(p, mask, mask_rows, n, scale, zero_empty, shared);
+}
+
+extern "C" __global__ void scaled_masked_softmax_half(
+        fp16_t* p, const fp16_t* mask, const int mask_rows, const int n, const float scale,
+        const int zero_empty) {
+    extern __shared__ float shared[];
+    softmax_rows<fp16_t>(p, mask, mask_rows, n, scale, zero_empty, shared);
+}
+
 extern "C" __global__ void softmax_backward(float* dw, const float* p, const int n,
                                             const float scale) {
     extern __shared__ float shared[];
-    const long long row = blockIdx.x;
-    float* dr = dw + row * n;
-    const float* pr = p + row * n;
-    float local = 0.0f;
-    for (int j = threadIdx.x; j < n; j += blockDim.x) local += dr[j] * pr[j];
-    const float dot = block_reduce<false>(local, shared);
-    for (int j = threadIdx.x; j < n; j += blockDim.x) dr[j] = pr[j] * (dr[j] - dot) * scale;
+    softmax_grad_rows<float>(dw, p, n, scale, shared);
+}
+
+extern "C" __global__ void softmax_backward_half(fp16_t* dw, const fp16_t* p, const int n,
+                                                 const float scale) {
+    extern __shared__ float shared[];
+    softmax_grad_rows<fp16_t>(dw, p, n, scale, shared);
 }
 """
 
@@ -369,23 +411,33 @@ def gelu_backward(x, g):
 
 
 # ------------------------------------------------------------------ attention softmax
-def _contiguous_f32(*arrays):
-    return all(a.dtype == np.float32 and a.flags.c_contiguous for a in arrays)
+def _softmax_storage(*arrays):
+    """The kernel suffix for contiguous arrays of one dtype (float32: "", float16: "_half"), or
+    None."""
+    dtype = arrays[0].dtype
+    if dtype not in _SOFTMAX_SUFFIX or not all(a.dtype == dtype and a.flags.c_contiguous
+                                               for a in arrays):
+        return None
+    return _SOFTMAX_SUFFIX[dtype]
+
+
+_SOFTMAX_SUFFIX = {np.dtype(np.float32): "", np.dtype(np.float16): "_half"}
 
 
 def attention_softmax_(p, scale, mask, zero_empty):
-    """``p = softmax(p * scale + mask)`` over the last dim, in place, in one launch; False
-    (nothing done) unless ``p`` is a contiguous float32 CuPy array and ``mask`` is None or a
-    contiguous float32 ``p.shape[-2:]`` array shared by every batch and head."""
-    if not (fusable(p) and p.ndim >= 2 and p.size and _contiguous_f32(p)):
+    """``p = softmax(p * scale + mask)`` over the last dim, in place, in one launch (float32
+    arithmetic for float16 scores too); False (nothing done) unless ``p`` is a contiguous
+    float32 or float16 CuPy array and ``mask`` is None or a contiguous ``p.shape[-2:]`` array of
+    the same dtype, shared by every batch and head."""
+    if not (fusable(p) and p.ndim >= 2 and p.size):
+        return False
+    suffix = _softmax_storage(p) if mask is None else _softmax_storage(p, mask)
+    if suffix is None or (mask is not None and tuple(mask.shape) != tuple(p.shape[-2:])):
         return False
     n = p.shape[-1]
-    if mask is not None and not (tuple(mask.shape) == tuple(p.shape[-2:])
-                                 and _contiguous_f32(mask)):
-        return False
     threads = _threads(n)
     mask_rows = p.shape[-2] if mask is not None else 1
-    raw_kernel(_SOFTMAX, "scaled_masked_softmax")(
+    raw_kernel(_SOFTMAX, "scaled_masked_softmax" + suffix)(
         (p.size // n,), (threads,), (p, mask, np.int32(mask_rows), np.int32(n),
                                      np.float32(scale), np.int32(bool(zero_empty))),
         shared_mem=threads * 4)
@@ -394,12 +446,15 @@ def attention_softmax_(p, scale, mask, zero_empty):
 
 def attention_softmax_backward_(dw, p, scale):
     """``dw = p * (dw - sum(dw * p, -1)) * scale`` in place; False unless both are contiguous
-    float32 CuPy arrays of one shape."""
-    if not (fusable(dw) and dw.shape == p.shape and dw.size and _contiguous_f32(dw, p)):
+    CuPy arrays of one shape and dtype (float32 or float16)."""
+    if not (fusable(dw) and dw.shape == p.shape and dw.size):
+        return False
+    suffix = _softmax_storage(dw, p)
+    if suffix is None:
         return False
     n = p.shape[-1]
     threads = _threads(n)
-    raw_kernel(_SOFTMAX, "softmax_backward")(
+    raw_kernel(_SOFTMAX, "softmax_backward" + suffix)(
         (p.size // n,), (threads,), (dw, p, np.int32(n), np.float32(scale)),
         shared_mem=threads * 4)
     return True

@@ -165,10 +165,13 @@ def _causal(xp, target, source):
     return xp.tril(xp.ones((target, source), dtype=bool))
 
 
-def _causal_float(xp, target, source):
-    """The causal mask as float32 0 / -inf, built once per size and device."""
-    return device_constant(xp, ("causal_float", target, source), lambda: np.where(
-        np.tril(np.ones((target, source), dtype=bool)), 0.0, -np.inf).astype(np.float32))
+_FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float16))
+
+
+def _causal_float(xp, target, source, dtype):
+    """The causal mask as 0 / -inf of ``dtype``, built once per size, dtype and device."""
+    return device_constant(xp, ("causal_float", target, source, dtype), lambda: np.where(
+        np.tril(np.ones((target, source), dtype=bool)), 0.0, -np.inf).astype(dtype))
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
@@ -215,9 +218,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         groups = query.shape[-3] // key.shape[-3]
     xp = get_array_module(query._data)
     float_mask = bool_mask = None
-    if is_causal and attn_mask is None and xp is not np and query._data.dtype == np.float32:
+    if is_causal and attn_mask is None and xp is not np and query._data.dtype in _FUSED_DTYPES:
         # on the GPU a float mask (0 / -inf, the same weights) takes the fused softmax kernel
-        float_mask = _causal_float(xp, query.shape[-2], key.shape[-2])
+        float_mask = _causal_float(xp, query.shape[-2], key.shape[-2], query._data.dtype)
     elif is_causal:
         bool_mask = _causal(xp, query.shape[-2], key.shape[-2])
     if attn_mask is not None:
