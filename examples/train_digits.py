@@ -8,6 +8,11 @@ It checkpoints every epoch (atomically, rank 0) and resumes from the checkpoint 
 restart; ``--crash-at-step N`` makes rank 1 fail once at step N to show it:
 
     disttorch-run --nproc-per-node 2 --max-restarts 1 examples/train_digits.py --crash-at-step 30
+
+On GPUs, ``--device cuda`` puts each worker on its own GPU (its local rank) and moves the
+gradients over NCCL (the MPI backend where CuPy has no NCCL):
+
+    disttorch-run --nproc-per-node 8 examples/train_digits.py --device cuda
 """
 import argparse
 import json
@@ -27,6 +32,8 @@ from disttorch.utils.progress import ProgressBar, plot_metrics
 from digits_data import digits
 
 _LAUNCHED_BY = ("RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "SLURM_NTASKS")
+# the node-local rank as each launcher names it: disttorch-run/torchrun, Open MPI, MPICH, SLURM
+_LOCAL_RANK = ("LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID")
 TARGET_ACCURACY = 0.95
 
 
@@ -52,23 +59,32 @@ def parse_args():
     p.add_argument("--crash-at-step", type=int, default=-1,
                    help="rank 1 (or 0 alone) exits with an error once at this global step")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="cuda: one GPU per worker (its local rank), NCCL between them")
     return p.parse_args()
 
 
-def setup():
+def setup(device):
+    """``(rank, world size, device)``; a process group only when a launcher started us."""
+    if device.type == "cuda":
+        local = next((int(os.environ[k]) for k in _LOCAL_RANK if k in os.environ), 0)
+        torch.cuda.set_device(local % torch.cuda.device_count())
+        device = torch.device("cuda", torch.cuda.current_device())
     if any(k in os.environ for k in _LAUNCHED_BY) or "--distributed" in sys.argv:
-        dist.init_process_group("gloo")
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
+        backend = "nccl" if device.type == "cuda" and dist.is_nccl_available() else "gloo"
+        dist.init_process_group(backend)
+        return dist.get_rank(), dist.get_world_size(), device
+    return 0, 1, device
 
 
-def evaluate(model, loader, world):
+def evaluate(model, loader, world, device):
     model.eval()
-    correct = torch.zeros(2, dtype=torch.float64)
+    correct = torch.zeros(2, dtype=torch.float64, device=device)
     with torch.no_grad():
         for x, y in loader:
+            x, y = x.to(device), y.to(device)
             correct += torch.tensor([(model(x).argmax(1) == y).sum().item(), len(y)],
-                                    dtype=torch.float64)
+                                    dtype=torch.float64, device=device)
     if world > 1:
         dist.all_reduce(correct)
     model.train()
@@ -77,15 +93,18 @@ def evaluate(model, loader, world):
 
 def main():
     args = parse_args()
-    rank, world = setup()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA device (CuPy and an NVIDIA GPU are needed)")
+    rank, world, device = setup(torch.device(args.device))
     torch.manual_seed(args.seed)
     train_set, test_set = digits()
     sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True,
                                  seed=args.seed)
-    loader = DataLoader(train_set, batch_size=args.batch_size, sampler=sampler)
+    loader = DataLoader(train_set, batch_size=args.batch_size, sampler=sampler,
+                        pin_memory=device.type == "cuda")
     test_loader = DataLoader(test_set, batch_size=256,
                              sampler=DistributedSampler(test_set, world, rank, shuffle=False))
-    model = Net()
+    model = Net().to(device)
     ddp = DDP(model) if world > 1 else model
     optimizer = torch.optim.Adam(ddp.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
@@ -95,7 +114,7 @@ def main():
     checkpoint = os.path.join(args.run_dir, "checkpoint.pt")
     start_epoch = 0
     if os.path.exists(checkpoint):
-        state = torch.load(checkpoint)
+        state = torch.load(checkpoint, map_location=device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -116,6 +135,7 @@ def main():
         for x, y in bar:
             if step == args.crash_at_step and rank == min(1, world - 1) and not restarted:
                 raise SystemExit(f"rank {rank}: injected crash at step {step}")
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             optimizer.zero_grad()
             logits = ddp(x)
             loss = loss_fn(logits, y)
@@ -125,7 +145,7 @@ def main():
                     accuracy=(logits.argmax(1) == y).float().mean().item())
             step += 1
         scheduler.step()
-        accuracy = evaluate(ddp, test_loader, world)
+        accuracy = evaluate(ddp, test_loader, world, device)
         if rank == 0:
             summary = bar.summary()
             record = {"epoch": epoch, "loss": summary["loss"],

@@ -36,3 +36,14 @@ def test_two_ranks_resume_from_checkpoint(tmp_path):
     second = _run([mpiexec, "-n", "2", sys.executable, SCRIPT, "--epochs", "3"], tmp_path)
     assert "resumed from runs/digits/checkpoint.pt at epoch 2" in second
     assert "epoch 0:" not in second and "epoch 2:" in second
+
+
+def test_device_cuda_on_the_simulated_device_learns_and_resumes(tmp_path, monkeypatch):
+    # the --device cuda plumbing (model, batches, evaluation, checkpoint map_location) on the
+    # simulated device; a real GPU runs the same path through CuPy
+    monkeypatch.setenv("DISTTORCH_SIMULATE_CUDA", "1")
+    out = _run([sys.executable, SCRIPT, "--device", "cuda", "--epochs", "2"], tmp_path)
+    assert "on 1 worker(s)" in out
+    out = _run([sys.executable, SCRIPT, "--device", "cuda", "--epochs", "3"], tmp_path)
+    assert "resumed from runs/digits/checkpoint.pt at epoch 2" in out
+    assert float(out.strip().splitlines()[-1].split()[3]) > 0.8, out
