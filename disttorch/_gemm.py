@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ._backend import get_array_module
 from ._threads import batch_parts, parallel_map
 
 __all__ = ["matmul", "tensordot"]
@@ -78,7 +79,6 @@ def matmul(a, b, out=None):
 def tensordot(a, b, axes):
     """``xp.tensordot`` for arrays of any module; on CuPy a bfloat16 contraction runs in
     float32 and is rounded once to bfloat16 (CuPy 14's tensordot has no bfloat16)."""
-    from ._backend import get_array_module
     xp = get_array_module(a)
     if xp is not np and _BF16 is not None and (a.dtype == _BF16 or b.dtype == _BF16):
         return xp.tensordot(a.astype(np.float32), b.astype(np.float32), axes).astype(_BF16)
@@ -86,5 +86,4 @@ def tensordot(a, b, axes):
 
 
 def _module_matmul(a, b, out):
-    from ._backend import get_array_module
     return get_array_module(a).matmul(a, b, out=out)

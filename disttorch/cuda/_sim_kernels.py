@@ -23,7 +23,7 @@ launches = collections.Counter()
 
 
 class Param:
-    """One kernel parameter: its C type, whether it is a pointer, whether it is const."""
+    """One kernel parameter: its name, its C type and whether it is a pointer."""
 
     def __init__(self, text):
         text = " ".join(text.replace("*", " * ").split())
@@ -31,7 +31,6 @@ class Param:
         words = [w for w in text.replace("*", " ").split() if w not in ("const", "__restrict__")]
         self.name = words[-1]
         self.ctype = " ".join(words[:-1])
-        self.const = text.startswith("const")
         if self.ctype not in _C_TYPES and self.ctype != "void":
             raise ValueError(f"kernel parameter '{text}': unknown C type {self.ctype!r}")
 

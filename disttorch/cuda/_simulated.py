@@ -10,8 +10,10 @@ strict, so that GPU-path mistakes fail on machines without a GPU:
 * numpy functions that CuPy 14 does not have are missing, and keywords that CuPy's functions,
   methods and ufuncs do not take (``_cupy_api``, read off CuPy 14.2) raise ``TypeError``.
 
-It is a test aid, not a backend: no streams really run asynchronously and fused kernels
-(``ElementwiseKernel`` and friends) are absent, so their callers take the generic path.
+It is a test aid, not a backend: no streams really run asynchronously, and fused kernels do
+not compute here. Their callers take the generic path, except inside
+``simulate(fused_kernels=True)``, where each ``RawKernel`` launch is checked against the
+kernel's signature and counted (``_sim_kernels``) without running.
 
 Like CuPy, it has a current device: new arrays live on it, views on their base's device, and
 each device has its own memory count and random generator. There is one device unless

@@ -411,6 +411,9 @@ def gelu_backward(x, g):
 
 
 # ------------------------------------------------------------------ attention softmax
+_SOFTMAX_SUFFIX = {np.dtype(np.float32): "", np.dtype(np.float16): "_half"}
+
+
 def _softmax_storage(*arrays):
     """The kernel suffix for contiguous arrays of one dtype (float32: "", float16: "_half"), or
     None."""
@@ -419,9 +422,6 @@ def _softmax_storage(*arrays):
                                                for a in arrays):
         return None
     return _SOFTMAX_SUFFIX[dtype]
-
-
-_SOFTMAX_SUFFIX = {np.dtype(np.float32): "", np.dtype(np.float16): "_half"}
 
 
 def attention_softmax_(p, scale, mask, zero_empty):

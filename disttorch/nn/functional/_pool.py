@@ -506,7 +506,8 @@ def _adaptive_avg(input, d, output_size, name):
     input, unbatched, outs = _adaptive_setup(input, d, output_size, name)
     require_float(input, name)
     xp = get_array_module(input._data)
-    mats = [device_constant(xp, ("adaptive_avg", size, o), lambda s=size, o=o: _averaging_matrix(s, o))
+    mats = [device_constant(xp, ("adaptive_avg", size, o),
+                            lambda s=size, o=o: _averaging_matrix(s, o))
             for size, o in zip(input.shape[2:], outs)]
     out = AxisLinear.apply(input, mats)
     return out.squeeze(0) if unbatched else out
