@@ -1,12 +1,13 @@
 """``RawKernel`` for the simulated device: checks each launch against the kernel's CUDA signature
-and counts it, but computes nothing.
+and counts it; it computes only inside ``simulate(fused_kernels="run")``, where the checked
+launch then runs on the CPU emulator (``_kernel_emulator``).
 
 A fused path's host code (which arrays, in which order, which scalar types, what grid) is what a
 CPU machine can verify: CuPy passes a numpy scalar by its dtype and an array by its pointer, so
 an ``np.int64`` where the kernel declares ``int``, a float64 array behind a ``float*`` or a
 non-contiguous view would silently corrupt a real launch. Inside
-``simulate(fused_kernels=True)`` the fused paths run with this stub; their outputs are then
-whatever the buffers held, so only the launches, not the values, mean anything there.
+``simulate(fused_kernels=True)`` the fused paths run with this stub and compute nothing: their
+outputs are whatever the buffers held, so only the launches mean anything there.
 """
 import collections
 import re
@@ -51,6 +52,7 @@ class RawKernel:
     """``cupy.RawKernel(source, name)``: calls check their arguments and count a launch."""
 
     def __init__(self, source, name, options=(), backend="nvrtc"):
+        self.source = source
         self.name = name
         self.params = signature(source, name)
 
@@ -88,3 +90,7 @@ class RawKernel:
                 raise TypeError(f"{where}: '{param.name}' is a C {param.ctype}; pass a numpy "
                                 f"{param.dtype} scalar, got {got}")
         launches[self.name] += 1
+        if _simulated.runs_kernels():
+            from . import _kernel_emulator
+            _kernel_emulator.compile_kernel(self.source, self.name)(grid, block, args,
+                                                                    shared_mem)

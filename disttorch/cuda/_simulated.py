@@ -13,7 +13,10 @@ strict, so that GPU-path mistakes fail on machines without a GPU:
 It is a test aid, not a backend: no streams really run asynchronously, and fused kernels do
 not compute here. Their callers take the generic path, except inside
 ``simulate(fused_kernels=True)``, where each ``RawKernel`` launch is checked against the
-kernel's signature and counted (``_sim_kernels``) without running.
+kernel's signature and counted (``_sim_kernels``) without running, and inside
+``simulate(fused_kernels="run")``, where the checked launch also runs on the CPU emulator
+(``_kernel_emulator``). ``empty`` and ``empty_like`` hand out NaN-filled (all-ones-bits)
+memory, as a GPU's reused pool blocks hold garbage: code that reads before writing shows it.
 
 Like CuPy, it has a current device: new arrays live on it, views on their base's device, and
 each device has its own memory count and random generator. There is one device unless
@@ -442,8 +445,24 @@ def _bincount_syncing(x, weights=None, minlength=0):
     return np.bincount(x, weights=weights, minlength=minlength)
 
 
+def _uninitialized(allocate):
+    """``empty``/``empty_like`` whose memory holds all-ones bits (NaN, -1, True), like the
+    leftovers of a reused pool block: a read before the first write shows in the values."""
+    def empty(*args, **kwargs):
+        out = allocate(*args, **kwargs)
+        if out.dtype == np.bool_:
+            out.fill(True)
+        elif out.size and out.flags.c_contiguous | out.flags.f_contiguous:
+            out.reshape(-1, order="A").view(np.uint8).fill(0xFF)
+        else:
+            out.fill(np.nan if out.dtype.kind in "fc" else ~np.zeros((), out.dtype))
+        return out
+    return empty
+
+
 _STRICTER = {(np, "einsum"): _einsum_checked, (np.linalg, "solve"): _solve_checked,
-             (np, "bincount"): _bincount_syncing}
+             (np, "bincount"): _bincount_syncing, (np, "empty"): _uninitialized(np.empty),
+             (np, "empty_like"): _uninitialized(np.empty_like)}
 
 
 # numpy.linalg functions that cupy.linalg lacks (CuPy 14.2)
@@ -763,13 +782,17 @@ def simulate(device_count=None, total_memory=None, fused_kernels=False):
             (device 0 is current on entry); default: as it is.
         total_memory (int, optional): bytes per device; allocating past it raises CuPy's
             ``OutOfMemoryError``. Default: as it is (80 GiB).
-        fused_kernels (bool): run the fused-kernel paths, whose launches are checked against
-            each kernel's CUDA signature and counted but compute nothing (``_sim_kernels``):
-            outputs are meaningless then. Default: False (the generic paths, real values).
+        fused_kernels (bool or "run"): ``True`` takes the fused-kernel paths, whose launches
+            are checked against each kernel's CUDA signature and counted but compute nothing
+            (``_sim_kernels``): outputs are meaningless then. ``"run"`` also runs each checked
+            launch on the CPU emulator (``_kernel_emulator``, needs a C++ compiler), so the
+            values are the kernels' own. Default: False (the generic paths, real values).
     """
     from .. import _backend
+    if fused_kernels not in (False, True, "run"):
+        raise ValueError(f"fused_kernels must be False, True or 'run', got {fused_kernels!r}")
     saved = dict(_state)
-    _state["fused"] = bool(fused_kernels)
+    _state["fused"] = fused_kernels
     if device_count is not None:
         _state.update(count=int(device_count), current=0)
     if total_memory is not None:
@@ -786,8 +809,13 @@ RawKernel = _sim_kernels.RawKernel   # cupy.RawKernel: launches are checked, not
 
 
 def runs_fused_kernels():
-    """Whether fused-kernel paths run here (``simulate(fused_kernels=True)``)."""
-    return _state.get("fused", False)
+    """Whether fused-kernel paths run here (``simulate(fused_kernels=True)`` or ``"run"``)."""
+    return bool(_state.get("fused", False))
+
+
+def runs_kernels():
+    """Whether fused kernels compute here, on the CPU emulator (``fused_kernels="run"``)."""
+    return _state.get("fused") == "run"
 
 
 _this = __import__("sys").modules[__name__]

@@ -2,13 +2,15 @@
 
 ``cuda`` runs on the GPU through CuPy and skips on machines without one; ``cuda-sim`` runs the
 same cases on :mod:`disttorch.cuda._simulated`, so device-mixing bugs and numpy-only calls in GPU
-paths fail on CPU-only machines too.
+paths fail on CPU-only machines too. Modules that test the fused kernels' values add
+``cuda-emu`` (:data:`WITH_EMULATOR`): the simulated device with each fused kernel run by the CPU
+emulator (:mod:`disttorch.cuda._kernel_emulator`).
 """
 import pytest
 
 import disttorch
 from disttorch import _backend
-from disttorch.cuda import _simulated
+from disttorch.cuda import _kernel_emulator, _simulated
 
 
 def real_cuda_available():
@@ -20,13 +22,23 @@ NO_GPU = ("no CUDA device: CuPy is not installed or there is no NVIDIA GPU/drive
           "(the cuda-sim cases run these checks on the simulated device)")
 
 
-@pytest.fixture(params=["cuda", "cuda-sim"])
-def device(request):
-    """``"cuda"`` on the real GPU or, for ``cuda-sim``, on the simulated device."""
-    if request.param == "cuda":
+WITH_EMULATOR = ["cuda", "cuda-sim", "cuda-emu"]
+
+
+def on_device(kind):
+    """Yield ``"cuda"`` with ``kind`` (``cuda``, ``cuda-sim`` or ``cuda-emu``) behind it."""
+    if kind == "cuda":
         if not real_cuda_available():
             pytest.skip(NO_GPU)
         yield "cuda"
         return
-    with _simulated.simulate():
+    if kind == "cuda-emu" and not _kernel_emulator.available():
+        pytest.skip("no C++ compiler to run the fused kernels on the CPU emulator")
+    with _simulated.simulate(fused_kernels="run" if kind == "cuda-emu" else False):
         yield "cuda"
+
+
+@pytest.fixture(params=["cuda", "cuda-sim"])
+def device(request):
+    """``"cuda"`` on the real GPU or, for ``cuda-sim``, on the simulated device."""
+    yield from on_device(request.param)

@@ -1,7 +1,8 @@
 """Every fused kernel's launch, checked on the CPU: inside ``simulate(fused_kernels=True)`` the
 fused paths run and each launch is checked against the kernel's CUDA signature (argument count,
 pointer dtypes, contiguity, scalar C types, grid, block, shared memory) without computing
-anything. What the kernels compute is checked on a GPU (``test_kernels.py``)."""
+anything. What the kernels compute is checked by ``test_kernels.py``, on a GPU and on the CPU
+emulator."""
 import numpy as np
 import pytest
 

@@ -1,5 +1,11 @@
 """The fused CUDA kernels: every source compiles (NVRTC, no GPU needed), and the fused paths
-give the generic paths' values and gradients (on the simulated device the generic path runs)."""
+give the generic paths' values and gradients.
+
+Each value test runs three ways (the ``device`` fixture below): ``cuda`` on a real GPU;
+``cuda-sim`` on the simulated device, whose generic paths run instead of the kernels; and
+``cuda-emu`` on the simulated device with the kernels themselves run by the CPU emulator
+(``disttorch.cuda._kernel_emulator``), so the kernels' values are tested on every machine with a
+C++ compiler."""
 import copy
 
 import numpy as np
@@ -11,9 +17,18 @@ from disttorch.cuda.kernels import amp as amp_kernels, ddp as ddp_kernels, nn as
 from disttorch.cuda.kernels import pool as pool_kernels
 from disttorch.optim import _cuda_kernels as optim_kernels
 
+from .conftest import WITH_EMULATOR, on_device
+
 SOURCES = [(module.__name__, name, source)
            for module in (nn_kernels, optim_kernels, amp_kernels, ddp_kernels, pool_kernels)
            for name, source in module.SOURCES.items()]
+
+
+@pytest.fixture(params=WITH_EMULATOR)
+def device(request):
+    """The GPU; the simulated device (generic paths); the simulated device with each fused
+    kernel launch run on the CPU emulator."""
+    yield from on_device(request.param)
 
 
 def _nvrtc():
@@ -290,3 +305,39 @@ def test_attention_softmax_half(mask, device):
         results.append([out.float()] + [t.grad.float() for t in ts])
     for cpu, dev in zip(*results):
         _compare(cpu, dev, rtol=2e-2, atol=5e-3)
+
+
+@pytest.mark.parametrize("poison", [None, "inf", "nan"])
+def test_grad_scaler_unscale(poison, device):
+    # sizes across one block, one tensor row of blocks, and the grid-stride loop
+    rng = np.random.default_rng(9)
+    grads = [rng.standard_normal(n).astype(np.float32) for n in (7, 300, 70_000)]
+    if poison:
+        grads[1][123] = np.inf if poison == "inf" else np.nan
+    params = [disttorch.zeros(len(g), device=device, requires_grad=True) for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = disttorch.from_numpy(g.copy()).to(device)
+    optimizer = disttorch.optim.SGD(params, lr=1.0)
+    scaler = disttorch.amp.GradScaler("cuda", init_scale=1024.0)
+    scaler.scale(disttorch.zeros((), device=device))   # creates the scale, as a loss would
+    scaler.unscale_(optimizer)
+    for p, g in zip(params, grads):
+        np.testing.assert_array_equal(p.grad.cpu().numpy(), g / np.float32(1024.0))
+    scaler.step(optimizer)
+    scaler.update()
+    stepped = [not np.all(p.detach().cpu().numpy() == 0) for p in params]
+    assert stepped == [poison is None] * 3
+    assert scaler.get_scale() == (1024.0 if poison is None else 512.0)
+
+
+def test_ddp_bucket_copy(device):
+    rng = np.random.default_rng(10)
+    sizes = (5, 256, 70_000)
+    sources = [rng.standard_normal(n).astype(np.float32) for n in sizes]
+    targets = [disttorch.zeros(n, device=device)._data for n in sizes]
+    fused = ddp_kernels.copy_into(targets, [disttorch.from_numpy(s).to(device)._data
+                                            for s in sources])
+    assert fused == ddp_kernels.fusable(targets[0])
+    if fused:
+        for target, source in zip(targets, sources):
+            np.testing.assert_array_equal(disttorch.as_tensor(target).cpu().numpy(), source)

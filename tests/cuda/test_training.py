@@ -9,6 +9,14 @@ import disttorch
 import disttorch.nn as nn
 import disttorch.nn.functional as F
 
+from .conftest import WITH_EMULATOR, on_device
+
+
+@pytest.fixture(params=WITH_EMULATOR)
+def device(request):
+    """Also ``cuda-emu``: the same steps with the fused kernels run by the CPU emulator."""
+    yield from on_device(request.param)
+
 
 def _mlp():
     return nn.Sequential(nn.Linear(20, 32), nn.GELU(), nn.Linear(32, 32), nn.ReLU(),
