@@ -95,28 +95,53 @@ def _digamma_np(x):
     return psi
 
 
+def _zeta_positive(s, q):
+    """Hurwitz zeta for q > 0 (or NaN) by Euler-Maclaurin summation (Cephes' scheme): at most 18
+    terms before the tail."""
+    total = np.zeros(s.shape)
+    a = q.copy()
+    steps = 0
+    while steps < 9 or np.any(a <= 9):
+        total = total + np.where(steps < 9, 1.0, a <= 9) * a ** -s
+        a = np.where((steps < 9) | (a <= 9), a + 1.0, a)
+        steps += 1
+    total = total + a ** (1.0 - s) / (s - 1.0) + 0.5 * a ** -s
+    rising = s.copy()
+    power = a ** (-s - 1.0)
+    for k, coeff in enumerate(_EM_COEFFS):
+        total = total + coeff * rising * power
+        rising = rising * (s + 2 * k + 1) * (s + 2 * k + 2)
+        power = power / (a * a)
+    return np.where(q == np.inf, np.nan, total)
+
+
 def _zeta_np(s, q):
-    """Hurwitz zeta sum_k (q + k) ** -s by Euler-Maclaurin summation (Cephes' scheme)."""
+    """Hurwitz zeta sum_k (q + k) ** -s. A negative non-integer q (integer s) is shifted into
+    (0, 1) instead of summing its |q| leading terms one by one: with m = ceil(-q), c = q + m,
+    zeta(s, q) = zeta(s, c) + (-1)^s (zeta(s, 1 - c) - zeta(s, 1 - c + m))."""
     s, q = np.broadcast_arrays(np.asarray(s, np.float64), np.asarray(q, np.float64))
     with np.errstate(all="ignore"):
-        total = np.zeros(s.shape)
-        a = q.copy()
-        steps = 0
-        while steps < 9 or np.any(a <= 9):
-            total = total + np.where(steps < 9, 1.0, a <= 9) * a ** -s
-            a = np.where((steps < 9) | (a <= 9), a + 1.0, a)
-            steps += 1
-        total = total + a ** (1.0 - s) / (s - 1.0) + 0.5 * a ** -s
-        rising = s.copy()
-        power = a ** (-s - 1.0)
-        for k, coeff in enumerate(_EM_COEFFS):
-            total = total + coeff * rising * power
-            rising = rising * (s + 2 * k + 1) * (s + 2 * k + 2)
-            power = power / (a * a)
-        total = np.where(s == 1, np.inf, total)
+        pole = (q <= 0) & (q == np.floor(q))          # includes -inf
+        undefined = (q < 0) & (s != np.floor(s))      # (q + k) ** -s is not real
+        negative = (q < 0) & ~pole & ~undefined
+        m = np.where(negative, np.ceil(-q), 0.0)
+        c = np.where(pole | undefined, 1.0, np.where(negative, q + m, q))
+        total = _zeta_positive(s, c)
+        if np.any(negative):
+            sign = np.where(np.fmod(s, 2.0) == 0, 1.0, -1.0)
+            shifted = _zeta_positive(s, np.where(negative, 1.0 - c, 1.0)) - \
+                _zeta_positive(s, np.where(negative, 1.0 - c + m, 1.0))
+            total = np.where(negative, total + sign * shifted, total)
+        # s = inf, as PyTorch (Cephes) has it: inf for q < 1 (those terms blow up), 1 at q = 1,
+        # and NaN above, where the limit would be 0
+        total = np.where(s == np.inf, np.where(q < 1, np.inf, np.where(q == 1, 1.0, np.nan)),
+                         total)
+        total = np.where(np.isnan(q), np.nan, total)
+        # Cephes' (and PyTorch's) precedence: s == 1, s < 1, then the poles, then the rest
+        total = np.where(undefined, np.nan, total)
+        total = np.where(pole, np.inf, total)
         total = np.where(s < 1, np.nan, total)
-        total = np.where((q <= 0) & (q == np.floor(q)), np.inf, total)
-        total = np.where((q < 0) & (s != np.floor(s)), np.nan, total)
+        total = np.where(s == 1, np.inf, total)
     return total
 
 

@@ -127,6 +127,22 @@ def test_incomplete_gamma_against_an_exact_series():
     assert ours == pytest.approx(exact, rel=1e-13)
 
 
+@requires_torch
+def test_zeta_edges_match_torch_and_return():
+    # q far below zero used to sum its |q| leading terms one at a time (never returning for
+    # q = -1e20 or -inf); now such q are shifted into (0, 1) or are poles
+    q = [-1e20, -math.inf, math.inf, -2.5, math.nan, 1e9, -0.3, -7.25, 0.0, -0.0, -3.0, 0.5, 1.0,
+         3.0, 12.0, -999.5]
+    for s in [2.0, 3.0, 2.5, 7.0, 20.0, 1.0, 0.5, -2.0, math.inf, -math.inf, math.nan]:
+        ours = disttorch.special.zeta(disttorch.tensor(s, dtype=disttorch.float64),
+                                      disttorch.tensor(q, dtype=disttorch.float64)).numpy()
+        theirs = torch.special.zeta(torch.tensor(s, dtype=torch.float64),
+                                    torch.tensor(q, dtype=torch.float64)).numpy()
+        # for q < 0 both sums cancel terms as large as zeta(s, 1/2) ~ 1e2: absolute rounding
+        # noise of 1e-14 or so (s = 7, q = -999.5: the true value is 2e-19)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-13, err_msg=f"s = {s}")
+
+
 def test_polygamma_and_zeta_are_exact_at_known_values():
     # psi'(1) = pi^2 / 6, psi''(1) = -2 zeta(3), zeta(2, 1) = pi^2 / 6
     one = disttorch.tensor([1.0], dtype=disttorch.float64)
