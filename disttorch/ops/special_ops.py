@@ -1,9 +1,9 @@
 """Special functions: gamma family, error-function inverses, Bessel I0/I1, sinc, log-add-exp.
 
 The kernels are our own series, recurrences and Newton/Halley refinements, evaluated in float64
-on the host (accurate to a few ulps of float64) and cast back to the input's dtype and device:
-special functions are rarely on a hot path, and one numpy implementation keeps CPU and CUDA
-results identical.
+(accurate to a few ulps of float64) and cast back to the input's dtype: with numpy on the CPU,
+and on CUDA by ``cuda/kernels/special.py``, the same algorithms one thread per element, so the
+two devices agree to rounding and a GPU tensor never travels through the host.
 """
 import math
 
@@ -41,10 +41,18 @@ _EM_COEFFS = tuple(b / math.factorial(2 * k) for k, b in enumerate(_BERNOULLI_2K
 _erfc_scalar = np.frompyfunc(math.erfc, 1, 1)
 
 
-def _host(kernel):
-    """Run a float64 numpy kernel on any backend's array; the result keeps the input's dtype."""
+def _host(kernel, fused=None):
+    """Run a float64 numpy kernel on any backend's array; the result keeps the input's dtype.
+
+    ``fused(x, *args)``, where given, computes the same on CuPy arrays with the GPU kernel of
+    ``cuda/kernels/special.py`` (float64, or None where that does not apply); numpy arrays and
+    the plain simulated device take ``kernel`` on the host."""
     def run(x, *args):
         xp = get_array_module(x)
+        if fused is not None and xp is not np:
+            y = fused(x, *args)
+            if y is not None:
+                return y.astype(x.dtype, copy=False)
         args = [to_numpy(a).astype(np.float64) if hasattr(a, "shape") else a for a in args]
         y = kernel(to_numpy(x).astype(np.float64), *args)
         y = np.asarray(y, np.float64).astype(x.dtype, copy=False)
@@ -149,7 +157,8 @@ def _polygamma_np(x, n):
     if n == 0:
         return _digamma_np(x)
     sign = 1.0 if n % 2 else -1.0
-    return sign * math.factorial(n) * _zeta_np(float(n + 1), x)
+    factorial = float(math.factorial(n)) if n <= 170 else math.inf  # overflows as PyTorch's
+    return sign * factorial * _zeta_np(float(n + 1), x)
 
 
 def _normal_cdf_np(x):
@@ -301,18 +310,29 @@ def _igamma_np(a, x, upper):
     return y
 
 
-lgamma_array = _host(_lgamma_np)
-digamma_array = _host(_digamma_np)
-erfinv_array = _host(_erfinv_np)
-ndtri_array = _host(_ndtri_np)
-i0_array = _host(lambda x: _bessel_i_np(x, 0, False))
-i0e_array = _host(lambda x: _bessel_i_np(x, 0, True))
-i1_array = _host(lambda x: _bessel_i_np(x, 1, False))
-i1e_array = _host(lambda x: _bessel_i_np(x, 1, True))
-polygamma_array = _host(_polygamma_np)
-zeta_array = _host(lambda q, s: _zeta_np(s, q))
-igamma_array = _host(lambda x, a: _igamma_np(a, x, False))
-igammac_array = _host(lambda x, a: _igamma_np(a, x, True))
+def _on_device(name):
+    """The GPU kernel ``name`` of ``cuda/kernels/special.py`` for ``_host``'s ``fused``."""
+    def fused(x, *args):
+        from ..cuda.kernels import special
+        if name in special.BINARY:
+            # zeta_array(q, s) and igamma_array(x, a) put the function's first argument second
+            return special.binary(name, args[0], x)
+        return special.unary(name, x, *args)
+    return fused
+
+
+lgamma_array = _host(_lgamma_np, _on_device("lgamma"))
+digamma_array = _host(_digamma_np, _on_device("digamma"))
+erfinv_array = _host(_erfinv_np, _on_device("erfinv"))
+ndtri_array = _host(_ndtri_np, _on_device("ndtri"))
+i0_array = _host(lambda x: _bessel_i_np(x, 0, False), _on_device("i0"))
+i0e_array = _host(lambda x: _bessel_i_np(x, 0, True), _on_device("i0e"))
+i1_array = _host(lambda x: _bessel_i_np(x, 1, False), _on_device("i1"))
+i1e_array = _host(lambda x: _bessel_i_np(x, 1, True), _on_device("i1e"))
+polygamma_array = _host(_polygamma_np, _on_device("polygamma"))
+zeta_array = _host(lambda q, s: _zeta_np(s, q), _on_device("zeta"))
+igamma_array = _host(lambda x, a: _igamma_np(a, x, False), _on_device("igamma"))
+igammac_array = _host(lambda x, a: _igamma_np(a, x, True), _on_device("igammac"))
 
 
 def _float_input(input):

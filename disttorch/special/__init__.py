@@ -15,7 +15,8 @@ from ..ops import (erf, erfc, erfinv, exp2, expm1, log1p, logit, logsumexp, roun
                    sigmoid, lgamma, digamma, polygamma, mvlgamma, i0, igamma, igammac, mul, where,
                    isnan, log1p as _log1p)
 from ..ops.arithmetic import _out, _prep
-from ..ops.special_ops import _host, _erfc_scalar, _ndtri_np, _zeta_np, _unary, i0e, i1, i1e
+from ..ops.special_ops import (_host, _erfc_scalar, _on_device, _unary, i0e, i1, i1e,
+                               ndtri_array, zeta_array)
 from ..tensor import Tensor, _new
 
 __all__ = ["erf", "erfc", "erfcx", "erfinv", "exp2", "expm1", "expit", "log1p", "logit",
@@ -83,11 +84,10 @@ def _entr_np(x):
         return np.where(x < 0, -np.inf, np.where(np.isnan(x), np.nan, y))
 
 
-erfcx_array = _host(_erfcx_np)
-ndtr_array = _host(_ndtr_np)
-log_ndtr_array = _host(_log_ndtr_np)
-ndtri_array = _host(_ndtri_np)
-entr_array = _host(_entr_np)
+erfcx_array = _host(_erfcx_np, _on_device("erfcx"))
+ndtr_array = _host(_ndtr_np, _on_device("ndtr"))
+log_ndtr_array = _host(_log_ndtr_np, _on_device("log_ndtr"))
+entr_array = _host(_entr_np, _on_device("entr"))
 
 
 def _erfcx_grad(g, x, y):
@@ -152,7 +152,7 @@ class Zeta(Node):
     """The Hurwitz zeta function; PyTorch defines no derivative for it."""
 
     def forward(self, x, q):
-        return _host(lambda q_, s_: _zeta_np(s_, q_))(q, x)
+        return zeta_array(q, x)
 
     def backward(self, g):
         raise RuntimeError("the derivative for 'zeta' is not implemented.")

@@ -11,12 +11,12 @@ import disttorch.nn as nn
 import disttorch.nn.functional as F
 from disttorch.cuda import _sim_kernels, _simulated
 from disttorch.cuda.kernels import amp as amp_kernels, ddp as ddp_kernels, nn as nn_kernels
-from disttorch.cuda.kernels import pool as pool_kernels
+from disttorch.cuda.kernels import pool as pool_kernels, special as special_kernels
 from disttorch.optim import _cuda_kernels as optim_kernels
 
 # every kernel of every SOURCES table, by name
 KERNELS = sorted(match.group(1) for module in (nn_kernels, pool_kernels, amp_kernels, ddp_kernels,
-                                               optim_kernels)
+                                               optim_kernels, special_kernels)
                  for source in module.SOURCES.values()
                  for match in _sim_kernels._SIGNATURE.finditer(source))
 
@@ -69,6 +69,9 @@ def test_every_fused_kernel_launches_with_its_signature(fused):
     targets = [disttorch.zeros(5, device="cuda")._data, disttorch.zeros(3, device="cuda")._data]
     sources = [disttorch.ones(5, device="cuda")._data, disttorch.ones(3, device="cuda")._data]
     assert ddp_kernels.copy_into(targets, sources)
+    # special functions, one argument and two
+    x = disttorch.rand(3, 4, device="cuda") + 0.5
+    disttorch.lgamma(x), disttorch.special.zeta(x, x[0])
     missing = [name for name in KERNELS if not fused[name]]
     assert not missing, f"never launched: {missing}"
 
