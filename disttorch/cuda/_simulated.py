@@ -733,10 +733,22 @@ def _empty_pinned(shape, dtype=np.float32, order="C"):
     return np.frombuffer(PinnedMemoryPointer(count * dtype.itemsize), dtype, count).reshape(shape)
 
 
-_erf = np.frompyfunc(math.erf, 1, 1)
+def _special_ufunc(scalar_fn):
+    """A ``cupyx.scipy.special`` ufunc: float32 stays float32, float16 gives float64 (CuPy's
+    types 'e->d', 'f->f', 'd->d')."""
+    vectorized = np.frompyfunc(scalar_fn, 1, 1)
+
+    def ufunc(x):
+        if type(x) is not ndarray:
+            raise TypeError(f"Unsupported type {type(x)}")
+        a = _unwrap(x)
+        return ndarray(vectorized(a).astype(np.float32 if a.dtype == np.float32 else np.float64))
+    return ufunc
+
+
 cupyx = types.SimpleNamespace(
     scipy=types.SimpleNamespace(special=types.SimpleNamespace(
-        erf=lambda x: ndarray(_erf(_unwrap(x)).astype(x.dtype)))),
+        erf=_special_ufunc(math.erf), erfc=_special_ufunc(math.erfc))),
     scatter_add=lambda a, slices, value: _call(np.add.at, (a, slices, value), {}),
     empty_pinned=_empty_pinned)
 
