@@ -40,6 +40,16 @@ _PRELUDE = r"""
 #include <type_traits>
 #include <ucontext.h>
 using std::isfinite; using std::isnan; using std::isinf; using std::signbit;
+// NVRTC compiles without the C headers: their macros must not work here either
+#undef INFINITY
+#undef NAN
+#undef HUGE_VAL
+#undef HUGE_VALF
+#undef M_PI
+#undef M_E
+#undef M_SQRT2
+#undef FLT_MAX
+#undef DBL_MAX
 
 struct dim3 { unsigned int x, y, z; };
 // external linkage: the compiler must assume a call to __syncthreads() may change them
@@ -82,7 +92,7 @@ static inline float __emu_half_to_float(unsigned short h) {
     const int sign = h >> 15, exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
     float value;
     if (exponent == 0) value = std::ldexp((float)mantissa, -24);
-    else if (exponent == 31) value = mantissa ? NAN : INFINITY;
+    else if (exponent == 31) value = __int_as_float(mantissa ? 0x7fc00000 : 0x7f800000);
     else value = std::ldexp((float)(mantissa + 1024), exponent - 25);
     return sign ? -value : value;
 }
