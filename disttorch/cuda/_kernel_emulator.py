@@ -64,8 +64,12 @@ extern "C" { dim3 threadIdx, blockIdx, blockDim, gridDim; }
 
 static inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
 static inline int __float_as_int(float f) { int i; std::memcpy(&i, &f, 4); return i; }
-static inline double __longlong_as_double(long long i) { double d; std::memcpy(&d, &i, 8); return d; }
-static inline long long __double_as_longlong(double d) { long long i; std::memcpy(&i, &d, 8); return i; }
+static inline double __longlong_as_double(long long i) {
+    double d; std::memcpy(&d, &i, 8); return d;
+}
+static inline long long __double_as_longlong(double d) {
+    long long i; std::memcpy(&i, &d, 8); return i;
+}
 // CUDA's min/max overloads (integer and floating, mixed types promoted)
 template <typename A, typename B>
 static inline typename std::common_type<A, B>::type min(A a, B b) { return b < a ? b : a; }
