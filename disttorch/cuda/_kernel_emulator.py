@@ -5,7 +5,8 @@ C++ compiler behind a small prelude that supplies CUDA's built-ins, and each lau
 block of the grid in turn, each block's threads as coroutines (``ucontext``) on one OS thread.
 A thread runs until it reaches ``__syncthreads()`` or returns; a barrier round ends when every
 live thread of the block got there, so shared-memory reductions behave as on the device, and a
-block's threads interleave at each barrier the way a GPU may. Dynamic shared memory starts
+block's threads interleave at each barrier the way a GPU may. A source without barriers runs
+each thread as a plain call. Dynamic shared memory starts
 filled with NaN bytes, so a read before the first write shows up in the values.
 
 What it supports is what our kernels use: ``__shared__`` (static and ``extern``),
@@ -142,10 +143,28 @@ static void __emu_set_thread(int t) {
     threadIdx.z = t / (blockDim.x * blockDim.y);
 }
 
-// returns 0, or 1 when a block's threads could not be set up
+// returns 0, or 1 when a block's threads could not be set up; without barriers (a kernel that
+// never calls __syncthreads) each thread is a plain call, one after the other
 extern "C" int dtemu_launch(void (*entry)(void**), void** arguments, const unsigned int* grid,
-                            const unsigned int* block, size_t shared_bytes) {
+                            const unsigned int* block, size_t shared_bytes, int barriers) {
     const int n = (int)(block[0] * block[1] * block[2]);
+    if (!barriers) {
+        gridDim = {grid[0], grid[1], grid[2]};
+        blockDim = {block[0], block[1], block[2]};
+        __emu_shared = new unsigned char[shared_bytes + 16];
+        for (unsigned int bz = 0; bz < grid[2]; ++bz)
+        for (unsigned int by = 0; by < grid[1]; ++by)
+        for (unsigned int bx = 0; bx < grid[0]; ++bx) {
+            blockIdx = {bx, by, bz};
+            std::memset(__emu_shared, 0xff, shared_bytes + 16);
+            for (int t = 0; t < n; ++t) {
+                __emu_set_thread(t);
+                entry(arguments);
+            }
+        }
+        delete[] __emu_shared;
+        return 0;
+    }
     __emu_threads = new ucontext_t[n];
     __emu_stacks = (char*)std::malloc(__emu_stack_size * n);
     __emu_done = new unsigned char[n];
@@ -276,7 +295,9 @@ class EmulatedKernel:
         self._launch = library.dtemu_launch
         self._launch.restype = ctypes.c_int
         self._launch.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-                                 ctypes.c_void_p, ctypes.c_size_t]
+                                 ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        # threads need their own stacks only where they wait for each other
+        self._barriers = int("__syncthreads" in source)
         self._entry = ctypes.cast(getattr(library, "dtemu_entry_" + name), ctypes.c_void_p)
 
     def __call__(self, grid, block, args, shared_mem=0):
@@ -291,7 +312,7 @@ class EmulatedKernel:
                 pointers[i] = buffer.ctypes.data
         dims = [np.array(tuple(d) + (1,) * (3 - len(d)), np.uint32) for d in (grid, block)]
         if self._launch(self._entry, ctypes.addressof(pointers), dims[0].ctypes.data,
-                        dims[1].ctypes.data, int(shared_mem)):
+                        dims[1].ctypes.data, int(shared_mem), self._barriers):
             raise MemoryError(f"kernel {self.name}: no memory for the emulated threads' stacks")
 
 

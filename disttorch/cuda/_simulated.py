@@ -22,7 +22,8 @@ Like CuPy, it has a current device: new arrays live on it, views on their base's
 each device has its own memory count and random generator. There is one device unless
 ``DISTTORCH_SIMULATE_CUDA_DEVICES`` or ``simulate(device_count=...)`` asks for more.
 
-Enable it with ``DISTTORCH_SIMULATE_CUDA=1`` or the :func:`simulate` context manager.
+Enable it with ``DISTTORCH_SIMULATE_CUDA=1`` (``=run``: with the fused kernels emulated) or the
+:func:`simulate` context manager.
 """
 import contextlib
 import math
@@ -53,7 +54,9 @@ _HOST_INPUTS = frozenset(["asarray", "array", "asanyarray", "ascontiguousarray",
 
 # the machine: device count, current device, memory per device (total_memory: its capacity)
 _state = {"count": int(os.environ.get("DISTTORCH_SIMULATE_CUDA_DEVICES") or 1), "current": 0,
-          "total_memory": 80 * 1024 ** 3}
+          "total_memory": 80 * 1024 ** 3,
+          # DISTTORCH_SIMULATE_CUDA=run: the fused kernels run on the CPU emulator
+          "fused": "run" if os.environ.get("DISTTORCH_SIMULATE_CUDA") == "run" else False}
 _memory = {}  # device id -> {"allocated": bytes, "peak": bytes}
 
 

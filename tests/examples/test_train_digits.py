@@ -38,10 +38,16 @@ def test_two_ranks_resume_from_checkpoint(tmp_path):
     assert "epoch 0:" not in second and "epoch 2:" in second
 
 
-def test_device_cuda_on_the_simulated_device_learns_and_resumes(tmp_path, monkeypatch):
+@pytest.mark.parametrize("simulate", ["1", "run"], ids=["generic-paths", "emulated-kernels"])
+def test_device_cuda_on_the_simulated_device_learns_and_resumes(simulate, tmp_path, monkeypatch):
     # the --device cuda plumbing (model, batches, evaluation, checkpoint map_location) on the
-    # simulated device; a real GPU runs the same path through CuPy
-    monkeypatch.setenv("DISTTORCH_SIMULATE_CUDA", "1")
+    # simulated device; a real GPU runs the same path through CuPy. With "run" the fused
+    # kernels (cross-entropy, optimizer) compute on the CPU emulator
+    if simulate == "run":
+        from disttorch.cuda import _kernel_emulator
+        if not _kernel_emulator.available():
+            pytest.skip("no C++ compiler to run the fused kernels on the CPU emulator")
+    monkeypatch.setenv("DISTTORCH_SIMULATE_CUDA", simulate)
     out = _run([sys.executable, SCRIPT, "--device", "cuda", "--epochs", "2"], tmp_path)
     assert "on 1 worker(s)" in out
     out = _run([sys.executable, SCRIPT, "--device", "cuda", "--epochs", "3"], tmp_path)
