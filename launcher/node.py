@@ -81,7 +81,12 @@ class NodeAgent:
         if msg_type == "spawn":
             self._spawn(body["request"], body["argv"])
         elif msg_type == "stop":
-            threading.Thread(target=self._stop_proxies, args=(body["grace"] + 2.0,), daemon=True).start()
+            # Only the proxies running now belong to the group being stopped: a restart may
+            # spawn the next attempt's proxy while these are still being waited for.
+            with self._lock:
+                group = dict(self._proxies)
+            threading.Thread(target=self._stop_proxies, args=(body["grace"] + 2.0, group),
+                             daemon=True).start()
         elif msg_type == "shutdown":
             self._returncode = body["returncode"]
             self._done.set()
@@ -105,15 +110,19 @@ class NodeAgent:
             self._proxies.pop(request, None)
         self._client.send("spawn_exit", {"request": request, "returncode": returncode})
 
-    def _stop_proxies(self, wait):
-        """Give the proxies ``wait`` s to end with their ranks, then end them."""
+    def _stop_proxies(self, wait, group=None):
+        """Give the proxies of ``group`` (request -> process; default: all of this node's)
+        ``wait`` s to end with their ranks, then end them."""
+        if group is None:
+            with self._lock:
+                group = dict(self._proxies)
+        # returncode, not poll(): _wait_proxy's thread holds each proxy in wait(), and poll()
+        # answers None while another thread waits
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            with self._lock:
-                if not self._proxies:
-                    return
+            if all(proxy.returncode is not None for proxy in group.values()):
+                return
             time.sleep(0.05)
-        with self._lock:
-            proxies = list(self._proxies.values())
-        for proxy in proxies:
-            procs.terminate_group(proxy.pid, 1.0, lambda p=proxy: p.poll() is None)
+        for proxy in group.values():
+            if proxy.returncode is None:
+                procs.terminate_group(proxy.pid, 1.0, lambda p=proxy: p.returncode is None)
