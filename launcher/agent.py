@@ -113,7 +113,7 @@ class MasterAgent:
         self._mpiexec = subprocess.Popen(
             self._mpiexec_command(hosts), env=self._environment(attempt),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True, preexec_fn=procs.die_with_parent)
+            start_new_session=True, preexec_fn=_mpiexec_preexec)
         pumps = [threading.Thread(target=console_mod.pump, args=(pipe, self.console, name), daemon=True)
                  for pipe, name in ((self._mpiexec.stdout, "out"), (self._mpiexec.stderr, "err"))]
         for pump in pumps:
@@ -153,9 +153,17 @@ class MasterAgent:
         if returncode == 0 and self.job.failure() is None:
             return None
         deadline = time.monotonic() + _EXIT_WAIT
-        while time.monotonic() < deadline and self.job.failure() is None:
+        while (time.monotonic() < deadline and self.job.failure() is None
+               and not self.job.all_exited_cleanly()):
             time.sleep(0.05)
         failure = self.job.failure()
+        if failure is None and returncode != 0 and self.job.all_exited_cleanly():
+            # With -disable-auto-cleanup hydra signals SIGUSR1 to the other proxies as each one
+            # reports its exit; a proxy that has already closed its socket makes that write fail
+            # (EPIPE), and mpiexec ends with an error after every rank finished its work.
+            self.console.notice(f"every rank exited cleanly; the MPI process manager then "
+                                f"exited with code {returncode} while tearing down (ignored)")
+            return None
         if failure is None and returncode != 0:
             failure = self.job.set_failure(Failure(
                 "launch", None, f"the MPI process manager exited with code {returncode} "
@@ -231,6 +239,15 @@ class MasterAgent:
             handle.write(f"#!/bin/sh\nexec '{sys.executable}' -m launcher.remote_exec \"$@\"\n")
         os.chmod(path, stat.S_IRWXU)
         return path
+
+
+def _mpiexec_preexec():
+    procs.die_with_parent()
+    # hydra writes to its proxies' sockets without ignoring SIGPIPE: a write to one that has
+    # closed would kill it silently (exit -13); ignored, the write fails with EPIPE and hydra
+    # says where. Workers still get the default: their supervisors (launcher.shim) start them
+    # through subprocess, which restores it.
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 
 
 def install_signal_handlers(agent):

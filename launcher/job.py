@@ -277,6 +277,12 @@ class JobState:
         with self._lock:
             return self._failure
 
+    def all_exited_cleanly(self):
+        """Whether every rank of the current group has reported exit code 0 (no signal)."""
+        with self._lock:
+            return bool(self._ranks) and all(state.exit == (0, None)
+                                             for state in self._ranks.values())
+
     def set_failure(self, failure):
         """Record a failure found outside the control plane, unless one is known."""
         with self._lock:

@@ -1,5 +1,6 @@
-"""The node agent's proxies: a stop ends the proxies of the group being stopped, and only those
-(a restart may start the next attempt's proxy on this node while they are still ending)."""
+"""How a group ends on the node agents and the master: a stop ends the proxies of the group being
+stopped, and only those (a restart may start the next attempt's proxy while they are still ending);
+the ranks' own exits, not hydra's teardown, decide whether a group succeeded."""
 import time
 
 from launcher.config import LaunchConfig
@@ -52,3 +53,27 @@ def test_a_stop_lets_proxies_that_end_in_time_end_by_themselves():
     agent._on_message("stop", {"grace": 1.0, "reason": "done"})
     assert _wait_for(lambda: proxy.returncode is not None)
     assert proxy.returncode == 3   # its own exit status: it was not signalled
+
+
+def test_hydras_teardown_error_after_clean_rank_exits_is_not_a_failure():
+    # hydra (-disable-auto-cleanup) may fail to signal a proxy that already left, and exit
+    # non-zero after every rank finished its work: the ranks' own exits decide
+    from launcher import console as console_mod
+    from launcher.agent import MasterAgent
+    from launcher.job import JobState
+
+    agent = MasterAgent.__new__(MasterAgent)
+    agent.console = console_mod.Console()
+    agent.job = JobState("job", 1, 2)
+    agent.job.begin_group(0, 2)
+    notices = []
+    agent.console.notice = notices.append
+    for rank in range(2):
+        agent.job._ranks[rank].exit = (0, None)
+    assert agent._after_exit(255) is None
+    assert "exited cleanly" in notices[0] and "code 255" in notices[0]
+    # one rank without a clean exit: the manager's error is the failure
+    agent.job.begin_group(1, 2)
+    agent.job._ranks[0].exit = (0, None)
+    failure = agent._after_exit(255)
+    assert failure is not None and "exited with code 255" in failure.summary
