@@ -50,6 +50,9 @@ def test_every_fused_kernel_launches_with_its_signature(fused):
     lm = nn.Sequential(nn.Embedding(20, 16), layer, nn.Linear(16, 20)).to("cuda")
     tokens = disttorch.randint(0, 20, (2, 5), device="cuda")
     _step(lm, disttorch.optim.AdamW(lm.parameters()), tokens, tokens)
+    relu_layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True).to("cuda")
+    relu_layer(disttorch.randn(2, 5, 16, device="cuda")).sum().backward()   # bias + ReLU
+    F.gelu(disttorch.randn(7, device="cuda", requires_grad=True)).sum().backward()
     q = disttorch.randn(2, 2, 5, 8, device="cuda", requires_grad=True)
     F.scaled_dot_product_attention(q, q, q, is_causal=True).sum().backward()
     with disttorch.autocast("cuda", dtype=disttorch.float16):   # the float16 softmax kernels

@@ -142,6 +142,55 @@ def test_gelu(device):
         _compare(cpu, dev)
 
 
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_linear_activation(activation, device):
+    from disttorch.nn.functional._linear import linear_activation
+    rng = np.random.default_rng(6)
+    data = rng.standard_normal((3, 5, 12)).astype(np.float32)
+    weight = rng.standard_normal((20, 12)).astype(np.float32) * 0.3
+    bias = rng.standard_normal(20).astype(np.float32)
+    results = []
+    for x, w, b in zip(_pair(data, device), _pair(weight, device), _pair(bias, device)):
+        y = linear_activation(x, w, b, activation)
+        (y * y).sum().backward()
+        results.append((y, x.grad, w.grad, b.grad))
+    for cpu, dev in zip(*results):
+        _compare(cpu, dev, rtol=1e-4, atol=1e-4)
+    # NaN goes through both activations, as through the generic ops
+    data[0, 0, 0] = np.nan
+    x, w, b = (_pair(a, device, requires_grad=False)[1] for a in (data, weight, bias))
+    assert np.isnan(linear_activation(x, w, b, activation)[0, 0].cpu().numpy()).all()
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_linear_activation_double_backward(activation, device):
+    from disttorch.nn.functional._linear import linear_activation
+    rng = np.random.default_rng(7)
+    data = rng.standard_normal((4, 6)).astype(np.float32)
+    weight = rng.standard_normal((5, 6)).astype(np.float32)
+    bias = rng.standard_normal(5).astype(np.float32)
+    grads = []
+    for x, w, b in zip(_pair(data, device), _pair(weight, device),
+                       _pair(bias, device, requires_grad=False)):
+        y = linear_activation(x, w, b, activation)
+        gx, = disttorch.autograd.grad((y * y).sum(), x, create_graph=True)
+        (gx * gx).sum().backward()
+        grads.append((x.grad, w.grad))
+    for cpu, dev in zip(*grads):
+        _compare(cpu, dev, rtol=1e-3, atol=1e-4)
+
+
+def test_transformer_feedforward_keeps_linear1_hooks(device):
+    # with a hook on linear1 the fused bias + activation must not skip it
+    disttorch.manual_seed(0)
+    layer = disttorch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    layer = layer.to(device)
+    seen = []
+    layer.linear1.register_forward_hook(lambda module, args, out: seen.append(out.shape))
+    layer(disttorch.randn(2, 3, 8, device=device))
+    assert seen == [(2, 3, 16)]
+
+
 @pytest.mark.parametrize("name", ["sgd", "sgd_nesterov", "adam", "adamw_maximize"])
 def test_optimizer_steps(name, device):
     make = {

@@ -1,5 +1,5 @@
 """Fused CUDA kernels for the hot paths of ``nn.functional``: softmax + cross-entropy, layer
-norm and GELU, forward and backward.
+norm, GELU and a linear layer's bias + activation, forward and backward.
 
 Each ``*_applies`` function says whether its fused path can take the call (float32, contiguous,
 CuPy on a GPU, the common arguments); the public functions in ``nn.functional`` then apply the
@@ -16,7 +16,8 @@ from ..._backend import cupy_module
 from . import fusable, raw_kernel
 
 __all__ = ["cross_entropy_applies", "FusedCrossEntropy", "layer_norm_applies", "FusedLayerNorm",
-           "gelu_forward", "gelu_backward", "attention_softmax_", "attention_softmax_backward_"]
+           "gelu_forward", "gelu_backward", "bias_activation_applies", "bias_activation",
+           "activation_backward", "attention_softmax_", "attention_softmax_backward_"]
 
 _ROW_REDUCE = r"""
 // Block-wide reduction of one float per thread (blockDim.x a power of two, <= 1024).
@@ -144,10 +145,44 @@ extern "C" __global__ void layer_norm_backward(
 """
 
 _GELU = r"""
+__device__ __forceinline__ float gelu(float x) {
+    return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+}
+
 extern "C" __global__ void gelu_forward(const float* x, float* y, const long long n) {
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (long long)blockDim.x * gridDim.x) {
-        y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+        y[i] = gelu(x[i]);
+    }
+}
+
+// A linear layer's bias and activation over its GEMM output h (rows x cols, row-major), in one
+// pass. ReLU overwrites h with the output (its backward needs only the output's sign); GELU
+// leaves the biased pre-activation in h for its backward and writes the output to y.
+extern "C" __global__ void bias_relu_forward(float* h, const float* b, const long long n,
+                                             const int cols) {
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (long long)blockDim.x * gridDim.x) {
+        const float v = h[i] + b[i % cols];
+        h[i] = (v > 0.0f || v != v) ? v : 0.0f;   // NaN passes, as max(x, 0) keeps it
+    }
+}
+
+extern "C" __global__ void bias_gelu_forward(float* h, const float* b, float* y,
+                                             const long long n, const int cols) {
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (long long)blockDim.x * gridDim.x) {
+        const float v = h[i] + b[i % cols];
+        h[i] = v;
+        y[i] = gelu(v);
+    }
+}
+
+extern "C" __global__ void relu_backward(const float* y, const float* g, float* dh,
+                                         const long long n) {
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (long long)blockDim.x * gridDim.x) {
+        dh[i] = y[i] > 0.0f ? g[i] : 0.0f;
     }
 }
 
@@ -394,6 +429,41 @@ def _elementwise(name, *arrays):
     blocks = min(65535, max(1, (n + 255) // 256))
     raw_kernel(_GELU, name)((blocks,), (256,), tuple(arrays) + (out, np.int64(n)))
     return out
+
+
+def bias_activation_applies(x, w, b):
+    """Whether a linear layer's input ``x``, weight ``w`` (out x in) and bias ``b`` (out,) take
+    :func:`bias_activation` after their GEMM: float32 CuPy arrays, the bias a vector."""
+    return (fusable(x) and b is not None and type(w) is type(x) and type(b) is type(x)
+            and w.ndim == 2 and b.ndim == 1 and b.shape[0] == w.shape[0] and _f32(x, w, b))
+
+
+def bias_activation(h, b, kind):
+    """``kind`` ("relu" or "gelu") of ``h + b`` in one launch, ``h`` being the layer's fresh
+    (contiguous, rows x out) GEMM output; returns ``(y, kept)``, ``kept``
+    being what :func:`activation_backward` needs (ReLU: ``y``, which overwrites ``h``; GELU: the
+    pre-activation, left in ``h``)."""
+    cupy = cupy_module()
+    n = h.size
+    blocks = min(65535, max(1, (n + 255) // 256))
+    if kind == "relu":
+        raw_kernel(_GELU, "bias_relu_forward")((blocks,), (256,),
+                                               (h, b, np.int64(n), np.int32(h.shape[1])))
+        return h, h
+    y = cupy.empty_like(h)
+    raw_kernel(_GELU, "bias_gelu_forward")((blocks,), (256,),
+                                           (h, b, y, np.int64(n), np.int32(h.shape[1])))
+    return y, h
+
+
+def activation_backward(kept, g, kind):
+    """The gradient at the pre-activation from the output's gradient ``g`` (float32, the
+    shape of ``kept``)."""
+    if not g.flags.c_contiguous:
+        g = cupy_module().ascontiguousarray(g)
+    if kind == "relu":
+        return _elementwise("relu_backward", kept, g)
+    return _elementwise("gelu_backward", kept, g)
 
 
 def gelu_forward(x):

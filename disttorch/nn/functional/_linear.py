@@ -5,7 +5,8 @@ from ...autograd.function import Node
 from ...tensor import Tensor
 from ...ops._util import device_mismatch
 from ...ops.indexing import scalar_type_name
-from ...amp.autocast_mode import cast_lower
+from ...amp.autocast_mode import cast_lower, is_autocast_enabled
+from ...cuda.kernels.nn import activation_backward, bias_activation, bias_activation_applies
 
 __all__ = ["linear", "bilinear"]
 
@@ -101,6 +102,66 @@ def linear(input, weight, bias=None):
                                f"Target sizes: [{rows}, {weight.shape[0]}].  Tensor sizes: "
                                f"{list(bias.shape)}")
     return Linear.apply(input, weight, bias)
+
+
+class LinearActivation(Node):
+    """``activation(x @ W.T + b)`` for ReLU or (exact) GELU on CUDA float32: one GEMM, then bias
+    and activation in one kernel; the backward starts with one kernel for the activation's
+    derivative. Built by :func:`linear_activation` only where the fused kernels apply."""
+
+    def forward(self, x, w, b, kind):
+        out_features, in_features = w.shape
+        lead = x.shape[:-1]
+        x2d = x.reshape(-1, in_features)
+        y, self.kept = bias_activation(_gemm(x2d, w.T), b, kind)
+        self.save_for_backward(x, w, b)
+        self.kind = kind
+        return y.reshape(lead + (out_features,))
+
+    def backward(self, g):
+        x, w, b = self.saved_tensors
+        e = self.next_edges
+        out_features, in_features = w.shape
+        if isinstance(g, Tensor):
+            dh = self._pre_activation_grad_graph(x, w, b, g)
+        else:
+            dh = activation_backward(self.kept, g.reshape(-1, out_features), self.kind)
+        dh2d = dh.reshape(-1, out_features)
+        gx = gw = gb = None
+        if e[0] is not None:
+            gx = _gemm(dh2d, w).reshape(x.shape)
+        if e[1] is not None:
+            gw = _gemm(dh2d.transpose(1, 0), x.reshape(-1, in_features))
+        if e[2] is not None:
+            gb = dh2d.sum(0)
+        return gx, gw, gb, None
+
+    def _pre_activation_grad_graph(self, x, w, b, g):
+        # create_graph: the activation's derivative again in differentiable ops
+        from ...ops import erf, exp
+        pre = linear(x, w, b)
+        if self.kind == "relu":
+            return g * (pre > 0).to(g.dtype)
+        cdf = 0.5 * (1 + erf(pre * _INV_SQRT2))
+        return g * (cdf + pre * exp(pre * pre * -0.5) * _INV_SQRT_2PI)
+
+
+_INV_SQRT2 = 0.7071067811865476
+_INV_SQRT_2PI = 0.3989422804014327
+
+
+def linear_activation(input, weight, bias, activation):
+    """``activation(linear(input, weight, bias))`` with ``activation`` ``"relu"`` or ``"gelu"``
+    (exact): one fused node where the CUDA kernels apply (float32 after autocast, a bias of
+    the output's size), else the two ops as they are."""
+    from ._activation import gelu, relu
+    # under CUDA autocast the GEMM runs in float16/bfloat16: the generic ops then
+    if bias is not None and not is_autocast_enabled("cuda"):
+        x, w, b = input._data, weight._data, bias._data
+        if (x.ndim >= 1 and w.ndim == 2 and x.shape[-1] == w.shape[1]
+                and bias_activation_applies(x, w, b)):
+            return LinearActivation.apply(input, weight, bias, activation)
+    return (relu if activation == "relu" else gelu)(linear(input, weight, bias))
 
 
 def _einsum(spec, *operands):
