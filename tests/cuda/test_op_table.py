@@ -2,7 +2,9 @@
 
 The CPU results are themselves checked against torch by ``tests/ops``; here each sample runs
 twice, on the CPU and on the device, and outputs and gradients must agree, stay on the device
-and keep their dtype.
+and keep their dtype. Besides the GPU and the simulated device, ``cuda-emu`` runs the table with
+the fused kernels (pooling, GELU, layer norm, cross-entropy, attention softmax, special
+functions) computed by the CPU emulator.
 """
 import numpy as np
 import pytest
@@ -14,6 +16,13 @@ from tests.ops import (test_arithmetic, test_indexing, test_linalg, test_misc_op
 from tests.linalg import test_extras
 from tests.nn import (test_attention, test_conv, test_linear_activation, test_loss,
                       test_misc_functional, test_norm, test_pool, test_upsample)
+
+from .conftest import WITH_EMULATOR, on_device
+
+
+@pytest.fixture(params=WITH_EMULATOR)
+def device(request):
+    yield from on_device(request.param)
 
 # entries whose lambda builds a CPU tensor of its own (a device mismatch on CUDA, as in torch)
 _HOST_BUILT = {"cat_legacy_empty", "logdet", "triangular_solve", "triangular_solve_method",
