@@ -180,6 +180,17 @@ def test_linear_activation_double_backward(activation, device):
         _compare(cpu, dev, rtol=1e-3, atol=1e-4)
 
 
+def test_linear_relu_output_changed_in_place_is_refused(device):
+    # the fused node keeps ReLU's output for its backward, as the generic ReLU does
+    from disttorch.nn.functional._linear import linear_activation
+    x = disttorch.randn(2, 3, 6, device=device, requires_grad=True)
+    w = disttorch.randn(5, 6, device=device, requires_grad=True)
+    y = linear_activation(x, w, disttorch.randn(5, device=device), "relu")
+    y.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
 def test_transformer_feedforward_keeps_linear1_hooks(device):
     # with a hook on linear1 the fused bias + activation must not skip it
     disttorch.manual_seed(0)

@@ -113,19 +113,23 @@ class LinearActivation(Node):
         out_features, in_features = w.shape
         lead = x.shape[:-1]
         x2d = x.reshape(-1, in_features)
-        y, self.kept = bias_activation(_gemm(x2d, w.T), b, kind)
-        self.save_for_backward(x, w, b)
+        y, kept = bias_activation(_gemm(x2d, w.T), b, kind)
+        y = y.reshape(lead + (out_features,))
+        # ReLU keeps its output, saved as the very array returned so that an in-place change of
+        # it raises autograd's error instead of corrupting the gradient
+        self.save_for_backward(x, w, b, y if kind == "relu" else kept)
         self.kind = kind
-        return y.reshape(lead + (out_features,))
+        return y
 
     def backward(self, g):
-        x, w, b = self.saved_tensors
+        x, w, b, kept = self.saved_tensors
         e = self.next_edges
         out_features, in_features = w.shape
         if isinstance(g, Tensor):
             dh = self._pre_activation_grad_graph(x, w, b, g)
         else:
-            dh = activation_backward(self.kept, g.reshape(-1, out_features), self.kind)
+            dh = activation_backward(kept.reshape(-1, out_features), g.reshape(-1, out_features),
+                                     self.kind)
         dh2d = dh.reshape(-1, out_features)
         gx = gw = gb = None
         if e[0] is not None:
