@@ -6,6 +6,14 @@ import disttorch
 
 from tests.ops.harness import requires_bf16, requires_torch, torch
 
+from .conftest import WITH_EMULATOR, on_device
+
+
+@pytest.fixture(params=WITH_EMULATOR)
+def device(request):
+    """Also ``cuda-emu``: the float16 softmax and GradScaler kernels run by the CPU emulator."""
+    yield from on_device(request.param)
+
 # (name, fn(lib, x, w, b), PyTorch's CUDA autocast output dtype: "low" or float32; on the CPU,
 # softmax and the normalisations stay in the low-precision dtype)
 AUTOCAST_OPS = [
