@@ -11,12 +11,13 @@ import disttorch.nn as nn
 import disttorch.nn.functional as F
 from disttorch.cuda import _sim_kernels, _simulated
 from disttorch.cuda.kernels import amp as amp_kernels, ddp as ddp_kernels, nn as nn_kernels
-from disttorch.cuda.kernels import pool as pool_kernels, special as special_kernels
+from disttorch.cuda.kernels import conv as conv_kernels, pool as pool_kernels
+from disttorch.cuda.kernels import special as special_kernels
 from disttorch.optim import _cuda_kernels as optim_kernels
 
 # every kernel of every SOURCES table, by name
 KERNELS = sorted(match.group(1) for module in (nn_kernels, pool_kernels, amp_kernels, ddp_kernels,
-                                               optim_kernels, special_kernels)
+                                               optim_kernels, special_kernels, conv_kernels)
                  for source in module.SOURCES.values()
                  for match in _sim_kernels._SIGNATURE.finditer(source))
 
@@ -63,7 +64,8 @@ def test_every_fused_kernel_launches_with_its_signature(fused):
                         nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False),
                         nn.Flatten(), nn.Linear(16, 5)).to("cuda")
     _step(cnn, disttorch.optim.SGD(cnn.parameters(), lr=0.1, momentum=0.9),
-          disttorch.randn(2, 1, 8, 8, device="cuda"), disttorch.randint(0, 5, (2,), device="cuda"))
+          disttorch.randn(2, 1, 8, 8, device="cuda", requires_grad=True),   # col2im too
+          disttorch.randint(0, 5, (2,), device="cuda"))
     # the AMP unscale kernel (the model's master weights stay float32)
     mlp = nn.Sequential(nn.Linear(8, 8), nn.GELU(), nn.Linear(8, 4)).to("cuda")
     _step(mlp, disttorch.optim.Adam(mlp.parameters()), disttorch.randn(3, 8, device="cuda"),

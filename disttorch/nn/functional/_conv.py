@@ -23,6 +23,7 @@ from ._windows import (ntuple, shape_str, pad_zeros, crop, sliding_windows, fold
 from ...amp.autocast_mode import cast_lower
 from ..._threads import batch_parts, parallel_map
 from ..._gemm import matmul as _gemm
+from ...cuda.kernels.conv import col2im, col2im_applies, gemm_to_nchw, im2col, im2col_applies
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "unfold", "fold"]
@@ -45,6 +46,10 @@ def _columns(x, kernel, geom):
     n, c = x.shape[:2]
     g = geom.groups
     d = len(kernel)
+    if im2col_applies(x, kernel):
+        out_sp = tuple(out_size(s + lo + hi, k, st, dl) for s, (lo, hi), k, st, dl in
+                       zip(x.shape[2:], geom.padding, kernel, geom.stride, geom.dilation))
+        return im2col(x, kernel, out_sp, geom), out_sp
     windows = _windows(x, kernel, geom)
     out_sp = windows.shape[2:2 + d]
     windows = windows.reshape((n, g, c // g) + out_sp + tuple(kernel))
@@ -331,6 +336,9 @@ def conv_forward(x, w, geom, b=None):
     cols, out_sp = _columns(x, w.shape[2:], geom)
     # astype: numpy multiplies bfloat16 in float32 and returns float32; PyTorch keeps bfloat16
     out = _gemm(w.reshape(g, o // g, -1), cols).astype(x.dtype, copy=False)
+    if col2im_applies(out, w.shape[2:]) and (b is None or (b.dtype == out.dtype and
+                                                           b.flags.c_contiguous)):
+        return gemm_to_nchw(out, b, n, o, out_sp)
     out = out.reshape((g, o // g, n) + out_sp)
     out = out.transpose((2, 0, 1) + tuple(range(3, 3 + len(out_sp))))
     return _add_bias(out.reshape((n, o) + out_sp), b)
@@ -354,6 +362,8 @@ def conv_input_grad(gout, w, spatial, geom, gm=None):
         gm = _gemm_layout(gout, g)
     gcols = _gemm(w.reshape(g, o // g, -1).transpose(0, 2, 1), gm).astype(w.dtype, copy=False)
     c = w.shape[1] * g
+    if col2im_applies(gcols, kernel):
+        return col2im(gcols, (n, c) + tuple(spatial), kernel, out_sp, geom)
     # col2im in the GEMM's memory order, channels outermost (streams through both arrays),
     # then one transposing copy to (N, C, *spatial)
     gcols = gcols.reshape((c,) + kernel + (n,) + out_sp)
