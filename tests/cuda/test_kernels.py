@@ -192,6 +192,27 @@ def test_linear_relu_output_changed_in_place_is_refused(device):
         y.sum().backward()
 
 
+def test_sequential_linear_activation_pairs(device):
+    # Sequential runs a hook-free Linear + ReLU/GELU as one fused node on the GPU: same values
+    # and gradients as the two modules on the CPU, and hooks still run where there are some
+    nn = disttorch.nn
+    disttorch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 8), nn.GELU(),
+                          nn.Linear(8, 8), nn.ReLU(inplace=True), nn.Linear(8, 3))
+    seen = []
+    model[4].register_forward_hook(lambda module, args, out: seen.append(out.shape))
+    data = np.random.default_rng(8).standard_normal((5, 6)).astype(np.float32)
+    results = []
+    for place, net in (("cpu", copy.deepcopy(model)), (device, copy.deepcopy(model).to(device))):
+        x = disttorch.from_numpy(data.copy()).to(place).requires_grad_()
+        out = net(x)
+        (out * out).sum().backward()
+        results.append([out, x.grad] + [p.grad for p in net.parameters()])
+    for cpu, dev in zip(*results):
+        _compare(cpu, dev, rtol=1e-4, atol=1e-5)
+    assert seen == [(5, 8), (5, 8)]
+
+
 def test_transformer_feedforward_keeps_linear1_hooks(device):
     # with a hook on linear1 the fused bias + activation must not skip it
     disttorch.manual_seed(0)

@@ -25,28 +25,35 @@ class Linear(Node):
     def forward(self, x, w, b):
         out_features, in_features = w.shape
         lead = x.shape[:-1]
-        x2d = x.reshape(-1, in_features)
+        x2d = _rows(x, in_features)
         # astype: numpy multiplies bfloat16 in float32 and returns float32; PyTorch keeps bfloat16
         y = _gemm(x2d, w.T).astype(x.dtype, copy=False)
         if b is not None:
             y += b
         self.save_for_backward(x, w)
         self.has_bias = b is not None
-        return y.reshape(lead + (out_features,))
+        return y if len(lead) == 1 else y.reshape(lead + (out_features,))
 
     def backward(self, g):
         x, w = self.saved_tensors
         e = self.next_edges
         out_features, in_features = w.shape
-        g2d = g.reshape(-1, out_features)
+        g2d = _rows(g, out_features)
         gx = gw = gb = None
         if e[0] is not None:
-            gx = _keep_dtype(_gemm(g2d, w), x).reshape(x.shape)
+            gx = _keep_dtype(_gemm(g2d, w), x)
+            gx = gx if x.ndim == 2 else gx.reshape(x.shape)
         if e[1] is not None:
-            gw = _keep_dtype(_gemm(g2d.transpose(1, 0), x.reshape(-1, in_features)), w)
+            gw = _keep_dtype(_gemm(g2d.transpose(1, 0), _rows(x, in_features)), w)
         if self.has_bias and e[2] is not None:
             gb = g2d.sum(0)
         return gx, gw, gb
+
+
+def _rows(a, width):
+    """``a`` as a matrix of rows of ``width`` (2-D arrays as they are: a CuPy reshape costs
+    host time even when it changes nothing)."""
+    return a if a.ndim == 2 else a.reshape(-1, width)
 
 
 def _keep_dtype(result, like):
@@ -112,9 +119,9 @@ class LinearActivation(Node):
     def forward(self, x, w, b, kind):
         out_features, in_features = w.shape
         lead = x.shape[:-1]
-        x2d = x.reshape(-1, in_features)
-        y, kept = bias_activation(_gemm(x2d, w.T), b, kind)
-        y = y.reshape(lead + (out_features,))
+        y, kept = bias_activation(_gemm(_rows(x, in_features), w.T), b, kind)
+        if len(lead) != 1:
+            y = y.reshape(lead + (out_features,))
         # ReLU keeps its output, saved as the very array returned so that an in-place change of
         # it raises autograd's error instead of corrupting the gradient
         self.save_for_backward(x, w, b, y if kind == "relu" else kept)
@@ -128,14 +135,15 @@ class LinearActivation(Node):
         if isinstance(g, Tensor):
             dh = self._pre_activation_grad_graph(x, w, b, g)
         else:
-            dh = activation_backward(kept.reshape(-1, out_features), g.reshape(-1, out_features),
+            dh = activation_backward(_rows(kept, out_features), _rows(g, out_features),
                                      self.kind)
-        dh2d = dh.reshape(-1, out_features)
+        dh2d = _rows(dh, out_features)
         gx = gw = gb = None
         if e[0] is not None:
-            gx = _gemm(dh2d, w).reshape(x.shape)
+            gx = _gemm(dh2d, w)
+            gx = gx if x.ndim == 2 else gx.reshape(x.shape)
         if e[1] is not None:
-            gw = _gemm(dh2d.transpose(1, 0), x.reshape(-1, in_features))
+            gw = _gemm(dh2d.transpose(1, 0), _rows(x, in_features))
         if e[2] is not None:
             gb = dh2d.sum(0)
         return gx, gw, gb, None

@@ -4,6 +4,8 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from itertools import chain, islice
 
+import numpy as np
+
 from ...tensor import Tensor
 from ..parameter import Parameter
 from .module import Module, _addindent
@@ -121,8 +123,26 @@ class Sequential(Module):
         return value
 
     def forward(self, input):
-        for module in self._modules.values():
+        modules = self._modules.values()
+        if isinstance(input, Tensor) and type(input._data) is not np.ndarray:
+            # on a GPU a hook-free Linear followed by ReLU/GELU runs as one fused node
+            return self._forward_fusing(list(modules), input)
+        for module in modules:
             input = module(input)
+        return input
+
+    def _forward_fusing(self, modules, input):
+        from ._fusion import activation_kind, fusable_linear, linear_then_activation
+        i = 0
+        while i < len(modules):
+            module = modules[i]
+            if (i + 1 < len(modules) and fusable_linear(module)
+                    and activation_kind(modules[i + 1]) is not None):
+                input = linear_then_activation(module, modules[i + 1], input)
+                i += 2
+            else:
+                input = module(input)
+                i += 1
         return input
 
 

@@ -12,7 +12,7 @@ from ...ops.creation import full
 from ...ops import triu
 from .. import functional as F
 from .. import init
-from ..functional._linear import linear_activation
+from ._fusion import linear_then_activation
 from .attention import MultiheadAttention
 from .container import ModuleList
 from .dropout import Dropout
@@ -32,21 +32,6 @@ def _activation_fn(activation):
     if activation == "gelu":
         return F.gelu
     raise RuntimeError(f"activation should be relu/gelu, not {activation}")
-
-
-def _linear_activation(linear, activation, x):
-    """``activation(linear(x))``, fused into one node on CUDA when ``activation`` is ReLU or
-    exact GELU (the functions the "relu"/"gelu" strings name, or hook-free ``ReLU``/``GELU``
-    modules) and ``linear`` runs no hooks: the bias and activation then take one kernel."""
-    kind = ("relu" if activation is F.relu else "gelu" if activation is F.gelu else None)
-    if kind is None and isinstance(activation, Module) and not activation._has_call_hooks():
-        if type(activation).__name__ == "ReLU" and not activation.inplace:
-            kind = "relu"
-        elif type(activation).__name__ == "GELU" and activation.approximate == "none":
-            kind = "gelu"
-    if kind is None or linear._has_call_hooks() or type(linear).forward is not Linear.forward:
-        return activation(linear(x))
-    return linear_activation(x, linear.weight, linear.bias, kind)
 
 
 def _why_no_nested_tensor(layer):
@@ -159,7 +144,7 @@ class TransformerEncoderLayer(Module):
 
     def _ff_block(self, x):
         return self.dropout2(self.linear2(self.dropout(
-            _linear_activation(self.linear1, self.activation, x))))
+            linear_then_activation(self.linear1, self.activation, x))))
 
 
 class TransformerDecoderLayer(Module):
@@ -238,7 +223,7 @@ class TransformerDecoderLayer(Module):
 
     def _ff_block(self, x):
         return self.dropout3(self.linear2(self.dropout(
-            _linear_activation(self.linear1, self.activation, x))))
+            linear_then_activation(self.linear1, self.activation, x))))
 
 
 class TransformerEncoder(Module):
