@@ -10,7 +10,7 @@ import functools
 
 from ..._backend import cupy_module, cupyx_module, get_array_module, is_real_cupy
 
-__all__ = ["fusable", "raw_kernel", "launch_multi_tensor"]
+__all__ = ["fusable", "raw_kernel", "launch_multi_tensor", "contiguous"]
 
 
 def fusable(*arrays):
@@ -23,6 +23,14 @@ def fusable(*arrays):
         return True
     check = getattr(xp, "runs_fused_kernels", None)
     return check is not None and check()
+
+
+def contiguous(array, dtype=None):
+    """``array`` as a C-contiguous CuPy array of ``dtype`` (default: its own): itself when it
+    already is one (``ascontiguousarray`` would return it too, but costs a CuPy call)."""
+    if array.flags.c_contiguous and (dtype is None or array.dtype == dtype):
+        return array
+    return cupy_module().ascontiguousarray(array, dtype=dtype)
 
 
 def raw_kernel(source, name):

@@ -13,7 +13,7 @@ import numpy as np
 from ...autograd.function import Node
 from ...tensor import Tensor
 from ..._backend import cupy_module
-from . import fusable, raw_kernel
+from . import contiguous, fusable, raw_kernel
 
 __all__ = ["cross_entropy_applies", "FusedCrossEntropy", "layer_norm_applies", "FusedLayerNorm",
            "gelu_forward", "gelu_backward", "bias_activation_applies", "bias_activation",
@@ -313,7 +313,7 @@ class FusedCrossEntropy(Node):
     def forward(self, x, target, ignore_index, smoothing, reduction):
         cupy = cupy_module()
         n, c = x.shape
-        target = cupy.ascontiguousarray(target)
+        target = contiguous(target)
         loss = cupy.empty(n, np.float32)
         lse = cupy.empty(n, np.float32)
         valid = cupy.empty(n, np.float32)
@@ -343,7 +343,7 @@ class FusedCrossEntropy(Node):
             return self._backward_graph(x, g), None, None, None, None
         cupy = cupy_module()
         n, c = x.shape
-        scale = cupy.ascontiguousarray(self._scale(g), dtype=np.float32).reshape(-1)
+        scale = contiguous(self._scale(g), np.float32).reshape(-1)
         dx = cupy.empty_like(x)
         raw_kernel(_CROSS_ENTROPY, "softmax_cross_entropy_backward")(
             (n,), (_threads(c),), (x, self.target, self.lse, self.valid, scale,
@@ -401,7 +401,7 @@ class FusedLayerNorm(Node):
         cupy = cupy_module()
         n = x.shape[-1]
         rows = x.size // n
-        g = cupy.ascontiguousarray(g)
+        g = contiguous(g)
         dx = cupy.empty_like(x)
         g_xhat = cupy.empty_like(x)
         threads = _threads(n)
@@ -459,8 +459,7 @@ def bias_activation(h, b, kind):
 def activation_backward(kept, g, kind):
     """The gradient at the pre-activation from the output's gradient ``g`` (float32, the
     shape of ``kept``)."""
-    if not g.flags.c_contiguous:
-        g = cupy_module().ascontiguousarray(g)
+    g = contiguous(g)
     if kind == "relu":
         return _elementwise("relu_backward", kept, g)
     return _elementwise("gelu_backward", kept, g)

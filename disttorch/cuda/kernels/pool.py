@@ -15,7 +15,7 @@ import numpy as np
 from ...autograd.function import Node
 from ...tensor import Tensor
 from ..._backend import cupy_module
-from . import fusable, raw_kernel
+from . import contiguous, fusable, raw_kernel
 
 __all__ = ["pool2d_applies", "FusedMaxPool2d", "FusedAvgPool2d"]
 
@@ -133,7 +133,7 @@ class FusedMaxPool2d(Node):
 
     def forward(self, x, kernel, stride, pairs, dilation, outs, with_index):
         cupy = cupy_module()
-        x = cupy.ascontiguousarray(x)
+        x = contiguous(x)
         n, c, h, w = x.shape
         y = cupy.empty((n, c) + tuple(outs), np.float32)
         index = cupy.empty(y.shape, np.int64)
@@ -156,7 +156,7 @@ class FusedMaxPool2d(Node):
             from ...nn.functional._pool import _scatter_to_input
             return (_scatter_to_input(g, self.index, self.shape),) + (None,) * 6
         cupy = cupy_module()
-        g = cupy.ascontiguousarray(g, dtype=np.float32)
+        g = contiguous(g, np.float32)
         gx = cupy.zeros(self.shape, np.float32)
         total = g.size
         if total:
@@ -173,7 +173,7 @@ class FusedAvgPool2d(Node):
 
     def forward(self, x, kernel, stride, pairs, outs, count_include_pad, divisor):
         cupy = cupy_module()
-        x = cupy.ascontiguousarray(x)
+        x = contiguous(x)
         n, c, h, w = x.shape
         y = cupy.empty((n, c) + tuple(outs), np.float32)
         self.args = (np.int32(h), np.int32(w), np.int32(outs[0]), np.int32(outs[1]),
@@ -197,7 +197,7 @@ class FusedAvgPool2d(Node):
             return (AvgPoolAdjoint.apply(g, shape[2:], kernel, stride, pairs, divisors),) + \
                 (None,) * 6
         cupy = cupy_module()
-        g = cupy.ascontiguousarray(g, dtype=np.float32)
+        g = contiguous(g, np.float32)
         gx = cupy.zeros(shape, np.float32)
         if g.size:
             raw_kernel(_AVG_POOL, "avg_pool2d_backward")(

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..._backend import cupy_module
 from ...ops.special_ops import _EM_COEFFS, _LANCZOS, _LANCZOS_G
-from . import fusable, raw_kernel
+from . import contiguous, fusable, raw_kernel
 
 __all__ = ["UNARY", "BINARY", "unary", "binary"]
 
@@ -310,8 +310,7 @@ def _launch(name, arrays, n, scalars):
 
 
 def _float64(array):
-    cp = cupy_module()
-    return cp.ascontiguousarray(array, dtype=np.float64)
+    return contiguous(array, np.float64)
 
 
 def unary(name, x, order=0):
