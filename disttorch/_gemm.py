@@ -14,7 +14,7 @@ import numpy as np
 from ._backend import get_array_module
 from ._threads import batch_parts, parallel_map
 
-__all__ = ["matmul", "tensordot"]
+__all__ = ["matmul", "tensordot", "in_dtype"]
 
 _MIN_WORK = 1 << 22
 _SPLIT_KINDS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -23,6 +23,13 @@ try:    # (a dtype comparison: numpy's dtype.name is a Python property, some 5 u
     _BF16 = np.dtype(ml_dtypes.bfloat16)
 except ImportError:
     _BF16 = None
+
+
+def in_dtype(result, dtype):
+    """A product's ``result`` in ``dtype``: numpy multiplies bfloat16 in float32 (PyTorch keeps
+    bfloat16). Returned as it is when it already is (even a no-op ``astype`` costs a CuPy
+    call)."""
+    return result if result.dtype == dtype else result.astype(dtype)
 
 
 def matmul(a, b, out=None):

@@ -189,7 +189,9 @@ absolute = abs
 
 class Relu(Node):
     def forward(self, x):
-        y = _xp(x).maximum(x, 0).astype(x.dtype, copy=False)
+        y = _xp(x).maximum(x, 0)
+        if y.dtype != x.dtype:   # numpy's bool max(x, 0) is int64
+            y = y.astype(x.dtype)
         self.save_for_backward(y)
         return y
 

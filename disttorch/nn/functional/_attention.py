@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ..._gemm import matmul as _gemm
+from ..._gemm import in_dtype, matmul as _gemm
 from ..._backend import get_array_module, device_constant
 from ...amp.autocast_mode import autocast_args
 from ...autograd.function import Node
@@ -93,8 +93,7 @@ class Attention(Node):
                 keep = xp.random.random(p.shape, dtype=np.float32) >= spec.dropout_p
             keep = keep.astype(p.dtype) * (1.0 / (1 - spec.dropout_p))
             weights = p * keep
-        # astype: numpy multiplies bfloat16 in float32 and returns float32; PyTorch keeps bfloat16
-        out = _gemm(weights, v).astype(q.dtype, copy=False)
+        out = in_dtype(_gemm(weights, v), q.dtype)
         self.keep = keep
         self.save_for_backward(*inputs, p, keep)
         if spec.weights is None:

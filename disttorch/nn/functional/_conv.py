@@ -22,7 +22,7 @@ from ._windows import (ntuple, shape_str, pad_zeros, crop, sliding_windows, fold
                        out_size, dual_sum)
 from ...amp.autocast_mode import cast_lower
 from ..._threads import batch_parts, parallel_map
-from ..._gemm import matmul as _gemm
+from ..._gemm import in_dtype, matmul as _gemm
 from ...cuda.kernels.conv import col2im, col2im_applies, gemm_to_nchw, im2col, im2col_applies
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -334,8 +334,7 @@ def conv_forward(x, w, geom, b=None):
     n = x.shape[0]
     o = w.shape[0]
     cols, out_sp = _columns(x, w.shape[2:], geom)
-    # astype: numpy multiplies bfloat16 in float32 and returns float32; PyTorch keeps bfloat16
-    out = _gemm(w.reshape(g, o // g, -1), cols).astype(x.dtype, copy=False)
+    out = in_dtype(_gemm(w.reshape(g, o // g, -1), cols), x.dtype)
     if col2im_applies(out, w.shape[2:]) and (b is None or (b.dtype == out.dtype and
                                                            b.flags.c_contiguous)):
         return gemm_to_nchw(out, b, n, o, out_sp)
@@ -360,7 +359,7 @@ def conv_input_grad(gout, w, spatial, geom, gm=None):
     out_sp = tuple(gout.shape[2:])
     if gm is None:
         gm = _gemm_layout(gout, g)
-    gcols = _gemm(w.reshape(g, o // g, -1).transpose(0, 2, 1), gm).astype(w.dtype, copy=False)
+    gcols = in_dtype(_gemm(w.reshape(g, o // g, -1).transpose(0, 2, 1), gm), w.dtype)
     c = w.shape[1] * g
     if col2im_applies(gcols, kernel):
         return col2im(gcols, (n, c) + tuple(spatial), kernel, out_sp, geom)
@@ -381,7 +380,7 @@ def conv_weight_grad(x, gout, w_shape, geom, gm=None):
     cols, _ = _columns(x, w_shape[2:], geom)
     if gm is None:
         gm = _gemm_layout(gout, geom.groups)
-    return _gemm(gm, cols.transpose(0, 2, 1)).astype(x.dtype, copy=False).reshape(w_shape)
+    return in_dtype(_gemm(gm, cols.transpose(0, 2, 1)), x.dtype).reshape(w_shape)
 
 
 def _bias_axes(ndim):

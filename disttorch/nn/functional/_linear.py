@@ -1,5 +1,5 @@
 """``F.linear`` and ``F.bilinear``: fused nodes whose backward is a few GEMMs."""
-from ..._gemm import matmul as _gemm
+from ..._gemm import in_dtype, matmul as _gemm
 from ..._backend import get_array_module
 from ...autograd.function import Node
 from ...tensor import Tensor
@@ -26,8 +26,7 @@ class Linear(Node):
         out_features, in_features = w.shape
         lead = x.shape[:-1]
         x2d = _rows(x, in_features)
-        # astype: numpy multiplies bfloat16 in float32 and returns float32; PyTorch keeps bfloat16
-        y = _gemm(x2d, w.T).astype(x.dtype, copy=False)
+        y = in_dtype(_gemm(x2d, w.T), x.dtype)
         if b is not None:
             y += b
         self.save_for_backward(x, w)
