@@ -163,8 +163,8 @@ _INV_SQRT_2PI = 0.3989422804014327
 
 def linear_activation(input, weight, bias, activation):
     """``activation(linear(input, weight, bias))`` with ``activation`` ``"relu"`` or ``"gelu"``
-    (exact): one fused node where the CUDA kernels apply (float32 after autocast, a bias of
-    the output's size), else the two ops as they are."""
+    (exact): one fused node where the CUDA kernels apply (float32 CuPy arrays, a bias vector,
+    no CUDA autocast region), else the two ops as they are."""
     from ._activation import gelu, relu
     # under CUDA autocast the GEMM runs in float16/bfloat16: the generic ops then
     if bias is not None and not is_autocast_enabled("cuda"):
