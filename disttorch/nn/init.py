@@ -72,14 +72,43 @@ def _write_drawn(tensor, array):
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """Fill ``tensor`` with N(mean, std^2) samples redrawn until they fall in ``[a, b]``."""
+    """Fill ``tensor`` with samples of N(mean, std^2) truncated to ``[a, b]``.
+
+    As PyTorch: where ``[a, b]`` holds more than 30% of the mass, normal draws outside it are
+    redrawn; elsewhere (a tail) uniform draws on ``[a, b]`` are accepted with probability
+    ``pdf(x) / pdf(mode)``, which stays fast however far out the interval lies.
+    """
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+                      "The distribution of values may be incorrect.", stacklevel=2)
     rng = _gen(generator)
-    values = mean + std * rng.standard_normal(tensor.shape)
-    bad = (values < a) | (values > b)
-    while bad.any():
-        values[bad] = mean + std * rng.standard_normal(int(bad.sum()))
+    shape = tensor.shape
+    mass = _normal_cdf((b - mean) / std) - _normal_cdf((a - mean) / std)
+    if mass > 0.3:
+        values = mean + std * rng.standard_normal(shape)
         bad = (values < a) | (values > b)
+        while bad.any():
+            values[bad] = mean + std * rng.standard_normal(int(bad.sum()))
+            bad = (values < a) | (values > b)
+        return _write(tensor, values)
+    if a > b:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
+                           f"from={a:g} > to={b:g}")
+    mode = max(a, min(mean, b))
+    log_peak = -0.5 * ((mode - mean) / std) ** 2
+    values = rng.uniform(a, b, shape)
+    pending = np.log(rng.random(shape)) > -0.5 * ((values - mean) / std) ** 2 - log_peak
+    while pending.any():
+        where = np.flatnonzero(pending)
+        draws = rng.uniform(a, b, where.size)
+        accepted = np.log(rng.random(where.size)) <= -0.5 * ((draws - mean) / std) ** 2 - log_peak
+        values.flat[where[accepted]] = draws[accepted]
+        pending.flat[where[accepted]] = False
     return _write(tensor, values)
+
+
+def _normal_cdf(x):
+    return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
 
 
 def constant_(tensor, val):

@@ -47,6 +47,7 @@ DISTRIBUTIONS = [
     ("uniform_", {"a": -0.5, "b": 2.0}),
     ("normal_", {"mean": 1.0, "std": 0.3}),
     ("trunc_normal_", {"mean": 0.0, "std": 1.0, "a": -1.0, "b": 1.5}),
+    ("trunc_normal_", {"mean": 1.0, "std": 2.0, "a": -3.0, "b": -1.0}),   # < 30% of the mass
     ("xavier_uniform_", {"gain": 2.0}),
     ("xavier_normal_", {}),
     ("kaiming_uniform_", {"a": math.sqrt(5)}),
@@ -70,6 +71,28 @@ def test_distributions_statistically_match_torch(name, kwargs):
     assert abs(a.mean() - t.mean()) < 0.02 * (t.std() + abs(t.mean()))
     assert abs(a.std() - t.std()) < 0.03 * t.std()
     assert abs((a == 0).mean() - (t == 0).mean()) < 0.01
+
+
+def test_trunc_normal_far_in_the_tail_returns_the_right_distribution():
+    # [8, 9] holds 6e-16 of N(0, 1): redrawing normals until they land there never ended
+    t = disttorch.empty(100_000)
+    with pytest.warns(UserWarning, match="mean is more than 2 std from"):
+        nn.init.trunc_normal_(t, mean=0.0, std=1.0, a=8.0, b=9.0)
+    values = t.numpy()
+    assert values.min() >= 8.0 and values.max() <= 9.0
+
+    def pdf(x):
+        return math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+
+    mass = 0.5 * (math.erfc(8 / math.sqrt(2)) - math.erfc(9 / math.sqrt(2)))
+    assert values.mean() == pytest.approx((pdf(8) - pdf(9)) / mass, abs=2e-3)
+
+
+def test_trunc_normal_empty_interval_is_refused_like_torch():
+    with pytest.raises(RuntimeError, match=r"uniform_ expects to return a \[from, to\) range, "
+                                           r"but found from=2.5 > to=1.5"), \
+            pytest.warns(UserWarning, match="mean is more than 2 std"):   # torch warns too
+        nn.init.trunc_normal_(disttorch.empty(3), a=2.5, b=1.5)
 
 
 @requires_torch
