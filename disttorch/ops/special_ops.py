@@ -264,49 +264,95 @@ def _bessel_i_np(x, order, scaled):
     return y
 
 
+def _log_gamma_prefactor(a, x):
+    """``log(x^a e^-x / Gamma(a))``. Above a = 20 it is ``a (log1p(t) - t) + log(a / 2 pi) / 2 -
+    stirling(a)`` with ``t = (x - a) / a``: ``a log x`` and ``lgamma(a)`` would cancel there
+    (each ~2e11 at a = 1e10) and take the result's precision with them."""
+    direct = a * np.log(x) - x - _lgamma_np(a)
+    big = a > 20
+    ab = np.where(big, a, 30.0)
+    t = (x - ab) / ab
+    inv = 1.0 / ab
+    inv2 = inv * inv
+    # lgamma(a) - ((a - 1/2) log a - a + log(2 pi) / 2): Stirling's series
+    stirling = inv * (1 / 12 - inv2 * (1 / 360 - inv2 * (1 / 1260 - inv2 * (1 / 1680 - inv2 / 1188))))
+    stable = ab * (np.log1p(t) - t) + 0.5 * np.log(ab / (2 * _PI)) - stirling
+    return np.where(big, stable, direct)
+
+
 def _upper_gamma_fraction(a, x):
-    """Q(a, x) by Lentz's continued fraction (converges fast for x >= a + 1)."""
+    """Q(a, x) by Lentz's continued fraction, iterated (over the elements still moving) until
+    it stops changing; used where x >= a + 1 and x - a > 3 sqrt(a), where it converges."""
     tiny = 1e-300
     b = x + 1.0 - a
     c = np.full(a.shape, 1.0 / tiny)
     d = 1.0 / np.where(b == 0, tiny, b)
-    h = d
-    for i in range(1, 300):
-        an = -i * (i - a)
-        b = b + 2.0
-        d = an * d + b
-        d = np.where(np.abs(d) < tiny, tiny, d)
-        c = b + an / c
-        c = np.where(np.abs(c) < tiny, tiny, c)
-        d = 1.0 / d
-        h = h * d * c
-    return np.exp(a * np.log(x) - x - _lgamma_np(a)) * h
+    h = d.copy()
+    live = np.flatnonzero(np.isfinite(h))
+    for i in range(1, _MAX_TERMS):
+        if not live.size:
+            break
+        al = a.flat[live]
+        an = -i * (i - al)
+        bl = b.flat[live] + 2.0
+        dl = an * d.flat[live] + bl
+        dl = 1.0 / np.where(np.abs(dl) < tiny, tiny, dl)
+        cl = bl + an / c.flat[live]
+        cl = np.where(np.abs(cl) < tiny, tiny, cl)
+        step = dl * cl
+        h.flat[live] *= step
+        b.flat[live], c.flat[live], d.flat[live] = bl, cl, dl
+        live = live[(np.abs(step - 1.0) > 1e-16) & np.isfinite(step)]
+    return np.exp(_log_gamma_prefactor(a, x)) * h
 
 
 def _lower_gamma_series(a, x):
-    """P(a, x) = x^a e^-x / Gamma(a + 1) * sum_k x^k / ((a + 1) ... (a + k)), for x < a + 1."""
-    term = 1.0 / a
-    total = term
-    for k in range(1, 400):
-        term = term * x / (a + k)
-        total = total + term
-    return np.exp(a * np.log(x) - x - _lgamma_np(a)) * total
+    """P(a, x) = x^a e^-x / Gamma(a + 1) * sum_k x^k / ((a + 1) ... (a + k)). The terms are
+    running products of the ratios x / (a + k), taken in blocks (doubling up to 4096) per
+    element until the next one no longer changes the sum: about 12 sqrt(a) terms where
+    x ~ a, a few dozen for small a."""
+    total = np.ones(a.shape)
+    last = np.ones(a.shape)
+    live = np.flatnonzero(np.isfinite(a) & np.isfinite(x) & (a > 0))
+    first, block = 1, 32
+    while live.size and first < _MAX_TERMS:
+        ks = first + np.arange(block)
+        terms = last.flat[live][:, None] * np.cumprod(
+            x.flat[live][:, None] / (a.flat[live][:, None] + ks), axis=1)
+        total.flat[live] += terms.sum(axis=1)
+        last.flat[live] = terms[:, -1]
+        first += block
+        block = min(2 * block, 4096)
+        live = live[(terms[:, -1] > 1e-17 * total.flat[live]) & np.isfinite(total.flat[live])]
+    return np.exp(_log_gamma_prefactor(a, x)) / a * total
+
+
+# where the series and the fraction stop even without converging (a = 1e12 near x = a)
+_MAX_TERMS = 10_000_000
 
 
 def _igamma_np(a, x, upper):
-    """Regularized incomplete gamma P(a, x), or Q(a, x) = 1 - P with ``upper``; each side is
-    computed directly where it is small, so neither loses precision to ``1 - ...``."""
+    """Regularized incomplete gamma P(a, x), or Q(a, x) = 1 - P with ``upper``. The series
+    gives P where x < a + 1 (as Cephes) or, for large a, x - a <= 3 sqrt(a) (Q >= 1e-3 there,
+    so 1 - P keeps its precision); beyond, the continued fraction gives Q, and P = 1 - Q."""
     a, x = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(x, np.float64))
     with np.errstate(all="ignore"):
-        use_series = x < a + 1.0
-        series = _lower_gamma_series(a, x)
-        fraction = _upper_gamma_fraction(a, x)
+        # the loops see only valid arguments (the others are set below): for a < 0 the
+        # fraction need never settle
+        valid = (a > 0) & (x > 0) & np.isfinite(a) & np.isfinite(x)
+        use_series = ~valid | (x < a + 1.0) | (x - a <= 3.0 * np.sqrt(np.maximum(a, 0.0)))
+        series = _lower_gamma_series(np.where(valid, a, 1.0), np.where(valid, x, 0.5))
+        fraction = _upper_gamma_fraction(np.where(use_series, 1.0, a),
+                                         np.where(use_series, 3.0, x))
         p = np.where(use_series, series, 1.0 - fraction)
         q = np.where(use_series, 1.0 - series, fraction)
         y = q if upper else p
+        # a = 0: all the mass at 0 (PyTorch: P = 1, Q = 0 for x > 0)
+        y = np.where((a == 0) & (x > 0), float(not upper), y)
         y = np.where(x == 0, float(upper), y)
         y = np.where(np.isinf(x) & (x > 0), float(not upper), y)
-        y = np.where((a < 0) | (x < 0) | np.isnan(a) | np.isnan(x), np.nan, y)
+        y = np.where((a < 0) | (x < 0) | np.isnan(a) | np.isnan(x) | ((a == 0) & (x == 0)),
+                     np.nan, y)
     return y
 
 

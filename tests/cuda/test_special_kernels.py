@@ -112,13 +112,16 @@ def test_zeta_on_device(device):
 
 @pytest.mark.parametrize("upper", [False, True])
 def test_incomplete_gamma_on_device(upper, device):
-    a = _grid([0.0, 0.5, 1.0, 3.5, 10.0, 100.0, -1.0, NAN])[:, None]
-    x = _grid([0.0, 0.1, 1.0, 3.0, 4.4, 10.0, 50.0, 200.0, INF, NAN, -1.0])[None, :]
+    a = _grid([0.0, 0.5, 1.0, 3.5, 10.0, 100.0, -1.0, NAN, 1e4, 1e6])[:, None]
+    x = _grid([0.0, 0.1, 1.0, 3.0, 4.4, 10.0, 50.0, 200.0, INF, NAN, -1.0, 1e4, 1e4 + 299,
+               1e4 + 301, 1e6 - 5e3, 1e6 + 3001])[None, :]
     fn = disttorch.igammac if upper else disttorch.igamma
     cpu = fn(disttorch.from_numpy(a.copy()), disttorch.from_numpy(x.copy())).numpy()
     out, syncs = _on(device, fn, a, x)
     _expect_no_sync(syncs, fn.__name__)
-    _same(out.cpu().numpy(), cpu, fn.__name__)
+    # Q = 1 - P near x = a for large a: the series' rounding (blocks of terms on the CPU, one
+    # term at a time on the device) shows relative to Q ~ 1e-3
+    np.testing.assert_allclose(out.cpu().numpy(), cpu, rtol=1e-11, atol=1e-300)
 
 
 def test_gradients_through_device_kernels(device):

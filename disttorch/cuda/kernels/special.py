@@ -190,38 +190,59 @@ __device__ double bessel_i(double x, int order, bool scaled) {
     return (order == 1 && x < 0) ? -y : y;
 }
 
-// Q(a, x) by Lentz's continued fraction (x >= a + 1)
+// log(x^a e^-x / Gamma(a)); above a = 20 through log1p and Stirling's series, where a log x
+// and lgamma(a) would cancel
+__device__ double log_gamma_prefactor(double a, double x) {
+    if (!(a > 20)) return a * log(x) - x - lgamma_(a);
+    const double t = (x - a) / a, inv = 1.0 / a, inv2 = inv * inv;
+    const double stirling = inv * (1.0 / 12 - inv2 * (1.0 / 360 - inv2 * (1.0 / 1260 - inv2 * (
+        1.0 / 1680 - inv2 / 1188))));
+    return a * (log1p(t) - t) + 0.5 * log(a / (2 * PI)) - stirling;
+}
+
+#define MAX_TERMS 10000000LL
+
+// Q(a, x) by Lentz's continued fraction, until it stops changing (x >= a + 1, x - a > 3 sqrt a)
 __device__ double upper_gamma_fraction(double a, double x) {
     const double tiny = 1e-300;
     double b = x + 1.0 - a, c = 1.0 / tiny, d = 1.0 / (b == 0 ? tiny : b), h = d;
-    for (int i = 1; i < 300; ++i) {
-        const double an = -i * (i - a);
-        b += 2.0;
-        d = an * d + b;
-        if (fabs(d) < tiny) d = tiny;
-        c = b + an / c;
-        if (fabs(c) < tiny) c = tiny;
-        d = 1.0 / d;
-        h *= d * c;
+    if (isfinite(h)) {
+        for (long long i = 1; i < MAX_TERMS; ++i) {
+            const double an = -i * (i - a);
+            b += 2.0;
+            d = an * d + b;
+            d = 1.0 / (fabs(d) < tiny ? tiny : d);
+            c = b + an / c;
+            if (fabs(c) < tiny) c = tiny;
+            const double step = d * c;
+            h *= step;
+            if (!(fabs(step - 1.0) > 1e-16) || !isfinite(step)) break;
+        }
     }
-    return exp(a * log(x) - x - lgamma_(a)) * h;
+    return exp(log_gamma_prefactor(a, x)) * h;
 }
 
-// P(a, x) = x^a e^-x / Gamma(a + 1) sum_k x^k / ((a + 1) ... (a + k)) (x < a + 1)
+// P(a, x) = x^a e^-x / Gamma(a + 1) sum_k x^k / ((a + 1) ... (a + k)), until the terms stop
+// changing the sum
 __device__ double lower_gamma_series(double a, double x) {
-    double term = 1.0 / a, total = term;
-    for (int k = 1; k < 400; ++k) {
-        term = term * x / (a + k);
-        total += term;
+    double term = 1.0, total = 1.0;
+    if (isfinite(a) && isfinite(x) && a > 0) {
+        for (long long k = 1; k < MAX_TERMS; ++k) {
+            term *= x / (a + k);
+            total += term;
+            if (!(term > 1e-17 * total) || !isfinite(total)) break;
+        }
     }
-    return exp(a * log(x) - x - lgamma_(a)) * total;
+    return exp(log_gamma_prefactor(a, x)) / a * total;
 }
 
+// the series gives P where x < a + 1 or x - a <= 3 sqrt(a), the fraction Q beyond
 __device__ double igamma_(double a, double x, bool upper) {
-    if (a < 0 || x < 0 || isnan(a) || isnan(x)) return NAN_;
+    if (a < 0 || x < 0 || isnan(a) || isnan(x) || (a == 0 && x == 0)) return NAN_;
     if (isinf(x)) return upper ? 0.0 : 1.0;
     if (x == 0) return upper ? 1.0 : 0.0;
-    if (x < a + 1.0) {
+    if (a == 0) return upper ? 0.0 : 1.0;
+    if (x < a + 1.0 || x - a <= 3.0 * sqrt(a)) {
         const double series = lower_gamma_series(a, x);
         return upper ? 1.0 - series : series;
     }
