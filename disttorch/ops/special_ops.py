@@ -73,7 +73,9 @@ def _lgamma_np(x):
             series = series + _LANCZOS[k] / (z + k)
         t = z + _LANCZOS_G + 0.5
         positive = _LOG_SQRT_2PI + (z + 0.5) * np.log(t) - t + np.log(series)
-        reflected = np.log(_PI / np.abs(np.sin(_PI * x))) - positive
+        # sin(pi x) from x's distance to the nearest integer: pi * x itself loses that for
+        # large |x| (-1e10 + 0.5 would be a long way off a half-integer)
+        reflected = np.log(_PI / np.abs(np.sin(_PI * (x - np.round(x))))) - positive
         y = np.where(x < 0.5, reflected, positive)
         # exact zeros at 1 and 2 (the approximation leaves ~1e-16 there)
         y = np.where((x == 1) | (x == 2), 0.0, y)
@@ -95,7 +97,7 @@ def _digamma_np(x):
         tail = inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 * (
             1 / 240 - inv2 * (1 / 132 - inv2 * (691 / 32760 - inv2 / 12))))))
         psi = np.log(z) - 0.5 / z - tail + acc
-        psi = np.where(reflect, psi - _PI / np.tan(_PI * x), psi)
+        psi = np.where(reflect, psi - _PI / np.tan(_PI * (x - np.round(x))), psi)
         # PyTorch: -inf at +0 and +inf at -0, nan at the negative integers
         psi = np.where(x == 0, np.where(np.signbit(x), np.inf, -np.inf), psi)
         psi = np.where(_is_nonpositive_int(x) & (x != 0), np.nan, psi)
@@ -126,7 +128,7 @@ def _zeta_positive(s, q):
 def _zeta_np(s, q):
     """Hurwitz zeta sum_k (q + k) ** -s. A negative non-integer q (integer s) is shifted into
     (0, 1) instead of summing its |q| leading terms one by one: with m = ceil(-q), c = q + m,
-    zeta(s, q) = zeta(s, c) + (-1)^s (zeta(s, 1 - c) - zeta(s, 1 - c + m))."""
+    zeta(s, q) = zeta(s, c) + (-1)^s (zeta(s, 1 - c) - zeta(s, 1 - q))."""
     s, q = np.broadcast_arrays(np.asarray(s, np.float64), np.asarray(q, np.float64))
     with np.errstate(all="ignore"):
         pole = (q <= 0) & (q == np.floor(q))          # includes -inf
@@ -137,8 +139,10 @@ def _zeta_np(s, q):
         total = _zeta_positive(s, c)
         if np.any(negative):
             sign = np.where(np.fmod(s, 2.0) == 0, 1.0, -1.0)
-            shifted = _zeta_positive(s, np.where(negative, 1.0 - c, 1.0)) - \
-                _zeta_positive(s, np.where(negative, 1.0 - c + m, 1.0))
+            # 1 - c as (1 - m) - q, exact, not from the rounded c (q = -1e-10: 1 - c would
+            # keep 6 digits of 1e-10)
+            shifted = _zeta_positive(s, np.where(negative, (1.0 - m) - q, 1.0)) - \
+                _zeta_positive(s, np.where(negative, 1.0 - q, 1.0))
             total = np.where(negative, total + sign * shifted, total)
         # s = inf, as PyTorch (Cephes) has it: inf for q < 1 (those terms blow up), 1 at q = 1,
         # and NaN above, where the limit would be 0

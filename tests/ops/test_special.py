@@ -176,6 +176,16 @@ def test_incomplete_gamma_edges_match_torch():
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, err_msg=name)
 
 
+def test_reflections_keep_precision_far_from_zero():
+    x = disttorch.tensor([-9999999999.5, -1e-10], dtype=disttorch.float64)
+    # tan(pi x) and sin(pi x) from x's distance to the nearest integer: pi * x had lost it
+    # (digamma(-1e10 + 0.5) came out 23.0258600 instead of 23.0258509)
+    assert disttorch.digamma(x)[0].item() == pytest.approx(23.025850929940457, rel=1e-13)
+    assert disttorch.lgamma(x)[0].item() == pytest.approx(-220258509299.17878, rel=1e-13)
+    # zeta's shift for q < 0 takes 1 - c as (1 - m) - q: polygamma(3, -1e-10) = 6e40 (+ ~6.5)
+    assert disttorch.polygamma(3, x)[1].item() == pytest.approx(6e40, rel=1e-13)
+
+
 def test_polygamma_and_zeta_are_exact_at_known_values():
     # psi'(1) = pi^2 / 6, psi''(1) = -2 zeta(3), zeta(2, 1) = pi^2 / 6
     one = disttorch.tensor([1.0], dtype=disttorch.float64)

@@ -37,7 +37,8 @@ __device__ double lgamma_(double x) {
     for (int k = 1; k < 9; ++k) series += coeffs[k] / (z + k);
     const double t = z + @LANCZOS_G@ + 0.5;
     const double positive = LOG_SQRT_2PI + (z + 0.5) * log(t) - t + log(series);
-    double y = reflect ? log(PI / fabs(sin(PI * x))) - positive : positive;
+    // sin(pi x) from the distance to the nearest integer (pi * x loses it for large |x|)
+    double y = reflect ? log(PI / fabs(sin(PI * (x - rint(x))))) - positive : positive;
     if (x == 1.0 || x == 2.0) y = 0.0;
     if (nonpositive_integer(x) || isinf(x)) y = INF_;
     return y;
@@ -55,7 +56,7 @@ __device__ double digamma_(double x) {
     const double tail = inv2 * (1.0 / 12 - inv2 * (1.0 / 120 - inv2 * (1.0 / 252 - inv2 * (
         1.0 / 240 - inv2 * (1.0 / 132 - inv2 * (691.0 / 32760 - inv2 / 12))))));
     double psi = log(z) - 0.5 / z - tail + acc;
-    if (reflect) psi -= PI / tan(PI * x);
+    if (reflect) psi -= PI / tan(PI * (x - rint(x)));
     if (x == 0) psi = signbit(x) ? INF_ : -INF_;
     if (nonpositive_integer(x) && x != 0) psi = NAN_;
     if (x == INF_) psi = INF_;
@@ -81,7 +82,7 @@ __device__ double zeta_positive(double s, double q) {
 }
 
 // a negative non-integer q is shifted into (0, 1): with m = ceil(-q), c = q + m,
-// zeta(s, q) = zeta(s, c) + (-1)^s (zeta(s, 1 - c) - zeta(s, 1 - c + m))
+// zeta(s, q) = zeta(s, c) + (-1)^s (zeta(s, 1 - c) - zeta(s, 1 - q))
 __device__ double zeta_(double s, double q) {
     const bool pole = nonpositive_integer(q);
     const bool undefined = q < 0 && s != floor(s);
@@ -91,7 +92,8 @@ __device__ double zeta_(double s, double q) {
     double total = zeta_positive(s, c);
     if (negative) {
         const double sign = fmod(s, 2.0) == 0 ? 1.0 : -1.0;
-        total += sign * (zeta_positive(s, 1.0 - c) - zeta_positive(s, 1.0 - c + m));
+        // 1 - c as (1 - m) - q: exact, where the rounded c would lose q's digits
+        total += sign * (zeta_positive(s, (1.0 - m) - q) - zeta_positive(s, 1.0 - q));
     }
     if (s == INF_) total = q < 1 ? INF_ : (q == 1 ? 1.0 : NAN_);
     if (isnan(q)) total = NAN_;
