@@ -453,12 +453,8 @@ def _uninitialized(allocate):
     leftovers of a reused pool block: a read before the first write shows in the values."""
     def empty(*args, **kwargs):
         out = allocate(*args, **kwargs)
-        if out.dtype == np.bool_:
-            out.fill(True)
-        elif out.size and out.flags.c_contiguous | out.flags.f_contiguous:
-            out.reshape(-1, order="A").view(np.uint8).fill(0xFF)
-        else:
-            out.fill(np.nan if out.dtype.kind in "fc" else ~np.zeros((), out.dtype))
+        kind = out.dtype.kind
+        out.fill(True if kind == "b" else np.nan if kind in "fc" else ~np.zeros((), out.dtype))
         return out
     return empty
 

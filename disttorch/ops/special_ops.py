@@ -17,7 +17,7 @@ from ..amp.autocast_mode import autocast_args
 from ._util import register_methods, sum_to, default_float, cast
 from .arithmetic import _out, _prep
 from .indexing import scalar_type_name
-from .pointwise import Unary
+from .pointwise import Unary, _erf_vec, _erfc_vec
 
 __all__ = ["lgamma", "digamma", "polygamma", "mvlgamma", "erfinv", "i0", "sinc", "logaddexp",
            "logaddexp2", "igamma", "igammac"]
@@ -38,7 +38,8 @@ _BERNOULLI_2K = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3
                  43867 / 798, -174611 / 330, 854513 / 138, -236364091 / 2730)
 _EM_COEFFS = tuple(b / math.factorial(2 * k) for k, b in enumerate(_BERNOULLI_2K, start=1))
 
-_erfc_scalar = np.frompyfunc(math.erfc, 1, 1)
+# math.erf/erfc per element (float64 exact), shared with pointwise's erf and erfc
+_erfc_scalar, _erf_scalar = _erfc_vec, _erf_vec
 
 
 def _host(kernel, fused=None):
@@ -167,9 +168,6 @@ def _polygamma_np(x, n):
 
 def _normal_cdf_np(x):
     return 0.5 * _erfc_scalar(-x / _SQRT2).astype(np.float64)
-
-
-_erf_scalar = np.frompyfunc(math.erf, 1, 1)
 
 
 def _giles_erfinv(y, w):

@@ -7,6 +7,7 @@ from ...ops._util import device_mismatch
 from ...ops.indexing import scalar_type_name
 from ...amp.autocast_mode import cast_lower, is_autocast_enabled
 from ...cuda.kernels.nn import activation_backward, bias_activation, bias_activation_applies
+from ._activation import gelu, relu
 
 __all__ = ["linear", "bilinear"]
 
@@ -165,7 +166,6 @@ def linear_activation(input, weight, bias, activation):
     """``activation(linear(input, weight, bias))`` with ``activation`` ``"relu"`` or ``"gelu"``
     (exact): one fused node where the CUDA kernels apply (float32 CuPy arrays, a bias vector,
     no CUDA autocast region), else the two ops as they are."""
-    from ._activation import gelu, relu
     # under CUDA autocast the GEMM runs in float16/bfloat16: the generic ops then
     if bias is not None and not is_autocast_enabled("cuda"):
         x, w, b = input._data, weight._data, bias._data

@@ -36,9 +36,11 @@ def fusable_linear(module):
     return type(module) is Linear and module.bias is not None and _plain(module)
 
 
-def linear_then_activation(linear, activation, x):
-    """``activation(linear(x))``, as one fused node where that applies (see the module doc)."""
-    kind = activation_kind(activation)
-    if kind is None or not fusable_linear(linear) or type(x._data) is np.ndarray:
-        return activation(linear(x))
+def linear_then_activation(linear, activation, x, kind=None):
+    """``activation(linear(x))``, as one fused node where that applies (see the module doc);
+    ``kind``: the activation's, when the caller has checked both modules already."""
+    if kind is None:
+        kind = activation_kind(activation)
+        if kind is None or not fusable_linear(linear) or type(x._data) is np.ndarray:
+            return activation(linear(x))
     return linear_activation(x, linear.weight, linear.bias, kind)

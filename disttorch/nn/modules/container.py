@@ -136,9 +136,10 @@ class Sequential(Module):
         i = 0
         while i < len(modules):
             module = modules[i]
-            if (i + 1 < len(modules) and fusable_linear(module)
-                    and activation_kind(modules[i + 1]) is not None):
-                input = linear_then_activation(module, modules[i + 1], input)
+            kind = (activation_kind(modules[i + 1])
+                    if i + 1 < len(modules) and fusable_linear(module) else None)
+            if kind is not None:
+                input = linear_then_activation(module, modules[i + 1], input, kind)
                 i += 2
             else:
                 input = module(input)
