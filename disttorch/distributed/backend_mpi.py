@@ -259,12 +259,30 @@ class ProcessGroupMPI(ProcessGroup):
         # Poll without sleeping, as MPI's own blocking calls do: MPICH moves large messages
         # through shared memory only while it is being polled.
         while True:
-            if MPI.Request.Testall(requests, statuses):
-                return
+            try:
+                if MPI.Request.Testall(requests, statuses):
+                    return
+            except MPI.Exception as exc:
+                raise self._transport_error(name, seq, exc, statuses) from exc
             spins += 1
             if spins % 256 == 0 and time.monotonic() > deadline:
                 _after_timeout()
                 raise self._timeout_error(name, seq)
+
+    def _transport_error(self, name, seq, exc, statuses):
+        MPI = _mpi()
+        what = f"{name} (collective #{seq})" if name not in ("send", "recv") else name
+        me = self.global_ranks[self._rank]
+        code = exc.Get_error_class()
+        if code == MPI.ERR_IN_STATUS:  # the request's own error is in its status
+            codes = [st.Get_error() for st in statuses or []]
+            code = next((MPI.Get_error_class(c) for c in codes if c != MPI.SUCCESS), code)
+        if code == MPI.ERR_TRUNCATE:
+            return DistBackendError(
+                f"{what} on rank {me} failed: a message from another rank was longer than this "
+                f"rank's tensor. The ranks passed tensors of different sizes or dtypes (set "
+                f"TORCH_DISTRIBUTED_DEBUG=DETAIL to compare the collectives' arguments)")
+        return DistBackendError(f"{what} on rank {me} failed in MPI: {MPI.Get_error_string(code)}")
 
     def _timeout_error(self, name, seq):
         board = self.board.read_all()
@@ -330,8 +348,11 @@ class ProcessGroupMPI(ProcessGroup):
 
     def broadcast(self, tensor, src, async_op=False):
         buf = _Buffer(tensor)
-        return self._run("broadcast", lambda: self.comm.Ibcast(buf.array, root=src),
-                         buf.write_back, async_op, self._sig(tensor) + [src])
+        def finish():
+            buf.write_back()
+            return [tensor]
+        return self._run("broadcast", lambda: self.comm.Ibcast(buf.array, root=src), finish,
+                         async_op, self._sig(tensor) + [src])
 
     def reduce(self, tensor, dst, op=ReduceOp.SUM, async_op=False):
         MPI = _mpi()
@@ -348,6 +369,7 @@ class ProcessGroupMPI(ProcessGroup):
                 if op == ReduceOp.AVG:
                     buf.array /= self._size
                 buf.write_back()
+            return [tensor]
         return self._run("reduce", start, finish, async_op, self._sig(tensor) + [dst, str(op)])
 
     def allgather_into_tensor(self, output, tensor, async_op=False):

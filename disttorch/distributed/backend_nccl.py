@@ -479,14 +479,14 @@ class ProcessGroupNCCL(ProcessGroup):
         data = _device_data(tensor, "all_reduce")
         dtype, nccl_op = _nccl_dtype(data), _nccl_op(op, data)
         work = self._launch("all_reduce", lambda c, s: c.allReduce(
-            data.data.ptr, data.data.ptr, data.size, dtype, nccl_op, s), tensor)
+            data.data.ptr, data.data.ptr, data.size, dtype, nccl_op, s), [tensor])
         tensor._vc[0] += 1
         return self._finish(work, async_op)
 
     def broadcast(self, tensor, src, async_op=False):
         data = _device_data(tensor, "broadcast")
         work = self._launch("broadcast", lambda c, s: c.bcast(
-            data.data.ptr, data.size, _nccl_dtype(data), src, s), tensor)
+            data.data.ptr, data.size, _nccl_dtype(data), src, s), [tensor])
         tensor._vc[0] += 1
         return self._finish(work, async_op)
 
@@ -494,7 +494,7 @@ class ProcessGroupNCCL(ProcessGroup):
         data = _device_data(tensor, "reduce")
         dtype, nccl_op = _nccl_dtype(data), _nccl_op(op, data)
         work = self._launch("reduce", lambda c, s: c.reduce(
-            data.data.ptr, data.data.ptr, data.size, dtype, nccl_op, dst, s), tensor)
+            data.data.ptr, data.data.ptr, data.size, dtype, nccl_op, dst, s), [tensor])
         tensor._vc[0] += 1
         return self._finish(work, async_op)
 
@@ -505,7 +505,7 @@ class ProcessGroupNCCL(ProcessGroup):
             raise ValueError(f"all_gather_into_tensor: output has {out.size} elements, expected "
                              f"{data.size} x {self.size()} ranks")
         work = self._launch("all_gather", lambda c, s: c.allGather(
-            data.data.ptr, out.data.ptr, data.size, _nccl_dtype(data), s), output)
+            data.data.ptr, out.data.ptr, data.size, _nccl_dtype(data), s), [output])
         output._vc[0] += 1
         return self._finish(work, async_op)
 
@@ -528,7 +528,7 @@ class ProcessGroupNCCL(ProcessGroup):
                              f"{out.size} x {self.size()} ranks")
         dtype, nccl_op = _nccl_dtype(data), _nccl_op(op, data)
         work = self._launch("reduce_scatter", lambda c, s: c.reduceScatter(
-            data.data.ptr, out.data.ptr, out.size, dtype, nccl_op, s), output)
+            data.data.ptr, out.data.ptr, out.size, dtype, nccl_op, s), [output])
         output._vc[0] += 1
         return self._finish(work, async_op)
 
@@ -538,7 +538,7 @@ class ProcessGroupNCCL(ProcessGroup):
         out = _device_data(output, "reduce_scatter")
         dtype, nccl_op = _nccl_dtype(out), _nccl_op(op, out)
         work = self._launch("reduce_scatter", lambda c, s: c.reduceScatter(
-            flat.data.ptr, out.data.ptr, out.size, dtype, nccl_op, s), output)
+            flat.data.ptr, out.data.ptr, out.size, dtype, nccl_op, s), [output])
         output._vc[0] += 1
         return self._finish(work, async_op)
 
@@ -614,9 +614,13 @@ class ProcessGroupNCCL(ProcessGroup):
     def recv(self, tensor, src=None, tag=0, async_op=False):
         if src is None:
             raise ValueError("the NCCL backend does not support recv from any source: pass src")
-        work = self._grouped("recv", [(src, None, _device_data(tensor, "recv"))], src)
+        sender = self.global_ranks[src]  # what recv returns: the sender's global rank
+        work = self._grouped("recv", [(src, None, _device_data(tensor, "recv"))], sender)
         tensor._vc[0] += 1
-        return self._finish(work, async_op)
+        if async_op:
+            return work
+        work.wait()
+        return sender
 
     def barrier(self, async_op=False):
         token = cupy_module().zeros(1, np.float32)

@@ -277,7 +277,8 @@ def test_all_reduce_goes_through_the_communicator(fake):
     assert work.exception() is None and work.description == "broadcast (collective #2)"
     seen = []
     chained = work.get_future().then(lambda fut: seen.append(fut.value()) or "done")
-    assert seen == [x] and chained.wait() == "done"  # CUDA futures complete when enqueued
+    # CUDA futures complete when enqueued; the value is the list of tensors, as PyTorch's
+    assert seen == [[x]] and work.result() == [x] and chained.wait() == "done"
     assert _eventually(lambda: not pg._inflight)  # the watchdog forgot the finished ones
 
 
@@ -311,7 +312,7 @@ def test_watchdog_times_out_a_hung_collective(fake, capfd):
     grads = disttorch.ones(3, device="cuda")
     future = pg.allreduce(grads, async_op=True).get_future()  # as DDP's buckets
     later = pg.broadcast(grads, 0, async_op=True)
-    assert future.wait() is grads  # the end-of-iteration wait: no host block
+    assert future.wait() == [grads]  # the end-of-iteration wait: no host block
     assert _eventually(lambda: fake.aborted)
     with pytest.raises(DistTimeoutError, match=r"all_reduce \(collective #1\) on rank 0 timed "
                                                r"out after 0.2 s. The NCCL communicator of "

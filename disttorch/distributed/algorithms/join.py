@@ -78,7 +78,7 @@ class Join:
         """Called by an active rank at the start of each iteration: counts the active ranks."""
         from .. import all_reduce
         from ...ops.creation import ones
-        flag = ones(1)
+        flag = ones(1, device=joinable.join_device)
         all_reduce(flag, group=joinable.join_process_group)
         active = int(flag.item())
         if self.throw and active < joinable.join_process_group.size():
@@ -91,9 +91,10 @@ class Join:
         from ...ops.creation import zeros
         from .. import ReduceOp
         group = self.joinables[0].join_process_group
+        device = self.joinables[0].join_device
         shadowed = 0
         while True:
-            flag = zeros(1)
+            flag = zeros(1, device=device)
             all_reduce(flag, group=group)
             if flag.item() == 0:
                 break
@@ -106,7 +107,7 @@ class Join:
         # The last joiner (a rank that never had to shadow; the highest such rank) holds the
         # final model that the others adopt.
         me = group.global_ranks[group.rank()]
-        candidate = zeros(1)
+        candidate = zeros(1, device=device)
         candidate.fill_(float(me if shadowed == 0 else -1))
         all_reduce(candidate, op=ReduceOp.MAX, group=group)
         self.last_joiner = int(candidate.item())

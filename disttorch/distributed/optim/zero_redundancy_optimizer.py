@@ -1,4 +1,5 @@
 """``ZeroRedundancyOptimizer``: optimizer state sharded across ranks (ZeRO stage 1)."""
+from ..._backend import get_array_module
 from ...autograd import grad_mode
 from ...optim.optimizer import Optimizer
 from ...tensor import _new
@@ -96,14 +97,14 @@ class ZeroRedundancyOptimizer(Optimizer):
         return loss
 
     def _broadcast_partitions(self):
-        import numpy as np
         for owner in range(self.world_size):
             owned = [p for p in self._all_params if self._owner[id(p)] == owner]
             by_dtype = {}
             for p in owned:
                 by_dtype.setdefault(p._data.dtype.str, []).append(p)
             for group in by_dtype.values():
-                flat = _new(np.concatenate([np.asarray(p._data).reshape(-1) for p in group]))
+                xp = get_array_module(group[0]._data)
+                flat = _new(xp.concatenate([p._data.reshape(-1) for p in group]))
                 self.process_group.broadcast(flat, owner)
                 if owner == self.rank:
                     continue

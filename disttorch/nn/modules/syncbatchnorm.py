@@ -12,7 +12,7 @@ __all__ = ["SyncBatchNorm"]
 
 def _allreduce_array(array, group):
     from ...distributed import ReduceOp
-    t = _new(np.ascontiguousarray(array))
+    t = _new(get_array_module(array).ascontiguousarray(array))
     group.allreduce(t, ReduceOp.SUM, False)
     return t._data
 
@@ -42,7 +42,7 @@ class _SyncNormalize(Node):
         self.count = count
         self.save_for_backward(weight, xhat, invstd)
         self.mark_non_differentiable(1, 2, 3)
-        return y.reshape(x.shape), mean, var.astype(x.dtype), np.array(count)
+        return y.reshape(x.shape), mean, var.astype(x.dtype), total[-1:].copy()
 
     def backward(self, g, _mean, _var, _count):
         if isinstance(g, Tensor):
@@ -55,7 +55,8 @@ class _SyncNormalize(Node):
         sum_g_xhat = (gs * xhat).sum(axis=(0, 2))
         gx = gw = gb = None
         if e[0] is not None:
-            totals = _allreduce_array(np.concatenate([sum_g, sum_g_xhat]).astype(np.float64),
+            xp = get_array_module(g)
+            totals = _allreduce_array(xp.concatenate([sum_g, sum_g_xhat]).astype(np.float64),
                                       self.group)
             mean_g = (totals[:c] / self.count).astype(g.dtype)
             mean_g_xhat = (totals[c:] / self.count).astype(g.dtype)
@@ -110,10 +111,12 @@ class SyncBatchNorm(_BatchNorm):
                 factor = 1.0 / float(self.num_batches_tracked.item())
         out, mean, var, count = _SyncNormalize.apply(input, self.weight, self.bias, self.eps, group)
         if self.track_running_stats and self.running_mean is not None:
-            n = float(count.item())
+            # the unbiased variance's n / (n - 1) stays on the device (no host read per step)
+            n = count._data
+            xp = get_array_module(n)
             with grad_mode.no_grad():
                 for running, value in ((self.running_mean, mean._data),
-                                       (self.running_var, var._data * (n / max(n - 1.0, 1.0)))):
+                                       (self.running_var, var._data * (n / xp.maximum(n - 1.0, 1.0)))):
                     running._data *= 1.0 - factor
                     running._data += factor * value.astype(running._data.dtype)
                     running._vc[0] += 1

@@ -247,6 +247,8 @@ class DistributedDataParallel(Module):
                    if not bucket.ready[i]]
         for bucket in self._buckets[:self._next_to_launch]:
             result = bucket.future.wait()
+            if isinstance(result, (list, tuple)) and len(result) == 1:
+                result = result[0]  # a collective's own future: its list of output tensors
             if isinstance(result, Tensor) and result._data is not bucket.buffer:
                 bucket.buffer[...] = result._data.reshape(-1)
             self._write_back(bucket)
@@ -335,6 +337,9 @@ class DistributedDataParallel(Module):
 
     @property
     def join_device(self):
+        """Where the join flags live: the parameters' device (NCCL reduces only CUDA tensors)."""
+        for p in self.module.parameters():
+            return p.device
         from ..._device import device
         return device("cpu")
 

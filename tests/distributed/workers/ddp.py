@@ -1,16 +1,28 @@
-"""DDP on N ranks equals single-process training on the concatenated batch (run under mpiexec)."""
+"""DDP on N ranks equals single-process training on the concatenated batch (run under mpiexec).
+
+    ddp.py CASE [gloo|nccl]     nccl: on simulated GPUs with the stand-in NCCL (nccl_sim.py)
+"""
 import sys
 
 import numpy as np
 
 import disttorch as torch
 import disttorch.distributed as dist
+import nccl_sim
 from disttorch import nn
 from disttorch.nn.parallel import DistributedDataParallel as DDP
 
-dist.init_process_group("gloo")
+BACKEND = sys.argv[2] if len(sys.argv) > 2 else "gloo"
+DEVICE = nccl_sim.prepare(BACKEND)
+dist.init_process_group(BACKEND)
 rank, world = dist.get_rank(), dist.get_world_size()
 case = sys.argv[1]
+
+
+def host(t):
+    """A tensor's values as a numpy array (the reference runs on the CPU)."""
+    assert t.device.type == DEVICE or t.device.type == "cpu", t.device
+    return t.detach().cpu().numpy()
 LOCAL = 4
 
 
@@ -39,7 +51,7 @@ def make(opt_name, unused=False):
         with torch.no_grad():
             for p in model.parameters():
                 p.add_(1.0)
-    return model
+    return model.to(DEVICE)
 
 
 def optimizer(name, params):
@@ -65,7 +77,7 @@ def reference(opt_name, steps, micro=1, unused=False):
 def local_batch(step):
     x, y = data(step)
     sl = slice(rank * LOCAL, (rank + 1) * LOCAL)
-    return torch.from_numpy(x[sl].copy()), torch.from_numpy(y[sl].copy())
+    return torch.from_numpy(x[sl].copy()).to(DEVICE), torch.from_numpy(y[sl].copy()).to(DEVICE)
 
 
 def train_ddp(opt_name, steps, micro=1, unused=False, **ddp_kwargs):
@@ -81,7 +93,7 @@ def train_ddp(opt_name, steps, micro=1, unused=False, **ddp_kwargs):
                 (((ddp(x) - y) ** 2).mean() / micro).backward()
         opt.step()
         opt.zero_grad()
-    return ddp, [p.detach().numpy().copy() for p in ddp.module.parameters()]
+    return ddp, [host(p).copy() for p in ddp.module.parameters()]
 
 
 def compare(got, want, tol, what):
@@ -117,12 +129,12 @@ elif case == "fp16":
         ((ddp(x) - y) ** 2).mean().backward()
         opt.step()
         opt.zero_grad()
-    compare([p.detach().numpy() for p in ddp.module.parameters()], reference("sgd", 3), 2e-3, "fp16")
+    compare([host(p) for p in ddp.module.parameters()], reference("sgd", 3), 2e-3, "fp16")
 elif case == "overlap":
     torch.manual_seed(0)
-    model = nn.Sequential(*[nn.Linear(64, 64) for _ in range(6)])
+    model = nn.Sequential(*[nn.Linear(64, 64) for _ in range(6)]).to(DEVICE)
     ddp = DDP(model, bucket_cap_mb=0.02)
-    x = torch.randn(8, 64)
+    x = torch.randn(8, 64, device=DEVICE)
     ddp(x).sum().backward()
     launches = [t for _, t in ddp.bucket_log]
     assert len(launches) == len(ddp._buckets) >= 4, (len(launches), len(ddp._buckets))
@@ -131,7 +143,7 @@ elif case == "overlap":
     assert early >= len(launches) - 1
 elif case == "mismatch":
     torch.manual_seed(0)
-    model = nn.Linear(4 + rank, 2)
+    model = nn.Linear(4 + rank, 2).to(DEVICE)
     try:
         DDP(model)
     except RuntimeError as exc:
@@ -146,7 +158,7 @@ elif case == "join":
             ((ddp(x) - y) ** 2).mean().backward()
             opt.step()
             opt.zero_grad()
-    params = [p.detach().numpy() for p in ddp.module.parameters()]
+    params = [host(p) for p in ddp.module.parameters()]
     gathered = [None] * world
     dist.all_gather_object(gathered, [p.tolist() for p in params])
     for other in gathered:
@@ -160,11 +172,12 @@ elif case == "script":
     ds = TensorDataset(torch.randn(64, 6), torch.randn(64, 3))
     sampler = DistributedSampler(ds, shuffle=True, seed=1)
     loader = DataLoader(ds, batch_size=8, sampler=sampler)
-    model = DDP(Net())
+    model = DDP(Net().to(DEVICE))
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
     for epoch in range(2):
         sampler.set_epoch(epoch)
         for x, y in loader:
+            x, y = x.to(DEVICE), y.to(DEVICE)
             opt.zero_grad()
             loss = nn.functional.mse_loss(model(x), y)
             loss.backward()
@@ -195,13 +208,13 @@ elif case == "syncbn":
     torch.manual_seed(0)
     ref = run_bn(BNNet(), lambda s: tuple(torch.from_numpy(a) for a in data(s)))
     torch.manual_seed(0)
-    sync = DDP(nn.SyncBatchNorm.convert_sync_batchnorm(BNNet()))
+    sync = DDP(nn.SyncBatchNorm.convert_sync_batchnorm(BNNet()).to(DEVICE))
     assert isinstance(sync.module.bn, nn.SyncBatchNorm)
     run_bn(sync, local_batch)
-    compare([p.detach().numpy() for p in sync.module.parameters()],
-            [p.detach().numpy() for p in ref.parameters()], 1e-5, "syncbn params")
-    compare([sync.module.bn.running_mean.numpy(), sync.module.bn.running_var.numpy()],
-            [ref.bn.running_mean.numpy(), ref.bn.running_var.numpy()], 1e-5, "syncbn stats")
+    compare([host(p) for p in sync.module.parameters()],
+            [host(p) for p in ref.parameters()], 1e-5, "syncbn params")
+    compare([host(sync.module.bn.running_mean), host(sync.module.bn.running_var)],
+            [host(ref.bn.running_mean), host(ref.bn.running_var)], 1e-5, "syncbn stats")
 elif case == "zero":
     from disttorch.distributed.optim import ZeroRedundancyOptimizer
     ddp = DDP(make("adam"))
@@ -212,7 +225,7 @@ elif case == "zero":
         ((ddp(x) - y) ** 2).mean().backward()
         opt.step()
         opt.zero_grad()
-    compare([p.detach().numpy() for p in ddp.module.parameters()], reference("adam", 4), 1e-6,
+    compare([host(p) for p in ddp.module.parameters()], reference("adam", 4), 1e-6,
             "zero params")
     local_states = len(opt.optim.state) if opt.optim else 0
     assert local_states < len(list(ddp.parameters())), "state must be sharded"
@@ -230,8 +243,10 @@ elif case == "zero":
         want = ref_opt.state_dict()
         assert sorted(full["state"]) == sorted(want["state"])
         for k in want["state"]:
-            compare([full["state"][k]["exp_avg"].numpy()], [want["state"][k]["exp_avg"].numpy()],
+            compare([host(full["state"][k]["exp_avg"])], [host(want["state"][k]["exp_avg"])],
                     1e-6, "consolidated exp_avg")
         assert full["param_groups"][0]["params"] == want["param_groups"][0]["params"]
 dist.destroy_process_group()
+if BACKEND == "nccl" and world > 1 and case not in ("unused_error", "mismatch"):
+    assert any(name == "allReduce" for name, _ in nccl_sim.calls()), "no NCCL all-reduce ran"
 print(f"rank {rank} {case} ok")
