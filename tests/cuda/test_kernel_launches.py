@@ -53,7 +53,10 @@ def test_every_fused_kernel_launches_with_its_signature(fused):
     _step(lm, disttorch.optim.AdamW(lm.parameters()), tokens, tokens)
     relu_layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True).to("cuda")
     relu_layer(disttorch.randn(2, 5, 16, device="cuda")).sum().backward()   # bias + ReLU
-    F.gelu(disttorch.randn(7, device="cuda", requires_grad=True)).sum().backward()
+    relu_layer.linear1.bias.requires_grad_(False)   # the derivative alone, without bias grads
+    relu_layer(disttorch.randn(2, 5, 16, device="cuda")).sum().backward()
+    F.gelu(disttorch.randn(7, device="cuda", requires_grad=True)).backward(
+        disttorch.randn(7, device="cuda"))
     q = disttorch.randn(2, 2, 5, 8, device="cuda", requires_grad=True)
     F.scaled_dot_product_attention(q, q, q, is_causal=True).sum().backward()
     with disttorch.autocast("cuda", dtype=disttorch.float16):   # the float16 softmax kernels

@@ -96,7 +96,7 @@ def test_cross_entropy_double_backward(device):
     _compare(*grads)
 
 
-@pytest.mark.parametrize("shape", [(3, 7, 16), (5, 1000)])
+@pytest.mark.parametrize("shape", [(3, 7, 16), (5, 1000), (2, 1030, 45)])  # 2060 rows: 32 lanes
 def test_layer_norm(shape, device):
     rng = np.random.default_rng(2)
     arrays = [rng.standard_normal(shape).astype(np.float32),
@@ -114,6 +114,40 @@ def test_layer_norm(shape, device):
         results.append((y, x.grad, w.grad, b.grad))
     for cpu, dev in zip(*results):
         _compare(cpu, dev, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("trainable", ["input", "params", "weight", "bias"])
+def test_layer_norm_partial_grads(trainable, device):
+    # only the gradients asked for are computed (the parameter kernel runs for either one)
+    rng = np.random.default_rng(12)
+    arrays = [rng.standard_normal((6, 37)).astype(np.float32) for _ in range(3)]
+    arrays[1:] = [a[0] for a in arrays[1:]]
+    wants = {"input": (True, False, False), "params": (False, True, True),
+             "weight": (False, True, False), "bias": (False, False, True)}[trainable]
+    results = []
+    for place in ("cpu", device):
+        x, w, b = [disttorch.from_numpy(a.copy()).to(place).requires_grad_(want)
+                   for a, want in zip(arrays, wants)]
+        (F.layer_norm(x, (37,), w, b) ** 2).sum().backward()
+        grads = [t.grad for t in (x, w, b)]
+        assert [g is not None for g in grads] == list(wants)
+        results.append([g for g in grads if g is not None])
+    for cpu, dev in zip(*results):
+        _compare(cpu, dev, rtol=1e-4, atol=1e-4)
+
+
+def test_linear_bias_grad_column_sum(device):
+    rng = np.random.default_rng(13)
+    data = rng.standard_normal((2100, 12)).astype(np.float32)   # 32 row lanes, 1 ragged tile
+    weight = rng.standard_normal((37, 12)).astype(np.float32)
+    bias = rng.standard_normal(37).astype(np.float32)
+    upstream = rng.standard_normal((2100, 37)).astype(np.float32)
+    results = []
+    for x, w, b in zip(_pair(data, device), _pair(weight, device), _pair(bias, device)):
+        F.linear(x, w, b).backward(disttorch.from_numpy(upstream.copy()).to(x.device))
+        results.append((x.grad, w.grad, b.grad))
+    for cpu, dev in zip(*results):
+        _compare(cpu, dev, rtol=1e-4, atol=2e-3)
 
 
 def test_layer_norm_double_backward(device):
@@ -157,6 +191,16 @@ def test_linear_activation(activation, device):
         results.append((y, x.grad, w.grad, b.grad))
     for cpu, dev in zip(*results):
         _compare(cpu, dev, rtol=1e-4, atol=1e-4)
+    # a frozen bias (the derivative kernel alone) and a tall input (32 row lanes)
+    tall = rng.standard_normal((2050, 12)).astype(np.float32)
+    for frozen in (True, False):
+        results = []
+        for x, w, b in zip(_pair(tall, device), _pair(weight, device),
+                           _pair(bias, device, requires_grad=not frozen)):
+            (linear_activation(x, w, b, activation) ** 2).sum().backward()
+            results.append((x.grad, w.grad) + (() if frozen else (b.grad,)))
+        for cpu, dev in zip(*results):
+            _compare(cpu, dev, rtol=1e-4, atol=2e-3)
     # NaN goes through both activations, as through the generic ops
     data[0, 0, 0] = np.nan
     x, w, b = (_pair(a, device, requires_grad=False)[1] for a in (data, weight, bias))

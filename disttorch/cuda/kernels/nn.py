@@ -17,7 +17,8 @@ from . import contiguous, fusable, raw_kernel
 
 __all__ = ["cross_entropy_applies", "FusedCrossEntropy", "layer_norm_applies", "FusedLayerNorm",
            "gelu_forward", "gelu_backward", "bias_activation_applies", "bias_activation",
-           "activation_backward", "attention_softmax_", "attention_softmax_backward_"]
+           "activation_backward", "column_sum", "attention_softmax_",
+           "attention_softmax_backward_"]
 
 _ROW_REDUCE = r"""
 // Block-wide reduction of one float per thread (blockDim.x a power of two, <= 1024).
@@ -36,6 +37,35 @@ __device__ float block_reduce(float value, float* shared) {
     const float result = shared[0];
     __syncthreads();
     return result;
+}
+"""
+
+_COLUMNS = r"""
+// Column sums of row-major (rows x n) data: a block covers 32 columns (threadIdx.x) with
+// blockDim.y row lanes; lane k sums rows k, k + blockDim.y, ... in order, then lane 0 adds the
+// lanes in order (a fixed order: the same bits on every run).
+#define COLUMN_TILE 32
+__device__ float combine_lanes(float value, float* shared) {
+    shared[threadIdx.y * COLUMN_TILE + threadIdx.x] = value;
+    __syncthreads();
+    float total = 0.0f;
+    if (threadIdx.y == 0) {
+        for (int k = 0; k < blockDim.y; ++k) total += shared[k * COLUMN_TILE + threadIdx.x];
+    }
+    __syncthreads();
+    return total;
+}
+
+extern "C" __global__ void column_sum(const float* a, float* out, const long long rows,
+                                      const int n) {
+    extern __shared__ float shared[];
+    const int col = blockIdx.x * COLUMN_TILE + threadIdx.x;
+    float sum = 0.0f;
+    if (col < n) {
+        for (long long r = threadIdx.y; r < rows; r += blockDim.y) sum += a[r * n + col];
+    }
+    sum = combine_lanes(sum, shared);
+    if (threadIdx.y == 0 && col < n) out[col] = sum;
 }
 """
 
@@ -92,7 +122,7 @@ extern "C" __global__ void softmax_cross_entropy_backward(
 }
 """
 
-_LAYER_NORM = _ROW_REDUCE + r"""
+_LAYER_NORM = _ROW_REDUCE + _COLUMNS + r"""
 // One block per row of length n: y = (x - mean) * rstd * w + b.
 extern "C" __global__ void layer_norm_forward(
         const float* x, const float* w, const float* b, float* y, float* mean_out,
@@ -117,11 +147,10 @@ extern "C" __global__ void layer_norm_forward(
     }
 }
 
-// dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)) with gw = g * w; also g * xhat per
-// element, summed over rows afterwards for the weight gradient.
+// dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)) with gw = g * w.
 extern "C" __global__ void layer_norm_backward(
         const float* x, const float* g, const float* w, const float* mean_in,
-        const float* rstd_in, float* dx, float* g_xhat, const int n) {
+        const float* rstd_in, float* dx, const int n) {
     extern __shared__ float shared[];
     const long long row = blockIdx.x;
     const float* xr = x + row * n;
@@ -139,14 +168,41 @@ extern "C" __global__ void layer_norm_backward(
     for (int j = threadIdx.x; j < n; j += blockDim.x) {
         const float xhat = (xr[j] - mean) * rstd;
         dx[row * n + j] = rstd * (gr[j] * w[j] - mean_gw - xhat * mean_gwx);
-        g_xhat[row * n + j] = gr[j] * xhat;
+    }
+}
+
+// The parameters' gradients: dw = sum over rows of g * xhat, db = sum over rows of g.
+extern "C" __global__ void layer_norm_param_grads(
+        const float* x, const float* g, const float* mean_in, const float* rstd_in, float* dw,
+        float* db, const long long rows, const int n) {
+    extern __shared__ float shared[];
+    const int col = blockIdx.x * COLUMN_TILE + threadIdx.x;
+    float sum_w = 0.0f, sum_b = 0.0f;
+    if (col < n) {
+        for (long long r = threadIdx.y; r < rows; r += blockDim.y) {
+            const float gv = g[r * n + col];
+            sum_b += gv;
+            sum_w += gv * ((x[r * n + col] - mean_in[r]) * rstd_in[r]);
+        }
+    }
+    sum_w = combine_lanes(sum_w, shared);
+    sum_b = combine_lanes(sum_b, shared);
+    if (threadIdx.y == 0 && col < n) {
+        dw[col] = sum_w;
+        db[col] = sum_b;
     }
 }
 """
 
-_GELU = r"""
+_GELU = _COLUMNS + r"""
 __device__ __forceinline__ float gelu(float x) {
     return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+}
+
+__device__ __forceinline__ float gelu_grad(float x, float g) {
+    const float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
+    const float pdf = 0.39894228040143268f * expf(-0.5f * x * x);
+    return g * (cdf + x * pdf);
 }
 
 extern "C" __global__ void gelu_forward(const float* x, float* y, const long long n) {
@@ -190,10 +246,41 @@ extern "C" __global__ void gelu_backward(const float* x, const float* g, float* 
                                          const long long n) {
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (long long)blockDim.x * gridDim.x) {
-        const float cdf = 0.5f * (1.0f + erff(x[i] * 0.70710678118654752f));
-        const float pdf = 0.39894228040143268f * expf(-0.5f * x[i] * x[i]);
-        dx[i] = g[i] * (cdf + x[i] * pdf);
+        dx[i] = gelu_grad(x[i], g[i]);
     }
+}
+
+// A linear layer's activation derivative and its bias gradient in one pass over the
+// (rows x n) gradient: dh = act'(kept) * g, db = column sums of dh (kept: ReLU's output, or
+// GELU's pre-activation).
+template <bool RELU>
+__device__ void activation_backward_bias(const float* kept, const float* g, float* dh,
+                                         float* db, const long long rows, const int n,
+                                         float* shared) {
+    const int col = blockIdx.x * COLUMN_TILE + threadIdx.x;
+    float sum = 0.0f;
+    if (col < n) {
+        for (long long r = threadIdx.y; r < rows; r += blockDim.y) {
+            const long long i = r * n + col;
+            const float d = RELU ? (kept[i] > 0.0f ? g[i] : 0.0f) : gelu_grad(kept[i], g[i]);
+            dh[i] = d;
+            sum += d;
+        }
+    }
+    sum = combine_lanes(sum, shared);
+    if (threadIdx.y == 0 && col < n) db[col] = sum;
+}
+
+extern "C" __global__ void relu_backward_bias(const float* y, const float* g, float* dh,
+                                              float* db, const long long rows, const int n) {
+    extern __shared__ float shared[];
+    activation_backward_bias<true>(y, g, dh, db, rows, n, shared);
+}
+
+extern "C" __global__ void gelu_backward_bias(const float* x, const float* g, float* dh,
+                                              float* db, const long long rows, const int n) {
+    extern __shared__ float shared[];
+    activation_backward_bias<false>(x, g, dh, db, rows, n, shared);
 }
 """
 
@@ -292,6 +379,26 @@ SOURCES = {"softmax_cross_entropy": _CROSS_ENTROPY, "layer_norm": _LAYER_NORM, "
 def _threads(n):
     """A power of two between 32 and 1024, near the row length."""
     return min(1024, max(32, 1 << max(0, math.ceil(math.log2(max(n, 1))))))
+
+
+def _column_launch(rows, n):
+    """Grid, block and shared bytes of the column-sum kernels: 32 columns per block, with
+    more row lanes for taller inputs."""
+    lanes = 32 if rows >= 2048 else 8
+    return ((n + 31) // 32,), (32, lanes), 32 * lanes * 4
+
+
+def column_sum(a):
+    """``a.sum(0)`` of a (rows x n) float32 CuPy array in one launch, or None when the fused
+    path does not apply (a linear layer's bias gradient)."""
+    if not (a.ndim == 2 and fusable(a) and _f32(a)):
+        return None
+    rows, n = a.shape
+    out = cupy_module().empty(n, np.float32)
+    grid, block, shared = _column_launch(rows, n)
+    raw_kernel(_GELU, "column_sum")(grid, block, (a, out, np.int64(rows), np.int32(n)),
+                                     shared_mem=shared)
+    return out
 
 
 def _f32(*arrays):
@@ -402,13 +509,22 @@ class FusedLayerNorm(Node):
         n = x.shape[-1]
         rows = x.size // n
         g = contiguous(g)
-        dx = cupy.empty_like(x)
-        g_xhat = cupy.empty_like(x)
-        threads = _threads(n)
-        raw_kernel(_LAYER_NORM, "layer_norm_backward")(
-            (rows,), (threads,), (x, g, weight, self.mean, self.rstd, dx, g_xhat, np.int32(n)),
-            shared_mem=threads * 4)
-        return dx, g_xhat.reshape(rows, n).sum(0), g.reshape(rows, n).sum(0), None
+        e = self.next_edges
+        dx = dw = db = None
+        if e[0] is not None:
+            dx = cupy.empty_like(x)
+            threads = _threads(n)
+            raw_kernel(_LAYER_NORM, "layer_norm_backward")(
+                (rows,), (threads,), (x, g, weight, self.mean, self.rstd, dx, np.int32(n)),
+                shared_mem=threads * 4)
+        if e[1] is not None or e[2] is not None:
+            dw = cupy.empty(n, np.float32)
+            db = cupy.empty(n, np.float32)
+            grid, block, shared = _column_launch(rows, n)
+            raw_kernel(_LAYER_NORM, "layer_norm_param_grads")(
+                grid, block, (x, g, self.mean, self.rstd, dw, db, np.int64(rows), np.int32(n)),
+                shared_mem=shared)
+        return dx, dw, db, None
 
     def _backward_graph(self, x, weight, g):
         # the same formulas in differentiable ops, for double backward
@@ -456,13 +572,21 @@ def bias_activation(h, b, kind):
     return y, h
 
 
-def activation_backward(kept, g, kind):
+def activation_backward(kept, g, kind, bias_grad=False):
     """The gradient at the pre-activation from the output's gradient ``g`` (float32, the
-    shape of ``kept``)."""
+    shape of ``kept``, rows x out); with ``bias_grad`` also the bias gradient (its column
+    sums), from the same pass: ``(dh, db)``."""
     g = contiguous(g)
-    if kind == "relu":
-        return _elementwise("relu_backward", kept, g)
-    return _elementwise("gelu_backward", kept, g)
+    if not bias_grad:
+        return _elementwise("relu_backward" if kind == "relu" else "gelu_backward", kept, g)
+    cupy = cupy_module()
+    rows, n = kept.shape
+    dh = cupy.empty_like(kept)
+    db = cupy.empty(n, np.float32)
+    grid, block, shared = _column_launch(rows, n)
+    raw_kernel(_GELU, f"{kind}_backward_bias")(
+        grid, block, (kept, g, dh, db, np.int64(rows), np.int32(n)), shared_mem=shared)
+    return dh, db
 
 
 def gelu_forward(x):

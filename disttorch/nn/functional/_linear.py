@@ -1,4 +1,6 @@
 """``F.linear`` and ``F.bilinear``: fused nodes whose backward is a few GEMMs."""
+import numpy as np
+
 from ..._gemm import in_dtype, matmul as _gemm
 from ..._backend import get_array_module
 from ...autograd.function import Node
@@ -6,7 +8,8 @@ from ...tensor import Tensor
 from ...ops._util import device_mismatch
 from ...ops.indexing import scalar_type_name
 from ...amp.autocast_mode import cast_lower, is_autocast_enabled
-from ...cuda.kernels.nn import activation_backward, bias_activation, bias_activation_applies
+from ...cuda.kernels.nn import (activation_backward, bias_activation, bias_activation_applies,
+                                column_sum)
 from ._activation import gelu, relu
 
 __all__ = ["linear", "bilinear"]
@@ -46,7 +49,9 @@ class Linear(Node):
         if e[1] is not None:
             gw = _keep_dtype(_gemm(g2d.transpose(1, 0), _rows(x, in_features)), w)
         if self.has_bias and e[2] is not None:
-            gb = g2d.sum(0)
+            gb = None if type(g2d) is np.ndarray or isinstance(g2d, Tensor) else column_sum(g2d)
+            if gb is None:
+                gb = g2d.sum(0)
         return gx, gw, gb
 
 
@@ -134,17 +139,22 @@ class LinearActivation(Node):
         out_features, in_features = w.shape
         if isinstance(g, Tensor):
             dh = self._pre_activation_grad_graph(x, w, b, g)
+            gb = None
+        elif e[2] is not None:
+            dh, gb = activation_backward(_rows(kept, out_features), _rows(g, out_features),
+                                         self.kind, bias_grad=True)
         else:
             dh = activation_backward(_rows(kept, out_features), _rows(g, out_features),
                                      self.kind)
+            gb = None
         dh2d = _rows(dh, out_features)
-        gx = gw = gb = None
+        gx = gw = None
         if e[0] is not None:
             gx = _gemm(dh2d, w)
             gx = gx if x.ndim == 2 else gx.reshape(x.shape)
         if e[1] is not None:
             gw = _gemm(dh2d.transpose(1, 0), _rows(x, in_features))
-        if e[2] is not None:
+        if e[2] is not None and gb is None:
             gb = dh2d.sum(0)
         return gx, gw, gb, None
 
