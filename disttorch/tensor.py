@@ -452,6 +452,13 @@ class Tensor:
         pinned = pin_array(self._data)
         return self if pinned is self._data else _new(pinned)
 
+    def record_stream(self, stream):
+        """Mark this CUDA tensor as used by the work queued on ``stream``: when it is freed,
+        its memory is not reused until that work has completed (needed when a tensor made on
+        one stream is consumed on another)."""
+        from .cuda import _stream_uses
+        _stream_uses.record(self, stream)
+
     def is_pinned(self):
         """True when the tensor lives in page-locked host memory."""
         from .cuda._pinned import is_pinned

@@ -13,6 +13,7 @@ import json
 import os
 
 from .._backend import cupy_module, is_real_cupy
+from . import _stream_uses
 
 __all__ = ["is_available", "device_count", "current_device", "set_device", "device",
            "device_of", "synchronize", "Stream", "Event", "stream", "current_stream",
@@ -167,6 +168,7 @@ def synchronize(device=None):
     cp = _require()
     with cp.cuda.Device(_index(device)):
         cp.cuda.runtime.deviceSynchronize()
+    _stream_uses.release_finished()
 
 
 class _CudaDeviceProperties:
@@ -486,6 +488,8 @@ def mem_get_info(device=None):
 def empty_cache():
     """Return the allocator's cached free blocks to the driver (no-op without CUDA)."""
     if is_available() and _initialized is cupy_module():
+        # memory kept for other streams (Tensor.record_stream) is released once they finish
+        _stream_uses.release_finished(wait=True)
         cupy_module().get_default_memory_pool().free_all_blocks()
 
 

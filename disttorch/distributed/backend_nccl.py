@@ -166,6 +166,7 @@ class _NcclWork(Work):
         self._gpu_done = False
         self._failure = None
         self._future = None
+        self._keep = None
 
     def _poll(self):
         """True once the collective has run or failed; never blocks the host."""
@@ -177,6 +178,7 @@ class _NcclWork(Work):
             return True
         if self._event.done:
             self._gpu_done = True
+            self._keep = None
             return True
         return False
 
@@ -372,6 +374,10 @@ class ProcessGroupNCCL(ProcessGroup):
         event = cp.cuda.Event(disable_timing=True)
         event.record(self._stream)
         work = _NcclWork(self, name, seq, result, event)
+        # The arrays the collective reads and writes (held by ``issue``) stay alive until it
+        # has run: freed earlier, CuPy's pool would hand their memory to the caller's stream
+        # while NCCL still uses it on ours (what PyTorch's NCCL backend uses record_stream for)
+        work._keep = issue
         with self._lock:
             self._inflight.append(work)
         return work

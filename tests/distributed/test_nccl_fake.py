@@ -84,6 +84,10 @@ def make_fake_nccl(state, unique_id=UNIQUE_ID, char_signed=True):
         def bcast(self, buff, count, datatype, root, stream):
             state.calls.append(("bcast", buff, count, datatype, root, stream))
 
+        def reduceScatter(self, sendbuf, recvbuf, recvcount, datatype, op, stream):
+            state.calls.append(("reduceScatter", sendbuf, recvbuf, recvcount, datatype, op,
+                                stream))
+
         def check_async_error(self):
             if state.async_error is not None:
                 raise FakeNcclError(state.async_error)
@@ -280,6 +284,22 @@ def test_all_reduce_goes_through_the_communicator(fake):
     # CUDA futures complete when enqueued; the value is the list of tensors, as PyTorch's
     assert seen == [[x]] and work.result() == [x] and chained.wait() == "done"
     assert _eventually(lambda: not pg._inflight)  # the watchdog forgot the finished ones
+
+
+def test_temporaries_live_until_the_collective_has_run(fake):
+    # reduce_scatter of a list concatenates it into a temporary that only NCCL reads, on its
+    # own stream: freed at once, the pool could hand it to the caller's stream while NCCL reads
+    pg = fake.group()
+    out = disttorch.zeros(4, device="cuda")
+    parts = [disttorch.ones(4, device="cuda")]
+    before = disttorch.cuda.memory_allocated()
+    fake.hang = True
+    work = pg.reduce_scatter(out, parts, async_op=True)
+    assert fake.calls[-1][0] == "reduceScatter"
+    assert disttorch.cuda.memory_allocated() == before + 16  # held while NCCL has not run
+    fake.release()
+    assert _eventually(lambda: work.is_completed())
+    assert disttorch.cuda.memory_allocated() == before
 
 
 def test_wait_without_timeout_is_a_stream_wait(fake):
