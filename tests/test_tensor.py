@@ -237,6 +237,22 @@ def test_random_distributions():
         disttorch.randint(5, 5, (2,))
 
 
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+def test_complex_random_draws_both_parts(dtype):
+    # PyTorch: randn is a complex normal of unit variance (1/2 in each part), rand is uniform
+    # in both parts; the imaginary part used to be zero
+    disttorch.manual_seed(0)
+    z = disttorch.randn(40000, dtype=getattr(disttorch, dtype))
+    assert z.dtype == getattr(disttorch, dtype)
+    a = z.numpy()
+    assert abs(a.real.var() - 0.5) < 0.02 and abs(a.imag.var() - 0.5) < 0.02
+    assert abs(np.corrcoef(a.real, a.imag)[0, 1]) < 0.03
+    u = disttorch.rand(40000, dtype=getattr(disttorch, dtype)).numpy()
+    for part in (u.real, u.imag):
+        assert part.min() >= 0 and part.max() < 1 and abs(part.mean() - 0.5) < 0.01
+    assert disttorch.randn_like(z).dtype == z.dtype
+
+
 def test_blas_thread_pool_size_can_be_set():
     before = disttorch.get_num_threads()
     disttorch.set_num_threads(1)

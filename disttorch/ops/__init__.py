@@ -2,7 +2,7 @@
 import importlib
 
 _FAMILIES = ["creation", "random", "arithmetic", "pointwise", "conversion", "reduction",
-             "statistics", "cumulative", "linalg", "diagonals", "shape", "strided", "joining",
+             "statistics", "quantiles", "cumulative", "linalg", "diagonals", "shape", "strided", "joining",
              "indexing", "masked", "gather_scatter", "sorting",
              "special_ops", "nn_functions", "misc_ops", "aliases", "numerics"]
 

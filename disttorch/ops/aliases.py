@@ -23,7 +23,8 @@ __all__ = ["det", "logdet", "inverse", "pinverse", "matrix_power", "cholesky", "
            "unsafe_split_with_sizes", "layout", "strided", "sparse_coo", "logcumsumexp",
            "memory_format", "contiguous_format", "channels_last", "channels_last_3d",
            "preserve_format", "triangular_solve", "frobenius_norm", "nuclear_norm",
-           "empty_permuted"]
+           "empty_permuted", "conj", "conj_physical", "resolve_conj", "resolve_neg", "is_conj",
+           "is_neg", "is_nonzero", "is_same_size"]
 
 svd_result = _structseq("svd", ["U", "S", "V"])
 triangular_solve_result = _structseq("triangular_solve", ["solution", "cloned_coefficient"])
@@ -186,6 +187,64 @@ def imag(input):
     if input._data.dtype.kind != "c":
         raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
     return _new(input._data.imag)
+
+
+class Conj(Node):
+    """The elementwise complex conjugate; its gradient is the conjugate of the incoming one."""
+
+    def forward(self, x):
+        return get_array_module(x).conj(x)
+
+    def backward(self, g):
+        return conj(g) if isinstance(g, Tensor) else g.conj()
+
+
+def conj(input):
+    """The complex conjugate; ``input`` itself for real tensors, as in PyTorch (disttorch keeps
+    no lazy conjugate bit: a complex result is computed at once)."""
+    if input._data.dtype.kind != "c":
+        return input
+    return Conj.apply(input)
+
+
+def conj_physical(input, *, out=None):
+    """The complex conjugate, computed now (``input`` for real tensors)."""
+    return _out(conj(input), out)
+
+
+def resolve_conj(input):
+    """``input``: disttorch never defers a conjugation."""
+    return input
+
+
+def resolve_neg(input):
+    """``input``: disttorch never defers a negation."""
+    return input
+
+
+def is_conj(input):
+    """False: disttorch tensors carry no lazy conjugate bit."""
+    return False
+
+
+def is_neg(input):
+    """False: disttorch tensors carry no lazy negative bit."""
+    return False
+
+
+def is_nonzero(input):
+    """Whether a one-element tensor is nonzero (``bool(input)``, with PyTorch's errors)."""
+    n = input._data.size
+    if n == 0:
+        raise RuntimeError("Boolean value of Tensor with no values is ambiguous")
+    if n > 1:
+        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+    return bool(input._data.reshape(()).item())
+
+
+def is_same_size(input, other):
+    """Whether ``input`` and ``other`` have the same shape."""
+    return tuple(input.shape) == tuple(other.shape)
 
 
 def angle(input, *, out=None):
@@ -480,7 +539,9 @@ _methods.update({
 })
 for _name in ["det", "logdet", "inverse", "pinverse", "matrix_power", "cholesky", "svd", "angle",
               "arccosh", "arcsinh", "arctanh", "nextafter", "is_signed", "is_inference",
-              "unsafe_chunk", "unsafe_split", "logcumsumexp", "triangular_solve"]:
+              "unsafe_chunk", "unsafe_split", "logcumsumexp", "triangular_solve", "conj",
+              "conj_physical", "resolve_conj", "resolve_neg", "is_conj", "is_neg",
+              "is_nonzero", "is_same_size"]:
     _methods[_name] = _method(globals()[_name])
 _methods["unsafe_split_with_sizes"] = _method(split_with_sizes)
 register_methods(_methods)
@@ -489,6 +550,10 @@ Tensor.imag = property(imag)
 Tensor.layout = property(lambda self: strided)
 Tensor.is_meta = property(lambda self: False)
 Tensor.is_mps = property(lambda self: False)
+# layouts and kinds disttorch does not have: every tensor is dense, strided and unquantized
+for _name in ("is_sparse", "is_sparse_csr", "is_quantized", "is_nested", "is_mkldnn"):
+    setattr(Tensor, _name, property(lambda self: False))
+Tensor.conj_physical_ = lambda self: self.copy_(conj(self)) if self.is_complex() else self
 
 
 def _complex(np_dtype):

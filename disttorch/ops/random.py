@@ -168,20 +168,30 @@ def _float_dtype(dtype):
 
 def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
          requires_grad=False, pin_memory=False):
-    """Uniform samples on ``[0, 1)``."""
+    """Uniform samples on ``[0, 1)`` (complex dtypes: both parts)."""
     shape = shape_from_args(size, "rand")
     dt = _float_dtype(dtype)
-    array = _gen(generator).random(shape, dtype=np.float64 if dt.itemsize != 4 else np.float32)
+    array = _draw(_gen(generator).random, shape, dt)
     return _finish(array.astype(dt, copy=False), device, requires_grad)
+
+
+def _draw(sample, shape, dt, complex_scale=1.0):
+    """``sample(shape, dtype)`` for the float dtype ``dt`` (float64 draws for half precision);
+    a complex ``dt`` gets independent real and imaginary parts, times ``complex_scale``."""
+    if dt.kind == "c":
+        part = np.float32 if dt == np.complex64 else np.float64
+        array = sample(shape, dtype=part) + 1j * sample(shape, dtype=part)
+        return array * complex_scale if complex_scale != 1.0 else array
+    return sample(shape, dtype=np.float64 if dt.itemsize != 4 else np.float32)
 
 
 def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
           requires_grad=False, pin_memory=False):
-    """Standard normal samples."""
+    """Standard normal samples (complex dtypes: a complex normal, each part of variance 1/2)."""
     shape = shape_from_args(size, "randn")
     dt = _float_dtype(dtype)
-    array = _gen(generator).standard_normal(shape, dtype=np.float64 if dt.itemsize != 4 else
-                                            np.float32)
+    # complex: unit variance in all, half in each part (PyTorch's complex normal)
+    array = _draw(_gen(generator).standard_normal, shape, dt, complex_scale=np.sqrt(0.5))
     return _finish(array.astype(dt, copy=False), device, requires_grad)
 
 

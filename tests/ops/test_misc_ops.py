@@ -295,3 +295,25 @@ def test_memory_format_tags_are_accepted():
     assert model(x).shape == (1, 2, 3, 3)
     assert isinstance(disttorch.preserve_format, disttorch.memory_format)
     assert repr(disttorch.channels_last) == "torch.channels_last"
+
+
+@requires_torch
+def test_conjugation_and_layout_queries_match_torch():
+    z = np.array([[1 + 2j, -3 - 0.5j], [0.25j, 4.0]], dtype=np.complex64)
+    r = np.array([1.5, -2.0], dtype=np.float32)
+    for lib in (torch, disttorch):
+        x, y = lib.from_numpy(z.copy()), lib.from_numpy(r.copy())
+        assert y.conj() is y and lib.conj(y) is y and y.resolve_conj() is y
+        assert not x.resolve_conj().is_conj() and not x.is_neg() and x.resolve_neg() is x
+        np.testing.assert_array_equal(x.conj().resolve_conj().numpy(), z.conj())
+        np.testing.assert_array_equal(lib.conj_physical(x).numpy(), z.conj())
+        assert lib.conj_physical(x).dtype == x.dtype
+        x.conj_physical_()
+        np.testing.assert_array_equal(x.numpy(), z.conj())
+        assert not any([y.is_sparse, y.is_sparse_csr, y.is_quantized, y.is_nested, y.is_mkldnn])
+        assert y.is_same_size(lib.zeros(2)) and not y.is_same_size(lib.zeros(2, 1))
+        assert lib.tensor([0.5]).is_nonzero() and not lib.tensor([[0]]).is_nonzero()
+        for bad, message in [(lib.ones(0), "with no values is ambiguous"),
+                             (lib.ones(2), "with more than one value is ambiguous")]:
+            with pytest.raises(RuntimeError, match=message):
+                bad.is_nonzero()

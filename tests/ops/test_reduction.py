@@ -167,6 +167,25 @@ OPS = [
            lambda rng: [S(_ties())], gradcheck=False),
     OpInfo("nanmedian", lambda lib, x, **kw: lib.nanmedian(x, **kw),
            lambda rng: [S(_with_nan(rng)), S(_with_nan(rng), dim=1)], gradcheck=False),
+    OpInfo("quantile", lambda lib, x, q, **kw: lib.quantile(x, q, **kw),
+           lambda rng: [S(_distinct(rng, 3, 5), 0.3),
+                        S(_distinct(rng, 3, 5), np.array([0.0, 0.25, 0.9, 1.0]), dim=1,
+                          grad=[True, False]),
+                        S(_distinct(rng, 4, 3), 0.5, dim=0, keepdim=True,
+                          interpolation="midpoint"),
+                        S(_distinct(rng, 2, 3, 4), np.array([0.2, 0.7]), keepdim=True,
+                          interpolation="lower", grad=[True, False]),
+                        S(_distinct(rng, 2, 3, 4), np.array(0.6), dim=-2, interpolation="higher",
+                          grad=[True, False]),
+                        S(_distinct(rng, 7), np.array([0.5, 1 / 6, 0.25]), dim=0,
+                          interpolation="nearest", grad=[True, False]),
+                        S(np.array(1.5), 0.4, dim=0, keepdim=True)]),
+    OpInfo("nanquantile", lambda lib, x, q, **kw: (lib.nanquantile(x, q, **kw),
+                                                   x.quantile(q, **kw)),
+           lambda rng: [S(_with_nan(rng), 0.3), S(_with_nan(rng), 0.75, dim=1),
+                        # (which of several NaNs a gradient reaches is the sort's choice)
+                        S(np.array([[np.nan, np.nan], [1.0, 2.0]]), np.array([0.0, 0.5]),
+                          dim=1, keepdim=True, grad=[False, False])], gradcheck=False),
 ]
 
 test_matches_torch, test_finite_differences = op_tests(OPS)
@@ -228,6 +247,23 @@ def test_bool_and_index_results():
     (lambda: disttorch.linalg.vector_norm(disttorch.zeros(0, 3), -1, dim=0),
      "linalg.vector_norm cannot compute the -1 norm on the dimension 0because this dimension is "
      "empty and the operation does not have an identity"),
+    (lambda: disttorch.quantile(disttorch.ones(3), 1.5),
+     "quantile() q must be in the range [0, 1] but got 1.5"),
+    (lambda: disttorch.quantile(disttorch.ones(3), disttorch.tensor([0.5, 1.5])),
+     "quantile() q values must be in the range [0, 1]"),
+    (lambda: disttorch.quantile(disttorch.ones(3), disttorch.ones(1, 1)),
+     "quantile() q must be a scalar or 1D tensor"),
+    (lambda: disttorch.quantile(disttorch.ones(3), disttorch.ones(2, dtype=disttorch.float64)),
+     "quantile() q tensor must be same dtype as the input tensor"),
+    (lambda: disttorch.quantile(disttorch.arange(3), 0.5),
+     "quantile() input tensor must be either float or double dtype"),
+    (lambda: disttorch.nanquantile(disttorch.ones(3).half(), 0.5),
+     "nanquantile() input tensor must be either float or double dtype"),
+    (lambda: disttorch.quantile(disttorch.zeros(3, 0), 0.5, dim=0),
+     "quantile() input tensor must be non-empty"),
+    (lambda: disttorch.quantile(disttorch.ones(3), 0.5, interpolation="cubic"),
+     "quantile() interpolation must be one of linear, lower, higher, midpoint or nearest, but "
+     "got cubic"),
 ])
 def test_runtime_errors(fn, message):
     with pytest.raises(RuntimeError) as info:
