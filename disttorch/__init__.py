@@ -18,7 +18,7 @@ from ._dtype import (dtype, float16, half, float32, float64, double, bfloat16, i
                      int32, int64, long, uint8, bool, complex64, cfloat, complex128, cdouble,
                      get_default_dtype, set_default_dtype, promote_types, result_type, can_cast,
                      finfo, iinfo)
-from ._device import device
+from ._device import device, set_default_device, get_default_device
 from .tensor import Tensor, Size, is_tensor, is_storage, numel
 from .autograd.grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode,
                                  is_grad_enabled, is_inference_mode_enabled)

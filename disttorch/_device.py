@@ -1,6 +1,9 @@
 """Device objects: ``disttorch.device("cpu")``, ``device("cuda")``, ``device("cuda:1")``."""
 
-__all__ = ["device"]
+__all__ = ["device", "set_default_device", "get_default_device"]
+
+# the device factory functions use when given none (set_default_device, ``with device(...)``)
+_default = [None]
 
 
 class device:
@@ -51,6 +54,36 @@ class device:
 
     def __reduce__(self):
         return (device, (self.type, self.index))
+
+    def __enter__(self):
+        """``with device("cuda"):`` makes this the default device of the block."""
+        _entered.append(_default[0])
+        _default[0] = self
+        return self
+
+    def __exit__(self, *exc):
+        _default[0] = _entered.pop()
+        return False
+
+
+_entered = []  # the default devices that ``with device(...)`` blocks replaced
+
+
+def set_default_device(device_):
+    """Make ``device_`` (a device, string or index; None: the CPU) where factory functions
+    (``zeros``, ``randn``, ``tensor``..., and so new modules' parameters) create tensors when
+    given no ``device``. ``from_numpy`` and the ``*_like`` functions are not affected."""
+    _default[0] = None if device_ is None else device(device_)
+
+
+def get_default_device():
+    """The device factory functions use when given none (``cpu`` unless set)."""
+    return _default[0] if _default[0] is not None else CPU
+
+
+def default_or(device_):
+    """``device_``, or the default device when it is None (None when that is the CPU)."""
+    return _default[0] if device_ is None else device_
 
 
 CPU = device("cpu")

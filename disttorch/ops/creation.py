@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import _dtype
 from .._backend import is_cuda_array
-from .._device import device as _device
+from .._device import default_or, device as _device
 from ..tensor import Tensor, _new
 from ._util import register_methods
 
@@ -32,7 +32,8 @@ def shape_from_args(args, name="size"):
 
 
 def place(array, device):
-    """Move a freshly made numpy array to ``device`` (None or cpu: stays)."""
+    """Move a freshly made numpy array to ``device`` (None: the default device; cpu: stays)."""
+    device = default_or(device)
     if device is None:
         return array
     dev = _device(device)
@@ -140,6 +141,7 @@ def as_tensor(data, dtype=None, device=None):
         return data.to(device=device, dtype=dtype) if (dtype or device) else data
     if isinstance(data, np.ndarray):
         t = from_numpy(data)
+        device = default_or(device)
         if dtype is not None or device is not None:
             return t.to(device=device, dtype=dtype)
         return t
@@ -172,6 +174,7 @@ def from_numpy(ndarray):
 def _filled(args, size, fill, dtype, device, requires_grad, name, default=None):
     shape = shape_from_args(size if size is not None else args, name)
     dt = _np_dtype(dtype, default)
+    device = default_or(device)
     if device is not None and _device(device).type == "cuda":
         from .conversion import _cuda_filled
         array = _cuda_filled(shape, dt, fill, _device(device).index)
