@@ -40,18 +40,13 @@ def is_complex(input):
     return input.is_complex()
 
 
-def is_nonzero(input):
-    if input.numel() != 1:
-        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
-    return builtins_bool(input.item())
-
-
 import builtins as _builtins  # noqa: E402
 
 builtins_bool = _builtins.bool
 
-_LAZY = {"nn", "optim", "utils", "distributed", "linalg", "amp", "testing", "backends", "fft",
-         "special", "profiler", "vision", "multiprocessing", "jit", "hub", "onnx", "random"}
+_LAZY = {"nn", "optim", "utils", "distributed", "distributions", "linalg", "amp", "testing",
+         "backends", "fft", "special", "profiler", "vision", "multiprocessing", "jit", "hub",
+         "onnx", "random"}
 
 
 _COMPAT = {"compile", "set_printoptions", "set_float32_matmul_precision",

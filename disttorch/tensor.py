@@ -36,6 +36,9 @@ class Size(tuple):
 
 def _new(data, requires_grad=False, grad_fn=None, output_nr=0, vc=None):
     """Build a Tensor around an existing array without any checks (the op hot path)."""
+    if isinstance(data, _np_generic):
+        # numpy ufuncs answer a 0-d input with a scalar: a tensor always holds an array
+        data = _np_asarray(data)
     t = _object_new(Tensor)
     t._data = data
     t._requires_grad = requires_grad
@@ -47,6 +50,8 @@ def _new(data, requires_grad=False, grad_fn=None, output_nr=0, vc=None):
 
 
 _object_new = object.__new__
+_np_generic = np.generic
+_np_asarray = np.asarray
 
 
 class Tensor:

@@ -293,3 +293,16 @@ def test_random_module_and_out_of_memory_error_names():
     np.testing.assert_array_equal(disttorch.rand(3).numpy(), inside.numpy())
     assert disttorch.OutOfMemoryError is disttorch.cuda.OutOfMemoryError
     assert issubclass(disttorch.OutOfMemoryError, RuntimeError)
+
+
+def test_zero_dim_results_are_arrays():
+    # numpy ufuncs answer 0-d inputs with scalars; comparisons, logical, bitwise and predicate
+    # results used to hold one, whose .device then failed ('str' object has no attribute 'id')
+    x = disttorch.tensor(1.5)
+    results = [x < 2, x == 1.5, x >= disttorch.tensor(2.0), disttorch.isnan(x),
+               disttorch.logical_not(x), disttorch.logical_and(x, x),
+               disttorch.tensor(3) & 1, ~disttorch.tensor(True), disttorch.fmax(x, x)]
+    for r in results:
+        assert isinstance(r._data, np.ndarray) and r.shape == () and r.device.type == "cpu"
+    assert ((x < 2) & (x > 0)).item() is True
+    assert ((x < 2) | disttorch.tensor([False, True])).tolist() == [True, True]

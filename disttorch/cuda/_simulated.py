@@ -741,7 +741,9 @@ def _special_ufunc(scalar_fn):
         if type(x) is not ndarray:
             raise TypeError(f"Unsupported type {type(x)}")
         a = _unwrap(x)
-        return ndarray(vectorized(a).astype(np.float32 if a.dtype == np.float32 else np.float64))
+        # (np.asarray: frompyfunc gives a bare Python float for 0-d input)
+        return ndarray(np.asarray(vectorized(a), dtype=np.float32 if a.dtype == np.float32
+                                  else np.float64))
     return ufunc
 
 

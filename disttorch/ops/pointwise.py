@@ -37,8 +37,19 @@ def _dual(tensor_fn, name):
 
 _SQRT_PI_2 = 2.0 / math.sqrt(math.pi)
 
-_erf_vec = np.frompyfunc(math.erf, 1, 1)
-_erfc_vec = np.frompyfunc(math.erfc, 1, 1)
+_erf_objects = np.frompyfunc(math.erf, 1, 1)
+_erfc_objects = np.frompyfunc(math.erfc, 1, 1)
+
+
+def _erf_vec(x):
+    """``math.erf`` per element, as a float64 array (frompyfunc alone gives object arrays, and
+    a bare Python float for 0-d input)."""
+    return np.asarray(_erf_objects(x), dtype=np.float64)
+
+
+def _erfc_vec(x):
+    """``math.erfc`` per element, as a float64 array."""
+    return np.asarray(_erfc_objects(x), dtype=np.float64)
 
 
 def _erfc_positive(z):
@@ -57,7 +68,7 @@ def _erf_array(x):
         # CuPy's erf gives float64 for float16
         return cupyx_module(xp).scipy.special.erf(x).astype(x.dtype, copy=False)
     if x.dtype == np.float64:
-        return _erf_vec(x).astype(np.float64)
+        return _erf_vec(x)
     return np.copysign(1.0 - _erfc_positive(np.abs(x.astype(np.float64))), x).astype(x.dtype)
 
 
@@ -68,7 +79,7 @@ def _erfc_array(x):
     if xp is not np:
         return cupyx_module(xp).scipy.special.erfc(x).astype(x.dtype, copy=False)
     if x.dtype == np.float64:
-        return _erfc_vec(x).astype(np.float64)
+        return _erfc_vec(x)
     wide = x.astype(np.float64)
     tail = _erfc_positive(np.abs(wide))
     return np.where(wide < 0, 2.0 - tail, tail).astype(x.dtype)

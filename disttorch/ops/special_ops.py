@@ -167,7 +167,7 @@ def _polygamma_np(x, n):
 
 
 def _normal_cdf_np(x):
-    return 0.5 * _erfc_scalar(-x / _SQRT2).astype(np.float64)
+    return 0.5 * _erfc_scalar(-x / _SQRT2)
 
 
 def _giles_erfinv(y, w):
@@ -190,7 +190,7 @@ def _erfinv_central(y):
     with np.errstate(all="ignore"):
         x = _giles_erfinv(y, -np.log1p(-y * y))
         for _ in range(2):
-            u = (_erf_scalar(x).astype(np.float64) - y) / (2.0 / _SQRT_PI * np.exp(-x * x))
+            u = (_erf_scalar(x) - y) / (2.0 / _SQRT_PI * np.exp(-x * x))
             x = x - u / (1.0 + x * u)
     return x
 

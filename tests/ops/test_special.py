@@ -310,3 +310,28 @@ def test_erfc_keeps_its_tail(dtype):
     rtol = {"float64": 1e-15, "float32": 3e-7, "float16": 1e-3}[dtype]
     np.testing.assert_allclose(ours.double().numpy(), theirs.double().numpy(), rtol=rtol,
                                atol=1e-44 if dtype == "float32" else 0)
+
+
+ZERO_DIM = ["erf", "erfc", "erfinv", "lgamma", "digamma", "special.ndtr", "special.log_ndtr",
+            "special.ndtri", "special.erfcx", "special.i0", "special.i0e", "special.i1",
+            "special.i1e", "special.entr", "special.expit", "special.sinc"]
+
+
+def _lookup(lib, name):
+    for part in name.split("."):
+        lib = getattr(lib, part)
+    return lib
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", ZERO_DIM)
+def test_zero_dim_inputs(name, dtype):
+    # a 0-d input once made math.erf's per-element path return a bare float (AttributeError)
+    for value in (0.7, 0.2, -0.3):
+        if name == "special.ndtri" and value < 0:
+            continue
+        want = _lookup(torch, name)(torch.tensor(value, dtype=getattr(torch, dtype)))
+        got = _lookup(disttorch, name)(disttorch.tensor(value, dtype=getattr(disttorch, dtype)))
+        assert got.shape == () and str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=2e-6)
