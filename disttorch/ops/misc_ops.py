@@ -380,7 +380,7 @@ def histc(input, bins=100, min=0, max=0, *, out=None):
     return _out(_new(xp.asarray(counts.astype(input._data.dtype))), out)
 
 
-def histogram(input, bins, *, range=None, weight=None, density=False, out=None):
+def histogram(input, bins=100, *, range=None, weight=None, density=False, out=None):
     """A histogram of ``input`` as ``(hist, bin_edges)``; ``bins`` is a count or a 1-D tensor of
     increasing edges. Not differentiable."""
     if input._data.dtype.kind != "f":
@@ -431,6 +431,8 @@ def renorm(input, p, dim, maxnorm):
 
 
 def _window(name, window_length, periodic, dtype, device, requires_grad, values):
+    if isinstance(window_length, Tensor):  # (a one-element integer tensor, as PyTorch takes)
+        window_length = int(window_length.item())
     if window_length < 0:
         raise RuntimeError(f"{name} requires non-negative window_length, got window_length="
                            f"{window_length}")

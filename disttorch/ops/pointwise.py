@@ -452,6 +452,8 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
 
 
 def logit(input, eps=None):
+    if input._data.dtype.kind in "biu":
+        input = cast(input, default_float())
     x = input if eps is None else clamp(input, eps, 1 - eps)
     return log(div(x, sub(1, x)))
 

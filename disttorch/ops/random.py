@@ -216,6 +216,8 @@ def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None
 def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=None,
              requires_grad=False, pin_memory=False):
     """A random permutation of ``0 .. n-1``."""
+    if isinstance(n, Tensor):  # (a one-element integer tensor, as PyTorch takes)
+        n = int(n.item())
     dt = _dtype.to_numpy_dtype(dtype) if dtype is not None else np.dtype(np.int64)
     return _finish(_gen(generator).permutation(n).astype(dt), device, requires_grad)
 
@@ -299,8 +301,10 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
 
 
 def poisson(input, generator=None):
-    return _finish(_gen(generator).poisson(_data_of(input)).astype(input._data.dtype),
-                   input.device, False)
+    """Poisson samples with rates ``input`` (its shape and dtype)."""
+    # (np.asarray: numpy's generator answers a 0-d rate with a Python int)
+    draws = np.asarray(_gen(generator).poisson(_data_of(input)))
+    return _finish(draws.astype(input._data.dtype), input.device, False)
 
 
 # ------------------------------------------------------------ in-place sampling

@@ -4,6 +4,8 @@ Every op here returns a numpy/cupy view of its input wrapped in one Tensor and m
 ``make_view`` (shared version counter, in-place ops rewrite the base's history). The backward
 of each is linear in ``g`` and written with dual helpers, so double backward records a graph.
 """
+import warnings
+
 import numpy as np
 
 from .._backend import get_array_module
@@ -387,6 +389,9 @@ def _H(self):
 
 def adjoint(input):
     """The conjugate transpose of the last two dims."""
+    if input._data.ndim == 0:
+        warnings.warn("adjoint() is deprecated on 0-D tensors. Consider using x.conj().")
+        return _conj(input)
     if input._data.ndim < 2:
         raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches of "
                            f"matrices. Got {input._data.ndim}-D tensor.")

@@ -317,3 +317,22 @@ def test_conjugation_and_layout_queries_match_torch():
                              (lib.ones(2), "with more than one value is ambiguous")]:
             with pytest.raises(RuntimeError, match=message):
                 bad.is_nonzero()
+
+
+@requires_torch
+def test_zero_dim_and_tensor_arguments_match_torch():
+    # found by a sweep of torch.* over 0-d inputs: each of these raised in disttorch
+    for lib in (torch, disttorch):
+        assert lib.poisson(lib.tensor(2.0)).shape == () and lib.poisson(lib.tensor(2.0)).dtype \
+            == lib.float32
+        assert lib.randperm(lib.tensor(3)).sort().values.tolist() == [0, 1, 2]
+        assert lib.hann_window(lib.tensor(4)).tolist() == [0.0, 0.5, 1.0, 0.5]
+        assert lib.histogram(lib.tensor([0.7, 0.2])).hist.shape == (100,)
+    np.testing.assert_allclose(disttorch.logit(disttorch.tensor([True, False]), eps=0.1).numpy(),
+                               torch.logit(torch.tensor([True, False]), eps=0.1).numpy(),
+                               rtol=1e-6)
+    assert disttorch.logit(disttorch.tensor(True)).item() == float("inf")
+    with pytest.warns(UserWarning, match="adjoint\\(\\) is deprecated on 0-D tensors"):
+        assert disttorch.tensor(0.5).adjoint().item() == 0.5
+    with pytest.raises(RuntimeError, match="Got 1-D tensor"):
+        disttorch.ones(3).adjoint()
