@@ -14,7 +14,7 @@ from ..tensor import Tensor, _new
 from ._util import register_methods, sum_to, default_float, cast, wrap_dim, as_method as _method
 from .arithmetic import check_inplace, apply_inplace, _nograd_inplace, _out, _prep
 from .indexing import scalar_type_name
-from .pointwise import acosh, asinh, atanh
+from .pointwise import ZeroGrad, acosh, asinh, atanh
 
 __all__ = ["det", "logdet", "inverse", "pinverse", "matrix_power", "cholesky", "svd", "fill",
            "detach", "get_device", "is_signed", "is_inference", "real", "imag", "angle",
@@ -254,9 +254,13 @@ def angle(input, *, out=None):
     xp = get_array_module(x._data)
     if x._data.dtype.kind == "c":
         return _new(xp.angle(x._data))
-    values = xp.where(x._data < 0, math.pi, 0.0).astype(x._data.dtype)
-    values = xp.where(xp.isnan(x._data), x._data, values)
-    return x * 0 + _new(values)
+    return _out(ZeroGrad.apply(x, _real_angle), out)
+
+
+def _real_angle(a):
+    xp = get_array_module(a)
+    values = xp.where(a < 0, math.pi, 0.0).astype(a.dtype)
+    return xp.where(a != a, a, values)
 
 
 arccosh = acosh

@@ -177,9 +177,9 @@ def vander(x, N=None, increasing=False):
     n = x.shape[0] if N is None else N
     if n < 0:
         raise RuntimeError("N must be non-negative.")
-    if x._data.dtype.kind == "b":
-        x = cast(x, np.dtype(np.int64))
-    columns = [x.new_ones(x.shape)] + [x ** k for k in range(1, n)]
+    if x._data.dtype.kind in "biu":
+        x = cast(x, np.dtype(np.int64))  # (PyTorch computes integer powers in int64)
+    columns = ([x.new_ones(x.shape)] if n else []) + [x ** k for k in range(1, n)]
     if not increasing:
         columns = columns[::-1]
     if not columns:

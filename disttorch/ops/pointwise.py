@@ -245,7 +245,14 @@ def sign(input, *, out=None):
     """-1, 0 or 1 by the sign of each element (bool stays bool)."""
     if input._data.dtype.kind == "b":
         return input.clone()
-    return _out(ZeroGrad.apply(input, _xp(input._data).sign), out)
+    return _out(ZeroGrad.apply(input, _sign_array), out)
+
+
+def _sign_array(x):
+    # PyTorch's sign is (0 < x) - (x < 0): 0 for NaN, where numpy's is NaN
+    xp = _xp(x)
+    s = xp.sign(x)
+    return xp.where(x != x, 0, s).astype(s.dtype, copy=False) if x.dtype.kind in "fc" else s
 
 
 sgn = sign

@@ -223,8 +223,9 @@ _threshold = _activation("threshold", lambda xp, x, th, v: xp.where(x > th, x, v
 _softshrink = _activation(
     "softshrink", lambda xp, x, l: xp.where(x > l, x - l, xp.where(x < -l, x + l, 0)),
     lambda g, x, l: g * ((x > l) | (x < -l)))
-_hardshrink = _activation("hardshrink", lambda xp, x, l: xp.where((x > l) | (x < -l), x, 0),
-                          lambda g, x, l: g * ((x > l) | (x < -l)))
+# zero inside [-lambd, lambd], x elsewhere (NaN too, as in PyTorch)
+_hardshrink = _activation("hardshrink", lambda xp, x, l: xp.where((x >= -l) & (x <= l), 0, x),
+                          lambda g, x, l: g * ~((x >= -l) & (x <= l)))
 
 
 # ----------------------------------------------------------------- public API
