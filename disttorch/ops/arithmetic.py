@@ -201,11 +201,13 @@ class Pow(Node):
     def forward(self, a, b):
         self.shapes = (_shape(a), _shape(b))
         xp = get_array_module(a if hasattr(a, "dtype") else b)
-        if hasattr(a, "dtype") and a.dtype.kind in "iu" and (
-                (hasattr(b, "dtype") and b.dtype.kind in "iu" and (b < 0).any()) or
-                (type(b) is int and b < 0)):
+        if hasattr(a, "dtype") and a.dtype.kind in "biu" and type(b) is int and b < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
-        out = xp.power(a, b)
+        if hasattr(a, "dtype") and hasattr(b, "dtype") and a.dtype.kind in "biu" and \
+                b.dtype.kind == "i" and bool((b < 0).any()):
+            out = _integer_power(xp, a, b)
+        else:
+            out = xp.power(a, b)
         if out.dtype is _FLOAT32:
             out = _scalar_result(out, a, b)
         self.save_for_backward(a, b, out)
@@ -230,6 +232,17 @@ class Pow(Node):
                 safe = _dual_where(_is_zero(a), g * 0, g * out * _dual_log(_abs_or_self(a)))
                 gb = sum_to(safe, sb)
         return ga, gb
+
+
+def _integer_power(xp, a, b):
+    """``a ** b`` for integer tensors with negative exponents in ``b``, as PyTorch computes it:
+    1 ** b = 1, (-1) ** b = +-1 by parity, 0 for any other base (numpy refuses them)."""
+    result_dtype = xp.result_type(a, b)
+    base = a.astype(result_dtype)
+    negative = b < 0
+    positive_part = xp.power(base, xp.where(negative, 0, b).astype(result_dtype))
+    reciprocal = xp.where(base == 1, 1, xp.where(base == -1, xp.where(b % 2 == 0, 1, -1), 0))
+    return xp.where(negative, reciprocal, positive_part).astype(result_dtype)
 
 
 def _is_zero(x):

@@ -15,7 +15,7 @@ from .._backend import get_array_module
 from ..amp.autocast_mode import autocast_args
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
-from ._util import register_methods, wrap_dim, device_mismatch, as_method as _method
+from ._util import register_methods, wrap_dim, device_mismatch, cast, as_method as _method
 from .indexing import (Index, IndexPut, IndexPutAccumulate, index_dual, _inplace, _value_for,
                        _zero_at)
 from .shape import slice_view
@@ -300,6 +300,8 @@ def _embed(input, src, index, name="slice"):
     if src._data.shape != want:
         raise RuntimeError(f"expected src to have a size equal to the slice of self. src size = "
                            f"{list(src._data.shape)}, slice size = {list(want)}")
+    if src._data.dtype != input._data.dtype and type(src._data) is type(input._data):
+        src = cast(src, input._data.dtype)  # (these three cast src, unlike scatter)
     return IndexPut.apply(input, _src_for(input, src, f"{name}_scatter"), index)
 
 

@@ -13,8 +13,9 @@ from .._gemm import matmul as _gemm
 from .._backend import get_array_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
-from ._util import register_methods, wrap_dim
-from .arithmetic import add, mul
+from .. import _dtype
+from ._util import cast, register_methods, wrap_dim
+from .arithmetic import _prep, add, mul
 from .pointwise import _inplace_unary
 from .reduction import _sum, _method, scalar_type_name
 from ..amp.autocast_mode import autocast_args
@@ -296,7 +297,6 @@ def outer(input, vec2, *, out=None):
     for t, name in ((input, "self"), (vec2, "vec2")):
         if t._data.ndim != 1:
             raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t._data.ndim}-D")
-    from .arithmetic import _prep
     input, vec2 = _prep(input, vec2)
     return _out(einsum("i,j->ij", input, vec2), out)
 
@@ -555,6 +555,9 @@ def _tensordot(x, y, x_axes, n):
 def kron(input, other, *, out=None):
     """Kronecker product: blocks ``input[i, j] * other``."""
     _check_device(input, other)
+    # PyTorch's promotion, not numpy's; a 0-d operand counts fully (kron reshapes it first)
+    dtype = _dtype.result_type_from([input.dtype, other.dtype], [], ()).np_dtype
+    input, other = cast(input, dtype), cast(other, dtype)
     return _out(Kron.apply(input, other), out)
 
 

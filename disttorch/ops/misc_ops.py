@@ -133,7 +133,9 @@ def block_diag(*tensors):
         blocks.append(t.reshape(1, -1) if t.dim() < 2 else t)
     if not blocks:
         return ops.empty((1, 0))
-    dtype = _dtype.result_type_from([b.dtype for b in blocks], [], ()).np_dtype
+    # promoted as PyTorch does, 0-d inputs as scalars of their category
+    dtype = _dtype.result_type_from([t.dtype for t in tensors if t.dim()],
+                                    [t.dtype for t in tensors if not t.dim()], ()).np_dtype
     blocks = [cast(b, dtype) for b in blocks]
     width = sum(b.shape[1] for b in blocks)
     rows, left = [], 0

@@ -353,8 +353,10 @@ def _igamma_np(a, x, upper):
         y = np.where((a == 0) & (x > 0), float(not upper), y)
         y = np.where(x == 0, float(upper), y)
         y = np.where(np.isinf(x) & (x > 0), float(not upper), y)
-        y = np.where((a < 0) | (x < 0) | np.isnan(a) | np.isnan(x) | ((a == 0) & (x == 0)),
-                     np.nan, y)
+        # a = inf: all the mass at infinity (P = 0); with x = inf too, undefined (PyTorch: NaN)
+        y = np.where(np.isinf(a) & (a > 0), float(upper), y)
+        y = np.where((a < 0) | (x < 0) | np.isnan(a) | np.isnan(x) | ((a == 0) & (x == 0)) |
+                     (np.isinf(a) & np.isinf(x)), np.nan, y)
     return y
 
 
@@ -534,14 +536,13 @@ def mvlgamma(input, p):
     r"""The log of the multivariate gamma function of dimension ``p``:
     :math:`\frac{p(p-1)}{4}\ln\pi + \sum_{i=0}^{p-1} \ln\Gamma(x - i/2)`.
 
-    Every element must be greater than ``(p - 1) / 2``.
+    Defined for elements greater than ``(p - 1) / 2``; below, the formula is evaluated as it
+    stands (log |Gamma|), as PyTorch does without a check.
     """
     if p < 1:
         raise RuntimeError("p has to be greater than or equal to 1")
     if input._data.dtype.kind not in "f":
         raise RuntimeError("mvlgamma is only defined for floating types")
-    if bool((input._data <= (p - 1) / 2).any()):
-        raise RuntimeError(f"All elements must be greater than (p-1)/2 = {(p - 1) / 2}")
     total = lgamma(input)
     for i in range(1, p):
         total = total + lgamma(input - i / 2)

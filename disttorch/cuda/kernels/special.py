@@ -241,6 +241,7 @@ __device__ double lower_gamma_series(double a, double x) {
 // the series gives P where x < a + 1 or x - a <= 3 sqrt(a), the fraction Q beyond
 __device__ double igamma_(double a, double x, bool upper) {
     if (a < 0 || x < 0 || isnan(a) || isnan(x) || (a == 0 && x == 0)) return NAN_;
+    if (isinf(a)) return isinf(x) ? NAN_ : (upper ? 1.0 : 0.0);
     if (isinf(x)) return upper ? 0.0 : 1.0;
     if (x == 0) return upper ? 1.0 : 0.0;
     if (a == 0) return upper ? 0.0 : 1.0;
