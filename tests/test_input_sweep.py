@@ -175,3 +175,53 @@ def test_two_argument_functions_match_torch(key):
             _compare(f"{name}({key})", got, want, rtol=2e-3 if "float16" in key else 1e-5)
             checked += 1
     assert checked > 20
+
+
+_grng = np.random.default_rng(3)
+GRAD_INPUTS = {"unit": _grng.uniform(0.1, 0.9, (2, 3)), "wide": _grng.standard_normal((2, 3)) * 2,
+               "square": _grng.standard_normal((3, 3)) + 3 * np.eye(3)}
+# svd/svd-like outputs depend on the sign LAPACK picks for each singular vector (numpy's and
+# PyTorch's differ), so a random weighting of U and V is not comparable; PyTorch's sgn
+# gradient is a ZeroTensor its own numpy() refuses
+GRAD_SKIP = {"svd", "sgn"}
+
+
+def _differentiable(lib, outputs):
+    return [o for o in _flat(outputs) if isinstance(o, lib.Tensor) and o.requires_grad
+            and o.dtype.is_floating_point]
+
+
+@pytest.mark.parametrize("kind", ["function", "method"])
+@pytest.mark.parametrize("key", list(GRAD_INPUTS))
+def test_gradients_match_torch(kind, key):
+    """The gradient of a random weighting of every differentiable output, float64."""
+    x = GRAD_INPUTS[key]
+    checked = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, call in _calls(kind):
+            if name in GRAD_SKIP or name.endswith("_"):
+                continue
+            tx = torch.tensor(x, requires_grad=True)
+            try:
+                want = _differentiable(torch, call(torch, tx))
+                if not want:
+                    continue
+                weights = [np.random.default_rng(5).standard_normal(tuple(o.shape)) for o in want]
+                torch.autograd.backward(want, [torch.tensor(w, dtype=o.dtype)
+                                               for w, o in zip(weights, want)])
+            except Exception:
+                continue
+            if tx.grad is None:
+                continue
+            dx = disttorch.tensor(x, requires_grad=True)
+            got = _differentiable(disttorch, call(disttorch, dx))
+            assert len(got) == len(want), f"{name}: {len(got)} differentiable outputs, torch " \
+                                          f"{len(want)}"
+            disttorch.autograd.backward(got, [disttorch.tensor(w, dtype=o.dtype)
+                                              for w, o in zip(weights, got)])
+            assert dx.grad is not None, name
+            np.testing.assert_allclose(dx.grad.numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-8,
+                                       equal_nan=True, err_msg=f"{name}({key})")
+            checked += 1
+    assert checked > 50

@@ -14,6 +14,7 @@ from .pointwise import _inplace_unary as _inplace
 from .. import _dtype
 from .._backend import get_array_module, to_numpy
 from ..return_types import _structseq
+from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import register_methods, wrap_dim, default_float, cast, promote
 from .arithmetic import _out
@@ -335,14 +336,28 @@ def ldexp(input, other, *, out=None):
     return _out(x * _ops().pow(2.0, other), out)
 
 
+class Frexp(Node):
+    """``(mantissa, exponent)``; the mantissa's gradient is ``g / 2 ** exponent``."""
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        mantissa, exponent = xp.frexp(x)
+        self.scale = xp.ldexp(xp.ones((), x.dtype), -exponent).astype(x.dtype, copy=False)
+        self.mark_non_differentiable(1)
+        return mantissa, exponent.astype(np.int32)
+
+    def backward(self, g_mantissa, g_exponent):
+        scale = self.scale if not isinstance(g_mantissa, Tensor) else _new(self.scale)
+        return g_mantissa * scale
+
+
 def frexp(input, *, out=None):
     """Split ``input`` into mantissas in ``[0.5, 1)`` (in magnitude) and ``int32`` exponents with
-    ``input == mantissa * 2 ** exponent``."""
+    ``input == mantissa * 2 ** exponent`` (the mantissa is differentiable, as in PyTorch)."""
     if input._data.dtype.kind != "f":
         raise RuntimeError("torch.frexp() only supports floating-point dtypes")
-    xp = get_array_module(input._data)
-    mantissa, exponent = xp.frexp(input._data)
-    return frexp_result(_new(mantissa), _new(exponent.astype(np.int32)))
+    mantissa, exponent = Frexp.apply(input)
+    return frexp_result(mantissa, exponent)
 
 
 def isin(elements, test_elements, *, assume_unique=False, invert=False):

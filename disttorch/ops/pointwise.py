@@ -11,7 +11,7 @@ from ._util import (register_methods, sum_to, default_float, cast, as_scalar,
                     promote_scalar_tensor, match_devices, on_device_of)
 from ..amp.autocast_mode import autocast_args
 from .arithmetic import (add, mul, sub, div, check_inplace, apply_inplace, _out, _prep,
-                         _nograd_inplace)
+                         _nograd_inplace, _dual_where)
 
 __all__ = ["abs", "absolute", "reciprocal", "exp", "exp2", "log", "log2", "log10", "log1p", "expm1",
            "sqrt", "rsqrt", "sin", "cos", "tan", "asin", "acos", "atan", "arcsin", "arccos",
@@ -458,11 +458,39 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
     return _out(NanToNum.apply(input, nan, posinf, neginf), out)
 
 
+class Logit(Node):
+    """``log(x / (1 - x))`` of ``x`` clamped to ``[eps, 1 - eps]``; the gradient is
+    ``1 / (x (1 - x))``, 0 where the clamp cut (NaN outside [0, 1] without eps), as PyTorch's."""
+
+    def forward(self, x, eps):
+        xp = _xp(x)
+        if eps is not None:
+            x_ = xp.clip(x, eps, 1 - eps)
+        else:
+            x_ = x
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = xp.log(x_ / (1 - x_))
+        self.save_for_backward(x)
+        self.eps = eps
+        return y.astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        x, = self.saved_tensors
+        data = x._data if isinstance(x, Tensor) else x
+        lo, hi = (0.0, 1.0) if self.eps is None else (self.eps, 1 - self.eps)
+        outside = (data < lo) | (data > hi)
+        fill = float("nan") if self.eps is None else 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inside = g / (x * (1 - x))
+        return _dual_where(outside, inside * 0 + fill, inside), None
+
+
 def logit(input, eps=None):
+    """The log-odds ``log(x / (1 - x))``, of ``x`` clamped to ``[eps, 1 - eps]`` when ``eps``
+    is given."""
     if input._data.dtype.kind in "biu":
         input = cast(input, default_float())
-    x = input if eps is None else clamp(input, eps, 1 - eps)
-    return log(div(x, sub(1, x)))
+    return Logit.apply(input, eps)
 
 
 def xlogy(input, other):
