@@ -92,7 +92,7 @@ class Activation(Node):
 
     def backward(self, g):
         x, = self.saved_tensors
-        if not isinstance(g, Tensor) and _is_bf16(g):
+        if not isinstance(g, Tensor) and (_is_bf16(g) or g.dtype == np.float16):
             gx = self.grad(g.astype(_FLOAT32), x.astype(_FLOAT32), *self.params)
             return (gx.astype(g.dtype),) + (None,) * len(self.params)
         return (self.grad(g, x, *self.params),) + (None,) * len(self.params)
@@ -152,8 +152,9 @@ class Gelu(Node):
         if self.fused:
             self.save_for_backward(x)
             return fused
-        # bfloat16 in float32, rounded once (its cdf is kept in float32)
-        wide = x.astype(_FLOAT32) if _is_bf16(x) else x
+        # bfloat16 and float16 in float32, rounded once (the cdf is kept in float32): erf in
+        # half precision was up to 16 ulps off
+        wide = x.astype(_FLOAT32) if _is_bf16(x) or x.dtype == np.float16 else x
         cdf = (0.5 * (1 + P._erf_array(wide * _INV_SQRT2))).astype(wide.dtype, copy=False)
         self.save_for_backward(x, cdf)
         return (wide * cdf).astype(x.dtype, copy=False)
@@ -215,13 +216,15 @@ _hardsigmoid = _activation("hardsigmoid", lambda xp, x: xp.clip(x / 6 + 0.5, 0, 
                            lambda g, x: g * ((x > -3) & (x < 3)) / 6)
 _hardswish = _activation(
     "hardswish", lambda xp, x: x * xp.clip(x + 3, 0, 6) / 6,
-    lambda g, x: _where(x < -3, g * 0, _where(x <= 3, g * (x / 3 + 0.5), g)))
+    # (at x = 3 the gradient is 1, as PyTorch takes it)
+    lambda g, x: _where(x < -3, g * 0, _where(x < 3, g * (x / 3 + 0.5), g)))
 _logsigmoid = _activation("log_sigmoid", lambda xp, x: -_softplus_array(-x),
                           lambda g, x: g * _sigmoid(-x))
 _threshold = _activation("threshold", lambda xp, x, th, v: xp.where(x > th, x, v),
                          lambda g, x, th, v: g * (x > th))
 _softshrink = _activation(
-    "softshrink", lambda xp, x, l: xp.where(x > l, x - l, xp.where(x < -l, x + l, 0)),
+    # x - clip(x): shrunk by lambd towards 0, 0 inside, and NaN kept (as PyTorch)
+    "softshrink", lambda xp, x, l: x - xp.clip(x, -l, l),
     lambda g, x, l: g * ((x > l) | (x < -l)))
 # zero inside [-lambd, lambd], x elsewhere (NaN too, as in PyTorch)
 _hardshrink = _activation("hardshrink", lambda xp, x, l: xp.where((x >= -l) & (x <= l), 0, x),
