@@ -161,7 +161,23 @@ def _promote_scalar(s, t):
         s = as_scalar(s)
         if type(s) not in _PY_SCALARS:
             raise TypeError(f"unsupported operand type: {type(s).__name__}")
+    return wrap_int_scalar(s, t._data.dtype)
+
+
+def wrap_int_scalar(s, dtype):
+    """A Python int meeting an integer tensor, as PyTorch takes it: converted to the tensor's
+    dtype, wrapping when out of its range (``uint8 + -1`` subtracts 1; numpy would raise)."""
+    if type(s) is int and dtype.kind in "iu":
+        bounds = _INT_BOUNDS.get(dtype)
+        if bounds is None:
+            info = np.iinfo(dtype)
+            bounds = _INT_BOUNDS[dtype] = (int(info.min), int(info.max))
+        if not bounds[0] <= s <= bounds[1]:
+            return int(np.array(s & 0xFFFFFFFFFFFFFFFF, dtype=np.uint64).astype(dtype))
     return s
+
+
+_INT_BOUNDS = {}
 
 
 def scalar_result_dtype(t, s):

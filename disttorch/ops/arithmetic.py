@@ -8,7 +8,8 @@ from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ..amp.autocast_mode import autocast_args
 from ._util import (promote, promote_scalar_tensor, register_methods, sum_to, default_float,
-                    cast, device_mismatch, as_scalar, match_devices, _PY_SCALARS)
+                    cast, device_mismatch, as_scalar, match_devices, wrap_int_scalar,
+                    _PY_SCALARS)
 
 __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
            "floor_divide", "remainder", "fmod", "pow", "float_power", "neg", "negative",
@@ -25,8 +26,12 @@ def _shape(x):
     return getattr(x, "shape", ())
 
 
-def _prep(a, b):
-    """Promote a binary op's operands; fast when both are tensors of one dtype and device."""
+def _prep(a, b, wrap=True):
+    """Promote a binary op's operands; fast when both are tensors of one dtype and device.
+
+    A Python int meeting an integer tensor is converted to its dtype as PyTorch does (wrapping
+    when out of range), unless ``wrap`` is False: an op whose result is a float (true division,
+    atan2...) takes the number as it is."""
     if type(a) is Tensor:
         tb = type(b)
         if tb is Tensor:
@@ -37,19 +42,23 @@ def _prep(a, b):
         # Python numbers that cannot change the tensor's dtype under PyTorch's rules
         if tb is float and a._data.dtype.kind in "fc":
             return a, b
-        if tb is int and a._data.dtype.kind in "fciu":
+        if tb is int and a._data.dtype.kind in "fc":
             return a, b
+        if tb is int and a._data.dtype.kind in "iu":
+            return a, wrap_int_scalar(b, a._data.dtype) if wrap else b
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
             return promote(a, b)
         b = b if type(b) in _PY_SCALARS else as_scalar(b)
         if type(b) not in _PY_SCALARS:
             raise TypeError(f"unsupported operand type(s): 'Tensor' and '{type(b).__name__}'")
-        return promote_scalar_tensor(a, b), b
+        a = promote_scalar_tensor(a, b)
+        return a, wrap_int_scalar(b, a._data.dtype) if wrap else b
     a = a if type(a) in _PY_SCALARS else as_scalar(a)
     if type(a) not in _PY_SCALARS:
         raise TypeError(f"unsupported operand type(s): '{type(a).__name__}' and 'Tensor'")
-    return a, promote_scalar_tensor(b, a)
+    b = promote_scalar_tensor(b, a)
+    return (wrap_int_scalar(a, b._data.dtype) if wrap else a), b
 
 
 _FLOAT32 = np.dtype(np.float32)
@@ -357,7 +366,7 @@ def _to_float(x):
 def div(input, other, *, rounding_mode=None, out=None):
     """Elementwise division; integer inputs give a float result unless ``rounding_mode`` is set."""
     if rounding_mode is None:
-        a, b = _prep(input, other)
+        a, b = _prep(input, other, wrap=False)
         a, b = _to_float(a), _to_float(b)
         return _out(Div.apply(a, b), out)
     if rounding_mode not in ("trunc", "floor"):
@@ -475,7 +484,7 @@ def atan2(input, other, *, out=None):
 
 
 def _atan2(input, other, *, out=None):
-    a, b = _prep(input, other)
+    a, b = _prep(input, other, wrap=False)
     return _out(Atan2.apply(_to_float(a), _to_float(b)), out)
 
 
@@ -491,6 +500,9 @@ def _compare(ufunc_name):
         b = other._data if isinstance(other, Tensor) else as_scalar(other)
         if not isinstance(input, Tensor) and not isinstance(other, Tensor):
             raise TypeError("expected a Tensor operand")
+        # an out-of-range int is first converted to the integer tensor's dtype, as PyTorch
+        a = wrap_int_scalar(a, b.dtype) if hasattr(b, "dtype") else a
+        b = wrap_int_scalar(b, a.dtype) if hasattr(a, "dtype") else b
         xp = get_array_module(a if hasattr(a, "dtype") else b)
         return _out(_new(getattr(xp, ufunc_name)(a, b)), out)
     op.__name__ = ufunc_name
@@ -655,7 +667,8 @@ def _inplace_op(fn, ufunc_name=None):
         record = check_inplace(self)
         if not record or not (self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)):
             if ufunc_name is not None and not args and not kwargs.get("alpha", 1) != 1:
-                od = other._data if isinstance(other, Tensor) else as_scalar(other)
+                od = other._data if isinstance(other, Tensor) else \
+                    wrap_int_scalar(as_scalar(other), self._data.dtype)
                 if isinstance(other, Tensor) and type(od) is not type(self._data):
                     od = _host_operand(self, other)
                 sd = self._data

@@ -1,5 +1,7 @@
 """Scans along one dim: cumsum, cumprod, cummax, cummin."""
 
+import numpy as np
+
 from .. import _dtype, return_types
 from .._backend import get_array_module
 from ..autograd.function import Node
@@ -25,6 +27,9 @@ class Cumsum(Node):
     def forward(self, x, axis, reverse, acc_dtype):
         self.axis, self.reverse = axis, reverse
         xp = get_array_module(x)
+        if acc_dtype is None and x.dtype == np.float16:
+            # half precision accumulates in float32 and rounds each sum once, as PyTorch's
+            return self.forward(x.astype(np.float32), axis, reverse, None).astype(np.float16)
         if reverse:
             return _reverse_cumsum(xp, x if acc_dtype is None else x.astype(acc_dtype), axis)
         return xp.cumsum(x, axis=axis, dtype=acc_dtype)

@@ -8,7 +8,7 @@ from .._backend import get_array_module, cupyx_module, is_cuda_array
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import (register_methods, sum_to, default_float, cast, as_scalar,
-                    promote_scalar_tensor, match_devices, on_device_of)
+                    promote_scalar_tensor, match_devices, on_device_of, wrap_int_scalar)
 from ..amp.autocast_mode import autocast_args
 from .arithmetic import (add, mul, sub, div, check_inplace, apply_inplace, _out, _prep,
                          _nograd_inplace, _dual_where)
@@ -315,9 +315,13 @@ def clamp(input, min=None, max=None, *, out=None):
             result = where(result > max, max, result) if isinstance(max, Tensor) else \
                 clamp(result, None, max)
         return _out(result, out)
+    min, max = as_scalar(min), as_scalar(max)
     if input._data.dtype.kind in "biu" and (isinstance(min, float) or isinstance(max, float)):
         input = cast(input, default_float())
-    return _out(Clamp.apply(input, as_scalar(min), as_scalar(max)), out)
+    elif input._data.dtype.kind == "b" and (type(min) is int or type(max) is int):
+        input = cast(input, np.dtype(np.int64))  # bool with an int bound: int64, as PyTorch
+    return _out(Clamp.apply(input, wrap_int_scalar(min, input._data.dtype),
+                            wrap_int_scalar(max, input._data.dtype)), out)
 
 
 clip = clamp
@@ -494,7 +498,7 @@ def logit(input, eps=None):
 
 
 def xlogy(input, other):
-    a, b = _prep(input, other)
+    a, b = _prep(input, other, wrap=False)
     a_t = a if isinstance(a, Tensor) else None
     res = mul(a, log(b if isinstance(b, Tensor) else _new(np.asarray(b, default_float()))))
     zero_mask = (a._data == 0) if a_t is not None else None
@@ -527,7 +531,7 @@ def heaviside(input, values, *, out=None):
 
 
 def copysign(input, other):
-    a, b = _prep(input, other)
+    a, b = _prep(input, other, wrap=False)
     a = cast(a, default_float()) if a._data.dtype.kind in "biu" else a
     bd = b._data if isinstance(b, Tensor) else b
     flip = _new(_xp(a._data).where(_xp(a._data).signbit(a._data) != _xp(a._data).signbit(bd),

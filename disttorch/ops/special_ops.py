@@ -581,7 +581,7 @@ class LogAddExp(Node):
 
 
 def _logaddexp(name, input, other, base, out):
-    a, b = _prep(input, other)
+    a, b = _prep(input, other, wrap=False)
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"{name}(): argument 'other' must be Tensor")
     if a._data.dtype.kind not in "fc":
@@ -626,7 +626,7 @@ class Igamma(Node):
 
 
 def _igamma(input, other, upper, out):
-    a, x = _prep(input, other)
+    a, x = _prep(input, other, wrap=False)
     if a._data.dtype.kind not in "f":
         a, x = cast(a, default_float()), cast(x, default_float())
     shape = np.broadcast_shapes(a.shape, x.shape)

@@ -190,3 +190,33 @@ def test_out_argument():
     out = disttorch.empty(3)
     res = disttorch.add(disttorch.ones(3), 2, out=out)
     assert res is out and out.tolist() == [3.0, 3.0, 3.0]
+
+
+@requires_torch
+def test_int_scalars_meet_integer_tensors_as_torch():
+    # PyTorch converts a Python int to the integer tensor's dtype, wrapping (numpy 2 raises
+    # OverflowError); a float result (true division...) takes the number as it is
+    cases = ["u + -1", "u * -1", "-1 - u", "u + 300", "u < -1", "u == 259", "i8 + 200",
+             "i8 > 200", "u // -1", "lib.remainder(u, -1)", "u / -1", "lib.xlogy(u, -1)",
+             "lib.clamp(u, -1)", "lib.clamp(b, 0)", "b + 1", "u.clone().mul_(-1)",
+             "u.clone().add_(300)"]
+    for lib in (torch, disttorch):
+        names = {"lib": lib, "u": lib.tensor([3, 200], dtype=lib.uint8),
+                 "i8": lib.tensor([100, -100], dtype=lib.int8), "b": lib.tensor([True, False])}
+        results = {case: eval(case, {}, names) for case in cases}
+        if lib is torch:
+            want = results
+    for case in cases:
+        got, ref = results[case], want[case]
+        assert str(got.dtype).split(".")[-1] == str(ref.dtype).split(".")[-1], case
+        np.testing.assert_allclose(got.numpy().astype(np.float64),
+                                   ref.numpy().astype(np.float64), rtol=1e-6, err_msg=case)
+
+
+@requires_torch
+def test_half_cumsum_accumulates_in_float32():
+    x = np.random.default_rng(11).standard_normal((3, 40)).astype(np.float16)
+    got = disttorch.cumsum(disttorch.from_numpy(x), -1)
+    want = torch.cumsum(torch.from_numpy(x), -1)
+    assert got.dtype == disttorch.float16
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
