@@ -334,7 +334,10 @@ unsafe_split_with_sizes = split_with_sizes
 
 
 def _log_accumulate(x, axis):
-    """Running ``logaddexp`` along ``axis`` (a log-step scan on CUDA arrays)."""
+    """Running ``logaddexp`` along ``axis`` (a log-step scan on CUDA arrays); half precision
+    runs in float32 and is rounded once per prefix, as PyTorch's (a half running sum drifts)."""
+    if x.dtype.itemsize < 4 and x.dtype.kind in "fV":
+        return _log_accumulate(x.astype(np.float32), axis).astype(x.dtype)
     xp = get_array_module(x)
     if xp is not np:
         return accumulate(xp, "logaddexp", x, axis)
@@ -378,7 +381,7 @@ class LogCumSumExp(Node):
 
 def logcumsumexp(input, dim, *, out=None):
     """``log(cumsum(exp(input), dim))``, computed without overflow or underflow."""
-    if input._data.dtype.kind != "f":
+    if not input.is_floating_point():
         raise RuntimeError(f'"logcumsumexp_out_cpu" not implemented for '
                            f"'{scalar_type_name(input)}'")
     dim = wrap_dim(dim, input.dim())

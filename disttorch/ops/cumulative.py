@@ -10,7 +10,8 @@ from ._util import register_methods, wrap_dim, cast
 from ..amp.autocast_mode import autocast_args
 from .pointwise import _inplace_unary
 from ._ufunc_compat import accumulate
-from .reduction import (reduction_api, Gather, _data, _like, _method, _others_matrix, _to_last,
+from .reduction import (reduction_api, Gather, _data, _like, _low_float, _method,
+                        _others_matrix, _to_last,
                         _from_last, _INT64)
 
 __all__ = ["cumsum", "cumprod", "cummax", "cummin"]
@@ -27,9 +28,10 @@ class Cumsum(Node):
     def forward(self, x, axis, reverse, acc_dtype):
         self.axis, self.reverse = axis, reverse
         xp = get_array_module(x)
-        if acc_dtype is None and x.dtype == np.float16:
-            # half precision accumulates in float32 and rounds each sum once, as PyTorch's
-            return self.forward(x.astype(np.float32), axis, reverse, None).astype(np.float16)
+        if acc_dtype is None and _low_float(x.dtype):
+            # half precision and bfloat16 accumulate in float32 and round each sum once, as
+            # PyTorch's
+            return self.forward(x.astype(np.float32), axis, reverse, None).astype(x.dtype)
         if reverse:
             return _reverse_cumsum(xp, x if acc_dtype is None else x.astype(acc_dtype), axis)
         return xp.cumsum(x, axis=axis, dtype=acc_dtype)
@@ -48,7 +50,10 @@ def _cumsum(x, axis, reverse):
 class Cumprod(Node):
     def forward(self, x, axis, acc_dtype):
         self.axis = axis
-        out = get_array_module(x).cumprod(x, axis=axis, dtype=acc_dtype)
+        if acc_dtype is None and _low_float(x.dtype):  # (in float32, as cumsum)
+            out = get_array_module(x).cumprod(x.astype(np.float32), axis=axis).astype(x.dtype)
+        else:
+            out = get_array_module(x).cumprod(x, axis=axis, dtype=acc_dtype)
         self.save_for_backward(x, out)
         return out
 

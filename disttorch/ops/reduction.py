@@ -133,8 +133,9 @@ class NanSum(Node):
             weight = (weight / keep.sum(axis=axes, keepdims=True)).astype(x.dtype)
         self.save_for_backward(weight)
         fn = xp.nanmean if mean else xp.nansum
+        wide = x.astype(_FLOAT32) if _low_float(x.dtype) else x  # (accumulated in float32)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return fn(x, axis=axes, keepdims=keepdim)
+            return xp.asarray(fn(wide, axis=axes, keepdims=keepdim)).astype(x.dtype, copy=False)
 
     def backward(self, g):
         weight, = self.saved_tensors

@@ -18,7 +18,7 @@ from .arithmetic import _dual_where, sub
 from .pointwise import _exp, _sign, abs as _abs_op
 from .reduction import (reduction_api, ExtremeAll, Gather, _axes, _check_nonempty, _data,
                         _expand, _like, _mean_keep, _method, _numel, _reduced_shape,
-                        _require_float, _tie_weights, mean, _INT64)
+                        _require_float, _tie_weights, mean, _low_float, _INT64)
 
 __all__ = ["var", "std", "var_mean", "std_mean", "median", "nanmedian", "norm", "dist", "cdist",
            "logsumexp"]
@@ -32,7 +32,7 @@ class Var(Node):
         self.in_shape, self.axes, self.keepdim, self.sqrt = x.shape, axes, keepdim, sqrt
         self.dof = _numel(x.shape, axes) - correction
         # half precision is accumulated in float32, as PyTorch does
-        wide = x.astype(np.float32) if x.dtype == np.float16 else x
+        wide = x.astype(np.float32) if _low_float(x.dtype) else x
         centered = wide - wide.mean(axis=axes, keepdims=True)
         sq = xp.square(centered) if x.dtype.kind != "c" else (centered * centered.conj()).real
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -64,10 +64,12 @@ class LogSumExp(Node):
         if x.size == 0:
             out = xp.full(_reduced_shape(x.shape, axes, keepdim), -np.inf, x.dtype)
         else:
-            shift = xp.amax(x, axis=axes, keepdims=True)
+            wide = x.astype(np.float32) if _low_float(x.dtype) else x  # (float32, as PyTorch)
+            shift = xp.amax(wide, axis=axes, keepdims=True)
             shift = xp.where(xp.isfinite(shift), shift, 0)
             with np.errstate(divide="ignore"):
-                out = xp.log(xp.exp(x - shift).sum(axis=axes, keepdims=True)) + shift
+                out = xp.log(xp.exp(wide - shift).sum(axis=axes, keepdims=True)) + shift
+            out = out.astype(x.dtype, copy=False)
             if not keepdim:
                 out = out.reshape(_reduced_shape(x.shape, axes, False))
         self.save_for_backward(x, out)
@@ -85,7 +87,8 @@ class VectorNorm(Node):
     def forward(self, x, p, axes, keepdim):
         xp = get_array_module(x)
         self.in_shape, self.p, self.axes, self.keepdim = x.shape, p, axes, keepdim
-        a = xp.abs(x)
+        # half precision and bfloat16 in float32, rounded once (bfloat16 came out float32)
+        a = xp.abs(x.astype(np.float32) if _low_float(x.dtype) else x)
         if p == 2:
             out = xp.sqrt((a * a).sum(axis=axes, keepdims=keepdim))
         elif p == 1:
@@ -99,6 +102,7 @@ class VectorNorm(Node):
         else:
             with np.errstate(divide="ignore"):
                 out = ((a ** p).sum(axis=axes, keepdims=keepdim)) ** (1.0 / p)
+        out = xp.asarray(out).astype(x.dtype, copy=False)
         self.save_for_backward(x, out)
         return out
 

@@ -220,3 +220,13 @@ def test_half_cumsum_accumulates_in_float32():
     want = torch.cumsum(torch.from_numpy(x), -1)
     assert got.dtype == disttorch.float16
     np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_logcumsumexp_runs_in_float32(dtype):
+    x = (np.random.default_rng(0).standard_normal((4, 2000)) + 3).astype(np.float32)
+    got = disttorch.logcumsumexp(disttorch.from_numpy(x).to(getattr(disttorch, dtype)), -1)
+    want = torch.logcumsumexp(torch.from_numpy(x).to(getattr(torch, dtype)), -1)
+    assert got.dtype == getattr(disttorch, dtype)
+    np.testing.assert_allclose(got.float().numpy(), want.float().numpy(), rtol=1e-2)
