@@ -44,7 +44,7 @@ import builtins as _builtins  # noqa: E402
 
 builtins_bool = _builtins.bool
 
-_LAZY = {"nn", "optim", "utils", "distributed", "distributions", "linalg", "amp", "testing",
+_LAZY = {"nn", "optim", "utils", "distributed", "distributions", "func", "linalg", "amp", "testing",
          "backends", "fft", "special", "profiler", "vision", "multiprocessing", "jit", "hub",
          "onnx", "random"}
 
