@@ -2,7 +2,8 @@
 
 ``functional_call`` runs a module with parameters and buffers given as a dict; ``grad``,
 ``grad_and_value`` and ``vjp`` differentiate plain functions of tensors (and of dicts, lists
-and tuples of tensors), composing with each other and with ``autograd`` (``grad(grad(f))``).
+and tuples of tensors), composing with each other and with ``autograd`` (``grad(grad(f))``);
+``jacrev`` and ``hessian`` give full Jacobians and Hessians of tensor functions.
 ``vmap``, ``jacfwd`` and the forward-mode transforms are not provided.
 """
 import contextlib
@@ -11,7 +12,7 @@ from ..autograd import grad as _autograd_grad
 from ..autograd import grad_mode
 from ..tensor import Tensor
 
-__all__ = ["functional_call", "grad", "grad_and_value", "vjp"]
+__all__ = ["functional_call", "grad", "grad_and_value", "vjp", "jacrev", "hessian"]
 
 
 # ------------------------------------------------------------------ pytrees of tensors
@@ -135,6 +136,15 @@ def _track(leaves):
     return tracked
 
 
+def _detached(tree, keep):
+    """``tree`` with its tensors detached from the transform's graph (kept when an outer
+    transform differentiates through it)."""
+    if keep:
+        return tree
+    leaves, rebuild = _flatten(tree)
+    return rebuild([t.detach() for t in leaves]) if leaves else tree
+
+
 def _rebuild_all(flats, values):
     out, start = [], 0
     for tracked, rebuild in flats:
@@ -192,7 +202,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
         out = _rebuild_all(flats, grads)
         gradient = tuple(out) if isinstance(argnums, tuple) else out[0]
         value = output if outer else output.detach()
-        return gradient, ((value, aux) if has_aux else value)
+        return gradient, ((value, _detached(aux, outer)) if has_aux else value)
     return wrapper
 
 
@@ -238,3 +248,44 @@ def vjp(func, *primals, has_aux=False):
         return tuple(_rebuild_all(flats, _gradients(out_leaves, inputs, cot_leaves)))
     detached = _flatten(output)[1]([t.detach() for t in out_leaves])
     return (detached, vjp_fn, aux) if has_aux else (detached, vjp_fn)
+
+
+def jacrev(func, argnums=0, *, has_aux=False):
+    """The Jacobian of ``func`` with respect to ``args[argnums]`` (an int or a tuple of ints,
+    tensors), by reverse mode: shape ``output.shape + input.shape`` (a tuple over a tuple of
+    ``argnums``); ``(jacobian, aux)`` with ``has_aux``. Nests (``jacrev(jacrev(f))``)."""
+    from ..autograd.functional import jacobian
+
+    def wrapper(*args, **kwargs):
+        nums = _picked(args, argnums)
+        for n in nums:
+            if not isinstance(args[n], Tensor):
+                raise RuntimeError(f"jacrev: argument {n} must be a Tensor (dicts and lists of "
+                                   f"tensors are taken by grad and vjp)")
+        outer = any(args[n].requires_grad for n in nums)
+        aux_box = []
+
+        def of_picked(*picked):
+            full = list(args)
+            for n, value in zip(nums, picked):
+                full[n] = value
+            result = func(*full, **kwargs)
+            if has_aux:
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError("jacrev(f, ...)(*args): output of function f should be "
+                                       "a tuple: (output, aux) if has_aux is True")
+                result, aux = result
+                aux_box.append(aux)
+            return result
+
+        jac = jacobian(of_picked, tuple(args[n] for n in nums), create_graph=outer)
+        if not isinstance(argnums, tuple):
+            jac = jac[0] if isinstance(jac, tuple) else jac
+        return (jac, _detached(aux_box[0], outer)) if has_aux else jac
+    return wrapper
+
+
+def hessian(func, argnums=0):
+    """The Hessian of the scalar ``func`` with respect to ``args[argnums]``: the Jacobian of
+    its gradient (shape ``input.shape + input.shape``)."""
+    return jacrev(jacrev(func, argnums), argnums)

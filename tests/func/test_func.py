@@ -101,3 +101,21 @@ def test_functional_call_buffers_and_tied_weights():
     out = disttorch.func.functional_call(model, {"0.weight": 2 * disttorch.eye(2)},
                                          disttorch.ones(1, 2))
     assert out.tolist() == [[4.0, 4.0]]
+
+
+def test_jacrev_and_hessian_match_torch():
+    x = np.array([1.0, 2.0, 0.5])
+    results = []
+    for lib in (torch, disttorch):
+        f = lib.func
+        t = lib.tensor(x)
+        jac = f.jacrev(lambda v: v ** 2 * v.sum())(t)
+        hess = f.hessian(lambda v: (v ** 3).sum() * v[0])(t)
+        pair = f.jacrev(lambda a, b: a * b.sin(), argnums=(0, 1))(t, 2 * t)
+        with_aux, aux = f.jacrev(lambda v: (v.sin(), v.cos()), has_aux=True)(t)
+        grad_aux = f.grad(lambda v: ((v ** 2).sum(), v * 3), has_aux=True)(t)[1]
+        values = [jac, hess, pair[0], pair[1], with_aux, aux, grad_aux]
+        assert not any(v.requires_grad for v in values)
+        results.append([v.numpy() for v in values])
+    for got, want in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
