@@ -290,6 +290,10 @@ def nextafter(input, other, *, out=None):
         raise TypeError(f"nextafter(): argument 'other' (position 2) must be Tensor, not "
                         f"{type(other).__name__}")
     a, b = _prep(input, other)
+    if a._data.dtype.kind not in "fV":
+        # PyTorch's kernel is for floating types only (and raises NotImplementedError, as here)
+        raise NotImplementedError(f'"nextafter_cpu" not implemented for '
+                                  f"'{scalar_type_name(a)}'")
     xp = get_array_module(a._data)
     if xp is np:
         return _out(_new(np.nextafter(a._data, b._data)), out)

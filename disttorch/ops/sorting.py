@@ -270,6 +270,10 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
         if reps.size and int(reps.min()) < 0:
             raise RuntimeError("repeats can not be negative")
     else:
+        if not isinstance(repeats, (int, np.integer)) or isinstance(repeats, bool):
+            raise TypeError(f"repeat_interleave() received an invalid combination of arguments "
+                            f"- got (Tensor, {type(repeats).__name__}): repeats must be an int "
+                            f"or a Tensor")
         if repeats < 0:
             raise RuntimeError("repeats can not be negative")
         reps = repeats

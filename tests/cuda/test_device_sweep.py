@@ -11,14 +11,16 @@ import pytest
 
 import disttorch
 from disttorch.cuda import _simulated
-from tests.test_input_sweep import INPUTS, SKIP_FUNCTIONS, SKIP_METHODS, _flat, _tensor
+from tests.test_input_sweep import (F_INPUTS, F_SKIP, INPUTS, PAIRS, SKIP_FUNCTIONS, SKIP_METHODS,
+                                   _flat, _tensor)
 
 torch = pytest.importorskip("torch")  # (only for the list of names to sweep)
 
 # random draws, and factories whose tensor argument is a value (their result is on the
 # default device, the CPU)
 SKIP = {"dropout", "dropout_", "scalar_tensor", "feature_dropout", "alpha_dropout",
-        "feature_alpha_dropout", "rrelu", "rrelu_"}
+        "feature_alpha_dropout", "rrelu", "rrelu_", "resize_as_", "empty_strided",
+        "bartlett_window", "blackman_window", "hamming_window", "hann_window", "kaiser_window"}
 HOST_METHODS = {"numpy", "cpu", "cuda", "to", "pin_memory", "is_pinned", "tolist", "item"}
 
 
@@ -51,14 +53,69 @@ def test_device_results_equal_the_cpu(kind, key):
             except Exception:
                 continue  # not defined for this input on the CPU either
             with _simulated.simulate():
-                got = call(_tensor(disttorch, key).to("cuda"))
-                pairs = [(a, b) for a, b in zip(_flat(got), _flat(want))
-                         if isinstance(b, disttorch.Tensor)]
-                for a, b in pairs:
-                    assert isinstance(a, disttorch.Tensor), name
-                    assert a.device.type == "cuda", f"{name}({key}) left the device"
-                    assert tuple(a.shape) == tuple(b.shape) and a.dtype == b.dtype, name
-                    np.testing.assert_allclose(_host(a), _host(b), rtol=1e-5, atol=1e-6,
-                                               equal_nan=True, err_msg=f"{name}({key})")
+                _same(call(_tensor(disttorch, key).to("cuda")), want, f"{name}({key})")
             checked += 1
     assert checked > 50
+
+
+def _same(got, want, label, rtol=1e-5):
+    for a, b in zip(_flat(got), _flat(want)):
+        if not isinstance(b, disttorch.Tensor):
+            continue
+        assert isinstance(a, disttorch.Tensor), label
+        assert a.device.type == "cuda", f"{label} left the device"
+        assert tuple(a.shape) == tuple(b.shape) and a.dtype == b.dtype, label
+        np.testing.assert_allclose(_host(a), _host(b), rtol=rtol, atol=1e-6, equal_nan=True,
+                                   err_msg=label)
+
+
+def _arg(value, device):
+    if isinstance(value, np.ndarray):
+        return disttorch.from_numpy(np.array(value, copy=True)).to(device)
+    return value
+
+
+@pytest.mark.parametrize("key", list(PAIRS))
+def test_two_argument_device_results_equal_the_cpu(key):
+    a, b = PAIRS[key]
+    names = [n for n in dir(torch) if not n.startswith("_") and n not in SKIP_FUNCTIONS
+             and n not in SKIP and callable(getattr(torch, n))
+             and not inspect.isclass(getattr(torch, n)) and hasattr(disttorch, n)]
+    checked = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in names:
+            fn = getattr(disttorch, name)
+            try:
+                want = fn(_arg(a, "cpu"), _arg(b, "cpu"))
+            except Exception:
+                continue
+            with _simulated.simulate():
+                _same(fn(_arg(a, "cuda"), _arg(b, "cuda")), want, f"{name}({key})")
+            checked += 1
+    assert checked > 20
+
+
+@pytest.mark.parametrize("key", list(F_INPUTS))
+def test_functional_device_results_equal_the_cpu(key):
+    x = F_INPUTS[key]
+    functional = disttorch.nn.functional
+    names = [n for n in dir(torch.nn.functional) if not n.startswith("_") and n not in F_SKIP
+             and callable(getattr(torch.nn.functional, n)) and hasattr(functional, n)
+             and not inspect.isclass(getattr(torch.nn.functional, n))]
+    checked = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in names:
+            for kwargs in ({}, {"dim": -1}):
+                try:
+                    want = getattr(functional, name)(disttorch.from_numpy(x.copy()), **kwargs)
+                except Exception:
+                    continue
+                with _simulated.simulate():
+                    got = getattr(functional, name)(disttorch.from_numpy(x.copy()).to("cuda"),
+                                                    **kwargs)
+                    _same(got, want, f"F.{name}({key})", rtol=1e-3)
+                checked += 1
+                break
+    assert checked > 30
