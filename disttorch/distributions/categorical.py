@@ -33,6 +33,14 @@ class Categorical(Distribution):
         self._num_events = self._param.shape[-1]
         super().__init__(self._param.shape[:-1], validate_args=validate_args)
 
+    def _param_event_shape(self):
+        return (self._num_events,)
+
+    def expand(self, batch_shape, _instance=None):
+        new = super().expand(batch_shape)
+        new._param = new.__dict__["probs"] if "probs" in new.__dict__ else new.__dict__["logits"]
+        return new
+
     @lazy_property
     def logits(self):
         return probs_to_logits(self.probs)

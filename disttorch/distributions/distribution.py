@@ -111,6 +111,25 @@ class Distribution:
         """``exp(entropy)``."""
         return ops.exp(self.entropy())
 
+    def expand(self, batch_shape, _instance=None):
+        """This distribution with its parameters broadcast (as views) to ``batch_shape``;
+        the event shape is unchanged."""
+        batch_shape = Size(batch_shape)
+        new = object.__new__(type(self))
+        event = tuple(self._param_event_shape())
+        for name in self.arg_constraints:
+            if name in self.__dict__:
+                setattr(new, name, self.__dict__[name].expand(tuple(batch_shape) + event))
+        for key, value in self.__dict__.items():
+            if key not in self.arg_constraints and key not in new.__dict__:
+                setattr(new, key, value)
+        new._batch_shape = batch_shape
+        return new
+
+    def _param_event_shape(self):
+        """The trailing dims of the parameters beyond the batch shape (a Categorical's K)."""
+        return ()
+
     def _extended_shape(self, sample_shape=Size()):
         if not isinstance(sample_shape, Size):
             sample_shape = Size(sample_shape)

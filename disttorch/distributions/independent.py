@@ -29,6 +29,14 @@ class Independent(Distribution):
                          Size(batch[split:] + tuple(base_distribution.event_shape)),
                          validate_args=validate_args)
 
+    def expand(self, batch_shape, _instance=None):
+        """Expanded to ``batch_shape``; the reinterpreted dims stay the event's."""
+        batch_shape = Size(batch_shape)
+        inner = tuple(self.base_dist.batch_shape)[len(self.base_dist.batch_shape)
+                                                  - self.reinterpreted_batch_ndims:]
+        return Independent(self.base_dist.expand(tuple(batch_shape) + inner),
+                           self.reinterpreted_batch_ndims, validate_args=False)
+
     @property
     def has_rsample(self):
         return self.base_dist.has_rsample

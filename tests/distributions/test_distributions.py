@@ -222,3 +222,20 @@ def test_on_the_simulated_device():
         assert kl.device.type == "cuda"
         got = got.cpu()
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_expand_matches_torch(case):
+    td, _, _ = _build(torch, case)
+    dd, _, _ = _build(disttorch, case)
+    target = (2,) + tuple(td.batch_shape)
+    te, de = td.expand(target), dd.expand(target)
+    assert tuple(de.batch_shape) == tuple(te.batch_shape) == target
+    assert tuple(de.event_shape) == tuple(te.event_shape)
+    value = td.sample()
+    np.testing.assert_allclose(_np(de.log_prob(disttorch.tensor(value.numpy()))),
+                               _np(te.log_prob(value)), rtol=1e-12)
+    np.testing.assert_allclose(_np(de.entropy()), _np(te.entropy()), rtol=1e-12)
+    assert tuple(de.sample((3,)).shape) == tuple(te.sample((3,)).shape)
+    with pytest.raises(RuntimeError, match="The expanded size of the tensor"):
+        disttorch.distributions.Normal(disttorch.zeros(3), 1.0).expand((2, 4))
