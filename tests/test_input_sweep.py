@@ -240,12 +240,19 @@ F_SKIP = {"dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "fe
 F_GRAD_KNOWN = {"elu", "celu", "selu", "relu", "hardshrink", "softsign"}
 
 
+def functional_names():
+    """The ``nn.functional`` calls both libraries have (less the random ones)."""
+    tf = torch.nn.functional
+    return [n for n in dir(tf) if not n.startswith("_") and n not in F_SKIP
+            and callable(getattr(tf, n)) and hasattr(disttorch.nn.functional, n)
+            and not inspect.isclass(getattr(tf, n))]
+
+
 @pytest.mark.parametrize("key", list(F_INPUTS))
 def test_functional_one_tensor_calls_match_torch(key):
     x = F_INPUTS[key]
     tf, df = torch.nn.functional, disttorch.nn.functional
-    names = [n for n in dir(tf) if not n.startswith("_") and n not in F_SKIP
-             and callable(getattr(tf, n)) and hasattr(df, n) and not inspect.isclass(getattr(tf, n))]
+    names = functional_names()
     checked = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

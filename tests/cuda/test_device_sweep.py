@@ -11,8 +11,8 @@ import pytest
 
 import disttorch
 from disttorch.cuda import _simulated
-from tests.test_input_sweep import (F_INPUTS, F_SKIP, INPUTS, PAIRS, SKIP_FUNCTIONS, SKIP_METHODS,
-                                   _flat, _tensor)
+from tests.test_input_sweep import (F_INPUTS, INPUTS, PAIRS, SKIP_FUNCTIONS, SKIP_METHODS, _flat,
+                                   _tensor, functional_names)
 
 torch = pytest.importorskip("torch")  # (only for the list of names to sweep)
 
@@ -100,13 +100,10 @@ def test_two_argument_device_results_equal_the_cpu(key):
 def test_functional_device_results_equal_the_cpu(key):
     x = F_INPUTS[key]
     functional = disttorch.nn.functional
-    names = [n for n in dir(torch.nn.functional) if not n.startswith("_") and n not in F_SKIP
-             and callable(getattr(torch.nn.functional, n)) and hasattr(functional, n)
-             and not inspect.isclass(getattr(torch.nn.functional, n))]
     checked = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for name in names:
+        for name in functional_names():
             for kwargs in ({}, {"dim": -1}):
                 try:
                     want = getattr(functional, name)(disttorch.from_numpy(x.copy()), **kwargs)
