@@ -264,6 +264,45 @@ class Tensor:
         array = to_numpy(self._data)
         return array if dtype is None else array.astype(dtype, copy=False)
 
+    def __contains__(self, element):
+        """``element in tensor``: whether any element equals ``element`` (a number or
+        tensor)."""
+        if not isinstance(element, (Tensor, int, float, bool, complex, np.generic)):
+            raise RuntimeError(f"Tensor.__contains__ only supports Tensor or scalar, but you "
+                               f"passed in a {type(element)}.")
+        return bool((self == element).any().item())
+
+    def __reversed__(self):
+        """The tensor flipped along its first dim (itself when 0-d)."""
+        return self if self._data.ndim == 0 else self.flip(0)
+
+    @property
+    def __cuda_array_interface__(self):
+        """The CUDA array interface of a CUDA tensor's memory (CuPy, Numba and others read
+        it without a copy)."""
+        if not self.is_cuda:
+            raise AttributeError(f"Can't get __cuda_array_interface__ on non-CUDA tensor type: "
+                                 f"{self.type()} If CUDA data is required use tensor.cuda() to "
+                                 f"copy tensor to device memory.")
+        if self._requires_grad:
+            raise RuntimeError("Can't get __cuda_array_interface__ on Variable that requires "
+                               "grad. If gradients aren't required, use var.detach() to get "
+                               "Variable that doesn't require grad.")
+        return self._data.__cuda_array_interface__
+
+    def __dlpack__(self, stream=None, **kwargs):
+        """The DLPack capsule of the tensor's memory (``numpy.from_dlpack``,
+        ``cupy.from_dlpack``, ``torch.from_dlpack``...)."""
+        if self._requires_grad:
+            raise RuntimeError("Can't export tensors that require gradient, use "
+                               "tensor.detach()")
+        if stream is None:
+            return self._data.__dlpack__(**kwargs)
+        return self._data.__dlpack__(stream=stream, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
+
     def item(self):
         """Return the value of a one-element tensor as a Python number."""
         if self._data.size != 1:

@@ -306,3 +306,28 @@ def test_zero_dim_results_are_arrays():
         assert isinstance(r._data, np.ndarray) and r.shape == () and r.device.type == "cpu"
     assert ((x < 2) & (x > 0)).item() is True
     assert ((x < 2) | disttorch.tensor([False, True])).tolist() == [True, True]
+
+
+def test_contains_reversed_and_dlpack_match_torch():
+    torch = pytest.importorskip("torch")
+    for lib in (torch, disttorch):
+        t = lib.tensor([1, 2, 3])
+        assert 2 in t and 5 not in t and lib.tensor(3) in t
+        assert [x.item() for x in reversed(t)] == [3, 2, 1]
+        assert reversed(lib.tensor(5)).item() == 5
+        with pytest.raises(RuntimeError, match="only supports Tensor or scalar, but you passed "
+                                               "in a <class 'str'>"):
+            "a" in t
+        with pytest.raises(AttributeError, match="Can't get __cuda_array_interface__ on "
+                                                 "non-CUDA tensor type"):
+            t.__cuda_array_interface__
+    # DLPack both ways, sharing memory
+    source = np.arange(4.0)
+    shared = disttorch.from_dlpack(source)
+    shared[0] = 7.0
+    assert source[0] == 7.0
+    np.testing.assert_array_equal(np.from_dlpack(shared), source)
+    assert torch.from_dlpack(disttorch.tensor([1.5, 2.5])).tolist() == [1.5, 2.5]
+    assert disttorch.from_dlpack(torch.arange(3.0)).tolist() == [0.0, 1.0, 2.0]
+    with pytest.raises(RuntimeError, match="Can't export tensors that require gradient"):
+        disttorch.ones(2, requires_grad=True).__dlpack__()

@@ -270,9 +270,11 @@ arctanh = atanh
 
 def _shift(name, ufunc):
     def op(input, other, *, out=None):
-        a = input._data
+        # PyTorch's promotion (bool with an int: int64) and its int conversion (u8 << -1)
+        x, y = _prep(input, other)
+        a = x._data
         xp = get_array_module(a)
-        b = other._data if isinstance(other, Tensor) else xp.asarray(other, a.dtype)
+        b = y._data if isinstance(y, Tensor) else xp.asarray(y, a.dtype)
         return _new(getattr(xp, ufunc)(a, b).astype(np.result_type(a, b)))
     op.__name__ = name
     op.__doc__ = f"Elementwise ``{ufunc.replace('_', ' ')}`` of integer tensors."
@@ -556,6 +558,21 @@ for _name in ["det", "logdet", "inverse", "pinverse", "matrix_power", "cholesky"
     _methods[_name] = _method(globals()[_name])
 _methods["unsafe_split_with_sizes"] = _method(split_with_sizes)
 register_methods(_methods)
+# << and >> on integer tensors, as PyTorch's operators
+Tensor.__lshift__ = lambda self, other: bitwise_left_shift(self, other)
+Tensor.__rshift__ = lambda self, other: bitwise_right_shift(self, other)
+Tensor.__rlshift__ = lambda self, other: bitwise_left_shift(_like_tensor(other, self), self)
+Tensor.__rrshift__ = lambda self, other: bitwise_right_shift(_like_tensor(other, self), self)
+Tensor.__ilshift__ = lambda self, other: self.bitwise_left_shift_(other)
+Tensor.__irshift__ = lambda self, other: self.bitwise_right_shift_(other)
+
+
+def _like_tensor(number, tensor):
+    """A Python number as a 0-d tensor on ``tensor``'s device (the left operand of ``2 << t``)."""
+    from .creation import tensor as make
+    return make(number, device=tensor.device)
+
+
 Tensor.real = property(real)
 Tensor.imag = property(imag)
 Tensor.layout = property(lambda self: strided)

@@ -9,7 +9,7 @@ from .._device import default_or, device as _device
 from ..tensor import Tensor, _new
 from ._util import register_methods
 
-__all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "full", "empty",
+__all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty",
            "zeros_like", "ones_like", "full_like", "empty_like", "arange", "range", "linspace",
            "logspace", "eye", "scalar_tensor", "empty_strided", "complex", "polar"]
 
@@ -156,6 +156,22 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
     if requires_grad:
         t.requires_grad_(True)
     return t
+
+
+_DLPACK_CUDA = (2, 13)  # kDLCUDA, kDLCUDAManaged
+
+
+def from_dlpack(ext_tensor):
+    """A tensor sharing memory with ``ext_tensor``, any object with ``__dlpack__`` (numpy and
+    CuPy arrays, PyTorch tensors...): on the CPU, or on the GPU when its memory is there."""
+    if not hasattr(ext_tensor, "__dlpack__"):
+        raise TypeError(f"from_dlpack expects an object with __dlpack__ (a numpy or CuPy array, "
+                        f"a tensor), got {type(ext_tensor).__name__}; DLPack capsules from "
+                        f"to_dlpack are not accepted")
+    if ext_tensor.__dlpack_device__()[0] in _DLPACK_CUDA:
+        from .._backend import cupy_module
+        return _new(cupy_module().from_dlpack(ext_tensor))
+    return from_numpy(np.from_dlpack(ext_tensor))
 
 
 def from_numpy(ndarray):

@@ -168,7 +168,8 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
         d = None
     else:
         d = wrap_dim(dim, data.ndim)
-        rows = xp.moveaxis(data, d, 0).reshape(data.shape[d], -1)
+        slice_size = data.size // data.shape[d] if data.shape[d] else 0
+        rows = xp.moveaxis(data, d, 0).reshape(data.shape[d], slice_size)
     n = rows.shape[0]
     starts = xp.ones(n, bool)
     if n > 1:

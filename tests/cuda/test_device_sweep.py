@@ -16,9 +16,10 @@ from tests.test_input_sweep import (F_INPUTS, INPUTS, PAIRS, SKIP_FUNCTIONS, SKI
 
 torch = pytest.importorskip("torch")  # (only for the list of names to sweep)
 
-# random draws, and factories whose tensor argument is a value (their result is on the
-# default device, the CPU)
-SKIP = {"dropout", "dropout_", "scalar_tensor", "feature_dropout", "alpha_dropout",
+# random draws, factories whose tensor argument is a value (their result is on the default
+# device, the CPU), and from_dlpack (the simulated device has no DLPack; tests/cuda/
+# test_interop.py checks it on a GPU)
+SKIP = {"dropout", "dropout_", "scalar_tensor", "from_dlpack", "feature_dropout", "alpha_dropout",
         "feature_alpha_dropout", "rrelu", "rrelu_", "resize_as_", "empty_strided",
         "bartlett_window", "blackman_window", "hamming_window", "hann_window", "kaiser_window"}
 HOST_METHODS = {"numpy", "cpu", "cuda", "to", "pin_memory", "is_pinned", "tolist", "item"}
