@@ -40,10 +40,6 @@ def is_complex(input):
     return input.is_complex()
 
 
-import builtins as _builtins  # noqa: E402
-
-builtins_bool = _builtins.bool
-
 _LAZY = {"nn", "optim", "utils", "distributed", "distributions", "func", "linalg", "amp", "testing",
          "backends", "fft", "special", "profiler", "vision", "multiprocessing", "jit", "hub",
          "onnx", "random"}

@@ -235,9 +235,9 @@ F_INPUTS = {"specials": np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-300, -2
 F_SKIP = {"dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout",
           "rrelu", "gumbel_softmax", "fractional_max_pool2d", "fractional_max_pool3d"}
 # gradients at NaN/inf inputs where PyTorch's choice is an accident of its kernels, left alone:
-# (elu, celu, selu, relu) give g at NaN, hardshrink 0, softsign NaN at +-inf (its true
-# derivative there is 0, which disttorch gives)
-F_GRAD_KNOWN = {"elu", "celu", "selu", "relu", "hardshrink", "softsign"}
+# (elu, celu, selu, relu) give g at NaN, softsign NaN at +-inf (its true derivative there is 0,
+# which disttorch gives)
+F_GRAD_KNOWN = {"elu", "celu", "selu", "relu", "softsign"}
 
 
 def functional_names():

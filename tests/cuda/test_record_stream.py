@@ -30,7 +30,8 @@ def _allocated():
 
 def test_memory_is_held_until_the_recorded_stream_is_done(device, pending):
     if _real():
-        pytest.skip("the pending stream is simulated")
+        pytest.skip("holding a stream pending needs the simulated device's events (a real GPU's "
+                    "finish on their own)")
     side = disttorch.cuda.Stream()
     base = _allocated()
     t = disttorch.ones(1000, device=device)

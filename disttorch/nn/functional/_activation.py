@@ -226,9 +226,10 @@ _softshrink = _activation(
     # x - clip(x): shrunk by lambd towards 0, 0 inside, and NaN kept (as PyTorch)
     "softshrink", lambda xp, x, l: x - xp.clip(x, -l, l),
     lambda g, x, l: g * ((x > l) | (x < -l)))
-# zero inside [-lambd, lambd], x elsewhere (NaN too, as in PyTorch)
+# zero inside [-lambd, lambd], x elsewhere (NaN too); the gradient is g only where |x| > lambd
+# (0 at NaN), both as in PyTorch
 _hardshrink = _activation("hardshrink", lambda xp, x, l: xp.where((x >= -l) & (x <= l), 0, x),
-                          lambda g, x, l: g * ~((x >= -l) & (x <= l)))
+                          lambda g, x, l: g * ((x > l) | (x < -l)))
 
 
 # ----------------------------------------------------------------- public API
