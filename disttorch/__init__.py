@@ -50,6 +50,11 @@ _COMPAT = {"compile", "set_printoptions", "set_float32_matmul_precision",
            "are_deterministic_algorithms_enabled", "is_deterministic_algorithms_warn_only_enabled",
            "set_deterministic_debug_mode", "get_deterministic_debug_mode", "set_warn_always",
            "is_warn_always_enabled"}
+_AUTOCAST = {"autocast", "is_autocast_enabled", "get_autocast_dtype", "set_autocast_enabled",
+             "set_autocast_dtype", "is_autocast_cache_enabled", "set_autocast_cache_enabled",
+             "clear_autocast_cache", "autocast_increment_nesting", "autocast_decrement_nesting",
+             "is_autocast_cpu_enabled", "set_autocast_cpu_enabled", "get_autocast_cpu_dtype",
+             "set_autocast_cpu_dtype", "get_autocast_gpu_dtype", "set_autocast_gpu_dtype"}
 _LEGACY_TYPES = {"FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor", "LongTensor",
                  "IntTensor", "ShortTensor", "CharTensor", "ByteTensor", "BoolTensor",
                  "set_default_tensor_type"}
@@ -60,7 +65,7 @@ def __getattr__(name):
     if name in _LAZY:
         import importlib
         return importlib.import_module(f"{__name__}.{name}")
-    if name in ("autocast", "is_autocast_enabled", "get_autocast_dtype"):
+    if name in _AUTOCAST:
         from .amp import autocast_mode
         return getattr(autocast_mode, name)
     if name == "OutOfMemoryError":

@@ -21,22 +21,109 @@ import warnings
 import numpy as np
 
 from .. import _dtype
+from ..autograd import grad_mode as _grad_mode
 
-__all__ = ["autocast", "is_autocast_enabled", "get_autocast_dtype", "autocast_args", "cast_lower",
-           "cast_float32", "cast_float32_cuda"]
+__all__ = ["autocast", "is_autocast_enabled", "get_autocast_dtype", "set_autocast_enabled",
+           "set_autocast_dtype", "is_autocast_cache_enabled", "set_autocast_cache_enabled",
+           "clear_autocast_cache", "autocast_increment_nesting", "autocast_decrement_nesting",
+           "is_autocast_cpu_enabled", "set_autocast_cpu_enabled", "get_autocast_cpu_dtype",
+           "set_autocast_cpu_dtype", "get_autocast_gpu_dtype", "set_autocast_gpu_dtype",
+           "autocast_args", "cast_lower", "cast_float32", "cast_float32_cuda"]
 
 _DEFAULT_DTYPE = {"cuda": "float16", "cpu": "bfloat16"}
 _SUPPORTED = {"cuda": ("float16", "bfloat16"), "cpu": ("bfloat16", "float16")}
 
 
 class _Regions(threading.local):
-    """Per thread (like PyTorch): device type -> numpy dtype of the active autocast region."""
+    """Per thread, like PyTorch's autocast state.
+
+    ``dtypes`` maps each device type with autocast enabled to its numpy dtype: the ops test it
+    (empty outside every region). ``fast`` holds the dtype set for each device, enabled or not;
+    ``cache`` the low-precision copies of leaf parameters made in the current outermost region.
+    """
 
     def __init__(self):
         self.dtypes = {}
+        self.fast = {}
+        self.cache = {}
+        self.cache_enabled = True
+        self.nesting = 0
 
 
 _regions = _Regions()
+
+
+def _check_device_type(device_type):
+    if device_type not in _SUPPORTED:
+        raise RuntimeError(f"User specified an unsupported autocast device_type '{device_type}'")
+
+
+def _fast_dtype(device_type):
+    """The dtype set for ``device_type`` (disttorch.dtype, None where bfloat16 is unavailable)."""
+    dtype = _regions.fast.get(device_type)
+    return dtype if dtype is not None else getattr(_dtype, _DEFAULT_DTYPE[device_type])
+
+
+def _set_enabled(device_type, enabled):
+    if enabled:
+        fast = _fast_dtype(device_type)
+        if fast is None:
+            raise RuntimeError("autocast to bfloat16 needs the ml_dtypes package "
+                               "(pip install ml_dtypes); numpy has no bfloat16 of its own")
+        _regions.dtypes[device_type] = np.dtype(fast.np_dtype)
+    else:
+        _regions.dtypes.pop(device_type, None)
+
+
+def set_autocast_enabled(device_type, enabled=None):
+    """Turn autocast on or off for ``device_type`` outside any context manager.
+
+    ``set_autocast_enabled(enabled)``, PyTorch's older form, means the CUDA device type.
+    """
+    if enabled is None:
+        device_type, enabled = "cuda", device_type
+    _check_device_type(device_type)
+    if not isinstance(enabled, bool):
+        raise TypeError(f"enabled must be a bool (got {type(enabled).__name__})")
+    _set_enabled(device_type, enabled)
+
+
+def set_autocast_dtype(device_type, dtype):
+    """Set the low-precision dtype autocast uses on ``device_type``."""
+    _check_device_type(device_type)
+    _regions.fast[device_type] = _dtype.as_dtype(dtype)
+    if device_type in _regions.dtypes:
+        _set_enabled(device_type, True)
+
+
+def is_autocast_cache_enabled():
+    """Whether autocast keeps the low-precision copies of leaf tensors it makes in a region."""
+    return _regions.cache_enabled
+
+
+def set_autocast_cache_enabled(enabled):
+    """Turn autocast's cast cache on or off (see :class:`autocast`)."""
+    if not isinstance(enabled, bool):
+        raise TypeError(f"enabled must be a bool (got {type(enabled).__name__})")
+    _regions.cache_enabled = enabled
+
+
+def clear_autocast_cache():
+    """Drop the low-precision copies autocast cached in this thread."""
+    _regions.cache.clear()
+
+
+def autocast_increment_nesting():
+    """Enter one level of autocast region; returns the new depth."""
+    _regions.nesting += 1
+    return _regions.nesting
+
+
+def autocast_decrement_nesting():
+    """Leave one level of autocast region; returns the new depth (the cache is cleared by
+    :class:`autocast` when it reaches 0)."""
+    _regions.nesting -= 1
+    return _regions.nesting
 
 
 def _eligible_dtypes():
@@ -66,7 +153,10 @@ class autocast:
         dtype (disttorch.dtype, optional): ``float16`` or ``bfloat16``; default float16 on cuda,
             bfloat16 on cpu (which needs the ``ml_dtypes`` package).
         enabled (bool): False makes a region where autocast is off (also inside another one).
-        cache_enabled (bool, optional): accepted for compatibility.
+        cache_enabled (bool, optional): keep, until the outermost region exits, the
+            low-precision copy made of each float32 leaf tensor that requires grad (the
+            parameters), so a weight used several times is cast once. Default: the current
+            :func:`is_autocast_cache_enabled`.
 
     Example::
 
@@ -78,10 +168,9 @@ class autocast:
     def __init__(self, device_type, dtype=None, enabled=True, cache_enabled=None):
         if not isinstance(device_type, str):
             raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
-        if device_type not in _SUPPORTED:
-            raise RuntimeError(f"User specified an unsupported autocast device_type '{device_type}'")
+        _check_device_type(device_type)
         if dtype is None:
-            dtype = getattr(_dtype, _DEFAULT_DTYPE[device_type])
+            dtype = _fast_dtype(device_type)
         if dtype is None and enabled:
             raise RuntimeError("autocast to bfloat16 needs the ml_dtypes package "
                                "(pip install ml_dtypes); numpy has no bfloat16 of its own")
@@ -96,46 +185,81 @@ class autocast:
         self.device = device_type
         self.fast_dtype = dtype
         self._enabled = bool(enabled)
+        self._cache_enabled = (is_autocast_cache_enabled() if cache_enabled is None
+                               else bool(cache_enabled))
         self._previous = None
 
     def __enter__(self):
-        self._previous = _regions.dtypes.get(self.device)
-        if self._enabled:
-            _regions.dtypes[self.device] = np.dtype(self.fast_dtype.np_dtype)
-        else:
-            _regions.dtypes.pop(self.device, None)
+        regions = _regions
+        self._previous = (regions.dtypes.get(self.device), regions.fast.get(self.device),
+                          regions.cache_enabled)
+        regions.fast[self.device] = self.fast_dtype
+        _set_enabled(self.device, self._enabled)
+        regions.cache_enabled = self._cache_enabled
+        autocast_increment_nesting()
         return self
 
     def __exit__(self, *exc):
-        if self._previous is None:
-            _regions.dtypes.pop(self.device, None)
+        regions = _regions
+        if autocast_decrement_nesting() == 0:
+            regions.cache.clear()
+        active, fast, regions.cache_enabled = self._previous
+        if fast is None:
+            regions.fast.pop(self.device, None)
         else:
-            _regions.dtypes[self.device] = self._previous
+            regions.fast[self.device] = fast
+        if active is None:
+            regions.dtypes.pop(self.device, None)
+        else:
+            regions.dtypes[self.device] = active
         return False
 
     def __call__(self, func):
         @functools.wraps(func)
         def run_in_region(*args, **kwargs):
-            with autocast(self.device, self.fast_dtype, self._enabled):
+            with autocast(self.device, self.fast_dtype, self._enabled, self._cache_enabled):
                 return func(*args, **kwargs)
         return run_in_region
 
 
 def is_autocast_enabled(device_type="cuda"):
-    """Return True inside an enabled autocast region for ``device_type``."""
+    """Return True where autocast is enabled for ``device_type`` (inside an enabled region)."""
     return device_type in _regions.dtypes
 
 
 def get_autocast_dtype(device_type):
-    """The low-precision dtype autocast uses on ``device_type`` (its default outside a region)."""
-    active = _regions.dtypes.get(device_type)
-    if active is not None:
-        return _dtype.from_numpy_dtype(active)
-    return getattr(_dtype, _DEFAULT_DTYPE[device_type])
+    """The low-precision dtype autocast uses on ``device_type``."""
+    _check_device_type(device_type)
+    return _fast_dtype(device_type)
 
 
 def _device_type(array):
     return "cpu" if type(array) is np.ndarray else "cuda"
+
+
+# PyTorch's older per-device spellings
+def is_autocast_cpu_enabled():
+    return is_autocast_enabled("cpu")
+
+
+def set_autocast_cpu_enabled(enabled):
+    set_autocast_enabled("cpu", enabled)
+
+
+def get_autocast_cpu_dtype():
+    return get_autocast_dtype("cpu")
+
+
+def set_autocast_cpu_dtype(dtype):
+    set_autocast_dtype("cpu", dtype)
+
+
+def get_autocast_gpu_dtype():
+    return get_autocast_dtype("cuda")
+
+
+def set_autocast_gpu_dtype(dtype):
+    set_autocast_dtype("cuda", dtype)
 
 
 # ------------------------------------------------------------------ PyTorch's op lists
@@ -288,7 +412,25 @@ def _cast(value, target_of):
     if target is None or value._data.dtype == target:
         return value
     from ..ops._util import cast
-    return cast(value, target)
+    if not _cacheable(value, target):
+        return cast(value, target)
+    # PyTorch's cached_cast: one low-precision copy per parameter per outermost region. The
+    # version is part of the entry so a weight changed in place within the region is cast anew.
+    key = (id(value), target)
+    entry = _regions.cache.get(key)
+    if entry is not None and entry[0] is value and entry[1] == value._vc[0]:
+        return entry[2]
+    low = cast(value, target)
+    _regions.cache[key] = (value, value._vc[0], low)
+    return low
+
+
+def _cacheable(value, target):
+    """PyTorch caches casts of float32 leaves that require grad, to the region's dtype. Only
+    with grad mode on here: a copy made under no_grad has no path back to the leaf."""
+    return (_regions.cache_enabled and target != _FLOAT32 and value._data.dtype == _FLOAT32
+            and value._requires_grad and value.grad_fn is None and value._base is None
+            and _grad_mode.state.enabled)
 
 
 def _map(values, fn):

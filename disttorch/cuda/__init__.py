@@ -8,9 +8,9 @@ is also an ``AssertionError``, as PyTorch's CPU build raises). With ``DISTTORCH_
 the simulated device of :mod:`disttorch.cuda._simulated` stands in for a GPU (tests only).
 """
 import collections
-import contextlib
 import json
 import os
+import warnings
 
 from .._backend import cupy_module, is_real_cupy
 from . import _stream_uses
@@ -22,7 +22,11 @@ __all__ = ["is_available", "device_count", "current_device", "set_device", "devi
            "reset_peak_memory_stats", "empty_cache", "manual_seed", "manual_seed_all", "seed",
            "seed_all", "initial_seed", "get_rng_state", "set_rng_state", "get_rng_state_all",
            "set_rng_state_all", "get_device_name", "get_device_capability",
-           "get_device_properties", "is_bf16_supported", "is_initialized", "OutOfMemoryError"]
+           "get_device_properties", "is_bf16_supported", "is_initialized", "OutOfMemoryError",
+           "StreamContext", "ExternalStream", "memory_stats_as_nested_dict", "memory_summary",
+           "memory_cached", "max_memory_cached", "reset_max_memory_allocated",
+           "reset_max_memory_cached", "get_arch_list", "get_gencode_flags", "is_tf32_supported",
+           "nvtx"]
 
 _DEFAULT_SEED = 67280421310721  # PyTorch's default seed, for CUDA generators too
 _initialized = None  # the array module CUDA was first used through
@@ -233,6 +237,30 @@ def is_bf16_supported(including_emulation=True):
     return int(cp.cuda.Device().compute_capability) >= 80
 
 
+def is_tf32_supported():
+    """Return True when the current device has TensorFloat-32 matrix units (compute capability
+    >= 8.0)."""
+    return is_bf16_supported(including_emulation=False)
+
+
+def get_arch_list():
+    """The CUDA architectures kernels are built for. disttorch compiles its kernels at run time
+    (NVRTC, through CuPy) for the devices present, so: their ``sm_XY``s ([] without CUDA)."""
+    if not is_available():
+        return []
+    arches = set()
+    for index in range(device_count()):
+        major, minor = get_device_capability(index)
+        arches.add(f"sm_{major}{minor}")
+    return sorted(arches)
+
+
+def get_gencode_flags():
+    """The ``-gencode`` flags matching :func:`get_arch_list` ("" without CUDA)."""
+    return " ".join(f"-gencode compute=compute_{arch[3:]},code={arch}"
+                    for arch in get_arch_list())
+
+
 class Stream:
     """A CUDA stream: a queue of kernels that runs in order, concurrently with other streams.
 
@@ -253,6 +281,11 @@ class Stream:
     @property
     def cuda_stream(self):
         return self._stream.ptr
+
+    def __cuda_stream__(self):
+        """The CUDA stream protocol (version 0, the stream's address): CuPy, cuda-python and
+        other libraries take the stream through it."""
+        return 0, self.cuda_stream
 
     def wait_event(self, event):
         """Make future work on this stream wait until ``event`` has completed."""
@@ -284,6 +317,32 @@ class Stream:
 
     def __repr__(self):
         return f"<disttorch.cuda.Stream device=cuda:{self.device_index} cuda_stream={self.cuda_stream:#x}>"
+
+
+class _StreamProtocol:
+    def __init__(self, ptr):
+        self.ptr = ptr
+
+    def __cuda_stream__(self):
+        return 0, self.ptr
+
+
+class ExternalStream(Stream):
+    """A stream made elsewhere (another library, a CUDA call), by its ``cudaStream_t`` address.
+
+    The caller keeps it alive: disttorch neither creates nor destroys it.
+
+    Args:
+        stream_ptr (int): the ``cudaStream_t`` value.
+        device (disttorch.device or int, optional): the device the stream was made on.
+    """
+
+    def __init__(self, stream_ptr, device=None):
+        cp = _require()
+        index = _index(device)
+        with cp.cuda.Device(index):
+            native = cp.cuda.Stream.from_external(_StreamProtocol(int(stream_ptr)))
+        super().__init__(index, _native=native)
 
 
 class Event:
@@ -346,14 +405,40 @@ def set_stream(stream):
         stream._stream.use()
 
 
-@contextlib.contextmanager
+class StreamContext:
+    """Context manager that queues the kernels launched inside it on ``stream``, on the
+    stream's device (made current for the duration); None: no-op.
+
+    Args:
+        stream (Stream): the stream to select.
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+        self._device = None
+
+    def __enter__(self):
+        if self.stream is None:
+            return None
+        cp = _require()
+        self._device = cp.cuda.Device(self.stream.device_index)
+        self._device.__enter__()
+        self.stream._stream.__enter__()
+        return self.stream
+
+    def __exit__(self, *exc):
+        if self.stream is None:
+            return False
+        self.stream._stream.__exit__(*exc)
+        self._device.__exit__(*exc)
+        self._device = None
+        return False
+
+
 def stream(stream):
-    """Context manager that queues the kernels launched inside it on ``stream`` (None: no-op)."""
-    if stream is None:
-        yield
-        return
-    with stream._stream:
-        yield
+    """Context manager that queues the kernels launched inside it on ``stream`` (None: no-op);
+    a :class:`StreamContext`."""
+    return StreamContext(stream)
 
 
 def _install_peak_hook():
@@ -474,6 +559,73 @@ def reset_peak_memory_stats(device=None):
     _install_peak_hook()
     _peak.pop(index, None)
     _sample_peak(index)
+
+
+def memory_stats_as_nested_dict(device=None):
+    """:func:`memory_stats` as nested dictionaries: ``"allocated_bytes.all.peak"`` becomes
+    ``stats["allocated_bytes"]["all"]["peak"]``."""
+    nested = {}
+    for key, value in memory_stats(device).items():
+        *path, leaf = key.split(".")
+        level = nested
+        for part in path:
+            level = level.setdefault(part, {})
+        level[leaf] = value
+    return nested
+
+
+def memory_summary(device=None, abbreviated=False):
+    """Return a human-readable table of :func:`memory_stats` for a device (default: current).
+
+    ``abbreviated`` is accepted for compatibility: the table is short already (CuPy's pool
+    keeps no per-pool-size or allocation-count statistics).
+    """
+    stats = memory_stats(device)
+    index = _index(device) if _is_initialized() else 0
+    rows = [("Allocated memory", "allocated_bytes"), ("Active memory", "active_bytes"),
+            ("Reserved memory", "reserved_bytes")]
+    width = 75
+    lines = ["=" * width,
+             f" disttorch CUDA memory summary, device ID {index:<d}".ljust(width),
+             "-" * width,
+             f" {'Metric':<28}| {'Cur Usage':>20} | {'Peak Usage':>20} ",
+             "-" * width]
+    for label, key in rows:
+        current = stats.get(f"{key}.all.current", 0)
+        peak = stats.get(f"{key}.all.peak", 0)
+        lines.append(f" {label:<28}| {_format_size(current):>20} | {_format_size(peak):>20} ")
+    lines.append("=" * width)
+    return "\n".join(lines) + "\n"
+
+
+def memory_cached(device=None):
+    """Deprecated: renamed :func:`memory_reserved`."""
+    warnings.warn("`torch.cuda.memory_cached` has been renamed to `torch.cuda.memory_reserved`",
+                  FutureWarning, stacklevel=2)
+    return memory_reserved(device)
+
+
+def max_memory_cached(device=None):
+    """Deprecated: renamed :func:`max_memory_reserved`."""
+    warnings.warn("`torch.cuda.max_memory_cached` has been renamed to "
+                  "`torch.cuda.max_memory_reserved`", FutureWarning, stacklevel=2)
+    return max_memory_reserved(device)
+
+
+def reset_max_memory_allocated(device=None):
+    """Deprecated: calls :func:`reset_peak_memory_stats`, which resets all peak statistics."""
+    warnings.warn("torch.cuda.reset_max_memory_allocated now calls "
+                  "torch.cuda.reset_peak_memory_stats, which resets /all/ peak memory stats.",
+                  FutureWarning, stacklevel=2)
+    reset_peak_memory_stats(device)
+
+
+def reset_max_memory_cached(device=None):
+    """Deprecated: calls :func:`reset_peak_memory_stats`, which resets all peak statistics."""
+    warnings.warn("torch.cuda.reset_max_memory_cached now calls "
+                  "torch.cuda.reset_peak_memory_stats, which resets /all/ peak memory stats.",
+                  FutureWarning, stacklevel=2)
+    reset_peak_memory_stats(device)
 
 
 def mem_get_info(device=None):
@@ -686,7 +838,7 @@ def set_rng_state_all(new_states):
 
 def __getattr__(name):
     # ``disttorch.cuda.amp`` loads on first use, as ``torch.cuda.amp`` is reachable unimported
-    if name == "amp":
+    if name in ("amp", "nvtx"):
         import importlib
-        return importlib.import_module(f"{__name__}.amp")
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module '{__name__}' has no attribute '{name}'")

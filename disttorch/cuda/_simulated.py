@@ -565,6 +565,19 @@ class Stream:
         _streams[0] = self
         return self
 
+    @classmethod
+    def from_external(cls, obj):
+        """``Stream.from_external``: a stream made elsewhere, through the CUDA stream protocol."""
+        protocol = getattr(obj, "__cuda_stream__", None)
+        if protocol is None:
+            raise TypeError(f"{type(obj).__name__} does not implement __cuda_stream__")
+        version, ptr = protocol()
+        if version != 0:
+            raise TypeError(f"unsupported CUDA stream protocol version {version}")
+        stream = cls()
+        stream.ptr = ptr
+        return stream
+
     def synchronize(self):
         return None
 
@@ -663,8 +676,36 @@ def get_default_memory_pool():
     return _pool
 
 
+class _Nvtx:
+    """``cupy.cuda.nvtx``: records the calls in ``events`` (("push", msg), ("pop",)...)."""
+
+    available = True
+
+    def __init__(self):
+        self.events = []
+        self._next_range = 0
+
+    def RangePush(self, message, id_color=-1):
+        self.events.append(("push", message))
+
+    def RangePop(self):
+        self.events.append(("pop",))
+
+    def Mark(self, message, id_color=-1):
+        self.events.append(("mark", message))
+
+    def RangeStart(self, message, color):
+        self._next_range += 1
+        self.events.append(("start", message, self._next_range))
+        return self._next_range
+
+    def RangeEnd(self, range_id):
+        self.events.append(("end", range_id))
+
+
 cuda = types.SimpleNamespace(
     is_available=lambda: True, Device=Device, Stream=Stream, Event=Event, runtime=_Runtime(),
+    nvtx=_Nvtx(),
     get_elapsed_time=get_elapsed_time, get_current_stream=lambda: _streams[-1],
     simulated=True,
     memory=types.SimpleNamespace(OutOfMemoryError=OutOfMemoryError))
