@@ -4,4 +4,4 @@ from .._aggregate import collect
 __all__ = collect(__name__, ["module", "container", "linear", "activation", "loss", "dropout",
                              "sparse", "flatten", "conv", "pooling", "upsampling", "batchnorm",
                              "normalization", "syncbatchnorm", "padding", "distance", "pixelshuffle", "rnn",
-                             "attention", "transformer"], globals())
+                             "attention", "transformer", "lazy"], globals())

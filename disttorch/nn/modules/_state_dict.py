@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from ..._backend import get_array_module, to_numpy
 from ...tensor import Tensor, _new
-from ..parameter import Parameter
+from ..parameter import Parameter, is_lazy
 from ._hooks import _HookHandle
 
 _EXTRA_STATE_KEY_SUFFIX = "_extra_state"
@@ -113,6 +113,9 @@ class StateDictMixin:
                     missing_keys.append(key)
                 continue
             value = state_dict[key]
+            if is_lazy(param):
+                # still uninitialized after the lazy module's hook: the entry is too
+                continue
             if not isinstance(value, Tensor):
                 error_msgs.append(f'While copying the parameter named "{key}", expected torch.Tensor '
                                   f'or Tensor-like object from checkpoint but received {type(value)}')

@@ -5,7 +5,7 @@ from collections import OrderedDict
 from ... import _dtype
 from ...autograd import grad_mode
 from ...tensor import Tensor, _new
-from ..parameter import Parameter, Buffer
+from ..parameter import Parameter, Buffer, is_lazy
 from . import _hooks as G
 from ._hooks import _BackwardHook, _HookHandle
 from ._hooks import (register_module_forward_pre_hook, register_module_forward_hook,  # noqa: F401
@@ -395,7 +395,8 @@ class Module(StateDictMixin):
                 if param is None:
                     continue
                 # Parameters change in place so that optimizers holding them keep working.
-                param._data = fn(param)._data
+                applied = fn(param)
+                param._data = applied._placeholder() if is_lazy(applied) else applied._data
                 if param._grad is not None:
                     param._grad = _new(fn(param._grad)._data)
             for key, buf in self._buffers.items():

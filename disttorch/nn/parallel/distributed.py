@@ -7,6 +7,7 @@ from ...autograd import grad_mode
 from ...autograd.engine import queue_callback
 from ...tensor import Tensor, _new
 from ..modules.module import Module
+from ..parameter import is_lazy
 from ._buckets import GradBucket, build_buckets, _FIRST_BUCKET_BYTES
 from ...cuda.kernels.ddp import copy_into
 
@@ -72,6 +73,10 @@ class DistributedDataParallel(Module):
         self.module = module
         self.process_group = process_group if process_group is not None else \
             dist.get_default_group()
+        if any(is_lazy(p) for p in module.parameters()):
+            raise RuntimeError("Modules with uninitialized parameters can't be used with "
+                               "`DistributedDataParallel`. Run a dummy forward pass to correctly "
+                               "initialize the modules")
         self.device_ids = device_ids
         self.output_device = output_device
         self.dim = dim
