@@ -340,16 +340,30 @@ class _ZeroLike(Node):
         return g * 0
 
 
+def _rounded_once(compute, *operands):
+    """``compute(*operands)``, in float32 and rounded once when they are all bfloat16: PyTorch's
+    bfloat16 GEMMs accumulate ``beta * input + alpha * product`` in float32, and so does
+    disttorch's bfloat16 product (numpy and CuPy have no bfloat16 GEMM), so scaling and adding
+    the rounded product in bfloat16 would round two more times."""
+    bf16 = _dtype.bfloat16
+    if bf16 is None or any(t._data.dtype != bf16.np_dtype for t in operands):
+        return compute(*operands)
+    result = compute(*(cast(t, np.float32) for t in operands))
+    return cast(result, bf16.np_dtype)
+
+
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * (mat1 @ mat2)``."""
     input, mat1, mat2 = autocast_args("addmm", input, mat1, mat2)
-    return _out(_scaled_add(input, mm(mat1, mat2), beta, alpha), out)
+    return _out(_rounded_once(lambda i, a, b: _scaled_add(i, mm(a, b), beta, alpha),
+                              input, mat1, mat2), out)
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * (mat @ vec)``."""
     input, mat, vec = autocast_args("addmv", input, mat, vec)
-    return _out(_scaled_add(input, mv(mat, vec), beta, alpha), out)
+    return _out(_rounded_once(lambda i, a, b: _scaled_add(i, mv(a, b), beta, alpha),
+                              input, mat, vec), out)
 
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
@@ -361,13 +375,16 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * bmm(batch1, batch2)``."""
     input, batch1, batch2 = autocast_args("baddbmm", input, batch1, batch2)
-    return _out(_scaled_add(input, bmm(batch1, batch2), beta, alpha), out)
+    return _out(_rounded_once(lambda i, a, b: _scaled_add(i, bmm(a, b), beta, alpha),
+                              input, batch1, batch2), out)
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     """``beta * input + alpha * sum_b(batch1[b] @ batch2[b])``."""
     input, batch1, batch2 = autocast_args("addbmm", input, batch1, batch2)
-    return _out(_scaled_add(input, _sum(bmm(batch1, batch2), (0,), False), beta, alpha), out)
+    return _out(_rounded_once(
+        lambda i, a, b: _scaled_add(i, _sum(bmm(a, b), (0,), False), beta, alpha),
+        input, batch1, batch2), out)
 
 
 def chain_matmul(*matrices, out=None):
