@@ -83,4 +83,7 @@ def __getattr__(name):
     if name in _LEGACY_TYPES:
         from . import _legacy_types
         return getattr(_legacy_types, name)
+    if name == "vmap":
+        from .func import vmap
+        return vmap
     raise AttributeError(f"module 'disttorch' has no attribute '{name}'")

@@ -125,8 +125,8 @@ def __getattr__(name):
     if name in ("gradcheck", "gradgradcheck"):
         from . import _gradcheck as module
         return getattr(module, name)
-    if name == "functional":
+    if name in ("functional", "forward_ad"):
         # import_module, not "from . import": that would ask this __getattr__ again
         import importlib
-        return importlib.import_module(f"{__name__}.functional")
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'disttorch.autograd' has no attribute '{name}'")

@@ -3,16 +3,22 @@
 ``functional_call`` runs a module with parameters and buffers given as a dict; ``grad``,
 ``grad_and_value`` and ``vjp`` differentiate plain functions of tensors (and of dicts, lists
 and tuples of tensors), composing with each other and with ``autograd`` (``grad(grad(f))``);
-``jacrev`` and ``hessian`` give full Jacobians and Hessians of tensor functions.
-``vmap``, ``jacfwd`` and the forward-mode transforms are not provided.
+``jacrev`` and ``hessian`` give full Jacobians and Hessians of tensor functions; ``vmap``
+maps a function over a batch dimension (per-sample gradients: ``vmap(grad(loss))``);
+``jvp``, ``jacfwd`` and ``linearize`` are forward mode (computed exactly by differentiating
+a vector-Jacobian product with respect to its cotangent); ``stack_module_state`` stacks the
+parameters of an ensemble for ``vmap``.
 """
 import contextlib
 
 from ..autograd import grad as _autograd_grad
 from ..autograd import grad_mode
 from ..tensor import Tensor
+from ._forward import jvp, jacfwd, linearize, stack_module_state
+from ._vmap import vmap
 
-__all__ = ["functional_call", "grad", "grad_and_value", "vjp", "jacrev", "hessian"]
+__all__ = ["functional_call", "grad", "grad_and_value", "vjp", "jacrev", "hessian", "vmap", "jvp",
+           "jacfwd", "linearize", "stack_module_state"]
 
 
 # ------------------------------------------------------------------ pytrees of tensors
@@ -286,6 +292,7 @@ def jacrev(func, argnums=0, *, has_aux=False):
 
 
 def hessian(func, argnums=0):
-    """The Hessian of the scalar ``func`` with respect to ``args[argnums]``: the Jacobian of
-    its gradient (shape ``input.shape + input.shape``)."""
-    return jacrev(jacrev(func, argnums), argnums)
+    """The Hessian of the scalar ``func`` with respect to ``args[argnums]``: the forward-mode
+    Jacobian of its reverse-mode Jacobian, ``jacfwd(jacrev(func, argnums), argnums)`` (shape
+    ``input.shape + input.shape``)."""
+    return jacfwd(jacrev(func, argnums), argnums)

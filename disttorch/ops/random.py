@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from .. import _dtype
+from .. import _vmap_state
 from ..tensor import Tensor, _new
 from ._util import register_methods
 from .creation import shape_from_args, _finish, _np_dtype
@@ -84,7 +85,9 @@ default_generator = Generator()
 
 
 def _gen(generator):
-    return (generator or default_generator)._rng
+    generator = generator or default_generator
+    _vmap_state.random_op(generator)  # vmap's randomness flag ('error' raises, 'same' replays)
+    return generator._rng
 
 
 def manual_seed(seed):

@@ -19,6 +19,7 @@ from ...cuda.kernels.nn import attention_softmax_, attention_softmax_backward_
 from ...ops import cat, zeros
 from ...ops._util import sum_to
 from ...ops.random import _gen
+from ... import _vmap_state
 from ...tensor import Tensor
 from ._composite import attention_composite, double_backward
 from ._linear import linear
@@ -90,6 +91,7 @@ class Attention(Node):
                 keep = _gen(None).random(p.shape) >= spec.dropout_p
             else:
                 # CuPy's generator, as PyTorch uses the CUDA one: no host copy per step
+                _vmap_state.random_op("cuda")
                 keep = xp.random.random(p.shape, dtype=np.float32) >= spec.dropout_p
             keep = keep.astype(p.dtype) * (1.0 / (1 - spec.dropout_p))
             weights = p * keep

@@ -9,6 +9,7 @@ from ...autograd import grad_mode
 from ...autograd.function import Node
 from ...ops.arithmetic import check_inplace, apply_inplace
 from ...ops.random import _gen
+from ... import _vmap_state
 
 __all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
            "feature_alpha_dropout"]
@@ -49,6 +50,7 @@ def _keep_mask(input, shape, p):
     if xp is not np:
         # drawn on the device from CuPy's generator (disttorch.cuda.manual_seed), as PyTorch
         # uses the CUDA generator: a host mask would cost a copy that waits for the stream
+        _vmap_state.random_op("cuda")
         return (xp.random.random(shape, dtype=dt) >= p).astype(data.dtype)
     keep = _gen(None).random(shape, dtype=dt) >= p
     return keep.astype(data.dtype)
