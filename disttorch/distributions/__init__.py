@@ -1,9 +1,15 @@
 """``disttorch.distributions``: probability distributions with PyTorch's API.
 
-``Normal``, ``Uniform``, ``Bernoulli``, ``Categorical`` and ``Independent``: sampling
-(``rsample`` where reparameterizable), ``log_prob``, ``entropy``, moments, ``cdf``/``icdf``
-where PyTorch has them, parameter and value validation with PyTorch's errors, and
-``kl_divergence`` between pairs of them (``register_kl`` adds more).
+Continuous (``Normal``, ``Uniform``, ``Exponential``, ``Laplace``, ``Cauchy``, ``HalfNormal``,
+``HalfCauchy``, ``LogNormal``, ``Gumbel``, ``StudentT``, ``Gamma``, ``Chi2``, ``Beta``,
+``Dirichlet``, ``MultivariateNormal``, the relaxed Bernoulli/one-hot categoricals), discrete
+(``Bernoulli``, ``Categorical``, ``OneHotCategorical``, ``Binomial``, ``Multinomial``,
+``Geometric``, ``NegativeBinomial``, ``Poisson``) and composite (``Independent``,
+``MixtureSameFamily``, ``TransformedDistribution``) distributions: sampling (``rsample``
+where reparameterizable, the gamma family through implicit gradients), ``log_prob``,
+``entropy``, moments, ``cdf``/``icdf`` where PyTorch has them, validation with PyTorch's
+errors, ``kl_divergence`` (``register_kl`` adds more), ``transforms`` and the
+``biject_to``/``transform_to`` registries.
 
 Example::
 
@@ -12,14 +18,46 @@ Example::
     >>> action = policy.sample()
     >>> loss = -(policy.log_prob(action) * advantage).mean()
 """
-from . import constraints
+from . import constraints, transforms
 from .bernoulli import Bernoulli
+from .beta import Beta
+from .binomial import Binomial
 from .categorical import Categorical
+from .cauchy import Cauchy
+from .chi2 import Chi2
+from .constraint_registry import biject_to, transform_to
+from .dirichlet import Dirichlet
 from .distribution import Distribution
+from .exponential import Exponential
+from .gamma import Gamma
+from .geometric import Geometric
+from .gumbel import Gumbel
+from .half_cauchy import HalfCauchy
+from .half_normal import HalfNormal
 from .independent import Independent
 from .kl import kl_divergence, register_kl
+from .laplace import Laplace
+from .log_normal import LogNormal
+from .mixture_same_family import MixtureSameFamily
+from .multinomial import Multinomial
+from .multivariate_normal import MultivariateNormal
+from .negative_binomial import NegativeBinomial
 from .normal import Normal
+from .one_hot_categorical import OneHotCategorical, OneHotCategoricalStraightThrough
+from .poisson import Poisson
+from .relaxed_bernoulli import LogitRelaxedBernoulli, RelaxedBernoulli
+from .relaxed_categorical import ExpRelaxedCategorical, RelaxedOneHotCategorical
+from .studentT import StudentT
+from .transformed_distribution import TransformedDistribution
+from .transforms import *  # noqa: F401,F403
 from .uniform import Uniform
 
-__all__ = ["Distribution", "Normal", "Uniform", "Bernoulli", "Categorical", "Independent",
-           "kl_divergence", "register_kl", "constraints"]
+__all__ = ["Distribution", "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2",
+           "Dirichlet", "Exponential", "Gamma", "Geometric", "Gumbel", "HalfCauchy",
+           "HalfNormal", "Independent", "Laplace", "LogNormal", "LogitRelaxedBernoulli",
+           "ExpRelaxedCategorical", "MixtureSameFamily", "Multinomial", "MultivariateNormal",
+           "NegativeBinomial", "Normal", "OneHotCategorical",
+           "OneHotCategoricalStraightThrough", "Poisson", "RelaxedBernoulli",
+           "RelaxedOneHotCategorical", "StudentT", "TransformedDistribution", "Uniform",
+           "biject_to", "transform_to", "kl_divergence", "register_kl", "constraints",
+           "transforms"] + transforms.__all__

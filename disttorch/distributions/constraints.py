@@ -3,9 +3,12 @@ where ``value`` satisfies it; ``repr`` is PyTorch's (it appears in the validatio
 
 import abc
 
-__all__ = ["Constraint", "real", "positive", "nonnegative", "greater_than", "less_than",
-           "interval", "half_open_interval", "unit_interval", "boolean", "integer_interval",
-           "nonnegative_integer", "simplex", "dependent", "independent", "real_vector"]
+__all__ = ["Constraint", "real", "positive", "nonnegative", "greater_than", "greater_than_eq",
+           "less_than", "interval", "half_open_interval", "unit_interval", "boolean",
+           "integer_interval", "nonnegative_integer", "positive_integer", "simplex", "dependent",
+           "dependent_property", "is_dependent", "independent", "real_vector", "one_hot",
+           "multinomial", "lower_triangular", "lower_cholesky", "square", "symmetric",
+           "positive_semidefinite", "positive_definite", "MixtureSameFamilyConstraint"]
 
 
 class Constraint(abc.ABC):
@@ -118,6 +121,23 @@ class _Dependent(Constraint):
         raise ValueError("Cannot determine validity of dependent constraint")
 
 
+class _DependentProperty(property, _Dependent):
+    """A property that reads as a dependent constraint on the class (a ``support`` that depends
+    on the parameters) and as the constraint itself on an instance."""
+
+    def __init__(self, fn=None, *, is_discrete=False, event_dim=0):
+        property.__init__(self, fn)
+        self.is_discrete, self.event_dim = is_discrete, event_dim
+
+    def __call__(self, fn):
+        return _DependentProperty(fn, is_discrete=self.is_discrete, event_dim=self.event_dim)
+
+
+def is_dependent(constraint):
+    """Whether ``constraint`` is a dependent one (checked by its distribution)."""
+    return isinstance(constraint, _Dependent)
+
+
 class _IndependentConstraint(Constraint):
     """``base`` over ``reinterpreted_batch_ndims`` more rightmost dims, all of which must hold."""
 
@@ -136,6 +156,109 @@ class _IndependentConstraint(Constraint):
         return f"IndependentConstraint({self.base!r}, {self.reinterpreted_batch_ndims})"
 
 
+class _OneHot(Constraint):
+    is_discrete = True
+    event_dim = 1
+
+    def check(self, value):
+        is_boolean = ((value == 0) | (value == 1)).all(-1)
+        return is_boolean & (value.sum(-1) == 1)
+
+
+class _Multinomial(Constraint):
+    """Non-negative counts summing to at most ``upper_bound`` (PyTorch checks the sum this
+    weakly too)."""
+
+    is_discrete = True
+    event_dim = 1
+
+    def __init__(self, upper_bound):
+        self.upper_bound = upper_bound
+
+    def check(self, x):
+        return (x >= 0).all(-1) & (x.sum(-1) <= self.upper_bound)
+
+
+def _all_last_two(mask):
+    return mask.all(-1).all(-1)
+
+
+class _LowerTriangular(Constraint):
+    event_dim = 2
+
+    def check(self, value):
+        return _all_last_two(value.tril() == value)
+
+
+class _LowerCholesky(Constraint):
+    event_dim = 2
+
+    def check(self, value):
+        positive_diagonal = (value.diagonal(dim1=-2, dim2=-1) > 0).all(-1)
+        return _all_last_two(value.tril() == value) & positive_diagonal
+
+
+class _Square(Constraint):
+    event_dim = 2
+
+    def check(self, value):
+        from .. import _dtype, ops
+        return ops.full(tuple(value.shape[:-2]), value.shape[-2] == value.shape[-1],
+                        dtype=_dtype.bool, device=value.device)
+
+
+class _Symmetric(_Square):
+    def check(self, value):
+        square = super().check(value)
+        if not bool(square.all()):
+            return square
+        from .. import ops
+        return _all_last_two(ops.isclose(value, value.mT, atol=1e-6))
+
+
+class _PositiveSemidefinite(_Symmetric):
+    def check(self, value):
+        symmetric = super().check(value)
+        if not bool(symmetric.all()):
+            return symmetric
+        from .. import linalg
+        return (linalg.eigvalsh(value) >= 0).all(-1)
+
+
+class _PositiveDefinite(_Symmetric):
+    def check(self, value):
+        symmetric = super().check(value)
+        if not bool(symmetric.all()):
+            return symmetric
+        from .. import linalg
+        return linalg.cholesky_ex(value).info == 0
+
+
+class MixtureSameFamilyConstraint(Constraint):
+    """The components' support, checked on a value with the component dim added back."""
+
+    def __init__(self, base_constraint):
+        self.base_constraint = base_constraint
+
+    @property
+    def is_discrete(self):
+        return self.base_constraint.is_discrete
+
+    @property
+    def event_dim(self):
+        return self.base_constraint.event_dim
+
+    def check(self, value):
+        if value.dim() < self.event_dim:
+            raise ValueError(f"Expected value.dim() >= {self.event_dim} but got {value.dim()}")
+        result = self.base_constraint.check(value.unsqueeze(-1 - self.event_dim))
+        keep = value.dim() - self.event_dim
+        return result.reshape(tuple(result.shape[:keep]) + (-1,)).all(-1)
+
+    def __repr__(self):
+        return f"MixtureSameFamilyConstraint({self.base_constraint!r})"
+
+
 real = _Real()
 boolean = _Boolean()
 positive = _GreaterThan(0.0)
@@ -144,6 +267,17 @@ unit_interval = _Interval(0.0, 1.0)
 nonnegative_integer = _IntegerGreaterThan(0)
 simplex = _Simplex()
 dependent = _Dependent()
+dependent_property = _DependentProperty
+greater_than_eq = _GreaterThanEq
+positive_integer = _IntegerGreaterThan(1)
+one_hot = _OneHot()
+multinomial = _Multinomial
+lower_triangular = _LowerTriangular()
+lower_cholesky = _LowerCholesky()
+square = _Square()
+symmetric = _Symmetric()
+positive_semidefinite = _PositiveSemidefinite()
+positive_definite = _PositiveDefinite()
 greater_than = _GreaterThan
 less_than = _LessThan
 interval = _Interval

@@ -143,7 +143,7 @@ class Distribution:
         event_dim_start = len(value.shape) - len(self._event_shape)
         if tuple(value.shape[event_dim_start:]) != tuple(self._event_shape):
             raise ValueError(f"The right-most size of value must match event_shape: "
-                             f"{tuple(value.shape)} vs {tuple(self._event_shape)}.")
+                             f"{Size(value.shape)!r} vs {self._event_shape!r}.")
         actual = value.shape[:event_dim_start]
         expected = self._batch_shape
         for i, j in zip(reversed(actual), reversed(expected)):

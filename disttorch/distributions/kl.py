@@ -1,13 +1,28 @@
 """``kl_divergence(p, q)`` and ``register_kl``: closed forms looked up by the pair of types."""
 import math
 
-from .. import ops
+from .. import linalg, ops
 from ..nn.functional import softplus
 from .bernoulli import Bernoulli
+from .beta import Beta
+from .binomial import Binomial
 from .categorical import Categorical
-from .independent import Independent, _sum_rightmost
+from .cauchy import Cauchy
+from .dirichlet import Dirichlet
+from .exponential import Exponential
+from .gamma import Gamma
+from .geometric import Geometric
+from .gumbel import Gumbel, _EULER_GAMMA
+from .half_normal import HalfNormal
+from .independent import Independent
+from .laplace import Laplace
+from .multivariate_normal import MultivariateNormal, _batch_mahalanobis
 from .normal import Normal
+from .one_hot_categorical import OneHotCategorical
+from .poisson import Poisson
+from .transformed_distribution import TransformedDistribution
 from .uniform import Uniform
+from .utils import _sum_rightmost
 
 __all__ = ["kl_divergence", "register_kl"]
 
@@ -83,3 +98,236 @@ def _kl_independent_independent(p, q):
         raise NotImplementedError("KL between Independents with different "
                                   "reinterpreted_batch_ndims is not implemented")
     return _sum_rightmost(kl_divergence(p.base_dist, q.base_dist), p.reinterpreted_batch_ndims)
+
+
+def _infinite_like(t):
+    return ops.full_like(t, math.inf)
+
+
+def _log_beta(a, b):
+    return ops.lgamma(a) + ops.lgamma(b) - ops.lgamma(a + b)
+
+
+@register_kl(Beta, Beta)
+def _kl_beta_beta(p, q):
+    a1, b1, a2, b2 = p.concentration1, p.concentration0, q.concentration1, q.concentration0
+    return (_log_beta(a2, b2) - _log_beta(a1, b1) + (a1 - a2) * ops.digamma(a1)
+            + (b1 - b2) * ops.digamma(b1) + (a2 - a1 + b2 - b1) * ops.digamma(a1 + b1))
+
+
+@register_kl(Binomial, Binomial)
+def _kl_binomial_binomial(p, q):
+    # (PyTorch's restriction: a q with more trials than p is not handled)
+    if bool((p.total_count < q.total_count).any()):
+        raise NotImplementedError("KL between Binomials where q.total_count > p.total_count "
+                                  "is not implemented")
+    kl = p.total_count * (p.probs * (p.logits - q.logits) + ops.log1p(-p.probs)
+                          - ops.log1p(-q.probs))
+    return ops.where(p.total_count > q.total_count, _infinite_like(kl), kl)
+
+
+@register_kl(Dirichlet, Dirichlet)
+def _kl_dirichlet_dirichlet(p, q):
+    a, b = p.concentration, q.concentration
+    sum_a, sum_b = a.sum(-1), b.sum(-1)
+    return (ops.lgamma(sum_a) - ops.lgamma(sum_b) - (ops.lgamma(a) - ops.lgamma(b)).sum(-1)
+            + ((a - b) * (ops.digamma(a) - ops.digamma(sum_a).unsqueeze(-1))).sum(-1))
+
+
+@register_kl(Exponential, Exponential)
+def _kl_exponential_exponential(p, q):
+    ratio = q.rate / p.rate
+    return ratio - 1 - ops.log(ratio)
+
+
+@register_kl(Gamma, Gamma)
+def _kl_gamma_gamma(p, q):
+    a1, b1, a2, b2 = p.concentration, p.rate, q.concentration, q.rate
+    return ((a1 - a2) * ops.digamma(a1) - ops.lgamma(a1) + ops.lgamma(a2)
+            + a2 * (ops.log(b1) - ops.log(b2)) + a1 * (b2 - b1) / b1)
+
+
+@register_kl(Gumbel, Gumbel)
+def _kl_gumbel_gumbel(p, q):
+    ratio = p.scale / q.scale
+    shift = (p.loc - q.loc) / q.scale
+    # E_p[exp(-(x - mu_q)/beta_q)] = exp(-shift) Gamma(1 + ratio)
+    return (-ops.log(ratio) + shift + ratio * _EULER_GAMMA
+            + ops.exp(-shift + ops.lgamma(1 + ratio)) - (1 + _EULER_GAMMA))
+
+
+@register_kl(Geometric, Geometric)
+def _kl_geometric_geometric(p, q):
+    return -p.entropy() - ops.log1p(-q.probs) / p.probs - q.logits
+
+
+@register_kl(HalfNormal, HalfNormal)
+def _kl_halfnormal_halfnormal(p, q):
+    return _kl_normal_normal(p.base_dist, q.base_dist)
+
+
+@register_kl(Laplace, Laplace)
+def _kl_laplace_laplace(p, q):
+    ratio = p.scale / q.scale
+    dist = (p.loc - q.loc).abs()
+    return -ops.log(ratio) + dist / q.scale + ratio * ops.exp(-dist / p.scale) - 1
+
+
+@register_kl(MultivariateNormal, MultivariateNormal)
+def _kl_mvn_mvn(p, q):
+    if p.event_shape != q.event_shape:
+        raise ValueError("KL-divergence between two Multivariate Normals with different event "
+                         "shapes cannot be computed")
+    n = p.event_shape[0]
+    half_log_det = q._half_log_det() - p._half_log_det()
+    lp, lq = p._unbroadcasted_scale_tril, q._unbroadcasted_scale_tril
+    shape = ops.broadcast_shapes(tuple(lp.shape[:-2]), tuple(lq.shape[:-2]))
+    # tr(Sq^-1 Sp) = |Lq^-1 Lp|_F^2
+    trace = linalg.solve_triangular(lq.expand(tuple(shape) + (n, n)),
+                                    lp.expand(tuple(shape) + (n, n)), upper=False)
+    trace = trace.pow(2).sum(-1).sum(-1)
+    mahalanobis = _batch_mahalanobis(lq, q.loc - p.loc)
+    return half_log_det + 0.5 * (trace + mahalanobis - n)
+
+
+@register_kl(OneHotCategorical, OneHotCategorical)
+def _kl_onehotcategorical_onehotcategorical(p, q):
+    return _kl_categorical_categorical(p._categorical, q._categorical)
+
+
+@register_kl(Poisson, Poisson)
+def _kl_poisson_poisson(p, q):
+    return p.rate * (ops.log(p.rate) - ops.log(q.rate)) - (p.rate - q.rate)
+
+
+@register_kl(TransformedDistribution, TransformedDistribution)
+def _kl_transformed_transformed(p, q):
+    if p.transforms != q.transforms:
+        raise NotImplementedError
+    if p.event_shape != q.event_shape:
+        raise NotImplementedError
+    extra = len(p.event_shape) - len(p.base_dist.event_shape)
+    return _sum_rightmost(kl_divergence(p.base_dist, q.base_dist), extra)
+
+
+@register_kl(Cauchy, Cauchy)
+def _kl_cauchy_cauchy(p, q):
+    return ops.log(((p.scale + q.scale).pow(2) + (p.loc - q.loc).pow(2))
+                   / (4 * p.scale * q.scale))
+
+
+# ---- mixed pairs: -H(p) - E_p[log q], with E_p of the statistics q's density needs
+
+def _normal_cross_entropy(mean, var, q):
+    """``-E_p[log q]`` for a Normal ``q``, from p's mean and variance."""
+    return (ops.log(q.scale) + 0.5 * math.log(2 * math.pi)
+            + (var + (mean - q.loc).pow(2)) / (2 * q.scale.pow(2)))
+
+
+@register_kl(Exponential, Normal)
+@register_kl(Gamma, Normal)
+@register_kl(Laplace, Normal)
+@register_kl(Beta, Normal)
+@register_kl(Uniform, Normal)
+def _kl_to_normal(p, q):
+    return -p.entropy() + _normal_cross_entropy(p.mean, p.variance, q)
+
+
+@register_kl(Normal, Laplace)
+def _kl_normal_laplace(p, q):
+    d = p.loc - q.loc
+    # E|x - m| of a normal: the folded normal's mean
+    folded = p.scale * math.sqrt(2 / math.pi) * ops.exp(-d.pow(2) / (2 * p.scale.pow(2))) \
+        + d * ops.erf(d / (p.scale * math.sqrt(2)))
+    return -p.entropy() + ops.log(2 * q.scale) + folded / q.scale
+
+
+@register_kl(Exponential, Gamma)
+def _kl_exponential_gamma(p, q):
+    a, b = q.concentration, q.rate
+    mean_log = -_EULER_GAMMA - ops.log(p.rate)
+    return (-p.entropy() - a * ops.log(b) + ops.lgamma(a) - (a - 1) * mean_log
+            + b / p.rate)
+
+
+@register_kl(Gamma, Exponential)
+def _kl_gamma_exponential(p, q):
+    return -p.entropy() - ops.log(q.rate) + q.rate * p.mean
+
+
+@register_kl(Bernoulli, Poisson)
+def _kl_bernoulli_poisson(p, q):
+    return (p.probs * (ops.log(p.probs) - ops.log(q.rate))
+            + (1 - p.probs) * ops.log1p(-p.probs) + q.rate)
+
+
+def _uniform_mean_log(low, high):
+    # E[log x] for x ~ U(low, high), low >= 0: [x log x - x] between the bounds
+    return (ops.xlogy(high, high) - ops.xlogy(low, low)) / (high - low) - 1
+
+
+@register_kl(Uniform, Exponential)
+def _kl_uniform_exponential(p, q):
+    kl = -p.entropy() - ops.log(q.rate) + q.rate * p.mean
+    return ops.where(p.low < 0, _infinite_like(kl), kl)
+
+
+@register_kl(Uniform, Gamma)
+def _kl_uniform_gamma(p, q):
+    a, b = q.concentration, q.rate
+    low = p.low.clamp(min=0)
+    kl = (-p.entropy() - a * ops.log(b) + ops.lgamma(a)
+          - (a - 1) * _uniform_mean_log(low, p.high) + b * p.mean)
+    return ops.where(p.low < 0, _infinite_like(kl), kl)
+
+
+@register_kl(Uniform, Beta)
+def _kl_uniform_beta(p, q):
+    a, b = q.concentration1, q.concentration0
+    low, high = p.low.clamp(min=0, max=1), p.high.clamp(min=0, max=1)
+    mean_log = _uniform_mean_log(low, high)
+    mean_log1m = _uniform_mean_log(1 - high, 1 - low)
+    kl = -p.entropy() + _log_beta(a, b) - (a - 1) * mean_log - (b - 1) * mean_log1m
+    return ops.where((p.low < 0) | (p.high > 1), _infinite_like(kl), kl)
+
+
+@register_kl(Beta, Uniform)
+def _kl_beta_uniform(p, q):
+    kl = -p.entropy() + ops.log(q.high - q.low)
+    return ops.where((q.low > 0) | (q.high < 1), _infinite_like(kl), kl)
+
+
+# ---- q has no density where p has mass
+
+@register_kl(Normal, Beta)
+@register_kl(Normal, Exponential)
+@register_kl(Normal, Gamma)
+@register_kl(Normal, Uniform)
+@register_kl(Laplace, Beta)
+@register_kl(Laplace, Exponential)
+@register_kl(Laplace, Gamma)
+@register_kl(Laplace, Uniform)
+@register_kl(Gumbel, Beta)
+@register_kl(Gumbel, Exponential)
+@register_kl(Gumbel, Gamma)
+@register_kl(Gumbel, Uniform)
+def _kl_real_support_infinity(p, q):
+    return _infinite_like(p.loc)
+
+
+@register_kl(Exponential, Beta)
+@register_kl(Exponential, Uniform)
+def _kl_exponential_infinity(p, q):
+    return _infinite_like(p.rate)
+
+
+@register_kl(Gamma, Beta)
+@register_kl(Gamma, Uniform)
+def _kl_gamma_infinity(p, q):
+    return _infinite_like(p.concentration)
+
+
+@register_kl(Poisson, Bernoulli)
+@register_kl(Poisson, Binomial)
+def _kl_poisson_infinity(p, q):
+    return _infinite_like(p.rate)

@@ -3,7 +3,7 @@ import numbers
 
 from .. import ops
 from .._dtype import finfo, get_default_dtype
-from ..tensor import Tensor
+from ..tensor import Size, Tensor
 
 __all__ = ["broadcast_all", "logits_to_probs", "probs_to_logits", "clamp_probs",
            "lazy_property"]
@@ -64,3 +64,22 @@ class lazy_property:
         value = self.wrapped(instance)
         setattr(instance, self.wrapped.__name__, value)
         return value
+
+
+def _sum_rightmost(value, dims):
+    """``value`` summed over its ``dims`` rightmost dimensions."""
+    return value.reshape(tuple(value.shape[:value.ndim - dims]) + (-1,)).sum(-1) if dims else value
+
+
+def _batch_shape_of(params, given):
+    """``Size()`` when every given parameter is a Python number (PyTorch's scalar batch), else
+    the broadcast parameters' shape."""
+    return Size() if all(isinstance(g, numbers.Number) for g in given) else params[0].shape
+
+
+def _standard_uniform(shape, like):
+    return ops.rand(tuple(shape), dtype=like.dtype, device=like.device)
+
+
+def _standard_normal(shape, like):
+    return ops.randn(tuple(shape), dtype=like.dtype, device=like.device)
