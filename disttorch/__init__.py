@@ -55,6 +55,9 @@ _AUTOCAST = {"autocast", "is_autocast_enabled", "get_autocast_dtype", "set_autoc
              "clear_autocast_cache", "autocast_increment_nesting", "autocast_decrement_nesting",
              "is_autocast_cpu_enabled", "set_autocast_cpu_enabled", "get_autocast_cpu_dtype",
              "set_autocast_cpu_dtype", "get_autocast_gpu_dtype", "set_autocast_gpu_dtype"}
+# top-level names of functions that live in disttorch.linalg (loaded on first use)
+_FROM_LINALG = {"lu": ("_lu", "lu_deprecated"), "lu_solve": ("_lu", "lu_solve_deprecated"),
+                "lu_unpack": ("_lu", "lu_unpack"), "orgqr": ("_lstsq_eig", "orgqr")}
 _LEGACY_TYPES = {"FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor", "LongTensor",
                  "IntTensor", "ShortTensor", "CharTensor", "ByteTensor", "BoolTensor",
                  "set_default_tensor_type"}
@@ -83,6 +86,10 @@ def __getattr__(name):
     if name in _LEGACY_TYPES:
         from . import _legacy_types
         return getattr(_legacy_types, name)
+    if name in _FROM_LINALG:
+        import importlib
+        module, attr = _FROM_LINALG[name]
+        return getattr(importlib.import_module(f"{__name__}.linalg.{module}"), attr)
     if name == "vmap":
         from .func import vmap
         return vmap

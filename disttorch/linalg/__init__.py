@@ -23,7 +23,9 @@ from ..ops.pointwise import abs as _abs
 __all__ = ["LinAlgError", "norm", "vector_norm", "matrix_norm", "inv", "det", "slogdet", "solve",
            "solve_triangular", "cholesky", "qr", "eigh", "eigvalsh", "svd", "svdvals", "pinv",
            "matrix_rank", "matrix_power", "multi_dot", "cross", "matmul", "diagonal", "vecdot",
-           "matrix_exp", "vander", "tensorinv", "tensorsolve", "inv_ex", "solve_ex", "cholesky_ex"]
+           "matrix_exp", "vander", "tensorinv", "tensorsolve", "inv_ex", "solve_ex", "cholesky_ex",
+           "lu_factor", "lu_factor_ex", "lu", "lu_solve", "lstsq", "eig", "eigvals", "cond",
+           "householder_product", "ldl_factor", "ldl_factor_ex", "ldl_solve"]
 
 
 class LinAlgError(RuntimeError):
@@ -604,3 +606,6 @@ def matrix_exp(A):
 
 
 from ._extras import vander, tensorinv, tensorsolve, inv_ex, solve_ex, cholesky_ex  # noqa: E402
+from ._lu import lu_factor, lu_factor_ex, lu, lu_solve  # noqa: E402
+from ._lstsq_eig import lstsq, eig, eigvals, cond, householder_product  # noqa: E402
+from ._ldl import ldl_factor, ldl_factor_ex, ldl_solve  # noqa: E402

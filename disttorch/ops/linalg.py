@@ -638,3 +638,19 @@ _methods.update({"__matmul__": _matmul_operator, "__rmatmul__": _rmatmul})
 _methods.update({name + "_": _inplace_unary(globals()[name])
                  for name in ["addmm", "addmv", "addr", "baddbmm", "addbmm"]})
 register_methods(_methods)
+
+
+def _linalg_method(module, name):
+    """A Tensor method running ``disttorch.linalg.<module>.<name>``, imported on first call
+    (``import disttorch`` does not load ``linalg``)."""
+    def method(self, *args, **kwargs):
+        import importlib
+        return getattr(importlib.import_module(f"disttorch.linalg.{module}"), name)(
+            self, *args, **kwargs)
+    method.__name__ = name
+    return method
+
+
+register_methods({"lu": _linalg_method("_lu", "_lu_method"),
+                  "lu_solve": _linalg_method("_lu", "lu_solve_deprecated"),
+                  "orgqr": _linalg_method("_lstsq_eig", "orgqr")})
