@@ -245,6 +245,9 @@ def vector_norm_impl(input, ord, dim, keepdim, dtype, name):
                 raise RuntimeError(f"{name} cannot compute the {ord:g} norm on the dimension "
                                    f"{a}because this dimension is empty and the operation does "
                                    f"not have an identity")
+    if input._data.dtype.kind == "c":
+        # the norm of a complex tensor is that of its magnitudes, real as in PyTorch
+        input = _abs_op(input)
     return VectorNorm.apply(input, float(ord), axes, keepdim)
 
 

@@ -54,3 +54,16 @@ def test_shape_errors():
         disttorch.linalg.tensorinv(disttorch.ones(2, 3), ind=1)
     with pytest.raises(RuntimeError, match="strictly positive"):
         disttorch.linalg.tensorinv(disttorch.ones(2, 2), ind=0)
+
+
+@requires_torch
+@pytest.mark.parametrize("fn", [
+    lambda L, x: L.linalg.vector_norm(x), lambda L, x: L.linalg.vector_norm(x, float("inf")),
+    lambda L, x: L.linalg.vector_norm(x, 3, dim=1), lambda L, x: L.linalg.vector_norm(x, 0),
+    lambda L, x: L.linalg.matrix_norm(x), lambda L, x: L.linalg.norm(x), lambda L, x: L.norm(x),
+    lambda L, x: L.dist(x, x * 2)])
+def test_norms_of_complex_tensors_are_real(fn):
+    a = np.array([[1 + 2j, 3 - 1j], [0.5j, 2]], dtype=np.complex64)
+    ours, theirs = fn(disttorch, disttorch.from_numpy(a)), fn(torch, torch.from_numpy(a))
+    assert ours.dtype == disttorch.float32 and theirs.dtype == torch.float32
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
