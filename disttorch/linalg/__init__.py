@@ -535,6 +535,9 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     if n < 2:
         raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 "
                            "dimensions.")
+    if len(dim) != 2:
+        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got "
+                           f"{' '.join(str(d) for d in dim)}")
     d0, d1 = wrap_dim(dim[0], n), wrap_dim(dim[1], n)
     if ord == "fro":
         return _write(vector_norm_impl(A, 2, (d0, d1), keepdim, None, "linalg.matrix_norm"), out)

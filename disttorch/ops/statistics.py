@@ -256,9 +256,12 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
 
     Prefer :func:`disttorch.linalg.vector_norm` and :func:`disttorch.linalg.matrix_norm`.
     """
-    if p == "nuc":
+    dims = [dim] if isinstance(dim, int) else dim
+    if p == "nuc" or (p == "fro" and dims is not None and len(dims) > 2):
+        # PyTorch hands these to linalg.matrix_norm, over every dim when dim is None
         from ..linalg import matrix_norm
-        return matrix_norm(input, "nuc", (-2, -1) if dim is None else dim, keepdim, dtype=dtype)
+        return matrix_norm(input, p, list(range(input.ndim)) if dim is None else dim, keepdim,
+                           dtype=dtype)
     # after "nuc": PyTorch's norm hands it to linalg.matrix_norm, which autocasts on its own
     input, = autocast_args("norm", input, dtype=dtype)
     if p == "fro" or p is None:
