@@ -125,7 +125,7 @@ def __getattr__(name):
     if name in ("gradcheck", "gradgradcheck"):
         from . import _gradcheck as module
         return getattr(module, name)
-    if name in ("functional", "forward_ad"):
+    if name in ("functional", "forward_ad", "graph"):
         # import_module, not "from . import": that would ask this __getattr__ again
         import importlib
         return importlib.import_module(f"{__name__}.{name}")

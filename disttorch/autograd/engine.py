@@ -8,7 +8,7 @@ import threading
 
 from .._backend import get_array_module, writes_stay_private
 from ..tensor import Tensor, _new
-from . import anomaly, grad_mode
+from . import _saved_hooks, anomaly, grad_mode
 from .function import _FREED, _ARRAY_TYPES, _as_array
 
 
@@ -178,14 +178,22 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate):
         else:
             if node._nout > 1:
                 grads = _materialize(node, grads, create_graph)
-            if create_graph:
-                node._create_graph = True
-                try:
+            packed = node._packed
+            if packed is not None:
+                # saved-tensor hooks: the node's values come back for this backward only
+                _saved_hooks.unpack(node)
+            try:
+                if create_graph:
+                    node._create_graph = True
+                    try:
+                        in_grads = node.backward(*grads)
+                    finally:
+                        node._create_graph = False
+                else:
                     in_grads = node.backward(*grads)
-                finally:
-                    node._create_graph = False
-            else:
-                in_grads = node.backward(*grads)
+            finally:
+                if packed is not None:
+                    _saved_hooks.release(node, retain_graph)
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             if check_nan:

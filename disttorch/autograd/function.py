@@ -13,12 +13,13 @@ import weakref
 import numpy as np
 
 from ..tensor import Tensor, _new
-from . import grad_mode, anomaly
+from . import grad_mode, anomaly, _saved_hooks
 from .hooks import RemovableHandle
 
 __all__ = ["Node", "Function", "FunctionCtx", "once_differentiable", "BackwardCFunction"]
 
 _grad_state = grad_mode.state
+_hook_state = _saved_hooks.state
 _object_new = object.__new__
 _FREED = object()
 _ARRAY_TYPES = {np.ndarray}
@@ -75,6 +76,7 @@ class Node:
     _pre_hooks = None
     _post_hooks = None
     _retained = None
+    _packed = None
     _create_graph = False
     _nout = 1
     _non_diff = None
@@ -128,6 +130,8 @@ class Node:
             outs = (result,)
         if self._to_save is not None:
             self._register_saved(args, arrays, outs, out if type(out) is tuple else (out,))
+        if _hook_state.stack:
+            _saved_hooks.pack_node(self, _ARRAY_TYPES, outs)
         return result
 
     def _register_saved(self, args, arrays, outs, raw_outs):
@@ -182,7 +186,10 @@ class Node:
             if m is None:
                 out.append(_new(s) if type(s) in _ARRAY_TYPES else s)
             elif m[3] < 0:
-                out.append(m[0])
+                ref = m[0]
+                # an input packed by saved-tensor hooks is held by its place in the graph
+                out.append(_new(s, True, ref.grad_fn, ref._output_nr, m[1])
+                           if type(ref) is _saved_hooks.InputRef else ref)
             else:
                 out.append(_new(s, True, self, m[3], m[1]))
         return tuple(out)
@@ -308,11 +315,13 @@ class BackwardCFunction(FunctionCtx, Node):
     def saved_tensors(self):
         if self._saved is _FREED:
             return Node.saved_tensors.fget(self)
-        for t, version in self._saved_versions:
-            if t is not None and t._vc[0] != version:
+        # (version counter, version, description): the tensors themselves are not held here,
+        # so saved-tensor hooks can move them away
+        for vc, version, what in self._saved_versions:
+            if vc is not None and vc[0] != version:
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an "
-                    f"inplace operation: [{t.dtype} {list(t.shape)}] is at version {t._vc[0]}; "
+                    f"inplace operation: [{what}] is at version {vc[0]}; "
                     f"expected version {version} instead.")
         return self._saved
 
@@ -432,8 +441,12 @@ class Function(metaclass=_FunctionMeta):
             node._out_meta = [(o._data.shape, o._data.dtype) if isinstance(o, Tensor) else ((), None)
                               for o in outputs]
             node._saved = tuple(node.to_save)
-            node._saved_versions = [(t, t._vc[0]) if t is not None else (None, 0) for t in node.to_save]
+            node._saved_versions = [(t._vc, t._vc[0], f"{t.dtype} {list(t.shape)}")
+                                    if t is not None else (None, 0, None) for t in node.to_save]
             node._saved_meta = ()
+            node.to_save = ()
+            if _hook_state.stack and node._saved:
+                _saved_hooks.pack_custom(node)
             if anomaly.state.enabled:
                 node._trace = "".join(traceback.format_stack()[:-1])
         return tuple(results) if is_tuple else results[0]
