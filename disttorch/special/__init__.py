@@ -15,6 +15,12 @@ from ..ops import (erf, erfc, erfinv, exp2, expm1, log1p, logit, logsumexp, roun
                    sigmoid, lgamma, digamma, polygamma, mvlgamma, i0, igamma, igammac, mul, where,
                    isnan, log1p as _log1p)
 from ..ops.arithmetic import _out, _prep
+from ..ops.indexing import scalar_type_name
+from ..ops.special_bessel import (airy_ai_array, bessel_j0_array, bessel_j1_array,
+                                  bessel_y0_array, bessel_y1_array, modified_bessel_i0_array,
+                                  modified_bessel_i1_array, modified_bessel_k0_array,
+                                  modified_bessel_k1_array, scaled_modified_bessel_k0_array,
+                                  scaled_modified_bessel_k1_array, spherical_bessel_j0_array)
 from ..ops.special_ops import (_host, _erfc_scalar, _on_device, _unary, i0e, i1, i1e,
                                ndtri_array, zeta_array)
 from ..tensor import Tensor, _new
@@ -230,11 +236,61 @@ for _name, _kernel in _POLYNOMIALS.items():
         globals()[_shifted] = _polynomial(_shifted, _kernel, True)
         __all__.append(_shifted)
 
-modified_bessel_i0 = i0
-modified_bessel_i1 = i1
-__all__ += ["modified_bessel_i0", "modified_bessel_i1", "spherical_bessel_j0"]
+def _float_array(name, input):
+    """``input``'s array as a float32/float64 array for a float-only kernel: integers and bool
+    in the default dtype; half precision refused, as PyTorch's kernels refuse it."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    data = input._data
+    if data.dtype.kind in "biu":
+        return data.astype(get_default_dtype().np_dtype)
+    if data.dtype not in (np.float32, np.float64):
+        raise NotImplementedError(f"\"{name}_{input.device.type}\" not implemented for "
+                                  f"'{scalar_type_name(input)}'")
+    return data
 
 
-def spherical_bessel_j0(input, *, out=None):
-    r"""The spherical Bessel function of the first kind of order zero, :math:`\sin(x) / x`."""
-    return _out(sinc(input / math.pi), out)
+def _no_grad_unary(name, kernel, doc):
+    """A public function ``name(input, *, out=None)``. PyTorch defines no derivative for these:
+    the result does not require grad (backward through it finds no graph)."""
+    def op(input, *, out=None):
+        return _out(_new(kernel(_float_array(name, input))), out)
+    op.__name__ = name
+    op.__doc__ = doc
+    return op
+
+
+_BESSEL = {
+    "bessel_j0": (bessel_j0_array, "The Bessel function of the first kind of order 0, "
+                  ":math:`J_0(x)` (``nan`` at ``+-inf``, as PyTorch)."),
+    "bessel_j1": (bessel_j1_array, "The Bessel function of the first kind of order 1, "
+                  ":math:`J_1(x)` (``nan`` at ``+-inf``)."),
+    "bessel_y0": (bessel_y0_array, "The Bessel function of the second kind of order 0, "
+                  ":math:`Y_0(x)`: ``-inf`` at 0, ``nan`` for ``x < 0`` and at ``inf``."),
+    "bessel_y1": (bessel_y1_array, "The Bessel function of the second kind of order 1, "
+                  ":math:`Y_1(x)`: ``-inf`` at 0, ``nan`` for ``x < 0`` and at ``inf``."),
+    "modified_bessel_i0": (modified_bessel_i0_array, "The modified Bessel function of the first "
+                           "kind of order 0, :math:`I_0(x)` (``nan`` at ``+-inf``)."),
+    "modified_bessel_i1": (modified_bessel_i1_array, "The modified Bessel function of the first "
+                           "kind of order 1, :math:`I_1(x)` (``nan`` at ``+-inf``)."),
+    "modified_bessel_k0": (modified_bessel_k0_array, "The modified Bessel function of the second "
+                           "kind of order 0, :math:`K_0(x)`: ``inf`` at 0, ``nan`` for "
+                           "``x < 0``."),
+    "modified_bessel_k1": (modified_bessel_k1_array, "The modified Bessel function of the second "
+                           "kind of order 1, :math:`K_1(x)`: ``inf`` at 0, ``nan`` for "
+                           "``x < 0``."),
+    "scaled_modified_bessel_k0": (scaled_modified_bessel_k0_array, ":math:`e^x K_0(x)`, "
+                                  "without K0's underflow for large ``x``."),
+    "scaled_modified_bessel_k1": (scaled_modified_bessel_k1_array, ":math:`e^x K_1(x)`, "
+                                  "without K1's underflow for large ``x``."),
+    "airy_ai": (airy_ai_array, "The Airy function :math:`\\operatorname{Ai}(x)` (``nan`` at "
+                "``+-inf``, as PyTorch)."),
+    "spherical_bessel_j0": (spherical_bessel_j0_array, "The spherical Bessel function of the "
+                            "first kind of order 0, :math:`\\sin(x) / x` (1 at 0, 0 at "
+                            "``+-inf``)."),
+}
+
+for _name, (_kernel, _doc) in _BESSEL.items():
+    globals()[_name] = _no_grad_unary(_name, _kernel, _doc)
+    __all__.append(_name)

@@ -5,16 +5,23 @@ so CUDA results equal the CPU's to rounding and no value travels through the hos
 ``unary`` and ``binary`` take CuPy arrays and return a float64 result (``None`` when the fused
 path does not apply: numpy arrays, or the plain simulated device).
 """
+import math
+
 import numpy as np
 
 from ..._backend import cupy_module
+from ...ops import special_bessel as _bessel
 from ...ops.special_ops import _EM_COEFFS, _LANCZOS, _LANCZOS_G
 from . import contiguous, fusable, raw_kernel
 
 __all__ = ["UNARY", "BINARY", "unary", "binary"]
 
 UNARY = {"lgamma": 0, "digamma": 1, "erfinv": 2, "ndtri": 3, "i0": 4, "i0e": 5, "i1": 6,
-         "i1e": 7, "polygamma": 8, "erfcx": 9, "ndtr": 10, "log_ndtr": 11, "entr": 12}
+         "i1e": 7, "polygamma": 8, "erfcx": 9, "ndtr": 10, "log_ndtr": 11, "entr": 12,
+         "bessel_j0": 13, "bessel_j1": 14, "bessel_y0": 15, "bessel_y1": 16,
+         "modified_bessel_i0": 17, "modified_bessel_i1": 18, "modified_bessel_k0": 19,
+         "modified_bessel_k1": 20, "scaled_modified_bessel_k0": 21,
+         "scaled_modified_bessel_k1": 22, "airy_ai": 23, "spherical_bessel_j0": 24}
 BINARY = {"zeta": 0, "igamma": 1, "igammac": 2}
 
 _SPECIAL = r"""
@@ -276,6 +283,174 @@ __device__ double entr_(double x) {
     return x > 0 ? -x * log(x) : 0.0;
 }
 
+// ---- Bessel J, Y, K, the Airy function and spherical j0 (ops/special_bessel.py) ----
+@BESSEL_CONSTANTS@
+#define CHEBYSHEV(table, s) chebyshev(table, (int)(sizeof(table) / sizeof(table[0])), s)
+
+// sum_k c[k] T_k(s) by Clenshaw's recurrence
+__device__ double chebyshev(const double* c, int n, double s) {
+    double b1 = 0.0, b2 = 0.0;
+    for (int k = n - 1; k > 0; --k) {
+        const double b = 2.0 * s * b1 - b2 + c[k];
+        b2 = b1;
+        b1 = b;
+    }
+    return s * b1 - b2 + c[0];
+}
+
+// J0 or J1 by its power series (|x| <= 5)
+__device__ double j_series(double x, int order) {
+    const double q = x * x / 4.0;
+    double term = order == 0 ? 1.0 : x / 2.0, total = term;
+    for (int k = 1; k < SERIES_TERMS; ++k) {
+        term = -term * q / (k * (k + order));
+        total += term;
+    }
+    return total;
+}
+
+// J and Y of order 0 or 1 from Hankel's P and Q (x >= 5)
+__device__ void hankel(double x, int order, double* j, double* y) {
+    const double s = 2.0 * J_CUTOFF * J_CUTOFF / (x * x) - 1.0;
+    const double p = order == 0 ? CHEBYSHEV(J0_P, s) : CHEBYSHEV(J1_P, s);
+    const double q = (order == 0 ? CHEBYSHEV(J0_Q, s) : CHEBYSHEV(J1_Q, s)) / x;
+    // cos and sin of chi = x - pi/4 or x - 3 pi/4 from those of x (exact argument reduction)
+    const double c = cos(x), sn = sin(x);
+    const double cos_chi = order == 0 ? (c + sn) / SQRT2 : (sn - c) / SQRT2;
+    const double sin_chi = order == 0 ? (sn - c) / SQRT2 : -(sn + c) / SQRT2;
+    const double amplitude = sqrt(TWO_OVER_PI / x);
+    *j = amplitude * (p * cos_chi - q * sin_chi);
+    *y = amplitude * (p * sin_chi + q * cos_chi);
+}
+
+__device__ double bessel_j(double x, int order) {
+    if (isinf(x)) return NAN_;               // PyTorch's value (the limit would be 0)
+    const double ax = fabs(x);
+    double j = ax, y;
+    if (ax < J_CUTOFF) j = j_series(ax, order);
+    else if (!isnan(ax)) hankel(ax, order, &j, &y);
+    return (order == 1 && x < 0) ? -j : j;
+}
+
+// Y0 or Y1 by its power series (0 < x <= 5); log(x) - log(2): x / 2 underflows at 5e-324
+__device__ double y_series(double x, int order) {
+    const double q = x * x / 4.0;
+    const double log_term = TWO_OVER_PI * (log(x) - LN2 + EULER_GAMMA) * j_series(x, order);
+    if (order == 0) {
+        double term = 1.0, harmonic = 0.0, total = 0.0;
+        for (int k = 1; k < SERIES_TERMS; ++k) {
+            term = -term * q / (k * k);
+            harmonic += 1.0 / k;
+            total -= harmonic * term;
+        }
+        return log_term + TWO_OVER_PI * total;
+    }
+    double term = x / 2.0, h_k = 0.0, total = x / 2.0;
+    for (int k = 1; k < SERIES_TERMS; ++k) {
+        term = -term * q / (k * (k + 1));
+        h_k += 1.0 / k;
+        total += (2.0 * h_k + 1.0 / (k + 1)) * term;
+    }
+    return log_term - 2.0 / (PI * x) - total / PI;
+}
+
+__device__ double bessel_y(double x, int order) {
+    if (x < 0 || isnan(x) || isinf(x)) return NAN_;
+    if (x == 0) return -INF_;
+    if (x < J_CUTOFF) return y_series(x, order);
+    double j, y;
+    hankel(x, order, &j, &y);
+    return y;
+}
+
+// K0 or K1 (times e^x when scaled): series up to x = 2, the Chebyshev form above
+__device__ double bessel_k(double x, int order, bool scaled) {
+    if (x < 0 || isnan(x)) return NAN_;
+    if (x == 0) return INF_;
+    if (x > K_CUTOFF) {
+        const double s = 4.0 / x - 1.0;
+        const double asym = sqrt(PI / 2.0 / x) * (order == 0 ? CHEBYSHEV(K0_S, s)
+                                                            : CHEBYSHEV(K1_S, s));
+        return scaled ? asym : asym * exp(-x);
+    }
+    const double q = x * x / 4.0, log_term = log(x) - LN2 + EULER_GAMMA;
+    double series;
+    if (order == 0) {
+        double term = 1.0, harmonic = 0.0, i_sum = 1.0, h_sum = 0.0;
+        for (int k = 1; k < SERIES_TERMS; ++k) {
+            term = term * q / (k * k);
+            harmonic += 1.0 / k;
+            i_sum += term;
+            h_sum += harmonic * term;
+        }
+        series = h_sum - log_term * i_sum;
+    } else {
+        double term = x / 2.0, h_k = 0.0, i_sum = term, h_sum = term;
+        for (int k = 1; k < SERIES_TERMS; ++k) {
+            term = term * q / (k * (k + 1));
+            h_k += 1.0 / k;
+            i_sum += term;
+            h_sum += (2.0 * h_k + 1.0 / (k + 1)) * term;
+        }
+        series = 1.0 / x + log_term * i_sum - 0.5 * h_sum;
+    }
+    return scaled ? series * exp(x) : series;
+}
+
+// Ai by its Maclaurin series Ai(0) f(x) + Ai'(0) g(x) (-4 <= x <= 2)
+__device__ double airy_series(double x) {
+    const double cube = x * x * x;
+    double f_term = 1.0, g_term = x, f = 1.0, g = x;
+    for (int k = 1; k < SERIES_TERMS; ++k) {
+        f_term = f_term * cube / ((3 * k) * (3 * k - 1));
+        g_term = g_term * cube / ((3 * k + 1) * (3 * k));
+        f += f_term;
+        g += g_term;
+    }
+    return AIRY_AI0 * f - AIRY_AIP0 * g;
+}
+
+// zeta = 2/3 x^(3/2) as hi + lo (fma gives each product's exact error, as Dekker's split does
+// on the CPU): Ai's phase and decay rate are zeta, whose rounding would be the result's error
+__device__ void airy_zeta(double x, double* hi, double* lo) {
+    const double root = sqrt(x);
+    const double square = root * root, square_err = fma(root, root, -square);
+    const double root_lo = ((x - square) - square_err) / (2.0 * root);
+    const double power = x * root, power_err = fma(x, root, -power);
+    const double power_lo = power_err + x * root_lo;
+    const double zeta = 2.0 / 3.0 * power, zeta_err = fma(2.0 / 3.0, power, -zeta);
+    *hi = zeta;
+    *lo = zeta_err + (2.0 / 3.0 * power_lo + TWO_THIRDS_LO * power);
+}
+
+__device__ double airy_ai_(double x) {
+    if (isinf(x)) return NAN_;               // PyTorch's value at +-inf
+    if (x > AIRY_ZERO) return 0.0;           // below the smallest subnormal
+    double zeta, zeta_lo;
+    if (x > AIRY_POSITIVE) {
+        airy_zeta(x, &zeta, &zeta_lo);
+        return exp(-zeta) * exp(-zeta_lo) * CHEBYSHEV(AI_POS, 2.0 * AIRY_ZETA_POSITIVE / zeta - 1.0)
+               / (2.0 * SQRT_PI * sqrt(sqrt(x)));
+    }
+    if (x < -AIRY_NEGATIVE) {
+        const double ax = -x;
+        airy_zeta(ax, &zeta, &zeta_lo);
+        const double ratio = AIRY_ZETA_NEGATIVE / zeta;
+        const double p = CHEBYSHEV(AI_NEG_P, 2.0 * ratio * ratio - 1.0);
+        const double q = CHEBYSHEV(AI_NEG_Q, 2.0 * ratio * ratio - 1.0) / zeta;
+        // cos and sin of zeta - pi/4 from those of zeta = hi + lo
+        const double c0 = cos(zeta), s0 = sin(zeta), c_lo = cos(zeta_lo), s_lo = sin(zeta_lo);
+        const double c = c0 * c_lo - s0 * s_lo, sn = s0 * c_lo + c0 * s_lo;
+        return (p * (c + sn) + q * (sn - c)) / (SQRT_2PI * sqrt(sqrt(ax)));
+    }
+    return airy_series(x);
+}
+
+__device__ double spherical_bessel_j0_(double x) {
+    if (isinf(x)) return 0.0;
+    return x == 0 ? 1.0 : sin(x) / x;
+}
+
 __device__ double unary_(int fn, double x, int order) {
     switch (fn) {
         case 0: return lgamma_(x);
@@ -290,7 +465,20 @@ __device__ double unary_(int fn, double x, int order) {
         case 9: return erfcx_(x);
         case 10: return 0.5 * erfc(-x / SQRT2);
         case 11: return log_ndtr_(x);
-        default: return entr_(x);
+        case 12: return entr_(x);
+        case 13: return bessel_j(x, 0);
+        case 14: return bessel_j(x, 1);
+        case 15: return bessel_y(x, 0);
+        case 16: return bessel_y(x, 1);
+        // torch.special's I0 and I1 are NaN at +-inf (torch.i0 is inf there)
+        case 17: return isinf(x) ? NAN_ : bessel_i(x, 0, false);
+        case 18: return isinf(x) ? NAN_ : bessel_i(x, 1, false);
+        case 19: return bessel_k(x, 0, false);
+        case 20: return bessel_k(x, 1, false);
+        case 21: return bessel_k(x, 0, true);
+        case 22: return bessel_k(x, 1, true);
+        case 23: return airy_ai_(x);
+        default: return spherical_bessel_j0_(x);
     }
 }
 
@@ -312,10 +500,29 @@ extern "C" __global__ void special_binary(const double* a, const double* b, doub
 }
 """
 
+
+
+def _bessel_constants():
+    """``ops/special_bessel.py``'s constants and Chebyshev tables as C definitions."""
+    scalars = {name: getattr(_bessel, name) for name in (
+        "EULER_GAMMA", "LN2", "J_CUTOFF", "K_CUTOFF", "AIRY_POSITIVE", "AIRY_NEGATIVE",
+        "AIRY_ZETA_POSITIVE", "AIRY_ZETA_NEGATIVE", "AIRY_ZERO", "AIRY_AI0", "AIRY_AIP0",
+        "SERIES_TERMS")}
+    scalars.update(TWO_OVER_PI=2.0 / math.pi, SQRT_2PI=math.sqrt(2.0 * math.pi),
+                   TWO_THIRDS_LO=_bessel._TWO_THIRDS_LO)
+    lines = [f"#define {name} {value!r}" for name, value in scalars.items()]
+    for name in ("J0_P", "J0_Q", "J1_P", "J1_Q", "K0_S", "K1_S", "AI_POS", "AI_NEG_P",
+                 "AI_NEG_Q"):
+        lines.append(f"__device__ const double {name}[] = "
+                     f"{{{', '.join(map(repr, getattr(_bessel, name)))}}};")
+    return "\n".join(lines)
+
+
 # the CPU implementation's constants, written out exactly (repr round-trips a double)
 for _token, _value in (("@LANCZOS@", ", ".join(map(repr, _LANCZOS))),
                       ("@LANCZOS_G@", repr(_LANCZOS_G)),
-                      ("@EULER_MACLAURIN@", ", ".join(map(repr, _EM_COEFFS)))):
+                      ("@EULER_MACLAURIN@", ", ".join(map(repr, _EM_COEFFS))),
+                      ("@BESSEL_CONSTANTS@", _bessel_constants())):
     _SPECIAL = _SPECIAL.replace(_token, _value)
 SOURCES = {"special": _SPECIAL}
 
