@@ -8,13 +8,14 @@ import math
 
 import numpy as np
 
-from .._backend import get_array_module
+from .._backend import get_array_module, to_numpy
 from .._dtype import get_default_dtype
 from ..autograd.function import Node
 from ..ops import (erf, erfc, erfinv, exp2, expm1, log1p, logit, logsumexp, round, sinc, xlogy,
                    sigmoid, lgamma, digamma, polygamma, mvlgamma, i0, igamma, igammac, mul, where,
                    isnan, log1p as _log1p)
 from ..ops.arithmetic import _out, _prep
+from ..ops._util import promote
 from ..ops.indexing import scalar_type_name
 from ..ops.special_bessel import (airy_ai_array, bessel_j0_array, bessel_j1_array,
                                   bessel_y0_array, bessel_y1_array, modified_bessel_i0_array,
@@ -182,59 +183,86 @@ def zeta(input, other, *, out=None):
     return _out(Zeta.apply(a.expand(shape), b.expand(shape)), out)
 
 
-def _recurrence(first, step):
-    """A polynomial family from ``p_1 = first(x)`` and ``p_{k+1} = step(k, x, p_k, p_{k-1})``."""
-    def evaluate(x, n):
-        xp = get_array_module(x)
-        n = xp.broadcast_to(n, x.shape) if hasattr(n, "shape") else xp.full(x.shape, n)
-        top = int(n.max()) if n.size else 0
-        previous, current = xp.ones(x.shape), first(x)
-        result = xp.where(n == 0, previous, 0.0)
-        for k in range(1, top + 1):
-            result = xp.where(n == k, current, result)
-            previous, current = current, step(k, x, current, previous)
-        return result
-    return evaluate
-
-
+# The orthogonal polynomials: p_0 = 1, p_1 = first(x), p_{k+1} = step(k, x, p_k, p_{k-1}). The
+# CUDA kernel of cuda/kernels/special.py runs the same recurrences (its codes follow this order).
 _POLYNOMIALS = {
-    "chebyshev_polynomial_t": _recurrence(lambda x: x, lambda k, x, p, q: 2 * x * p - q),
-    "chebyshev_polynomial_u": _recurrence(lambda x: 2 * x, lambda k, x, p, q: 2 * x * p - q),
-    "chebyshev_polynomial_v": _recurrence(lambda x: 2 * x - 1, lambda k, x, p, q: 2 * x * p - q),
-    "chebyshev_polynomial_w": _recurrence(lambda x: 2 * x + 1, lambda k, x, p, q: 2 * x * p - q),
-    "hermite_polynomial_h": _recurrence(lambda x: 2 * x, lambda k, x, p, q: 2 * x * p - 2 * k * q),
-    "hermite_polynomial_he": _recurrence(lambda x: x, lambda k, x, p, q: x * p - k * q),
-    "laguerre_polynomial_l": _recurrence(lambda x: 1 - x,
-                                         lambda k, x, p, q: ((2 * k + 1 - x) * p - k * q) / (k + 1)),
-    "legendre_polynomial_p": _recurrence(lambda x: x,
-                                         lambda k, x, p, q: ((2 * k + 1) * x * p - k * q) / (k + 1)),
+    "chebyshev_polynomial_t": (lambda x: x, lambda k, x, p, q: 2 * x * p - q),
+    "chebyshev_polynomial_u": (lambda x: 2 * x, lambda k, x, p, q: 2 * x * p - q),
+    "chebyshev_polynomial_v": (lambda x: 2 * x - 1, lambda k, x, p, q: 2 * x * p - q),
+    "chebyshev_polynomial_w": (lambda x: 2 * x + 1, lambda k, x, p, q: 2 * x * p - q),
+    "hermite_polynomial_h": (lambda x: 2 * x, lambda k, x, p, q: 2 * x * p - 2 * k * q),
+    "hermite_polynomial_he": (lambda x: x, lambda k, x, p, q: x * p - k * q),
+    "laguerre_polynomial_l": (lambda x: 1 - x,
+                              lambda k, x, p, q: ((2 * k + 1 - x) * p - k * q) / (k + 1)),
+    "legendre_polynomial_p": (lambda x: x,
+                              lambda k, x, p, q: ((2 * k + 1) * x * p - k * q) / (k + 1)),
 }
 
 
-def _polynomial(name, kernel, shifted):
+def _polynomial_np(family, x, n):
+    """``family`` at ``x`` for integer degrees ``n`` (broadcast; 0 where n < 0), in ``x``'s
+    precision (float32 overflows where PyTorch's float kernel does)."""
+    first, step = _POLYNOMIALS[family]
+    x, n = np.broadcast_arrays(x, n)
+    top = int(n.max()) if n.size else 0
+    with np.errstate(all="ignore"):
+        previous, current = np.ones(x.shape, x.dtype), first(x)
+        result = np.where(n == 0, previous, 0.0)
+        for k in range(1, top + 1):
+            result = np.where(n == k, current, result)
+            previous, current = current, step(k, x, current, previous)
+    return result
+
+
+def _degrees(n, xp):
+    """Degrees as PyTorch takes them: truncated to integers (NaN and negatives give 0)."""
+    n = xp.asarray(n)
+    if n.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            n = xp.where(xp.isnan(n), -1, xp.trunc(n))
+    return n.astype(np.int64)
+
+
+def _polynomial(name, family, shifted):
     def op(input, n, *, out=None):
-        x = input if isinstance(input, Tensor) else n.new_tensor(input)
-        dtype = x._data.dtype if x._data.dtype.kind == "f" else get_default_dtype().np_dtype
-        values = x._data.astype(np.float64)
+        if not isinstance(input, Tensor) and not isinstance(n, Tensor):
+            raise TypeError(f"{name}(): expected input or n to be a Tensor")
+        x_t, n_t = promote(input, n)
+        like = x_t if isinstance(x_t, Tensor) else n_t
+        dtype = like._data.dtype
+        if dtype.kind in "biu":
+            dtype = np.dtype(get_default_dtype().np_dtype)
+        elif dtype not in (np.float32, np.float64):
+            raise NotImplementedError(f"\"{name}_{like.device.type}\" not implemented for "
+                                      f"'{scalar_type_name(like)}'")
+        xp = get_array_module(like._data)
+        x = (x_t._data if isinstance(x_t, Tensor) else xp.asarray(x_t)).astype(dtype)
+        degrees = _degrees(n_t._data if isinstance(n_t, Tensor) else n_t, xp)
         if shifted:
-            values = 2 * values - 1
-        order = n._data.astype(np.int64) if isinstance(n, Tensor) else int(n)
-        return _out(_new(kernel(values, order).astype(dtype)), out)
-    family = name.replace("shifted_", "").replace("_", " ")
+            x = 2 * x - 1
+        from ..cuda.kernels import special as kernels
+        result = kernels.polynomial(family, x, degrees)
+        if result is None:
+            result = _polynomial_np(family, to_numpy(x), to_numpy(degrees))
+            if xp is not np:
+                result = xp.asarray(result)
+        return _out(_new(result.astype(dtype)), out)
+    kind = name.replace("shifted_", "").replace("_", " ")
     op.__name__ = name
-    op.__doc__ = (f"The {'shifted ' if shifted else ''}{family} of degree ``n`` at ``input`` "
-                  f"(``n`` an integer or an integer tensor; 0 for negative ``n``). Not "
-                  f"differentiable, as in PyTorch.")
+    op.__doc__ = (f"The {'shifted ' if shifted else ''}{kind} of degree ``n`` at ``input`` "
+                  f"(tensors broadcast together, or one a Python number; ``n`` truncated to an "
+                  f"integer, 0 where negative). Not differentiable, as in PyTorch.")
     return op
 
 
-for _name, _kernel in _POLYNOMIALS.items():
-    globals()[_name] = _polynomial(_name, _kernel, False)
+for _name in _POLYNOMIALS:
+    globals()[_name] = _polynomial(_name, _name, False)
     __all__.append(_name)
     if _name.startswith("chebyshev"):
         _shifted = "shifted_" + _name
-        globals()[_shifted] = _polynomial(_shifted, _kernel, True)
+        globals()[_shifted] = _polynomial(_shifted, _name, True)
         __all__.append(_shifted)
+
 
 def _float_array(name, input):
     """``input``'s array as a float32/float64 array for a float-only kernel: integers and bool

@@ -191,15 +191,14 @@ def _special_names():
                   and callable(getattr(torch.special, n)) and hasattr(disttorch.special, n)
                   and not inspect.isclass(getattr(torch.special, n))
                   and n not in ("softmax", "log_softmax", "logsumexp", "polygamma",
-                                "multigammaln") and "polynomial" not in n)
+                                "multigammaln"))
 
 
 @requires_torch
 def test_every_special_function_on_the_sweep_inputs():
     # the input sweep (tests/test_input_sweep.py) covers torch.* only: torch.special here, one
-    # argument for the unary functions, the pairs for the two-argument ones. Not the
-    # orthogonal polynomials: they neither broadcast x against n nor promote with n's dtype
-    # yet (the pairs "broadcast", "0d_float64", "float16_float32" and "uint8_int8" fail)
+    # argument for the unary functions, the pairs for the two-argument ones (the orthogonal
+    # polynomials among them)
     from tests.test_input_sweep import INPUTS, PAIRS, _compare, _tensor
     checked = 0
     for name in _special_names():

@@ -14,7 +14,7 @@ from ...ops import special_bessel as _bessel
 from ...ops.special_ops import _EM_COEFFS, _LANCZOS, _LANCZOS_G
 from . import contiguous, fusable, raw_kernel
 
-__all__ = ["UNARY", "BINARY", "unary", "binary"]
+__all__ = ["UNARY", "BINARY", "POLYNOMIALS", "unary", "binary", "polynomial"]
 
 UNARY = {"lgamma": 0, "digamma": 1, "erfinv": 2, "ndtri": 3, "i0": 4, "i0e": 5, "i1": 6,
          "i1e": 7, "polygamma": 8, "erfcx": 9, "ndtr": 10, "log_ndtr": 11, "entr": 12,
@@ -490,6 +490,53 @@ extern "C" __global__ void special_unary(const double* x, double* y, const long 
     }
 }
 
+// the orthogonal polynomials of special/__init__.py (_POLYNOMIALS, in its order) at x for the
+// integer degree m (0 for m < 0): p_0 = 1, p_1 = first(x), p_{k+1} = step(k, x, p_k, p_{k-1}),
+// in the result's own precision (float32 overflows where PyTorch's float kernel does)
+template <typename T>
+__device__ T orthogonal_polynomial(const T v, const long long m, const int fn) {
+    if (m <= 0) {
+        return m == 0 ? T(1) : T(0);
+    }
+    T previous = T(1);
+    T current = fn == 0 || fn == 5 || fn == 7 ? v : fn == 1 || fn == 4 ? T(2) * v
+              : fn == 2 ? T(2) * v - T(1) : fn == 3 ? T(2) * v + T(1) : T(1) - v;
+    for (long long k = 1; k < m; ++k) {
+        const T dk = T(k);
+        T next;
+        if (fn <= 3) {
+            next = T(2) * v * current - previous;
+        } else if (fn == 4) {
+            next = T(2) * v * current - T(2) * dk * previous;
+        } else if (fn == 5) {
+            next = v * current - dk * previous;
+        } else if (fn == 6) {
+            next = ((T(2) * dk + T(1) - v) * current - dk * previous) / (dk + T(1));
+        } else {
+            next = ((T(2) * dk + T(1)) * v * current - dk * previous) / (dk + T(1));
+        }
+        previous = current;
+        current = next;
+    }
+    return current;
+}
+
+extern "C" __global__ void special_polynomial(const double* x, const long long* degree,
+                                              double* y, const long long n, const int fn) {
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (long long)blockDim.x * gridDim.x) {
+        y[i] = orthogonal_polynomial<double>(x[i], degree[i], fn);
+    }
+}
+
+extern "C" __global__ void special_polynomial_f32(const float* x, const long long* degree,
+                                                  float* y, const long long n, const int fn) {
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (long long)blockDim.x * gridDim.x) {
+        y[i] = orthogonal_polynomial<float>(x[i], degree[i], fn);
+    }
+}
+
 // zeta(s = a, q = b); igamma / igammac (a, x = b)
 extern "C" __global__ void special_binary(const double* a, const double* b, double* y,
                                           const long long n, const int fn) {
@@ -552,6 +599,33 @@ def unary(name, x, order=0):
     flat = _float64(x).reshape(-1)
     return _launch("special_unary", [flat], flat.size,
                    [np.int32(UNARY[name]), np.int32(order)]).reshape(x.shape)
+
+
+POLYNOMIALS = ["chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v",
+               "chebyshev_polynomial_w", "hermite_polynomial_h", "hermite_polynomial_he",
+               "laguerre_polynomial_l", "legendre_polynomial_p"]
+
+
+def polynomial(name, x, degree):
+    """The orthogonal polynomial ``name`` (one of :data:`POLYNOMIALS`) at the CuPy array ``x``
+    (float32 or float64: the recurrence runs in that precision) for the int64 degrees
+    ``degree`` (broadcast): an array of ``x``'s dtype, or None where the fused path does not
+    apply. Each element runs its own recurrence, so no degree is read back to size a loop."""
+    if not fusable(x):
+        return None
+    cp = cupy_module()
+    x, degree = cp.broadcast_arrays(x, degree)
+    shape = x.shape
+    flat_x = contiguous(x).reshape(-1)
+    flat_n = contiguous(degree, np.int64).reshape(-1)
+    count = flat_x.size
+    out = cp.empty(count, flat_x.dtype)
+    if count:
+        kernel = "special_polynomial" if flat_x.dtype == np.float64 else "special_polynomial_f32"
+        blocks = min(_MAX_BLOCKS, (count + _BLOCK - 1) // _BLOCK)
+        raw_kernel(_SPECIAL, kernel)((blocks,), (_BLOCK,), (flat_x, flat_n, out, np.int64(count),
+                                                           np.int32(POLYNOMIALS.index(name))))
+    return out.reshape(shape)
 
 
 def binary(name, a, b):
