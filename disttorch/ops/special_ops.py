@@ -391,13 +391,24 @@ def _float_input(input):
     return input
 
 
-def _unary(name, kernel, grad, saves="x", doc=""):
-    """A public float function ``name(input, *, out=None)`` from an array kernel and a gradient."""
+def refuse_half(name, tensor):
+    """PyTorch's error for a function without float16/bfloat16 kernels."""
+    if tensor._data.dtype.kind in "fV" and tensor._data.dtype.itemsize == 2:
+        from .indexing import scalar_type_name
+        raise NotImplementedError(f"\"{name}_{tensor.device.type}\" not implemented for "
+                                  f"'{scalar_type_name(tensor)}'")
+
+
+def _unary(name, kernel, grad, saves="x", doc="", half=True):
+    """A public float function ``name(input, *, out=None)`` from an array kernel and a gradient
+    (``half=False``: float16/bfloat16 refused, as PyTorch has no kernel for them)."""
     node = type(name.capitalize(), (Unary,), {"fn": staticmethod(lambda xp, x: kernel(x)),
                                                "grad": staticmethod(grad), "saves": saves})
 
     def op(input, *, out=None):
         input, = autocast_args(name, input)
+        if not half:
+            refuse_half(name, input)
         return _out(node.apply(_float_input(input)), out)
 
     op.__name__ = name

@@ -23,7 +23,7 @@ from ..ops.special_bessel import (airy_ai_array, bessel_j0_array, bessel_j1_arra
                                   modified_bessel_k1_array, scaled_modified_bessel_k0_array,
                                   scaled_modified_bessel_k1_array, spherical_bessel_j0_array)
 from ..ops.special_ops import (_host, _erfc_scalar, _on_device, _unary, i0e, i1, i1e,
-                               ndtri_array, zeta_array)
+                               ndtri_array, refuse_half, zeta_array)
 from ..tensor import Tensor, _new
 
 __all__ = ["erf", "erfc", "erfcx", "erfinv", "exp2", "expm1", "expit", "log1p", "logit",
@@ -126,14 +126,16 @@ def _entr_grad(g, x, y):
     return g * -(get_array_module(x).log(x) + 1)
 
 
-erfcx = _unary("erfcx", erfcx_array, _erfcx_grad, saves="xy", doc=r"""The scaled complementary
-error function :math:`e^{x^2} \operatorname{erfc}(x)`, without overflow for large ``x``.""")
+erfcx = _unary("erfcx", erfcx_array, _erfcx_grad, saves="xy", half=False, doc=r"""The scaled
+complementary error function :math:`e^{x^2} \operatorname{erfc}(x)`, without overflow for large
+``x``.""")
 ndtr = _unary("ndtr", ndtr_array, lambda g, x, y: g * _density(x), doc=r"""The standard normal
 cumulative distribution function :math:`\Phi(x)`.""")
-log_ndtr = _unary("log_ndtr", log_ndtr_array, _log_ndtr_grad, saves="xy", doc=r"""
+log_ndtr = _unary("log_ndtr", log_ndtr_array, _log_ndtr_grad, saves="xy", half=False,
+                  doc=r"""
 :math:`\ln \Phi(x)`, accurate far into the left tail.""")
-ndtri = _unary("ndtri", ndtri_array, _ndtri_grad, saves="y", doc=r"""The standard normal
-quantile function :math:`\Phi^{-1}(p)`: ``-inf`` at 0, ``inf`` at 1, ``nan`` outside
+ndtri = _unary("ndtri", ndtri_array, _ndtri_grad, saves="y", half=False, doc=r"""The standard
+normal quantile function :math:`\Phi^{-1}(p)`: ``-inf`` at 0, ``inf`` at 1, ``nan`` outside
 ``[0, 1]``.""")
 entr = _unary("entr", entr_array, _entr_grad, doc=r"""Elementwise entropy :math:`-x \ln x`
 (0 at 0, ``-inf`` for negative ``x``).""")
@@ -179,6 +181,7 @@ def zeta(input, other, *, out=None):
         b = a.new_tensor(b, dtype=a.dtype)
     if a._data.dtype.kind in "biu":
         a, b = a.to(get_default_dtype()), b.to(get_default_dtype())
+    refuse_half("zeta", a)
     shape = np.broadcast_shapes(a.shape, b.shape)
     return _out(Zeta.apply(a.expand(shape), b.expand(shape)), out)
 

@@ -208,11 +208,10 @@ def test_every_special_function_on_the_sweep_inputs():
                 try:
                     want = theirs(*[_tensor(torch, k) for k in args])
                 except Exception as exc:
-                    # (erfcx, log_ndtr and ndtri still compute half precision, which
-                    # PyTorch refuses: left to their owners)
-                    if name in BESSEL and isinstance(exc, NotImplementedError):
+                    # (the functions PyTorch has no half-precision kernel for refuse it too)
+                    if isinstance(exc, NotImplementedError):
                         with pytest.raises(NotImplementedError):
-                            ours(_tensor(disttorch, key))
+                            ours(*[_tensor(disttorch, k) for k in args])
                     continue
                 got = ours(*[_tensor(disttorch, k) for k in args])
                 _compare(f"special.{name}({key})", got, want, rtol=2e-3 if key == "float16"
