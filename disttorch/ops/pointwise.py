@@ -268,9 +268,20 @@ def signbit(input):
     return _new(_xp(input._data).signbit(input._data))
 
 
+def _round_refused(input, kernel):
+    from .indexing import scalar_type_name
+    device = input.device.type
+    raise NotImplementedError(f"\"{kernel + '_' + device if device == 'cpu' else 'round_cuda'}\" "
+                              f"not implemented for '{scalar_type_name(input)}'")
+
+
 def round(input, *, decimals=0, out=None):
-    """Round half to even (like PyTorch), optionally to ``decimals`` places."""
-    if input._data.dtype.kind in "biu" and decimals == 0:
+    """Round half to even (like PyTorch), optionally to ``decimals`` places. Integer tensors
+    come back unchanged (PyTorch has no kernel for them with ``decimals``, nor for bool)."""
+    kind = input._data.dtype.kind
+    if kind == "b" or (kind in "iu" and decimals != 0):
+        _round_refused(input, "round_vml" if decimals == 0 else "round")
+    if kind in "iu":
         return input.clone()
     fn = (lambda x: _xp(x).round(x, decimals)) if decimals else _xp(input._data).rint
     return _out(ZeroGrad.apply(input, fn), out)

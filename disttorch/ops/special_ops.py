@@ -638,8 +638,11 @@ class Igamma(Node):
 
 def _igamma(input, other, upper, out):
     a, x = _prep(input, other, wrap=False)
-    if a._data.dtype.kind not in "f":
-        a, x = cast(a, default_float()), cast(x, default_float())
+    if a._data.dtype.kind in "biu":
+        # PyTorch has no integer kernel (nor promotes to float) here
+        from .indexing import scalar_type_name
+        raise NotImplementedError(f"\"{'igammac' if upper else 'igamma'}_{a.device.type}\" not "
+                                  f"implemented for '{scalar_type_name(a)}'")
     shape = np.broadcast_shapes(a.shape, x.shape)
     a, x = a.expand(shape), x.expand(shape)
     return _out(Igamma.apply(x, a, upper), out)

@@ -11,7 +11,7 @@ import numpy as np
 from .._backend import get_array_module, to_numpy
 from .._dtype import get_default_dtype
 from ..autograd.function import Node
-from ..ops import (erf, erfc, erfinv, exp2, expm1, log1p, logit, logsumexp, round, sinc, xlogy,
+from ..ops import (erf, erfc, erfinv, exp2, expm1, log1p, logit, logsumexp, sinc, xlogy,
                    sigmoid, lgamma, digamma, polygamma, mvlgamma, i0, igamma, igammac, mul, where,
                    isnan, log1p as _log1p)
 from ..ops.arithmetic import _out, _prep
@@ -41,6 +41,15 @@ gammaincc = igammac
 _SQRT2 = math.sqrt(2.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def round(input, *, decimals=0, out=None):
+    """Round half to even, optionally to ``decimals`` places (floating tensors only, as
+    ``torch.special.round``)."""
+    from ..ops.pointwise import _round_refused, round as _round
+    if input._data.dtype.kind in "biu":
+        _round_refused(input, "round_vml" if decimals == 0 else "round")
+    return _round(input, decimals=decimals, out=out)
 
 
 def softmax(input, dim, *, dtype=None):
