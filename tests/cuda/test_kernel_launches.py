@@ -80,6 +80,9 @@ def test_every_fused_kernel_launches_with_its_signature(fused):
     # special functions, one argument and two
     x = disttorch.rand(3, 4, device="cuda") + 0.5
     disttorch.lgamma(x), disttorch.special.zeta(x, x[0])
+    # the orthogonal polynomials, in float64 and float32
+    disttorch.special.hermite_polynomial_h(x.double(), 3)
+    disttorch.special.legendre_polynomial_p(x, disttorch.tensor([2, 5, 1], device="cuda")[:, None])
     missing = [name for name in KERNELS if not fused[name]]
     assert not missing, f"never launched: {missing}"
 
