@@ -23,11 +23,14 @@ from ... import _vmap_state
 from ...tensor import Tensor
 from ._composite import attention_composite, double_backward
 from ._linear import linear
+from ..attention import _select as _select_backend
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
+# fused: whether the fused softmax kernel may run (sdpa_kernel can rule it out)
 AttentionSpec = collections.namedtuple("AttentionSpec",
-                                       "scale dropout_p weights zero_masked_rows groups")
+                                       "scale dropout_p weights zero_masked_rows groups fused",
+                                       defaults=(True,))
 
 
 def _swap(x):
@@ -58,7 +61,7 @@ class Attention(Node):
             k = xp.repeat(k, spec.groups, axis=-3)
             v = xp.repeat(v, spec.groups, axis=-3)
         p = _gemm(q, k.swapaxes(-1, -2))
-        if bool_mask is None and attention_softmax_(
+        if bool_mask is None and spec.fused and attention_softmax_(
                 p, spec.scale, float_mask, spec.zero_masked_rows and float_mask is not None):
             return self._weigh_values(xp, p, v, q, inputs, spec)
         p *= spec.scale
@@ -230,7 +233,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         else:
             bool_mask = attn_mask._data if bool_mask is None else bool_mask & attn_mask._data
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    spec = AttentionSpec(scale, dropout_p, None, True, groups)
+    fused = _select_backend(query, key, value, attn_mask, float_mask, bool_mask, dropout_p,
+                            enable_gqa)
+    spec = AttentionSpec(scale, dropout_p, None, True, groups, fused)
     return Attention.apply(query, key, value, float_mask, bool_mask, spec)
 
 

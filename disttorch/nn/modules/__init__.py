@@ -4,4 +4,5 @@ from .._aggregate import collect
 __all__ = collect(__name__, ["module", "container", "linear", "activation", "loss", "dropout",
                              "sparse", "flatten", "conv", "pooling", "upsampling", "batchnorm",
                              "normalization", "syncbatchnorm", "padding", "distance", "pixelshuffle", "rnn",
-                             "attention", "transformer", "lazy"], globals())
+                             "attention", "transformer", "lazy", "adaptive",
+                             "linear_cross_entropy"], globals())

@@ -16,7 +16,7 @@ _FUNCTIONS = {"weight_norm": "_weight_norm", "remove_weight_norm": "_weight_norm
 
 def __getattr__(name):
     import importlib
-    if name in ("rnn", "parametrize", "parametrizations", "fusion"):
+    if name in ("rnn", "parametrize", "parametrizations", "fusion", "stateless", "prune"):
         return importlib.import_module(f"{__name__}.{name}")
     if name in _FUNCTIONS:
         return getattr(importlib.import_module(f"{__name__}.{_FUNCTIONS[name]}"), name)
