@@ -6,7 +6,7 @@ from ..autograd import grad_mode
 from ..nn.functional import binary_cross_entropy_with_logits
 from ..tensor import Size
 from . import constraints
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
 
 __all__ = ["Bernoulli"]
@@ -17,13 +17,14 @@ def _one_of(probs, logits):
         raise ValueError("Either `probs` or `logits` must be specified, but not both.")
 
 
-class Bernoulli(Distribution):
+class Bernoulli(ExponentialFamily):
     r"""Samples are 1 with probability ``probs`` and 0 otherwise; give ``probs`` or
     ``logits`` (log-odds), not both."""
 
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.boolean
     has_enumerate_support = True
+    _mean_carrier_measure = 0
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         _one_of(probs, logits)
@@ -78,6 +79,13 @@ class Bernoulli(Distribution):
 
     def entropy(self):
         return binary_cross_entropy_with_logits(self.logits, self.probs, reduction="none")
+
+    @property
+    def _natural_params(self):
+        return (ops.logit(self.probs),)
+
+    def _log_normalizer(self, x):
+        return ops.log1p(ops.exp(x))
 
     def enumerate_support(self, expand=True):
         values = ops.arange(2, dtype=self._param.dtype, device=self._param.device)

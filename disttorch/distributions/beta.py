@@ -5,13 +5,13 @@ from .. import ops
 from ..tensor import Size
 from . import constraints
 from .dirichlet import Dirichlet
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all
 
 __all__ = ["Beta"]
 
 
-class Beta(Distribution):
+class Beta(ExponentialFamily):
     r"""The beta distribution on [0, 1] with concentrations ``concentration1`` (alpha) and
     ``concentration0`` (beta): a two-category Dirichlet."""
 
@@ -32,7 +32,7 @@ class Beta(Distribution):
     def expand(self, batch_shape, _instance=None):
         new = object.__new__(type(self))
         new._dirichlet = self._dirichlet.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
+        ExponentialFamily.__init__(new, batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
 
@@ -67,3 +67,10 @@ class Beta(Distribution):
 
     def entropy(self):
         return self._dirichlet.entropy()
+
+    @property
+    def _natural_params(self):
+        return (self.concentration1, self.concentration0)
+
+    def _log_normalizer(self, x, y):
+        return ops.lgamma(x) + ops.lgamma(y) - ops.lgamma(x + y)

@@ -8,7 +8,8 @@ __all__ = ["Constraint", "real", "positive", "nonnegative", "greater_than", "gre
            "integer_interval", "nonnegative_integer", "positive_integer", "simplex", "dependent",
            "dependent_property", "is_dependent", "independent", "real_vector", "one_hot",
            "multinomial", "lower_triangular", "lower_cholesky", "square", "symmetric",
-           "positive_semidefinite", "positive_definite", "MixtureSameFamilyConstraint"]
+           "positive_semidefinite", "positive_definite", "MixtureSameFamilyConstraint",
+           "corr_cholesky", "cat", "stack"]
 
 
 class Constraint(abc.ABC):
@@ -198,6 +199,21 @@ class _LowerCholesky(Constraint):
         return _all_last_two(value.tril() == value) & positive_diagonal
 
 
+class _CorrCholesky(Constraint):
+    """Lower-triangular matrices with positive diagonals and rows of unit length: Cholesky
+    factors of correlation matrices."""
+
+    event_dim = 2
+
+    def check(self, value):
+        from .. import _dtype, linalg
+        # (a few ulps per row element: the rows are normalized in floating point)
+        tol = _dtype.finfo(value.dtype).eps * value.shape[-1] * 10
+        row_norm = linalg.vector_norm(value.detach(), dim=-1)
+        unit_rows = ((row_norm - 1.0).abs() <= tol).all(-1)
+        return _LowerCholesky().check(value) & unit_rows
+
+
 class _Square(Constraint):
     event_dim = 2
 
@@ -232,6 +248,71 @@ class _PositiveDefinite(_Symmetric):
             return symmetric
         from .. import linalg
         return linalg.cholesky_ex(value).info == 0
+
+
+def _check_dim(dim, value):
+    if not -value.dim() <= dim < value.dim():
+        raise AssertionError(f"dim {dim} out of range for value with {value.dim()} dimensions")
+
+
+class _Cat(Constraint):
+    """The constraints ``cseq`` on consecutive slices of ``lengths`` (default 1 each) along
+    ``dim``, as ``cat`` joins them."""
+
+    def __init__(self, cseq, dim=0, lengths=None):
+        if not all(isinstance(c, Constraint) for c in cseq):
+            raise AssertionError("All elements of cseq must be Constraint instances")
+        self.cseq = list(cseq)
+        self.lengths = [1] * len(self.cseq) if lengths is None else list(lengths)
+        if len(self.lengths) != len(self.cseq):
+            raise AssertionError(f"lengths ({len(self.lengths)}) must match cseq "
+                                 f"({len(self.cseq)})")
+        self.dim = dim
+
+    @property
+    def is_discrete(self):
+        return any(c.is_discrete for c in self.cseq)
+
+    @property
+    def event_dim(self):
+        return max(c.event_dim for c in self.cseq)
+
+    def check(self, value):
+        from .. import ops
+        _check_dim(self.dim, value)
+        checks, start = [], 0
+        for constraint, length in zip(self.cseq, self.lengths):
+            checks.append(constraint.check(value.narrow(self.dim, start, length)))
+            start = start + length
+        return ops.cat(checks, self.dim)
+
+
+class _Stack(Constraint):
+    """The constraints ``cseq`` on the slices of ``dim``, as ``stack`` joins them."""
+
+    def __init__(self, cseq, dim=0):
+        if not all(isinstance(c, Constraint) for c in cseq):
+            raise AssertionError("All elements of cseq must be Constraint instances")
+        self.cseq = list(cseq)
+        self.dim = dim
+
+    @property
+    def is_discrete(self):
+        return any(c.is_discrete for c in self.cseq)
+
+    @property
+    def event_dim(self):
+        dim = max(c.event_dim for c in self.cseq)
+        # a negative dim that reaches past the parts' events adds one event dim
+        if self.dim + dim < 0:
+            dim += 1
+        return dim
+
+    def check(self, value):
+        from .. import ops
+        _check_dim(self.dim, value)
+        parts = [value.select(self.dim, i) for i in range(value.shape[self.dim])]
+        return ops.stack([c.check(v) for v, c in zip(parts, self.cseq)], self.dim)
 
 
 class MixtureSameFamilyConstraint(Constraint):
@@ -285,3 +366,6 @@ half_open_interval = _HalfOpenInterval
 integer_interval = _IntegerInterval
 independent = _IndependentConstraint
 real_vector = _IndependentConstraint(real, 1)
+corr_cholesky = _CorrCholesky()
+cat = _Cat
+stack = _Stack

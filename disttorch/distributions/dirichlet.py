@@ -5,7 +5,7 @@ from ..nn.functional import one_hot
 from ..tensor import Size
 from . import constraints
 from ._sampling import standard_gamma
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 
 __all__ = ["Dirichlet"]
 
@@ -20,7 +20,7 @@ def _sample_dirichlet(concentration):
     return x
 
 
-class Dirichlet(Distribution):
+class Dirichlet(ExponentialFamily):
     r"""The Dirichlet distribution over the simplex of the last dimension, with
     concentrations ``concentration`` (the other dims batch)."""
 
@@ -74,3 +74,10 @@ class Dirichlet(Distribution):
         total = c.sum(-1)
         return (ops.lgamma(c).sum(-1) - ops.lgamma(total) - (k - total) * ops.digamma(total)
                 - ((c - 1.0) * ops.digamma(c)).sum(-1))
+
+    @property
+    def _natural_params(self):
+        return (self.concentration,)
+
+    def _log_normalizer(self, x):
+        return ops.lgamma(x).sum(-1) - ops.lgamma(x.sum(-1))

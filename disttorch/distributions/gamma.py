@@ -4,7 +4,7 @@ from .._dtype import finfo
 from ..tensor import Size
 from . import constraints
 from ._sampling import standard_gamma
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import _batch_shape_of, broadcast_all
 
 __all__ = ["Gamma"]
@@ -17,7 +17,7 @@ def _clamp_tiny(value):
     return value
 
 
-class Gamma(Distribution):
+class Gamma(ExponentialFamily):
     r"""The gamma distribution with shape ``concentration`` and rate ``rate`` (mean
     ``concentration / rate``). ``rsample`` is reparameterized in both (implicitly in the
     concentration)."""
@@ -25,6 +25,7 @@ class Gamma(Distribution):
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True
+    _mean_carrier_measure = 0
 
     def __init__(self, concentration, rate, validate_args=None):
         self.concentration, self.rate = broadcast_all(concentration, rate)
@@ -59,6 +60,13 @@ class Gamma(Distribution):
     def entropy(self):
         c = self.concentration
         return c - ops.log(self.rate) + ops.lgamma(c) + (1.0 - c) * ops.digamma(c)
+
+    @property
+    def _natural_params(self):
+        return (self.concentration - 1, -self.rate)
+
+    def _log_normalizer(self, x, y):
+        return ops.lgamma(x + 1) + (x + 1) * ops.log(-y.reciprocal())
 
     def cdf(self, value):
         if self._validate_args:

@@ -8,7 +8,9 @@ from .beta import Beta
 from .binomial import Binomial
 from .categorical import Categorical
 from .cauchy import Cauchy
+from .continuous_bernoulli import ContinuousBernoulli
 from .dirichlet import Dirichlet
+from .exp_family import ExponentialFamily, _kl_expfamily_expfamily
 from .exponential import Exponential
 from .gamma import Gamma
 from .geometric import Geometric
@@ -16,9 +18,12 @@ from .gumbel import Gumbel, _EULER_GAMMA
 from .half_normal import HalfNormal
 from .independent import Independent
 from .laplace import Laplace
+from .lowrank_multivariate_normal import (LowRankMultivariateNormal, _batch_lowrank_logdet,
+                                          _batch_lowrank_mahalanobis)
 from .multivariate_normal import MultivariateNormal, _batch_mahalanobis
 from .normal import Normal
 from .one_hot_categorical import OneHotCategorical
+from .pareto import Pareto
 from .poisson import Poisson
 from .transformed_distribution import TransformedDistribution
 from .uniform import Uniform
@@ -331,3 +336,266 @@ def _kl_gamma_infinity(p, q):
 @register_kl(Poisson, Binomial)
 def _kl_poisson_infinity(p, q):
     return _infinite_like(p.rate)
+
+
+register_kl(ExponentialFamily, ExponentialFamily)(_kl_expfamily_expfamily)
+
+
+# ---- LowRankMultivariateNormal: KL = (log|Sq| - log|Sp| + tr(Sq^-1 Sp) + M - n) / 2, with
+# Sq^-1 = Dq^-1 - A^T A (Woodbury, A = Cq_L^-1 Wq^T Dq^-1) for a low-rank q
+
+def _trace_xxt(x):
+    """``tr(X X^T)`` over a batch: the squared Frobenius norm."""
+    return x.pow(2).sum(-1).sum(-1)
+
+
+def _woodbury_factor(q):
+    Wt_Dinv = q._unbroadcasted_cov_factor.mT / q._unbroadcasted_cov_diag.unsqueeze(-2)
+    C = q._capacitance_tril
+    shape = tuple(ops.broadcast_shapes(tuple(C.shape[:-2]), tuple(Wt_Dinv.shape[:-2])))
+    return linalg.solve_triangular(C.expand(shape + tuple(C.shape[-2:])),
+                                   Wt_Dinv.expand(shape + tuple(Wt_Dinv.shape[-2:])),
+                                   upper=False)
+
+
+def _lowrank_logdet(d):
+    return _batch_lowrank_logdet(d._unbroadcasted_cov_factor, d._unbroadcasted_cov_diag,
+                                 d._capacitance_tril)
+
+
+def _lowrank_mahalanobis(q, diff):
+    return _batch_lowrank_mahalanobis(q._unbroadcasted_cov_factor, q._unbroadcasted_cov_diag,
+                                      diff, q._capacitance_tril)
+
+
+def _check_event_shapes(p, q, what):
+    if p.event_shape != q.event_shape:
+        raise ValueError(f"KL-divergence between two {what} with different event shapes "
+                         f"cannot be computed")
+
+
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+def _kl_lowrank_lowrank(p, q):
+    _check_event_shapes(p, q, "Low Rank Multivariate Normals")
+    logdet = _lowrank_logdet(q) - _lowrank_logdet(p)
+    A = _woodbury_factor(q)
+    Wp, Dp, Dq = p._unbroadcasted_cov_factor, p._unbroadcasted_cov_diag, \
+        q._unbroadcasted_cov_diag
+    # tr((Dq^-1 - A^T A)(Dp + Wp Wp^T))
+    trace = ((Dp / Dq).sum(-1) + _trace_xxt(Wp * Dq.rsqrt().unsqueeze(-1))
+             - _trace_xxt(A * Dp.sqrt().unsqueeze(-2)) - _trace_xxt(A @ Wp))
+    return 0.5 * (logdet + trace + _lowrank_mahalanobis(q, q.loc - p.loc) - p.event_shape[0])
+
+
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+def _kl_mvn_lowrank(p, q):
+    _check_event_shapes(p, q, "(Low Rank) Multivariate Normals")
+    Lp = p._unbroadcasted_scale_tril
+    logdet = _lowrank_logdet(q) - 2 * Lp.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+    A = _woodbury_factor(q)
+    # tr((Dq^-1 - A^T A) Lp Lp^T)
+    trace = (_trace_xxt(Lp * q._unbroadcasted_cov_diag.rsqrt().unsqueeze(-1))
+             - _trace_xxt(A @ Lp))
+    return 0.5 * (logdet + trace + _lowrank_mahalanobis(q, q.loc - p.loc) - p.event_shape[0])
+
+
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+def _kl_lowrank_mvn(p, q):
+    _check_event_shapes(p, q, "(Low Rank) Multivariate Normals")
+    Lq = q._unbroadcasted_scale_tril
+    logdet = 2 * Lq.diagonal(dim1=-2, dim2=-1).log().sum(-1) - _lowrank_logdet(p)
+    n = p.event_shape[0]
+    Wp = p._unbroadcasted_cov_factor
+    shape = tuple(ops.broadcast_shapes(tuple(Lq.shape[:-2]), tuple(Wp.shape[:-2])))
+    Lq = Lq.expand(shape + (n, n))
+    # tr(Sq^-1 (Wp Wp^T + Dp)) = |Lq^-1 Wp|^2 + |Lq^-1 Dp^(1/2)|^2
+    trace = (_trace_xxt(linalg.solve_triangular(Lq, Wp.expand(shape + tuple(Wp.shape[-2:])),
+                                                upper=False))
+             + _trace_xxt(linalg.solve_triangular(
+                 Lq, ops.diag_embed(p._unbroadcasted_cov_diag.sqrt()).expand(shape + (n, n)),
+                 upper=False)))
+    return 0.5 * (logdet + trace + _batch_mahalanobis(q._unbroadcasted_scale_tril,
+                                                      q.loc - p.loc) - n)
+
+
+# ---- ContinuousBernoulli: log q(x) = log C + log(1 - probs) + x logits
+
+def _cb_cross_entropy(mean, q):
+    """``-E_p[log q]`` for a ContinuousBernoulli ``q``, from p's mean."""
+    return -(mean * q.logits + ops.log1p(-q.probs) + q._cont_bern_log_norm())
+
+
+@register_kl(ContinuousBernoulli, ContinuousBernoulli)
+def _kl_cb_cb(p, q):
+    return (p.mean * (p.logits - q.logits) + p._cont_bern_log_norm() + ops.log1p(-p.probs)
+            - q._cont_bern_log_norm() - ops.log1p(-q.probs))
+
+
+@register_kl(Beta, ContinuousBernoulli)
+def _kl_beta_cb(p, q):
+    return -p.entropy() + _cb_cross_entropy(p.mean, q)
+
+
+@register_kl(Uniform, ContinuousBernoulli)
+def _kl_uniform_cb(p, q):
+    kl = -p.entropy() + _cb_cross_entropy(p.mean, q)
+    # (PyTorch also calls the uniform on all of [0, 1] infinitely far)
+    return ops.where((p.high > 1) | (p.low < 0), _infinite_like(kl), kl)
+
+
+@register_kl(ContinuousBernoulli, Exponential)
+def _kl_cb_exponential(p, q):
+    return -p.entropy() - ops.log(q.rate) + q.rate * p.mean
+
+
+@register_kl(ContinuousBernoulli, Normal)
+def _kl_cb_normal(p, q):
+    return -p.entropy() + _normal_cross_entropy(p.mean, p.variance, q)
+
+
+@register_kl(ContinuousBernoulli, Uniform)
+def _kl_cb_uniform(p, q):
+    kl = -p.entropy() + ops.log(q.high - q.low)
+    # (PyTorch also calls a q of exactly [0, 1] infinitely far)
+    return ops.where((q.low > 0) | (q.high < 1), _infinite_like(kl), kl)
+
+
+# ---- Beta to the half line
+
+def _beta_mean_log(p):
+    return ops.digamma(p.concentration1) - ops.digamma(p.concentration1 + p.concentration0)
+
+
+@register_kl(Beta, Exponential)
+def _kl_beta_exponential(p, q):
+    return -p.entropy() - ops.log(q.rate) + q.rate * p.mean
+
+
+@register_kl(Beta, Gamma)
+def _kl_beta_gamma(p, q):
+    a, b = q.concentration, q.rate
+    return (-p.entropy() + ops.lgamma(a) - a * ops.log(b) - (a - 1) * _beta_mean_log(p)
+            + b * p.mean)
+
+
+# ---- Gumbel: -log q(x) = log scale + z + exp(-z), z = (x - loc) / scale; E_p[exp(-z)] is
+# p's moment generating function at -1/scale
+
+def _gumbel_cross_entropy(mean, mgf, q):
+    return ops.log(q.scale) + (mean - q.loc) / q.scale + ops.exp(q.loc / q.scale) * mgf
+
+
+@register_kl(Exponential, Gumbel)
+def _kl_exponential_gumbel(p, q):
+    mgf = p.rate / (p.rate + q.scale.reciprocal())
+    return -p.entropy() + _gumbel_cross_entropy(p.mean, mgf, q)
+
+
+@register_kl(Gamma, Gumbel)
+def _kl_gamma_gumbel(p, q):
+    mgf = (1 + (p.rate * q.scale).reciprocal()).pow(-p.concentration)
+    return -p.entropy() + _gumbel_cross_entropy(p.mean, mgf, q)
+
+
+@register_kl(Normal, Gumbel)
+def _kl_normal_gumbel(p, q):
+    mgf = ops.exp(-p.loc / q.scale + 0.5 * (p.scale / q.scale).pow(2))
+    return -p.entropy() + _gumbel_cross_entropy(p.loc, mgf, q)
+
+
+@register_kl(Uniform, Gumbel)
+def _kl_uniform_gumbel(p, q):
+    width = p.high - p.low
+    mgf = q.scale * (ops.exp(-p.low / q.scale) - ops.exp(-p.high / q.scale)) / width
+    return -p.entropy() + _gumbel_cross_entropy(p.mean, mgf, q)
+
+
+@register_kl(Gumbel, Normal)
+def _kl_gumbel_normal(p, q):
+    return -p.entropy() + _normal_cross_entropy(p.mean, p.variance, q)
+
+
+# ---- Pareto: -log q(x) for the densities of the half line, with E_p[log x] = log scale +
+# 1/alpha; the mean is infinite for alpha <= 1, the variance for alpha <= 2
+
+def _where_alpha_at_most(p, bound, kl):
+    return ops.where(p.alpha <= bound, _infinite_like(kl), kl)
+
+
+@register_kl(Pareto, Pareto)
+def _kl_pareto_pareto(p, q):
+    alpha_ratio = q.alpha / p.alpha
+    kl = q.alpha * ops.log(p.scale / q.scale) - ops.log(alpha_ratio) + alpha_ratio - 1
+    return ops.where(p.scale < q.scale, _infinite_like(kl), kl)
+
+
+@register_kl(Pareto, Exponential)
+def _kl_pareto_exponential(p, q):
+    mean = p.alpha * p.scale / (p.alpha - 1)
+    return _where_alpha_at_most(p, 1, -p.entropy() - ops.log(q.rate) + q.rate * mean)
+
+
+@register_kl(Pareto, Gamma)
+def _kl_pareto_gamma(p, q):
+    a, b = q.concentration, q.rate
+    mean = p.alpha * p.scale / (p.alpha - 1)
+    mean_log = ops.log(p.scale) + p.alpha.reciprocal()
+    kl = -p.entropy() + ops.lgamma(a) - a * ops.log(b) - (a - 1) * mean_log + b * mean
+    return _where_alpha_at_most(p, 1, kl)
+
+
+@register_kl(Pareto, Normal)
+def _kl_pareto_normal(p, q):
+    a = p.alpha
+    mean = a * p.scale / (a - 1)
+    var = a * (p.scale / (a - 1)).pow(2) / (a - 2)
+    return _where_alpha_at_most(p, 2, -p.entropy() + _normal_cross_entropy(mean, var, q))
+
+
+@register_kl(Uniform, Pareto)
+def _kl_uniform_pareto(p, q):
+    mean_log = _uniform_mean_log(p.low, p.high)
+    kl = (-p.entropy() - ops.log(q.alpha) - q.alpha * ops.log(q.scale)
+          + (q.alpha + 1) * mean_log)
+    return ops.where(p.low < q.scale, _infinite_like(kl), kl)
+
+
+# ---- q has no density where p has mass
+
+@register_kl(Beta, Pareto)
+def _kl_beta_infinity(p, q):
+    return _infinite_like(p.concentration1)
+
+
+@register_kl(ContinuousBernoulli, Pareto)
+def _kl_cb_infinity(p, q):
+    return _infinite_like(p.probs)
+
+
+@register_kl(Exponential, ContinuousBernoulli)
+@register_kl(Exponential, Pareto)
+def _kl_exponential_infinity_more(p, q):
+    return _infinite_like(p.rate)
+
+
+@register_kl(Gamma, ContinuousBernoulli)
+@register_kl(Gamma, Pareto)
+def _kl_gamma_infinity_more(p, q):
+    return _infinite_like(p.concentration)
+
+
+@register_kl(Gumbel, ContinuousBernoulli)
+@register_kl(Gumbel, Pareto)
+@register_kl(Laplace, ContinuousBernoulli)
+@register_kl(Laplace, Pareto)
+@register_kl(Normal, ContinuousBernoulli)
+@register_kl(Normal, Pareto)
+def _kl_real_support_infinity_more(p, q):
+    return _infinite_like(p.loc)
+
+
+@register_kl(Pareto, Beta)
+@register_kl(Pareto, ContinuousBernoulli)
+@register_kl(Pareto, Uniform)
+def _kl_pareto_infinity(p, q):
+    return _infinite_like(p.scale)

@@ -5,7 +5,7 @@ import numbers
 from .. import ops
 from ..tensor import Size
 from . import constraints
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all
 
 __all__ = ["Normal"]
@@ -13,7 +13,7 @@ __all__ = ["Normal"]
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
-class Normal(Distribution):
+class Normal(ExponentialFamily):
     r"""The normal (Gaussian) distribution with mean ``loc`` and standard deviation ``scale``.
 
     Example::
@@ -25,6 +25,7 @@ class Normal(Distribution):
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
     has_rsample = True
+    _mean_carrier_measure = 0
 
     def __init__(self, loc, scale, validate_args=None):
         self.loc, self.scale = broadcast_all(loc, scale)
@@ -69,3 +70,10 @@ class Normal(Distribution):
 
     def entropy(self):
         return 0.5 + _LOG_SQRT_2PI + ops.log(self.scale)
+
+    @property
+    def _natural_params(self):
+        return (self.loc / self.scale.pow(2), -0.5 * self.scale.pow(2).reciprocal())
+
+    def _log_normalizer(self, x, y):
+        return -0.25 * x.pow(2) / y + 0.5 * ops.log(-math.pi / y)

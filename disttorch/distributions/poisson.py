@@ -3,13 +3,13 @@ from .. import ops
 from ..autograd import grad_mode
 from ..tensor import Size
 from . import _sampling, constraints
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import _batch_shape_of, broadcast_all
 
 __all__ = ["Poisson"]
 
 
-class Poisson(Distribution):
+class Poisson(ExponentialFamily):
     r"""The Poisson distribution with rate ``rate``: counts with mean and variance ``rate``."""
 
     arg_constraints = {"rate": constraints.nonnegative}
@@ -41,3 +41,10 @@ class Poisson(Distribution):
             self._validate_sample(value)
         rate, value = broadcast_all(self.rate, value)
         return ops.xlogy(value, rate) - rate - ops.lgamma(value + 1)
+
+    @property
+    def _natural_params(self):
+        return (ops.log(self.rate),)
+
+    def _log_normalizer(self, x):
+        return ops.exp(x)

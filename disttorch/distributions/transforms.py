@@ -9,13 +9,14 @@ from .._dtype import finfo
 from ..nn.functional import logsigmoid, pad, softplus
 from ..tensor import Size, Tensor
 from . import constraints
-from .utils import _sum_rightmost
+from .utils import _sum_rightmost, tril_matrix_to_vec, vec_to_tril_matrix
 
 __all__ = ["Transform", "ComposeTransform", "IndependentTransform", "ExpTransform",
            "PowerTransform", "SigmoidTransform", "TanhTransform", "AbsTransform",
            "AffineTransform", "SoftmaxTransform", "StickBreakingTransform",
            "LowerCholeskyTransform", "SoftplusTransform", "ReshapeTransform",
-           "identity_transform"]
+           "CorrCholeskyTransform", "PositiveDefiniteTransform", "CatTransform",
+           "StackTransform", "CumulativeDistributionTransform", "identity_transform"]
 
 
 class Transform:
@@ -728,3 +729,272 @@ class LowerCholeskyTransform(Transform):
 
     def _inverse(self, y):
         return y.tril(-1) + ops.diag_embed(y.diagonal(dim1=-2, dim2=-1).log())
+
+
+class PositiveDefiniteTransform(Transform):
+    r"""Unconstrained square matrices to positive-definite ones: ``L L^T`` of the
+    ``LowerCholeskyTransform``'s ``L`` (no log-determinant)."""
+
+    domain = constraints.independent(constraints.real, 2)
+    codomain = constraints.positive_definite
+
+    def __eq__(self, other):
+        return isinstance(other, PositiveDefiniteTransform)
+
+    def __hash__(self):
+        return hash(PositiveDefiniteTransform)
+
+    def _call(self, x):
+        lower = LowerCholeskyTransform()(x)
+        return lower @ lower.mT
+
+    def _inverse(self, y):
+        from .. import linalg
+        return LowerCholeskyTransform().inv(linalg.cholesky(y))
+
+
+class CorrCholeskyTransform(Transform):
+    r"""Unconstrained vectors of length ``D(D-1)/2`` to Cholesky factors of ``D x D``
+    correlation matrices (lower triangular, positive diagonal, rows of unit norm).
+
+    The vector fills the strict lower triangle row by row; each row's entries go through
+    ``tanh`` to ``r`` in (-1, 1), and a signed stick breaking makes the row a unit vector:
+    ``y_ij = r_ij sqrt(1 - sum_{k<j} y_ik^2)``, the rest of the length on the diagonal."""
+
+    domain = constraints.real_vector
+    codomain = constraints.corr_cholesky
+    bijective = True
+
+    def _call(self, x):
+        eps = finfo(x.dtype).eps
+        r = vec_to_tril_matrix(x.tanh().clamp(min=-1 + eps, max=1 - eps), diag=-1)
+        # the length left in row i before column j: prod_{k<j} sqrt(1 - r_ik^2)
+        left = (1 - r.pow(2)).sqrt().cumprod(-1)
+        eye = ops.eye(r.shape[-1], dtype=r.dtype, device=r.device)
+        return (r + eye) * pad(left[..., :-1], [1, 0], value=1)
+
+    def _inverse(self, y):
+        left = 1 - (y * y).cumsum(-1)
+        left = pad(left[..., :-1], [1, 0], value=1)
+        r = tril_matrix_to_vec(y, diag=-1) / tril_matrix_to_vec(left, diag=-1).sqrt()
+        return 0.5 * (r.log1p() - (-r).log1p())
+
+    def log_abs_det_jacobian(self, x, y, intermediates=None):
+        # dy_ij/dr_ij = sqrt(1 - sum_{k<j} y_ik^2) (the map is triangular within a row); the
+        # j = 0 terms are log 1, so the sums start one diagonal lower
+        left = 1 - (y * y).cumsum(-1)
+        stick = 0.5 * tril_matrix_to_vec(left, diag=-2).log().sum(-1)
+        # log(1 - tanh(x)^2), stable for large |x|
+        tanh = 2.0 * (math.log(2.0) - x - softplus(-2.0 * x)).sum(-1)
+        return stick + tanh
+
+    def forward_shape(self, shape):
+        if len(shape) < 1:
+            raise ValueError("Too few dimensions on input")
+        n = shape[-1]
+        d = round((0.25 + 2 * n) ** 0.5 + 0.5)
+        if d * (d - 1) // 2 != n:
+            raise ValueError("Input is not a flattened lower-diagonal number")
+        return Size(tuple(shape[:-1]) + (d, d))
+
+    def inverse_shape(self, shape):
+        if len(shape) < 2:
+            raise ValueError("Too few dimensions on input")
+        if shape[-2] != shape[-1]:
+            raise ValueError("Input is not square")
+        d = shape[-1]
+        return Size(tuple(shape[:-2]) + (d * (d - 1) // 2,))
+
+
+def _check_joined(t, dim, size, where, letter, what):
+    """PyTorch's checks of a Cat/StackTransform's input: ``dim`` exists, of ``size``."""
+    if not -t.dim() <= dim < t.dim():
+        raise AssertionError(f"dim {dim} out of range for {where} with {t.dim()} dimensions")
+    if t.shape[dim] != size:
+        raise AssertionError(f"{letter}.size({dim}) = {t.shape[dim]} must equal {what} {size}")
+
+
+class CatTransform(Transform):
+    """The transforms ``tseq`` applied to consecutive slices of ``lengths`` (default 1 each)
+    along ``dim``, the results joined as ``cat`` does.
+
+    Example::
+
+       >>> x0 = disttorch.cat([disttorch.arange(1., 11.), disttorch.arange(1., 11.)], dim=0)
+       >>> t0 = CatTransform([ExpTransform(), identity_transform], dim=0, lengths=[10, 10])
+       >>> y = t0(x0)
+    """
+
+    def __init__(self, tseq, dim=0, lengths=None, cache_size=0):
+        if not all(isinstance(t, Transform) for t in tseq):
+            raise AssertionError("All elements of tseq must be Transform instances")
+        if cache_size:
+            tseq = [t.with_cache(cache_size) for t in tseq]
+        super().__init__(cache_size=cache_size)
+        self.transforms = list(tseq)
+        self.lengths = [1] * len(self.transforms) if lengths is None else list(lengths)
+        if len(self.lengths) != len(self.transforms):
+            raise AssertionError(f"lengths ({len(self.lengths)}) must match transforms "
+                                 f"({len(self.transforms)})")
+        self.dim = dim
+
+    @property
+    def event_dim(self):
+        return max(t.event_dim for t in self.transforms)
+
+    @property
+    def length(self):
+        return sum(self.lengths)
+
+    def with_cache(self, cache_size=1):
+        if self._cache_size == cache_size:
+            return self
+        return CatTransform(self.transforms, self.dim, self.lengths, cache_size)
+
+    def _check(self, t, where, letter):
+        _check_joined(t, self.dim, self.length, where, letter, "length")
+
+    def _pieces(self, t):
+        start = 0
+        for length in self.lengths:
+            yield t.narrow(self.dim, start, length)
+            start = start + length
+
+    def _call(self, x):
+        self._check(x, "tensor", "x")
+        return ops.cat([t(piece) for t, piece in zip(self.transforms, self._pieces(x))],
+                       self.dim)
+
+    def _inverse(self, y):
+        self._check(y, "tensor", "y")
+        return ops.cat([t.inv(piece) for t, piece in zip(self.transforms, self._pieces(y))],
+                       self.dim)
+
+    def log_abs_det_jacobian(self, x, y):
+        self._check(x, "x", "x")
+        self._check(y, "y", "y")
+        terms = []
+        for t, xs, ys in zip(self.transforms, self._pieces(x), self._pieces(y)):
+            term = t.log_abs_det_jacobian(xs, ys)
+            if t.event_dim < self.event_dim:
+                term = _sum_rightmost(term, self.event_dim - t.event_dim)
+            terms.append(term)
+        # a dim inside the event is summed over; one in the batch keeps the pieces apart
+        dim = self.dim - x.dim() if self.dim >= 0 else self.dim
+        dim = dim + self.event_dim
+        if dim < 0:
+            return ops.cat(terms, dim)
+        result = terms[0]
+        for term in terms[1:]:
+            result = result + term
+        return result
+
+    @property
+    def bijective(self):
+        return all(t.bijective for t in self.transforms)
+
+    @property
+    def domain(self):
+        return constraints.cat([t.domain for t in self.transforms], self.dim, self.lengths)
+
+    @property
+    def codomain(self):
+        return constraints.cat([t.codomain for t in self.transforms], self.dim, self.lengths)
+
+
+class StackTransform(Transform):
+    """The transforms ``tseq`` applied to the slices of ``dim`` in turn, the results joined as
+    ``stack`` does.
+
+    Example::
+
+       >>> x = disttorch.stack([disttorch.arange(1., 11.), disttorch.arange(1., 11.)], dim=1)
+       >>> t = StackTransform([ExpTransform(), identity_transform], dim=1)
+       >>> y = t(x)
+    """
+
+    def __init__(self, tseq, dim=0, cache_size=0):
+        if not all(isinstance(t, Transform) for t in tseq):
+            raise AssertionError("All elements of tseq must be Transform instances")
+        if cache_size:
+            tseq = [t.with_cache(cache_size) for t in tseq]
+        super().__init__(cache_size=cache_size)
+        self.transforms = list(tseq)
+        self.dim = dim
+
+    def with_cache(self, cache_size=1):
+        if self._cache_size == cache_size:
+            return self
+        return StackTransform(self.transforms, self.dim, cache_size)
+
+    def _check(self, t, where, letter):
+        _check_joined(t, self.dim, len(self.transforms), where, letter, "len(transforms)")
+
+    def _slice(self, z):
+        return [z.select(self.dim, i) for i in range(z.shape[self.dim])]
+
+    def _call(self, x):
+        self._check(x, "tensor", "x")
+        return ops.stack([t(s) for s, t in zip(self._slice(x), self.transforms)], self.dim)
+
+    def _inverse(self, y):
+        self._check(y, "tensor", "y")
+        return ops.stack([t.inv(s) for s, t in zip(self._slice(y), self.transforms)],
+                         self.dim)
+
+    def log_abs_det_jacobian(self, x, y):
+        self._check(x, "x", "x")
+        self._check(y, "y", "y")
+        return ops.stack([t.log_abs_det_jacobian(xs, ys) for xs, ys, t in
+                          zip(self._slice(x), self._slice(y), self.transforms)], self.dim)
+
+    @property
+    def bijective(self):
+        return all(t.bijective for t in self.transforms)
+
+    @property
+    def domain(self):
+        return constraints.stack([t.domain for t in self.transforms], self.dim)
+
+    @property
+    def codomain(self):
+        return constraints.stack([t.codomain for t in self.transforms], self.dim)
+
+
+class CumulativeDistributionTransform(Transform):
+    """``y = distribution.cdf(x)``: the distribution's support onto the unit interval (its
+    log-determinant is the log-density).
+
+    Example::
+
+        >>> # a Gaussian copula
+        >>> base = MultivariateNormal(disttorch.zeros(2), scale_tril=LKJCholesky(2).sample())
+        >>> copula = TransformedDistribution(base, [CumulativeDistributionTransform(
+        ...     Normal(0, 1))])
+    """
+
+    bijective = True
+    codomain = constraints.unit_interval
+    sign = +1
+
+    def __init__(self, distribution, cache_size=0):
+        super().__init__(cache_size=cache_size)
+        self.distribution = distribution
+
+    @property
+    def domain(self):
+        return self.distribution.support
+
+    def _call(self, x):
+        return self.distribution.cdf(x)
+
+    def _inverse(self, y):
+        return self.distribution.icdf(y)
+
+    def log_abs_det_jacobian(self, x, y):
+        return self.distribution.log_prob(x)
+
+    def with_cache(self, cache_size=1):
+        if self._cache_size == cache_size:
+            return self
+        return CumulativeDistributionTransform(self.distribution, cache_size=cache_size)

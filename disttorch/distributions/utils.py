@@ -2,11 +2,11 @@
 import numbers
 
 from .. import ops
-from .._dtype import finfo, get_default_dtype
+from .._dtype import finfo, get_default_dtype, int64
 from ..tensor import Size, Tensor
 
 __all__ = ["broadcast_all", "logits_to_probs", "probs_to_logits", "clamp_probs",
-           "lazy_property"]
+           "lazy_property", "tril_matrix_to_vec", "vec_to_tril_matrix"]
 
 
 def broadcast_all(*values):
@@ -83,3 +83,42 @@ def _standard_uniform(shape, like):
 
 def _standard_normal(shape, like):
     return ops.randn(tuple(shape), dtype=like.dtype, device=like.device)
+
+
+def _tril_flat_index(n, diag):
+    """The flat (row-major) positions of an ``n x n`` matrix's entries on or below diagonal
+    ``diag``, in row order."""
+    rows, cols = zip(*[(i, j) for i in range(n) for j in range(n) if j - i <= diag]) \
+        if n else ((), ())
+    return [i * n + j for i, j in zip(rows, cols)]
+
+
+def tril_matrix_to_vec(mat, diag=0):
+    """The entries of ``mat`` (a batch of ``n x n`` matrices) on or below diagonal ``diag``, in
+    row order, as a batch of vectors."""
+    n = mat.shape[-1]
+    if not -n <= diag < n:
+        raise ValueError(f"diag ({diag}) provided is outside [{-n}, {n - 1}].")
+    index = ops.tensor(_tril_flat_index(n, diag), dtype=int64, device=mat.device)
+    return mat.reshape(tuple(mat.shape[:-2]) + (n * n,))[..., index]
+
+
+def vec_to_tril_matrix(vec, diag=0):
+    """The batch of ``D x D`` lower-triangular matrices (zero above diagonal ``diag``) whose
+    entries on or below it are ``vec``'s, in row order."""
+    # D solves D^2 + (1 + 2 diag) D - |diag| (diag + 1) - 2 len = 0
+    m = vec.shape[-1]
+    root = (-(1 + 2 * diag) + ((1 + 2 * diag) ** 2 + 8 * m
+                                + 4 * abs(diag) * (diag + 1)) ** 0.5) / 2
+    if abs(round(root) - root) > finfo(vec.dtype).eps:
+        raise ValueError(f"The size of last dimension is {m} which cannot be expressed as the "
+                         f"lower triangular part of a square D x D matrix.")
+    n = round(root)
+    # each entry of the matrix reads a position of [0, vec]: 0 above the diagonal
+    source = [0] * (n * n)
+    for k, flat in enumerate(_tril_flat_index(n, diag)):
+        source[flat] = k + 1
+    index = ops.tensor(source, dtype=int64, device=vec.device)
+    padded = ops.cat([ops.zeros(tuple(vec.shape[:-1]) + (1,), dtype=vec.dtype,
+                                device=vec.device), vec], -1)
+    return padded[..., index].reshape(tuple(vec.shape[:-1]) + (n, n))
