@@ -27,7 +27,7 @@ EXCLUDED_PATTERNS = {
                r"^_nnz$", r"bsr|bsc|csr|csc"],
     # Compilers, tracers and exporters: jit/fx/compile/onnx/export are shimmed, not covered.
     "compilers": [r"^jit$", r"^fx$", r"^onnx$", r"^export$", r"^compiler$", r"^_dynamo",
-                  r"^(is_)?compil", r"^vmap$", r"^func$", r"script", r"^trace", r"^Graph",
+                  r"^(is_)?compil", r"^func$", r"script", r"^trace", r"^Graph",
                   r"^(un)?set_flush_denormal$", r"^Future$", r"^wait$", r"^fork$"],
     # Backend/runtime internals and other device types.
     "backends": [r"^backends$", r"cudnn", r"miopen", r"mkl", r"^mps", r"xpu", r"^mtia", r"hpu",
@@ -88,10 +88,9 @@ EXCLUDED_PATTERNS = {
                      r"^(assert_int_or_pair|boolean_dispatch|handle_torch_function|DType|"
                      r"ScalingType|SwizzleType)$", r"grouped_mm$", r"^scaled_mm$"],
     # Module classes that are wrappers for other runtimes or deprecated.
-    "nn internals": [r"^(Lazy|Quantized|Container$)", r"^(Parameter|Buffer|UninitializedParameter|"
+    "nn internals": [r"^(Quantized|Container$)", r"^(Parameter|Buffer|UninitializedParameter|"
                      r"UninitializedBuffer)$", r"^parameter$", r"^modules$", r"^parallel$",
-                     r"^common_types$", r"^grad$", r"^init$", r"^factory_kwargs$", r"^intrinsic",
-                     r"^attention$", r"^DataParallel$"],
+                     r"^common_types$", r"^grad$", r"^init$", r"^factory_kwargs$", r"^intrinsic"],
 }
 
 EXCLUDED_NAMES = {
@@ -155,6 +154,30 @@ def _is_module_class(torch):
     return predicate
 
 
+def _is_subclass_of(base_of):
+    def predicate(name, value):
+        base = base_of()
+        return inspect.isclass(value) and issubclass(value, base) and value is not base
+    return predicate
+
+
+def _is_distribution_api(torch):
+    def predicate(name, value):
+        if inspect.isclass(value):
+            return issubclass(value, (torch.distributions.Distribution,
+                                      torch.distributions.transforms.Transform))
+        return inspect.isfunction(value)
+    return predicate
+
+
+def _defined_in(module_name):
+    """Functions and classes the namespace itself defines (not the typing names it imports)."""
+    def predicate(name, value):
+        return (inspect.isfunction(value) or inspect.isclass(value)) and \
+            getattr(value, "__module__", None) == module_name
+    return predicate
+
+
 def _has(namespace, name):
     try:
         return hasattr(namespace, name)
@@ -180,6 +203,16 @@ def _namespaces(torch, disttorch):
         ("torch.nn.utils", torch.nn.utils, load(disttorch, "nn.utils"), _is_function, True),
         ("torch.autograd.functional", torch.autograd.functional,
          load(disttorch, "autograd.functional"), _is_function, True),
+        ("torch.optim", torch.optim, load(disttorch, "optim"),
+         _is_subclass_of(lambda: torch.optim.Optimizer), True),
+        ("torch.optim.lr_scheduler", torch.optim.lr_scheduler,
+         load(disttorch, "optim.lr_scheduler"),
+         _is_subclass_of(lambda: torch.optim.lr_scheduler.LRScheduler), True),
+        ("torch.distributions", torch.distributions, load(disttorch, "distributions"),
+         _is_distribution_api(torch), True),
+        ("torch.func", torch.func, load(disttorch, "func"), _is_function, True),
+        ("torch.autograd.graph", torch.autograd.graph, load(disttorch, "autograd.graph"),
+         _defined_in("torch.autograd.graph"), True),
         ("torch.fft", torch.fft, load(disttorch, "fft"), _is_function, False),
     ]
 

@@ -11,15 +11,19 @@ __all__ = ["backward", "grad", "Function", "FunctionCtx", "once_differentiable",
 
 def _tensors(x):
     from ..tensor import Tensor
-    if isinstance(x, Tensor):
-        return [x]
-    return list(x)
+    from .function import GradientEdge, resolve_edges
+    if isinstance(x, (Tensor, GradientEdge)):
+        x = [x]
+    return resolve_edges(x)
 
 
 def _make_grads(outputs, grad_outputs, create_graph):
     from ..tensor import Tensor, _new
     grads = []
     for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        if g is None and out._data is None:
+            raise RuntimeError(f"grad_outputs[{i}] must be given for a GradientEdge output made "
+                               f"without a tensor")
         if g is None:
             if not out._requires_grad:
                 raise RuntimeError(f"element {i} of tensors does not require grad and does not have "
@@ -38,6 +42,9 @@ def _make_grads(outputs, grad_outputs, create_graph):
                                    f"a grad_fn")
             if not isinstance(g, Tensor):
                 raise TypeError(f"gradient must be a Tensor, got {type(g).__name__}")
+            if out._data is None:   # a gradient edge made by hand: nothing to check against
+                grads.append(g if create_graph else g._data)
+                continue
             if g._data.shape != out._data.shape:
                 raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
                                    f"{g.shape} and output[{i}] has a shape of {out.shape}.")
@@ -86,6 +93,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     """
     from .engine import run_backward
     from ..tensor import _new
+    from .function import GradientEdge
+    given = [inputs] if isinstance(inputs, GradientEdge) else list(inputs) \
+        if isinstance(inputs, (list, tuple)) else [inputs]
     outputs = _tensors(outputs)
     inputs = _tensors(inputs)
     for i, t in enumerate(inputs):
@@ -109,6 +119,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     out = []
     for i, (t, g) in enumerate(zip(inputs, result)):
         if g is None:
+            if materialize_grads and isinstance(given[i], GradientEdge):
+                raise RuntimeError("materialize_grads cannot be used when the given input is a "
+                                   "GradientEdge")
             if materialize_grads:
                 from .._backend import get_array_module
                 g = _new(get_array_module(t._data).zeros_like(t._data))

@@ -172,6 +172,14 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate):
                 if g is not None:
                     captured[i] = g if create_graph else _new(g)
         edges = node.next_edges
+        untouched = False
+        if special and node_targets is not None and node in node_targets and not any(
+                e is not None and (e[0] in needed if e[1] >= 0 else e[0] in deps)
+                for e in edges):
+            # autograd.grad w.r.t. this node's output, and nothing wanted beyond it: its own
+            # backward does not run, and its saved values stay for a later pass
+            edges = ()
+            untouched = True
         if grads is None or not edges or (grads[0] is None if node._nout == 1 else
                                           all(g is None for g in grads)):
             in_grads = ()
@@ -203,7 +211,7 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate):
             if node._post_hooks:
                 for hook in list(node._post_hooks.values()):
                     hook(tuple(_wrap(g) for g in in_grads), tuple(_wrap(g) for g in grads))
-        if not retain_graph and node._saved:
+        if not retain_graph and node._saved and not untouched:
             node._saved = freed
         n_grads = len(in_grads)
         for k, edge in enumerate(edges):

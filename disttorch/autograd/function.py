@@ -7,6 +7,7 @@ the engine hands ``backward`` Tensors instead, and the same code records a graph
 because backward formulas only use operators and the dual helpers of
 ``ops._dual`` that accept either kind.
 """
+import collections
 import traceback
 import weakref
 
@@ -16,7 +17,8 @@ from ..tensor import Tensor, _new
 from . import grad_mode, anomaly, _saved_hooks
 from .hooks import RemovableHandle
 
-__all__ = ["Node", "Function", "FunctionCtx", "once_differentiable", "BackwardCFunction"]
+__all__ = ["Node", "Function", "FunctionCtx", "once_differentiable", "BackwardCFunction",
+           "GradientEdge", "AccumulateGrad"]
 
 _grad_state = grad_mode.state
 _hook_state = _saved_hooks.state
@@ -259,6 +261,39 @@ class Node:
         if self._retained is None:
             self._retained = {}
         self._retained[tensor._output_nr] = weakref.ref(tensor)
+
+
+class GradientEdge(collections.namedtuple("GradientEdge", ["node", "output_nr"])):
+    """A place in the graph a gradient flows into: output ``output_nr`` of ``node`` (for a leaf,
+    its :class:`AccumulateGrad`). ``autograd.grad`` and ``backward`` take one in place of the
+    tensor it was made from (:func:`~disttorch.autograd.graph.get_gradient_edge`)."""
+
+    _meta = None    # the tensor's (shape, dtype, array module) when made from one
+
+
+class _EdgeTensor:
+    """What the engine needs of a tensor, for a gradient edge into a node's output."""
+
+    _requires_grad = True
+
+    def __init__(self, edge):
+        self.grad_fn, self._output_nr = edge.node, edge.output_nr
+        meta = edge._meta
+        # a zero-stride stand-in array: shape and dtype checks, zeros for materialize_grads
+        self._data = None if meta is None else meta[2].broadcast_to(meta[2].zeros((), meta[1]),
+                                                                    meta[0])
+
+
+def resolve_edges(items):
+    """``items`` with each :class:`GradientEdge` replaced by what the engine takes for it: the
+    leaf tensor itself, or a stand-in for the node output."""
+    out = []
+    for item in items:
+        if isinstance(item, GradientEdge):
+            node = item.node
+            item = node.variable if isinstance(node, AccumulateGrad) else _EdgeTensor(item)
+        out.append(item)
+    return out
 
 
 class AccumulateGrad:

@@ -11,10 +11,11 @@ import contextlib
 
 from ..tensor import Tensor
 from . import _saved_hooks
-from .function import Node  # noqa: F401 (``torch.autograd.graph.Node``)
+from .function import AccumulateGrad, GradientEdge, Node  # noqa: F401 (also re-exported)
 
 __all__ = ["saved_tensors_hooks", "save_on_cpu", "disable_saved_tensors_hooks",
-           "register_multi_grad_hook", "increment_version", "Node"]
+           "register_multi_grad_hook", "increment_version", "Node", "GradientEdge",
+           "get_gradient_edge"]
 
 
 class saved_tensors_hooks:
@@ -91,6 +92,23 @@ def disable_saved_tensors_hooks(error_message):
         yield
     finally:
         state.disabled = previous
+
+
+def get_gradient_edge(tensor):
+    """The :class:`GradientEdge` the gradient of ``tensor`` flows into: ``autograd.grad`` with
+    it as an input gives that gradient (also once ``tensor`` itself is gone), and as an output
+    starts a backward pass there.
+    """
+    if not tensor.requires_grad:
+        raise RuntimeError("It is not possible to get the gradient edge for a Tensor that does "
+                           "not require gradients")
+    if tensor.grad_fn is None:
+        edge = GradientEdge(AccumulateGrad(tensor), 0)
+    else:
+        edge = GradientEdge(tensor.grad_fn, tensor._output_nr)
+    from .._backend import get_array_module
+    edge._meta = (tensor._data.shape, tensor._data.dtype, get_array_module(tensor._data))
+    return edge
 
 
 def increment_version(tensor):

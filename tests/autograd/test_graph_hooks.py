@@ -194,3 +194,41 @@ def test_save_on_cpu_moves_the_activations_off_the_device():
         assert held["offload"] < held["plain"] / 4, held
         for a, b in zip(grads["plain"], grads["offload"]):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@requires_torch
+def test_gradient_edges_match_torch():
+    results = []
+    for lib in (disttorch, torch):
+        graph = lib.autograd.graph
+        x = lib.tensor([0.5, -1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        h = x.exp()
+        edge = graph.get_gradient_edge(h)
+        y = (h * h).sum()
+        # as inputs: the gradient flowing into the intermediate, and into a leaf
+        gh, gx = lib.autograd.grad(y, (edge, graph.get_gradient_edge(x)), retain_graph=True)
+        # as an output: a backward pass that starts at the edge
+        start, = lib.autograd.grad(edge, x, grad_outputs=lib.ones(3, dtype=lib.float64))
+        other = graph.get_gradient_edge(lib.zeros(3, requires_grad=True))
+        assert lib.autograd.grad(y, (edge, other), allow_unused=True,
+                                 retain_graph=True)[1] is None
+        with pytest.raises(RuntimeError, match="materialize_grads cannot be used when the given "
+                                               "input is a GradientEdge"):
+            lib.autograd.grad(y, (edge, other), materialize_grads=True, retain_graph=True)
+        results.append([v.detach().numpy() for v in (gh, gx, start)])
+        with pytest.raises(RuntimeError, match="not possible to get the gradient edge"):
+            graph.get_gradient_edge(lib.ones(2))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+@requires_torch
+def test_grad_of_an_intermediate_leaves_the_graph_below_it_untouched():
+    for lib in (disttorch, torch):
+        x = lib.tensor([0.5, 1.0], requires_grad=True)
+        h = x.exp()
+        y = (h * h).sum()
+        gh, = lib.autograd.grad(y, h)           # exp's backward is not needed, nor run
+        h.sum().backward()                       # so its saved output is still there
+        np.testing.assert_allclose(x.grad.numpy(), np.exp([0.5, 1.0]), rtol=1e-6)
+        np.testing.assert_allclose(gh.numpy(), 2 * np.exp([0.5, 1.0]), rtol=1e-6)
