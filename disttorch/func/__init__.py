@@ -14,11 +14,14 @@ import contextlib
 from ..autograd import grad as _autograd_grad
 from ..autograd import grad_mode
 from ..tensor import Tensor
+from ._extras import (debug_unwrap, functionalize, rearrange,  # noqa: E402
+                      replace_all_batch_norm_modules_)
 from ._forward import jvp, jacfwd, linearize, stack_module_state
 from ._vmap import vmap
 
 __all__ = ["functional_call", "grad", "grad_and_value", "vjp", "jacrev", "hessian", "vmap", "jvp",
-           "jacfwd", "linearize", "stack_module_state"]
+           "jacfwd", "linearize", "stack_module_state", "rearrange", "functionalize",
+           "debug_unwrap", "replace_all_batch_norm_modules_"]
 
 
 # ------------------------------------------------------------------ pytrees of tensors
