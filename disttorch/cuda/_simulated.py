@@ -731,7 +731,13 @@ class RandomState:
     def __getattr__(self, name):
         if name.startswith("__") or name == "state":
             raise AttributeError(name)
-        return _function(getattr(self.state, name), name)
+        draw = _function(getattr(self.state, name), name)
+
+        def device_draw(*args, **kwargs):
+            # CuPy's samplers always answer an array (numpy's give a scalar for 0-d parameters)
+            result = draw(*args, **kwargs)
+            return result if type(result) is ndarray else ndarray(np.asarray(result))
+        return device_draw
 
 
 _random_states = {}  # device id -> RandomState, made on first use (CuPy: seeded from entropy)

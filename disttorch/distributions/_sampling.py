@@ -1,14 +1,15 @@
 """Samplers the distributions need beyond ``disttorch.random``, and the standard-gamma sample's
 derivative in its concentration (implicit reparameterization).
 
-Every draw comes from disttorch's default generator (so ``disttorch.manual_seed`` reproduces
-it) on the host, as ``disttorch.poisson`` does: the parameters are read back from the device,
-the samples placed on it. The gamma gradient is a float64 host kernel, like the special
-functions of ``ops.special_ops``.
+CPU draws come from disttorch's default generator (``disttorch.manual_seed`` reproduces them);
+CUDA ones from CuPy's generator of the device (``disttorch.cuda.manual_seed``), as PyTorch draws
+CUDA samples from the CUDA generator, so no parameter is read back to the host. The gamma
+gradient is a float64 kernel, on the host or on the GPU (``cuda/kernels/special.py``).
 """
 import numpy as np
 
 from .._backend import get_array_module, to_numpy
+from .. import _vmap_state
 from ..autograd.function import Node
 from ..ops.random import _gen
 from ..ops.special_ops import _digamma_np
@@ -135,22 +136,38 @@ class _StandardGamma(Node):
     """A Gamma(alpha, 1) sample; its gradient in ``alpha`` is the implicit one."""
 
     def forward(self, alpha):
-        host = _to_host64(alpha)
-        draws = _gen(None).standard_gamma(host)
-        draws = np.asarray(draws, np.float64).astype(alpha.dtype)
+        xp = get_array_module(alpha)
+        if xp is not np:
+            # CuPy's generator, as PyTorch draws CUDA samples from the CUDA one: no host copy
+            _vmap_state.random_op("cuda")
+            draws = xp.random.standard_gamma(alpha.astype(np.float64)).astype(alpha.dtype)
+            host = alpha
+        else:
+            host = _to_host64(alpha)
+            draws = np.asarray(_gen(None).standard_gamma(host), np.float64).astype(alpha.dtype)
         # PyTorch clamps to the smallest normal number: a zero sample has no log
-        draws = np.maximum(draws, np.finfo(alpha.dtype).tiny)
+        draws = xp.maximum(draws, np.finfo(alpha.dtype).tiny)
         self.save_for_backward(draws, host)
-        return _back(draws, alpha)
+        return draws if xp is not np else _back(draws, alpha)
 
     def backward(self, g):
-        draws, host = self.saved_tensors
+        draws, alpha = self.saved_tensors
         if isinstance(draws, Tensor):
-            draws, host = draws._data, host._data
-        grad = standard_gamma_grad_array(draws, host)
+            draws, alpha = draws._data, alpha._data
+        grad = _gamma_grad(draws, alpha)
         if isinstance(g, Tensor):
-            return g * _new(_back(grad.astype(draws.dtype), g._data))
-        return g * _back(grad.astype(draws.dtype), g)
+            return g * _new(grad)
+        return g * grad
+
+
+def _gamma_grad(x, alpha):
+    """``dx/dalpha`` in ``x``'s dtype on ``x``'s device (a CUDA kernel there)."""
+    if get_array_module(x) is not np:
+        from ..cuda.kernels import special as kernels
+        grad = kernels.gamma_grad(x, alpha)
+        if grad is not None:
+            return grad.astype(x.dtype)
+    return _back(standard_gamma_grad_array(_to_host64(x), _to_host64(alpha)).astype(x.dtype), x)
 
 
 def standard_gamma(alpha):
@@ -160,12 +177,15 @@ def standard_gamma(alpha):
 
 def standard_gamma_grad(x, alpha):
     """``dx/dalpha`` for Gamma(alpha, 1) samples ``x`` (``torch._standard_gamma_grad``)."""
-    grad = standard_gamma_grad_array(_to_host64(x._data), _to_host64(alpha._data))
-    return _new(_back(grad, x._data))
+    return _new(_gamma_grad(x._data, alpha._data))
 
 
 def poisson(rate):
     """Poisson(``rate``) samples, without gradient."""
+    xp = get_array_module(rate._data)
+    if xp is not np:
+        _vmap_state.random_op("cuda")
+        return _new(xp.random.poisson(rate._data).astype(rate._data.dtype))
     host = _to_host64(rate._data)
     draws = np.asarray(_gen(None).poisson(host), np.float64)
     return _new(_back(draws, rate._data))
@@ -173,6 +193,12 @@ def poisson(rate):
 
 def binomial(total_count, probs):
     """Binomial(``total_count``, ``probs``) samples (tensors of one shape), without gradient."""
+    xp = get_array_module(probs._data)
+    if xp is not np:
+        _vmap_state.random_op("cuda")
+        p = xp.clip(probs._data, 0.0, 1.0)
+        draws = xp.random.binomial(total_count._data.astype(np.int64), p)
+        return _new(draws.astype(probs._data.dtype))
     n = _to_host64(total_count._data)
     p = np.clip(_to_host64(probs._data), 0.0, 1.0)
     draws = np.asarray(_gen(None).binomial(n.astype(np.int64), p), np.float64)

@@ -304,7 +304,13 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
 
 
 def poisson(input, generator=None):
-    """Poisson samples with rates ``input`` (its shape and dtype)."""
+    """Poisson samples with rates ``input`` (its shape and dtype). CUDA rates draw on the
+    device from its generator (``disttorch.cuda.manual_seed``), as PyTorch's CUDA kernel."""
+    data = input._data
+    if type(data) is not np.ndarray and generator is None:
+        from .._backend import get_array_module
+        _vmap_state.random_op("cuda")
+        return _new(get_array_module(data).random.poisson(data).astype(data.dtype))
     # (np.asarray: numpy's generator answers a 0-d rate with a Python int)
     draws = np.asarray(_gen(generator).poisson(_data_of(input)))
     return _finish(draws.astype(input._data.dtype), input.device, False)

@@ -83,6 +83,9 @@ def test_every_fused_kernel_launches_with_its_signature(fused):
     # the orthogonal polynomials, in float64 and float32
     disttorch.special.hermite_polynomial_h(x.double(), 3)
     disttorch.special.legendre_polynomial_p(x, disttorch.tensor([2, 5, 1], device="cuda")[:, None])
+    # the implicit gradient of gamma samples
+    alpha = x.detach().requires_grad_()
+    disttorch.distributions.Gamma(alpha, 1.0).rsample().sum().backward()
     missing = [name for name in KERNELS if not fused[name]]
     assert not missing, f"never launched: {missing}"
 
