@@ -1,8 +1,13 @@
 """Activation checkpointing: trade compute for memory by recomputing a segment in backward.
 
-``checkpoint(fn, *args)`` runs ``fn`` without recording a graph and keeps only its inputs; in
-backward it re-runs ``fn`` with the random-number state of the first run (so dropout draws the
-same mask) and back-propagates through the recomputed graph.
+``checkpoint(fn, *args, use_reentrant=False)`` runs ``fn`` normally, so its graph is recorded
+as usual (gradients reach everything it uses, ``autograd.grad`` included), but every value its
+ops keep for backward is replaced by an index through saved-tensor hooks. The first time the
+backward needs one of them, ``fn`` runs again with the random-number and autocast state of the
+first run and the recomputed values are handed out; they are dropped once all are used.
+
+``use_reentrant=True`` is PyTorch's older scheme: ``fn`` runs without recording a graph, and in
+backward it is re-run and back-propagated through on its own.
 """
 import contextlib
 import warnings
@@ -10,10 +15,30 @@ import warnings
 from .. import autograd
 from .._backend import is_cuda_array
 from ..autograd.function import Function
+from ..autograd.graph import saved_tensors_hooks
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
 
-__all__ = ["checkpoint", "checkpoint_sequential"]
+__all__ = ["checkpoint", "checkpoint_sequential", "CheckpointError", "set_checkpoint_early_stop"]
+
+
+class CheckpointError(RuntimeError):
+    """A recomputation that did not reproduce what the first run saved."""
+
+
+_early_stop = {"enabled": True}
+
+
+@contextlib.contextmanager
+def set_checkpoint_early_stop(enable):
+    """Within it, a non-reentrant recomputation stops as soon as it has rebuilt every value the
+    backward needs (``True``, the default) or runs the whole segment (``False``)."""
+    previous = _early_stop["enabled"]
+    _early_stop["enabled"] = bool(enable)
+    try:
+        yield
+    finally:
+        _early_stop["enabled"] = previous
 
 
 def _cuda_devices(inputs):
@@ -46,7 +71,7 @@ class _Checkpoint(Function):
     """Reentrant recomputation: backward rebuilds the segment's graph and runs it."""
 
     @staticmethod
-    def forward(ctx, run, preserve_rng_state, context_fn, _anchor, *args):
+    def forward(ctx, run, preserve_rng_state, context_fn, *args):
         ctx.run = run
         forward_context, ctx.recompute_context = context_fn()
         ctx.tensor_index = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
@@ -78,7 +103,120 @@ class _Checkpoint(Function):
                                "necessary")
         autograd.backward([o for o, _ in pairs], [g for _, g in pairs])
         input_grads = [a.grad if isinstance(a, Tensor) else None for a in args]
-        return (None, None, None, None) + tuple(input_grads)
+        return (None, None, None) + tuple(input_grads)
+
+
+class _StopRecomputation(Exception):
+    pass
+
+
+def _metadata(tensor):
+    return {"shape": tuple(tensor.shape), "dtype": tensor.dtype, "device": tensor.device}
+
+
+def _autocast_state():
+    from ..amp import autocast_mode
+    return dict(autocast_mode._regions.dtypes)
+
+
+@contextlib.contextmanager
+def _autocast_as(state):
+    from ..amp import autocast_mode
+    regions = autocast_mode._regions
+    previous = dict(regions.dtypes)
+    regions.dtypes.clear()
+    regions.dtypes.update(state)
+    try:
+        yield
+    finally:
+        regions.dtypes.clear()
+        regions.dtypes.update(previous)
+
+
+class _Frame:
+    """One non-reentrant checkpointed call: what its forward saved (as indices), and the values
+    its recomputation rebuilt."""
+
+    def __init__(self, run, args, preserve_rng_state, recompute_context, determinism_check):
+        self.run, self.args = run, args
+        self.recompute_context = recompute_context
+        self.check = determinism_check != "none"
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        self.rng = _rng_state(tensors) if preserve_rng_state else None
+        self.autocast = _autocast_state()
+        self.metadata = []          # per value saved in the forward
+        self.values = None          # the recomputed values while the backward uses them
+        self.used = 0
+
+    def pack(self, tensor):
+        self.metadata.append(_metadata(tensor))
+        return self, len(self.metadata) - 1
+
+    def unpack(self, handle):
+        _, index = handle
+        if self.values is None:
+            self.values = self._recompute()
+            self.used = 0
+        value = self.values[index]
+        self.used += 1
+        if self.used == len(self.metadata):
+            self.values = None      # all handed out: a retained graph recomputes again
+        return value
+
+    def _recompute(self):
+        values = []
+        count = len(self.metadata)
+        stop = _early_stop["enabled"]
+
+        def pack(tensor):
+            values.append(tensor)
+            if stop and len(values) == count:
+                raise _StopRecomputation
+            return None
+
+        def never(_):
+            raise RuntimeError("the graph of a checkpoint recomputation is not differentiated")
+
+        outer = None
+        if self.rng is not None:
+            outer = _rng_state([a for a in self.args if isinstance(a, Tensor)])
+            _set_rng_state(self.rng)
+        try:
+            with enable_grad(), _autocast_as(self.autocast), saved_tensors_hooks(pack, never), \
+                    self.recompute_context:
+                try:
+                    self.run(*self.args)
+                except _StopRecomputation:
+                    pass
+        finally:
+            if outer is not None:
+                _set_rng_state(outer)
+        if self.check:
+            self._check(values)
+        return values
+
+    def _check(self, values):
+        if len(values) != len(self.metadata):
+            raise CheckpointError(
+                "torch.utils.checkpoint: A different number of tensors was saved during the "
+                "original forward and recomputation.\nNumber of tensors saved during forward: "
+                f"{len(self.metadata)}\nNumber of tensors saved during recomputation: "
+                f"{len(values)}")
+        mismatched = [(i, saved, _metadata(v)) for i, (saved, v) in
+                      enumerate(zip(self.metadata, values)) if saved != _metadata(v)]
+        if mismatched:
+            lines = "".join(f"tensor at position {i}:\nsaved metadata: {saved}\n"
+                            f"recomputed metadata: {got}\n" for i, saved, got in mismatched)
+            raise CheckpointError(
+                "torch.utils.checkpoint: Recomputed values for the following tensors have "
+                f"different metadata than during the forward pass.\n{lines}")
+
+
+def _checkpoint_without_reentrant(run, args, preserve_rng_state, context_fn, determinism_check):
+    forward_context, recompute_context = context_fn()
+    frame = _Frame(run, args, preserve_rng_state, recompute_context, determinism_check)
+    with saved_tensors_hooks(frame.pack, frame.unpack), forward_context:
+        return run(*args)
 
 
 def checkpoint(function, *args, use_reentrant=None, context_fn=None, determinism_check="default",
@@ -90,13 +228,16 @@ def checkpoint(function, *args, use_reentrant=None, context_fn=None, determinism
         function: the segment to run (a module or any callable).
         args: its arguments; tensors among them are kept for the recomputation.
         use_reentrant (bool): PyTorch's two implementations. Pass it explicitly (a warning is
-            given otherwise, and ``True`` is used, as in PyTorch). Both recompute the segment and
-            accumulate the gradients of tensors it uses (parameters included) during
-            ``backward()``; with ``use_reentrant=False`` this also happens when no input
-            requires grad. As with PyTorch's reentrant variant, use ``.backward()``, not
-            ``torch.autograd.grad``, for tensors that are not arguments.
+            given otherwise, and ``True`` is used, as in PyTorch). ``False`` (recommended)
+            records the segment's graph as usual and recomputes only the values its ops saved,
+            so gradients reach everything the segment uses, through ``backward()`` and
+            ``autograd.grad`` alike. ``True`` re-runs the segment on its own in backward: use
+            ``.backward()``, not ``autograd.grad``, there, for tensors that are not arguments.
         context_fn: returns two context managers, entered around the first run and around the
             recomputation (``use_reentrant=False`` only).
+        determinism_check (str): ``"default"`` checks that the recomputation saved as many
+            values, of the same shapes, dtypes and devices, as the first run (else
+            :class:`CheckpointError`); ``"none"`` does not.
         preserve_rng_state (bool): replay the random-number state of the first run in the
             recomputation, so dropout and other random ops draw the same values. Default: True.
 
@@ -118,20 +259,18 @@ def checkpoint(function, *args, use_reentrant=None, context_fn=None, determinism
         raise ValueError("Unexpected keyword arguments: " + ",".join(kwargs))
     if context_fn is not None and use_reentrant:
         raise ValueError("Passing context_fn or debug is only supported when use_reentrant=False.")
+    if determinism_check not in ("default", "none"):
+        raise ValueError(f"determinism_check should be one of ['default', 'none'], but got "
+                         f"{determinism_check}")
     run = (lambda *a: function(*a, **kwargs)) if kwargs else function
-    needs_anchor = not use_reentrant and not any(
-        isinstance(a, Tensor) and a.requires_grad for a in args)
-    if use_reentrant and autograd.is_grad_enabled() and not any(
+    if not use_reentrant:
+        return _checkpoint_without_reentrant(run, args, preserve_rng_state,
+                                             context_fn or _no_contexts, determinism_check)
+    if autograd.is_grad_enabled() and not any(
             isinstance(a, Tensor) and a.requires_grad for a in args):
         warnings.warn("None of the inputs have requires_grad=True. Gradients will be None",
                       stacklevel=2)
-    # Without a differentiable input the node would not be recorded: an anchor that requires
-    # grad keeps it in the graph so the parameters used inside still receive gradients.
-    anchor = None
-    if needs_anchor and autograd.is_grad_enabled():
-        import disttorch
-        anchor = disttorch.zeros((), requires_grad=True)
-    return _Checkpoint.apply(run, preserve_rng_state, context_fn or _no_contexts, anchor, *args)
+    return _Checkpoint.apply(run, preserve_rng_state, _no_contexts, *args)
 
 
 def checkpoint_sequential(functions, segments, input, use_reentrant=None, **kwargs):

@@ -124,7 +124,8 @@ def test_context_fn_only_without_reentrant():
         yield
 
     x = disttorch.ones(2, requires_grad=True)
-    out = checkpoint(lambda t: t * 2, x, use_reentrant=False,
+    # (exp saves its output: a segment that saves nothing is never recomputed, as in torch)
+    out = checkpoint(lambda t: t.exp() * 2, x, use_reentrant=False,
                      context_fn=lambda: (mark("forward"), mark("recompute")))
     out.sum().backward()
     assert entered == ["forward", "recompute"]
@@ -133,3 +134,82 @@ def test_context_fn_only_without_reentrant():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         checkpoint(lambda t: t, x, use_reentrant=False)
+
+
+def _deep(seed=0):
+    disttorch.manual_seed(seed)
+    return nn.Sequential(*[m for _ in range(3) for m in (nn.Linear(16, 16), nn.GELU(),
+                                                          nn.LayerNorm(16))])
+
+
+def test_non_reentrant_gradients_reach_everything_through_autograd_grad():
+    model = _deep()
+    x = disttorch.randn(5, 16, requires_grad=True)
+    plain = disttorch.autograd.grad((model(x) ** 2).sum(), [x] + list(model.parameters()))
+    calls = []
+
+    def segment(t):
+        calls.append(1)
+        return model(t)
+    out = checkpoint(segment, x, use_reentrant=False)
+    got = disttorch.autograd.grad((out ** 2).sum(), [x] + list(model.parameters()),
+                                  retain_graph=True)
+    assert len(calls) == 2                          # the forward and one recomputation
+    for a, b in zip(got, plain):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+    again = disttorch.autograd.grad((out ** 2).sum(), x)   # a retained graph recomputes again
+    np.testing.assert_allclose(again[0].numpy(), plain[0].numpy(), rtol=1e-5, atol=1e-6)
+    assert len(calls) == 3
+
+
+def test_nested_checkpoints_and_autocast_replay():
+    model = _deep()
+    x = disttorch.randn(5, 16)
+    inner = lambda t: checkpoint(model[3:6], t, use_reentrant=False)  # noqa: E731
+    outer = lambda t: model[6:](inner(model[:3](t)))                   # noqa: E731
+    for context in (lambda: disttorch.autocast("cpu", dtype=disttorch.bfloat16),
+                    warnings.catch_warnings):
+        model.zero_grad()
+        with context():
+            loss = (model(x).float() ** 2).sum()
+        loss.backward()
+        plain = _grads(model)
+        model.zero_grad()
+        with context():
+            loss = (checkpoint(outer, x, use_reentrant=False).float() ** 2).sum()
+        loss.backward()     # outside the region: the recomputation must re-enter it
+        for a, b in zip(_grads(model), plain):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_non_reentrant_checkpoint_keeps_no_activations_on_the_device():
+    from disttorch.cuda import _simulated
+    with _simulated.simulate():
+        disttorch.manual_seed(0)
+        model = nn.Sequential(*[m for _ in range(4) for m in (nn.Linear(256, 256), nn.GELU())]
+                              ).cuda()
+        x = disttorch.randn(512, 256, device="cuda")
+        held = {}
+        for name, run in (("plain", model),
+                          ("checkpoint", lambda t: checkpoint(model, t, use_reentrant=False))):
+            base = disttorch.cuda.memory_allocated()
+            loss = run(x).pow(2).mean()
+            held[name] = disttorch.cuda.memory_allocated() - base
+            loss.backward()
+            del loss
+        assert held["checkpoint"] < held["plain"] / 4, held
+
+
+def test_determinism_check_catches_a_different_recomputation():
+    from disttorch.utils.checkpoint import CheckpointError
+    state = {"calls": 0}
+
+    def changing(t):
+        state["calls"] += 1
+        return (t.exp() if state["calls"] == 1 else t[:1].exp()).sum()
+    x = disttorch.ones(3, requires_grad=True)
+    with pytest.raises(CheckpointError, match="Recomputed values for the following tensors have "
+                                              "different metadata"):
+        checkpoint(changing, x, use_reentrant=False).backward()
+    with pytest.raises(ValueError, match="determinism_check should be one of"):
+        checkpoint(changing, x, use_reentrant=False, determinism_check="bogus")
