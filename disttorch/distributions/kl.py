@@ -308,7 +308,11 @@ def _kl_beta_uniform(p, q):
 @register_kl(Normal, Exponential)
 @register_kl(Normal, Gamma)
 @register_kl(Normal, Uniform)
+@register_kl(Normal, ContinuousBernoulli)
+@register_kl(Normal, Pareto)
 @register_kl(Laplace, Beta)
+@register_kl(Laplace, ContinuousBernoulli)
+@register_kl(Laplace, Pareto)
 @register_kl(Laplace, Exponential)
 @register_kl(Laplace, Gamma)
 @register_kl(Laplace, Uniform)
@@ -316,18 +320,24 @@ def _kl_beta_uniform(p, q):
 @register_kl(Gumbel, Exponential)
 @register_kl(Gumbel, Gamma)
 @register_kl(Gumbel, Uniform)
+@register_kl(Gumbel, ContinuousBernoulli)
+@register_kl(Gumbel, Pareto)
 def _kl_real_support_infinity(p, q):
     return _infinite_like(p.loc)
 
 
 @register_kl(Exponential, Beta)
 @register_kl(Exponential, Uniform)
+@register_kl(Exponential, ContinuousBernoulli)
+@register_kl(Exponential, Pareto)
 def _kl_exponential_infinity(p, q):
     return _infinite_like(p.rate)
 
 
 @register_kl(Gamma, Beta)
 @register_kl(Gamma, Uniform)
+@register_kl(Gamma, ContinuousBernoulli)
+@register_kl(Gamma, Pareto)
 def _kl_gamma_infinity(p, q):
     return _infinite_like(p.concentration)
 
@@ -561,38 +571,6 @@ def _kl_uniform_pareto(p, q):
 
 
 # ---- q has no density where p has mass
-
-@register_kl(Beta, Pareto)
-def _kl_beta_infinity(p, q):
-    return _infinite_like(p.concentration1)
-
-
-@register_kl(ContinuousBernoulli, Pareto)
-def _kl_cb_infinity(p, q):
-    return _infinite_like(p.probs)
-
-
-@register_kl(Exponential, ContinuousBernoulli)
-@register_kl(Exponential, Pareto)
-def _kl_exponential_infinity_more(p, q):
-    return _infinite_like(p.rate)
-
-
-@register_kl(Gamma, ContinuousBernoulli)
-@register_kl(Gamma, Pareto)
-def _kl_gamma_infinity_more(p, q):
-    return _infinite_like(p.concentration)
-
-
-@register_kl(Gumbel, ContinuousBernoulli)
-@register_kl(Gumbel, Pareto)
-@register_kl(Laplace, ContinuousBernoulli)
-@register_kl(Laplace, Pareto)
-@register_kl(Normal, ContinuousBernoulli)
-@register_kl(Normal, Pareto)
-def _kl_real_support_infinity_more(p, q):
-    return _infinite_like(p.loc)
-
 
 @register_kl(Pareto, Beta)
 @register_kl(Pareto, ContinuousBernoulli)

@@ -391,19 +391,23 @@ class ReshapeTransform(Transform):
         return Size(tuple(shape[:cut]) + tuple(dst))
 
 
-class ExpTransform(Transform):
+class _ParameterFree(Transform):
+    """A transform without parameters: all its instances are equal."""
+
+    def __eq__(self, other):
+        return isinstance(other, type(self))
+
+    def __hash__(self):
+        return hash(type(self))
+
+
+class ExpTransform(_ParameterFree):
     r"""``y = exp(x)``."""
 
     domain = constraints.real
     codomain = constraints.positive
     bijective = True
     sign = +1
-
-    def __eq__(self, other):
-        return isinstance(other, ExpTransform)
-
-    def __hash__(self):
-        return hash(ExpTransform)
 
     def _call(self, x):
         return x.exp()
@@ -467,19 +471,13 @@ def _clipped_sigmoid(x):
     return ops.sigmoid(x).clamp(min=info.tiny, max=1.0 - info.eps)
 
 
-class SigmoidTransform(Transform):
+class SigmoidTransform(_ParameterFree):
     r"""``y = 1 / (1 + exp(-x))``, kept strictly inside (0, 1)."""
 
     domain = constraints.real
     codomain = constraints.unit_interval
     bijective = True
     sign = +1
-
-    def __eq__(self, other):
-        return isinstance(other, SigmoidTransform)
-
-    def __hash__(self):
-        return hash(SigmoidTransform)
 
     def _call(self, x):
         return _clipped_sigmoid(x)
@@ -493,19 +491,13 @@ class SigmoidTransform(Transform):
         return -softplus(-x) - softplus(x)
 
 
-class SoftplusTransform(Transform):
+class SoftplusTransform(_ParameterFree):
     r"""``y = log(1 + exp(x))``."""
 
     domain = constraints.real
     codomain = constraints.positive
     bijective = True
     sign = +1
-
-    def __eq__(self, other):
-        return isinstance(other, SoftplusTransform)
-
-    def __hash__(self):
-        return hash(SoftplusTransform)
 
     def _call(self, x):
         return softplus(x)
@@ -517,19 +509,13 @@ class SoftplusTransform(Transform):
         return -softplus(-x)
 
 
-class TanhTransform(Transform):
+class TanhTransform(_ParameterFree):
     r"""``y = tanh(x)``."""
 
     domain = constraints.real
     codomain = constraints.interval(-1.0, 1.0)
     bijective = True
     sign = +1
-
-    def __eq__(self, other):
-        return isinstance(other, TanhTransform)
-
-    def __hash__(self):
-        return hash(TanhTransform)
 
     def _call(self, x):
         return x.tanh()
@@ -543,17 +529,11 @@ class TanhTransform(Transform):
         return 2.0 * (math.log(2.0) - x - softplus(-2.0 * x))
 
 
-class AbsTransform(Transform):
+class AbsTransform(_ParameterFree):
     r"""``y = |x|`` (not invertible: ``inv`` gives the positive root)."""
 
     domain = constraints.real
     codomain = constraints.positive
-
-    def __eq__(self, other):
-        return isinstance(other, AbsTransform)
-
-    def __hash__(self):
-        return hash(AbsTransform)
 
     def _call(self, x):
         return x.abs()
@@ -638,18 +618,12 @@ class AffineTransform(Transform):
         return self.forward_shape(shape)
 
 
-class SoftmaxTransform(Transform):
+class SoftmaxTransform(_ParameterFree):
     r"""Unconstrained vectors to the simplex by ``softmax`` (not bijective: ``inv`` gives the
     log, defined up to a constant)."""
 
     domain = constraints.real_vector
     codomain = constraints.simplex
-
-    def __eq__(self, other):
-        return isinstance(other, SoftmaxTransform)
-
-    def __hash__(self):
-        return hash(SoftmaxTransform)
 
     def _call(self, x):
         probs = (x - x.max(-1, keepdim=True)[0]).exp()
@@ -672,19 +646,13 @@ def _stick_offset(x):
     return ops.arange(k, 0, -1, dtype=x.dtype, device=x.device).log()
 
 
-class StickBreakingTransform(Transform):
+class StickBreakingTransform(_ParameterFree):
     r"""Unconstrained ``K``-vectors to the ``K+1``-simplex by stick breaking: bijective, and
     0 maps to the simplex's centre."""
 
     domain = constraints.real_vector
     codomain = constraints.simplex
     bijective = True
-
-    def __eq__(self, other):
-        return isinstance(other, StickBreakingTransform)
-
-    def __hash__(self):
-        return hash(StickBreakingTransform)
 
     def _call(self, x):
         z = _clipped_sigmoid(x - _stick_offset(x))
@@ -711,18 +679,12 @@ class StickBreakingTransform(Transform):
         return Size(tuple(shape[:-1]) + (shape[-1] - 1,))
 
 
-class LowerCholeskyTransform(Transform):
+class LowerCholeskyTransform(_ParameterFree):
     r"""Unconstrained square matrices to lower-triangular ones with positive diagonals: the
     strict lower triangle kept, the diagonal exponentiated, the upper triangle dropped."""
 
     domain = constraints.independent(constraints.real, 2)
     codomain = constraints.lower_cholesky
-
-    def __eq__(self, other):
-        return isinstance(other, LowerCholeskyTransform)
-
-    def __hash__(self):
-        return hash(LowerCholeskyTransform)
 
     def _call(self, x):
         return x.tril(-1) + ops.diag_embed(x.diagonal(dim1=-2, dim2=-1).exp())
@@ -731,18 +693,12 @@ class LowerCholeskyTransform(Transform):
         return y.tril(-1) + ops.diag_embed(y.diagonal(dim1=-2, dim2=-1).log())
 
 
-class PositiveDefiniteTransform(Transform):
+class PositiveDefiniteTransform(_ParameterFree):
     r"""Unconstrained square matrices to positive-definite ones: ``L L^T`` of the
     ``LowerCholeskyTransform``'s ``L`` (no log-determinant)."""
 
     domain = constraints.independent(constraints.real, 2)
     codomain = constraints.positive_definite
-
-    def __eq__(self, other):
-        return isinstance(other, PositiveDefiniteTransform)
-
-    def __hash__(self):
-        return hash(PositiveDefiniteTransform)
 
     def _call(self, x):
         lower = LowerCholeskyTransform()(x)

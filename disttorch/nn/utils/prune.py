@@ -238,53 +238,53 @@ def _zero_at(mask, flat_indices):
     return flat.reshape(mask.shape)
 
 
-class RandomUnstructured(BasePruningMethod):
+class _Unstructured(BasePruningMethod):
+    """Prune ``amount`` entries, the first ones of :meth:`_ranked` (an int: that many; a float:
+    that fraction)."""
+
+    PRUNING_TYPE = "unstructured"
+
+    def __init__(self, amount):
+        _check_amount(amount)
+        self.amount = amount
+
+    @abstractmethod
+    def _ranked(self, t, k):
+        """The flat indices of the ``k`` entries of ``t`` to prune."""
+
+    def compute_mask(self, t, default_mask):
+        k = _count(self.amount, t.numel())
+        mask = default_mask.clone()
+        if k:
+            mask = _zero_at(mask, self._ranked(t, k))
+        return mask
+
+
+class RandomUnstructured(_Unstructured):
     """Prune ``amount`` entries chosen at random (an int: that many; a float: that fraction).
 
     Args:
         amount (int or float): how many to prune.
     """
 
-    PRUNING_TYPE = "unstructured"
-
-    def __init__(self, amount):
-        _check_amount(amount)
-        self.amount = amount
-
-    def compute_mask(self, t, default_mask):
-        k = _count(self.amount, t.numel())
-        mask = default_mask.clone()
-        if k:
-            from ...ops.random import rand_like
-            picked = rand_like(t).reshape(-1).topk(k).indices
-            mask = _zero_at(mask, picked)
-        return mask
+    def _ranked(self, t, k):
+        from ...ops.random import rand_like
+        return rand_like(t).reshape(-1).topk(k).indices
 
     @classmethod
     def apply(cls, module, name, amount):
         return super().apply(module, name, amount=amount)
 
 
-class L1Unstructured(BasePruningMethod):
+class L1Unstructured(_Unstructured):
     """Prune the ``amount`` entries of smallest magnitude.
 
     Args:
         amount (int or float): how many to prune (an int: that many; a float: that fraction).
     """
 
-    PRUNING_TYPE = "unstructured"
-
-    def __init__(self, amount):
-        _check_amount(amount)
-        self.amount = amount
-
-    def compute_mask(self, t, default_mask):
-        k = _count(self.amount, t.numel())
-        mask = default_mask.clone()
-        if k:
-            smallest = t.abs().reshape(-1).topk(k, largest=False).indices
-            mask = _zero_at(mask, smallest)
-        return mask
+    def _ranked(self, t, k):
+        return t.abs().reshape(-1).topk(k, largest=False).indices
 
     @classmethod
     def apply(cls, module, name, amount, importance_scores=None):
@@ -308,13 +308,8 @@ def _keep_slices(mask, dim, keep):
     return channels * mask
 
 
-class RandomStructured(BasePruningMethod):
-    """Prune ``amount`` whole slices along ``dim`` (channels), chosen at random.
-
-    Args:
-        amount (int or float): how many slices to prune.
-        dim (int): the dimension of the slices. Default: -1.
-    """
+class _Structured(BasePruningMethod):
+    """Prune ``amount`` whole slices along ``dim``, keeping those :meth:`_kept` picks."""
 
     PRUNING_TYPE = "structured"
 
@@ -323,22 +318,37 @@ class RandomStructured(BasePruningMethod):
         self.amount = amount
         self.dim = dim
 
+    @abstractmethod
+    def _kept(self, t, count):
+        """The indices along ``dim`` of the ``count`` slices of ``t`` to keep."""
+
     def compute_mask(self, t, default_mask):
         _check_structured(t, self.dim)
         size = t.shape[self.dim]
         k = _count(self.amount, size)
         if k == 0:
             return default_mask
+        return _keep_slices(default_mask.clone(), self.dim, self._kept(t, size - k))
+
+
+class RandomStructured(_Structured):
+    """Prune ``amount`` whole slices along ``dim`` (channels), chosen at random.
+
+    Args:
+        amount (int or float): how many slices to prune.
+        dim (int): the dimension of the slices. Default: -1.
+    """
+
+    def _kept(self, t, count):
         from ...ops.random import rand
-        keep = rand(size).topk(size - k).indices
-        return _keep_slices(default_mask.clone(), self.dim, keep)
+        return rand(t.shape[self.dim]).topk(count).indices
 
     @classmethod
     def apply(cls, module, name, amount, dim=-1):
         return super().apply(module, name, amount=amount, dim=dim)
 
 
-class LnStructured(BasePruningMethod):
+class LnStructured(_Structured):
     """Prune the ``amount`` slices along ``dim`` of smallest ``n``-norm.
 
     Args:
@@ -347,25 +357,14 @@ class LnStructured(BasePruningMethod):
         dim (int): the dimension of the slices. Default: -1.
     """
 
-    PRUNING_TYPE = "structured"
-
     def __init__(self, amount, n, dim=-1):
-        _check_amount(amount)
-        self.amount = amount
+        super().__init__(amount, dim)
         self.n = n
-        self.dim = dim
 
-    def compute_mask(self, t, default_mask):
-        _check_structured(t, self.dim)
-        size = t.shape[self.dim]
-        k = _count(self.amount, size)
-        if k == 0:
-            return default_mask
+    def _kept(self, t, count):
         from ...ops.statistics import norm
         dim = self.dim + t.dim() if self.dim < 0 else self.dim
-        norms = norm(t, p=self.n, dim=[d for d in range(t.dim()) if d != dim])
-        keep = norms.topk(size - k).indices
-        return _keep_slices(default_mask.clone(), self.dim, keep)
+        return norm(t, p=self.n, dim=[d for d in range(t.dim()) if d != dim]).topk(count).indices
 
     @classmethod
     def apply(cls, module, name, amount, n, dim, importance_scores=None):
