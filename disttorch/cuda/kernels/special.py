@@ -641,9 +641,10 @@ _BLOCK = 256
 _MAX_BLOCKS = 4096
 
 
-def _launch(name, arrays, n, scalars):
+def _launch(name, arrays, n, scalars, dtype=np.float64):
+    """Kernel ``name`` over ``n`` elements: ``(*arrays, out, n, *scalars)``; returns ``out``."""
     cp = cupy_module()
-    out = cp.empty(n, np.float64)
+    out = cp.empty(n, dtype)
     if n:
         blocks = min(_MAX_BLOCKS, (n + _BLOCK - 1) // _BLOCK)
         raw_kernel(_SPECIAL, name)((blocks,), (_BLOCK,), tuple(arrays) + (out, np.int64(n)) +
@@ -682,14 +683,9 @@ def polynomial(name, x, degree):
     shape = x.shape
     flat_x = contiguous(x).reshape(-1)
     flat_n = contiguous(degree, np.int64).reshape(-1)
-    count = flat_x.size
-    out = cp.empty(count, flat_x.dtype)
-    if count:
-        kernel = "special_polynomial" if flat_x.dtype == np.float64 else "special_polynomial_f32"
-        blocks = min(_MAX_BLOCKS, (count + _BLOCK - 1) // _BLOCK)
-        raw_kernel(_SPECIAL, kernel)((blocks,), (_BLOCK,), (flat_x, flat_n, out, np.int64(count),
-                                                           np.int32(POLYNOMIALS.index(name))))
-    return out.reshape(shape)
+    kernel = "special_polynomial" if flat_x.dtype == np.float64 else "special_polynomial_f32"
+    return _launch(kernel, [flat_x, flat_n], flat_x.size, [np.int32(POLYNOMIALS.index(name))],
+                   flat_x.dtype).reshape(shape)
 
 
 def gamma_grad(x, alpha):
@@ -701,13 +697,7 @@ def gamma_grad(x, alpha):
     x, alpha = cp.broadcast_arrays(x, alpha)
     shape = x.shape
     x, alpha = _float64(x).reshape(-1), _float64(alpha).reshape(-1)
-    count = x.size
-    out = cp.empty(count, np.float64)
-    if count:
-        blocks = min(_MAX_BLOCKS, (count + _BLOCK - 1) // _BLOCK)
-        raw_kernel(_SPECIAL, "special_gamma_grad")((blocks,), (_BLOCK,),
-                                                    (x, alpha, out, np.int64(count)))
-    return out.reshape(shape)
+    return _launch("special_gamma_grad", [x, alpha], x.size, []).reshape(shape)
 
 
 def binary(name, a, b):

@@ -33,6 +33,18 @@ def _check_balance(device_ids):
             return
 
 
+def _resolve_devices(device_ids, output_device):
+    """``(device_ids, output_device)`` as indices, defaulting to every visible device and
+    ``device_ids[0]``."""
+    if device_ids is None:
+        device_ids = list(range(cuda.device_count()))
+    if not device_ids:
+        raise RuntimeError("no available devices were found")
+    if output_device is None:
+        output_device = device_ids[0]
+    return [_device_index(d, True) for d in device_ids], _device_index(output_device, True)
+
+
 def _check_source(module, source):
     for t in chain(module.parameters(), module.buffers()):
         if t.device != source:
@@ -74,16 +86,9 @@ class DataParallel(Module):
             self.module = module
             self.device_ids = []
             return
-        if device_ids is None:
-            device_ids = list(range(cuda.device_count()))
-        if not device_ids:
-            raise RuntimeError("no available devices were found")
-        if output_device is None:
-            output_device = device_ids[0]
+        self.device_ids, self.output_device = _resolve_devices(device_ids, output_device)
         self.dim = dim
         self.module = module
-        self.device_ids = [_device_index(d, True) for d in device_ids]
-        self.output_device = _device_index(output_device, True)
         self.src_device_obj = _device(device_type, self.device_ids[0])
         _check_balance(self.device_ids)
         if len(self.device_ids) == 1:
@@ -139,14 +144,7 @@ def data_parallel(module, inputs, device_ids=None, output_device=None, dim=0,
     device_type = _available_device_type()
     if device_type is None:
         raise RuntimeError("device type could not be determined")
-    if device_ids is None:
-        device_ids = list(range(cuda.device_count()))
-    if not device_ids:
-        raise RuntimeError("no available devices were found")
-    if output_device is None:
-        output_device = device_ids[0]
-    device_ids = [_device_index(d, True) for d in device_ids]
-    output_device = _device_index(output_device, True)
+    device_ids, output_device = _resolve_devices(device_ids, output_device)
     _check_source(module, _device(device_type, device_ids[0]))
     inputs, module_kwargs = scatter_kwargs(inputs, module_kwargs, device_ids, dim)
     if not inputs and not module_kwargs:
