@@ -234,6 +234,11 @@ class _Encoder:
             self._check_numpy_dtype(obj.dtype, where)
             array, entry = obj, {"numpy": obj.dtype.newbyteorder("<").str}
         else:
+            from .nn.parameter import is_lazy
+            if is_lazy(obj):
+                raise TypeError(f"disttorch.save cannot save the uninitialized {type(obj).__name__} "
+                                f"at {where}: run a forward pass (or load a state dict) to "
+                                f"initialize the lazy module first")
             array = obj._data
             entry = {"dtype": _dtype.from_numpy_dtype(array.dtype).name,
                      "requires_grad": obj._requires_grad,

@@ -207,3 +207,16 @@ def test_distributed_data_parallel_refuses_uninitialized_modules(monkeypatch):
     with pytest.raises(RuntimeError, match="Modules with uninitialized parameters can't be used "
                                            "with `DistributedDataParallel`"):
         disttorch.nn.parallel.DistributedDataParallel(disttorch.nn.LazyLinear(3))
+
+
+def test_saving_an_uninitialized_state_dict_says_why_it_cannot():
+    import io
+    lazy = disttorch.nn.LazyLinear(3)
+    with pytest.raises(TypeError, match=r"cannot save the uninitialized UninitializedParameter "
+                                        r"at .*weight.*: run a forward pass"):
+        disttorch.save(lazy.state_dict(), io.BytesIO())
+    lazy(disttorch.ones(1, 2))
+    buffer = io.BytesIO()
+    disttorch.save(lazy.state_dict(), buffer)
+    buffer.seek(0)
+    assert tuple(disttorch.load(buffer)["weight"].shape) == (3, 2)
