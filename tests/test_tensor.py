@@ -331,3 +331,11 @@ def test_contains_reversed_and_dlpack_match_torch():
     assert disttorch.from_dlpack(torch.arange(3.0)).tolist() == [0.0, 1.0, 2.0]
     with pytest.raises(RuntimeError, match="Can't export tensors that require gradient"):
         disttorch.ones(2, requires_grad=True).__dlpack__()
+
+
+def test_cpu_generator_has_no_offset_like_torch():
+    # torch's message: Philox offsets belong to counter-based (CUDA) generators
+    with pytest.raises(RuntimeError, match="CPU Generator does not use offset"):
+        disttorch.Generator().get_offset()
+    with pytest.raises(RuntimeError, match="CPU Generator does not use offset"):
+        disttorch.Generator().set_offset(3)

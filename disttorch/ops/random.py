@@ -51,6 +51,13 @@ class Generator:
     def initial_seed(self):
         return self._initial_seed
 
+    def get_offset(self):
+        """Philox offsets exist for counter-based generators only; a CPU generator has none."""
+        raise RuntimeError("CPU Generator does not use offset")
+
+    def set_offset(self, offset):
+        raise RuntimeError("CPU Generator does not use offset")
+
     def get_state(self):
         """The full state as a uint8 tensor (restore it with ``set_state``)."""
         state = self._rng.bit_generator.state

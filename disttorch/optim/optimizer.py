@@ -125,8 +125,7 @@ class Optimizer:
         if defaults.get("fused") and defaults.get("foreach"):
             raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
         self.defaults = defaults
-        self._step_pre_hooks = OrderedDict()
-        self._step_post_hooks = OrderedDict()
+        self._init_hooks()
         self._opt_called = False
         self._in_step = False
         if isinstance(params, Tensor):
@@ -145,10 +144,17 @@ class Optimizer:
     def __getstate__(self):
         return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
 
-    def __setstate__(self, state):
-        self.__dict__.update(state)
+    def _init_hooks(self):
         self._step_pre_hooks = OrderedDict()
         self._step_post_hooks = OrderedDict()
+        self._state_dict_pre_hooks = OrderedDict()
+        self._state_dict_post_hooks = OrderedDict()
+        self._load_state_dict_pre_hooks = OrderedDict()
+        self._load_state_dict_post_hooks = OrderedDict()
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._init_hooks()
         self._opt_called = False
         self._in_step = False
 
@@ -289,6 +295,32 @@ class Optimizer:
         """
         return RemovableHandle(self._step_post_hooks, hook)
 
+    @staticmethod
+    def _register(hooks, hook, prepend):
+        handle = RemovableHandle(hooks, hook)
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_state_dict_pre_hook(self, hook, prepend=False):
+        r"""Register ``hook(optimizer)`` to run before :meth:`state_dict` builds the dict
+        (``prepend``: before the hooks already registered). Returns a removable handle."""
+        return self._register(self._state_dict_pre_hooks, hook, prepend)
+
+    def register_state_dict_post_hook(self, hook, prepend=False):
+        r"""Register ``hook(optimizer, state_dict) -> state_dict or None`` to run after
+        :meth:`state_dict`; it may edit the dict in place or return a new one."""
+        return self._register(self._state_dict_post_hooks, hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook, prepend=False):
+        r"""Register ``hook(optimizer, state_dict) -> state_dict or None`` to run before
+        :meth:`load_state_dict`; a dict it returns is loaded instead."""
+        return self._register(self._load_state_dict_pre_hooks, hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook, prepend=False):
+        r"""Register ``hook(optimizer)`` to run after :meth:`load_state_dict`."""
+        return self._register(self._load_state_dict_post_hooks, hook, prepend)
+
     # ------------------------------------------------------------- state dicts
     def state_dict(self):
         r"""Return the state of the optimizer as a :class:`dict`.
@@ -300,6 +332,16 @@ class Optimizer:
         * ``param_groups``: a list of dicts holding each group's options, with ``params``
           replaced by the list of parameter indices.
         """
+        for hook in list(self._state_dict_pre_hooks.values()):
+            hook(self)
+        state_dict = self._state_dict()
+        for hook in list(self._state_dict_post_hooks.values()):
+            result = hook(self, state_dict)
+            if result is not None:
+                state_dict = result
+        return state_dict
+
+    def _state_dict(self):
         index_of = {}
         next_index = 0
         packed_groups = []
@@ -324,6 +366,15 @@ class Optimizer:
                 except ``step`` (a number ``step`` from an old checkpoint becomes a float32
                 tensor); options missing from a saved group take this optimizer's defaults.
         """
+        for hook in list(self._load_state_dict_pre_hooks.values()):
+            result = hook(self, state_dict)
+            if result is not None:
+                state_dict = result
+        self._load_state_dict(state_dict)
+        for hook in list(self._load_state_dict_post_hooks.values()):
+            hook(self)
+
+    def _load_state_dict(self, state_dict):
         state_dict = _copy_state_dict(state_dict)
         groups = self.param_groups
         saved_groups = state_dict["param_groups"]

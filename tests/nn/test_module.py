@@ -516,3 +516,11 @@ def test_repr_and_state_dict_keys_match_torch(name, args, kwargs):
     theirs = getattr(torch.nn, name)(*args, **kwargs)
     assert repr(ours) == repr(theirs)
     assert list(ours.state_dict()) == list(theirs.state_dict())
+
+
+def test_compile_in_place_leaves_the_module_working():
+    model = disttorch.nn.Linear(3, 2)
+    x = disttorch.ones(1, 3)
+    before = model(x)
+    assert model.compile(mode="reduce-overhead") is None
+    np.testing.assert_array_equal(model(x).detach().numpy(), before.detach().numpy())

@@ -573,3 +573,34 @@ def test_pre_hook_can_replace_arguments_and_repr_and_deepcopy():
     clone = copy.deepcopy(plain)
     assert clone._step_pre_hooks == {} and len(clone.state) == len(plain.state)
     assert repr(clone) == repr(plain)
+
+
+def test_state_dict_hooks_match_torch():
+    def trace(lib):
+        log = []
+        p = lib.nn.Parameter(lib.ones(2))
+        opt = lib.optim.SGD([p], lr=0.1, momentum=0.9)
+        p.grad = lib.ones(2)
+        opt.step()
+        opt.register_state_dict_pre_hook(lambda o: log.append("pre"))
+        opt.register_state_dict_pre_hook(lambda o: log.append("pre-first"), prepend=True)
+
+        def post(o, state_dict):
+            log.append("post")
+            state_dict["extra"] = 1
+        opt.register_state_dict_post_hook(post)
+        state_dict = opt.state_dict()
+        log.append(sorted(state_dict))
+
+        def load_pre(o, state_dict):
+            log.append("load-pre")
+            state_dict = dict(state_dict)
+            state_dict.pop("extra")
+            return state_dict
+        opt.register_load_state_dict_pre_hook(load_pre)
+        handle = opt.register_load_state_dict_post_hook(lambda o: log.append("load-post"))
+        opt.load_state_dict(state_dict)
+        handle.remove()
+        opt.load_state_dict(state_dict)
+        return log
+    assert trace(disttorch) == trace(torch)

@@ -424,6 +424,12 @@ class Module(StateDictMixin):
     def cpu(self):
         return self._apply(lambda t: t.cpu())
 
+    def compile(self, *args, **kwargs):
+        """Compile the module's forward in place (``torch.compile``'s arguments). disttorch runs
+        eagerly, as a compiled PyTorch module computes: the module is left as it is."""
+        from ..._compat import compile as _compile
+        _compile(self, *args, **kwargs)
+
     def cuda(self, device=None):
         return self._apply(lambda t: t.cuda(device))
 
