@@ -4,7 +4,8 @@ import importlib
 _FAMILIES = ["creation", "random", "arithmetic", "pointwise", "conversion", "reduction",
              "statistics", "quantiles", "cumulative", "linalg", "diagonals", "shape", "strided", "joining",
              "indexing", "masked", "gather_scatter", "sorting",
-             "special_ops", "nn_functions", "misc_ops", "aliases", "numerics"]
+             "special_ops", "nn_functions", "misc_ops", "aliases", "numerics",
+             "toplevel_aliases", "spectral", "lowrank"]
 
 __all__ = []
 for _name in _FAMILIES:

@@ -11,7 +11,7 @@ from ._util import register_methods
 _TOP_LEVEL = ["softmax", "log_softmax", "dropout", "layer_norm", "group_norm", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
               "conv_transpose2d", "cosine_similarity", "pairwise_distance", "pdist", "prelu",
               "hardshrink", "selu", "celu", "rrelu", "threshold", "pixel_shuffle", "pixel_unshuffle", "max_pool1d", "max_pool2d", "avg_pool1d",
-              "adaptive_avg_pool1d", "adaptive_max_pool1d", "alpha_dropout", "feature_dropout"]
+              "adaptive_avg_pool1d", "adaptive_max_pool1d", "alpha_dropout"]
 _METHODS = ["softmax", "log_softmax", "prelu", "hardshrink"]
 
 __all__ = []

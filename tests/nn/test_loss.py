@@ -320,3 +320,18 @@ def test_ctc_loss_unbatched_and_blank_index_match_torch():
         out.append((loss.item(), lp.grad.numpy()))
     assert out[1][0] == pytest.approx(out[0][0], rel=1e-10)
     np.testing.assert_allclose(out[1][1], out[0][1], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("log_input", [True, False])
+def test_poisson_nll_full_is_differentiable_in_the_target_like_torch(log_input):
+    torch = pytest.importorskip("torch")
+    x = np.array([0.5, 0.2, 1.0, 2.5])
+    t = np.array([0.0, 0.5, 3.0, 7.0])
+    grads = []
+    for lib in (disttorch, torch):
+        xi = lib.tensor(x, requires_grad=True)
+        ti = lib.tensor(t, requires_grad=True)
+        lib.nn.functional.poisson_nll_loss(xi, ti, log_input=log_input, full=True).backward()
+        grads.append((xi.grad.numpy(), ti.grad.numpy()))
+    for ours, theirs in zip(*grads):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, equal_nan=True)

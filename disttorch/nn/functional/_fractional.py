@@ -11,7 +11,8 @@ from ..._backend import get_array_module
 from ...ops.random import rand
 from ._windows import ntuple, shape_str
 
-__all__ = ["fractional_max_pool2d", "fractional_max_pool3d"]
+__all__ = ["fractional_max_pool2d", "fractional_max_pool3d", "fractional_max_pool2d_with_indices",
+           "fractional_max_pool3d_with_indices"]
 
 _AXIS_NAMES = {2: ("height", "width"), 3: ("time", "height", "width")}
 
@@ -128,3 +129,19 @@ def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=Non
     """
     return _fractional_max_pool(input, 3, kernel_size, output_size, output_ratio,
                                 return_indices, _random_samples, "fractional_max_pool3d")
+
+
+def fractional_max_pool2d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices=False, _random_samples=None):
+    """:func:`fractional_max_pool2d` returning ``(output, indices)`` whatever
+    ``return_indices`` says."""
+    return _fractional_max_pool(input, 2, kernel_size, output_size, output_ratio, True,
+                                _random_samples, "fractional_max_pool2d")
+
+
+def fractional_max_pool3d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices=False, _random_samples=None):
+    """:func:`fractional_max_pool3d` returning ``(output, indices)`` whatever
+    ``return_indices`` says."""
+    return _fractional_max_pool(input, 3, kernel_size, output_size, output_ratio, True,
+                                _random_samples, "fractional_max_pool3d")

@@ -406,7 +406,14 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     input, target = autocast_args("hinge_embedding_loss", input, target)
     reduction = _reduction(size_average, reduce, reduction)
     zeros = input * 0
-    margin_part = _where(target != 1, P.clamp(margin - input, min=0), zeros)
+    if input._data.dtype.kind in "iu":
+        # PyTorch fills a tensor like the input with the margin (truncating it) and subtracts
+        # in the input's integer dtype, wrapping as that dtype does
+        from ...ops.creation import full_like
+        margin_part = P.clamp(full_like(input, margin) - input, min=0)
+    else:
+        margin_part = P.clamp(margin - input, min=0)
+    margin_part = _where(target != 1, margin_part, zeros)
     self_part = _where(target != -1, input, zeros)
     return _reduce(margin_part + self_part, reduction)
 
@@ -541,9 +548,9 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     else:
         loss = sub(input, mul(target, P.log(input + eps)))
     if full:
-        t = target.detach()
-        stirling = t * P.log(t) - t + 0.5 * P.log(2 * math.pi * t)
-        loss = loss + _where(t > 1, stirling, stirling * 0)
+        # differentiable in the target too, as PyTorch's
+        stirling = target * P.log(target) - target + 0.5 * P.log(2 * math.pi * target)
+        loss = loss + _where(target > 1, stirling, stirling * 0)
     return _reduce(loss, reduction)
 
 

@@ -22,7 +22,8 @@ from ...tensor import Tensor
 from ._windows import (ntuple, shape_str, pad_zeros, crop, sliding_windows, fold_windows,
                        window_slices, scatter_add_flat, require_float, FlatScatter, FlatPut,
                        AxisLinear)
-from ._fractional import fractional_max_pool2d, fractional_max_pool3d
+from ._fractional import (fractional_max_pool2d, fractional_max_pool3d,
+                          fractional_max_pool2d_with_indices, fractional_max_pool3d_with_indices)
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
            "max_pool2d_with_indices", "max_pool3d_with_indices", "avg_pool1d", "avg_pool2d",
@@ -31,7 +32,8 @@ __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
            "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
            "adaptive_max_pool3d_with_indices", "lp_pool1d", "lp_pool2d", "lp_pool3d",
            "max_unpool1d", "max_unpool2d", "max_unpool3d", "fractional_max_pool2d",
-           "fractional_max_pool3d"]
+           "fractional_max_pool3d", "fractional_max_pool2d_with_indices",
+           "fractional_max_pool3d_with_indices"]
 
 
 # ---------------------------------------------------------------------------- max pooling

@@ -1,9 +1,14 @@
 """Normalization layers other than batch norm: ``LayerNorm``, ``GroupNorm``, ``RMSNorm``,
-``InstanceNorm1d/2d/3d`` and ``LocalResponseNorm``."""
+``InstanceNorm1d/2d/3d``, ``LocalResponseNorm`` and ``CrossMapLRN2d``."""
 import numbers
 import warnings
 
+import numpy as np
+
+from ..._backend import device_constant, get_array_module
 from ...ops.creation import empty
+from ...ops.linalg import matmul
+from ...tensor import _new
 from .. import init
 from ..functional import _norm as F
 from ..parameter import Parameter
@@ -11,7 +16,7 @@ from .batchnorm import _NormBase
 from .module import Module
 
 __all__ = ["LayerNorm", "GroupNorm", "RMSNorm", "InstanceNorm1d", "InstanceNorm2d",
-           "InstanceNorm3d", "LocalResponseNorm"]
+           "InstanceNorm3d", "LocalResponseNorm", "CrossMapLRN2d"]
 
 
 class LayerNorm(Module):
@@ -278,6 +283,61 @@ class LocalResponseNorm(Module):
 
     def forward(self, input):
         return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+def _cross_map_window(channels, size, dtype):
+    """``window[j, c] = 1`` where channel ``j`` enters the sum of channel ``c``."""
+    reach = (size - 1) // 2 + 1
+    window = np.zeros((channels, channels), dtype)
+    for c in range(channels):
+        window[0 if c <= reach else c - reach + 1:min(c + reach, channels), c] = 1
+    window[0, :] = 1
+    return window
+
+
+class CrossMapLRN2d(Module):
+    """Local response normalization across the channels of 4-D inputs, as Lua Torch's
+    ``SpatialCrossMapLRN``: :math:`b_c = a_c (k + \\frac{\\alpha}{n} \\sum_{c' \\in W(c)}
+    a_{c'}^2)^{-\\beta}`.
+
+    The window :math:`W(c)` is PyTorch's: channels ``c - p + 1`` to ``c + p - 1`` with
+    ``p = (size - 1) // 2 + 1``, except that channel 0, once in the window, never leaves it.
+    The gradient is the exact gradient of this forward (PyTorch's hand-written backward
+    assumes a symmetric window and differs from it).
+
+    Args:
+        size: amount of neighbouring channels used for normalization
+        alpha: multiplicative factor. Default: 0.0001
+        beta: exponent. Default: 0.75
+        k: additive factor. Default: 1
+
+    Shape:
+        - Input: :math:`(N, C, H, W)`
+        - Output: same shape as the input
+    """
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1):
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input):
+        if input.dim() != 4:
+            raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {input.dim()}D "
+                             f"instead.")
+        channels = input.shape[1]
+        xp = get_array_module(input._data)
+        key = ("CrossMapLRN2d", channels, self.size, input._data.dtype.str)
+        mix = _new(device_constant(xp, key, lambda: _cross_map_window(
+            channels, self.size, input._data.dtype)))
+        squares = (input * input).movedim(1, -1)
+        scale = matmul(squares, mix).movedim(-1, 1) * (self.alpha / self.size) + self.k
+        return input * scale ** -self.beta
 
     def extra_repr(self):
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
