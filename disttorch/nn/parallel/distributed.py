@@ -310,12 +310,12 @@ class DistributedDataParallel(Module):
             self.process_group.allreduce(bucket.buffer_tensor, ReduceOp.AVG, False)
 
     # ---------------------------------------------------------------- user API
-    @contextlib.contextmanager
     def will_sync_module_buffers(self):
         """Whether the next forward broadcasts the module's buffers from rank 0."""
         return bool(self.require_forward_param_sync and self.broadcast_buffers and
                     any(True for _ in self.module.buffers()))
 
+    @contextlib.contextmanager
     def no_sync(self):
         """Accumulate gradients locally (no all-reduce) inside the block; the first backward
         after it all-reduces the accumulated gradients."""
