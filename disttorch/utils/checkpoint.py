@@ -121,14 +121,19 @@ def _autocast_state():
 
 @contextlib.contextmanager
 def _autocast_as(state):
+    """The autocast state of the first run, as a region of its own: the casts it caches are
+    dropped when it ends (unless it is nested in a region still running)."""
     from ..amp import autocast_mode
     regions = autocast_mode._regions
     previous = dict(regions.dtypes)
     regions.dtypes.clear()
     regions.dtypes.update(state)
+    autocast_mode.autocast_increment_nesting()
     try:
         yield
     finally:
+        if autocast_mode.autocast_decrement_nesting() == 0:
+            autocast_mode.clear_autocast_cache()
         regions.dtypes.clear()
         regions.dtypes.update(previous)
 
