@@ -3,6 +3,7 @@ from .grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode, 
                         is_inference_mode_enabled)
 from .anomaly import detect_anomaly, set_detect_anomaly, is_anomaly_enabled
 from .function import Function, FunctionCtx, once_differentiable, Node
+from .function import GradientEdge as _GradientEdge, resolve_edges as _resolve_edges
 
 __all__ = ["backward", "grad", "Function", "FunctionCtx", "once_differentiable", "no_grad",
            "enable_grad", "set_grad_enabled", "inference_mode", "gradcheck", "gradgradcheck",
@@ -11,10 +12,11 @@ __all__ = ["backward", "grad", "Function", "FunctionCtx", "once_differentiable",
 
 def _tensors(x):
     from ..tensor import Tensor
-    from .function import GradientEdge, resolve_edges
-    if isinstance(x, (Tensor, GradientEdge)):
+    if isinstance(x, Tensor):
+        return [x]
+    if isinstance(x, _GradientEdge):
         x = [x]
-    return resolve_edges(x)
+    return _resolve_edges(x)
 
 
 def _make_grads(outputs, grad_outputs, create_graph):
@@ -93,8 +95,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     """
     from .engine import run_backward
     from ..tensor import _new
-    from .function import GradientEdge
-    given = [inputs] if isinstance(inputs, GradientEdge) else list(inputs) \
+    given = [inputs] if isinstance(inputs, _GradientEdge) else list(inputs) \
         if isinstance(inputs, (list, tuple)) else [inputs]
     outputs = _tensors(outputs)
     inputs = _tensors(inputs)
@@ -119,7 +120,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     out = []
     for i, (t, g) in enumerate(zip(inputs, result)):
         if g is None:
-            if materialize_grads and isinstance(given[i], GradientEdge):
+            if materialize_grads and isinstance(given[i], _GradientEdge):
                 raise RuntimeError("materialize_grads cannot be used when the given input is a "
                                    "GradientEdge")
             if materialize_grads:

@@ -30,16 +30,20 @@ class _State(threading.local):
 
 
 state = _State()
+# pairs set in any thread: while 0, recording an op skips the thread-local lookup
+active = [0]
 
 
 def push(pack_hook, unpack_hook):
     if state.disabled is not None:
         raise RuntimeError(state.disabled)
     state.stack.append((pack_hook, unpack_hook))
+    active[0] += 1
 
 
 def pop():
     state.stack.pop()
+    active[0] -= 1
 
 
 class InputRef:

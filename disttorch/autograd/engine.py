@@ -186,22 +186,17 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate):
         else:
             if node._nout > 1:
                 grads = _materialize(node, grads, create_graph)
-            packed = node._packed
-            if packed is not None:
+            if node._packed is not None:
                 # saved-tensor hooks: the node's values come back for this backward only
-                _saved_hooks.unpack(node)
-            try:
-                if create_graph:
-                    node._create_graph = True
-                    try:
-                        in_grads = node.backward(*grads)
-                    finally:
-                        node._create_graph = False
-                else:
+                in_grads = _backward_unpacked(node, grads, create_graph, retain_graph)
+            elif create_graph:
+                node._create_graph = True
+                try:
                     in_grads = node.backward(*grads)
-            finally:
-                if packed is not None:
-                    _saved_hooks.release(node, retain_graph)
+                finally:
+                    node._create_graph = False
+            else:
+                in_grads = node.backward(*grads)
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             if check_nan:
@@ -263,6 +258,16 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate):
             else:
                 ready.append(target)
     return captured
+
+
+def _backward_unpacked(node, grads, create_graph, retain_graph):
+    _saved_hooks.unpack(node)
+    node._create_graph = create_graph
+    try:
+        return node.backward(*grads)
+    finally:
+        node._create_graph = False
+        _saved_hooks.release(node, retain_graph)
 
 
 def _note_shared(in_grads, shared):

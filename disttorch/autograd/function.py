@@ -22,6 +22,7 @@ __all__ = ["Node", "Function", "FunctionCtx", "once_differentiable", "BackwardCF
 
 _grad_state = grad_mode.state
 _hook_state = _saved_hooks.state
+_hooks_active = _saved_hooks.active
 _object_new = object.__new__
 _FREED = object()
 _ARRAY_TYPES = {np.ndarray}
@@ -132,7 +133,7 @@ class Node:
             outs = (result,)
         if self._to_save is not None:
             self._register_saved(args, arrays, outs, out if type(out) is tuple else (out,))
-        if _hook_state.stack:
+        if _hooks_active[0] and _hook_state.stack:
             _saved_hooks.pack_node(self, _ARRAY_TYPES, outs)
         return result
 
@@ -480,7 +481,7 @@ class Function(metaclass=_FunctionMeta):
                                     if t is not None else (None, 0, None) for t in node.to_save]
             node._saved_meta = ()
             node.to_save = ()
-            if _hook_state.stack and node._saved:
+            if _hooks_active[0] and _hook_state.stack and node._saved:
                 _saved_hooks.pack_custom(node)
             if anomaly.state.enabled:
                 node._trace = "".join(traceback.format_stack()[:-1])
