@@ -408,7 +408,7 @@ def test_backward_hook_with_tuple_output_and_non_tensor_args():
     x = disttorch.ones(3, requires_grad=True)
     a, b = m(x, 3.0)
     (a.sum() + b.sum()).backward()
-    assert grads == [(1, 2)]
+    assert grads == [(2, 2)]    # one grad_input entry per positional argument, as torch
     np.testing.assert_allclose(x.grad.numpy(), np.full(3, 5.0))
 
 
@@ -524,3 +524,31 @@ def test_compile_in_place_leaves_the_module_working():
     before = model(x)
     assert model.compile(mode="reduce-overhead") is None
     np.testing.assert_array_equal(model(x).detach().numpy(), before.detach().numpy())
+
+
+def test_full_backward_hook_grad_input_has_an_entry_per_positional_argument_like_torch():
+    torch = pytest.importorskip("torch")
+    logs = []
+    for lib in (disttorch, torch):
+        class Scaled(lib.nn.Module):
+            def forward(self, a, b, scale):
+                return a * b * scale
+        log = []
+        m = Scaled()
+        m.register_full_backward_hook(
+            lambda mod, gi, go: log.append([None if g is None else g.tolist() for g in gi]))
+        a = lib.tensor([1.0, 2.0], requires_grad=True)
+        b = lib.tensor([5.0, 7.0])       # requires no grad: zeros in grad_input
+        m(a, b, 3.0).sum().backward()
+        replacing = Scaled()
+        replacing.register_full_backward_hook(lambda mod, gi, go: (gi[0] * 0, gi[1], None))
+        a.grad = None
+        replacing(a, b, 3.0).sum().backward()
+        log.append(a.grad.tolist())
+        short = Scaled()
+        short.register_full_backward_hook(lambda mod, gi, go: (gi[0],))
+        with pytest.raises(RuntimeError) as info:
+            short(a, b, 3.0).sum().backward()
+        log.append(str(info.value))
+        logs.append(log)
+    assert logs[0] == logs[1]

@@ -49,9 +49,12 @@ class _BackwardHook:
         self.grad_outputs = None
 
     def setup_input_hook(self, args):
+        # grad_input has one entry per positional argument, as PyTorch's: None for a
+        # non-tensor, zeros for a tensor that requires no gradient
         positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
-        self.n_inputs = len(positions)
+        self.n_inputs = len(args)
         self.tensor_positions = positions
+        self.inputs_meta = {i: args[i] for i in positions if not args[i]._requires_grad}
         grad_positions = [i for i in positions if args[i]._requires_grad]
         if not grad_positions or not grad_mode.state.enabled:
             return args
@@ -86,7 +89,7 @@ class _BackwardHook:
     def _check(self, result, expected, what):
         if not isinstance(result, (tuple, list)) or len(result) != expected:
             got = len(result) if isinstance(result, (tuple, list)) else 1
-            raise RuntimeError(f"Backward hook returned an invalid number of {what} - got {got}, "
+            raise RuntimeError(f"Backward hook returned an invalid number of {what}, got {got}, "
                                f"but expected {expected}")
 
     def _on_grad_output(self, grads):
@@ -108,15 +111,17 @@ class _BackwardHook:
         return self._unwrap(wrapped, grads)
 
     def _on_grad_input(self, grads):
+        from ...ops.creation import zeros_like
         by_position = dict(zip(self.input_positions, self._wrap(grads)))
-        grad_input = tuple(by_position.get(i) for i in self.tensor_positions)
+        for i, tensor in self.inputs_meta.items():
+            by_position[i] = zeros_like(tensor)
+        grad_input = tuple(by_position.get(i) for i in range(self.n_inputs))
         for hook in self.hooks:
             result = hook(self.module, grad_input, self.grad_outputs)
             if result is not None:
                 self._check(result, self.n_inputs, "grad_input")
                 grad_input = tuple(result)
-        chosen = dict(zip(self.tensor_positions, grad_input))
-        return self._unwrap([chosen[i] for i in self.input_positions], grads)
+        return self._unwrap([grad_input[i] for i in self.input_positions], grads)
 
 
 # ------------------------------------------------------------- global hooks
