@@ -339,3 +339,16 @@ def test_cpu_generator_has_no_offset_like_torch():
         disttorch.Generator().get_offset()
     with pytest.raises(RuntimeError, match="CPU Generator does not use offset"):
         disttorch.Generator().set_offset(3)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
+def test_linspace_equals_torch_bit_for_bit(dtype):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("ml_dtypes")
+    rng = np.random.default_rng(3)
+    for _ in range(60):
+        a, b = rng.uniform(-100, 100, 2) * 10.0 ** rng.integers(-3, 3)
+        steps = int(rng.integers(1, 3000))
+        ours = disttorch.linspace(a, b, steps, dtype=getattr(disttorch, dtype)).float().numpy()
+        theirs = torch.linspace(a, b, steps, dtype=getattr(torch, dtype)).float().numpy()
+        np.testing.assert_array_equal(ours, theirs, err_msg=f"{a}, {b}, {steps}")

@@ -307,12 +307,64 @@ def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=F
     return _finish((start + step * np.arange(n, dtype=np.float64)).astype(dt), device, requires_grad)
 
 
+def _split(x):
+    """``x`` as ``hi + lo`` with ``hi`` holding 26 significant bits (Veltkamp's split)."""
+    c = 134217729.0 * x  # 2**27 + 1
+    hi = c - (c - x)
+    return hi, x - hi
+
+
+def _fused(base, step, j):
+    """``base + step * j`` (float64; ``j`` integers below 2**26) rounded once, as a fused
+    multiply-add rounds it: ``step * j`` is split into two exact products and the rounding
+    error of the first sum is carried into the second."""
+    hi, lo = _split(step)
+    product = j * hi
+    total = base + product
+    back = total - base
+    error = (base - (total - back)) + (product - back)
+    return total + (error + j * lo)
+
+
+def linspace_values(start, end, steps, np_dtype):
+    """The host array ``torch.linspace`` gives for a floating ``np_dtype``: ``start + i * step``
+    for the first half and ``end - (steps - 1 - i) * step`` for the second, ``step`` in the
+    dtype; float32/float64 round each multiply-add once (PyTorch's kernel fuses it), float16
+    and bfloat16 round every operation in their own precision, as their C++ arithmetic does."""
+    compute = np_dtype.type if np_dtype.itemsize == 2 else \
+        np.float64 if np_dtype == np.float64 else np.float32
+    first_value, last_value = compute(start), compute(end)
+    if steps == 1:
+        return np.array([first_value]).astype(np_dtype)
+    if np_dtype.itemsize == 2:
+        step = compute(compute(last_value - first_value) / compute(steps - 1))
+        index = np.arange(steps)
+        head = first_value + step * index.astype(np_dtype)
+        tail = last_value - step * (steps - 1 - index).astype(np_dtype)
+        return np.where(index < steps // 2, head, tail).astype(np_dtype)
+    step = float((last_value - first_value) / compute(steps - 1))
+    i = np.arange(steps, dtype=np.float64)
+    back = steps - 1 - i
+    if compute is np.float64:
+        head = _fused(float(first_value), step, i)
+        tail = _fused(float(last_value), -step, back)
+    else:   # float32 products are exact in float64: one rounding there, one to float32
+        head = float(first_value) + i * step
+        tail = float(last_value) - back * step
+    return np.where(i < steps // 2, head, tail).astype(compute).astype(np_dtype)
+
+
 def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None,
              requires_grad=False):
-    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (floating types:
+    equal to PyTorch's, rounding included)."""
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
-    array = np.linspace(_num(start), _num(end), steps, dtype=np.float64).astype(_np_dtype(dtype))
+    np_dtype = np.dtype(_np_dtype(dtype))
+    if steps and (np_dtype.kind == "f" or np_dtype.name == "bfloat16"):
+        array = linspace_values(_num(start), _num(end), steps, np_dtype)
+    else:
+        array = np.linspace(_num(start), _num(end), steps, dtype=np.float64).astype(np_dtype)
     return _finish(array, device, requires_grad)
 
 

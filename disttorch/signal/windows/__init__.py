@@ -65,45 +65,12 @@ def _ones(dtype, device, requires_grad):
     return _ops().ones((1,), dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def _split(x):
-    """``x`` as ``hi + lo`` with ``hi`` holding 26 significant bits (Veltkamp's split)."""
-    c = 134217729.0 * x  # 2**27 + 1
-    hi = c - (c - x)
-    return hi, x - hi
-
-
-def _fused(base, step, j):
-    """``base + step * j`` (``j``: a float64 tensor of integers below 2**26) rounded once, as a
-    fused multiply-add rounds it, in float64 without one: ``step * j`` is split into two exact
-    products and the rounding error of the first sum is carried into the second."""
-    hi, lo = _split(step)
-    product = j * hi
-    total = base + product
-    back = total - base
-    error = (base - (total - back)) + (product - back)
-    return total + (error + j * lo)
-
-
 def _grid(start, end, M, dtype, device, requires_grad):
-    """``M`` evenly spaced points from ``start`` to ``end`` in ``dtype``, on ``device``, with
-    the values ``torch.linspace`` gives on the CPU: ``start + i * step`` for the first half and
-    ``end - (M - 1 - i) * step`` for the second, each rounded once (PyTorch's kernel fuses the
-    multiply-add)."""
-    torch = _ops()
-    scalar = dtype.np_dtype.type
-    start, end = scalar(start), scalar(end)
-    if M == 1:
-        grid = torch.full((1,), float(start), dtype=dtype, device=device)
-    else:
-        step = float((end - start) / scalar(M - 1))
-        i = torch.arange(M, dtype=torch.float64, device=device)
-        if dtype == _dtype.float64:
-            first, second = _fused(float(start), step, i), _fused(float(end), -step, M - 1 - i)
-        else:  # float32 products are exact in float64: one rounding there, one to float32
-            first, second = float(start) + i * step, float(end) - (M - 1 - i) * step
-        grid = torch.where(i < M // 2, first, second).to(dtype)
-    # as torch.linspace(..., requires_grad=True): the grid is the leaf, the window derives
-    return grid.requires_grad_(requires_grad)
+    """``M`` evenly spaced points from ``start`` to ``end``: ``linspace``'s values (PyTorch's,
+    rounding included). As ``torch.linspace(..., requires_grad=True)``, the grid is the leaf the
+    window derives from."""
+    return _ops().linspace(start, end, M, dtype=dtype, device=device,
+                           requires_grad=requires_grad)
 
 
 @_on_device
