@@ -42,7 +42,7 @@ def is_complex(input):
 
 _LAZY = {"nn", "optim", "utils", "distributed", "distributions", "func", "linalg", "amp", "testing",
          "backends", "fft", "special", "profiler", "vision", "multiprocessing", "jit", "hub",
-         "onnx", "random", "accelerator", "signal"}
+         "onnx", "random", "accelerator", "signal", "library"}
 
 
 _COMPAT = {"compile", "set_printoptions", "set_float32_matmul_precision",

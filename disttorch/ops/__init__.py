@@ -18,3 +18,13 @@ for _name in _FAMILIES:
     for _sym in getattr(_module, "__all__", ()):
         globals()[_sym] = getattr(_module, _sym)
         __all__.append(_sym)
+
+
+def __getattr__(name):
+    # ``disttorch.ops.<namespace>`` of ops made by ``disttorch.library.custom_op``
+    import sys
+    library = sys.modules.get("disttorch.library")
+    namespace = library._namespace(name) if library is not None else None
+    if namespace is None:
+        raise AttributeError(f"module '{__name__}' has no attribute '{name}'")
+    return namespace
