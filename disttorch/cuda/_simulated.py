@@ -30,6 +30,7 @@ import math
 import os
 import time
 import types
+import weakref
 
 import numpy as np
 
@@ -62,6 +63,29 @@ _memory = {}  # device id -> {"allocated": bytes, "peak": bytes}
 
 def _mem(device):
     return _memory.setdefault(device, {"allocated": 0, "peak": 0})
+
+
+# ids of the numpy buffers counted as device memory. A buffer is counted while it lives, not
+# while its first wrapper does: a view (a reshape of an op's output) keeps it alive, as a view
+# keeps a CuPy allocation alive.
+_accounted = set()
+
+
+def _account(array, device):
+    memory = _mem(device)
+    if memory["allocated"] + array.nbytes > _state["total_memory"]:
+        raise OutOfMemoryError(array.nbytes, memory["allocated"])
+    memory["allocated"] += array.nbytes
+    memory["peak"] = max(memory["peak"], memory["allocated"])
+    _accounted.add(id(array))
+    weakref.finalize(array, _release, id(array), device, array.nbytes)
+
+
+def _release(key, device, nbytes):
+    _accounted.discard(key)
+    # at interpreter exit the module's globals may already be gone: nothing left to account
+    if _mem is not None:
+        _mem(device)["allocated"] -= nbytes
 
 
 class CUDARuntimeError(RuntimeError):
@@ -194,27 +218,15 @@ class Device:
 class ndarray:
     """A device array: a numpy array behind CuPy's stricter interface."""
 
-    __slots__ = ("_a", "_owner", "_dev")
+    __slots__ = ("_a", "_dev")
     __array_priority__ = 100
     __hash__ = None
 
     def __init__(self, array, device=None):
         self._a = array
-        self._owner = False
         self._dev = _state["current"] if device is None else device
-        if array.base is None:
-            memory = _mem(self._dev)
-            if memory["allocated"] + array.nbytes > _state["total_memory"]:
-                raise OutOfMemoryError(array.nbytes, memory["allocated"])
-            self._owner = True
-            memory["allocated"] += array.nbytes
-            memory["peak"] = max(memory["peak"], memory["allocated"])
-
-    def __del__(self):
-        # at interpreter exit the module's globals may already be gone (cached constants die
-        # late): there is nothing left to account then
-        if self._owner and _mem is not None:
-            _mem(self._dev)["allocated"] -= self._a.nbytes
+        if array.base is None and id(array) not in _accounted:
+            _account(array, self._dev)
 
     # -- what CuPy refuses
     def __array__(self, dtype=None, copy=None):
