@@ -7,6 +7,7 @@ The CUDA array module is CuPy, or the simulated device of ``disttorch.cuda._simu
 ``DISTTORCH_SIMULATE_CUDA=1`` is set (or inside its ``simulate()`` context): every caller asks
 :func:`cupy_module` and never imports cupy itself.
 """
+import contextlib
 import os
 import sys
 
@@ -81,6 +82,74 @@ def is_cuda_array(array):
 
 
 _CONSTANTS = {}
+
+
+# ``several_devices[0]`` turns True once a CUDA device other than 0 holds arrays or is made
+# current. Only then do ops check that they run on their inputs' device: CuPy launches a kernel
+# on the current device whatever its arrays' devices, PyTorch on theirs. A one-GPU process
+# never pays for the check.
+several_devices = [False]
+
+
+def note_device(index):
+    """Record that device ``index`` holds arrays or is current; the first device other than 0
+    installs the guards that run each op on its inputs' device (:mod:`disttorch._device_guard`)."""
+    if index and not several_devices[0]:
+        several_devices[0] = True
+        from . import _device_guard
+        _device_guard.install()
+
+
+def device_index(array):
+    """The CUDA device index of ``array``; None for a host array."""
+    return array.device.id if type(array) is not np.ndarray and is_cuda_array(array) else None
+
+
+def on_device_of(array, like):
+    """``array`` on ``like``'s device (itself when it is already there): to the host, from the
+    host, or device to device (CuPy's ``copy`` copies from another device to the current one)."""
+    target, source = device_index(like), device_index(array)
+    if target == source:
+        return array
+    if target is None:
+        return to_numpy(array)
+    cp = cupy_module()
+    with cp.cuda.Device(target):
+        return cp.asarray(array) if source is None else array.copy()
+
+
+def device_scope(arrays):
+    """A context in which an op on ``arrays`` runs on their device: :func:`foreign_device`, or
+    a no-op context when that is current (or the process uses one device)."""
+    device = foreign_device(arrays) if several_devices[0] else None
+    return device if device is not None else contextlib.nullcontext()
+
+
+def forget_devices():
+    """Back to the one-device state (the simulated device's context does this on exit)."""
+    if several_devices[0]:
+        several_devices[0] = False
+        from . import _device_guard
+        _device_guard.uninstall()
+
+
+def foreign_device(arrays):
+    """The ``cupy.cuda.Device`` to enter so that an op on ``arrays`` runs on their CUDA
+    device; None when that is already the current one (or none is CUDA). Raises PyTorch's
+    error when the CUDA arrays among them are on different devices."""
+    index = None
+    for a in arrays:
+        if a is not None and type(a) is not np.ndarray and hasattr(a, "device") \
+                and is_cuda_array(a):
+            if index is None:
+                index = a.device.id
+            elif a.device.id != index:
+                raise RuntimeError(f"Expected all tensors to be on the same device, but found at "
+                                   f"least two devices, cuda:{index} and cuda:{a.device.id}!")
+    if index is None:
+        return None
+    cp = cupy_module()
+    return None if index == cp.cuda.runtime.getDevice() else cp.cuda.Device(index)
 
 
 def device_constant(xp, key, make):

@@ -3,7 +3,7 @@ import warnings
 
 import numpy as np
 
-from .._backend import get_array_module
+from .._backend import device_index, device_scope, get_array_module, on_device_of, several_devices
 from ..cuda.kernels.amp import unscale_and_check
 
 __all__ = ["GradScaler"]
@@ -80,7 +80,10 @@ class GradScaler:
             return outputs
         from ..tensor import Tensor
         if isinstance(outputs, Tensor):
-            return outputs * self._scale_tensor(outputs)
+            scale = self._scale_tensor(outputs)
+            if scale.device != outputs.device:   # a copy per device, as torch's replicator
+                scale = scale.to(outputs.device, non_blocking=True)
+            return outputs * scale
         if isinstance(outputs, (list, tuple)):
             return type(outputs)(self.scale(o) for o in outputs)
         raise ValueError("outputs must be a Tensor or an iterable of Tensors")
@@ -109,16 +112,11 @@ class GradScaler:
                  if p.grad is not None]
         if any(g._data.dtype == np.float16 for g in grads):
             raise ValueError("Attempting to unscale FP16 gradients.")
-        found = unscale_and_check([g._data for g in grads], self._scale._data)
-        if found is None and grads:
-            inv_scale = 1.0 / self._scale._data
-            for g in grads:
-                data = g._data
-                data *= inv_scale.astype(data.dtype)
-                bad = ~get_array_module(data).isfinite(data).all()
-                found = bad if found is None else (found | bad)
-            # a one-element float32 flag on the device, as the fused kernel and torch keep it
-            found = found.astype(np.float32).reshape(1)
+        arrays = [g._data for g in grads]
+        if several_devices[0]:
+            found = _unscale_per_device(arrays, self._scale._data)
+        else:
+            found = _unscale(arrays, self._scale._data)
         for g in grads:
             g._vc[0] += 1
         state["found_inf"] = found
@@ -161,6 +159,13 @@ class GradScaler:
             raise AssertionError("Attempted update but _scale is None.  This may indicate your "
                                  "script did not use scaler.scale(loss or outputs) earlier in the "
                                  "iteration.")
+        with device_scope([self._scale._data]):
+            self._update(new_scale)
+        self._scale._vc[0] += 1
+        self._growth_tracker._vc[0] += 1
+        self._per_optimizer = {}
+
+    def _update(self, new_scale):
         scale = self._scale._data
         if new_scale is not None:
             from ..tensor import Tensor
@@ -183,9 +188,6 @@ class GradScaler:
                 found = found + other
             _update_scale(scale, self._growth_tracker._data, found, self._growth_factor,
                           self._backoff_factor, self._growth_interval)
-        self._scale._vc[0] += 1
-        self._growth_tracker._vc[0] += 1
-        self._per_optimizer = {}
 
     def get_scale(self):
         """The current scale as a Python float (1.0 when disabled)."""
@@ -242,6 +244,41 @@ class GradScaler:
         self._init_growth_tracker = int(state_dict["_growth_tracker"])
         if self._growth_tracker is not None:
             self._growth_tracker._data[...] = self._init_growth_tracker
+
+
+def _unscale(grads, scale):
+    """Divide ``grads`` (arrays on ``scale``'s device) by ``scale`` in place; a one-element
+    float32 flag on the device, nonzero where one was inf or NaN (None without grads)."""
+    found = unscale_and_check(grads, scale)
+    if found is None and grads:
+        inv_scale = 1.0 / scale
+        for data in grads:
+            data *= inv_scale.astype(data.dtype)
+            bad = ~get_array_module(data).isfinite(data).all()
+            found = bad if found is None else (found | bad)
+        # a one-element float32 flag on the device, as the fused kernel and torch keep it
+        found = found.astype(np.float32).reshape(1)
+    return found
+
+
+def _unscale_per_device(grads, scale):
+    """:func:`_unscale` for gradients spread over several devices, as PyTorch's per-device
+    pass: each device's gradients with a copy of the scale on that device, and the flags summed
+    on the scale's device."""
+    by_device = {}
+    for data in grads:
+        by_device.setdefault(device_index(data), []).append(data)
+    home = device_index(scale)
+    if list(by_device) in ([], [home]):
+        with device_scope([scale]):
+            return _unscale(grads, scale)
+    found = None
+    for group in by_device.values():
+        with device_scope(group[:1]):
+            flag = on_device_of(_unscale(group, on_device_of(scale, group[0])), scale)
+        with device_scope([scale]):
+            found = flag if found is None else found + flag
+    return found
 
 
 def _update_scale(scale, growth_tracker, found_inf, growth_factor, backoff_factor,

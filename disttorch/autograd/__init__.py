@@ -20,6 +20,7 @@ def _tensors(x):
 
 
 def _make_grads(outputs, grad_outputs, create_graph):
+    from .._backend import device_index, device_scope, get_array_module
     from ..tensor import Tensor, _new
     grads = []
     for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
@@ -35,8 +36,8 @@ def _make_grads(outputs, grad_outputs, create_graph):
             if out._data.dtype.kind not in "fcV":
                 raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but "
                                    f"got {out.dtype}")
-            from .._backend import get_array_module
-            data = get_array_module(out._data).ones(out._data.shape, out._data.dtype)
+            with device_scope([out._data]):   # on the output's device, not the current one
+                data = get_array_module(out._data).ones(out._data.shape, out._data.dtype)
             grads.append(_new(data) if create_graph else data)
         else:
             if not out._requires_grad:
@@ -50,7 +51,8 @@ def _make_grads(outputs, grad_outputs, create_graph):
             if g._data.shape != out._data.shape:
                 raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
                                    f"{g.shape} and output[{i}] has a shape of {out.shape}.")
-            if type(g._data) is not type(out._data):
+            if type(g._data) is not type(out._data) or \
+                    device_index(g._data) != device_index(out._data):
                 raise RuntimeError(f"invalid gradient at index {i} - expected device {out.device} but "
                                    f"got {g.device}")
             data = g._data if g._data.dtype == out._data.dtype else g._data.astype(out._data.dtype)

@@ -6,7 +6,7 @@ as soon as a node has run unless ``retain_graph``.
 """
 import threading
 
-from .._backend import get_array_module, writes_stay_private
+from .._backend import foreign_device, get_array_module, several_devices, writes_stay_private
 from ..tensor import Tensor, _new
 from . import _saved_hooks, anomaly, grad_mode
 from .function import _FREED, _ARRAY_TYPES, _as_array
@@ -184,19 +184,22 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate):
                                           all(g is None for g in grads)):
             in_grads = ()
         else:
-            if node._nout > 1:
-                grads = _materialize(node, grads, create_graph)
-            if node._packed is not None:
-                # saved-tensor hooks: the node's values come back for this backward only
-                in_grads = _backward_unpacked(node, grads, create_graph, retain_graph)
-            elif create_graph:
-                node._create_graph = True
-                try:
-                    in_grads = node.backward(*grads)
-                finally:
-                    node._create_graph = False
+            if several_devices[0]:
+                in_grads, grads = _backward_on_device(node, grads, create_graph, retain_graph)
             else:
-                in_grads = node.backward(*grads)
+                if node._nout > 1:
+                    grads = _materialize(node, grads, create_graph)
+                if node._packed is not None:
+                    # saved-tensor hooks: the node's values come back for this backward only
+                    in_grads = _backward_unpacked(node, grads, create_graph, retain_graph)
+                elif create_graph:
+                    node._create_graph = True
+                    try:
+                        in_grads = node.backward(*grads)
+                    finally:
+                        node._create_graph = False
+                else:
+                    in_grads = node.backward(*grads)
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             if check_nan:
@@ -222,7 +225,7 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate):
                 if g is not None:
                     pending = leaf_grads.get(target)
                     if pending is not None:
-                        g = pending + g
+                        g = pending + g if not several_devices[0] else _sum_on_device(pending, g)
                         if not create_graph and type(g) not in array_types:
                             g = _as_array(g, None)
                     leaf_grads[target] = g
@@ -248,7 +251,7 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate):
                 elif buf[nr] is None:
                     buf[nr] = g
                 else:
-                    total = buf[nr] + g
+                    total = buf[nr] + g if not several_devices[0] else _sum_on_device(buf[nr], g)
                     if not create_graph and type(total) not in array_types:
                         total = _as_array(total, None)  # 0-d sums come back as numpy scalars
                     buf[nr] = total
@@ -258,6 +261,26 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate):
             else:
                 ready.append(target)
     return captured
+
+
+def _backward_on_device(node, grads, create_graph, retain_graph):
+    """``(node's input gradients, its materialized output gradients)``, computed on the
+    gradients' device: with arrays on several GPUs a backward must run where its gradients
+    are, as its forward ran on its inputs' device (CuPy launches on the current one)."""
+    device = None if node.crosses_devices else \
+        foreign_device([g._data if type(g) is Tensor else g for g in grads])
+    if device is not None:
+        with device:
+            return _backward_on_device(node, grads, create_graph, retain_graph)
+    if node._nout > 1:
+        grads = _materialize(node, grads, create_graph)   # zeros on the same device
+    if node._packed is not None:
+        return _backward_unpacked(node, grads, create_graph, retain_graph), grads
+    node._create_graph = create_graph
+    try:
+        return node.backward(*grads), grads
+    finally:
+        node._create_graph = False
 
 
 def _backward_unpacked(node, grads, create_graph, retain_graph):
@@ -327,7 +350,22 @@ def _run_pre_hooks(node, grads, create_graph):
     return grads
 
 
+def _sum_on_device(a, b):
+    device = foreign_device([a._data if type(a) is Tensor else a])
+    if device is None:
+        return a + b
+    with device:
+        return a + b
+
+
 def _deliver_leaf(leaf, g, create_graph, accumulate, leaf_targets, captured, shared, adopted):
+    if several_devices[0]:
+        # .grad is made (copied, summed) on the leaf's device, not the current one
+        device = foreign_device([leaf._data])
+        if device is not None:
+            with device:
+                return _deliver_leaf(leaf, g, create_graph, accumulate, leaf_targets, captured,
+                                     shared, adopted)
     if leaf._hooks:
         for hook in list(leaf._hooks.values()):
             result = hook(_wrap(g))

@@ -13,6 +13,7 @@ import weakref
 
 import numpy as np
 
+from .._backend import foreign_device, several_devices
 from ..tensor import Tensor, _new
 from . import grad_mode, anomaly, _saved_hooks
 from .hooks import RemovableHandle
@@ -85,6 +86,9 @@ class Node:
     _non_diff = None
     _trace = None
     differentiable = True
+    # True for nodes that place their outputs on devices of their own (DataParallel's scatter
+    # and gather): no single device to run them on, no check that their inputs share one
+    crosses_devices = False
     next_edges = ()
 
     # ---------------------------------------------------------------- building
@@ -92,6 +96,12 @@ class Node:
     def apply(cls, *args):
         node = _object_new(cls)
         arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+        if several_devices[0] and not cls.crosses_devices:
+            # CuPy launches on the current device; PyTorch runs an op on its inputs' device
+            device = foreign_device(arrays)
+            if device is not None:
+                with device:
+                    return cls.apply(*args)
         try:
             if _grad_state.enabled and cls.differentiable:
                 for a in args:

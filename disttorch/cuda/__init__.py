@@ -12,7 +12,7 @@ import json
 import os
 import warnings
 
-from .._backend import cupy_module, is_real_cupy
+from .._backend import cupy_module, is_real_cupy, note_device
 from . import _stream_uses
 
 __all__ = ["is_available", "device_count", "current_device", "set_device", "device",
@@ -133,6 +133,7 @@ def set_device(device):
         return
     cp = _require()
     cp.cuda.runtime.setDevice(index)
+    note_device(index)
     _touch(index)
 
 

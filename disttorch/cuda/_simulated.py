@@ -153,9 +153,32 @@ def _wrap(value, like=None):
 _calls = []   # the counters of active count_calls() blocks
 
 
+def _peer_error(array_device):
+    return ValueError(f"The device where the array resides ({array_device}) is different from "
+                      f"the current device ({_state['current']}). Peer access is unavailable "
+                      f"between these devices.")
+
+
+def _check_devices(args, kwargs):
+    """CuPy launches every kernel on the current device and refuses an array that lives on
+    another (the simulated devices have no peer access)."""
+    current = _state["current"]
+    for a in args:
+        if type(a) is ndarray:
+            if a._dev != current:
+                raise _peer_error(a._dev)
+        elif type(a) in (list, tuple):
+            _check_devices(a, {})
+    for a in kwargs.values():
+        if type(a) is ndarray and a._dev != current:
+            raise _peer_error(a._dev)
+
+
 def _call(fn, args, kwargs, allow_host=False, like=None):
     if _calls:
         _calls[-1][getattr(fn, "__name__", "?")] += 1
+    if _state["count"] > 1:
+        _check_devices(args, kwargs)
     if like is None:
         like = next((a for a in args if type(a) is ndarray), None)
     if getattr(fn, "__name__", "") in _NO_BFLOAT16 and any(
@@ -300,11 +323,17 @@ class ndarray:
     def __getitem__(self, index):
         if _calls:
             _calls[-1]["__getitem__"] += 1
+        if _state["count"] > 1 and type(index) is not int and type(index) is not slice:
+            parts = index if type(index) is tuple else (index,)
+            if any(type(i) is ndarray for i in parts):   # a gather kernel, not a view
+                _check_devices((self,) + parts, {})
         return _wrap(self._a[_unwrap(index, allow_host=True)], self)
 
     def __setitem__(self, index, value):
         if _calls:
             _calls[-1]["__setitem__"] += 1
+        if _state["count"] > 1:
+            _check_devices((self, value, index), {})
         self._a[_unwrap(index, allow_host=True)] = _unwrap(value, allow_host=True)
 
     def __len__(self):
@@ -519,6 +548,15 @@ def _function(fn, name, allow_host=False, like=None, allowed=None):
             _keywords_checked(name, allowed, kwargs)
             return _call(fn, args, {"kind": "stable", **kwargs}, like=like)
         return sort
+
+    if name == "copy" and like is not None:
+        def copy(*args, **kwargs):
+            # CuPy's ndarray.copy copies to the current device from any device
+            _keywords_checked(name, allowed, kwargs)
+            if _calls:
+                _calls[-1]["copy"] += 1
+            return ndarray(fn(*args, **kwargs), None)
+        return copy
 
     def call(*args, **kwargs):
         _keywords_checked(name, allowed, kwargs)
@@ -870,11 +908,14 @@ def simulate(device_count=None, total_memory=None, fused_kernels=False):
     if total_memory is not None:
         _state["total_memory"] = int(total_memory)
     previous = _backend.set_cuda_module(_this)
+    several = _backend.several_devices[0]
     try:
         yield
     finally:
         _backend.set_cuda_module(previous)
         _state.update(saved)
+        if not several:
+            _backend.forget_devices()
 
 
 RawKernel = _sim_kernels.RawKernel   # cupy.RawKernel: launches are checked, nothing runs

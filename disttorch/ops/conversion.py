@@ -8,7 +8,7 @@ import contextlib
 import numpy as np
 
 from .. import _dtype
-from .._backend import is_cuda_array, to_numpy
+from .._backend import is_cuda_array, note_device, to_numpy
 from .._device import device as _device
 from ..autograd.function import Node
 from ..tensor import Tensor
@@ -38,9 +38,12 @@ def _require_cuda():
 
 def _cuda_index(index):
     """The device that ``cuda:index`` names: ``cuda`` (index None) is the current device, as in
-    PyTorch."""
+    PyTorch. Its generator is seeded on first use, so that ``manual_seed`` reaches it."""
     cp = _require_cuda()
-    return cp.cuda.runtime.getDevice() if index is None else index
+    index = cp.cuda.runtime.getDevice() if index is None else index
+    from .. import cuda
+    cuda._touch(index)
+    return index
 
 
 @contextlib.contextmanager
@@ -60,6 +63,7 @@ def _cuda_array(array, index, non_blocking=False):
     cp = _require_cuda()
     from ..cuda._pinned import to_device
     index = _cuda_index(index)
+    note_device(index)
     with cp.cuda.Device(index), _allocating(index, array.nbytes):
         return to_device(array, non_blocking)
 
@@ -69,6 +73,7 @@ def _cuda_filled(shape, dtype, fill, index):
     uninitialised): no host copy, which would wait for the stream."""
     cp = _require_cuda()
     index = _cuda_index(index)
+    note_device(index)
     nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
     with cp.cuda.Device(index), _allocating(index, nbytes):
         if fill is None:
@@ -81,10 +86,15 @@ def _move(array, dev, non_blocking=False):
         return to_numpy(array)
     if dev.type == "cuda":
         index = _cuda_index(dev.index)
-        if is_cuda_array(array) and array.device.id == index:
-            return array
-        return _cuda_array(to_numpy(array) if is_cuda_array(array) else array, index,
-                           non_blocking)
+        if is_cuda_array(array):
+            if array.device.id == index:
+                return array
+            # CuPy's copy() copies to the current device from any other, device to device
+            cp = _require_cuda()
+            note_device(index)
+            with cp.cuda.Device(index), _allocating(index, array.nbytes):
+                return array.copy()
+        return _cuda_array(array, index, non_blocking)
     raise RuntimeError(f"unsupported device {dev}")
 
 

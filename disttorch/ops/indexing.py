@@ -9,7 +9,7 @@ region gets a zero gradient, the values get the gradient read back at the index)
 import numpy as np
 
 from ._util import as_method as _method
-from .._backend import get_array_module
+from .._backend import get_array_module, several_devices
 from ..amp.autocast_mode import autocast_args
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
@@ -502,7 +502,8 @@ def copy_(self, src, non_blocking=False):
     if not _broadcastable(src, self) or np.broadcast_shapes(src._data.shape, shape) != shape:
         raise RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape "
                            f"{list(src._data.shape)}")
-    if type(src._data) is not type(self._data):
+    if type(src._data) is not type(self._data) or \
+            (several_devices[0] and src.device != self.device):
         src = src.to(self.device)
     if check_inplace(self) and (self._requires_grad or src._requires_grad):
         from .views import Overwrite

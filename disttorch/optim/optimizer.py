@@ -11,7 +11,7 @@ from collections import OrderedDict, defaultdict
 
 import numpy as np
 
-from .._backend import get_array_module
+from .._backend import foreign_device, get_array_module, several_devices
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..autograd.hooks import RemovableHandle
 from ..tensor import Tensor, _new
@@ -72,6 +72,29 @@ def step_tensor():
 def zeros_like_param(p, fill=0.0):
     """A state buffer shaped like parameter ``p``, on its device, filled with ``fill``."""
     return _new(get_array_module(p._data).full_like(p._data, fill))
+
+
+def _update_per_device(group, update_group):
+    """``update_group`` once per CUDA device among the group's parameters, with that device
+    current (CuPy launches on the current device), as PyTorch's foreach paths split a group by
+    device. Per-parameter state is keyed by parameter, so the split changes no result."""
+    by_device = {}
+    for p in group["params"]:
+        by_device.setdefault(p.device, []).append(p)
+    devices = [d for d in by_device if d.type == "cuda"]
+    if len(by_device) == 1 and (not devices or foreign_device([group["params"][0]._data]) is None):
+        update_group(group)
+        return
+    for dev, params in by_device.items():
+        sub = dict(group)
+        sub["params"] = params
+        sub.pop("param_names", None)
+        device = foreign_device([params[0]._data])
+        if device is None:
+            update_group(sub)
+        else:
+            with device:
+                update_group(sub)
 
 
 def check_lr(lr):
@@ -267,7 +290,10 @@ class Optimizer:
                 loss = closure()
         with no_grad():
             for group in self.param_groups:
-                update_group(group)
+                if several_devices[0]:
+                    _update_per_device(group, update_group)
+                else:
+                    update_group(group)
         return loss
 
     @staticmethod

@@ -1,4 +1,6 @@
 """Stochastic gradient descent, with optional momentum and Nesterov momentum."""
+import numpy as np
+
 from .._backend import get_array_module
 from ..tensor import _new
 from .optimizer import Optimizer, check_lr, grad_with_decay, scalar
@@ -110,7 +112,8 @@ _scratch_buffers = {}
 def _scratch(like):
     """A reusable temporary shaped like ``like``: a fresh multi-megabyte array every step costs
     page faults (the allocator returns such blocks to the OS), a reused one does not."""
-    key = (like.shape, like.dtype.str, type(like))
+    key = (like.shape, like.dtype.str, type(like),
+           None if type(like) is np.ndarray else like.device.id)
     buf = _scratch_buffers.get(key)
     if buf is None:
         if len(_scratch_buffers) > 64:

@@ -23,14 +23,23 @@ NO_GPU = ("no CUDA device: CuPy is not installed or there is no NVIDIA GPU/drive
 
 
 WITH_EMULATOR = ["cuda", "cuda-sim", "cuda-emu"]
+# ``cuda-sim-second``: the second of two simulated devices while device 0 stays current. Every
+# op must run on its inputs' device and leave its results there, as in PyTorch; the simulated
+# devices refuse an array of another device, as CuPy does between GPUs without peer access.
+WITH_SECOND_DEVICE = WITH_EMULATOR + ["cuda-sim-second"]
 
 
 def on_device(kind):
-    """Yield ``"cuda"`` with ``kind`` (``cuda``, ``cuda-sim`` or ``cuda-emu``) behind it."""
+    """Yield the device string with ``kind`` (``cuda``, ``cuda-sim``, ``cuda-emu`` or
+    ``cuda-sim-second``) behind it."""
     if kind == "cuda":
         if not real_cuda_available():
             pytest.skip(NO_GPU)
         yield "cuda"
+        return
+    if kind == "cuda-sim-second":
+        with _simulated.simulate(device_count=2):
+            yield "cuda:1"
         return
     if kind == "cuda-emu" and not _kernel_emulator.available():
         pytest.skip("no C++ compiler to run the fused kernels on the CPU emulator")

@@ -6,10 +6,10 @@ import disttorch
 
 from tests.ops.harness import requires_bf16, requires_torch, torch
 
-from .conftest import WITH_EMULATOR, on_device
+from .conftest import WITH_SECOND_DEVICE, on_device
 
 
-@pytest.fixture(params=WITH_EMULATOR)
+@pytest.fixture(params=WITH_SECOND_DEVICE)
 def device(request):
     """Also ``cuda-emu``: the float16 softmax and GradScaler kernels run by the CPU emulator."""
     yield from on_device(request.param)

@@ -24,6 +24,15 @@ SKIP = {"dropout", "dropout_", "scalar_tensor", "from_dlpack", "feature_dropout"
         "bartlett_window", "blackman_window", "hamming_window", "hann_window", "kaiser_window"}
 HOST_METHODS = {"numpy", "cpu", "cuda", "to", "pin_memory", "is_pinned", "tolist", "item"}
 
+# "cuda:1": the second of two simulated devices while device 0 is current, where every op
+# must run on its inputs' device (the simulated devices refuse arrays of another device, as
+# CuPy does without peer access) and leave its results there
+WHERE = ["cuda", "cuda:1"]
+
+
+def _simulate(where):
+    return _simulated.simulate(device_count=2 if where == "cuda:1" else None)
+
 
 def _calls(kind):
     if kind == "function":
@@ -42,29 +51,34 @@ def _host(t):
     return (array.float() if str(array.dtype).endswith("bfloat16") else array).numpy()
 
 
+@pytest.mark.parametrize("where", WHERE)
 @pytest.mark.parametrize("kind", ["function", "method"])
 @pytest.mark.parametrize("key", list(INPUTS))
-def test_device_results_equal_the_cpu(kind, key):
+def test_device_results_equal_the_cpu(kind, key, where):
     checked = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        cases = []
         for name, call in _calls(kind):
             try:
-                want = call(_tensor(disttorch, key))
+                cases.append((name, call, call(_tensor(disttorch, key))))
             except Exception:
                 continue  # not defined for this input on the CPU either
-            with _simulated.simulate():
-                _same(call(_tensor(disttorch, key).to("cuda")), want, f"{name}({key})")
-            checked += 1
+        with _simulate(where):
+            for name, call, want in cases:
+                _same(call(_tensor(disttorch, key).to(where)), want, f"{name}({key})",
+                      where=where)
+                checked += 1
     assert checked > 50
 
 
-def _same(got, want, label, rtol=1e-5):
+def _same(got, want, label, rtol=1e-5, where="cuda"):
     for a, b in zip(_flat(got), _flat(want)):
         if not isinstance(b, disttorch.Tensor):
             continue
         assert isinstance(a, disttorch.Tensor), label
         assert a.device.type == "cuda", f"{label} left the device"
+        assert where == "cuda" or str(a.device) == where, f"{label} moved to {a.device}"
         assert tuple(a.shape) == tuple(b.shape) and a.dtype == b.dtype, label
         np.testing.assert_allclose(_host(a), _host(b), rtol=rtol, atol=1e-6, equal_nan=True,
                                    err_msg=label)
@@ -76,8 +90,9 @@ def _arg(value, device):
     return value
 
 
+@pytest.mark.parametrize("where", WHERE)
 @pytest.mark.parametrize("key", list(PAIRS))
-def test_two_argument_device_results_equal_the_cpu(key):
+def test_two_argument_device_results_equal_the_cpu(key, where):
     a, b = PAIRS[key]
     names = [n for n in dir(torch) if not n.startswith("_") and n not in SKIP_FUNCTIONS
              and n not in SKIP and callable(getattr(torch, n))
@@ -85,35 +100,43 @@ def test_two_argument_device_results_equal_the_cpu(key):
     checked = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        cases = []
         for name in names:
-            fn = getattr(disttorch, name)
             try:
-                want = fn(_arg(a, "cpu"), _arg(b, "cpu"))
+                cases.append((name, getattr(disttorch, name)(_arg(a, "cpu"), _arg(b, "cpu"))))
             except Exception:
                 continue
-            with _simulated.simulate():
-                _same(fn(_arg(a, "cuda"), _arg(b, "cuda")), want, f"{name}({key})")
-            checked += 1
+        with _simulate(where):
+            for name, want in cases:
+                # looked up now: a second device wraps the namespace's functions when it first
+                # holds an array (disttorch._device_guard)
+                got = getattr(disttorch, name)(_arg(a, where), _arg(b, where))
+                _same(got, want, f"{name}({key})", where=where)
+                checked += 1
     assert checked > 20
 
 
+@pytest.mark.parametrize("where", WHERE)
 @pytest.mark.parametrize("key", list(F_INPUTS))
-def test_functional_device_results_equal_the_cpu(key):
+def test_functional_device_results_equal_the_cpu(key, where):
     x = F_INPUTS[key]
     functional = disttorch.nn.functional
     checked = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        cases = []
         for name in functional_names():
             for kwargs in ({}, {"dim": -1}):
                 try:
                     want = getattr(functional, name)(disttorch.from_numpy(x.copy()), **kwargs)
                 except Exception:
                     continue
-                with _simulated.simulate():
-                    got = getattr(functional, name)(disttorch.from_numpy(x.copy()).to("cuda"),
-                                                    **kwargs)
-                    _same(got, want, f"F.{name}({key})", rtol=1e-3)
-                checked += 1
+                cases.append((name, kwargs, want))
                 break
+        with _simulate(where):
+            for name, kwargs, want in cases:
+                data = disttorch.from_numpy(x.copy()).to(where)
+                got = getattr(functional, name)(data, **kwargs)
+                _same(got, want, f"F.{name}({key})", rtol=1e-3, where=where)
+                checked += 1
     assert checked > 30

@@ -18,7 +18,7 @@ from disttorch.cuda.kernels import conv as conv_kernels, pool as pool_kernels
 from disttorch.cuda.kernels import special as special_kernels
 from disttorch.optim import _cuda_kernels as optim_kernels
 
-from .conftest import WITH_EMULATOR, on_device
+from .conftest import WITH_SECOND_DEVICE, on_device
 
 SOURCES = [(module.__name__, name, source)
            for module in (nn_kernels, optim_kernels, amp_kernels, ddp_kernels, pool_kernels,
@@ -26,7 +26,7 @@ SOURCES = [(module.__name__, name, source)
            for name, source in module.SOURCES.items()]
 
 
-@pytest.fixture(params=WITH_EMULATOR)
+@pytest.fixture(params=WITH_SECOND_DEVICE)
 def device(request):
     """The GPU; the simulated device (generic paths); the simulated device with each fused
     kernel launch run on the CPU emulator."""

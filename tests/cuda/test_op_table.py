@@ -17,10 +17,10 @@ from tests.linalg import test_extras
 from tests.nn import (test_attention, test_conv, test_linear_activation, test_loss,
                       test_misc_functional, test_norm, test_pool, test_upsample)
 
-from .conftest import WITH_EMULATOR, on_device
+from .conftest import WITH_SECOND_DEVICE, on_device
 
 
-@pytest.fixture(params=WITH_EMULATOR)
+@pytest.fixture(params=WITH_SECOND_DEVICE)
 def device(request):
     yield from on_device(request.param)
 

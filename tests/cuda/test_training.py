@@ -9,10 +9,10 @@ import disttorch
 import disttorch.nn as nn
 import disttorch.nn.functional as F
 
-from .conftest import WITH_EMULATOR, on_device
+from .conftest import WITH_SECOND_DEVICE, on_device
 
 
-@pytest.fixture(params=WITH_EMULATOR)
+@pytest.fixture(params=WITH_SECOND_DEVICE)
 def device(request):
     """Also ``cuda-emu``: the same steps with the fused kernels run by the CPU emulator."""
     yield from on_device(request.param)

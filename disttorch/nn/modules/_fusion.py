@@ -5,6 +5,7 @@ the modules would run no hooks, the linear layer is a plain ``Linear`` and the a
 exactly ReLU or exact GELU: the result is then the same as calling the two modules."""
 import numpy as np
 
+from ..._device_guard import unguarded
 from .. import functional as F
 from ..functional._linear import linear_activation
 from .activation import GELU, ReLU
@@ -14,9 +15,10 @@ from .linear import Linear
 def activation_kind(activation):
     """``"relu"`` or ``"gelu"`` when ``activation`` (a function or a module) is exactly that
     and runs no hooks; else None."""
-    if activation is F.relu:
+    function = unguarded(activation)
+    if function is unguarded(F.relu):
         return "relu"
-    if activation is F.gelu:
+    if function is unguarded(F.gelu):
         return "gelu"
     kind = type(activation)
     if kind not in (ReLU, GELU) or not _plain(activation):

@@ -6,6 +6,7 @@ import numpy as np
 
 from ... import _dtype, backends
 from ..._backend import to_numpy
+from ..._device_guard import unguarded
 from ...amp.autocast_mode import is_autocast_enabled
 from ...autograd.grad_mode import is_grad_enabled
 from ...ops.creation import full
@@ -125,9 +126,10 @@ class TransformerEncoderLayer(Module):
         self.dropout2 = Dropout(dropout)
         self.activation = _activation_fn(activation)
         # as torch: which activations its fused encoder path supports (1 relu, 2 gelu)
-        act = self.activation
-        self.activation_relu_or_gelu = (1 if act is F.relu or type(act).__name__ == "ReLU" else
-                                        2 if act is F.gelu or type(act).__name__ == "GELU" else 0)
+        act = unguarded(self.activation)
+        self.activation_relu_or_gelu = (
+            1 if act is unguarded(F.relu) or type(act).__name__ == "ReLU" else
+            2 if act is unguarded(F.gelu) or type(act).__name__ == "GELU" else 0)
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         x = src

@@ -3,6 +3,7 @@ with the backward pass."""
 import contextlib
 import time
 
+from ..._backend import device_scope, several_devices
 from ...autograd import grad_mode
 from ...autograd.engine import queue_callback
 from ...tensor import Tensor, _new
@@ -101,11 +102,12 @@ class DistributedDataParallel(Module):
                 seen.add(id(p))
                 self._named_params.append((name, p))
         self._verify_same_model()
-        if init_sync:
-            self._sync_module_states()
-        self._buckets = build_buckets(self._named_params, min(_FIRST_BUCKET_BYTES,
-                                                              self.bucket_bytes_cap),
-                                      self.bucket_bytes_cap)
+        with self._on_device():
+            if init_sync:
+                self._sync_module_states()
+            self._buckets = build_buckets(self._named_params, min(_FIRST_BUCKET_BYTES,
+                                                                  self.bucket_bytes_cap),
+                                          self.bucket_bytes_cap)
         self._slot = {}
         for bucket in self._buckets:
             for i, p in enumerate(bucket.params):
@@ -113,6 +115,14 @@ class DistributedDataParallel(Module):
         self._next_to_launch = 0
         self._hook_handles = [p.register_post_accumulate_grad_hook(self._on_grad_ready)
                               for _, p in self._named_params]
+
+    def _on_device(self):
+        """Enter the parameters' CUDA device when another is current: the buckets and
+        broadcasts are raw array work, which CuPy launches on the current device."""
+        if not several_devices[0]:
+            return contextlib.nullcontext()
+        return device_scope([p._data for _, p in self._named_params[:1]] or
+                            [b._data for b in self.module.buffers()][:1])
 
     # ------------------------------------------------------------ construction
     def _verify_same_model(self):
@@ -169,7 +179,8 @@ class DistributedDataParallel(Module):
         if self.broadcast_buffers and self.require_forward_param_sync:
             buffers = [b for _, b in self.module.named_buffers()]
             if buffers and self.process_group.size() > 1:
-                self._broadcast_coalesced(buffers)
+                with self._on_device():
+                    self._broadcast_coalesced(buffers)
         output = self.module(*inputs, **kwargs)
         self._unused = set()
         if self.find_unused_parameters and grad_mode.is_grad_enabled() and \
@@ -246,6 +257,10 @@ class DistributedDataParallel(Module):
         return work.get_future()
 
     def _finish_iteration(self):
+        with self._on_device():
+            self._finish_buckets()
+
+    def _finish_buckets(self):
         self._iteration_started = False
         self.backward_finished_at = time.perf_counter()
         missing = [(bucket, i) for bucket in self._buckets for i in range(len(bucket.params))

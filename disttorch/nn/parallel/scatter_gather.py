@@ -67,6 +67,8 @@ def _chunk_bounds(size, count):
 class Scatter(Node):
     """``x`` cut into chunks along ``dim``, chunk ``i`` on device ``indices[i]``."""
 
+    crosses_devices = True
+
     def forward(self, x, indices, dim):
         self.dim, self.source = dim, _where(x)
         self.bounds = _chunk_bounds(x.shape[dim], len(indices))
@@ -94,6 +96,8 @@ class Scatter(Node):
 
 class Gather(Node):
     """The replicas' outputs concatenated along ``dim`` on device ``index`` (-1: the CPU)."""
+
+    crosses_devices = True
 
     def forward(self, index, dim, *parts):
         self.dim, self.sources = dim, [_where(p) for p in parts]

@@ -2,7 +2,8 @@
 ``clip_grads_with_norm_``. They work on the gradient arrays in place, outside autograd."""
 import math
 
-from ..._backend import get_array_module, is_cuda_array, to_numpy
+from ..._backend import (device_index, device_scope, get_array_module, on_device_of,
+                         several_devices)
 from ...tensor import Tensor, _new
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm",
@@ -48,8 +49,17 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
         return tensor(0.0)
     first = tensors[0]._data
     xp = get_array_module(first)
-    norms = xp.stack([_array_norm(t._data, norm_type).astype(first.dtype) for t in tensors])
-    total = _array_norm(norms, norm_type).astype(first.dtype)
+    if several_devices[0]:
+        # as PyTorch: each norm on its tensor's device, then all of them on the first's
+        norms = []
+        for t in tensors:
+            with device_scope([t._data]):
+                norms.append(on_device_of(_array_norm(t._data, norm_type).astype(first.dtype),
+                                          first))
+    else:
+        norms = [_array_norm(t._data, norm_type).astype(first.dtype) for t in tensors]
+    with device_scope([first]):
+        total = _array_norm(xp.stack(norms), norm_type).astype(first.dtype)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` "
                            f"is non-finite, so it cannot be clipped. To disable this error and "
@@ -78,25 +88,18 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
         return
     total = total_norm._data
     xp = get_array_module(total)
-    coef = xp.minimum(float(max_norm) / (total + 1e-6), 1.0)  # NaN propagates, as torch.clamp
+    with device_scope([total]):
+        coef = xp.minimum(float(max_norm) / (total + 1e-6), 1.0)  # NaN propagates, as clamp
     coefs = {}
     for g in grads:
         data = g._data
-        key = (type(data), data.dtype)
+        key = (device_index(data), data.dtype)
         c = coefs.get(key)
-        if c is None:
-            c = coefs[key] = _to_array_of(coef, data).astype(data.dtype)
-        data *= c
+        with device_scope([data]):
+            if c is None:
+                c = coefs[key] = on_device_of(coef, data).astype(data.dtype)
+            data *= c
         g._vc[0] += 1
-
-
-def _to_array_of(value, like):
-    """The 0-d array ``value`` on ``like``'s device (a copy only when the devices differ)."""
-    if type(value) is type(like):
-        return value
-    if is_cuda_array(value) and not is_cuda_array(like):
-        return to_numpy(value)
-    return get_array_module(like).asarray(to_numpy(value))
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):

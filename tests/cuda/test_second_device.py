@@ -1,0 +1,184 @@
+"""Several GPUs in one process: every op runs on its inputs' device, as in PyTorch, whichever
+device is current. CuPy launches kernels on the current device and refuses (or, with peer
+access, silently reads across) arrays of another; the simulated devices refuse, so each case
+here fails if any step of it ran on the wrong device. The op table, kernels, amp and training
+tests also run on the second device (``cuda-sim-second`` in conftest.py)."""
+import numpy as np
+import pytest
+
+import disttorch
+from disttorch import _backend, _device_guard
+from disttorch.cuda import _simulated
+
+
+@pytest.fixture
+def two_devices():
+    with _simulated.simulate(device_count=2):
+        yield
+
+
+def _host(t):
+    return t.detach().cpu().numpy()
+
+
+def test_the_simulated_devices_refuse_arrays_of_another_device(two_devices):
+    cp = _backend.cupy_module()
+    with cp.cuda.Device(1):
+        a = cp.ones(3)
+    with pytest.raises(ValueError, match=r"resides \(1\) is different from the current device "
+                                         r"\(0\)"):
+        a + 1
+    with cp.cuda.Device(1):
+        assert float((a + 1).sum()) == 6.0
+    b = a.copy()   # CuPy's copy() is the one call that takes an array to the current device
+    assert b.device.id == 0 and float(b.sum()) == 3.0
+
+
+def test_ops_and_gradients_stay_on_the_inputs_device(two_devices):
+    data = np.random.default_rng(0).standard_normal((4, 3))
+    results = []
+    for where in ("cpu", "cuda:1"):
+        x = disttorch.tensor(data, device=where, requires_grad=True)
+        y = (x * 2 + x.exp()).sin().sum(dim=1).logsumexp(0)
+        assert str(y.device) == where
+        y.backward()
+        assert str(x.grad.device) == where
+        results.append((_host(y), _host(x.grad)))
+    assert disttorch.cuda.current_device() == 0
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-12)
+
+
+def test_a_gradient_on_another_device_is_refused(two_devices):
+    x = disttorch.ones(3, device="cuda:1", requires_grad=True)
+    with pytest.raises(RuntimeError, match="invalid gradient at index 0 - expected device "
+                                           "cuda:1 but got cuda:0"):
+        (x * 2).backward(disttorch.ones(3, device="cuda:0"))
+
+
+def test_tensors_on_two_devices_do_not_mix(two_devices):
+    a = disttorch.ones(3, device="cuda:0")
+    b = disttorch.ones(3, device="cuda:1")
+    message = "Expected all tensors to be on the same device, but found at least two devices"
+    for op in (lambda: a + b, lambda: b * a, lambda: disttorch.cat([b, a]),
+               lambda: disttorch.matmul(b, a), lambda: disttorch.where(b > 0, b, a)):
+        with pytest.raises(RuntimeError, match=message):
+            op()
+    b.copy_(a * 3)   # copy_ crosses devices, as in PyTorch
+    assert str(b.device) == "cuda:1" and _host(b).tolist() == [3.0, 3.0, 3.0]
+
+
+def test_to_copies_between_devices_without_the_host(two_devices):
+    x = disttorch.arange(12.0, device="cuda:0").reshape(3, 4)[:, 1:]   # not contiguous
+    with _simulated.count_host_syncs() as syncs:
+        y = x.to("cuda:1")
+    assert syncs["count"] == 0, syncs["where"]
+    assert str(y.device) == "cuda:1"
+    np.testing.assert_array_equal(_host(y), _host(x))
+
+
+def test_model_parallel_training_equals_the_cpu(two_devices):
+    def train(first, second):
+        disttorch.manual_seed(0)
+        a = disttorch.nn.Sequential(disttorch.nn.Linear(6, 16), disttorch.nn.ReLU()).to(first)
+        b = disttorch.nn.Sequential(disttorch.nn.LayerNorm(16), disttorch.nn.Linear(16, 3)
+                                    ).to(second)
+        params = list(a.parameters()) + list(b.parameters())
+        optimizer = disttorch.optim.AdamW(params, lr=0.01)
+        rng = np.random.default_rng(1)
+        losses = []
+        for _ in range(4):
+            x = disttorch.tensor(rng.standard_normal((8, 6)), dtype=disttorch.float32)
+            target = disttorch.tensor(rng.integers(0, 3, 8))
+            logits = b(a(x.to(first)).to(second))
+            loss = disttorch.nn.functional.cross_entropy(logits, target.to(second))
+            optimizer.zero_grad()
+            loss.backward()
+            disttorch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            losses.append(loss.item())
+        for p, where in zip(params, [first] * 2 + [second] * 4):
+            assert str(p.device) == where and str(p.grad.device) == where
+            for value in optimizer.state[p].values():
+                if value.dim():
+                    assert str(value.device) == where
+        return losses, [_host(p) for p in params]
+
+    want = train("cpu", "cpu")
+    got = train("cuda:0", "cuda:1")
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
+    for g, w in zip(got[1], want[1]):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)
+
+
+def test_grad_scaler_unscales_each_device_with_its_own_copy_of_the_scale(two_devices):
+    a = disttorch.nn.Linear(3, 3).to("cuda:0")
+    b = disttorch.nn.Linear(3, 1).to("cuda:1")
+    optimizer = disttorch.optim.SGD(list(a.parameters()) + list(b.parameters()), lr=0.1)
+    scaler = disttorch.amp.GradScaler("cuda", init_scale=1024.0)
+    x = disttorch.ones(2, 3, device="cuda:0")
+    loss = b(a(x).to("cuda:1")).sum()
+    scaler.scale(loss).backward()
+    unscaled = [_host(p.grad) / 1024.0 for p in optimizer.param_groups[0]["params"]]
+    scaler.unscale_(optimizer)
+    for p, want in zip(optimizer.param_groups[0]["params"], unscaled):
+        np.testing.assert_allclose(_host(p.grad), want, rtol=1e-6)
+    before = [_host(p) for p in a.parameters()]
+    scaler.step(optimizer)
+    scaler.update()
+    assert scaler.get_scale() == 1024.0
+    assert not np.array_equal(_host(a.weight), before[0])
+    # an inf on one device skips the step for all and backs the scale off
+    optimizer.zero_grad()
+    scaler.scale(b(a(x).to("cuda:1")).sum()).backward()
+    a.weight.grad[0, 0] = float("inf")
+    weights = _host(b.weight)
+    scaler.step(optimizer)
+    scaler.update()
+    assert scaler.get_scale() == 512.0
+    np.testing.assert_array_equal(_host(b.weight), weights)
+
+
+def test_manual_seed_reaches_every_devices_generator(two_devices):
+    def draw():
+        disttorch.manual_seed(7)
+        x = disttorch.ones(64, device="cuda:1")
+        return _host(disttorch.nn.functional.dropout(x, 0.5)), _host(
+            disttorch.rand(5, device="cuda:1"))
+    first, second = draw(), draw()
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+
+
+def test_the_guards_cost_a_one_device_process_nothing():
+    add = disttorch.Tensor.__add__
+    with _simulated.simulate(device_count=2):
+        disttorch.ones(2, device="cuda:0") + 1
+        assert disttorch.Tensor.__add__ is add and not _backend.several_devices[0]
+        disttorch.ones(2, device="cuda:1")
+        assert disttorch.Tensor.__add__ is not add and _backend.several_devices[0]
+        assert _device_guard.unguarded(disttorch.Tensor.__add__) is add
+    assert disttorch.Tensor.__add__ is add and not _backend.several_devices[0]
+
+
+def test_set_device_makes_ops_follow_tensors_on_device_0(two_devices):
+    x = disttorch.ones(2, 2, device="cuda:0", requires_grad=True)
+    disttorch.cuda.set_device(1)
+    try:
+        y = disttorch.nn.functional.softmax(x @ x, dim=1)
+        y.sum().backward()
+        assert str(y.device) == "cuda:0" and str(x.grad.device) == "cuda:0"
+        assert str(disttorch.ones(1, device="cuda").device) == "cuda:1"
+    finally:
+        disttorch.cuda.set_device(0)
+
+
+def test_cuda_without_an_index_still_means_the_current_device(two_devices):
+    x = disttorch.ones(2, device="cuda:1")
+    for make in (lambda: x.to("cuda"), lambda: x.cuda(),
+                 lambda: disttorch.zeros_like(x, device="cuda"),
+                 lambda: disttorch.ones(2, device="cuda"),
+                 lambda: x.new_zeros(3, device="cuda")):
+        assert str(make().device) == "cuda:0"
+    assert str(x.new_zeros(3).device) == "cuda:1"
+    assert str(disttorch.zeros_like(x).device) == "cuda:1"
