@@ -129,8 +129,10 @@ def forget_devices():
     """Back to the one-device state (the simulated device's context does this on exit)."""
     if several_devices[0]:
         several_devices[0] = False
-        from . import _device_guard
-        _device_guard.uninstall()
+        # imported by note_device already (a lookup, not an import: this runs at exit too)
+        guard = sys.modules.get(__package__ + "._device_guard")
+        if guard is not None:
+            guard.uninstall()
 
 
 def foreign_device(arrays):

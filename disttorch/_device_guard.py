@@ -7,7 +7,8 @@ pays nothing: the guards here are installed only when a second device first hold
 made current (:func:`disttorch._backend.note_device`).
 
 :func:`install` wraps the public entry points (``Tensor`` methods, the functions of ``disttorch``,
-``nn.functional``, ``linalg``, ``special``, ``fft`` and ``nn.init``, and ``nn.Module.__call__``)
+``nn.functional``, ``linalg``, ``special``, ``fft``, ``nn.init`` and, when loaded,
+``distributed``, and ``nn.Module.__call__``)
 so that each enters the device of its first CUDA tensor argument when that is not the current
 one. ``Node.apply``, the autograd engine and the optimizers check devices themselves, so graph
 nodes and gradients stay on their device whichever way they are reached. A function bound to a
@@ -36,6 +37,8 @@ _UNGUARDED = {"__new__", "__init__", "__del__", "__getattr__", "__setattr__", "_
 
 _NAMESPACES = ("disttorch", "disttorch.nn.functional", "disttorch.linalg", "disttorch.special",
                "disttorch.fft", "disttorch.nn.init")
+# guarded when already imported (importing them here would load MPI's bindings for nothing)
+_LOADED_NAMESPACES = ("disttorch.distributed",)
 
 
 def _cuda_index(value):
@@ -126,8 +129,12 @@ def install():
             import importlib
             module = importlib.import_module(module_name)
         _guard_namespace(module)
+    for module_name in _LOADED_NAMESPACES:
+        if module_name in sys.modules:
+            _guard_namespace(sys.modules[module_name])
     from .nn.modules.module import Module
     _replace(Module, "__call__", Module.__call__)
+    _replaced.append((Module, "_call_impl", Module._call_impl))
     Module._call_impl = Module.__call__
 
 
@@ -137,6 +144,4 @@ def uninstall():
     while _replaced:
         owner, name, value = _replaced.pop()
         setattr(owner, name, value)
-    from .nn.modules.module import Module
-    Module._call_impl = Module.__call__
     _installed[0] = False

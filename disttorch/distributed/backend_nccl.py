@@ -139,6 +139,16 @@ def _nccl_op(op, array):
         raise ValueError(f"Cannot use ReduceOp.{op} with NCCL") from None
 
 
+def _first_device(tensors):
+    """The CUDA device of the first tensor in ``tensors`` (a list, or anything else: None)."""
+    if isinstance(tensors, (list, tuple)):
+        for t in tensors:
+            data = getattr(t, "_data", None)
+            if data is not None and is_cuda_array(data):
+                return data.device.id
+    return None
+
+
 def _device_data(tensor, name):
     data = tensor._data
     if not is_cuda_array(data):
@@ -356,7 +366,15 @@ class ProcessGroupNCCL(ProcessGroup):
         cp = cupy_module()
         if self._error is not None:
             raise self._aborted_error(name)
+        index = _first_device(result)
+        if self._comm is None and index is not None and index != cp.cuda.runtime.getDevice():
+            with cp.cuda.Device(index):   # PyTorch binds the communicator to the tensors' GPU
+                self._communicator()
         comm = self._communicator()
+        if index is not None and index != self._device:
+            raise ValueError(f"{name}: the tensors are on cuda:{index} but the NCCL communicator "
+                             f"of group '{self.name}' is on cuda:{self._device} (one GPU per "
+                             f"rank: keep a rank's tensors on the GPU of its first collective)")
         if cp.cuda.runtime.getDevice() != self._device:
             with cp.cuda.Device(self._device):
                 return self._enqueue(cp, comm, name, issue, result)

@@ -24,6 +24,19 @@ def test_ddp_equals_single_process(mpirun, sim_env, case, n):
     assert proc.stdout.count(f" {case} ok") == n, proc.stdout
 
 
+def test_collectives_on_each_ranks_device_without_set_device(mpirun, sim_env):
+    proc = mpirun("collectives.py", 2, "nccl-to-rank", env=sim_env)
+    assert proc.stdout.count("all collectives ok") == 2
+
+
+@pytest.mark.parametrize("case,n", [("adam", 2), ("syncbn", 2), ("zero", 2), ("join", 2)])
+def test_ddp_on_each_ranks_device_without_set_device(mpirun, sim_env, case, n):
+    # PyTorch's tutorial pattern, model.to(rank) with device 0 current on every rank: the
+    # communicator and every op follow the tensors to cuda:RANK
+    proc = mpirun("ddp.py", n, case, "nccl-to-rank", env=sim_env)
+    assert proc.stdout.count(f" {case} ok") == n, proc.stdout
+
+
 def test_ranks_sharing_a_gpu_are_told_to_set_the_device(mpirun, sim_env):
     proc = mpirun("nccl_same_device.py", 2, env=sim_env)
     assert proc.stdout.count("refused") == 2, proc.stdout + proc.stderr

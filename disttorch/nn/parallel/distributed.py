@@ -151,6 +151,10 @@ class DistributedDataParallel(Module):
 
     def _broadcast_coalesced(self, tensors, src=0):
         """Broadcast from group rank ``src`` with one collective per dtype (not one per tensor)."""
+        with self._on_device():
+            self._broadcast_groups(tensors, src)
+
+    def _broadcast_groups(self, tensors, src):
         import numpy as np
         by_dtype = {}
         for t in tensors:
@@ -179,8 +183,7 @@ class DistributedDataParallel(Module):
         if self.broadcast_buffers and self.require_forward_param_sync:
             buffers = [b for _, b in self.module.named_buffers()]
             if buffers and self.process_group.size() > 1:
-                with self._on_device():
-                    self._broadcast_coalesced(buffers)
+                self._broadcast_coalesced(buffers)
         output = self.module(*inputs, **kwargs)
         self._unused = set()
         if self.find_unused_parameters and grad_mode.is_grad_enabled() and \
@@ -320,9 +323,10 @@ class DistributedDataParallel(Module):
             if buffers:
                 self._broadcast_coalesced(buffers)
         from ...distributed import ReduceOp
-        for bucket in self._buckets:
-            bucket.buffer[...] = 0
-            self.process_group.allreduce(bucket.buffer_tensor, ReduceOp.AVG, False)
+        with self._on_device():
+            for bucket in self._buckets:
+                bucket.buffer[...] = 0
+                self.process_group.allreduce(bucket.buffer_tensor, ReduceOp.AVG, False)
 
     # ---------------------------------------------------------------- user API
     def will_sync_module_buffers(self):

@@ -1,6 +1,8 @@
 """DDP on N ranks equals single-process training on the concatenated batch (run under mpiexec).
 
-    ddp.py CASE [gloo|nccl]     nccl: on simulated GPUs with the stand-in NCCL (nccl_sim.py)
+    ddp.py CASE [gloo|nccl|nccl-to-rank]     nccl: on simulated GPUs with the stand-in NCCL
+                                             (nccl_sim.py); nccl-to-rank: on cuda:RANK
+                                             with device 0 current
 """
 import sys
 
@@ -14,6 +16,7 @@ from disttorch.nn.parallel import DistributedDataParallel as DDP
 
 BACKEND = sys.argv[2] if len(sys.argv) > 2 else "gloo"
 DEVICE = nccl_sim.prepare(BACKEND)
+BACKEND = BACKEND.split("-")[0]
 dist.init_process_group(BACKEND)
 rank, world = dist.get_rank(), dist.get_world_size()
 case = sys.argv[1]
@@ -21,7 +24,7 @@ case = sys.argv[1]
 
 def host(t):
     """A tensor's values as a numpy array (the reference runs on the CPU)."""
-    assert t.device.type == DEVICE or t.device.type == "cpu", t.device
+    assert str(t.device) in (DEVICE, "cpu") or t.device.type == DEVICE, t.device
     return t.detach().cpu().numpy()
 LOCAL = 4
 

@@ -285,16 +285,23 @@ def get_unique_id():
 
 
 def prepare(backend):
-    """Set a worker up for ``backend`` ("nccl": :func:`install`); returns its tensors' device."""
+    """Set a worker up for ``backend``; returns its tensors' device. "nccl": :func:`install`,
+    tensors on ``"cuda"``; "nccl-to-rank": the same GPUs, but the worker never calls
+    ``set_device`` and puts its tensors on ``cuda:RANK`` (PyTorch's DDP tutorial:
+    ``model.to(rank)``), so device 0 stays current on every rank."""
     if backend == "nccl":
         install()
         return "cuda"
+    if backend == "nccl-to-rank":
+        install(select=False)
+        return f"cuda:{MPI.COMM_WORLD.Get_rank()}"
     return "cpu"
 
 
-def install(local_rank=None):
-    """Run this worker on a simulated GPU of its own (``cuda:local_rank``, default its MPI rank)
-    with the stand-in NCCL; returns the stand-in module."""
+def install(local_rank=None, select=True):
+    """Run this worker on a simulated GPU of its own (``cuda:local_rank``, default its MPI rank;
+    made current unless ``select`` is False) with the stand-in NCCL; returns the stand-in
+    module."""
     from disttorch import _backend
     from disttorch.cuda import _simulated
     from disttorch.distributed import backend_nccl
@@ -316,5 +323,6 @@ def install(local_rank=None):
     sys.modules.update({"cupy": cupy, "cupy.cuda": cuda, "cupy.cuda.nccl": nccl})
     backend_nccl.nccl_unavailable_reason = lambda: None
     import disttorch
-    disttorch.cuda.set_device(world.Get_rank() if local_rank is None else local_rank)
+    if select:
+        disttorch.cuda.set_device(world.Get_rank() if local_rank is None else local_rank)
     return nccl
