@@ -1,8 +1,7 @@
 """``ZeroRedundancyOptimizer``: optimizer state sharded across ranks (ZeRO stage 1)."""
-from ..._backend import device_scope, get_array_module
 from ...autograd import grad_mode
 from ...optim.optimizer import Optimizer
-from ...tensor import _new
+from .._coalesced import broadcast_coalesced
 
 __all__ = ["ZeroRedundancyOptimizer"]
 
@@ -98,27 +97,8 @@ class ZeroRedundancyOptimizer(Optimizer):
 
     def _broadcast_partitions(self):
         for owner in range(self.world_size):
-            owned = [p for p in self._all_params if self._owner[id(p)] == owner]
-            by_dtype = {}
-            for p in owned:
-                by_dtype.setdefault(p._data.dtype.str, []).append(p)
-            for group in by_dtype.values():
-                with device_scope([group[0]._data]):   # the parameters' device, not the current
-                    self._broadcast_group(group, owner)
-
-    def _broadcast_group(self, group, owner):
-        xp = get_array_module(group[0]._data)
-        flat = _new(xp.concatenate([p._data.reshape(-1) for p in group]))
-        self.process_group.broadcast(flat, owner)
-        if owner == self.rank:
-            return
-        offset = 0
-        with grad_mode.no_grad():
-            for p in group:
-                n = p._data.size
-                p._data[...] = flat._data[offset:offset + n].reshape(p._data.shape)
-                p._vc[0] += 1
-                offset += n
+            broadcast_coalesced(self.process_group,
+                                [p for p in self._all_params if self._owner[id(p)] == owner], owner)
 
     def zero_grad(self, set_to_none=True):
         Optimizer.zero_grad(self, set_to_none)

@@ -11,6 +11,7 @@ from ..modules.module import Module
 from ..parameter import is_lazy
 from ._buckets import GradBucket, build_buckets, _FIRST_BUCKET_BYTES
 from ...cuda.kernels.ddp import copy_into
+from ...distributed._coalesced import broadcast_coalesced
 
 __all__ = ["DistributedDataParallel"]
 
@@ -151,27 +152,7 @@ class DistributedDataParallel(Module):
 
     def _broadcast_coalesced(self, tensors, src=0):
         """Broadcast from group rank ``src`` with one collective per dtype (not one per tensor)."""
-        with self._on_device():
-            self._broadcast_groups(tensors, src)
-
-    def _broadcast_groups(self, tensors, src):
-        import numpy as np
-        by_dtype = {}
-        for t in tensors:
-            if t is not None and t._data.size:
-                by_dtype.setdefault((t._data.dtype.str, type(t._data)), []).append(t)
-        for group in by_dtype.values():
-            flat = _new(np.concatenate([np.asarray(t._data).reshape(-1) for t in group])
-                        if isinstance(group[0]._data, np.ndarray) else
-                        _concat_xp(group))
-            self.process_group.broadcast(flat, src)
-            offset = 0
-            with grad_mode.no_grad():
-                for t in group:
-                    n = t._data.size
-                    t._data[...] = flat._data[offset:offset + n].reshape(t._data.shape)
-                    t._vc[0] += 1
-                    offset += n
+        broadcast_coalesced(self.process_group, tensors, src)
 
     # ------------------------------------------------------------------ forward
     def forward(self, *inputs, **kwargs):
@@ -383,12 +364,6 @@ class DistributedDataParallel(Module):
     def __getstate__(self):
         raise RuntimeError("DistributedDataParallel cannot be pickled; save "
                            "`model.module.state_dict()` instead")
-
-
-def _concat_xp(group):
-    from ..._backend import get_array_module
-    xp = get_array_module(group[0]._data)
-    return xp.concatenate([t._data.reshape(-1) for t in group])
 
 
 def _tensors_in(obj):
