@@ -19,6 +19,7 @@ from ._dtype import (dtype, float16, half, float32, float64, double, bfloat16, i
                      get_default_dtype, set_default_dtype, promote_types, result_type, can_cast,
                      finfo, iinfo)
 from ._device import device, set_default_device, get_default_device
+from ._streams import Stream, Event
 from .tensor import Tensor, Size, is_tensor, is_storage, numel
 from .autograd.grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode,
                                  is_grad_enabled, is_inference_mode_enabled)

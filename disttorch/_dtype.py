@@ -250,3 +250,16 @@ class iinfo:
         d = as_dtype(type)
         info = np.iinfo(d.np_dtype)
         self.bits, self.max, self.min, self.dtype = info.bits, _py_int(info.max), _py_int(info.min), d.name
+
+
+# PyTorch's names of dtypes in error messages: ScalarType names ("Float", "Long") and the C++
+# type names ("float", "long int") some messages use instead
+SCALAR_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half",
+                     "bfloat16": "BFloat16", "int64": "Long", "int32": "Int", "int16": "Short",
+                     "int8": "Char", "uint8": "Byte", "bool": "Bool", "complex64": "ComplexFloat",
+                     "complex128": "ComplexDouble"}
+C_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
+                "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int",
+                "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+                "bool": "bool", "complex64": "c10::complex<float>",
+                "complex128": "c10::complex<double>"}

@@ -54,6 +54,10 @@ _np_generic = np.generic
 _np_asarray = np.asarray
 
 
+# Tensor._grad_dtype before a grad_dtype is set: the gradient takes the tensor's own dtype
+_SAME_DTYPE = object()
+
+
 class Tensor:
     """A multi-dimensional array with autograd support, like ``torch.Tensor``.
 
@@ -72,6 +76,7 @@ class Tensor:
     _post_hooks = None
     _retains_grad = False
     _shared = False  # memory also reachable through another tensor or a numpy array
+    _grad_dtype = _SAME_DTYPE   # a leaf's grad_dtype: its own dtype until set
 
     # numpy defers binary operators to us when the left operand is an ndarray.
     __array_priority__ = 1000
@@ -204,13 +209,57 @@ class Tensor:
             if not isinstance(value, Tensor):
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
                                 f"{type(value).__name__}")
+            allowed = self._allowed_grad_dtype()
+            if allowed is not None and value._data.dtype != allowed:
+                raise RuntimeError(
+                    f"attempting to assign a gradient with dtype "
+                    f"'{_dtype.C_TYPE_NAMES.get(value._data.dtype.name)}' to a tensor with "
+                    f"grad_dtype '{_dtype.SCALAR_TYPE_NAMES.get(allowed.name)}'. The gradient "
+                    f"must match the tensor's grad_dtype (defaults to the tensor's dtype). You "
+                    f"can set the tensor's grad_dtype attribute with a specific dtype, or None to "
+                    f"allow any dtype. Set grad_dtype with caution. Diverging the dtypes of a "
+                    f"tensor and its gradient may break downstream systems that assume they "
+                    f"match.")
+            there, here = value.device, self.device
+            if there.type != here.type:
+                raise RuntimeError(f"attempting to assign a gradient with device type "
+                                   f"'{there.type}' to a tensor with device type '{here.type}'. "
+                                   f"Please ensure that the gradient and the tensor are on the "
+                                   f"same device")
+            if there != here:
+                raise RuntimeError(f"attempting to assign a gradient located on device with index "
+                                   f"'{there.index}' to a tensor located on device with index "
+                                   f"'{here.index}'. Please ensure that the gradient and the "
+                                   f"tensor are on the same device")
             if value._data.shape != self._data.shape:
-                raise RuntimeError("assigned grad has data of a different size")
-            if value._data.dtype != self._data.dtype:
-                raise RuntimeError("assigned grad has data of a different type")
-            if type(value._data) is not type(self._data):
-                raise RuntimeError("assigned grad has data located on a different device")
+                raise RuntimeError(f"attempting to assign a gradient of size "
+                                   f"'{list(value._data.shape)}' to a tensor of size "
+                                   f"'{list(self._data.shape)}'. Please ensure that the gradient "
+                                   f"and the tensor are the same size")
         self._grad = value
+
+    def _allowed_grad_dtype(self):
+        """The numpy dtype a gradient of this leaf must have (None: any)."""
+        if self._grad_dtype is _SAME_DTYPE:
+            return self._data.dtype
+        return None if self._grad_dtype is None else self._grad_dtype.np_dtype
+
+    @property
+    def grad_dtype(self):
+        """The dtype :attr:`grad` of this leaf tensor has: its own dtype by default; set a dtype
+        to have the autograd engine cast incoming gradients to it, or None to accept any."""
+        if self.grad_fn is not None:
+            raise RuntimeError("grad_dtype can only be accessed on leaf tensors.")
+        return self.dtype if self._grad_dtype is _SAME_DTYPE else self._grad_dtype
+
+    @grad_dtype.setter
+    def grad_dtype(self, value):
+        if self.grad_fn is not None:
+            raise RuntimeError("grad_dtype can only be set on leaf tensors.")
+        if value is not None and not isinstance(value, _dtype.dtype):
+            raise RuntimeError(f"grad_dtype must be a torch.dtype or None, but got "
+                               f"{type(value).__name__}")
+        self._grad_dtype = value
 
     @grad.deleter
     def grad(self):

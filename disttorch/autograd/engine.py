@@ -7,7 +7,7 @@ as soon as a node has run unless ``retain_graph``.
 import threading
 
 from .._backend import foreign_device, get_array_module, several_devices, writes_stay_private
-from ..tensor import Tensor, _new
+from ..tensor import _SAME_DTYPE, Tensor, _new
 from . import _saved_hooks, anomaly, grad_mode
 from .function import _FREED, _ARRAY_TYPES, _as_array
 
@@ -350,6 +350,13 @@ def _run_pre_hooks(node, grads, create_graph):
     return grads
 
 
+def _cast_grad(g, dtype):
+    """Gradient ``g`` (an array, or a Tensor when the pass builds a graph) in ``dtype``."""
+    if type(g) is Tensor:
+        return g if g._data.dtype == dtype.np_dtype else g.to(dtype)
+    return g if g.dtype == dtype.np_dtype else g.astype(dtype.np_dtype)
+
+
 def _sum_on_device(a, b):
     device = foreign_device([a._data if type(a) is Tensor else a])
     if device is None:
@@ -366,6 +373,8 @@ def _deliver_leaf(leaf, g, create_graph, accumulate, leaf_targets, captured, sha
             with device:
                 return _deliver_leaf(leaf, g, create_graph, accumulate, leaf_targets, captured,
                                      shared, adopted)
+    if leaf._grad_dtype is not _SAME_DTYPE and leaf._grad_dtype is not None:
+        g = _cast_grad(g, leaf._grad_dtype)   # before the hooks see it, as in PyTorch
     if leaf._hooks:
         for hook in list(leaf._hooks.values()):
             result = hook(_wrap(g))
@@ -400,11 +409,13 @@ def _deliver_leaf(leaf, g, create_graph, accumulate, leaf_targets, captured, sha
             else:
                 adopted.add(id(data))
                 adopted.add(owner)
-            if data.dtype != leaf._data.dtype:
+            if leaf._grad_dtype is _SAME_DTYPE and data.dtype != leaf._data.dtype:
                 data = data.astype(leaf._data.dtype)
             leaf._grad = _new(data)
         else:
             current = leaf._grad._data
+            if data.dtype != current.dtype:   # grad_dtype None: .grad keeps the dtype it has
+                data = data.astype(current.dtype)
             if id(current) not in adopted and writes_stay_private(current) and \
                     current.shape == data.shape:
                 current += data

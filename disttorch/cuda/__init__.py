@@ -14,6 +14,7 @@ import warnings
 
 from .._backend import cupy_module, is_real_cupy, note_device
 from . import _stream_uses
+from .. import _streams
 
 __all__ = ["is_available", "device_count", "current_device", "set_device", "device",
            "device_of", "synchronize", "Stream", "Event", "stream", "current_stream",
@@ -262,8 +263,9 @@ def get_gencode_flags():
                     for arch in get_arch_list())
 
 
-class Stream:
+class Stream(_streams.Stream):
     """A CUDA stream: a queue of kernels that runs in order, concurrently with other streams.
+    Used as a context manager, it is the current stream inside the block.
 
     Args:
         device (disttorch.device or int, optional): device for the stream (default: current).
@@ -272,16 +274,46 @@ class Stream:
 
     def __init__(self, device=None, priority=0, *, _native=None):
         cp = _require()
-        self.device_index = _index(device)
+        self._device_index = _index(device)
         if _native is not None:
             self._stream = _native
         else:
-            with cp.cuda.Device(self.device_index):
+            with cp.cuda.Device(self._device_index):
                 self._stream = cp.cuda.Stream(non_blocking=True, priority=priority)
+        self._contexts = []
+
+    @property
+    def device_index(self):
+        return self._device_index
+
+    @property
+    def device(self):
+        from .._device import device
+        return device("cuda", self._device_index)
+
+    @property
+    def device_type(self):
+        return 1   # c10::DeviceType::CUDA, as torch.Stream.device_type gives it
 
     @property
     def cuda_stream(self):
         return self._stream.ptr
+
+    stream_id = native_handle = cuda_stream
+
+    def is_capturing(self):
+        """Whether a CUDA graph capture is recording this stream's work."""
+        return bool(self._stream.is_capturing()) if hasattr(self._stream, "is_capturing") \
+            else False
+
+    def __enter__(self):
+        context = StreamContext(self)
+        self._contexts.append(context)
+        context.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._contexts.pop().__exit__(*exc)
 
     def __cuda_stream__(self):
         """The CUDA stream protocol (version 0, the stream's address): CuPy, cuda-python and
@@ -346,7 +378,7 @@ class ExternalStream(Stream):
         super().__init__(index, _native=native)
 
 
-class Event:
+class Event(_streams.Event):
     """A CUDA event: a marker in a stream, to synchronise streams or time work between two.
 
     Args:
@@ -357,9 +389,19 @@ class Event:
 
     def __init__(self, enable_timing=False, blocking=False, interprocess=False):
         cp = _require()
+        self._device_index = cp.cuda.runtime.getDevice()
         self._event = cp.cuda.Event(block=blocking, disable_timing=not enable_timing,
                                     interprocess=interprocess)
         self.enable_timing = enable_timing
+
+    @property
+    def device(self):
+        from .._device import device
+        return device("cuda", self._device_index)
+
+    @property
+    def event_id(self):
+        return self._event.ptr
 
     def record(self, stream=None):
         """Record the event on ``stream`` (default: the current stream)."""

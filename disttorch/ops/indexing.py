@@ -9,6 +9,7 @@ region gets a zero gradient, the values get the gradient read back at the index)
 import numpy as np
 
 from ._util import as_method as _method
+from .. import _dtype
 from .._backend import get_array_module, several_devices
 from ..amp.autocast_mode import autocast_args
 from ..autograd.function import Node
@@ -23,11 +24,8 @@ __all__ = ["index_select", "index_add", "index_copy", "index_fill", "index_put",
            "nonzero", "argwhere"]
 
 
-_SCALAR_TYPE = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
-                "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-                "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
-_C_TYPE = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
-           "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char"}
+_SCALAR_TYPE = _dtype.SCALAR_TYPE_NAMES
+_C_TYPE = _dtype.C_TYPE_NAMES
 
 
 def scalar_type_name(t):

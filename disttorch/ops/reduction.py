@@ -256,9 +256,7 @@ def reduction_api(fn):
     return wrapper
 
 
-_SCALAR_TYPES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
-                 "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-                 "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+_SCALAR_TYPES = _dtype.SCALAR_TYPE_NAMES
 
 
 def scalar_type_name(t):
