@@ -14,7 +14,7 @@ import threading
 from ..tensor import Tensor, _new
 
 __all__ = ["state", "push", "pop", "pack_node", "pack_custom", "unpack", "release",
-           "InputRef"]
+           "InputRef", "mutation_watch", "note_mutation"]
 
 # attributes of a node that are graph bookkeeping, never activations
 _SKIP = frozenset(["_saved", "_saved_meta", "next_edges", "_out_meta", "_trace", "_metadata",
@@ -32,6 +32,16 @@ class _State(threading.local):
 state = _State()
 # pairs set in any thread: while 0, recording an op skips the thread-local lookup
 active = [0]
+# allow_mutation_on_saved_tensors: a function told of each tensor about to change in place
+mutation_watch = [None]
+
+
+def note_mutation(tensor):
+    """Tell an active ``allow_mutation_on_saved_tensors`` that ``tensor`` is about to change in
+    place (for writes that bypass ``check_inplace``)."""
+    watch = mutation_watch[0]
+    if watch is not None:
+        watch(tensor)
 
 
 def push(pack_hook, unpack_hook):

@@ -189,9 +189,10 @@ class Node:
                 "you need to backward through the graph a second time or if you need to access saved "
                 "tensors after calling backward.")
         meta = self._saved_meta
-        for m in meta:
-            if m is not None and m[1][0] != m[2]:
-                self._raise_modified(m)
+        if self._packed is None:   # values that went through saved-tensor hooks are the hooks'
+            for m in meta:
+                if m is not None and m[1][0] != m[2]:
+                    self._raise_modified(m)
         if not self._create_graph:
             return saved
         out = []

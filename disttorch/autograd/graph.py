@@ -6,6 +6,9 @@ keeps for its backward through ``pack_hook`` (its result is stored instead) and 
 ``unpack_hook`` when that backward runs; ``save_on_cpu`` uses it to keep activations in host
 memory. ``register_multi_grad_hook`` calls a function once the gradients of several tensors
 are computed (``mode="all"``) or with the first of them (``"any"``).
+``allow_mutation_on_saved_tensors`` lets saved tensors be modified in place: each is copied
+just before its memory first changes (every in-place path tells it through
+``_saved_hooks.mutation_watch``), and backward uses the copy.
 """
 import contextlib
 
@@ -15,7 +18,7 @@ from .function import AccumulateGrad, GradientEdge, Node  # noqa: F401 (also re-
 
 __all__ = ["saved_tensors_hooks", "save_on_cpu", "disable_saved_tensors_hooks",
            "register_multi_grad_hook", "increment_version", "Node", "GradientEdge",
-           "get_gradient_edge"]
+           "get_gradient_edge", "allow_mutation_on_saved_tensors"]
 
 
 class saved_tensors_hooks:
@@ -177,3 +180,85 @@ def register_multi_grad_hook(tensors, fn, *, mode="all"):
 
     return _MultiGradHandle([t.register_hook(make_hook(i)) for i, t in enumerate(tensors)
                              if t.requires_grad])
+
+
+def _storage_key(array):
+    # the array that owns the memory: a view and its base share one key
+    while getattr(array, "base", None) is not None:
+        array = array.base
+    return id(array)
+
+
+class _SavedValue:
+    """What ``allow_mutation_on_saved_tensors`` keeps for one saved tensor: the tensor, and a
+    copy of its values made just before its memory was first modified in place."""
+
+    __slots__ = ("tensor", "version", "copy")
+
+    def __init__(self, tensor):
+        self.tensor, self.version, self.copy = tensor, tensor._vc[0], None
+
+
+class _AllowMutationOnSavedContext:
+    """The state of one ``allow_mutation_on_saved_tensors`` block: the saved values by the
+    memory they live in."""
+
+    def __init__(self):
+        self.saved = {}
+        self.closed = False
+
+    def pack(self, tensor):
+        value = _SavedValue(tensor)
+        self.saved.setdefault(_storage_key(tensor._data), []).append(value)
+        return value
+
+    def unpack(self, value):
+        if self.closed:
+            raise AssertionError("Trying to backward outside of the "
+                                 "'allow_mutation_on_saved_tensors' contextin which the graph was "
+                                 "originally recorded.")
+        if value.copy is not None:
+            return value.copy
+        if value.tensor._vc[0] != value.version:
+            # modified by a write this context was not told of: refuse the stale value
+            raise RuntimeError("one of the variables needed for gradient computation has been "
+                               "modified by an inplace operation outside of the writes "
+                               "allow_mutation_on_saved_tensors can see")
+        return value.tensor
+
+    def before_mutation(self, tensor):
+        for value in self.saved.get(_storage_key(tensor._data), ()):
+            if value.copy is None:
+                from ..ops.shape import clone
+                from .grad_mode import no_grad
+                with no_grad():
+                    value.copy = clone(value.tensor.detach())
+
+
+@contextlib.contextmanager
+def allow_mutation_on_saved_tensors():
+    """Context manager under which tensors saved for backward may be modified in place.
+
+    A saved tensor whose memory is about to change is copied first, and its backward uses the
+    copy (the values it had when it was saved). The graph must be backpropagated inside the
+    same block; these contexts do not nest.
+
+    Example::
+
+        >>> with allow_mutation_on_saved_tensors():
+        ...     b = a.clone()
+        ...     out = (b ** 2).sum()
+        ...     b.sin_()
+        ...     out.backward()     # the gradient of the squares of b before sin_
+    """
+    if _saved_hooks.mutation_watch[0] is not None:
+        raise RuntimeError("allow_mutation_on_saved_tensors contexts cannot be nested")
+    ctx = _AllowMutationOnSavedContext()
+    _saved_hooks.mutation_watch[0] = ctx.before_mutation
+    try:
+        with saved_tensors_hooks(ctx.pack, ctx.unpack):
+            yield ctx
+    finally:
+        ctx.closed = True
+        ctx.saved.clear()
+        _saved_hooks.mutation_watch[0] = None

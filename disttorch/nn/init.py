@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 
 from .._backend import get_array_module
+from ..autograd._saved_hooks import note_mutation
 from ..ops.random import _gen, normal_array, uniform_array
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_",
@@ -14,6 +15,7 @@ __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_"
 
 
 def _write(tensor, array):
+    note_mutation(tensor)
     data = tensor._data
     xp = get_array_module(data)
     data[...] = xp.asarray(array).astype(data.dtype, copy=False)
@@ -55,12 +57,18 @@ def calculate_gain(nonlinearity, param=None):
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill ``tensor`` with samples from U(a, b)."""
-    return _write_drawn(tensor, uniform_array(tensor._data, a, b, _gen(generator)))
+    return _write_drawn(tensor, uniform_array(_target(tensor), a, b, _gen(generator)))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill ``tensor`` with samples from N(mean, std^2)."""
-    return _write_drawn(tensor, normal_array(tensor._data, mean, std, _gen(generator)))
+    return _write_drawn(tensor, normal_array(_target(tensor), mean, std, _gen(generator)))
+
+
+def _target(tensor):
+    """``tensor``'s array, about to be filled in place."""
+    note_mutation(tensor)
+    return tensor._data
 
 
 def _write_drawn(tensor, array):

@@ -422,6 +422,8 @@ def apply_(self, callable):
     flat = self._data.reshape(-1)
     values = np.fromiter((callable(v.item()) for v in flat), dtype=self._data.dtype,
                          count=flat.size)
+    from ..autograd._saved_hooks import note_mutation
+    note_mutation(self)
     self._data[...] = values.reshape(self._data.shape)
     self._vc[0] += 1
     return self

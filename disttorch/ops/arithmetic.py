@@ -4,6 +4,7 @@ import numpy as np
 from .. import _dtype
 from .._backend import get_array_module, is_cuda_array
 from ..autograd import grad_mode
+from ..autograd._saved_hooks import mutation_watch, note_mutation
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ..amp.autocast_mode import autocast_args
@@ -592,6 +593,7 @@ def _out(result, out):
         raise RuntimeError("functions with out=... arguments don't support automatic "
                            "differentiation, but one of the arguments requires grad.")
     data = result._data
+    note_mutation(out)
     if out._data.shape != data.shape:
         out._data = get_array_module(data).empty(data.shape, out._data.dtype)
     out._data[...] = data
@@ -610,6 +612,8 @@ def _type_name(np_dtype):
 def check_inplace(self):
     """Raise PyTorch's errors for in-place ops that autograd cannot allow; return True when the
     in-place op must be recorded in the graph."""
+    if mutation_watch[0] is not None:
+        mutation_watch[0](self)   # allow_mutation_on_saved_tensors: keep the old values
     if not _state.enabled:
         return False
     multi_output = self.__dict__.get("_multi_output") if self._base is not None else None

@@ -12,6 +12,7 @@ from collections import OrderedDict, defaultdict
 import numpy as np
 
 from .._backend import foreign_device, get_array_module, several_devices
+from ..autograd._saved_hooks import mutation_watch
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..autograd.hooks import RemovableHandle
 from ..tensor import Tensor, _new
@@ -289,6 +290,10 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         with no_grad():
+            if mutation_watch[0] is not None:   # allow_mutation_on_saved_tensors
+                for group in self.param_groups:
+                    for p in group["params"]:
+                        mutation_watch[0](p)
             for group in self.param_groups:
                 if several_devices[0]:
                     _update_per_device(group, update_group)
