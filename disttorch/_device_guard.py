@@ -17,11 +17,13 @@ runs still are, through ``Node.apply``.
 """
 import functools
 import sys
+import threading
 import types
 
 from ._backend import cupy_module, is_cuda_array
 
 _installed = [False]
+_lock = threading.RLock()   # DataParallel's threads may meet a second device at once
 _replaced = []   # (owner, name, original): what install() wrapped, for uninstall()
 
 # Tensor attributes that never launch work on the tensor's device, or must stay what they are
@@ -114,9 +116,13 @@ def _guard_namespace(module):
 
 def install():
     """Guard the public entry points (once per process)."""
-    if _installed[0]:
-        return
-    _installed[0] = True
+    with _lock:
+        if not _installed[0]:
+            _install()
+            _installed[0] = True
+
+
+def _install():
     from .tensor import Tensor
     for name, value in list(vars(Tensor).items()):
         if name in _UNGUARDED or not isinstance(value, types.FunctionType) or \
@@ -141,7 +147,8 @@ def install():
 def uninstall():
     """Put back what :func:`install` wrapped: the simulated device (tests) leaves a process
     with one device again when its context closes."""
-    while _replaced:
-        owner, name, value = _replaced.pop()
-        setattr(owner, name, value)
-    _installed[0] = False
+    with _lock:
+        while _replaced:
+            owner, name, value = _replaced.pop()
+            setattr(owner, name, value)
+        _installed[0] = False
