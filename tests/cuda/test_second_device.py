@@ -182,3 +182,30 @@ def test_cuda_without_an_index_still_means_the_current_device(two_devices):
         assert str(make().device) == "cuda:0"
     assert str(x.new_zeros(3).device) == "cuda:1"
     assert str(disttorch.zeros_like(x).device) == "cuda:1"
+
+
+def test_checkpoints_load_onto_the_second_device(two_devices, tmp_path):
+    def make(where):
+        disttorch.manual_seed(3)
+        return disttorch.nn.Sequential(disttorch.nn.Linear(3, 4), disttorch.nn.BatchNorm1d(4)
+                                       ).to(where)
+    model = make("cuda:1")
+    optimizer = disttorch.optim.Adam(model.parameters())
+    model(disttorch.randn(5, 3, device="cuda:1")).sum().backward()
+    optimizer.step()
+    path = tmp_path / "ckpt.pt"
+    disttorch.save({"model": model.state_dict(), "optim": optimizer.state_dict()}, path)
+    for where, map_location in (("cuda:1", None), ("cuda:1", "cpu"), ("cuda:0", None),
+                                ("cuda:0", {"cuda:1": "cuda:0"})):
+        state = disttorch.load(path, map_location=map_location)
+        other = make(where)
+        other.load_state_dict(state["model"])        # copies across devices as needed
+        assert {str(t.device) for t in other.state_dict().values()} == {where}
+        for name, value in model.state_dict().items():
+            np.testing.assert_array_equal(_host(other.state_dict()[name]), _host(value))
+        resumed = disttorch.optim.Adam(other.parameters())
+        resumed.load_state_dict(state["optim"])
+        assert {str(v.device) for s in resumed.state.values() for k, v in s.items()
+                if k != "step"} == {where}
+        other(disttorch.randn(5, 3, device=where)).sum().backward()
+        resumed.step()

@@ -5,7 +5,8 @@ import itertools
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
-from ..._backend import get_array_module, to_numpy
+from ..._backend import device_scope, on_device_of
+from ...autograd._saved_hooks import note_mutation
 from ...tensor import Tensor, _new
 from ..parameter import Parameter, is_lazy
 from ._hooks import _HookHandle
@@ -215,8 +216,8 @@ class StateDictMixin:
 
 def _copy_into(dst, src):
     """``dst.copy_(src)`` without autograd: cast to dst's dtype, move to dst's device."""
-    data = src._data
-    if type(data) is not type(dst._data):
-        data = get_array_module(dst._data).asarray(to_numpy(data))
-    dst._data[...] = data.astype(dst._data.dtype, copy=False)
+    note_mutation(dst)
+    data = on_device_of(src._data, dst._data)
+    with device_scope([dst._data]):
+        dst._data[...] = data.astype(dst._data.dtype, copy=False)
     dst._vc[0] += 1
