@@ -209,3 +209,99 @@ def test_checkpoints_load_onto_the_second_device(two_devices, tmp_path):
                 if k != "step"} == {where}
         other(disttorch.randn(5, 3, device=where)).sum().backward()
         resumed.step()
+
+
+nn = disttorch.nn
+# (module factory, input shapes or index inputs): each runs forward and backward on the CPU
+# and on cuda:1 (device 0 current), from the same weights
+MODULES = {
+    "linear": (lambda: nn.Linear(5, 3), [(4, 5)]),
+    "bilinear": (lambda: nn.Bilinear(3, 4, 2), [(5, 3), (5, 4)]),
+    "conv1d": (lambda: nn.Conv1d(2, 3, 3, padding=1), [(2, 2, 7)]),
+    "conv2d": (lambda: nn.Conv2d(2, 4, 3, stride=2), [(2, 2, 9, 9)]),
+    "conv3d": (lambda: nn.Conv3d(1, 2, 2), [(1, 1, 4, 4, 4)]),
+    "conv_transpose2d": (lambda: nn.ConvTranspose2d(3, 2, 3, stride=2), [(1, 3, 4, 4)]),
+    "batch_norm": (lambda: nn.BatchNorm2d(3), [(4, 3, 5, 5)]),
+    "layer_norm": (lambda: nn.LayerNorm(6), [(3, 4, 6)]),
+    "group_norm": (lambda: nn.GroupNorm(2, 4), [(3, 4, 5)]),
+    "instance_norm": (lambda: nn.InstanceNorm1d(3, affine=True), [(2, 3, 8)]),
+    "rms_norm": (lambda: nn.RMSNorm(6), [(3, 6)]),
+    "prelu": (lambda: nn.PReLU(3), [(2, 3, 4)]),
+    "lstm": (lambda: nn.LSTM(4, 5, num_layers=2, batch_first=True), [(2, 3, 4)]),
+    "gru": (lambda: nn.GRU(4, 5, bidirectional=True), [(3, 2, 4)]),
+    "rnn_cell": (lambda: nn.RNNCell(4, 3), [(2, 4)]),
+    "attention": (lambda: nn.MultiheadAttention(8, 2, batch_first=True), [(2, 5, 8)] * 3),
+    "encoder": (lambda: nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True),
+                [(2, 5, 8)]),
+    "decoder": (lambda: nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0), [(4, 2, 8),
+                                                                            (5, 2, 8)]),
+    "max_pool": (lambda: nn.MaxPool2d(2), [(1, 2, 6, 6)]),
+    "adaptive_avg_pool": (lambda: nn.AdaptiveAvgPool2d(3), [(1, 2, 7, 5)]),
+    "upsample": (lambda: nn.Upsample(scale_factor=2, mode="bilinear"), [(1, 2, 3, 3)]),
+    "pixel_shuffle": (lambda: nn.PixelShuffle(2), [(1, 8, 2, 2)]),
+    "log_softmax": (lambda: nn.LogSoftmax(dim=1), [(3, 5)]),
+    "mse": (lambda: nn.MSELoss(), [(3, 4), (3, 4)]),
+    "smooth_l1": (lambda: nn.SmoothL1Loss(), [(3, 4), (3, 4)]),
+    "bce_logits": (lambda: nn.BCEWithLogitsLoss(), [(3, 4), "probabilities"]),
+    "kl_div": (lambda: nn.KLDivLoss(reduction="batchmean", log_target=True), [(3, 4), (3, 4)]),
+    "cross_entropy": (lambda: nn.CrossEntropyLoss(label_smoothing=0.1), [(6, 5), "classes"]),
+    "nll": (lambda: nn.NLLLoss(), [(6, 5), "classes"]),
+    "embedding": (lambda: nn.Embedding(10, 4), ["indices"]),
+    "embedding_bag": (lambda: nn.EmbeddingBag(10, 4, mode="mean"), ["bags"]),
+}
+
+
+def _inputs(specs, rng):
+    out = []
+    for spec in specs:
+        if spec == "classes":
+            out.append(disttorch.tensor(rng.integers(0, 5, 6)))
+        elif spec == "probabilities":
+            out.append(disttorch.tensor(rng.random((3, 4)), dtype=disttorch.float32))
+        elif spec == "indices":
+            out.append(disttorch.tensor(rng.integers(0, 10, (3, 4))))
+        elif spec == "bags":
+            out.append(disttorch.tensor(rng.integers(0, 10, (4, 3))))
+        else:
+            out.append(disttorch.tensor(rng.standard_normal(spec), dtype=disttorch.float32,
+                                        requires_grad=True))
+    return out
+
+
+def _run(module, inputs):
+    out = module(*inputs)
+    outs = [o for o in (out if isinstance(out, tuple) else (out,))
+            if isinstance(o, disttorch.Tensor) and o.is_floating_point()]
+    if isinstance(outs[-1], disttorch.Tensor) and outs[0].requires_grad:
+        sum(o.float().pow(2).sum() for o in outs if o.requires_grad).backward()
+    return outs
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_modules_on_the_second_device_equal_the_cpu(two_devices, name):
+    make, specs = MODULES[name]
+    disttorch.manual_seed(0)
+    cpu = make()
+    device = make().to("cuda:1")
+    device.load_state_dict(cpu.state_dict())
+    rng = np.random.default_rng(0)
+    host_inputs = _inputs(specs, rng)
+    device_inputs = [t.detach().to("cuda:1").requires_grad_(t.requires_grad)
+                     for t in host_inputs]
+    want, got = _run(cpu, host_inputs), _run(device, device_inputs)
+    for g, w in zip(got, want):
+        assert str(g.device) == "cuda:1", name
+        np.testing.assert_allclose(_host(g), _host(w), rtol=1e-4, atol=1e-5, err_msg=name)
+    for g, w in zip(device_inputs, host_inputs):
+        if w.grad is not None:
+            assert str(g.grad.device) == "cuda:1"
+            np.testing.assert_allclose(_host(g.grad), _host(w.grad), rtol=1e-4, atol=1e-5)
+    for (key, g), (_, w) in zip(device.named_parameters(), cpu.named_parameters()):
+        assert str(g.device) == "cuda:1" and (g.grad is None) == (w.grad is None), key
+        if w.grad is not None:
+            assert str(g.grad.device) == "cuda:1", key
+            np.testing.assert_allclose(_host(g.grad), _host(w.grad), rtol=1e-4, atol=1e-5,
+                                       err_msg=f"{name}: {key}")
+    for (key, g), (_, w) in zip(device.named_buffers(), cpu.named_buffers()):
+        assert str(g.device) == "cuda:1", key
+        np.testing.assert_allclose(_host(g), _host(w), rtol=1e-5, atol=1e-6, err_msg=key)
