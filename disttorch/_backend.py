@@ -84,17 +84,24 @@ def is_cuda_array(array):
 _CONSTANTS = {}
 
 
-# ``several_devices[0]`` turns True once a CUDA device other than 0 holds arrays or is made
-# current. Only then do ops check that they run on their inputs' device: CuPy launches a kernel
-# on the current device whatever its arrays' devices, PyTorch on theirs. A one-GPU process
+# ``several_devices[0]`` turns True once two CUDA devices have been in play: the one current at
+# the first CUDA use, those given arrays, those made current. Only then do ops check that they
+# run on their inputs' device: CuPy launches a kernel on the current device whatever its arrays'
+# devices, PyTorch on theirs. A process on one GPU (any index: a DDP rank after set_device)
 # never pays for the check.
 several_devices = [False]
+_devices_seen = set()
 
 
 def note_device(index):
-    """Record that device ``index`` holds arrays or is current; the first device other than 0
-    installs the guards that run each op on its inputs' device (:mod:`disttorch._device_guard`)."""
-    if index and not several_devices[0]:
+    """Record that device ``index`` holds arrays or is made current; a second device installs
+    the guards that run each op on its inputs' device (:mod:`disttorch._device_guard`)."""
+    if several_devices[0] or index in _devices_seen:
+        return
+    if not _devices_seen:
+        _devices_seen.add(cupy_module().cuda.runtime.getDevice())
+    _devices_seen.add(index)
+    if len(_devices_seen) > 1:
         several_devices[0] = True
         from . import _device_guard
         _device_guard.install()
@@ -127,6 +134,7 @@ def device_scope(arrays):
 
 def forget_devices():
     """Back to the one-device state (the simulated device's context does this on exit)."""
+    _devices_seen.clear()
     if several_devices[0]:
         several_devices[0] = False
         # imported by note_device already (a lookup, not an import: this runs at exit too)

@@ -2,9 +2,9 @@
 
 PyTorch runs an op on the device of its tensor arguments. CuPy launches each kernel on the
 *current* device and allocates its result there, whatever device its arrays live on (and refuses
-an array on a device it has no peer access to). With one GPU the two agree, so a one-GPU process
-pays nothing: the guards here are installed only when a second device first holds an array or is
-made current (:func:`disttorch._backend.note_device`).
+an array on a device it has no peer access to). With one GPU the two agree, so a process on one
+GPU (whatever its index) pays nothing: the guards here are installed only when a second device
+comes into play, holding arrays or made current (:func:`disttorch._backend.note_device`).
 
 :func:`install` wraps the public entry points (``Tensor`` methods, the functions of ``disttorch``,
 ``nn.functional``, ``linalg``, ``special``, ``fft``, ``nn.init`` and, when loaded,

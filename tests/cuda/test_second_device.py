@@ -305,3 +305,18 @@ def test_modules_on_the_second_device_equal_the_cpu(two_devices, name):
     for (key, g), (_, w) in zip(device.named_buffers(), cpu.named_buffers()):
         assert str(g.device) == "cuda:1", key
         np.testing.assert_allclose(_host(g), _host(w), rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+def test_one_gpu_at_any_index_installs_no_guards(two_devices):
+    # a DDP rank: set_device(local_rank), then everything on that GPU
+    add = disttorch.Tensor.__add__
+    disttorch.cuda.set_device(1)
+    try:
+        x = disttorch.ones(3, device="cuda", requires_grad=True)
+        (x * 2).sum().backward()
+        assert str(x.grad.device) == "cuda:1"
+        assert disttorch.Tensor.__add__ is add and not _backend.several_devices[0]
+        disttorch.ones(1, device="cuda:0")   # a second device in play
+        assert disttorch.Tensor.__add__ is not add and _backend.several_devices[0]
+    finally:
+        disttorch.cuda.set_device(0)
