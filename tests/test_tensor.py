@@ -352,3 +352,30 @@ def test_linspace_equals_torch_bit_for_bit(dtype):
         ours = disttorch.linspace(a, b, steps, dtype=getattr(disttorch, dtype)).float().numpy()
         theirs = torch.linspace(a, b, steps, dtype=getattr(torch, dtype)).float().numpy()
         np.testing.assert_array_equal(ours, theirs, err_msg=f"{a}, {b}, {steps}")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16", "int64", "int32"])
+def test_logspace_equals_torch_bit_for_bit(dtype):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("ml_dtypes")
+    rng = np.random.default_rng(4)
+    integer = dtype.startswith("int")
+    for _ in range(80):
+        if integer:
+            start, end = (float(v) for v in rng.integers(-2, 7, 2))
+        else:
+            start, end = (float(v) for v in rng.uniform(-6, 6, 2))
+        base = float(rng.choice([2.0, 10.0, np.e, 3.5, 0.5, -2.0, 0.0]))
+        steps = int(rng.integers(0, 200))
+        with np.errstate(all="ignore"):
+            ours = disttorch.logspace(start, end, steps, base=base, dtype=getattr(disttorch, dtype))
+            theirs = torch.logspace(start, end, steps, base=base, dtype=getattr(torch, dtype))
+        ours, theirs = ours.double().numpy(), theirs.double().numpy()
+        np.testing.assert_array_equal(ours, theirs, err_msg=f"{start}, {end}, {steps}, {base}")
+
+
+def test_integer_ranges_refuse_bounds_the_dtype_cannot_hold():
+    for fn in (disttorch.linspace, disttorch.logspace):
+        with pytest.raises(RuntimeError, match="value cannot be converted to type uint8_t "
+                                               "without overflow"):
+            fn(-2.0, 2.0, 3, dtype=disttorch.uint8)

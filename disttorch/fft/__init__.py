@@ -11,6 +11,7 @@ from .. import _dtype
 from .._backend import get_array_module
 from ..autograd.function import Node
 from ..tensor import Tensor
+from ..ops._util import with_out
 
 __all__ = ["fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "irfft", "rfft2", "irfft2",
            "rfftn", "irfftn", "hfft", "ihfft", "hfft2", "ihfft2", "hfftn", "ihfftn", "fftfreq",
@@ -68,6 +69,7 @@ def _axes(dim, s, ndim):
 
 
 def _c2c(name, numpy_name):
+    @with_out
     def op(input, n=None, dim=-1, norm=None, *, out=None):
         _check_norm(norm)
         x = _float_input(input, name)
@@ -81,6 +83,7 @@ def _c2c(name, numpy_name):
 
 
 def _c2c_nd(name, numpy_name, default_dim):
+    @with_out
     def op(input, s=None, dim=default_dim, norm=None, *, out=None):
         _check_norm(norm)
         x = _float_input(input, name)
@@ -102,6 +105,7 @@ fftn = _c2c_nd("fftn", "fftn", None)
 ifftn = _c2c_nd("ifftn", "ifftn", None)
 
 
+@with_out
 def rfft(input, n=None, dim=-1, norm=None, *, out=None):
     """The one-sided Fourier transform of a real ``input``: ``n // 2 + 1`` frequencies."""
     _check_norm(norm)
@@ -109,6 +113,7 @@ def rfft(input, n=None, dim=-1, norm=None, *, out=None):
     return _apply("rfft", x, lambda f, a: f.rfft(a, n, dim, norm), _complex_of(x._data.dtype))
 
 
+@with_out
 def irfft(input, n=None, dim=-1, norm=None, *, out=None):
     """The inverse of :func:`rfft`: a real signal of length ``n`` (default
     ``2 * (input.size(dim) - 1)``)."""
@@ -118,6 +123,7 @@ def irfft(input, n=None, dim=-1, norm=None, *, out=None):
 
 
 def _r2c_nd(name, default_dim, inverse):
+    @with_out
     def op(input, s=None, dim=default_dim, norm=None, *, out=None):
         _check_norm(norm)
         x = _float_input(input, name, real_only=not inverse)
@@ -138,6 +144,7 @@ rfftn = _r2c_nd("rfftn", None, False)
 irfftn = _r2c_nd("irfftn", None, True)
 
 
+@with_out
 def hfft(input, n=None, dim=-1, norm=None, *, out=None):
     """The transform of a Hermitian-symmetric signal given by its one-sided half: a real
     result of length ``n``."""
@@ -146,6 +153,7 @@ def hfft(input, n=None, dim=-1, norm=None, *, out=None):
     return _apply("hfft", x, lambda f, a: f.hfft(a, n, dim, norm), _real_of(x._data.dtype))
 
 
+@with_out
 def ihfft(input, n=None, dim=-1, norm=None, *, out=None):
     """The inverse of :func:`hfft`: the one-sided half of the transform of a real signal."""
     _check_norm(norm)
@@ -156,6 +164,7 @@ def ihfft(input, n=None, dim=-1, norm=None, *, out=None):
 def _hermitian_nd(name, default_dim, inverse):
     # numpy has only 1-D hfft/ihfft: hfftn(x) = irfftn(conj(x)) and ihfftn(x) = conj(rfftn(x))
     # with the normalization direction swapped
+    @with_out
     def op(input, s=None, dim=default_dim, norm=None, *, out=None):
         _check_norm(norm)
         x = _float_input(input, name, real_only=inverse)
@@ -184,12 +193,14 @@ def _frequencies(values, dtype, device, requires_grad):
     return disttorch.tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
+@with_out(factory=True)
 def fftfreq(n, d=1.0, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     """The sample frequencies of an ``n``-point FFT with sample spacing ``d``:
     ``[0, 1, ..., n//2 - 1, -(n//2), ..., -1] / (d * n)`` (for even ``n``)."""
     return _frequencies(np.fft.fftfreq(n, d), dtype, device, requires_grad)
 
 
+@with_out(factory=True)
 def rfftfreq(n, d=1.0, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     """The non-negative sample frequencies of an ``n``-point :func:`rfft`."""
     return _frequencies(np.fft.rfftfreq(n, d), dtype, device, requires_grad)

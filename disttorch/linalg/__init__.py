@@ -11,7 +11,7 @@ from .. import _dtype, return_types
 from .._backend import get_array_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
-from ..ops._util import wrap_dim, cast
+from ..ops._util import cast, with_out, wrap_dim
 from ..ops import reduction as _red
 from ..ops.linalg import (_mT, _einsum, _sum_to, _const, _ZeroLike, einsum, matmul,
                           cross as _cross)
@@ -148,6 +148,7 @@ class SlogDet(Node):
         return _unsqueeze2(g_logabs, A.shape) * _mT(_inv(A))
 
 
+@with_out
 def slogdet(A, *, out=None):
     """``(sign, logabsdet)`` of each square matrix in ``A``, as a named tuple."""
     _matrix_op(A, "linalg.slogdet")
@@ -343,6 +344,7 @@ class Eigh(Node):
         return V @ M @ _mT(V), None
 
 
+@with_out
 def eigh(A, UPLO="L", *, out=None):
     """Eigenvalues (ascending) and orthonormal eigenvectors of symmetric matrices, as a named
     tuple ``(eigenvalues, eigenvectors)``."""
@@ -401,6 +403,7 @@ class Svd(Node):
         return U @ middle @ _mT(V), None
 
 
+@with_out
 def svd(A, full_matrices=True, *, driver=None, out=None):
     """``A = U diag(S) Vh`` as a named tuple ``(U, S, Vh)``.
 
@@ -442,6 +445,7 @@ class Qr(Node):
         return _mT(xp.linalg.solve(R, _mT(gQ + Q @ sym))), None
 
 
+@with_out
 def qr(A, mode="reduced", *, out=None):
     """``A = Q R`` as a named tuple ``(Q, R)``; differentiable for matrices with at least as
     many rows as columns in ``'reduced'`` (and ``'r'``, where PyTorch refuses) mode, and for

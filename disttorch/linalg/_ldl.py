@@ -17,6 +17,7 @@ from ..autograd.function import Node
 from ..ops import reduction as _red
 from ..return_types import _structseq
 from ._lu import _magnitude
+from ..ops._util import with_out
 
 __all__ = ["ldl_factor", "ldl_factor_ex", "ldl_solve"]
 
@@ -251,6 +252,7 @@ def _zero_pivot_error(name, info):
                        f"zero).")
 
 
+@with_out
 def ldl_factor_ex(A, *, hermitian=False, check_errors=False, out=None):
     """The Bunch-Kaufman ``L D L^T`` factorisation (``L D L^H`` with ``hermitian=True``) of
     symmetric matrices, read from their lower triangle, as a named tuple
@@ -265,6 +267,7 @@ def ldl_factor_ex(A, *, hermitian=False, check_errors=False, out=None):
     return ldl_factor_ex_result(LD, pivots, info)
 
 
+@with_out
 def ldl_factor(A, *, hermitian=False, out=None):
     """``(LD, pivots)`` of :func:`ldl_factor_ex`; raises when some ``D`` is singular (PyTorch
     fails there with an internal assertion)."""

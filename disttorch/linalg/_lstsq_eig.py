@@ -10,7 +10,7 @@ import numpy as np
 from .._backend import get_array_module
 from ..autograd.function import Node
 from ..ops import reduction as _red
-from ..ops._util import sum_to
+from ..ops._util import sum_to, with_out
 from ..return_types import _structseq
 from ..tensor import _new
 from ._lu import _getrf, _mH, _no_double_backward, _trsolve
@@ -223,6 +223,7 @@ def _check_eig(A, name):
         raise RuntimeError(f"torch.linalg.{name}: input tensor should not contain infs or NaNs.")
 
 
+@with_out
 def eig(A, *, out=None):
     """Eigenvalues and (unit-norm) right eigenvectors of square matrices, as a named tuple
     ``(eigenvalues, eigenvectors)`` of complex tensors, in LAPACK's order on the CPU (CuPy's

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._backend import get_array_module
 from ..autograd.function import Node
-from ..ops._util import sum_to
+from ..ops._util import sum_to, with_out
 from ..ops import reduction as _red
 from ..return_types import _structseq
 from ..tensor import Tensor
@@ -304,6 +304,7 @@ def _has_failure(info):
 
 
 # ------------------------------------------------------------------ public API
+@with_out
 def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
     """The packed LU factorisation of ``A`` (``... x m x n``) with partial pivoting, as a named
     tuple ``(LU, pivots, info)``.
@@ -321,6 +322,7 @@ def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
     return lu_factor_ex_result(LU, pivots, info)
 
 
+@with_out
 def lu_factor(A, *, pivot=True, out=None):
     """The packed LU factorisation of ``A`` with partial pivoting, as a named tuple
     ``(LU, pivots)``; see :func:`lu_factor_ex`. Raises when some ``U`` has a zero on its
@@ -333,6 +335,7 @@ def lu_factor(A, *, pivot=True, out=None):
     return lu_factor_result(LU, pivots)
 
 
+@with_out
 def lu(A, *, pivot=True, out=None):
     """``A = P L U`` with partial pivoting, as a named tuple ``(P, L, U)``: ``P`` a permutation
     matrix (``m x m``), ``L`` unit lower triangular (``m x k``), ``U`` upper triangular

@@ -1,4 +1,5 @@
 """Helpers shared by the op families: argument unwrapping, dims, broadcasting, promotion."""
+import functools
 import weakref
 
 import numpy as np
@@ -235,3 +236,45 @@ def make_view(out, base, view_fn):
             # drop dead entries now and then (at powers of two: amortised O(1) per view)
             views[:] = [ref for ref in views if ref() is not None]
     return out
+
+
+def write_out(result, out):
+    """``result`` (a tensor, or a tuple/list of them, possibly nested) written into ``out``,
+    which must have the same structure; returns what the op returns with ``out=``."""
+    from .arithmetic import _out
+    if isinstance(result, (tuple, list)):
+        if not isinstance(out, (tuple, list)):
+            raise TypeError(f"argument 'out' must be tuple of Tensors, not {type(out).__name__}")
+        if len(out) != len(result):
+            raise RuntimeError(f"expected tuple of {len(result)} elements but got {len(out)}")
+        parts = [write_out(r, o) for r, o in zip(result, out)]
+        if hasattr(result, "_make"):
+            return result._make(parts)
+        return type(result)(parts)
+    return _out(result, out)
+
+
+def with_out(fn=None, *, factory=False):
+    """Give ``fn`` PyTorch's ``out=`` argument: the result is written into ``out`` (a tensor or
+    a tuple of them) and ``out`` is returned. For a ``factory`` (``zeros``, ``rand``,
+    ``linspace``...) the values are made in ``out``'s dtype and on its device unless ``dtype``
+    / ``device`` say otherwise (a different ``dtype`` is refused, as in PyTorch)."""
+    if fn is None:
+        return functools.partial(with_out, factory=factory)
+
+    @functools.wraps(fn)
+    def call(*args, out=None, **kwargs):
+        if out is None:
+            return fn(*args, **kwargs)
+        if factory and isinstance(out, Tensor):
+            dtype = kwargs.get("dtype")
+            if dtype is None:
+                kwargs["dtype"] = out.dtype
+            elif _dtype.as_dtype(dtype) != out.dtype:
+                raise RuntimeError(f"dtype {_dtype.SCALAR_TYPE_NAMES.get(_dtype.as_dtype(dtype).name)}"
+                                   f" does not match dtype of out parameter "
+                                   f"({_dtype.SCALAR_TYPE_NAMES.get(out.dtype.name)})")
+            if kwargs.get("device") is None:
+                kwargs["device"] = out.device
+        return write_out(fn(*args, **kwargs), out)
+    return call

@@ -15,6 +15,7 @@ from ._util import register_methods, sum_to, default_float, cast, wrap_dim, as_m
 from .arithmetic import check_inplace, apply_inplace, _nograd_inplace, _out, _prep
 from .indexing import scalar_type_name
 from .pointwise import ZeroGrad, acosh, asinh, atanh
+from ._util import with_out
 
 __all__ = ["det", "logdet", "inverse", "pinverse", "matrix_power", "cholesky", "svd", "fill",
            "detach", "get_device", "is_signed", "is_inference", "real", "imag", "angle",
@@ -101,6 +102,7 @@ def cholesky(input, upper=False, *, out=None):
     return _linalg().cholesky(input, upper=upper, out=out)
 
 
+@with_out
 def svd(input, some=True, compute_uv=True, *, out=None):
     """``input = U diag(S) V^T`` as ``(U, S, V)`` (note ``V``, not ``Vh``); ``some=False`` gives
     full ``U`` and ``V``; with ``compute_uv=False`` ``U`` and ``V`` are zero-filled."""
@@ -115,6 +117,7 @@ def svd(input, some=True, compute_uv=True, *, out=None):
     return svd_result(U, S, Vh.transpose(-2, -1))
 
 
+@with_out
 def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, out=None):
     """The solution ``X`` of ``A X = b`` (``A^T X = b`` with ``transpose``) for triangular ``A``,
     with a copy of ``A``; deprecated in PyTorch for :func:`torch.linalg.solve_triangular`."""
@@ -124,11 +127,13 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, 
     return triangular_solve_result(solution, A.clone())
 
 
+@with_out
 def frobenius_norm(input, dim, keepdim=False, *, out=None):
     """The 2-norm over ``dim`` (deprecated in PyTorch for :func:`torch.linalg.vector_norm`)."""
     return _linalg().vector_norm(input, 2, dim=dim, keepdim=keepdim)
 
 
+@with_out
 def nuclear_norm(input, dim=None, keepdim=False, *, out=None):
     """The sum of singular values of the matrices over ``dim`` (the last two by default; a bool
     second argument is ``keepdim``, as in PyTorch's overload)."""
@@ -269,6 +274,7 @@ arctanh = atanh
 
 
 def _shift(name, ufunc):
+    @with_out
     def op(input, other, *, out=None):
         # PyTorch's promotion (bool with an int: int64) and its int conversion (u8 << -1)
         x, y = _prep(input, other)

@@ -10,7 +10,7 @@ from ..tensor import Tensor, _new
 from ..amp.autocast_mode import autocast_args
 from ._util import (promote, promote_scalar_tensor, register_methods, sum_to, default_float,
                     cast, device_mismatch, as_scalar, match_devices, wrap_int_scalar,
-                    _PY_SCALARS)
+                    _PY_SCALARS, with_out)
 
 __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
            "floor_divide", "remainder", "fmod", "pow", "float_power", "neg", "negative",
@@ -290,6 +290,28 @@ class Maximum(Node):
                 sum_to(g * wb, sb) if e[1] is not None else None, None)
 
 
+class FMax(Node):
+    """``fmax``/``fmin``: the larger (smaller) value, ignoring a NaN; the gradient goes to
+    ``input`` where it was chosen (ties included) or ``other`` is NaN, else to ``other``, as in
+    PyTorch."""
+
+    def forward(self, a, b, is_max):
+        xp = get_array_module(a)
+        self.shapes = (a.shape, b.shape)
+        self.take_a = ((a >= b) if is_max else (a <= b)) | xp.isnan(b)
+        return xp.fmax(a, b) if is_max else xp.fmin(a, b)
+
+    def backward(self, g):
+        take_a = self.take_a
+        mask_a, mask_b = take_a.astype(g.dtype), (~take_a).astype(g.dtype)
+        if isinstance(g, Tensor):
+            mask_a, mask_b = _new(mask_a), _new(mask_b)
+        e = self.next_edges
+        sa, sb = self.shapes
+        return (sum_to(g * mask_a, sa) if e[0] is not None else None,
+                sum_to(g * mask_b, sb) if e[1] is not None else None, None)
+
+
 class Atan2(Node):
     def forward(self, a, b):
         self.shapes = (a.shape, b.shape)
@@ -468,14 +490,18 @@ def minimum(input, other, *, out=None):
     return _out(_maxmin(input, other, False), out)
 
 
+@with_out
 def fmax(input, other, *, out=None):
+    """Elementwise maximum that ignores NaN (NaN only where both are NaN)."""
     a, b = _prep(input, other)
-    return _new(get_array_module(a._data).fmax(a._data, b._data))
+    return FMax.apply(a, b, True)
 
 
+@with_out
 def fmin(input, other, *, out=None):
+    """Elementwise minimum that ignores NaN (NaN only where both are NaN)."""
     a, b = _prep(input, other)
-    return _new(get_array_module(a._data).fmin(a._data, b._data))
+    return FMax.apply(a, b, False)
 
 
 def atan2(input, other, *, out=None):
@@ -585,16 +611,35 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 
 def _out(result, out):
+    """Write ``result`` into the ``out=`` tensor as PyTorch does: refused where autograd would
+    need a graph, across devices or to a dtype of a lower category (float into int); ``out``
+    is resized to the result's shape (with PyTorch's warning when it had elements)."""
     if out is None:
         return result
     if not isinstance(out, Tensor):
         raise TypeError(f"argument 'out' must be Tensor, not {type(out).__name__}")
-    if out._requires_grad and _state.enabled:
+    if (out._requires_grad or result._requires_grad) and _state.enabled:
         raise RuntimeError("functions with out=... arguments don't support automatic "
                            "differentiation, but one of the arguments requires grad.")
     data = result._data
+    if out.device != result.device:
+        raise RuntimeError(f"Attempting to copy from device {result.device} to device "
+                           f"{out.device}, but cross-device copies are not allowed!")
+    if data.dtype != out._data.dtype and _dtype.from_numpy_dtype(data.dtype).category > \
+            _dtype.from_numpy_dtype(out._data.dtype).category:
+        raise RuntimeError(f"result type {_type_name(data.dtype)} can't be cast to the desired "
+                           f"output type {_type_name(out._data.dtype)}")
     note_mutation(out)
     if out._data.shape != data.shape:
+        if out._data.size:
+            import warnings
+            warnings.warn(
+                f"An output with one or more elements was resized since it had shape "
+                f"{list(out._data.shape)}, which does not match the required output shape "
+                f"{list(data.shape)}. This behavior is deprecated, and in a future PyTorch "
+                f"release outputs will not be resized unless they have zero elements. You can "
+                f"explicitly reuse an out tensor t by resizing it, inplace, to zero elements with "
+                f"t.resize_(0).", UserWarning, stacklevel=3)
         out._data = get_array_module(data).empty(data.shape, out._data.dtype)
     out._data[...] = data
     out._vc[0] += 1

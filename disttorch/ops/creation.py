@@ -1,4 +1,5 @@
 """Tensor creation: ``tensor``, ``zeros``, ``arange``, ``eye``, the ``*_like`` and ``new_*`` forms."""
+import math
 import numbers
 
 import numpy as np
@@ -7,7 +8,7 @@ from .. import _dtype
 from .._backend import is_cuda_array
 from .._device import default_or, device as _device
 from ..tensor import Tensor, _new
-from ._util import register_methods
+from ._util import register_methods, with_out
 
 __all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty",
            "zeros_like", "ones_like", "full_like", "empty_like", "arange", "range", "linspace",
@@ -206,16 +207,19 @@ def _filled(args, size, fill, dtype, device, requires_grad, name, default=None):
     return t
 
 
+@with_out(factory=True)
 def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     """A tensor of zeros of the given shape."""
     return _filled(size, None, 0, dtype, device, requires_grad, "zeros")
 
 
+@with_out(factory=True)
 def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     """A tensor of ones of the given shape."""
     return _filled(size, None, 1, dtype, device, requires_grad, "ones")
 
 
+@with_out(factory=True)
 def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False,
           pin_memory=False, memory_format=None):
     """An uninitialised tensor of the given shape."""
@@ -236,6 +240,7 @@ def _fill_dtype(value):
     return None
 
 
+@with_out(factory=True)
 def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     """A tensor of ``size`` filled with ``fill_value`` (int fill -> int64, bool -> bool)."""
     if isinstance(fill_value, Tensor):
@@ -277,6 +282,7 @@ def _num(x):
     return x.item() if isinstance(x, Tensor) else x
 
 
+@with_out(factory=True)
 def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
            requires_grad=False):
     """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 unless a bound is a float."""
@@ -354,6 +360,7 @@ def linspace_values(start, end, steps, np_dtype):
     return np.where(i < steps // 2, head, tail).astype(compute).astype(np_dtype)
 
 
+@with_out(factory=True)
 def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None,
              requires_grad=False):
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (floating types:
@@ -361,6 +368,7 @@ def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=Non
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     np_dtype = np.dtype(_np_dtype(dtype))
+    _check_bounds((_num(start), _num(end)), np_dtype)
     if steps and (np_dtype.kind == "f" or np_dtype.name == "bfloat16"):
         array = linspace_values(_num(start), _num(end), steps, np_dtype)
     else:
@@ -368,12 +376,69 @@ def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=Non
     return _finish(array, device, requires_grad)
 
 
+_C_INT_NAMES = {"int8": "int8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t",
+                "uint8": "uint8_t"}
+
+
+def _check_bounds(values, np_dtype):
+    """PyTorch's error for a range bound an integer dtype cannot hold."""
+    if np_dtype.kind in "iu":
+        info = np.iinfo(np_dtype)
+        for v in values:
+            if not info.min <= v <= info.max:
+                raise RuntimeError(f"value cannot be converted to type "
+                                   f"{_C_INT_NAMES[np_dtype.name]} without overflow")
+
+
+def _c_pow(base, exponent):
+    # math.pow is the C library's pow, as std::pow (numpy's SIMD power can differ by an ulp);
+    # where it raises instead of giving inf or NaN, numpy's gives those
+    try:
+        return math.pow(base, exponent)
+    except (ValueError, OverflowError, ZeroDivisionError):
+        with np.errstate(all="ignore"):
+            return float(np.power(np.float64(base), np.float64(exponent)))
+
+
+def logspace_values(start, end, steps, base, np_dtype):
+    """The host array ``torch.logspace`` gives: ``base ** e`` for exponents spaced as PyTorch's
+    CPU kernel spaces them: the bounds in the dtype, the step, each exponent
+    (``start + i * step``, ``end - (steps - 1 - i) * step`` past halfway) and ``pow`` in double,
+    the result rounded to the dtype (truncated for integers). One step is ``base ** start``."""
+    first, last = float(np_dtype.type(start)), float(np_dtype.type(end))
+    if steps == 1:
+        exponent = np.array([float(start)])
+    else:
+        step = float(np_dtype.type(last - first)) if np_dtype.kind == "f" or \
+            np_dtype.name == "bfloat16" else last - first
+        step /= steps - 1
+        index = np.arange(steps, dtype=np.float64)
+        head = first + index * step
+        tail = last - (steps - 1 - index) * step
+        exponent = np.where(index < steps // 2, head, tail)
+    values = np.array([_c_pow(float(base), e) for e in exponent.tolist()], dtype=np.float64)
+    if np_dtype.kind in "iub":
+        with np.errstate(invalid="ignore", over="ignore"):
+            return np.trunc(values).astype(np_dtype)
+    if np_dtype.itemsize == 2:   # c10::Half and BFloat16 are made from a float, not a double
+        values = values.astype(np.float32)
+    return values.astype(np_dtype)
+
+
+@with_out(factory=True)
 def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, layout=None, device=None,
              requires_grad=False):
-    array = np.logspace(_num(start), _num(end), steps, base=base).astype(_np_dtype(dtype))
+    """``steps`` values ``base ** e`` for exponents evenly spaced from ``start`` to ``end``
+    inclusive (equal to PyTorch's, rounding included)."""
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    np_dtype = np.dtype(_np_dtype(dtype))
+    _check_bounds((_num(start), _num(end)), np_dtype)
+    array = logspace_values(_num(start), _num(end), steps, base, np_dtype)
     return _finish(array, device, requires_grad)
 
 
+@with_out(factory=True)
 def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     """A 2-D tensor with ones on the diagonal."""
     return _finish(np.eye(n, n if m is None else m, dtype=_np_dtype(dtype)), device, requires_grad)

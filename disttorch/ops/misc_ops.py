@@ -16,7 +16,7 @@ from .._backend import get_array_module, to_numpy
 from ..return_types import _structseq
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
-from ._util import register_methods, wrap_dim, default_float, cast, promote
+from ._util import cast, default_float, promote, register_methods, with_out, wrap_dim
 from .arithmetic import _out
 from .indexing import scalar_type_name
 
@@ -351,6 +351,7 @@ class Frexp(Node):
         return g_mantissa * scale
 
 
+@with_out
 def frexp(input, *, out=None):
     """Split ``input`` into mantissas in ``[0.5, 1)`` (in magnitude) and ``int32`` exponents with
     ``input == mantissa * 2 ** exponent`` (the mantissa is differentiable, as in PyTorch)."""
@@ -397,6 +398,7 @@ def histc(input, bins=100, min=0, max=0, *, out=None):
     return _out(_new(xp.asarray(counts.astype(input._data.dtype))), out)
 
 
+@with_out
 def histogram(input, bins=100, *, range=None, weight=None, density=False, out=None):
     """A histogram of ``input`` as ``(hist, bin_edges)``; ``bins`` is a count or a 1-D tensor of
     increasing edges. Not differentiable."""

@@ -14,7 +14,7 @@ import numpy as np
 from .. import _dtype
 from .. import _vmap_state
 from ..tensor import Tensor, _new
-from ._util import register_methods
+from ._util import register_methods, with_out
 from .creation import shape_from_args, _finish, _np_dtype
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
@@ -176,6 +176,7 @@ def _float_dtype(dtype):
     return dt
 
 
+@with_out(factory=True)
 def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
          requires_grad=False, pin_memory=False):
     """Uniform samples on ``[0, 1)`` (complex dtypes: both parts)."""
@@ -195,6 +196,7 @@ def _draw(sample, shape, dt, complex_scale=1.0):
     return sample(shape, dtype=np.float64 if dt.itemsize != 4 else np.float32)
 
 
+@with_out(factory=True)
 def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
           requires_grad=False, pin_memory=False):
     """Standard normal samples (complex dtypes: a complex normal, each part of variance 1/2)."""
@@ -205,6 +207,7 @@ def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
     return _finish(array.astype(dt, copy=False), device, requires_grad)
 
 
+@with_out(factory=True)
 def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None, layout=None,
             device=None, requires_grad=False):
     """Integers uniformly drawn from ``[low, high)`` (int64 by default)."""
@@ -223,6 +226,7 @@ def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None
     return _finish(array, device, requires_grad)
 
 
+@with_out(factory=True)
 def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=None,
              requires_grad=False, pin_memory=False):
     """A random permutation of ``0 .. n-1``."""
@@ -257,6 +261,7 @@ def _data_of(x):
     return to_numpy(x._data) if isinstance(x, Tensor) else x
 
 
+@with_out
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None,
            device=None, requires_grad=False):
     """Normal samples; ``mean``/``std`` may be numbers or tensors (broadcast)."""
@@ -278,6 +283,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
     return _finish((mean + std * z).astype(dt), device, requires_grad)
 
 
+@with_out
 def bernoulli(input, p=None, *, generator=None, out=None):
     """Draw 0/1 with probability ``input`` (or ``p``) per element."""
     probs = _data_of(input) if p is None else np.full(input.shape, p)
@@ -287,6 +293,7 @@ def bernoulli(input, p=None, *, generator=None, out=None):
     return _finish(draws, input.device, False)
 
 
+@with_out
 def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
     """Sample indices from the rows of ``input`` (non-negative weights)."""
     probs = np.asarray(_data_of(input), dtype=np.float64)

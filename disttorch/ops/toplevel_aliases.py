@@ -17,7 +17,7 @@ from ..autograd import grad_mode
 from ..autograd.function import Node
 from ..return_types import _structseq
 from ..tensor import Tensor, _new
-from ._util import register_methods
+from ._util import register_methods, with_out
 
 __all__ = ["batch_norm", "instance_norm", "rms_norm", "bilinear", "embedding", "embedding_bag",
            "channel_shuffle", "cosine_embedding_loss", "hinge_embedding_loss",
@@ -424,6 +424,7 @@ def _histogram_ranges(data, dims, range):
     return out
 
 
+@with_out
 def histogramdd(input, bins, *, range=None, weight=None, density=False, out=None):
     """A multi-dimensional histogram of the points in the last dimension of ``input``.
 

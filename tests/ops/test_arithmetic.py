@@ -48,6 +48,14 @@ OPS = [
            lambda rng: _pairs(rng)),
     OpInfo("maximum_ties", lambda lib, a, b: lib.maximum(a, b),
            lambda rng: [S(np.array([1.0, 2.0, 3.0]), np.array([1.0, 5.0, 3.0]))], gradcheck=False),
+    _binary("fmax", _separated), _binary("fmin", _separated),
+    # NaN on either side and ties: the gradient goes to whichever fmax/fmin keeps, ties to input
+    OpInfo("fmax_nan_ties", lambda lib, a, b: lib.fmax(a, b),
+           lambda rng: [S(np.array([1.0, np.nan, 3.0, 2.0]), np.array([1.0, 5.0, np.nan, 4.0]))],
+           gradcheck=False),
+    OpInfo("fmin_nan_ties", lambda lib, a, b: lib.fmin(a, b),
+           lambda rng: [S(np.array([1.0, np.nan, 3.0, 2.0]), np.array([1.0, 5.0, np.nan, 4.0]))],
+           gradcheck=False),
     OpInfo("zero_dim_operand", lambda lib, a, b: a * b, lambda rng: [S(randn(rng, 3), randn(rng))]),
 ]
 
