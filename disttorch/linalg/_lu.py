@@ -398,6 +398,7 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     return _write(LuSolve.apply(LU, pivots, B, left, adjoint), out)
 
 
+@with_out
 def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True, *, out=None):
     """``(P, L, U)`` from the packed ``(LU, pivots)`` of :func:`torch.linalg.lu_factor`, as a
     named tuple; ``P`` is empty when ``unpack_pivots=False`` and ``L``, ``U`` are empty when
@@ -434,13 +435,14 @@ def lu_solve_deprecated(b, LU_data, LU_pivots, *, out=None):
     return lu_solve(LU_data, LU_pivots, b, out=out)
 
 
+@with_out
 def lu_deprecated(A, pivot=True, get_infos=False, out=None):
     """The packed LU factorisation ``(LU, pivots)`` of ``A``, with ``info`` as a third element
     when ``get_infos=True`` (deprecated in PyTorch for :func:`torch.linalg.lu_factor`). Singular
     matrices do not raise."""
     warnings.warn("torch.lu is deprecated in favor of torch.linalg.lu_factor / "
                   "torch.linalg.lu_factor_ex and will be removed in a future PyTorch release.",
-                  UserWarning, stacklevel=2)
+                  UserWarning, stacklevel=3)   # past with_out's frame
     _check_lu_input(A, "torch.lu_factor")
     _check_pivot(pivot, "linalg.lu_factor")
     LU, pivots, info = LuFactor.apply(A)
