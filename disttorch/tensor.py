@@ -179,10 +179,17 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value):
-        self.requires_grad_(value)
+        self._set_requires_grad(value, "only Tensors of floating point and complex dtype can "
+                                       "require gradients")
 
     def requires_grad_(self, requires_grad=True):
         """Set whether autograd records operations on this (leaf) tensor; returns self."""
+        return self._set_requires_grad(requires_grad, "only Tensors of floating point dtype can "
+                                                      "require gradients")
+
+    def _set_requires_grad(self, requires_grad, integer_error):
+        # PyTorch words the refusal for an integer tensor differently for requires_grad_(),
+        # the requires_grad attribute and a factory's requires_grad=True
         if self.grad_fn is not None:
             if not requires_grad:
                 raise RuntimeError(
@@ -195,7 +202,7 @@ class Tensor:
                                "gradients would be wrong); use real tensors for the real and "
                                "imaginary parts")
         if requires_grad and not self.is_floating_point():
-            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+            raise RuntimeError(integer_error)
         self._requires_grad = bool(requires_grad)
         return self
 

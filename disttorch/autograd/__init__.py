@@ -94,9 +94,14 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     """Compute and return the gradients of ``outputs`` w.r.t. ``inputs`` (without touching ``.grad``).
 
     Returns a tuple with one gradient per input (None for unused inputs when ``allow_unused``).
+    With ``is_grads_batched`` the first dimension of every ``grad_outputs`` tensor is a batch of
+    vectors: each input's gradient gains that leading dimension (one backward pass per vector).
     """
     from .engine import run_backward
     from ..tensor import _new
+    if is_grads_batched:
+        return _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph,
+                             allow_unused, materialize_grads)
     given = [inputs] if isinstance(inputs, _GradientEdge) else list(inputs) \
         if isinstance(inputs, (list, tuple)) else [inputs]
     outputs = _tensors(outputs)
@@ -134,6 +139,46 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                                    "behavior.")
         out.append(g)
     return tuple(out)
+
+
+def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
+                  materialize_grads):
+    """``grad`` with ``is_grads_batched``: PyTorch vmaps the vector-Jacobian product over the
+    batch; here each vector gets its own pass over the retained graph and the results are
+    stacked."""
+    from ..ops.joining import stack
+    outs = _tensors(outputs)
+    vectors = [None] * len(outs) if grad_outputs is None else \
+        (_tensors(grad_outputs) if not isinstance(grad_outputs, (list, tuple))
+         else list(grad_outputs))
+    batch = None
+    for i, (out, v) in enumerate(zip(outs, vectors)):
+        if v is None:
+            continue
+        if tuple(v.shape[1:]) != tuple(out.shape):
+            raise RuntimeError(
+                f"If `is_grads_batched=True`, we interpret the first dimension of each "
+                f"grad_output as the batch dimension. The sizes of the remaining dimensions are "
+                f"expected to match the shape of corresponding output, but a mismatch was "
+                f"detected: grad_output[{i}] has a shape of {v.shape} and output[{i}] has a shape "
+                f"of {out.shape}. If you only want some tensors in `grad_output` to be considered "
+                f"batched, consider using vmap.")
+        batch = v.shape[0] if batch is None else batch
+    if retain_graph is None:
+        retain_graph = create_graph
+    per_vector = []
+    for b in range(batch or 0):
+        per_vector.append(grad(outs, inputs, [None if v is None else v[b] for v in vectors],
+                               retain_graph=True if b < batch - 1 else retain_graph,
+                               create_graph=create_graph, allow_unused=allow_unused,
+                               materialize_grads=materialize_grads))
+    if not per_vector:   # no batched vector: the implicit gradient, as a batch of one
+        return tuple(None if g is None else g.unsqueeze(0) for g in
+                     grad(outs, inputs, vectors, retain_graph=retain_graph,
+                          create_graph=create_graph, allow_unused=allow_unused,
+                          materialize_grads=materialize_grads))
+    return tuple(None if column[0] is None else stack(list(column))
+                 for column in zip(*per_vector))
 
 
 def __getattr__(name):

@@ -44,10 +44,14 @@ def place(array, device):
     return _move(array, dev)
 
 
+# a factory's requires_grad=True on an integer dtype: PyTorch's wording for factories
+FACTORY_GRAD_REFUSAL = "Only Tensors of floating point and complex dtype can require gradients"
+
+
 def _finish(array, device, requires_grad):
     t = _new(place(array, device))
     if requires_grad:
-        t.requires_grad_(True)
+        t._set_requires_grad(True, FACTORY_GRAD_REFUSAL)
     return t
 
 
@@ -155,7 +159,7 @@ def as_tensor(data, dtype=None, device=None):
 def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
     t = tensor(obj, dtype=dtype, device=device) if copy else as_tensor(obj, dtype=dtype, device=device)
     if requires_grad:
-        t.requires_grad_(True)
+        t._set_requires_grad(True, FACTORY_GRAD_REFUSAL)
     return t
 
 
@@ -203,7 +207,7 @@ def _filled(args, size, fill, dtype, device, requires_grad, name, default=None):
         array = np.full(shape, fill, dt)
     t = _new(array)
     if requires_grad:
-        t.requires_grad_(True)
+        t._set_requires_grad(True, FACTORY_GRAD_REFUSAL)
     return t
 
 

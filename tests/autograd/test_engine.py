@@ -153,7 +153,7 @@ def test_retain_grad():
 
 
 def test_requires_grad_rules():
-    with pytest.raises(RuntimeError, match="only Tensors of floating point and complex dtype can "
+    with pytest.raises(RuntimeError, match="only Tensors of floating point dtype can "
                                            "require gradients"):
         disttorch.tensor([1, 2]).requires_grad_()
     y = disttorch.ones(2, requires_grad=True) * 2
@@ -344,3 +344,24 @@ def test_complex_autograd_is_refused_not_silently_wrong():
         disttorch.ones(2, dtype=disttorch.complex64).requires_grad_()
     with disttorch.no_grad():
         assert (x.to(disttorch.complex64) * (1 + 1j)).abs().tolist() == pytest.approx([2 ** 0.5] * 3)
+
+
+@requires_torch
+def test_integer_tensors_refuse_gradients_in_torchs_words():
+    # PyTorch words it three ways: requires_grad_(), the attribute, a factory's argument
+    def refusals(t):
+        x = t.ones(2, dtype=t.int64)
+        messages = []
+        for call in (x.requires_grad_, lambda: setattr(x, "requires_grad", True),
+                     lambda: t.ones(2, dtype=t.int64, requires_grad=True),
+                     lambda: t.tensor([1, 2], requires_grad=True),
+                     lambda: t.randint(0, 5, (3,), requires_grad=True),
+                     lambda: t.randint_like(t.ones(3, dtype=t.int64), 5, requires_grad=True),
+                     lambda: t.nn.Parameter(x)):
+            with pytest.raises(RuntimeError) as info:
+                call()
+            messages.append(str(info.value))
+        like = t.randint_like(t.ones(3), 5, requires_grad=True)
+        messages.append((str(like.dtype).split(".")[1], like.requires_grad))
+        return messages
+    assert refusals(disttorch) == refusals(torch)

@@ -1,5 +1,8 @@
-"""``Tensor.grad_dtype``: the dtype a leaf's gradient is cast to (or None: any), and the checks
-on assigning ``.grad``, each outcome and message compared with PyTorch's."""
+"""``Tensor.grad_dtype``: the dtype a leaf's gradient is cast to (or None: any), the checks on
+assigning ``.grad``, and ``autograd.grad(..., is_grads_batched=True)``; each outcome and message
+compared with PyTorch's."""
+import numpy as np
+
 import disttorch
 from tests.ops.harness import requires_torch, torch
 
@@ -63,3 +66,28 @@ def test_grad_dtype_casts_incoming_gradients():
     x.grad_dtype = disttorch.float64
     (x * 2).sum().backward()
     assert x.grad.dtype == disttorch.float64 and x.grad.tolist() == [2.0, 2.0, 2.0]
+
+
+@requires_torch
+def test_is_grads_batched_matches_torch():
+    def run(t):
+        x = t.tensor([1.0, -2.0, 3.0], dtype=t.float64, requires_grad=True)
+        w = t.tensor([[0.5, 1.0, -1.0], [2.0, 0.0, 1.5]], dtype=t.float64, requires_grad=True)
+        y = (w @ x.sin()) ** 2
+        vectors = t.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, -2.0]], dtype=t.float64)
+        gx, gw = t.autograd.grad(y, (x, w), vectors, is_grads_batched=True, create_graph=True)
+        hx, = t.autograd.grad(gx.sum(), x)               # through the batched gradients
+        summed, = t.autograd.grad((x * x).sum(), x, t.ones(4, dtype=t.float64),
+                                  is_grads_batched=True)
+        messages = []
+        for call in (lambda: t.autograd.grad(x * 2, x, t.ones(3), is_grads_batched=True),
+                     lambda: t.autograd.grad(x * 2, x, None, is_grads_batched=True)):
+            try:
+                call()
+            except RuntimeError as exc:
+                messages.append(str(exc).split(":")[0])
+        return [a.detach().numpy() for a in (gx, gw, hx, summed)], messages
+    (ours, our_errors), (theirs, their_errors) = run(disttorch), run(torch)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert our_errors == their_errors

@@ -268,3 +268,33 @@ GRADGRAD = {
 def test_double_backward_finite_differences(name):
     fn, inputs = GRADGRAD[name](np.random.default_rng(0))
     assert disttorch.autograd.gradgradcheck(fn, inputs)
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+def test_embedding_bag_scales_gradients_by_index_frequency(mode):
+    # the documented rule (each row's gradient over its index's count in the input), which
+    # CUDA follows; torch 2.13's CPU kernel divides by another index's count where counts
+    # differ (pytorch#190063), so torch is the oracle only where every index occurs equally
+    inp = disttorch.tensor([1, 2, 1, 1, 4, 2, 0, 5])
+    offsets = disttorch.tensor([0, 3, 5])
+    w = disttorch.ones(6, 1, requires_grad=True)
+    disttorch.nn.functional.embedding_bag(inp, w, offsets, mode=mode,
+                                          scale_grad_by_freq=True).sum().backward()
+    if mode == "sum":   # every occurrence contributes 1, each index's total divided by its count
+        want = [1.0, 1.0, 1.0, 0.0, 1.0, 1.0]
+    else:               # occurrences weighted by 1/bag size: bags of 3, 2 and 3
+        want = [(1 / 3) / 1, (1 / 3 + 1 / 3 + 1 / 2) / 3, (1 / 3 + 1 / 3) / 2, 0.0, (1 / 2) / 1,
+                (1 / 3) / 1]
+    np.testing.assert_allclose(w.grad[:, 0].numpy(), want, rtol=1e-6)
+    if torch is not None:
+        equal = [[3, 5, 5, 3], [0, 2, 2, 0]]   # every index twice: torch's CPU kernel is right
+        grads = []
+        for lib in (disttorch, torch):
+            weight = lib.tensor(np.linspace(-1, 1, 12).reshape(6, 2), requires_grad=True)
+            lib.nn.functional.embedding_bag(lib.tensor(equal), weight, mode=mode,
+                                            scale_grad_by_freq=True).pow(2).sum().backward()
+            grads.append(weight.grad.detach().numpy())
+        np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+    with pytest.raises(RuntimeError, match="max mode does not support scaling the gradient"):
+        disttorch.nn.functional.embedding_bag(inp, w, offsets, mode="max",
+                                              scale_grad_by_freq=True)

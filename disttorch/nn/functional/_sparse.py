@@ -138,9 +138,14 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
 class EmbeddingBag(Node):
     """Sum or mean of the (optionally weighted) rows of each bag."""
 
-    def forward(self, weight, indices, bag_of, num_bags, mode, per_sample, padding_idx):
+    def forward(self, weight, indices, bag_of, num_bags, mode, per_sample, padding_idx,
+                scale_grad_by_freq=False):
         xp = get_array_module(weight)
         dim = weight.shape[1]
+        # scale_grad_by_freq: each row's gradient over the index's count in the whole input (the
+        # documented rule, and CUDA's; torch 2.13's CPU kernel reads the count of another index)
+        self.freq = 1.0 / _bincount(xp, indices, length=weight.shape[0])[indices].astype(
+            weight.dtype) if scale_grad_by_freq else None
         keep = xp.ones(indices.shape[0], weight.dtype) if padding_idx is None else \
             (indices != padding_idx).astype(weight.dtype)
         base = keep
@@ -163,18 +168,20 @@ class EmbeddingBag(Node):
             picked = g[_new(self.bag_of)]
             factor = _new(self.base) if per_sample is None else _new(self.base) * per_sample
             if e[0] is not None:
-                gw = EmbeddingGrad.apply(picked * factor.unsqueeze(1), self.indices,
+                row_factor = factor if self.freq is None else factor * _new(self.freq)
+                gw = EmbeddingGrad.apply(picked * row_factor.unsqueeze(1), self.indices,
                                          self.num_rows)
             if per_sample is not None and e[5] is not None:
                 gps = (picked * weight[_new(self.indices)]).sum(1) * _new(self.base)
-            return gw, None, None, None, None, gps, None
+            return gw, None, None, None, None, gps, None, None
         picked = g[self.bag_of]
         factor = self.base if per_sample is None else self.base * per_sample
         if e[0] is not None:
-            gw = _row_scatter(picked * factor[:, None], self.indices, self.num_rows)
+            row_factor = factor if self.freq is None else factor * self.freq
+            gw = _row_scatter(picked * row_factor[:, None], self.indices, self.num_rows)
         if per_sample is not None and e[5] is not None:
             gps = (picked * weight[self.indices]).sum(axis=1) * self.base
-        return gw, None, None, None, None, gps, None
+        return gw, None, None, None, None, gps, None, None
 
 
 class EmbeddingBagMax(Node):
@@ -226,6 +233,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
             split into bags by ``offsets``.
         weight (Tensor): :math:`(V, D)` embedding matrix.
         offsets (LongTensor, optional): starting position of each bag in a 1-D ``input``.
+        scale_grad_by_freq (bool): divide each row's gradient by how often its index occurs
+            in ``input`` (``'sum'``/``'mean'``).
         mode (str): ``'sum'``, ``'mean'`` or ``'max'``.
         per_sample_weights (Tensor, optional): a weight per index (``mode='sum'`` only).
         include_last_offset (bool): ``offsets`` has one extra entry (the end of the last bag).
@@ -273,5 +282,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
             _renorm_(weight, flat, max_norm, norm_type)
     padding_idx = _padding_index(padding_idx, num_rows)
     if mode == "max":
+        if scale_grad_by_freq:
+            raise RuntimeError("max mode does not support scaling the gradient by the frequency")
         return EmbeddingBagMax.apply(weight, _new(flat), bag_of, num_bags, padding_idx)
-    return EmbeddingBag.apply(weight, _new(flat), bag_of, num_bags, mode, psw, padding_idx)
+    return EmbeddingBag.apply(weight, _new(flat), bag_of, num_bags, mode, psw, padding_idx,
+                              bool(scale_grad_by_freq))
