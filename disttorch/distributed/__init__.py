@@ -40,6 +40,7 @@ class _State:
     default = None
     backend = None
     groups = {}
+    group_backends = {}   # id(subgroup) -> its Backend, where new_group named another one
 
 
 def is_available():
@@ -162,6 +163,7 @@ def destroy_process_group(group=None):
         for g in list(_State.groups.values()):
             g.shutdown()
         _State.groups.clear()
+        _State.group_backends.clear()
         if _State.default is not None:
             _State.default.shutdown()
         _State.default = None
@@ -170,6 +172,7 @@ def destroy_process_group(group=None):
     else:
         group.shutdown()
         _State.groups.pop(id(group), None)
+        _State.group_backends.pop(id(group), None)
 
 
 def get_rank(group=None):
@@ -187,8 +190,9 @@ def get_world_size(group=None):
 
 
 def get_backend(group=None):
-    _group(group)
-    return str(_State.backend)
+    """The backend of ``group`` (the default group when None), as a string."""
+    pg = _group(group)
+    return str(_State.group_backends.get(id(pg), _State.backend))
 
 
 def get_process_group_ranks(group):
@@ -211,7 +215,9 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local
     """A subgroup of the default group with the given global ``ranks`` (all ranks when None).
 
     Every rank of the default group calls it; ranks outside ``ranks`` get
-    ``GroupMember.NON_GROUP_MEMBER``.
+    ``GroupMember.NON_GROUP_MEMBER``. ``backend`` gives the subgroup a backend of its own
+    (``"gloo"``/``"mpi"`` for CPU tensors beside an NCCL world, ``"nccl"`` beside an MPI one);
+    by default it has the default group's.
     """
     world = _require_init()
     ranks = list(range(world.size())) if ranks is None else sorted({int(r) for r in ranks})
@@ -219,11 +225,35 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local
         if not 0 <= r < world.size():
             raise ValueError(f"The new group's rank should be within the world_size set by "
                              f"init_process_group, got rank {r}")
-    pg = world.split(ranks, timeout or world.timeout, f"group{len(_State.groups) + 1}")
+    name = f"group{len(_State.groups) + 1}"
+    timeout = timeout or world.timeout
+    wanted = Backend(backend) if backend is not None else _State.backend
+    pg = world.split(ranks, timeout, name) if wanted == _State.backend else \
+        _split_with_backend(world, wanted, ranks, timeout, name)
     if pg is None:
         return GroupMember.NON_GROUP_MEMBER
     _State.groups[id(pg)] = pg
+    if wanted != _State.backend:
+        _State.group_backends[id(pg)] = wanted
     return pg
+
+
+def _split_with_backend(world, backend, ranks, timeout, name):
+    """A subgroup of ``world`` on another built-in backend: its ranks' MPI communicator (the
+    NCCL backend's control group, or the MPI group itself), wrapped in NCCL where asked."""
+    from .backend_mpi import ProcessGroupMPI
+    base = world if isinstance(world, ProcessGroupMPI) else getattr(world, "control", None)
+    if base is None or backend not in (Backend.MPI, Backend.GLOO, Backend.NCCL):
+        raise ValueError(f"new_group: cannot make a '{backend}' subgroup of a "
+                         f"'{_State.backend}' default group")
+    control = base.split(ranks, timeout, name)
+    if control is None or backend != Backend.NCCL:
+        return control
+    from .backend_nccl import ProcessGroupNCCL, nccl_unavailable_reason
+    reason = nccl_unavailable_reason()
+    if reason is not None:
+        raise RuntimeError(reason)
+    return ProcessGroupNCCL(None, timeout, name=name, control=control)
 
 
 def _rank_in(pg, global_rank, what):

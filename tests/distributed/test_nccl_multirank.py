@@ -37,6 +37,12 @@ def test_ddp_on_each_ranks_device_without_set_device(mpirun, sim_env, case, n):
     assert proc.stdout.count(f" {case} ok") == n, proc.stdout
 
 
+@pytest.mark.parametrize("world", ["nccl", "gloo"])
+def test_subgroups_take_a_backend_of_their_own(mpirun, sim_env, world):
+    proc = mpirun("mixed_backends.py", 2, world, env=sim_env)
+    assert proc.stdout.count("mixed backends ok") == 2, proc.stdout
+
+
 def test_ranks_sharing_a_gpu_are_told_to_set_the_device(mpirun, sim_env):
     proc = mpirun("nccl_same_device.py", 2, env=sim_env)
     assert proc.stdout.count("refused") == 2, proc.stdout + proc.stderr
