@@ -462,10 +462,19 @@ def qr(A, mode="reduced", *, out=None):
     return return_types.qr(Q, R)
 
 
+def _hermitian_from_lower(a, xp):
+    """The symmetric matrix whose lower triangle is ``a``'s: what a Hermitian routine reads."""
+    lower = xp.tril(a)
+    return lower + _mT(xp.tril(a, -1))
+
+
 class Pinv(Node):
-    def forward(self, A, atol, rtol):
+    def forward(self, A, atol, rtol, hermitian=False):
         xp = get_array_module(A)
-        U, S, Vh = xp.linalg.svd(A, full_matrices=False)
+        # hermitian: the pseudo-inverse of the matrix A's lower triangle defines, as PyTorch's
+        # eigh path computes it; the backward keeps PyTorch's formula in A itself
+        U, S, Vh = xp.linalg.svd(_hermitian_from_lower(A, xp) if hermitian else A,
+                                 full_matrices=False)
         largest = S[..., :1] if S.shape[-1] else xp.zeros(S.shape[:-1] + (1,), S.dtype)
         keep = S > xp.maximum(atol, rtol * largest)
         with np.errstate(divide="ignore"):
@@ -484,26 +493,38 @@ class Pinv(Node):
         Xt, gXt = _mT(X), _mT(gX)
         # Golub and Pereyra (1973): the derivative of the pseudo-inverse at constant rank
         return -(Xt @ gX @ Xt) + (I_m - A @ X) @ gXt @ X @ Xt \
-            + Xt @ X @ gXt @ (I_n - X @ A), None, None
+            + Xt @ X @ gXt @ (I_n - X @ A), None, None, None
 
 
 def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
     """The Moore-Penrose pseudo-inverse; singular values at most
-    ``max(atol, rtol * largest)`` are treated as zero (PyTorch's defaults)."""
+    ``max(atol, rtol * largest)`` are treated as zero (PyTorch's defaults). With ``hermitian``
+    only the lower triangle of ``A`` is read."""
     _check_float(A, "linalg.pinv")
     if rtol is None:
         rtol = 0.0 if atol is not None and atol > 0 else \
             max(A._data.shape[-2:]) * float(np.finfo(A._data.dtype).eps)
-    return _write(Pinv.apply(A, 0.0 if atol is None else atol, rtol), out)
+    if hermitian and A._data.shape[-1] != A._data.shape[-2]:
+        raise RuntimeError("linalg.eigh: A must be batches of square matrices, but they are "
+                           f"{A._data.shape[-2]} by {A._data.shape[-1]} matrices")
+    return _write(Pinv.apply(A, 0.0 if atol is None else atol, rtol, bool(hermitian)), out)
 
 
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None):
-    """Number of singular values above the tolerance, per matrix (int64)."""
+    """Number of singular values above the tolerance, per matrix (int64); with ``hermitian``
+    the absolute eigenvalues of ``A``'s lower triangle."""
     A, = autocast_args("linalg.matrix_rank", A)
     _check_float(A, "linalg.matrix_rank")
     a = A._data
     xp = get_array_module(a)
-    S = xp.linalg.svd(a, compute_uv=False)
+    if hermitian:
+        if a.shape[-1] != a.shape[-2]:
+            raise RuntimeError("linalg.eigh: A must be batches of square matrices, but they are "
+                               f"{a.shape[-2]} by {a.shape[-1]} matrices")
+        S = xp.abs(xp.linalg.eigvalsh(a, UPLO="L"))   # the lower triangle, as PyTorch reads it
+        S = xp.sort(S, axis=-1)[..., ::-1]
+    else:
+        S = xp.linalg.svd(a, compute_uv=False)
     largest = S.max(axis=-1, keepdims=True) if S.shape[-1] else xp.zeros(S.shape[:-1] + (1,))
     if rtol is None:
         rtol = 0.0 if atol is not None and atol > 0 else max(a.shape[-2:]) * np.finfo(a.dtype).eps

@@ -67,3 +67,24 @@ def test_norms_of_complex_tensors_are_real(fn):
     ours, theirs = fn(disttorch, disttorch.from_numpy(a)), fn(torch, torch.from_numpy(a))
     assert ours.dtype == disttorch.float32 and theirs.dtype == torch.float32
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+@requires_torch
+def test_hermitian_pinv_and_rank_read_the_lower_triangle_as_torch():
+    data = np.array([[2.0, 5.0, 1.0], [1.0, 3.0, 7.0], [0.5, 2.0, 4.0]])   # not symmetric
+    results = []
+    for lib in (disttorch, torch):
+        A = lib.tensor(data, dtype=lib.float64, requires_grad=True)
+        P = lib.linalg.pinv(A, hermitian=True)
+        (P * lib.tensor(np.arange(9.0).reshape(3, 3))).sum().backward()
+        ranks = lib.linalg.matrix_rank(lib.tensor(np.stack([data, np.diag([1.0, 0.0, 1e-20])])),
+                                       hermitian=True)
+        results.append((P.detach().numpy(), A.grad.numpy(), ranks.tolist(),
+                        int(lib.linalg.matrix_rank(lib.tensor([[1.0, 9.0], [1.0, 1.0]]),
+                                                   hermitian=True))))
+    (p, g, r, r2), (tp, tg, tr, tr2) = results
+    np.testing.assert_allclose(p, tp, rtol=1e-10)
+    np.testing.assert_allclose(g, tg, rtol=1e-10)
+    assert (r, r2) == (tr, tr2)
+    with pytest.raises(RuntimeError, match="A must be batches of square matrices"):
+        disttorch.linalg.pinv(disttorch.ones(2, 3), hermitian=True)
