@@ -19,6 +19,14 @@ def test_timeout_names_the_missing_rank(mpirun):
     assert "Ranks that had not joined: 1 (last joined collective #1: allreduce)" in lines[0]
 
 
+def test_monitored_barrier_names_the_missing_rank_within_its_own_timeout(mpirun):
+    proc = mpirun("timeout.py", 3, "2", "monitored", check=False)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("TIMEOUT")]
+    assert lines, proc.stdout + proc.stderr
+    assert "barrier (collective #2)" in lines[0] and "timed out after 2 s" in lines[0]
+    assert "Ranks that had not joined: 1 (last joined collective #1: allreduce)" in lines[0]
+
+
 def test_debug_mode_reports_mismatched_shapes(mpirun):
     proc = mpirun("debug_mismatch.py", 2, env={"TORCH_DISTRIBUTED_DEBUG": "DETAIL"})
     assert "MISMATCH" in proc.stdout
