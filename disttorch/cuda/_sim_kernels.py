@@ -73,6 +73,8 @@ class RawKernel:
         if not 0 <= int(shared_mem) <= _MAX_SHARED:
             raise ValueError(f"{where}: {shared_mem} bytes of shared memory (at most "
                              f"{_MAX_SHARED})")
+        if _simulated._state["count"] > 1:
+            _simulated._check_devices(args, {})     # a launch reads the current device's memory
         for param, arg in zip(self.params, args):
             if param.pointer:
                 if arg is None:

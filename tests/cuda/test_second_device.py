@@ -111,6 +111,34 @@ def test_model_parallel_training_equals_the_cpu(two_devices):
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["SGD", "Adam"])
+def test_multi_tensor_kernels_use_tables_on_their_own_device(name):
+    """The fused optimizer steps pass pointer and size tables that live on the device; two
+    models of one shape on two GPUs have equal size tables, and each needs its own copy."""
+    if not _kernels_emulated():
+        pytest.skip("needs the kernel emulator (a C++ compiler)")
+    with _simulated.simulate(device_count=2, fused_kernels="run"):
+        results = []
+        for where in ("cuda:0", "cuda:1", "cuda:0"):
+            disttorch.manual_seed(0)
+            model = disttorch.nn.Linear(5, 4).to(where)
+            kwargs = {"momentum": 0.9} if name == "SGD" else {}
+            optimizer = getattr(disttorch.optim, name)(model.parameters(), lr=0.1, **kwargs)
+            for _ in range(2):
+                optimizer.zero_grad()
+                model(disttorch.ones(3, 5, device=where)).square().sum().backward()
+                optimizer.step()
+            results.append([_host(p) for p in model.parameters()])
+    for other in results[1:]:
+        for got, want in zip(other, results[0]):
+            np.testing.assert_array_equal(got, want)
+
+
+def _kernels_emulated():
+    from disttorch.cuda import _kernel_emulator
+    return _kernel_emulator.available()
+
+
 def test_grad_scaler_unscales_each_device_with_its_own_copy_of_the_scale(two_devices):
     a = disttorch.nn.Linear(3, 3).to("cuda:0")
     b = disttorch.nn.Linear(3, 1).to("cuda:1")

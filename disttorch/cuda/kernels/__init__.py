@@ -56,12 +56,14 @@ class _PointerTables:
         self.capacity = capacity
         self.tables = {}
 
-    def get(self, values):
-        key = (len(values),) + values
+    def get(self, values, device):
+        # a table serves one device (no peer access) and one array module: the CPU emulator's
+        # tests run beside the real GPU's in one process, with equal sizes tables
+        cp = cupy_module()
+        key = (id(cp), device, len(values)) + values
         table = self.tables.get(key)
         if table is not None:
             return table[0]
-        cp = cupy_module()
         import numpy as np
         host = cupyx_module(cp).empty_pinned((len(values),), np.int64)
         host[...] = values
@@ -88,7 +90,9 @@ def launch_multi_tensor(kernel, tensor_lists, scalars):
     """
     first = tensor_lists[0]
     sizes = tuple(int(a.size) for a in first)
-    pointers = [_tables.get(tuple(int(a.data.ptr) for a in arrays)) for arrays in tensor_lists]
-    count = _tables.get(sizes)
+    device = first[0].device.id
+    pointers = [_tables.get(tuple(int(a.data.ptr) for a in arrays), device)
+                for arrays in tensor_lists]
+    count = _tables.get(sizes, device)
     blocks_x = min(_MAX_BLOCKS_PER_TENSOR, max(1, (max(sizes) + _BLOCK - 1) // _BLOCK))
     kernel((blocks_x, len(first)), (_BLOCK,), tuple(pointers) + (count,) + tuple(scalars))
