@@ -99,7 +99,7 @@ def time_round(lib, step, steps):
 
 
 def peak_mib(lib, step):
-    # two more steps, outside the timing (disttorch's peak tracking costs a little)
+    # two more steps, outside the timing
     lib.cuda.reset_peak_memory_stats()
     for _ in range(2):
         step()
@@ -116,6 +116,9 @@ def bench_workload(kind, steps, warmup, rounds):
     libs = {"disttorch": disttorch, "torch": torch}
     step_fns = {name: make_step(lib, base, amp) for name, lib in libs.items()}
     for name, lib in libs.items():
+        # peak tracking on for every timed step, as PyTorch's allocator always has it (ours
+        # costs a memory hook from the first peak query on; see cuda/_peak_memory.py)
+        lib.cuda.reset_peak_memory_stats()
         time_round(lib, step_fns[name], warmup)
     times = {name: [] for name in libs}
     losses = {}

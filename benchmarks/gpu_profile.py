@@ -36,6 +36,19 @@ def timings(lib, step, steps=20):
     return synced * 1e3, enqueue * 1e3
 
 
+def with_peak_tracking(lib, step):
+    """The synchronised step time with disttorch's peak-memory hook installed (the first peak
+    query installs it; PyTorch's allocator tracks peaks always), then the hook removed again."""
+    from disttorch import cuda
+    lib.cuda.reset_peak_memory_stats()
+    try:
+        return timings(lib, step)[0]
+    finally:
+        if cuda._hook is not None:
+            cuda._hook.__exit__()
+            cuda._hook = None
+
+
 def _per_call_us(fn, repeat=2000):
     fn()
     start = time.perf_counter()
@@ -64,6 +77,29 @@ def op_overheads():
          lambda: disttorch.nn.functional.linear(a_d, w_d),
          lambda: torch.nn.functional.linear(a_t, w_t)),
     ]
+    # the transformer's GEMM shapes in both precisions, and autocast's weight cast
+    for dtype in ("float32", "float16"):
+        x_c, w_c = cupy.ones((2048, 128), dtype), cupy.ones((384, 128), dtype)
+        q_c, k_c = cupy.ones((128, 64, 32), dtype), cupy.ones((128, 32, 64), dtype)
+        x_d, w_d16 = (disttorch.ones(*a.shape, dtype=getattr(disttorch, dtype), device="cuda")
+                      for a in (x_c, w_c))
+        q_d, k_d = (disttorch.ones(*a.shape, dtype=getattr(disttorch, dtype), device="cuda")
+                    for a in (q_c, k_c))
+        x_t, w_t16 = (torch.ones(*a.shape, dtype=getattr(torch, dtype), device="cuda")
+                      for a in (x_c, w_c))
+        q_t, k_t = (torch.ones(*a.shape, dtype=getattr(torch, dtype), device="cuda")
+                    for a in (q_c, k_c))
+        rows += [
+            (f"mm {dtype} 2048x128x384", lambda x=x_c, w=w_c: x @ w.T,
+             lambda x=x_d, w=w_d16: x @ w.T, lambda x=x_t, w=w_t16: x @ w.T),
+            (f"bmm {dtype} 128x64x32x64", lambda q=q_c, k=k_c: q @ k,
+             lambda q=q_d, k=k_d: q @ k, lambda q=q_t, k=k_t: q @ k),
+        ]
+    w32_c = cupy.ones((384, 128), cupy.float32)
+    w32_d = disttorch.ones(384, 128, device="cuda")
+    w32_t = torch.ones(384, 128, device="cuda")
+    rows.append(("astype f32->f16", lambda: w32_c.astype(cupy.float16), lambda: w32_d.half(),
+                 lambda: w32_t.half()))
     for name, c, d, t in rows:
         print(f"op {name:22s} cupy {_per_call_us(c):7.1f} us   disttorch {_per_call_us(d):7.1f} us"
               f"   torch {_per_call_us(t):7.1f} us", flush=True)
@@ -82,6 +118,8 @@ def main():
         t_sync, t_enq = timings(torch, theirs)
         print(f"== {kind}: disttorch {o_sync:.3f} ms/step (host enqueue {o_enq:.3f} ms), torch "
               f"{t_sync:.3f} ms/step (host enqueue {t_enq:.3f} ms)", flush=True)
+        print(f"== {kind}: disttorch with peak-memory tracking on "
+              f"{with_peak_tracking(disttorch, ours):.3f} ms/step", flush=True)
         profiler = cProfile.Profile()
         profiler.enable()
         for _ in range(10):

@@ -14,6 +14,7 @@ import warnings
 
 from .._backend import cupy_module, is_real_cupy, note_device
 from . import _stream_uses
+from ._peak_memory import PeakTracker
 from .. import _streams
 
 __all__ = ["is_available", "device_count", "current_device", "set_device", "device",
@@ -33,9 +34,8 @@ _DEFAULT_SEED = 67280421310721  # PyTorch's default seed, for CUDA generators to
 _initialized = None  # the array module CUDA was first used through
 _seeds = {"all": _DEFAULT_SEED, "current": None}  # manual_seed_all's; manual_seed's before init
 _generators = {}  # device index -> {"initial": seed, "segment": seed} of generators seeded here
-_peak = {}  # device index -> {"allocated": bytes, "reserved": bytes} (real CuPy only)
 _properties = {}
-_hook = None
+_hook = None  # the PeakTracker memory hook (real CuPy only), once a peak is asked for
 
 
 class OutOfMemoryError(RuntimeError):
@@ -100,7 +100,8 @@ def _require():
         # per array module: tests switch between the simulated device and CuPy
         _initialized = cp
         _generators.clear()
-        _peak.clear()
+        if _hook is not None:
+            _hook.clear()
         _touch(cp.cuda.runtime.getDevice())
     return cp
 
@@ -485,25 +486,20 @@ def stream(stream):
 
 
 def _install_peak_hook():
-    # CuPy's pool keeps no peak; a malloc hook samples the pool after every new allocation. It
-    # slows every allocation, so it is installed only once peaks are asked for.
+    # CuPy's pool keeps no peak: a memory hook counts its blocks (_peak_memory). It adds a
+    # little to every allocation, so it is installed only once peaks are asked for.
     global _hook
     cp = cupy_module()
     if _hook is not None or not is_real_cupy(cp):
         return
     from cupy.cuda import memory_hook
 
-    class _PeakHook(memory_hook.MemoryHook):
+    class _PeakHook(PeakTracker, memory_hook.MemoryHook):
         name = "disttorch_peak"
 
-        def malloc_postprocess(self, device_id, size, mem_size, mem_ptr, pmem_id):
-            _sample_peak(device_id)
-
-        def alloc_postprocess(self, device_id, mem_size, mem_ptr):
-            _sample_peak(device_id)
-
-    _hook = _PeakHook()
-    _hook.__enter__()
+    hook = _PeakHook(_pool_bytes)
+    hook.__enter__()
+    _hook = hook
 
 
 def _pool_bytes(index):
@@ -514,14 +510,6 @@ def _pool_bytes(index):
         return int(pool.used_bytes()), int(pool.total_bytes())
 
 
-def _sample_peak(index):
-    allocated, reserved = _pool_bytes(index)
-    peak = _peak.setdefault(index, {"allocated": allocated, "reserved": reserved})
-    peak["allocated"] = max(peak["allocated"], allocated)
-    peak["reserved"] = max(peak["reserved"], reserved)
-    return peak
-
-
 def _peaks(index):
     """``(allocated, reserved)`` peaks of device ``index``."""
     cp = cupy_module()
@@ -529,8 +517,7 @@ def _peaks(index):
         peak = int(cp.peak_memory(index))
         return peak, peak  # the simulated pool caches nothing: reserved is allocated
     _install_peak_hook()
-    peak = _sample_peak(index)
-    return peak["allocated"], peak["reserved"]
+    return _hook.peaks(index)
 
 
 def memory_stats(device=None):
@@ -600,8 +587,7 @@ def reset_peak_memory_stats(device=None):
         cp.reset_peak_memory(index)
         return
     _install_peak_hook()
-    _peak.pop(index, None)
-    _sample_peak(index)
+    _hook.reset(index)
 
 
 def memory_stats_as_nested_dict(device=None):

@@ -121,6 +121,19 @@ def test_memory_statistics(device):
     assert disttorch.cuda.max_memory_allocated() >= disttorch.cuda.memory_allocated()
 
 
+def test_the_peak_counts_blocks_freed_before_the_query(device):
+    x = disttorch.empty(1, device=device)  # CUDA initialised before the peak is reset
+    disttorch.cuda.reset_peak_memory_stats()
+    before = disttorch.cuda.memory_allocated()
+    for _ in range(3):
+        a = disttorch.empty(1 << 20, device=device)
+        b = disttorch.empty(1 << 19, device=device)
+        del a, b
+    assert disttorch.cuda.memory_allocated() == before
+    assert disttorch.cuda.max_memory_allocated() == before + 4 * (1 << 20) + 4 * (1 << 19)
+    del x
+
+
 def test_simulated_device_rejects_host_arrays(device):
     if _backend.is_real_cupy(_backend.cupy_module()):
         pytest.skip("checks the simulated device's own strictness")
