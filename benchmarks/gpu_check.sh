@@ -130,7 +130,7 @@ bench_rc=$?
 # next change, in its own file; its summary lines come here.
 echo
 echo "=== GPU step profile (benchmarks/gpu_profile.py -> gpu_profile.log) ==="
-timeout -s INT -k 10 60 $python benchmarks/gpu_profile.py transformer cnn transformer-amp \
+timeout -s INT -k 10 90 $python benchmarks/gpu_profile.py transformer cnn transformer-amp \
     > "$out/gpu_profile.log" 2>&1
 grep -E "^(op |== )" "$out/gpu_profile.log"
 

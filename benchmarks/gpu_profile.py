@@ -49,6 +49,37 @@ def with_peak_tracking(lib, step):
             cuda._hook = None
 
 
+def _cublas_rows(cupy):
+    """One cuBLAS gemmEx (2048x128 by 128x384, float16 and float32) called straight through
+    CuPy's binding, and CuPy's handle lookup alone: whether a GEMM's host time is CuPy's or
+    cuBLAS's own. The cupy column is the raw call; disttorch and torch run their matmul."""
+    import numpy as np
+    import disttorch
+    import torch
+    from cupy_backends.cuda.api import runtime
+    from cupy_backends.cuda.libs import cublas
+    rows = []
+    one, zero = np.array(1, np.float32), np.array(0, np.float32)
+    m, n, k = 384, 2048, 128
+    for dtype, code in (("float32", runtime.CUDA_R_32F), ("float16", runtime.CUDA_R_16F)):
+        a, b, c = cupy.ones((k, m), dtype), cupy.ones((n, k), dtype), cupy.empty((n, m), dtype)
+
+        def raw(a=a, b=b, c=c, code=code):
+            cublas.gemmEx(cupy.cuda.device.get_cublas_handle(), 0, 0, m, n, k, one.ctypes.data,
+                          a.data.ptr, code, m, b.data.ptr, code, k, zero.ctypes.data,
+                          c.data.ptr, code, m, cublas.CUBLAS_COMPUTE_32F,
+                          cublas.CUBLAS_GEMM_DEFAULT_TENSOR_OP)
+        x_d = disttorch.ones(n, k, dtype=getattr(disttorch, dtype), device="cuda")
+        w_d = disttorch.ones(k, m, dtype=getattr(disttorch, dtype), device="cuda")
+        x_t = torch.ones(n, k, dtype=getattr(torch, dtype), device="cuda")
+        w_t = torch.ones(k, m, dtype=getattr(torch, dtype), device="cuda")
+        rows.append((f"raw gemmEx {dtype}", raw, lambda x=x_d, w=w_d: x @ w,
+                     lambda x=x_t, w=w_t: x @ w))
+    rows.append(("get_cublas_handle", cupy.cuda.device.get_cublas_handle, lambda: None,
+                 lambda: None))
+    return rows
+
+
 def _per_call_us(fn, repeat=2000):
     fn()
     start = time.perf_counter()
@@ -100,9 +131,16 @@ def op_overheads():
     w32_t = torch.ones(384, 128, device="cuda")
     rows.append(("astype f32->f16", lambda: w32_c.astype(cupy.float16), lambda: w32_d.half(),
                  lambda: w32_t.half()))
+    try:    # a diagnosis: its failure must not cost the rest of the profile
+        rows += _cublas_rows(cupy)
+    except Exception as exc:
+        print(f"op raw cuBLAS rows unavailable: {exc!r}", flush=True)
     for name, c, d, t in rows:
-        print(f"op {name:22s} cupy {_per_call_us(c):7.1f} us   disttorch {_per_call_us(d):7.1f} us"
-              f"   torch {_per_call_us(t):7.1f} us", flush=True)
+        try:
+            print(f"op {name:22s} cupy {_per_call_us(c):7.1f} us   disttorch "
+                  f"{_per_call_us(d):7.1f} us   torch {_per_call_us(t):7.1f} us", flush=True)
+        except Exception as exc:
+            print(f"op {name:22s} failed: {exc!r}", flush=True)
         cupy.cuda.Device().synchronize()
 
 
