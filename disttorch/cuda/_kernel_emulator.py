@@ -10,7 +10,7 @@ each thread as a plain call. Dynamic shared memory starts
 filled with NaN bytes, so a read before the first write shows up in the values.
 
 What it supports is what our kernels use: ``__shared__`` (static and ``extern``),
-``__syncthreads``, ``atomicAdd``, ``__int_as_float``/``__float_as_int``, single-precision math
+``__syncthreads``, ``atomicAdd``, ``atomicCAS``, ``__int_as_float``/``__float_as_int``, single-precision math
 (``expf``, ``rsqrtf``, ...), and the two inline-PTX half conversions. Anything else fails to
 compile here, loudly, which is the point: a kernel that this emulator cannot run needs a GPU
 test. Warp-level primitives (shuffles, votes) are not emulated.
@@ -84,6 +84,11 @@ static inline float __saturatef(float x) { return x < 0.0f ? 0.0f : (x > 1.0f ? 
 template <typename T> static inline T atomicAdd(T* address, T value) {
     const T old = *address;  // one OS thread: a read-modify-write is never interleaved
     *address = old + value;
+    return old;
+}
+template <typename T> static inline T atomicCAS(T* address, T compare, T value) {
+    const T old = *address;
+    if (old == compare) *address = value;
     return old;
 }
 template <typename T> static inline T atomicMax(T* address, T value) {

@@ -10,6 +10,11 @@ import numpy as np
 # CuPy 14: ``ufunc.at`` goes through ``ndarray._scatter_op``, which exists for these alone
 _CUPY_AT = frozenset("add subtract maximum minimum bitwise_and bitwise_or bitwise_xor".split())
 _CUPY_ACCUMULATE = frozenset(["add", "multiply"])
+# the dtypes CuPy's scatter maximum/minimum accept (int64 is refused), where the kernels of
+# cuda/kernels/scatter do not take the call
+_CUPY_AT_DTYPES = {name: frozenset(np.dtype(t) for t in ("int32", "uint32", "uint64", "float32",
+                                                          "float64"))
+                   for name in ("maximum", "minimum")}
 
 
 def ufunc_at(xp, name, out, index, values):
@@ -21,7 +26,15 @@ def ufunc_at(xp, name, out, index, values):
     small kernel group per round, so it is meant for the rarely used reductions (``prod``).
     """
     ufunc = getattr(xp, name)
-    if xp is np or name in _CUPY_AT:
+    if xp is np:
+        ufunc.at(out, index, values)
+        return
+    if name in ("maximum", "minimum"):
+        # CuPy's float kernels round float64 to float32 and drop NaN (see cuda/kernels/scatter)
+        from ..cuda.kernels.scatter import scatter_extreme_
+        if scatter_extreme_(out, index, values, name):
+            return
+    if name in _CUPY_AT and out.dtype in _CUPY_AT_DTYPES.get(name, (out.dtype,)):
         ufunc.at(out, index, values)
         return
     targets = xp.arange(out.size, dtype=np.int64).reshape(out.shape)[index]
