@@ -59,8 +59,13 @@ try:  # bfloat16 needs the optional ml_dtypes package (numpy has no bfloat16)
     import ml_dtypes as _ml_dtypes
     bfloat16 = dtype("bfloat16", _ml_dtypes.bfloat16, _FLOAT)
     _ALL.append(bfloat16)
+    NP_BFLOAT16 = np.dtype(_ml_dtypes.bfloat16)
 except ImportError:
     bfloat16 = None
+    NP_BFLOAT16 = np.dtype([("no_bfloat16", "V2")])   # equal to no array's dtype
+# numpy arrays' dtypes tested by equality: ``dtype.name`` is a Python property of some 1.5 us,
+# too slow for the per-op checks (bfloat16 has numpy kind 'V', so ``kind`` cannot tell)
+NP_LOW_FLOATS = frozenset([np.dtype(np.float16), NP_BFLOAT16])
 
 _BY_NAME = {d.name: d for d in _ALL}
 _FROM_NP = {d.np_dtype: d for d in _ALL}

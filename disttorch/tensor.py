@@ -7,6 +7,7 @@ conversions that every op relies on.
 import numpy as np
 
 from . import _dtype
+from ._dtype import NP_BFLOAT16
 from ._backend import is_cuda_array, to_numpy
 from ._device import CPU, device as _device_cls
 
@@ -164,7 +165,7 @@ class Tensor:
         return self._data.data.ptr
 
     def is_floating_point(self):
-        return self._data.dtype.kind == "f" or self._data.dtype.name == "bfloat16"
+        return self._data.dtype.kind == "f" or self._data.dtype == NP_BFLOAT16
 
     def is_complex(self):
         return self._data.dtype.kind == "c"

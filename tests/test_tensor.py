@@ -379,3 +379,29 @@ def test_integer_ranges_refuse_bounds_the_dtype_cannot_hold():
         with pytest.raises(RuntimeError, match="value cannot be converted to type uint8_t "
                                                "without overflow"):
             fn(-2.0, 2.0, 3, dtype=disttorch.uint8)
+
+
+def test_dtype_checks_work_without_ml_dtypes():
+    """bfloat16 is optional: without ml_dtypes the per-op dtype checks (which compare with a
+    placeholder dtype no array has) still take float16 and the other dtypes as before."""
+    import subprocess
+    import sys
+    code = (
+        "import sys\n"
+        "sys.modules['ml_dtypes'] = None\n"
+        "import numpy as np, disttorch\n"
+        "from disttorch._dtype import NP_BFLOAT16, NP_LOW_FLOATS\n"
+        "assert disttorch.bfloat16 is None\n"
+        "assert all(np.dtype(t) != NP_BFLOAT16 for t in (np.float16, np.float32, np.float64,\n"
+        "                                               np.int64, np.bool_, np.complex64))\n"
+        "assert np.dtype(np.float16) in NP_LOW_FLOATS\n"
+        "x = disttorch.ones(3, 4, requires_grad=True)\n"
+        "y = x.sum() + x.mean() + disttorch.relu(x).sum()\n"
+        "y = y + disttorch.nn.functional.layer_norm(x, (4,)).sum()\n"
+        "y.backward()\n"
+        "h = disttorch.tensor([2048.0, 1.0, 1.0], dtype=disttorch.float16)\n"
+        "print(float(y), x.is_floating_point(), float(h.sum()), h.sum().dtype)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    # a float16 sum keeps its dtype, with the float32-accumulated value
+    assert run.stdout.split() == ["25.0", "True", "2050.0", "disttorch.float16"]

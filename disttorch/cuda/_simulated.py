@@ -34,6 +34,7 @@ import weakref
 
 import numpy as np
 
+from .._dtype import NP_BFLOAT16
 from . import _cupy_api
 from . import _sim_kernels
 
@@ -182,7 +183,7 @@ def _call(fn, args, kwargs, allow_host=False, like=None):
     if like is None:
         like = next((a for a in args if type(a) is ndarray), None)
     if getattr(fn, "__name__", "") in _NO_BFLOAT16 and any(
-            type(a) is ndarray and a._a.dtype.name == "bfloat16" for a in args):
+            type(a) is ndarray and a._a.dtype == NP_BFLOAT16 for a in args):
         raise TypeError("data type 'E' not understood")
     args = _unwrap(args, allow_host)
     kwargs = {k: _unwrap(v, allow_host) for k, v in kwargs.items()}

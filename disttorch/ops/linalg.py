@@ -14,6 +14,7 @@ from .._backend import get_array_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from .. import _dtype
+from .._dtype import NP_BFLOAT16
 from ._util import cast, register_methods, wrap_dim
 from .arithmetic import _prep, add, mul
 from .pointwise import _inplace_unary
@@ -49,7 +50,7 @@ def _einsum_array(equation, operands):
     if xp is not np:
         equation = _name_summed_ellipsis(equation, [o.ndim for o in operands])
     dtype = operands[0].dtype
-    if dtype.name == "bfloat16" and all(o.dtype == dtype for o in operands[1:]):
+    if dtype == NP_BFLOAT16 and all(o.dtype == dtype for o in operands[1:]):
         wide = [o.astype(_FLOAT32) for o in operands]
         return xp.asarray(xp.einsum(equation, *wide, optimize=len(wide) > 1)).astype(dtype)
     return xp.einsum(equation, *operands, optimize=len(operands) > 1)

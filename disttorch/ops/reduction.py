@@ -10,6 +10,7 @@ import functools
 import numpy as np
 
 from .. import _dtype, return_types
+from .._dtype import NP_BFLOAT16, NP_LOW_FLOATS
 from .._backend import get_array_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
@@ -81,19 +82,18 @@ def _mean_keep(x, axes):
 
 
 # ------------------------------------------------------------------ nodes
-_HALF = np.dtype(np.float16)
 _FLOAT32 = np.dtype(np.float32)
 
 
 def _low_float(dtype):
     """float16 and bfloat16 (ml_dtypes, numpy kind 'V'): accumulated in float32, as PyTorch
     does (numpy would sum them in their own precision)."""
-    return dtype == _HALF or dtype.name == "bfloat16"
+    return dtype in NP_LOW_FLOATS
 
 
 def _is_float(dtype):
     """Floating or complex, bfloat16 included (numpy gives it kind 'V')."""
-    return dtype.kind in "fc" or dtype.name == "bfloat16"
+    return dtype.kind in "fc" or dtype == NP_BFLOAT16
 
 
 class Sum(Node):

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 
 from ... import _dtype
+from ..._dtype import NP_BFLOAT16
 from ..._backend import get_array_module
 from ...autograd import grad_mode
 from ...autograd.function import Node
@@ -73,7 +74,7 @@ _FLOAT32 = np.dtype(np.float32)
 
 
 def _is_bf16(array):
-    return array.dtype.name == "bfloat16"
+    return array.dtype == NP_BFLOAT16
 
 
 # -------------------------------------------------------------- the one node

@@ -17,7 +17,7 @@ from ...autograd import grad_mode
 from ...autograd.function import Node
 from ...ops._util import sum_to
 from ...tensor import Tensor, Size
-from ..._dtype import from_numpy_dtype
+from ..._dtype import NP_BFLOAT16, from_numpy_dtype
 from ._windows import shape_str, dual_sum, require_float
 from ._pool import AvgPool
 from ...amp.autocast_mode import autocast_args
@@ -33,7 +33,7 @@ _FLOAT32 = np.dtype(np.float32)
 def _is_bf16(array):
     """bfloat16 (ml_dtypes, numpy kind 'V'): numpy's einsum refuses it and its reductions
     accumulate in bfloat16, so the norms compute it in float32 (as PyTorch accumulates)."""
-    return array is not None and array.dtype.name == "bfloat16"
+    return array is not None and array.dtype == NP_BFLOAT16
 
 
 def _widen(array):

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from ..._backend import get_array_module, device_constant
+from ..._dtype import NP_BFLOAT16
 from ...amp.autocast_mode import autocast_args
 from ...autograd.function import Node
 from ...cuda.kernels.pool import pool2d_applies, FusedMaxPool2d, FusedAvgPool2d
@@ -139,7 +140,7 @@ class StridedMaxPool(Node):
     def forward(self, x, kernel, stride, pairs, dilation, with_index):
         xp = get_array_module(x)
         # ml_dtypes' bfloat16 is a floating type of numpy kind "V"
-        floating = x.dtype.kind == "f" or x.dtype.name == "bfloat16"
+        floating = x.dtype.kind == "f" or x.dtype == NP_BFLOAT16
         blocks = _disjoint_blocks(kernel, stride, pairs, dilation) and x.dtype.kind in "fiu"
         best = None
         if blocks:
