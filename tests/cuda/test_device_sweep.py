@@ -3,6 +3,7 @@ CUDA device against disttorch's own CPU result, over the input sweep's inputs (0
 NaN/inf, float16, ints, bool, non-contiguous): results stay on the device and equal the CPU's.
 The simulated device refuses numpy-only calls and host/device mixing, so a GPU path that would
 fail under CuPy fails here too, for ops the op table does not list."""
+import contextlib
 import inspect
 import warnings
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 import disttorch
+from disttorch import _backend
 from disttorch.cuda import _simulated
 from tests.test_input_sweep import (F_INPUTS, INPUTS, PAIRS, SKIP_FUNCTIONS, SKIP_METHODS, _flat,
                                    _tensor, functional_names)
@@ -26,12 +28,23 @@ HOST_METHODS = {"numpy", "cpu", "cuda", "to", "pin_memory", "is_pinned", "tolist
 
 # "cuda:1": the second of two simulated devices while device 0 is current, where every op
 # must run on its inputs' device (the simulated devices refuse arrays of another device, as
-# CuPy does without peer access) and leave its results there
-WHERE = ["cuda", "cuda:1"]
+# CuPy does without peer access) and leave its results there. "gpu": the real GPU through
+# CuPy, where the inputs' NaN, inf, empty and float16 cases meet CuPy's own kernels (skipped
+# without one)
+WHERE = ["cuda", "cuda:1", "gpu"]
 
 
 def _simulate(where):
+    if where == "gpu":
+        if not (disttorch.cuda.is_available()
+                and _backend.is_real_cupy(_backend.cupy_module())):
+            pytest.skip("needs a GPU (the simulated-device cases run the same sweep)")
+        return contextlib.nullcontext()
     return _simulated.simulate(device_count=2 if where == "cuda:1" else None)
+
+
+def _device(where):
+    return "cuda" if where == "gpu" else where
 
 
 def _calls(kind):
@@ -64,12 +77,25 @@ def test_device_results_equal_the_cpu(kind, key, where):
                 cases.append((name, call, call(_tensor(disttorch, key))))
             except Exception:
                 continue  # not defined for this input on the CPU either
+        failures = []
         with _simulate(where):
             for name, call, want in cases:
-                _same(call(_tensor(disttorch, key).to(where)), want, f"{name}({key})",
-                      where=where)
+                _check(failures, f"{name}({key})", lambda: _same(
+                    call(_tensor(disttorch, key).to(_device(where))), want, f"{name}({key})",
+                    where=_device(where)))
                 checked += 1
+    assert not failures, "\n".join(failures)
     assert checked > 50
+
+
+def _check(failures, label, run):
+    """Run one comparison, noting a mismatch or an error instead of stopping at the first: a
+    GPU run reports every op that differs from the CPU in one go."""
+    try:
+        run()
+    except Exception as exc:   # (AssertionError included)
+        text = str(exc).strip().splitlines()
+        failures.append(f"{label}: {type(exc).__name__}: {' '.join(text[:6])[:400]}")
 
 
 def _same(got, want, label, rtol=1e-5, where="cuda"):
@@ -106,13 +132,16 @@ def test_two_argument_device_results_equal_the_cpu(key, where):
                 cases.append((name, getattr(disttorch, name)(_arg(a, "cpu"), _arg(b, "cpu"))))
             except Exception:
                 continue
+        failures = []
         with _simulate(where):
             for name, want in cases:
-                # looked up now: a second device wraps the namespace's functions when it first
-                # holds an array (disttorch._device_guard)
-                got = getattr(disttorch, name)(_arg(a, where), _arg(b, where))
-                _same(got, want, f"{name}({key})", where=where)
+                # looked up at the call: a second device wraps the namespace's functions when it
+                # first holds an array (disttorch._device_guard)
+                _check(failures, f"{name}({key})", lambda: _same(
+                    getattr(disttorch, name)(_arg(a, _device(where)), _arg(b, _device(where))),
+                    want, f"{name}({key})", where=_device(where)))
                 checked += 1
+    assert not failures, "\n".join(failures)
     assert checked > 20
 
 
@@ -133,10 +162,13 @@ def test_functional_device_results_equal_the_cpu(key, where):
                     continue
                 cases.append((name, kwargs, want))
                 break
+        failures = []
         with _simulate(where):
             for name, kwargs, want in cases:
-                data = disttorch.from_numpy(x.copy()).to(where)
-                got = getattr(functional, name)(data, **kwargs)
-                _same(got, want, f"F.{name}({key})", rtol=1e-3, where=where)
+                _check(failures, f"F.{name}({key})", lambda: _same(
+                    getattr(functional, name)(
+                        disttorch.from_numpy(x.copy()).to(_device(where)), **kwargs),
+                    want, f"F.{name}({key})", rtol=1e-3, where=_device(where)))
                 checked += 1
+    assert not failures, "\n".join(failures)
     assert checked > 30
