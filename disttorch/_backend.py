@@ -198,10 +198,19 @@ def writes_stay_private(array):
     return all(stride != 0 or size < 2 for stride, size in zip(array.strides, array.shape))
 
 
+# set when device-side index checks (cuda/kernels/bounds.py) may have recorded a violation
+# that the next copy to the host must report
+index_checks_pending = [False]
+
+
 def to_numpy(array):
     """Copy (or view) any backend array as a numpy array on the host."""
     if type(array) is np.ndarray:
         return array
     if is_cuda_array(array):
-        return array.get()
+        host = array.get()
+        if index_checks_pending[0]:
+            from .cuda.kernels.bounds import raise_pending
+            raise_pending()
+        return host
     return np.asarray(array)

@@ -12,7 +12,7 @@ import json
 import os
 import warnings
 
-from .._backend import cupy_module, is_real_cupy, note_device
+from .._backend import cupy_module, index_checks_pending, is_real_cupy, note_device
 from . import _stream_uses
 from ._peak_memory import PeakTracker
 from .. import _streams
@@ -176,6 +176,9 @@ def synchronize(device=None):
     with cp.cuda.Device(_index(device)):
         cp.cuda.runtime.deviceSynchronize()
     _stream_uses.release_finished()
+    if index_checks_pending[0]:
+        from .kernels.bounds import raise_pending
+        raise_pending()
 
 
 class _CudaDeviceProperties:

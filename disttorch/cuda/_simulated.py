@@ -127,6 +127,42 @@ def _unwrap(value, allow_host=False):
     return value
 
 
+def _wrapped_index(shape, index):
+    """``index`` with its integer index arrays taken modulo their dims' sizes: CuPy's integer
+    array indexing (and ``take`` and the scatter ``at`` methods) wraps an out-of-range index
+    around where numpy raises."""
+    parts = index if type(index) is tuple else (index,)
+    if not any(isinstance(p, np.ndarray) and p.dtype.kind in "iu" for p in parts):
+        return index
+
+    def dims(item):
+        if item is None or item is Ellipsis or isinstance(item, (bool, np.bool_)):
+            return 0
+        if isinstance(item, np.ndarray) and item.dtype.kind == "b":
+            return item.ndim
+        return 1
+    out, d = [], 0
+    for item in parts:
+        if item is Ellipsis:
+            d += len(shape) - sum(dims(p) for p in parts)
+        elif isinstance(item, np.ndarray) and item.dtype.kind in "iu" and d < len(shape) \
+                and shape[d]:
+            item = np.mod(item, shape[d])
+        out.append(item)
+        d += dims(item)
+    return tuple(out) if type(index) is tuple else out[0]
+
+
+def _rewrapped_index(array, index):
+    """:func:`_wrapped_index` for an index of device arrays, given back as device arrays."""
+    parts = index if type(index) is tuple else (index,)
+    if not any(type(p) is ndarray for p in parts):
+        return index
+    wrapped = _wrapped_index(array.shape, _unwrap(index))
+    return _wrap(wrapped, array) if type(wrapped) is not tuple else tuple(
+        _wrap(p, array) if isinstance(p, np.ndarray) else p for p in wrapped)
+
+
 def _wrap(value, like=None):
     """Wrap numpy results as device arrays: a view of ``like`` (a device array) stays on its
     device; anything else is new memory on the current device, as in CuPy."""
@@ -328,14 +364,16 @@ class ndarray:
             parts = index if type(index) is tuple else (index,)
             if any(type(i) is ndarray for i in parts):   # a gather kernel, not a view
                 _check_devices((self,) + parts, {})
-        return _wrap(self._a[_unwrap(index, allow_host=True)], self)
+        return _wrap(self._a[_wrapped_index(self._a.shape, _unwrap(index, allow_host=True))],
+                     self)
 
     def __setitem__(self, index, value):
         if _calls:
             _calls[-1]["__setitem__"] += 1
         if _state["count"] > 1:
             _check_devices((self, value, index), {})
-        self._a[_unwrap(index, allow_host=True)] = _unwrap(value, allow_host=True)
+        self._a[_wrapped_index(self._a.shape, _unwrap(index, allow_host=True))] = \
+            _unwrap(value, allow_host=True)
 
     def __len__(self):
         return len(self._a)
@@ -438,6 +476,8 @@ class _Ufunc:
                 raise NotImplementedError(f"`cupy_{self.__name__}.{name}` is not supported yet")
             return refused
         attr = getattr(self._ufunc, name)
+        if name == "at":   # CuPy's scatter kernels wrap out-of-range indices around
+            return lambda a, index, *rest: _call(attr, (a, _rewrapped_index(a, index)) + rest, {})
         if callable(attr):
             return lambda *args, **kwargs: _call(attr, args, kwargs)
         return attr
@@ -861,6 +901,12 @@ def reset_peak_memory(device=None):
 def peak_memory(device=None):
     """The most bytes allocated at once on ``device`` (default: current)."""
     return _mem(_state["current"] if device is None else device)["peak"]
+
+
+def host_values(array):
+    """A copy of a simulated array's values, read without counting a host synchronisation: the
+    stand-in for checks a GPU makes itself (device-side index asserts)."""
+    return np.array(array._a)
 
 
 @contextlib.contextmanager

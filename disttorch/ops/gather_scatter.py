@@ -4,10 +4,9 @@ An ``index`` tensor along ``dim`` is turned into a full numpy advanced index (br
 ``arange`` for the other dims), so these ops reuse ``Index``/``IndexPut``/``IndexPutAccumulate``
 of ``ops.indexing`` and share their gradients.
 
-Index ranges are checked, with PyTorch's messages, for CPU tensors only. On CUDA, PyTorch's
-kernels assert asynchronously instead of reading the indices back; CuPy has no such asserts, so
-here an out-of-range index on the device is undefined behaviour (CuPy wraps it around) rather
-than a host synchronisation per call.
+Index ranges are checked with PyTorch's messages. On CUDA, PyTorch's kernels assert
+asynchronously instead of reading the indices back; here a kernel checks them on the device
+(``cuda/kernels/bounds.py``) and a violation is raised at the next host read.
 """
 import numpy as np
 
@@ -20,6 +19,7 @@ from .indexing import (Index, IndexPut, IndexPutAccumulate, index_dual, _inplace
                        _zero_at)
 from .shape import slice_view
 from ._ufunc_compat import ufunc_at
+from ..cuda.kernels import bounds
 
 __all__ = ["gather", "scatter", "scatter_add", "scatter_reduce", "index_reduce", "select_scatter",
            "slice_scatter", "diagonal_scatter"]
@@ -48,11 +48,15 @@ def _full_index(input, dim, index, name, check=True):
                                f"from dimension {d}")
     idx = index._data
     size = x_shape[d] if x_shape else 1
-    if check and idx.size and type(idx) is np.ndarray:  # on the device: see the module notes
-        lo, hi = int(idx.min()), int(idx.max())
-        if lo < -size or hi >= size:
-            raise RuntimeError(f"index {hi if hi >= size else lo} is out of bounds for dimension "
-                               f"{d} with size {size}")
+    if check and type(idx) is np.ndarray:
+        if idx.size:
+            lo, hi = int(idx.min()), int(idx.max())
+            if lo < -size or hi >= size:
+                raise RuntimeError(f"index {hi if hi >= size else lo} is out of bounds for "
+                                   f"dimension {d} with size {size}")
+    elif check:   # on the device: see the module notes
+        bounds.check(idx, size, name, "index {index} is out of bounds for dimension {dim} with "
+                     "size {size}", dim=d, negative_ok=True)
     xp = get_array_module(idx)
     if not x_shape:
         # a 0-d tensor has a single element: every valid index selects it

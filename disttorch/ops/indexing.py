@@ -19,6 +19,7 @@ from ._util import (register_methods, wrap_dim, sum_to, cast, device_mismatch, a
 from .arithmetic import check_inplace, apply_inplace, _nograd_inplace, mul
 from .shape import Slice, reshape, mark_view
 from .strided import scatter_add_flat
+from ..cuda.kernels import bounds
 
 __all__ = ["index_select", "index_add", "index_copy", "index_fill", "index_put", "index_put_",
            "nonzero", "argwhere"]
@@ -205,7 +206,30 @@ def parse_index(x, index):
     if not advanced and not has_ellipsis:
         # a trailing Ellipsis keeps an all-integer index a 0-d view instead of a numpy scalar
         out.append(Ellipsis)
+    if advanced and xp is not np:
+        _check_on_device(x._data.shape, out)
     return tuple(out), advanced
+
+
+def _check_on_device(shape, index):
+    """Range checks, on the device, of the integer index arrays of a parsed advanced index (on
+    the host numpy raises for them). CuPy would wrap an out-of-range index around."""
+    def dims(item):   # how many dims of ``shape`` the item indexes
+        if item is None or item is Ellipsis or type(item) is bool:
+            return 0
+        if type(item) is int or type(item) is slice:
+            return 1
+        return item.ndim if item.dtype.kind == "b" else 1
+    d = 0
+    for item in index:
+        if item is Ellipsis:
+            d += len(shape) - sum(dims(i) for i in index)
+            continue
+        if d < len(shape) and not isinstance(item, (int, slice)) and item is not None \
+                and item.dtype.kind in "iu":
+            bounds.check(item, shape[d], "index", "index {index} is out of bounds for dimension "
+                         "{dim} with size {size}", dim=d, negative_ok=True)
+        d += dims(item)
 
 
 def getitem(self, index):
@@ -315,10 +339,12 @@ def _dim_index(input, dim, index, name):
     d = wrap_dim(dim, ndim)
     size = input._data.shape[d] if ndim else 1
     idx = index._data.reshape(-1)
-    # checked on the host only: on CUDA PyTorch asserts on the device instead of reading the
-    # indices back, and here an out-of-range device index is undefined (CuPy wraps it around)
-    if idx.size and type(idx) is np.ndarray and (int(idx.min()) < 0 or int(idx.max()) >= size):
-        raise IndexError("index out of range in self")
+    if type(idx) is np.ndarray:
+        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= size):
+            raise IndexError("index out of range in self")
+    else:   # on the device: checked there, reported at the next host read (as in PyTorch)
+        bounds.check(idx, size, name, "index {index} is out of range for size {size} in self",
+                     dim=d)
     if not ndim:
         return d, None
     return d, (slice(None),) * d + (idx,)

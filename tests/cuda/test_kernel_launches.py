@@ -12,13 +12,14 @@ import disttorch.nn.functional as F
 from disttorch.cuda import _sim_kernels, _simulated
 from disttorch.cuda.kernels import amp as amp_kernels, ddp as ddp_kernels, nn as nn_kernels
 from disttorch.cuda.kernels import conv as conv_kernels, pool as pool_kernels
-from disttorch.cuda.kernels import scatter as scatter_kernels, special as special_kernels
+from disttorch.cuda.kernels import bounds as bounds_kernels, scatter as scatter_kernels
+from disttorch.cuda.kernels import special as special_kernels
 from disttorch.optim import _cuda_kernels as optim_kernels
 
 # every kernel of every SOURCES table, by name
 KERNELS = sorted(match.group(1) for module in (nn_kernels, pool_kernels, amp_kernels, ddp_kernels,
                                                optim_kernels, special_kernels, conv_kernels,
-                                               scatter_kernels)
+                                               scatter_kernels, bounds_kernels)
                  for source in module.SOURCES.values()
                  for match in _sim_kernels._SIGNATURE.finditer(source))
 
@@ -93,6 +94,9 @@ def test_every_fused_kernel_launches_with_its_signature(fused):
         index = disttorch.tensor([[0, 2, 0], [1, 1, 2]], device="cuda")
         for reduce in ("amax", "amin"):
             base.scatter_reduce(1, index, disttorch.ones(2, 3, dtype=dtype, device="cuda"), reduce)
+    # the device-side index checks, int64 and int32 indices
+    disttorch.randn(3, 2, device="cuda").index_select(
+        0, disttorch.tensor([2, 0], dtype=disttorch.int32, device="cuda"))
     missing = [name for name in KERNELS if not fused[name]]
     assert not missing, f"never launched: {missing}"
 

@@ -15,14 +15,16 @@ import disttorch
 import disttorch.nn.functional as F
 from disttorch.cuda.kernels import amp as amp_kernels, ddp as ddp_kernels, nn as nn_kernels
 from disttorch.cuda.kernels import conv as conv_kernels, pool as pool_kernels
-from disttorch.cuda.kernels import scatter as scatter_kernels, special as special_kernels
+from disttorch.cuda.kernels import bounds as bounds_kernels, scatter as scatter_kernels
+from disttorch.cuda.kernels import special as special_kernels
 from disttorch.optim import _cuda_kernels as optim_kernels
 
 from .conftest import WITH_SECOND_DEVICE, on_device
 
 SOURCES = [(module.__name__, name, source)
            for module in (nn_kernels, optim_kernels, amp_kernels, ddp_kernels, pool_kernels,
-                          special_kernels, conv_kernels, scatter_kernels)
+                          special_kernels, conv_kernels, scatter_kernels,
+                          bounds_kernels)
            for name, source in module.SOURCES.items()]
 
 

@@ -14,6 +14,7 @@ from ..._backend import get_array_module
 from ..._gemm import matmul as _gemm
 from ...autograd import grad_mode
 from ...autograd.function import Node
+from ...cuda.kernels import bounds
 from ...ops.indexing import scalar_type_name
 from ...tensor import Tensor
 from ._linear import linear
@@ -51,7 +52,10 @@ class _Chunks:
         if xp is np and bad.any():
             raise RuntimeError(f"index {int(target[bad][0])} is out of bounds for dimension 1 "
                                f"with size {classes}")
-        # on a GPU a host check would stall every step: a bad target gives a NaN loss instead
+        # on a GPU a host check would stall every step: a bad target gives a NaN loss, and the
+        # device-side check raises at the next host read
+        bounds.check(target, classes, "linear_cross_entropy", "index {index} is out of bounds "
+                     "for dimension 1 with size {size}", ignore=ignore_index)
         self.bad = None if xp is np else bad
         self.target = xp.where(valid & ~bad, target, 0)
         self.row_weight = (valid.astype(self.acc) if class_weight is None

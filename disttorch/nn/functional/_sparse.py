@@ -7,6 +7,7 @@ from ..._backend import get_array_module
 from ...autograd import grad_mode
 from ...autograd.function import Node
 from ...tensor import Tensor, _new
+from ...cuda.kernels import bounds
 
 __all__ = ["embedding", "embedding_bag"]
 
@@ -26,14 +27,9 @@ class Embedding(Node):
         self.num_rows = weight.shape[0]
         self.padding_idx = padding_idx
         self.scale_grad_by_freq = scale_grad_by_freq
-        xp = get_array_module(weight)
-        if xp is np or weight.dtype.kind != "f":
-            return weight[indices]
-        # range-checking on the host would stall the GPU every step (_check_indices skips it
-        # there): rows of out-of-range indices come out NaN instead of wrapping around
-        bad = (indices < 0) | (indices >= self.num_rows)
-        rows = weight[xp.clip(indices, 0, self.num_rows - 1)]
-        return xp.where(bad[..., None], np.nan, rows).astype(rows.dtype, copy=False)
+        # device indices are range-checked on the device by _check_indices, which raises at
+        # the next host read (CuPy wraps an out-of-range index around meanwhile)
+        return weight[indices]
 
     def _row_factor(self, xp, dtype):
         """Per-index multipliers: 0 at padding_idx, 1 / count with scale_grad_by_freq."""
@@ -78,8 +74,10 @@ def _check_indices(input, num_rows, name="embedding"):
                            f"following scalar types: Long, Int; but got {kind} instead (while "
                            f"checking arguments for {name})")
     data = input._data
-    if type(data) is np.ndarray and data.size and (int(data.min()) < 0 or
-                                                   int(data.max()) >= num_rows):
+    if type(data) is not np.ndarray:   # checked on the device, raised at the next host read
+        bounds.check(data, num_rows, name, "index {index} is out of range for size {size} in "
+                     "self")
+    elif data.size and (int(data.min()) < 0 or int(data.max()) >= num_rows):
         raise IndexError("index out of range in self")
 
 

@@ -1,0 +1,94 @@
+"""Out-of-range indices on the device: PyTorch's CUDA kernels assert, and the error surfaces at
+the next host synchronisation ("device-side assert triggered"). CuPy would wrap the index around
+and carry on; disttorch checks on the device (``cuda/kernels/bounds.py``) without reading the
+indices back, and raises at the next copy to the host or ``cuda.synchronize()``."""
+import pytest
+
+import disttorch
+import disttorch.nn.functional as F
+from disttorch import _backend
+from disttorch.cuda import _simulated
+
+from .conftest import WITH_SECOND_DEVICE, on_device
+
+
+@pytest.fixture(params=WITH_SECOND_DEVICE)
+def device(request):
+    """The GPU; the simulated device (the check made on its host copy); the simulated device
+    with the check kernel run by the CPU emulator; the second of two simulated devices."""
+    yield from on_device(request.param)
+
+
+def _on(device, values, dtype=disttorch.int64):
+    return disttorch.tensor(values, dtype=dtype, device=device)
+
+
+CASES = {
+    "index_select": (lambda d, i: disttorch.randn(5, 3, device=d).index_select(0, i),
+                     [1, 9], "index_select: index 9 is out of range for size 5"),
+    "embedding": (lambda d, i: F.embedding(i, disttorch.randn(5, 3, device=d)),
+                  [[0, 7]], "embedding: index 7 is out of range for size 5"),
+    "gather": (lambda d, i: disttorch.randn(2, 4, device=d).gather(1, i),
+               [[0, -4], [3, 4]], "gather: index 4 is out of bounds for dimension 1 with size 4"),
+    "scatter_add": (lambda d, i: disttorch.zeros(3, device=d).scatter_add(
+        0, i, disttorch.ones(2, device=d)), [-4, 0],
+        "scatter_add: index -4 is out of bounds for dimension 0 with size 3"),
+    "getitem": (lambda d, i: disttorch.randn(4, 6, device=d)[:, i],
+                [5, 6], "index: index 6 is out of bounds for dimension 1 with size 6"),
+    "cross_entropy": (lambda d, i: F.cross_entropy(disttorch.randn(2, 3, device=d), i),
+                      [2, 3], "cross_entropy: Target 3 is out of bounds"),
+    "nll_loss": (lambda d, i: F.nll_loss(disttorch.randn(2, 3, device=d), i),
+                 [-1, 0], "nll_loss: Target -1 is out of bounds"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_an_out_of_range_index_raises_at_the_next_host_read(device, name):
+    op, index, message = CASES[name]
+    result = op(device, _on(device, index))   # no error yet: the check runs on the device
+    with pytest.raises(RuntimeError, match="CUDA error: device-side assert triggered: "
+                                           + message.replace("(", r"\(")):
+        result.sum().item()
+    float(result.sum().item()) if result.numel() else None   # reported once
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_in_range_and_ignored_indices_pass(device, name):
+    op, _, _ = CASES[name]
+    good = {"gather": [[0, -4], [3, 1]], "scatter_add": [-3, 2], "getitem": [5, -6],
+            "embedding": [[0, 4]], "nll_loss": [-100, 2], "cross_entropy": [-100, 2],
+            "index_select": [0, 4]}[name]
+    op(device, _on(device, good)).sum().item()
+    disttorch.cuda.synchronize()
+
+
+def test_synchronize_and_cpu_report_it_too(device):
+    weight = disttorch.randn(4, 2, device=device)
+    weight.index_select(0, _on(device, [4], disttorch.int32))
+    with pytest.raises(RuntimeError, match="index_select: index 4 is out of range for size 4"):
+        disttorch.cuda.synchronize()
+    bad = F.embedding(_on(device, [0, 5]), weight)
+    with pytest.raises(RuntimeError, match="embedding: index 5"):
+        bad.cpu()
+    disttorch.cuda.synchronize()   # cleared
+
+
+def test_setitem_and_index_put(device):
+    x = disttorch.zeros(3, device=device)
+    x[_on(device, [0, 3])] = 1.0
+    with pytest.raises(RuntimeError, match="index: index 3 is out of bounds for dimension 0"):
+        x.sum().item()
+    x.index_put_((_on(device, [-4]),), disttorch.ones(1, device=device), accumulate=True)
+    with pytest.raises(RuntimeError, match="index -4 is out of bounds for dimension 0 with size 3"):
+        x.cpu()
+
+
+def test_the_check_reads_nothing_back(device):
+    if _backend.cupy_module() is not _simulated:
+        pytest.skip("counts the simulated device's host reads")
+    index = _on(device, [0, 1, 2])
+    weight = disttorch.randn(5, 3, device=device)
+    with _simulated.count_host_syncs() as syncs:
+        F.embedding(index, weight)
+        weight.index_select(0, index)
+    assert syncs["count"] == 0, syncs["where"]
