@@ -372,8 +372,10 @@ class ndarray:
             _calls[-1]["__setitem__"] += 1
         if _state["count"] > 1:
             _check_devices((self, value, index), {})
-        self._a[_wrapped_index(self._a.shape, _unwrap(index, allow_host=True))] = \
-            _unwrap(value, allow_host=True)
+        value = _unwrap(value, allow_host=True)
+        if self._a.dtype.kind == "u" and getattr(value, "dtype", np.dtype(np.int8)).kind in "fV":
+            value = _gpu_unsigned(value, self._a.dtype)   # CuPy's cast on assignment
+        self._a[_wrapped_index(self._a.shape, _unwrap(index, allow_host=True))] = value
 
     def __len__(self):
         return len(self._a)
@@ -582,6 +584,13 @@ def _keywords_checked(qualname, allowed, kwargs):
             raise TypeError(f"{qualname}() got an unexpected keyword argument '{key}'")
 
 
+def _gpu_unsigned(values, target):
+    """Floats converted to the unsigned ``target`` as a GPU converts them: truncated, then
+    saturated (negative -> 0), NaN -> 0; numpy on x86 wraps instead (-1.0 -> 255)."""
+    values = np.trunc(np.asarray(values, dtype=np.float64))
+    return np.where(np.isnan(values), 0, np.clip(values, 0, np.iinfo(target).max)).astype(target)
+
+
 def _function(fn, name, allow_host=False, like=None, allowed=None):
     if name in ("sort", "argsort"):
         # CuPy's sorts are always stable; numpy's default quicksort is not
@@ -589,6 +598,18 @@ def _function(fn, name, allow_host=False, like=None, allowed=None):
             _keywords_checked(name, allowed, kwargs)
             return _call(fn, args, {"kind": "stable", **kwargs}, like=like)
         return sort
+
+    if name == "astype" and like is not None:
+        def astype(dtype, *args, **kwargs):
+            # a GPU converts floats to unsigned integers with saturation (CuPy: -1.0 -> 0 where
+            # numpy on x86 gives 255); numpy's conversion otherwise
+            _keywords_checked(name, allowed, kwargs)
+            target = np.dtype(dtype)
+            if target.kind == "u" and like._a.dtype.kind in "fV":
+                values = _gpu_unsigned(like._a, target)
+                return _call(lambda a, *r, **k: values, (like,) + args, kwargs, like=like)
+            return _call(fn, (dtype,) + args, kwargs, like=like)
+        return astype
 
     if name == "copy" and like is not None:
         def copy(*args, **kwargs):

@@ -16,9 +16,16 @@ from ..tensor import Tensor
 __all__ = []
 
 
+_UINT8 = np.dtype(np.uint8)
+
+
 class ToDtype(Node):
     def forward(self, x, np_dtype):
         self.src = x.dtype
+        if np_dtype == _UINT8 and x.dtype.kind in "fV" and type(x) is not np.ndarray:
+            # PyTorch converts floating point to uint8 through int64 on every device, so -1.0
+            # wraps to 255 as on the CPU; a GPU's direct conversion saturates it to 0
+            return x.astype(np.int64).astype(np_dtype)
         return x.astype(np_dtype)
 
     def backward(self, g):

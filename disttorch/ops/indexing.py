@@ -532,7 +532,10 @@ def copy_(self, src, non_blocking=False):
     if check_inplace(self) and (self._requires_grad or src._requires_grad):
         from .views import Overwrite
         return apply_inplace(self, Overwrite.apply(self, cast(src, self._data.dtype)))
-    self._data[...] = src._data
+    data = src._data
+    if data.dtype != self._data.dtype and type(data) is not np.ndarray:
+        data = cast(src, self._data.dtype)._data   # PyTorch's conversions (float -> uint8)
+    self._data[...] = data
     self._vc[0] += 1
     return self
 

@@ -216,3 +216,18 @@ def test_manual_seed_reaches_the_device_generator(device):
         x = disttorch.ones(1000, device=device)
         return disttorch.nn.functional.dropout(x, 0.5).cpu().numpy()
     np.testing.assert_array_equal(draw(), draw())
+
+
+def test_float_to_uint8_wraps_as_in_pytorch(device):
+    # PyTorch converts through int64 on every device (c10's cast to uint8); a GPU converts
+    # floats to unsigned integers with saturation, which the simulated device does too
+    values = [-1.0, 300.0, -200.5, 255.9, 0.5, -0.5]
+    want = [255, 44, 56, 255, 0, 0]
+    x = disttorch.tensor(values, device=device)
+    assert x.to(disttorch.uint8).tolist() == want
+    assert x.byte().tolist() == want
+    assert disttorch.tensor(values).byte().tolist() == want
+    cp = _backend.cupy_module()
+    assert cp.asarray(np.array([-1.0, 300.0])).astype(np.uint8).tolist() == [0, 255]
+    y = disttorch.zeros(6, dtype=disttorch.uint8, device=device)
+    assert y.copy_(x).tolist() == want
