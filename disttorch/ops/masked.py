@@ -3,14 +3,15 @@
 Built on the ``Index``/``IndexPut`` nodes of ``ops.indexing`` (and ``where`` for masked_fill),
 so gradients and double backward come with them.
 
-Index ranges (take, put) and masked_scatter's source size are checked for CPU tensors only: on
-CUDA, PyTorch's kernels assert asynchronously rather than read back to the host, and here such
-an error on the device is undefined behaviour (CuPy wraps indices around) instead of a host
-synchronisation per call.
+Index ranges (take, put) are checked on the host for CPU tensors and on the device for CUDA
+ones, where a violation is raised at the next host read (``cuda/kernels/bounds.py``), as
+PyTorch's device-side asserts are. masked_scatter's source size is checked for CPU tensors
+only: on CUDA a short source is undefined behaviour instead of a host synchronisation per call.
 """
 import numpy as np
 
 from .._backend import get_array_module
+from ..cuda.kernels import bounds
 from ..tensor import Tensor, _new
 from ._util import register_methods, wrap_dim, cast, as_scalar
 from .indexing import (Index, IndexPut, _put, _inplace, _source_for, _broadcastable,
@@ -137,7 +138,10 @@ def _flat_index(input, index, name):
                            f"{getattr(index, 'dtype', type(index).__name__)}")
     n = input._data.size
     idx = index._data
-    if idx.size and type(idx) is np.ndarray:  # on the device: see the module notes
+    if type(idx) is not np.ndarray:   # checked on the device, raised at the next host read
+        bounds.check(idx, n, name, "out of range: tried to access index {index} on a tensor of "
+                     "{size} elements", negative_ok=True)
+    elif idx.size:
         lo, hi = int(idx.min()), int(idx.max())
         bad = lo if lo < -n else hi if hi >= n else None
         if bad is not None:

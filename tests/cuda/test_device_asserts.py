@@ -39,6 +39,16 @@ CASES = {
                       [2, 3], "cross_entropy: Target 3 is out of bounds"),
     "nll_loss": (lambda d, i: F.nll_loss(disttorch.randn(2, 3, device=d), i),
                  [-1, 0], "nll_loss: Target -1 is out of bounds"),
+    "take": (lambda d, i: disttorch.take(disttorch.randn(2, 3, device=d), i),
+             [5, -7], "take: out of range: tried to access index -7 on a tensor of 6 elements"),
+    "put": (lambda d, i: disttorch.zeros(2, 3, device=d).put(i, disttorch.ones(2, device=d)),
+            [0, 6], "put: out of range: tried to access index 6 on a tensor of 6 elements"),
+    "index_add": (lambda d, i: disttorch.zeros(3, 2, device=d).index_add(
+        0, i, disttorch.ones(2, 2, device=d)), [2, 3],
+        "index_add: index 3 is out of range for size 3 in self"),
+    "embedding_bag": (lambda d, i: F.embedding_bag(i, disttorch.randn(4, 2, device=d),
+                                                   disttorch.tensor([0], device=d)),
+                      [0, 4], "embedding_bag: index 4 is out of range for size 4 in self"),
 }
 
 
@@ -57,7 +67,8 @@ def test_in_range_and_ignored_indices_pass(device, name):
     op, _, _ = CASES[name]
     good = {"gather": [[0, -4], [3, 1]], "scatter_add": [-3, 2], "getitem": [5, -6],
             "embedding": [[0, 4]], "nll_loss": [-100, 2], "cross_entropy": [-100, 2],
-            "index_select": [0, 4]}[name]
+            "index_select": [0, 4], "take": [5, -6], "put": [0, -6], "index_add": [2, 0],
+            "embedding_bag": [0, 3]}[name]
     op(device, _on(device, good)).sum().item()
     disttorch.cuda.synchronize()
 
