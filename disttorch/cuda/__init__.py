@@ -176,6 +176,12 @@ def synchronize(device=None):
     with cp.cuda.Device(_index(device)):
         cp.cuda.runtime.deviceSynchronize()
     _stream_uses.release_finished()
+    _raise_index_errors()
+
+
+def _raise_index_errors():
+    """Raise an out-of-range index that a device-side check recorded (cuda/kernels/bounds.py):
+    at host synchronisations, as PyTorch reports its device-side asserts."""
     if index_checks_pending[0]:
         from .kernels.bounds import raise_pending
         raise_pending()
@@ -345,6 +351,7 @@ class Stream(_streams.Stream):
     def synchronize(self):
         """Wait for all work queued on this stream."""
         self._stream.synchronize()
+        _raise_index_errors()
 
     def __eq__(self, other):
         return isinstance(other, Stream) and self.cuda_stream == other.cuda_stream
@@ -421,6 +428,7 @@ class Event(_streams.Event):
     def synchronize(self):
         """Block until the work recorded before this event has completed."""
         self._event.synchronize()
+        _raise_index_errors()
 
     def elapsed_time(self, end_event):
         """Milliseconds between this event and ``end_event`` (both recorded, timing enabled)."""

@@ -82,6 +82,14 @@ def test_synchronize_and_cpu_report_it_too(device):
     with pytest.raises(RuntimeError, match="embedding: index 5"):
         bad.cpu()
     disttorch.cuda.synchronize()   # cleared
+    weight.index_select(0, _on(device, [-1]))
+    with pytest.raises(RuntimeError, match="index_select: index -1 is out of range"):
+        disttorch.cuda.current_stream().synchronize()
+    weight.index_select(0, _on(device, [7]))
+    event = disttorch.cuda.Event()
+    event.record()
+    with pytest.raises(RuntimeError, match="index_select: index 7 is out of range"):
+        event.synchronize()
 
 
 def test_setitem_and_index_put(device):
