@@ -8,8 +8,9 @@ back to check them on the host would stop the GPU in every training step.
 :func:`check` launches one kernel over a device index array that records the first
 out-of-range value (and where it was checked) in a small per-device record, reading nothing
 back. :func:`raise_pending`, called where disttorch copies device data to the host and by
-``cuda.synchronize()``, reads the records that checks have written to since the last read and
-raises ``RuntimeError`` for the first violation, naming the op, the index and the size.
+``cuda.synchronize()`` and the streams' and events' ``synchronize()``, reads the records that
+checks have written to since the last read and raises ``RuntimeError`` for the first
+violation, naming the op, the index and the size.
 """
 import numpy as np
 
