@@ -17,7 +17,7 @@ import numpy as np
 from ..._backend import cupy_module, device_scope, index_checks_pending, is_real_cupy
 from . import contiguous, fusable, raw_kernel
 
-__all__ = ["check", "raise_pending"]
+__all__ = ["check", "record_for", "raise_pending"]
 
 _BOUNDS = r"""
 // record[0]: 1 once a violation is recorded; record[1..3]: the index, the size, the site
@@ -99,10 +99,7 @@ def check(index, size, op, message, dim=0, negative_ok=False, ignore=None):
         index, name = index.astype(np.int64), _KERNELS[np.dtype(np.int64)]
     with device_scope((index,)):   # (callers may run before their op enters its device)
         index = contiguous(index)
-        key = (id(cp), index.device.id)
-        record = _records.get(key)
-        if record is None:
-            record = _records[key] = cp.zeros(4, np.int64)
+        record = _record_of(cp, index)
         n = index.size
         blocks = min(1024, max(1, (n + 255) // 256))
         raw_kernel(_BOUNDS, name)(
@@ -110,8 +107,23 @@ def check(index, size, op, message, dim=0, negative_ok=False, ignore=None):
             (index, np.int64(n), np.int64(size), np.int32(negative_ok),
              np.int64(0 if ignore is None else ignore), np.int32(ignore is not None), record,
              np.int64(site)))
+
+
+def record_for(array, op, message, dim=0):
+    """``(record, site)`` for a fused kernel that checks its own indices on ``array``'s device:
+    it writes the first violation into ``record`` (int64: flag, index, size, site) with
+    ``site`` (an int64 scalar), as the check kernel does; reported like :func:`check`'s."""
+    return _record_of(cupy_module(), array), np.int64(_site(op, message, dim))
+
+
+def _record_of(cp, array):
+    key = (id(cp), array.device.id)
+    record = _records.get(key)
+    if record is None:
+        record = _records[key] = cp.zeros(4, np.int64)
     _pending.add(key)
     index_checks_pending[0] = True
+    return record
 
 
 def raise_pending():

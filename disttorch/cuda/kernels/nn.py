@@ -13,7 +13,7 @@ import numpy as np
 from ...autograd.function import Node
 from ...tensor import Tensor
 from ..._backend import cupy_module
-from . import contiguous, fusable, raw_kernel
+from . import bounds, contiguous, fusable, raw_kernel
 
 __all__ = ["cross_entropy_applies", "FusedCrossEntropy", "layer_norm_applies", "FusedLayerNorm",
            "gelu_forward", "gelu_backward", "bias_activation_applies", "bias_activation",
@@ -72,9 +72,12 @@ extern "C" __global__ void column_sum(const float* a, float* out, const long lon
 _CROSS_ENTROPY = _ROW_REDUCE + r"""
 // One block per row: loss_i = logsumexp(x_i) - (1 - eps) x_i[t_i] - eps * mean_j x_i[j];
 // 0 for ignored rows. lse_i is kept for the backward pass.
+// An out-of-range target gives a NaN loss and is recorded in record (flag, target, classes,
+// site: see cuda/kernels/bounds.py), to be raised at the next host read.
 extern "C" __global__ void softmax_cross_entropy_forward(
         const float* x, const long long* target, float* loss, float* lse, float* valid,
-        const int classes, const long long ignore_index, const float smoothing) {
+        const int classes, const long long ignore_index, const float smoothing,
+        long long* record, const long long site) {
     extern __shared__ float shared[];
     const long long row = blockIdx.x;
     const float* xr = x + row * classes;
@@ -96,8 +99,14 @@ extern "C" __global__ void softmax_cross_entropy_forward(
             loss[row] = 0.0f;
             valid[row] = 0.0f;
         } else if (t < 0 || t >= classes) {
-            loss[row] = __int_as_float(0x7fffffff);  // NaN: no host-side range check on the GPU
+            loss[row] = __int_as_float(0x7fffffff);  // NaN until the error is raised
             valid[row] = 1.0f;
+            unsigned long long* flag = reinterpret_cast<unsigned long long*>(record);
+            if (atomicCAS(flag, 0ULL, 1ULL) == 0ULL) {
+                record[1] = t;
+                record[2] = classes;
+                record[3] = site;
+            }
         } else {
             loss[row] = log_sum - (1.0f - smoothing) * xr[t] - smoothing * total / classes;
             valid[row] = 1.0f;
@@ -406,6 +415,9 @@ def _f32(*arrays):
 
 
 # ------------------------------------------------------------------ cross entropy
+TARGET_OUT_OF_BOUNDS = "Target {index} is out of bounds"
+
+
 def cross_entropy_applies(input, target, weight, reduction):
     """The fused kernel covers (N, C) float32 logits, class-index targets, no class weights."""
     x = input._data
@@ -425,9 +437,10 @@ class FusedCrossEntropy(Node):
         lse = cupy.empty(n, np.float32)
         valid = cupy.empty(n, np.float32)
         threads = _threads(c)
+        record, site = bounds.record_for(target, "cross_entropy", TARGET_OUT_OF_BOUNDS)
         raw_kernel(_CROSS_ENTROPY, "softmax_cross_entropy_forward")(
             (n,), (threads,), (x, target, loss, lse, valid, np.int32(c), np.int64(ignore_index),
-                               np.float32(smoothing)), shared_mem=threads * 4)
+                               np.float32(smoothing), record, site), shared_mem=threads * 4)
         self.save_for_backward(x)
         self.target, self.lse, self.valid = target, lse, valid
         self.smoothing, self.reduction = smoothing, reduction

@@ -18,7 +18,7 @@ from ._classification import ClassIndexLoss, ClassProbabilityLoss
 from ._ctc import ctc_loss
 from ...amp.autocast_mode import autocast_args
 from ...cuda.kernels import bounds
-from ...cuda.kernels.nn import cross_entropy_applies, FusedCrossEntropy
+from ...cuda.kernels.nn import TARGET_OUT_OF_BOUNDS, cross_entropy_applies, FusedCrossEntropy
 
 __all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
@@ -161,7 +161,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
 
 
 # ------------------------------------------------------------ classification
-def _check_index_target(input, target, weight, ignore_index, op):
+def _check_index_target(input, target, weight, ignore_index, op, on_device=True):
     if target._data.dtype.kind not in "iu" or target.dtype.name not in ("int64", "uint8"):
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
                            f"{_type_name(target)}")
@@ -184,11 +184,11 @@ def _check_index_target(input, target, weight, ignore_index, op):
     if weight is not None and (weight.ndim != 1 or weight.shape[0] != classes):
         raise RuntimeError(f"weight tensor should be defined either for all {classes} classes or "
                            f"no classes but got weight tensor of shape: {list(weight.shape)}")
-    if type(target._data) is not np.ndarray:
+    if on_device and type(target._data) is not np.ndarray:
         # CPU targets are checked by the loss itself; device ones on the device, the violation
-        # raised at the next host read (the loss is NaN for them meanwhile)
-        bounds.check(target._data, classes, op, "Target {index} is out of bounds",
-                     ignore=ignore_index)
+        # raised at the next host read (the loss is NaN for them meanwhile; the fused kernel
+        # checks its targets itself)
+        bounds.check(target._data, classes, op, TARGET_OUT_OF_BOUNDS, ignore=ignore_index)
 
 
 def _weight_array(weight, input):
@@ -258,8 +258,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         input, target = promote(input, target)
         return ClassProbabilityLoss.apply(input, target, _weight_array(weight, input),
                                           label_smoothing, reduction)
-    _check_index_target(input, target, weight, ignore_index, "cross_entropy")
-    if cross_entropy_applies(input, target, weight, reduction):
+    fused = cross_entropy_applies(input, target, weight, reduction)
+    _check_index_target(input, target, weight, ignore_index, "cross_entropy", on_device=not fused)
+    if fused:
         return FusedCrossEntropy.apply(input, target, ignore_index, label_smoothing, reduction)
     return ClassIndexLoss.apply(input, target, _weight_array(weight, input), ignore_index,
                                 label_smoothing, reduction, True)
