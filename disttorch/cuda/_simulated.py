@@ -984,6 +984,10 @@ def simulate(device_count=None, total_memory=None, fused_kernels=False):
         _state.update(saved)
         if not several:
             _backend.forget_devices()
+        if previous is not _this:
+            # index errors recorded on the simulated devices go with them
+            from .kernels import bounds
+            bounds.discard(_this)
 
 
 RawKernel = _sim_kernels.RawKernel   # cupy.RawKernel: launches are checked, nothing runs

@@ -111,3 +111,13 @@ def test_the_check_reads_nothing_back(device):
         F.embedding(index, weight)
         weight.index_select(0, index)
     assert syncs["count"] == 0, syncs["where"]
+
+
+def test_a_violation_left_unread_ends_with_its_simulation():
+    from disttorch.cuda.kernels import bounds
+    with _simulated.simulate():
+        disttorch.randn(3, device="cuda").index_select(0, disttorch.tensor([5], device="cuda"))
+        assert bounds._simulated_errors
+    assert not bounds._simulated_errors
+    with _simulated.simulate():
+        disttorch.cuda.synchronize()   # nothing left to raise

@@ -152,6 +152,18 @@ def raise_pending():
         raise first
 
 
+def discard(module):
+    """Forget the violations recorded through array module ``module`` and not yet raised (the
+    simulated device's, when a simulation ends)."""
+    from .. import _simulated
+    if module is _simulated:
+        _simulated_errors.clear()
+    for key in [k for k in _pending if k[0] == id(module)]:
+        _pending.discard(key)
+        _records.pop(key, None)
+    index_checks_pending[0] = bool(_pending or _simulated_errors)
+
+
 def _error(value, size, site):
     op, message, dim = _sites[site - 1]
     reason = message.format(index=value, size=size, dim=dim)
