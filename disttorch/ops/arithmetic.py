@@ -282,12 +282,18 @@ class Maximum(Node):
         tie = ad == bd
         wa = xp.where(tie, 0.5, a_wins.astype(ad.dtype)).astype(ad.dtype)
         wb = xp.where(tie, 0.5, (~a_wins & ~tie).astype(ad.dtype)).astype(ad.dtype)
-        if isinstance(g, Tensor):
-            wa, wb = _new(wa), _new(wb)
-        e = self.next_edges
-        sa, sb = self.shapes
-        return (sum_to(g * wa, sa) if e[0] is not None else None,
-                sum_to(g * wb, sb) if e[1] is not None else None, None)
+        return _weighted_pair_grads(self, g, wa, wb)
+
+
+def _weighted_pair_grads(node, g, wa, wb):
+    """The gradients ``g * wa`` and ``g * wb`` of a two-input elementwise ``node`` (plus one
+    None for its flag argument), summed to its inputs' shapes (``node.shapes``) where needed."""
+    if isinstance(g, Tensor):
+        wa, wb = _new(wa), _new(wb)
+    e = node.next_edges
+    sa, sb = node.shapes
+    return (sum_to(g * wa, sa) if e[0] is not None else None,
+            sum_to(g * wb, sb) if e[1] is not None else None, None)
 
 
 class FMax(Node):
@@ -303,13 +309,7 @@ class FMax(Node):
 
     def backward(self, g):
         take_a = self.take_a
-        mask_a, mask_b = take_a.astype(g.dtype), (~take_a).astype(g.dtype)
-        if isinstance(g, Tensor):
-            mask_a, mask_b = _new(mask_a), _new(mask_b)
-        e = self.next_edges
-        sa, sb = self.shapes
-        return (sum_to(g * mask_a, sa) if e[0] is not None else None,
-                sum_to(g * mask_b, sb) if e[1] is not None else None, None)
+        return _weighted_pair_grads(self, g, take_a.astype(g.dtype), (~take_a).astype(g.dtype))
 
 
 class Atan2(Node):

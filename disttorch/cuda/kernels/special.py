@@ -693,11 +693,14 @@ def gamma_grad(x, alpha):
     float64 array, or None where the fused path does not apply."""
     if not fusable(x):
         return None
-    cp = cupy_module()
-    x, alpha = cp.broadcast_arrays(x, alpha)
-    shape = x.shape
-    x, alpha = _float64(x).reshape(-1), _float64(alpha).reshape(-1)
+    x, alpha, shape = _flat_float64_pair(x, alpha)
     return _launch("special_gamma_grad", [x, alpha], x.size, []).reshape(shape)
+
+
+def _flat_float64_pair(a, b):
+    """``a`` and ``b`` broadcast together, as flat float64 arrays, and their common shape."""
+    a, b = cupy_module().broadcast_arrays(a, b)
+    return _float64(a).reshape(-1), _float64(b).reshape(-1), a.shape
 
 
 def binary(name, a, b):
@@ -705,8 +708,5 @@ def binary(name, a, b):
     a float64 array, or None where the fused path does not apply."""
     if not fusable(a):
         return None
-    cp = cupy_module()
-    a, b = cp.broadcast_arrays(a, b)
-    shape = a.shape
-    a, b = _float64(a).reshape(-1), _float64(b).reshape(-1)
+    a, b, shape = _flat_float64_pair(a, b)
     return _launch("special_binary", [a, b], a.size, [np.int32(BINARY[name])]).reshape(shape)
