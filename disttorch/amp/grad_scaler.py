@@ -4,7 +4,7 @@ import warnings
 import numpy as np
 
 from .._backend import device_index, device_scope, get_array_module, on_device_of, several_devices
-from ..cuda.kernels.amp import unscale_and_check
+from ..cuda.kernels.amp import unscale_and_check, update_scale
 
 __all__ = ["GradScaler"]
 
@@ -284,7 +284,11 @@ def _unscale_per_device(grads, scale):
 def _update_scale(scale, growth_tracker, found_inf, growth_factor, backoff_factor,
                   growth_interval):
     """``torch._amp_update_scale_`` on the device arrays ``scale`` (float32, 0-d) and
-    ``growth_tracker`` (int32, 0-d), in place, without reading anything back."""
+    ``growth_tracker`` (int32, 0-d), in place, without reading anything back: one fused launch
+    on a GPU, else the same rule in array ops."""
+    if update_scale(scale, growth_tracker, found_inf, growth_factor, backoff_factor,
+                    growth_interval):
+        return
     xp = get_array_module(scale)
     found = found_inf.reshape(()) != 0
     successful = growth_tracker + 1

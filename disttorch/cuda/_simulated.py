@@ -169,12 +169,12 @@ def _wrap(value, like=None):
     if type(value) is np.ndarray:
         device = None
         if value.base is not None:
-            if not value.flags.writeable:
-                # numpy makes some views read-only (diagonal, broadcast_to); CuPy's are writable
-                try:
-                    value.flags.writeable = True
-                except ValueError:
-                    pass
+            # numpy makes some views read-only (diagonal, broadcast_to); CuPy's are writable.
+            # Set without reading first: reading the flag of a broadcast_arrays result warns.
+            try:
+                value.flags.writeable = True
+            except ValueError:
+                pass
             if like is not None and np.may_share_memory(value, like._a):
                 device = like._dev
         return ndarray(value, device)

@@ -150,6 +150,21 @@ def test_grad_scaler_matches_torch(device):
     assert actual[2].state_dict() == expected[2].state_dict()
 
 
+@requires_torch
+@pytest.mark.parametrize("kwargs", [
+    dict(init_scale=2.0 ** 127, growth_interval=1),                 # the grown scale overflows
+    dict(init_scale=3.0, growth_factor=1.7, backoff_factor=0.3, growth_interval=3),
+], ids=["overflow", "odd-factors"])
+def test_grad_scaler_update_rule_matches_torch(device, kwargs):
+    # the fused update kernel (cuda-emu) and the array ops (cuda-sim) against torch's rule:
+    # products formed in double, a non-finite grown scale kept out, the tracker restarted
+    grads = [[1.0, 2.0, 3.0]] * 4 + [[float("inf"), 1.0, 1.0]] + [[1.0, 1.0, 1.0]] * 3
+    expected = _scaled_steps(torch, "cpu", grads, **kwargs)
+    actual = _scaled_steps(disttorch, device, grads, **kwargs)
+    assert actual[0] == expected[0]
+    assert actual[2].state_dict() == expected[2].state_dict()
+
+
 def test_grad_scaler_unscale_and_state(device):
     weight = disttorch.ones(2, device=device, requires_grad=True)
     optimizer = disttorch.optim.SGD([weight], lr=1.0)
