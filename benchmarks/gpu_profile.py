@@ -3,7 +3,8 @@
     python benchmarks/gpu_profile.py [workload ...]     (mlp, cnn, transformer, transformer-amp)
 
 For each workload: the synchronised step time, the host time to enqueue one step (no sync), the
-same two for torch eager, and a cProfile of disttorch's steps (top functions by own time and by
+same two for torch eager, the host's and the device's time per step measured apart (the steps
+queued behind a kernel that keeps the GPU busy), and a cProfile of disttorch's steps (top functions by own time and by
 cumulative time). A step whose enqueue time is close to its synchronised time is bound by
 Python, not by the GPU.
 """
@@ -34,6 +35,43 @@ def timings(lib, step, steps=20):
     lib.cuda.synchronize()
     synced = (time.perf_counter() - start) / steps
     return synced * 1e3, enqueue * 1e3
+
+
+_SPIN = r"""
+extern "C" __global__ void spin(const unsigned long long ns) {
+    unsigned long long start, now;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
+    do {
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+    } while (now - start < ns);
+}
+"""
+
+
+def host_and_device(lib, step, steps=2, spin_ms=150):
+    """Host and device milliseconds per step, apart: a one-thread kernel keeps the GPU busy for
+    ``spin_ms`` while the host enqueues ``steps`` steps behind it, so the host's time is its own
+    (no waiting on the GPU) and the events around the steps time the device's work with no idle
+    gaps. A host time near ``spin_ms / steps`` means something in the step waited for the GPU (a
+    hidden synchronisation: a copy to the host, a free that syncs, ...; or CUDA's queue of
+    pending launches, about a thousand deep, filled up: hence two steps only)."""
+    import cupy
+    spin = cupy.RawKernel(_SPIN, "spin")
+    for _ in range(3):
+        step()
+    lib.cuda.synchronize()
+    start_event, end_event = cupy.cuda.Event(), cupy.cuda.Event()
+    spin((1,), (1,), (cupy.uint64(spin_ms * 1_000_000),))
+    start_event.record()
+    begin = time.perf_counter()
+    for _ in range(steps):
+        step()
+    host = (time.perf_counter() - begin) * 1e3 / steps
+    end_event.record()
+    end_event.synchronize()
+    device = cupy.cuda.get_elapsed_time(start_event, end_event) / steps
+    blocked = host * steps > 0.8 * spin_ms
+    return host, device, blocked
 
 
 def with_peak_tracking(lib, step):
@@ -208,6 +246,14 @@ def main():
         t_sync, t_enq = timings(torch, theirs)
         print(f"== {kind}: disttorch {o_sync:.3f} ms/step (host enqueue {o_enq:.3f} ms), torch "
               f"{t_sync:.3f} ms/step (host enqueue {t_enq:.3f} ms)", flush=True)
+        for name, lib, step in (("disttorch", disttorch, ours), ("torch", torch, theirs)):
+            try:   # a diagnosis: its failure must not cost the rest of the profile
+                host, device, blocked = host_and_device(lib, step)
+                print(f"== {kind}: {name} host {host:.3f} ms/step, device {device:.3f} ms/step"
+                      + (" (the host waited for the GPU inside the step: a hidden sync)"
+                         if blocked else ""), flush=True)
+            except Exception as exc:
+                print(f"== {kind}: {name} host/device split failed: {exc!r}", flush=True)
         print(f"== {kind}: disttorch with peak-memory tracking on "
               f"{with_peak_tracking(disttorch, ours):.3f} ms/step", flush=True)
         profiler = cProfile.Profile()

@@ -611,6 +611,24 @@ def _function(fn, name, allow_host=False, like=None, allowed=None):
             return _call(fn, (dtype,) + args, kwargs, like=like)
         return astype
 
+    if name in ("sum", "prod"):
+        def reduce(*args, **kwargs):
+            # CuPy accumulates float16 sums and products in float32 and rounds once; numpy
+            # rounds every partial result to float16
+            _keywords_checked(name, allowed, kwargs)
+            source = like if like is not None else (args[0] if args else kwargs.get("a"))
+            positional_dtype = len(args) > (1 if like is not None else 2)
+            if (type(source) is not ndarray or source._a.dtype != np.float16 or positional_dtype
+                    or kwargs.get("dtype") is not None or kwargs.get("out") is not None):
+                return _call(fn, args, kwargs, allow_host, like)
+
+            def in_float32(*a, **k):
+                k["dtype"] = np.float32
+                return fn(*a, **k).astype(np.float16)
+            in_float32.__name__ = name
+            return _call(in_float32, args, kwargs, allow_host, like)
+        return reduce
+
     if name == "copy" and like is not None:
         def copy(*args, **kwargs):
             # CuPy's ndarray.copy copies to the current device from any device

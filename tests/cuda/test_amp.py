@@ -186,3 +186,47 @@ def test_grad_scaler_unscale_and_state(device):
     assert disabled.state_dict() == {} and disabled.get_scale() == 1.0
     with pytest.raises(RuntimeError, match="source state dict is empty"):
         other.load_state_dict({})
+
+
+def test_autocast_linear_keeps_a_float32_bias(device):
+    # Under float16 autocast the float32 bias is rounded to float16 and added to the float16
+    # product, and its gradient is the float16 column sum cast to float32 (PyTorch's cast bias).
+    # On the emulator the fused kernels take the float32 bias as it is (bias_add_half,
+    # column_sum_half); on the simulated device the bias is cast. Both must give these values.
+    # Small integers and halves keep every product and sum exact, except where rounding to
+    # float16 is the point: 0.1 + 2**-12 for the bias, and the bias gradient's column sums.
+    from disttorch.cuda import _sim_kernels, _simulated
+    rng = np.random.default_rng(0)
+    x = rng.integers(-2, 3, (2, 3, 4)).astype(np.float32)
+    w = (rng.integers(-2, 3, (5, 4)) / 2).astype(np.float32)
+    b = np.array([0.1 + 2.0 ** -12, 1.0, -3.0, 2.5, 0.0], np.float32)
+    gy = np.full((2, 3, 5), 1 + 2.0 ** -10, np.float32)     # 6 rows: sums need 13 bits
+    xt, wt, bt = (disttorch.from_numpy(a).to(device).requires_grad_() for a in (x, w, b))
+    launched = _sim_kernels.launches["bias_add_half"], _sim_kernels.launches["column_sum_half"]
+    with disttorch.autocast("cuda", dtype=disttorch.float16):
+        y = disttorch.nn.functional.linear(xt, wt, bt)
+    assert y.dtype == disttorch.float16
+    (y.float() * disttorch.from_numpy(gy).to(device)).sum().backward()
+    if _simulated.runs_kernels():
+        assert (_sim_kernels.launches["bias_add_half"],
+                _sim_kernels.launches["column_sum_half"]) == (launched[0] + 1, launched[1] + 1)
+    b16 = b.astype(np.float16).astype(np.float64)
+    expected_y = (x.astype(np.float64) @ w.T.astype(np.float64) + b16).astype(np.float16)
+    np.testing.assert_array_equal(y.detach().cpu().numpy(), expected_y)
+    g16 = gy.astype(np.float16).astype(np.float64).reshape(-1, 5)
+    expected_gb = g16.sum(0).astype(np.float16).astype(np.float32)
+    assert bt.grad.dtype == disttorch.float32
+    np.testing.assert_array_equal(bt.grad.cpu().numpy(), expected_gb)
+    assert expected_gb[0] != np.float32(g16.sum(0)[0])      # the rounding is tested
+    np.testing.assert_array_equal(wt.grad.cpu().numpy(),
+                                  (g16.T @ x.reshape(-1, 4)).astype(np.float16).astype(np.float32))
+    np.testing.assert_array_equal(xt.grad.cpu().numpy(),
+                                  (g16 @ w).reshape(x.shape).astype(np.float16).astype(np.float32))
+
+
+def test_linear_refuses_a_float32_bias_outside_autocast(device):
+    x = disttorch.ones(2, 4, dtype=disttorch.float16, device=device)
+    w = disttorch.ones(3, 4, dtype=disttorch.float16, device=device)
+    b = disttorch.ones(3, device=device)
+    with pytest.raises(RuntimeError, match="self and mat2 must have the same dtype"):
+        disttorch.nn.functional.linear(x, w, b)

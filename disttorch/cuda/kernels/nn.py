@@ -17,7 +17,8 @@ from . import bounds, contiguous, fusable, raw_kernel
 
 __all__ = ["cross_entropy_applies", "FusedCrossEntropy", "layer_norm_applies", "FusedLayerNorm",
            "gelu_forward", "gelu_backward", "bias_activation_applies", "bias_activation",
-           "activation_backward", "column_sum", "attention_softmax_",
+           "activation_backward", "column_sum", "half_bias_applies", "bias_add_half",
+           "attention_softmax_",
            "attention_softmax_backward_"]
 
 _ROW_REDUCE = r"""
@@ -38,6 +39,24 @@ __device__ float block_reduce(float value, float* shared) {
     __syncthreads();
     return result;
 }
+"""
+
+_HALF = r"""
+// float16 storage without cuda_fp16.h: the bits, converted by PTX instructions
+typedef unsigned short fp16_t;
+__device__ __forceinline__ float to_float(float v) { return v; }
+__device__ __forceinline__ float to_float(fp16_t v) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(v));
+    return f;
+}
+__device__ __forceinline__ fp16_t to_half(float v) {
+    fp16_t h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
+    return h;
+}
+__device__ __forceinline__ void store(float* p, float v) { *p = v; }
+__device__ __forceinline__ void store(fp16_t* p, float v) { *p = to_half(v); }
 """
 
 _COLUMNS = r"""
@@ -203,7 +222,7 @@ extern "C" __global__ void layer_norm_param_grads(
 }
 """
 
-_GELU = _COLUMNS + r"""
+_GELU = _HALF + _COLUMNS + r"""
 __device__ __forceinline__ float gelu(float x) {
     return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
 }
@@ -291,24 +310,34 @@ extern "C" __global__ void gelu_backward_bias(const float* x, const float* g, fl
     extern __shared__ float shared[];
     activation_backward_bias<false>(x, g, dh, db, rows, n, shared);
 }
+
+// A float32 bias under float16 autocast, without casting it first: h (rows x cols float16, a
+// fresh GEMM output) += b rounded to float16, as the cast bias would be added.
+extern "C" __global__ void bias_add_half(fp16_t* h, const float* b, const long long n,
+                                         const int cols) {
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (long long)blockDim.x * gridDim.x) {
+        h[i] = to_half(to_float(h[i]) + to_float(to_half(b[i % cols])));
+    }
+}
+
+// Its gradient: the column sums of the float16 output gradient, accumulated in float32 and
+// rounded once to float16 (the cast bias's gradient) before they are stored as float32 (the
+// cast's backward), so no float16 vector and no separate cast.
+extern "C" __global__ void column_sum_half(const fp16_t* a, float* out, const long long rows,
+                                           const int n) {
+    extern __shared__ float shared[];
+    const int col = blockIdx.x * COLUMN_TILE + threadIdx.x;
+    float sum = 0.0f;
+    if (col < n) {
+        for (long long r = threadIdx.y; r < rows; r += blockDim.y) sum += to_float(a[r * n + col]);
+    }
+    sum = combine_lanes(sum, shared);
+    if (threadIdx.y == 0 && col < n) out[col] = to_float(to_half(sum));
+}
 """
 
-_SOFTMAX = _ROW_REDUCE + r"""
-// float16 storage without cuda_fp16.h: the bits, converted by PTX instructions
-typedef unsigned short fp16_t;
-__device__ __forceinline__ float to_float(float v) { return v; }
-__device__ __forceinline__ float to_float(fp16_t v) {
-    float f;
-    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(v));
-    return f;
-}
-__device__ __forceinline__ void store(float* p, float v) { *p = v; }
-__device__ __forceinline__ void store(fp16_t* p, float v) {
-    fp16_t h;
-    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
-    *p = h;
-}
-
+_SOFTMAX = _ROW_REDUCE + _HALF + r"""
 // Attention scores, one block per row of n, in place: p = softmax(p * scale + mask[row %
 // mask_rows]) (mask: mask_rows x n, or none), computed in float32 whatever the storage (the
 // scores are recomputed in each pass, never stored rounded). With zero_empty, a row with no
@@ -397,17 +426,41 @@ def _column_launch(rows, n):
     return ((n + 31) // 32,), (32, lanes), 32 * lanes * 4
 
 
-def column_sum(a):
-    """``a.sum(0)`` of a (rows x n) float32 CuPy array in one launch, or None when the fused
-    path does not apply (a linear layer's bias gradient)."""
-    if not (a.ndim == 2 and fusable(a) and _f32(a)):
+def column_sum(a, dtype):
+    """``a.sum(0)`` of a (rows x n) CuPy array in one launch, as a float32 ``dtype`` vector, or
+    None when the fused path does not apply (a linear layer's bias gradient, ``dtype`` the
+    bias's). A float16 ``a`` gives the sums rounded through float16: the gradient of a float32
+    bias that float16 autocast would have cast."""
+    if not (dtype == np.float32 and a.ndim == 2 and fusable(a) and a.flags.c_contiguous
+            and (a.dtype == np.float32 or a.dtype == np.float16)):
         return None
     rows, n = a.shape
     out = cupy_module().empty(n, np.float32)
     grid, block, shared = _column_launch(rows, n)
-    raw_kernel(_GELU, "column_sum")(grid, block, (a, out, np.int64(rows), np.int32(n)),
-                                     shared_mem=shared)
+    name = "column_sum" if a.dtype == np.float32 else "column_sum_half"
+    raw_kernel(_GELU, name)(grid, block, (a, out, np.int64(rows), np.int32(n)),
+                            shared_mem=shared)
     return out
+
+
+def half_bias_applies(x, w, b):
+    """Whether a linear layer under float16 autocast can take its float32 bias ``b`` as it is
+    (:func:`bias_add_half`, and :func:`column_sum` for its gradient) instead of a float16 copy:
+    ``x`` and ``w`` are the float16 CuPy operands of the GEMM, ``b`` a contiguous float32 vector
+    of the output width on the same device."""
+    return (fusable(x) and type(w) is type(x) and type(b) is type(x) and w.ndim == 2
+            and x.dtype == np.float16 and w.dtype == np.float16 and b.dtype == np.float32
+            and b.ndim == 1 and b.shape[0] == w.shape[0] and b.flags.c_contiguous)
+
+
+def bias_add_half(h, b):
+    """``h += b`` in place for a fresh (contiguous, rows x out) float16 GEMM output ``h`` and a
+    float32 bias ``b``, the bias rounded to float16 first as autocast's cast would; one launch."""
+    n = h.size
+    blocks = min(65535, max(1, (n + 255) // 256))
+    raw_kernel(_GELU, "bias_add_half")((blocks,), (256,),
+                                       (h, b, np.int64(n), np.int32(h.shape[-1])))
+    return h
 
 
 def _f32(*arrays):

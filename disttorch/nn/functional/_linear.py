@@ -5,11 +5,11 @@ from ..._gemm import in_dtype, matmul as _gemm
 from ..._backend import get_array_module
 from ...autograd.function import Node
 from ...tensor import Tensor
-from ...ops._util import device_mismatch
+from ...ops._util import cast, device_mismatch
 from ...ops.indexing import scalar_type_name
-from ...amp.autocast_mode import cast_lower, is_autocast_enabled
+from ...amp.autocast_mode import cast_linear, is_autocast_enabled
 from ...cuda.kernels.nn import (activation_backward, bias_activation, bias_activation_applies,
-                                column_sum)
+                                bias_add_half, column_sum, half_bias_applies)
 from ._activation import gelu, relu
 
 __all__ = ["linear", "bilinear"]
@@ -32,7 +32,11 @@ class Linear(Node):
         x2d = _rows(x, in_features)
         y = in_dtype(_gemm(x2d, w.T), x.dtype)
         if b is not None:
-            y += b
+            if b.dtype == y.dtype:
+                y += b
+            else:   # a float32 bias beside float16 operands: only where half_bias_applies
+                bias_add_half(y, b)
+            self.bias_dtype = b.dtype
         self.save_for_backward(x, w)
         self.has_bias = b is not None
         return y if len(lead) == 1 else y.reshape(lead + (out_features,))
@@ -49,9 +53,10 @@ class Linear(Node):
         if e[1] is not None:
             gw = _keep_dtype(_gemm(g2d.transpose(1, 0), _rows(x, in_features)), w)
         if self.has_bias and e[2] is not None:
-            gb = None if type(g2d) is np.ndarray or isinstance(g2d, Tensor) else column_sum(g2d)
+            gb = None if type(g2d) is np.ndarray or isinstance(g2d, Tensor) else column_sum(
+                g2d, self.bias_dtype)
             if gb is None:
-                gb = g2d.sum(0)
+                gb = _bias_grad(g2d, self.bias_dtype)
         return gx, gw, gb
 
 
@@ -67,6 +72,15 @@ def _keep_dtype(result, like):
     return result.astype(like.dtype)
 
 
+def _bias_grad(g2d, dtype):
+    """The column sums of ``g2d`` (array or Tensor) in the bias's ``dtype``: a float32 bias
+    beside float16 operands gets its float16 sums cast, as the cast bias's gradient would be."""
+    gb = g2d.sum(0)
+    if isinstance(gb, Tensor):
+        return gb if gb._data.dtype == dtype else cast(gb, dtype)
+    return gb if gb.dtype == dtype else gb.astype(dtype)
+
+
 def linear(input, weight, bias=None):
     r"""Apply the affine map :math:`y = xA^T + b`.
 
@@ -78,7 +92,7 @@ def linear(input, weight, bias=None):
     Shape:
         Output: :math:`(*, out\_features)`.
     """
-    input, weight, bias = cast_lower(input, weight, bias)
+    input, weight, bias, kept = cast_linear(input, weight, bias, half_bias_applies)
     # the checks read the arrays: Tensor.shape and .dtype build new objects on every access,
     # a measurable share of a small layer's time
     x, w = input._data, weight._data
@@ -104,7 +118,7 @@ def linear(input, weight, bias=None):
         raise device_mismatch(input, weight)
     if bias is not None:
         b = bias._data
-        if b.dtype != w.dtype:
+        if b.dtype != w.dtype and not kept:
             raise RuntimeError(f"self and mat2 must have the same dtype, but got "
                                f"{scalar_type_name(bias)} and {scalar_type_name(weight)}")
         if b.ndim > 1 or (b.ndim == 1 and b.shape[0] not in (1, w.shape[0])):
