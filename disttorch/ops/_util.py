@@ -116,6 +116,15 @@ def on_device_of(x, like):
     return x
 
 
+def zeros_grad(g):
+    """Exact zeros shaped like the gradient ``g`` (array, or a constant Tensor under
+    ``create_graph``): PyTorch's zero gradients are zeros, where ``g * 0`` would turn an inf or
+    NaN of ``g`` into NaN."""
+    if isinstance(g, Tensor):
+        return _new(get_array_module(g._data).zeros_like(g._data))
+    return get_array_module(g).zeros_like(g)
+
+
 def as_scalar(x):
     """Return a Python number for numpy scalars; Python numbers pass through."""
     if isinstance(x, np.generic):

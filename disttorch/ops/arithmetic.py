@@ -10,7 +10,7 @@ from ..tensor import Tensor, _new
 from ..amp.autocast_mode import autocast_args
 from ._util import (promote, promote_scalar_tensor, register_methods, sum_to, default_float,
                     cast, device_mismatch, as_scalar, match_devices, wrap_int_scalar,
-                    _PY_SCALARS, with_out)
+                    _PY_SCALARS, with_out, zeros_grad)
 
 __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
            "floor_divide", "remainder", "fmod", "pow", "float_power", "neg", "negative",
@@ -158,8 +158,8 @@ class RoundedDiv(Node):
     def backward(self, g):
         e = self.next_edges
         sa, sb = self.shapes
-        return (sum_to(g * 0, sa) if e[0] is not None else None,
-                sum_to(g * 0, sb) if e[1] is not None else None, None)
+        return (sum_to(zeros_grad(g), sa) if e[0] is not None else None,
+                sum_to(zeros_grad(g), sb) if e[1] is not None else None, None)
 
 
 class Remainder(Node):
@@ -230,16 +230,16 @@ class Pow(Node):
         ga = gb = None
         if e[0] is not None:
             if type(b) in _PY_SCALARS:
-                ga = g * b * a ** (b - 1) if b != 0 else g * 0
+                ga = g * b * a ** (b - 1) if b != 0 else zeros_grad(g)
             else:
                 # b * a**(b-1), with 0 where b == 0 (PyTorch's convention at a == 0)
-                ga = sum_to(_dual_where(_is_zero(b), g * 0, g * b * a ** (b - 1)), sa)
+                ga = sum_to(_dual_where(_is_zero(b), zeros_grad(g), g * b * a ** (b - 1)), sa)
         if e[1] is not None:
             if type(a) in _PY_SCALARS:
                 gb = sum_to(g * out * float(np.log(a)) if a > 0 else g * out * float("nan"), sb)
             else:
                 # d/db a**b = a**b log(a), defined as 0 where a == 0 and b >= 0
-                safe = _dual_where(_is_zero(a), g * 0, g * out * _dual_log(_abs_or_self(a)))
+                safe = _dual_where(_is_zero(a), zeros_grad(g), g * out * _dual_log(_abs_or_self(a)))
                 gb = sum_to(safe, sb)
         return ga, gb
 
@@ -278,10 +278,12 @@ class Maximum(Node):
         ad = a._data if isinstance(a, Tensor) else a
         bd = b._data if isinstance(b, Tensor) else b
         xp = get_array_module(ad)
-        a_wins = ad > bd if self.is_max else ad < bd
+        # PyTorch's rule: an input gets the gradient unless the other one strictly won (half
+        # each on a tie), so where a NaN is involved both get it
+        a_wins, b_wins = (ad > bd, ad < bd) if self.is_max else (ad < bd, ad > bd)
         tie = ad == bd
-        wa = xp.where(tie, 0.5, a_wins.astype(ad.dtype)).astype(ad.dtype)
-        wb = xp.where(tie, 0.5, (~a_wins & ~tie).astype(ad.dtype)).astype(ad.dtype)
+        wa = xp.where(tie, 0.5, (~b_wins).astype(ad.dtype)).astype(ad.dtype)
+        wb = xp.where(tie, 0.5, (~a_wins).astype(ad.dtype)).astype(ad.dtype)
         return _weighted_pair_grads(self, g, wa, wb)
 
 

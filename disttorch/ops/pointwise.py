@@ -8,7 +8,8 @@ from .._backend import get_array_module, cupyx_module, is_cuda_array
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import (register_methods, sum_to, default_float, cast, as_scalar,
-                    promote_scalar_tensor, match_devices, on_device_of, wrap_int_scalar)
+                    promote_scalar_tensor, match_devices, on_device_of, wrap_int_scalar,
+                    zeros_grad)
 from ..amp.autocast_mode import autocast_args
 from .arithmetic import (add, mul, sub, div, check_inplace, apply_inplace, _out, _prep,
                          _nograd_inplace, _dual_where)
@@ -208,7 +209,9 @@ class Relu(Node):
 
     def backward(self, g):
         y, = self.saved_tensors
-        return g * (y > 0)
+        # PyTorch's threshold_backward: zero where the output is <= 0, so a NaN passes the
+        # gradient; y is 0, positive or NaN, and y != 0 says exactly that
+        return g * (y != 0)
 
 
 def relu(input):
@@ -223,7 +226,7 @@ class ZeroGrad(Node):
         return fn(x)
 
     def backward(self, g):
-        return g * 0, None
+        return zeros_grad(g), None
 
 
 def _piecewise(name, fn_name, int_passthrough=True):
@@ -259,9 +262,10 @@ sgn = sign
 
 
 def _sign(x):
+    # the derivative of |x|: PyTorch's sgn, 0 at NaN as at 0
     if isinstance(x, Tensor):
-        return _new(_xp(x._data).sign(x._data))
-    return _xp(x).sign(x)
+        return _new(_sign_array(x._data))
+    return _sign_array(x)
 
 
 def signbit(input):
@@ -357,7 +361,7 @@ class Where(Node):
         cond, = self.saved_tensors
         e = self.next_edges
         sa, sb = self.shapes
-        zero = g * 0
+        zero = zeros_grad(g)
         ga = sum_to(_where_dual(cond, g, zero), sa) if e[1] is not None else None
         gb = sum_to(_where_dual(cond, zero, g), sb) if e[2] is not None else None
         return None, ga, gb

@@ -146,24 +146,29 @@ class ExtremeAll(Node):
     """``amax``/``amin``, and ``max``/``min``/``median`` of all elements: ties share the
     gradient evenly (PyTorch's rule). ``reduce(xp, x, axes, keepdim)`` gives the value."""
 
-    def forward(self, x, axes, keepdim, reduce):
+    def forward(self, x, axes, keepdim, reduce, nan_shares=True):
         self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
+        self.nan_shares = nan_shares
         out = reduce(get_array_module(x), x, axes, keepdim)
         self.save_for_backward(x, out)
         return out
 
     def backward(self, g):
         x, y = self.saved_tensors
-        weights = _tie_weights(_data(x), _data(y), self.axes, self.keepdim)
+        weights = _tie_weights(_data(x), _data(y), self.axes, self.keepdim, self.nan_shares)
         return _expand(g, self.in_shape, self.axes, self.keepdim) * _like(g, weights), \
-            None, None, None
+            None, None, None, None
 
 
-def _tie_weights(x, y, axes, keepdim):
-    """1/k at each of the k elements equal to their slice's extreme ``y``, 0 elsewhere."""
+def _tie_weights(x, y, axes, keepdim, nan_shares=True):
+    """1/k at each of the k elements equal to their slice's extreme ``y``, 0 elsewhere. A NaN
+    extreme: shared by the NaNs (``nan_shares``, PyTorch's max() and min()), or no element
+    equals it and the slice's weights are NaN (0/0: PyTorch's amax and amin)."""
     if not keepdim:
         y = y.reshape(_keep_shape(x.shape, axes))
-    hit = (x == y) | (get_array_module(x).isnan(x) & (y != y))
+    hit = (x == y)
+    if nan_shares:
+        hit |= get_array_module(x).isnan(x) & (y != y)
     return (hit / hit.sum(axis=axes, keepdims=True)).astype(x.dtype)
 
 
@@ -433,7 +438,8 @@ def _extreme(input, dim, keepdim, is_max, name):
         raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() "
                            f"== 0. Specify the reduction dim with the 'dim' argument.")
     _check_nonempty(input, axes, name)
-    return ExtremeAll.apply(input, axes, keepdim, _amax if is_max else _amin)
+    return ExtremeAll.apply(input, axes, keepdim, _amax if is_max else _amin,
+                            name not in ("amax", "amin"))
 
 
 def amax(input, dim=(), keepdim=False):

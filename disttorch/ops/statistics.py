@@ -13,7 +13,7 @@ from .._backend import get_array_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ..amp.autocast_mode import autocast_args
-from ._util import register_methods, cast, default_float, wrap_dim
+from ._util import register_methods, cast, default_float, wrap_dim, zeros_grad
 from .arithmetic import _dual_where, sub
 from .pointwise import _exp, _sign, abs as _abs_op
 from .reduction import (reduction_api, ExtremeAll, Gather, _axes, _check_nonempty, _data,
@@ -49,7 +49,7 @@ class Var(Node):
         if self.sqrt:
             # d std = d var / (2 std), defined as 0 where std == 0 (PyTorch's convention)
             zero = _data(y) == 0
-            g = _dual_where(zero, g * 0, g / _dual_where(zero, y * 0 + 1, y))
+            g = _dual_where(zero, zeros_grad(g), g / _dual_where(zero, y * 0 + 1, y))
             scale = 1.0 / self.dof if self.dof > 0 else float("inf")
         else:
             scale = 2.0 / self.dof if self.dof > 0 else float("inf")

@@ -266,7 +266,7 @@ extern "C" __global__ void relu_backward(const float* y, const float* g, float* 
                                          const long long n) {
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (long long)blockDim.x * gridDim.x) {
-        dh[i] = y[i] > 0.0f ? g[i] : 0.0f;
+        dh[i] = y[i] != 0.0f ? g[i] : 0.0f;   // y is 0, positive or NaN: NaN passes g
     }
 }
 
@@ -290,7 +290,7 @@ __device__ void activation_backward_bias(const float* kept, const float* g, floa
     if (col < n) {
         for (long long r = threadIdx.y; r < rows; r += blockDim.y) {
             const long long i = r * n + col;
-            const float d = RELU ? (kept[i] > 0.0f ? g[i] : 0.0f) : gelu_grad(kept[i], g[i]);
+            const float d = RELU ? (kept[i] != 0.0f ? g[i] : 0.0f) : gelu_grad(kept[i], g[i]);
             dh[i] = d;
             sum += d;
         }

@@ -136,14 +136,16 @@ def _inplace(input, op, *params):
 
 _hardtanh = _activation(
     "hardtanh", lambda xp, x, lo, hi: xp.clip(x, lo, hi),
-    lambda g, x, lo, hi: g * ((x > lo) & (x < hi)))
+    # PyTorch's hardtanh_backward zeroes x <= lo and x >= hi: a NaN passes the gradient
+    lambda g, x, lo, hi: g * ~((x <= lo) | (x >= hi)))
 _leaky = _activation(
     "leaky_relu", lambda xp, x, s: xp.where(x > 0, x, x * s),
     lambda g, x, s: _where(x > 0, g, g * s))
 _elu = _activation(
     "elu", lambda xp, x, a, scale, in_scale: scale * xp.where(x > 0, x, a * xp.expm1(x * in_scale)),
-    lambda g, x, a, scale, in_scale: _where(x > 0, g * scale, g * (scale * a * in_scale) *
-                                            _exp(x * in_scale)))
+    # the negative branch where x <= 0, as PyTorch's elu_backward: a NaN takes the positive one
+    lambda g, x, a, scale, in_scale: _where(x <= 0, g * (scale * a * in_scale) * _exp(x * in_scale),
+                                            g * scale))
 class Gelu(Node):
     """``x * Phi(x)``; the normal CDF is kept for backward (erf is the costly part)."""
 
@@ -218,19 +220,21 @@ _hardsigmoid = _activation("hardsigmoid", lambda xp, x: xp.clip(x / 6 + 0.5, 0, 
 _hardswish = _activation(
     "hardswish", lambda xp, x: x * xp.clip(x + 3, 0, 6) / 6,
     # (at x = 3 the gradient is 1, as PyTorch takes it)
-    lambda g, x: _where(x < -3, g * 0, _where(x < 3, g * (x / 3 + 0.5), g)))
+    lambda g, x: _where(x <= -3, g * 0, _where(x < 3, g * (x / 3 + 0.5), g)))
 _logsigmoid = _activation("log_sigmoid", lambda xp, x: -_softplus_array(-x),
                           lambda g, x: g * _sigmoid(-x))
-_threshold = _activation("threshold", lambda xp, x, th, v: xp.where(x > th, x, v),
-                         lambda g, x, th, v: g * (x > th))
+# PyTorch replaces x <= threshold: a NaN stays, and passes its gradient
+_threshold = _activation("threshold", lambda xp, x, th, v: xp.where(x <= th, v, x),
+                         lambda g, x, th, v: g * ~(x <= th))
 _softshrink = _activation(
     # x - clip(x): shrunk by lambd towards 0, 0 inside, and NaN kept (as PyTorch)
     "softshrink", lambda xp, x, l: x - xp.clip(x, -l, l),
-    lambda g, x, l: g * ((x > l) | (x < -l)))
+    lambda g, x, l: g * ~((x >= -l) & (x <= l)))
 # zero inside [-lambd, lambd], x elsewhere (NaN too); the gradient is g only where |x| > lambd
 # (0 at NaN), both as in PyTorch
+# (both shrinks zero the gradient inside [-lambd, lambd] only, as PyTorch: a NaN passes it)
 _hardshrink = _activation("hardshrink", lambda xp, x, l: xp.where((x >= -l) & (x <= l), 0, x),
-                          lambda g, x, l: g * ((x > l) | (x < -l)))
+                          lambda g, x, l: g * ~((x >= -l) & (x <= l)))
 
 
 # ----------------------------------------------------------------- public API

@@ -177,7 +177,7 @@ class LinearActivation(Node):
         from ...ops import erf, exp
         pre = linear(x, w, b)
         if self.kind == "relu":
-            return g * (pre > 0).to(g.dtype)
+            return g * (~(pre <= 0)).to(g.dtype)    # NaN passes, as in threshold_backward
         cdf = 0.5 * (1 + erf(pre * _INV_SQRT2))
         return g * (cdf + pre * exp(pre * pre * -0.5) * _INV_SQRT_2PI)
 

@@ -316,7 +316,7 @@ def _elman_forward(relu):
 def _elman_backward(cache, gy, ghn, gcn, need_x):
     x, (w_ih, w_hh, b_ih, b_hh, _), steps, y, h_ins, relu = cache
     xp = get_array_module(x)
-    deriv = (y > 0).astype(y.dtype) if relu else 1 - y * y
+    deriv = (y != 0).astype(y.dtype) if relu else 1 - y * y   # (a NaN passes, as in PyTorch)
     dpre = xp.empty_like(y)
     dh_next = ghn[:steps[-1][1]]
     dh0 = xp.zeros_like(ghn)
