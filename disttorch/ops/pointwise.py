@@ -144,14 +144,19 @@ log10 = _unary_op("log10", lambda xp, x: xp.log10(x), lambda g, x, y: g / (x * m
 log1p = _unary_op("log1p", lambda xp, x: xp.log1p(x), lambda g, x, y: g / (x + 1))
 expm1 = _unary_op("expm1", lambda xp, x: xp.expm1(x), lambda g, x, y: g * (y + 1), "y")
 sqrt = _unary_op("sqrt", lambda xp, x: xp.sqrt(x), lambda g, x, y: g / (2 * y), "y")
+_dual_sqrt = _dual(sqrt, "sqrt")
 rsqrt = _unary_op("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda g, x, y: -0.5 * g * y * y * y, "y")
 sin = _unary_op("sin", lambda xp, x: xp.sin(x), lambda g, x, y: g * _cos(x))
 cos = _unary_op("cos", lambda xp, x: xp.cos(x), lambda g, x, y: -g * _sin(x))
 _sin = _dual(sin, "sin")
 _cos = _dual(cos, "cos")
 tan = _unary_op("tan", lambda xp, x: xp.tan(x), lambda g, x, y: g * (1 + y * y), "y")
-asin = arcsin = _unary_op("asin", lambda xp, x: xp.arcsin(x), lambda g, x, y: g * (1 - x * x) ** -0.5)
-acos = arccos = _unary_op("acos", lambda xp, x: xp.arccos(x), lambda g, x, y: -g * (1 - x * x) ** -0.5)
+# (1 - x^2)^(-1/2) as a quotient by a square root: at x = +-inf that is NaN, as PyTorch's rsqrt,
+# where a power of -inf would give 0
+asin = arcsin = _unary_op("asin", lambda xp, x: xp.arcsin(x),
+                          lambda g, x, y: g / _dual_sqrt(1 - x * x))
+acos = arccos = _unary_op("acos", lambda xp, x: xp.arccos(x),
+                          lambda g, x, y: -g / _dual_sqrt(1 - x * x))
 atan = arctan = _unary_op("atan", lambda xp, x: xp.arctan(x), lambda g, x, y: g / (1 + x * x))
 sinh = _unary_op("sinh", lambda xp, x: xp.sinh(x), lambda g, x, y: g * _cosh(x))
 cosh = _unary_op("cosh", lambda xp, x: xp.cosh(x), lambda g, x, y: g * _sinh(x))

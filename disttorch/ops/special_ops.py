@@ -163,7 +163,11 @@ def _polygamma_np(x, n):
         return _digamma_np(x)
     sign = 1.0 if n % 2 else -1.0
     factorial = float(math.factorial(n)) if n <= 170 else math.inf  # overflows as PyTorch's
-    return sign * factorial * _zeta_np(float(n + 1), x)
+    result = sign * factorial * _zeta_np(float(n + 1), x)
+    if n == 1:   # PyTorch's trigamma is its own series: 0 at inf, NaN at -inf
+        x = np.asarray(x)
+        result = np.where(x == np.inf, 0.0, np.where(x == -np.inf, np.nan, result))
+    return result
 
 
 def _normal_cdf_np(x):

@@ -113,6 +113,7 @@ __device__ double zeta_(double s, double q) {
 
 __device__ double polygamma_(int n, double x) {
     if (n == 0) return digamma_(x);
+    if (n == 1 && isinf(x)) return x > 0 ? 0.0 : NAN_;   // PyTorch's trigamma
     double factorial = 1.0;
     for (int k = 2; k <= n; ++k) factorial *= k;     // inf from n = 171, as PyTorch's
     return (n % 2 ? 1.0 : -1.0) * factorial * zeta_(n + 1.0, x);
