@@ -125,6 +125,16 @@ def zeros_grad(g):
     return get_array_module(g).zeros_like(g)
 
 
+def masked_grad(g, keep):
+    """``g`` where ``keep`` (a bool array or Tensor), exact zeros elsewhere: PyTorch's
+    ``where``/``masked_fill`` in its backward formulas. ``g * keep`` would turn an inf or NaN
+    gradient into NaN where the op passes nothing."""
+    if isinstance(g, Tensor) or isinstance(keep, Tensor):
+        from .pointwise import where
+        return where(keep if isinstance(keep, Tensor) else _new(keep), g, 0.0)
+    return get_array_module(g).where(keep, g, g.dtype.type(0))
+
+
 def as_scalar(x):
     """Return a Python number for numpy scalars; Python numbers pass through."""
     if isinstance(x, np.generic):

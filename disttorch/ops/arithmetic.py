@@ -10,7 +10,7 @@ from ..tensor import Tensor, _new
 from ..amp.autocast_mode import autocast_args
 from ._util import (promote, promote_scalar_tensor, register_methods, sum_to, default_float,
                     cast, device_mismatch, as_scalar, match_devices, wrap_int_scalar,
-                    _PY_SCALARS, with_out, zeros_grad)
+                    _PY_SCALARS, with_out, zeros_grad, masked_grad)
 
 __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
            "floor_divide", "remainder", "fmod", "pow", "float_power", "neg", "negative",
@@ -176,9 +176,18 @@ class Remainder(Node):
         sa, sb = self.shapes
         gb = None
         if e[1] is not None:
-            q = _dual_floor(a / b) if self.python_style else _dual_trunc(a / b)
+            # PyTorch's -grad * div(self, other, rounding_mode): its floor division, which is
+            # NaN for an infinite dividend and -1 for 1 // -inf (a floor of the quotient is not)
+            q = _dual_floor_divide(a, b) if self.python_style else _dual_trunc(a / b)
             gb = sum_to(-g * q, sb)
         return (sum_to(g, sa) if e[0] is not None else None), gb, None
+
+
+def _dual_floor_divide(a, b):
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        data = [x._data if isinstance(x, Tensor) else x for x in (a, b)]
+        return _new(get_array_module(*[d for d in data if hasattr(d, "dtype")]).floor_divide(*data))
+    return get_array_module(a if hasattr(a, "dtype") else b).floor_divide(a, b)
 
 
 def _dual_floor(x):
@@ -238,8 +247,11 @@ class Pow(Node):
             if type(a) in _PY_SCALARS:
                 gb = sum_to(g * out * float(np.log(a)) if a > 0 else g * out * float("nan"), sb)
             else:
-                # d/db a**b = a**b log(a), defined as 0 where a == 0 and b >= 0
-                safe = _dual_where(_is_zero(a), zeros_grad(g), g * out * _dual_log(_abs_or_self(a)))
+                # d/db a**b = a**b log(a), defined as 0 where a == 0 and b >= 0 (a negative or
+                # NaN exponent of 0 keeps a**b log(a): -inf or NaN, as PyTorch's)
+                bd = b._data if isinstance(b, Tensor) else b
+                zero_base = _is_zero(a) & (bd >= 0)
+                safe = _dual_where(zero_base, zeros_grad(g), g * out * _dual_log(_abs_or_self(a)))
                 gb = sum_to(safe, sb)
         return ga, gb
 
@@ -325,8 +337,10 @@ class Atan2(Node):
         denom = a * a + b * b
         e = self.next_edges
         sa, sb = self.shapes
-        return (sum_to(g * b / denom, sa) if e[0] is not None else None,
-                sum_to(-g * a / denom, sb) if e[1] is not None else None)
+        # 0 at the origin, as PyTorch's (where the formula is 0 / 0)
+        nonzero = (denom._data if isinstance(denom, Tensor) else denom) != 0
+        return (sum_to(masked_grad(g * b / denom, nonzero), sa) if e[0] is not None else None,
+                sum_to(masked_grad(-g * a / denom, nonzero), sb) if e[1] is not None else None)
 
 
 class Compare(Node):

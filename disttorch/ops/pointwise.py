@@ -9,7 +9,7 @@ from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import (register_methods, sum_to, default_float, cast, as_scalar,
                     promote_scalar_tensor, match_devices, on_device_of, wrap_int_scalar,
-                    zeros_grad)
+                    zeros_grad, masked_grad)
 from ..amp.autocast_mode import autocast_args
 from .arithmetic import (add, mul, sub, div, check_inplace, apply_inplace, _out, _prep,
                          _nograd_inplace, _dual_where)
@@ -216,7 +216,7 @@ class Relu(Node):
         y, = self.saved_tensors
         # PyTorch's threshold_backward: zero where the output is <= 0, so a NaN passes the
         # gradient; y is 0, positive or NaN, and y != 0 says exactly that
-        return g * (y != 0)
+        return masked_grad(g, y != 0)
 
 
 def relu(input):
@@ -320,7 +320,7 @@ class Clamp(Node):
 
     def backward(self, g):
         mask, = self.saved_tensors
-        return g * mask, None, None
+        return masked_grad(g, mask), None, None
 
 
 def clamp(input, min=None, max=None, *, out=None):
@@ -426,9 +426,50 @@ def _where_devices(condition, a, b):
     return tuple(on_device_of(t, like) for t in (condition, a, b))
 
 
+class Lerp(Node):
+    """PyTorch's two-branch lerp: ``start + w (end - start)`` for ``|w| < 1/2``, else
+    ``end - (end - start) (1 - w)``, so that ``w = 1`` gives ``end`` exactly."""
+
+    def forward(self, start, end, weight):
+        xp = _xp(start)
+        self.shapes = (start.shape, end.shape, _shape_of(weight))
+        self.save_for_backward(start, end, weight)
+        diff = end - start
+        with np.errstate(invalid="ignore", over="ignore"):
+            if type(weight) in (int, float):
+                out = start + weight * diff if abs(weight) < 0.5 else end - diff * (1 - weight)
+            else:
+                out = xp.where(xp.abs(weight) < 0.5, start + weight * diff,
+                               end - diff * (1 - weight))
+        return out.astype(start.dtype, copy=False)
+
+    def backward(self, g):
+        start, end, weight = self.saved_tensors
+        e = self.next_edges
+        s_shape, e_shape, w_shape = self.shapes
+        return (sum_to(g * (1 - weight), s_shape) if e[0] is not None else None,
+                sum_to(g * weight, e_shape) if e[1] is not None else None,
+                sum_to(g * (end - start), w_shape) if e[2] is not None else None)
+
+
+def _shape_of(x):
+    return getattr(x, "shape", ())
+
+
 def lerp(input, end, weight, *, out=None):
-    """``input + weight * (end - input)``."""
-    return _out(add(input, mul(weight, sub(end, input))), out)
+    """``input + weight * (end - input)``, computed as PyTorch does (``end`` exactly at
+    ``weight = 1``)."""
+    start, end = _prep(input, end, wrap=False)
+    if not isinstance(end, Tensor):
+        end = _new(_xp(start._data).asarray(end, dtype=start._data.dtype))
+    if isinstance(weight, Tensor):
+        start, weight = match_devices(start, weight)
+        if weight._data.dtype != start._data.dtype:
+            weight = cast(weight, start._data.dtype)
+    else:
+        weight = float(as_scalar(weight))
+    start, end = match_devices(start, end)
+    return _out(Lerp.apply(start, end, weight), out)
 
 
 def addcmul(input, tensor1, tensor2, *, value=1, out=None):
@@ -517,19 +558,89 @@ def logit(input, eps=None):
     return Logit.apply(input, eps)
 
 
-def xlogy(input, other):
+class XLogY(Node):
+    """``x log(y)`` (``log1p``: ``x log1p(y)``), 0 where ``x == 0`` unless ``y`` is NaN; the
+    gradients as PyTorch's: ``xlogy(g, y)`` for ``x``, 0 where ``x == 0`` and ``y`` is at or
+    below the log's zero, and ``g x / y`` (``g x / (1 + y)``) for ``y``."""
+
+    def forward(self, x, y, log1p):
+        xp = _xp(x if hasattr(x, "dtype") else y)
+        self.shapes = (_shape_of(x), _shape_of(y))
+        self.save_for_backward(x, y)
+        self.log1p = log1p
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if hasattr(y, "dtype"):
+                log_y = xp.log1p(y) if log1p else xp.log(y)
+            else:   # a Python float, so that it cannot widen x's dtype
+                log_y = float(np.log1p(y) if log1p else np.log(y))
+            product = x * log_y
+        return xp.where((x == 0) & (y == y), 0, product).astype(product.dtype, copy=False)
+
+    def backward(self, g):
+        x, y = self.saved_tensors
+        e = self.next_edges
+        sx, sy = self.shapes
+        gx = gy = None
+        if e[0] is not None:
+            yd, xd = (v._data if isinstance(v, Tensor) else v for v in (y, x))
+            edge = -1.0 if self.log1p else 0.0
+            gx = masked_grad(XLogY.apply(g, y, self.log1p) if isinstance(g, Tensor)
+                             else self.forward(g, y, self.log1p), ~((xd == 0) & (yd <= edge)))
+            gx = sum_to(gx, sx)
+        if e[1] is not None:
+            gy = sum_to(g * x / (y + 1 if self.log1p else y), sy)
+        return gx, gy, None
+
+
+def _xlogy(input, other, log1p):
     a, b = _prep(input, other, wrap=False)
-    a_t = a if isinstance(a, Tensor) else None
-    res = mul(a, log(b if isinstance(b, Tensor) else _new(np.asarray(b, default_float()))))
-    zero_mask = (a._data == 0) if a_t is not None else None
-    if zero_mask is not None and zero_mask.any():
-        res = where(_new(zero_mask & ~_xp(res._data).isnan(b._data if isinstance(b, Tensor)
-                                                                 else np.asarray(b))), 0.0, res)
-    return res
+    tensor = a if isinstance(a, Tensor) else b
+    if tensor._data.dtype.kind in "biu":
+        tensor = cast(tensor, default_float())
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        a, b = (cast(t, default_float()) if t._data.dtype.kind in "biu" else t for t in (a, b))
+        a, b = match_devices(a, b)
+    elif isinstance(a, Tensor):
+        a = tensor
+    else:
+        b = tensor
+    return XLogY.apply(a, b, log1p)
+
+
+def xlogy(input, other):
+    """``input * log(other)``, 0 where ``input`` is 0 (unless ``other`` is NaN)."""
+    return _xlogy(input, other, False)
+
+
+class Hypot(Node):
+    """``sqrt(a^2 + b^2)`` without overflow (inf if either is infinite, even against a NaN);
+    the gradients ``g a / out`` and ``g b / out``, as PyTorch's."""
+
+    def forward(self, a, b):
+        self.shapes = (a.shape, b.shape)
+        out = _xp(a).hypot(a, b)
+        self.save_for_backward(a, b, out)
+        return out
+
+    def backward(self, g):
+        a, b, out = self.saved_tensors
+        e = self.next_edges
+        sa, sb = self.shapes
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (sum_to(g * a / out, sa) if e[0] is not None else None,
+                    sum_to(g * b / out, sb) if e[1] is not None else None)
 
 
 def hypot(input, other):
-    return sqrt(add(mul(input, input), mul(other, other)))
+    """``sqrt(input^2 + other^2)`` elementwise, without overflow."""
+    a, b = _prep(input, other, wrap=False)
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError("hypot(): arguments 'input' and 'other' must be Tensors")
+    if a._data.dtype.kind not in "fc":
+        from .indexing import scalar_type_name
+        raise RuntimeError(f"\"hypot_cpu\" not implemented for '{scalar_type_name(a)}'")
+    a, b = match_devices(a, b)
+    return Hypot.apply(a, b)
 
 
 def heaviside(input, values, *, out=None):
@@ -550,13 +661,40 @@ def heaviside(input, values, *, out=None):
                 out)
 
 
+class CopySign(Node):
+    """``|a|`` with the sign of ``b``; the gradient to ``a`` is PyTorch's ``g * out / a``, 0
+    where ``a == 0`` (NaN where ``a`` is infinite or NaN, as there), and 0 to ``b``."""
+
+    def forward(self, a, b):
+        self.shapes = (a.shape, _shape_of(b))
+        out = _xp(a).copysign(a, b).astype(a.dtype, copy=False)
+        self.save_for_backward(a, out)
+        return out
+
+    def backward(self, g):
+        a, out = self.saved_tensors
+        e = self.next_edges
+        sa, sb = self.shapes
+        ga = gb = None
+        if e[0] is not None:
+            ad = a._data if isinstance(a, Tensor) else a
+            with np.errstate(invalid="ignore"):
+                ga = sum_to(masked_grad(g * (out / a), ad != 0), sa)
+        if e[1] is not None:
+            gb = sum_to(zeros_grad(g), sb)
+        return ga, gb
+
+
 def copysign(input, other):
+    """``|input|`` with the sign of ``other``, elementwise."""
     a, b = _prep(input, other, wrap=False)
     a = cast(a, default_float()) if a._data.dtype.kind in "biu" else a
-    bd = b._data if isinstance(b, Tensor) else b
-    flip = _new(_xp(a._data).where(_xp(a._data).signbit(a._data) != _xp(a._data).signbit(bd),
-                                    -1.0, 1.0).astype(a._data.dtype))
-    return mul(a, flip)
+    if isinstance(b, Tensor):
+        a, b = match_devices(a, b)
+        if b._data.dtype != a._data.dtype and b._data.dtype.kind == "f":
+            common = np.promote_types(a._data.dtype, b._data.dtype)
+            a, b = cast(a, common), cast(b, common)
+    return CopySign.apply(a, b)
 
 
 def _inplace_unary(fn):

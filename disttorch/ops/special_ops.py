@@ -585,13 +585,16 @@ class LogAddExp(Node):
         a, b, y = self.saved_tensors
         s = self.scale
         sa, sb = self.shapes
+        # PyTorch's g / (1 + base**(b - a)): 1 for a = inf against a finite b, where the
+        # weight exp(a - y) would be inf - inf
         if isinstance(g, Tensor):
-            wa, wb = ((a - y) * s).exp(), ((b - y) * s).exp()
+            ea, eb = ((b - a) * s).exp(), ((a - b) * s).exp()
         else:
             xp = get_array_module(g)
-            wa, wb = xp.exp((a - y) * s), xp.exp((b - y) * s)
-        ga = sum_to(g * wa, sa) if self.next_edges[0] is not None else None
-        gb = sum_to(g * wb, sb) if self.next_edges[1] is not None else None
+            with np.errstate(over="ignore", invalid="ignore"):
+                ea, eb = xp.exp((b - a) * s), xp.exp((a - b) * s)
+        ga = sum_to(g / (1 + ea), sa) if self.next_edges[0] is not None else None
+        gb = sum_to(g / (1 + eb), sb) if self.next_edges[1] is not None else None
         return ga, gb, None
 
 

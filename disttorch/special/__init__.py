@@ -12,8 +12,7 @@ from .._backend import get_array_module, to_numpy
 from .._dtype import get_default_dtype
 from ..autograd.function import Node
 from ..ops import (erf, erfc, erfinv, exp2, expm1, log1p, logit, logsumexp, sinc, xlogy,
-                   sigmoid, lgamma, digamma, polygamma, mvlgamma, i0, igamma, igammac, mul, where,
-                   isnan, log1p as _log1p)
+                   sigmoid, lgamma, digamma, polygamma, mvlgamma, i0, igamma, igammac)
 from ..ops.arithmetic import _out, _prep
 from ..ops._util import promote
 from ..ops.indexing import scalar_type_name
@@ -155,15 +154,8 @@ def xlog1py(input, other, *, out=None):
 
     Either argument may be a Python number (not both).
     """
-    a, b = _prep(input, other)
-    if not isinstance(a, Tensor):
-        a = b.new_tensor(a) if isinstance(b, Tensor) else a
-    if not isinstance(b, Tensor):
-        b = a.new_tensor(b)
-    if a._data.dtype.kind in "biu":
-        a, b = a.to(get_default_dtype()), b.to(get_default_dtype())
-    product = mul(a, _log1p(b))
-    return _out(where((a == 0) & ~isnan(b), 0.0, product), out)
+    from ..ops.pointwise import _xlogy
+    return _out(_xlogy(input, other, True), out)
 
 
 class Zeta(Node):

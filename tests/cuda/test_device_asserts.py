@@ -121,3 +121,25 @@ def test_a_violation_left_unread_ends_with_its_simulation():
     assert not bounds._simulated_errors
     with _simulated.simulate():
         disttorch.cuda.synchronize()   # nothing left to raise
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.25, float("nan")])
+@pytest.mark.parametrize("dtype", [disttorch.float32, disttorch.float64, disttorch.float16])
+def test_binary_cross_entropy_checks_its_input_on_the_device(device, bad, dtype):
+    # PyTorch's CPU check raises at once and its CUDA kernel asserts; on a GPU the check runs
+    # there (no host synchronisation inside the loss) and is raised at the next host read
+    target = disttorch.tensor([0.0, 1.0, 1.0], dtype=dtype, device=device)
+    good = disttorch.tensor([0.25, 1.0, 0.0], dtype=dtype, device=device)
+    F.binary_cross_entropy(good, target).item()
+    loss = F.binary_cross_entropy(disttorch.tensor([0.5, bad, 0.5], dtype=dtype, device=device),
+                                  target)
+    with pytest.raises(RuntimeError, match="device-side assert triggered: binary_cross_entropy: "
+                                           "all elements of input should be between 0 and 1"):
+        loss.item()
+    disttorch.cuda.synchronize()   # reported once
+
+
+@pytest.mark.parametrize("bad", [1.5, float("nan")])
+def test_binary_cross_entropy_checks_its_input_on_the_cpu(bad):
+    with pytest.raises(RuntimeError, match="all elements of input should be between 0 and 1"):
+        F.binary_cross_entropy(disttorch.tensor([0.5, bad]), disttorch.tensor([0.0, 1.0]))

@@ -97,6 +97,10 @@ def test_every_fused_kernel_launches_with_its_signature(fused):
     # the device-side index checks, int64 and int32 indices
     disttorch.randn(3, 2, device="cuda").index_select(
         0, disttorch.tensor([2, 0], dtype=disttorch.int32, device="cuda"))
+    # binary cross-entropy's input range check, float32 and float64
+    for dtype in (disttorch.float32, disttorch.float64):
+        F.binary_cross_entropy(disttorch.full((3,), 0.5, dtype=dtype, device="cuda"),
+                               disttorch.ones(3, dtype=dtype, device="cuda"))
     missing = [name for name in KERNELS if not fused[name]]
     assert not missing, f"never launched: {missing}"
 

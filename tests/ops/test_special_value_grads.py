@@ -119,3 +119,99 @@ def test_relu_passes_a_nans_gradient_on_the_device(kind):
         actual = run(disttorch, device)
     for a, e in zip(actual, expected):
         np.testing.assert_allclose(a, e, rtol=1e-6, equal_nan=True)
+
+
+BINARY_POINTS = [math.nan, math.inf, -math.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -2.0, 3.0]
+
+
+def _unit(lib, b):
+    return b.clamp(0, 1).nan_to_num(0.5)
+
+
+BINARY = {
+    "pow": lambda lib, a, b: lib.pow(a, b),
+    "div": lambda lib, a, b: a / b,
+    "div_floor": lambda lib, a, b: lib.div(a, b, rounding_mode="floor"),
+    "div_trunc": lambda lib, a, b: lib.div(a, b, rounding_mode="trunc"),
+    "remainder": lambda lib, a, b: lib.remainder(a, b),
+    "fmod": lambda lib, a, b: lib.fmod(a, b),
+    "atan2": lambda lib, a, b: lib.atan2(a, b),
+    "hypot": lambda lib, a, b: lib.hypot(a, b),
+    "copysign": lambda lib, a, b: lib.copysign(a, b),
+    "xlogy": lambda lib, a, b: lib.xlogy(a, b),
+    "xlog1py": lambda lib, a, b: lib.special.xlog1py(a, b),
+    "logaddexp": lambda lib, a, b: lib.logaddexp(a, b),
+    "logaddexp2": lambda lib, a, b: lib.logaddexp2(a, b),
+    "fmax": lambda lib, a, b: lib.fmax(a, b),
+    "maximum": lambda lib, a, b: lib.maximum(a, b),
+    "minimum": lambda lib, a, b: lib.minimum(a, b),
+    "lerp": lambda lib, a, b: lib.lerp(a, b, 0.3),
+    "lerp_tensor_weight": lambda lib, a, b: lib.lerp(a, b, a),
+    "addcdiv": lambda lib, a, b: lib.addcdiv(a, a, b, value=0.5),
+    "dist": lambda lib, a, b: lib.dist(a, b),
+    "smooth_l1": lambda lib, a, b: _f(lib).smooth_l1_loss(a, b, reduction="none", beta=0.5),
+    "huber": lambda lib, a, b: _f(lib).huber_loss(a, b, reduction="none", delta=2.0),
+    "l1": lambda lib, a, b: _f(lib).l1_loss(a, b, reduction="none"),
+    "bce_logits": lambda lib, a, b: _f(lib).binary_cross_entropy_with_logits(
+        a, _unit(lib, b), reduction="none"),
+    "bce": lambda lib, a, b: _f(lib).binary_cross_entropy(a.clamp(0, 1), _unit(lib, b),
+                                                          reduction="none"),
+    "soft_margin": lambda lib, a, b: _f(lib).soft_margin_loss(a, b, reduction="none"),
+    "poisson_nll": lambda lib, a, b: _f(lib).poisson_nll_loss(a, b, reduction="none"),
+    "kl_div": lambda lib, a, b: _f(lib).kl_div(a, b, reduction="none"),
+    "kl_div_log_target": lambda lib, a, b: _f(lib).kl_div(a, b, reduction="none",
+                                                          log_target=True),
+}
+
+
+def _binary_run(lib, name, pa, pb):
+    a = lib.tensor([pa, 0.7], dtype=lib.float64, requires_grad=True)
+    b = lib.tensor([pb, 1.3], dtype=lib.float64, requires_grad=True)
+    try:
+        y = BINARY[name](lib, a, b)
+        y.sum().backward()
+    except RuntimeError as exc:
+        return type(exc).__name__
+    return [np.asarray(t.tolist(), dtype=float).ravel()
+            for t in (y.detach(), a.grad if a.grad is not None else lib.zeros(2),
+                      b.grad if b.grad is not None else lib.zeros(2))]
+
+
+@requires_torch
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_values_and_gradients_at_special_points_match_torch(name):
+    failures = []
+    for pa in BINARY_POINTS:
+        for pb in BINARY_POINTS:
+            expected = _binary_run(torch, name, pa, pb)
+            actual = _binary_run(disttorch, name, pa, pb)
+            if isinstance(expected, str) or isinstance(actual, str):
+                if expected != actual:
+                    failures.append(f"{name}({pa}, {pb}): {actual}, torch {expected}")
+                continue
+            for what, e, a in zip(("value", "grad a", "grad b"), expected, actual):
+                if not np.allclose(a, e, rtol=1e-7, atol=1e-12, equal_nan=True):
+                    failures.append(f"{name}({pa}, {pb}): {what} {a.tolist()}, torch {e.tolist()}")
+    assert not failures, "\n".join(failures[:20])
+
+
+@requires_torch
+def test_masked_gradients_are_exact_zeros():
+    # a NaN gradient reaching ReLU, hardtanh, clamp, threshold, the shrinks or an embedding's
+    # padding row stays out of the places they zero, as PyTorch's where/masked_fill keeps it
+    cases = [lambda lib, x: lib.relu(x), lambda lib, x: _f(lib).hardtanh(x),
+             lambda lib, x: x.clamp(0, 5), lambda lib, x: _f(lib).threshold(x, 0.5, 0.0),
+             lambda lib, x: _f(lib).softshrink(x, 1.5), lambda lib, x: _f(lib).hardshrink(x, 1.5),
+             lambda lib, x: _f(lib).relu6(x), lambda lib, x: _f(lib).hardsigmoid(x * 3)]
+    for case in cases:
+        grads = []
+        for lib in (torch, disttorch):
+            x = lib.tensor([-1.0, 2.0, 7.0], requires_grad=True)
+            (case(lib, x) * math.nan).sum().backward()
+            grads.append(np.asarray(x.grad.tolist()))
+        np.testing.assert_array_equal(grads[1], grads[0])
+    for lib in (torch, disttorch):
+        emb = lib.nn.Embedding(3, 2, padding_idx=0)
+        (emb(lib.tensor([0, 1, 1])) * math.nan).sum().backward()
+        grads.append(np.asarray(emb.weight.grad.tolist()))
+    np.testing.assert_array_equal(grads[-1], grads[-2])

@@ -17,7 +17,7 @@ import numpy as np
 from ..._backend import cupy_module, device_scope, index_checks_pending, is_real_cupy
 from . import contiguous, fusable, raw_kernel
 
-__all__ = ["check", "record_for", "raise_pending"]
+__all__ = ["check", "check_values", "record_for", "raise_pending"]
 
 _BOUNDS = r"""
 // record[0]: 1 once a violation is recorded; record[1..3]: the index, the size, the site
@@ -45,6 +45,36 @@ extern "C" __global__ void index_in_range_i64(const long long* idx, const long l
                                               const long long ignore, const int has_ignore,
                                               long long* record, const long long site) {
     check_range<long long>(idx, n, size, negative_ok, ignore, has_ignore, record, site);
+}
+
+// Floating values in [lo, hi] (a NaN is outside): binary_cross_entropy's input check
+template <typename T>
+__device__ void check_values(const T* x, const long long n, const double lo, const double hi,
+                             long long* record, const long long site) {
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (long long)blockDim.x * gridDim.x) {
+        const double v = (double)x[i];
+        if (!(v >= lo && v <= hi)) {
+            unsigned long long* flag = reinterpret_cast<unsigned long long*>(record);
+            if (atomicCAS(flag, 0ULL, 1ULL) == 0ULL) {
+                record[1] = 0;
+                record[2] = 0;
+                record[3] = site;
+            }
+        }
+    }
+}
+
+extern "C" __global__ void values_in_range_f32(const float* x, const long long n,
+                                               const double lo, const double hi,
+                                               long long* record, const long long site) {
+    check_values<float>(x, n, lo, hi, record, site);
+}
+
+extern "C" __global__ void values_in_range_f64(const double* x, const long long n,
+                                               const double lo, const double hi,
+                                               long long* record, const long long site) {
+    check_values<double>(x, n, lo, hi, record, site);
 }
 
 extern "C" __global__ void index_in_range_i32(const int* idx, const long long n,
@@ -109,6 +139,43 @@ def check(index, size, op, message, dim=0, negative_ok=False, ignore=None):
              np.int64(site)))
 
 
+_VALUE_KERNELS = {np.dtype(np.float32): "values_in_range_f32",
+                  np.dtype(np.float64): "values_in_range_f64"}
+
+
+def check_values(values, lo, hi, op, message):
+    """Check on the device that every element of the floating device array ``values`` lies in
+    ``[lo, hi]`` (a NaN does not); a violation is raised by the next :func:`raise_pending` with
+    ``message`` as its reason, as :func:`check`'s are. Returns False (nothing checked) for host
+    arrays, which the caller checks itself."""
+    if type(values) is np.ndarray:
+        return False
+    if values.size == 0:
+        return True
+    site = _site(op, message, 0)
+    cp = cupy_module()
+    name = _VALUE_KERNELS.get(values.dtype)
+    if not fusable(values) or name is None:
+        # the simulated device, and float16/bfloat16: the check on a host copy
+        # (float32 holds every half-precision value exactly)
+        host = cp.host_values(values) if not is_real_cupy(cp) else None
+        if host is not None:
+            host = host.astype(np.float64).reshape(-1)
+            if not ((host >= lo) & (host <= hi)).all():
+                _simulated_errors.append((0, 0, site))
+                index_checks_pending[0] = True
+            return True
+        values, name = values.astype(np.float32), _VALUE_KERNELS[np.dtype(np.float32)]
+    with device_scope((values,)):
+        values = contiguous(values)
+        record = _record_of(cp, values)
+        n = values.size
+        blocks = min(1024, max(1, (n + 255) // 256))
+        raw_kernel(_BOUNDS, name)((blocks,), (256,), (values, np.int64(n), np.float64(lo),
+                                                      np.float64(hi), record, np.int64(site)))
+    return True
+
+
 def record_for(array, op, message, dim=0):
     """``(record, site)`` for a fused kernel that checks its own indices on ``array``'s device:
     it writes the first violation into ``record`` (int64: flag, index, size, site) with
@@ -167,7 +234,7 @@ def discard(module):
 def _error(value, size, site):
     op, message, dim = _sites[site - 1]
     reason = message.format(index=value, size=size, dim=dim)
-    return RuntimeError(f"CUDA error: device-side assert triggered: {op}: {reason}. (Indices on "
-                        f"the GPU are checked there and a failed check is reported at the next "
-                        f"host synchronisation, as in PyTorch, so this may come from an earlier "
-                        f"call than the one that raised it.)")
+    return RuntimeError(f"CUDA error: device-side assert triggered: {op}: {reason}. (Indices and "
+                        f"values on the GPU are checked there and a failed check is reported at "
+                        f"the next host synchronisation, as in PyTorch, so this may come from an "
+                        f"earlier call than the one that raised it.)")

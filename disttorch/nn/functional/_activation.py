@@ -12,7 +12,7 @@ from ...autograd import grad_mode
 from ...autograd.function import Node
 from ...tensor import Tensor, _new
 from ...ops import pointwise as P
-from ...ops._util import cast, wrap_dim, sum_to, register_methods
+from ...ops._util import cast, wrap_dim, sum_to, register_methods, masked_grad
 from ...ops.arithmetic import check_inplace, apply_inplace, sub, mul, neg
 from ...ops.indexing import scalar_type_name
 from ...ops.random import _gen
@@ -137,7 +137,7 @@ def _inplace(input, op, *params):
 _hardtanh = _activation(
     "hardtanh", lambda xp, x, lo, hi: xp.clip(x, lo, hi),
     # PyTorch's hardtanh_backward zeroes x <= lo and x >= hi: a NaN passes the gradient
-    lambda g, x, lo, hi: g * ~((x <= lo) | (x >= hi)))
+    lambda g, x, lo, hi: masked_grad(g, ~((x <= lo) | (x >= hi))))
 _leaky = _activation(
     "leaky_relu", lambda xp, x, s: xp.where(x > 0, x, x * s),
     lambda g, x, s: _where(x > 0, g, g * s))
@@ -216,7 +216,7 @@ _softplus = _activation(
 _softsign = _activation("softsign", lambda xp, x: x / (1 + xp.abs(x)),
                         lambda g, x: g / ((1 + _abs(x)) * (1 + _abs(x))))
 _hardsigmoid = _activation("hardsigmoid", lambda xp, x: xp.clip(x / 6 + 0.5, 0, 1),
-                           lambda g, x: g * ((x > -3) & (x < 3)) / 6)
+                           lambda g, x: masked_grad(g, (x > -3) & (x < 3)) / 6)
 _hardswish = _activation(
     "hardswish", lambda xp, x: x * xp.clip(x + 3, 0, 6) / 6,
     # (at x = 3 the gradient is 1, as PyTorch takes it)
@@ -225,16 +225,16 @@ _logsigmoid = _activation("log_sigmoid", lambda xp, x: -_softplus_array(-x),
                           lambda g, x: g * _sigmoid(-x))
 # PyTorch replaces x <= threshold: a NaN stays, and passes its gradient
 _threshold = _activation("threshold", lambda xp, x, th, v: xp.where(x <= th, v, x),
-                         lambda g, x, th, v: g * ~(x <= th))
+                         lambda g, x, th, v: masked_grad(g, ~(x <= th)))
 _softshrink = _activation(
     # x - clip(x): shrunk by lambd towards 0, 0 inside, and NaN kept (as PyTorch)
     "softshrink", lambda xp, x, l: x - xp.clip(x, -l, l),
-    lambda g, x, l: g * ~((x >= -l) & (x <= l)))
+    lambda g, x, l: masked_grad(g, ~((x >= -l) & (x <= l))))
 # zero inside [-lambd, lambd], x elsewhere (NaN too); the gradient is g only where |x| > lambd
 # (0 at NaN), both as in PyTorch
 # (both shrinks zero the gradient inside [-lambd, lambd] only, as PyTorch: a NaN passes it)
 _hardshrink = _activation("hardshrink", lambda xp, x, l: xp.where((x >= -l) & (x <= l), 0, x),
-                          lambda g, x, l: g * ~((x >= -l) & (x <= l)))
+                          lambda g, x, l: masked_grad(g, ~((x >= -l) & (x <= l))))
 
 
 # ----------------------------------------------------------------- public API

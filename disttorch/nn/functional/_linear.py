@@ -5,7 +5,7 @@ from ..._gemm import in_dtype, matmul as _gemm
 from ..._backend import get_array_module
 from ...autograd.function import Node
 from ...tensor import Tensor
-from ...ops._util import cast, device_mismatch
+from ...ops._util import cast, device_mismatch, masked_grad
 from ...ops.indexing import scalar_type_name
 from ...amp.autocast_mode import cast_linear, is_autocast_enabled
 from ...cuda.kernels.nn import (activation_backward, bias_activation, bias_activation_applies,
@@ -177,7 +177,7 @@ class LinearActivation(Node):
         from ...ops import erf, exp
         pre = linear(x, w, b)
         if self.kind == "relu":
-            return g * (~(pre <= 0)).to(g.dtype)    # NaN passes, as in threshold_backward
+            return masked_grad(g, ~(pre <= 0))    # threshold_backward: NaN passes
         cdf = 0.5 * (1 + erf(pre * _INV_SQRT2))
         return g * (cdf + pre * exp(pre * pre * -0.5) * _INV_SQRT_2PI)
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..._backend import get_array_module
 from ...autograd.function import Node
+from ...autograd.grad_mode import is_grad_enabled
 from ...tensor import Tensor, _new
 from ...ops import pointwise as P
 from ...ops._util import promote, sum_to
@@ -131,10 +132,42 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     return _reduce(loss, reduction)
 
 
+class Huber(Node):
+    """The unreduced Huber / smooth L1 loss of ``d = x - t``: ``0.5 d^2 c`` where
+    ``|d| < delta``, else ``delta c (|d| - 0.5 delta)`` (smooth L1: ``c = 1 / beta``, Huber:
+    ``c = 1``). Its gradient is PyTorch's piecewise one, ``+-delta c`` outside the band (also
+    for an infinite ``d``, where the product rule through ``|d|`` would give NaN) and ``c d``
+    inside."""
+
+    def forward(self, x, t, delta, c):
+        xp = get_array_module(x)
+        self.shapes = (x.shape, t.shape)
+        self.delta, self.c = delta, c
+        d = x - t
+        self.save_for_backward(d)
+        ad = xp.abs(d)
+        with np.errstate(invalid="ignore"):
+            return xp.where(ad < delta, 0.5 * c * d * d, (delta * c) * (ad - 0.5 * delta)
+                            ).astype(d.dtype, copy=False)
+
+    def backward(self, g):
+        d, = self.saved_tensors
+        delta, c = self.delta, self.c
+        dd = d._data if isinstance(d, Tensor) else d
+        xp = get_array_module(dd)
+        # the band's edge takes the inner formula (c d = +-delta c there), a NaN too
+        slope = xp.where(dd < -delta, -delta * c, xp.where(dd > delta, delta * c, 0.0)
+                         ).astype(dd.dtype, copy=False)
+        inner = (dd >= -delta) & (dd <= delta) | (dd != dd)
+        grad = _where(inner, g * d * c, g * (_new(slope) if isinstance(g, Tensor) else slope))
+        e = self.next_edges
+        return (sum_to(grad, self.shapes[0]) if e[0] is not None else None,
+                sum_to(-grad, self.shapes[1]) if e[1] is not None else None, None, None)
+
+
 def _huber(input, target, delta, quadratic_scale):
-    d = P.abs(sub(input, target))
-    small = d < delta
-    return _where(small, d * d * quadratic_scale, (d - 0.5 * delta) * (delta * quadratic_scale * 2))
+    input, target = promote(input, target)
+    return Huber.apply(input, target, delta, 2 * quadratic_scale)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
@@ -266,11 +299,17 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                                 label_smoothing, reduction, True)
 
 
+_BCE_RANGE = "all elements of input should be between 0 and 1"
+
+
 class BinaryCrossEntropy(Node):
     def forward(self, x, t, w, reduction):
         xp = get_array_module(x)
-        if ((x < 0) | (x > 1)).any():
-            raise RuntimeError("all elements of input should be between 0 and 1")
+        # a NaN is outside too, as PyTorch's check has it; on a GPU the check runs there and is
+        # raised at the next host synchronisation (a device-side assert in PyTorch)
+        if not bounds.check_values(x, 0.0, 1.0, "binary_cross_entropy", _BCE_RANGE) and \
+                not ((x >= 0) & (x <= 1)).all():
+            raise RuntimeError(_BCE_RANGE)
         # PyTorch clamps the logs at -100 so that a saturated prediction gives a finite loss.
         log_x = xp.maximum(xp.log(x), -100)
         log_1mx = xp.maximum(xp.log1p(-x), -100)
@@ -300,11 +339,13 @@ class BinaryCrossEntropy(Node):
             if w is not None:
                 gx = gx * w
         if e[1] is not None:
+            # PyTorch's -logit(x), its logs unclamped: -inf at x = 1, inf at x = 0
             if isinstance(x, Tensor):
-                lx, l1x = P.clamp(P.log(x), min=-100), P.clamp(P.log1p(-x), min=-100)
+                lx, l1x = P.log(x), P.log1p(-x)
             else:
                 xp = get_array_module(x)
-                lx, l1x = xp.maximum(xp.log(x), -100), xp.maximum(xp.log1p(-x), -100)
+                with np.errstate(divide="ignore"):
+                    lx, l1x = xp.log(x), xp.log1p(-x)
             gt = g * (l1x - lx)
             if w is not None:
                 gt = gt * w
@@ -431,6 +472,9 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     r""":math:`\log(1 + e^{-y x})`, the two-class logistic loss."""
     input, target = autocast_args("soft_margin_loss", input, target)
     reduction = _reduction(size_average, reduce, reduction)
+    if isinstance(target, Tensor) and target.requires_grad and is_grad_enabled():
+        raise RuntimeError("The function 'soft_margin_loss' is not differentiable with respect "
+                           "to argument 'target'. This input cannot have requires_grad True.")
     return _reduce(softplus(neg(mul(input, target))), reduction)
 
 

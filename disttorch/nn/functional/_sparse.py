@@ -7,6 +7,7 @@ from ..._backend import get_array_module
 from ...autograd import grad_mode
 from ...autograd.function import Node
 from ...tensor import Tensor, _new
+from ...ops._util import masked_grad
 from ...cuda.kernels import bounds
 
 __all__ = ["embedding", "embedding_bag"]
@@ -31,27 +32,29 @@ class Embedding(Node):
         # the next host read (CuPy wraps an out-of-range index around meanwhile)
         return weight[indices]
 
-    def _row_factor(self, xp, dtype):
-        """Per-index multipliers: 0 at padding_idx, 1 / count with scale_grad_by_freq."""
+    def _rows_kept(self, g2d, xp, dtype):
+        """``g2d`` divided by each index's count (``scale_grad_by_freq``) and zero at
+        ``padding_idx`` (exact zeros, as PyTorch skips those rows: even an inf or NaN gradient
+        leaves no trace there)."""
         idx = self.indices
-        factor = xp.ones(idx.shape[0], dtype)
         if self.scale_grad_by_freq:
             counts = _bincount(xp, idx, length=self.num_rows)
-            factor = factor / counts[idx]
+            inverse = (1 / counts[idx]).astype(dtype)[:, None]
+            g2d = g2d * (_new(inverse) if isinstance(g2d, Tensor) else inverse)
         if self.padding_idx is not None:
-            factor = factor * (idx != self.padding_idx)
-        return factor
+            g2d = masked_grad(g2d, (idx != self.padding_idx)[:, None])
+        return g2d
 
     def backward(self, g):
         dim = g.shape[-1]
         g2d = g.reshape(-1, dim)
         if isinstance(g, Tensor):
             xp = get_array_module(g._data)
-            factor = _new(self._row_factor(xp, g._data.dtype)[:, None])
-            return EmbeddingGrad.apply(g2d * factor, self.indices, self.num_rows), None, None, None
+            g2d = self._rows_kept(g2d, xp, g._data.dtype)
+            return EmbeddingGrad.apply(g2d, self.indices, self.num_rows), None, None, None
         xp = get_array_module(g)
         if self.padding_idx is not None or self.scale_grad_by_freq:
-            g2d = g2d * self._row_factor(xp, g.dtype)[:, None]
+            g2d = self._rows_kept(g2d, xp, g.dtype)
         return _row_scatter(g2d, self.indices, self.num_rows), None, None, None
 
 
