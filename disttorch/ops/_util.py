@@ -132,7 +132,15 @@ def masked_grad(g, keep):
     if isinstance(g, Tensor) or isinstance(keep, Tensor):
         from .pointwise import where
         return where(keep if isinstance(keep, Tensor) else _new(keep), g, 0.0)
+    if type(g) is np.ndarray and g.dtype.kind in "fV" and g.dtype.itemsize in _SAME_SIZE_INT:
+        # numpy's where is some 12x slower than a multiply on a random mask; an AND of the
+        # bits with an all-ones or all-zeros word costs what the multiply did
+        ints = _SAME_SIZE_INT[g.dtype.itemsize]
+        return (g.view(ints) & -np.asarray(keep).astype(ints)).view(g.dtype)
     return get_array_module(g).where(keep, g, g.dtype.type(0))
+
+
+_SAME_SIZE_INT = {2: np.int16, 4: np.int32, 8: np.int64}
 
 
 def as_scalar(x):

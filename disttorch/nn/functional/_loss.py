@@ -133,41 +133,38 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 
 
 class Huber(Node):
-    """The unreduced Huber / smooth L1 loss of ``d = x - t``: ``0.5 d^2 c`` where
-    ``|d| < delta``, else ``delta c (|d| - 0.5 delta)`` (smooth L1: ``c = 1 / beta``, Huber:
-    ``c = 1``). Its gradient is PyTorch's piecewise one, ``+-delta c`` outside the band (also
-    for an infinite ``d``, where the product rule through ``|d|`` would give NaN) and ``c d``
-    inside."""
+    """The unreduced Huber / smooth L1 loss of ``d = x - t``: ``0.5 d^2 / div`` where
+    ``|d| < delta``, else ``delta / div (|d| - 0.5 delta)`` (smooth L1: ``div = beta = delta``,
+    Huber: ``div = 1``). Its gradient is PyTorch's piecewise ``d / div`` clipped to
+    ``+-delta / div``: also for an infinite ``d``, where the product rule through ``|d|`` would
+    give NaN."""
 
-    def forward(self, x, t, delta, c):
+    def forward(self, x, t, delta, div):
         xp = get_array_module(x)
         self.shapes = (x.shape, t.shape)
-        self.delta, self.c = delta, c
+        self.delta, self.div = delta, div
         d = x - t
         self.save_for_backward(d)
         ad = xp.abs(d)
         with np.errstate(invalid="ignore"):
-            return xp.where(ad < delta, 0.5 * c * d * d, (delta * c) * (ad - 0.5 * delta)
+            return xp.where(ad < delta, (0.5 / div) * d * d, (delta / div) * (ad - 0.5 * delta)
                             ).astype(d.dtype, copy=False)
 
     def backward(self, g):
         d, = self.saved_tensors
-        delta, c = self.delta, self.c
-        dd = d._data if isinstance(d, Tensor) else d
-        xp = get_array_module(dd)
-        # the band's edge takes the inner formula (c d = +-delta c there), a NaN too
-        slope = xp.where(dd < -delta, -delta * c, xp.where(dd > delta, delta * c, 0.0)
-                         ).astype(dd.dtype, copy=False)
-        inner = (dd >= -delta) & (dd <= delta) | (dd != dd)
-        grad = _where(inner, g * d * c, g * (_new(slope) if isinstance(g, Tensor) else slope))
+        bound = self.delta / self.div
+        scaled = d / self.div if self.div != 1 else d
+        slope = P.clamp(scaled, -bound, bound) if isinstance(d, Tensor) else \
+            get_array_module(d).clip(scaled, -bound, bound)
+        grad = g * slope
         e = self.next_edges
         return (sum_to(grad, self.shapes[0]) if e[0] is not None else None,
                 sum_to(-grad, self.shapes[1]) if e[1] is not None else None, None, None)
 
 
-def _huber(input, target, delta, quadratic_scale):
+def _huber(input, target, delta, div):
     input, target = promote(input, target)
-    return Huber.apply(input, target, delta, 2 * quadratic_scale)
+    return Huber.apply(input, target, delta, div)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
@@ -179,7 +176,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     if beta == 0:
         return _reduce(P.abs(sub(input, target)), reduction)
-    return _reduce(_huber(input, target, beta, 0.5 / beta), reduction)
+    return _reduce(_huber(input, target, beta, beta), reduction)
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
@@ -187,7 +184,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     input, target, weight = autocast_args("huber_loss", input, target, weight)
     reduction = _reduction(None, None, reduction)
     _warn_size(input, target)
-    loss = _huber(input, target, delta, 0.5)
+    loss = _huber(input, target, delta, 1.0)
     if weight is not None:
         return _weighted(loss, weight, reduction, input, mean_by_weight=False)
     return _reduce(loss, reduction)
