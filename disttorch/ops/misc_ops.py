@@ -18,6 +18,7 @@ from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import cast, default_float, promote, register_methods, with_out, wrap_dim
 from .arithmetic import _out
+from ..amp.autocast_mode import autocast_args
 from .indexing import scalar_type_name
 
 __all__ = ["meshgrid", "cartesian_prod", "combinations", "block_diag", "diagflat", "tril_indices",
@@ -441,12 +442,66 @@ def renorm(input, p, dim, maxnorm):
         raise RuntimeError("renorm: non-positive-norm not supported")
     if maxnorm < 0:
         raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    input, = autocast_args("renorm", input)
     dim = wrap_dim(dim, input.dim())
-    others = tuple(d for d in range(input.dim()) if d != dim)
-    from ..linalg import vector_norm
-    norm = vector_norm(input, p, dim=others, keepdim=True) if others else input.abs()
-    factor = _ops().where(norm > maxnorm, maxnorm / (norm + 1e-7), 1.0)
-    return input * factor
+    return Renorm.apply(input, float(p), dim, float(maxnorm))
+
+
+class Renorm(Node):
+    """``x * maxnorm / (norm + 1e-7)`` on the slices whose ``p``-norm exceeds ``maxnorm``, ``x``
+    on the others. The gradient is PyTorch's: ``g`` itself on a slice left alone (a NaN norm
+    included), and through the norm only on a rescaled one."""
+
+    def forward(self, x, p, dim, maxnorm):
+        xp = get_array_module(x)
+        self.p, self.dim, self.maxnorm = p, dim, maxnorm
+        self.axes = tuple(d for d in range(x.ndim) if d != dim)
+        norm = self._norm(xp, x)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            factor = xp.where(norm > maxnorm, maxnorm / (norm + 1e-7), 1.0).astype(x.dtype)
+        self.save_for_backward(x)
+        return x * factor
+
+    def _norm(self, xp, x):
+        a = xp.abs(x)
+        if not self.axes:
+            return a
+        if self.p == math.inf:
+            return a.max(axis=self.axes, keepdims=True)
+        with np.errstate(divide="ignore", over="ignore"):
+            return (a ** self.p).sum(axis=self.axes, keepdims=True) ** (1.0 / self.p)
+
+    def backward(self, g):
+        x, = self.saved_tensors
+        if isinstance(g, Tensor):   # double backward: the same rule in differentiable ops
+            from ..linalg import vector_norm
+            norm = vector_norm(x, self.p, dim=self.axes, keepdim=True) if self.axes else x.abs()
+            scaled = x * (self.maxnorm / (norm + 1e-7))
+            over = (norm > self.maxnorm).detach()
+            return _ops().where(over, _grad_of(scaled, x, g), g), None, None, None
+        xp = get_array_module(x)
+        p, maxnorm = self.p, self.maxnorm
+        norm = self._norm(xp, x)
+        over = norm > maxnorm
+        with np.errstate(all="ignore"):
+            inv = 1.0 / (norm + 1e-7)
+            # d norm / dx = sign(x) |x|^(p-1) / norm^(p-1) (max norm: the slice's largest |x|)
+            if not self.axes:
+                dnorm = xp.sign(x)
+            elif p == math.inf:
+                a = xp.abs(x)
+                hit = a == norm
+                dnorm = xp.sign(x) * hit / hit.sum(axis=self.axes, keepdims=True)
+            else:
+                dnorm = xp.sign(x) * xp.abs(x) ** (p - 1) / norm ** (p - 1)
+            inner = (g * x).sum(axis=self.axes, keepdims=True) if self.axes else g * x
+            scaled = maxnorm * inv * (g - inner * inv * dnorm)
+        return xp.where(over, scaled, g).astype(g.dtype, copy=False), None, None, None
+
+
+def _grad_of(output, input, g):
+    from ..autograd import grad
+    return grad(output, input, g, create_graph=True)[0]
 
 
 def _window(name, window_length, periodic, dtype, device, requires_grad, values):

@@ -7,6 +7,8 @@ to any order without depending on the shape ops.
 """
 import functools
 
+import warnings
+
 import numpy as np
 
 from .. import _dtype, return_types
@@ -78,7 +80,17 @@ def _sum(x, axes, keepdim):
 def _mean_keep(x, axes):
     if isinstance(x, Tensor):
         return Mean.apply(x, axes, True)
-    return x.mean(axis=axes, keepdims=True)
+    return quiet_mean(x, axes, True)
+
+
+def quiet_mean(x, axes, keepdims):
+    """``x.mean`` of an array, NaN for an empty slice without numpy's "Mean of empty slice"
+    warning (PyTorch gives NaN silently)."""
+    if x.size:
+        return x.mean(axis=axes, keepdims=keepdims)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return x.mean(axis=axes, keepdims=keepdims)
 
 
 # ------------------------------------------------------------------ nodes
@@ -112,6 +124,11 @@ class Sum(Node):
 class Mean(Node):
     def forward(self, x, axes, keepdim):
         self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
+        if x.size == 0:   # NaN, silently as in PyTorch (numpy warns "Mean of empty slice")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                return get_array_module(x).asarray(
+                    x.mean(axis=axes, keepdims=keepdim)).astype(x.dtype, copy=False)
         if _low_float(x.dtype):
             return get_array_module(x).asarray(
                 x.mean(axis=axes, keepdims=keepdim, dtype=_FLOAT32)).astype(x.dtype)
@@ -134,7 +151,9 @@ class NanSum(Node):
         self.save_for_backward(weight)
         fn = xp.nanmean if mean else xp.nansum
         wide = x.astype(_FLOAT32) if _low_float(x.dtype) else x  # (accumulated in float32)
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            # an all-NaN slice's mean is NaN, silently as in PyTorch
+            warnings.simplefilter("ignore", RuntimeWarning)
             return xp.asarray(fn(wide, axis=axes, keepdims=keepdim)).astype(x.dtype, copy=False)
 
     def backward(self, g):
@@ -388,6 +407,8 @@ def _others_matrix(xm, eye):
 
 def _exclusive_prod_array(x, axis):
     xp = get_array_module(x)
+    if x.size == 0:   # an empty product: nothing to differentiate
+        return xp.zeros_like(x)
     xm = x.reshape(-1) if axis is None else xp.moveaxis(x, axis, -1)
     ones = xp.ones(xm.shape[:-1] + (1,), xm.dtype)
     left = xp.concatenate([ones, xp.cumprod(xm[..., :-1], axis=-1)], axis=-1)

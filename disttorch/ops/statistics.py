@@ -18,7 +18,7 @@ from .arithmetic import _dual_where, sub
 from .pointwise import _exp, _sign, abs as _abs_op
 from .reduction import (reduction_api, ExtremeAll, Gather, _axes, _check_nonempty, _data,
                         _expand, _like, _mean_keep, _method, _numel, _reduced_shape,
-                        _require_float, _tie_weights, mean, _low_float, _INT64)
+                        _require_float, _tie_weights, mean, _low_float, _INT64, quiet_mean)
 
 __all__ = ["var", "std", "var_mean", "std_mean", "median", "nanmedian", "norm", "dist", "cdist",
            "logsumexp"]
@@ -33,7 +33,7 @@ class Var(Node):
         self.dof = _numel(x.shape, axes) - correction
         # half precision is accumulated in float32, as PyTorch does
         wide = x.astype(np.float32) if _low_float(x.dtype) else x
-        centered = wide - wide.mean(axis=axes, keepdims=True)
+        centered = wide - quiet_mean(wide, axes, True)
         sq = xp.square(centered) if x.dtype.kind != "c" else (centered * centered.conj()).real
         with np.errstate(invalid="ignore", divide="ignore"):
             out = sq.sum(axis=axes, keepdims=keepdim) / builtins.max(self.dof, 0)
@@ -109,8 +109,8 @@ class VectorNorm(Node):
     def backward(self, g):
         x, y = self.saved_tensors
         p, axes, keepdim, shape = self.p, self.axes, self.keepdim, self.in_shape
-        if p == 0:
-            return x * 0, None, None, None
+        if p == 0:   # a count: no gradient at all (x.grad stays None), as in PyTorch
+            return None, None, None, None
         if p == 1:
             return _expand(g, shape, axes, keepdim) * _sign(x), None, None, None
         if p in (np.inf, -np.inf):
@@ -119,7 +119,7 @@ class VectorNorm(Node):
             return _expand(g, shape, axes, keepdim) * _sign(x) * _like(g, weights), None, None, None
         zero = _data(y) == 0
         safe_y = _dual_where(zero, y * 0 + 1, y)
-        g = _dual_where(zero, g * 0, g)
+        g = _dual_where(zero, zeros_grad(g), g)
         if p == 2:
             return _expand(g / safe_y, shape, axes, keepdim) * x, None, None, None
         scale = _expand(g / safe_y ** (p - 1), shape, axes, keepdim)
