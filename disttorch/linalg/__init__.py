@@ -80,8 +80,7 @@ class Inv(Node):
         try:
             out = xp.linalg.inv(A)
         except np.linalg.LinAlgError:
-            raise LinAlgError("linalg.inv: The inversion could not be completed because the input "
-                              "matrix is singular.") from None
+            raise _inv_singular(A) from None
         self.save_for_backward(out)
         return out
 
@@ -89,6 +88,21 @@ class Inv(Node):
         Y, = self.saved_tensors
         Yt = _mT(Y)
         return -(Yt @ g @ Yt)
+
+
+def _inv_singular(A):
+    """PyTorch's error for a singular matrix: which batch element, and getrf's zero pivot."""
+    from ._extras import _lu_info
+    flat = A.reshape((-1,) + A.shape[-2:])
+    for k, matrix in enumerate(flat):
+        pivot = _lu_info(matrix)
+        if pivot:
+            batch = f"(Batch element {k}): " if A.ndim > 2 else ""
+            return LinAlgError(f"linalg.inv: {batch}The diagonal element {pivot} is zero, the "
+                               f"inversion could not be completed because the input matrix is "
+                               f"singular.")
+    return LinAlgError("linalg.inv: The inversion could not be completed because the input "
+                       "matrix is singular.")
 
 
 def inv(A, *, out=None):

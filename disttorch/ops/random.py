@@ -270,6 +270,8 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
     like = mean if isinstance(mean, Tensor) else std if isinstance(std, Tensor) else None
     if like is not None:
         m, s = _data_of(mean), _data_of(std)
+        if isinstance(std, Tensor) and not (s >= 0).all():   # (a NaN std fails, as there)
+            raise RuntimeError("normal expects all elements of std >= 0.0")
         shape = np.broadcast_shapes(np.shape(m), np.shape(s))
         dt = like._data.dtype
         z = _gen(generator).standard_normal(shape)

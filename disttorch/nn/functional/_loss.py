@@ -192,9 +192,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
 
 # ------------------------------------------------------------ classification
 def _check_index_target(input, target, weight, ignore_index, op, on_device=True):
-    if target._data.dtype.kind not in "iu" or target.dtype.name not in ("int64", "uint8"):
-        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
-                           f"{_type_name(target)}")
+    # PyTorch's order: the dimensions, then the dtype, then the sizes
     if input.ndim == 0:
         raise ValueError("Expected 1 or more dimensions (got 0)")
     if input.ndim == 1:
@@ -203,6 +201,9 @@ def _check_index_target(input, target, weight, ignore_index, op, on_device=True)
     elif input.ndim == 2:
         if target.ndim != 1:
             raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if target._data.dtype.kind not in "iu" or target.dtype.name not in ("int64", "uint8"):
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
+                           f"{_type_name(target)}")
     if input.ndim >= 2 and target.ndim >= 1 and input.shape[0] != target.shape[0]:
         raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
                          f"batch_size ({target.shape[0]}).")

@@ -253,8 +253,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             raise RuntimeError("running_mean must be defined in evaluation mode")
         if running_var is None:
             raise RuntimeError("running_var must be defined in evaluation mode")
-    for param, name in ((weight, "weight"), (bias, "bias"), (running_mean, "running_mean"),
-                        (running_var, "running_var")):
+    # PyTorch's order: the running statistics first
+    for param, name in ((running_mean, "running_mean"), (running_var, "running_var"),
+                        (weight, "weight"), (bias, "bias")):
         _check_param(param, name, channels)
     count = input.numel() // channels
     if training and count <= 1:
