@@ -12,7 +12,7 @@ from ..autograd.function import Node
 from ..return_types import _structseq
 from ..tensor import Tensor, _new
 from ._util import register_methods, sum_to, default_float, cast, wrap_dim, as_method as _method
-from .arithmetic import check_inplace, apply_inplace, _nograd_inplace, _out, _prep
+from .arithmetic import check_inplace, apply_inplace, _nograd_inplace, _out, _prep, refuse_bool
 from .indexing import scalar_type_name
 from .pointwise import ZeroGrad, acosh, asinh, atanh
 from ._util import with_out
@@ -278,6 +278,12 @@ def _shift(name, ufunc):
     def op(input, other, *, out=None):
         # PyTorch's promotion (bool with an int: int64) and its int conversion (u8 << -1)
         x, y = _prep(input, other)
+        kernel = ("l" if ufunc == "left_shift" else "r") + "shift_cpu"
+        refuse_bool(kernel, x, y)
+        for t in (x, y):
+            if isinstance(t, Tensor) and t._data.dtype.kind not in "biu":
+                raise NotImplementedError(f"\"{kernel}\" not implemented for "
+                                          f"'{scalar_type_name(t)}'")
         a = x._data
         xp = get_array_module(a)
         b = y._data if isinstance(y, Tensor) else xp.asarray(y, a.dtype)
@@ -394,7 +400,7 @@ class LogCumSumExp(Node):
 def logcumsumexp(input, dim, *, out=None):
     """``log(cumsum(exp(input), dim))``, computed without overflow or underflow."""
     if not input.is_floating_point():
-        raise RuntimeError(f'"logcumsumexp_out_cpu" not implemented for '
+        raise NotImplementedError(f'"logcumsumexp_out_cpu" not implemented for '
                            f"'{scalar_type_name(input)}'")
     dim = wrap_dim(dim, input.dim())
     if input.dim() == 0:

@@ -149,7 +149,8 @@ class RoundedDiv(Node):
         self.shapes = (_shape(a), _shape(b))
         xp = get_array_module(a if hasattr(a, "dtype") else b)
         if mode == "floor":
-            return xp.floor_divide(a, b)
+            # (a bfloat16 array meeting a Python float comes back float32 from numpy)
+            return _keep_float(xp.floor_divide(a, b), a, b)
         q = xp.true_divide(a, b)
         out = xp.trunc(q)
         dt = getattr(a, "dtype", None) or b.dtype
@@ -168,7 +169,7 @@ class Remainder(Node):
         self.save_for_backward(a, b)
         self.python_style = python_style
         xp = get_array_module(a if hasattr(a, "dtype") else b)
-        return xp.remainder(a, b) if python_style else xp.fmod(a, b)
+        return _keep_float(xp.remainder(a, b) if python_style else xp.fmod(a, b), a, b)
 
     def backward(self, g):
         a, b = self.saved_tensors
@@ -181,6 +182,15 @@ class Remainder(Node):
             q = _dual_floor_divide(a, b) if self.python_style else _dual_trunc(a / b)
             gb = sum_to(-g * q, sb)
         return (sum_to(g, sa) if e[0] is not None else None), gb, None
+
+
+def _keep_float(result, a, b):
+    """``result`` in the operands' floating dtype (their common one after promotion), where
+    numpy widened it: ml_dtypes' bfloat16 has no loop of its own for some ufuncs."""
+    dtype = next(v.dtype for v in (a, b) if hasattr(v, "dtype"))
+    if dtype.kind in "fV" and result.dtype != dtype:
+        return result.astype(dtype)
+    return result
 
 
 def _dual_floor_divide(a, b):
@@ -412,11 +422,20 @@ def div(input, other, *, rounding_mode=None, out=None):
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
                            f"found '{rounding_mode}'")
     a, b = _prep(input, other)
+    refuse_bool(f"div_{rounding_mode}_cpu", a, b)
     _check_int_zero_div(a, b)
     return _out(RoundedDiv.apply(a, b, rounding_mode), out)
 
 
 divide = true_divide = div
+
+
+def refuse_bool(kernel, a, b):
+    """PyTorch's error for an integer-only kernel given two booleans (tensors or Python bools)."""
+    def is_bool(x):
+        return isinstance(x, bool) or (isinstance(x, Tensor) and x._data.dtype.kind == "b")
+    if is_bool(a) and is_bool(b):
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
 
 
 def _check_int_zero_div(a, b):
@@ -437,6 +456,7 @@ def floor_divide(input, other, *, out=None):
 def remainder(input, other, *, out=None):
     """Python-style modulus (the result has the sign of the divisor)."""
     a, b = _prep(input, other)
+    refuse_bool("remainder_cpu", a, b)
     _check_int_zero_div(a, b)
     return _out(Remainder.apply(a, b, True), out)
 
@@ -444,6 +464,7 @@ def remainder(input, other, *, out=None):
 def fmod(input, other, *, out=None):
     """C-style modulus (the result has the sign of the dividend)."""
     a, b = _prep(input, other)
+    refuse_bool("fmod_cpu", a, b)
     _check_int_zero_div(a, b)
     return _out(Remainder.apply(a, b, False), out)
 
@@ -461,7 +482,13 @@ def _pow(input, exponent, *, out=None):
             return _out(Mul.apply(input, input), out)
         if exponent == 1:
             return input.clone() if out is None else _out(input.clone(), out)
+    if isinstance(input, Tensor) and isinstance(exponent, bool) and input._data.dtype.kind == "b":
+        # a bool tensor to a Python bool power stays bool: itself, or all True
+        result = input.clone() if exponent else _new(get_array_module(input._data).ones(
+            input._data.shape, bool))
+        return _out(result, out)
     a, b = _prep(input, exponent)
+    refuse_bool("pow", a, b)
     return _out(Pow.apply(a, b), out)
 
 
@@ -488,10 +515,14 @@ def neg(input, *, out=None):
 negative = neg
 
 
-def _maxmin(input, other, is_max):
+def _require_tensor_other(name, other):
     if not isinstance(other, Tensor):
-        raise TypeError(f"{'maximum' if is_max else 'minimum'}(): argument 'other' must be Tensor, "
-                        f"not {type(other).__name__}")
+        raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not "
+                        f"{type(other).__name__}")
+
+
+def _maxmin(input, other, is_max):
+    _require_tensor_other("maximum" if is_max else "minimum", other)
     a, b = _prep(input, other)
     return Maximum.apply(a, b, is_max)
 
@@ -509,6 +540,7 @@ def minimum(input, other, *, out=None):
 @with_out
 def fmax(input, other, *, out=None):
     """Elementwise maximum that ignores NaN (NaN only where both are NaN)."""
+    _require_tensor_other("fmax", other)
     a, b = _prep(input, other)
     return FMax.apply(a, b, True)
 
@@ -516,12 +548,14 @@ def fmax(input, other, *, out=None):
 @with_out
 def fmin(input, other, *, out=None):
     """Elementwise minimum that ignores NaN (NaN only where both are NaN)."""
+    _require_tensor_other("fmin", other)
     a, b = _prep(input, other)
     return FMax.apply(a, b, False)
 
 
 def atan2(input, other, *, out=None):
     """The quadrant-aware arctangent of ``input / other``, elementwise."""
+    _require_tensor_other("atan2", other)
     input, other = autocast_args("atan2", input, other)
     return _atan2(input, other, out=out)
 
@@ -584,13 +618,12 @@ def logical_not(input, *, out=None):
 
 def _bitwise(ufunc_name, symbol):
     def op(input, other, *, out=None):
-        for x in (input, other):
-            if isinstance(x, Tensor) and x._data.dtype.kind not in "biu":
-                raise RuntimeError(f"\"{ufunc_name}_cpu\" not implemented for "
-                                   f"'{x.dtype.name.capitalize()}'")
-            if isinstance(x, float):
-                raise TypeError(f"unsupported operand type(s) for {symbol}: 'Tensor' and 'float'")
         a, b = _prep(input, other)
+        for x in (a, b):   # named by the promoted dtype, as PyTorch's dispatch does
+            if isinstance(x, Tensor) and x._data.dtype.kind not in "biu":
+                from .indexing import scalar_type_name
+                raise NotImplementedError(f"\"{ufunc_name}_cpu\" not implemented for "
+                                          f"'{scalar_type_name(x)}'")
         ad = a._data if isinstance(a, Tensor) else a
         bd = b._data if isinstance(b, Tensor) else b
         xp = get_array_module(ad if hasattr(ad, "dtype") else bd)
@@ -606,8 +639,17 @@ bitwise_xor = _bitwise("bitwise_xor", "^")
 
 def bitwise_not(input, *, out=None):
     if input._data.dtype.kind not in "biu":
-        raise RuntimeError(f"\"bitwise_not_cpu\" not implemented for '{input.dtype.name.capitalize()}'")
+        from .indexing import scalar_type_name
+        raise NotImplementedError(f"\"bitwise_not_cpu\" not implemented for "
+                                  f"'{scalar_type_name(input)}'")
     return _out(_new(get_array_module(input._data).invert(input._data)), out)
+
+
+def _invert(input):
+    if input._data.dtype.kind not in "biu":
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type "
+                        "tensors")
+    return bitwise_not(input)
 
 
 def equal(input, other):
@@ -870,7 +912,7 @@ register_methods({
     "__and__": _operator(bitwise_and), "__rand__": _roperator(bitwise_and),
     "__or__": _operator(bitwise_or), "__ror__": _roperator(bitwise_or),
     "__xor__": _operator(bitwise_xor), "__rxor__": _roperator(bitwise_xor),
-    "__invert__": bitwise_not,
+    "__invert__": _invert,
     "__iand__": _inplace_op(bitwise_and, "bitwise_and"),
     "__ior__": _inplace_op(bitwise_or, "bitwise_or"),
     "__ixor__": _inplace_op(bitwise_xor, "bitwise_xor"),

@@ -315,8 +315,8 @@ def _integer_binary(name, fn):
         a, b = promote(input, other)
         if not isinstance(a, Tensor) or not isinstance(b, Tensor):
             raise TypeError(f"{name}(): argument 'other' must be Tensor")
-        if a._data.dtype.kind not in "iub":
-            raise RuntimeError(f'"{name}_cpu" not implemented for \'{scalar_type_name(a)}\'')
+        if a._data.dtype.kind not in "iu":
+            raise NotImplementedError(f'"{name}_cpu" not implemented for \'{scalar_type_name(a)}\'')
         xp = get_array_module(a._data)
         return _out(_new(getattr(xp, fn)(a._data, b._data)), out)
     op.__name__ = name
@@ -331,10 +331,15 @@ lcm.__doc__ = "The elementwise least common multiple of two integer tensors (non
 
 def ldexp(input, other, *, out=None):
     """``input * 2 ** other``; the result is floating point."""
-    x = input
-    if x._data.dtype.kind in "biu":
-        x = cast(x, default_float())
-    return _out(x * _ops().pow(2.0, other), out)
+    if not isinstance(other, Tensor):
+        raise TypeError(f"ldexp(): argument 'other' (position 2) must be Tensor, not "
+                        f"{type(other).__name__}")
+    if input._data.dtype.kind in "fcV" and other._data.dtype.kind == "b":
+        raise NotImplementedError("\"ldexp_cpu_exp\" not implemented for 'Bool'")
+    # PyTorch's promotion of the two, made floating: float16 * 2 ** int stays float16
+    common = np.dtype(_dtype.result_type(input, other).np_dtype)
+    target = common if common.kind in "fcV" else default_float()
+    return _out(cast(input, target) * _ops().pow(2.0, cast(other, target)), out)
 
 
 class Frexp(Node):

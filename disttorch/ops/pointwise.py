@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from ._util import as_method as _method
+from .. import _dtype
 from .._backend import get_array_module, cupyx_module, is_cuda_array
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
@@ -434,6 +435,11 @@ class Lerp(Node):
         xp = _xp(start)
         self.shapes = (start.shape, end.shape, _shape_of(weight))
         self.save_for_backward(start, end, weight)
+        dtype = start.dtype
+        if dtype in _dtype.NP_LOW_FLOATS:   # in float32, rounded once, as PyTorch computes
+            start, end = start.astype(np.float32), end.astype(np.float32)
+            if hasattr(weight, "dtype"):
+                weight = weight.astype(np.float32)
         diff = end - start
         with np.errstate(invalid="ignore", over="ignore"):
             if type(weight) in (int, float):
@@ -441,7 +447,7 @@ class Lerp(Node):
             else:
                 out = xp.where(xp.abs(weight) < 0.5, start + weight * diff,
                                end - diff * (1 - weight))
-        return out.astype(start.dtype, copy=False)
+        return out.astype(dtype, copy=False)
 
     def backward(self, g):
         start, end, weight = self.saved_tensors
@@ -459,16 +465,28 @@ def _shape_of(x):
 def lerp(input, end, weight, *, out=None):
     """``input + weight * (end - input)``, computed as PyTorch does (``end`` exactly at
     ``weight = 1``)."""
-    start, end = _prep(input, end, wrap=False)
-    if not isinstance(end, Tensor):
-        end = _new(_xp(start._data).asarray(end, dtype=start._data.dtype))
+    from .._dtype import C_TYPE_NAMES
+    from .indexing import scalar_type_name
+    if not isinstance(input, Tensor) or not isinstance(end, Tensor):
+        raise TypeError(f"lerp() received an invalid combination of arguments - got "
+                        f"({type(input).__name__}, {type(end).__name__}, "
+                        f"{type(weight).__name__}), but expected (Tensor input, Tensor end, "
+                        f"Tensor or Number weight)")
+    dtype = input._data.dtype
+    for name, other in (("end", end), ("weight", weight)):
+        if isinstance(other, Tensor) and other._data.dtype != dtype:
+            raise RuntimeError(f"expected dtype {C_TYPE_NAMES.get(dtype.name, dtype.name)} for "
+                               f"`{name}` but got dtype "
+                               f"{C_TYPE_NAMES.get(other._data.dtype.name, other._data.dtype.name)}")
+    if dtype.kind not in "fcV":
+        kernel = "lerp_kernel_tensor" if isinstance(weight, Tensor) else "lerp_kernel_scalar"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for "
+                                  f"'{scalar_type_name(input)}'")
+    start, end = match_devices(input, end)
     if isinstance(weight, Tensor):
         start, weight = match_devices(start, weight)
-        if weight._data.dtype != start._data.dtype:
-            weight = cast(weight, start._data.dtype)
     else:
         weight = float(as_scalar(weight))
-    start, end = match_devices(start, end)
     return _out(Lerp.apply(start, end, weight), out)
 
 
@@ -574,7 +592,8 @@ class XLogY(Node):
             else:   # a Python float, so that it cannot widen x's dtype
                 log_y = float(np.log1p(y) if log1p else np.log(y))
             product = x * log_y
-        return xp.where((x == 0) & (y == y), 0, product).astype(product.dtype, copy=False)
+        dtype = next(v.dtype for v in (x, y) if hasattr(v, "dtype"))
+        return xp.where((x == 0) & (y == y), 0, product).astype(dtype, copy=False)
 
     def backward(self, g):
         x, y = self.saved_tensors
@@ -618,7 +637,10 @@ class Hypot(Node):
 
     def forward(self, a, b):
         self.shapes = (a.shape, b.shape)
-        out = _xp(a).hypot(a, b)
+        if a.dtype == _dtype.NP_BFLOAT16:   # (numpy has no bfloat16 hypot)
+            out = _xp(a).hypot(a.astype(np.float32), b.astype(np.float32)).astype(a.dtype)
+        else:
+            out = _xp(a).hypot(a, b)
         self.save_for_backward(a, b, out)
         return out
 
@@ -636,9 +658,9 @@ def hypot(input, other):
     a, b = _prep(input, other, wrap=False)
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError("hypot(): arguments 'input' and 'other' must be Tensors")
-    if a._data.dtype.kind not in "fc":
+    if a._data.dtype.kind not in "fcV":
         from .indexing import scalar_type_name
-        raise RuntimeError(f"\"hypot_cpu\" not implemented for '{scalar_type_name(a)}'")
+        raise NotImplementedError(f"\"hypot_cpu\" not implemented for '{scalar_type_name(a)}'")
     a, b = match_devices(a, b)
     return Hypot.apply(a, b)
 

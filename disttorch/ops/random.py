@@ -171,7 +171,7 @@ def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="device
 def _float_dtype(dtype):
     dt = _np_dtype(dtype)
     if dt.kind not in "fc":
-        raise RuntimeError(f"\"check_uniform_bounds\" not implemented for "
+        raise NotImplementedError(f"\"check_uniform_bounds\" not implemented for "
                            f"'{_dtype.from_numpy_dtype(dt).name.capitalize()}'")
     return dt
 

@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+from .._dtype import NP_BFLOAT16
+
 from .pointwise import _inplace_unary as _inplace
 from .._backend import get_array_module, to_numpy
 from ..autograd.function import Node
@@ -569,20 +571,23 @@ class LogAddExp(Node):
 
     def forward(self, a, b, base):
         xp = get_array_module(a)
+        dtype = xp.result_type(a, b)
+        self.save_for_backward(a, b)
+        if dtype == NP_BFLOAT16:   # in float32, rounded once (numpy lacks bfloat16 loops)
+            a, b = a.astype(np.float32), b.astype(np.float32)
         scale = math.log(base)
         m = xp.maximum(a, b)
         with np.errstate(all="ignore"):
             y = m + xp.log1p(xp.exp(-xp.abs(a - b) * scale)) / scale
         # equal infinities: a - b is nan, the answer is the infinity itself
         y = xp.where(a == b, m + (1.0 if base == 2 else math.log(2.0)), y)
-        y = xp.where(xp.isinf(m) & (a == b), m, y).astype(xp.result_type(a, b), copy=False)
-        self.save_for_backward(a, b, y)
+        y = xp.where(xp.isinf(m) & (a == b), m, y).astype(dtype, copy=False)
         self.scale = scale
         self.shapes = (a.shape, b.shape)
         return y
 
     def backward(self, g):
-        a, b, y = self.saved_tensors
+        a, b = self.saved_tensors
         s = self.scale
         sa, sb = self.shapes
         # PyTorch's g / (1 + base**(b - a)): 1 for a = inf against a finite b, where the
@@ -602,8 +607,8 @@ def _logaddexp(name, input, other, base, out):
     a, b = _prep(input, other, wrap=False)
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"{name}(): argument 'other' must be Tensor")
-    if a._data.dtype.kind not in "fc":
-        raise RuntimeError(f'"{name}_cpu" not implemented for \'{scalar_type_name(a)}\'')
+    if a._data.dtype.kind not in "fcV":
+        raise NotImplementedError(f'"{name}_cpu" not implemented for \'{scalar_type_name(a)}\'')
     return _out(LogAddExp.apply(a, b, base), out)
 
 

@@ -136,16 +136,17 @@ def _inplace(input, op, *params):
 
 _hardtanh = _activation(
     "hardtanh", lambda xp, x, lo, hi: xp.clip(x, lo, hi),
-    # PyTorch's hardtanh_backward zeroes x <= lo and x >= hi: a NaN passes the gradient
-    lambda g, x, lo, hi: masked_grad(g, ~((x <= lo) | (x >= hi))))
+    # (a NaN gets no gradient, as in PyTorch's vectorised CPU kernel; its scalar tail and CUDA
+    # kernels pass it: PyTorch is not consistent there)
+    lambda g, x, lo, hi: masked_grad(g, (x > lo) & (x < hi)))
 _leaky = _activation(
     "leaky_relu", lambda xp, x, s: xp.where(x > 0, x, x * s),
     lambda g, x, s: _where(x > 0, g, g * s))
 _elu = _activation(
     "elu", lambda xp, x, a, scale, in_scale: scale * xp.where(x > 0, x, a * xp.expm1(x * in_scale)),
-    # the negative branch where x <= 0, as PyTorch's elu_backward: a NaN takes the positive one
-    lambda g, x, a, scale, in_scale: _where(x <= 0, g * (scale * a * in_scale) * _exp(x * in_scale),
-                                            g * scale))
+    # (a NaN takes the negative branch, NaN, as in PyTorch's vectorised CPU kernel)
+    lambda g, x, a, scale, in_scale: _where(x > 0, g * scale, g * (scale * a * in_scale) *
+                                            _exp(x * in_scale)))
 class Gelu(Node):
     """``x * Phi(x)``; the normal CDF is kept for backward (erf is the costly part)."""
 
@@ -220,7 +221,8 @@ _hardsigmoid = _activation("hardsigmoid", lambda xp, x: xp.clip(x / 6 + 0.5, 0, 
 _hardswish = _activation(
     "hardswish", lambda xp, x: x * xp.clip(x + 3, 0, 6) / 6,
     # (at x = 3 the gradient is 1, as PyTorch takes it)
-    lambda g, x: _where(x <= -3, g * 0, _where(x < 3, g * (x / 3 + 0.5), g)))
+    # (a NaN passes g, as PyTorch's scalar kernels do; its vectorised CPU path gives NaN)
+    lambda g, x: _where(x <= -3, 0.0, _where(x < 3, g * (x / 3 + 0.5), g)))
 _logsigmoid = _activation("log_sigmoid", lambda xp, x: -_softplus_array(-x),
                           lambda g, x: g * _sigmoid(-x))
 # PyTorch replaces x <= threshold: a NaN stays, and passes its gradient
@@ -229,12 +231,13 @@ _threshold = _activation("threshold", lambda xp, x, th, v: xp.where(x <= th, v, 
 _softshrink = _activation(
     # x - clip(x): shrunk by lambd towards 0, 0 inside, and NaN kept (as PyTorch)
     "softshrink", lambda xp, x, l: x - xp.clip(x, -l, l),
-    lambda g, x, l: masked_grad(g, ~((x >= -l) & (x <= l))))
+    lambda g, x, l: masked_grad(g, (x > l) | (x < -l)))
 # zero inside [-lambd, lambd], x elsewhere (NaN too); the gradient is g only where |x| > lambd
 # (0 at NaN), both as in PyTorch
-# (both shrinks zero the gradient inside [-lambd, lambd] only, as PyTorch: a NaN passes it)
+# (both shrinks pass the gradient outside [-lambd, lambd]; a NaN gets none, as in PyTorch's
+# vectorised CPU kernels)
 _hardshrink = _activation("hardshrink", lambda xp, x, l: xp.where((x >= -l) & (x <= l), 0, x),
-                          lambda g, x, l: masked_grad(g, ~((x >= -l) & (x <= l))))
+                          lambda g, x, l: masked_grad(g, (x > l) | (x < -l)))
 
 
 # ----------------------------------------------------------------- public API

@@ -1,6 +1,7 @@
 """``F.linear`` and ``F.bilinear``: fused nodes whose backward is a few GEMMs."""
 import numpy as np
 
+from ..._dtype import C_TYPE_NAMES
 from ..._gemm import in_dtype, matmul as _gemm
 from ..._backend import get_array_module
 from ...autograd.function import Node
@@ -14,13 +15,8 @@ from ._activation import gelu, relu
 
 __all__ = ["linear", "bilinear"]
 
-_C_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
-            "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int", "int16": "short int",
-            "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
-
-
 def _c_name(t):
-    return _C_NAMES.get(t.dtype.name, t.dtype.name)
+    return C_TYPE_NAMES.get(t.dtype.name, t.dtype.name)
 
 
 class Linear(Node):

@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 
+from ..._dtype import C_TYPE_NAMES
 from ..._backend import get_array_module
 from ..._gemm import matmul as _gemm
 from ...autograd import grad_mode
@@ -30,8 +31,7 @@ _HIGHER_ORDER = ("linear_cross_entropy: the chunked path (options != None) does 
 
 
 def _c_name(dtype):
-    return {"float32": "float", "float64": "double", "float16": "c10::Half",
-            "bfloat16": "c10::BFloat16"}.get(dtype.name, dtype.name)
+    return C_TYPE_NAMES.get(dtype.name, dtype.name)
 
 
 class _Chunks:
