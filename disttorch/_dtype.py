@@ -238,13 +238,15 @@ class finfo:
 
     def __init__(self, type=None):
         d = as_dtype(type) if type is not None else _default[0]
-        info = np.finfo(d.np_dtype)
+        # numpy's finfo refuses ml_dtypes' bfloat16 ("not inexact"); ml_dtypes has its own
+        info = _ml_dtypes.finfo(d.np_dtype) if d.np_dtype == NP_BFLOAT16 else np.finfo(d.np_dtype)
         self.bits = info.bits
         self.eps = _py_float(info.eps)
         self.max = _py_float(info.max)
         self.min = _py_float(info.min)
         self.tiny = self.smallest_normal = _py_float(info.tiny)
-        self.resolution = _py_float(info.resolution)
+        self.resolution = 10.0 ** -info.precision   # (PyTorch's: 1e-06, not float32's)
+        self.nmant = info.nmant
         self.dtype = d.name
 
 

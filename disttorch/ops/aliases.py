@@ -255,7 +255,7 @@ def is_same_size(input, other):
 def angle(input, *, out=None):
     """The elementwise argument: 0 for non-negative and pi for negative real numbers (NaN kept);
     integers give floats. The gradient is zero."""
-    x = input if input._data.dtype.kind in "fc" else cast(input, default_float())
+    x = input if input._data.dtype.kind in "fcV" else cast(input, default_float())
     xp = get_array_module(x._data)
     if x._data.dtype.kind == "c":
         return _new(xp.angle(x._data))
@@ -265,7 +265,7 @@ def angle(input, *, out=None):
 def _real_angle(a):
     xp = get_array_module(a)
     values = xp.where(a < 0, math.pi, 0.0).astype(a.dtype)
-    return xp.where(a != a, a, values)
+    return xp.where(a != a, a, values).astype(a.dtype, copy=False)   # (bfloat16 came out float32)
 
 
 arccosh = acosh

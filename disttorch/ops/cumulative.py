@@ -124,7 +124,7 @@ def _cum_extreme(input, dim, is_max):
     running = accumulate(xp, "maximum" if is_max else "minimum", data, axis)
     # the latest position whose value equals the running extreme (PyTorch's tie rule)
     hit = data == running
-    if data.dtype.kind in "fc":
+    if data.dtype.kind in "fcV":   # (bfloat16 is kind "V")
         hit |= xp.isnan(data)
     shape = [1] * data.ndim
     shape[axis] = data.shape[axis]

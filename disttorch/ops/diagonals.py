@@ -128,6 +128,8 @@ def trace(input):
     input, = autocast_args("trace", input)
     if input._data.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input._data.ndim}")
+    if input._data.dtype.kind == "b":
+        raise NotImplementedError("\"trace\" not implemented for 'Bool'")
     return _reduce_sum(Diagonal.apply(input, 0, 0, 1, False))
 
 

@@ -102,7 +102,7 @@ def gradient(input, *, spacing=1, dim=None, edge_order=1):
         steps = list(spacing)
     else:
         steps = [spacing] * len(dims)
-    f = input if input._data.dtype.kind in "fc" else cast(input, default_float())
+    f = input if input._data.dtype.kind in "fcV" else cast(input, default_float())
     results = []
     for d, step in zip(dims, steps):
         if f.shape[d] < edge_order + 1:

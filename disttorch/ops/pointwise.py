@@ -64,14 +64,36 @@ def _erfc_positive(z):
     return t * np.exp(poly)
 
 
-def _erf_array(x):
+# Maclaurin coefficients of erf / (2 / sqrt(pi)) in x^2: (-1)^n / (n! (2n + 1))
+_ERF_SERIES = tuple((-1) ** n / (math.factorial(n) * (2 * n + 1)) for n in range(15))
+
+
+def _erf_series(x):
+    """erf(x) for float64 |x| <= 1 from its Maclaurin series (15 terms: the last is 4e-14):
+    accurate relative to x near 0, where 1 - erfc(x) keeps only erfc's absolute error."""
+    z = x * x
+    total = _ERF_SERIES[-1]
+    for c in reversed(_ERF_SERIES[:-1]):
+        total = total * z + c
+    return _SQRT_PI_2 * x * total
+
+
+def _erf_array(x, relative=True):
+    """erf of an array. ``relative=False`` (GELU's CDF) takes 1 - erfc everywhere, whose error
+    is absolute (3e-8 at 0) rather than relative to erf's value."""
     xp = get_array_module(x)
     if xp is not np:
         # CuPy's erf gives float64 for float16
         return cupyx_module(xp).scipy.special.erf(x).astype(x.dtype, copy=False)
     if x.dtype == np.float64:
         return _erf_vec(x)
-    return np.copysign(1.0 - _erfc_positive(np.abs(x.astype(np.float64))), x).astype(x.dtype)
+    wide = x.astype(np.float64)
+    magnitude = np.abs(wide)
+    result = np.copysign(1.0 - _erfc_positive(magnitude), wide)
+    if relative:
+        small = magnitude < 1.0
+        result = np.where(small, _erf_series(np.where(small, wide, 0.0)), result)
+    return result.astype(x.dtype)
 
 
 def _erfc_array(x):
@@ -181,10 +203,11 @@ erfc = _unary_op("erfc", lambda xp, x: _erfc_array(x),
                  lambda g, x, y: -g * _SQRT_PI_2 * _exp(-(x * x)))
 reciprocal = _unary_op("reciprocal", lambda xp, x: 1 / x, lambda g, x, y: -g * y * y, "y")
 logit_node = None
-deg2rad = _unary_op("deg2rad", lambda xp, x: x * (math.pi / 180), lambda g, x, y: g * (math.pi / 180),
-                    None)
-rad2deg = _unary_op("rad2deg", lambda xp, x: x * (180 / math.pi), lambda g, x, y: g * (180 / math.pi),
-                    None)
+# (astype: a bfloat16 array times a Python float comes back float32 from ml_dtypes)
+deg2rad = _unary_op("deg2rad", lambda xp, x: (x * (math.pi / 180)).astype(x.dtype, copy=False),
+                    lambda g, x, y: g * (math.pi / 180), None)
+rad2deg = _unary_op("rad2deg", lambda xp, x: (x * (180 / math.pi)).astype(x.dtype, copy=False),
+                    lambda g, x, y: g * (180 / math.pi), None)
 
 
 class Abs(Node):
@@ -199,7 +222,13 @@ class Abs(Node):
 
 def abs(input, *, out=None):
     """Elementwise absolute value."""
+    _refuse_bool_input(input, "abs_cpu")
     return _out(Abs.apply(input), out)
+
+
+def _refuse_bool_input(input, kernel):
+    if isinstance(input, Tensor) and input._data.dtype.kind == "b":
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
 
 
 absolute = abs
@@ -222,6 +251,8 @@ class Relu(Node):
 
 def relu(input):
     """``max(input, 0)`` elementwise."""
+    if input._data.dtype.kind == "b":
+        raise RuntimeError("Boolean inputs not supported for relu")
     return Relu.apply(input)
 
 
@@ -237,6 +268,7 @@ class ZeroGrad(Node):
 
 def _piecewise(name, fn_name, int_passthrough=True):
     def op(input, *, out=None):
+        _refuse_bool_input(input, f"{fn_name}_vml_cpu")
         if int_passthrough and input._data.dtype.kind in "biu":
             return _out(input.clone(), out) if out is not None else input.clone()
         return _out(ZeroGrad.apply(input, getattr(_xp(input._data), fn_name)), out)
@@ -298,10 +330,17 @@ def round(input, *, decimals=0, out=None):
 
 
 def frac(input, *, out=None):
+    """``input - trunc(input)``: floating point only, as in PyTorch."""
+    if input._data.dtype.kind in "biu":
+        from .indexing import scalar_type_name
+        raise NotImplementedError(f"\"frac_cpu\" not implemented for "
+                                  f"'{scalar_type_name(input)}'")
     return _out(sub(input, trunc(input).detach()), out)
 
 
 def positive(input):
+    if input._data.dtype.kind == "b":
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
     return input
 
 
@@ -443,7 +482,8 @@ class Lerp(Node):
         diff = end - start
         with np.errstate(invalid="ignore", over="ignore"):
             if type(weight) in (int, float):
-                out = start + weight * diff if abs(weight) < 0.5 else end - diff * (1 - weight)
+                # (this module's abs is the tensor op: a comparison instead)
+                out = start + weight * diff if -0.5 < weight < 0.5 else end - diff * (1 - weight)
             else:
                 out = xp.where(xp.abs(weight) < 0.5, start + weight * diff,
                                end - diff * (1 - weight))
@@ -527,6 +567,13 @@ class NanToNum(Node):
     def forward(self, x, nan, posinf, neginf):
         xp = _xp(x)
         self.save_for_backward(xp.isfinite(x))
+        if x.dtype == _dtype.NP_BFLOAT16:
+            # numpy's nan_to_num passes ml_dtypes' bfloat16 through untouched: in float32, with
+            # bfloat16's own extremes as the defaults
+            info = _dtype.finfo(_dtype.bfloat16)
+            return xp.nan_to_num(x.astype(np.float32), nan=nan,
+                                 posinf=info.max if posinf is None else posinf,
+                                 neginf=info.min if neginf is None else neginf).astype(x.dtype)
         return xp.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
 
     def backward(self, g):
@@ -536,7 +583,7 @@ class NanToNum(Node):
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
     """Replace NaN and infinities with finite numbers (the dtype's extremes by default)."""
-    if input._data.dtype.kind not in "fc":
+    if input._data.dtype.kind not in "fcV":   # (bfloat16 is kind "V")
         return input.clone()
     return _out(NanToNum.apply(input, nan, posinf, neginf), out)
 

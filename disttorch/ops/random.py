@@ -170,9 +170,9 @@ def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="device
 
 def _float_dtype(dtype):
     dt = _np_dtype(dtype)
-    if dt.kind not in "fc":
+    if dt.kind not in "fcV":   # (bfloat16 is kind "V")
         raise NotImplementedError(f"\"check_uniform_bounds\" not implemented for "
-                           f"'{_dtype.from_numpy_dtype(dt).name.capitalize()}'")
+                                  f"'{_dtype.SCALAR_TYPE_NAMES.get(dt.name, dt.name)}'")
     return dt
 
 
@@ -383,7 +383,7 @@ def normal_array(data, mean, std, rng):
 def _fill_float(self, fill):
     from .arithmetic import check_inplace
     check_inplace(self)
-    if self._data.dtype.kind != "f":
+    if self._data.dtype.kind not in "fV":   # (bfloat16 is kind "V")
         raise RuntimeError(f"expected a floating point tensor, got {self.dtype}")
     result = fill(self._data)
     if result is not self._data:
@@ -405,8 +405,9 @@ def normal_(self, mean=0.0, std=1.0, *, generator=None):
 
 def random_(self, from_=0, to=None, *, generator=None):
     if to is None:
-        if self._data.dtype.kind == "f":
-            to = 2 ** np.finfo(self._data.dtype).nmant + 1
+        if self._data.dtype.kind in "fV":
+            # PyTorch's [0, 2^digits]: every integer up to it is exact (digits = mantissa + 1)
+            to = 2 ** (_dtype.finfo(_dtype.from_numpy_dtype(self._data.dtype)).nmant + 1) + 1
         else:
             to = np.iinfo(self._data.dtype).max
     return _fill_random(self, _gen(generator).integers(from_, to, self.shape))

@@ -525,8 +525,9 @@ function of order one, :math:`e^{-|x|} I_1(x)`.""")
 
 def _sinc_kernel(x):
     xp = get_array_module(x)
-    if x.dtype.itemsize < 4 and x.dtype.kind == "f":
-        # half precision in float32, rounded once (sin(pi x) loses digits near integers)
+    if x.dtype.itemsize < 4 and x.dtype.kind in "fV":
+        # half precision (bfloat16 too) in float32, rounded once (sin(pi x) loses digits near
+        # integers)
         return _sinc_kernel(x.astype(np.float32)).astype(x.dtype)
     px = x * _PI
     safe = xp.where(x == 0, 1.0, px).astype(x.dtype, copy=False)

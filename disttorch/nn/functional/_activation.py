@@ -159,7 +159,8 @@ class Gelu(Node):
         # bfloat16 and float16 in float32, rounded once (the cdf is kept in float32): erf in
         # half precision was up to 16 ulps off
         wide = x.astype(_FLOAT32) if _is_bf16(x) or x.dtype == np.float16 else x
-        cdf = (0.5 * (1 + P._erf_array(wide * _INV_SQRT2))).astype(wide.dtype, copy=False)
+        cdf = (0.5 * (1 + P._erf_array(wide * _INV_SQRT2, relative=False))).astype(
+            wide.dtype, copy=False)
         self.save_for_backward(x, cdf)
         return (wide * cdf).astype(x.dtype, copy=False)
 
