@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from ._ufunc_compat import accumulate
+from .. import _dtype
 from .._backend import get_array_module
 from ..autograd.function import Node
 from ..return_types import _structseq
@@ -417,6 +418,25 @@ def _inplace(fn, name):
     return method
 
 
+def _promoting_inplace(fn, name):
+    """:func:`_inplace` for a binary op whose result dtype is the operands' promotion: PyTorch
+    refuses a promotion past ``self``'s category before it runs the kernel ("result type Float
+    can't be cast to the desired output type Long")."""
+    plain = _inplace(fn, name)
+
+    takes_numbers = name not in ("atan2", "arctan2", "heaviside")   # (those raise TypeError)
+
+    def method(self, other, *args, **kwargs):
+        if isinstance(other, Tensor) or (takes_numbers and isinstance(other, (int, float, bool))):
+            result = _dtype.result_type(self, other)
+            if result.category > _dtype.from_numpy_dtype(self._data.dtype).category:
+                raise RuntimeError(f"result type {_dtype.SCALAR_TYPE_NAMES[result.name]} can't "
+                                   f"be cast to the desired output type {scalar_type_name(self)}")
+        return plain(self, other, *args, **kwargs)
+    method.__name__ = plain.__name__
+    return method
+
+
 def _comparison_inplace(name):
     def result(self, other):
         return getattr(self, name)(other).to(self.dtype)
@@ -547,7 +567,7 @@ _BINARY_INPLACE = {"bitwise_and": "bitwise_and", "bitwise_or": "bitwise_or",
 
 _methods = {name + "_": _comparison_inplace(name) for name in _COMPARISONS
             if hasattr(Tensor, name)}
-_methods.update({name + "_": _inplace(lambda t, o, _n=fn: getattr(t, _n)(o), name)
+_methods.update({name + "_": _promoting_inplace(lambda t, o, _n=fn: getattr(t, _n)(o), name)
                  for name, fn in _BINARY_INPLACE.items() if hasattr(Tensor, fn)})
 _methods.update({
     "bitwise_not_": _inplace(lambda t: t.bitwise_not(), "bitwise_not"),

@@ -371,6 +371,14 @@ def add(input, other, *, alpha=1, out=None):
 
 def sub(input, other, *, alpha=1, out=None):
     """``input - alpha * other``."""
+    _refuse_bool_subtraction(input, other)
+    if alpha != 1:
+        other = mul(other, alpha)
+    a, b = _prep(input, other)
+    return _out(Sub.apply(a, b), out)
+
+
+def _refuse_bool_subtraction(input, other):
     a_bool = type(input) is bool or isinstance(input, Tensor) and input._data.dtype.kind == "b"
     b_bool = type(other) is bool or isinstance(other, Tensor) and other._data.dtype.kind == "b"
     if a_bool and b_bool:
@@ -380,10 +388,6 @@ def sub(input, other, *, alpha=1, out=None):
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If "
                            "you are trying to invert a mask, use the `~` or `logical_not()` operator "
                            "instead.")
-    if alpha != 1:
-        other = mul(other, alpha)
-    a, b = _prep(input, other)
-    return _out(Sub.apply(a, b), out)
 
 
 subtract = sub
@@ -774,6 +778,11 @@ def _inplace_op(fn, ufunc_name=None):
         record = check_inplace(self)
         if not record or not (self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)):
             if ufunc_name is not None and not args and not kwargs.get("alpha", 1) != 1:
+                if ufunc_name == "subtract":
+                    _refuse_bool_subtraction(self, other)
+                if type(other) is int and self._data.dtype.kind == "b":
+                    raise RuntimeError("result type Long can't be cast to the desired output "
+                                       "type Bool")
                 od = other._data if isinstance(other, Tensor) else \
                     wrap_int_scalar(as_scalar(other), self._data.dtype)
                 if isinstance(other, Tensor) and type(od) is not type(self._data):

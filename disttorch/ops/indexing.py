@@ -520,6 +520,8 @@ def copy_(self, src, non_blocking=False):
         src (Tensor): the source tensor.
         non_blocking (bool): accepted for compatibility; copies are synchronous.
     """
+    if type(src) in (int, float, bool):   # PyTorch takes a number too: a fill
+        return self.fill_(src)
     if not isinstance(src, Tensor):
         raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
     shape = self._data.shape
