@@ -263,3 +263,35 @@ def randn(rng, *shape):
 
 def positive(rng, *shape, low=0.5, high=2.0):
     return np.asarray(rng.uniform(low, high, shape))
+
+
+# ------------------------------------------------------------------ dtype sweeps
+SWEEP_DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16",
+                "float32", "float64"]
+SWEEP_ERRORS = (RuntimeError, TypeError, NotImplementedError)
+
+
+def dtype_tensor(lib, dtype, values):
+    """``values`` as a ``lib`` tensor of the dtype named ``dtype`` ("bool": their truth)."""
+    if dtype == "bool":
+        return lib.tensor([bool(v) for v in values])
+    return lib.tensor(values, dtype=getattr(lib, dtype))
+
+
+def summary(lib, t, *extra):
+    """``(dtype name, values as float64, *extra)`` of the ``lib`` tensor ``t``, for
+    :func:`record_mismatch`."""
+    values = t.tolist() if t.dtype == lib.bool else t.float().tolist()
+    return (str(t.dtype).split(".")[-1], np.asarray(values, dtype=float)) + extra
+
+
+def record_mismatch(failures, label, expected, actual, rtol=1e-2):
+    """Append to ``failures`` when two outcomes differ: exception names must be equal; summaries
+    must agree in dtype and extras, and in values to ``rtol`` (NaN equal to NaN)."""
+    if isinstance(expected, str) or isinstance(actual, str):
+        same = expected == actual
+    else:
+        same = (expected[0] == actual[0] and expected[2:] == actual[2:]
+                and np.allclose(actual[1], expected[1], rtol=rtol, equal_nan=True))
+    if not same:
+        failures.append(f"{label}: {actual}, torch {expected}")

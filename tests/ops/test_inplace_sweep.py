@@ -3,11 +3,11 @@ dtype kept, the values, ``self`` returned, or the error PyTorch raises first (a 
 ``self``'s category, subtraction with bools, a kernel missing for the dtype)."""
 import itertools
 
-import numpy as np
 import pytest
 
 import disttorch
-from tests.ops.harness import requires_bf16, requires_torch, torch
+from tests.ops.harness import (SWEEP_ERRORS, dtype_tensor, record_mismatch, requires_bf16,
+                               requires_torch, summary, torch)
 
 DTYPES = ["bool", "uint8", "int8", "int32", "int64", "float16", "bfloat16", "float32",
           "float64"]
@@ -28,21 +28,14 @@ _SKIP = {("hypot_", "bool"), ("clamp_min_", "bool"), ("addcmul_", "bool")}
 _TENSOR_ONLY = {"index_add_", "scatter_add_", "addcmul_", "lerp_"}
 
 
-def _tensor(lib, dtype, values):
-    if dtype == "bool":
-        return lib.tensor([bool(v) for v in values])
-    return lib.tensor(values, dtype=getattr(lib, dtype))
-
-
 def _outcome(lib, name, da, db):
-    a = _tensor(lib, da, [1, 2, 3])
-    b = _tensor(lib, db, [3, 1, 2]) if isinstance(db, str) else db
+    a = dtype_tensor(lib, da, [1, 2, 3])
+    b = dtype_tensor(lib, db, [3, 1, 2]) if isinstance(db, str) else db
     try:
         returned = OPS[name](a, b)
-    except (RuntimeError, TypeError, NotImplementedError) as exc:
+    except SWEEP_ERRORS as exc:
         return type(exc).__name__
-    values = a.tolist() if a.dtype == lib.bool else a.float().tolist()
-    return str(a.dtype).split(".")[-1], np.asarray(values, dtype=float), returned is a
+    return summary(lib, a, returned is a)
 
 
 @requires_torch
@@ -55,11 +48,6 @@ def test_inplace_ops_match_torch(name):
     for da, db in pairs:
         if (name, da) in _SKIP or (name in _TENSOR_ONLY and not isinstance(db, str)):
             continue
-        expected, actual = _outcome(torch, name, da, db), _outcome(disttorch, name, da, db)
-        if isinstance(expected, str) or isinstance(actual, str):
-            if expected != actual:
-                failures.append(f"{name}({da}, {db!r}): {actual}, torch {expected}")
-        elif (expected[0] != actual[0] or expected[2] != actual[2]
-              or not np.allclose(actual[1], expected[1], rtol=1e-2, equal_nan=True)):
-            failures.append(f"{name}({da}, {db!r}): {actual}, torch {expected}")
+        record_mismatch(failures, f"{name}({da}, {db!r})", _outcome(torch, name, da, db),
+                        _outcome(disttorch, name, da, db))
     assert not failures, "\n".join(failures[:20])

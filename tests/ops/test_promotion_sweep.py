@@ -3,14 +3,12 @@ the error, against torch's. Half-precision operands whose numpy ufunc has no loo
 (bfloat16 hypot, logaddexp, floor division...) are where these drift."""
 import itertools
 
-import numpy as np
 import pytest
 
 import disttorch
-from tests.ops.harness import requires_bf16, requires_torch, torch
+from tests.ops.harness import (SWEEP_DTYPES as DTYPES, SWEEP_ERRORS, dtype_tensor,
+                               record_mismatch, requires_bf16, requires_torch, summary, torch)
 
-DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32",
-          "float64"]
 SCALARS = [2, 2.5, True]
 OPS = {
     "add": lambda lib, a, b: a + b, "sub": lambda lib, a, b: a - b,
@@ -33,21 +31,13 @@ OPS = {
 }
 
 
-def _tensor(lib, dtype, values):
-    if dtype == "bool":
-        return lib.tensor([bool(v) for v in values])
-    return lib.tensor(values, dtype=getattr(lib, dtype))
-
-
 def _outcome(lib, name, da, db):
-    a = _tensor(lib, da, [1, 2, 0])
-    b = _tensor(lib, db, [3, 1, 2]) if isinstance(db, str) else db
+    a = dtype_tensor(lib, da, [1, 2, 0])
+    b = dtype_tensor(lib, db, [3, 1, 2]) if isinstance(db, str) else db
     try:
-        y = OPS[name](lib, a, b)
-    except (RuntimeError, TypeError, NotImplementedError) as exc:
+        return summary(lib, OPS[name](lib, a, b))
+    except SWEEP_ERRORS as exc:
         return type(exc).__name__
-    values = y.tolist() if y.dtype == lib.bool else y.float().tolist()
-    return str(y.dtype).split(".")[-1], np.asarray(values, dtype=float)
 
 
 @requires_torch
@@ -57,12 +47,6 @@ def test_binary_op_dtypes_match_torch(name):
     failures = []
     pairs = list(itertools.product(DTYPES, DTYPES)) + [(d, s) for d in DTYPES for s in SCALARS]
     for da, db in pairs:
-        expected, actual = _outcome(torch, name, da, db), _outcome(disttorch, name, da, db)
-        if isinstance(expected, str) or isinstance(actual, str):
-            if expected != actual:
-                failures.append(f"{name}({da}, {db!r}): {actual}, torch {expected}")
-        elif expected[0] != actual[0] or not np.allclose(actual[1], expected[1], rtol=1e-2,
-                                                         equal_nan=True):
-            failures.append(f"{name}({da}, {db!r}): {actual[0]} {actual[1].tolist()}, torch "
-                            f"{expected[0]} {expected[1].tolist()}")
+        record_mismatch(failures, f"{name}({da}, {db!r})", _outcome(torch, name, da, db),
+                        _outcome(disttorch, name, da, db))
     assert not failures, "\n".join(failures[:20])

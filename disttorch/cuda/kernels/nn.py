@@ -59,7 +59,7 @@ __device__ __forceinline__ void store(float* p, float v) { *p = v; }
 __device__ __forceinline__ void store(fp16_t* p, float v) { *p = to_half(v); }
 """
 
-_COLUMNS = r"""
+_COLUMNS = _HALF + r"""
 // Column sums of row-major (rows x n) data: a block covers 32 columns (threadIdx.x) with
 // blockDim.y row lanes; lane k sums rows k, k + blockDim.y, ... in order, then lane 0 adds the
 // lanes in order (a fixed order: the same bits on every run).
@@ -75,16 +75,24 @@ __device__ float combine_lanes(float value, float* shared) {
     return total;
 }
 
-extern "C" __global__ void column_sum(const float* a, float* out, const long long rows,
-                                      const int n) {
-    extern __shared__ float shared[];
+// Column sums into float32; ROUND rounds each sum once through float16 before it is stored
+// (the gradient of a float32 bias that float16 autocast would have cast: see column_sum_half).
+template <typename T, bool ROUND>
+__device__ void column_sums(const T* a, float* out, const long long rows, const int n,
+                            float* shared) {
     const int col = blockIdx.x * COLUMN_TILE + threadIdx.x;
     float sum = 0.0f;
     if (col < n) {
-        for (long long r = threadIdx.y; r < rows; r += blockDim.y) sum += a[r * n + col];
+        for (long long r = threadIdx.y; r < rows; r += blockDim.y) sum += to_float(a[r * n + col]);
     }
     sum = combine_lanes(sum, shared);
-    if (threadIdx.y == 0 && col < n) out[col] = sum;
+    if (threadIdx.y == 0 && col < n) out[col] = ROUND ? to_float(to_half(sum)) : sum;
+}
+
+extern "C" __global__ void column_sum(const float* a, float* out, const long long rows,
+                                      const int n) {
+    extern __shared__ float shared[];
+    column_sums<float, false>(a, out, rows, n, shared);
 }
 """
 
@@ -222,7 +230,7 @@ extern "C" __global__ void layer_norm_param_grads(
 }
 """
 
-_GELU = _HALF + _COLUMNS + r"""
+_GELU = _COLUMNS + r"""
 __device__ __forceinline__ float gelu(float x) {
     return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
 }
@@ -327,13 +335,7 @@ extern "C" __global__ void bias_add_half(fp16_t* h, const float* b, const long l
 extern "C" __global__ void column_sum_half(const fp16_t* a, float* out, const long long rows,
                                            const int n) {
     extern __shared__ float shared[];
-    const int col = blockIdx.x * COLUMN_TILE + threadIdx.x;
-    float sum = 0.0f;
-    if (col < n) {
-        for (long long r = threadIdx.y; r < rows; r += blockDim.y) sum += to_float(a[r * n + col]);
-    }
-    sum = combine_lanes(sum, shared);
-    if (threadIdx.y == 0 && col < n) out[col] = to_float(to_half(sum));
+    column_sums<fp16_t, true>(a, out, rows, n, shared);
 }
 """
 
