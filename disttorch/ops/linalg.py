@@ -161,6 +161,11 @@ def matmul(input, other, *, out=None):
     if na == 0 or nb == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {na}D "
                            f"and {nb}D")
+    if a.dtype.kind == "b" or b.dtype.kind == "b":
+        # PyTorch's kernel for the shapes: dot for two vectors, bmm for a batch, else addmm
+        kernel = ("dot" if na == nb == 1 else "bmm" if max(na, nb) > 2 else
+                  "addmv_impl_cpu" if nb == 1 else "addmm_impl_cpu_")
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
     _check_device(input, other)
     k_a = a.shape[-1]
     k_b = b.shape[-2] if nb >= 2 else b.shape[0]
@@ -246,6 +251,8 @@ def bmm(input, mat2, *, out=None):
                            f"[{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, {b.shape[1]}].")
     _check_device(input, mat2)
     _check_scalar_type(input, mat2)
+    if a.dtype.kind == "b":
+        raise NotImplementedError("\"bmm\" not implemented for 'Bool'")
     return _out(MatMul.apply(input, mat2), out)
 
 
@@ -299,6 +306,8 @@ def outer(input, vec2, *, out=None):
         if t._data.ndim != 1:
             raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t._data.ndim}-D")
     input, vec2 = _prep(input, vec2)
+    if input._data.dtype.kind == "b":   # (PyTorch's outer is a product, bool included)
+        return _out(mul(input.unsqueeze(1), vec2.unsqueeze(0)), out)
     return _out(einsum("i,j->ij", input, vec2), out)
 
 
@@ -490,6 +499,8 @@ def einsum(equation, *operands):
         operands = tuple(operands[0])
     subs, out, spare = _parse_einsum(equation, [o._data.shape for o in operands])
     _check_einsum_operands(subs, operands)
+    if any(o._data.dtype.kind == "b" for o in operands):   # (PyTorch contracts through bmm)
+        raise NotImplementedError("\"bmm\" not implemented for 'Bool'")
     return Einsum.apply(subs, out, spare, *operands)
 
 
@@ -512,6 +523,8 @@ def tensordot(a, b, dims=2, out=None):
     """Contract ``dims`` dims of ``a`` with ``dims`` dims of ``b``: an int (the last of ``a``
     with the first of ``b``) or a pair of lists of dims."""
     a, b = autocast_args("tensordot", a, b)
+    if a._data.dtype.kind == "b" or b._data.dtype.kind == "b":   # (a GEMM in PyTorch)
+        raise NotImplementedError("\"addmm_impl_cpu_\" not implemented for 'Bool'")
     na, nb = a._data.ndim, b._data.ndim
     if isinstance(dims, Tensor):
         dims = dims.tolist()
@@ -607,6 +620,8 @@ def cross(input, other, dim=None, *, out=None):
         raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
     _check_device(input, other)
     _check_scalar_type(input, other)
+    if input._data.dtype.kind == "b":
+        raise NotImplementedError("\"cross\" not implemented for 'Bool'")
     sa, sb = input._data.shape, other._data.shape
     shape = np.broadcast_shapes(sa, sb)
     if dim is None:

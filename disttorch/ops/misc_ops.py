@@ -379,7 +379,7 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
 def histc(input, bins=100, min=0, max=0, *, out=None):
     """A histogram of ``input`` with ``bins`` equal bins over ``[min, max]`` (the data's range
     when both are 0); elements outside are ignored. Not differentiable."""
-    if input._data.dtype.kind != "f":
+    if input._data.dtype.kind not in "fV":   # (bfloat16 is kind "V")
         raise NotImplementedError(f'"histogram_cpu" not implemented for '
                                   f"'{scalar_type_name(input)}'")
     if bins <= 0:
@@ -423,7 +423,10 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False, out=No
 def bincount(input, weights=None, minlength=0):
     """Occurrences of each value in the 1-D non-negative integer tensor ``input`` (the sum of
     ``weights`` per value when given)."""
-    if input.dim() != 1 or input._data.dtype.kind not in "iub":
+    if input._data.dtype.kind not in "iu":   # (the dtype first, as PyTorch's dispatch)
+        raise NotImplementedError(f"\"bincount_cpu\" not implemented for "
+                                  f"'{scalar_type_name(input)}'")
+    if input.dim() != 1:
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
     if minlength < 0:
         raise RuntimeError("minlength should be >= 0")

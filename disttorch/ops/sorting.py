@@ -87,6 +87,8 @@ def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):
         largest (bool): largest (else smallest) elements. Default: ``True``.
         sorted (bool): accepted for compatibility (always sorted).
     """
+    if input._data.dtype.kind == "b":
+        raise RuntimeError("topk does not support bool dtypes on CPU")
     ndim = input._data.ndim
     d = wrap_dim(dim, ndim)
     size = input._data.shape[d] if ndim else 1
@@ -111,6 +113,8 @@ def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
         dim (int): the dim to search. Default: -1.
         keepdim (bool): keep ``dim`` with size 1. Default: ``False``.
     """
+    if input._data.dtype.kind == "b":
+        raise NotImplementedError("\"kthvalue_cpu\" not implemented for 'Bool'")
     ndim = input._data.ndim
     d = wrap_dim(dim, ndim)
     size = input._data.shape[d] if ndim else 1

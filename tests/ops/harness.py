@@ -274,7 +274,7 @@ SWEEP_ERRORS = (RuntimeError, TypeError, NotImplementedError)
 def dtype_tensor(lib, dtype, values):
     """``values`` as a ``lib`` tensor of the dtype named ``dtype`` ("bool": their truth)."""
     if dtype == "bool":
-        return lib.tensor([bool(v) for v in values])
+        return lib.tensor(values) != 0
     return lib.tensor(values, dtype=getattr(lib, dtype))
 
 

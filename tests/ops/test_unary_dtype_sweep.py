@@ -77,3 +77,42 @@ def test_random_fills_take_bfloat16():
     assert float(disttorch.empty(20000, dtype=disttorch.bfloat16).random_().max()) == 256.0
     nan = disttorch.tensor([float("nan"), 1.0], dtype=disttorch.bfloat16)
     assert disttorch.nan_to_num(nan).tolist() == [0.0, 1.0]
+
+
+# reductions, products and sorts with their dim/keepdim/dtype arguments, over every dtype
+REDUCTIONS = {
+    "sum": lambda lib, x: x.sum(), "sum_dim": lambda lib, x: x.sum(1), "sum_keep": lambda lib, x: x.sum(1, keepdim=True),
+    "sum_dtype": lambda lib, x: x.sum(dtype=lib.float64), "sum_dtype_int": lambda lib, x: x.sum(1, dtype=lib.int32),
+    "mean": lambda lib, x: x.mean(), "mean_dtype": lambda lib, x: x.mean(dtype=lib.float32), "prod": lambda lib, x: x.prod(),
+    "prod_dim": lambda lib, x: x.prod(1), "cumsum": lambda lib, x: x.cumsum(1), "cumsum_dtype": lambda lib, x: x.cumsum(1, dtype=lib.float64),
+    "cumprod": lambda lib, x: x.cumprod(0), "max": lambda lib, x: x.max(), "max_dim": lambda lib, x: x.max(1).values,
+    "amax": lambda lib, x: x.amax(0), "min": lambda lib, x: x.min(), "argmax": lambda lib, x: x.argmax(), "argmin_dim": lambda lib, x: x.argmin(1),
+    "std": lambda lib, x: x.std(), "var": lambda lib, x: x.var(1), "median": lambda lib, x: x.median(), "nanmean": lambda lib, x: x.nanmean(),
+    "nansum": lambda lib, x: x.nansum(), "norm": lambda lib, x: x.norm(), "logsumexp": lambda lib, x: x.logsumexp(1),
+    "count_nonzero": lambda lib, x: x.count_nonzero(1), "all": lambda lib, x: x.all(1), "any": lambda lib, x: x.any(),
+    "aminmax": lambda lib, x: x.aminmax()[0], "mode": lambda lib, x: x.mode(1).values, "unique": lambda lib, x: x.unique(),
+    "bincount": lambda lib, x: x.flatten().bincount(), "histc": lambda lib, x: x.histc(4), "sort": lambda lib, x: x.sort(1).values,
+    "topk": lambda lib, x: x.topk(2).values, "kthvalue": lambda lib, x: x.kthvalue(1).values, "diff": lambda lib, x: x.diff(),
+    "cummax": lambda lib, x: x.cummax(1).values, "quantile": lambda lib, x: x.quantile(0.5), "dot": lambda lib, x: x[0].dot(x[1]),
+    "matmul": lambda lib, x: x @ x.T, "mv": lambda lib, x: x.mv(x[0]), "outer": lambda lib, x: x[0].outer(x[1]),
+    "trace": lambda lib, x: x[:, :2].trace(), "cross": lambda lib, x: x.cross(x.flip(0), dim=1),
+    "einsum": lambda lib, x: lib.einsum("ij,ij->i", x, x), "tensordot": lambda lib, x: lib.tensordot(x, x, dims=([1], [1])),
+}
+
+
+def _reduction_outcome(lib, name, dtype):
+    try:
+        return summary(lib, REDUCTIONS[name](lib, dtype_tensor(lib, dtype, [[1, 2, 0], [3, 1, 2]])))
+    except SWEEP_ERRORS + (IndexError, ValueError) as exc:
+        return type(exc).__name__
+
+
+@requires_torch
+@requires_bf16
+@pytest.mark.parametrize("name", sorted(REDUCTIONS))
+def test_reduction_dtypes_match_torch(name):
+    failures = []
+    for dtype in DTYPES:
+        record_mismatch(failures, f"{name}({dtype})", _reduction_outcome(torch, name, dtype),
+                        _reduction_outcome(disttorch, name, dtype))
+    assert not failures, "\n".join(failures)
