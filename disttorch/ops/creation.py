@@ -84,6 +84,11 @@ def _infer_array(data, narrow=True):
     if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flatten(data)):
         data = _tensors_to_lists(data)
     array = np.array(data)
+    if array.dtype == np.uint64 or array.dtype == object or (
+            array.dtype.kind == "f" and not _contains_float(data) and not _is_numpy_float(data)):
+        # numpy takes Python ints past int64 as uint64, object, or (mixed with smaller ones)
+        # float64; PyTorch refuses them
+        _check_int64_range(data)
     if array.dtype == object or array.dtype.kind in "US":
         raise TypeError(f"Could not infer dtype of {type(data).__name__}" if array.dtype == object
                         else "new(): invalid data type 'str'")
@@ -96,6 +101,13 @@ def _infer_array(data, narrow=True):
     elif array.dtype.kind in "iu" and array.dtype != np.int64 and not _is_numpy_float(data):
         array = array.astype(np.int64)
     return array
+
+
+def _check_int64_range(data):
+    values = _flatten(data) if isinstance(data, (list, tuple)) else (data,)
+    for v in values:
+        if type(v) is int and not -2 ** 63 <= v < 2 ** 63:
+            raise ValueError("Overflow when unpacking long long")
 
 
 def _flatten(data):
