@@ -230,3 +230,26 @@ def test_linear_refuses_a_float32_bias_outside_autocast(device):
     b = disttorch.ones(3, device=device)
     with pytest.raises(RuntimeError, match="self and mat2 must have the same dtype"):
         disttorch.nn.functional.linear(x, w, b)
+
+
+def test_autocast_linear_float32_bias_double_backward():
+    # create_graph through the kept float32 bias (the emulated kernels) gives what the generic
+    # path (bias cast to float16) gives
+    from disttorch.cuda import _simulated
+    rng = np.random.default_rng(3)
+    arrays = [rng.integers(-2, 3, s).astype(np.float32) for s in ((3, 4), (5, 4), (5,))]
+    results = []
+    for mode in (False, "run"):
+        if mode == "run" and not __import__("disttorch.cuda._kernel_emulator",
+                                            fromlist=["available"]).available():
+            pytest.skip("no C++ compiler to run the fused kernels on the CPU emulator")
+        with _simulated.simulate(fused_kernels=mode):
+            x, w, b = (disttorch.from_numpy(a).to("cuda").requires_grad_() for a in arrays)
+            with disttorch.autocast("cuda", dtype=disttorch.float16):
+                y = disttorch.nn.functional.linear(x, w, b)
+            gb, = disttorch.autograd.grad(y.float().pow(2).sum(), b, create_graph=True)
+            gx, gw = disttorch.autograd.grad(gb.sum(), (x, w))
+            results.append([t.detach().cpu().numpy() for t in (gb, gx, gw)])
+    assert results[1][0].dtype == np.float32
+    for fused, generic in zip(results[1], results[0]):
+        np.testing.assert_array_equal(fused, generic)
