@@ -153,6 +153,12 @@ def _out_of_bounds(exc, ndim):
 def _index_array(item, xp):
     if isinstance(item, Tensor):
         data = item._data
+        if data.dtype == np.uint8:
+            # PyTorch still reads a uint8 tensor index as a mask, with this warning
+            import warnings
+            warnings.warn("indexing with dtype torch.uint8 is now deprecated, please use a dtype "
+                          "torch.bool instead.", UserWarning, stacklevel=4)
+            data = data != 0
     else:
         data = np.asarray(item)
         if data.dtype == object or (data.size == 0 and data.dtype.kind == "f"):
@@ -296,6 +302,10 @@ def setitem(self, index, value):
     Recorded by autograd: the overwritten region of ``self``'s old value gets a zero gradient and
     ``value`` gets the gradient of that region.
     """
+    if isinstance(index, Tensor) and index._data.dtype == np.uint8 and \
+            not isinstance(value, Tensor):
+        raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype "
+                           "unsigned char")
     idx, advanced = parse_index(self, index)
     if advanced and isinstance(value, Tensor) and value._data.ndim and \
             value._data.dtype != self._data.dtype:
