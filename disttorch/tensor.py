@@ -4,6 +4,8 @@ Operations are defined in ``disttorch.ops`` and attached to Tensor as methods by
 ``ops._methods``; this module holds only the storage, autograd attributes and the
 conversions that every op relies on.
 """
+import threading
+
 import numpy as np
 
 from . import _dtype
@@ -47,9 +49,19 @@ def _new(data, requires_grad=False, grad_fn=None, output_nr=0, vc=None):
     t._vc = [0] if vc is None else vc
     if output_nr:
         t._output_nr = output_nr
+    if INFERENCE_THREADS and _get_ident() in INFERENCE_THREADS:
+        t._inference = True
     return t
 
 
+def _inference_mode_on():
+    return _get_ident() in INFERENCE_THREADS
+
+
+# idents of the threads inside ``inference_mode`` (set by grad_mode.inference_mode): tensors made
+# there are inference tensors. A set, empty outside any such block, keeps _new's test cheap.
+INFERENCE_THREADS = set()
+_get_ident = threading.get_ident
 _object_new = object.__new__
 _np_generic = np.generic
 _np_asarray = np.asarray
@@ -72,6 +84,7 @@ class Tensor:
     # defaults keep the constructor of op results to four stores.
     _output_nr = 0
     _grad = None
+    _inference = False
     _base = None
     _hooks = None
     _post_hooks = None
@@ -191,6 +204,9 @@ class Tensor:
     def _set_requires_grad(self, requires_grad, integer_error):
         # PyTorch words the refusal for an integer tensor differently for requires_grad_(),
         # the requires_grad attribute and a factory's requires_grad=True
+        if requires_grad and self._inference and not _inference_mode_on():
+            raise RuntimeError("Setting requires_grad=True on inference tensor outside "
+                               "InferenceMode is not allowed.")
         if self.grad_fn is not None:
             if not requires_grad:
                 raise RuntimeError(

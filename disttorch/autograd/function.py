@@ -26,6 +26,11 @@ _hook_state = _saved_hooks.state
 _hooks_active = _saved_hooks.active
 _object_new = object.__new__
 _FREED = object()
+_INFERENCE_SAVED = (
+    "Inference tensors cannot be saved for backward. Please do not use Tensors created in "
+    "inference mode in computation tracked by autograd. To work around this, you can make a "
+    "clone to get a normal tensor and use it in autograd, or use `torch.no_grad()` instead of "
+    "`torch.inference_mode()`.")
 _ARRAY_TYPES = {np.ndarray}
 
 
@@ -157,6 +162,8 @@ class Node:
             if s is not None:
                 for a, arr in zip(args, arrays):
                     if s is arr and isinstance(a, Tensor):
+                        if a._inference:
+                            raise RuntimeError(_INFERENCE_SAVED)
                         entry = (a, a._vc, a._vc[0], -1)
                         break
                 else:

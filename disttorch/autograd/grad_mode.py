@@ -26,6 +26,18 @@ def is_inference_mode_enabled():
     return state.inference
 
 
+def _mark_inference_thread():
+    """Keep ``tensor.INFERENCE_THREADS`` (the threads whose new tensors are inference tensors)
+    in step with this thread's inference flag."""
+    import threading
+    from ..tensor import INFERENCE_THREADS   # (disttorch.tensor is the factory function)
+    ident = threading.get_ident()
+    if state.inference:
+        INFERENCE_THREADS.add(ident)
+    else:
+        INFERENCE_THREADS.discard(ident)
+
+
 class _DecoratorContextManager:
     """A context manager that is also usable as a function/generator decorator."""
 
@@ -145,9 +157,11 @@ class inference_mode(_DecoratorContextManager):
         if self.mode:
             state.enabled = False
             state.inference = True
+        _mark_inference_thread()
 
     def __exit__(self, *exc):
         state.enabled, state.inference = self.prev
+        _mark_inference_thread()
 
     def clone(self):
         return self.__class__(self.mode)

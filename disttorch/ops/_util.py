@@ -251,6 +251,8 @@ def make_view(out, base, view_fn):
         root, fn = base, view_fn
     out._base = (root, fn)
     out._vc = root._vc
+    if out._inference != root._inference:   # a view is what its root is (inference or not)
+        out._inference = root._inference
     root._shared = True
     if out._requires_grad and root.grad_fn is not None:
         # remembered so that an in-place op on root can hand this view root's new history

@@ -177,8 +177,9 @@ def is_signed(input):
 
 
 def is_inference(input):
-    """False: disttorch tensors made under ``inference_mode`` are ordinary tensors."""
-    return False
+    """Whether ``input`` was made under ``inference_mode`` (not as a view of a normal tensor):
+    autograd refuses to save it, and in-place ops on it outside inference mode."""
+    return input._inference
 
 
 def real(input):

@@ -721,6 +721,11 @@ def check_inplace(self):
     in-place op must be recorded in the graph."""
     if mutation_watch[0] is not None:
         mutation_watch[0](self)   # allow_mutation_on_saved_tensors: keep the old values
+    if self._inference and not _state.inference:
+        raise RuntimeError("Inplace update to inference tensor outside InferenceMode is not "
+                           "allowed.You can make a clone to get a normal tensor before doing "
+                           "inplace update.See https://github.com/pytorch/rfcs/pull/17 for more "
+                           "details.")
     if not _state.enabled:
         return False
     multi_output = self.__dict__.get("_multi_output") if self._base is not None else None

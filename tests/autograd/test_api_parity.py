@@ -1,8 +1,7 @@
 """Autograd's API against torch's: double backward, retain_graph, grad/inputs/allow_unused/
 materialize_grads, hooks, retain_grad, in-place checks on leaves, views and saved tensors,
-no_grad/enable_grad, .grad assignment checks, anomaly detection: the values, or the error.
-Left out: inference tensors (disttorch's inference_mode is no_grad; its tensors are ordinary
-ones, so PyTorch's refusals to save or update them in place are not raised)."""
+no_grad/enable_grad, inference tensors, .grad assignment checks, anomaly detection: the values,
+or the error."""
 import warnings
 
 import pytest
@@ -37,6 +36,29 @@ def _cases(lib):
         x = lib.ones(2, requires_grad=True); y = x * 1; z = y.exp(); y.add_(1); z.sum().backward()
     def inplace_view_leaf():
         x = lib.ones(2, 2, requires_grad=True); x[0].mul_(2)
+    def inference_saved():
+        with lib.inference_mode():
+            t = lib.ones(2)
+        x = lib.ones(2, requires_grad=True)
+        (x * t).sum().backward()
+
+    def inference_inplace():
+        with lib.inference_mode():
+            t = lib.ones(2)
+        t.add_(1)
+
+    def inference_view_of_normal():
+        x = lib.ones(3)
+        with lib.inference_mode():
+            v, w = x[:2], x * 2
+        v.add_(1)
+        return lib.tensor([float(v.is_inference()), float(w.is_inference())])
+
+    def inference_requires_grad():
+        with lib.inference_mode():
+            t = lib.ones(2)
+        t.requires_grad_()
+
     def nonleaf_grad_warn():
         x = lib.ones(2, requires_grad=True); y = x * 2; y.sum().backward(); return y.grad
     def retain_grad():
