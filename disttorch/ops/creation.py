@@ -148,8 +148,28 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     # with an explicit dtype, Python floats go straight to it (not through float32)
     array = _infer_array(data, narrow=dtype is None)
     if dtype is not None:
-        array = array.astype(_dtype.to_numpy_dtype(dtype), copy=False)
+        target = _dtype.to_numpy_dtype(dtype)
+        if target.kind in "iu" and isinstance(data, (list, tuple, int, float)):
+            _check_integer_conversion(data, target)
+        array = array.astype(target, copy=False)
     return _finish(array, device, requires_grad)
+
+
+def _check_integer_conversion(data, target):
+    """PyTorch's checked conversion of Python numbers to an integer dtype: a float must be
+    finite and in range (255.9 is not, for uint8); an int in range, or for an unsigned dtype
+    within its size below 0 (-1 wraps to 255 for uint8)."""
+    info = np.iinfo(target)
+    for v in (_flatten(data) if isinstance(data, (list, tuple)) else (data,)):
+        if type(v) is float:
+            bad = not math.isfinite(v) or not info.min <= v <= info.max   # (before truncation)
+        elif type(v) is int:
+            bad = v > info.max or v < (info.min if info.min < 0 else -info.max)
+        else:
+            continue
+        if bad:
+            raise RuntimeError(f"value cannot be converted to type {target.name} without "
+                               f"overflow")
 
 
 def as_tensor(data, dtype=None, device=None):

@@ -47,3 +47,49 @@ def test_creation_matches_torch(name):
     failures = []
     record_mismatch(failures, name, _outcome(torch, name), _outcome(disttorch, name))
     assert not failures, failures[0]
+
+
+# Python numbers into an integer dtype: PyTorch's checked conversion
+CONVERSIONS = [
+    ([1.0, -3.0], "uint8"), ([300], "uint8"), ([1e10], "int32"), ([float("nan")], "int32"),
+    ([2.7], "int64"), ([-1], "uint8"), ([128], "int8"), ([-129], "int8"), ([-255], "uint8"),
+    ([-256], "uint8"), ([1e40], "float32"), ([1e5], "float16"), ([True, 2], "bool"),
+    ([2 ** 31], "int32"), ([-2.9], "uint8"), (255.9, "uint8"), ([-0.5], "uint8"),
+    ([-128.5], "int8"), ([127.9], "int8"),
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("values,dtype", CONVERSIONS, ids=[f"{v}-{d}" for v, d in CONVERSIONS])
+def test_tensor_checks_python_numbers_against_the_dtype(values, dtype):
+    def outcome(lib):
+        try:
+            t = lib.tensor(values, dtype=getattr(lib, dtype))
+        except RuntimeError as exc:
+            return str(exc)
+        return summary(lib, t, tuple(t.shape))
+    failures = []
+    record_mismatch(failures, f"{values} as {dtype}", outcome(torch), outcome(disttorch))
+    assert not failures, failures[0]
+
+
+TENSOR_VALUES = {
+    "small": [0.1, 0.25, 3.0], "whole": [1.0, 2.0, -3.0], "big": [1e10, 1.0], "tiny": [1e-10, 1.0],
+    "sci": [1e-5, 1e5], "nan_inf": [float("nan"), float("inf"), -float("inf"), 1.5],
+    "zeros": [0.0, -0.0], "int": [1, -20, 300], "bool": [True, False], "2d": [[1.5, 2.25], [3.0, 4.125]],
+    "3d": [[[1, 2]], [[3, 4]]], "long": list(range(1200)), "long_float": [i * 0.5 for i in range(1500)],
+    "empty": [], "empty_2d": [[], []], "scalar": 3.14159, "precise": [1.123456789, 2.0],
+}
+
+
+@requires_torch
+@pytest.mark.parametrize("name", sorted(TENSOR_VALUES))
+@pytest.mark.parametrize("dtype", [None, "float64", "float16", "bfloat16", "int32"])
+def test_tensor_repr_matches_torch(name, dtype):
+    def text(lib):
+        kwargs = {"dtype": getattr(lib, dtype)} if dtype else {}
+        try:
+            return repr(lib.tensor(TENSOR_VALUES[name], **kwargs))
+        except RuntimeError as exc:
+            return type(exc).__name__
+    assert text(disttorch) == text(torch).replace("torch.", "disttorch.")
