@@ -116,3 +116,28 @@ def test_reduction_dtypes_match_torch(name):
         record_mismatch(failures, f"{name}({dtype})", _reduction_outcome(torch, name, dtype),
                         _reduction_outcome(disttorch, name, dtype))
     assert not failures, "\n".join(failures)
+
+
+CAST_FLOATS = [float("nan"), float("inf"), -float("inf"), 0.0, -0.0, 1.5, -1.5, 2.5, -2.7, 255.0,
+               256.0, -1.0, 300.7, 65504.0, 70000.0, 3e38, 1e-8, 127.5, -128.5, 1e10, -1e10]
+CAST_INTS = [0, 1, -1, 127, 128, 255, 256, -129, 2 ** 31 - 1, -2 ** 31, 2 ** 40]
+
+
+@requires_torch
+@requires_bf16
+@pytest.mark.parametrize("source", ["float32", "float64", "float16", "bfloat16", "int64", "int32",
+                                    "int16", "int8", "uint8", "bool"])
+def test_casts_match_torch(source):
+    # every value PyTorch's casts treat specially: NaN and inf to integers, negative floats to
+    # uint8 (through int64), out-of-range floats and ints, half-precision rounding
+    values = CAST_INTS if source in ("int64", "int32", "int16", "int8", "uint8", "bool") \
+        else CAST_FLOATS
+    start = "int64" if values is CAST_INTS else "float64"
+    failures = []
+    for target in DTYPES:
+        results = []
+        for lib in (torch, disttorch):
+            x = lib.tensor(values, dtype=getattr(lib, start)).to(getattr(lib, source))
+            results.append(summary(lib, x.to(getattr(lib, target))))
+        record_mismatch(failures, f"{source} -> {target}", results[0], results[1], rtol=0)
+    assert not failures, "\n".join(failures)
