@@ -14,7 +14,11 @@ def _cases(lib):
     def backward_twice():
         x = lib.ones(2, requires_grad=True); y = (x * x).sum(); y.backward(); y.backward()
     def retain_then_twice():
-        x = lib.ones(2, requires_grad=True); y = (x.exp()).sum(); y.backward(retain_graph=True); y.backward(); return x.grad
+        x = lib.ones(2, requires_grad=True)
+        y = (x.exp()).sum()
+        y.backward(retain_graph=True)
+        y.backward()
+        return x.grad
     def grad_nonscalar():
         x = lib.ones(2, requires_grad=True); (x * 2).backward()
     def grad_no_requires():
@@ -26,10 +30,12 @@ def _cases(lib):
         return lib.autograd.grad((x * 2).sum(), [x, z])
     def autograd_grad_allow_unused():
         x = lib.ones(2, requires_grad=True); z = lib.ones(2, requires_grad=True)
-        g = lib.autograd.grad((x * 2).sum(), [x, z], allow_unused=True); return g[0] if g[1] is None else None
+        g = lib.autograd.grad((x * 2).sum(), [x, z], allow_unused=True)
+        return g[0] if g[1] is None else None
     def autograd_grad_materialize():
         x = lib.ones(2, requires_grad=True); z = lib.ones(2, requires_grad=True)
-        return lib.autograd.grad((x * 2).sum(), [x, z], allow_unused=True, materialize_grads=True)[1]
+        return lib.autograd.grad((x * 2).sum(), [x, z], allow_unused=True,
+                                 materialize_grads=True)[1]
     def inplace_leaf():
         x = lib.ones(2, requires_grad=True); x.mul_(2)
     def inplace_saved():
@@ -62,9 +68,16 @@ def _cases(lib):
     def nonleaf_grad_warn():
         x = lib.ones(2, requires_grad=True); y = x * 2; y.sum().backward(); return y.grad
     def retain_grad():
-        x = lib.ones(2, requires_grad=True); y = x * 2; y.retain_grad(); (y * y).sum().backward(); return y.grad
+        x = lib.ones(2, requires_grad=True)
+        y = x * 2
+        y.retain_grad()
+        (y * y).sum().backward()
+        return y.grad
     def hook_modify():
-        x = lib.ones(2, requires_grad=True); x.register_hook(lambda g: g * 3); (x * 2).sum().backward(); return x.grad
+        x = lib.ones(2, requires_grad=True)
+        x.register_hook(lambda g: g * 3)
+        (x * 2).sum().backward()
+        return x.grad
     def hook_on_nonrequires():
         lib.ones(2).register_hook(lambda g: g)
     def no_grad_result():
@@ -74,11 +87,17 @@ def _cases(lib):
     def detach_inplace_view():
         x = lib.ones(2, 2, requires_grad=True); v = x[0]; v.detach_()
     def grad_of_grad():
-        x = lib.tensor([2.0], requires_grad=True); g, = lib.autograd.grad(x ** 3, x, create_graph=True); g2, = lib.autograd.grad(g, x); return g2
+        x = lib.tensor([2.0], requires_grad=True)
+        g, = lib.autograd.grad(x ** 3, x, create_graph=True)
+        g2, = lib.autograd.grad(g, x)
+        return g2
     def backward_with_grad_shape():
         x = lib.ones(2, requires_grad=True); (x * 2).backward(lib.ones(3))
     def backward_inputs():
-        x = lib.ones(2, requires_grad=True); z = lib.ones(2, requires_grad=True); (x * z).sum().backward(inputs=[x]); return lib.tensor(float(z.grad is None))
+        x = lib.ones(2, requires_grad=True)
+        z = lib.ones(2, requires_grad=True)
+        (x * z).sum().backward(inputs=[x])
+        return lib.tensor(float(z.grad is None))
     def set_grad_wrong_shape():
         x = lib.ones(2, requires_grad=True); x.grad = lib.ones(3)
     def set_grad_wrong_dtype():
@@ -91,7 +110,10 @@ def _cases(lib):
             with lib.enable_grad(): y = x * 2
         return lib.tensor(float(y.requires_grad))
     def grad_sum_to_size():
-        x = lib.ones(2, 1, requires_grad=True); y = lib.ones(2, 3, requires_grad=True); (x + y).sum().backward(); return x.grad
+        x = lib.ones(2, 1, requires_grad=True)
+        y = lib.ones(2, 3, requires_grad=True)
+        (x + y).sum().backward()
+        return x.grad
     def checkpoint_like_detect_anomaly():
         with lib.autograd.detect_anomaly():
             x = lib.tensor([0.0], requires_grad=True); (x.sqrt() * 0).sum().backward()
@@ -100,7 +122,10 @@ def _cases(lib):
         with lib.autograd.detect_anomaly():
             x = lib.tensor([-1.0], requires_grad=True); x.sqrt().sum().backward()
     def zero_grad_set_none():
-        m = lib.nn.Linear(2, 2); m(lib.ones(1, 2)).sum().backward(); m.zero_grad(); return lib.tensor(float(m.weight.grad is None))
+        m = lib.nn.Linear(2, 2)
+        m(lib.ones(1, 2)).sum().backward()
+        m.zero_grad()
+        return lib.tensor(float(m.weight.grad is None))
     return {k: v for k, v in locals().items() if callable(v)}
 
 

@@ -34,11 +34,14 @@ CASES = {
     "lstm_rank": lambda lib: nn(lib).LSTM(4, 3)(lib.randn(5, 2, 3, 4)),
     "gru_hidden": lambda lib: nn(lib).GRU(4, 3)(lib.randn(5, 2, 4), lib.randn(1, 2, 4)),
     "mha_dims": lambda lib: nn(lib).MultiheadAttention(6, 4),
-    "mha_query": lambda lib: nn(lib).MultiheadAttention(8, 2)(lib.randn(3, 2, 7), lib.randn(3, 2, 8), lib.randn(3, 2, 8)),
+    "mha_query":
+        lambda lib: nn(lib).MultiheadAttention(8, 2)(lib.randn(3, 2, 7), lib.randn(3, 2, 8),
+                                                     lib.randn(3, 2, 8)),
     "maxpool_big": lambda lib: nn(lib).MaxPool2d(5)(lib.randn(1, 1, 3, 3)),
     "maxpool_pad": lambda lib: nn(lib).MaxPool2d(2, padding=2)(lib.randn(1, 1, 8, 8)),
      "ce_target_shape": lambda lib: nn(lib).CrossEntropyLoss()(lib.randn(3, 5), lib.tensor([1, 2])),
-    "ce_target_float_shape": lambda lib: nn(lib).CrossEntropyLoss()(lib.randn(3, 5), lib.rand(3, 4)),
+    "ce_target_float_shape":
+        lambda lib: nn(lib).CrossEntropyLoss()(lib.randn(3, 5), lib.rand(3, 4)),
     "ce_oob": lambda lib: nn(lib).CrossEntropyLoss()(lib.randn(3, 5), lib.tensor([1, 2, 5])),
     "nll_dtype": lambda lib: nn(lib).NLLLoss()(lib.randn(3, 5), lib.tensor([1.0, 2.0, 0.0])),
     "mse_shape": lambda lib: nn(lib).MSELoss()(lib.randn(3), lib.randn(4)),
@@ -72,13 +75,16 @@ CASES = {
     "backward_nonscalar": lambda lib: lib.randn(3, requires_grad=True).mul(2).backward(),
     "inplace_leaf": lambda lib: lib.randn(3, requires_grad=True).add_(1),
     "adam_lr": lambda lib: lib.optim.Adam([lib.randn(2, requires_grad=True)], lr=-1),
-    "sgd_momentum": lambda lib: lib.optim.SGD([lib.randn(2, requires_grad=True)], lr=0.1, momentum=-1),
-    "sgd_nesterov": lambda lib: lib.optim.SGD([lib.randn(2, requires_grad=True)], lr=0.1, nesterov=True),
+    "sgd_momentum":
+        lambda lib: lib.optim.SGD([lib.randn(2, requires_grad=True)], lr=0.1, momentum=-1),
+    "sgd_nesterov":
+        lambda lib: lib.optim.SGD([lib.randn(2, requires_grad=True)], lr=0.1, nesterov=True),
     "adam_betas": lambda lib: lib.optim.Adam([lib.randn(2, requires_grad=True)], betas=(1.0, 0.9)),
     "optimizer_empty": lambda lib: lib.optim.SGD([], lr=0.1),
     "load_state_missing": lambda lib: nn(lib).Linear(2, 2).load_state_dict({}),
     "pad_mode": lambda lib: lib.nn.functional.pad(lib.randn(1, 1, 3), (5, 5), mode="reflect"),
-    "interpolate_size": lambda lib: lib.nn.functional.interpolate(lib.randn(1, 1, 4), size=3, scale_factor=2.0),
+    "interpolate_size":
+        lambda lib: lib.nn.functional.interpolate(lib.randn(1, 1, 4), size=3, scale_factor=2.0),
     "one_hot_neg": lambda lib: lib.nn.functional.one_hot(lib.tensor([-1, 2])),
     "multinomial_neg": lambda lib: lib.multinomial(lib.tensor([0.5, -0.1]), 1),
     "normal_std": lambda lib: lib.normal(lib.zeros(2), lib.tensor([-1.0, 1.0])),
@@ -86,7 +92,8 @@ CASES = {
     "inv_singular": lambda lib: lib.linalg.inv(lib.zeros(2, 2)),
     "solve_shape": lambda lib: lib.linalg.solve(lib.eye(2), lib.randn(3)),
     "det_nonsquare": lambda lib: lib.linalg.det(lib.randn(2, 3)),
-    "clip_grad_nonfinite": lambda lib: lib.nn.utils.clip_grad_norm_([_with_grad(lib, math.inf)], 1.0,
+    "clip_grad_nonfinite":
+        lambda lib: lib.nn.utils.clip_grad_norm_([_with_grad(lib, math.inf)], 1.0,
                                                                  error_if_nonfinite=True),
 }
 # Left out on purpose: AvgPool2d on a 1-d input, where torch's IndexError (a dimension out of

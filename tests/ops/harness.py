@@ -295,3 +295,13 @@ def record_mismatch(failures, label, expected, actual, rtol=1e-2):
                 and np.allclose(actual[1], expected[1], rtol=rtol, equal_nan=True))
     if not same:
         failures.append(f"{label}: {actual}, torch {expected}")
+
+
+def outcome(lib, produce, errors=SWEEP_ERRORS, shape=False):
+    """:func:`summary` of the tensor ``produce()`` returns (and its shape, with ``shape``), or the
+    name of the exception (of ``errors``) it raised."""
+    try:
+        t = produce()
+    except errors as exc:
+        return type(exc).__name__
+    return summary(lib, t, tuple(t.shape)) if shape else summary(lib, t)

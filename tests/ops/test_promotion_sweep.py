@@ -6,8 +6,8 @@ import itertools
 import pytest
 
 import disttorch
-from tests.ops.harness import (SWEEP_DTYPES as DTYPES, SWEEP_ERRORS, dtype_tensor,
-                               record_mismatch, requires_bf16, requires_torch, summary, torch)
+from tests.ops.harness import (SWEEP_DTYPES as DTYPES, dtype_tensor, outcome, record_mismatch,
+                               requires_bf16, requires_torch, torch)
 
 SCALARS = [2, 2.5, True]
 OPS = {
@@ -34,10 +34,7 @@ OPS = {
 def _outcome(lib, name, da, db):
     a = dtype_tensor(lib, da, [1, 2, 0])
     b = dtype_tensor(lib, db, [3, 1, 2]) if isinstance(db, str) else db
-    try:
-        return summary(lib, OPS[name](lib, a, b))
-    except SWEEP_ERRORS as exc:
-        return type(exc).__name__
+    return outcome(lib, lambda: OPS[name](lib, a, b))
 
 
 @requires_torch

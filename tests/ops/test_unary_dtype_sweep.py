@@ -4,9 +4,17 @@ import numpy as np
 import pytest
 
 import disttorch
-from tests.ops.harness import (SWEEP_DTYPES as DTYPES, SWEEP_ERRORS, dtype_tensor,
+from tests.ops.harness import (SWEEP_DTYPES as DTYPES, SWEEP_ERRORS, dtype_tensor, outcome,
                                record_mismatch, requires_bf16, requires_torch, summary, torch)
-NAMES = ["abs","neg","sign","sgn","exp","exp2","expm1","log","log2","log10","log1p","sqrt","rsqrt","sin","cos","tan","asin","acos","atan","sinh","cosh","tanh","asinh","acosh","atanh","sigmoid","erf","erfc","erfinv","floor","ceil","round","trunc","frac","reciprocal","square","relu","lgamma","digamma","i0","sinc","logit","deg2rad","rad2deg","angle","isnan","isinf","isfinite","signbit","bitwise_not","logical_not","nan_to_num","positive","fix","clone","cumsum","cumprod","sum","mean","prod","amax","argmax","std","var","norm","softmax","log_softmax","count_nonzero","all","any","nansum","logsumexp","sort","argsort","unique","flip","cummax","max","min","median","trace","diag","tril","exp_","square_"]
+NAMES = ["abs", "neg", "sign", "sgn", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p",
+         "sqrt", "rsqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
+         "asinh", "acosh", "atanh", "sigmoid", "erf", "erfc", "erfinv", "floor", "ceil", "round",
+         "trunc", "frac", "reciprocal", "square", "relu", "lgamma", "digamma", "i0", "sinc", "logit",
+         "deg2rad", "rad2deg", "angle", "isnan", "isinf", "isfinite", "signbit", "bitwise_not",
+         "logical_not", "nan_to_num", "positive", "fix", "clone", "cumsum", "cumprod", "sum", "mean",
+         "prod", "amax", "argmax", "std", "var", "norm", "softmax", "log_softmax", "count_nonzero",
+         "all", "any", "nansum", "logsumexp", "sort", "argsort", "unique", "flip", "cummax", "max",
+         "min", "median", "trace", "diag", "tril", "exp_", "square_"]
 
 
 def _call(lib, name, x):
@@ -29,10 +37,7 @@ def _call(lib, name, x):
 
 
 def _outcome(lib, name, dtype):
-    try:
-        return summary(lib, _call(lib, name, dtype_tensor(lib, dtype, [1, 2, 0, 3])))
-    except SWEEP_ERRORS as exc:
-        return type(exc).__name__
+    return outcome(lib, lambda: _call(lib, name, dtype_tensor(lib, dtype, [1, 2, 0, 3])))
 
 
 @requires_torch
@@ -81,30 +86,59 @@ def test_random_fills_take_bfloat16():
 
 # reductions, products and sorts with their dim/keepdim/dtype arguments, over every dtype
 REDUCTIONS = {
-    "sum": lambda lib, x: x.sum(), "sum_dim": lambda lib, x: x.sum(1), "sum_keep": lambda lib, x: x.sum(1, keepdim=True),
-    "sum_dtype": lambda lib, x: x.sum(dtype=lib.float64), "sum_dtype_int": lambda lib, x: x.sum(1, dtype=lib.int32),
-    "mean": lambda lib, x: x.mean(), "mean_dtype": lambda lib, x: x.mean(dtype=lib.float32), "prod": lambda lib, x: x.prod(),
-    "prod_dim": lambda lib, x: x.prod(1), "cumsum": lambda lib, x: x.cumsum(1), "cumsum_dtype": lambda lib, x: x.cumsum(1, dtype=lib.float64),
-    "cumprod": lambda lib, x: x.cumprod(0), "max": lambda lib, x: x.max(), "max_dim": lambda lib, x: x.max(1).values,
-    "amax": lambda lib, x: x.amax(0), "min": lambda lib, x: x.min(), "argmax": lambda lib, x: x.argmax(), "argmin_dim": lambda lib, x: x.argmin(1),
-    "std": lambda lib, x: x.std(), "var": lambda lib, x: x.var(1), "median": lambda lib, x: x.median(), "nanmean": lambda lib, x: x.nanmean(),
-    "nansum": lambda lib, x: x.nansum(), "norm": lambda lib, x: x.norm(), "logsumexp": lambda lib, x: x.logsumexp(1),
-    "count_nonzero": lambda lib, x: x.count_nonzero(1), "all": lambda lib, x: x.all(1), "any": lambda lib, x: x.any(),
-    "aminmax": lambda lib, x: x.aminmax()[0], "mode": lambda lib, x: x.mode(1).values, "unique": lambda lib, x: x.unique(),
-    "bincount": lambda lib, x: x.flatten().bincount(), "histc": lambda lib, x: x.histc(4), "sort": lambda lib, x: x.sort(1).values,
-    "topk": lambda lib, x: x.topk(2).values, "kthvalue": lambda lib, x: x.kthvalue(1).values, "diff": lambda lib, x: x.diff(),
-    "cummax": lambda lib, x: x.cummax(1).values, "quantile": lambda lib, x: x.quantile(0.5), "dot": lambda lib, x: x[0].dot(x[1]),
-    "matmul": lambda lib, x: x @ x.T, "mv": lambda lib, x: x.mv(x[0]), "outer": lambda lib, x: x[0].outer(x[1]),
+    "sum": lambda lib, x: x.sum(),
+    "sum_dim": lambda lib, x: x.sum(1),
+    "sum_keep": lambda lib, x: x.sum(1, keepdim=True),
+    "sum_dtype": lambda lib, x: x.sum(dtype=lib.float64),
+    "sum_dtype_int": lambda lib, x: x.sum(1, dtype=lib.int32),
+    "mean": lambda lib, x: x.mean(),
+    "mean_dtype": lambda lib, x: x.mean(dtype=lib.float32),
+    "prod": lambda lib, x: x.prod(),
+    "prod_dim": lambda lib, x: x.prod(1),
+    "cumsum": lambda lib, x: x.cumsum(1),
+    "cumsum_dtype": lambda lib, x: x.cumsum(1, dtype=lib.float64),
+    "cumprod": lambda lib, x: x.cumprod(0),
+    "max": lambda lib, x: x.max(),
+    "max_dim": lambda lib, x: x.max(1).values,
+    "amax": lambda lib, x: x.amax(0),
+    "min": lambda lib, x: x.min(),
+    "argmax": lambda lib, x: x.argmax(),
+    "argmin_dim": lambda lib, x: x.argmin(1),
+    "std": lambda lib, x: x.std(),
+    "var": lambda lib, x: x.var(1),
+    "median": lambda lib, x: x.median(),
+    "nanmean": lambda lib, x: x.nanmean(),
+    "nansum": lambda lib, x: x.nansum(),
+    "norm": lambda lib, x: x.norm(),
+    "logsumexp": lambda lib, x: x.logsumexp(1),
+    "count_nonzero": lambda lib, x: x.count_nonzero(1),
+    "all": lambda lib, x: x.all(1),
+    "any": lambda lib, x: x.any(),
+    "aminmax": lambda lib, x: x.aminmax()[0],
+    "mode": lambda lib, x: x.mode(1).values,
+    "unique": lambda lib, x: x.unique(),
+    "bincount": lambda lib, x: x.flatten().bincount(),
+    "histc": lambda lib, x: x.histc(4),
+    "sort": lambda lib, x: x.sort(1).values,
+    "topk": lambda lib, x: x.topk(2).values,
+    "kthvalue": lambda lib, x: x.kthvalue(1).values,
+    "diff": lambda lib, x: x.diff(),
+    "cummax": lambda lib, x: x.cummax(1).values,
+    "quantile": lambda lib, x: x.quantile(0.5),
+    "dot": lambda lib, x: x[0].dot(x[1]),
+    "matmul": lambda lib, x: x @ x.T,
+    "mv": lambda lib, x: x.mv(x[0]),
+    "outer": lambda lib, x: x[0].outer(x[1]),
     "trace": lambda lib, x: x[:, :2].trace(), "cross": lambda lib, x: x.cross(x.flip(0), dim=1),
-    "einsum": lambda lib, x: lib.einsum("ij,ij->i", x, x), "tensordot": lambda lib, x: lib.tensordot(x, x, dims=([1], [1])),
+    "einsum": lambda lib, x: lib.einsum("ij,ij->i", x, x),
+    "tensordot": lambda lib, x: lib.tensordot(x, x, dims=([1], [1])),
 }
 
 
 def _reduction_outcome(lib, name, dtype):
-    try:
-        return summary(lib, REDUCTIONS[name](lib, dtype_tensor(lib, dtype, [[1, 2, 0], [3, 1, 2]])))
-    except SWEEP_ERRORS + (IndexError, ValueError) as exc:
-        return type(exc).__name__
+    rows = [[1, 2, 0], [3, 1, 2]]
+    return outcome(lib, lambda: REDUCTIONS[name](lib, dtype_tensor(lib, dtype, rows)),
+                   SWEEP_ERRORS + (IndexError, ValueError))
 
 
 @requires_torch
