@@ -202,6 +202,12 @@ class MaxPool(Node):
         xp = get_array_module(x)
         windows, to_input_index = gather(x)
         arg = windows.argmax(axis=-1)
+        if windows.dtype.kind in "fV":
+            # PyTorch's kernels take a NaN as the max and keep the last one (``val > max ||
+            # isnan(val)``); argmax keeps the first
+            nan = windows != windows
+            last_nan = (windows.shape[-1] - 1) - nan[..., ::-1].argmax(axis=-1)
+            arg = xp.where(nan.any(axis=-1), last_nan, arg)
         values = xp.take_along_axis(windows, arg[..., None], axis=-1)[..., 0]
         index = to_input_index(arg)
         self.meta = (x.shape, index)
@@ -505,6 +511,45 @@ def _averaging_matrix(size, out):
     return host
 
 
+def _window_tables(size, out):
+    """Per output position its window's input indices padded to the longest window (padding
+    repeats the last index), which of them are real, and the window lengths (host)."""
+    starts, ends = _adaptive_bounds(size, out)
+    k = max(b - a for a, b in zip(starts, ends))
+    index = np.array([[min(a + j, b - 1) for j in range(k)] for a, b in zip(starts, ends)],
+                     np.int64)
+    real = np.array([[a + j < b for j in range(k)] for a, b in zip(starts, ends)])
+    return index, real, np.array([b - a for a, b in zip(starts, ends)], np.float64)
+
+
+class AdaptiveAverage(AxisLinear):
+    """Adaptive average pooling: each window's mean, axis by axis (a rectangle's mean is the
+    mean of its rows' means). The forward sums each window on its own, so a NaN or inf stays in
+    the windows that hold it, as in PyTorch; multiplying by the averaging matrices would spread
+    it through their zeros. The backward is the transposed matrices' (``AxisLinear``)."""
+
+    def forward(self, x, mats):
+        self.mats = mats
+        xp = get_array_module(x)
+        dtype = x.dtype
+        wide = x.astype(np.float32) if dtype in (np.float16, NP_BFLOAT16) else x
+        d = len(mats)
+        for i, m in enumerate(mats):
+            axis = x.ndim - d + i
+            out, size = m.shape
+            index, real, counts = (device_constant(xp, ("adaptive_windows", size, out, j),
+                                                   lambda j=j, s=size, o=out: _window_tables(s, o)[j])
+                                   for j in range(3))
+            windows = xp.take(wide, index.reshape(-1), axis=axis)
+            windows = windows.reshape(wide.shape[:axis] + index.shape + wide.shape[axis + 1:])
+            trailing = (1,) * (wide.ndim - axis - 1)
+            if index.shape[1] > 1:
+                windows = xp.where(real.reshape(index.shape + trailing), windows, 0)
+            wide = windows.sum(axis=axis + 1) / counts.astype(wide.dtype).reshape(
+                (out,) + trailing)
+        return wide.astype(dtype, copy=False)
+
+
 def _adaptive_avg(input, d, output_size, name):
     input, unbatched, outs = _adaptive_setup(input, d, output_size, name)
     require_float(input, name)
@@ -512,7 +557,7 @@ def _adaptive_avg(input, d, output_size, name):
     mats = [device_constant(xp, ("adaptive_avg", size, o),
                             lambda s=size, o=o: _averaging_matrix(s, o))
             for size, o in zip(input.shape[2:], outs)]
-    out = AxisLinear.apply(input, mats)
+    out = AdaptiveAverage.apply(input, mats)
     return out.squeeze(0) if unbatched else out
 
 
