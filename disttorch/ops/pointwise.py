@@ -623,24 +623,30 @@ def logit(input, eps=None):
     return Logit.apply(input, eps)
 
 
+def _xlogy_array(x, y, log1p):
+    """``x log(y)`` (``x log1p(y)``) of arrays or Python numbers, 0 where ``x == 0`` unless
+    ``y`` is NaN, in the floating dtype of the array operand."""
+    xp = _xp(x if hasattr(x, "dtype") else y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if hasattr(y, "dtype"):
+            log_y = xp.log1p(y) if log1p else xp.log(y)
+        else:   # a Python float, so that it cannot widen x's dtype
+            log_y = float(np.log1p(y) if log1p else np.log(y))
+        product = x * log_y
+    dtype = next(v.dtype for v in (x, y) if hasattr(v, "dtype"))
+    return xp.where((x == 0) & (y == y), 0, product).astype(dtype, copy=False)
+
+
 class XLogY(Node):
     """``x log(y)`` (``log1p``: ``x log1p(y)``), 0 where ``x == 0`` unless ``y`` is NaN; the
     gradients as PyTorch's: ``xlogy(g, y)`` for ``x``, 0 where ``x == 0`` and ``y`` is at or
     below the log's zero, and ``g x / y`` (``g x / (1 + y)``) for ``y``."""
 
     def forward(self, x, y, log1p):
-        xp = _xp(x if hasattr(x, "dtype") else y)
         self.shapes = (_shape_of(x), _shape_of(y))
         self.save_for_backward(x, y)
         self.log1p = log1p
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if hasattr(y, "dtype"):
-                log_y = xp.log1p(y) if log1p else xp.log(y)
-            else:   # a Python float, so that it cannot widen x's dtype
-                log_y = float(np.log1p(y) if log1p else np.log(y))
-            product = x * log_y
-        dtype = next(v.dtype for v in (x, y) if hasattr(v, "dtype"))
-        return xp.where((x == 0) & (y == y), 0, product).astype(dtype, copy=False)
+        return _xlogy_array(x, y, log1p)
 
     def backward(self, g):
         x, y = self.saved_tensors
@@ -651,7 +657,7 @@ class XLogY(Node):
             yd, xd = (v._data if isinstance(v, Tensor) else v for v in (y, x))
             edge = -1.0 if self.log1p else 0.0
             gx = masked_grad(XLogY.apply(g, y, self.log1p) if isinstance(g, Tensor)
-                             else self.forward(g, y, self.log1p), ~((xd == 0) & (yd <= edge)))
+                             else _xlogy_array(g, yd, self.log1p), ~((xd == 0) & (yd <= edge)))
             gx = sum_to(gx, sx)
         if e[1] is not None:
             gy = sum_to(g * x / (y + 1 if self.log1p else y), sy)
@@ -660,16 +666,11 @@ class XLogY(Node):
 
 def _xlogy(input, other, log1p):
     a, b = _prep(input, other, wrap=False)
-    tensor = a if isinstance(a, Tensor) else b
-    if tensor._data.dtype.kind in "biu":
-        tensor = cast(tensor, default_float())
+    # integer tensors become the default float type (a Python number stays as it is)
+    a, b = (cast(t, default_float()) if isinstance(t, Tensor) and t._data.dtype.kind in "biu"
+            else t for t in (a, b))
     if isinstance(a, Tensor) and isinstance(b, Tensor):
-        a, b = (cast(t, default_float()) if t._data.dtype.kind in "biu" else t for t in (a, b))
         a, b = match_devices(a, b)
-    elif isinstance(a, Tensor):
-        a = tensor
-    else:
-        b = tensor
     return XLogY.apply(a, b, log1p)
 
 

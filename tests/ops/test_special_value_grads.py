@@ -285,3 +285,21 @@ def test_reductions_at_special_points_match_torch(name):
         if not same:
             failures.append(f"{name} on {kind}: {av.tolist()} / {ag}, torch {ev.tolist()} / {eg}")
     assert not failures, "\n".join(failures)
+
+
+@requires_torch
+@pytest.mark.parametrize("name", ["xlogy", "xlog1py"])
+def test_xlogy_backward_twice_with_broadcasting(name):
+    # the backward must not touch the node's saved shapes: a second pass (retain_graph) of a
+    # broadcast product sums to the inputs' shapes again
+    grads = []
+    for lib in (torch, disttorch):
+        fn = lib.xlogy if name == "xlogy" else lib.special.xlog1py
+        x = lib.tensor([[0.0, 2.0, 3.0]], requires_grad=True)
+        y = lib.tensor([[1.5], [0.5]], requires_grad=True)
+        z = fn(x, y).sum()
+        z.backward(retain_graph=True)
+        z.backward()
+        grads.append([np.asarray(t.grad.tolist()) for t in (x, y)])
+    for ours, theirs in zip(grads[1], grads[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
