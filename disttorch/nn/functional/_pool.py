@@ -8,6 +8,7 @@ variable-size windows through index tables padded to the largest window (repeati
 leaves a max alone), record the argmax as a flat index into each input plane (PyTorch's
 ``return_indices``) and scatter-add the gradient back through it.
 """
+import functools
 import itertools
 import math
 
@@ -511,15 +512,18 @@ def _averaging_matrix(size, out):
     return host
 
 
+@functools.lru_cache(maxsize=256)
 def _window_tables(size, out):
     """Per output position its window's input indices padded to the longest window (padding
-    repeats the last index), which of them are real, and the window lengths (host)."""
+    repeats the last index), which of them are real (None when every window is full), and the
+    window lengths (host arrays)."""
     starts, ends = _adaptive_bounds(size, out)
     k = max(b - a for a, b in zip(starts, ends))
     index = np.array([[min(a + j, b - 1) for j in range(k)] for a, b in zip(starts, ends)],
                      np.int64)
     real = np.array([[a + j < b for j in range(k)] for a, b in zip(starts, ends)])
-    return index, real, np.array([b - a for a, b in zip(starts, ends)], np.float64)
+    counts = np.array([b - a for a, b in zip(starts, ends)], np.float64)
+    return index, (None if real.all() else real), counts
 
 
 class AdaptiveAverage(AxisLinear):
@@ -537,13 +541,19 @@ class AdaptiveAverage(AxisLinear):
         for i, m in enumerate(mats):
             axis = x.ndim - d + i
             out, size = m.shape
-            index, real, counts = (device_constant(xp, ("adaptive_windows", size, out, j),
-                                                   lambda j=j, s=size, o=out: _window_tables(s, o)[j])
-                                   for j in range(3))
+            if out == 1:   # one window over the whole axis (global pooling): no gather
+                wide = wide.sum(axis=axis, keepdims=True) / size
+                continue
+            host_index, host_real, host_counts = _window_tables(size, out)
+            index, counts = (device_constant(xp, ("adaptive_windows", size, out, j),
+                                             lambda a=a: a)
+                             for j, a in ((0, host_index), (2, host_counts)))
             windows = xp.take(wide, index.reshape(-1), axis=axis)
             windows = windows.reshape(wide.shape[:axis] + index.shape + wide.shape[axis + 1:])
             trailing = (1,) * (wide.ndim - axis - 1)
-            if index.shape[1] > 1:
+            if host_real is not None:   # (uneven windows: the padding taps count for nothing)
+                real = device_constant(xp, ("adaptive_windows", size, out, 1),
+                                       lambda: host_real)
                 windows = xp.where(real.reshape(index.shape + trailing), windows, 0)
             wide = windows.sum(axis=axis + 1) / counts.astype(wide.dtype).reshape(
                 (out,) + trailing)
