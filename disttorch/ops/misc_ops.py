@@ -471,13 +471,8 @@ class Renorm(Node):
         return x * factor
 
     def _norm(self, xp, x):
-        a = xp.abs(x)
-        if not self.axes:
-            return a
-        if self.p == math.inf:
-            return a.max(axis=self.axes, keepdims=True)
-        with np.errstate(divide="ignore", over="ignore"):
-            return (a ** self.p).sum(axis=self.axes, keepdims=True) ** (1.0 / self.p)
+        from .statistics import vector_norm_array
+        return vector_norm_array(x, self.p, self.axes, True) if self.axes else xp.abs(x)
 
     def backward(self, g):
         x, = self.saved_tensors

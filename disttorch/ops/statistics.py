@@ -81,28 +81,33 @@ class LogSumExp(Node):
         return _expand(g, self.in_shape, self.axes, self.keepdim) * _exp(x - y_full), None, None
 
 
+def vector_norm_array(x, p, axes, keepdim):
+    """``(sum |x|^p)^(1/p)`` of an array over ``axes``, in ``x``'s dtype (half precision and
+    bfloat16 computed in float32 and rounded once)."""
+    xp = get_array_module(x)
+    a = xp.abs(x.astype(np.float32) if _low_float(x.dtype) else x)
+    if p == 2:
+        out = xp.sqrt((a * a).sum(axis=axes, keepdims=keepdim))
+    elif p == 1:
+        out = a.sum(axis=axes, keepdims=keepdim)
+    elif p == np.inf:
+        out = xp.amax(a, axis=axes, keepdims=keepdim)
+    elif p == -np.inf:
+        out = xp.amin(a, axis=axes, keepdims=keepdim)
+    elif p == 0:
+        out = (a != 0).sum(axis=axes, keepdims=keepdim).astype(a.dtype)
+    else:
+        with np.errstate(divide="ignore"):
+            out = ((a ** p).sum(axis=axes, keepdims=keepdim)) ** (1.0 / p)
+    return xp.asarray(out).astype(x.dtype, copy=False)
+
+
 class VectorNorm(Node):
     """``(sum |x|^p)^(1/p)`` over ``axes`` for any real ``p`` (0, 1, 2, inf, -inf, ...)."""
 
     def forward(self, x, p, axes, keepdim):
-        xp = get_array_module(x)
         self.in_shape, self.p, self.axes, self.keepdim = x.shape, p, axes, keepdim
-        # half precision and bfloat16 in float32, rounded once (bfloat16 came out float32)
-        a = xp.abs(x.astype(np.float32) if _low_float(x.dtype) else x)
-        if p == 2:
-            out = xp.sqrt((a * a).sum(axis=axes, keepdims=keepdim))
-        elif p == 1:
-            out = a.sum(axis=axes, keepdims=keepdim)
-        elif p == np.inf:
-            out = xp.amax(a, axis=axes, keepdims=keepdim)
-        elif p == -np.inf:
-            out = xp.amin(a, axis=axes, keepdims=keepdim)
-        elif p == 0:
-            out = (a != 0).sum(axis=axes, keepdims=keepdim).astype(a.dtype)
-        else:
-            with np.errstate(divide="ignore"):
-                out = ((a ** p).sum(axis=axes, keepdims=keepdim)) ** (1.0 / p)
-        out = xp.asarray(out).astype(x.dtype, copy=False)
+        out = vector_norm_array(x, p, axes, keepdim)
         self.save_for_backward(x, out)
         return out
 
