@@ -13,7 +13,7 @@ from ._util import (register_methods, sum_to, default_float, cast, as_scalar,
                     zeros_grad, masked_grad)
 from ..amp.autocast_mode import autocast_args
 from .arithmetic import (add, mul, sub, div, check_inplace, apply_inplace, _out, _prep,
-                         _nograd_inplace, _dual_where)
+                         _nograd_inplace, _dual_where, _shape)
 
 __all__ = ["abs", "absolute", "reciprocal", "exp", "exp2", "log", "log2", "log10", "log1p", "expm1",
            "sqrt", "rsqrt", "sin", "cos", "tan", "asin", "acos", "atan", "arcsin", "arccos",
@@ -472,7 +472,7 @@ class Lerp(Node):
 
     def forward(self, start, end, weight):
         xp = _xp(start)
-        self.shapes = (start.shape, end.shape, _shape_of(weight))
+        self.shapes = (start.shape, end.shape, _shape(weight))
         self.save_for_backward(start, end, weight)
         dtype = start.dtype
         if dtype in _dtype.NP_LOW_FLOATS:   # in float32, rounded once, as PyTorch computes
@@ -496,10 +496,6 @@ class Lerp(Node):
         return (sum_to(g * (1 - weight), s_shape) if e[0] is not None else None,
                 sum_to(g * weight, e_shape) if e[1] is not None else None,
                 sum_to(g * (end - start), w_shape) if e[2] is not None else None)
-
-
-def _shape_of(x):
-    return getattr(x, "shape", ())
 
 
 def lerp(input, end, weight, *, out=None):
@@ -643,7 +639,7 @@ class XLogY(Node):
     below the log's zero, and ``g x / y`` (``g x / (1 + y)``) for ``y``."""
 
     def forward(self, x, y, log1p):
-        self.shapes = (_shape_of(x), _shape_of(y))
+        self.shapes = (_shape(x), _shape(y))
         self.save_for_backward(x, y)
         self.log1p = log1p
         return _xlogy_array(x, y, log1p)
@@ -736,7 +732,7 @@ class CopySign(Node):
     where ``a == 0`` (NaN where ``a`` is infinite or NaN, as there), and 0 to ``b``."""
 
     def forward(self, a, b):
-        self.shapes = (a.shape, _shape_of(b))
+        self.shapes = (a.shape, _shape(b))
         out = _xp(a).copysign(a, b).astype(a.dtype, copy=False)
         self.save_for_backward(a, out)
         return out

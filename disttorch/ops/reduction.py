@@ -124,11 +124,9 @@ class Sum(Node):
 class Mean(Node):
     def forward(self, x, axes, keepdim):
         self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
-        if x.size == 0:   # NaN, silently as in PyTorch (numpy warns "Mean of empty slice")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                return get_array_module(x).asarray(
-                    x.mean(axis=axes, keepdims=keepdim)).astype(x.dtype, copy=False)
+        if x.size == 0:   # NaN, silently as in PyTorch
+            return get_array_module(x).asarray(quiet_mean(x, axes, keepdim)).astype(
+                x.dtype, copy=False)
         if _low_float(x.dtype):
             return get_array_module(x).asarray(
                 x.mean(axis=axes, keepdims=keepdim, dtype=_FLOAT32)).astype(x.dtype)
