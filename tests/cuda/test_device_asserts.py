@@ -104,7 +104,8 @@ def test_setitem_and_index_put(device):
 
 def test_the_check_reads_nothing_back(device):
     if _backend.cupy_module() is not _simulated:
-        pytest.skip("counts the simulated device's host reads")
+        pytest.skip("host reads are counted on the simulated device only: a GPU has no such "
+                    "counter")
     index = _on(device, [0, 1, 2])
     weight = disttorch.randn(5, 3, device=device)
     with _simulated.count_host_syncs() as syncs:

@@ -21,6 +21,17 @@ __all__ = ["check", "check_values", "record_for", "raise_pending"]
 
 _BOUNDS = r"""
 // record[0]: 1 once a violation is recorded; record[1..3]: the index, the size, the site
+__device__ void record_violation(long long* record, const long long value,
+                                 const long long size, const long long site) {
+    // the first violation wins: later ones leave the record as it is
+    unsigned long long* flag = reinterpret_cast<unsigned long long*>(record);
+    if (atomicCAS(flag, 0ULL, 1ULL) == 0ULL) {
+        record[1] = value;
+        record[2] = size;
+        record[3] = site;
+    }
+}
+
 template <typename I>
 __device__ void check_range(const I* idx, const long long n, const long long size,
                             const int negative_ok, const long long ignore, const int has_ignore,
@@ -29,14 +40,7 @@ __device__ void check_range(const I* idx, const long long n, const long long siz
          i += (long long)blockDim.x * gridDim.x) {
         const long long v = (long long)idx[i];
         if (has_ignore && v == ignore) continue;
-        if (v >= size || v < (negative_ok ? -size : 0)) {
-            unsigned long long* flag = reinterpret_cast<unsigned long long*>(record);
-            if (atomicCAS(flag, 0ULL, 1ULL) == 0ULL) {
-                record[1] = v;
-                record[2] = size;
-                record[3] = site;
-            }
-        }
+        if (v >= size || v < (negative_ok ? -size : 0)) record_violation(record, v, size, site);
     }
 }
 
@@ -54,14 +58,7 @@ __device__ void check_values(const T* x, const long long n, const double lo, con
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (long long)blockDim.x * gridDim.x) {
         const double v = (double)x[i];
-        if (!(v >= lo && v <= hi)) {
-            unsigned long long* flag = reinterpret_cast<unsigned long long*>(record);
-            if (atomicCAS(flag, 0ULL, 1ULL) == 0ULL) {
-                record[1] = 0;
-                record[2] = 0;
-                record[3] = site;
-            }
-        }
+        if (!(v >= lo && v <= hi)) record_violation(record, 0, 0, site);
     }
 }
 
