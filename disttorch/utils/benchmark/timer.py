@@ -154,6 +154,34 @@ class Timer:
         times = self._measurement_loop(number, confident, min_run_time, max_run_time, callback)
         return Measurement(number_per_run=number, raw_times=times, task_spec=self._task_spec)
 
-    def collect_callgrind(self, *args, **kwargs):
-        raise NotImplementedError("disttorch.utils.benchmark.Timer has no Callgrind support "
-                                  "(instruction counts): use the wall-time methods.")
+    def collect_callgrind(self, number=100, *, repeats=None, collect_baseline=True,
+                          retain_out_file=False):
+        """Count the instructions of ``number`` runs of ``stmt`` with Valgrind's Callgrind.
+
+        Instruction counts, unlike wall times, repeat from run to run whatever else the
+        machine is doing, which makes them the measure for small changes in per-op overhead.
+        ``stmt`` runs in a new interpreter under ``valgrind`` (which must be installed) after
+        ``setup`` and a short warmup; only the measured loop is counted. ``globals`` travel
+        there by pickling (modules by name), so they must be picklable and importable: a
+        class defined in ``__main__`` is not.
+
+        Args:
+            number (int): runs of ``stmt`` per measurement.
+            repeats (int, optional): measurements to take in the one process; a tuple of
+                results is returned when given.
+            collect_baseline (bool): also count the same loop around ``pass``.
+            retain_out_file (bool): keep the text of the ``callgrind.out`` file in
+                ``stmt_callgrind_out``.
+
+        Returns:
+            :class:`CallgrindStats` (a tuple of them when ``repeats`` is given).
+        """
+        if repeats is not None and repeats < 1:
+            raise ValueError("If specified, `repeats` must be >= 1")
+        # a faulty stmt or setup fails here, quickly, rather than minutes into Valgrind
+        self._timeit(1)
+        from .callgrind import collect
+        results = collect(self._task_spec, self._globals, number=number,
+                          repeats=repeats or 1, collect_baseline=collect_baseline,
+                          retain_out_file=retain_out_file)
+        return results[0] if repeats is None else tuple(results)
