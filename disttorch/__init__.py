@@ -28,6 +28,9 @@ from .ops import *  # noqa: F401,F403  (the op library; also attaches Tensor met
 from .ops import __all__ as _ops_all
 from . import cuda
 from ._threads import set_num_threads, get_num_threads
+# CPU tensors sent through multiprocessing travel in shared memory, as in PyTorch, which also
+# sets this up on import
+from .multiprocessing import reductions as _mp_reductions  # noqa: E402,F401
 
 float = float32  # noqa: A001 - PyTorch exposes torch.float
 int = int32  # noqa: A001
@@ -42,8 +45,8 @@ def is_complex(input):
 
 
 _LAZY = {"nn", "optim", "utils", "distributed", "distributions", "func", "linalg", "amp", "testing",
-         "backends", "fft", "special", "profiler", "vision", "multiprocessing", "jit", "hub",
-         "onnx", "random", "accelerator", "signal", "library"}
+         "backends", "fft", "special", "profiler", "vision", "multiprocessing", "jit",
+         "random", "accelerator", "signal", "library"}
 
 
 _COMPAT = {"compile", "set_printoptions", "set_float32_matmul_precision",

@@ -587,10 +587,37 @@ class Tensor:
         return type(self._data) is np.ndarray and is_pinned(self._data)
 
     def share_memory_(self):
+        """Move the tensor's memory to shared memory (a no-op if it is already shared, and
+        for CUDA tensors). Returns ``self``.
+
+        Processes that receive the tensor through :mod:`disttorch.multiprocessing` then see
+        and make the same changes. For a view, the tensor it views moves with it; other
+        views of that tensor made before the call keep the old, private memory.
+        """
+        from . import _shared_memory
+        if self.device.type != "cpu" or _shared_memory.is_shared_array(self._data):
+            return self
+        root = self._base[0] if self._base is not None else None
+        if root is None:
+            self._data = _shared_memory.share_array(self._data)
+            return self
+        old = root._data
+        if not old.flags.c_contiguous:
+            raise RuntimeError("share_memory_: the tensor is a view of a non-contiguous "
+                               "tensor; call share_memory_() on a contiguous copy instead")
+        if _shared_memory.is_shared_array(old):
+            # the root moved after this view was made: where the view lay in the root's old
+            # memory is gone with it
+            raise RuntimeError("share_memory_: the tensor is a view made before the tensor it "
+                               "views moved to shared memory; take the view again")
+        root._data = _shared_memory.share_array(old)
+        self._data = _shared_memory.rebase(self._data, old, root._data)
         return self
 
     def is_shared(self):
-        return False
+        """Whether the tensor's memory is shared between processes (always for CUDA)."""
+        from . import _shared_memory
+        return self.device.type != "cpu" or _shared_memory.is_shared_array(self._data)
 
 
 def _rebuild(array, requires_grad, device):

@@ -126,7 +126,8 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
             f"the environment says rank {expected_rank} of {expected_size}, but MPI sees rank {me} "
             f"of {size}. disttorch forms the world through MPI: start the workers with "
             f"`disttorch-run --nproc-per-node N script.py`, `mpiexec -n N python script.py` or "
-            f"`srun python script.py`.")
+            f"`srun python script.py` (processes started by multiprocessing, "
+            f"disttorch.multiprocessing.spawn included, are not an MPI world).")
     if name == Backend.NCCL:
         from .backend_nccl import ProcessGroupNCCL, nccl_unavailable_reason
         reason = nccl_unavailable_reason()

@@ -4,6 +4,7 @@ import sys
 
 from ..tensor import Tensor, _new
 from ..ops.creation import empty
+from ..multiprocessing import reductions as _mp_reductions
 
 __all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer"]
 
@@ -252,3 +253,6 @@ def _rebuild_parameter(array, requires_grad, device):
         t = t.to(device)
     return Parameter(t, requires_grad)
 
+
+# a Parameter sent through multiprocessing arrives as a Parameter over the same shared memory
+_mp_reductions.register(Parameter)
