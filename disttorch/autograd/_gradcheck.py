@@ -29,14 +29,15 @@ def _numerical_jacobian(func, inputs, diff_inputs, n_out_elems, eps):
     for t in diff_inputs:
         data = t._data
         jac = np.zeros((data.size, n_out_elems))
-        flat = data.reshape(-1)
-        for i in range(flat.size):
-            orig = flat[i].item()
-            flat[i] = orig + eps
+        # element by element in row-major order, written through the input's own strides (a
+        # reshaped copy of a transposed input would take the perturbation away from it)
+        for i, index in enumerate(np.ndindex(*data.shape)):
+            orig = data[index].item()
+            data[index] = orig + eps
             plus = _flat_outputs(func, inputs)
-            flat[i] = orig - eps
+            data[index] = orig - eps
             minus = _flat_outputs(func, inputs)
-            flat[i] = orig
+            data[index] = orig
             jac[i] = (plus - minus) / (2 * eps)
         jacobians.append(jac)
     return jacobians
@@ -85,6 +86,14 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     if not diff_inputs:
         raise ValueError("gradcheck expects at least one input tensor to require gradient, but none "
                          "of the them have requires_grad=True.")
+    for i, t in enumerate(inputs):
+        if isinstance(t, Tensor) and t._requires_grad and any(
+                stride == 0 and size > 1 for stride, size in zip(t.stride(), t.shape)):
+            # a perturbed element would move all the elements that alias it
+            raise RuntimeError(f"The {i}th input has a dimension with stride 0. gradcheck only "
+                               f"supports inputs that are non-overlapping to be able to compute "
+                               f"the numerical gradients correctly. You should call .contiguous "
+                               f"on the input before passing it to gradcheck.")
     for i, t in enumerate(diff_inputs):
         if t.dtype.name != "float64":
             warnings.warn(f"Input #{i} requires gradient and is not a double precision floating "

@@ -119,6 +119,22 @@ def test_gradcheck_passes_and_detects_wrong_backward():
         autograd.gradcheck(Wrong.apply, (x,), fast_mode=True)
 
 
+@pytest.mark.parametrize("fast_mode", [False, True])
+def test_gradcheck_perturbs_inputs_through_their_strides(fast_mode):
+    # a transposed input: a reshaped copy of it used to take the perturbation, so every
+    # numerical derivative came out 0 and correct gradients failed
+    x = disttorch.randn(4, 3, dtype=disttorch.float64).t().requires_grad_()
+    assert not x.is_contiguous()
+    assert autograd.gradcheck(lambda t: (t * t).sum(0) * t[0], (x,), fast_mode=fast_mode)
+    assert autograd.gradcheck(lambda t: Cube.apply(t, 1.0), (x,), fast_mode=fast_mode)
+
+
+def test_gradcheck_refuses_inputs_with_aliased_elements():
+    x = disttorch.randn(4, 1, dtype=disttorch.float64).expand(4, 3).requires_grad_()
+    with pytest.raises(RuntimeError, match="The 0th input has a dimension with stride 0"):
+        autograd.gradcheck(lambda t: t * t, (x,))
+
+
 def test_detect_anomaly_names_the_op():
     x = disttorch.tensor([0.0, 1.0], requires_grad=True)
     with autograd.detect_anomaly():
