@@ -13,8 +13,8 @@ from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ..ops._util import cast, with_out, wrap_dim
 from ..ops import reduction as _red
-from ..ops.linalg import (_mT, _einsum, _sum_to, _const, _ZeroLike, einsum, matmul,
-                          cross as _cross)
+from ..ops.linalg import (_broadcast_batch, _mT, _einsum, _sum_to, _const, _ZeroLike, einsum,
+                          matmul, cross as _cross)
 from ..ops.diagonals import diagonal as _diagonal, Triangle
 from ..ops.statistics import vector_norm_impl
 from ..amp.autocast_mode import autocast_args
@@ -153,11 +153,14 @@ def det(A, *, out=None):
 class SlogDet(Node):
     def forward(self, A):
         sign, logabs = get_array_module(A).linalg.slogdet(A)
-        self.mark_non_differentiable(0)
+        # sign requires grad as in PyTorch (its gradient, for real A, is none: it is piecewise
+        # constant)
         self.save_for_backward(A)
         return sign, logabs
 
     def backward(self, g_sign, g_logabs):
+        if g_logabs is None:
+            return None
         A, = self.saved_tensors
         return _unsqueeze2(g_logabs, A.shape) * _mT(_inv(A))
 
@@ -228,6 +231,8 @@ def solve(A, B, *, left=True, out=None):
         raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A "
                            f"of type {_red.scalar_type_name(A)} and B of type "
                            f"{_red.scalar_type_name(B)} instead")
+    # (PyTorch broadcasts B's batch against A's: its message names them in that order)
+    _broadcast_batch(b.shape[:-1] if vector else b.shape[:-2], a.shape[:-2])
     return _write(Solve.apply(A, B, vector), out)
 
 
@@ -447,24 +452,39 @@ class Qr(Node):
         if isinstance(gQ, Tensor):
             _forward_only("linalg.qr (double backward)")
         m, n = Q.shape[-2], R.shape[-1]
-        if m < n or Q.shape[-1] != n:
-            _forward_only("linalg.qr (backward for wide matrices or mode='complete' on a tall "
-                          "one)")
         xp = get_array_module(R)
-        # gA = (gQ + Q copyltu(M)) R^-T, M = R gR^T - gQ^T Q (Walter and Lehmann, 2018)
-        M = R @ _mT(gR) - _mT(gQ) @ Q
-        lower = xp.tril(M, -1)
-        diag = xp.eye(n, dtype=M.dtype) * xp.diagonal(M, 0, -2, -1)[..., None, :]
-        sym = lower + _mT(lower) + diag
-        return _mT(xp.linalg.solve(R, _mT(gQ + Q @ sym))), None
+        if m < n:
+            # A = [X Y] with X = Q U square and Y = Q V: V = Q^T Y carries part of Q's
+            # gradient (Y gV^T), and Y's own gradient is Q gV
+            U, V = R[..., :, :m], R[..., :, m:]
+            gU, gV = gR[..., :, :m], gR[..., :, m:]
+            gX = _qr_backward_square(xp, Q, U, gQ + (Q @ V) @ _mT(gV), gU)
+            return xp.concatenate([gX, Q @ gV], axis=-1), None
+        if Q.shape[-1] != n:
+            # PyTorch refuses this case too: Q's extra columns are not determined by A
+            _forward_only("linalg.qr (backward for mode='complete' on a tall matrix)")
+        return _qr_backward_square(xp, Q, R, gQ, gR), None
+
+
+def _qr_backward_square(xp, Q, R, gQ, gR):
+    """The gradient of ``A = Q R`` with ``R`` square (``A`` tall or square, reduced mode):
+    gA = (gQ + Q copyltu(M)) R^-T, M = R gR^T - gQ^T Q (Walter and Lehmann, 2018)."""
+    n = R.shape[-1]
+    M = R @ _mT(gR) - _mT(gQ) @ Q
+    lower = xp.tril(M, -1)
+    diag = xp.eye(n, dtype=M.dtype) * xp.diagonal(M, 0, -2, -1)[..., None, :]
+    sym = lower + _mT(lower) + diag
+    return _mT(xp.linalg.solve(R, _mT(gQ + Q @ sym)))
 
 
 @with_out
 def qr(A, mode="reduced", *, out=None):
-    """``A = Q R`` as a named tuple ``(Q, R)``; differentiable for matrices with at least as
-    many rows as columns in ``'reduced'`` (and ``'r'``, where PyTorch refuses) mode, and for
-    square matrices in any mode."""
+    """``A = Q R`` as a named tuple ``(Q, R)``; differentiable in ``'reduced'`` mode (and
+    ``'r'``, where PyTorch refuses) for any shape, and in ``'complete'`` mode for matrices
+    with no more rows than columns."""
     A, = autocast_args("linalg.qr", A)
+    if A._data.ndim < 2:
+        raise RuntimeError("linalg.qr: The input tensor A must have at least 2 dimensions.")
     _check_float(A, "linalg.qr")
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "

@@ -11,6 +11,7 @@ from .._backend import get_array_module
 from ..autograd.function import Node
 from ..ops import reduction as _red
 from ..ops._util import sum_to, with_out
+from ..ops.linalg import _broadcast_batch
 from ..return_types import _structseq
 from ..tensor import _new
 from ._lu import _getrf, _mH, _no_double_backward, _trsolve
@@ -110,15 +111,6 @@ class Lstsq(Node):
         return (sum_to(gA, sa) if self.next_edges[0] is not None else None,
                 sum_to(gB, sb[:-1] if self.vector else sb)
                 if self.next_edges[1] is not None else None, None, None, None)
-
-
-def _broadcast_batch(sa, sb):
-    """Refuse batch shapes that do not broadcast, in PyTorch's words."""
-    for k in range(1, min(len(sa), len(sb)) + 1):
-        a, b = sa[-k], sb[-k]
-        if a != b and a != 1 and b != 1:
-            raise RuntimeError(f"The size of tensor a ({a}) must match the size of tensor b ({b}) "
-                               f"at non-singleton dimension {max(len(sa), len(sb)) - k}")
 
 
 def lstsq(A, B, rcond=None, *, driver=None):

@@ -265,7 +265,7 @@ def test_det_gradient_of_singular_matrix_is_the_cofactor_matrix():
 
 
 @pytest.mark.parametrize("fn, message", [
-    (lambda x: disttorch.linalg.qr(x.T).Q, "linalg.qr"),
+    (lambda x: disttorch.linalg.qr(x, mode="complete").Q, "linalg.qr"),
     (lambda x: disttorch.linalg.svd(x).U, "full_matrices=True"),
     (lambda x: disttorch.linalg.svd(x).Vh, "full_matrices=True"),
 ])
@@ -273,6 +273,22 @@ def test_undefined_backward_raises(fn, message):
     x = disttorch.randn(4, 3, dtype=disttorch.float64, requires_grad=True)
     with pytest.raises(RuntimeError, match=message):
         fn(x).sum().backward()
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (2, 3, 6), (1, 4)])
+def test_qr_of_wide_matrices_is_differentiable_like_torch(shape):
+    torch = pytest.importorskip("torch")
+    a = np.random.default_rng(5).standard_normal(shape)
+    grads = []
+    for lib in (disttorch, torch):
+        x = lib.tensor(a, requires_grad=True)
+        Q, R = lib.linalg.qr(x)
+        wq = lib.tensor(np.arange(Q.numel(), dtype=np.float64).reshape(tuple(Q.shape)) / 7)
+        wr = lib.tensor(np.arange(R.numel(), dtype=np.float64).reshape(tuple(R.shape)) / 5)
+        grads.append(lib.autograd.grad((Q * wq).sum() + (R * wr).sum(), x)[0].numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-9, atol=1e-12)
+    x = disttorch.tensor(a, requires_grad=True)
+    assert disttorch.autograd.gradcheck(lambda t: tuple(disttorch.linalg.qr(t)), (x,))
 
 
 def test_decomposition_double_backward_raises():
