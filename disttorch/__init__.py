@@ -61,7 +61,9 @@ _AUTOCAST = {"autocast", "is_autocast_enabled", "get_autocast_dtype", "set_autoc
              "set_autocast_cpu_dtype", "get_autocast_gpu_dtype", "set_autocast_gpu_dtype"}
 # top-level names of functions that live in disttorch.linalg (loaded on first use)
 _FROM_LINALG = {"lu": ("_lu", "lu_deprecated"), "lu_solve": ("_lu", "lu_solve_deprecated"),
-                "lu_unpack": ("_lu", "lu_unpack"), "orgqr": ("_lstsq_eig", "orgqr")}
+                "lu_unpack": ("_lu", "lu_unpack"), "orgqr": ("_lstsq_eig", "orgqr"),
+                **{name: ("_legacy", name) for name in ("qr", "slogdet", "cholesky_solve",
+                                                        "cholesky_inverse", "geqrf", "ormqr")}}
 _LEGACY_TYPES = {"FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor", "LongTensor",
                  "IntTensor", "ShortTensor", "CharTensor", "ByteTensor", "BoolTensor",
                  "set_default_tensor_type"}

@@ -37,7 +37,7 @@ EXCLUDED_PATTERNS = {
                  r"^is_(ipu|maia|mtia|xla|nested)$", r"^to_padded_tensor$", r"^nonzero_static$",
                  r"^(const_)?data_ptr$", r"^slice_inverse$", r"^(reinforce|volatile)$",
                  r"^rename_privateuse1", r"^(get|set)_default_device$",
-                 r"^(get|set)_num_interop_threads$", r"^(get|set)_device_module", r"^accelerator$",
+                 r"^(get|set)_device_module", r"^accelerator$",
                  r"^sym_", r"^Sym", r"^(is|set)_anomaly", r"^(is_)?conj", r"^resolve_",
                  r"^(is|set)_grad", r"^has_", r"^(is_)?distributed$", r"^cuda$", r"^amp$",
                  r"^cpu$", r"^mps$", r"^fft$", r"^linalg$", r"^special$", r"^nn$", r"^optim$",
@@ -48,19 +48,19 @@ EXCLUDED_PATTERNS = {
                  r"^futures$", r"^monitor$", r"^hub$", r"^contrib$", r"^torch_version$",
                  r"^overrides$", r"^mps$", r"^xpu$", r"^lib$", r"^ao$", r"^sparse$",
                  r"^distributions$", r"^_C$", r"^(cond|while_loop|associative_scan)$",
-                 r"^unravel_index$"],
+                 ],
     # Storage and memory-format internals.
     "storage": [r"Storage$", r"storage", r"^(is_)?pinned?", r"^pin_memory$", r"^share_memory",
                 r"^is_shared$", r"^from_file$", r"^data_ptr$", r"^untyped", r"^TypedStorage",
                 r"^set_$", r"^record_stream$", r"^(is_)?set_to$", r"^module_load$",
-                r"^__cuda_array_interface__$", r"^__dlpack", r"dlpack", r"^frombuffer$",
+                r"^__cuda_array_interface__$", r"^__dlpack", r"dlpack",
                 r"^is_nonzero$", r"^new$", r"^map2?_$", r"^ipc_"],
     # Named tensors.
     "named tensors": [r"^(align|refine|rename)", r"^names$", r"^has_names$", r"^unflatten_names",
                       r"^align_as$"],
     # Complex-only internals (real and imag views of complex tensors are covered separately).
-    "complex internals": [r"^(view_as_complex|view_as_real)(_copy)?$", r"^polar$",
-                          r"^is_neg$", r"^_?neg_view", r"^resolve_neg$", r"^complex$",
+    "complex internals": [r"^(view_as_complex|view_as_real)_copy$",
+                          r"^is_neg$", r"^_?neg_view", r"^resolve_neg$",
                           r"^(conj|real|imag)_physical", r"^adjoint$"],
     # *_copy aliases of view ops exist for functionalization passes, not users.
     "functionalization": [r"_copy$", r"^(alias|lift)", r"_scatter$", r"^fill_uniform",
@@ -68,7 +68,7 @@ EXCLUDED_PATTERNS = {
                           r"^(is_)?same_size$", r"^is_vulkan", r"^rrelu_with_noise",
                           r"^rnn_(tanh|relu)(_cell)?$", r"^(lstm|gru)(_cell)?$",
                           r"^quantized_(lstm|gru|rnn)", r"_backward$", r"^prepare_",
-                          r"^(get|set)_file_path$", r"^slogdet$", r"^choose_qparams",
+                          r"^(get|set)_file_path$", r"^choose_qparams",
                           r"^ctc_loss$", r"^constant_pad_nd$", r"^convolution$",
                           r"^conv_(tbc|transpose[123]d)$", r"^(thnn|cudnn|miopen)_"],
     # TorchScript IR and runtime classes exposed at top level (``torch.AnyType``, ``torch.Block``).
@@ -96,14 +96,13 @@ EXCLUDED_PATTERNS = {
 EXCLUDED_NAMES = {
     # Deprecated aliases PyTorch keeps for old scripts.
     "deprecated": {"chain_matmul", "matrix_rank", "lstsq", "solve", "symeig", "eig", "qr",
-                   "pstrf", "potrf", "potri", "potrs", "trtrs", "gels", "ger", "orgqr", "ormqr",
-                   "geqrf", "cholesky_inverse", "cholesky_solve", "lu_solve", "lu_unpack", "lu",
+                   "pstrf", "potrf", "potri", "potrs", "trtrs", "gels", "ger", "orgqr", "lu_solve", "lu_unpack", "lu",
                    "norm_except_dim", "batch_norm_elemt", "batch_norm_stats",
                    "batch_norm_gather_stats", "batch_norm_gather_stats_with_counts",
                    "batch_norm_update_stats", "batch_norm_backward_reduce",
                    "batch_norm_backward_elemt", "sigmoid_focal_loss", "clear_autocast_cache",
                    "upsample", "upsample_bilinear", "upsample_nearest", "feature_alpha_dropout",
-                   "affine_grid_generator", "get_file_path", "set_file_path", "typename",
+                   "affine_grid_generator", "get_file_path", "set_file_path",
                    "legacy_contiguous_format", "obj", "classproperty", "builtins", "math",
                    "annotate", "Any", "Callable", "Optional", "Union", "TypeVar", "Tuple",
                    "List", "Dict", "TYPE_CHECKING", "overload", "Generic", "ParamSpec"},

@@ -5,7 +5,7 @@ _FAMILIES = ["creation", "random", "arithmetic", "pointwise", "conversion", "red
              "statistics", "quantiles", "cumulative", "linalg", "diagonals", "shape", "strided", "joining",
              "indexing", "masked", "gather_scatter", "sorting",
              "special_ops", "nn_functions", "misc_ops", "aliases", "numerics",
-             "toplevel_aliases", "spectral", "lowrank"]
+             "toplevel_aliases", "spectral", "lowrank", "utility"]
 
 __all__ = []
 for _name in _FAMILIES:

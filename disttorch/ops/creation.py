@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 
 from .. import _dtype
-from .._backend import is_cuda_array
+from .._backend import get_array_module, is_cuda_array
 from .._device import default_or, device as _device
 from ..tensor import Tensor, _new
 from ._util import register_methods, with_out
@@ -484,13 +484,57 @@ def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
     return _finish(np.array(s, dtype=_np_dtype(dtype)), device, requires_grad)
 
 
+def _complex_parts(first, second, node):
+    """``complex``/``polar``'s checks, in PyTorch's words: two floating tensors of one dtype
+    on one device; no autograd (disttorch has none through complex tensors, and silently
+    dropping the inputs' gradients would be worse than refusing)."""
+    from .indexing import scalar_type_name
+    from ._util import match_devices
+    from ..autograd import grad_mode
+    names = (scalar_type_name(first), scalar_type_name(second))
+    if not all(name in ("Half", "Float", "Double") for name in names):
+        raise RuntimeError(f"Expected both inputs to be Half, Float or Double tensors but got "
+                           f"{names[0]} and {names[1]}")
+    if names[0] != names[1]:
+        raise RuntimeError(f"Expected object of scalar type {names[0]} but got scalar type "
+                           f"{names[1]} for second argument")
+    if names[0] == "Half":
+        raise RuntimeError("complex32 (ComplexHalf) tensors are not supported by disttorch: "
+                           "use float32 parts for a complex64 result")
+    if grad_mode.is_grad_enabled() and (first.requires_grad or second.requires_grad):
+        raise RuntimeError(f"{node}: autograd through complex tensors is not supported by "
+                           "disttorch (its gradients would be wrong). Work on the real and "
+                           "imaginary parts as real tensors, or detach() the inputs.")
+    from .linalg import _broadcast_batch
+    _broadcast_batch(tuple(first.shape), tuple(second.shape))
+    first, second = match_devices(first, second)
+    return first._data, second._data
+
+
 def complex(real, imag):
-    """A complex tensor from real and imaginary parts."""
-    return _new(real._data + 1j * imag._data)
+    """A complex tensor from real and imaginary parts: ``real + imag * 1j``, broadcast.
+
+    Both parts are float32 (complex64 result) or float64 (complex128) tensors.
+    """
+    re, im = _complex_parts(real, imag, "ComplexBackward0")
+    return _new(_from_parts(re, im))
 
 
 def polar(abs, angle):
-    return _new(abs._data * np.exp(1j * angle._data))
+    """A complex tensor from polar coordinates: ``abs * (cos(angle) + sin(angle) * 1j)``."""
+    r, theta = _complex_parts(abs, angle, "PolarBackward0")
+    xp = get_array_module(r)
+    return _new(_from_parts(r * xp.cos(theta), r * xp.sin(theta)))
+
+
+def _from_parts(re, im):
+    # written part by part: re + 1j * im would turn an infinite imaginary part into nan + inf j
+    xp = get_array_module(re)
+    shape = np.broadcast_shapes(re.shape, im.shape)
+    pairs = xp.empty(shape + (2,), re.dtype)
+    pairs[..., 0] = re
+    pairs[..., 1] = im
+    return pairs.view(np.result_type(re.dtype, np.complex64))[..., 0]
 
 
 # ---------------------------------------------------------------- new_* methods

@@ -670,3 +670,5 @@ def _linalg_method(module, name):
 register_methods({"lu": _linalg_method("_lu", "_lu_method"),
                   "lu_solve": _linalg_method("_lu", "lu_solve_deprecated"),
                   "orgqr": _linalg_method("_lstsq_eig", "orgqr")})
+register_methods({name: _linalg_method("_legacy", name) for name in
+                  ("qr", "slogdet", "cholesky_solve", "cholesky_inverse", "geqrf", "ormqr")})

@@ -177,10 +177,17 @@ class PackedSequence(_PackedSequenceBase):
         return self.to(dtype=dtypes.int32)
 
     def pin_memory(self):
-        return self
+        """The sequence with its data (and indices) in page-locked memory (see
+        ``Tensor.pin_memory``)."""
+        data = self.data.pin_memory()
+        if data is self.data:
+            return self
+        indices = [None if i is None else i.pin_memory()
+                   for i in (self.sorted_indices, self.unsorted_indices)]
+        return type(self)(data, self.batch_sizes, *indices)
 
     def is_pinned(self):
-        return False
+        return self.data.is_pinned()
 
     @property
     def is_cuda(self):
