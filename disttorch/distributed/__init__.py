@@ -9,9 +9,12 @@ import importlib.util
 import os
 
 from .process_group import (ReduceOp, ProcessGroup, Backend, register_backend, DistBackendError,
-                            DistTimeoutError, default_pg_timeout)
+                            DistTimeoutError, DistError, DistStoreError, DistNetworkError,
+                            default_pg_timeout)
+from .store import Store, HashStore, FileStore, TCPStore, PrefixStore
 from ._work import Work
 from . import _objects
+from ._point_to_point import P2POp, batch_isend_irecv, send_object_list, recv_object_list
 
 __all__ = ["is_available", "is_mpi_available", "is_nccl_available", "is_gloo_available",
            "init_process_group", "destroy_process_group", "is_initialized", "get_rank",
@@ -21,7 +24,12 @@ __all__ = ["is_available", "is_mpi_available", "is_nccl_available", "is_gloo_ava
            "gather", "scatter", "reduce_scatter", "reduce_scatter_tensor", "all_to_all",
            "all_to_all_single", "send", "recv", "isend", "irecv", "barrier", "monitored_barrier",
            "broadcast_object_list", "all_gather_object", "gather_object", "scatter_object_list",
-           "DistBackendError", "DistTimeoutError", "register_backend", "get_default_group"]
+           "DistBackendError", "DistTimeoutError", "register_backend", "get_default_group",
+           "P2POp", "batch_isend_irecv", "send_object_list", "recv_object_list",
+           "get_node_local_rank", "new_subgroups", "new_subgroups_by_enumeration",
+           "get_pg_count", "is_backend_available", "get_default_backend_for_device",
+           "DistError", "DistStoreError", "DistNetworkError", "Store", "HashStore", "FileStore",
+           "TCPStore", "PrefixStore"]
 
 
 class GroupMember:
@@ -41,6 +49,7 @@ class _State:
     backend = None
     groups = {}
     group_backends = {}   # id(subgroup) -> its Backend, where new_group named another one
+    made = 0              # new_group calls since init (a rank outside a group counts it too)
 
 
 def is_available():
@@ -165,6 +174,7 @@ def destroy_process_group(group=None):
             g.shutdown()
         _State.groups.clear()
         _State.group_backends.clear()
+        _State.made = 0
         if _State.default is not None:
             _State.default.shutdown()
         _State.default = None
@@ -231,12 +241,105 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local
     wanted = Backend(backend) if backend is not None else _State.backend
     pg = world.split(ranks, timeout, name) if wanted == _State.backend else \
         _split_with_backend(world, wanted, ranks, timeout, name)
+    _State.made += 1
     if pg is None:
         return GroupMember.NON_GROUP_MEMBER
     _State.groups[id(pg)] = pg
     if wanted != _State.backend:
         _State.group_backends[id(pg)] = wanted
     return pg
+
+
+def new_subgroups(group_size=None, group=None, timeout=None, backend=None, pg_options=None,
+                  group_desc=None):
+    """Split ``group`` (the world by default) into subgroups of ``group_size`` consecutive
+    ranks (by default, the GPUs of a machine). Every rank calls it; returns
+    ``(this rank's subgroup, all subgroups)``."""
+    if group_size is None:
+        from .. import cuda
+        if not cuda.is_available():
+            raise ValueError("Default group size only takes effect when CUDA is available."
+                             "If your subgroup using a backend that does not depend on CUDA,"
+                             "please pass in 'group_size' correctly.")
+        group_size = cuda.device_count()
+    if group_size <= 0:
+        raise ValueError(f"The arg 'group_size' ({group_size}) must be positive")
+    size = get_world_size(group)
+    if size < group_size:
+        raise ValueError(f"The arg 'group_size' ({group_size}) must not exceed the world size "
+                         f"({size})")
+    if size % group_size:
+        raise ValueError(f"The world size ({size}) must be divisible by "
+                         f"'group_size={group_size}'")
+    ranks = get_process_group_ranks(group if group is not None else _require_init())
+    return new_subgroups_by_enumeration([ranks[i:i + group_size]
+                                         for i in range(0, len(ranks), group_size)],
+                                        timeout=timeout, backend=backend, pg_options=pg_options,
+                                        group_desc=group_desc)
+
+
+def new_subgroups_by_enumeration(ranks_per_subgroup_list, timeout=None, backend=None,
+                                 pg_options=None, group_desc=None):
+    """One subgroup per list of global ranks in ``ranks_per_subgroup_list`` (disjoint). Every
+    rank calls it; returns ``(this rank's subgroup or None, all subgroups)``."""
+    if not ranks_per_subgroup_list:
+        raise ValueError("The arg 'ranks_per_subgroup_list' cannot be empty")
+    # overlaps are refused before any group is made
+    owner = {}
+    for ranks in ranks_per_subgroup_list:
+        for rank in ranks:
+            if rank in owner:
+                raise ValueError(f"Rank {rank} has appeared in both subgroup {owner[rank]} and "
+                                 f"{ranks}")
+            owner[rank] = ranks
+    me = get_rank()
+    subgroups, mine = [], None
+    for ranks in ranks_per_subgroup_list:
+        subgroup = new_group(ranks=ranks, timeout=timeout, backend=backend,
+                             pg_options=pg_options, group_desc=group_desc)
+        subgroups.append(subgroup)
+        if me in ranks:
+            mine = subgroup
+    return mine, subgroups
+
+
+def get_pg_count():
+    """How many process groups have been made since ``init_process_group``, the default one
+    included (every rank counts every ``new_group`` call, member or not)."""
+    return 0 if _State.default is None else 1 + _State.made
+
+
+def get_node_local_rank(fallback_rank=None):
+    """This process's rank on its machine: ``LOCAL_RANK`` (set by ``disttorch-run`` and
+    torchrun), else ``fallback_rank``."""
+    if "LOCAL_RANK" in os.environ:
+        return int(os.environ["LOCAL_RANK"])
+    if fallback_rank is not None:
+        return int(fallback_rank)
+    raise RuntimeError("LOCAL_RANK is not in the environment. Consider passing fallback_rank to "
+                       "allow `get_node_local_rank` to work, assuming you are not running in a "
+                       "multi-device context and want the code to run locally instead.")
+
+
+def is_backend_available(backend):
+    """Whether ``backend`` (a built-in name or a registered one) can be used here."""
+    name = str(backend).lower()
+    checks = {Backend.MPI: is_mpi_available, Backend.GLOO: is_gloo_available,
+              Backend.NCCL: is_nccl_available}
+    if name in checks:
+        return checks[name]()
+    return name in Backend._registry
+
+
+def get_default_backend_for_device(device):
+    """The backend PyTorch picks for a device type: ``"gloo"`` (here: MPI) for the CPU,
+    ``"nccl"`` for CUDA."""
+    from .._device import device as as_device
+    kind = device.type if hasattr(device, "type") else as_device(device).type
+    backend = {"cpu": "gloo", "cuda": "nccl"}.get(kind)
+    if backend is None:
+        raise ValueError(f"Default backend not registered for device : {device}")
+    return backend
 
 
 def _split_with_backend(world, backend, ranks, timeout, name):

@@ -646,6 +646,17 @@ class ProcessGroupNCCL(ProcessGroup):
         work.wait()
         return sender
 
+    def batch_p2p(self, ops):
+        # one NCCL group: NCCL matches a group's sends and receives as a whole, so pairs that
+        # would deadlock one by one (both ranks sending first) complete
+        pairs = [(peer, _device_data(t, "batch_isend_irecv"), None) if kind == "send" else
+                 (peer, None, _device_data(t, "batch_isend_irecv")) for kind, t, peer, _ in ops]
+        received = [t for kind, t, _, _ in ops if kind == "recv"]
+        work = self._grouped("batch_isend_irecv", pairs, [t for _, t, _, _ in ops])
+        for t in received:
+            t._vc[0] += 1
+        return [work] * len(ops)
+
     def barrier(self, async_op=False):
         token = cupy_module().zeros(1, np.float32)
         work = self._launch("barrier", lambda c, s: c.allReduce(

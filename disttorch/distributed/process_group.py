@@ -8,8 +8,20 @@ __all__ = ["ReduceOp", "ProcessGroup", "Backend", "register_backend", "DistBacke
 default_pg_timeout = datetime.timedelta(minutes=30)
 
 
-class DistBackendError(RuntimeError):
+class DistError(RuntimeError):
+    """An error of the distributed package."""
+
+
+class DistBackendError(DistError):
     """A backend failed to complete a collective."""
+
+
+class DistStoreError(DistError):
+    """A store operation failed (``get``/``wait`` past the timeout)."""
+
+
+class DistNetworkError(DistError):
+    """A store or backend could not reach its peer."""
 
 
 class DistTimeoutError(DistBackendError):
@@ -116,6 +128,13 @@ class ProcessGroup(abc.ABC):
     @abc.abstractmethod
     def allgather_bytes(self, payload):
         """Every rank contributes bytes; returns the list of all ranks' payloads."""
+
+    def batch_p2p(self, ops):
+        """Start ``(kind, tensor, peer, tag)`` sends and receives (``kind`` ``"send"`` or
+        ``"recv"``, ``peer`` a group rank) together; one :class:`Work` per op. Each is
+        non-blocking here, so their order cannot deadlock."""
+        return [self.send(t, peer, tag, True) if kind == "send" else
+                self.recv(t, peer, tag, True) for kind, t, peer, tag in ops]
 
     def shutdown(self):
         pass

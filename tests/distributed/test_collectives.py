@@ -52,3 +52,52 @@ def test_import_does_not_start_mpi():
             "print('mpi4py.MPI' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_batched_point_to_point_objects_and_subgroups(mpirun, n):
+    proc = mpirun("p2p_subgroups.py", n)
+    assert proc.stdout.count("p2p ok") == n
+
+
+def test_point_to_point_and_subgroup_argument_errors(monkeypatch):
+    with pytest.raises(ValueError, match="Expected ``op`` to be of type"):
+        dist.P2POp(dist.send, disttorch.ones(1), 0)
+    with pytest.raises(ValueError, match="Exactly one of peer and group_peer"):
+        dist.P2POp(dist.isend, disttorch.ones(1))
+    with pytest.raises(ValueError, match="Each op is expected to to be of type"):
+        dist.batch_isend_irecv([])
+    with pytest.raises(ValueError, match="Each op is expected to to be of type"):
+        dist.batch_isend_irecv([dist.isend])
+    with pytest.raises(ValueError, match="The arg 'ranks_per_subgroup_list' cannot be empty"):
+        dist.new_subgroups_by_enumeration([])
+    with pytest.raises(ValueError, match=r"Rank 1 has appeared in both subgroup \[0, 1\] and "
+                                         r"\[1, 2\]"):
+        dist.new_subgroups_by_enumeration([[0, 1], [1, 2]])
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    with pytest.raises(RuntimeError, match="LOCAL_RANK is not in the environment"):
+        dist.get_node_local_rank()
+    assert dist.get_node_local_rank(fallback_rank=3) == 3
+    monkeypatch.setenv("LOCAL_RANK", "2")
+    assert dist.get_node_local_rank(fallback_rank=3) == 2
+    assert dist.is_backend_available("gloo") and dist.is_backend_available("MPI")
+    assert not dist.is_backend_available("bogus")
+    assert dist.get_default_backend_for_device("cpu") == "gloo"
+    assert dist.get_default_backend_for_device(disttorch.device("cuda", 0)) == "nccl"
+    with pytest.raises(ValueError, match="Default backend not registered for device : meta"):
+        dist.get_default_backend_for_device("meta")
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_new_subgroups_checks_against_torch(monkeypatch):
+    # a world of one: the size checks run before any group is made
+    dist.init_process_group("gloo")
+    try:
+        with pytest.raises(ValueError, match=r"The arg 'group_size' \(0\) must be positive"):
+            dist.new_subgroups(group_size=0)
+        with pytest.raises(ValueError, match=r"must not exceed the world size \(1\)"):
+            dist.new_subgroups(group_size=2)
+        mine, groups = dist.new_subgroups(group_size=1)
+        assert dist.get_process_group_ranks(mine) == [0] and len(groups) == 1
+    finally:
+        dist.destroy_process_group()
