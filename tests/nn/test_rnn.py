@@ -534,3 +534,16 @@ def test_inplace_change_of_output_is_caught():
     out.add_(1)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         out.sum().backward()
+
+
+def test_packed_sequence_pin_memory_pins_its_tensors():
+    from disttorch.cuda import _simulated
+    from disttorch.nn.utils.rnn import pack_sequence
+    packed = pack_sequence([disttorch.ones(3), disttorch.ones(2)], enforce_sorted=False)
+    assert not packed.is_pinned()
+    with _simulated.simulate():
+        pinned = packed.pin_memory()
+        assert pinned is not packed and pinned.is_pinned()
+        assert pinned.sorted_indices.is_pinned() and pinned.unsorted_indices.is_pinned()
+        assert pinned.batch_sizes.tolist() == packed.batch_sizes.tolist()
+        assert pinned.pin_memory() is pinned
