@@ -58,12 +58,10 @@ def _new_segment(size):
     fd = os.memfd_create("disttorch_shared", os.MFD_CLOEXEC)
     try:
         os.ftruncate(fd, size)
-        mm = mmap.mmap(fd, size)
     except BaseException:
         os.close(fd)
         raise
-    _register(mm, fd, size)
-    return mm
+    return map_segment(fd, size)
 
 
 def share_array(array):
@@ -83,7 +81,8 @@ def rebase(view, old_root, new_root):
 
 
 def map_segment(fd, size):
-    """Map a segment received from another process; ``fd`` now belongs to the mapping."""
+    """Map the segment behind ``fd`` (made here or received from another process); ``fd``
+    now belongs to the mapping, which closes it."""
     try:
         mm = mmap.mmap(fd, size)
     except BaseException:

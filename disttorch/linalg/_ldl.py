@@ -278,6 +278,19 @@ def ldl_factor(A, *, hermitian=False, out=None):
     return ldl_factor_result(LD, pivots)
 
 
+def check_rhs(name, B, A):
+    """PyTorch's checks of a solver's right-hand side ``B`` against its square ``A`` (or
+    factor): matching sizes, then one dtype."""
+    n = A.shape[-1]
+    if B.shape[-2] != n:
+        raise RuntimeError(f"Incompatible matrix sizes for {name}: each A matrix is {n} by {n} "
+                           f"but each b matrix is {B.shape[-2]} by {B.shape[-1]}")
+    if B.dtype != A.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
+                           f"{_red.scalar_type_name(B)} and A of type "
+                           f"{_red.scalar_type_name(A)} instead.")
+
+
 def ldl_solve(LD, pivots, B, *, hermitian=False, out=None):
     """The solution ``X`` of ``A X = B`` from ``(LD, pivots)`` of :func:`ldl_factor`; batch dims
     of ``LD`` and ``B`` broadcast. Not differentiable (as in PyTorch)."""
@@ -297,14 +310,7 @@ def ldl_solve(LD, pivots, B, *, hermitian=False, out=None):
     if piv.dtype.kind not in "iu":
         raise RuntimeError(f"{name}: Expected pivots to be integers. Got "
                            f"{_red.scalar_type_name(pivots)}")
-    if b.shape[-2] != ld.shape[-1]:
-        raise RuntimeError(f"Incompatible matrix sizes for {name}: each A matrix is "
-                           f"{ld.shape[-1]} by {ld.shape[-1]} but each b matrix is "
-                           f"{b.shape[-2]} by {b.shape[-1]}")
-    if b.dtype != ld.dtype:
-        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
-                           f"{_red.scalar_type_name(B)} and A of type "
-                           f"{_red.scalar_type_name(LD)} instead.")
+    check_rhs(name, B, LD)
     # a host check on the CPU only, as PyTorch's (on CUDA it would synchronise)
     if isinstance(piv, np.ndarray) and piv.size and (np.abs(piv) > ld.shape[-1]).any() | \
             (piv == 0).any():

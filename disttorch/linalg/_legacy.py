@@ -10,6 +10,7 @@ from ..autograd.function import Node
 from ..ops import reduction as _red
 from ..ops._util import sum_to
 from ..tensor import Tensor
+from ._ldl import check_rhs
 from ._lu import _mH, _trsolve
 
 __all__ = ["qr", "slogdet", "cholesky_solve", "cholesky_inverse", "geqrf", "ormqr"]
@@ -58,14 +59,7 @@ def cholesky_solve(B, L, upper=False, *, out=None):
     if L.shape[-1] != L.shape[-2]:
         raise RuntimeError(f"A must be batches of square matrices, but they are "
                            f"{L.shape[-2]} by {L.shape[-1]} matrices")
-    if L.shape[-1] != B.shape[-2]:
-        raise RuntimeError(f"Incompatible matrix sizes for cholesky_solve: each A matrix is "
-                           f"{L.shape[-2]} by {L.shape[-1]} but each b matrix is {B.shape[-2]} by "
-                           f"{B.shape[-1]}")
-    if B.dtype != L.dtype:
-        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
-                           f"{_red.scalar_type_name(B)} and A of type {_red.scalar_type_name(L)} "
-                           f"instead.")
+    check_rhs("cholesky_solve", B, L)
     if not _float_kind(B):
         raise _not_implemented("cholesky_solve_cpu", B)
     from ..ops.linalg import _broadcast_batch
