@@ -35,7 +35,20 @@ CASES = {
     "logdet": lambda t: disttorch.logdet(t[:, :3] @ t[:, :3].T + disttorch.eye(3, device=t.device)),
     "tensorinv": lambda t: disttorch.linalg.tensorinv(t[:, :3] + 3 * disttorch.eye(3, device=t.device),
                                                       ind=1),
+    "cholesky_solve": lambda t: disttorch.cholesky_solve(t[:, 3:], _factor(t)),
+    "cholesky_inverse": lambda t: disttorch.cholesky_inverse(_factor(t), upper=False),
+    "ormqr": lambda t: disttorch.ormqr(*disttorch.geqrf(t.detach()[:, :3]), t, True, True),
+    "geqrf": lambda t: disttorch.geqrf(t.detach()).a,
+    "qr_wide": lambda t: disttorch.linalg.qr(t).R,
+    "slogdet": lambda t: disttorch.slogdet(t[:, :3]).logabsdet,
+    "view_as_real": lambda t: disttorch.view_as_real(
+        disttorch.view_as_complex(t.detach()[:, :4].reshape(3, 2, 2).contiguous())),
 }
+
+
+def _factor(t):
+    spd = t[:, :3] @ t[:, :3].T + 3 * disttorch.eye(3, dtype=t.dtype, device=t.device)
+    return disttorch.linalg.cholesky(spd)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
