@@ -13,7 +13,8 @@ Sections: import time; autograd per-op overhead; convolution forward/backward; o
 steps; a ResNet-18 training step; the four training workloads (MLP, CNN,
 transformer LM, LSTM) at one and two threads, step time and peak memory, each in a fresh
 process per framework; DataLoader throughput; all-reduce bandwidth against raw mpi4py; DDP
-scaling against torch's DDP over gloo; launcher start-up against torchrun.
+scaling against torch's DDP over gloo; launcher start-up against torchrun. On request
+(``--only instructions``), per-op instruction counts under Valgrind's Callgrind.
 
 The machine is shared and noisy: the frameworks alternate, each figure is a median, and
 every measurement of the training workloads runs in its own process (so peak memory is the
@@ -273,6 +274,20 @@ def bench_overhead(rounds):
                  ours * 1e6, theirs * 1e6)]
 
 
+def bench_instructions(number):
+    """Per-op instruction counts under Callgrind (deterministic, unlike the wall times):
+    opt-in (``--only instructions``), as importing torch under Valgrind takes minutes."""
+    import shutil
+    if shutil.which("valgrind") is None:
+        print("  skipped: valgrind is not installed")
+        return []
+    import torch
+    from benchmarks.bench_instructions import STATEMENTS, measure
+    ours, theirs = measure(None, number), measure(torch, number)
+    return [_row("Instructions (Callgrind)", label, "instr/op", ours[label], theirs[label])
+            for label, _ in STATEMENTS]
+
+
 def bench_conv(rounds):
     result = _worker(["conv", "both", rounds])
     return [_row("Convolution", f"conv2d 1->32->64 3x3, batch 64, 28x28, {label}, 1 thread",
@@ -426,8 +441,9 @@ def main(argv=None):
     parser.add_argument("--out", default=RESULTS, help="directory for report.md/.json/.png")
     parser.add_argument("--only", nargs="+", choices=["import", "overhead", "conv", "optim",
                                                       "resnet", "training", "loader",
-                                                      "distributed", "launcher"],
-                        help="run only these sections")
+                                                      "distributed", "launcher",
+                                                      "instructions"],
+                        help="run only these sections (instructions: only when named)")
     parser.add_argument("--update-readme", action="store_true",
                         help="replace the benchmark table in README.md")
     args = parser.parse_args(argv)
@@ -442,11 +458,12 @@ def main(argv=None):
         "loader": lambda: bench_loader(20000 if args.quick else 60000, 2 if args.quick else 3),
         "distributed": bench_distributed,
         "launcher": lambda: bench_launcher(rounds),
+        "instructions": lambda: bench_instructions(100 if args.quick else 200),
     }
     rows = []
     started = time.perf_counter()
     for name, run in sections.items():
-        if args.only and name not in args.only:
+        if args.only and name not in args.only or not args.only and name == "instructions":
             continue
         print(f"[{time.perf_counter() - started:6.0f} s] {name}", flush=True)
         rows += run()

@@ -195,6 +195,11 @@ def test_counts_scale_with_number_and_exclude_setup():
     first, second = small.collect_callgrind(number=20, repeats=2, retain_out_file=True)
     large = Timer("x + y", setup=setup, globals={"x": x}).collect_callgrind(
         number=40, collect_baseline=False)
+    # several statements in one process, each counted on its own
+    many = callgrind.collect_statements(["x + y", "x + y + y"], setup, {"x": x}, number=40)
+    assert many["x + y"].counts() / 40 == pytest.approx(second.counts() / 20, rel=0.05)
+    assert many["x + y + y"].counts() > 1.5 * many["x + y"].counts()
+    assert many["x + y"].baseline_exclusive_stats.sum() > 0
     assert isinstance(first, CallgrindStats) and first.number_per_run == 20
     # a statement through Python and numpy: thousands of instructions a run, no more
     per_run = second.counts() / 20

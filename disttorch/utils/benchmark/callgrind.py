@@ -21,7 +21,7 @@ import textwrap
 import types
 from typing import NamedTuple
 
-__all__ = ["FunctionCount", "FunctionCounts", "CallgrindStats", "collect"]
+__all__ = ["FunctionCount", "FunctionCounts", "CallgrindStats", "collect", "collect_statements"]
 
 _TOGGLE = "_PyEval_CallTracing"
 # nesting levels Callgrind tells apart: deeper activations share the last level's name, and
@@ -324,18 +324,48 @@ def _valgrind():
 
 def collect(task_spec, globals_, number, repeats, collect_baseline, retain_out_file):
     """Run ``task_spec`` under Callgrind: one :class:`CallgrindStats` per repeat."""
-    if number < 1:
-        raise ValueError(f"number must be positive, got {number}")
     if repeats < 1:
         raise ValueError(f"repeats must be positive, got {repeats}")
+    base, texts = _measure([task_spec.stmt], task_spec.setup, task_spec.num_threads, globals_,
+                           number, repeats, collect_baseline)
+    return [_stats(task_spec, number, base, text, retain_out_file) for text in texts]
+
+
+def collect_statements(statements, setup="pass", globals=None, number=100, num_threads=1):
+    """Count each of ``statements`` (after one shared ``setup``) in one process under
+    Callgrind: ``{statement: CallgrindStats}``. One interpreter start for many statements,
+    which matters where importing the library under Valgrind takes minutes."""
+    from .common import TaskSpec
+    setup = textwrap.dedent(setup).strip()
+    statements = [textwrap.dedent(stmt).strip() for stmt in statements]
+    base, texts = _measure(statements, setup, num_threads, dict(globals or {}), number, 1, True)
+    return {stmt: _stats(TaskSpec(stmt, setup, num_threads=num_threads), number, base, text,
+                         False) for stmt, text in zip(statements, texts)}
+
+
+def _stats(task_spec, number, base, text, retain_out_file):
+    inclusive, exclusive = parse_callgrind_out(text)
+    return CallgrindStats(
+        task_spec=task_spec, number_per_run=number,
+        built_with_debug_symbols=_has_line_info(exclusive),
+        baseline_inclusive_stats=base[0], baseline_exclusive_stats=base[1],
+        stmt_inclusive_stats=FunctionCounts._from_dict(inclusive, True),
+        stmt_exclusive_stats=FunctionCounts._from_dict(exclusive, False),
+        stmt_callgrind_out=text if retain_out_file else None)
+
+
+def _measure(statements, setup, num_threads, globals_, number, repeats, collect_baseline):
+    """Run the child under Valgrind: ``((baseline inclusive, exclusive), [callgrind.out text
+    per statement and repeat])``."""
+    if number < 1:
+        raise ValueError(f"number must be positive, got {number}")
     valgrind = _valgrind()
     modules, values = _picklable_globals(globals_)
     with tempfile.TemporaryDirectory(prefix="disttorch_callgrind_") as workdir:
         spec_path = os.path.join(workdir, "spec.pkl")
         with open(spec_path, "wb") as f:
-            pickle.dump({"stmt": task_spec.stmt, "setup": task_spec.setup,
-                         "num_threads": task_spec.num_threads, "number": number,
-                         "repeats": repeats, "baseline": collect_baseline,
+            pickle.dump({"stmts": statements, "setup": setup, "num_threads": num_threads,
+                         "number": number, "repeats": repeats, "baseline": collect_baseline,
                          "modules": modules, "values": values}, f)
         out = os.path.join(workdir, "callgrind.out")
         env = dict(os.environ)
@@ -352,7 +382,8 @@ def collect(task_spec, globals_, number, repeats, collect_baseline, retain_out_f
         if done.returncode != 0:
             raise RuntimeError(f"The statement failed under Callgrind (exit code "
                                f"{done.returncode}):\n{_tail(done.stderr)}")
-        dumps = [f"{out}.{i}" for i in range(1, repeats + 1 + bool(collect_baseline))]
+        count = len(statements) * repeats + bool(collect_baseline)
+        dumps = [f"{out}.{i}" for i in range(1, count + 1)]
         missing = [d for d in dumps if not os.path.exists(d)]
         if missing:
             raise RuntimeError(f"Callgrind wrote {len(dumps) - len(missing)} of {len(dumps)} "
@@ -363,21 +394,11 @@ def collect(task_spec, globals_, number, repeats, collect_baseline, retain_out_f
             with open(path) as f:
                 texts.append(f.read())
     if collect_baseline:
-        base_inclusive, base_exclusive = (FunctionCounts._from_dict(c, inc) for c, inc in
-                                          zip(parse_callgrind_out(texts.pop(0)), (True, False)))
+        base = tuple(FunctionCounts._from_dict(c, inc) for c, inc in
+                     zip(parse_callgrind_out(texts.pop(0)), (True, False)))
     else:
-        base_inclusive, base_exclusive = FunctionCounts((), True), FunctionCounts((), False)
-    results = []
-    for text in texts:
-        inclusive, exclusive = parse_callgrind_out(text)
-        results.append(CallgrindStats(
-            task_spec=task_spec, number_per_run=number,
-            built_with_debug_symbols=_has_line_info(exclusive),
-            baseline_inclusive_stats=base_inclusive, baseline_exclusive_stats=base_exclusive,
-            stmt_inclusive_stats=FunctionCounts._from_dict(inclusive, True),
-            stmt_exclusive_stats=FunctionCounts._from_dict(exclusive, False),
-            stmt_callgrind_out=text if retain_out_file else None))
-    return results
+        base = (FunctionCounts((), True), FunctionCounts((), False))
+    return base, texts
 
 
 def _has_line_info(exclusive):
@@ -401,22 +422,32 @@ def _child(spec_path):
     namespace.update(spec["values"])
     namespace.setdefault("torch", disttorch)
     namespace.setdefault("disttorch", disttorch)
-    disttorch.set_num_threads(spec["num_threads"])
+    # the thread count of whichever library the statement runs (torch itself, when a
+    # comparison passes it as `torch`)
+    libraries = {id(disttorch): disttorch, id(namespace["torch"]): namespace["torch"]}
+    for library in libraries.values():
+        library.set_num_threads(spec["num_threads"])
     exec(compile(spec["setup"], "<setup>", "exec"), namespace)
-    loops = {}
-    for name, body in (("stmt", spec["stmt"]), ("baseline", "pass")):
+
+    def loop(name, body):
         source = (f"def __callgrind_{name}(__number):\n    for _ in range(__number):\n"
                   + textwrap.indent(body, " " * 8) + "\n")
         exec(compile(source, f"<{name}>", "exec"), namespace)
-        loops[name] = namespace.pop(f"__callgrind_{name}")
-    # not part of the statement's cost: lazily built state (caches, first-call imports) and
+        return namespace.pop(f"__callgrind_{name}")
+
+    baseline = loop("baseline", "pass")
+    statements = [loop(f"stmt{i}", stmt) for i, stmt in enumerate(spec["stmts"])]
+    number = spec["number"]
+    # not part of a statement's cost: lazily built state (caches, first-call imports) and
     # CPython's specialisation of the loops' byte code, which happens over their first runs
-    loops["baseline"](spec["number"])
-    loops["stmt"](min(spec["number"], _WARMUP_RUNS))
+    baseline(number)
+    for run in statements:
+        run(min(number, _WARMUP_RUNS))
     if spec["baseline"]:
-        sys.call_tracing(loops["baseline"], (spec["number"],))
-    for _ in range(spec["repeats"]):
-        sys.call_tracing(loops["stmt"], (spec["number"],))
+        sys.call_tracing(baseline, (number,))
+    for run in statements:
+        for _ in range(spec["repeats"]):
+            sys.call_tracing(run, (number,))
 
 
 if __name__ == "__main__":
