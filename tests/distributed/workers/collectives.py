@@ -158,6 +158,16 @@ if n >= 2:
         w.wait()
         assert y.tolist() == [3.0]
 
+# batched point to point: a ring where every rank sends before it receives (one NCCL group)
+if n >= 2:
+    right, left = (rank + 1) % n, (rank - 1) % n
+    incoming = zeros(3)
+    works = dist.batch_isend_irecv([dist.P2POp(dist.isend, T([float(rank)] * 3), right),
+                                    dist.P2POp(dist.irecv, incoming, left)])
+    for w in works:
+        w.wait()
+    assert incoming.tolist() == [float(left)] * 3, incoming
+
 # a receive buffer smaller than the message is named (MPI's own error says "see MPI_ERROR")
 if n >= 2 and BACKEND == "gloo":
     if rank == 0:
