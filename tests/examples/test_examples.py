@@ -87,3 +87,11 @@ def test_launcher_restarts_and_resumes(tmp_path):
                 "--crash-at-step", "30"], tmp_path, timeout=240)
     assert "resumed from runs/digits/checkpoint.pt at epoch 1" in out
     assert "final test accuracy" in out and "on 2 worker(s)" in out
+
+
+def test_hogwild_workers_train_the_parents_shared_model(tmp_path):
+    out = _run(_example("hogwild_digits.py", "--processes", "2", "--epochs", "3"), tmp_path)
+    assert "2 processes, 138 steps in all, shared parameters: True" in out, out
+    before, after = (float(v) for v in out.splitlines()[-1].split()[2::2])
+    # the parent never trained: only the workers' writes to the shared pages can do this
+    assert before < 0.3 and after > 0.9, out
