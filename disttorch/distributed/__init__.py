@@ -10,7 +10,8 @@ import os
 
 from .process_group import (ReduceOp, ProcessGroup, Backend, register_backend, DistBackendError,
                             DistTimeoutError, DistError, DistStoreError, DistNetworkError,
-                            default_pg_timeout)
+                            default_pg_timeout, DebugLevel, get_debug_level, set_debug_level,
+                            set_debug_level_from_env)
 from .store import Store, HashStore, FileStore, TCPStore, PrefixStore
 from ._work import Work
 from . import _objects
@@ -29,7 +30,8 @@ __all__ = ["is_available", "is_mpi_available", "is_nccl_available", "is_gloo_ava
            "get_node_local_rank", "new_subgroups", "new_subgroups_by_enumeration",
            "get_pg_count", "is_backend_available", "get_default_backend_for_device",
            "DistError", "DistStoreError", "DistNetworkError", "Store", "HashStore", "FileStore",
-           "TCPStore", "PrefixStore"]
+           "TCPStore", "PrefixStore", "DebugLevel", "get_debug_level", "set_debug_level",
+           "set_debug_level_from_env"]
 
 
 class GroupMember:

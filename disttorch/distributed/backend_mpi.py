@@ -13,7 +13,8 @@ import numpy as np
 
 from .._backend import to_numpy, is_cuda_array
 from ._work import Work
-from .process_group import ProcessGroup, ReduceOp, DistTimeoutError, DistBackendError
+from .process_group import (ProcessGroup, ReduceOp, DistTimeoutError, DistBackendError,
+                            DebugLevel, get_debug_level)
 
 
 def _mpi():
@@ -200,7 +201,7 @@ class ProcessGroupMPI(ProcessGroup):
         self.seq = 0
         self.pending = []
         self.board = JoinBoard(comm)
-        self.debug = os.environ.get("TORCH_DISTRIBUTED_DEBUG", "").upper() == "DETAIL" or \
+        self.debug = get_debug_level() == DebugLevel.DETAIL or \
             os.environ.get("DISTTORCH_DEBUG", "").upper() == "DETAIL"
         self.seq_lock = threading.Lock()
         self.launcher = None

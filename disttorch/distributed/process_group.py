@@ -1,11 +1,54 @@
 """The ``ProcessGroup`` interface that every backend implements, and ``ReduceOp``."""
 import abc
 import datetime
+import enum
+import os
 
 __all__ = ["ReduceOp", "ProcessGroup", "Backend", "register_backend", "DistBackendError",
            "DistTimeoutError"]
 
 default_pg_timeout = datetime.timedelta(minutes=30)
+
+
+class DebugLevel(enum.IntEnum):
+    """How much the distributed package checks and reports (``TORCH_DISTRIBUTED_DEBUG``):
+    ``DETAIL`` compares every collective's arguments across ranks before running it."""
+    OFF = 0
+    INFO = 1
+    DETAIL = 2
+
+
+def _level_from_env():
+    value = os.environ.get("TORCH_DISTRIBUTED_DEBUG", "OFF").upper()
+    if value not in DebugLevel.__members__:
+        raise ValueError("The value of TORCH_DISTRIBUTED_DEBUG must be OFF, INFO, or DETAIL.")
+    return DebugLevel[value]
+
+
+_debug_level = [DebugLevel.OFF]
+
+
+def get_debug_level():
+    """The current :class:`DebugLevel` (from ``TORCH_DISTRIBUTED_DEBUG`` at import)."""
+    return _debug_level[0]
+
+
+def set_debug_level(level):
+    """Set the :class:`DebugLevel`; process groups made afterwards follow it."""
+    _debug_level[0] = DebugLevel(level)
+
+
+def set_debug_level_from_env():
+    """Read the level again from ``TORCH_DISTRIBUTED_DEBUG``."""
+    _debug_level[0] = _level_from_env()
+
+
+try:
+    set_debug_level_from_env()
+except ValueError:
+    # a bad value is reported when the level is asked for from the environment again, as
+    # PyTorch does; importing the package does not fail on it
+    pass
 
 
 class DistError(RuntimeError):

@@ -101,3 +101,27 @@ def test_new_subgroups_checks_against_torch(monkeypatch):
         assert dist.get_process_group_ranks(mine) == [0] and len(groups) == 1
     finally:
         dist.destroy_process_group()
+
+
+def test_debug_level_follows_the_environment_and_setters(monkeypatch):
+    previous = dist.get_debug_level()
+    try:
+        monkeypatch.setenv("TORCH_DISTRIBUTED_DEBUG", "info")
+        dist.set_debug_level_from_env()
+        assert dist.get_debug_level() is dist.DebugLevel.INFO
+        dist.set_debug_level(dist.DebugLevel.DETAIL)
+        assert dist.get_debug_level() == 2
+        monkeypatch.setenv("TORCH_DISTRIBUTED_DEBUG", "bogus")
+        with pytest.raises(ValueError, match="must be OFF, INFO, or DETAIL"):
+            dist.set_debug_level_from_env()
+        assert list(dist.DebugLevel.__members__) == ["OFF", "INFO", "DETAIL"]
+    finally:
+        dist.set_debug_level(previous)
+
+
+def test_debug_level_set_in_code_turns_on_argument_checks(mpirun):
+    # the DETAIL checks of test_debug_mode_reports_mismatched_shapes, asked for in code
+    proc = mpirun("debug_mismatch.py", 2, "set-in-code")
+    assert "rank 0 called allreduce with [[[2], '<f4']" in proc.stdout
+    # (without DETAIL the mismatched all_reduce is not checked at all)
+    assert "MISMATCH" not in mpirun("debug_mismatch.py", 2).stdout
