@@ -31,7 +31,8 @@ __all__ = ["is_available", "is_mpi_available", "is_nccl_available", "is_gloo_ava
            "get_pg_count", "is_backend_available", "get_default_backend_for_device",
            "DistError", "DistStoreError", "DistNetworkError", "Store", "HashStore", "FileStore",
            "TCPStore", "PrefixStore", "DebugLevel", "get_debug_level", "set_debug_level",
-           "set_debug_level_from_env"]
+           "set_debug_level_from_env", "supports_complex", "is_ucc_available",
+           "is_xccl_available", "get_backend_config", "breakpoint"]
 
 
 class GroupMember:
@@ -342,6 +343,82 @@ def get_default_backend_for_device(device):
     if backend is None:
         raise ValueError(f"Default backend not registered for device : {device}")
     return backend
+
+
+def supports_complex(reduceOp):
+    """Whether ``reduceOp`` is defined on complex tensors (not MAX, MIN, PRODUCT or the
+    bitwise ops)."""
+    return reduceOp not in (ReduceOp.MAX, ReduceOp.MIN, ReduceOp.PRODUCT, ReduceOp.BAND,
+                            ReduceOp.BOR, ReduceOp.BXOR)
+
+
+def is_ucc_available():
+    return False
+
+
+def is_xccl_available():
+    return False
+
+
+def get_backend_config(group=None):
+    """Which backend serves each device type for ``group``, as PyTorch writes it
+    (``"cpu:gloo,cuda:gloo"``, ``"cuda:nccl"``)."""
+    backend = get_backend(group)
+    return "cuda:nccl" if backend == Backend.NCCL else f"cpu:{backend},cuda:{backend}"
+
+
+_breakpoint_hits = {}
+
+
+class _DistributedPdb:
+    """pdb reading the terminal (``/dev/stdin``): under a launcher a rank's ``sys.stdin`` is
+    often not the user's terminal."""
+
+    def __new__(cls):
+        import pdb
+
+        class DistributedPdb(pdb.Pdb):
+            def interaction(self, *args, **kwargs):
+                import sys
+                saved = sys.stdin
+                try:
+                    with open("/dev/stdin") as terminal:
+                        sys.stdin = terminal
+                        self.stdin = terminal
+                        return super().interaction(*args, **kwargs)
+                finally:
+                    sys.stdin = saved
+                    self.stdin = saved
+        return DistributedPdb()
+
+
+def breakpoint(rank=0, skip=0, timeout_s=3600):
+    """Stop in pdb on ``rank`` only; every other rank waits (in a barrier) until it goes on.
+
+    Args:
+        rank (int): the rank that stops.
+        skip (int): pass this breakpoint (at this place in the code) that many times first.
+        timeout_s (float, optional): the groups' timeout while the debugger runs, so that the
+            waiting ranks do not give up.
+    """
+    import sys
+    caller = sys._getframe(1)
+    if skip > 0:
+        where = (caller.f_code.co_filename, caller.f_lineno)
+        _breakpoint_hits[where] = _breakpoint_hits.get(where, 0) + 1
+        if _breakpoint_hits[where] <= skip:
+            return
+    if timeout_s is not None:
+        timeout = datetime.timedelta(seconds=timeout_s)
+        for pg in [_require_init()] + list(_State.groups.values()):
+            pg.timeout = timeout
+    if get_rank() == rank:
+        debugger = _DistributedPdb()
+        debugger.message(f"\n!!! ATTENTION !!!\n\nType 'up' to get to the frame that called "
+                         f"dist.breakpoint(rank={rank})\n")
+        # stops here, before the barrier, as PyTorch's does: 'up' is the caller
+        debugger.set_trace()
+    barrier()
 
 
 def _split_with_backend(world, backend, ranks, timeout, name):

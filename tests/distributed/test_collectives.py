@@ -125,3 +125,34 @@ def test_debug_level_set_in_code_turns_on_argument_checks(mpirun):
     assert "rank 0 called allreduce with [[[2], '<f4']" in proc.stdout
     # (without DETAIL the mismatched all_reduce is not checked at all)
     assert "MISMATCH" not in mpirun("debug_mismatch.py", 2).stdout
+
+
+def test_breakpoint_stops_one_rank_after_skipping(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from tests.distributed.conftest import WORKERS, _mpiexec
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=root, OMP_NUM_THREADS="1")
+    proc = subprocess.run([_mpiexec(), "-n", "2", sys.executable,
+                           os.path.join(WORKERS, "breakpoint.py")],
+                          input="up\np secret + 1\nc\n", capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # one stop (the third pass), on rank 0, whose caller's frame is one 'up' away
+    assert proc.stdout.count("!!! ATTENTION !!!") == 1
+    assert "\n(Pdb) 42\n" in proc.stdout or "(Pdb) 42" in proc.stdout, proc.stdout
+    assert "rank 0 passed" in proc.stdout and "rank 1 passed" in proc.stdout
+
+
+def test_small_distributed_queries():
+    assert dist.supports_complex(dist.ReduceOp.SUM) and dist.supports_complex(dist.ReduceOp.AVG)
+    assert not any(dist.supports_complex(op) for op in (
+        dist.ReduceOp.MAX, dist.ReduceOp.MIN, dist.ReduceOp.PRODUCT, dist.ReduceOp.BAND,
+        dist.ReduceOp.BOR, dist.ReduceOp.BXOR))
+    assert not dist.is_ucc_available() and not dist.is_xccl_available()
+    dist.init_process_group("gloo")
+    try:
+        assert dist.get_backend_config() == "cpu:gloo,cuda:gloo"
+    finally:
+        dist.destroy_process_group()
