@@ -370,26 +370,22 @@ def get_backend_config(group=None):
 _breakpoint_hits = {}
 
 
-class _DistributedPdb:
-    """pdb reading the terminal (``/dev/stdin``): under a launcher a rank's ``sys.stdin`` is
-    often not the user's terminal."""
+def _terminal_pdb():
+    """A pdb that reads the terminal (``/dev/stdin``): under a launcher a rank's ``sys.stdin``
+    is often not the user's terminal. (pdb is imported only when a breakpoint is hit.)"""
+    import pdb
+    import sys
 
-    def __new__(cls):
-        import pdb
-
-        class DistributedPdb(pdb.Pdb):
-            def interaction(self, *args, **kwargs):
-                import sys
-                saved = sys.stdin
-                try:
-                    with open("/dev/stdin") as terminal:
-                        sys.stdin = terminal
-                        self.stdin = terminal
-                        return super().interaction(*args, **kwargs)
-                finally:
-                    sys.stdin = saved
-                    self.stdin = saved
-        return DistributedPdb()
+    class TerminalPdb(pdb.Pdb):
+        def interaction(self, *args, **kwargs):
+            saved = sys.stdin
+            try:
+                with open("/dev/stdin") as terminal:
+                    sys.stdin = self.stdin = terminal
+                    return super().interaction(*args, **kwargs)
+            finally:
+                sys.stdin = self.stdin = saved
+    return TerminalPdb()
 
 
 def breakpoint(rank=0, skip=0, timeout_s=3600):
@@ -413,7 +409,7 @@ def breakpoint(rank=0, skip=0, timeout_s=3600):
         for pg in [_require_init()] + list(_State.groups.values()):
             pg.timeout = timeout
     if get_rank() == rank:
-        debugger = _DistributedPdb()
+        debugger = _terminal_pdb()
         debugger.message(f"\n!!! ATTENTION !!!\n\nType 'up' to get to the frame that called "
                          f"dist.breakpoint(rank={rank})\n")
         # stops here, before the barrier, as PyTorch's does: 'up' is the caller

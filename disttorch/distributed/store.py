@@ -118,8 +118,7 @@ class Store:
     """
 
     def __init__(self, timeout=_DEFAULT_TIMEOUT):
-        self._timeout = timeout if isinstance(timeout, datetime.timedelta) else \
-            datetime.timedelta(seconds=float(timeout))
+        self.set_timeout(timeout)
 
     @property
     def timeout(self):
@@ -209,7 +208,7 @@ class PrefixStore(Store):
     """``store`` with every key put under ``prefix + "/"``."""
 
     def __init__(self, prefix, store):
-        super().__init__(store.timeout)
+        # the timeout is the underlying store's (set_timeout passes it on)
         self._prefix = prefix + "/"
         self.underlying_store = store
 

@@ -297,6 +297,16 @@ def record_mismatch(failures, label, expected, actual, rtol=1e-2):
         failures.append(f"{label}: {actual}, torch {expected}")
 
 
+def assert_same_outcomes(cases, rtol=1e-2, show=20):
+    """For each ``(label, outcome_of)`` case compare ``outcome_of(torch)`` with
+    ``outcome_of(disttorch)`` (see :func:`record_mismatch`); one assertion lists the first
+    ``show`` cases that differ."""
+    failures = []
+    for label, outcome_of in cases:
+        record_mismatch(failures, label, outcome_of(torch), outcome_of(disttorch), rtol)
+    assert not failures, "\n".join(failures[:show])
+
+
 def outcome(lib, produce, errors=SWEEP_ERRORS, shape=False):
     """:func:`summary` of the tensor ``produce()`` returns (and its shape, with ``shape``), or the
     name of the exception (of ``errors``) it raised."""

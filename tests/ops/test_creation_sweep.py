@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import disttorch
-from tests.ops.harness import (SWEEP_ERRORS, outcome, record_mismatch, requires_torch, summary,
+from tests.ops.harness import (SWEEP_ERRORS, assert_same_outcomes, outcome, record_mismatch, requires_torch, summary,
                                torch)
 
 _ERRORS = SWEEP_ERRORS + (ValueError, OverflowError)
@@ -76,9 +76,7 @@ def _outcome(lib, name):
 @requires_torch
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_creation_matches_torch(name):
-    failures = []
-    record_mismatch(failures, name, _outcome(torch, name), _outcome(disttorch, name))
-    assert not failures, failures[0]
+    assert_same_outcomes([(name, lambda lib: _outcome(lib, name))])
 
 
 # Python numbers into an integer dtype: PyTorch's checked conversion

@@ -8,7 +8,7 @@ import warnings
 import pytest
 
 import disttorch
-from tests.ops.harness import record_mismatch, requires_torch, summary, torch
+from tests.ops.harness import assert_same_outcomes, requires_torch, summary
 
 _ERRORS = (IndexError, RuntimeError, TypeError, ValueError, NotImplementedError)
 
@@ -94,10 +94,8 @@ def _write(lib, name):
 @requires_torch
 @pytest.mark.parametrize("name", NAMES)
 def test_indexing_matches_torch(name):
-    failures = []
-    record_mismatch(failures, f"x[{name}]", _read(torch, name), _read(disttorch, name))
-    record_mismatch(failures, f"x[{name}] = -7", _write(torch, name), _write(disttorch, name))
-    assert not failures, "\n".join(failures)
+    assert_same_outcomes([(f"x[{name}]", lambda lib: _read(lib, name)),
+                          (f"x[{name}] = -7", lambda lib: _write(lib, name))])
 
 
 def test_uint8_index_warns_as_torch():

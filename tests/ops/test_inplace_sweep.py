@@ -5,9 +5,8 @@ import itertools
 
 import pytest
 
-import disttorch
-from tests.ops.harness import (SWEEP_ERRORS, dtype_tensor, record_mismatch, requires_bf16,
-                               requires_torch, summary, torch)
+from tests.ops.harness import (SWEEP_ERRORS, assert_same_outcomes, dtype_tensor, requires_bf16,
+                               requires_torch, summary)
 
 DTYPES = ["bool", "uint8", "int8", "int32", "int64", "float16", "bfloat16", "float32",
           "float64"]
@@ -59,12 +58,9 @@ def _outcome(lib, name, da, db):
 @requires_bf16
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_inplace_ops_match_torch(name):
-    failures = []
     pairs = list(itertools.product(DTYPES, DTYPES)) + [(d, s) for d in DTYPES
                                                        for s in (2, 2.5, True)]
-    for da, db in pairs:
-        if (name, da) in _SKIP or (name in _TENSOR_ONLY and not isinstance(db, str)):
-            continue
-        record_mismatch(failures, f"{name}({da}, {db!r})", _outcome(torch, name, da, db),
-                        _outcome(disttorch, name, da, db))
-    assert not failures, "\n".join(failures[:20])
+    assert_same_outcomes(
+        (f"{name}({da}, {db!r})", lambda lib, da=da, db=db: _outcome(lib, name, da, db))
+        for da, db in pairs
+        if (name, da) not in _SKIP and not (name in _TENSOR_ONLY and not isinstance(db, str)))

@@ -5,9 +5,8 @@ import itertools
 
 import pytest
 
-import disttorch
-from tests.ops.harness import (SWEEP_DTYPES as DTYPES, dtype_tensor, outcome, record_mismatch,
-                               requires_bf16, requires_torch, torch)
+from tests.ops.harness import (SWEEP_DTYPES as DTYPES, assert_same_outcomes, dtype_tensor, outcome,
+                               requires_bf16, requires_torch)
 
 SCALARS = [2, 2.5, True]
 OPS = {
@@ -41,9 +40,7 @@ def _outcome(lib, name, da, db):
 @requires_bf16
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_binary_op_dtypes_match_torch(name):
-    failures = []
     pairs = list(itertools.product(DTYPES, DTYPES)) + [(d, s) for d in DTYPES for s in SCALARS]
-    for da, db in pairs:
-        record_mismatch(failures, f"{name}({da}, {db!r})", _outcome(torch, name, da, db),
-                        _outcome(disttorch, name, da, db))
-    assert not failures, "\n".join(failures[:20])
+    assert_same_outcomes(
+        (f"{name}({da}, {db!r})", lambda lib, da=da, db=db: _outcome(lib, name, da, db))
+        for da, db in pairs)

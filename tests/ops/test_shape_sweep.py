@@ -3,7 +3,8 @@ dims, -1 sizes, empty and non-contiguous inputs, out-of-range sizes) against tor
 import pytest
 
 import disttorch
-from tests.ops.harness import SWEEP_ERRORS, outcome, record_mismatch, requires_torch, torch
+from tests.ops.harness import (SWEEP_ERRORS, assert_same_outcomes, outcome, requires_torch,
+                               torch)
 
 
 def torch_or(x):
@@ -107,6 +108,4 @@ def _outcome(lib, name):
 @requires_torch
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_shape_op_matches_torch(name):
-    failures = []
-    record_mismatch(failures, name, _outcome(torch, name), _outcome(disttorch, name))
-    assert not failures, failures[0]
+    assert_same_outcomes([(name, lambda lib: _outcome(lib, name))])

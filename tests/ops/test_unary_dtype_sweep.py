@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import disttorch
-from tests.ops.harness import (SWEEP_DTYPES as DTYPES, SWEEP_ERRORS, dtype_tensor, outcome,
+from tests.ops.harness import (SWEEP_DTYPES as DTYPES, SWEEP_ERRORS, assert_same_outcomes,
+                               dtype_tensor, outcome,
                                record_mismatch, requires_bf16, requires_torch, summary, torch)
 NAMES = ["abs", "neg", "sign", "sgn", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p",
          "sqrt", "rsqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
@@ -44,11 +45,8 @@ def _outcome(lib, name, dtype):
 @requires_bf16
 @pytest.mark.parametrize("name", NAMES)
 def test_unary_op_dtypes_match_torch(name):
-    failures = []
-    for dtype in DTYPES:
-        record_mismatch(failures, f"{name}({dtype})", _outcome(torch, name, dtype),
-                        _outcome(disttorch, name, dtype))
-    assert not failures, "\n".join(failures)
+    assert_same_outcomes((f"{name}({dtype})", lambda lib, d=dtype: _outcome(lib, name, d))
+                         for dtype in DTYPES)
 
 
 @requires_torch
@@ -145,11 +143,9 @@ def _reduction_outcome(lib, name, dtype):
 @requires_bf16
 @pytest.mark.parametrize("name", sorted(REDUCTIONS))
 def test_reduction_dtypes_match_torch(name):
-    failures = []
-    for dtype in DTYPES:
-        record_mismatch(failures, f"{name}({dtype})", _reduction_outcome(torch, name, dtype),
-                        _reduction_outcome(disttorch, name, dtype))
-    assert not failures, "\n".join(failures)
+    assert_same_outcomes((f"{name}({dtype})",
+                          lambda lib, d=dtype: _reduction_outcome(lib, name, d))
+                         for dtype in DTYPES)
 
 
 CAST_FLOATS = [float("nan"), float("inf"), -float("inf"), 0.0, -0.0, 1.5, -1.5, 2.5, -2.7, 255.0,
