@@ -108,8 +108,10 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
 
     Args:
         backend: ``"mpi"``, ``"gloo"`` (served by MPI) or ``"nccl"`` (CUDA); default: MPI.
-        init_method: ``"env://"`` or None. The world comes from MPI (``mpiexec``, ``srun``,
-            ``disttorch-run``); ``RANK``/``WORLD_SIZE`` in the environment are checked against it.
+        init_method: ``"env://"`` (the default), ``"tcp://host:port"`` or ``"file:///path"``.
+            Whatever the method, the world comes from MPI (``disttorch-run``, ``mpiexec``,
+            ``srun``, or :func:`disttorch.multiprocessing.spawn`, whose processes are an MPI
+            world); ``RANK``/``WORLD_SIZE`` in the environment are checked against it.
         timeout: how long a collective may take before it raises ``DistTimeoutError``
             (default 30 minutes).
         world_size, rank: optional; must agree with MPI's view when given.
@@ -118,10 +120,10 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     """
     if _State.default is not None:
         raise ValueError("trying to initialize the default process group twice!")
-    if init_method not in (None, "env://"):
-        raise ValueError(f"init_method {init_method!r} is not supported: disttorch takes the world "
-                         "from MPI; launch the workers with disttorch-run, mpiexec or srun and use "
-                         "init_method='env://' (the default)")
+    if init_method is not None and not init_method.startswith(("env://", "tcp://", "file://")):
+        scheme = init_method.split("://")[0] if "://" in init_method else init_method
+        raise RuntimeError(f"No rendezvous handler for {scheme}:// (disttorch takes 'env://', "
+                         "'tcp://host:port' or 'file:///path'; the world itself comes from MPI)")
     if timeout is None:
         timeout = default_pg_timeout
     elif not isinstance(timeout, datetime.timedelta):
@@ -138,8 +140,10 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
             f"the environment says rank {expected_rank} of {expected_size}, but MPI sees rank {me} "
             f"of {size}. disttorch forms the world through MPI: start the workers with "
             f"`disttorch-run --nproc-per-node N script.py`, `mpiexec -n N python script.py` or "
-            f"`srun python script.py` (processes started by multiprocessing, "
-            f"disttorch.multiprocessing.spawn included, are not an MPI world).")
+            f"`srun python script.py`, or from one process with "
+            f"`disttorch.multiprocessing.spawn(fn, nprocs=N)` (processes started by "
+            f"multiprocessing.Process, or with the fork or forkserver start methods, are not "
+            f"an MPI world).")
     if name == Backend.NCCL:
         from .backend_nccl import ProcessGroupNCCL, nccl_unavailable_reason
         reason = nccl_unavailable_reason()

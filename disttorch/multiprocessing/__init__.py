@@ -4,7 +4,8 @@ Everything of :mod:`multiprocessing` is here. A CPU tensor sent through it (a ``
 ``Pipe``, a ``Process``'s arguments under the ``spawn`` or ``forkserver`` start methods) is
 moved to shared memory and received as a tensor over the same memory, so that, for example,
 processes of a Hogwild job update one set of parameters (``model.share_memory()``). Tensors
-on a GPU travel as copies. :func:`spawn` starts and watches a group of processes.
+on a GPU travel as copies. :func:`spawn` starts and watches a group of processes, which are
+also an MPI world (``init_process_group(rank=i, world_size=n)`` works in them).
 """
 import multiprocessing as _multiprocessing
 from multiprocessing import *  # noqa: F401,F403  (the module's whole API, as PyTorch's)

@@ -1,8 +1,12 @@
 """``spawn`` / ``start_processes``: run ``fn(i, *args)`` in ``nprocs`` processes and watch them.
 
+With the ``spawn`` start method the processes are the ranks of a new MPI world
+(:mod:`._mpi_spawn`); without an ``mpiexec`` they are plain multiprocessing children.
+
 The first process to fail brings the others down and its error up: the exception text of a
 process that raised (written by the child to its own error file), or its exit code or signal.
 """
+import atexit
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -152,31 +156,47 @@ def start_processes(fn, args=(), nprocs=1, join=True, daemon=False, start_method
     ``fn`` and ``args`` are pickled for ``"spawn"`` and ``"forkserver"`` (CPU tensors among
     them are shared, not copied): ``fn`` must be importable, a function at module level.
 
-    These processes are not an MPI world: for distributed training start the job with
-    ``disttorch-run`` or ``mpiexec``, whose ranks ``init_process_group`` joins.
+    With ``"spawn"`` the processes are also the ranks of a new MPI world on this node (started
+    through MPICH's ``mpiexec``), so ``fn`` may call
+    ``init_process_group(backend, rank=i, world_size=nprocs)``. Processes started with
+    ``"fork"`` or ``"forkserver"`` are not an MPI world (nor those of ``"spawn"`` where no
+    ``mpiexec`` is installed).
     """
     if nprocs < 1:
         raise ValueError(f"nprocs must be a positive integer, got {nprocs}")
     context = multiprocessing.get_context(start_method)
-    processes, error_files = [], []
-    try:
-        for i in range(nprocs):
-            # the child writes its traceback here only if fn raises: an empty file is
-            # removed first so that "exists" means "raised"
-            handle, path = tempfile.mkstemp(prefix="disttorch_spawn_")
-            os.close(handle)
-            os.unlink(path)
-            error_files.append(path)
-            process = context.Process(target=_wrap, args=(fn, i, args, path), daemon=daemon)
-            process.start()
-            processes.append(process)
-    except BaseException:
-        for process in processes:
-            process.kill()
-            process.join()
-        raise
-    job = SpawnContext(processes, error_files) if start_method == "spawn" else \
-        ProcessContext(processes, error_files)
+    error_files = []
+    for _ in range(nprocs):
+        # the child writes its traceback here only if fn raises: an empty file is
+        # removed first so that "exists" means "raised"
+        handle, path = tempfile.mkstemp(prefix="disttorch_spawn_")
+        os.close(handle)
+        os.unlink(path)
+        error_files.append(path)
+    mpiexec = None
+    if start_method == "spawn":
+        from ._mpi_spawn import mpiexec_path, start_mpi_processes
+        mpiexec = mpiexec_path()
+    if mpiexec is not None:
+        job = start_mpi_processes(fn, args, nprocs, error_files, mpiexec)
+        if not daemon and not join:
+            # as multiprocessing does for its non-daemonic children: exiting waits for them
+            atexit.register(_join_at_exit, job)
+    else:
+        processes = []
+        try:
+            for i in range(nprocs):
+                process = context.Process(target=_wrap, args=(fn, i, args, error_files[i]),
+                                          daemon=daemon)
+                process.start()
+                processes.append(process)
+        except BaseException:
+            for process in processes:
+                process.kill()
+                process.join()
+            raise
+        job = SpawnContext(processes, error_files) if start_method == "spawn" else \
+            ProcessContext(processes, error_files)
     if not join:
         return job
     while not job.join():
@@ -184,8 +204,19 @@ def start_processes(fn, args=(), nprocs=1, join=True, daemon=False, start_method
     return None
 
 
+def _join_at_exit(job):
+    try:
+        while not job.join():
+            pass
+    except ProcessException:
+        pass        # nobody is left to raise it to; the failed process reported on stderr
+
+
 def spawn(fn, args=(), nprocs=1, join=True, daemon=False, start_method="spawn"):
     """:func:`start_processes` with the ``"spawn"`` start method (``torch.multiprocessing.spawn``).
+
+    The processes form an MPI world, process ``i`` its rank ``i``: ``fn`` may call
+    ``disttorch.distributed.init_process_group(backend, rank=i, world_size=nprocs)``.
 
     Args:
         fn (function): run as ``fn(i, *args)`` in process ``i``; module level, so that it

@@ -89,6 +89,16 @@ def test_launcher_restarts_and_resumes(tmp_path):
     assert "final test accuracy" in out and "on 2 worker(s)" in out
 
 
+def test_ddp_tutorial_pattern_with_spawn_trains_and_checkpoints(tmp_path):
+    out = _run(_example("ddp_spawn_digits.py", "--world-size", "2", "--epochs", "3"), tmp_path)
+    lines = out.splitlines()
+    assert "over 1438 samples on 2 ranks" in lines[0], out
+    losses = [float(line.split()[4]) for line in lines[:3]]
+    assert losses[2] < losses[0] / 2, out
+    assert float(lines[-1].split()[-1]) > 0.85, out
+    assert (tmp_path / "ddp_spawn_digits.pt").exists()
+
+
 def test_hogwild_workers_train_the_parents_shared_model(tmp_path):
     out = _run(_example("hogwild_digits.py", "--processes", "2", "--epochs", "3"), tmp_path)
     assert "2 processes, 138 steps in all, shared parameters: True" in out, out
