@@ -5,9 +5,11 @@ import warnings
 
 import numpy as np
 
-from .._backend import get_array_module
+from .._backend import get_array_module, to_numpy
 from ..autograd._saved_hooks import note_mutation
-from ..ops.random import _gen, normal_array, uniform_array
+from ..ops._torch_stream import permutation
+from ..ops.random import (_generator, _is_contiguous, _normal_values, _uniform_values,
+                          _write_values, default_generator, normal_array, uniform_array)
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_",
            "zeros_", "eye_", "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
@@ -57,12 +59,12 @@ def calculate_gain(nonlinearity, param=None):
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill ``tensor`` with samples from U(a, b)."""
-    return _write_drawn(tensor, uniform_array(_target(tensor), a, b, _gen(generator)))
+    return _write_drawn(tensor, uniform_array(_target(tensor), a, b, _generator(generator)))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill ``tensor`` with samples from N(mean, std^2)."""
-    return _write_drawn(tensor, normal_array(_target(tensor), mean, std, _gen(generator)))
+    return _write_drawn(tensor, normal_array(_target(tensor), mean, std, _generator(generator)))
 
 
 def _target(tensor):
@@ -89,30 +91,38 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
                       "The distribution of values may be incorrect.", stacklevel=2)
-    rng = _gen(generator)
-    shape = tensor.shape
-    mass = _normal_cdf((b - mean) / std) - _normal_cdf((a - mean) / std)
-    if mass > 0.3:
-        values = mean + std * rng.standard_normal(shape)
-        bad = (values < a) | (values > b)
-        while bad.any():
-            values[bad] = mean + std * rng.standard_normal(int(bad.sum()))
-            bad = (values < a) | (values > b)
-        return _write(tensor, values)
     if a > b:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
                            f"from={a:g} > to={b:g}")
+    # PyTorch's steps, draw for draw, in the tensor's dtype (so a seed gives its numbers)
+    gen = _generator(generator)
+    data = _target(tensor)
+    dt = np.dtype(np.float32) if data.dtype.kind not in "fV" else data.dtype
+    n, contiguous = int(data.size), _is_contiguous(data)
+    mass = _normal_cdf((b - mean) / std) - _normal_cdf((a - mean) / std)
+    if mass > 0.3:
+        lo, hi = np.asarray(a, dt), np.asarray(b, dt)
+        result = _normal_values(gen, n, dt, mean, std, contiguous)
+        while True:
+            outside = (result < lo) | (result > hi)
+            if not outside.any():
+                break
+            result = np.where(outside, _normal_values(gen, n, dt, mean, std, contiguous), result)
+        return _write_drawn(tensor, _write_values(data, result))
     mode = max(a, min(mean, b))
-    log_peak = -0.5 * ((mode - mean) / std) ** 2
-    values = rng.uniform(a, b, shape)
-    pending = np.log(rng.random(shape)) > -0.5 * ((values - mean) / std) ** 2 - log_peak
-    while pending.any():
-        where = np.flatnonzero(pending)
-        draws = rng.uniform(a, b, where.size)
-        accepted = np.log(rng.random(where.size)) <= -0.5 * ((draws - mean) / std) ** 2 - log_peak
-        values.flat[where[accepted]] = draws[accepted]
-        pending.flat[where[accepted]] = False
-    return _write(tensor, values)
+    log_peak = dt.type(-0.5 * ((mode - mean) / std) ** 2)
+
+    def log_density(x):
+        return ((x - dt.type(mean)) / dt.type(std)) ** 2 * dt.type(-0.5) - log_peak
+
+    result = _uniform_values(gen, n, dt, a, b)
+    with np.errstate(divide="ignore"):
+        pending = np.log(_uniform_values(gen, n, dt)) > log_density(result)
+        while pending.any():
+            candidates = _uniform_values(gen, n, dt, a, b)
+            result = np.where(pending, candidates, result)
+            pending = pending & (np.log(_uniform_values(gen, n, dt)) > log_density(candidates))
+    return _write_drawn(tensor, _write_values(data, result))
 
 
 def _normal_cdf(x):
@@ -227,7 +237,9 @@ def orthogonal_(tensor, gain=1, generator=None):
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flattened = _gen(generator).standard_normal((rows, cols))
+    dt = tensor._data.dtype if tensor._data.dtype in (np.float32, np.float64) else \
+        np.dtype(np.float32)
+    flattened = _normal_values(_generator(generator), rows * cols, dt).reshape(rows, cols)
     if rows < cols:
         flattened = flattened.T
     q, r = np.linalg.qr(flattened)
@@ -244,10 +256,11 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
         raise ValueError("Only tensors with 2 dimensions are supported")
     rows, cols = tensor.shape
     num_zeros = int(math.ceil(sparsity * rows))
-    rng = _gen(generator)
-    values = std * rng.standard_normal((rows, cols))
+    normal_(tensor, 0, std, generator)
+    values = tensor._data if type(tensor._data) is np.ndarray else to_numpy(tensor._data)
     for col in range(cols):
-        values[rng.permutation(rows)[:num_zeros], col] = 0
+        # (the zeroed rows come from the default generator, as in PyTorch)
+        values[permutation(default_generator, rows)[:num_zeros], col] = 0
     return _write(tensor, values)
 
 

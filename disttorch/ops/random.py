@@ -1,8 +1,12 @@
 """Random numbers: ``Generator``, the global seed functions, ``rand``/``randn``/``randint``/... .
 
-The bits come from numpy's PCG64. A generator's state is a uint8 tensor (as in
-PyTorch) so it can be checkpointed and restored exactly; it does not reproduce
-PyTorch's own random streams.
+A CPU generator is PyTorch's: the same Mersenne Twister, seeded the same way, and the
+samplers PyTorch's CPU kernels use (:mod:`._torch_stream`), so that after
+``manual_seed(s)`` ``rand``, ``randn``, ``randint``, ``randperm``, ``normal_``, ``uniform_``,
+``random_``, ``bernoulli``, dropout masks, ``nn.init`` and the shuffling samplers give
+PyTorch's numbers. Samplers PyTorch computes differently (``multinomial``, ``poisson``, the
+gamma family) draw from the same stream through numpy. A generator's state is a uint8 tensor
+(as in PyTorch) so it can be checkpointed and restored exactly.
 """
 import contextlib
 import json
@@ -14,6 +18,7 @@ import numpy as np
 from .. import _dtype
 from .. import _vmap_state
 from ..tensor import Tensor, _new
+from . import _torch_stream as _stream
 from ._util import register_methods, with_out
 from .creation import shape_from_args, _finish, _np_dtype
 
@@ -30,16 +35,21 @@ class Generator:
 
     def __init__(self, device="cpu"):
         self.device = device
-        self._initial_seed = _DEFAULT_SEED
-        self._rng = np.random.Generator(np.random.PCG64(_DEFAULT_SEED))
+        self._reseed(_DEFAULT_SEED)
+
+    def _reseed(self, seed):
+        self._initial_seed = seed
+        self._bitgen = _stream.seeded_bit_generator(seed)
+        self._rng = np.random.Generator(self._bitgen)
+        # the second value of the last float64 Box-Muller pair drawn one value at a time
+        self._normal_cache = None
 
     def manual_seed(self, seed):
         """Reseed; returns this generator."""
         seed = int(seed)
         if seed < 0:
             seed = seed & 0xFFFFFFFFFFFFFFFF
-        self._initial_seed = seed
-        self._rng = np.random.Generator(np.random.PCG64(seed))
+        self._reseed(seed)
         return self
 
     def seed(self):
@@ -60,8 +70,12 @@ class Generator:
 
     def get_state(self):
         """The full state as a uint8 tensor (restore it with ``set_state``)."""
-        state = self._rng.bit_generator.state
-        blob = json.dumps({"initial_seed": self._initial_seed, "state": state}).encode()
+        state = dict(self._bitgen.state)
+        inner = state.get("state")
+        if isinstance(inner, dict) and isinstance(inner.get("key"), np.ndarray):
+            state["state"] = dict(inner, key=inner["key"].tolist())
+        blob = json.dumps({"initial_seed": self._initial_seed, "state": state,
+                           "normal_cache": self._normal_cache}).encode()
         return _new(np.frombuffer(blob, dtype=np.uint8).copy())
 
     def set_state(self, new_state):
@@ -70,13 +84,20 @@ class Generator:
                             f"{type(new_state).__name__}")
         try:
             payload = json.loads(bytes(np.asarray(new_state._data)).decode())
-            bit_gen = np.random.PCG64()
-            bit_gen.state = payload["state"]
-        except (ValueError, KeyError, TypeError) as exc:
+            state = payload["state"]
+            # (a PCG64 state: saved before disttorch drew PyTorch's stream; it resumes that)
+            bit_gen = getattr(np.random, state["bit_generator"])()
+            if isinstance(state.get("state"), dict) and "key" in state["state"]:
+                state = dict(state, state=dict(state["state"], key=np.asarray(
+                    state["state"]["key"], dtype=np.uint32)))
+            bit_gen.state = state
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise RuntimeError("Invalid generator state: it was not produced by "
                                "disttorch.Generator.get_state()") from exc
+        self._bitgen = bit_gen
         self._rng = np.random.Generator(bit_gen)
         self._initial_seed = payload["initial_seed"]
+        self._normal_cache = payload.get("normal_cache")
         return self
 
     def clone_state(self):
@@ -95,6 +116,13 @@ def _gen(generator):
     generator = generator or default_generator
     _vmap_state.random_op(generator)  # vmap's randomness flag ('error' raises, 'same' replays)
     return generator._rng
+
+
+def _generator(generator):
+    """The :class:`Generator` to draw from (``_gen``'s, for the PyTorch-stream samplers)."""
+    generator = generator or default_generator
+    _vmap_state.random_op(generator)
+    return generator
 
 
 def manual_seed(seed):
@@ -176,24 +204,39 @@ def _float_dtype(dtype):
     return dt
 
 
+def _part(dt):
+    """The real dtype of a complex ``dt``'s parts."""
+    return np.dtype(np.float32 if dt == np.complex64 else np.float64)
+
+
+def _uniform_values(gen, n, dt, low=0.0, high=1.0):
+    """``n`` U(low, high) values of dtype ``dt``; complex: both parts, as PyTorch draws a
+    complex tensor's real view (real and imaginary parts interleaved)."""
+    if dt.kind == "c":
+        return _stream.uniform(gen, 2 * n, _part(dt), low, high).view(dt)
+    return _stream.uniform(gen, n, dt, low, high)
+
+
+def _normal_values(gen, n, dt, mean=0.0, std=1.0, contiguous=True):
+    """``n`` N(mean, std^2) values of dtype ``dt``; complex: the real view with std/sqrt(2)."""
+    if dt.kind == "c":
+        return _stream.normal(gen, 2 * n, _part(dt), mean, std / np.sqrt(2.0),
+                              contiguous).view(dt)
+    return _stream.normal(gen, n, dt, mean, std, contiguous)
+
+
 @with_out(factory=True)
 def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
          requires_grad=False, pin_memory=False):
     """Uniform samples on ``[0, 1)`` (complex dtypes: both parts)."""
     shape = shape_from_args(size, "rand")
     dt = _float_dtype(dtype)
-    array = _draw(_gen(generator).random, shape, dt)
-    return _finish(array.astype(dt, copy=False), device, requires_grad)
+    array = _uniform_values(_generator(generator), _count(shape), dt).reshape(shape)
+    return _finish(array, device, requires_grad)
 
 
-def _draw(sample, shape, dt, complex_scale=1.0):
-    """``sample(shape, dtype)`` for the float dtype ``dt`` (float64 draws for half precision);
-    a complex ``dt`` gets independent real and imaginary parts, times ``complex_scale``."""
-    if dt.kind == "c":
-        part = np.float32 if dt == np.complex64 else np.float64
-        array = sample(shape, dtype=part) + 1j * sample(shape, dtype=part)
-        return array * complex_scale if complex_scale != 1.0 else array
-    return sample(shape, dtype=np.float64 if dt.itemsize != 4 else np.float32)
+def _count(shape):
+    return int(np.prod(shape, dtype=np.int64))
 
 
 @with_out(factory=True)
@@ -202,9 +245,8 @@ def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
     """Standard normal samples (complex dtypes: a complex normal, each part of variance 1/2)."""
     shape = shape_from_args(size, "randn")
     dt = _float_dtype(dtype)
-    # complex: unit variance in all, half in each part (PyTorch's complex normal)
-    array = _draw(_gen(generator).standard_normal, shape, dt, complex_scale=np.sqrt(0.5))
-    return _finish(array.astype(dt, copy=False), device, requires_grad)
+    array = _normal_values(_generator(generator), _count(shape), dt).reshape(shape)
+    return _finish(array, device, requires_grad)
 
 
 @with_out(factory=True)
@@ -222,8 +264,8 @@ def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None
                            f"to={high}")
     shape = shape_from_args((size,), "randint")
     dt = _dtype.to_numpy_dtype(dtype) if dtype is not None else np.dtype(np.int64)
-    array = _gen(generator).integers(low, high, shape, dtype=np.int64).astype(dt)
-    return _finish(array, device, requires_grad)
+    array = _stream.integers(_generator(generator), _count(shape), low, high, dt)
+    return _finish(array.reshape(shape), device, requires_grad)
 
 
 @with_out(factory=True)
@@ -232,8 +274,11 @@ def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=Non
     """A random permutation of ``0 .. n-1``."""
     if isinstance(n, Tensor):  # (a one-element integer tensor, as PyTorch takes)
         n = int(n.item())
+    if n < 0:
+        raise RuntimeError(f"n must be non-negative, got{n}")
     dt = _dtype.to_numpy_dtype(dtype) if dtype is not None else np.dtype(np.int64)
-    return _finish(_gen(generator).permutation(n).astype(dt), device, requires_grad)
+    return _finish(_stream.permutation(_generator(generator), n).astype(dt), device,
+                   requires_grad)
 
 
 def rand_like(input, *, dtype=None, layout=None, device=None, requires_grad=False,
@@ -274,25 +319,51 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
             raise RuntimeError("normal expects all elements of std >= 0.0")
         shape = np.broadcast_shapes(np.shape(m), np.shape(s))
         dt = like._data.dtype
-        z = _gen(generator).standard_normal(shape)
-        return _finish((m + s * z).astype(dt), like.device if device is None else device,
+        # PyTorch fills the output with N(0, 1), then scales and shifts it in its dtype
+        z = _normal_values(_generator(generator), _count(shape), dt).reshape(shape)
+        values = z * np.asarray(s).astype(dt) + np.asarray(m).astype(dt)
+        return _finish(values.astype(dt, copy=False), like.device if device is None else device,
                        requires_grad)
     if size is None:
         raise TypeError("normal() missing required argument 'size'")
     shape = shape_from_args((size,), "normal")
     dt = _float_dtype(dtype)
-    z = _gen(generator).standard_normal(shape)
-    return _finish((mean + std * z).astype(dt), device, requires_grad)
+    values = _normal_values(_generator(generator), _count(shape), dt, mean, std)
+    return _finish(values.reshape(shape), device, requires_grad)
 
 
 @with_out
 def bernoulli(input, p=None, *, generator=None, out=None):
     """Draw 0/1 with probability ``input`` (or ``p``) per element."""
-    probs = _data_of(input) if p is None else np.full(input.shape, p)
-    if (probs < 0).any() or (probs > 1).any():
-        raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
-    draws = (_gen(generator).random(np.shape(probs)) < probs).astype(input._data.dtype)
-    return _finish(draws, input.device, False)
+    gen = _generator(generator)
+    if p is None:
+        probs = np.asarray(_data_of(input))
+        if (probs < 0).any() or (probs > 1).any():
+            raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
+        draws = _stream.bernoulli_tensor(gen, probs)
+    else:
+        _check_probability(p)
+        draws = _stream.bernoulli_scalar(gen, _count(input.shape), p).reshape(input.shape)
+    return _finish(draws.astype(input._data.dtype), input.device, False)
+
+
+def dropout_keep(shape, p):
+    """The keep mask (bools of ``shape``) dropout draws for drop probability ``p``: PyTorch's
+    ``bernoulli_(1 - p)`` from the default generator."""
+    gen = _generator(None)
+    return _stream.bernoulli_scalar(gen, _count(shape), 1.0 - p).reshape(shape)
+
+
+def dropout_scale(keep, p, dtype):
+    """``keep`` as dropout's multiplier in ``dtype``: PyTorch divides the mask by ``1 - p``
+    in the tensor's dtype."""
+    dtype = np.dtype(dtype)
+    return keep.astype(dtype) / dtype.type(1.0 - p)
+
+
+def _check_probability(p):
+    if not 0 <= p <= 1:
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
 
 
 @with_out
@@ -304,16 +375,31 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     if (probs < 0).any() or not np.isfinite(probs).all():
         raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
     rows = probs.reshape(-1, probs.shape[-1])
-    rng = _gen(generator)
-    result = np.empty((rows.shape[0], num_samples), dtype=np.int64)
-    for i, row in enumerate(rows):
-        total = row.sum()
-        if total <= 0:
+    for row in rows:
+        if row.sum() <= 0:
             raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
         if not replacement and num_samples > np.count_nonzero(row):
             raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
                                "replacement")
-        result[i] = rng.choice(row.shape[0], size=num_samples, replace=replacement, p=row / total)
+    dt = np.dtype(input._data.dtype) if input._data.dtype.kind == "f" else np.dtype(np.float32)
+    weights = np.asarray(_data_of(input)).astype(dt).reshape(rows.shape)
+    gen = _generator(generator)
+    if not replacement or num_samples == 1:
+        # PyTorch's draw: the top num_samples of p / q with q ~ Exp(1) (Gumbel top-k)
+        q = (-np.log(1.0 - _stream.uniform_float64(gen, weights.size))).astype(dt)
+        keys = weights / q.reshape(weights.shape)
+        result = np.argsort(-keys, axis=-1, kind="stable")[:, :num_samples]
+    else:
+        # PyTorch's draw: per row, a binary search of float64 uniforms in the normalised
+        # cumulative sums (in the weights' dtype, the last bucket set to 1)
+        result = np.empty((rows.shape[0], num_samples), dtype=np.int64)
+        for i, row in enumerate(weights):
+            cumulative = np.cumsum(row, dtype=dt)
+            cumulative /= cumulative[-1]
+            cumulative[-1] = 1
+            u = _stream.uniform_float64(gen, num_samples)
+            result[i] = np.searchsorted(cumulative.astype(np.float64), u, side="left")
+    result = result.astype(np.int64)
     if probs.ndim == 1:
         result = result[0]
     return _finish(result, input.device, False)
@@ -333,105 +419,132 @@ def poisson(input, generator=None):
 
 
 # ------------------------------------------------------------ in-place sampling
-def _fill_random(self, array):
-    from .arithmetic import check_inplace
-    check_inplace(self)
-    if type(self._data) is np.ndarray:
-        self._data[...] = array
-    else:
-        self._data[...] = _to_backend(array, self._data)
-    self._vc[0] += 1
-    return self
-
-
-def _to_backend(array, like):
-    from .._backend import get_array_module
-    return get_array_module(like).asarray(array)
-
-
-def _draw_into(data, draw):
-    """Fill a float array with ``draw(out, dtype)``: straight into it when it is a contiguous
-    float32/float64 numpy array (no float64 temporary), else through one."""
-    if type(data) is np.ndarray and data.dtype in (np.float32, np.float64) and \
-            data.flags.c_contiguous:
-        draw(data, data.dtype)
+def _write_values(data, values):
+    """Store the flat ``values`` into ``data`` in its memory order (the order PyTorch's
+    kernels fill a tensor in); returns ``data`` when written, else a host array to copy."""
+    values = np.asarray(values)
+    if type(data) is np.ndarray:
+        _stream.fill_memory_order(data, values.astype(data.dtype, copy=False))
         return data
-    dtype = np.float32 if data.dtype.itemsize <= 4 else np.float64
-    tmp = np.empty(data.shape, dtype)
-    draw(tmp, dtype)
-    return tmp
+    return values.reshape(data.shape)
 
 
-def uniform_array(data, a, b, rng):
-    """``data`` (or a host array shaped like it) filled with U(a, b) samples."""
-    def draw(out, dtype):
-        rng.random(out=out, dtype=dtype)
-        out *= b - a
-        out += a
-    return _draw_into(data, draw)
+def _is_contiguous(data):
+    return bool(data.flags.c_contiguous) if type(data) is np.ndarray else True
 
 
-def normal_array(data, mean, std, rng):
-    """``data`` (or a host array shaped like it) filled with N(mean, std^2) samples."""
-    def draw(out, dtype):
-        rng.standard_normal(out=out, dtype=dtype)
-        out *= std
-        out += mean
-    return _draw_into(data, draw)
-
-
-def _fill_float(self, fill):
+def _fill(self, draw, floating=False):
+    """Fill ``self`` in place with ``draw(n, dtype, contiguous)`` (flat values)."""
     from .arithmetic import check_inplace
     check_inplace(self)
-    if self._data.dtype.kind not in "fV":   # (bfloat16 is kind "V")
+    data = self._data
+    if floating and data.dtype.kind not in "fcV":   # (bfloat16 is kind "V")
         raise RuntimeError(f"expected a floating point tensor, got {self.dtype}")
-    result = fill(self._data)
-    if result is not self._data:
-        self._data[...] = _to_backend(result, self._data) if type(self._data) is not np.ndarray \
-            else result
+    result = _write_values(data, draw(int(data.size), data.dtype, _is_contiguous(data)))
+    if result is not data:
+        from .._backend import get_array_module
+        data[...] = get_array_module(data).asarray(result)
     self._vc[0] += 1
     return self
+
+
+def uniform_array(data, a, b, generator):
+    """``data`` filled in place with U(a, b) samples (or, for a device array, a host array
+    shaped like it) from the :class:`Generator` ``generator``."""
+    return _write_values(data, _uniform_values(generator, int(data.size), data.dtype, a, b))
+
+
+def normal_array(data, mean, std, generator):
+    """``data`` filled in place with N(mean, std^2) samples (or a host array shaped like it)."""
+    return _write_values(data, _normal_values(generator, int(data.size), data.dtype, mean, std,
+                                              _is_contiguous(data)))
 
 
 def uniform_(self, a=0.0, b=1.0, *, generator=None):
     """Fill with samples from U(a, b)."""
-    return _fill_float(self, lambda data: uniform_array(data, a, b, _gen(generator)))
+    if a > b:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
+                           f"from={a:g} > to={b:g}")
+    gen = _generator(generator)
+    return _fill(self, lambda n, dt, _: _uniform_values(gen, n, dt, a, b), floating=True)
 
 
 def normal_(self, mean=0.0, std=1.0, *, generator=None):
     """Fill with samples from N(mean, std^2)."""
-    return _fill_float(self, lambda data: normal_array(data, mean, std, _gen(generator)))
+    if std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    gen = _generator(generator)
+    return _fill(self, lambda n, dt, contiguous: _normal_values(gen, n, dt, mean, std,
+                                                                contiguous), floating=True)
 
 
-def random_(self, from_=0, to=None, *, generator=None):
-    if to is None:
-        if self._data.dtype.kind in "fV":
-            # PyTorch's [0, 2^digits]: every integer up to it is exact (digits = mantissa + 1)
-            to = 2 ** (_dtype.finfo(_dtype.from_numpy_dtype(self._data.dtype)).nmant + 1) + 1
-        else:
-            to = np.iinfo(self._data.dtype).max
-    return _fill_random(self, _gen(generator).integers(from_, to, self.shape))
+def _inclusive_max(dt):
+    """The largest value ``random_`` reaches in ``dt``: ``2**digits`` for floats."""
+    if dt.kind in "fV":
+        return 2 ** (_dtype.finfo(_dtype.from_numpy_dtype(dt)).nmant + 1)
+    return int(np.iinfo(dt).max)
+
+
+def random_(self, *args, generator=None, **kwargs):
+    """``random_()``: integers of ``[0, max]`` (``[0, 2**digits]`` for floating dtypes);
+    ``random_(to)``: of ``[0, to)``; ``random_(from, to)``: of ``[from, to)``, ``to=None``
+    meaning up to ``max``."""
+    if len(args) > 2 or set(kwargs) - {"from", "to"}:
+        raise TypeError("random_() takes (from, to), (to) or () and a keyword generator")
+    if len(args) == 1 and not kwargs:
+        from_, to = 0, args[0]
+    else:
+        bound = dict(zip(("from", "to"), args), **kwargs)
+        from_, to = bound.get("from", 0), bound.get("to")
+        if to is None and "from" not in bound:
+            from_ = None
+    gen = _generator(generator)
+    if from_ is None:
+        return _fill(self, lambda n, dt, _: _stream.random_full(gen, n, dt))
+    high = _inclusive_max(self._data.dtype) + 1 if to is None else to
+    if from_ >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got "
+                           f"from={from_} >= to={high}")
+    return _fill(self, lambda n, dt, _: _stream.integers(gen, n, from_, high, dt))
 
 
 def bernoulli_(self, p=0.5, *, generator=None):
-    probs = _data_of(p) if isinstance(p, Tensor) else p
-    return _fill_random(self, _gen(generator).random(self.shape) < probs)
+    """Fill with 0/1 draws, 1 with probability ``p`` (a number or a tensor broadcast to
+    ``self``)."""
+    gen = _generator(generator)
+    if isinstance(p, Tensor):
+        probs = np.broadcast_to(np.asarray(_data_of(p)), self.shape)
+        return _fill(self, lambda n, dt, _: _stream.bernoulli_tensor(gen, probs).reshape(-1))
+    _check_probability(p)
+    return _fill(self, lambda n, dt, _: _stream.bernoulli_scalar(gen, n, p))
 
 
 def exponential_(self, lambd=1.0, *, generator=None):
-    return _fill_random(self, _gen(generator).exponential(1.0 / lambd, self.shape))
+    """Fill with Exp(lambd) samples: ``-log(1 - u) / lambd``."""
+    gen = _generator(generator)
+    return _fill(self, lambda n, dt, _: -1.0 / lambd * np.log(1.0 - _stream.uniform_float64(gen, n)))
 
 
 def geometric_(self, p, *, generator=None):
-    return _fill_random(self, _gen(generator).geometric(p, self.shape))
+    """Fill with the trial of the first success: ``ceil(log(u) / log(1 - p))``."""
+    gen = _generator(generator)
+    with np.errstate(divide="ignore"):
+        return _fill(self, lambda n, dt, _: np.ceil(
+            np.log(_stream.uniform_float64(gen, n)) / np.log1p(-p)))
 
 
 def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
-    return _fill_random(self, _gen(generator).lognormal(mean, std, self.shape))
+    """Fill with ``exp`` of N(mean, std^2) samples."""
+    gen = _generator(generator)
+    return _fill(self, lambda n, dt, _: np.exp(_stream.normal(gen, n, np.float64, mean, std,
+                                                                contiguous=False)))
 
 
 def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
-    return _fill_random(self, median + sigma * _gen(generator).standard_cauchy(self.shape))
+    """Fill with Cauchy(median, sigma) samples: ``median + sigma * tan(pi * (u - 1/2))``."""
+    gen = _generator(generator)
+    return _fill(self, lambda n, dt, _: median + sigma * np.tan(
+        np.pi * (_stream.uniform_float64(gen, n) - 0.5)))
 
 
 register_methods({

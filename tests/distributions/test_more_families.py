@@ -343,9 +343,10 @@ def test_wishart_samples_and_reparameterized_gradient():
 
 
 def test_wishart_singular_samples_are_redrawn():
-    # a scale so small that the products underflow: every draw singular, each redrawn
+    # a scale so small (1e-322, a few subnormal steps) that the products underflow and
+    # draws come out singular, to be redrawn (1e-320 left that to the draws' luck)
     d = disttorch.distributions.Wishart(
-        1.5, covariance_matrix=disttorch.eye(2, dtype=disttorch.float64) * 1e-320)
+        1.5, covariance_matrix=disttorch.eye(2, dtype=disttorch.float64) * 1e-322)
     with pytest.warns(UserWarning, match="Singular sample detected"):
         s = d.rsample((5,), max_try_correction=2)
     assert tuple(s.shape) == (5, 2, 2)

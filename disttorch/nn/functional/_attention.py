@@ -18,7 +18,7 @@ from ...autograd.function import Node
 from ...cuda.kernels.nn import attention_softmax_, attention_softmax_backward_
 from ...ops import cat, zeros
 from ...ops._util import sum_to
-from ...ops.random import _gen
+from ...ops.random import dropout_keep, dropout_scale
 from ... import _vmap_state
 from ...tensor import Tensor
 from ._composite import attention_composite, double_backward
@@ -91,12 +91,13 @@ class Attention(Node):
         weights = p
         if spec.dropout_p > 0:
             if xp is np:
-                keep = _gen(None).random(p.shape) >= spec.dropout_p
+                keep = dropout_keep(p.shape, spec.dropout_p)
             else:
                 # CuPy's generator, as PyTorch uses the CUDA one: no host copy per step
                 _vmap_state.random_op("cuda")
                 keep = xp.random.random(p.shape, dtype=np.float32) >= spec.dropout_p
-            keep = keep.astype(p.dtype) * (1.0 / (1 - spec.dropout_p))
+            keep = dropout_scale(keep, spec.dropout_p, p.dtype) if xp is np else \
+                keep.astype(p.dtype) * (1.0 / (1 - spec.dropout_p))
             weights = p * keep
         out = in_dtype(_gemm(weights, v), q.dtype)
         self.keep = keep

@@ -8,7 +8,7 @@ from ..._backend import get_array_module
 from ...autograd import grad_mode
 from ...autograd.function import Node
 from ...ops.arithmetic import check_inplace, apply_inplace
-from ...ops.random import _gen
+from ...ops.random import dropout_keep
 from ... import _vmap_state
 
 __all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
@@ -52,8 +52,7 @@ def _keep_mask(input, shape, p):
         # uses the CUDA generator: a host mask would cost a copy that waits for the stream
         _vmap_state.random_op("cuda")
         return (xp.random.random(shape, dtype=dt) >= p).astype(data.dtype)
-    keep = _gen(None).random(shape, dtype=dt) >= p
-    return keep.astype(data.dtype)
+    return dropout_keep(shape, p).astype(data.dtype)
 
 
 def _apply(input, scale, shift, inplace):
@@ -88,7 +87,8 @@ def _dropout(input, p, training, inplace, feature_dims=None):
                                                     input._data.dtype)
     else:
         scale = _keep_mask(input, _mask_shape(input, feature_dims), p)
-        scale *= 1.0 / (1.0 - p)
+        # the mask divided by 1 - p in the input's dtype, as PyTorch scales its noise
+        scale /= scale.dtype.type(1.0 - p)
     return _apply(input, scale, None, inplace)
 
 

@@ -21,7 +21,7 @@ from ..._backend import get_array_module, device_constant
 from ..._gemm import matmul as _gemm
 from ..._threads import batch_parts, parallel_map
 from ...autograd.function import Node
-from ...ops.random import default_generator
+from ...ops.random import dropout_keep, dropout_scale
 from ...tensor import Tensor
 from ._composite import cell_composite, double_backward, rnn_composite
 
@@ -490,8 +490,8 @@ class FusedRNN(Node):
                 cn.append(c)
             layer_in = outs[0] if dirs == 1 else xp.concatenate(outs, axis=1)
             if cfg.dropout > 0 and cfg.training and layer < cfg.num_layers - 1:
-                keep = default_generator.numpy.random(layer_in.shape) >= cfg.dropout
-                mask = xp.asarray(keep.astype(layer_in.dtype) / (1 - cfg.dropout))
+                keep = dropout_keep(layer_in.shape, cfg.dropout)
+                mask = xp.asarray(dropout_scale(keep, cfg.dropout, layer_in.dtype))
                 self.masks.append(mask)
                 layer_in = layer_in * mask
         out = layer_in

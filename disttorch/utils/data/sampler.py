@@ -14,13 +14,17 @@ from ...tensor import Tensor, _new
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "WeightedRandomSampler", "BatchSampler"]
 
-_SEED_BOUND = 2 ** 63 - 1
-
-
 def _draw_seed(generator):
-    """A fresh 63-bit seed from ``generator`` (the default generator when None)."""
-    from ...ops.random import default_generator
-    return int((generator or default_generator).numpy.integers(0, _SEED_BOUND))
+    """A fresh 63-bit seed from ``generator`` (the default generator when None), drawn as
+    PyTorch's ``torch.empty((), dtype=torch.int64).random_()``."""
+    from ...ops import _torch_stream
+    from ...ops.random import _generator
+    return int(_torch_stream.random_full(_generator(generator), 1, np.int64)[0])
+
+
+def _seeded(seed):
+    from ...ops.random import Generator
+    return Generator().manual_seed(seed)
 
 
 def _as_index_array(values):
@@ -51,8 +55,27 @@ class _ResumableSampler(Sampler):
     _pass_start = 0
     _yielded = 0
 
+    _drawn = None
+
     def _draw_pass(self):
         return {}
+
+    def _pass_from(self, generator, draw):
+        """A pass drawn straight from ``generator`` (the default one when None), as PyTorch's
+        samplers draw theirs; its key is the generator's state before the draw, from which
+        :meth:`_replay` redraws it on resumption."""
+        from ...ops.random import _generator
+        gen = _generator(generator)
+        state = bytes(gen.get_state()._data)
+        self._drawn = (state, draw(gen))
+        return {"state": state}
+
+    def _replay(self, key, draw):
+        if self._drawn is not None and self._drawn[0] == key["state"]:
+            return self._drawn[1]
+        from ...ops.random import Generator
+        gen = Generator().set_state(_new(np.frombuffer(key["state"], np.uint8).copy()))
+        return draw(gen)
 
     def _start_pass(self):
         """Begin a pass (replaying a loaded state if there is one); returns what is left."""
@@ -133,15 +156,36 @@ class RandomSampler(_ResumableSampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def _draw_pass(self):
-        return {"seed": _draw_seed(self.generator)}
+        # PyTorch: a fresh generator seeded from the default one, or the given generator
+        if self.generator is None:
+            return {"seed": _draw_seed(None), "stream": "torch"}
+        return self._pass_from(self.generator, self._draw_order)
 
     def _order(self, key):
-        rng = np.random.Generator(np.random.PCG64(key["seed"]))
+        if "seed" in key and key.get("stream") != "torch":
+            return self._legacy_order(key["seed"])
+        if "seed" in key:
+            return self._draw_order(_seeded(key["seed"]))
+        return self._replay(key, self._draw_order)
+
+    def _legacy_order(self, seed):
+        """The pass a state saved by an earlier disttorch (numpy's PCG64 streams) stands for."""
+        rng = np.random.Generator(np.random.PCG64(seed))
         n = len(self.data_source)
         if self.replacement:
             return rng.integers(0, n, size=self.num_samples, dtype=np.int64)
         full, rest = divmod(self.num_samples, n)
         parts = [rng.permutation(n) for _ in range(full)] + [rng.permutation(n)[:rest]]
+        return np.concatenate(parts).astype(np.int64, copy=False)
+
+    def _draw_order(self, gen):
+        from ...ops import _torch_stream
+        n = len(self.data_source)
+        if self.replacement:
+            return _torch_stream.integers(gen, self.num_samples, 0, n, np.int64)
+        full, rest = divmod(self.num_samples, n)
+        parts = [_torch_stream.permutation(gen, n) for _ in range(full)]
+        parts.append(_torch_stream.permutation(gen, n)[:rest])
         return np.concatenate(parts).astype(np.int64, copy=False)
 
     def __len__(self):
@@ -161,12 +205,18 @@ class SubsetRandomSampler(_ResumableSampler):
         self.generator = generator
 
     def _draw_pass(self):
-        return {"seed": _draw_seed(self.generator)}
+        return self._pass_from(self.generator, self._draw_order)
 
     def _order(self, key):
-        rng = np.random.Generator(np.random.PCG64(key["seed"]))
+        if "seed" in key:     # (a pass saved before passes were drawn as PyTorch draws them)
+            rng = np.random.Generator(np.random.PCG64(key["seed"]))
+            return _as_index_array(self.indices)[rng.permutation(len(self.indices))]
+        return self._replay(key, self._draw_order)
+
+    def _draw_order(self, gen):
+        from ...ops import _torch_stream
         indices = _as_index_array(self.indices)
-        return indices[rng.permutation(len(indices))]
+        return indices[_torch_stream.permutation(gen, len(indices))]
 
     def __len__(self):
         return len(self.indices)
@@ -209,13 +259,20 @@ class WeightedRandomSampler(_ResumableSampler):
         self.generator = generator
 
     def _draw_pass(self):
-        return {"seed": _draw_seed(self.generator)}
+        return self._pass_from(self.generator, self._draw_order)
 
     def _order(self, key):
-        rng = np.random.Generator(np.random.PCG64(key["seed"]))
-        weights = self.weights._data
-        return rng.choice(len(weights), size=self.num_samples, replace=self.replacement,
-                          p=weights / weights.sum()).astype(np.int64, copy=False)
+        if "seed" in key:     # (a pass saved before passes were drawn as PyTorch draws them)
+            rng = np.random.Generator(np.random.PCG64(key["seed"]))
+            weights = self.weights._data
+            return rng.choice(len(weights), size=self.num_samples, replace=self.replacement,
+                              p=weights / weights.sum()).astype(np.int64, copy=False)
+        return self._replay(key, self._draw_order)
+
+    def _draw_order(self, gen):
+        from ...ops.random import multinomial
+        return multinomial(self.weights, self.num_samples, self.replacement,
+                           generator=gen)._data
 
     def __len__(self):
         return self.num_samples
