@@ -174,17 +174,17 @@ def random_full(gen, n, dtype):
 
 def permutation(gen, n):
     """``randperm(n)``: a Fisher-Yates pass, position ``i`` swapped with ``i + random() %
-    (n - i)``."""
+    (n - i)`` (PyTorch's below ``2**32 / 20`` elements)."""
     if n >= (1 << 32) // 20:
-        raise RuntimeError(f"randperm of {n} elements is beyond what disttorch draws as "
-                           f"PyTorch does (n < {(1 << 32) // 20})")
+        # PyTorch changes algorithm here; such permutations come from numpy on this stream
+        return gen._rng.permutation(n).astype(np.int64)
     order = list(range(n))
     if n > 1:
-        offsets = (words32(gen, n - 1) % np.arange(n, 1, -1, dtype=np.uint64)).tolist()
-        for i, z in enumerate(offsets):
-            if z:
-                j = i + z
-                order[i], order[j] = order[j], order[i]
+        # the swap targets are known up front; only the swaps themselves are sequential
+        offsets = words32(gen, n - 1) % np.arange(n, 1, -1, dtype=np.uint64)
+        targets = (offsets.astype(np.int64) + np.arange(n - 1, dtype=np.int64)).tolist()
+        for i, j in enumerate(targets):
+            order[i], order[j] = order[j], order[i]
     return np.array(order, dtype=np.int64)
 
 
