@@ -112,17 +112,16 @@ class Generator:
 default_generator = Generator()
 
 
-def _gen(generator):
+def _generator(generator):
+    """The :class:`Generator` to draw from (the default one when None)."""
     generator = generator or default_generator
     _vmap_state.random_op(generator)  # vmap's randomness flag ('error' raises, 'same' replays)
-    return generator._rng
-
-
-def _generator(generator):
-    """The :class:`Generator` to draw from (``_gen``'s, for the PyTorch-stream samplers)."""
-    generator = generator or default_generator
-    _vmap_state.random_op(generator)
     return generator
+
+
+def _gen(generator):
+    """The numpy generator over the same stream, for samplers PyTorch computes otherwise."""
+    return _generator(generator)._rng
 
 
 def manual_seed(seed):
