@@ -81,7 +81,7 @@ def remove_unused(paths):
     """Remove those of ``paths`` that no live process maps or holds open; returns them."""
     if not paths:
         return []
-    in_use = _paths_in_use()
+    in_use = paths_in_use()
     removed = []
     for path in paths:
         if path in in_use:
@@ -101,7 +101,8 @@ def _created_after(path, started_at):
         return False
 
 
-def _paths_in_use():
+def paths_in_use():
+    """The ``/dev/shm`` files some live process maps or holds open."""
     in_use = set()
     for proc in glob.glob("/proc/[0-9]*"):
         try:

@@ -2,7 +2,6 @@
 pattern (``init_process_group(backend, rank=rank, world_size=n)`` inside the spawned function)
 trains; multiprocessing's objects travel as arguments; a failing rank is reported while the
 others wait in a collective for it; nothing outlives the parent."""
-import glob
 import os
 import signal
 import subprocess
@@ -16,6 +15,7 @@ import pytest
 import disttorch
 import disttorch.distributed as dist
 import disttorch.multiprocessing as mp
+from launcher import procs
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -105,7 +105,7 @@ def _fail_in_collective(rank, how):
     ("exit", mp.ProcessExitedException, "process 2 terminated with exit code 5"),
     ("kill", mp.ProcessExitedException, "process 2 terminated with signal SIGKILL")])
 def test_a_failing_rank_is_reported_while_the_others_wait_for_it(how, error, message):
-    before = set(glob.glob("/dev/shm/*"))
+    before = procs.shm_snapshot()
     start = time.monotonic()
     job = mp.spawn(_fail_in_collective, args=(how,), nprocs=3, join=False)
     pids = job.pids()
@@ -117,7 +117,9 @@ def test_a_failing_rank_is_reported_while_the_others_wait_for_it(how, error, mes
     assert caught.value.error_index == 2 and caught.value.pid == pids[2]
     for pid in pids:
         assert not os.path.exists(f"/proc/{pid}") or _is_zombie(pid)
-    assert set(glob.glob("/dev/shm/*")) <= before
+    # no MPI shared-memory file of this group is left (other jobs' files are in use)
+    leaked = procs.shm_snapshot() - before
+    assert not leaked - procs.paths_in_use()
 
 
 def _is_zombie(pid):
