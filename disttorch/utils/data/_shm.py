@@ -173,9 +173,13 @@ class MainSlots:
 
     def __init__(self):
         self.maps = {}           # (worker_id, slot_id) -> (name, mmap)
-        # Per worker, slots given back but not yet told to it. Finalizers run at any
-        # allocation, so only atomic deque operations touch these.
-        self.released = collections.defaultdict(collections.deque)
+        # A lease's death is noticed by a weak reference whose callback is deque.append, a
+        # builtin: no Python frame runs at collection time. A Python finalizer there can be
+        # where Ctrl-C lands, and the interpreter then drops the KeyboardInterrupt as an
+        # exception "ignored in" a finalizer (and the slot with it), so the loop never stops.
+        self._dead = collections.deque()
+        self._leases = {}        # id(weakref) -> (weakref, worker_id, slot_id)
+        self._released = collections.defaultdict(list)
 
     def lease(self, worker_id, slot_id, name, size):
         key = (worker_id, slot_id)
@@ -185,15 +189,17 @@ class MainSlots:
             self.maps[key] = known
         mapping = known[1]
         lease = np.ndarray.__new__(_Lease, shape=(len(mapping),), dtype=np.uint8, buffer=mapping)
-        weakref.finalize(lease, self.released[worker_id].append, slot_id)
+        ref = weakref.ref(lease, self._dead.append)
+        self._leases[id(ref)] = (ref, worker_id, slot_id)
         return lease
 
     def take_released(self, worker_id):
-        pending = self.released[worker_id]
-        slots = []
-        while pending:
-            slots.append(pending.popleft())
-        return slots
+        """The slots of ``worker_id`` whose batches have been freed since the last call."""
+        dead = self._dead
+        while dead:
+            _, owner, slot_id = self._leases.pop(id(dead.popleft()))
+            self._released[owner].append(slot_id)
+        return self._released.pop(worker_id, [])
 
 
 def view(lease, offset, dtype, shape):
