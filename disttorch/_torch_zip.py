@@ -363,4 +363,6 @@ def _write_array(archive, name, array):
     info.file_size = array.nbytes
     with archive.open(info, "w") as member:
         if array.nbytes:
-            member.write(memoryview(array.reshape(-1)).cast("B"))
+            # a byte view, not memoryview(array).cast: the buffer protocol has no format
+            # for ml_dtypes' bfloat16 (nor the float8 types)
+            member.write(memoryview(array.reshape(-1).view(np.uint8)))

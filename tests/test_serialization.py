@@ -19,6 +19,7 @@ import pytest
 
 import disttorch
 from disttorch import nn
+from disttorch._dtype import to_numpy_dtype
 from disttorch.serialization import CheckpointError
 
 torch = pytest.importorskip("torch")
@@ -35,6 +36,8 @@ def _array(dtype_name, shape=(3, 4), seed=0):
         return values > 0
     if dtype_name.startswith("complex"):
         return (values + 1j * rng.standard_normal(shape)).astype(dtype_name)
+    if dtype_name == "bfloat16":
+        return values.astype(to_numpy_dtype(disttorch.bfloat16))
     return values.astype(dtype_name)
 
 
@@ -53,7 +56,7 @@ def _assert_tensor_equal(loaded, expected):
 
 # ---------------------------------------------------------------------------- round trips
 @pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("dtype_name", DTYPES)
+@pytest.mark.parametrize("dtype_name", DTYPES + ["bfloat16"])
 def test_dtypes_and_layouts(fmt, dtype_name):
     base = disttorch.tensor(_array(dtype_name, (4, 6)))
     obj = {"plain": base, "transposed": base.t() if hasattr(base, "t") else base,
@@ -242,6 +245,16 @@ def test_torch_loads_file_written_in_torch_format(tmp_path):
     loaded = torch.load(path, weights_only=True)
     _assert_matches_torch(ours, loaded)
     assert loaded["model"]["float32"].is_contiguous()
+
+
+def test_torch_loads_bfloat16_we_wrote(tmp_path):
+    # ml_dtypes' bfloat16 has no buffer-protocol format: its bytes are written through a view
+    values = disttorch.linspace(-3, 3, 7).to(disttorch.bfloat16)
+    path = tmp_path / "bf16.pt"
+    disttorch.save({"w": values}, path, format="torch")
+    loaded = torch.load(path, weights_only=True)["w"]
+    assert loaded.dtype == torch.bfloat16
+    assert loaded.float().tolist() == values.float().tolist()
 
 
 def test_torch_loads_our_views_sharing_storage(tmp_path):
