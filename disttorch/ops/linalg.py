@@ -491,9 +491,42 @@ def _const(ref, array):
     return _new(array) if isinstance(ref, Tensor) else array
 
 
+def _sublist_subscripts(sublist):
+    letters = []
+    for s in sublist:
+        if s is Ellipsis:
+            letters.append("...")
+        elif not 0 <= s < 52:
+            raise ValueError("einsum(): subscript in subscript list is not within the valid "
+                             "range [0, 52)")
+        else:
+            # PyTorch's label numbering: 'A'-'Z' are 0-25 and 'a'-'z' 26-51 (the order an
+            # implicit output is sorted in)
+            letters.append((string.ascii_uppercase + string.ascii_lowercase)[s])
+    return "".join(letters)
+
+
+def _sublist_equation(args):
+    """``(op0, sublist0, op1, sublist1, ..., [sublist_out])`` as an equation and operands."""
+    out = args[-1] if len(args) % 2 else None
+    if isinstance(out, Tensor):
+        raise ValueError("einsum(): the sublist format needs a subscript list after every "
+                         "operand")
+    pairs = args[:len(args) - len(args) % 2]
+    operands, terms = list(pairs[0::2]), pairs[1::2]
+    equation = ",".join(_sublist_subscripts(t) for t in terms)
+    if out is not None:
+        equation += "->" + _sublist_subscripts(out)
+    return equation, operands
+
+
 def einsum(equation, *operands):
     """Sum of products over the indices of ``equation`` (NumPy's notation, ``...`` included),
-    e.g. ``einsum("bij,bjk->bik", a, b)``; the operands may also be passed as one list."""
+    e.g. ``einsum("bij,bjk->bik", a, b)``; the operands may also be passed as one list, or in
+    the sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])`` (subscripts 0-51, ``...`` as
+    ``Ellipsis``)."""
+    if not isinstance(equation, str):
+        equation, operands = _sublist_equation((equation,) + operands)
     operands = autocast_args("einsum", *operands, variant=equation)
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])

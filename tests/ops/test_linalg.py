@@ -77,6 +77,10 @@ OPS = [
                         for eq, shapes in zip(EINSUM, EINSUM_SHAPES)]),
     OpInfo("einsum_list", lambda lib, a, b: lib.einsum("ij,jk->ik", [a, b]),
            lambda rng: [S(randn(rng, 3, 4), randn(rng, 4, 2))]),
+    OpInfo("einsum_sublist", lambda lib, a, b: (lib.einsum(a, [0, 1], b, [1, 51], [51, 0]),
+                                                lib.einsum(a, [30, 2], b, [2, 0]),
+                                                lib.einsum(a, [..., 1], b, [1, ...])),
+           lambda rng: [S(randn(rng, 3, 4), randn(rng, 4, 3))]),
     OpInfo("tensordot", lambda lib, a, b, **kw: lib.tensordot(a, b, **kw),
            lambda rng: [S(randn(rng, 3, 4, 5), randn(rng, 4, 5, 2)),
                         S(randn(rng, 3, 4), randn(rng, 4, 2), dims=1),
@@ -248,6 +252,12 @@ def test_error_messages(fn, message):
     with pytest.raises(RuntimeError) as info:
         fn()
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize("sublist", [[0, 52], [0, -1]])
+def test_einsum_sublist_out_of_range_is_torchs_value_error(sublist):
+    with pytest.raises(ValueError, match=r"not within the valid range \[0, 52\)"):
+        disttorch.einsum(disttorch.ones(2, 3), sublist)
 
 
 def test_singular_matrix_raises_linalg_error():
