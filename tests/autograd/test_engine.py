@@ -1,6 +1,7 @@
 """The autograd engine: accumulation, retain_graph, autograd.grad, hooks, grad modes, memory."""
 import gc
 import weakref
+import warnings
 
 import numpy as np
 import pytest
@@ -140,7 +141,12 @@ def test_leaf_and_non_leaf():
     assert x.is_leaf and not y.is_leaf
     assert disttorch.ones(2).is_leaf
     y.backward(disttorch.ones(2))
-    assert y.grad is None
+    with pytest.warns(UserWarning, match="The .grad attribute of a Tensor that is not a leaf"):
+        assert y.grad is None   # with PyTorch's warning
+    y.retain_grad()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert y.grad is None and x.grad is not None
 
 
 def test_retain_grad():
