@@ -47,6 +47,20 @@ EXACT = {
     "geometric_": lambda L: L.empty(20, dtype=L.float64).geometric_(0.3),
     "dropout": lambda L: L.nn.functional.dropout(L.ones(64), 0.3),
     "dropout2d": lambda L: L.nn.functional.dropout2d(L.ones(2, 8, 3, 3), 0.5),
+    # a permuted input: PyTorch draws into empty_like(input), in the input's memory order
+    "dropout transposed": lambda L: L.nn.functional.dropout(L.ones(5, 7).t(), 0.5),
+    "dropout permuted slice": lambda L: L.nn.functional.dropout(
+        L.ones(4, 6, 10)[..., ::2].permute(2, 0, 1), 0.3),
+    "rand_like transposed": lambda L: L.rand_like(L.ones(5, 7).t()),
+    "randn_like transposed": lambda L: L.randn_like(L.ones(5, 7, dtype=L.float64).t()),
+    "randint_like transposed": lambda L: L.randint_like(L.ones(5, 7).t(), 3, 20),
+    "rand_like expanded": lambda L: L.rand_like(L.ones(7).expand(5, 7)),
+    "empty_like transposed normal_": lambda L: L.empty_like(
+        L.ones(6, 5, dtype=L.float64).t()).normal_(),
+    "zeros_like permuted uniform_": lambda L: L.zeros_like(
+        L.ones(3, 4, 5).permute(1, 2, 0)).uniform_(),
+    "clone transposed normal_": lambda L: L.ones(5, 6, dtype=L.float64).t().clone().normal_(),
+    "bernoulli transposed": lambda L: L.bernoulli(L.full((6, 5), 0.5).t()),
     "dropout module": lambda L: L.nn.Dropout(0.1)(L.arange(100.0)),
     "alpha_dropout": lambda L: L.nn.functional.alpha_dropout(L.ones(40), 0.2, training=True),
     "multinomial": lambda L: L.multinomial(L.tensor([[0.1, 2.0, 0.5, 0.0, 1.2], [1.0] * 5]), 3),
@@ -98,6 +112,20 @@ def test_float32_normals_agree_to_rounding(name):
     theirs, theirs_after = _seeded(torch, CLOSE[name])
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=3e-6 * max(1.0, np.abs(theirs).max()))
     assert ours_after == theirs_after
+
+
+@pytest.mark.parametrize("make", [
+    lambda L: L.ones(5, 7).t(), lambda L: L.ones(2, 3, 4).permute(2, 0, 1),
+    lambda L: L.ones(6, 8)[:, ::2].t(), lambda L: L.ones(7).expand(5, 7),
+    lambda L: L.ones(5, 7)[1:, 2:]])
+def test_like_functions_and_clone_keep_torchs_layout(make):
+    for fn in (lambda L, x: L.empty_like(x), lambda L, x: L.zeros_like(x),
+               lambda L, x: L.full_like(x, 2), lambda L, x: L.rand_like(x),
+               lambda L, x: x.clone(), lambda L, x: x.clone(memory_format=L.contiguous_format)):
+        ours, theirs = fn(disttorch, make(disttorch)), fn(torch, make(torch))
+        sized = [d for d in range(ours.dim()) if ours.shape[d] > 1]
+        assert [ours.stride(d) for d in sized] == [theirs.stride(d) for d in sized]
+        assert ours.is_contiguous() == theirs.is_contiguous()
 
 
 def test_generators_and_default_seed():

@@ -31,7 +31,7 @@ import numpy as np
 
 __all__ = ["seeded_bit_generator", "words32", "words64", "uniform", "normal", "integers",
            "random_full", "permutation", "bernoulli_scalar", "bernoulli_tensor",
-           "uniform_float64", "fill_memory_order"]
+           "uniform_float64", "fill_memory_order", "memory_axes", "in_memory_order"]
 
 _MASK32 = np.uint64(0xFFFFFFFF)
 # significand widths: ``random_()``'s range for floating dtypes
@@ -203,13 +203,36 @@ def bernoulli_tensor(gen, probs):
     return (u < flat.astype(np.float32)).reshape(np.shape(probs))
 
 
-def fill_memory_order(array, values):
-    """Write the flat ``values`` into ``array`` in the order of its memory (the order in
-    which PyTorch's kernels visit a tensor's elements)."""
+def memory_axes(array):
+    """The axes of ``array`` from the outermost in memory to the innermost (None when that is
+    their logical order): the order in which PyTorch's kernels visit a tensor's elements, and
+    the layout ``empty_like`` gives a new tensor."""
     if array.flags.c_contiguous or array.ndim < 2:
+        return None
+    sized = [(size, stride) for size, stride in zip(array.shape, array.strides) if size > 1]
+    if any(stride <= 0 for _, stride in sized):
+        # PyTorch has no negative strides (flip copies) and lays an expanded tensor's
+        # empty_like out row-major
+        return None
+    axes = sorted(range(array.ndim), key=lambda axis: -array.strides[axis]
+                  if array.shape[axis] > 1 else 0)
+    kept = [a for a in axes if array.shape[a] > 1]
+    return None if kept == sorted(kept) else axes
+
+
+def fill_memory_order(array, values, layout=None):
+    """Write the flat ``values`` into ``array`` in the order of its memory, or of the memory
+    of ``layout`` (an array of the same shape whose ``empty_like`` PyTorch would fill)."""
+    axes = memory_axes(array if layout is None else layout)
+    if axes is None:
         array[...] = values.reshape(array.shape)
         return array
-    axes = sorted(range(array.ndim), key=lambda axis: -abs(array.strides[axis]))
     view = array.transpose(axes)
     view[...] = values.reshape(view.shape)
     return array
+
+
+def in_memory_order(array, layout):
+    """``array``'s elements, flat, in the memory order of ``layout``."""
+    axes = memory_axes(layout)
+    return array.reshape(-1) if axes is None else array.transpose(axes).reshape(-1)

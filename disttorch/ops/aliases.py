@@ -50,8 +50,10 @@ sparse_coo = layout("sparse_coo")
 
 
 class memory_format(layout):
-    """A memory-format tag (``torch.channels_last``...). disttorch keeps every tensor in
-    row-major (contiguous) order; ops accept the tags and compute the same values."""
+    """A memory-format tag (``torch.channels_last``...). ``clone`` and the ``*_like``
+    functions follow ``preserve_format`` (their default) as PyTorch's do: a permuted input's
+    layout is kept, so an in-place fill afterwards visits the elements in PyTorch's order.
+    ``channels_last`` tags are accepted and give the same values in row-major order."""
 
 
 contiguous_format = memory_format("contiguous_format")

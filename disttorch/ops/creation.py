@@ -8,6 +8,7 @@ from .. import _dtype
 from .._backend import get_array_module, is_cuda_array
 from .._device import default_or, device as _device
 from ..tensor import Tensor, _new
+from . import _torch_stream
 from ._util import register_methods, with_out
 
 __all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty",
@@ -290,28 +291,51 @@ def _like(input, dtype, device):
             device if device is not None else input.device)
 
 
+def _preserve_layout(out, input, memory_format):
+    """``out`` laid out in memory as ``input`` is (PyTorch's ``preserve_format``, the
+    default of the ``*_like`` functions), so that an in-place fill that follows visits its
+    elements in the order PyTorch's would. CPU only; a row-major input changes nothing."""
+    from .aliases import preserve_format   # (aliases builds on this module's methods)
+    if memory_format is not None and memory_format is not preserve_format:
+        return out
+    src, data = input._data, out._data
+    if type(src) is not np.ndarray or type(data) is not np.ndarray:
+        return out
+    axes = _torch_stream.memory_axes(src)
+    if axes is None:
+        return out
+    buffer = np.empty([data.shape[a] for a in axes], data.dtype).transpose(np.argsort(axes))
+    buffer[...] = data
+    out._data = buffer
+    return out
+
+
 def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad=False,
                memory_format=None):
     dt, dev = _like(input, dtype, device)
-    return zeros(input.shape, dtype=dt, device=dev, requires_grad=requires_grad)
+    return _preserve_layout(zeros(input.shape, dtype=dt, device=dev, requires_grad=requires_grad),
+                            input, memory_format)
 
 
 def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad=False,
               memory_format=None):
     dt, dev = _like(input, dtype, device)
-    return ones(input.shape, dtype=dt, device=dev, requires_grad=requires_grad)
+    return _preserve_layout(ones(input.shape, dtype=dt, device=dev, requires_grad=requires_grad),
+                            input, memory_format)
 
 
 def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad=False,
                memory_format=None):
     dt, dev = _like(input, dtype, device)
-    return empty(input.shape, dtype=dt, device=dev, requires_grad=requires_grad)
+    return _preserve_layout(empty(input.shape, dtype=dt, device=dev, requires_grad=requires_grad),
+                            input, memory_format)
 
 
 def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False,
               memory_format=None):
     dt, dev = _like(input, dtype, device)
-    return full(input.shape, fill_value, dtype=dt, device=dev, requires_grad=requires_grad)
+    return _preserve_layout(full(input.shape, fill_value, dtype=dt, device=dev,
+                                 requires_grad=requires_grad), input, memory_format)
 
 
 def _num(x):

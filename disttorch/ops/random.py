@@ -280,24 +280,48 @@ def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=Non
                    requires_grad)
 
 
+def _filled_like(input, dtype, device, requires_grad, memory_format, fill):
+    """PyTorch's ``empty_like(input).fill()``, whose draws follow the memory order of the
+    input's layout, for a CPU input that is not row-major (None otherwise: drawn as a new
+    tensor of the shape)."""
+    from .creation import empty_like
+    dt = _dtype.to_numpy_dtype(dtype or input.dtype)
+    if type(input._data) is not np.ndarray or dt.kind == "c" \
+            or _stream.memory_axes(input._data) is None:
+        return None
+    out = empty_like(input, dtype=dtype, device=device, memory_format=memory_format)
+    if type(out._data) is not np.ndarray or _stream.memory_axes(out._data) is None:
+        return None
+    fill(out)
+    return out.requires_grad_(requires_grad)
+
+
 def rand_like(input, *, dtype=None, layout=None, device=None, requires_grad=False,
               memory_format=None):
-    return rand(input.shape, dtype=dtype or input.dtype, device=device or input.device,
-                requires_grad=requires_grad)
+    out = _filled_like(input, dtype, device, requires_grad, memory_format, uniform_)
+    return out if out is not None else rand(input.shape, dtype=dtype or input.dtype,
+                                            device=device or input.device,
+                                            requires_grad=requires_grad)
 
 
 def randn_like(input, *, dtype=None, layout=None, device=None, requires_grad=False,
                memory_format=None):
-    return randn(input.shape, dtype=dtype or input.dtype, device=device or input.device,
-                 requires_grad=requires_grad)
+    out = _filled_like(input, dtype, device, requires_grad, memory_format, normal_)
+    return out if out is not None else randn(input.shape, dtype=dtype or input.dtype,
+                                             device=device or input.device,
+                                             requires_grad=requires_grad)
 
 
 def randint_like(input, low=0, high=None, *, dtype=None, layout=None, device=None,
                  requires_grad=False, memory_format=None):
     if high is None:
         low, high = 0, low
-    return randint(low, high, input.shape, dtype=dtype or input.dtype,
-                   device=device or input.device, requires_grad=requires_grad)
+    out = _filled_like(input, dtype, device, requires_grad, memory_format,
+                       lambda t: random_(t, low, high))
+    return out if out is not None else randint(low, high, input.shape,
+                                               dtype=dtype or input.dtype,
+                                               device=device or input.device,
+                                               requires_grad=requires_grad)
 
 
 def _data_of(x):
@@ -346,11 +370,22 @@ def bernoulli(input, p=None, *, generator=None, out=None):
     return _finish(draws.astype(input._data.dtype), input.device, False)
 
 
-def dropout_keep(shape, p):
+def _in_layout_of(flat, input):
+    """Values drawn for ``empty_like(input)`` (flat, in its memory order), at their logical
+    positions: the input's layout decides which element gets which draw."""
+    data = input._data if isinstance(input, Tensor) else input
+    if type(data) is not np.ndarray or _stream.memory_axes(data) is None:
+        return flat.reshape(np.shape(data))
+    return _stream.fill_memory_order(np.empty(data.shape, flat.dtype), flat, data)
+
+
+def dropout_keep(shape, p, like=None):
     """The keep mask (bools of ``shape``) dropout draws for drop probability ``p``: PyTorch's
-    ``bernoulli_(1 - p)`` from the default generator."""
+    ``bernoulli_(1 - p)`` from the default generator, into ``empty_like(like)`` when the mask
+    has the input's shape (so a transposed input gets its draws in memory order)."""
     gen = _generator(None)
-    return _stream.bernoulli_scalar(gen, _count(shape), 1.0 - p).reshape(shape)
+    flat = _stream.bernoulli_scalar(gen, _count(shape), 1.0 - p)
+    return flat.reshape(shape) if like is None else _in_layout_of(flat, like)
 
 
 def dropout_scale(keep, p, dtype):

@@ -11,6 +11,7 @@ import numpy as np
 from .._backend import get_array_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
+from . import _torch_stream
 from ._util import register_methods, sum_to, wrap_dim, make_view
 
 __all__ = ["reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "permute", "transpose",
@@ -558,23 +559,32 @@ moveaxis = movedim
 
 
 class Clone(Node):
-    def forward(self, x):
+    def forward(self, x, preserve):
+        if preserve and type(x) is np.ndarray:
+            axes = _torch_stream.memory_axes(x)
+            if axes is not None:
+                copy = np.empty([x.shape[a] for a in axes], x.dtype).transpose(np.argsort(axes))
+                copy[...] = x
+                return copy
         return x.copy()
 
     def backward(self, g):
-        return g
+        return g, None
 
 
 def clone(input, *, memory_format=None):
-    """A copy of ``input`` that is part of the autograd graph."""
-    return Clone.apply(input)
+    """A copy of ``input`` that is part of the autograd graph, laid out in memory as
+    ``input`` is (``preserve_format``, PyTorch's default) or row-major
+    (``memory_format=disttorch.contiguous_format``)."""
+    from .aliases import preserve_format
+    return Clone.apply(input, memory_format is None or memory_format is preserve_format)
 
 
 def contiguous(self, memory_format=None):
     """``self`` if it is C-contiguous, else a contiguous copy."""
     if self._data.flags.c_contiguous:
         return self
-    return Clone.apply(self)
+    return Clone.apply(self, False)
 
 
 def ravel(input):

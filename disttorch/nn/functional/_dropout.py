@@ -52,7 +52,7 @@ def _keep_mask(input, shape, p):
         # uses the CUDA generator: a host mask would cost a copy that waits for the stream
         _vmap_state.random_op("cuda")
         return (xp.random.random(shape, dtype=dt) >= p).astype(data.dtype)
-    return dropout_keep(shape, p).astype(data.dtype)
+    return dropout_keep(shape, p, data if tuple(shape) == data.shape else None).astype(data.dtype)
 
 
 def _apply(input, scale, shift, inplace):
