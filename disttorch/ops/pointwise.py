@@ -430,7 +430,7 @@ def where(condition, input=None, other=None, *, out=None):
         raise TypeError("where(): argument 'condition' must be Tensor")
     if condition._data.dtype.kind != "b":
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with "
-                           f"dtype {condition.dtype.name.capitalize()}")
+                           f"dtype {_dtype.SCALAR_TYPE_NAMES.get(condition._data.dtype.name)}")
     if isinstance(input, Tensor) and isinstance(other, Tensor):
         a, b = _prep(input, other)
     elif isinstance(input, Tensor):

@@ -99,6 +99,8 @@ def test_clamp_needs_a_bound():
 def test_where_needs_bool_condition():
     with pytest.raises(RuntimeError, match="where expected condition to be a boolean tensor"):
         disttorch.where(disttorch.ones(2), disttorch.ones(2), disttorch.zeros(2))
+    with pytest.raises(RuntimeError, match="but got a tensor with dtype Long$"):   # torch's name
+        disttorch.where(disttorch.tensor([1, 0]), disttorch.ones(2), disttorch.zeros(2))
 
 
 @pytest.mark.parametrize("name", ["exp_", "sigmoid_", "tanh_", "clamp_", "abs_", "sqrt_"])
