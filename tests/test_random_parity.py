@@ -178,6 +178,65 @@ def test_samplers_and_random_split_as_torch():
     assert draws(disttorch) == draws(torch)
 
 
+@pytest.mark.parametrize("how", ["break", "next(iter())"])
+def test_an_epoch_cut_short_leaves_the_generator_where_torch_does(how):
+    """PyTorch's RandomSampler draws one more (unused) permutation when its last index is
+    passed; an epoch stopped before that has not drawn it."""
+    def epochs(lib):
+        loader = lib.utils.data.DataLoader(range(6), batch_size=2, shuffle=True,
+                                           generator=lib.Generator().manual_seed(0))
+        firsts = []
+        for _ in range(3):
+            if how == "break":
+                for batch in loader:
+                    firsts.append(batch.tolist())
+                    break
+            else:
+                firsts.append(next(iter(loader)).tolist())
+        return firsts
+
+    assert epochs(disttorch) == epochs(torch) == [[5, 1], [3, 2], [0, 4]]
+
+
+def test_samplers_draw_when_their_first_index_is_asked_for():
+    def draws(lib):
+        data = lib.utils.data
+        g = lib.Generator().manual_seed(8)
+        seen = []
+        for sampler in (data.RandomSampler(range(5), num_samples=12, generator=g),
+                        data.RandomSampler(range(5), replacement=True, num_samples=40,
+                                           generator=g),
+                        data.SubsetRandomSampler([4, 8, 15], generator=g),
+                        data.WeightedRandomSampler([1.0, 3.0, 2.0], 4, generator=g),
+                        data.BatchSampler(data.RandomSampler(range(5), generator=g), 2, True)):
+            iterator = iter(sampler)
+            seen.append(lib.rand(1, generator=g).tolist())      # iter() alone draws nothing
+            for count in (1, 4, 1):
+                seen.append([next(iterator, None) for _ in range(count)])
+                seen.append(lib.rand(1, generator=g).tolist())
+            seen.append(list(iterator))
+            seen.append(lib.rand(1, generator=g).tolist())
+        return seen
+
+    assert draws(disttorch) == draws(torch)
+
+
+def test_random_split_between_loader_epochs_as_torch():
+    def draws(lib):
+        data = lib.utils.data
+        g = lib.Generator().manual_seed(2)
+        loader = data.DataLoader(range(9), batch_size=4, shuffle=True, generator=g)
+        seen = []
+        for _ in range(2):
+            seen.append(next(iter(loader)).tolist())
+            seen.append([list(s) for s in data.random_split(range(9), [4, 5], generator=g)])
+        lib.manual_seed(6)
+        seen.append([list(s) for s in data.random_split(range(10), [0.3, 0.3, 0.4])])
+        return seen, lib.rand(2, generator=g).tolist(), lib.rand(2).tolist()
+
+    assert draws(disttorch) == draws(torch)
+
+
 def test_a_resumed_random_pass_replays_a_generator_driven_order():
     sampler = disttorch.utils.data.RandomSampler(range(30),
                                                  generator=disttorch.Generator().manual_seed(9))

@@ -5,11 +5,11 @@ memory block (see ``_worker``), so the main process receives it without a copy.
 """
 import collections.abc
 import copy
-import functools
 import re
 
 import numpy as np
 
+from ... import _dtype
 from ..._backend import get_array_module
 from ...tensor import Tensor, _new
 
@@ -30,6 +30,19 @@ def _empty(shape, dtype):
     return _allocator(shape, np.dtype(dtype))
 
 
+def _promoted(dtypes):
+    """The dtype arrays of ``dtypes`` stack into: PyTorch's promotion (int32 with float32
+    is float32, not numpy's float64), in native byte order."""
+    dtypes = [np.dtype(d).newbyteorder("=") for d in dtypes]
+    first = dtypes[0]
+    if all(d == first for d in dtypes):
+        return first
+    result = _dtype.from_numpy_dtype(first)
+    for d in dtypes[1:]:
+        result = _dtype.promote_types(result, _dtype.from_numpy_dtype(d))
+    return _dtype.to_numpy_dtype(result)
+
+
 def _stack(arrays):
     first = arrays[0]
     if any(type(a) is not np.ndarray for a in arrays):
@@ -38,8 +51,7 @@ def _stack(arrays):
         if a.shape != first.shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got "
                                f"{list(first.shape)} at entry 0 and {list(a.shape)} at entry {i}")
-    dtype = functools.reduce(np.promote_types, (a.dtype for a in arrays))
-    out = _empty((len(arrays),) + first.shape, dtype)
+    out = _empty((len(arrays),) + first.shape, _promoted([a.dtype for a in arrays]))
     np.stack(arrays, out=out)
     return out
 
@@ -48,6 +60,28 @@ def _from_values(values, dtype):
     out = _empty((len(values),), dtype)
     out[:] = values
     return out
+
+
+def _number_dtype(values):
+    """The dtype ``torch.tensor(values)`` infers for a list of numbers: each NumPy scalar's
+    own, int64 for ints, the default dtype for floats (its complex one for complex),
+    promoted together."""
+    result = None
+    for value in values:
+        if isinstance(value, np.generic):
+            kind = _dtype.from_numpy_dtype(value.dtype)
+        elif isinstance(value, bool):
+            kind = _dtype.bool
+        elif isinstance(value, int):
+            kind = _dtype.int64
+        elif isinstance(value, float):
+            kind = _dtype.get_default_dtype()
+        elif isinstance(value, complex):
+            kind = _dtype.as_dtype(complex)
+        else:
+            raise TypeError(f"new(): invalid data type '{type(value).__name__}'")
+        result = kind if result is None else _dtype.promote_types(result, kind)
+    return _dtype.to_numpy_dtype(result)
 
 
 def _is_numpy_type(elem_type):
@@ -64,12 +98,16 @@ def default_collate(batch):
     with an additional outer dimension (the batch size).
 
     The exact output type is a :class:`~disttorch.Tensor`, a sequence of tensors, a
-    collection of tensors, or left unchanged, depending on the input type:
+    collection of tensors, or left unchanged, depending on the input type (as PyTorch's,
+    which dispatches on the batch's first element):
 
     * :class:`~disttorch.Tensor` -> stacked :class:`~disttorch.Tensor`
     * NumPy arrays -> stacked :class:`~disttorch.Tensor`
-    * float -> float64 :class:`~disttorch.Tensor`; int -> int64 :class:`~disttorch.Tensor`
-    * str, bytes -> unchanged (a list)
+    * NumPy numeric scalars, int, bool -> :class:`~disttorch.Tensor` of the dtype
+      ``tensor(batch)`` infers (int64 for ints, the default dtype with floats among them)
+    * float -> float64 :class:`~disttorch.Tensor`
+    * str, bytes -> unchanged (the batch as it is: a tuple of the strings of a field of
+      tuple or list samples)
     * Mapping[K, V_i] -> Mapping[K, default_collate([V_1, V_2, ...])]
     * NamedTuple[V1_i, V2_i, ...] -> NamedTuple[default_collate([V1_1, V1_2, ...]), ...]
     * Sequence[V1_i, V2_i, ...] -> Sequence[default_collate([V1_1, V1_2, ...]), ...]
@@ -86,6 +124,8 @@ def default_collate(batch):
         tensor([0, 1, 2, 3])
         >>> default_collate(["a", "b", "c"])
         ['a', 'b', 'c']
+        >>> default_collate([("hello", 1), ("world", 0)])
+        [('hello', 'world'), tensor([1, 0])]
         >>> default_collate([{"A": 0, "B": 1}, {"A": 100, "B": 100}])
         {'A': tensor([  0, 100]), 'B': tensor([  1, 100])}
     """
@@ -93,29 +133,26 @@ def default_collate(batch):
     elem_type = type(elem)
     if isinstance(elem, Tensor):
         return _new(_stack([t._data for t in batch]))
-    if _is_numpy_type(elem_type):
-        if isinstance(elem, np.ndarray):
-            if _STRING_OR_OBJECT_DTYPE.search(elem.dtype.str) is not None:
-                raise TypeError(_ERROR_FORMAT.format(elem.dtype))
-            return _new(_stack(batch))
-        if np.shape(elem) == ():
-            return _new(_from_values(batch, functools.reduce(np.promote_types,
-                                                             (np.dtype(type(b)) for b in batch))))
+    if isinstance(elem, np.ndarray):
+        if _STRING_OR_OBJECT_DTYPE.search(elem.dtype.str) is not None:
+            raise TypeError(_ERROR_FORMAT.format(elem.dtype))
+        return _new(_stack([np.asarray(b) for b in batch]))
+    if isinstance(elem, (np.bool_, np.number)):
+        return _new(_from_values(batch, _number_dtype(batch)))
     if isinstance(elem, float):
         return _new(_from_values(batch, np.float64))
-    if isinstance(elem, bool):
-        return _new(_from_values(batch, np.bool_))
     if isinstance(elem, int):
-        return _new(_from_values(batch, np.int64))
+        return _new(_from_values(batch, _number_dtype(batch)))
     if isinstance(elem, (str, bytes)):
         return batch
     if isinstance(elem, collections.abc.Mapping):
         collated = {key: default_collate([d[key] for d in batch]) for key in elem}
-        if isinstance(elem, collections.abc.MutableMapping):
-            clone = copy.copy(elem)
-            clone.update(collated)
-            return clone
         try:
+            if isinstance(elem, collections.abc.MutableMapping):
+                # the mapping's own type may carry more than its items: update a copy
+                clone = copy.copy(elem)
+                clone.update(collated)
+                return clone
             return elem_type(collated)
         except TypeError:
             return collated
@@ -125,14 +162,16 @@ def default_collate(batch):
         size = len(elem)
         if not all(len(e) == size for e in batch):
             raise RuntimeError("each element in list of batch should be of equal size")
-        transposed = [default_collate(list(samples)) for samples in zip(*batch)]
+        # each field's batch is the tuple zip gives, so strings stay a tuple
+        transposed = [default_collate(samples) for samples in zip(*batch)]
         if isinstance(elem, tuple):
             return transposed
-        if isinstance(elem, collections.abc.MutableSequence):
-            clone = copy.copy(elem)
-            clone[:] = transposed
-            return clone
         try:
+            if isinstance(elem, collections.abc.MutableSequence):
+                clone = copy.copy(elem)
+                for i, field in enumerate(transposed):
+                    clone[i] = field
+                return clone
             return elem_type(transposed)
         except TypeError:
             return transposed

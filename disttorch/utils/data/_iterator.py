@@ -96,14 +96,13 @@ class _BaseIter:
         self._report = _progress_reporter()
         self._start_epoch(loader)
 
-    def _start_epoch(self, loader):
+    def _start_epoch(self, loader, draw_seed=True):
+        """Begin an epoch: PyTorch's iterator opens the sampler's iterator, then draws the
+        workers' base seed from the loader's generator (a persistent iterator keeps the
+        seed it drew when it was created: ``draw_seed=False``)."""
         resume = loader._take_resume()
         epoch = loader._next_epoch
         loader._next_epoch = epoch + 1
-        if resume and resume.get("base_seed") is not None:
-            self._base_seed = resume["base_seed"]
-        else:
-            self._base_seed = _draw_seed(loader.generator)
         self._epoch = epoch
         self._discard = 0
         sampler = _resumable_sampler(loader)
@@ -111,18 +110,31 @@ class _BaseIter:
             sampler.load_state_dict(resume["sampler"])
         elif resume:
             self._discard = resume["batches_yielded"]
+        self._open_indices()
+        if resume and resume.get("base_seed") is not None:
+            self._base_seed = resume["base_seed"]
+        elif draw_seed or getattr(self, "_base_seed", None) is None:
+            self._base_seed = _draw_seed(loader.generator)
         self._progress.begin(epoch, self._base_seed, resume, sampler)
+        self._started_at = time.monotonic()
+
+    def _open_indices(self):
+        """A new iterator over the index sampler: nothing is drawn until it is advanced
+        (for our samplers; a user's sampler may draw in ``__iter__``, as in PyTorch)."""
         self._indices = None
         if not self._iterable:
-            sampler_ = self._index_sampler
-            self._indices = (sampler_._batches() if isinstance(sampler_, BatchSampler)
-                             else iter(sampler_))
-            # Samplers that cannot resume are fast-forwarded; no data is loaded for them.
-            for _ in range(self._discard):
-                next(self._indices, None)
-            if self._discard:
-                self._discard = 0
-        self._started_at = time.monotonic()
+            sampler = self._index_sampler
+            self._indices = (sampler._batches() if isinstance(sampler, BatchSampler)
+                             else iter(sampler))
+
+    def _fast_forward(self):
+        """Skip the batches a resumed epoch had yielded, for samplers that cannot resume:
+        their indices are drawn, no data is loaded for them."""
+        if self._iterable or not self._discard:
+            return
+        for _ in range(self._discard):
+            next(self._indices, None)
+        self._discard = 0
 
     def __iter__(self):
         return self
@@ -149,6 +161,13 @@ def _batch_size_of(indices, auto_collation):
 
 
 class _SingleProcessIter(_BaseIter):
+    def __init__(self, loader):
+        super().__init__(loader)
+        self._fast_forward()
+        if self._iterable:
+            # PyTorch's fetcher opens the dataset's iterator with the loader's iterator
+            self._fetcher.open()
+
     def __next__(self):
         fetcher = self._fetcher
         try:

@@ -60,7 +60,19 @@ class _WorkerError(Exception):
     """Carries a worker's failure from where it is received to where it is raised."""
 
 
+class _KeyErrorMessage(str):
+    """A message whose repr is itself: ``str(KeyError(m))`` is ``repr(m)``, which would
+    print the traceback on one line, quoted, with escaped newlines."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return self
+
+
 def _raise_worker_error(error):
+    """Raise a worker's exception here as PyTorch re-raises it: same type, the message
+    naming the worker followed by the worker's traceback."""
     message = (f"Caught {error['name']} in DataLoader worker process {error['worker']}.\n"
                f"Original {error['traceback']}")
     exc_type = None
@@ -69,10 +81,17 @@ def _raise_worker_error(error):
             exc_type = pickle.loads(error["type"])
         except Exception:
             exc_type = None
+    if exc_type is None:
+        raise RuntimeError(message)
+    if exc_type is KeyError:
+        message = _KeyErrorMessage(message)
+    elif getattr(exc_type, "message", None):
+        # exceptions whose first argument is not their message but that take it by name
+        raise exc_type(message=message)
     try:
-        exc = exc_type(message) if exc_type is not None else RuntimeError(message)
+        exc = exc_type(message)
     except Exception:
-        exc = RuntimeError(message)
+        raise RuntimeError(message) from None
     raise exc
 
 
@@ -106,12 +125,16 @@ class _MultiProcessIter(_BaseIter):
                     target=worker_loop, daemon=True,
                     args=(child_end, list(self._connections) if forked else [], worker_id,
                           self._num_workers, self._fetcher, self._base_seed,
-                          self._epoch, loader.worker_init_fn, f"{self._prefix}{worker_id}_"))
+                          loader.worker_init_fn, f"{self._prefix}{worker_id}_"))
                 try:
                     process.start()
                 finally:
                     child_end.close()
                 self._workers.append(process)
+            # PyTorch opens the sampler's iterator a second time here (its first reset),
+            # which a sampler drawing in ``__iter__`` itself sees
+            self._open_indices()
+            self._fast_forward()
             self._begin_tasks()
         except BaseException:
             self._finalizer()
@@ -130,11 +153,16 @@ class _MultiProcessIter(_BaseIter):
         self._tasks = {seq: self._tasks[seq] for seq in self._stale}
         self._rcvd_idx = self._send_idx
         try:
-            self._start_epoch(loader)
+            seed = self._base_seed
+            # The workers keep their random streams across epochs, as PyTorch's do; only a
+            # resumed epoch with its own base seed reseeds them.
+            self._start_epoch(loader, draw_seed=False)
             for worker_id in range(self._num_workers):
-                self._send(worker_id, {"op": "epoch", "seed": self._base_seed,
-                                       "epoch": self._epoch,
-                                       "free": self._slots.take_released(worker_id)})
+                message = {"op": "epoch", "free": self._slots.take_released(worker_id)}
+                if self._base_seed != seed:
+                    message["seed"] = self._base_seed
+                self._send(worker_id, message)
+            self._fast_forward()
             self._begin_tasks()
         except BaseException:
             self._finalizer()
@@ -147,7 +175,11 @@ class _MultiProcessIter(_BaseIter):
             self._worker_died(worker_id)
 
     def _try_put(self):
-        while self._outstanding < self._prefetch * self._num_workers and not self._indices_done:
+        # As PyTorch: ``prefetch_factor * num_workers`` batches ahead of the one yielded
+        # (tasks of an abandoned epoch aside), so the sampler is advanced, and draws from
+        # its generator, at the same batches whatever the timing of the workers.
+        ahead = self._prefetch * self._num_workers
+        while self._send_idx - self._rcvd_idx < ahead and not self._indices_done:
             if not any(self._active):
                 return
             worker_id = next(self._worker_cycle)
@@ -245,6 +277,14 @@ class _MultiProcessIter(_BaseIter):
             self._worker_died(worker_id)
 
     def _worker_died(self, worker_id):
+        # A worker that failed sends its exception before exiting; a send to it can fail
+        # before that report is read, and the report, not the exit, is the error to raise.
+        connection = self._connections[worker_id]
+        try:
+            while connection.poll():
+                self._handle(worker_id, unpack(connection.recv_bytes()))
+        except (EOFError, OSError):
+            pass
         process = self._workers[worker_id]
         process.join(_JOIN_S)
         code = process.exitcode

@@ -32,9 +32,10 @@ class WorkerInfo:
     Attributes:
         id (int): the current worker id, in ``[0, num_workers)``.
         num_workers (int): the total number of workers.
-        seed (int): the random seed set for the current worker (``random``, NumPy's
-            global generator and disttorch's default generator), derived from the
-            loader's base seed, the worker id and the epoch.
+        seed (int): the random seed set for the current worker: ``base_seed + id``,
+            ``base_seed`` being drawn from the loader's generator when its iterator is
+            created (as PyTorch's). ``random`` and disttorch's default generator are
+            seeded with it, NumPy's global generator from ``base_seed`` and ``id``.
         dataset: the copy of the dataset object in this process.
     """
 
@@ -68,16 +69,24 @@ def get_worker_info():
     return _worker_info
 
 
-def worker_seed(base_seed, worker_id, epoch):
-    """Seed the worker's ``random``, NumPy and disttorch generators; returns the seed."""
+def numpy_seed(base_seed, worker_id):
+    """The seed of NumPy's global generator in a worker, PyTorch's ``_generate_state``: its
+    hash of ``[worker_id, low and high 32 bits of base_seed, 0]`` is NumPy's SeedSequence
+    pool mixing of that entropy."""
+    entropy = [worker_id, base_seed & 0xFFFFFFFF, base_seed >> 32, 0]
+    return np.random.SeedSequence(entropy).generate_state(4)
+
+
+def worker_seed(base_seed, worker_id):
+    """Seed the worker's ``random``, NumPy and disttorch generators as PyTorch seeds its
+    workers' (so the same transforms draw the same numbers); returns the seed."""
     from ...ops.random import default_generator
-    sequence = np.random.SeedSequence([base_seed, worker_id, epoch])
-    seed = int(sequence.generate_state(1, np.uint64)[0] >> np.uint64(1))
+    seed = base_seed + worker_id
     random.seed(seed)
-    np.random.seed(sequence.generate_state(4))
     # Only the CPU generator: CUDA must not be touched in a process forked from one
     # that initialised it.
     default_generator.manual_seed(seed)
+    np.random.seed(numpy_seed(base_seed, worker_id))
     return seed
 
 
@@ -137,6 +146,10 @@ class Fetcher:
 
     def reset(self):
         self.iterator = None
+
+    def open(self):
+        """Open the iterable dataset's iterator now rather than at the first batch."""
+        self.iterator = iter(self.dataset)
 
     def fetch_next(self):
         """The next batch of an iterable dataset; StopIteration at its end."""
@@ -225,8 +238,8 @@ def _batch_reply(seq, batch, slots):
             "offsets": offsets}
 
 
-def worker_loop(conn, inherited, worker_id, num_workers, fetcher, base_seed, epoch,
-                worker_init_fn, prefix):
+def worker_loop(conn, inherited, worker_id, num_workers, fetcher, base_seed, worker_init_fn,
+                prefix):
     """Serve batches until told to stop, the pipe closes or the parent process dies."""
     global _worker_info
     # Ctrl-C reaches the whole process group: the main process decides when we stop.
@@ -240,7 +253,7 @@ def worker_loop(conn, inherited, worker_id, num_workers, fetcher, base_seed, epo
     slots = WorkerSlots(prefix)
     _collate._allocator = slots.alloc
     try:
-        seed = worker_seed(base_seed, worker_id, epoch)
+        seed = worker_seed(base_seed, worker_id)
         _worker_info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=seed,
                                   dataset=fetcher.dataset)
         if worker_init_fn is not None:
@@ -272,9 +285,10 @@ def _serve(conn, slots, fetcher, worker_id, num_workers, parent):
             return
         slots.release(message.get("free") or ())
         if op == "epoch":
-            seed = worker_seed(message["seed"], worker_id, message["epoch"])
-            _worker_info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=seed,
-                                      dataset=fetcher.dataset)
+            if "seed" in message:
+                seed = worker_seed(message["seed"], worker_id)
+                _worker_info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=seed,
+                                          dataset=fetcher.dataset)
             fetcher.reset()
             continue
         seq = message["seq"]

@@ -46,7 +46,7 @@ class DataLoader:
         multiprocessing_context (str or multiprocessing.context.BaseContext, optional):
             start method of the workers (default: ``"fork"`` where available).
         generator (Generator, optional): the generator ``RandomSampler`` uses for indices
-            and from which each epoch's base seed of the workers is drawn.
+            and from which each iterator's base seed of the workers is drawn.
         prefetch_factor (int, optional): number of batches loaded in advance by each
             worker (default: ``2`` with workers, ``None`` without).
         persistent_workers (bool, optional): if ``True``, the workers are kept alive
@@ -57,10 +57,16 @@ class DataLoader:
             as they are ready rather than in sampler order (default: ``True``). Such a
             loader cannot save its position mid-epoch.
 
-    Worker processes: each worker seeds ``random``, NumPy's global generator and
-    disttorch's default generator from the epoch's base seed, its worker id and the
-    epoch number, so two workers never share a random stream and a seeded run is
-    reproducible. Batches come back in sampler order whatever the number of workers.
+    Random numbers, as PyTorch draws them: creating an iterator opens the sampler's
+    iterator and draws a base seed from ``generator`` (the default generator when None);
+    the sampler draws when its first indices are asked for (at once with workers, which
+    are sent ``prefetch_factor * num_workers`` batches ahead). Worker ``i`` seeds
+    ``random`` and disttorch's default generator with ``base_seed + i`` and NumPy's
+    global generator from ``base_seed`` and ``i`` (PyTorch's ``_generate_state``), so a
+    transform in a worker draws PyTorch's numbers. Persistent workers keep their streams
+    and their seed from one epoch to the next: the base seed is drawn only when the
+    iterator is created. Batches come back in sampler order whatever the number of
+    workers.
     An exception in a worker is raised here with its worker id and traceback; a worker
     that dies raises an error naming it and the signal.
 

@@ -8,7 +8,7 @@ import torch.utils.data as tud
 import disttorch
 from disttorch.utils import data
 
-from .conftest import assert_same
+from .conftest import assert_same, cut_short_epochs
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -283,3 +283,96 @@ def test_progress_is_reported_to_the_launcher(monkeypatch):
     with warnings.catch_warnings():
         list(data.DataLoader(ours, batch_size=4))
     assert [c["step"] for c in calls] == [1, 2, 3] and calls[-1]["epoch"] == 0
+
+
+KINDS = ["shuffle", "shuffle drop_last", "num_samples", "replacement", "subset", "weighted",
+         "batch_sampler", "unbatched"]
+
+
+@pytest.mark.parametrize("cut", [None, 1, 3], ids=["whole", "cut1", "cut3"])
+@pytest.mark.parametrize("use_generator", [True, False], ids=["generator", "default"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_epochs_cut_short_draw_as_torch(kind, use_generator, cut):
+    """Base seed at ``iter()``, each chunk of the pass when its first index is asked for."""
+    assert cut_short_epochs(disttorch, kind, use_generator, cut) == \
+        cut_short_epochs(torch, kind, use_generator, cut)
+
+
+class EagerSampler:
+    """Draws its order in ``__iter__`` itself (no generator function)."""
+
+    def __init__(self, lib):
+        self.lib = lib
+
+    def __iter__(self):
+        return iter(self.lib.randperm(6).tolist())
+
+    def __len__(self):
+        return 6
+
+
+def test_a_sampler_drawing_in_iter_is_opened_before_the_base_seed():
+    def run(lib):
+        lib.manual_seed(3)
+        loader = lib.utils.data.DataLoader(list(range(6)), batch_size=2,
+                                           sampler=EagerSampler(lib))
+        return [[b.tolist() for b in loader] for _ in range(2)], lib.rand(2).tolist()
+
+    assert run(disttorch) == run(torch)
+
+
+def test_an_iterable_dataset_is_opened_with_the_loader_iterator():
+    def run(lib):
+        class Stream(lib.utils.data.IterableDataset):
+            def __iter__(self):
+                return iter(lib.randperm(5).tolist())
+
+        lib.manual_seed(4)
+        iterator = iter(lib.utils.data.DataLoader(Stream(), batch_size=2))
+        between = lib.rand(1).tolist()
+        return between, [b.tolist() for b in iterator]
+
+    assert run(disttorch) == run(torch)
+
+
+def _lazy_loader(kind, seed, num_workers, persistent):
+    generator = disttorch.Generator().manual_seed(seed)
+    dataset = list(range(7))
+    kwargs = dict(num_workers=num_workers, persistent_workers=persistent, generator=generator)
+    if kind == "num_samples":
+        kwargs.update(batch_size=3, sampler=data.RandomSampler(dataset, num_samples=20,
+                                                               generator=generator))
+    elif kind == "replacement":
+        kwargs.update(batch_size=5, sampler=data.RandomSampler(
+            dataset, replacement=True, num_samples=75, generator=generator))
+    else:
+        kwargs.update(batch_size=2, sampler=data.SubsetRandomSampler([1, 3, 5, 6, 0],
+                                                                     generator=generator))
+    return data.DataLoader(dataset, **kwargs), generator
+
+
+@pytest.mark.parametrize("interleave", [False, True], ids=["alone", "interleaved"])
+@pytest.mark.parametrize("kind", ["num_samples", "replacement", "subset"])
+@pytest.mark.parametrize("num_workers,persistent", [(0, False), (2, False), (2, True)])
+@pytest.mark.parametrize("saved_after", [1, 2, 3])
+def test_resume_of_a_pass_drawn_in_chunks(kind, num_workers, persistent, saved_after,
+                                          interleave):
+    """Saved mid-pass, with chunks drawn before the save (replayed) and after it (drawn from
+    the restored generator), and other draws from the generator between chunks: the rest of
+    the epoch and the next epoch are those of the run that was not interrupted."""
+    loader, generator = _lazy_loader(kind, 1, num_workers, persistent)
+    list(loader)
+    iterator = iter(loader)
+    for _ in range(saved_after):
+        next(iterator)
+        if interleave:
+            disttorch.rand(1, generator=generator)
+    state = loader.state_dict()
+    rest = [b.tolist() for b in iterator]
+    following = [b.tolist() for b in loader]
+    del iterator
+    resumed, _ = _lazy_loader(kind, 99, num_workers, persistent)
+    resumed.load_state_dict(state)
+    assert [b.tolist() for b in resumed] == rest
+    assert [b.tolist() for b in resumed] == following
+    del loader, resumed

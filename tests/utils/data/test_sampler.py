@@ -84,6 +84,38 @@ def test_sampler_state_dict_resumes_the_pass(sampler_fn):
     assert len(head) == 7
 
 
+@pytest.mark.parametrize("make", [
+    lambda g: data.RandomSampler(range(9), num_samples=20, generator=g),
+    lambda g: data.RandomSampler(range(9), replacement=True, num_samples=70, generator=g),
+    lambda g: data.SubsetRandomSampler([3, 1, 4, 1, 5, 9], generator=g),
+], ids=["permutations", "replacement", "subset"])
+def test_a_state_saved_before_passes_were_drawn_lazily_still_resumes(make):
+    """Earlier states name the generator state the whole pass was drawn from at once."""
+    generator = disttorch.Generator().manual_seed(5)
+    before = bytes(generator.get_state()._data)
+    whole = list(make(generator))
+    after = bytes(generator.get_state()._data)
+    old_state = {"pass": {"state": before}, "consumed": 7, "generator": after}
+    resumed = make(disttorch.Generator())
+    resumed.load_state_dict(old_state)
+    assert list(resumed) == whole[7:]
+    assert bytes(resumed.generator.get_state()._data) == after
+
+
+def test_a_saved_position_is_small_and_names_the_chunks_drawn():
+    generator = disttorch.Generator().manual_seed(1)
+    sampler = data.RandomSampler(range(10), num_samples=25, generator=generator)
+    iterator = iter(sampler)
+    head = [next(iterator) for _ in range(12)]
+    state = sampler.state_dict()
+    assert state["pass"]["drawn"] == 2 and [c for c, _ in state["pass"]["marks"]] == [0]
+    rest = list(iterator)
+    resumed = data.RandomSampler(range(10), num_samples=25, generator=disttorch.Generator())
+    resumed.load_state_dict(state)
+    assert list(resumed) == rest and len(head + rest) == 25
+    assert resumed.generator.get_state().tolist() == generator.get_state().tolist()
+
+
 @pytest.mark.parametrize("n,replicas,drop_last", [(10, 3, False), (10, 3, True), (2, 4, False),
                                                   (12, 4, False), (11, 2, True)])
 def test_distributed_sampler_matches_torch_unshuffled(n, replicas, drop_last):

@@ -10,9 +10,13 @@ import time
 
 import numpy as np
 import pytest
+import torch
+import torch.utils.data as tud
 
 import disttorch
 from disttorch.utils import data
+
+from .conftest import cut_short_epochs
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -431,3 +435,124 @@ def test_persistent_worker_killed_between_epochs_is_named_at_the_next_epoch():
     assert not any(p.is_alive() for p in loader._iterator._workers)
     assert _flat(list(loader)) == list(range(8)), "a new pool serves the next epoch"
     del loader
+
+
+@pytest.mark.parametrize("cut", [None, 1], ids=["whole", "cut1"])
+@pytest.mark.parametrize("use_generator", [True, False], ids=["generator", "default"])
+@pytest.mark.parametrize("kind,persistent", [("shuffle", False), ("shuffle", True),
+                                             ("num_samples", False), ("num_samples", True),
+                                             ("replacement", False), ("batch_sampler", False)])
+def test_epochs_with_workers_draw_as_torch(kind, persistent, use_generator, cut):
+    """The sampler is advanced ``prefetch_factor * num_workers`` batches ahead when the
+    iterator is created, then by one batch per batch yielded; a persistent iterator draws
+    its base seed once."""
+    assert cut_short_epochs(disttorch, kind, use_generator, cut, 2, persistent) == \
+        cut_short_epochs(torch, kind, use_generator, cut, 2, persistent)
+
+
+def test_persistent_workers_draw_the_base_seed_once():
+    def epochs(lib):
+        loader = lib.utils.data.DataLoader(range(6), batch_size=6, shuffle=True, num_workers=1,
+                                           persistent_workers=True,
+                                           generator=lib.Generator().manual_seed(0))
+        return [batch.tolist() for _ in range(3) for batch in loader]
+
+    assert epochs(disttorch) == epochs(torch)
+    assert epochs(disttorch)[1] == [0, 5, 4, 1, 2, 3]
+
+
+class SeedReport:
+    """What a worker's random streams give, as torch or disttorch sees them."""
+
+    def __init__(self, lib):
+        self.lib = lib
+
+    def __getitem__(self, i):
+        lib = self.lib
+        return {"initial_seed": lib.initial_seed(), "info_seed": data.get_worker_info().seed
+                if lib is disttorch else tud.get_worker_info().seed,
+                "random": random.random(), "numpy": float(np.random.rand()),
+                "numpy int": int(np.random.randint(0, 2 ** 31)), "rand": lib.rand(3)}
+
+    def __len__(self):
+        return 6
+
+
+def _seed_reports(lib, persistent=False):
+    loader = lib.utils.data.DataLoader(SeedReport(lib), batch_size=None, num_workers=2,
+                                       persistent_workers=persistent,
+                                       generator=lib.Generator().manual_seed(0))
+    return [{k: v.tolist() if hasattr(v, "tolist") else v for k, v in sample.items()}
+            for _ in range(2) for sample in loader]
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_worker_random_streams_are_torchs(persistent):
+    ours, theirs = _seed_reports(disttorch, persistent), _seed_reports(torch, persistent)
+    assert ours == theirs
+    assert [r["initial_seed"] for r in ours[:2]] == [900450186894289455, 900450186894289456]
+    assert all(r["info_seed"] == r["initial_seed"] for r in ours)
+
+
+@pytest.mark.parametrize("base_seed", [0, 1, 900450186894289455, 2 ** 32, 2 ** 63 - 1])
+@pytest.mark.parametrize("worker_id", [0, 1, 7])
+def test_numpy_worker_seed_is_torchs_generate_state(base_seed, worker_id):
+    from torch.utils.data._utils.worker import _generate_state
+    from disttorch.utils.data._worker import numpy_seed
+    assert numpy_seed(base_seed, worker_id).tolist() == _generate_state(base_seed, worker_id)
+
+
+class MissingKey(data.Dataset):
+    def __getitem__(self, i):
+        return {}["missing"]
+
+    def __len__(self):
+        return 2
+
+
+def test_worker_key_error_message_is_readable_as_torchs():
+    with pytest.raises(KeyError) as info:
+        list(data.DataLoader(MissingKey(), num_workers=1))
+    message = str(info.value)
+    with pytest.raises(KeyError) as torch_info:
+        list(tud.DataLoader(MissingKey(), num_workers=1))
+    expected = str(torch_info.value)
+    head = ("Caught KeyError in DataLoader worker process 0.\n"
+            "Original Traceback (most recent call last):\n")
+    assert message.startswith(head) and expected.startswith(head)
+    assert message.endswith("KeyError: 'missing'\n") and expected.endswith(message[-40:])
+    assert message == info.value.args[0], "str() of the KeyError must not be a repr"
+
+
+class NamedMessage(Exception):
+    message = "takes its message by name"
+
+    def __init__(self, *, message):
+        super().__init__(message)
+
+
+class TwoArguments(Exception):
+    def __init__(self, a, b):
+        super().__init__(a, b)
+
+
+class RaisesThese(data.Dataset):
+    def __init__(self, error):
+        self.error = error
+
+    def __getitem__(self, i):
+        raise self.error
+
+    def __len__(self):
+        return 2
+
+
+@pytest.mark.parametrize("error,raised", [(NamedMessage(message="boom"), NamedMessage),
+                                          (TwoArguments(1, 2), RuntimeError)])
+def test_worker_exceptions_that_take_other_arguments(error, raised):
+    with pytest.raises(raised, match=r"^Caught \w+ in DataLoader worker process 0\.\n"
+                                     r"Original Traceback") as info:
+        list(data.DataLoader(RaisesThese(error), num_workers=1))
+    assert type(info.value) is raised
+    with pytest.raises(raised):
+        list(tud.DataLoader(RaisesThese(error), num_workers=1))
