@@ -98,6 +98,26 @@ def test_cross_entropy_double_backward(device):
     _compare(*grads)
 
 
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cross_entropy_all_ignored_gradient_is_zero(smoothing, device):
+    """Every target ignored: a nan mean, as in PyTorch, but zero gradients (the mean's 1 / 0
+    scale must not reach the ignored rows), in the kernels and in the double backward."""
+    for place in ("cpu", device):
+        x = disttorch.zeros(3, 5, device=place, requires_grad=True)
+        target = disttorch.tensor([-100, -100, -100], device=place)
+        loss = F.cross_entropy(x, target, label_smoothing=smoothing)
+        g, = disttorch.autograd.grad(loss, x, create_graph=True)
+        gg, = disttorch.autograd.grad((g * g).sum() + g.sum(), x)
+        assert np.isnan(loss.item())
+        np.testing.assert_array_equal(g.detach().cpu().numpy(), np.zeros((3, 5), np.float32))
+        np.testing.assert_array_equal(gg.cpu().numpy(), np.zeros((3, 5), np.float32))
+        x.grad = None
+        F.cross_entropy(x, target, label_smoothing=smoothing).backward()
+        grad = x.grad.cpu().numpy()
+        np.testing.assert_array_equal(grad, np.zeros((3, 5), np.float32))
+        assert not np.signbit(grad).any()
+
+
 @pytest.mark.parametrize("shape", [(3, 7, 16), (5, 1000), (2, 1030, 45)])  # 2060 rows: 32 lanes
 def test_layer_norm(shape, device):
     rng = np.random.default_rng(2)

@@ -238,6 +238,95 @@ def test_mha_errors_and_repr():
     assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
 
 
+def test_mha_key_padding_mask_shape_is_checked():
+    """A key padding mask in the wrong layout raises torch's error instead of being reshaped
+    into a different mask (or failing in numpy); after the keys that bias_k and the zero
+    attention append, with the lengths as torch's padded mask has them."""
+    disttorch.manual_seed(0)
+    mha = nn.MultiheadAttention(4, 2)
+    x = disttorch.arange(24.).view(3, 2, 4) / 10
+    wrong = disttorch.tensor([[False, False], [False, True], [True, True]])
+    with pytest.raises(AssertionError, match=r"^Expected key_padded_mask.shape\[0\] to be 2, "
+                                             r"but got 3$"):
+        mha(x, x, x, key_padding_mask=wrong)
+    with pytest.raises(AssertionError, match=r"shape\[1\] to be 3, but got 2$"):
+        mha(x, x, x, key_padding_mask=disttorch.zeros(2, 2, dtype=disttorch.bool))
+    padded = nn.MultiheadAttention(4, 2, add_bias_kv=True, add_zero_attn=True)
+    with pytest.raises(AssertionError, match=r"shape\[1\] to be 5, but got 6$"):
+        padded(x, x, x, key_padding_mask=disttorch.zeros(2, 4, dtype=disttorch.bool))
+    first = nn.MultiheadAttention(4, 2, batch_first=True)
+    with pytest.raises(AssertionError, match=r"shape\[0\] to be 2, but got 3$"):
+        first(*(x.transpose(0, 1),) * 3, key_padding_mask=wrong)
+
+
+@pytest.mark.parametrize("dtype", ["long", "uint8", "int32"])
+def test_mha_integer_masks_are_rejected(dtype):
+    mha = nn.MultiheadAttention(4, 2)
+    x = disttorch.randn(3, 2, 4)
+    mask = disttorch.zeros(3, 3, dtype=getattr(disttorch, dtype))
+    with pytest.raises(AssertionError, match="^only bool and floating types of attn_mask are "
+                                             "supported$"):
+        mha(x, x, x, attn_mask=mask)
+    with pytest.raises(AssertionError, match="^only bool and floating types of key_padding_mask"):
+        mha(x, x, x, key_padding_mask=disttorch.zeros(2, 3, dtype=getattr(disttorch, dtype)))
+    layer = nn.TransformerEncoderLayer(4, 2, 8)
+    with pytest.raises(AssertionError, match="^only bool and floating types of src_mask"):
+        layer(x, src_mask=mask)
+
+
+def test_mha_mixed_mask_types_warn_once_as_torch():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3, 2, 4))
+    padding = np.zeros((2, 3), bool)
+    padding[1, 2] = True
+    attn = rng.standard_normal((3, 3))
+    messages = {}
+    for lib in (torch, disttorch):
+        lib.manual_seed(0)
+        layer = lib.nn.TransformerEncoderLayer(4, 2, 8, dropout=0.0).double()
+        mha = lib.nn.MultiheadAttention(4, 2).double()
+        xt = lib.tensor(x)
+        with pytest.warns(UserWarning) as record:
+            mha(xt, xt, xt, key_padding_mask=lib.tensor(padding), attn_mask=lib.tensor(attn))
+            layer(xt, src_key_padding_mask=lib.tensor(padding), src_mask=lib.tensor(attn))
+        messages[lib] = [str(w.message) for w in record if "mismatched" in str(w.message)]
+    assert messages[disttorch] == messages[torch]
+    assert len(messages[torch]) == 2
+
+
+@pytest.mark.parametrize("extra", [dict(), dict(add_zero_attn=True)])
+def test_mha_causal_hint_applies_the_causal_mask(extra):
+    """Without a padding mask or weights torch runs the causal hint as is_causal, attn_mask
+    unread; an integer one is then not rejected by the functional form either."""
+    rng = np.random.default_rng(10)
+    tm, dm = _pair(8, 2, **extra)
+    x = rng.standard_normal((5, 3, 8))
+    not_causal = np.zeros((5, 5), bool)
+    not_causal[0, 1] = True
+
+    def call(module, x, mask):
+        out, _ = module(x, x, x, attn_mask=mask, is_causal=True, need_weights=False)
+        return out, None
+    _check_mha(tm, dm, [x, not_causal], call, rng)
+    for lib, module in ((torch, tm), (disttorch, dm)):
+        xt = lib.tensor(x)
+        out, _ = lib.nn.functional.multi_head_attention_forward(
+            xt, xt, xt, 8, 2, module.in_proj_weight, module.in_proj_bias, None, None,
+            bool(extra), 0.0, module.out_proj.weight, module.out_proj.bias, training=False,
+            attn_mask=lib.zeros(5, 5, dtype=lib.long), is_causal=True, need_weights=False)
+        assert tuple(out.shape) == (5, 3, 8)
+
+
+def test_mha_separate_weights_are_checked_against_the_inputs():
+    mha = nn.MultiheadAttention(8, 2, kdim=6, vdim=7)
+    x = disttorch.randn(3, 2, 8)
+    with pytest.raises(AssertionError, match=r"^expecting key weights shape of \(8, 8\), but got "
+                                             r"disttorch.Size\(\[8, 6\]\)$"):
+        mha(x, x, x)
+    with pytest.raises(AssertionError, match=r"^expecting value weights shape of \(8, 8\)"):
+        mha(x, disttorch.randn(3, 2, 6), x)
+
+
 def _second_order(lib, fn, arrays):
     inputs = [lib.tensor(a, requires_grad=True) for a in arrays]
     out = fn(lib, *inputs)

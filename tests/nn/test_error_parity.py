@@ -13,6 +13,15 @@ def nn(lib):
     return lib.nn
 
 
+def _mha(lib, embed=4, **kwargs):
+    return lib.nn.MultiheadAttention(embed, 2, **kwargs)
+
+
+def _seq(lib):
+    """A sequence-first batch: L = 3, N = 2, E = 4."""
+    return lib.arange(24.).view(3, 2, 4) / 10
+
+
 def _with_grad(lib, value):
     p = lib.tensor([1.0], requires_grad=True)
     p.grad = lib.tensor([value])
@@ -37,6 +46,91 @@ CASES = {
     "mha_query":
         lambda lib: nn(lib).MultiheadAttention(8, 2)(lib.randn(3, 2, 7), lib.randn(3, 2, 8),
                                                      lib.randn(3, 2, 8)),
+    # the key padding mask given in the (S, N) layout of a sequence-first query, (3, 2) for
+    # (N, S) = (2, 3): checked against the batch, not reshaped
+    "mha_padding_mask_layout": lambda lib: _mha(lib)(
+        *(_seq(lib),) * 3, key_padding_mask=lib.tensor([[False, False], [False, True],
+                                                         [True, True]])),
+    "mha_padding_mask_square": lambda lib: _mha(lib)(
+        *(_seq(lib),) * 3, key_padding_mask=lib.zeros(3, 3, dtype=lib.bool)),
+    "mha_padding_mask_length": lambda lib: _mha(lib)(
+        *(_seq(lib),) * 3, key_padding_mask=lib.zeros(2, 2, dtype=lib.bool)),
+    "mha_padding_mask_bias_kv": lambda lib: _mha(lib, add_bias_kv=True, add_zero_attn=True)(
+        *(_seq(lib),) * 3, key_padding_mask=lib.zeros(2, 4, dtype=lib.bool)),
+    "mha_padding_mask_batch_first": lambda lib: _mha(lib, batch_first=True)(
+        *(_seq(lib).transpose(0, 1),) * 3, key_padding_mask=lib.zeros(3, 2, dtype=lib.bool)),
+    "mha_padding_mask_unbatched": lambda lib: _mha(lib)(
+        *(_seq(lib)[:, 0],) * 3, key_padding_mask=lib.zeros(2, dtype=lib.bool)),
+    "mha_attn_mask_2d": lambda lib: _mha(lib)(*(_seq(lib),) * 3,
+                                              attn_mask=lib.zeros(3, 2, dtype=lib.bool)),
+    "mha_attn_mask_3d": lambda lib: _mha(lib)(*(_seq(lib),) * 3,
+                                              attn_mask=lib.zeros(3, 3, 3, dtype=lib.bool)),
+    "mha_attn_mask_unbatched_3d": lambda lib: _mha(lib)(
+        *(_seq(lib)[:, 0],) * 3, attn_mask=lib.zeros(2, 3, 2, dtype=lib.bool)),
+    "mha_attn_mask_long": lambda lib: _mha(lib)(*(_seq(lib),) * 3,
+                                                attn_mask=lib.zeros(3, 3, dtype=lib.long)),
+    "mha_attn_mask_uint8": lambda lib: _mha(lib)(*(_seq(lib),) * 3,
+                                                 attn_mask=lib.zeros(3, 3, dtype=lib.uint8)),
+    "mha_padding_mask_long": lambda lib: _mha(lib)(
+        *(_seq(lib),) * 3, key_padding_mask=lib.zeros(2, 3, dtype=lib.long)),
+    "mha_functional_attn_mask_long": lambda lib: lib.nn.functional.multi_head_attention_forward(
+        *(_seq(lib),) * 3, 4, 2, lib.zeros(12, 4), None, None, None, False, 0.0,
+        lib.zeros(4, 4), None, attn_mask=lib.zeros(3, 3, dtype=lib.long)),
+    "mha_kdim_self_attention":
+        lambda lib: _mha(lib, 8, kdim=6, vdim=7)(*(lib.zeros(3, 2, 8),) * 3),
+    "mha_vdim_value_width": lambda lib: _mha(lib, 8, kdim=6, vdim=7)(
+        lib.zeros(3, 2, 8), lib.zeros(3, 2, 6), lib.zeros(3, 2, 8)),
+    "encoder_layer_padding_mask_long": lambda lib: nn(lib).TransformerEncoderLayer(4, 2, 8)(
+        _seq(lib), src_key_padding_mask=lib.zeros(2, 3, dtype=lib.long)),
+    "encoder_layer_mask_long": lambda lib: nn(lib).TransformerEncoderLayer(4, 2, 8)(
+        _seq(lib), src_mask=lib.zeros(3, 3, dtype=lib.long)),
+    "encoder_mask_long": lambda lib: nn(lib).TransformerEncoder(
+        nn(lib).TransformerEncoderLayer(4, 2, 8), 1, enable_nested_tensor=False)(
+        _seq(lib), mask=lib.zeros(3, 3, dtype=lib.long)),
+    "decoder_layer_padding_mask_layout": lambda lib: nn(lib).TransformerDecoderLayer(4, 2, 8)(
+        _seq(lib), _seq(lib), memory_key_padding_mask=lib.zeros(3, 2, dtype=lib.bool)),
+    "pad_sequence_empty": lambda lib: lib.nn.utils.rnn.pad_sequence([]),
+    "pad_sequence_trailing": lambda lib: lib.nn.utils.rnn.pad_sequence(
+        [lib.zeros(2, 3), lib.zeros(3, 4)]),
+    "pad_sequence_broadcast": lambda lib: lib.nn.utils.rnn.pad_sequence(
+        [lib.zeros(2, 3, 1), lib.zeros(3, 3, 4)]),
+    "pad_sequence_scalar": lambda lib: lib.nn.utils.rnn.pad_sequence([lib.zeros(())]),
+    "pad_sequence_element": lambda lib: lib.nn.utils.rnn.pad_sequence([lib.zeros(2, 3), 5]),
+    "pad_sequence_empty_side":
+        lambda lib: lib.nn.utils.rnn.pad_sequence([], padding_side="middle"),
+    "lstm_hidden_tensor": lambda lib: nn(lib).LSTM(4, 5)(lib.zeros(3, 2, 4), lib.zeros(1, 2, 5)),
+    "lstm_hidden_one": lambda lib: nn(lib).LSTM(4, 5)(lib.zeros(3, 2, 4), (lib.zeros(1, 2, 5),)),
+    "lstm_hidden_three":
+        lambda lib: nn(lib).LSTM(4, 5)(lib.zeros(3, 2, 4), (lib.zeros(1, 2, 5),) * 3),
+    "lstm_hidden_tensor_pair":
+        lambda lib: nn(lib).LSTM(4, 5)(lib.zeros(3, 2, 4), lib.zeros(2, 1, 2, 5)),
+    "lstm_cell_hidden_tensor": lambda lib: nn(lib).LSTMCell(4, 5)(lib.zeros(2, 4),
+                                                                  lib.zeros(2, 5)),
+    "lstm_cell_hidden_one": lambda lib: nn(lib).LSTMCell(4, 5)(lib.zeros(2, 4),
+                                                               (lib.zeros(2, 5),)),
+    "lstm_cell_hidden_rank": lambda lib: nn(lib).LSTMCell(4, 5)(lib.zeros(2, 4),
+                                                                (lib.zeros(5), lib.zeros(5))),
+    "gru_cell_hidden_rank": lambda lib: nn(lib).GRUCell(4, 5)(lib.zeros(2, 4), lib.zeros(5)),
+    "rnn_cell_hidden_unbatched": lambda lib: nn(lib).RNNCell(4, 5)(lib.zeros(4),
+                                                                   lib.zeros(2, 5)),
+    "interpolate_int_bilinear": lambda lib: lib.nn.functional.interpolate(
+        lib.zeros(1, 1, 4, 4, dtype=lib.int32), size=(6, 6), mode="bilinear"),
+    "interpolate_int_bilinear_large": lambda lib: lib.nn.functional.interpolate(
+        lib.zeros(1, 1, 4, 4, dtype=lib.int32), size=(100, 100), mode="bilinear"),
+    "interpolate_uint8_linear": lambda lib: lib.nn.functional.interpolate(
+        lib.zeros(1, 1, 4, dtype=lib.uint8), size=6, mode="linear"),
+    "interpolate_uint8_trilinear": lambda lib: lib.nn.functional.interpolate(
+        lib.zeros(1, 1, 2, 2, 2, dtype=lib.uint8), size=(3, 3, 3), mode="trilinear"),
+    "interpolate_int8_bicubic": lambda lib: lib.nn.functional.interpolate(
+        lib.zeros(1, 1, 4, 4, dtype=lib.int8), size=(6, 6), mode="bicubic"),
+    "interpolate_bool_antialias": lambda lib: lib.nn.functional.interpolate(
+        lib.zeros(1, 1, 4, 4, dtype=lib.bool), size=(2, 2), mode="bilinear", antialias=True),
+    "interpolate_long_nearest": lambda lib: lib.nn.functional.interpolate(
+        lib.zeros(1, 1, 4, 4, dtype=lib.long), size=(6, 6), mode="nearest"),
+    "interpolate_long_nearest_large": lambda lib: lib.nn.functional.interpolate(
+        lib.zeros(1, 1, 4, 4, dtype=lib.long), size=(100, 100), mode="nearest"),
+    "interpolate_int_nearest_exact_1d": lambda lib: lib.nn.functional.interpolate(
+        lib.zeros(1, 3, 4, dtype=lib.int32), size=7, mode="nearest-exact"),
     "maxpool_big": lambda lib: nn(lib).MaxPool2d(5)(lib.randn(1, 1, 3, 3)),
     "maxpool_pad": lambda lib: nn(lib).MaxPool2d(2, padding=2)(lib.randn(1, 1, 8, 8)),
      "ce_target_shape": lambda lib: nn(lib).CrossEntropyLoss()(lib.randn(3, 5), lib.tensor([1, 2])),

@@ -250,6 +250,63 @@ def test_all_ignored_mean_is_nan_like_torch():
     assert np.isnan(loss.item())
 
 
+# (input shape, targets, keyword arguments): every target ignored, or only zero-weight classes
+ZERO_TOTAL_WEIGHT = {
+    "all_ignored": ((2, 3), [-100, -100], {}),
+    "all_ignored_smoothing": ((2, 3), [-100, -100], {"label_smoothing": 0.1}),
+    "all_ignored_spatial": ((2, 3, 2), [[0, 0], [0, 0]], {"ignore_index": 0}),
+    "all_ignored_spatial_smoothing": ((2, 3, 2), [[0, 0], [0, 0]],
+                                      {"ignore_index": 0, "label_smoothing": 0.2}),
+    "all_ignored_unbatched": ((3,), -100, {}),
+    "all_ignored_sum": ((2, 3), [-100, -100], {"reduction": "sum"}),
+    "all_ignored_weighted": ((2, 3), [-100, -100], {"weight": [1.0, 0.0, 1.0]}),
+    "zero_weight_class": ((2, 3), [1, 1], {"weight": [1.0, 0.0, 1.0]}),
+    "zero_weight_class_smoothing": ((2, 3), [1, 1], {"weight": [1.0, 0.0, 1.0],
+                                                     "label_smoothing": 0.1}),
+    "zero_weight_and_ignored": ((2, 3), [1, -100], {"weight": [1.0, 0.0, 1.0]}),
+    "zero_weight_and_ignored_smoothing": ((2, 3), [1, -100], {"weight": [1.0, 0.0, 1.0],
+                                                              "label_smoothing": 0.1}),
+}
+
+
+def _zero_total_weight(lib, name, loss, double=False):
+    shape, target, kwargs = ZERO_TOTAL_WEIGHT[name]
+    kwargs = dict(kwargs)
+    if "weight" in kwargs:
+        kwargs["weight"] = lib.tensor(kwargs["weight"])
+    if loss == "nll_loss":
+        kwargs.pop("label_smoothing", None)
+    x = lib.zeros(*shape, requires_grad=True)
+    value = getattr(lib.nn.functional, loss)(x, lib.tensor(target), **kwargs)
+    if not double:
+        value.backward()
+        return value.item(), x.grad.numpy()
+    g, = lib.autograd.grad(value, x, create_graph=True)
+    gg, = lib.autograd.grad((g * g).sum() + g.sum(), x)
+    return g.detach().numpy(), gg.numpy()
+
+
+@requires_torch
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("name", list(ZERO_TOTAL_WEIGHT))
+def test_zero_total_weight_gradients_match_torch(name, loss):
+    """The loss is nan; the rows of ignored targets get zero gradients (not 0 * inf = nan),
+    those of zero-weight classes nan, as in torch."""
+    ours, theirs = _zero_total_weight(disttorch, name, loss), _zero_total_weight(torch, name, loss)
+    np.testing.assert_array_equal(ours[0], theirs[0])
+    np.testing.assert_array_equal(ours[1], theirs[1])
+    assert not np.signbit(ours[1][ours[1] == 0]).any()
+
+
+@requires_torch
+@pytest.mark.parametrize("name", ["all_ignored", "all_ignored_smoothing", "all_ignored_spatial"])
+def test_zero_total_weight_double_backward_matches_torch(name):
+    ours = _zero_total_weight(disttorch, name, "cross_entropy", double=True)
+    theirs = _zero_total_weight(torch, name, "cross_entropy", double=True)
+    np.testing.assert_array_equal(ours[0], theirs[0])
+    np.testing.assert_array_equal(ours[1], theirs[1])
+
+
 def test_bce_saturated_inputs_are_finite():
     loss = nn.functional.binary_cross_entropy(disttorch.tensor([0.0, 1.0]),
                                               disttorch.tensor([1.0, 0.0]))

@@ -547,3 +547,79 @@ def test_packed_sequence_pin_memory_pins_its_tensors():
         assert pinned.sorted_indices.is_pinned() and pinned.unsorted_indices.is_pinned()
         assert pinned.batch_sizes.tolist() == packed.batch_sizes.tolist()
         assert pinned.pin_memory() is pinned
+
+
+def test_pad_sequence_broadcast_sequence_and_iterables_as_torch():
+    """A sequence that broadcasts into its slot gets its gradient summed back; any iterable of
+    tensors is taken, a generator included."""
+    grads = []
+    for lib in (torch, disttorch):
+        short = lib.ones(3, requires_grad=True)
+        full = lib.ones(2, 3, requires_grad=True)
+        utils = lib.nn.utils.rnn
+        out = utils.pad_sequence(seq for seq in [full, short])
+        (out * lib.arange(18.).view(3, 2, 3)).sum().backward()
+        grads.append((out.detach().numpy(), short.grad.numpy(), full.grad.numpy()))
+        single = lib.ones(2, 3, requires_grad=True)
+        utils.pad_sequence([single]).sum().backward()
+        grads.append((single.grad.numpy(),))
+    for ours, theirs in zip(grads[2:], grads[:2]):
+        for a, b in zip(ours, theirs):
+            np.testing.assert_array_equal(a, b)
+
+
+# (layer, keyword arguments): PyTorch's oneDNN LSTM (one autocast op) and its cell loops,
+# where only the matmuls are lowered
+AUTOCAST_LAYERS = [("LSTM", {}), ("LSTM", dict(num_layers=2, bidirectional=True)),
+                   ("LSTM", dict(batch_first=True)), ("LSTM", dict(proj_size=3)),
+                   ("RNN", {}), ("GRU", {})]
+
+
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
+@pytest.mark.parametrize("cls_name,kwargs", AUTOCAST_LAYERS,
+                         ids=["lstm", "lstm_2l_bi", "lstm_batch_first", "lstm_proj", "rnn", "gru"])
+def test_cpu_autocast_dtypes_and_values_match_torch(cls_name, kwargs):
+    torch.manual_seed(0)
+    tm = getattr(torch.nn, cls_name)(6, 5, **kwargs)
+    dm = getattr(nn, cls_name)(6, 5, **kwargs)
+    dm.load_state_dict({k: _to_d(v) for k, v in tm.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((7, 3, 6)).astype(np.float32)
+    results = []
+    for lib, module in ((torch, tm), (disttorch, dm)):
+        leaf = lib.tensor(x, requires_grad=True)
+        with lib.autocast("cpu", dtype=lib.bfloat16):
+            out, state = module(leaf)
+        states = state if isinstance(state, tuple) else (state,)
+        (out.float().sum() + sum(s.float().sum() for s in states)).backward()
+        results.append(([str(t.dtype).split(".")[-1] for t in (out,) + states],
+                        [t.detach().float().numpy() for t in (out,) + states],
+                        leaf.grad.numpy()))
+    theirs, ours = results
+    assert ours[0] == theirs[0]
+    # bfloat16 keeps 8 bits: the values agree to a few of its units in the last place
+    for a, b in zip(ours[1], theirs[1]):
+        np.testing.assert_allclose(a, b, atol=1e-2, rtol=2e-2)
+    np.testing.assert_allclose(ours[2], theirs[2], atol=5e-2, rtol=5e-2)
+
+
+def test_cpu_autocast_lstm_edge_cases_as_torch():
+    x = np.ones((2, 1, 4), np.float32)
+    for lib in (torch, disttorch):
+        with lib.autocast("cpu", dtype=lib.bfloat16):
+            # packed input and cells are not on the oneDNN path: float32 state, float32 out
+            packed = lib.nn.utils.rnn.pack_padded_sequence(lib.ones(3, 2, 4), [3, 2])
+            out, (h, c) = lib.nn.LSTM(4, 4)(packed)
+            assert (out.data.dtype, h.dtype, c.dtype) == (lib.float32,) * 3
+            assert lib.nn.LSTMCell(4, 4)(lib.tensor(x[0]))[0].dtype == lib.float32
+            # a bfloat16 input is taken, whatever the weights' dtype
+            out, _ = lib.nn.LSTM(4, 4)(lib.tensor(x).bfloat16())
+            assert out.dtype == lib.bfloat16
+            gru_out, h = lib.nn.GRU(4, 4)(lib.tensor(x), lib.zeros(1, 1, 4, dtype=lib.bfloat16))
+            assert (gru_out.dtype, h.dtype) == (lib.bfloat16, lib.bfloat16)
+            with pytest.raises(RuntimeError, match="^mat1 and mat2 must have the same dtype, but "
+                                                   "got Double and BFloat16$"):
+                lib.nn.GRU(4, 4)(lib.tensor(x).double())
+            with pytest.raises(RuntimeError, match="^get_mkldnn_dtype: unsupported data type$"):
+                lib.nn.LSTM(4, 4).double()(lib.tensor(x))
+            out, _ = lib.nn.LSTM(4, 4).double()(lib.tensor(x).double())
+            assert out.dtype == lib.float64

@@ -242,3 +242,60 @@ def test_grid_sample_double_backward_is_refused():
     y = disttorch.nn.functional.grid_sample(x, grid, align_corners=False)
     with pytest.raises(RuntimeError, match="grid_sample: double backward is not supported"):
         disttorch.autograd.grad(y.sum(), grid, create_graph=True)
+
+
+# (mode, antialias): the modes PyTorch's CPU interpolation takes uint8 images in
+UINT8_MODES = [("bilinear", False), ("bilinear", True), ("bicubic", False), ("bicubic", True),
+               ("lanczos", True), ("nearest", False), ("nearest-exact", False)]
+# (input H, W) -> (output H, W): up, down, mixed, one axis unchanged, to and from one pixel
+UINT8_SIZES = [((8, 8), (13, 11)), ((16, 12), (7, 5)), ((5, 7), (20, 3)), ((7, 5), (7, 13)),
+               ((1, 6), (3, 2)), ((32, 30), (9, 31)), ((10, 10), (2, 2)), ((9, 9), (9, 9)),
+               ((6, 4), (1, 1))]
+
+
+@requires_torch
+@pytest.mark.parametrize("channels", [1, 3, 5])
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("mode,antialias", UINT8_MODES)
+def test_uint8_images_match_torch_exactly(mode, antialias, align_corners, channels):
+    """PyTorch resamples uint8 images with integer kernels (one axis at a time, rounding to
+    uint8 after each); the values must be equal, not close."""
+    if align_corners and mode in ("lanczos", "nearest", "nearest-exact"):
+        pytest.skip("align_corners does not apply")
+    rng = np.random.default_rng(channels)
+    for (h, w), size in UINT8_SIZES:
+        if channels == 3 and size == (1, 1) and mode not in ("nearest", "nearest-exact"):
+            continue   # torch's AVX kernel fails an internal assert for 3 channels to 1x1
+        x = rng.integers(0, 256, (2, channels, h, w), dtype=np.uint8)
+        kwargs = dict(size=size, mode=mode)
+        if antialias:
+            kwargs["antialias"] = True
+        if mode in ("bilinear", "bicubic"):
+            kwargs["align_corners"] = align_corners
+        theirs = torch.nn.functional.interpolate(torch.from_numpy(x), **kwargs)
+        ours = nn.functional.interpolate(disttorch.from_numpy(x), **kwargs)
+        assert ours.dtype == disttorch.uint8
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=f"{(h, w)}->{size}")
+
+
+@requires_torch
+@pytest.mark.parametrize("mode,antialias", UINT8_MODES[:5])
+@pytest.mark.parametrize("scale_factor", [0.3, 0.5, 1.7, 2.0, (0.75, 1.33)])
+@pytest.mark.parametrize("recompute", [None, True])
+def test_uint8_scale_factors_match_torch_exactly(mode, antialias, scale_factor, recompute):
+    x = np.random.default_rng(0).integers(0, 256, (1, 4, 11, 9), dtype=np.uint8)
+    kwargs = dict(scale_factor=scale_factor, mode=mode, antialias=antialias,
+                  recompute_scale_factor=recompute)
+    theirs = torch.nn.functional.interpolate(torch.from_numpy(x), **kwargs)
+    ours = nn.functional.interpolate(disttorch.from_numpy(x), **kwargs)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@requires_torch
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+@pytest.mark.parametrize("shape,size", [((2, 3, 5), (11,)), ((1, 2, 3, 4, 5), (6, 2, 7))])
+def test_uint8_nearest_1d_3d_match_torch(mode, shape, size):
+    x = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
+    theirs = torch.nn.functional.interpolate(torch.from_numpy(x), size=size, mode=mode)
+    ours = nn.functional.interpolate(disttorch.from_numpy(x), size=size, mode=mode)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())

@@ -141,16 +141,21 @@ extern "C" __global__ void softmax_cross_entropy_forward(
     }
 }
 
-// dx_ij = scale_i * valid_i * (softmax_ij - (1 - eps) [j == t_i] - eps / C)
+// dx_ij = scale_i * (softmax_ij - (1 - eps) [j == t_i] - eps / C), and +0 on ignored rows:
+// when every target is ignored the mean's scale is 1 / 0 = inf, which must not reach them
 extern "C" __global__ void softmax_cross_entropy_backward(
         const float* x, const long long* target, const float* lse, const float* valid,
         const float* scale, const int scale_per_row, float* dx, const int classes,
         const float smoothing) {
     const long long row = blockIdx.x;
-    const float s = scale[scale_per_row ? row : 0] * valid[row];
+    float* dr = dx + row * classes;
+    if (valid[row] == 0.0f) {
+        for (int j = threadIdx.x; j < classes; j += blockDim.x) dr[j] = 0.0f;
+        return;
+    }
+    const float s = scale[scale_per_row ? row : 0];
     const long long t = target[row];
     const float* xr = x + row * classes;
-    float* dr = dx + row * classes;
     for (int j = threadIdx.x; j < classes; j += blockDim.x) {
         const float hot = (j == t) ? 1.0f - smoothing : 0.0f;
         dr[j] = s * (expf(xr[j] - lse[row]) - hot - smoothing / classes);
@@ -528,6 +533,7 @@ class FusedCrossEntropy(Node):
 
     def _backward_graph(self, x, g):
         from ...nn.functional import softmax, one_hot
+        from ...ops.pointwise import where
         from ...tensor import _new
         n, c = x.shape
         eps = self.smoothing
@@ -536,8 +542,11 @@ class FusedCrossEntropy(Node):
             scale = g.reshape(-1, 1)
         else:
             scale = g / _new(self.denom) if self.reduction == "mean" else g
-        valid = _new(self.valid.reshape(-1, 1))
-        return (softmax(x, 1) - hot * (1 - eps) - eps / c) * valid * scale
+        valid = _new(self.valid.reshape(-1, 1) != 0)
+        # the ignored rows masked out of the scale, as in the kernel, so that an inf scale (all
+        # ignored) leaves them 0 in this gradient and in its own backward
+        grad = (softmax(x, 1) - hot * (1 - eps) - eps / c) * where(valid, scale, 0.0)
+        return where(valid, grad, 0.0)
 
 
 # ------------------------------------------------------------------ layer norm

@@ -8,6 +8,7 @@ linear -> split -> attention -> merge -> linear with no other copies.
 """
 import collections
 import math
+import warnings
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from ...cuda.kernels.nn import attention_softmax_, attention_softmax_backward_
 from ...ops import cat, zeros
 from ...ops._util import sum_to
 from ...ops.random import dropout_keep, dropout_scale
-from ... import _vmap_state
+from ... import _dtype, _vmap_state
 from ...tensor import Tensor
 from ._composite import attention_composite, double_backward
 from ._linear import linear
@@ -317,10 +318,14 @@ def _check_mha_shapes(query, key, value, key_padding_mask, attn_mask, num_heads)
             raise AssertionError(f"For unbatched (2-D) `query`, expected `key_padding_mask` to "
                                  f"be `None` or 1-D but found {key_padding_mask.dim()}-D tensor "
                                  f"instead")
-        if attn_mask is not None and attn_mask.dim() == 3 and attn_mask.shape[0] != num_heads:
+        if attn_mask is not None and attn_mask.dim() not in (2, 3):
+            raise AssertionError(f"For unbatched (2-D) `query`, expected `attn_mask` to be `None`, "
+                                 f"2-D or 3-D but found {attn_mask.dim()}-D tensor instead")
+        if attn_mask is not None and attn_mask.dim() == 3:
             expected = (num_heads, query.shape[0], key.shape[0])
-            raise AssertionError(f"Expected `attn_mask` shape to be {expected} but got "
-                                 f"{tuple(attn_mask.shape)}")
+            if tuple(attn_mask.shape) != expected:
+                raise AssertionError(f"Expected `attn_mask` shape to be {expected} but got "
+                                     f"{attn_mask.shape}")
         return False
     raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received "
                          f"{query.dim()}-D query tensor")
@@ -400,7 +405,9 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
             projections (when key/value dims differ from :math:`E`)
         static_k, static_v: :math:`(N \cdot H, S, E/H)` keys/values used as they are
         average_attn_weights: average the returned weights over the heads
-        is_causal: a hint that ``attn_mask`` is the causal mask (it is still required)
+        is_causal: a hint that ``attn_mask`` is the causal mask (it is still required);
+            without ``key_padding_mask`` and ``need_weights`` the causal mask is applied
+            in its place, as in PyTorch
 
     Shape:
         - Outputs: attention output :math:`(L, N, E)`; weights :math:`(N, L, S)` averaged or
@@ -414,11 +421,65 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         static_k, static_v, average_attn_weights, is_causal, False)
 
 
+def _check_mask_type(mask, name, other=None, other_name="", stacklevel=2):
+    """PyTorch's ``_canonical_mask`` checks: bool or floating masks only, and a deprecation
+    warning when the key padding mask's type differs from the attention mask's. Returns
+    whether it warned."""
+    if mask is None:
+        return False
+    if mask.dtype != _dtype.bool and not mask.dtype.is_floating_point:
+        raise AssertionError(f"only bool and floating types of {name} are supported")
+    if other is not None and mask.dtype != other.dtype:
+        warnings.warn(f"Support for mismatched {name} and {other_name} is deprecated. Use same "
+                      f"type for both instead.", stacklevel=stacklevel + 1)
+        return True
+    return False
+
+
+def _as_float_mask(mask, dtype):
+    if mask is None or mask.dtype.is_floating_point:
+        return mask
+    return zeros(tuple(mask.shape), dtype=dtype, device=mask.device).masked_fill(
+        mask, float("-inf"))
+
+
+def check_mask_types(key_padding_mask, attn_mask, dtype, padding_name="key_padding_mask",
+                     attn_name="attn_mask"):
+    """The mask checks that ``MultiheadAttention`` and the encoder layers run first of all,
+    under their own argument names; returns the two masks. PyTorch turns every bool mask into
+    an additive one of ``dtype`` there; so do we where the two types differ, so that the layers
+    below see them alike (and warn once, as PyTorch does), and keep bool masks otherwise."""
+    mixed = _check_mask_type(key_padding_mask, padding_name, attn_mask, attn_name, 3)
+    _check_mask_type(attn_mask, attn_name)
+    if mixed:
+        return _as_float_mask(key_padding_mask, dtype), _as_float_mask(attn_mask, dtype)
+    return key_padding_mask, attn_mask
+
+
+def _check_weight_shapes(q_width, k_width, v_width, separate, in_proj_bias):
+    """``_in_projection``'s checks of separate projection weights against the inputs' widths
+    (a key of the query's width given to a ``kdim`` layer fails here, not in the matmul)."""
+    for name, weight, width in zip(("query", "key", "value"), separate,
+                                   (q_width, k_width, v_width)):
+        if tuple(weight.shape) != (q_width, width):
+            raise AssertionError(f"expecting {name} weights shape of {(q_width, width)}, but got "
+                                 f"{weight.shape}")
+    if in_proj_bias is not None:
+        # the sizes of in_proj_bias.chunk(3), without adding the chunks to the graph
+        total = in_proj_bias.shape[0]
+        step = -(-total // 3)
+        for name, start in zip(("query", "key", "value"), (0, step, 2 * step)):
+            size = max(min(step, total - start), 0)
+            if size != q_width:
+                raise AssertionError(f"expecting {name} bias shape of {(q_width,)}, but got "
+                                     f"{in_proj_bias.shape[:0] + (size,)}")
+
+
 def _multi_head_attention(query, key, value, embed_dim_to_check, num_heads, in_proj_weight,
                           in_proj_bias, bias_k, bias_v, add_zero_attn, dropout_p,
                           out_proj_weight, out_proj_bias, training, key_padding_mask,
                           need_weights, attn_mask, separate, static_k, static_v,
-                          average_attn_weights, is_causal, batch_first):
+                          average_attn_weights, is_causal, batch_first, masks_checked=False):
     batched = _check_mha_shapes(query, key, value, key_padding_mask, attn_mask, num_heads)
     if not batched:
         batch_first = False
@@ -432,22 +493,38 @@ def _multi_head_attention(query, key, value, embed_dim_to_check, num_heads, in_p
     else:
         tgt_len, bsz, embed_dim = query.shape
         src_len = key.shape[0]
+    if not masks_checked and _check_mask_type(key_padding_mask, "key_padding_mask", attn_mask,
+                                              "attn_mask"):
+        key_padding_mask = _as_float_mask(key_padding_mask, query.dtype)
+    if is_causal and attn_mask is None:
+        raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the "
+                           "Transformer module method `generate_square_subsequent_mask` to "
+                           "create this mask.")
+    # PyTorch hands a causal hint without padding mask or weights to its fused attention as
+    # is_causal, dropping attn_mask unread: the causal mask is what is applied
+    causal_only = is_causal and key_padding_mask is None and not need_weights
+    if causal_only:
+        attn_mask = None
+    elif not masks_checked:
+        _check_mask_type(attn_mask, "attn_mask")
+        if key_padding_mask is not None and key_padding_mask.dtype != _dtype.bool:
+            attn_mask = _as_float_mask(attn_mask, query.dtype)
     if embed_dim != embed_dim_to_check:
         raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but "
                              f"got {embed_dim}")
     head_dim = embed_dim // num_heads
     if head_dim * num_heads != embed_dim:
         raise AssertionError(f"embed_dim {embed_dim} not divisible by num_heads {num_heads}")
-    if separate is not None and tuple(key.shape[:2]) != tuple(value.shape[:2]):
-        raise AssertionError(f"key's sequence and batch dims {tuple(key.shape[:2])} do not match "
-                             f"value's {tuple(value.shape[:2])}")
+    key_dims = key.shape[:2] if not batch_first else key.shape[:2][::-1]
+    value_dims = value.shape[:2] if not batch_first else value.shape[:2][::-1]
+    if separate is not None and key_dims != value_dims:
+        raise AssertionError(f"key's sequence and batch dims {key_dims} do not match value's "
+                             f"{value_dims}")
     if separate is None and tuple(key.shape) != tuple(value.shape):
-        raise AssertionError(f"key shape {tuple(key.shape)} does not match value shape "
-                             f"{tuple(value.shape)}")
-    if is_causal and attn_mask is None:
-        raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the "
-                           "Transformer module method `generate_square_subsequent_mask` to "
-                           "create this mask.")
+        raise AssertionError(f"key shape {_seq_first(key.shape, batch_first)} does not match "
+                             f"value shape {_seq_first(value.shape, batch_first)}")
+    if separate is not None:
+        _check_weight_shapes(embed_dim, key.shape[-1], value.shape[-1], separate, in_proj_bias)
     if attn_mask is not None:
         if attn_mask.dim() == 2 and tuple(attn_mask.shape) != (tgt_len, src_len):
             raise RuntimeError(f"The shape of the 2D attn_mask is {attn_mask.shape}, but should "
@@ -458,6 +535,26 @@ def _multi_head_attention(query, key, value, embed_dim_to_check, num_heads, in_p
                                f"be {(bsz * num_heads, tgt_len, src_len)}.")
         if attn_mask.dim() not in (2, 3):
             raise RuntimeError(f"attn_mask's dimension {attn_mask.dim()} is not supported")
+    # keys appended after the projection (bias_k, the zero attention), by which PyTorch has
+    # padded the key padding mask when it checks that mask's shape
+    appended = 0
+    if bias_k is not None and bias_v is not None:
+        if static_k is not None:
+            raise AssertionError("bias cannot be added to static key.")
+        if static_v is not None:
+            raise AssertionError("bias cannot be added to static value.")
+        appended += 1
+    elif bias_k is not None or bias_v is not None:
+        raise AssertionError("bias_k is set but bias_v is None" if bias_k is not None
+                             else "bias_v is set but bias_k is None")
+    if static_k is not None:
+        _check_static(static_k, "static_k", bsz, num_heads, head_dim)
+        src_len = static_k.shape[1]
+    if static_v is not None:
+        _check_static(static_v, "static_v", bsz, num_heads, head_dim)
+    appended += bool(add_zero_attn)
+    if key_padding_mask is not None:
+        _check_key_padding_mask(key_padding_mask, bsz, src_len, appended)
     q, k, v = _project(query, key, value, num_heads, in_proj_weight, in_proj_bias, separate,
                        batch_first)
     mask_shape = (bsz, num_heads, tgt_len, src_len) if attn_mask is not None and \
@@ -468,25 +565,21 @@ def _multi_head_attention(query, key, value, embed_dim_to_check, num_heads, in_p
         float_mask = pad_float if float_mask is None else float_mask + pad_float
     if pad_bool is not None:
         bool_mask = pad_bool if bool_mask is None else bool_mask & pad_bool
-    if bias_k is not None and bias_v is not None:
-        if static_k is not None:
-            raise AssertionError("bias cannot be added to static key.")
-        if static_v is not None:
-            raise AssertionError("bias cannot be added to static value.")
+    if bias_k is not None:
         k = _append_key(k, bias_k.reshape(1, num_heads, 1, head_dim))
         v = _append_key(v, bias_v.reshape(1, num_heads, 1, head_dim))
         float_mask, bool_mask = _pad_masks(float_mask, bool_mask)
-    elif bias_k is not None or bias_v is not None:
-        raise AssertionError("bias_k is set but bias_v is None" if bias_k is not None
-                             else "bias_v is set but bias_k is None")
     if static_k is not None:
-        k = _static(static_k, "static_k", bsz, num_heads, head_dim)
+        k = static_k.reshape(bsz, num_heads, static_k.shape[1], head_dim)
     if static_v is not None:
-        v = _static(static_v, "static_v", bsz, num_heads, head_dim)
+        v = static_v.reshape(bsz, num_heads, static_v.shape[1], head_dim)
     if add_zero_attn:
         zero = zeros((1, num_heads, 1, head_dim), dtype=k.dtype, device=k.device)
         k, v = _append_key(k, zero), _append_key(v, zero)
         float_mask, bool_mask = _pad_masks(float_mask, bool_mask)
+    if causal_only:
+        # top-left aligned over every key, the appended ones included, as PyTorch's is_causal
+        bool_mask = _causal(get_array_module(q._data), tgt_len, k.shape[2])
     if float_mask is not None and float_mask.dtype != q.dtype:
         float_mask = float_mask.to(q.dtype)
     weights_mode = ("mean" if average_attn_weights else "all") if need_weights else None
@@ -501,15 +594,29 @@ def _multi_head_attention(query, key, value, embed_dim_to_check, num_heads, in_p
     return out, weights
 
 
+def _seq_first(shape, batch_first):
+    """A shape as PyTorch's multi-head attention sees it (it transposes batch-first input)."""
+    return shape if not batch_first else shape[:2][::-1] + shape[2:]
+
+
+def _check_key_padding_mask(mask, bsz, src_len, appended):
+    """PyTorch checks the mask once it has padded it for the ``appended`` keys."""
+    if mask.shape[0] != bsz:
+        raise AssertionError(f"Expected key_padded_mask.shape[0] to be {bsz}, but got "
+                             f"{mask.shape[0]}")
+    if mask.shape[1] != src_len:
+        raise AssertionError(f"Expected key_padded_mask.shape[1] to be {src_len + appended}, "
+                             f"but got {mask.shape[1] + appended}")
+
+
 def _append_key(t, row):
     """``t`` ``(N, H, S, D)`` with ``row`` (broadcast over the batch) as key ``S + 1``."""
     return cat([t, row.expand(t.shape[0], -1, -1, -1)], 2)
 
 
-def _static(t, name, bsz, num_heads, head_dim):
+def _check_static(t, name, bsz, num_heads, head_dim):
     if t.shape[0] != bsz * num_heads:
         raise AssertionError(f"expecting {name}.size(0) of {bsz * num_heads}, but got "
                              f"{t.shape[0]}")
     if t.shape[2] != head_dim:
         raise AssertionError(f"expecting {name}.size(2) of {head_dim}, but got {t.shape[2]}")
-    return t.reshape(bsz, num_heads, t.shape[1], head_dim)

@@ -5,6 +5,7 @@ import numpy as np
 from ..._backend import get_array_module
 from ...autograd.function import Node
 from ...tensor import Tensor, _new
+from ...ops.pointwise import where
 from ._activation import softmax, log_softmax
 
 
@@ -63,8 +64,10 @@ class ClassIndexLoss(Node):
             return total
         self.denom = w_t.sum()
         with np.errstate(invalid="ignore", divide="ignore"):
-            # every target ignored: 0 / 0 = nan, as in PyTorch
-            return total / self.denom
+            # a zero total weight (every target ignored, or only zero-weight classes) gives
+            # nan, as in PyTorch, whose smoothing term x / 0 = inf is added to its 0 / 0
+            return xp.where(self.denom == 0, np.nan, total / self.denom).astype(
+                loss.dtype, copy=False)
 
     def _grad_scale(self, g):
         n, c, r = self.layout
@@ -77,50 +80,69 @@ class ClassIndexLoss(Node):
             return g / _new(get_array_module(self.denom).asarray(self.denom))
         return g / self.denom
 
-    def _dense_terms(self, xp, dtype):
-        """``A`` (N,1,R) and ``B`` (N,C,R) with ``d loss / d logits = A * softmax - B``."""
+    def _logit_terms(self, xp, dtype):
+        """``(nll, w, ws)``: the gradient of the loss in the logits is
+        ``(p - onehot) * nll * scale + (p * ws - w) * scale * eps / C`` on the rows of valid
+        targets, with ``w`` the class weights and ``ws`` their sum (both None without label
+        smoothing)."""
         n, c, r = self.layout
         eps = self.smoothing
-        onehot = (xp.arange(c)[None, :, None] == self.target[:, None, :]).astype(dtype)
-        b = onehot * (self.w_t[:, None, :] * (1 - eps))
-        a = self.w_t[:, None, :] * (1 - eps)
-        if eps:
-            wb = xp.ones(c, dtype) if self.weight is None else self.weight
-            a = a + self.valid[:, None, :] * (wb.sum() * (eps / c))
-            b = b + self.valid[:, None, :] * wb[None, :, None] * (eps / c)
-        return a.astype(dtype, copy=False), b
+        nll = (self.w_t[:, None, :] * (1 - eps)).astype(dtype, copy=False)
+        if not eps:
+            return nll, None, None
+        wb = xp.ones(c, dtype) if self.weight is None else self.weight
+        return nll, wb, wb.sum()
 
     def backward(self, g):
+        # A zero total weight makes the mean's scale inf. PyTorch's kernels leave the rows of
+        # ignored targets out (their gradient is 0, not 0 * inf); a valid row of a zero-weight
+        # class still gets its 0 * inf = nan. The weights are multiplied into the scale before
+        # anything else so that those two cases come out as in PyTorch.
         n, c, r = self.layout
         scale = self._grad_scale(g)
+        eps = self.smoothing
         if isinstance(g, Tensor):
             saved = self.saved_tensors
             xp = get_array_module(saved[0]._data)
-            a, b = self._dense_terms(xp, saved[0]._data.dtype)
+            dtype = saved[0]._data.dtype
+            nll, wb, ws = self._logit_terms(xp, dtype)
+            valid = _new(xp.asarray(self.valid[:, None, :]))
+            hot = xp.arange(c)[None, :, None] == self.target[:, None, :]
+            # masked before it multiplies anything, so that the ignored rows stay out of the
+            # double backward too
+            coef = where(valid, scale * _new(nll), 0.0)
             if not self.from_logits:
-                return (scale * _new(-b)).reshape(self.shape), None, None, None, None, None, None
+                return where(_new(hot), 0.0 - coef, 0.0).reshape(self.shape), None, None, None, \
+                    None, None, None
             p = softmax(saved[0].reshape(n, c, r), 1)
-            return ((p * _new(a) - _new(b)) * scale).reshape(self.shape), None, None, None, None, \
-                None, None
+            grad = (p - _new(hot.astype(dtype))) * coef
+            if eps:
+                smooth = where(valid, scale * (eps / c), 0.0)
+                grad = grad + (p * _new(xp.asarray(ws)) - _new(wb[None, :, None])) * smooth
+            # +0 rather than the -0 of (p - 1) * 0 on the ignored rows
+            return where(valid, grad, 0.0).reshape(self.shape), None, None, None, None, None, \
+                None
         saved = self.saved_tensors
         xp = get_array_module(saved[0])
-        scale = xp.asarray(scale, saved[0].dtype)
-        coef = self.w_t[:, None, :] * (1 - self.smoothing) * scale
-        if self.from_logits:
-            p = saved[1]
-            if self.smoothing:
-                a, b = self._dense_terms(xp, p.dtype)
-                grad = (p * a - b) * scale
-            else:
-                grad = p * coef
-                rows = xp.arange(n)[:, None]
-                cols = xp.arange(r)[None, :]
-                grad[rows, self.target, cols] -= coef[:, 0, :]
-        else:
-            grad = xp.zeros((n, c, r), saved[0].dtype)
+        dtype = saved[0].dtype
+        scale = xp.asarray(scale, dtype)
+        nll, wb, ws = self._logit_terms(xp, dtype)
+        valid = self.valid[:, None, :]
+        with np.errstate(invalid="ignore"):
+            coef = xp.where(valid, nll * scale, 0).astype(dtype, copy=False)
             rows = xp.arange(n)[:, None]
             cols = xp.arange(r)[None, :]
-            grad[rows, self.target, cols] = -coef[:, 0, :]
+            if not self.from_logits:
+                grad = xp.zeros((n, c, r), dtype)
+                grad[rows, self.target, cols] = xp.where(valid[:, 0, :], -coef[:, 0, :], 0)
+                return grad.reshape(self.shape), None, None, None, None, None, None
+            p = saved[1]
+            grad = p * coef
+            grad[rows, self.target, cols] -= coef[:, 0, :]
+            if eps:
+                smooth = xp.where(valid, scale * dtype.type(eps / c), 0).astype(dtype,
+                                                                                copy=False)
+                grad += (p * ws - wb[None, :, None]) * smooth
         return grad.reshape(self.shape), None, None, None, None, None, None
 
     def name(self):

@@ -13,10 +13,12 @@ import warnings
 import numpy as np
 
 from ..._backend import get_array_module, device_constant
+from ..._threads import get_num_threads
 from ...autograd.function import Node
 from ...tensor import Tensor, _new
 from ._windows import AxisGather, scatter_add_flat, shape_str
 from ...amp.autocast_mode import autocast_args
+from ...ops.indexing import scalar_type_name
 from ._pool import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pixel_shuffle",
@@ -184,7 +186,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             stretch the filter so that every input pixel contributes (PIL's method).
             Default: ``False``
 
-    The interpolating modes need a floating-point input (PyTorch also takes ``uint8``).
+    As in PyTorch, ``uint8`` images are taken by the nearest modes and by ``'bilinear'``,
+    ``'bicubic'`` and ``'lanczos'``, which round as PyTorch's (PIL's) integer kernels do.
 
     Shape:
         - Output: :math:`(N, C, *size)` or :math:`(N, C, \\lfloor S \\times scale \\rfloor)`
@@ -206,11 +209,6 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if mode in _MODE_DIMS and _MODE_DIMS[mode] != d:
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs "
                                   f"{_MODE_DIMS[mode] + 2}D input")
-    if mode in _MODE_DIMS and not input.is_floating_point():
-        # PyTorch rounds uint8 results with its own integer kernels; rather than differ
-        # silently, ask for a float input
-        raise RuntimeError(f"interpolate: mode '{mode}' needs a floating-point input in "
-                           f"disttorch, got {input.dtype}; convert it with .float() first")
     sizes, scales = _output_sizes(input, d, size, scale_factor)
     if recompute_scale_factor and size is not None:
         raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
@@ -230,6 +228,13 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         return (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[d - 1](input, sizes)
     if recompute_scale_factor or scales is None:
         scales = [None] * d
+    if input._data.dtype.kind in "iub":
+        kernel = _integer_kernel(input, mode, antialias, sizes)
+        if kernel is not None:
+            raise NotImplementedError(f"\"{kernel}\" not implemented for "
+                                      f"'{scalar_type_name(input)}'")
+        if mode not in ("nearest", "nearest-exact"):
+            return _interpolate_uint8(input, mode, antialias, sizes, scales, align_corners)
     xp = get_array_module(input._data)
     dtype = input._data.dtype if input._data.dtype.kind == "f" else np.dtype(np.float32)
     out = input
@@ -242,6 +247,189 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             mode, antialias, n, o, s, align_corners, dtype))
         out = AxisGather.apply(out, 2 + i, taps)
     return out
+
+
+def _channels_last(input):
+    """Whether the strides are channels-last contiguous, by PyTorch's rule (size-1 dims do not
+    count), which decides the kernel that PyTorch's CPU interpolation reaches."""
+    sizes, strides = input.shape, input.stride()
+    order = (1, 3, 2, 0) if input.ndim == 4 else (1, 4, 3, 2, 0)
+    expected = 1
+    for d in order:
+        if sizes[d] != 1:
+            if strides[d] != expected:
+                return False
+            expected *= sizes[d]
+    return True
+
+
+def _integer_kernel(input, mode, antialias, sizes):
+    """The name of the PyTorch CPU kernel that refuses an integer (or bool) ``input`` (its
+    error names the one it reached, which depends on the layout and sizes), or None where
+    PyTorch takes it: uint8 in the nearest modes and in bilinear, bicubic and lanczos."""
+    channels = input.shape[1]
+    wide_last = _channels_last(input) and channels > 3 if input.ndim in (4, 5) else False
+    if mode in ("nearest", "nearest-exact"):
+        if input._data.dtype == np.uint8:
+            return None
+        if input.ndim == 4 and (wide_last or sum(sizes) <= 128):
+            return "upsample_nearest2d_channels_last"
+        if input.ndim == 5 and wide_last:
+            return "upsample_nearest3d_channels_last"
+        return "compute_indices_weights_nearest"
+    if input._data.dtype == np.uint8 and mode in ("bilinear", "bicubic", "lanczos"):
+        return None
+    if antialias:
+        return "compute_index_ranges_weights"
+    if mode == "bilinear":
+        if wide_last or sum(sizes) <= 128 or (get_num_threads() == 1 and channels == 3):
+            return "upsample_bilinear2d_channels_last"
+        return "compute_indices_weights_linear"
+    if mode == "bicubic":
+        return "compute_indices_weights_cubic"
+    if mode == "trilinear" and wide_last:
+        return "upsample_trilinear3d_channels_last"
+    return "compute_indices_weights_linear"
+
+
+# ------------------------------------------------------------------ uint8 resampling
+# PyTorch resamples uint8 images (bilinear, bicubic, lanczos) as PIL does: one axis at a time,
+# the last first, each pass rounding to uint8 again; the float64 tap weights of every output
+# pixel become integers scaled by 2**precision (the largest precision that keeps the biggest
+# weight within int16), and each output is the integer dot product plus half an LSB, shifted
+# down and clamped. Its values are matched exactly here, so the tap tables are computed
+# in plain float64 arithmetic, in the same order of operations.
+_UINT8_TAPS = {"bilinear": 2, "bicubic": 4, "lanczos": 6}
+
+
+def _keys_cubic(a):
+    def cubic(x):
+        x = abs(x)
+        if x < 1.0:
+            return ((a + 2) * x - (a + 3)) * x * x + 1
+        if x < 2.0:
+            return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+        return 0.0
+    return cubic
+
+
+def _triangle(x):
+    x = abs(x)
+    return 1.0 - x if x < 1.0 else 0.0
+
+
+def _sinc(x):
+    if x == 0.0:
+        return 1.0
+    x *= math.pi
+    return math.sin(x) / x
+
+
+def _lanczos3(x):
+    x = abs(x)
+    return _sinc(x) * _sinc(x / 3.0) if x < 3.0 else 0.0
+
+
+def _uint8_filter(mode, antialias):
+    if mode == "bilinear":
+        return _triangle
+    if mode == "bicubic":
+        # PIL's a = -0.5 when antialiasing, the float path's -0.75 otherwise
+        return _keys_cubic(-0.5 if antialias else _CUBIC_A)
+    return _lanczos3
+
+
+def _uint8_taps(mode, antialias, in_size, out_size, scale, align_corners):
+    """``(index, weights, precision)``: per output pixel the input pixels ``(o, K)`` and their
+    integer weights ``(o, K)`` (0 past the pixel's span), scaled by ``2**precision``."""
+    taps = _UINT8_TAPS[mode]
+    kernel = _uint8_filter(mode, antialias)
+    ratio = float(_pixel_ratio(in_size, out_size, scale, align_corners))
+    if antialias:
+        support = taps * 0.5 * ratio if ratio >= 1.0 else taps * 0.5
+        width = int(math.ceil(support)) * 2 + 1
+        invscale = 1.0 / ratio if ratio >= 1.0 else 1.0
+    else:
+        width, half = taps, taps // 2
+    starts = np.zeros(out_size, np.int64)
+    weights = np.zeros((out_size, width))
+    largest = 0.0
+    for i in range(out_size):
+        row = weights[i]
+        if antialias:
+            center = ratio * (i + 0.5)
+            start = max(int(center - support + 0.5), 0)
+            count = min(max(min(int(center + support + 0.5), in_size) - start, 0), width)
+            total = 0.0
+            for j in range(count):
+                w = kernel((j + start - center + 0.5) * invscale)
+                row[j] = w
+                total += w
+            if total != 0.0:
+                for j in range(count):
+                    row[j] /= total
+                    largest = max(largest, row[j])
+        else:
+            if align_corners:
+                real = ratio * i
+            else:
+                real = ratio * (i + 0.5) - 0.5
+                if taps == 2 and real < 0:
+                    real = 0.0
+            # PyTorch floors the source coordinate in single precision
+            index = min(int(math.floor(np.float32(real))), in_size - 1)
+            lam = min(max(real - index, 0.0), 1.0)
+            low = index - half + 1
+            start = max(low, 0)
+            count = min(max(min(index + half + 1, in_size) - start, 0), width)
+            # taps that fall outside the input add their weight to the edge pixel's
+            k = 0
+            for j in range(width):
+                w = kernel(float(j + 1 - half) - lam)
+                if low + j <= 0:
+                    k = 0
+                elif low + j >= in_size - 1:
+                    k = count - 1
+                row[k] += w
+                largest = max(largest, row[k])
+                k += 1
+        starts[i] = start
+    precision = 0
+    while precision < 22 and int(0.5 + largest * (1 << (precision + 1))) < (1 << 15):
+        precision += 1
+    scaled = weights * (1 << precision)
+    # rounded half away from zero, as a C cast of v +- 0.5
+    ints = np.trunc(np.where(scaled < 0, scaled - 0.5, scaled + 0.5)).astype(np.int16)
+    index = np.minimum(starts[:, None] + np.arange(width)[None, :], in_size - 1)
+    return index, ints.astype(np.int32), precision
+
+
+def _uint8_pass(xp, data, axis, table):
+    index, weights, precision = table
+    shape = (-1,) + (1,) * (data.ndim - 1 - axis)
+    acc = xp.full(data.shape[:axis] + (index.shape[0],) + data.shape[axis + 1:],
+                  1 << (precision - 1), dtype=np.int32)
+    for k in range(index.shape[1]):
+        acc += xp.take(data, index[:, k], axis=axis).astype(np.int32) * \
+            weights[:, k].reshape(shape)
+    return xp.clip(acc >> precision, 0, 255).astype(np.uint8)
+
+
+def _interpolate_uint8(input, mode, antialias, sizes, scales, align_corners):
+    xp = get_array_module(input._data)
+    data = input._data
+    d = input.ndim - 2
+    # the last axis first, then the others from the back; an axis of unchanged size is not
+    # resampled at all
+    for i in [d - 1] + list(range(d - 2, -1, -1)):
+        n, o, s = input.shape[2 + i], sizes[i], scales[i]
+        if n == o:
+            continue
+        key = ("interpolate_uint8", mode, bool(antialias), n, o, s, align_corners)
+        table = device_constant(xp, key, lambda n=n, o=o, s=s: _uint8_taps(
+            mode, antialias, n, o, s, align_corners))
+        data = _uint8_pass(xp, data, 2 + i, table)
+    return _new(data.copy() if data is input._data else data)
 
 
 def _host_taps(mode, antialias, n, o, s, align_corners, dtype):

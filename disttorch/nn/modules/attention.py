@@ -1,7 +1,7 @@
 """``MultiheadAttention``."""
 from ...ops.creation import empty
 from .. import init
-from ..functional._attention import _multi_head_attention
+from ..functional._attention import _multi_head_attention, check_mask_types
 from ..parameter import Parameter
 from .linear import Linear
 from .module import Module
@@ -117,6 +117,8 @@ class MultiheadAttention(Module):
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
+        key_padding_mask, attn_mask = check_mask_types(key_padding_mask, attn_mask,
+                                                       query.dtype)
         separate = None if self._qkv_same_embed_dim else (
             self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
         return _multi_head_attention(
@@ -124,4 +126,4 @@ class MultiheadAttention(Module):
             self.in_proj_bias, self.bias_k, self.bias_v, self.add_zero_attn, self.dropout,
             self.out_proj.weight, self.out_proj.bias, self.training, key_padding_mask,
             need_weights, attn_mask, separate, None, None, average_attn_weights, is_causal,
-            self.batch_first)
+            self.batch_first, masks_checked=True)

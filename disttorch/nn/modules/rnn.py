@@ -4,10 +4,14 @@ import math
 import numbers
 import warnings
 
+from ... import _dtype
+from ...amp.autocast_mode import get_autocast_dtype, is_autocast_enabled
 from ...autograd.grad_mode import no_grad
+from ...ops.indexing import scalar_type_name
 from ...ops.creation import empty
 from ..functional._rnn import FusedCell, FusedRNN, RNNConfig
 from ..parameter import Parameter
+from ...tensor import Tensor
 from ..utils.rnn import PackedSequence
 from .module import Module
 
@@ -153,10 +157,14 @@ class RNNBase(Module):
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected "
                                f"{self.input_size}, got {data.shape[-1]}")
         weights = self._flat_weights
-        _check_dtype(data, weights[0])
+        autocast = _cpu_autocast_dtype(data)
+        if autocast is None:
+            _check_dtype(data, weights[0])
         hx = cx = None
         if states is not None:
-            hx, cx = states if lstm else (states, None)
+            # PyTorch indexes the LSTM state (a tensor passed for it gives IndexError or its
+            # first two rows) and rejects another count only in the kernel, after the checks
+            hx, cx = (states[0], states[1]) if lstm else (states, None)
             layers = self.num_layers * (2 if self.bidirectional else 1)
             out_size = self.proj_size if self.proj_size > 0 else self.hidden_size
             lead = (layers,) if unbatched else (layers, batch)
@@ -166,28 +174,106 @@ class RNNBase(Module):
                                   "Expected hidden[1] size {}, got {}")
             else:
                 self._check_state(hx, lead + (out_size,), "Expected hidden size {}, got {}")
+            if lstm:
+                _check_lstm_states(states, packed)
+        out_dtypes = None
+        if autocast is not None:
+            data, hx, cx, weights, out_dtypes = self._autocast(autocast, data, hx, cx, weights,
+                                                               packed)
         config = RNNConfig(self.mode, self.num_layers, self.bidirectional,
                            None if batch_sizes is None else batch_sizes._data, self.batch_first,
                            unbatched, self.dropout, self.training,
                            None if sorted_indices is None else sorted_indices._data,
                            None if unsorted_indices is None else unsorted_indices._data)
         results = FusedRNN.apply(data, hx, cx, config, *weights)
+        if out_dtypes is not None:
+            results = tuple(r if r.dtype == dt else r.to(dt) for r, dt in zip(results, out_dtypes))
         output = results[0]
         if packed:
             output = PackedSequence(output, batch_sizes, sorted_indices, unsorted_indices)
         return output, results[1:]
 
+    def _autocast(self, lower, data, hx, cx, weights, packed):
+        """The layer under CPU autocast, as PyTorch runs it: every floating operand rounded to
+        ``lower``, computed in float32 here; returns the operands and the output dtypes.
+
+        An LSTM on its oneDNN path (not packed, no projections) is one autocast op whose
+        outputs are all ``lower``. The other layers run PyTorch's cell loops, where only the
+        matmuls are cast: an Elman RNN stays in ``lower`` throughout, while the GRU's hidden
+        state and the LSTM's cell state keep the (promoted) dtype of the state they start from.
+        """
+        lstm = self.mode == "LSTM"
+        onednn = (lstm and not packed and self.proj_size == 0 and data.numel() != 0
+                  and data.dtype in _LOWERABLE)
+
+        def low(t):
+            return t if t is None or t.dtype not in _LOWERABLE else t.to(lower)
+
+        state = (cx if lstm else hx)
+        state_dtype = _dtype.promote_types(data.dtype if state is None else state.dtype, lower)
+        data, hx, cx, weights = low(data), low(hx), low(cx), [low(w) for w in weights]
+        # a float64 operand is left as it is, and cannot meet the lowered ones
+        states = (hx, cx) if onednn else (hx,)
+        for operand in (data,) + states:
+            if operand is not None and operand.dtype != weights[0].dtype:
+                if onednn:
+                    raise RuntimeError("get_mkldnn_dtype: unsupported data type")
+                raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
+                                   f"{scalar_type_name(operand)} and "
+                                   f"{scalar_type_name(weights[0])}")
+        if data.dtype not in _LOWERABLE:
+            return data, hx, cx, weights, None
+
+        def up(t):
+            return None if t is None else t.to(_dtype.float32)
+
+        if onednn or self.mode in ("RNN_TANH", "RNN_RELU"):
+            outs = (lower,) * 3
+        elif lstm:
+            hidden = lower if self.proj_size > 0 else state_dtype
+            outs = (hidden, hidden, state_dtype)
+        else:
+            outs = (state_dtype,) * 2
+        return up(data), up(hx), up(cx), [up(w) for w in weights], outs
+
     def _check_state_dims(self, states, unbatched):
         want = 2 if unbatched else 3
         kind = "unbatched 2-D" if unbatched else "batched 3-D"
         if self.mode == "LSTM":
-            h, c = states
+            h, c = states[0], states[1]
             if h.dim() != want or c.dim() != want:
                 raise RuntimeError(f"For {kind} input, hx and cx should also be {want}-D but got "
                                    f"({h.dim()}-D, {c.dim()}-D) tensors")
         elif states.dim() != want:
             raise RuntimeError(f"For {kind} input, hx should also be {want}-D but got "
                                f"{states.dim()}-D tensor")
+
+
+_LOWERABLE = (_dtype.float32, _dtype.float16, _dtype.bfloat16)
+
+
+def _cpu_autocast_dtype(data):
+    """The low-precision dtype of an active CPU autocast region for a layer on the CPU."""
+    if data.device.type == "cpu" and is_autocast_enabled("cpu"):
+        return get_autocast_dtype("cpu")
+    return None
+
+
+def _check_lstm_states(states, packed):
+    """What PyTorch's ``lstm`` op makes of a state that passed the module's checks: a tensor is
+    not a tuple of tensors, and it takes exactly two."""
+    if isinstance(states, Tensor):
+        got = "(Tensor, Tensor, Tensor, list, bool, int, float, bool, bool)" if packed else \
+            "(Tensor, Tensor, list, bool, int, float, bool, bool, bool)"
+        raise TypeError(
+            f"lstm() received an invalid combination of arguments - got {got}, but expected one "
+            f"of:\n * (Tensor data, Tensor batch_sizes, tuple of Tensors hx, tuple of Tensors "
+            f"params, bool has_biases, int num_layers, float dropout, bool train, bool "
+            f"bidirectional)\n * (Tensor input, tuple of Tensors hx, tuple of Tensors params, "
+            f"bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, "
+            f"bool batch_first)\n")
+    if len(states) != 2:
+        raise RuntimeError("lstm expects two hidden states")
 
 
 _RNN_SHAPES = r"""
@@ -382,29 +468,42 @@ class RNNCellBase(Module):
             for weight in self.parameters():
                 weight.uniform_(-stdv, stdv)
 
-    def _step(self, mode, input, hx, cx):
-        name = type(self).__name__
+    def _check_input_dim(self, input):
         if input.dim() not in (1, 2):
-            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.dim()}D instead")
-        for state in (hx, cx):
-            if state is not None and state.dim() != input.dim():
-                raise ValueError(f"{name}: Expected hidden to be {input.dim()}D, got "
-                                 f"{state.dim()}D instead")
-        if input.shape[-1] != self.input_size:
-            raise RuntimeError(f"input has inconsistent input_size: got {input.shape[-1]} "
+            raise ValueError(f"{type(self).__name__}: Expected input to be 1D or 2D, got "
+                             f"{input.dim()}D instead")
+
+    def _step(self, mode, input, hx, cx):
+        # PyTorch's cell ops see the unbatched input and states with a batch dim put in front,
+        # and check those shapes, the input's first
+        batched = input.dim() == 2
+        x_shape = tuple(input.shape) if batched else (1,) + tuple(input.shape)
+        if x_shape[1] != self.input_size:
+            raise RuntimeError(f"input has inconsistent input_size: got {x_shape[1]} "
                                f"expected {self.input_size}")
         for k, state in enumerate((hx, cx)):
             if state is None:
                 continue
-            if input.dim() == 2 and state.shape[0] != input.shape[0]:
-                raise RuntimeError(f"Input batch size {input.shape[0]} doesn't match hidden{k} "
-                                   f"batch size {state.shape[0]}")
-            if state.shape[-1] != self.hidden_size:
-                raise RuntimeError(f"hidden{k} has inconsistent hidden_size: got "
-                                   f"{state.shape[-1]}, expected {self.hidden_size}")
+            shape = tuple(state.shape) if batched else (1,) + tuple(state.shape)
+            if shape[0] != x_shape[0]:
+                raise RuntimeError(f"Input batch size {x_shape[0]} doesn't match hidden{k} "
+                                   f"batch size {shape[0]}")
+            if len(shape) < 2:
+                raise IndexError("Dimension out of range (expected to be in range of [-1, 0], "
+                                 "but got 1)")
+            if shape[1] != self.hidden_size:
+                raise RuntimeError(f"hidden{k} has inconsistent hidden_size: got {shape[1]}, "
+                                   f"expected {self.hidden_size}")
         _check_dtype(input, self.weight_ih)
         return FusedCell.apply(input, hx, cx, mode, self.weight_ih, self.weight_hh, self.bias_ih,
                                self.bias_hh)
+
+    def _single_state(self, input, hx):
+        """RNNCell's and GRUCell's checks of their input and state."""
+        self._check_input_dim(input)
+        if hx is not None and hx.dim() not in (1, 2):
+            raise ValueError(f"{type(self).__name__}: Expected hidden to be 1D or 2D, got "
+                             f"{hx.dim()}D instead")
 
 
 _CELL_SHAPES = r"""
@@ -443,6 +542,7 @@ class RNNCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 1, device, dtype)
 
     def forward(self, input, hx=None):
+        self._single_state(input, hx)
         mode = "RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU"
         return self._step(mode, input, hx, None)
 
@@ -474,7 +574,24 @@ class LSTMCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 4, device, dtype)
 
     def forward(self, input, hx=None):
-        h, c = (None, None) if hx is None else hx
+        self._check_input_dim(input)
+        if hx is not None:
+            for index, value in enumerate(hx):
+                if value.dim() not in (1, 2):
+                    raise ValueError(f"LSTMCell: Expected hx[{index}] to be 1D or 2D, got "
+                                     f"{value.dim()}D instead")
+        if hx is None:
+            h = c = None
+        elif input.dim() == 1:
+            # unbatched, PyTorch builds the pair from hx[0] and hx[1] itself
+            h, c = hx[0], hx[1]
+        else:
+            if isinstance(hx, Tensor):
+                raise TypeError("lstm_cell(): argument 'hx' (position 2) must be tuple of "
+                                "Tensors, not Tensor")
+            if len(hx) != 2:
+                raise RuntimeError("lstm_cell expects two hidden states")
+            h, c = hx
         return self._step("LSTM", input, h, c)
 
 
@@ -498,4 +615,5 @@ class GRUCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 3, device, dtype)
 
     def forward(self, input, hx=None):
+        self._single_state(input, hx)
         return self._step("GRU", input, hx, None)

@@ -13,6 +13,7 @@ from ...ops.creation import full
 from ...ops import triu
 from .. import functional as F
 from .. import init
+from ..functional._attention import check_mask_types
 from ._fusion import linear_then_activation
 from .attention import MultiheadAttention
 from .container import ModuleList
@@ -132,6 +133,8 @@ class TransformerEncoderLayer(Module):
             2 if act is unguarded(F.gelu) or type(act).__name__ == "GELU" else 0)
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
+        src_key_padding_mask, src_mask = check_mask_types(
+            src_key_padding_mask, src_mask, src.dtype, "src_key_padding_mask", "src_mask")
         x = src
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
@@ -269,6 +272,8 @@ class TransformerEncoder(Module):
             self.use_nested_tensor = False
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+        src_key_padding_mask, mask = check_mask_types(src_key_padding_mask, mask, src.dtype,
+                                                      "src_key_padding_mask", "mask")
         is_causal = _detect_is_causal_mask(mask, is_causal)
         padded = self._nested_padding(src, mask, src_key_padding_mask)
         output = src

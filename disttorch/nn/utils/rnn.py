@@ -1,11 +1,13 @@
 """Variable-length batches for recurrent layers: ``PackedSequence`` and the pack/pad helpers."""
 import collections
+import collections.abc
 
 import numpy as np
 
 from ... import _dtype as dtypes
 from ..._backend import get_array_module, to_numpy
 from ...autograd.function import Node
+from ...ops._util import sum_to
 from ...tensor import Tensor, _new
 
 __all__ = ["PackedSequence", "invert_permutation", "pack_padded_sequence", "pad_packed_sequence",
@@ -77,6 +79,7 @@ class _PadSequence(Node):
     def forward(self, batch_first, value, left, total, *seqs):
         self.batch_first, self.left = batch_first, left
         self.lengths = [s.shape[0] for s in seqs]
+        self.shapes = [s.shape for s in seqs]
         return _pad_arrays(seqs, batch_first, value, left, total)
 
     def backward(self, g):
@@ -84,7 +87,10 @@ class _PadSequence(Node):
             grads = _Unpad.apply(g, self.lengths, self.batch_first, self.left)
         else:
             grads = _unpad_arrays(g, self.lengths, self.batch_first, self.left)
-        return (None, None, None, None) + tuple(grads)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        # a sequence broadcast into its slot gets its gradient summed back
+        return (None, None, None, None) + tuple(
+            sum_to(grad, tuple(shape)) for grad, shape in zip(grads, self.shapes))
 
 
 class _Unpad(Node):
@@ -329,16 +335,51 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
         >>> pad_sequence([a, b]).size()
         disttorch.Size([25, 2, 300])
     """
+    if isinstance(sequences, Tensor):
+        sequences = list(sequences.unbind(0))
+    if not isinstance(sequences, collections.abc.Iterable):
+        raise RuntimeError("pad_sequence: Expected iterable for input sequences, but got arg of "
+                           f"type: {type(sequences)}")
+    sequences = tuple(sequences)
+    _check_sequences(sequences, padding_side)
+    return _PadSequence.apply(batch_first, padding_value, padding_side == "left", None,
+                              *sequences)
+
+
+def _check_sequences(sequences, padding_side):
+    """PyTorch's checks, in its order: the argument's types, then the kernel's own."""
+    for i, seq in enumerate(sequences):
+        if not isinstance(seq, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
+                            f"{type(seq).__name__}")
+    if not sequences:
+        raise RuntimeError("received an empty list of sequences")
     if padding_side not in ("left", "right"):
         raise RuntimeError(f"Expected padding_side to be one of left or right, but got "
                            f"{padding_side}.")
-    if isinstance(sequences, Tensor):
-        sequences = list(sequences.unbind(0))
-    if not isinstance(sequences, (list, tuple)):
-        raise RuntimeError("pad_sequence: Expected iterable for input sequences, but got arg of "
-                           f"type: {type(sequences)}")
-    return _PadSequence.apply(batch_first, padding_value, padding_side == "left", None,
-                              *sequences)
+    if sequences[0].dim() == 0:
+        raise RuntimeError("ArrayRef: invalid slice, N = 1; size = 0")
+    if any(seq.dim() == 0 for seq in sequences):
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    trailing = tuple(sequences[0].shape[1:])
+    for seq in sequences:
+        # each sequence is copied into its (L_i, *trailing) slot, broadcasting as copy_ does
+        _check_copy((seq.shape[0],) + trailing, tuple(seq.shape))
+
+
+def _check_copy(dest, src):
+    width = max(len(dest), len(src))
+    dest_full = (1,) * (width - len(dest)) + dest
+    src_full = (1,) * (width - len(src)) + src
+    for dim in range(width - 1, -1, -1):
+        a, b = dest_full[dim], src_full[dim]
+        if a != b and a != 1 and b != 1:
+            raise RuntimeError(f"The size of tensor a ({a}) must match the size of tensor b "
+                               f"({b}) at non-singleton dimension {dim}")
+    shape = [max(a, b) if a != 1 and b != 1 else a * b for a, b in zip(dest_full, src_full)]
+    if tuple(shape) != dest:
+        raise RuntimeError(f"output with shape {list(dest)} doesn't match the broadcast shape "
+                           f"{shape}")
 
 
 def unpad_sequence(padded_sequences, lengths, batch_first=False):
