@@ -85,6 +85,13 @@ CLOSE = {
     "xavier_normal_": lambda L: L.nn.init.xavier_normal_(L.empty(30, 20)),
     "orthogonal_": lambda L: L.nn.init.orthogonal_(L.empty(6, 4)),
     "sparse_": lambda L: L.nn.init.sparse_(L.empty(6, 4), 0.5),
+    # seeded weights and dropout masks; the batch-first attention output is a transposed
+    # view in both, so the dropout after it draws in the same order (float32 arithmetic)
+    "transformer layer batch_first": lambda L: L.nn.TransformerEncoderLayer(
+        8, 2, 16, dropout=0.3, batch_first=True)(L.linspace(-1, 1, 48).reshape(2, 3, 8)),
+    "transformer decoder layer": lambda L: L.nn.TransformerDecoderLayer(
+        8, 2, 16, dropout=0.3, batch_first=True, norm_first=True)(
+        L.linspace(-1, 1, 48).reshape(2, 3, 8), L.linspace(1, 2, 32).reshape(2, 2, 8)),
     # the same uniforms; PyTorch's log differs from numpy's in the last bit now and then
     "exponential_": lambda L: L.empty(20, dtype=L.float64).exponential_(2.0),
 }

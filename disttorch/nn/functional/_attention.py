@@ -587,7 +587,11 @@ def _multi_head_attention(query, key, value, embed_dim_to_check, num_heads, in_p
                          weights_mode, not need_weights, 1)
     result = Attention.apply(q, k, v, float_mask, bool_mask, spec)
     out, weights = result if need_weights else (result, None)
-    out = linear(MergeHeads.apply(batch_first, out), out_proj_weight, out_proj_bias)
+    out = linear(MergeHeads.apply(False, out), out_proj_weight, out_proj_bias)
+    if batch_first:
+        # PyTorch projects (L, N, E) and returns its transposed view: the layout decides where
+        # a dropout on the output (a Transformer layer's) draws each element
+        out = out.transpose(0, 1)
     if not batched:
         out = out.squeeze(1)
         weights = None if weights is None else weights.squeeze(0)
