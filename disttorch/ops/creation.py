@@ -1,6 +1,7 @@
 """Tensor creation: ``tensor``, ``zeros``, ``arange``, ``eye``, the ``*_like`` and ``new_*`` forms."""
 import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -141,6 +142,11 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
 
     Python floats become the default dtype (float32), ints int64, bools bool.
     """
+    if isinstance(data, Tensor):
+        warnings.warn("To copy construct from a tensor, it is recommended to use "
+                      "sourceTensor.detach().clone() or "
+                      "sourceTensor.detach().clone().requires_grad_(True), rather than "
+                      "torch.tensor(sourceTensor).", UserWarning, stacklevel=2)
     if isinstance(data, Tensor) and is_cuda_array(data._data) and device is None:
         array = data._data.copy()
         if dtype is not None:
