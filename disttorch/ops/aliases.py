@@ -16,7 +16,7 @@ from ._util import register_methods, sum_to, default_float, cast, wrap_dim, as_m
 from .arithmetic import check_inplace, apply_inplace, _nograd_inplace, _out, _prep, refuse_bool
 from .indexing import scalar_type_name
 from .pointwise import ZeroGrad, acosh, asinh, atanh
-from ._util import with_out
+from ._util import with_out, broadcast_error
 
 __all__ = ["det", "logdet", "inverse", "pinverse", "matrix_power", "cholesky", "svd", "fill",
            "detach", "get_device", "is_signed", "is_inference", "real", "imag", "angle",
@@ -50,9 +50,10 @@ sparse_coo = layout("sparse_coo")
 
 
 class memory_format(layout):
-    """A memory-format tag (``torch.channels_last``...). ``clone`` and the ``*_like``
-    functions follow ``preserve_format`` (their default) as PyTorch's do: a permuted input's
-    layout is kept, so an in-place fill afterwards visits the elements in PyTorch's order.
+    """A memory-format tag (``torch.channels_last``...). The ``*_like`` functions follow
+    ``preserve_format`` (their default) as PyTorch's do: a permuted input's layout is kept,
+    so an in-place fill afterwards visits the elements in PyTorch's order (``clone`` gives a
+    row-major copy).
     ``channels_last`` tags are accepted and give the same values in row-major order."""
 
 
@@ -291,7 +292,10 @@ def _shift(name, ufunc):
         a = x._data
         xp = get_array_module(a)
         b = y._data if isinstance(y, Tensor) else xp.asarray(y, a.dtype)
-        return _new(getattr(xp, ufunc)(a, b).astype(np.result_type(a, b)))
+        try:
+            return _new(getattr(xp, ufunc)(a, b).astype(np.result_type(a, b)))
+        except ValueError as exc:
+            raise broadcast_error(exc, a, b) from None
     op.__name__ = name
     op.__doc__ = f"Elementwise ``{ufunc.replace('_', ' ')}`` of integer tensors."
     return op
@@ -313,6 +317,9 @@ def nextafter(input, other, *, out=None):
         raise NotImplementedError(f'"nextafter_cpu" not implemented for '
                                   f"'{scalar_type_name(a)}'")
     xp = get_array_module(a._data)
+    err = broadcast_error(None, a, b)
+    if err is not None:
+        raise err
     if xp is np:
         return _out(_new(np.nextafter(a._data, b._data)), out)
     return _out(_new(_nextafter_bits(xp, a._data, b._data)), out)

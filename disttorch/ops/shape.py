@@ -11,7 +11,6 @@ import numpy as np
 from .._backend import get_array_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
-from . import _torch_stream
 from ._util import register_methods, sum_to, wrap_dim, make_view
 
 __all__ = ["reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "permute", "transpose",
@@ -406,9 +405,12 @@ def _conj(x):
     return conj(x)
 
 
-def _expand_shape(shape, sizes):
+def _expand_shape(shape, sizes, type_name=None):
+    """The shape ``shape`` expands to; ``type_name``: a function naming the expanded tensor's
+    type (``torch.LongTensor``) for PyTorch's error, called only then."""
     if len(sizes) < len(shape):
-        raise RuntimeError(f"expand(torch.FloatTensor{{{list(shape)}}}, size={list(sizes)}): the "
+        name = type_name() if type_name is not None else "torch.FloatTensor"
+        raise RuntimeError(f"expand({name}{{{list(shape)}}}, size={list(sizes)}): the "
                            f"number of sizes provided ({len(sizes)}) must be greater or equal to "
                            f"the number of dimensions in the tensor ({len(shape)})")
     lead = len(sizes) - len(shape)
@@ -437,7 +439,7 @@ def expand(self, *sizes):
     Args:
         sizes (int... or tuple of int): the target sizes; ``-1`` keeps a dim's size.
     """
-    shape = _expand_shape(self._data.shape, _ints(sizes, "expand"))
+    shape = _expand_shape(self._data.shape, _ints(sizes, "expand"), self.type)
     return mark_view(Expand.apply(self, shape), self,
                         lambda a: get_array_module(a).broadcast_to(a, shape))
 
@@ -559,32 +561,24 @@ moveaxis = movedim
 
 
 class Clone(Node):
-    def forward(self, x, preserve):
-        if preserve and type(x) is np.ndarray:
-            axes = _torch_stream.memory_axes(x)
-            if axes is not None:
-                copy = np.empty([x.shape[a] for a in axes], x.dtype).transpose(np.argsort(axes))
-                copy[...] = x
-                return copy
+    def forward(self, x):
         return x.copy()
 
     def backward(self, g):
-        return g, None
+        return g
 
 
 def clone(input, *, memory_format=None):
-    """A copy of ``input`` that is part of the autograd graph, laid out in memory as
-    ``input`` is (``preserve_format``, PyTorch's default) or row-major
-    (``memory_format=disttorch.contiguous_format``)."""
-    from .aliases import preserve_format
-    return Clone.apply(input, memory_format is None or memory_format is preserve_format)
+    """A copy of ``input`` that is part of the autograd graph (row-major: PyTorch's
+    ``preserve_format`` layout is not kept, unlike the ``*_like`` functions')."""
+    return Clone.apply(input)
 
 
 def contiguous(self, memory_format=None):
     """``self`` if it is C-contiguous, else a contiguous copy."""
     if self._data.flags.c_contiguous:
         return self
-    return Clone.apply(self, False)
+    return Clone.apply(self)
 
 
 def ravel(input):
