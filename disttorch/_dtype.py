@@ -38,7 +38,10 @@ class dtype:
         return {"complex64": float32, "complex128": float64}.get(self.name, self)
 
     def to_complex(self):
-        return {"float32": complex64, "float64": complex128}.get(self.name, self)
+        # PyTorch pairs float16 with complex32, which disttorch lacks: the half types take the
+        # narrowest complex type there is, which keeps both parts of the value
+        return {"float32": complex64, "float64": complex128, "float16": complex64,
+                "bfloat16": complex64}.get(self.name, self)
 
 
 float16 = half = dtype("float16", np.float16, _FLOAT)
@@ -109,7 +112,7 @@ def as_dtype(d):
     if d is _py_bool:
         return bool
     if d is _py_complex:
-        return complex64 if _default[0] is float32 else complex128
+        return _default[0].to_complex()
     if isinstance(d, str):
         name = d.replace("torch.", "").replace("disttorch.", "")
         aliases = {"float": "float32", "double": "float64", "half": "float16", "long": "int64",
@@ -183,7 +186,7 @@ def _category_default(category):
     if category == _INT:
         return int64
     if category == _COMPLEX:
-        return complex64 if _default[0] is float32 else complex128
+        return _default[0].to_complex()
     return bool
 
 

@@ -101,8 +101,11 @@ def tensor_repr(t):
     if data.size == 0 and data.ndim != 1:
         extras.append(f"size={tuple(data.shape)}")
     default = _dtype.get_default_dtype()
-    if dt is not default and dt is not _dtype.int64 and dt is not _dtype.bool or \
-            (data.size == 0 and dt is not default):
+    # PyTorch's default complex type here is complex128 with a float64 default, else complex64
+    # (even where ``torch.tensor(1j)`` would give complex32)
+    default_complex = _dtype.complex128 if default is _dtype.float64 else _dtype.complex64
+    if dt is not default and dt is not default_complex and dt is not _dtype.int64 and \
+            dt is not _dtype.bool or (data.size == 0 and dt is not default):
         extras.append(f"dtype={dt}")
     if t.grad_fn is not None:
         extras.append(f"grad_fn=<{t.grad_fn.name()}>")

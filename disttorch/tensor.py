@@ -336,8 +336,10 @@ class Tensor:
     def numpy(self, *, force=False):
         """Return the data as a numpy array sharing memory (CPU tensors only)."""
         if self._requires_grad and not force:
-            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
-                               "tensor.detach().numpy() instead.")
+            from .autograd.grad_mode import state
+            if state.enabled:   # (under no_grad PyTorch hands the array out)
+                raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                                   "tensor.detach().numpy() instead.")
         if type(self._data) is not np.ndarray:
             if force:
                 return to_numpy(self._data)
@@ -398,14 +400,20 @@ class Tensor:
     def tolist(self):
         return to_numpy(self._data).tolist()
 
+    def _python_scalar(self):
+        # Python's number protocols raise ValueError where ``item()`` raises RuntimeError
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self.item()
+
     def __float__(self):
-        return float(self.item())
+        return float(self._python_scalar())
 
     def __int__(self):
-        return int(self.item())
+        return int(self._python_scalar())
 
     def __complex__(self):
-        return complex(self.item())
+        return complex(self._python_scalar())
 
     def __index__(self):
         if self._data.dtype.kind not in "iub" or self._data.size != 1:
@@ -414,7 +422,9 @@ class Tensor:
 
     def __bool__(self):
         if self._data.size != 1:
-            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+            raise RuntimeError(f"Boolean value of Tensor with "
+                               f"{'no values' if not self._data.size else 'more than one value'} "
+                               f"is ambiguous")
         return bool(self.item())
 
     def __len__(self):

@@ -59,7 +59,6 @@ EXACT = {
         L.ones(6, 5, dtype=L.float64).t()).normal_(),
     "zeros_like permuted uniform_": lambda L: L.zeros_like(
         L.ones(3, 4, 5).permute(1, 2, 0)).uniform_(),
-    "clone transposed normal_": lambda L: L.ones(5, 6, dtype=L.float64).t().clone().normal_(),
     "bernoulli transposed": lambda L: L.bernoulli(L.full((6, 5), 0.5).t()),
     "dropout module": lambda L: L.nn.Dropout(0.1)(L.arange(100.0)),
     "alpha_dropout": lambda L: L.nn.functional.alpha_dropout(L.ones(40), 0.2, training=True),
@@ -67,6 +66,15 @@ EXACT = {
     "multinomial float64 one": lambda L: L.multinomial(L.arange(1.0, 9.0, dtype=L.float64), 1),
     "multinomial replacement": lambda L: L.multinomial(L.tensor([0.2, 0.0, 3.0, 1.0]), 12,
                                                        replacement=True),
+    # without replacement past the categories of non-zero weight: PyTorch's topk orders the
+    # tied zero keys (std::nth_element, or partial_sort for k * 64 <= n)
+    "multinomial zero weights": lambda L: L.multinomial(L.tensor([0.2, 0.8, 0.0, 0.0]), 3),
+    "multinomial every category": lambda L: L.multinomial(
+        L.tensor([[0.2, 0.8, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0], [0.0, 1.0, 0.0, 2.0]]), 4),
+    "multinomial zero weights partial_sort": lambda L: L.multinomial(
+        L.cat([L.zeros(300), L.tensor([1.0, 2.0])]), 4),
+    "multinomial float16 tied keys": lambda L: L.multinomial(
+        L.tensor([0.0, 1.0, 0.0, 2.0, 0.0, 3.0] * 8, dtype=L.float16), 30),
     "linear": lambda L: L.nn.Linear(20, 30).weight,
     "linear bias": lambda L: L.nn.Linear(20, 30).bias,
     "conv2d": lambda L: L.nn.Conv2d(3, 8, 3).weight,
@@ -125,10 +133,9 @@ def test_float32_normals_agree_to_rounding(name):
     lambda L: L.ones(5, 7).t(), lambda L: L.ones(2, 3, 4).permute(2, 0, 1),
     lambda L: L.ones(6, 8)[:, ::2].t(), lambda L: L.ones(7).expand(5, 7),
     lambda L: L.ones(5, 7)[1:, 2:]])
-def test_like_functions_and_clone_keep_torchs_layout(make):
+def test_like_functions_keep_torchs_layout(make):
     for fn in (lambda L, x: L.empty_like(x), lambda L, x: L.zeros_like(x),
-               lambda L, x: L.full_like(x, 2), lambda L, x: L.rand_like(x),
-               lambda L, x: x.clone(), lambda L, x: x.clone(memory_format=L.contiguous_format)):
+               lambda L, x: L.full_like(x, 2), lambda L, x: L.rand_like(x)):
         ours, theirs = fn(disttorch, make(disttorch)), fn(torch, make(torch))
         sized = [d for d in range(ours.dim()) if ours.shape[d] > 1]
         assert [ours.stride(d) for d in sized] == [theirs.stride(d) for d in sized]
@@ -282,3 +289,30 @@ def test_a_seeded_training_run_follows_torchs_losses():
     ours, theirs = _seeded_training(disttorch), _seeded_training(torch)
     assert len(ours) == 18
     np.testing.assert_allclose(ours, theirs, rtol=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_multinomial_samples_zero_weight_categories_as_torch(seed):
+    # n_sample is only bounded by the number of categories (4 here), not of non-zero weights
+    probs = [0.2, 0.8, 0.0, 0.0]
+    results = []
+    for lib in (disttorch, torch):
+        lib.manual_seed(seed)
+        results.append(lib.multinomial(lib.tensor(probs), 3).tolist())
+    assert results[0] == results[1]
+    disttorch.manual_seed(0)
+    assert sorted(disttorch.multinomial(disttorch.tensor(probs), 4).tolist()) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda L: L.multinomial(L.tensor([0.2, 0.8, 0.0, 0.0]), 5),
+     "cannot sample n_sample > prob_dist.size(-1) samples without replacement"),
+    (lambda L: L.multinomial(L.tensor([0.2, 0.8]), 0), "cannot sample n_sample <= 0 samples"),
+    (lambda L: L.multinomial(L.tensor([0.2, 0.8]), -1, True),
+     "cannot sample n_sample <= 0 samples"),
+])
+def test_multinomial_errors_match_torch(call, message):
+    for lib in (torch, disttorch):
+        with pytest.raises(RuntimeError) as info:
+            call(lib)
+        assert str(info.value) == message

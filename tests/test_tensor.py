@@ -163,6 +163,54 @@ def test_python_conversions():
     assert f"{disttorch.tensor(0.5):.2f}" == "0.50"
 
 
+@requires_torch
+@pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad=True to a scalar")
+@pytest.mark.parametrize("convert", [float, int, complex])
+@pytest.mark.parametrize("make", [lambda L: L.ones(2), lambda L: L.ones(0),
+                                  lambda L: L.ones(2, dtype=L.int64),
+                                  lambda L: L.ones(3, requires_grad=True)])
+def test_number_protocols_on_several_elements_raise_value_error(convert, make):
+    # Python's float()/int()/complex() raise ValueError (item() keeps its RuntimeError)
+    with pytest.raises(ValueError) as expected:
+        convert(make(torch))
+    with pytest.raises(ValueError) as actual:
+        convert(make(disttorch))
+    assert str(actual.value) == str(expected.value) == \
+        "only one element tensors can be converted to Python scalars"
+    with pytest.raises(RuntimeError, match="a Tensor with 2 elements cannot be converted to "
+                                           "Scalar"):
+        disttorch.ones(2).item()
+    assert float(disttorch.ones(1, 1)) == 1.0 and int(disttorch.tensor([[7]])) == 7
+
+
+def test_bool_of_an_empty_tensor_raises_torchs_error():
+    with pytest.raises(RuntimeError, match="^Boolean value of Tensor with no values is "
+                                           "ambiguous$"):
+        bool(disttorch.ones(0))
+
+
+def test_numpy_of_a_tensor_requiring_grad_under_no_grad():
+    # PyTorch hands the array out when grad mode is off (no_grad, inference_mode)
+    x = disttorch.ones(2, requires_grad=True)
+    with disttorch.no_grad():
+        array = x.numpy()
+    assert array.tolist() == [1.0, 1.0]
+    array[0] = 5.0   # it shares the tensor's memory, as PyTorch's
+    assert x.tolist() == [5.0, 1.0]
+    with disttorch.inference_mode():
+        assert (x * 2).detach().numpy().tolist() == [10.0, 2.0]
+        assert x.numpy().tolist() == [5.0, 1.0]
+    with disttorch.no_grad():
+        with disttorch.enable_grad():
+            with pytest.raises(RuntimeError, match="Can't call numpy\\(\\) on Tensor that "
+                                                   "requires grad. Use tensor.detach\\(\\)"
+                                                   ".numpy\\(\\) instead."):
+                x.numpy()
+    with pytest.raises(RuntimeError, match="Can't call numpy\\(\\) on Tensor that requires "
+                                           "grad"):
+        x.numpy()
+
+
 def test_pickle_round_trip():
     x = disttorch.tensor([1.0, 2.0], requires_grad=True)
     y = pickle.loads(pickle.dumps(x))
@@ -180,6 +228,29 @@ def test_repr_matches_torch(data):
     assert ours == theirs
     assert repr(disttorch.tensor(data, dtype=disttorch.float64)) == \
         repr(torch.tensor(data, dtype=torch.float64)).replace("torch.", "disttorch.")
+
+
+@requires_torch
+@pytest.mark.filterwarnings("ignore:ComplexHalf support is experimental")
+@pytest.mark.parametrize("default", ["float32", "float64", "float16"])
+def test_repr_omits_the_default_complex_dtype(default):
+    # like float32 (the default float), complex64 is not named; under a float64 default
+    # complex128 is the one not named; empty tensors always name a non-default-float dtype
+    def reprs(lib):
+        lib.set_default_dtype(getattr(lib, default))
+        try:
+            return [repr(x).replace("disttorch.", "torch.") for x in (
+                lib.tensor([1 + 2j]), lib.tensor(1 + 2j, dtype=lib.complex64),
+                lib.tensor([1 + 2j], dtype=lib.complex128), lib.tensor([1 + 2j]) * 1,
+                lib.tensor([3.0], dtype=lib.complex64), lib.zeros(0, dtype=lib.complex64),
+                lib.zeros(0, dtype=lib.complex128), lib.zeros(2, 0, dtype=lib.complex64),
+                lib.tensor([1.5]), lib.tensor([1.5], dtype=lib.float32))]
+        finally:
+            lib.set_default_dtype(lib.float32)
+    expected = reprs(torch)
+    if default == "float16":   # (torch.tensor(1j) is complex32 there; disttorch's is complex64)
+        expected[0] = expected[3] = "tensor([1.+2.j])"
+    assert reprs(disttorch) == expected
 
 
 def test_repr_autograd_suffixes():

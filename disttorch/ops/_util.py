@@ -116,6 +116,45 @@ def on_device_of(x, like):
     return x
 
 
+def broadcast_mismatch(a, b):
+    """PyTorch's error for shapes ``a`` and ``b`` that do not broadcast, or None when they do:
+    its ``infer_size`` names the rightmost dim (of the broadcast shape) where they differ."""
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    for d in range(n - 1, -1, -1):
+        if a[d] != b[d] and a[d] != 1 and b[d] != 1:
+            return RuntimeError(f"The size of tensor a ({a[d]}) must match the size of tensor b "
+                                f"({b[d]}) at non-singleton dimension {d}")
+    return None
+
+
+def broadcast_error(exc, *operands):
+    """numpy's ValueError ``exc`` from an elementwise op on ``operands`` (arrays, tensors or
+    numbers) in PyTorch's words when their shapes do not broadcast; else ``exc`` itself. As
+    PyTorch's TensorIterator, the shapes are broadcast in turn, left to right."""
+    shapes = [tuple(x.shape) for x in operands if hasattr(x, "shape")]
+    full = shapes[0] if shapes else ()
+    for shape in shapes[1:]:
+        err = broadcast_mismatch(full, shape)
+        if err is not None:
+            return err
+        full = np.broadcast_shapes(full, shape)
+    return exc
+
+
+def inplace_shape_error(shape, other_shape):
+    """PyTorch's error when an operand of ``other_shape`` cannot update a tensor of ``shape``
+    in place (no common shape, or one larger than ``shape``); None when it can."""
+    err = broadcast_mismatch(shape, other_shape)
+    if err is not None:
+        return err
+    full = np.broadcast_shapes(shape, other_shape)
+    if full != tuple(shape):
+        return RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape "
+                            f"{list(full)}")
+    return None
+
+
 def zeros_grad(g):
     """Exact zeros shaped like the gradient ``g`` (array, or a constant Tensor under
     ``create_graph``): PyTorch's zero gradients are zeros, where ``g * 0`` would turn an inf or
@@ -216,6 +255,9 @@ def scalar_result_dtype(t, s):
     if type(s) is int and kind == "b":
         return np.dtype(np.int64)
     if type(s) is complex and kind != "c":
+        if kind in "fV":
+            # a float tensor keeps its precision: float64 + 1j is complex128 whatever the default
+            return _dtype.from_numpy_dtype(t._data.dtype).to_complex().np_dtype
         return _dtype.get_default_dtype().to_complex().np_dtype
     return t._data.dtype
 

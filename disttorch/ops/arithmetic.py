@@ -10,7 +10,8 @@ from ..tensor import Tensor, _new
 from ..amp.autocast_mode import autocast_args
 from ._util import (promote, promote_scalar_tensor, register_methods, sum_to, default_float,
                     cast, device_mismatch, as_scalar, match_devices, wrap_int_scalar,
-                    _PY_SCALARS, with_out, zeros_grad, masked_grad)
+                    _PY_SCALARS, with_out, zeros_grad, masked_grad, broadcast_error,
+                    inplace_shape_error)
 
 __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
            "floor_divide", "remainder", "fmod", "pow", "float_power", "neg", "negative",
@@ -585,7 +586,10 @@ def _compare(ufunc_name):
         a = wrap_int_scalar(a, b.dtype) if hasattr(b, "dtype") else a
         b = wrap_int_scalar(b, a.dtype) if hasattr(a, "dtype") else b
         xp = get_array_module(a if hasattr(a, "dtype") else b)
-        return _out(_new(getattr(xp, ufunc_name)(a, b)), out)
+        try:
+            return _out(_new(getattr(xp, ufunc_name)(a, b)), out)
+        except ValueError as exc:
+            raise broadcast_error(exc, a, b) from None
     op.__name__ = ufunc_name
     op.__doc__ = f"Elementwise ``{ufunc_name}`` comparison; returns a bool tensor."
     return op
@@ -606,7 +610,10 @@ def _logical(ufunc_name):
         a = input._data if isinstance(input, Tensor) else input
         b = other._data if isinstance(other, Tensor) else other
         xp = get_array_module(a if hasattr(a, "dtype") else b)
-        return _out(_new(getattr(xp, ufunc_name)(a, b)), out)
+        try:
+            return _out(_new(getattr(xp, ufunc_name)(a, b)), out)
+        except ValueError as exc:
+            raise broadcast_error(exc, a, b) from None
     op.__name__ = ufunc_name
     return op
 
@@ -631,7 +638,10 @@ def _bitwise(ufunc_name, symbol):
         ad = a._data if isinstance(a, Tensor) else a
         bd = b._data if isinstance(b, Tensor) else b
         xp = get_array_module(ad if hasattr(ad, "dtype") else bd)
-        return _out(_new(getattr(xp, ufunc_name)(ad, bd)), out)
+        try:
+            return _out(_new(getattr(xp, ufunc_name)(ad, bd)), out)
+        except ValueError as exc:
+            raise broadcast_error(exc, ad, bd) from None
     op.__name__ = ufunc_name
     return op
 
@@ -665,7 +675,11 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     if type(input._data) is not type(other._data):
         input, other = match_devices(input, other)
     xp = get_array_module(input._data)
-    return _new(xp.isclose(input._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    try:
+        return _new(xp.isclose(input._data, other._data, rtol=rtol, atol=atol,
+                               equal_nan=equal_nan))
+    except ValueError as exc:
+        raise broadcast_error(exc, input, other) from None
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
@@ -778,6 +792,29 @@ def _host_operand(self, other):
     return od[()]
 
 
+def _inplace_error(exc, self_data, other):
+    """numpy's error from a ufunc writing into ``self_data`` in PyTorch's words."""
+    shape = getattr(other, "shape", None)
+    err = inplace_shape_error(self_data.shape, shape) if shape is not None else None
+    return exc if err is None else err
+
+
+def _refuse_widening(self, other):
+    """PyTorch's refusal of an in-place op whose result type (``self``'s and ``other``'s
+    promotion) is of a higher category than ``self``'s dtype: ``float64.add_(1j)`` would drop
+    the imaginary part."""
+    result = _dtype.result_type(self, other)
+    own = _dtype.from_numpy_dtype(self._data.dtype)
+    if result.category <= own.category:
+        return
+    name = _type_name(result.np_dtype)
+    if result.is_complex and own is _dtype.float16 and \
+            (not isinstance(other, Tensor) or other._data.ndim == 0 < self._data.ndim):
+        name = "ComplexHalf"   # (PyTorch's complex32, which disttorch has not)
+    raise RuntimeError(f"result type {name} can't be cast to the desired output type "
+                       f"{_type_name(self._data.dtype)}")
+
+
 def _inplace_op(fn, ufunc_name=None):
     def method(self, other, *args, **kwargs):
         record = check_inplace(self)
@@ -794,15 +831,15 @@ def _inplace_op(fn, ufunc_name=None):
                     od = _host_operand(self, other)
                 sd = self._data
                 xp = get_array_module(sd)
-                res_dt = (od.dtype if hasattr(od, "dtype") else None)
-                if res_dt is not None and res_dt != sd.dtype and \
-                        _dtype.from_numpy_dtype(res_dt).category > _dtype.from_numpy_dtype(sd.dtype).category:
-                    raise RuntimeError(f"result type {_type_name(res_dt)} can't be cast to the "
-                                       f"desired output type {_type_name(sd.dtype)}")
+                if type(od) is complex or (hasattr(od, "dtype") and od.dtype != sd.dtype):
+                    _refuse_widening(self, other)
                 if type(od) is float and sd.dtype.kind in "biu":
                     raise RuntimeError(f"result type Float can't be cast to the desired output type "
                                        f"{_type_name(sd.dtype)}")
-                getattr(xp, ufunc_name)(sd, od, out=sd, casting="unsafe")
+                try:
+                    getattr(xp, ufunc_name)(sd, od, out=sd, casting="unsafe")
+                except ValueError as exc:
+                    raise _inplace_error(exc, sd, od) from None
                 self._vc[0] += 1
                 return self
             with grad_mode.no_grad():
@@ -829,6 +866,8 @@ atan2_.__name__ = "atan2_"
 
 def _true_div_inplace(self, other, *, rounding_mode=None):
     if rounding_mode is None and self._data.dtype.kind in "biu":
+        if type(other) is complex or (isinstance(other, Tensor) and other.is_complex()):
+            _refuse_widening(self, other)   # (named by the complex result)
         raise RuntimeError(f"result type Float can't be cast to the desired output type "
                            f"{_type_name(self._data.dtype)}")
     if rounding_mode is None and not (check_inplace(self) and (
@@ -836,7 +875,13 @@ def _true_div_inplace(self, other, *, rounding_mode=None):
         od = other._data if isinstance(other, Tensor) else as_scalar(other)
         if isinstance(other, Tensor) and type(od) is not type(self._data):
             od = _host_operand(self, other)
-        get_array_module(self._data).true_divide(self._data, od, out=self._data, casting="unsafe")
+        sd = self._data
+        if type(od) is complex or (hasattr(od, "dtype") and od.dtype.kind == "c"):
+            _refuse_widening(self, other)
+        try:
+            get_array_module(sd).true_divide(sd, od, out=sd, casting="unsafe")
+        except ValueError as exc:
+            raise _inplace_error(exc, sd, od) from None
         self._vc[0] += 1
         return self
     return div_(self, other, rounding_mode=rounding_mode)

@@ -15,9 +15,9 @@ from ..amp.autocast_mode import autocast_args
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import (register_methods, wrap_dim, sum_to, cast, device_mismatch, as_scalar,
-                    on_device_of)
+                    on_device_of, inplace_shape_error)
 from .arithmetic import check_inplace, apply_inplace, _nograd_inplace, mul
-from .shape import Slice, reshape, mark_view
+from .shape import Slice, reshape, mark_view, _expand_shape
 from .strided import scatter_add_flat
 from ..cuda.kernels import bounds
 
@@ -266,7 +266,10 @@ def _value_for(self, value):
         return cast(value, self._data.dtype)
     value = as_scalar(value)
     if not isinstance(value, (int, float, bool, complex)):
-        raise TypeError(f"can't assign a {type(value).__name__} to a {self.type()}")
+        kind = type(value)   # (named as Python names it: numpy.ndarray, list)
+        name = kind.__qualname__ if kind.__module__ == "builtins" else \
+            f"{kind.__module__}.{kind.__qualname__}"
+        raise TypeError(f"can't assign a {name} to a {self.type()}")
     return value
 
 
@@ -278,17 +281,49 @@ def _drop_leading_ones(value, target_ndim):
     return value
 
 
-def _put(self, idx, value, accumulate=False):
-    """Out-of-place write (or add) of ``value`` at the numpy index ``idx``."""
+def _assign_error(value, target_shape, advanced, source):
+    """PyTorch's error when ``self[index] = value`` (a tensor: ``source`` cast to ``self``'s
+    dtype) cannot fill a region of ``target_shape``, or None when it can. Both of its paths
+    first drop the value's leading size-1 dims; an advanced index then broadcasts it to the
+    region, a basic one expands it (with expand's errors)."""
+    shape = value._data.shape
+    lead = 0
+    while lead < len(shape) and shape[lead] == 1:
+        lead += 1
+    shape = shape[lead:]
+    if advanced:
+        try:
+            fits = np.broadcast_shapes(shape, target_shape) == tuple(target_shape)
+        except ValueError:
+            fits = False
+        if fits:
+            return None
+        return RuntimeError(f"shape mismatch: value tensor of shape {list(shape)} cannot be "
+                            f"broadcast to indexing result of shape {list(target_shape)}")
+    try:
+        _expand_shape(shape, tuple(target_shape), source.type)
+    except RuntimeError as exc:
+        return exc
+    return None
+
+
+def _put(self, idx, value, accumulate=False, setitem=None):
+    """Out-of-place write (or add) of ``value`` at the numpy index ``idx``; ``setitem``: the
+    ``(advanced, source)`` of a ``self[index] = value``, whose checks are its own."""
     if isinstance(value, Tensor):
         target = self._data[idx]
+        if setitem is not None:
+            err = _assign_error(value, target.shape, *setitem)
+            if err is not None:
+                raise err
         value = _drop_leading_ones(value, target.ndim)
-        try:
-            np.broadcast_shapes(value._data.shape, target.shape)
-        except ValueError:
-            raise RuntimeError(f"shape mismatch: value tensor of shape {list(value._data.shape)} "
-                               f"cannot be broadcast to indexing result of shape "
-                               f"{list(target.shape)}") from None
+        if setitem is None:
+            try:
+                np.broadcast_shapes(value._data.shape, target.shape)
+            except ValueError:
+                raise RuntimeError(f"shape mismatch: value tensor of shape "
+                                   f"{list(value._data.shape)} cannot be broadcast to indexing "
+                                   f"result of shape {list(target.shape)}") from None
     if accumulate:
         if not isinstance(value, Tensor):
             value = _new(get_array_module(self._data).asarray(value, self._data.dtype))
@@ -312,15 +347,21 @@ def setitem(self, index, value):
         raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
                            f"{scalar_type_name(self)} for the destination and "
                            f"{scalar_type_name(value)} for the source.")
+    source = value
     value = _value_for(self, value)
     try:
         if check_inplace(self) and (self._requires_grad or (isinstance(value, Tensor) and
                                                             value._requires_grad)):
-            apply_inplace(self, _put(self, idx, value))
+            apply_inplace(self, _put(self, idx, value, setitem=(advanced, source)))
             return
         self._data[idx] = value._data if isinstance(value, Tensor) else value
     except IndexError as exc:
         raise _out_of_bounds(exc, self._data.ndim) from None
+    except ValueError as exc:
+        # numpy's broadcast errors; PyTorch checks the value's shape against the region first
+        err = _assign_error(value, self._data[idx].shape, advanced, source) \
+            if isinstance(value, Tensor) else None
+        raise exc if err is None else err from None
     self._vc[0] += 1
 
 
@@ -535,9 +576,10 @@ def copy_(self, src, non_blocking=False):
     if not isinstance(src, Tensor):
         raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
     shape = self._data.shape
-    if not _broadcastable(src, self) or np.broadcast_shapes(src._data.shape, shape) != shape:
-        raise RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape "
-                           f"{list(src._data.shape)}")
+    if src._data.shape != shape:
+        err = inplace_shape_error(shape, src._data.shape)
+        if err is not None:
+            raise err
     if type(src._data) is not type(self._data) or \
             (several_devices[0] and src.device != self.device):
         src = src.to(self.device)

@@ -324,10 +324,16 @@ def chunk(input, chunks, dim=0):
         chunks (int): the number of pieces wanted.
         dim (int): the dim to split along. Default: 0.
     """
+    if not input._data.ndim:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     d = wrap_dim(dim, input._data.ndim)
-    return split(input, -(-input._data.shape[d] // chunks), d)
+    size = input._data.shape[d]
+    if not size:
+        # any number of empty pieces covers an empty dim: PyTorch returns ``chunks`` of them
+        return split(input, [0] * chunks, d)
+    return split(input, -(-size // chunks), d)
 
 
 def unbind(input, dim=0):

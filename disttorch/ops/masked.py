@@ -65,7 +65,7 @@ def _broadcast_error(a, b):
 def _masked_fill_(self, mask, value):
     shape = self._data.shape
     if not _broadcastable(mask, self):
-        raise _broadcast_error(mask._data.shape, shape)
+        raise _broadcast_error(shape, mask._data.shape)   # (in place: self is tensor a)
     full = np.broadcast_shapes(mask._data.shape, shape)
     if full != shape:
         raise RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape "

@@ -16,7 +16,8 @@ from .._backend import get_array_module, to_numpy
 from ..return_types import _structseq
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
-from ._util import cast, default_float, promote, register_methods, with_out, wrap_dim
+from ._util import (cast, default_float, promote, register_methods, with_out, wrap_dim,
+                    broadcast_error)
 from .arithmetic import _out
 from ..amp.autocast_mode import autocast_args
 from .indexing import scalar_type_name
@@ -318,7 +319,10 @@ def _integer_binary(name, fn):
         if a._data.dtype.kind not in "iu":
             raise NotImplementedError(f'"{name}_cpu" not implemented for \'{scalar_type_name(a)}\'')
         xp = get_array_module(a._data)
-        return _out(_new(getattr(xp, fn)(a._data, b._data)), out)
+        try:
+            return _out(_new(getattr(xp, fn)(a._data, b._data)), out)
+        except ValueError as exc:
+            raise broadcast_error(exc, a, b) from None
     op.__name__ = name
     return op
 

@@ -10,7 +10,7 @@ from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import (register_methods, sum_to, default_float, cast, as_scalar,
                     promote_scalar_tensor, match_devices, on_device_of, wrap_int_scalar,
-                    zeros_grad, masked_grad)
+                    zeros_grad, masked_grad, broadcast_error)
 from ..amp.autocast_mode import autocast_args
 from .arithmetic import (add, mul, sub, div, check_inplace, apply_inplace, _out, _prep,
                          _nograd_inplace, _dual_where, _shape)
@@ -721,6 +721,9 @@ def heaviside(input, values, *, out=None):
     if input._data.dtype != values._data.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
     input, values = match_devices(input, values)
+    err = broadcast_error(None, input, values)
+    if err is not None:
+        raise err
     x = input._data
     xp = _xp(x)
     return _out(_new(xp.where(x == 0, values._data, (x > 0).astype(x.dtype)).astype(x.dtype)),

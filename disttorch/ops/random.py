@@ -18,7 +18,7 @@ import numpy as np
 from .. import _dtype
 from .. import _vmap_state
 from ..tensor import Tensor, _new
-from . import _torch_stream as _stream
+from . import _libstdcxx, _torch_stream as _stream
 from ._util import register_methods, with_out
 from .creation import shape_from_args, _finish, _np_dtype
 
@@ -408,13 +408,17 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
         raise RuntimeError("prob_dist must be 1 or 2 dim")
     if (probs < 0).any() or not np.isfinite(probs).all():
         raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    if not replacement and num_samples > probs.shape[-1]:
+        # (only the number of categories bounds it: once the categories of non-zero weight are
+        # used up, PyTorch goes on with those of zero weight)
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
+                           "replacement")
     rows = probs.reshape(-1, probs.shape[-1])
     for row in rows:
         if row.sum() <= 0:
             raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-        if not replacement and num_samples > np.count_nonzero(row):
-            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
-                               "replacement")
     dt = np.dtype(input._data.dtype) if input._data.dtype.kind == "f" else np.dtype(np.float32)
     weights = np.asarray(_data_of(input)).astype(dt).reshape(rows.shape)
     gen = _generator(generator)
@@ -422,7 +426,16 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
         # PyTorch's draw: the top num_samples of p / q with q ~ Exp(1) (Gumbel top-k)
         q = (-np.log(1.0 - _stream.uniform_float64(gen, weights.size))).astype(dt)
         keys = weights / q.reshape(weights.shape)
-        result = np.argsort(-keys, axis=-1, kind="stable")[:, :num_samples]
+        order = np.argsort(-keys, axis=-1, kind="stable")
+        result = order[:, :num_samples]
+        if num_samples > 1:
+            # PyTorch takes the top keys with topk, whose std::nth_element / partial_sort leave
+            # tied keys (those of zero weight, or equal after rounding) in an order of their
+            # own: replayed for the rows where the top num_samples (or the next one) tie
+            edge = min(num_samples + 1, keys.shape[-1])
+            top = np.take_along_axis(keys, order[:, :edge], axis=-1)
+            for i in np.nonzero((top[:, 1:] == top[:, :-1]).any(axis=1))[0]:
+                result[i] = _torch_topk_indices(keys[i], num_samples)
     else:
         # PyTorch's draw: per row, a binary search of float64 uniforms in the normalised
         # cumulative sums (in the weights' dtype, the last bucket set to 1)
@@ -437,6 +450,21 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     if probs.ndim == 1:
         result = result[0]
     return _finish(result, input.device, False)
+
+
+def _torch_topk_indices(values, k):
+    """The indices of ``topk(values, k)`` as PyTorch's CPU kernel orders them, ties included."""
+    items = [(v, j) for j, v in enumerate(values.tolist())]
+    if k * 64 <= len(items):
+        _libstdcxx.partial_sort(items, k, _greater_key)
+    else:
+        _libstdcxx.nth_element(items, k - 1, _greater_key)
+        _libstdcxx.sort_range(items, 0, k - 1, _greater_key)   # (the k-th is left in place)
+    return [j for _, j in items[:k]]
+
+
+def _greater_key(x, y):
+    return x[0] > y[0]
 
 
 def poisson(input, generator=None):

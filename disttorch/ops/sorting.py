@@ -6,9 +6,10 @@ so their gradients are the indexing ops' scatter-adds.
 """
 import numpy as np
 
-from .. import return_types
+from .. import _dtype, return_types
 from .._backend import get_array_module
 from ..tensor import Tensor, _new
+from . import _libstdcxx
 from ._util import register_methods, wrap_dim, as_method as _method
 from .indexing import Index
 from .gather_scatter import gather_trusted
@@ -142,9 +143,13 @@ def _maybe_tuple(output, inverse, counts, return_inverse, return_counts):
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
     """Return the unique elements of ``input``, sorted.
 
+    As PyTorch's CPU kernel, NaNs never equal one another (each is a unique element of its own,
+    sorted last), and of equal elements such as ``-0.0`` and ``0.0`` the one that PyTorch's sort
+    puts first is kept.
+
     Args:
         input (Tensor): the input tensor.
-        sorted (bool): accepted for compatibility (always sorted).
+        sorted (bool): accepted for compatibility (always sorted, as PyTorch on the CPU).
         return_inverse (bool): also return, for each input element, its index in the output.
         return_counts (bool): also return how often each unique element occurs.
         dim (int, optional): return unique slices along ``dim`` instead of elements.
@@ -152,27 +157,137 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     data = input._data
     xp = get_array_module(data)
     if dim is None:
-        values, inverse, counts = xp.unique(data.reshape(-1), return_inverse=True,
-                                            return_counts=True)
+        _refuse_complex(data, "unique")
+        flat = data.reshape(-1)
+        order = _unique_flat_order(flat, xp, return_inverse)
+        values, inverse, counts = _group_sorted(flat[order], order, xp)
         inverse = inverse.reshape(data.shape)
     else:
-        d = wrap_dim(dim, data.ndim)
-        values, inverse, counts = xp.unique(data, return_inverse=True, return_counts=True, axis=d)
-        inverse = inverse.reshape(-1)
-    return _maybe_tuple(_new(values), _new(inverse.astype(np.int64)),
-                        _new(counts.astype(np.int64)), return_inverse, return_counts)
+        _refuse_complex(data, "unique_dim")
+        d = _unique_dim(dim, data)
+        if not data.size:
+            return _maybe_tuple(*_unique_dim_empty(data, d, xp), return_inverse, return_counts)
+        moved = xp.moveaxis(data, d, 0)
+        rows = moved.reshape(moved.shape[0], -1)
+        order = _unique_rows_order(rows, xp)
+        values, inverse, counts = _group_sorted(rows[order], order, xp)
+        values = xp.moveaxis(values.reshape((-1,) + moved.shape[1:]), 0, d)
+    return _maybe_tuple(_new(values), _new(inverse), _new(counts), return_inverse, return_counts)
+
+
+def _refuse_complex(data, kernel):
+    if data.dtype.kind == "c":
+        raise NotImplementedError(f"\"{kernel}\" not implemented for "
+                                  f"'{_dtype.SCALAR_TYPE_NAMES[data.dtype.name]}'")
+
+
+def _unique_dim(dim, data):
+    if data.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    return wrap_dim(dim, data.ndim)
+
+
+def _unique_dim_empty(data, d, xp):
+    """PyTorch's ``dim=`` result for an empty input: only the chosen dim may be the empty one."""
+    zeros = sum(1 for n in data.shape if n == 0)
+    if zeros > 1:
+        raise RuntimeError("Number of zero sized dimensions is more than one, so unique cannot "
+                           "be applied ")
+    if data.shape[d] != 0:
+        raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so unique "
+                           "cannot be applied")
+    empty = xp.zeros(0, np.int64)
+    return _new(xp.empty(data.shape, data.dtype)), _new(empty), _new(empty.copy())
+
+
+def _sort_key(flat):
+    # ml_dtypes' bfloat16 argsort does not order its values; float32 holds them all exactly
+    return flat.astype(np.float32) if flat.dtype == _dtype.NP_BFLOAT16 else flat
+
+
+def _unique_flat_order(flat, xp, need_inverse):
+    """The order in which PyTorch's CPU ``unique`` sees the elements: its unstable ``std::sort``
+    (NaN last). A stable sort gives the same groups; it differs only in which of equal elements
+    comes first, which shows in the result when both signed zeros occur (the one kept) or, with
+    ``return_inverse``, when NaNs do (which NaN is which output); there the sort is replayed."""
+    key = _sort_key(flat)
+    order = xp.argsort(key, kind="stable") if xp is np else xp.argsort(key)
+    n = flat.size
+    if xp is not np or n <= 16 or flat.dtype.kind not in "fV":
+        return order   # (up to 16 elements std::sort is an insertion sort: stable)
+    nan = np.isnan(key)
+    zero = key == 0
+    signed_zeros = zero.any() and np.signbit(key[zero]).any() and not np.signbit(key[zero]).all()
+    if not signed_zeros and not (need_inverse and np.count_nonzero(nan) > 1):
+        return order
+    # ranks of the sort's equivalence classes (NaNs are one class, last), compared as ints
+    ordered, nan = key[order], nan[order]
+    starts = np.empty(n, bool)
+    starts[0] = False
+    starts[1:] = (ordered[1:] != ordered[:-1]) & ~(nan[1:] & nan[:-1])
+    rank = np.empty(n, np.int64)
+    rank[order] = np.cumsum(starts)
+    rank = rank.tolist()
+    return np.array(_libstdcxx.sort(list(range(n)), lambda i, j: rank[i] < rank[j]), np.int64)
+
+
+def _unique_rows_order(rows, xp):
+    """The order of ``unique(dim=)``'s slices: PyTorch sorts them with ``std::sort`` under a
+    lexicographic ``<`` that passes over elements neither less nor greater (NaN), which is no
+    strict order when NaNs occur; its result is then replayed, as when equal slices differ in
+    the sign of a zero (the one kept shows). Otherwise a stable lexicographic sort agrees."""
+    key = _sort_key(rows)
+    if xp is np and rows.dtype.kind in "fV":
+        zero = key == 0
+        signs = np.signbit(key[zero])
+        if np.isnan(key).any() or (signs.any() and not signs.all()):
+            items = key.astype(np.float64).tolist()
+            order = _libstdcxx.sort(list(range(len(items))),
+                                    lambda i, j: _lex_less(items[i], items[j]))
+            return np.array(order, np.int64)
+    if key.shape[1] == 0:
+        return xp.arange(key.shape[0])
+    return xp.lexsort(key.T[::-1])
+
+
+def _lex_less(a, b):
+    for x, y in zip(a, b):
+        if x < y:
+            return True
+        if x > y:
+            return False
+    return False
+
+
+def _group_sorted(ordered, order, xp):
+    """Values, inverse and counts of ``unique`` from the sorted elements (or slices, as rows)
+    and the order that sorted them; NaNs are unequal, so each stays a group of its own."""
+    n = ordered.shape[0]
+    starts = xp.ones(n, bool)
+    if n > 1:
+        diff = ordered[1:] != ordered[:-1]
+        starts[1:] = diff.reshape(n - 1, -1).any(axis=1) if ordered.ndim > 1 else diff
+    group = xp.cumsum(starts) - 1
+    inverse = xp.empty(n, np.int64)
+    inverse[order] = group
+    first = xp.nonzero(starts)[0]
+    counts = xp.diff(xp.append(first, n)).astype(np.int64)
+    return ordered[first], inverse, counts
 
 
 def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
     """Collapse each run of equal consecutive elements (or slices along ``dim``) into one."""
     data = input._data
+    _refuse_complex(data, "unique" if dim is None else "unique_dim")
     xp = get_array_module(data)
     if dim is None:
         rows = data.reshape(-1, 1)
         d = None
     else:
-        d = wrap_dim(dim, data.ndim)
-        slice_size = data.size // data.shape[d] if data.shape[d] else 0
+        d = _unique_dim(dim, data)
+        if not data.size:
+            return _maybe_tuple(*_unique_dim_empty(data, d, xp), return_inverse, return_counts)
+        slice_size = data.size // data.shape[d]
         rows = xp.moveaxis(data, d, 0).reshape(data.shape[d], slice_size)
     n = rows.shape[0]
     starts = xp.ones(n, bool)

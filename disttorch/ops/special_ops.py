@@ -16,7 +16,7 @@ from .._backend import get_array_module, to_numpy
 from ..autograd.function import Node
 from ..tensor import Tensor
 from ..amp.autocast_mode import autocast_args
-from ._util import register_methods, sum_to, default_float, cast
+from ._util import register_methods, sum_to, default_float, cast, broadcast_error
 from .arithmetic import _out, _prep
 from .indexing import scalar_type_name
 from .pointwise import Unary, _erf_vec, _erfc_vec
@@ -656,6 +656,9 @@ def _igamma(input, other, upper, out):
         from .indexing import scalar_type_name
         raise NotImplementedError(f"\"{'igammac' if upper else 'igamma'}_{a.device.type}\" not "
                                   f"implemented for '{scalar_type_name(a)}'")
+    err = broadcast_error(None, a, x)
+    if err is not None:
+        raise err
     shape = np.broadcast_shapes(a.shape, x.shape)
     a, x = a.expand(shape), x.expand(shape)
     return _out(Igamma.apply(x, a, upper), out)

@@ -101,6 +101,104 @@ def test_tensor_scalar_promotion(dtype, scalar, op):
     np.testing.assert_allclose(actual.numpy().astype(float), expected.numpy().astype(float), rtol=1e-3)
 
 
+_COMPLEX_SCALAR_OPS = {
+    "add": lambda lib, t, s: t + s, "radd": lambda lib, t, s: s + t,
+    "sub": lambda lib, t, s: t - s, "rsub": lambda lib, t, s: s - t,
+    "mul": lambda lib, t, s: t * s, "div": lambda lib, t, s: t / s,
+    "pow": lambda lib, t, s: t ** s, "rsub_fn": lambda lib, t, s: lib.rsub(t, s),
+    "add_fn": lambda lib, t, s: lib.add(t, s),
+    "where": lambda lib, t, s: lib.where(lib.tensor([True, False]), t, s),
+    "where_other": lambda lib, t, s: lib.where(lib.tensor([True, False]), s, t),
+}
+
+
+def _lib_dtype(lib, name):
+    return getattr(lib, name)
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", ["float64", "float32", "bfloat16", "int64", "uint8", "bool",
+                                   "complex64", "complex128"])
+@pytest.mark.parametrize("op", sorted(_COMPLEX_SCALAR_OPS))
+def test_complex_scalar_keeps_the_float_tensors_precision(dtype, op):
+    # a Python complex meeting a float tensor: the complex type of the tensor's precision
+    # (float64 + 1j is complex128, whatever the default dtype), so 1e-10 is not lost
+    if dtype == "bfloat16" and disttorch.bfloat16 is None:
+        pytest.skip("bfloat16 needs ml_dtypes")
+    scalar = 1e-10 + 1j
+    fn = _COMPLEX_SCALAR_OPS[op]
+    try:
+        expected = fn(torch, torch.ones(2, dtype=_lib_dtype(torch, dtype)), scalar)
+    except RuntimeError as exc:   # (bool subtraction)
+        with pytest.raises(RuntimeError, match=str(exc)[:40]):
+            fn(disttorch, disttorch.ones(2, dtype=_lib_dtype(disttorch, dtype)), scalar)
+        return
+    actual = fn(disttorch, disttorch.ones(2, dtype=_lib_dtype(disttorch, dtype)), scalar)
+    assert str(actual.dtype).split(".")[-1] == str(expected.dtype).split(".")[-1]
+    # (torch's complex pow goes through exp(log), off by some 1e-8 from the exact value)
+    np.testing.assert_allclose(actual.numpy(), expected.numpy(), rtol=1e-6 if op == "pow" else
+                               (1e-15 if "128" in str(expected.dtype) else 1e-6), atol=1e-7)
+
+
+def test_complex_scalar_value_is_exact_in_complex128():
+    out = disttorch.ones(1, dtype=disttorch.float64) + (1e-10 + 1j)
+    assert out.dtype == disttorch.complex128
+    assert out.item() == 1.0000000001 + 1j
+
+
+def test_complex_scalar_with_half_tensor_is_complex64():
+    # PyTorch gives complex32, which disttorch has not: the narrowest complex type it has
+    for dtype in (disttorch.float16, disttorch.bfloat16):
+        if dtype is None:
+            continue
+        assert (disttorch.ones(1, dtype=dtype) + 1j).dtype == disttorch.complex64
+        assert (disttorch.ones(1, dtype=dtype) + disttorch.tensor(2j)).tolist() == [1 + 2j]
+
+
+def test_complex_scalar_under_float64_default():
+    disttorch.set_default_dtype(disttorch.float64)
+    try:
+        assert (disttorch.ones(1, dtype=disttorch.float32) + 1j).dtype == disttorch.complex64
+        assert (disttorch.ones(1, dtype=disttorch.int64) + 1j).dtype == disttorch.complex128
+    finally:
+        disttorch.set_default_dtype(disttorch.float32)
+
+
+_ZERO_DIM_DTYPES = ["float64", "float32", "float16", "bfloat16", "int64", "int32", "uint8",
+                    "bool", "complex64", "complex128"]
+
+
+@requires_torch
+@pytest.mark.filterwarnings("ignore:ComplexHalf support is experimental")
+@pytest.mark.parametrize("da", _ZERO_DIM_DTYPES)
+def test_zero_dim_tensor_of_higher_category_promotes(da):
+    # a 0-dim tensor takes part in promotion only through its category: bfloat16 +
+    # tensor(2j) is complex64 (not bfloat16), int + tensor(2.) the default float...
+    if disttorch.bfloat16 is None:
+        pytest.skip("bfloat16 needs ml_dtypes")
+    failures = []
+    for db in _ZERO_DIM_DTYPES:
+        for fn in (lambda lib, a, b: a + b, lambda lib, a, b: b * a,
+                   lambda lib, a, b: lib.where(lib.ones((), dtype=lib.bool), a, b),
+                   lambda lib, a, b: lib.result_type(a, b)):
+            def run(lib):
+                a = lib.ones(2, dtype=_lib_dtype(lib, da))
+                b = lib.ones((), dtype=_lib_dtype(lib, db)) * (2 if db != "bool" else 1)
+                try:
+                    out = fn(lib, a, b)
+                except RuntimeError:
+                    return "RuntimeError"
+                # (torch's complex32 for float16 is complex64 here)
+                return str(getattr(out, "dtype", out)).split(".")[-1].replace("complex32",
+                                                                              "complex64")
+            expected, actual = run(torch), run(disttorch)
+            if expected != actual:
+                failures.append((da, db, expected, actual))
+    assert not failures, failures
+    value = disttorch.ones(1, dtype=disttorch.bfloat16) + disttorch.tensor(2j)
+    assert value.dtype == disttorch.complex64 and value.tolist() == [1 + 2j]
+
+
 @requires_torch
 def test_int_division_is_true_division():
     a, b = disttorch.tensor([7, -7]), disttorch.tensor([2, 2])
@@ -174,6 +272,93 @@ def test_inplace_matches_out_of_place(name, args):
     y = getattr(x, name)(*args)
     assert y is x
     np.testing.assert_allclose(x.numpy(), expected.numpy())
+
+
+_INPLACE_BINARY = ["add_", "sub_", "mul_", "div_", "true_divide_", "multiply_", "subtract_",
+                   "pow_", "remainder_", "fmod_", "floor_divide_", "atan2_", "__iadd__",
+                   "__isub__", "__imul__", "__itruediv__", "eq_", "lt_", "ge_", "logical_and_",
+                   "hypot_", "copysign_", "nextafter_", "heaviside_", "lerp_", "clamp_",
+                   "clamp_min_", "clamp_max_", "copy_", "masked_fill_"]
+
+
+def _inplace_call(lib, name, self_shape, other_shape, requires_grad=False):
+    x = lib.ones(self_shape)
+    if requires_grad:
+        x = x.clone().requires_grad_() * 1
+    other = lib.ones(other_shape)
+    if name == "lerp_":
+        return x.lerp_(other, 0.5)
+    if name == "clamp_":
+        return x.clamp_(min=other)
+    if name == "masked_fill_":
+        return x.masked_fill_(other.bool(), 2.0)
+    return getattr(x, name)(other)
+
+
+@requires_torch
+@pytest.mark.parametrize("name", _INPLACE_BINARY)
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_inplace_shape_mismatch_raises_torchs_error(name, requires_grad):
+    # numpy's ValueErrors (from a ufunc writing into self) must not leak: PyTorch's
+    # RuntimeErrors, "output with shape [2] doesn't match the broadcast shape [2, 2]" or "The
+    # size of tensor a (2) must match the size of tensor b (3) ..."
+    for self_shape, other_shape in [((2,), (2, 2)), ((2,), (3,)), ((2,), (1, 2)), ((2,), (2, 1)),
+                                    ((2, 3), (4, 5)), ((), (2,)), ((3,), (2,))]:
+        with pytest.raises(RuntimeError) as expected:
+            _inplace_call(torch, name, self_shape, other_shape)
+        with pytest.raises(RuntimeError) as actual:
+            _inplace_call(disttorch, name, self_shape, other_shape, requires_grad)
+        assert str(actual.value) == str(expected.value), (self_shape, other_shape)
+
+
+@requires_torch
+@pytest.mark.parametrize("name", ["eq", "lt", "logical_and", "logical_xor", "bitwise_and",
+                                  "bitwise_left_shift", "gcd", "nextafter", "heaviside",
+                                  "igamma", "isclose", "clamp", "clamp_min", "clamp_max"])
+def test_elementwise_shape_mismatch_raises_torchs_error(name):
+    for sa, sb in [((2,), (3,)), ((2, 3), (4, 5)), ((4, 1, 3), (2, 2))]:
+        def call(lib):
+            integer = name.startswith(("bitwise", "gcd"))
+            a, b = (lib.ones(s, dtype=lib.int64 if integer else lib.float32) for s in (sa, sb))
+            if name == "clamp":
+                return lib.clamp(a, min=b)
+            return getattr(lib, name)(a, b)
+        with pytest.raises(RuntimeError) as expected:
+            call(torch)
+        with pytest.raises(RuntimeError) as actual:
+            call(disttorch)
+        assert str(actual.value) == str(expected.value), (name, sa, sb)
+
+
+def test_clamp_inplace_with_tensor_bound_of_another_shape():
+    with pytest.raises(RuntimeError, match=r"^The size of tensor a \(2\) must match the size "
+                                           r"of tensor b \(3\) at non-singleton dimension 0$"):
+        disttorch.ones(2).clamp_(min=disttorch.ones(3))
+    with pytest.raises(RuntimeError, match=r"^output with shape \[2\] doesn't match the "
+                                           r"broadcast shape \[2, 2\]$"):
+        disttorch.ones(2).add_(disttorch.ones(2, 2))
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16", "int64"])
+@pytest.mark.parametrize("call", [
+    lambda L, t: t.add_(1e-10 + 1j), lambda L, t: t.sub_(1j), lambda L, t: t.mul_(L.tensor(2j)),
+    lambda L, t: t.div_(1j), lambda L, t: t.__itruediv__(L.tensor(2j)),
+    lambda L, t: t.add_(L.ones(2, dtype=L.complex64)), lambda L, t: t.add_(L.tensor(2.5)),
+])
+def test_inplace_refuses_a_complex_result_as_torch(dtype, call):
+    # the fast in-place path must not drop the imaginary part of a complex operand
+    if dtype == "bfloat16" and disttorch.bfloat16 is None:
+        pytest.skip("bfloat16 needs ml_dtypes")
+    outcomes = []
+    for lib in (torch, disttorch):
+        t = lib.ones(2, dtype=getattr(lib, dtype))
+        try:
+            call(lib, t)
+            outcomes.append(("ok", t.tolist()))
+        except RuntimeError as exc:
+            outcomes.append(("error", str(exc)))
+    assert outcomes[1] == outcomes[0]
 
 
 def test_inplace_cannot_widen_dtype():

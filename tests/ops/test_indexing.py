@@ -274,6 +274,70 @@ def test_errors_match_torch(call, exc, message):
         call(disttorch)
 
 
+_SETITEM_MISMATCHES = [
+    (0, (4,)), (0, (2,)), (0, (1, 3)), (0, (2, 3)), (0, (1, 1, 4)), (0, (2, 1, 4)), (0, (3, 1)),
+    (slice(None), (3, 3)), (slice(None), (2, 2)), (slice(None), (2, 1, 3)), (Ellipsis, (4,)),
+    ((0, 0), (2,)), ((0, 0), (1, 1)), ((slice(None), 0), (3,)), ((1, slice(0, 2)), (3,)),
+    (slice(0, 0), (2,)), ([0, 1], (4,)), ([0, 1], (1, 1, 4)), ([0], (2, 3)), ([0, 1], (2, 1)),
+    ("mask", (4,)), ("mask", (2, 3)), ("mask", (1, 1, 4)), ("mask2d", (5,)),
+    ("index", (2, 4)),
+]
+
+
+def _setitem(lib, index, value_shape, requires_grad=False, dtype=None):
+    t = lib.ones(2, 3)
+    if requires_grad:
+        t = t.clone().requires_grad_() * 1
+    if index == "mask":
+        index = lib.tensor([True, False])
+    elif index == "mask2d":
+        index = lib.ones(2, 3).bool()
+    elif index == "index":
+        index = lib.tensor([0, 1])
+    t[index] = lib.ones(value_shape, dtype=dtype or lib.float32)
+    return t
+
+
+@requires_torch
+@pytest.mark.parametrize("index, value_shape", _SETITEM_MISMATCHES)
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_setitem_shape_mismatch_raises_torchs_error(index, value_shape, requires_grad):
+    # PyTorch's expand / index_put errors, not numpy's "could not broadcast" ValueErrors
+    try:
+        _setitem(torch, index, value_shape)
+    except RuntimeError as exc:
+        with pytest.raises(RuntimeError) as actual:
+            _setitem(disttorch, index, value_shape, requires_grad)
+        assert str(actual.value) == str(exc)
+    else:
+        expected = _setitem(torch, index, value_shape)
+        actual = _setitem(disttorch, index, value_shape, requires_grad)
+        np.testing.assert_array_equal(actual.detach().numpy(), expected.numpy())
+
+
+def test_setitem_expand_error_names_the_value_type():
+    with pytest.raises(RuntimeError, match=r"^The expanded size of the tensor \(3\) must match "
+                                           r"the existing size \(4\) at non-singleton dimension "
+                                           r"0\.  Target sizes: \[3\]\.  Tensor sizes: \[4\]$"):
+        disttorch.ones(2, 3)[0] = disttorch.ones(4)
+    with pytest.raises(RuntimeError, match=r"^expand\(torch\.LongTensor\{\[2, 3\]\}, "
+                                           r"size=\[3\]\)"):
+        disttorch.ones(2, 3)[0] = disttorch.ones(2, 3, dtype=disttorch.int64)
+    with pytest.raises(TypeError, match="can't assign a numpy.ndarray to a torch.FloatTensor"):
+        disttorch.ones(2, 3)[0] = np.ones(3)
+
+
+@requires_torch
+@pytest.mark.parametrize("self_shape, src_shape", [((2,), (3,)), ((2,), (2, 1)), ((2,), (2, 2)),
+                                                   ((2, 3), (4, 1)), ((2, 1), (3,))])
+def test_copy_shape_mismatch_raises_torchs_error(self_shape, src_shape):
+    with pytest.raises(RuntimeError) as expected:
+        torch.ones(self_shape).copy_(torch.ones(src_shape))
+    with pytest.raises(RuntimeError) as actual:
+        disttorch.ones(self_shape).copy_(disttorch.ones(src_shape))
+    assert str(actual.value) == str(expected.value)
+
+
 def test_nonzero_outputs_do_not_require_grad():
     x = disttorch.randn(3, 4, requires_grad=True)
     assert not disttorch.nonzero(x).requires_grad

@@ -253,3 +253,25 @@ def test_non_float_dtypes(dtype, expr):
     for e, a in zip(*(r if isinstance(r, (tuple, list)) else [r] for r in (expected, actual))):
         assert str(a.dtype).split(".")[-1] == str(e.dtype).split(".")[-1]
         np.testing.assert_array_equal(a.numpy(), e.numpy())
+
+
+@requires_torch
+@pytest.mark.parametrize("shape, chunks, dim", [
+    ((0,), 2, 0), ((0,), 3, -1), ((0,), 1, 0), ((0,), 7, 0), ((0, 3), 3, 0), ((0, 3), 2, 1),
+    ((3, 0), 4, -1), ((2, 0), 2, 1), ((5,), 2, 0), ((6,), 4, 0), ((1,), 3, 0),
+])
+def test_chunk_of_an_empty_dim_gives_chunks_pieces(shape, chunks, dim):
+    # any number of empty pieces covers an empty dim; PyTorch returns ``chunks`` of them
+    expected = torch.ones(shape).chunk(chunks, dim)
+    actual = disttorch.ones(shape).chunk(chunks, dim)
+    assert [tuple(p.shape) for p in actual] == [tuple(p.shape) for p in expected]
+    assert [tuple(p.shape) for p in disttorch.chunk(disttorch.ones(shape), chunks, dim)] == \
+        [tuple(p.shape) for p in expected]
+    assert len(disttorch.ones(shape).unsafe_chunk(chunks, dim)) == len(expected)
+
+
+def test_chunk_of_zero_dim_tensor_raises_torchs_error():
+    with pytest.raises(RuntimeError, match="^chunk expects at least a 1-dimensional tensor$"):
+        disttorch.tensor(1.0).chunk(1)
+    with pytest.raises(RuntimeError, match="chunk expects `chunks` to be greater than 0, got: 0"):
+        disttorch.ones(3).chunk(0)

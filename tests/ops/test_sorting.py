@@ -108,3 +108,96 @@ def test_out_arguments():
     out = disttorch.empty(0, dtype=disttorch.int64)
     disttorch.bucketize(disttorch.tensor([2.5, 0.0]), disttorch.tensor([1.0, 2.0, 3.0]), out=out)
     assert out.tolist() == [2, 0]
+
+
+def _same_unique(expected, actual):
+    """Outputs of ``unique``-like calls equal to the bit: NaN for NaN, -0.0 for -0.0."""
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    actual = actual if isinstance(actual, tuple) else (actual,)
+    assert len(actual) == len(expected)
+    for e, a in zip(expected, actual):
+        e = (e.double() if e.is_floating_point() else e).numpy()
+        a = (a.double() if a.is_floating_point() else a).numpy()
+        assert a.shape == e.shape
+        np.testing.assert_array_equal(a, e)
+        known = ~np.isnan(e) if e.dtype.kind == "f" else np.ones(e.shape, bool)
+        np.testing.assert_array_equal(np.signbit(a)[known], np.signbit(e)[known])
+
+
+_NAN = float("nan")
+
+
+@requires_torch
+@pytest.mark.parametrize("values", [
+    [1.0, _NAN, _NAN], [_NAN, 1.0, _NAN, 2.0, 1.0], [0.5, 0.5, -0.0, 0.0], [0.0, -0.0, 0.5],
+    [-0.0, 0.0, -0.0], [_NAN, _NAN, float("inf"), -float("inf"), 0.0], [], [3.0],
+])
+@pytest.mark.parametrize("kwargs", [{}, {"return_inverse": True, "return_counts": True},
+                                    {"sorted": False, "return_inverse": True}, {"dim": 0},
+                                    {"dim": 0, "return_inverse": True, "return_counts": True}])
+def test_unique_nans_stay_distinct_and_signed_zero_kept(values, kwargs):
+    # PyTorch's CPU unique: NaNs never equal (each its own element, last); of -0.0 and 0.0 the
+    # one its sort puts first; with dim= its std::sort sees NaN as neither less nor greater
+    for fn in ("unique", "unique_consecutive"):
+        if fn == "unique_consecutive" and "sorted" in kwargs:
+            continue
+        _same_unique(getattr(torch, fn)(torch.tensor(values), **kwargs),
+                     getattr(disttorch, fn)(disttorch.tensor(values), **kwargs))
+
+
+def test_unique_nan_and_negative_zero_examples():
+    values, counts = disttorch.unique(disttorch.tensor([1.0, _NAN, _NAN]), return_counts=True)
+    assert np.isnan(values.numpy()[1:]).all() and values.tolist()[0] == 1.0
+    assert counts.tolist() == [1, 1, 1]
+    zero = disttorch.unique(disttorch.tensor([0.5, 0.5, -0.0, 0.0]))[0].item()
+    assert zero == 0 and np.signbit(zero)
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
+def test_unique_ties_follow_torchs_unstable_sort(dtype):
+    # beyond 16 elements PyTorch's sort is not stable: which zero is kept, and which NaN each
+    # input NaN becomes, follow its std::sort (replayed), for elements and for dim= slices
+    if dtype == "bfloat16" and disttorch.bfloat16 is None:
+        pytest.skip("bfloat16 needs ml_dtypes")
+    rng = np.random.default_rng(7)
+    pools = [[-0.0, 0.0, 1.0, -1.0, _NAN, 2.0], [-0.0, 0.0], [_NAN, 1.0]]
+    for n in (5, 16, 17, 40, 300):
+        for pool in pools:
+            flat = rng.choice(pool, size=n)
+            rows = rng.choice(pool, size=(n, 2))
+            for data, kwargs in ((flat, {}), (rows, {"dim": 0}), (rows, {"dim": 1})):
+                def call(lib):
+                    t = lib.tensor(data).to(getattr(lib, dtype))
+                    return lib.unique(t, return_inverse=True, return_counts=True, **kwargs)
+                _same_unique(call(torch), call(disttorch))
+
+
+@requires_torch
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.unique(lib.tensor([1 + 1j])),
+    lambda lib: lib.unique(lib.tensor([[1 + 1j]], dtype=lib.complex128), dim=0),
+    lambda lib: lib.unique_consecutive(lib.tensor([1 + 1j])),
+    lambda lib: lib.unique(lib.tensor(3.0), dim=0),
+    lambda lib: lib.unique_consecutive(lib.tensor(3.0), dim=0),
+    lambda lib: lib.unique(lib.ones(2, 0, 3), dim=0),
+    lambda lib: lib.unique_consecutive(lib.ones(2, 0, 3), dim=2),
+    lambda lib: lib.unique(lib.ones(0, 0), dim=0),
+])
+def test_unique_errors_match_torch(call):
+    with pytest.raises(Exception) as expected:
+        call(torch)
+    with pytest.raises(Exception) as actual:
+        call(disttorch)
+    assert type(actual.value) is type(expected.value)
+    assert str(actual.value) == str(expected.value)
+
+
+@requires_torch
+@pytest.mark.parametrize("shape, dim", [((2, 0, 3), 1), ((0, 3), 0), ((3, 0), 1)])
+def test_unique_dim_of_an_empty_dim(shape, dim):
+    for fn in ("unique", "unique_consecutive"):
+        _same_unique(getattr(torch, fn)(torch.ones(shape), dim=dim, return_inverse=True,
+                                        return_counts=True),
+                     getattr(disttorch, fn)(disttorch.ones(shape), dim=dim, return_inverse=True,
+                                            return_counts=True))
