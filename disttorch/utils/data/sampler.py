@@ -276,9 +276,6 @@ class _DrawnSampler(_ResumableSampler):
     def _draw_pass(self):
         return {"drawn": 0}
 
-    def _legacy_order(self, seed):
-        raise NotImplementedError
-
     def _open_pass(self, key, start):
         layout = self._layout()
         if "seed" in key:
