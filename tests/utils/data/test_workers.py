@@ -370,7 +370,12 @@ def test_ctrl_c_stops_every_worker_and_leaves_no_segments(body_sleep):
     child, pids = _run_child(body_sleep)
     time.sleep(0.1)
     os.killpg(child.pid, signal.SIGINT)
-    out, err = child.communicate(timeout=20)
+    try:
+        out, err = child.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)   # a failed run leaves no process behind
+        child.communicate()
+        raise
     assert "interrupted" in out and "KeyboardInterrupt" in err, (out, err)
     assert _wait_gone(pids)
     assert not _child_segments(child.pid)
