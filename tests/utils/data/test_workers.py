@@ -311,7 +311,11 @@ def test_memory_stays_flat_over_epochs_with_persistent_workers_and_python_lists(
 
 
 _CHILD = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
+    # Ctrl-C as in a terminal whatever the test runner left: a child inherits an ignored or
+    # blocked SIGINT, and then Python installs no KeyboardInterrupt handler
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import numpy as np
     from disttorch.utils import data
 
