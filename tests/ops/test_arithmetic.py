@@ -124,7 +124,7 @@ def test_complex_scalar_keeps_the_float_tensors_precision(dtype, op):
     # a Python complex meeting a float tensor: the complex type of the tensor's precision
     # (float64 + 1j is complex128, whatever the default dtype), so 1e-10 is not lost
     if dtype == "bfloat16" and disttorch.bfloat16 is None:
-        pytest.skip("bfloat16 needs ml_dtypes")
+        pytest.skip("bfloat16 needs the optional ml_dtypes package (the bf16 extra)")
     scalar = 1e-10 + 1j
     fn = _COMPLEX_SCALAR_OPS[op]
     try:
@@ -175,7 +175,7 @@ def test_zero_dim_tensor_of_higher_category_promotes(da):
     # a 0-dim tensor takes part in promotion only through its category: bfloat16 +
     # tensor(2j) is complex64 (not bfloat16), int + tensor(2.) the default float...
     if disttorch.bfloat16 is None:
-        pytest.skip("bfloat16 needs ml_dtypes")
+        pytest.skip("bfloat16 needs the optional ml_dtypes package (the bf16 extra)")
     failures = []
     for db in _ZERO_DIM_DTYPES:
         for fn in (lambda lib, a, b: a + b, lambda lib, a, b: b * a,
@@ -349,7 +349,7 @@ def test_clamp_inplace_with_tensor_bound_of_another_shape():
 def test_inplace_refuses_a_complex_result_as_torch(dtype, call):
     # the fast in-place path must not drop the imaginary part of a complex operand
     if dtype == "bfloat16" and disttorch.bfloat16 is None:
-        pytest.skip("bfloat16 needs ml_dtypes")
+        pytest.skip("bfloat16 needs the optional ml_dtypes package (the bf16 extra)")
     outcomes = []
     for lib in (torch, disttorch):
         t = lib.ones(2, dtype=getattr(lib, dtype))

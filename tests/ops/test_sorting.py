@@ -159,7 +159,7 @@ def test_unique_ties_follow_torchs_unstable_sort(dtype):
     # beyond 16 elements PyTorch's sort is not stable: which zero is kept, and which NaN each
     # input NaN becomes, follow its std::sort (replayed), for elements and for dim= slices
     if dtype == "bfloat16" and disttorch.bfloat16 is None:
-        pytest.skip("bfloat16 needs ml_dtypes")
+        pytest.skip("bfloat16 needs the optional ml_dtypes package (the bf16 extra)")
     rng = np.random.default_rng(7)
     pools = [[-0.0, 0.0, 1.0, -1.0, _NAN, 2.0], [-0.0, 0.0], [_NAN, 1.0]]
     for n in (5, 16, 17, 40, 300):
