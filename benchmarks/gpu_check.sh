@@ -8,14 +8,16 @@
 # on a fresh machine most of the tests' time is NVRTC compiling kernels, which is CPU-bound.
 #
 # 1. fails fast (exit 2) when there is no usable GPU;
-# 2. installs what the GPU machine lacks (pytest, msgpack, mpi4py + mpich, ml_dtypes) from
+# 2. installs what the GPU machine lacks (pytest, msgpack, mpi4py + mpich, ml_dtypes, pyzmq) from
 #    benchmarks/wheels/ only (see fetch_gpu_wheels.sh), into a venv that sees the system's
 #    CuPy, torch and numpy; without the wheels the cases that need them skip;
 # 3. runs the GPU benchmarks (benchmarks/gpu_check.py): MLP, CNN, transformer (fp32 and fp16
 #    autocast) against torch eager CUDA, and NCCL all-reduce with one rank; then a profile of
 #    the steps (benchmarks/gpu_profile.py, OUT_DIR/gpu_profile.log);
-# 4. runs the CUDA tests on the real device (tests/cuda, the cuda-sim cases left out) in the
-#    time that is left.
+# 4. runs the mixed-precision example and the digits trainer under the launcher (NCCL, one
+#    worker) on the GPU;
+# 5. runs the CUDA tests on the real device (tests/cuda and the other modules with real-GPU
+#    cases, the cuda-sim cases left out) in the time that is left.
 # Everything is written to OUT_DIR/gpu_check.log (JUnit XML of the tests and the profile beside it).
 set -uo pipefail
 if [ $# -lt 1 ]; then
@@ -58,9 +60,12 @@ missing=$($python - <<'PY'
 import importlib
 missing = []
 for name, module in (("pytest", "pytest"), ("msgpack", "msgpack"), ("mpi4py", "mpi4py.MPI"),
-                     ("ml_dtypes", "ml_dtypes")):
+                     ("ml_dtypes", "ml_dtypes"), ("pyzmq", "zmq")):
     try:    # mpi4py.MPI, not just the package: an mpi4py without an MPI library is no use
-        importlib.import_module(module)
+        loaded = importlib.import_module(module)
+        # and on MPICH: the launcher drives hydra, whose ranks another MPI's mpi4py cannot join
+        if name == "mpi4py" and not loaded.Get_library_version().startswith("MPICH"):
+            raise ImportError("mpi4py is not built on MPICH")
     except Exception:
         missing.append(name)
 print(" ".join(missing))
@@ -134,6 +139,20 @@ timeout -s INT -k 10 90 $python benchmarks/gpu_profile.py transformer cnn transf
     > "$out/gpu_profile.log" 2>&1
 grep -E "^(op |== )" "$out/gpu_profile.log"
 
+# End to end on the device: the mixed-precision example (float16 autocast + GradScaler) and the
+# launcher running the digits trainer over NCCL, one worker on the one GPU.
+echo
+echo "=== examples on the device ==="
+e2e_dir=$(mktemp -d "${TMPDIR:-/tmp}/disttorch-gpu-e2e.XXXXXX")
+timeout -s INT -k 10 90 $python examples/mixed_precision.py --epochs 2 2>&1 | tail -n 4
+e2e_rc=${PIPESTATUS[0]}
+timeout -s INT -k 10 120 $python -m launcher --nproc-per-node 1 examples/train_digits.py \
+    --device cuda --epochs 3 --run-dir "$e2e_dir/digits" 2>&1 | tail -n 5
+launch_rc=${PIPESTATUS[0]}
+[ "$e2e_rc" -eq 0 ] && e2e_rc=$launch_rc
+rm -rf "$e2e_dir"
+echo "gpu_check: examples rc=$e2e_rc"
+
 # The tests get what is left of the 8 minutes (SIGINT: pytest still prints its summary).
 budget=$(( budget_all - ($(date +%s) - started) ))
 parallel=""
@@ -149,12 +168,13 @@ elif [ "$budget" -lt 30 ]; then
     echo "gpu_check: FAIL: no time left for the tests"
     tests_rc=4
 else
-    timeout -s INT -k 10 "$budget" $python -m pytest tests/cuda -k "not cuda-sim" -rfEs --tb=short --timeout 120 $parallel ${parallel:+-v} \
+    timeout -s INT -k 10 "$budget" $python -m pytest tests/cuda tests/vision/test_cuda.py tests/ops/test_special_value_grads.py \
+        tests/nn/test_conv.py -k "not cuda-sim" -rfEs --tb=short --timeout 120 $parallel ${parallel:+-v} \
         --durations=15 -p no:cacheprovider --junitxml="$out/gpu_tests.xml"
     tests_rc=$?
 fi
 
 echo
-echo "gpu_check: tests rc=$tests_rc, benchmarks rc=$bench_rc, $(( $(date +%s) - started )) s in all"
+echo "gpu_check: tests rc=$tests_rc, benchmarks rc=$bench_rc, examples rc=$e2e_rc, $(( $(date +%s) - started )) s in all"
 echo "gpu_check: log at $log"
-[ $tests_rc -eq 0 ] && [ $bench_rc -eq 0 ]
+[ $tests_rc -eq 0 ] && [ $bench_rc -eq 0 ] && [ "$e2e_rc" -eq 0 ]

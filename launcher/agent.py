@@ -18,6 +18,7 @@ import threading
 import time
 
 from launcher import console as console_mod
+from launcher import hydra
 from launcher import env as envvars
 from launcher import procs
 from launcher.job import Failure, JobState
@@ -27,13 +28,12 @@ _EXIT_WAIT = 2.0
 
 
 def mpiexec_path():
-    """The hydra ``mpiexec`` installed with the project (next to this Python)."""
-    beside = os.path.join(os.path.dirname(sys.executable), "mpiexec")
-    found = beside if os.access(beside, os.X_OK) else shutil.which("mpiexec")
-    if not found:
-        raise RuntimeError("mpiexec not found: install the MPI process manager with "
-                           "`pip install mpich` in this environment")
-    return found
+    """The hydra ``mpiexec`` installed with the project (next to this Python, else on
+    ``PATH``); RuntimeError naming what was found when there is none."""
+    path, reason = hydra.find()
+    if path is None:
+        raise RuntimeError(reason)
+    return path
 
 
 class MasterAgent:

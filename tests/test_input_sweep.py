@@ -150,7 +150,7 @@ PAIRS = {
 # binary_cross_entropy_with_logits broadcasts the input to the target; searchsorted and
 # histogram on unsorted sequences and bins are undefined
 KNOWN_PAIRS = {("tensordot", "broadcast"), ("binary_cross_entropy_with_logits", "0d_float64"),
-               ("searchsorted", "specials"), ("histogram", "specials")}
+               ("histogram", "specials")}
 
 
 def _arg(lib, value):

@@ -212,3 +212,48 @@ def test_packed_batch_of_unequal_lengths_is_not_split(threads, monkeypatch):
     weights = (np.zeros((8, 2), np.float32), np.zeros((8, 2), np.float32))
     assert _rnn._split_parts(x, weights, [(0, 3), (3, 2), (5, 1)]) == [slice(0, 3)]
     assert len(_rnn._split_parts(x, weights, [(0, 3), (3, 3)])) == 2
+
+
+def _column_major_strided_batched(first, second, plan):
+    """What cuBLAS's strided-batched GEMM computes from ``plan``, read from the operands' flat
+    memory as column-major matrices (C_i = op(A_i) op(B_i) for each batch i)."""
+    trans_a, trans_b, m, n, k, lda, stride_a, ldb, stride_b, ldc, stride_c, count = plan
+    flat_a, flat_b = first.reshape(-1), second.reshape(-1)
+    out = np.zeros(count * stride_c, np.float64)
+
+    def matrix(flat, start, rows, cols, ld):
+        # column-major rows x cols at ``start`` with leading dimension ``ld``
+        return np.array([[flat[start + i + j * ld] for j in range(cols)] for i in range(rows)])
+
+    for i in range(count):
+        a = matrix(flat_a, i * stride_a, k if trans_a else m, m if trans_a else k, lda)
+        b = matrix(flat_b, i * stride_b, n if trans_b else k, k if trans_b else n, ldb)
+        c = (a.T if trans_a else a) @ (b.T if trans_b else b)
+        for row in range(m):
+            for col in range(n):
+                out[i * stride_c + row + col * ldc] = c[row, col]
+    return out
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "a_transposed", "b_transposed", "both",
+                                    "strided_copy", "4d"])
+def test_strided_batched_plan_computes_the_row_major_product(layout):
+    """The argument mapping of the float16 batched GEMM that CUDA arrays take (one cuBLAS call),
+    checked by evaluating its column-major semantics here: each operand C-contiguous, a
+    transposed view (passed as transposed, no copy), or a copy."""
+    rng = np.random.default_rng(3)
+    batch, m, k, n = ((2, 3) if layout == "4d" else (4,)), 3, 5, 2
+    a = rng.standard_normal(batch + (m, k))
+    b = rng.standard_normal(batch + (k, n))
+    if layout in ("a_transposed", "both"):
+        a = np.ascontiguousarray(a.swapaxes(-1, -2)).swapaxes(-1, -2)
+    if layout in ("b_transposed", "both"):
+        b = np.ascontiguousarray(b.swapaxes(-1, -2)).swapaxes(-1, -2)
+    if layout == "strided_copy":
+        a = np.repeat(a, 2, axis=-1)[..., ::2]
+    first, second, plan = _gemm.strided_batched_plan(np, a, b)
+    assert plan[:2] == ({"b_transposed": 1, "both": 1}.get(layout, 0),
+                        {"a_transposed": 1, "both": 1}.get(layout, 0))
+    got = _column_major_strided_batched(first, second, plan)
+    want = np.matmul(a, b)
+    np.testing.assert_allclose(got.reshape(want.shape), want, rtol=1e-12)

@@ -24,7 +24,8 @@ __all__ = ["is_available", "device_count", "current_device", "set_device", "devi
            "reset_peak_memory_stats", "empty_cache", "manual_seed", "manual_seed_all", "seed",
            "seed_all", "initial_seed", "get_rng_state", "set_rng_state", "get_rng_state_all",
            "set_rng_state_all", "get_device_name", "get_device_capability",
-           "get_device_properties", "is_bf16_supported", "is_initialized", "OutOfMemoryError",
+           "get_device_properties", "is_bf16_supported", "is_initialized", "init",
+           "OutOfMemoryError",
            "StreamContext", "ExternalStream", "memory_stats_as_nested_dict", "memory_summary",
            "memory_cached", "max_memory_cached", "reset_max_memory_allocated",
            "reset_max_memory_cached", "get_arch_list", "get_gencode_flags", "is_tf32_supported",
@@ -59,6 +60,13 @@ def _is_initialized():
 def is_initialized():
     """Return True once CUDA has been used (a tensor placed on it, a device queried...)."""
     return _is_initialized()
+
+
+def init():
+    """Initialize disttorch's CUDA state (the current device, its generator's seed); a no-op
+    once done. CUDA initializes on first use, so code rarely needs this; without CUDA it
+    raises, as PyTorch's CPU build does."""
+    _require()
 
 
 def is_available():

@@ -30,7 +30,7 @@ from multiprocessing import context as mp_context
 from multiprocessing import spawn as mp_spawn
 from multiprocessing.reduction import ForkingPickler
 
-from launcher import procs
+from launcher import hydra, procs
 
 from . import _rank_supervisor
 from .spawn import SpawnContext, _wrap
@@ -41,9 +41,8 @@ _MPIEXEC_EXIT_WAIT = 5.0
 
 def mpiexec_path():
     """The hydra ``mpiexec`` next to this Python (the ``mpich`` wheel's), else on ``PATH``;
-    None when there is none."""
-    beside = os.path.join(os.path.dirname(sys.executable), "mpiexec")
-    return beside if os.access(beside, os.X_OK) else shutil.which("mpiexec")
+    None when there is none (another MPI's ``mpiexec`` does not count)."""
+    return hydra.find()[0]
 
 
 class RankProcess:

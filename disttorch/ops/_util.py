@@ -27,6 +27,34 @@ def as_method(fn):
     return method
 
 
+def int_arg(value, fn, name, position):
+    """``value`` as a Python int, or PyTorch's TypeError for an argument declared ``int``: a
+    bool, a float or a floating tensor is refused (an int, a numpy integer or a 0-d integer
+    tensor is taken)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if (isinstance(value, Tensor) and value.ndim == 0 and value.dtype.is_floating_point is False
+            and not value.dtype.is_complex and value.dtype is not _dtype.bool):
+        return int(value.item())
+    kind = type(value)
+    label = kind.__name__ if kind.__module__ in ("builtins", "disttorch") or kind is Tensor \
+        else f"{kind.__module__}.{kind.__name__}"
+    raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be int, not {label}")
+
+
+def float_arg(value, fn, name, position):
+    """``value`` as a Python float, or PyTorch's TypeError for an argument declared ``float``
+    (a number, a numpy scalar or a 0-d tensor is taken)."""
+    if isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
+        return float(value)
+    if isinstance(value, Tensor) and value.ndim == 0 and not value.dtype.is_complex:
+        return float(value.item())
+    kind = type(value)
+    label = kind.__name__ if kind.__module__ in ("builtins", "disttorch") or kind is Tensor \
+        else f"{kind.__module__}.{kind.__name__}"
+    raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be float, not {label}")
+
+
 def wrap_dim(dim, ndim):
     n = ndim if ndim > 0 else 1
     if not -n <= dim < n:

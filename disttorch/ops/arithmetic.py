@@ -151,7 +151,7 @@ class RoundedDiv(Node):
         xp = get_array_module(a if hasattr(a, "dtype") else b)
         if mode == "floor":
             # (a bfloat16 array meeting a Python float comes back float32 from numpy)
-            return _keep_float(xp.floor_divide(a, b), a, b)
+            return _keep_float(_floor_divide(xp, a, b), a, b)
         q = xp.true_divide(a, b)
         out = xp.trunc(q)
         dt = getattr(a, "dtype", None) or b.dtype
@@ -170,7 +170,7 @@ class Remainder(Node):
         self.save_for_backward(a, b)
         self.python_style = python_style
         xp = get_array_module(a if hasattr(a, "dtype") else b)
-        return _keep_float(xp.remainder(a, b) if python_style else xp.fmod(a, b), a, b)
+        return _keep_float(_remainder(xp, a, b) if python_style else xp.fmod(a, b), a, b)
 
     def backward(self, g):
         a, b = self.saved_tensors
@@ -185,6 +185,59 @@ class Remainder(Node):
         return (sum_to(g, sa) if e[0] is not None else None), gb, None
 
 
+def _float_operands(a, b):
+    """The floating dtype of the operands' array, or None for integer and bool operands."""
+    dtype = next(v.dtype for v in (a, b) if hasattr(v, "dtype"))
+    return dtype if dtype.kind in "fV" else None
+
+
+def _floor_divide(xp, a, b):
+    """PyTorch's floor division. numpy's ufunc computes it on the CPU; CuPy's float kernel
+    differs at infinities (-inf // 2 is -inf there, NaN in PyTorch; 2 // -inf is -0 there, -1 in
+    PyTorch), so on the GPU floats take PyTorch's formula through fmod."""
+    if xp is np or _float_operands(a, b) is None:
+        return xp.floor_divide(a, b)
+    return _fmod_floor_divide(xp, a, b)
+
+
+def _widened(xp, a, b):
+    """``(a, b, dtype)``: half-precision arrays widened to float32, as PyTorch computes them."""
+    dtype = _float_operands(a, b)
+    if dtype.itemsize >= 4:
+        return a, b, dtype
+    wide = [v.astype(np.float32) if hasattr(v, "dtype") else v for v in (a, b)]
+    return wide[0], wide[1], dtype
+
+
+def _fmod_floor_divide(xp, a, b):
+    """``a // b`` of floats from ``fmod``, rounded to the nearest integer quotient: exact where
+    ``floor(a / b)`` is not, signed zeros and infinities as in PyTorch."""
+    a, b, dtype = _widened(xp, a, b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mod = xp.fmod(a, b)
+        quotient = a / b
+        div = (a - mod) / b
+        div = xp.where((mod != 0) & ((b < 0) != (mod < 0)), div - 1, div)
+        floor = xp.floor(div)
+        floor = xp.where(div - floor > 0.5, floor + 1, floor)
+        floor = xp.where(div == 0, xp.copysign(xp.zeros_like(quotient), quotient), floor)
+        out = xp.where(b == 0, quotient, floor)
+    return out.astype(dtype, copy=False)
+
+
+def _remainder(xp, a, b):
+    """PyTorch's remainder (the sign of the divisor): for floats ``fmod`` moved by one divisor
+    where the signs differ, so a zero result keeps the dividend's sign (numpy's gives the
+    divisor's, CuPy's is NaN for a finite dividend over an infinite divisor)."""
+    if _float_operands(a, b) is None:
+        return xp.remainder(a, b)
+    a, b, dtype = _widened(xp, a, b)
+    with np.errstate(invalid="ignore"):
+        mod = xp.fmod(a, b)
+        out = xp.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)
+    return out.astype(dtype, copy=False)
+
+
 def _keep_float(result, a, b):
     """``result`` in the operands' floating dtype (their common one after promotion), where
     numpy widened it: ml_dtypes' bfloat16 has no loop of its own for some ufuncs."""
@@ -197,8 +250,9 @@ def _keep_float(result, a, b):
 def _dual_floor_divide(a, b):
     if isinstance(a, Tensor) or isinstance(b, Tensor):
         data = [x._data if isinstance(x, Tensor) else x for x in (a, b)]
-        return _new(get_array_module(*[d for d in data if hasattr(d, "dtype")]).floor_divide(*data))
-    return get_array_module(a if hasattr(a, "dtype") else b).floor_divide(a, b)
+        return _new(_floor_divide(get_array_module(*[d for d in data if hasattr(d, "dtype")]),
+                                  *data))
+    return _floor_divide(get_array_module(a if hasattr(a, "dtype") else b), a, b)
 
 
 def _dual_floor(x):

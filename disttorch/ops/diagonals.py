@@ -5,7 +5,7 @@ from .._backend import get_array_module
 from ..amp.autocast_mode import autocast_args
 from ..autograd.function import Node
 from ..tensor import Tensor
-from ._util import register_methods, wrap_dim, make_view
+from ._util import register_methods, wrap_dim, make_view, int_arg
 from .linalg import _out
 from .pointwise import _inplace_unary
 from .reduction import _method, sum as _reduce_sum
@@ -30,6 +30,7 @@ def tril(input, diagonal=0, *, out=None):
     """The lower triangle (on and below ``diagonal``) of the last two dims; the rest zero."""
     if input._data.ndim < 2:
         raise RuntimeError("tril: input tensor must have at least 2 dimensions")
+    diagonal = int_arg(diagonal, "tril", "diagonal", 2)
     return _out(Triangle.apply(input, diagonal, False), out)
 
 
@@ -37,6 +38,7 @@ def triu(input, diagonal=0, *, out=None):
     """The upper triangle (on and above ``diagonal``) of the last two dims; the rest zero."""
     if input._data.ndim < 2:
         raise RuntimeError("triu: input tensor must have at least 2 dimensions")
+    diagonal = int_arg(diagonal, "triu", "diagonal", 2)
     return _out(Triangle.apply(input, diagonal, True), out)
 
 

@@ -9,7 +9,7 @@ from .._backend import get_array_module
 from ..amp.autocast_mode import autocast_args
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
-from ._util import register_methods, wrap_dim, wrap_dims, cast, device_mismatch
+from ._util import register_methods, wrap_dim, wrap_dims, cast, device_mismatch, int_arg
 from ._util import as_method as _method
 from .shape import reshape, slice_dual, squeeze, mark_view, _ints
 
@@ -507,6 +507,7 @@ def rot90(input, k=1, dims=(0, 1)):
         k (int): the number of rotations; negative rotates the other way. Default: 1.
         dims (tuple of int): the two dims of the plane. Default: ``(0, 1)``.
     """
+    k = int_arg(k, "rot90", "k", 2)
     dims = tuple(dims)
     ndim = input._data.ndim
     if len(dims) != 2:

@@ -8,7 +8,7 @@ from .. import _dtype
 from .._backend import get_array_module, cupyx_module, is_cuda_array
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
-from ._util import (register_methods, sum_to, default_float, cast, as_scalar,
+from ._util import (register_methods, float_arg, sum_to, default_float, cast, as_scalar,
                     promote_scalar_tensor, match_devices, on_device_of, wrap_int_scalar,
                     zeros_grad, masked_grad, broadcast_error)
 from ..amp.autocast_mode import autocast_args
@@ -591,7 +591,10 @@ class Logit(Node):
     def forward(self, x, eps):
         xp = _xp(x)
         if eps is not None:
-            x_ = xp.clip(x, eps, 1 - eps)
+            # PyTorch's clamp: x < lo ? lo : (x > hi ? hi : x), so NaN stays NaN (xp.clip would
+            # turn it into a bound on CuPy) and lo > hi (eps > 0.5) keeps its order of tests
+            lo, hi = x.dtype.type(eps), x.dtype.type(1 - eps)
+            x_ = xp.where(x < lo, lo, xp.where(x > hi, hi, x))
         else:
             x_ = x
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -608,12 +611,15 @@ class Logit(Node):
         fill = float("nan") if self.eps is None else 0.0
         with np.errstate(divide="ignore", invalid="ignore"):
             inside = g / (x * (1 - x))
-        return _dual_where(outside, inside * 0 + fill, inside), None
+        # (the fill is not built from ``inside``: inf * 0 there, at x = 0 or 1, would be NaN)
+        return _dual_where(outside, fill, inside), None
 
 
 def logit(input, eps=None):
     """The log-odds ``log(x / (1 - x))``, of ``x`` clamped to ``[eps, 1 - eps]`` when ``eps``
     is given."""
+    if eps is not None:
+        eps = float_arg(eps, "logit", "eps", 2)
     if input._data.dtype.kind in "biu":
         input = cast(input, default_float())
     return Logit.apply(input, eps)

@@ -147,12 +147,15 @@ class NanSum(Node):
         if mean:
             weight = (weight / keep.sum(axis=axes, keepdims=True)).astype(x.dtype)
         self.save_for_backward(weight)
-        fn = xp.nanmean if mean else xp.nansum
         wide = x.astype(_FLOAT32) if _low_float(x.dtype) else x  # (accumulated in float32)
         with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-            # an all-NaN slice's mean is NaN, silently as in PyTorch
+            # an all-NaN (or empty) slice's mean is NaN, silently as in PyTorch; the sum over the
+            # count, not xp.nanmean, which CuPy refuses for an empty slice
             warnings.simplefilter("ignore", RuntimeWarning)
-            return xp.asarray(fn(wide, axis=axes, keepdims=keepdim)).astype(x.dtype, copy=False)
+            out = xp.nansum(wide, axis=axes, keepdims=keepdim)
+            if mean:
+                out = out / keep.sum(axis=axes, keepdims=keepdim)
+            return xp.asarray(out).astype(x.dtype, copy=False)
 
     def backward(self, g):
         weight, = self.saved_tensors

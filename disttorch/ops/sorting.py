@@ -10,7 +10,7 @@ from .. import _dtype, return_types
 from .._backend import get_array_module
 from ..tensor import Tensor, _new
 from . import _libstdcxx
-from ._util import register_methods, wrap_dim, as_method as _method
+from ._util import register_methods, wrap_dim, as_method as _method, promote, promote_scalar_tensor
 from .indexing import Index
 from .gather_scatter import gather_trusted
 from .shape import squeeze, reshape
@@ -325,25 +325,60 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
             raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, "
                                "got side of left while right was True")
         right = side == "right"
+    if isinstance(input, Tensor):
+        sorted_sequence, input = promote(sorted_sequence, input)
+        values = input._data
+    else:   # a number: compared in the dtype PyTorch promotes the pair to
+        sorted_sequence = promote_scalar_tensor(sorted_sequence, input)
+        values = None
     seq = sorted_sequence._data
     xp = get_array_module(seq)
+    if values is None:
+        values = xp.asarray(input, dtype=seq.dtype)
     if sorter is not None:
         seq = xp.take_along_axis(seq, sorter._data, axis=-1)
-    scalar = not isinstance(input, Tensor)
-    values = xp.asarray(input, dtype=seq.dtype) if scalar else input._data
-    how = "right" if right else "left"
-    dtype = np.int32 if out_int32 else np.int64
-    if seq.ndim <= 1:
-        return _with_out(_new(xp.asarray(xp.searchsorted(seq, values, side=how), dtype=dtype)), out)
-    if values.shape[:-1] != seq.shape[:-1]:
+    if seq.ndim > 1 and values.shape[:-1] != seq.shape[:-1]:
         raise RuntimeError(f"torch.searchsorted(): boundaries tensor should be 1 dimension or the "
                            f"first N-1 dimensions of boundaries tensor and input value tensor must "
                            f"match, but we got boundaries tensor {list(seq.shape)} and input value "
                            f"tensor {list(values.shape)}")
-    rows = seq.reshape(-1, seq.shape[-1])
+    result = _binary_search(xp, seq, values, right)
+    return _with_out(_new(result.astype(np.int32 if out_int32 else np.int64, copy=False)), out)
+
+
+def _sorted_without_nan(seq, values):
+    if seq.dtype.kind in "fc" and (np.isnan(seq).any() or np.isnan(values).any()):
+        return False
+    return bool((seq[1:] >= seq[:-1]).all())
+
+
+def _binary_search(xp, seq, values, right):
+    """For each value, the index where it goes in its row of ``seq`` (1-D, or rows matching the
+    values' leading dims), by PyTorch's own binary search run for all values at once: a probe
+    that compares false (NaN) moves right, so NaN-last sequences and NaN values give PyTorch's
+    indices (numpy's and CuPy's searchsorted order NaN differently), and an unsorted sequence
+    gives PyTorch's answer too. ``bit_length(n)`` halving steps, each a few array passes."""
+    n = seq.shape[-1]
+    if n == 0 or values.size == 0:
+        return xp.zeros(values.shape, np.int64)
+    if xp is np and seq.ndim == 1 and _sorted_without_nan(seq, values):
+        # there the first (last) position that keeps the order is unique: numpy's own search
+        # finds the same index, faster
+        return np.searchsorted(seq, values, side="right" if right else "left")
+    rows = seq.reshape(-1, n)
     vals = values.reshape(rows.shape[0], -1)
-    result = xp.stack([xp.searchsorted(r, v, side=how) for r, v in zip(rows, vals)])
-    return _with_out(_new(result.reshape(values.shape).astype(dtype)), out)
+    flat = rows.reshape(-1)
+    base = xp.arange(rows.shape[0], dtype=np.int64)[:, None] * n
+    start = xp.zeros(vals.shape, np.int64)
+    end = xp.full(vals.shape, n, np.int64)
+    for _ in range(n.bit_length()):
+        mid = start + ((end - start) >> 1)
+        active = start < end
+        probe = flat[base + xp.minimum(mid, n - 1)]
+        after = ~(probe > vals) if right else ~(probe >= vals)
+        start = xp.where(active & after, mid + 1, start)
+        end = xp.where(active & ~after, mid, end)
+    return start.reshape(values.shape)
 
 
 def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):

@@ -1,6 +1,7 @@
 """PyTorch's CUDA device semantics: ``"cuda"`` is the current device, the ``torch.cuda`` query,
 memory and random-number API (also without CUDA, against PyTorch's CPU build), and random-state
 replay in activation checkpointing and ``fork_rng``."""
+import gc
 import warnings
 
 import numpy as np
@@ -93,6 +94,7 @@ _CALLS = {
     "seed_all": lambda m: m.cuda.seed_all(),
     "manual_seed": lambda m: m.cuda.manual_seed(3),
     "is_initialized": lambda m: m.cuda.is_initialized(),
+    "init": lambda m: m.cuda.init(),
     "set_stream": lambda m: m.cuda.set_stream(None),
     "is_bf16_supported": lambda m: m.cuda.is_bf16_supported(),
     "device_count": lambda m: m.cuda.device_count(),
@@ -165,6 +167,12 @@ def test_memory_stats_use_pytorchs_keys(device):
 
 
 def test_memory_is_counted_per_device(two_devices):
+    # initialized first: before that the counts read 0 whatever the devices hold (as in
+    # PyTorch), and memory left by earlier tests of this process would show up after the
+    # allocation (seen on a GPU machine, where the real device was the one initialized last);
+    # earlier tests' garbage collected now, not between the two readings
+    disttorch.cuda.init()
+    gc.collect()
     before = [disttorch.cuda.memory_allocated(d) for d in (0, 1)]
     with disttorch.cuda.device(1):
         x = disttorch.empty(1 << 18, dtype=disttorch.float32, device="cuda")

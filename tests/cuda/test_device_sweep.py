@@ -43,6 +43,16 @@ def _simulate(where):
     return _simulated.simulate(device_count=2 if where == "cuda:1" else None)
 
 
+# Left out on the real GPU only. Casting NaN or an infinity to an integer type is undefined in
+# C++, and PyTorch's CPU and CUDA builds differ there too (x86 gives the most negative value or
+# 0, a GPU saturates); the simulated device keeps the CPU's cast and is compared.
+_CASTS = ("byte", "char", "short", "int", "long")
+UNDEFINED_ON_GPU = {(name, "specials") for name in _CASTS}
+# singular vectors are unique up to the sign of each pair (cuSOLVER and LAPACK choose
+# differently, as in PyTorch): compared after aligning the signs
+SIGN_FREE = {"svd"}
+
+
 def _device(where):
     return "cuda" if where == "gpu" else where
 
@@ -80,9 +90,11 @@ def test_device_results_equal_the_cpu(kind, key, where):
         failures = []
         with _simulate(where):
             for name, call, want in cases:
+                if where == "gpu" and (name, key) in UNDEFINED_ON_GPU:
+                    continue
                 _check(failures, f"{name}({key})", lambda: _same(
                     call(_tensor(disttorch, key).to(_device(where))), want, f"{name}({key})",
-                    where=_device(where)))
+                    where=_device(where), name=name))
                 checked += 1
     assert not failures, "\n".join(failures)
     assert checked > 50
@@ -98,7 +110,17 @@ def _check(failures, label, run):
         failures.append(f"{label}: {type(exc).__name__}: {' '.join(text[:6])[:400]}")
 
 
-def _same(got, want, label, rtol=1e-5, where="cuda"):
+def _align_signs(got, want):
+    """``svd``'s ``(U, S, V)`` with each singular pair's sign turned to agree with ``want``'s."""
+    u, s, v = got
+    flip = np.where(np.sum(_host(u) * _host(want[0]), axis=-2, keepdims=True) < 0, -1.0, 1.0)
+    flip = disttorch.from_numpy(flip.astype(_host(u).dtype)).to(u.device)
+    return u * flip, s, v * flip
+
+
+def _same(got, want, label, rtol=1e-5, where="cuda", name=None):
+    if name in SIGN_FREE and isinstance(got, tuple) and len(got) == 3:
+        got = _align_signs(got, want)
     for a, b in zip(_flat(got), _flat(want)):
         if not isinstance(b, disttorch.Tensor):
             continue
@@ -106,7 +128,10 @@ def _same(got, want, label, rtol=1e-5, where="cuda"):
         assert a.device.type == "cuda", f"{label} left the device"
         assert where == "cuda" or str(a.device) == where, f"{label} moved to {a.device}"
         assert tuple(a.shape) == tuple(b.shape) and a.dtype == b.dtype, label
-        np.testing.assert_allclose(_host(a), _host(b), rtol=rtol, atol=1e-6, equal_nan=True,
+        # half precision: a GPU accumulates in float32 in another order (two ulps)
+        tolerance = max(rtol, 2e-3) if b.dtype in (disttorch.float16, disttorch.bfloat16) \
+            else rtol
+        np.testing.assert_allclose(_host(a), _host(b), rtol=tolerance, atol=1e-6, equal_nan=True,
                                    err_msg=label)
 
 
@@ -139,7 +164,7 @@ def test_two_argument_device_results_equal_the_cpu(key, where):
                 # first holds an array (disttorch._device_guard)
                 _check(failures, f"{name}({key})", lambda: _same(
                     getattr(disttorch, name)(_arg(a, _device(where)), _arg(b, _device(where))),
-                    want, f"{name}({key})", where=_device(where)))
+                    want, f"{name}({key})", where=_device(where), name=name))
                 checked += 1
     assert not failures, "\n".join(failures)
     assert checked > 20

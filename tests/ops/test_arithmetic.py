@@ -423,3 +423,39 @@ def test_half_logcumsumexp_runs_in_float32(dtype):
     want = torch.logcumsumexp(torch.from_numpy(x).to(getattr(torch, dtype)), -1)
     assert got.dtype == getattr(disttorch, dtype)
     np.testing.assert_allclose(got.float().numpy(), want.float().numpy(), rtol=1e-2)
+
+
+# (no pair whose quotient overflows: there PyTorch's vectorised CPU remainder gives NaN, where
+# disttorch gives the exact fmod-based value)
+_DIVMOD_VALUES = [0.0, -0.0, 1.0, -1.0, 2.5, -2.5, 3.0, -3.0, np.inf, -np.inf, np.nan, 1e-300,
+                  -1e-300, 7.0, 0.5, 65504.0, 0.1, -0.3, 5.0]
+
+
+def _divmod_grid(dtype):
+    pairs = list(itertools.product(_DIVMOD_VALUES, _DIVMOD_VALUES))
+    with np.errstate(over="ignore", under="ignore"):
+        return (np.array([a for a, _ in pairs]).astype(dtype),
+                np.array([b for _, b in pairs]).astype(dtype))
+
+
+def _assert_bitwise(got, want):
+    same = ((got == want) & (np.signbit(got) == np.signbit(want))) | (np.isnan(got) & np.isnan(want))
+    assert same.all(), [(i, got[i], want[i]) for i in np.nonzero(~same)[0][:5]]
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+def test_floor_divide_and_remainder_signs_and_infinities_match_torch(dtype):
+    """Every pair of signed zeros, infinities, NaN, tiny and ordinary values, to the bit: the
+    remainder keeps the dividend's sign on a zero result, and the fmod-based floor division that
+    CUDA arrays take (CuPy's own kernel differs at infinities) equals PyTorch's too."""
+    from disttorch.ops.arithmetic import _fmod_floor_divide
+    a, b = _divmod_grid(dtype)
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    _assert_bitwise(disttorch.remainder(disttorch.from_numpy(a), disttorch.from_numpy(b)).numpy(),
+                    torch.remainder(ta, tb).numpy())
+    want = torch.floor_divide(ta, tb).numpy()
+    _assert_bitwise(disttorch.floor_divide(disttorch.from_numpy(a),
+                                           disttorch.from_numpy(b)).numpy(), want)
+    _assert_bitwise(_fmod_floor_divide(np, a, b), want)
+    _assert_bitwise(_fmod_floor_divide(np, a, dtype(-2.5)), torch.floor_divide(ta, -2.5).numpy())

@@ -201,3 +201,41 @@ def test_unique_dim_of_an_empty_dim(shape, dim):
                                         return_counts=True),
                      getattr(disttorch, fn)(disttorch.ones(shape), dim=dim, return_inverse=True,
                                             return_counts=True))
+
+
+def _search_cases():
+    rng = np.random.default_rng(7)
+    cases = []
+    for i in range(60):
+        n = int(rng.integers(0, 12))
+        seq = rng.integers(-3, 4, (2, n) if i % 3 == 0 else n).astype(float)
+        seq[rng.random(seq.shape) < 0.2] = np.nan
+        if i % 2:
+            seq = np.sort(seq, axis=-1)   # NaN last, as torch.sort leaves it
+        vals = rng.integers(-4, 5, (2, 5) if i % 3 == 0 else 7).astype(float)
+        vals[rng.random(vals.shape) < 0.2] = np.nan
+        cases.append((seq, vals, bool(i % 4 < 2)))
+    # mixed dtypes (promoted to int16) and a float number meeting an int sequence
+    cases.append((np.array([-100, -5, 3, 100], np.int8), np.array([0, 4, 200, 255], np.uint8), False))
+    cases.append((np.array([1, 2, 3]), 2.5, False))
+    return cases
+
+
+@requires_torch
+@pytest.mark.parametrize("where", ["cpu", "cuda-sim"])
+def test_searchsorted_follows_pytorchs_binary_search(where):
+    """NaN in the sequence or the values, unsorted sequences, batched rows, promotion: the
+    indices of PyTorch's own binary search (numpy's and CuPy's searchsorted order NaN first or
+    last and probe in other orders)."""
+    from disttorch.cuda import _simulated
+    import contextlib
+    with _simulated.simulate() if where == "cuda-sim" else contextlib.nullcontext():
+        device = "cuda" if where == "cuda-sim" else "cpu"
+        for seq, vals, right in _search_cases():
+            want = torch.searchsorted(torch.from_numpy(seq), torch.from_numpy(vals) if isinstance(
+                vals, np.ndarray) else vals, right=right)
+            got = disttorch.searchsorted(
+                disttorch.from_numpy(seq).to(device), disttorch.from_numpy(vals).to(device)
+                if isinstance(vals, np.ndarray) else vals, right=right)
+            assert got.device.type == device
+            np.testing.assert_array_equal(got.cpu().numpy(), want.numpy(), err_msg=f"{seq} {vals}")
