@@ -74,6 +74,50 @@ def host_and_device(lib, step, steps=2, spin_ms=150):
     return host, device, blocked
 
 
+def blocking_calls(step, spin_ms=300, threshold_ms=20):
+    """The calls inside one step that waited for the GPU: the step runs behind a ``spin_ms``
+    kernel under a profile hook, and every call (Python or C) that took over ``threshold_ms``
+    with no such call inside it is reported with where it was made. ``[]``: nothing waited."""
+    import cupy
+    spin = cupy.RawKernel(_SPIN, "spin")
+    for _ in range(3):
+        step()
+    cupy.cuda.Device().synchronize()
+    spin((1,), (1,), (cupy.uint64(spin_ms * 1_000_000),))
+    found = slow_leaves(step, threshold_ms)
+    cupy.cuda.Device().synchronize()
+    return found
+
+
+def slow_leaves(call, threshold_ms):
+    """Run ``call`` under a profile hook: the calls that took over ``threshold_ms`` with no
+    such call inside them, ``(ms, name, where called)``, slowest first (six at most)."""
+    stack, found = [], []
+
+    def hook(frame, event, arg):
+        if event in ("call", "c_call"):
+            name = (arg.__qualname__ if event == "c_call" and hasattr(arg, "__qualname__")
+                    else frame.f_code.co_name)
+            where = frame.f_back if event == "call" else frame
+            stack.append([name, f"{where.f_code.co_filename}:{where.f_lineno}" if where else "?",
+                          time.perf_counter(), False])
+        elif event in ("return", "c_return", "c_exception") and stack:
+            name, where, begin, has_slow_child = stack.pop()
+            took = (time.perf_counter() - begin) * 1e3
+            if took > threshold_ms:
+                if not has_slow_child:
+                    found.append((took, name, where))
+                if stack:
+                    stack[-1][3] = True
+
+    sys.setprofile(hook)
+    try:
+        call()
+    finally:
+        sys.setprofile(None)
+    return sorted(found, reverse=True)[:6]
+
+
 def with_peak_tracking(lib, step):
     """The synchronised step time with disttorch's peak-memory hook installed (the first peak
     query installs it; PyTorch's allocator tracks peaks always), then the hook removed again."""
@@ -281,6 +325,12 @@ def main():
                          if blocked else ""), flush=True)
             except Exception as exc:
                 print(f"== {kind}: {name} host/device split failed: {exc!r}", flush=True)
+        try:
+            for took, name, where in blocking_calls(ours):
+                print(f"== {kind}: disttorch waited for the GPU {took:.1f} ms in {name} "
+                      f"called at {where}", flush=True)
+        except Exception as exc:
+            print(f"== {kind}: blocking-call search failed: {exc!r}", flush=True)
         print(f"== {kind}: disttorch with peak-memory tracking on "
               f"{with_peak_tracking(disttorch, ours):.3f} ms/step", flush=True)
         profiler = cProfile.Profile()

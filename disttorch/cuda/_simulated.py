@@ -543,7 +543,14 @@ def _uninitialized(allocate):
     return empty
 
 
-_STRICTER = {(np, "einsum"): _einsum_checked, (np.linalg, "solve"): _solve_checked,
+def _where_checked(condition, *values):
+    # CuPy's three-argument where calls condition.astype: a Python bool or number is refused
+    if values and isinstance(condition, (bool, int, float, complex)):
+        raise AttributeError(f"'{type(condition).__name__}' object has no attribute 'astype'")
+    return np.where(condition, *values)
+
+
+_STRICTER = {(np, "einsum"): _einsum_checked, (np, "where"): _where_checked, (np.linalg, "solve"): _solve_checked,
              (np, "bincount"): _bincount_syncing, (np, "empty"): _uninitialized(np.empty),
              (np, "empty_like"): _uninitialized(np.empty_like)}
 

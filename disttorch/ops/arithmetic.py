@@ -221,7 +221,10 @@ def _fmod_floor_divide(xp, a, b):
         floor = xp.floor(div)
         floor = xp.where(div - floor > 0.5, floor + 1, floor)
         floor = xp.where(div == 0, xp.copysign(xp.zeros_like(quotient), quotient), floor)
-        out = xp.where(b == 0, quotient, floor)
+        if hasattr(b, "dtype"):
+            out = xp.where(b == 0, quotient, floor)
+        else:   # a Python number (CuPy's where takes no Python bool for a condition)
+            out = quotient if b == 0 else floor
     return out.astype(dtype, copy=False)
 
 

@@ -577,11 +577,17 @@ def _multi_head_attention(query, key, value, embed_dim_to_check, num_heads, in_p
         zero = zeros((1, num_heads, 1, head_dim), dtype=k.dtype, device=k.device)
         k, v = _append_key(k, zero), _append_key(v, zero)
         float_mask, bool_mask = _pad_masks(float_mask, bool_mask)
-    if causal_only:
-        # top-left aligned over every key, the appended ones included, as PyTorch's is_causal
-        bool_mask = _causal(get_array_module(q._data), tgt_len, k.shape[2])
     if float_mask is not None and float_mask.dtype != q.dtype:
         float_mask = float_mask.to(q.dtype)
+    if causal_only:
+        # top-left aligned over every key, the appended ones included, as PyTorch's is_causal;
+        # on the GPU as 0 / -inf (the same weights: no row is all masked), which takes the
+        # fused softmax kernel as scaled_dot_product_attention's causal mask does
+        xp = get_array_module(q._data)
+        if xp is not np and q._data.dtype in _FUSED_DTYPES:
+            float_mask = _causal_float(xp, tgt_len, k.shape[2], q._data.dtype)
+        else:
+            bool_mask = _causal(xp, tgt_len, k.shape[2])
     weights_mode = ("mean" if average_attn_weights else "all") if need_weights else None
     spec = AttentionSpec(1.0 / math.sqrt(head_dim), dropout_p if training else 0.0,
                          weights_mode, not need_weights, 1)
