@@ -76,13 +76,15 @@ class Attention(Node):
             p = xp.where(bool_mask, p, -xp.inf)
         peak = p.max(axis=-1, keepdims=True)
         if spec.zero_masked_rows and (bool_mask is not None or float_mask is not None):
+            # where, not a boolean-mask assignment, which CuPy may size on the host (the unfused
+            # masked path was where an H100 run's transformer step waited for the GPU)
             self.empty_rows = ~xp.isfinite(peak)
-            peak[self.empty_rows] = 0
+            peak = xp.where(self.empty_rows, peak.dtype.type(0), peak)
         p -= peak
         xp.exp(p, out=p)
         total = p.sum(axis=-1, keepdims=True)
         if spec.zero_masked_rows:
-            total[total == 0] = 1
+            total = xp.where(total == 0, total.dtype.type(1), total)
         p /= total
         return self._weigh_values(xp, p, v, q, inputs, spec)
 
