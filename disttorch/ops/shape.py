@@ -11,6 +11,7 @@ import numpy as np
 from .._backend import get_array_module
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
+from . import _torch_stream
 from ._util import register_methods, sum_to, wrap_dim, make_view
 
 __all__ = ["reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "permute", "transpose",
@@ -561,24 +562,37 @@ moveaxis = movedim
 
 
 class Clone(Node):
-    def forward(self, x):
-        return x.copy()
+    def forward(self, x, keep_layout=False):
+        axes = _torch_stream.memory_axes(x) if keep_layout else None
+        if axes is None:
+            return x.copy()
+        out = get_array_module(x).empty([x.shape[a] for a in axes], x.dtype)
+        out = out.transpose(tuple(int(a) for a in np.argsort(axes)))
+        out[...] = x
+        return out
 
     def backward(self, g):
-        return g
+        return g, None
 
 
 def clone(input, *, memory_format=None):
-    """A copy of ``input`` that is part of the autograd graph (row-major: PyTorch's
-    ``preserve_format`` layout is not kept, unlike the ``*_like`` functions')."""
-    return Clone.apply(input)
+    """A copy of ``input`` that is part of the autograd graph.
+
+    With ``memory_format`` None or ``torch.preserve_format`` (the default) the copy is laid out
+    in memory as ``input`` is (a transposed or permuted tensor's copy keeps its strides; a
+    sliced one's is dense in the same axis order), as in PyTorch; any other format gives a
+    row-major copy (``channels_last`` included: see :data:`channels_last`).
+    """
+    from .aliases import preserve_format   # (aliases builds on this module)
+    keep = memory_format is None or memory_format is preserve_format
+    return Clone.apply(input, keep)
 
 
 def contiguous(self, memory_format=None):
     """``self`` if it is C-contiguous, else a contiguous copy."""
     if self._data.flags.c_contiguous:
         return self
-    return Clone.apply(self)
+    return Clone.apply(self, False)
 
 
 def ravel(input):

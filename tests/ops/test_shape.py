@@ -275,3 +275,26 @@ def test_chunk_of_zero_dim_tensor_raises_torchs_error():
         disttorch.tensor(1.0).chunk(1)
     with pytest.raises(RuntimeError, match="chunk expects `chunks` to be greater than 0, got: 0"):
         disttorch.ones(3).chunk(0)
+
+
+@requires_torch
+@pytest.mark.parametrize("make", [
+    lambda L: L.arange(6.).reshape(2, 3).t(),
+    lambda L: L.arange(24.).reshape(2, 3, 4).permute(2, 0, 1),
+    lambda L: L.arange(24.).reshape(2, 3, 4)[:, :, ::2],
+    lambda L: L.arange(24.).reshape(2, 3, 4).permute(2, 0, 1)[::2],
+    lambda L: L.arange(3.).expand(4, 3),
+    lambda L: L.arange(6.).reshape(2, 3).flip(1),
+], ids=["transposed", "permuted", "sliced", "permuted_sliced", "expanded", "flipped"])
+@pytest.mark.parametrize("how", ["clone", "preserve", "contiguous_format", "contiguous"])
+def test_clone_keeps_the_layout_as_pytorch(make, how):
+    """``clone`` keeps a permuted tensor's strides (``preserve_format``), a sliced one's copy is
+    dense in the same axis order; the other formats and ``contiguous`` are row-major."""
+    def copy(L):
+        x = make(L)
+        return {"clone": lambda: x.clone(), "preserve": lambda: x.clone(
+            memory_format=L.preserve_format), "contiguous": lambda: x.contiguous(),
+            "contiguous_format": lambda: x.clone(memory_format=L.contiguous_format)}[how]()
+    want, got = copy(torch), copy(disttorch)
+    assert tuple(got.stride()) == want.stride()
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
