@@ -103,11 +103,19 @@ class OutOfMemoryError(MemoryError):
 _host_syncs = {"count": 0, "where": []}
 
 
-def _host_sync(what):
+def _host_sync(what, depth=2):
     _host_syncs["count"] += 1
     if len(_host_syncs["where"]) < 20:
-        frame = __import__("sys")._getframe(2)
+        frame = __import__("sys")._getframe(depth)
         _host_syncs["where"].append(f"{what} at {frame.f_code.co_filename}:{frame.f_lineno}")
+
+
+def _count_mask_read(index):
+    """CuPy sizes a boolean-mask index on the host (its count of True values is read back,
+    for reading and for assigning alike): a host synchronisation."""
+    parts = index if type(index) is tuple else (index,)
+    if any(type(i) is ndarray and i._a.dtype == bool for i in parts):
+        _host_sync("boolean-mask indexing (CuPy reads the mask's count back)", depth=3)
 
 
 def _mixed_error(value):
@@ -360,6 +368,7 @@ class ndarray:
     def __getitem__(self, index):
         if _calls:
             _calls[-1]["__getitem__"] += 1
+        _count_mask_read(index)
         if _state["count"] > 1 and type(index) is not int and type(index) is not slice:
             parts = index if type(index) is tuple else (index,)
             if any(type(i) is ndarray for i in parts):   # a gather kernel, not a view
@@ -370,6 +379,7 @@ class ndarray:
     def __setitem__(self, index, value):
         if _calls:
             _calls[-1]["__setitem__"] += 1
+        _count_mask_read(index)
         if _state["count"] > 1:
             _check_devices((self, value, index), {})
         value = _unwrap(value, allow_host=True)

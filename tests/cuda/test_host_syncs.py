@@ -381,3 +381,23 @@ def test_losses_read_nothing_back(name, sim):
     with _simulated.count_host_syncs() as syncs:
         getattr(F, name)(*args).backward()
     assert syncs["count"] == 0, _report(syncs)
+
+
+@pytest.mark.parametrize("masks", ["key_padding", "bool_attn", "causal_hint"])
+def test_masked_attention_reads_nothing_back(masks, sim):
+    """Masked multi-head attention (the unfused softmax, with its fully-masked-row handling)
+    forward and backward: no boolean-mask indexing, which CuPy sizes on the host."""
+    disttorch.manual_seed(0)
+    mha = nn.MultiheadAttention(8, 2, batch_first=True).to("cuda")
+    x = disttorch.randn(2, 5, 8, device="cuda", requires_grad=True)
+    pad = disttorch.tensor([[False] * 4 + [True], [False] * 5], device="cuda")
+    causal = nn.Transformer.generate_square_subsequent_mask(5, device="cuda")
+    kwargs = {"key_padding": {"key_padding_mask": pad},
+              "bool_attn": {"attn_mask": disttorch.ones(5, 5, dtype=disttorch.bool,
+                                                        device="cuda").triu(1)},
+              "causal_hint": {"attn_mask": causal, "is_causal": True}}[masks]
+    mha(x, x, x, need_weights=False, **kwargs)   # (first calls build device constants)
+    with _simulated.count_host_syncs() as syncs:
+        out, _ = mha(x, x, x, need_weights=False, **kwargs)
+        out.sum().backward()
+    assert syncs["count"] == 0, _report(syncs)

@@ -76,8 +76,8 @@ class Attention(Node):
             p = xp.where(bool_mask, p, -xp.inf)
         peak = p.max(axis=-1, keepdims=True)
         if spec.zero_masked_rows and (bool_mask is not None or float_mask is not None):
-            # where, not a boolean-mask assignment, which CuPy may size on the host (the unfused
-            # masked path was where an H100 run's transformer step waited for the GPU)
+            # where, not a boolean-mask assignment: CuPy reads a mask's count back to the host
+            # for that (the wait for the GPU in the H100 runs' masked transformer steps)
             self.empty_rows = ~xp.isfinite(peak)
             peak = xp.where(self.empty_rows, peak.dtype.type(0), peak)
         p -= peak
