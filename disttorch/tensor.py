@@ -348,7 +348,9 @@ class Tensor:
         return self._data
 
     def __array__(self, dtype=None, copy=None):
-        array = to_numpy(self._data)
+        # numpy() itself: PyTorch refuses a tensor that requires grad (outside no_grad) and a
+        # device tensor here too
+        array = self.numpy()
         return array if dtype is None else array.astype(dtype, copy=False)
 
     def __contains__(self, element):

@@ -476,3 +476,26 @@ def test_dtype_checks_work_without_ml_dtypes():
     assert run.returncode == 0, run.stderr
     # a float16 sum keeps its dtype, with the float32-accumulated value
     assert run.stdout.split() == ["25.0", "True", "2050.0", "disttorch.float16"]
+
+
+def test_numpy_asarray_follows_numpy():
+    """``np.asarray(t)`` is ``t.numpy()``: refused for a tensor that requires grad (outside
+    no_grad) and for a device tensor, as PyTorch's ``__array__``; dtype honoured."""
+    x = disttorch.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"Can't call numpy\(\) on Tensor that requires grad"):
+        np.asarray(x)
+    with disttorch.no_grad():
+        assert np.asarray(x).tolist() == [1.0, 1.0]
+    assert np.asarray(x.detach(), dtype=np.float64).dtype == np.float64
+    from disttorch.cuda import _simulated
+    with _simulated.simulate():
+        with pytest.raises(TypeError, match="can't convert cuda:0 device type tensor to numpy"):
+            np.asarray(disttorch.ones(2, device="cuda"))
+
+
+@pytest.mark.parametrize("dtype,name", [("int64", "Long"), ("bool", "Bool"), ("uint8", "Byte")])
+def test_multinomial_refuses_integer_weights(dtype, name):
+    with pytest.raises(RuntimeError, match=f"multinomial only supports floating-point dtypes for "
+                                           f"input, got: {name}"):
+        disttorch.multinomial(disttorch.ones(3, dtype=getattr(disttorch, dtype)), 1)
+    assert disttorch.multinomial(disttorch.ones(3, dtype=disttorch.float16), 1).shape == (1,)

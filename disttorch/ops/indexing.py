@@ -12,6 +12,7 @@ from ._util import as_method as _method
 from .. import _dtype
 from .._backend import get_array_module, several_devices
 from ..amp.autocast_mode import autocast_args
+from ..autograd import grad_mode
 from ..autograd.function import Node
 from ..tensor import Tensor, _new
 from ._util import (register_methods, wrap_dim, sum_to, cast, device_mismatch, as_scalar,
@@ -331,6 +332,34 @@ def _put(self, idx, value, accumulate=False, setitem=None):
     return IndexPut.apply(self, value, idx)
 
 
+def _selects_a_view(shape, index):
+    """Whether the basic part of ``index`` (ints, None, slices short of a whole dim) selects a
+    view other than the tensor itself, before any advanced part applies."""
+    items = index if type(index) is tuple else (index,)
+
+    def width(item):   # dims an item consumes
+        if item is None or item is Ellipsis:
+            return 0
+        if isinstance(item, Tensor) and item._data.dtype == np.bool_:
+            return max(item.ndim, 1)
+        return 1
+    dim = 0
+    for position, item in enumerate(items):
+        if item is None or (isinstance(item, (int, np.integer)) and not isinstance(item, bool)):
+            return True
+        if item is Ellipsis:
+            dim = len(shape) - sum(width(i) for i in items[position + 1:])
+            continue
+        if isinstance(item, slice) and dim < len(shape):
+            # PyTorch skips a slice only as written: from None or 0, step 1, to the end or past
+            # it (x[-3:] of three elements is a view, x[0:100] is not)
+            if item.start not in (None, 0) or item.step not in (None, 1) or (
+                    item.stop is not None and item.stop < shape[dim]):
+                return True
+        dim += width(item)
+    return False
+
+
 def setitem(self, index, value):
     """``self[index] = value`` (a tensor broadcast to the indexed region, or a number).
 
@@ -349,6 +378,11 @@ def setitem(self, index, value):
                            f"{scalar_type_name(value)} for the source.")
     source = value
     value = _value_for(self, value)
+    if self._requires_grad and self.grad_fn is None and grad_mode.is_grad_enabled() and \
+            _selects_a_view(self.shape, index):
+        # PyTorch writes through the view that the basic part of the index selects
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
     try:
         if check_inplace(self) and (self._requires_grad or (isinstance(value, Tensor) and
                                                             value._requires_grad)):

@@ -403,6 +403,10 @@ def _check_probability(p):
 @with_out
 def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
     """Sample indices from the rows of ``input`` (non-negative weights)."""
+    if isinstance(input, Tensor) and input._data.dtype.kind not in "fV":
+        from .reduction import scalar_type_name
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: "
+                           f"{scalar_type_name(input)}")
     probs = np.asarray(_data_of(input), dtype=np.float64)
     if probs.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")

@@ -252,3 +252,22 @@ def test_double_backward_through_inplace_views(fn):
             assert d_val is None or not d_val.any()
         else:
             np.testing.assert_allclose(d_val, t_val, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("index", [
+    0, -1, None, slice(0, 2), slice(None, None, 2), slice(-3, None), slice(None, 0),
+    (Ellipsis, 0), (slice(None), None), (0, [1]), (slice(None), 0),
+    slice(None), slice(0, 3), slice(0, 100), (Ellipsis,), (), [0], ([0, 1], slice(None)),
+    "mask"], ids=str)
+def test_assignment_into_a_leaf_names_the_view_as_pytorch(index):
+    """``x[i] = v`` on a leaf that requires grad: PyTorch writes through the view that the
+    basic part of ``i`` selects ("a view of a leaf Variable"), or into the leaf itself where
+    that part selects all of it (full slices as written, an advanced index alone)."""
+    messages = []
+    for lib in (torch, disttorch):
+        x = lib.ones(3, 2, requires_grad=True)
+        i = lib.tensor([True, False, True]) if index == "mask" else index
+        with pytest.raises(RuntimeError) as caught:
+            x[i] = 5
+        messages.append(str(caught.value))
+    assert messages[1] == messages[0]
