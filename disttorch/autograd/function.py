@@ -72,6 +72,19 @@ def _complex_error(node):
         "tensors, or detach() the input.")
 
 
+class _NodeName:
+    """``node.name()``: PyTorch's name of the backward node. A node may carry a ``label`` set by
+    its op where PyTorch names the node by how the op was called (``t()`` is ``TBackward0``,
+    ``transpose`` ``TransposeBackward0``, a view-making ``reshape`` ``ViewBackward0``);
+    otherwise, and called on the class, the class name followed by ``Backward0``."""
+
+    def __get__(self, node, cls):
+        label = node.__dict__.get("label") if node is not None else None
+        if label is not None:
+            return lambda: label
+        return lambda: cls.__name__ + "Backward0"
+
+
 class Node:
     """A node of the backward graph (``Tensor.grad_fn``).
 
@@ -251,9 +264,7 @@ class Node:
             self._saved = _FREED
 
     # -------------------------------------------------------------- inspection
-    @classmethod
-    def name(cls):
-        return cls.__name__ + "Backward0"
+    name = _NodeName()
 
     def __repr__(self):
         return f"<{self.name()} object at {id(self):#x}>"

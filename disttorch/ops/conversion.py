@@ -20,6 +20,10 @@ _UINT8 = np.dtype(np.uint8)
 
 
 class ToDtype(Node):
+    @classmethod
+    def name(cls):
+        return "ToCopyBackward0"
+
     def forward(self, x, np_dtype):
         self.src = x.dtype
         if np_dtype == _UINT8 and x.dtype.kind in "fV" and type(x) is not np.ndarray:

@@ -322,7 +322,10 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     if isinstance(dim, _dtype.dtype):
         dim, dtype = None, dim
     input, acc = _accumulate_dtype(input, dtype)
-    return Sum.apply(input, _axes(input, dim), keepdim, acc)
+    out = Sum.apply(input, _axes(input, dim), keepdim, acc)
+    if dim is not None and out.grad_fn is not None:
+        out.grad_fn.label = "SumBackward1"   # PyTorch's sum.dim_IntList
+    return out
 
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):

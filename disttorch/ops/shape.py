@@ -112,6 +112,9 @@ def _is_viewable(x, shape):
 class Reshape(Node):
     def forward(self, x, shape):
         self.in_shape = x.shape
+        if type(self) is Reshape:
+            # PyTorch's reshape is a view of a contiguous input, else a copy viewed
+            self.label = "ViewBackward0" if x.flags.c_contiguous else "UnsafeViewBackward0"
         return x.reshape(shape)
 
     def backward(self, g):
@@ -172,10 +175,33 @@ class Slice(Node):
     def forward(self, x, index):
         self.in_shape = x.shape
         self.index = index
+        self.label = _basic_index_label(index, x.shape)
         return x[index]
 
     def backward(self, g):
         return slice_grad(g, self.in_shape, self.index), None
+
+
+def _basic_index_label(index, shape):
+    """PyTorch applies a basic index item by item; its node is named after the last item that
+    changes the tensor: an int selects, None unsqueezes, a partial slice slices."""
+    items = index if type(index) is tuple else (index,)
+    label = "SliceBackward0"
+    dim = 0
+    for position, item in enumerate(items):
+        if item is None:
+            label = "UnsqueezeBackward0"
+        elif item is Ellipsis:
+            dim = len(shape) - sum(i is not None and i is not Ellipsis
+                                   for i in items[position + 1:])
+        elif isinstance(item, slice):
+            if dim < len(shape) and item.indices(shape[dim]) != (0, shape[dim], 1):
+                label = "SliceBackward0"
+            dim += 1
+        else:
+            label = "SelectBackward0"
+            dim += 1
+    return label
 
 
 class SliceGrad(Node):
@@ -354,7 +380,16 @@ def transpose(input, dim0, dim1):
     dims = list(range(ndim))
     dims[d0], dims[d1] = d1, d0
     dims = tuple(dims)
-    return mark_view(Permute.apply(input, dims), input, lambda a: a.transpose(dims))
+    return _labelled(mark_view(Permute.apply(input, dims), input, lambda a: a.transpose(dims)),
+                     "TransposeBackward0")
+
+
+def _labelled(out, label):
+    """``out`` with its backward node named ``label`` (PyTorch's name for the call made)."""
+    node = out.grad_fn
+    if node is not None:
+        node.label = label
+    return out
 
 
 swapaxes = swapdims = transpose
@@ -365,7 +400,7 @@ def t(input):
     ndim = input._data.ndim
     if ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {ndim}D")
-    return transpose(input, 0, 1) if ndim == 2 else mark_view(
+    return _labelled(transpose(input, 0, 1), "TBackward0") if ndim == 2 else mark_view(
         Reshape.apply(input, input._data.shape), input, lambda a: a)
 
 

@@ -105,6 +105,10 @@ def vector_norm_array(x, p, axes, keepdim):
 class VectorNorm(Node):
     """``(sum |x|^p)^(1/p)`` over ``axes`` for any real ``p`` (0, 1, 2, inf, -inf, ...)."""
 
+    @classmethod
+    def name(cls):
+        return "LinalgVectorNormBackward0"
+
     def forward(self, x, p, axes, keepdim):
         self.in_shape, self.p, self.axes, self.keepdim = x.shape, p, axes, keepdim
         out = vector_norm_array(x, p, axes, keepdim)

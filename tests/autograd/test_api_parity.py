@@ -148,3 +148,32 @@ def test_autograd_behaviour_matches_torch(name):
     assert actual.split(":")[0] == expected.split(":")[0], (actual, expected)
     if expected.startswith("ok"):
         assert actual == expected
+
+
+# grad_fn names as PyTorch's, where disttorch builds the same node (names of nodes it builds
+# differently, e.g. linear's AddmmBackward0 or pow(2)'s, are not claimed)
+_GRAD_FN_NAMES = {
+    "x.reshape(6)": "ViewBackward0", "x.t().reshape(6)": "UnsafeViewBackward0",
+    "x.view(3, 2)": "ViewBackward0", "x.flatten()": "ViewBackward0",
+    "x.view_as(x)": "ViewBackward0", "x.transpose(0, 1)": "TransposeBackward0",
+    "x.permute(1, 0)": "PermuteBackward0", "x.t()": "TBackward0", "x.T": "PermuteBackward0",
+    "x.mT": "TransposeBackward0", "x[0]": "SelectBackward0", "x[:1]": "SliceBackward0",
+    "x[:, 1]": "SelectBackward0", "x[0, :2]": "SliceBackward0", "x[None]": "UnsqueezeBackward0",
+    "x.select(1, 0)": "SelectBackward0", "x.narrow(1, 0, 2)": "SliceBackward0",
+    "x[[0]]": "IndexBackward0", "x @ x.t()": "MmBackward0", "x @ x[0]": "MvBackward0",
+    "x[0] @ x[1]": "DotBackward0", "x.sum()": "SumBackward0", "x.sum(0)": "SumBackward1",
+    "x.double()": "ToCopyBackward0", "x.norm()": "LinalgVectorNormBackward0",
+    "x.unsqueeze(0)": "UnsqueezeBackward0", "x.squeeze()": "SqueezeBackward0",
+    "x.expand(2, 2, 3)": "ExpandBackward0", "x.clone()": "CloneBackward0",
+    "x * 2": "MulBackward0", "x.exp()": "ExpBackward0", "L.cat([x, x])": "CatBackward0",
+}
+
+
+@requires_torch
+@pytest.mark.parametrize("expression", list(_GRAD_FN_NAMES))
+def test_grad_fn_names_follow_the_call(expression):
+    names = []
+    for L in (torch, disttorch):
+        x = L.ones(2, 3, requires_grad=True)
+        names.append(eval(expression).grad_fn.name())
+    assert names == [_GRAD_FN_NAMES[expression]] * 2

@@ -313,7 +313,7 @@ def test_matmul_2d_forward_is_one_gemm_on_the_inputs():
     a = disttorch.randn(8, 4, requires_grad=True)
     b = disttorch.randn(4, 6, requires_grad=True)
     out = a @ b
-    assert out.grad_fn.name() == "MatMulBackward0"
+    assert out.grad_fn.name() == "MmBackward0"   # (PyTorch's name for the 2-D product)
     saved_a, saved_b = out.grad_fn.saved_tensors
     assert saved_a is a._data and saved_b is b._data
     np.testing.assert_array_equal(out.detach().numpy(), a._data @ b._data)

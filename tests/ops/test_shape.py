@@ -233,9 +233,10 @@ def test_double_backward(fn):
 
 def test_grad_fn_names():
     x = disttorch.zeros(2, 3, requires_grad=True)
-    assert x.t().grad_fn.name() == "PermuteBackward0"
-    assert x.reshape(6).grad_fn.name() == "ReshapeBackward0"
-    assert x[0].grad_fn.name() == "SliceBackward0"
+    # PyTorch's names (tests/autograd/test_api_parity.py compares more of them with torch's)
+    assert x.t().grad_fn.name() == "TBackward0"
+    assert x.reshape(6).grad_fn.name() == "ViewBackward0"
+    assert x[0].grad_fn.name() == "SelectBackward0"
 
 
 @requires_torch
