@@ -27,6 +27,15 @@ def as_method(fn):
     return method
 
 
+def _type_label(value):
+    """How PyTorch's argument parser names a value's type: ``float``, ``Tensor``,
+    ``numpy.float64``."""
+    kind = type(value)
+    if kind.__module__ in ("builtins", "disttorch") or kind is Tensor:
+        return kind.__name__
+    return f"{kind.__module__}.{kind.__name__}"
+
+
 def int_arg(value, fn, name, position):
     """``value`` as a Python int, or PyTorch's TypeError for an argument declared ``int``: a
     bool, a float or a floating tensor is refused (an int, a numpy integer or a 0-d integer
@@ -36,10 +45,8 @@ def int_arg(value, fn, name, position):
     if (isinstance(value, Tensor) and value.ndim == 0 and value.dtype.is_floating_point is False
             and not value.dtype.is_complex and value.dtype is not _dtype.bool):
         return int(value.item())
-    kind = type(value)
-    label = kind.__name__ if kind.__module__ in ("builtins", "disttorch") or kind is Tensor \
-        else f"{kind.__module__}.{kind.__name__}"
-    raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be int, not {label}")
+    raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be int, not "
+                    f"{_type_label(value)}")
 
 
 def float_arg(value, fn, name, position):
@@ -49,10 +56,8 @@ def float_arg(value, fn, name, position):
         return float(value)
     if isinstance(value, Tensor) and value.ndim == 0 and not value.dtype.is_complex:
         return float(value.item())
-    kind = type(value)
-    label = kind.__name__ if kind.__module__ in ("builtins", "disttorch") or kind is Tensor \
-        else f"{kind.__module__}.{kind.__name__}"
-    raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be float, not {label}")
+    raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be float, not "
+                    f"{_type_label(value)}")
 
 
 def wrap_dim(dim, ndim):

@@ -175,8 +175,11 @@ class Slice(Node):
     def forward(self, x, index):
         self.in_shape = x.shape
         self.index = index
-        self.label = _basic_index_label(index, x.shape)
         return x[index]
+
+    def name(self):
+        # worked out when asked, not on every indexing call
+        return _basic_index_label(self.index, self.in_shape)
 
     def backward(self, g):
         return slice_grad(g, self.in_shape, self.index), None
